@@ -1,0 +1,3 @@
+from mlstrat.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""The number grammar shared by every command.
+
+Rates (errors, human level, tolerances): ``"0.5%"`` is a percentage, a bare number is a
+fraction in [0, 1]; a bare number above 1 is rejected with a hint to add ``%``.
+
+Sizes (dev/test/train-dev): ``"auto"``, an integer count (``"500"``), a fraction in (0, 1)
+(``"0.1"``) or a percentage (``"10%"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mlstrat._exceptions import ConfigError
+
+__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "format_rate"]
+
+
+def _float(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a number (examples: 0.05, 5%)") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: {text!r} is not a finite number")
+    return value
+
+
+def parse_rate(text: str | float, *, name: str = "value") -> float:
+    """Parse a rate: ``"0.5%"`` -> 0.005, ``"0.005"`` -> 0.005; must end in [0, 1]."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, raw = float(text), repr(text)
+        percent = False
+    else:
+        raw = str(text).strip()
+        percent = raw.endswith("%")
+        value = _float(raw[:-1].strip() if percent else raw, name)
+    if percent:
+        value /= 100.0
+    elif value > 1:
+        raise ConfigError(
+            f"{name}: {raw} is above 1; rates are fractions in [0, 1]. "
+            f"Did you mean {raw}% (= {value / 100:g})?"
+        )
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}: {raw} is outside [0, 1]; give a fraction like 0.05 or 5%")
+    return value
+
+
+@dataclass(frozen=True)
+class Size:
+    """A requested split size: ``kind`` is ``"auto"``, ``"none"``, ``"count"`` or ``"fraction"``."""
+
+    kind: str
+    value: float = 0.0
+
+    def resolve(self, eligible: int) -> int:
+        """Number of rows this size asks for out of ``eligible`` rows (``auto``/``none`` -> 0)."""
+        if self.kind == "count":
+            return int(self.value)
+        if self.kind == "fraction":
+            return int(round(self.value * eligible))
+        return 0
+
+    def __str__(self) -> str:
+        if self.kind == "count":
+            return str(int(self.value))
+        if self.kind == "fraction":
+            return f"{self.value:g}"
+        return self.kind
+
+
+def parse_size(text: str | int | float, *, name: str = "size", allow_none: bool = False) -> Size:
+    """Parse ``auto`` | ``none`` | a count | a fraction in (0, 1) | a percentage."""
+    raw = str(text).strip().lower()
+    if raw == "auto":
+        return Size("auto")
+    if raw == "none":
+        if allow_none:
+            return Size("none")
+        raise ConfigError(f"{name}: 'none' is not allowed here; give auto, a count or a fraction")
+    if raw.endswith("%"):
+        value = _float(raw[:-1], name) / 100.0
+        if not 0.0 < value < 1.0:
+            raise ConfigError(f"{name}: {text!r} must be a percentage strictly between 0% and 100%")
+        return Size("fraction", value)
+    value = _float(raw, name)
+    if value <= 0:
+        raise ConfigError(f"{name}: {text!r} must be positive (a count like 500 or a fraction like 0.1)")
+    if value < 1:
+        return Size("fraction", value)
+    if value != int(value):
+        raise ConfigError(f"{name}: {text!r} is not a whole count; give 500 or a fraction like 0.1")
+    return Size("count", float(int(value)))
+
+
+def parse_assignments(text: str, *, name: str, allowed: Iterable[str] | None = None) -> dict[str, str]:
+    """Parse ``"a=1%,b=2%"`` into ``{"a": "1%", "b": "2%"}`` (values stay text)."""
+    allowed = list(allowed) if allowed is not None else None
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ConfigError(f"{name}: {part!r} is not of the form key=value (example: dev=10%)")
+        if allowed is not None and key not in allowed:
+            raise ConfigError(f"{name}: unknown key {key!r}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
+        if key in out:
+            raise ConfigError(f"{name}: {key!r} is given twice")
+        out[key] = value
+    if not out:
+        raise ConfigError(f"{name}: nothing given (example: train=1%,dev=10%)")
+    return out
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` when a close match exists, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def format_rate(value: float | None, digits: int = 2) -> str:
+    """Render a fraction as a percentage for humans: 0.0512 -> '5.12%'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100 * value:.{digits}f}%"

@@ -1,0 +1,92 @@
+"""The Typer application, its error handling and the registration of every command module.
+
+Command modules import the library inside their functions so that ``mlstrat --help`` stays
+fast and never imports torch, DuckDB or matplotlib.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from mlstrat._exceptions import MlstratError
+
+__all__ = ["app", "main"]
+
+
+class _Group(TyperGroup):
+    """Turns library errors into one red line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlstratError as exc:
+            _error_line(str(exc))
+            ctx.exit(2)
+        except Exception as exc:
+            # The engine's parse/IO errors reach here when a file is bad deep inside
+            # (e.g. a corrupt row group found mid-stream): still a bad-input exit.
+            if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow"}:
+                _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
+                ctx.exit(2)
+            raise
+
+
+def _error_line(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {escape(message)}")
+
+
+app = typer.Typer(
+    name="mlstrat",
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Run an ML project the disciplined way: split, train, diagnose, analyse errors, decide.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mlstrat import __version__
+
+        typer.echo(f"mlstrat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Run an ML project the disciplined way: split, train, diagnose, analyse errors, decide."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Registration: each module adds its commands to ``app`` when imported.
+from mlstrat.cli import (  # noqa: E402,F401
+    demo,
+    diagnose,
+    errors,
+    gradcheck,
+    labels,
+    metrics,
+    mismatch,
+    report,
+    runs,
+    select,
+    split,
+    synth,
+    train,
+)

@@ -1,0 +1,1 @@
+"""`mlstrat demo`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat diagnose`: registered on the app when implemented."""

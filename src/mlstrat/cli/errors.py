@@ -1,0 +1,1 @@
+"""`mlstrat errors`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat gradcheck`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat labels`: registered on the app when implemented."""

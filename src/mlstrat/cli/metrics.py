@@ -1,0 +1,1 @@
+"""`mlstrat metrics`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat mismatch`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat report`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat runs`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat select`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat split`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat synth`: registered on the app when implemented."""

@@ -1,0 +1,1 @@
+"""`mlstrat train`: registered on the app when implemented."""

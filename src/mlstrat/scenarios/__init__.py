@@ -1,0 +1,5 @@
+"""Bundled demo scenarios, built from data that ships inside installed packages."""
+
+from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
+
+__all__ = ["FEATURE_PREFIX", "IMAGE_SHAPE", "VALUE_RANGE", "build_digits_manifest"]

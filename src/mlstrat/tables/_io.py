@@ -1,0 +1,268 @@
+"""File and in-memory readers, atomic writers, fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import InputError
+from mlstrat._numbers import did_you_mean
+from mlstrat.tables._engine import default_connection
+
+__all__ = [
+    "READERS", "read_table", "write_table", "require_columns", "check_output_path",
+    "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source",
+]
+
+# file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
+READERS: dict[str, str] = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "json", ".ndjson": "json", ".json": "json",
+    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+}
+_COMPRESSIONS = (".gz", ".zst")
+_WRITERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
+
+
+def describe_source(source: Any) -> str:
+    """A short name for error messages: the path for files, the type for objects."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    for comp in _COMPRESSIONS:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+    suffix = os.path.splitext(name)[1]
+    if suffix not in READERS:
+        known = ", ".join(sorted(READERS))
+        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {known}")
+    return READERS[suffix]
+
+
+def _to_arrow(obj: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    module = type(obj).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    if module == "polars":
+        return obj.to_arrow()
+    if isinstance(obj, dict):
+        import numpy as np
+
+        try:
+            return pa.table({str(k): np.asarray(v) for k, v in obj.items()})
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise InputError(f"dict of columns: {exc}") from None
+    raise InputError(
+        f"cannot read a {type(obj).__name__}; give a file path (CSV, Parquet, JSONL, Arrow), "
+        "a pandas or polars DataFrame, a pyarrow Table or a dict of arrays"
+    )
+
+
+def read_table(source: Any, *, con: Any = None, name: str | None = None) -> Any:
+    """Open ``source`` as an Ibis table on the engine.
+
+    Parameters
+    ----------
+    source : path-like, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
+        A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
+        ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too) or an in-memory table.
+    con : ibis DuckDB backend, default=None
+        Connection to register the table on; the process-wide one by default.
+    name : str, default=None
+        Name of the view to create; a unique one by default.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, of an unknown type, or cannot be parsed.
+    """
+    con = con or default_connection()
+    if hasattr(source, "schema") and hasattr(source, "execute") and callable(getattr(source, "op", None)):
+        return source  # already an Ibis expression
+    view = name or f"mlstrat_t{next(_COUNTER)}"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such file; check the path")
+        if path.is_dir():
+            parquet = sorted(path.rglob("*.parquet"))
+            if not parquet:
+                raise InputError(f"{path}: is a directory without Parquet files; give a file")
+            return _wrap(path, "parquet", lambda: con.read_parquet([str(p) for p in parquet], table_name=view))
+        fmt = _format_of(path)
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
+        readers: dict[str, Callable[[], Any]] = {
+            "csv": lambda: con.read_csv(str(path), table_name=view),
+            "parquet": lambda: con.read_parquet(str(path), table_name=view),
+            "json": lambda: con.read_json(str(path), table_name=view),
+            "arrow": lambda: _read_arrow_file(con, path, view),
+        }
+        return _wrap(path, fmt, readers[fmt])
+    arrow = _to_arrow(source)
+    con.con.register(view, arrow)
+    return con.table(view)
+
+
+def _read_arrow_file(con: Any, path: Path, view: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    try:
+        table = feather.read_table(str(path), memory_map=True)
+    except (pa.ArrowInvalid, OSError):
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_stream(source).read_all()
+    con.con.register(view, table)
+    return con.table(view)
+
+
+def _wrap(path: Path, fmt: str, read: Callable[[], Any]) -> Any:
+    try:
+        table = read()
+        table.schema()  # bind now so that parse errors surface here
+    except InputError:
+        raise
+    except Exception as exc:  # the engine's errors come in many classes
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); check that the file is a valid {fmt.upper()} table") from None
+    if len(table.columns) == 0:
+        raise InputError(f"{path}: no columns found; expected a table with a header")
+    return table
+
+
+def _counter() -> Iterable[int]:
+    i = 0
+    while True:
+        i += 1
+        yield i
+
+
+_COUNTER = iter(_counter())
+
+
+def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column") -> None:
+    """Raise :class:`InputError` naming the first missing column and the available ones."""
+    available = list(table.columns)
+    for col in columns:
+        if col is not None and col not in available:
+            shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
+            raise InputError(
+                f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, available)}; "
+                f"available columns: {shown}"
+            )
+
+
+def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False) -> Path:
+    """Refuse to overwrite an input, or an existing output without ``force``."""
+    out = Path(output)
+    for src in inputs:
+        if isinstance(src, (str, os.PathLike)) and _same_file(out, Path(src)):
+            raise InputError(f"{out}: the output path is the input file; mlstrat never overwrites "
+                             "its input. Choose another -o path")
+    if out.exists() and not force:
+        raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite it")
+    if not out.parent.exists():
+        raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.absolute() == b.absolute()
+
+
+def _temp_path(final: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix, dir=final.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers want to create the file themselves
+    return Path(tmp)
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)
+    try:  # make the rename durable on crash
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file + rename: readers never see half a file."""
+    final = Path(path)
+    tmp = _temp_path(final)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: bool = False,
+                inputs: Sequence[Any] = ()) -> Path:
+    """Write an Ibis expression or in-memory table to Parquet/CSV/JSONL, atomically.
+
+    Ibis expressions stream through DuckDB's ``COPY`` (never materialized in Python).
+    """
+    final = check_output_path(path, inputs=inputs, force=force)
+    fmt = _WRITERS.get(final.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{final}: tables are written as {', '.join(sorted(_WRITERS))}")
+    con = con or default_connection()
+    expr = read_table(data, con=con) if not _is_expr(data) else data
+    tmp = _temp_path(final)
+    try:
+        if fmt == "parquet":
+            con.to_parquet(expr, str(tmp))
+        elif fmt == "csv":
+            con.to_csv(expr, str(tmp))
+        else:
+            import ibis
+
+            sql = ibis.to_sql(expr, dialect="duckdb")
+            con.raw_sql(f"COPY ({sql}) TO '{tmp}' (FORMAT JSON)")
+        _replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def _is_expr(obj: Any) -> bool:
+    return callable(getattr(obj, "op", None)) and hasattr(obj, "schema")
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """``"sha256:<hex>"`` of the file's bytes (streams in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"

@@ -1,0 +1,152 @@
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pytest
+
+from mlstrat._exceptions import InputError
+from mlstrat.tables import (
+    atomic_write_text,
+    check_output_path,
+    fingerprint,
+    read_predictions,
+    read_table,
+    require_columns,
+    write_table,
+)
+
+FRAME = pd.DataFrame({"id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]})
+
+
+@pytest.fixture(params=["csv", "parquet", "jsonl", "arrow", "tsv"])
+def table_file(request, tmp_path):
+    path = tmp_path / f"t.{request.param}"
+    if request.param == "csv":
+        FRAME.to_csv(path, index=False)
+    elif request.param == "tsv":
+        FRAME.to_csv(path, index=False, sep="\t")
+    elif request.param == "parquet":
+        FRAME.to_parquet(path)
+    elif request.param == "jsonl":
+        FRAME.to_json(path, orient="records", lines=True)
+    else:
+        feather.write_feather(pa.Table.from_pandas(FRAME), path)
+    return path
+
+
+def test_read_every_format(table_file):
+    t = read_table(table_file)
+    got = t.order_by("id").to_pandas()
+    assert list(got["id"]) == ["a", "b", "c"]
+    assert list(got["x"]) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [FRAME, pa.Table.from_pandas(FRAME), {"id": np.array(["a", "b", "c"]), "x": np.array([1.0, 2.0, 3.0])}],
+)
+def test_read_in_memory(obj):
+    assert read_table(obj).count().execute() == 3
+
+
+def test_read_polars():
+    pl = pytest.importorskip("polars")
+    assert read_table(pl.from_pandas(FRAME)).count().execute() == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.csv: no such file; check the path"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_unknown_extension(tmp_path):
+    p = tmp_path / "t.xlsx"
+    p.write_text("x")
+    with pytest.raises(InputError, match=r"t\.xlsx: unknown file type '\.xlsx'; use one of"):
+        read_table(p)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("")
+    with pytest.raises(InputError, match=r"t\.csv: the file is empty"):
+        read_table(p)
+
+
+def test_corrupt_parquet(tmp_path):
+    p = tmp_path / "t.parquet"
+    p.write_bytes(b"PAR1 this is not parquet at all")
+    with pytest.raises(InputError, match=r"t\.parquet: cannot be read as PARQUET"):
+        read_table(p)
+
+
+def test_require_columns_suggests():
+    t = read_table(FRAME)
+    with pytest.raises(InputError, match=r"missing column 'idd' \(did you mean 'id'\?\); available columns: id, x"):
+        require_columns(t, ["idd"], source="m.csv")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_write_roundtrip_atomic(tmp_path, suffix):
+    out = tmp_path / f"out{suffix}"
+    write_table(read_table(FRAME), out)
+    assert read_table(out).count().execute() == 3
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left behind
+
+
+def test_write_refuses_existing_and_input(tmp_path):
+    src = tmp_path / "in.parquet"
+    FRAME.to_parquet(src)
+    with pytest.raises(InputError, match="the output path is the input file"):
+        write_table(read_table(src), src, inputs=[src], force=True)
+    out = tmp_path / "out.parquet"
+    out.write_text("keep")
+    with pytest.raises(InputError, match="already exists; pass --force"):
+        check_output_path(out)
+    assert out.read_text() == "keep"
+
+
+def test_atomic_text_and_fingerprint(tmp_path):
+    p = tmp_path / "a.json"
+    atomic_write_text(p, json.dumps({"a": 1}))
+    assert json.loads(p.read_text()) == {"a": 1}
+    f1 = fingerprint(p)
+    atomic_write_text(p, json.dumps({"a": 2}))
+    assert f1.startswith("sha256:") and fingerprint(p) != f1
+    assert os.listdir(tmp_path) == ["a.json"]
+
+
+def _preds(**cols):
+    base = {"id": [1, 2, 3, 4], "split": ["train", "dev", "dev", "test"], "y_true": [0, 1, 1, 0],
+            "y_pred": [0, 1, 0, 0]}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_read_predictions_sizes():
+    p = read_predictions(_preds(proba_0=[0.1] * 4, proba_1=[0.9] * 4))
+    assert p.sizes == {"train": 1, "dev": 2, "test": 1}
+    assert p.proba_columns == {"0": "proba_0", "1": "proba_1"}
+
+
+def test_read_predictions_unknown_split():
+    with pytest.raises(InputError, match=r"column 'split' has unknown value\(s\) 'valid'; allowed: train, train_dev, dev, test"):
+        read_predictions(_preds(split=["train", "valid", "dev", "test"]))
+
+
+def test_read_predictions_nan_labels():
+    with pytest.raises(InputError, match=r"column 'y_true' has 1 empty/NaN value\(s\)"):
+        read_predictions(_preds(y_true=[0.0, np.nan, 1.0, 0.0]))
+
+
+def test_read_predictions_missing_column():
+    with pytest.raises(InputError, match=r"missing column 'y_pred'"):
+        read_predictions(_preds().drop(columns="y_pred"))
+
+
+def test_read_predictions_mixed_label_types_compare_as_text():
+    p = read_predictions(_preds(y_pred=["0", "1", "0", "0"]))
+    assert p.table.y_true.type().is_string()
