@@ -1,0 +1,325 @@
+"""The report's charts: matplotlib figures rendered to inline SVG (Agg-free, no pyplot state).
+
+Each function takes the report's plain view data and returns an ``<svg>`` element as text,
+ready to inline: no XML prologue, no DOCTYPE (it names a URL), no metadata, ids prefixed so
+that several charts can share one HTML document, glyphs drawn as paths (no font files).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "confusion_svg", "history_svg",
+           "error_analysis_svg"]
+
+#: Colours shared by the charts and the CSS (component chips use the same ones).
+PALETTE: dict[str, str] = {
+    "human": "#2f9e44",
+    "avoidable_bias": "#e8590c",
+    "variance": "#7048e8",
+    "data_mismatch": "#1098ad",
+    "dev_overfitting": "#d6336c",
+    "gap": "#868e96",
+    "base": "#e9ecef",
+    "train": "#1c7ed6",
+    "train_dev": "#7048e8",
+    "dev": "#e8590c",
+    "test": "#c2255c",
+    "ink": "#212529",
+    "muted": "#6c757d",
+    "grid": "#dee2e6",
+}
+
+_RC = {
+    "svg.fonttype": "path",      # text as paths: no font files, same look in every browser
+    "svg.hashsalt": "mlstrat",   # deterministic ids (the bytes of a report are reproducible)
+    "font.size": 10,
+    "font.family": "DejaVu Sans",
+    "axes.edgecolor": PALETTE["grid"],
+    "axes.labelcolor": PALETTE["ink"],
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": PALETTE["muted"],
+    "ytick.color": PALETTE["muted"],
+    "legend.frameon": False,
+}
+
+
+def _figure(width: float, height: float, ncols: int = 1) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # a Figure with its own Agg canvas: no pyplot, no global backend switch, thread-safe
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def _pct_axis(ax: Any, axis: str = "y") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    # decimals=None: as many as the tick spacing needs (2.5% is not shown as "2%")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "-"
+    digits = 1 if abs(value) >= 0.01 or value == 0 else 2
+    return f"{100 * value:.{digits}f}%"
+
+
+def _pp(value: float) -> str:
+    digits = 1 if abs(value) >= 0.01 or value == 0 else 2
+    return f"{100 * value:+.{digits}f} pp"
+
+
+def _to_svg(fig: Any, prefix: str, label: str) -> str:
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
+    return clean_svg(buf.getvalue(), prefix=prefix, label=label)
+
+
+def clean_svg(text: str, *, prefix: str, label: str) -> str:
+    """Make matplotlib's SVG document an inline element (see the module docstring)."""
+    start = text.find("<svg")
+    text = text[start:]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
+    text = re.sub(r'(xlink:href|href)="#([^"]+)"', lambda m: f'{m.group(1)}="#{prefix}-{m.group(2)}"', text)
+    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", text)
+
+    def root(match: re.Match[str]) -> str:
+        attrs = re.sub(r'\s(width|height)="[^"]*"', "", match.group(1))
+        escaped = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+        return f'<svg{attrs} role="img" aria-label="{escaped}" preserveAspectRatio="xMidYMid meet">'
+
+    return re.sub(r"<svg([^>]*)>", root, text, count=1).strip()
+
+
+def _style(rc: Mapping[str, Any] = _RC) -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context(rc)
+
+
+# -- the staircase --------------------------------------------------------------------------
+
+
+def staircase_svg(levels: Sequence[Mapping[str, Any]]) -> str:
+    """Waterfall from human level to test: each step's rise is a labelled component.
+
+    ``levels``: ``{"name", "label", "value", "ci_low", "ci_high", "component", "component_label",
+    "significant"}`` in staircase order; the first is the human level (``component`` None).
+    """
+    with _style():
+        fig, ax = _figure(8.6, 3.9)
+        top = max([lv["value"] for lv in levels] + [lv.get("ci_high") or 0 for lv in levels] + [1e-4])
+        width = 0.62
+        prev: float | None = None
+        for i, lv in enumerate(levels):
+            value = lv["value"]
+            comp = lv.get("component")
+            if prev is None:
+                ax.bar(i, value, width, color=PALETTE["human"], alpha=0.9, zorder=2)
+            else:
+                base, rise = min(prev, value), abs(value - prev)
+                ax.bar(i, base, width, color=PALETTE["base"], zorder=1)
+                color = PALETTE.get(comp or "gap", PALETTE["gap"])
+                significant = lv.get("significant", True)
+                ax.bar(i, rise, width, bottom=base, color=color, alpha=0.95 if significant else 0.35,
+                       hatch=None if significant else "///", edgecolor=color, linewidth=0, zorder=2)
+                ax.plot([i - 1 + width / 2, i - width / 2], [prev, prev], color=PALETTE["muted"],
+                        linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
+                name = lv.get("component_label") or "gap"
+                sign_note = "" if significant else "\nwithin noise"
+                text = f"{name}\n{_pp(value - prev)}{sign_note}"
+                # above the whisker, so the label never sits on the interval
+                y_text = max(value, prev, lv.get("ci_high") or 0) + top * 0.04
+                ax.annotate(text, (i, y_text), ha="center", va="bottom", fontsize=8.6,
+                            color=color if significant else PALETTE["muted"], fontweight="bold",
+                            zorder=4)
+            lo, hi = lv.get("ci_low"), lv.get("ci_high")
+            if lo is not None and hi is not None:
+                ax.errorbar(i, value, yerr=[[max(value - lo, 0)], [max(hi - value, 0)]], fmt="none",
+                            ecolor=PALETTE["ink"], elinewidth=1.0, capsize=4, zorder=5)
+            prev = value
+        ax.set_xticks(range(len(levels)))
+        ax.set_xticklabels([f"{lv['label']}\n{_pct(lv['value'])}" for lv in levels], fontsize=9.5)
+        ax.tick_params(axis="x", length=0, colors=PALETTE["ink"])
+        ax.set_ylim(0, top * 1.45)
+        ax.set_xlim(-0.6, len(levels) - 0.4)
+        ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+        ax.set_axisbelow(True)
+        _pct_axis(ax)
+        ax.set_ylabel("error")
+        return _to_svg(fig, "stair", "Error staircase from human level to test with each component")
+
+
+# -- learning curves ------------------------------------------------------------------------
+
+
+def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int | None = None,
+                        human_level: float | None = None, stopped_early: bool = False) -> str:
+    """Cost and error per epoch for train and dev, with the human-level line and best epoch."""
+    from matplotlib.ticker import MaxNLocator
+
+    with _style():
+        fig, (ax_cost, ax_err) = _figure(8.6, 3.2, ncols=2)
+        xs = [e.get("epoch") for e in epochs]
+        for ax, kind, title in ((ax_cost, "cost", "Cost per epoch"), (ax_err, "error", "Error per epoch")):
+            for split in ("train", "dev"):
+                ys = [e.get(f"{split}_{kind}") for e in epochs]
+                pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE[split],
+                            linewidth=2, label=split, marker="o" if len(pts) <= 30 else None,
+                            markersize=3)
+            if best_epoch is not None:
+                ax.axvline(best_epoch, color=PALETTE["muted"], linestyle=":", linewidth=1.2,
+                           label=f"best epoch ({best_epoch})")
+            ax.set_title(title, color=PALETTE["ink"])
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+            ax.set_axisbelow(True)
+        if human_level is not None:
+            ax_err.axhline(human_level, color=PALETTE["human"], linestyle="--", linewidth=1.5,
+                           label=f"human level ({_pct(human_level)})")
+        ax_err.set_ylim(bottom=0)
+        _pct_axis(ax_err)
+        for ax in (ax_cost, ax_err):
+            ax.legend(loc="upper right", fontsize=8.5, frameon=True, framealpha=0.92,
+                      facecolor="white", edgecolor="none")
+        if stopped_early:
+            ax_cost.annotate("stopped early", xy=(0.02, 0.04), xycoords="axes fraction",
+                             color=PALETTE["muted"], fontsize=8.5)
+        return _to_svg(fig, "curves", "Learning curves: train and dev cost and error per epoch")
+
+
+# -- confusion matrix -----------------------------------------------------------------------
+
+
+def confusion_svg(labels: Sequence[str], matrix: Sequence[Sequence[float]], *, split: str) -> str:
+    """Row-normalized heatmap (recall per true class) with the counts written in the cells."""
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    k = len(labels)
+    # small in inches: the page shows it about 480 px wide, so the text stays readable
+    side = min(max(3.0, 0.28 * k + 1.4), 5.5)
+    with _style():
+        fig, ax = _figure(side + 0.9, side)
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="equal")
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        ax.set_xticklabels([str(x) for x in labels], rotation=0 if k <= 12 else 90, fontsize=8.5)
+        ax.set_yticklabels([str(x) for x in labels], fontsize=8.5)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if k <= 20:
+            for r in range(k):
+                for c in range(k):
+                    if counts[r, c]:
+                        ax.text(c, r, f"{int(counts[r, c])}", ha="center", va="center",
+                                fontsize=8 if k <= 12 else 6.5,
+                                color="white" if shares[r, c] > 0.55 else PALETTE["ink"])
+        bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+        bar.outline.set_visible(False)
+        bar.ax.tick_params(labelsize=8, colors=PALETTE["muted"])
+        return _to_svg(fig, f"cm-{split}", f"Confusion matrix of the {split} split")
+
+
+# -- run history ----------------------------------------------------------------------------
+
+
+def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None]],
+                components: Mapping[str, Sequence[float | None]], *, human_level: float | None = None,
+                component_labels: Mapping[str, str] | None = None,
+                split_labels: Mapping[str, str] | None = None) -> str:
+    """Errors per split across runs (left) and the components of each run (right)."""
+    import numpy as np
+
+    component_labels = component_labels or {}
+    split_labels = split_labels or {}
+    n = len(names)
+    with _style():
+        fig, (ax_err, ax_comp) = _figure(8.6, 3.3, ncols=2)
+        xs = np.arange(n)
+        for split, values in errors.items():
+            pts = [(x, v) for x, v in zip(xs, values) if v is not None]
+            if pts:
+                ax_err.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linewidth=2,
+                            color=PALETTE.get(split, PALETTE["gap"]), label=split_labels.get(split, split))
+        if human_level is not None:
+            ax_err.axhline(human_level, color=PALETTE["human"], linestyle="--", linewidth=1.4,
+                           label="human level")
+        ax_err.set_title("Error by run", color=PALETTE["ink"])
+        ax_err.set_ylim(bottom=0)
+        ax_err.legend(fontsize=8, loc="best")
+        present = [c for c, v in components.items() if any(x is not None for x in v)]
+        width = 0.8 / max(len(present), 1)
+        for j, comp in enumerate(present):
+            vals = [v if v is not None else 0.0 for v in components[comp]]
+            ax_comp.bar(xs - 0.4 + width * (j + 0.5), vals, width * 0.92,
+                        color=PALETTE.get(comp, PALETTE["gap"]), label=component_labels.get(comp, comp))
+        ax_comp.axhline(0, color=PALETTE["muted"], linewidth=0.8)
+        ax_comp.set_title("Components by run", color=PALETTE["ink"])
+        if present:
+            ax_comp.legend(fontsize=8, loc="best")
+        for ax in (ax_err, ax_comp):
+            ax.set_xticks(xs)
+            ax.set_xticklabels(names, fontsize=8.5, rotation=0 if n <= 6 else 45,
+                               ha="center" if n <= 6 else "right")
+            ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+            ax.set_axisbelow(True)
+            ax.set_xlim(-0.6, n - 0.4)
+            _pct_axis(ax)
+        return _to_svg(fig, "history", "Errors and components across runs")
+
+
+# -- error analysis -------------------------------------------------------------------------
+
+
+def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: float | None) -> str:
+    """Ceiling per category (how much error fixing it can remove at most), largest first."""
+    cats = list(categories)[:15]
+    names = [str(c.get("name")) for c in cats][::-1]
+    ceilings = [float(c.get("ceiling") or 0.0) for c in cats][::-1]
+    shares = [c.get("share") for c in cats][::-1]
+    with _style():
+        fig, ax = _figure(8.6, 0.36 * len(cats) + 1.1)
+        ys = range(len(cats))
+        if split_error:
+            ax.barh(ys, [split_error] * len(cats), 0.62, color=PALETTE["base"], zorder=1)
+        ax.barh(ys, ceilings, 0.62, color=PALETTE["data_mismatch"], zorder=2)
+        ax.set_yticks(list(ys))
+        ax.set_yticklabels(names, fontsize=9)
+        ax.tick_params(axis="y", length=0)
+        right = max([split_error or 0.0] + ceilings + [1e-4])
+        for y, ceiling, share in zip(ys, ceilings, shares):
+            share_text = f" ({100 * share:.0f}% of errors)" if share is not None else ""
+            ax.text(ceiling + right * 0.01, y, f"{_pct(ceiling)}{share_text}", va="center",
+                    fontsize=8.5, color=PALETTE["ink"], zorder=3)
+        ax.set_xlim(0, right * 1.3)
+        ax.xaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+        ax.set_axisbelow(True)
+        _pct_axis(ax, "x")
+        ax.set_xlabel("ceiling: the most error fixing the category can remove"
+                      + (f" (grey: the split's error {_pct(split_error)})" if split_error else ""))
+        return _to_svg(fig, "ea", "Error-analysis ceilings per category")

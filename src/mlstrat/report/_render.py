@@ -1,0 +1,370 @@
+"""``render_report``: one self-contained HTML page from a diagnosis, metrics, history and runs."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat._json import to_jsonable
+from mlstrat.runs._compare import compare_runs
+from mlstrat.runs._run import (
+    COMPONENT_DISPLAY,
+    COMPONENTS,
+    Run,
+    bayes_proxy,
+    components_of,
+    format_pct,
+    split_errors,
+)
+
+__all__ = ["render_report"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+# the confusion matrix shown is the first split present in this order (dev decides)
+_CONFUSION_ORDER = ("dev", "test", "train_dev", "train")
+_HISTORY_MAX_RUNS = 20
+
+
+def _doc(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    doc = to_jsonable(value)
+    if not isinstance(doc, dict):
+        raise InputError(f"{name}: expected a mapping (the JSON object), got {type(value).__name__}")
+    return doc
+
+
+def _run(value: Any) -> Run:
+    if isinstance(value, Run):
+        return value
+    doc = _doc(value, "runs")
+    if not doc or "id" not in doc:
+        raise InputError("runs: each run must be a Run or its to_dict() (with an 'id')")
+    doc.setdefault("created_at", "")
+    doc.setdefault("kind", "run")
+    return Run.from_dict(doc)
+
+
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _ci_text(lo: float | None, hi: float | None) -> str:
+    return f"{format_pct(lo)} – {format_pct(hi)}" if lo is not None and hi is not None else "–"
+
+
+def _n_text(n: Any) -> str:
+    return f"{int(n):,}".replace(",", "\u202f") if isinstance(n, (int, float)) and not isinstance(n, bool) else "–"
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def _errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    errors = split_errors(diagnosis, metrics)
+    name, human = bayes_proxy(diagnosis)
+    if not errors and human is None:
+        return None
+    rows = []
+    if human is not None:
+        rows.append({"key": "human", "label": "human level", "sub": name or "", "value": human,
+                     "ci_low": None, "ci_high": None, "n": None})
+    for split, entry in errors.items():
+        rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
+    scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
+    for r in rows:
+        r["value_text"] = format_pct(r["value"])
+        r["ci_text"] = _ci_text(r["ci_low"], r["ci_high"])
+        r["n_text"] = _n_text(r["n"])
+        # positions on the interval strip, in percent of its width
+        r["dot"] = 100 * r["value"] / scale
+        if r["ci_low"] is not None and r["ci_high"] is not None:
+            r["bar_left"] = 100 * r["ci_low"] / scale
+            r["bar_width"] = max(100 * (r["ci_high"] - r["ci_low"]) / scale, 0.6)
+    return {"rows": rows, "scale_text": format_pct(scale)}
+
+
+def _levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    errors = split_errors(diagnosis)
+    comps = components_of(diagnosis)
+    name, human = bayes_proxy(diagnosis)
+    assumed = bool((diagnosis.get("human_level") or {}).get("assumed"))
+    levels: list[dict[str, Any]] = []
+    if human is not None:
+        label = "human" + (" (assumed)" if assumed else "")
+        levels.append({"name": "human", "label": label, "value": human, "ci_low": None,
+                       "ci_high": None, "component": None})
+    by_target = {c.get("to"): (key, c) for key, c in comps.items()}
+    for split in SPLITS:
+        if split not in errors:
+            continue
+        entry = errors[split]
+        level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
+                 "component_label": None, "significant": True}
+        key, comp = by_target.get(split, (None, None))
+        if comp is not None and levels:
+            level.update(component=key, component_label=COMPONENT_DISPLAY[key],
+                         significant=bool(comp.get("significant")))
+        levels.append(level)
+    return levels
+
+
+def _components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
+    comps = components_of(diagnosis)
+    principal = (diagnosis or {}).get("principal_problem")
+    problems = set((diagnosis or {}).get("problems") or [])
+    rows = []
+    for key in COMPONENTS:
+        c = comps.get(key)
+        if c is None:
+            continue
+        ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
+                SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
+        rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
+                     "value_text": format_pct(c["value"]) if c["value"] is not None else "not computable",
+                     "ci_text": _ci_text(c["ci_low"], c["ci_high"]),
+                     "span": " → ".join(str(e) for e in ends if e),
+                     "significant": c["significant"], "principal": key == principal,
+                     "problem": key in problems})
+    return rows
+
+
+def _actions(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
+    out = []
+    for a in (diagnosis or {}).get("actions") or []:
+        if not isinstance(a, Mapping):
+            continue
+        out.append({"id": a.get("id"), "title": a.get("title") or a.get("id"), "why": a.get("why") or "",
+                    "addresses": [{"key": k, "label": COMPONENT_DISPLAY.get(k, str(k))}
+                                  for k in a.get("addresses") or []]})
+    return out
+
+
+def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, Any] | None:
+    from mlstrat.report._charts import learning_curves_svg
+
+    if not history:
+        return None
+    epochs = [e for e in history.get("epochs") or [] if isinstance(e, Mapping)]
+    if not epochs:
+        return None
+    best = history.get("best_epoch")
+    best_row = next((e for e in epochs if e.get("epoch") == best), None)
+    return {
+        "svg": learning_curves_svg(epochs, best_epoch=best, human_level=human,
+                                   stopped_early=bool(history.get("stopped_early"))),
+        "epochs": len(epochs), "best_epoch": best,
+        "stopped_early": bool(history.get("stopped_early")),
+        "restored_best": bool(history.get("restored_best")),
+        "best_dev_error": format_pct(_num((best_row or {}).get("dev_error"))),
+    }
+
+
+def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    from mlstrat.report._charts import confusion_svg
+
+    splits = (metrics or {}).get("splits") or {}
+    split = next((s for s in _CONFUSION_ORDER if (splits.get(s) or {}).get("confusion")), None)
+    if split is None:
+        return None
+    entry = splits[split]
+    conf = entry["confusion"]
+    labels, matrix = [str(x) for x in conf.get("labels") or []], conf.get("matrix") or []
+    if not labels or len(matrix) != len(labels) or any(len(row) != len(labels) for row in matrix):
+        raise InputError(f"metrics: the {split} confusion matrix is not square with one row per "
+                         f"label ({len(labels)} labels, {len(matrix)} rows)")
+    per_class = []
+    for label, stats in (entry.get("per_class") or {}).items():
+        per_class.append({"label": label, "precision": format_pct(_num(stats.get("precision"))),
+                          "recall": format_pct(_num(stats.get("recall"))),
+                          "f1": format_pct(_num(stats.get("f1"))), "support": _n_text(stats.get("support"))})
+    return {"split": SPLIT_DISPLAY.get(split, split), "svg": confusion_svg(labels, matrix, split=split),
+            "per_class": per_class}
+
+
+def _metrics_rows(metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
+    splits = (metrics or {}).get("splits") or {}
+    rows = []
+    for split in SPLITS:
+        e = splits.get(split)
+        if not isinstance(e, Mapping):
+            continue
+        rows.append({"label": SPLIT_DISPLAY[split], "n": _n_text(e.get("n")),
+                     **{k: format_pct(_num(e.get(k))) for k in
+                        ("error", "accuracy", "weighted_error", "precision", "recall", "f1")}})
+    return rows
+
+
+def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    from mlstrat.report._charts import error_analysis_svg
+
+    if not summary:
+        return None
+    cats = [c for c in summary.get("categories") or [] if isinstance(c, Mapping)]
+    split_error = _num(summary.get("split_error"))
+    rows = []
+    for c in cats:
+        ci = c.get("share_ci") or [None, None]
+        rows.append({"name": c.get("name"), "count": _n_text(c.get("count")),
+                     "share": format_pct(_num(c.get("share"))), "share_ci": _ci_text(_num(ci[0]), _num(ci[1])),
+                     "ceiling": format_pct(_num(c.get("ceiling"))),
+                     "error_if_fixed": format_pct(_num(c.get("error_if_fixed")))})
+    mislabeled = summary.get("mislabeled")
+    if isinstance(mislabeled, Mapping):
+        mislabeled = {"category": mislabeled.get("category"),
+                      "error_due": format_pct(_num(mislabeled.get("error_due"))),
+                      "error_other": format_pct(_num(mislabeled.get("error_other")))}
+    else:
+        mislabeled = None
+    return {
+        "split": SPLIT_DISPLAY.get(summary.get("split"), summary.get("split") or "dev"),
+        "split_error": format_pct(split_error), "sample_size": _n_text(summary.get("sample_size")),
+        "tagged": _n_text(summary.get("tagged")), "rows": rows, "mislabeled": mislabeled,
+        "warnings": [_warning_text(w) for w in summary.get("warnings") or []],
+        "svg": error_analysis_svg(cats, split_error=split_error) if cats else None,
+    }
+
+
+def _warning_text(w: Any) -> str:
+    return str(w.get("message") or w.get("code")) if isinstance(w, Mapping) else str(w)
+
+
+def _history(runs: Sequence[Run]) -> dict[str, Any] | None:
+    from mlstrat.report._charts import history_svg
+
+    if len(runs) < 2:
+        return None
+    runs = list(runs)[-_HISTORY_MAX_RUNS:]
+    comparison = compare_runs(runs)
+    names = [f"#{r.seq}" if r.seq else r.short_id for r in runs]
+    humans = [bayes_proxy(r.diagnosis)[1] for r in runs]
+    human = humans[-1] if humans and all(h == humans[-1] for h in humans) else None
+    table = []
+    for name, run in zip(names, runs):
+        errs = run.errors()
+        table.append({"name": name, "id": run.short_id, "kind": run.kind, "note": run.note or "",
+                      "created": run.created_at[:16].replace("T", " "),
+                      "errors": {s: format_pct(errs.get(s, {}).get("value")) for s in comparison.errors},
+                      "principal": COMPONENT_DISPLAY.get((run.diagnosis or {}).get("principal_problem"), "–")})
+    steps = [{"from": names[i], "to": names[i + 1], "summary": s.summary,
+              "changes": [f"{c.key}: {_value(c.before)} → {_value(c.after)}" for c in s.config_changes],
+              "several": s.several_knobs} for i, s in enumerate(comparison.steps)]
+    return {
+        "svg": history_svg(names, comparison.errors, comparison.components, human_level=human,
+                           component_labels=COMPONENT_DISPLAY, split_labels=SPLIT_DISPLAY),
+        "splits": [SPLIT_DISPLAY[s] for s in comparison.errors], "table": table, "steps": steps,
+        "warnings": [w["message"] for w in comparison.warnings],
+    }
+
+
+def _value(v: Any) -> str:
+    return "–" if v is None else str(v)
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, metrics: Any = None,
+                  history: Any = None, error_summary: Any = None, title: str = "mlstrat report",
+                  subtitle: str | None = None, output: str | os.PathLike | None = None) -> str:
+    """Render one self-contained HTML report and return it (and write it when ``output`` is given).
+
+    The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
+    offline, in any browser, with nothing to fetch.
+
+    Parameters
+    ----------
+    runs : sequence of Run (or their ``to_dict()``), default=None
+        Runs oldest first. With two or more: the run-history chart and what changed at each
+        step. Without ``diagnosis``/``metrics``, the last run's are shown.
+    diagnosis : mapping or result with ``to_dict()``, default=None
+        The diagnosis JSON: error table, staircase, components, actions, warnings.
+    metrics : mapping or result with ``to_dict()``, default=None
+        The metrics JSON: per-split metrics and the confusion-matrix heatmap.
+    history : mapping, default=None
+        A training run's ``history.json``: the learning curves.
+    error_summary : mapping, default=None
+        An error-analysis summary (``mlstrat errors summarize --json``).
+    title, subtitle : str
+        The page heading and the line under it.
+    output : path-like, default=None
+        Where to write the page (atomically; an existing file is replaced).
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    ConfigError
+        When there is nothing to report.
+    """
+    import jinja2
+
+    from mlstrat import __version__
+    from mlstrat.report._charts import PALETTE, staircase_svg
+
+    run_list = [_run(r) for r in runs or []]
+    diagnosis = _doc(diagnosis, "diagnosis")
+    metrics = _doc(metrics, "metrics")
+    history = _doc(history, "history")
+    error_summary = _doc(error_summary, "error_summary")
+    if run_list and diagnosis is None and metrics is None:
+        diagnosis, metrics = run_list[-1].diagnosis, run_list[-1].metrics
+    if not any([run_list, diagnosis, metrics, history, error_summary]):
+        raise ConfigError("nothing to report: give a diagnosis, metrics, a training history, "
+                          "an error-analysis summary or runs")
+
+    _, human = bayes_proxy(diagnosis)
+    levels = _levels(diagnosis) if diagnosis else []
+    principal = (diagnosis or {}).get("principal_problem")
+    context = {
+        "title": title,
+        "subtitle": subtitle,
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "palette": PALETTE,
+        "diagnosis": diagnosis,
+        "metric": (diagnosis or {}).get("metric") or "error",
+        "verdict": (diagnosis or {}).get("verdict"),
+        "principal": {"key": principal, "label": COMPONENT_DISPLAY.get(principal)} if principal else None,
+        "problems": [{"key": p, "label": COMPONENT_DISPLAY.get(p, p)} for p in (diagnosis or {}).get("problems") or []],
+        "errors": _errors_section(diagnosis, metrics),
+        "staircase": staircase_svg(levels) if len(levels) >= 2 else None,
+        "components": _components_section(diagnosis),
+        "actions": _actions(diagnosis),
+        "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}
+                     for w in (diagnosis or {}).get("warnings") or []],
+        "tolerance": format_pct(_num((diagnosis or {}).get("tolerance"))),
+        "learning": _learning(history, human),
+        "confusion": _confusion(metrics),
+        "metrics_rows": _metrics_rows(metrics),
+        "error_analysis": _error_analysis(error_summary),
+        "history": _history(run_list),
+        "run": run_list[-1] if run_list else None,
+    }
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    html = env.get_template("report.html.j2").render(**context)
+    if output is not None:
+        from mlstrat.tables._io import atomic_write_text
+
+        out = Path(output)
+        if not out.parent.exists():
+            raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
+        atomic_write_text(out, html)
+    return html

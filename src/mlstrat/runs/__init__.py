@@ -1,0 +1,37 @@
+"""The history of runs: a SQLite store of experiments, their diagnoses, and comparisons.
+
+Each ``train`` and each ``diagnose`` records a run (config, data fingerprint, per-split
+metrics, diagnosis, artifacts, note). :meth:`RunStore.compare` puts runs side by side and
+says what changed ("variance 5.1% -> 2.0% after keep_prob 0.5"); the store also counts the
+evaluations of each test set and warns when the test set is being overfit by reuse.
+"""
+
+from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
+from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
+from mlstrat.runs._schema import SCHEMA_VERSION
+from mlstrat.runs._store import (
+    DEFAULT_STORE,
+    DEFAULT_TEST_REUSE_THRESHOLD,
+    THRESHOLD_ENV,
+    ReusedTestSetWarning,
+    RunStore,
+)
+
+__all__ = [
+    "COMPONENTS",
+    "COMPONENT_DISPLAY",
+    "Comparison",
+    "ConfigChange",
+    "DEFAULT_IGNORE",
+    "DEFAULT_STORE",
+    "DEFAULT_TEST_REUSE_THRESHOLD",
+    "ReusedTestSetWarning",
+    "Run",
+    "RunStore",
+    "SCHEMA_VERSION",
+    "Step",
+    "THRESHOLD_ENV",
+    "compare_runs",
+    "flatten_config",
+    "format_pct",
+]

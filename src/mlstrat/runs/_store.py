@@ -1,0 +1,424 @@
+"""The run store: SQLite (WAL) under ``.mlstrat/runs.db``, safe for several writing processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tomllib
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
+from mlstrat._json import to_jsonable
+from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, compare_runs
+from mlstrat.runs._run import Run
+from mlstrat.runs._schema import SCHEMA_VERSION, config_hash, current_version, migrate
+
+__all__ = ["RunStore", "ReusedTestSetWarning", "DEFAULT_STORE", "DEFAULT_TEST_REUSE_THRESHOLD",
+           "THRESHOLD_ENV"]
+
+#: Where the store lives, relative to the working directory.
+DEFAULT_STORE = Path(".mlstrat") / "runs.db"
+#: Evaluations of one test set allowed before the reuse warning.
+DEFAULT_TEST_REUSE_THRESHOLD = 5
+#: Environment variable that overrides the threshold (the CLI has no flag for it).
+THRESHOLD_ENV = "MLSTRAT_TEST_REUSE_THRESHOLD"
+
+_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_COLUMNS = ("id, seq, created_at, kind, config, config_hash, data_fingerprint, metrics, diagnosis, "
+            "artifacts, note, test_fingerprint, test_evaluations")
+
+
+class ReusedTestSetWarning(MlstratWarning):
+    """The same test set was evaluated more often than the threshold: decisions overfit it."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _document(value: Any, name: str) -> dict[str, Any] | None:
+    """A JSON document from a mapping, a result object with ``to_dict()`` or a JSON/TOML file."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(f"{name}: {path} is not a file; give a mapping or a JSON/TOML file")
+        try:
+            if path.suffix.lower() == ".toml":
+                value = tomllib.loads(path.read_text(encoding="utf-8"))
+            else:
+                value = json.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{name}: {path} cannot be parsed ({exc}); give valid JSON or TOML") from None
+    doc = to_jsonable(value)
+    if not isinstance(doc, dict):
+        raise InputError(f"{name}: expected a mapping (JSON object), got {type(value).__name__}")
+    return doc
+
+
+def _evaluates_test(metrics: Mapping[str, Any] | None, diagnosis: Mapping[str, Any] | None) -> bool:
+    """Whether a run's documents contain the test split (no documents: the caller says so)."""
+    if metrics is None and diagnosis is None:
+        return True
+    in_metrics = "test" in ((metrics or {}).get("splits") or {})
+    in_diagnosis = "test" in ((diagnosis or {}).get("errors") or {})
+    return in_metrics or in_diagnosis
+
+
+def _threshold(value: int | None) -> int:
+    source = "test_reuse_threshold"
+    if value is None:
+        raw = os.environ.get(THRESHOLD_ENV)
+        if raw is None or not raw.strip():
+            return DEFAULT_TEST_REUSE_THRESHOLD
+        source = THRESHOLD_ENV
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{THRESHOLD_ENV}={raw!r} is not a whole number; give e.g. 5") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{source}: {value!r} must be a whole number >= 1 (default 5)")
+    return value
+
+
+class RunStore:
+    """The history of runs, in one SQLite file.
+
+    Parameters
+    ----------
+    path : path-like, default=None
+        The database file; ``.mlstrat/runs.db`` under the working directory by default.
+        Created (with its folder) on the first write; reading a store that does not exist
+        yet finds no runs.
+    test_reuse_threshold : int, default=None
+        Evaluations of one test set allowed before :class:`ReusedTestSetWarning`; from the
+        environment variable ``MLSTRAT_TEST_REUSE_THRESHOLD`` when not given, else 5.
+    timeout : float, default=30.0
+        Seconds a writer waits for another process's transaction before giving up.
+
+    Notes
+    -----
+    Every operation opens its own connection (WAL journal, ``BEGIN IMMEDIATE`` for writes), so
+    any number of processes and threads can record runs into the same file at once.
+
+    Examples
+    --------
+    >>> store = RunStore(tmp_path / "runs.db")                        # doctest: +SKIP
+    >>> run = store.record("train", config={"lr": 0.01}, note="baseline")  # doctest: +SKIP
+    >>> store.get(run.id[:4]).note                                    # doctest: +SKIP
+    'baseline'
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, test_reuse_threshold: int | None = None,
+                 timeout: float = 30.0) -> None:
+        self.path = Path(path) if path is not None else Path.cwd() / DEFAULT_STORE
+        self.test_reuse_threshold = _threshold(test_reuse_threshold)
+        self.timeout = float(timeout)
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        """An open connection with the current schema, or ``None`` when the file is absent and
+        ``create`` is false."""
+        if not self.path.exists():
+            if not create:
+                return None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot create the run store folder ({exc.strerror}); "
+                                 "pass another --store") from None
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory; --store takes the database file "
+                             f"(e.g. {self.path / 'runs.db'})")
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path}: cannot open the run store ({exc})") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if not self._ready:
+                self._prepare(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
+                             "pass another --store") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        conn = self._connect(create=True)
+        if conn is None:  # unreachable: create=True makes the file
+            raise InputError(f"{self.path}: cannot create the run store")
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        version = current_version(conn)
+        if version > SCHEMA_VERSION:
+            raise InputError(f"{self.path}: run store schema version {version} is newer than this "
+                             f"mlstrat understands ({SCHEMA_VERSION}); upgrade mlstrat")
+        if version < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = current_version(conn)  # another process may have migrated meanwhile
+                if version == 0 and conn.execute(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+                    raise InputError(f"{self.path}: is a SQLite database but not an mlstrat run "
+                                     "store (no schema_version table); pass another --store")
+                migrate(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._ready = True
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the file (0 when it does not exist yet)."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return 0
+        with _closing(conn):
+            return current_version(conn)
+
+    @property
+    def artifacts_root(self) -> Path:
+        """``.mlstrat/runs/`` beside the database: where run artifacts go by default."""
+        return self.path.parent / "runs"
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def record(self, kind: str, *, config: Mapping[str, Any] | str | os.PathLike | None = None,
+               data_fingerprint: str | None = None, metrics: Any = None, diagnosis: Any = None,
+               artifacts: str | os.PathLike | None = None, note: str | None = None,
+               test_fingerprint: str | None = None) -> Run:
+        """Record one run and return it.
+
+        Parameters
+        ----------
+        kind : str
+            What produced the run: ``"train"``, ``"diagnose"``, ``"demo"`` (lowercase word).
+        config : mapping, path to a TOML/JSON file, or None
+            The configuration; stored with its hash so that :meth:`compare` can say which keys
+            changed.
+        data_fingerprint : str, default=None
+            Fingerprint of the data used (:func:`mlstrat.tables.fingerprint`).
+        metrics, diagnosis : mapping, result object with ``to_dict()``, JSON file, or None
+            The metrics and diagnosis JSON.
+        artifacts : path-like, default=None
+            The run directory (stored as an absolute path).
+        note : str, default=None
+            Free text.
+        test_fingerprint : str, default=None
+            Fingerprint of the test set. When given and the run's metrics or diagnosis contain
+            the ``test`` split (or neither document is given), this counts as one evaluation
+            of that test set (:meth:`count_test_evaluation`).
+
+        Warns
+        -----
+        ReusedTestSetWarning
+            When the test set has now been evaluated more than ``test_reuse_threshold`` times.
+        """
+        if not isinstance(kind, str) or not _KIND.match(kind):
+            raise ConfigError(f"kind: {kind!r} must be a short lowercase word like 'train' or 'diagnose'")
+        config_doc = _document(config, "config")
+        metrics_doc = _document(metrics, "metrics")
+        diagnosis_doc = _document(diagnosis, "diagnosis")
+        artifacts_text = str(Path(artifacts).absolute()) if artifacts is not None else None
+        counts = test_fingerprint is not None and _evaluates_test(metrics_doc, diagnosis_doc)
+        created = _now()
+        with _closing(self._writer()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                evaluations = self._increment(conn, test_fingerprint, created) if counts else None
+                seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
+                run_id = self._new_id(conn)
+                conn.execute(
+                    f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, seq, created, kind, _dump(config_doc), config_hash(config_doc),
+                     data_fingerprint, _dump(metrics_doc), _dump(diagnosis_doc), artifacts_text,
+                     note, test_fingerprint, evaluations))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if evaluations is not None:
+            self._warn_reuse(test_fingerprint, evaluations)
+        return Run(id=run_id, seq=seq, created_at=created, kind=kind, config=config_doc,
+                   config_hash=config_hash(config_doc), data_fingerprint=data_fingerprint,
+                   metrics=metrics_doc, diagnosis=diagnosis_doc, artifacts=artifacts_text, note=note,
+                   test_fingerprint=test_fingerprint, test_evaluations=evaluations)
+
+    @staticmethod
+    def _new_id(conn: sqlite3.Connection) -> str:
+        while True:
+            run_id = uuid.uuid4().hex[:12]
+            if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                return run_id
+
+    @staticmethod
+    def _increment(conn: sqlite3.Connection, test_fingerprint: str, now: str) -> int:
+        conn.execute(
+            "INSERT INTO test_evaluations (test_fingerprint, count, first_at, last_at) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT (test_fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+            (test_fingerprint, now, now))
+        return int(conn.execute("SELECT count FROM test_evaluations WHERE test_fingerprint = ?",
+                                (test_fingerprint,)).fetchone()[0])
+
+    def count_test_evaluation(self, test_fingerprint: str) -> int:
+        """Count one more evaluation of the test set ``test_fingerprint``; return the new total.
+
+        The count lives in the store, so it adds up across processes and sessions.
+
+        Warns
+        -----
+        ReusedTestSetWarning
+            When the total exceeds ``test_reuse_threshold``.
+        """
+        if not isinstance(test_fingerprint, str) or not test_fingerprint:
+            raise InputError(f"test_fingerprint: expected a non-empty string, got {test_fingerprint!r}")
+        with _closing(self._writer()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                count = self._increment(conn, test_fingerprint, _now())
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._warn_reuse(test_fingerprint, count)
+        return count
+
+    def test_evaluation_count(self, test_fingerprint: str) -> int:
+        """How many evaluations of ``test_fingerprint`` were counted (without counting one)."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return 0
+        with _closing(conn):
+            row = conn.execute("SELECT count FROM test_evaluations WHERE test_fingerprint = ?",
+                               (test_fingerprint,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _warn_reuse(self, test_fingerprint: str, count: int) -> None:
+        if count > self.test_reuse_threshold:
+            shown = test_fingerprint[7:19] if test_fingerprint.startswith("sha256:") else test_fingerprint
+            warnings.warn(ReusedTestSetWarning(
+                f"the test set {shown} has been evaluated {count} times (threshold "
+                f"{self.test_reuse_threshold}): decisions made while looking at it are overfitting "
+                "the test set, so its error is no longer an unbiased estimate. Decide on dev, and "
+                "get a fresh test set for the final estimate"), stacklevel=3)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list(self, *, kind: str | None = None, limit: int | None = None) -> list[Run]:
+        """Runs oldest first; ``limit`` keeps the most recent ones, ``kind`` filters."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"limit: {limit!r} must be a whole number >= 1")
+        conn = self._connect(create=False)
+        if conn is None:
+            return []
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        sql = f"SELECT {_COLUMNS} FROM runs {where} ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with _closing(conn):
+            rows = conn.execute(sql, params).fetchall()
+        return [_run(row) for row in reversed(rows)]
+
+    def __len__(self) -> int:
+        conn = self._connect(create=False)
+        if conn is None:
+            return 0
+        with _closing(conn):
+            return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def get(self, run_id: str) -> Run:
+        """The run whose id is ``run_id`` or starts with it.
+
+        ``"latest"`` names the most recent run, ``"latest~1"`` the one before it.
+
+        Raises
+        ------
+        InputError
+            When no run or several runs match.
+        """
+        text = str(run_id).strip().lower()
+        conn = self._connect(create=False)
+        if conn is None:
+            raise InputError(f"{self.path}: no run store here yet (no runs recorded); "
+                             "record runs with `mlstrat train`/`mlstrat diagnose` or pass --store")
+        with _closing(conn):
+            latest = re.fullmatch(r"latest(?:~(\d+))?", text)
+            if latest:
+                back = int(latest.group(1) or 0)
+                row = conn.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                   (back,)).fetchone()
+                if row is None:
+                    total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                    raise InputError(f"{run_id!r}: the store {self.path} has only {total} run(s)")
+                return _run(row)
+            if not re.fullmatch(r"[0-9a-f]+", text):
+                raise InputError(f"{run_id!r} is not a run id (hexadecimal, e.g. 3f2a9c1b); "
+                                 "`mlstrat runs list` shows them")
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
+                                (text + "%",)).fetchall()
+        if len(rows) == 1:
+            return _run(rows[0])
+        if not rows:
+            raise InputError(f"no run {run_id!r} in {self.path}; `mlstrat runs list` shows the ids")
+        shown = ", ".join(r[0][:12] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise InputError(f"run id prefix {run_id!r} is ambiguous ({shown}); give more characters")
+
+    def compare(self, run_ids: Sequence[str], *, ignore: Iterable[str] = DEFAULT_IGNORE) -> Comparison:
+        """Compare runs in the order given: errors and components side by side, the change
+        from each run to the next, and which config keys differ.
+
+        Warns (in :attr:`Comparison.warnings`) when a step changed several knobs at once: the
+        method's orthogonalization is one knob at a time.
+        """
+        if isinstance(run_ids, str):
+            run_ids = [run_ids]
+        return compare_runs([self.get(r) for r in run_ids], ignore=ignore)
+
+
+class _closing:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _dump(doc: dict[str, Any] | None) -> str | None:
+    return None if doc is None else json.dumps(doc, ensure_ascii=False, allow_nan=False)
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)
+
+
+def _run(row: Sequence[Any]) -> Run:
+    (run_id, seq, created, kind, config, chash, data_fp, metrics, diagnosis, artifacts, note,
+     test_fp, evaluations) = row
+    return Run(id=run_id, seq=int(seq or 0), created_at=created, kind=kind, config=_load(config),
+               config_hash=chash, data_fingerprint=data_fp, metrics=_load(metrics),
+               diagnosis=_load(diagnosis), artifacts=artifacts, note=note, test_fingerprint=test_fp,
+               test_evaluations=evaluations)
