@@ -1,1 +1,49 @@
-"""`mlstrat report`: registered on the app when implemented."""
+"""`mlstrat report RUN_OR_PREDICTIONS [-o report.html]`: one self-contained HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mlstrat.cli._app import app
+
+__all__ = ["report"]
+
+
+@app.command("report")
+def report(
+    target: str = typer.Argument(..., metavar="RUN_OR_PREDICTIONS",
+                                 help="A run id (or prefix, or 'latest'), a run directory, a predictions "
+                                      "table or a diagnosis JSON file."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+    human: Optional[list[str]] = typer.Option(None, "--human", help=(
+        "Human-level error for diagnosing predictions, e.g. 'expert team=0.5%' (repeatable).")),
+    store: Optional[Path] = typer.Option(None, "--store", help=(
+        "The run store (SQLite file). Default: .mlstrat/runs.db under the working directory.")),
+    sheet: Optional[Path] = typer.Option(None, "--sheet", help=(
+        "An error-analysis summary (JSON) or tagged sheet (CSV) to include.")),
+    title: str = typer.Option("mlstrat report", "--title", help="The page heading."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Write an HTML report: errors with intervals, the error staircase, learning curves,
+    confusion matrix, error analysis, recommended actions and the run history.
+
+    The page is self-contained (inline CSS and SVG): it opens offline and can be mailed.
+    """
+    from mlstrat.cli._common import console, echo_json
+    from mlstrat.report import render_report, report_inputs
+    from mlstrat.runs import RunStore
+    from mlstrat.tables import check_output_path
+
+    inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet)
+    out = check_output_path(output, inputs=inputs.sources, force=force)
+    html = render_report(**inputs.kwargs(), title=title, output=out)
+    summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),
+               "runs": [r.id for r in inputs.runs]}
+    if as_json:
+        echo_json(summary)
+        return
+    console().print(f"Wrote {out} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")

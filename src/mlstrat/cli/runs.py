@@ -1,1 +1,227 @@
-"""`mlstrat runs`: registered on the app when implemented."""
+"""`mlstrat runs list | show RUN | compare RUN RUN...`: the history of experiments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mlstrat.cli._app import app
+
+__all__ = ["runs_app"]
+
+runs_app = typer.Typer(
+    no_args_is_help=True,
+    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare.",
+)
+app.add_typer(runs_app, name="runs")
+
+# `runs list` packs many columns into 80 characters: short names there, full ones elsewhere
+_SHORT_SPLIT = {"train": "train", "train_dev": "tr-dev", "dev": "dev", "test": "test"}
+_SHORT_COMPONENT = {"avoidable_bias": "bias", "variance": "variance", "data_mismatch": "mismatch",
+                    "dev_overfitting": "dev overfit"}
+_STORE_HELP = "The run store (SQLite file). Default: .mlstrat/runs.db under the working directory."
+
+
+def _store(path: Optional[Path]) -> Any:
+    from mlstrat.runs import RunStore
+
+    return RunStore(path)
+
+
+def _rate(value: Optional[float]) -> str:
+    from mlstrat.runs import format_pct
+
+    return format_pct(value)
+
+
+def _change(before: Optional[float], after: Optional[float]) -> str:
+    if before is None or after is None:
+        return "-"
+    delta = 100 * (after - before)
+    if abs(delta) < 0.05:
+        return "[dim]±0.0 pp[/]"
+    colour = "green" if delta < 0 else "red"  # errors and components: down is better
+    return f"[{colour}]{delta:+.1f} pp[/]"
+
+
+def _summary(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id, "seq": run.seq, "created_at": run.created_at, "kind": run.kind, "note": run.note,
+        "errors": {s: e["value"] for s, e in run.errors().items()},
+        "principal_problem": (run.diagnosis or {}).get("principal_problem"),
+        "config_hash": run.config_hash, "data_fingerprint": run.data_fingerprint,
+        "test_fingerprint": run.test_fingerprint, "artifacts": run.artifacts,
+    }
+
+
+@runs_app.command("list")
+def list_runs(
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only runs of this kind (train, diagnose, ...)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Only the most recent N runs."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List recorded runs, oldest first (the latest run is at the bottom)."""
+    from rich import box
+    from rich.table import Table
+
+    from mlstrat._constants import SPLITS
+    from mlstrat.cli._common import console, echo_json
+
+    run_store = _store(store)
+    runs = run_store.list(kind=kind, limit=limit)
+    if as_json:
+        echo_json({"store": str(run_store.path), "runs": [_summary(r) for r in runs]})
+        return
+    out = console()
+    if not runs:
+        out.print(f"No runs recorded in {run_store.path}.")
+        return
+    kinds = len({r.kind for r in runs}) > 1
+    splits = [s for s in SPLITS if any(s in r.errors() for r in runs)]
+    table = Table(title=f"Runs in {run_store.path}", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("UTC", no_wrap=True)
+    if kinds:
+        table.add_column("kind", no_wrap=True)
+    for split in splits:
+        table.add_column(_SHORT_SPLIT[split], justify="right", no_wrap=True)
+    table.add_column("principal", no_wrap=True)
+    # the note gets what the figures leave: they must never be cut, a long note may be
+    fixed = 40 + 8 * len(splits) + (10 if kinds else 0)
+    table.add_column("note", overflow="ellipsis", no_wrap=True, max_width=max(8, out.width - fixed))
+    for run in runs:
+        errors = run.errors()
+        principal = (run.diagnosis or {}).get("principal_problem")
+        table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
+                      *([run.kind] if kinds else []),
+                      *[_rate(errors.get(s, {}).get("value")) for s in splits],
+                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", run.note or "")
+    out.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: str = typer.Argument(..., metavar="RUN", help="Run id or a unique prefix; 'latest' for the last."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole run as JSON."),
+) -> None:
+    """Show one run: config, errors with intervals, components, verdict, actions."""
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+    from mlstrat.cli._common import console, echo_json
+    from mlstrat.runs import COMPONENT_DISPLAY, flatten_config
+
+    run_store = _store(store)
+    run = run_store.get(run_id)
+    evaluations = run_store.test_evaluation_count(run.test_fingerprint) if run.test_fingerprint else None
+    if as_json:
+        echo_json({**run.to_dict(), "test_evaluations_total": evaluations,
+                   "test_reuse_threshold": run_store.test_reuse_threshold})
+        return
+    out = console()
+    out.print(f"[bold]Run {run.id}[/] (#{run.seq}, {run.kind}) at {run.created_at[:19].replace('T', ' ')} UTC")
+    if run.note:
+        out.print(f"note: {run.note}")
+    facts = [("artifacts", run.artifacts), ("config", run.config_hash),
+             ("data", run.data_fingerprint), ("test set", run.test_fingerprint)]
+    for name, value in facts:
+        if value:
+            out.print(f"[dim]{name}:[/] {value}")
+    if evaluations is not None:
+        over = evaluations > run_store.test_reuse_threshold
+        style = "bold yellow" if over else "dim"
+        out.print(f"[{style}]test set evaluated {evaluations} time(s) in this store "
+                  f"(threshold {run_store.test_reuse_threshold})[/]")
+    if run.config:
+        table = Table(title="Config", title_justify="left", header_style="bold")
+        table.add_column("key")
+        table.add_column("value")
+        for key, value in flatten_config(run.config).items():
+            table.add_row(key, str(value))
+        out.print(table)
+    errors = run.errors()
+    if errors:
+        table = Table(title="Errors", title_justify="left", header_style="bold")
+        for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
+            table.add_column(name, justify=justify)
+        for split, e in errors.items():
+            interval = f"{_rate(e['ci_low'])} – {_rate(e['ci_high'])}" if e["ci_low"] is not None else "-"
+            table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
+                          _rate(e["value"]), interval)
+        out.print(table)
+    components = run.components()
+    if components:
+        principal = (run.diagnosis or {}).get("principal_problem")
+        table = Table(title="Components", title_justify="left", header_style="bold")
+        for name, justify in (("component", "left"), ("value", "right"), ("95% interval", "right"),
+                              ("significant", "left")):
+            table.add_column(name, justify=justify)
+        for key, c in components.items():
+            interval = f"{_rate(c['ci_low'])} – {_rate(c['ci_high'])}" if c["ci_low"] is not None else "-"
+            label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
+            table.add_row(label, _rate(c["value"]), interval, "yes" if c["significant"] else "no",
+                          style="bold" if key == principal else None)
+        out.print(table)
+    diagnosis = run.diagnosis or {}
+    if diagnosis.get("verdict"):
+        out.print(f"[bold]Verdict:[/] {diagnosis['verdict']}")
+    for i, action in enumerate(diagnosis.get("actions") or [], 1):
+        out.print(f"  {i}. [bold]{action.get('title') or action.get('id')}[/]: {action.get('why', '')}")
+    for warning in diagnosis.get("warnings") or []:
+        message = warning.get("message") if isinstance(warning, dict) else warning
+        out.print(f"[yellow]Warning:[/] {message}")
+
+
+@runs_app.command("compare")
+def compare_runs(
+    run_ids: list[str] = typer.Argument(..., metavar="RUN RUN...", help="Two or more run ids (or prefixes), oldest first."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Compare runs side by side: errors, components, what changed and its effect."""
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+    from mlstrat.cli._common import console, echo_json
+    from mlstrat.runs import COMPONENT_DISPLAY
+
+    comparison = _store(store).compare(run_ids)
+    if as_json:
+        echo_json(comparison.to_dict())
+        return
+    out = console()
+    heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
+
+    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str]) -> None:
+        if not rows:
+            return
+        table = Table(title=title, title_justify="left", header_style="bold")
+        table.add_column("")
+        for head in heads:
+            table.add_column(head, justify="right")
+        table.add_column("change", justify="right")
+        for key, values in rows.items():
+            table.add_row(names.get(key, key), *[_rate(v) for v in values], _change(values[0], values[-1]))
+        out.print(table)
+
+    side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
+    side_by_side("Components", comparison.components, COMPONENT_DISPLAY)
+    if comparison.config:
+        table = Table(title="Config keys that differ", title_justify="left", header_style="bold")
+        table.add_column("key")
+        for head in heads:
+            table.add_column(head)
+        for key, values in comparison.config.items():
+            table.add_row(key, *["-" if v is None else str(v) for v in values])
+        out.print(table)
+    by_id = {r.id: f"#{r.seq}" for r in comparison.runs}
+    for step in comparison.steps:
+        out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {step.summary}")
+    for warning in comparison.warnings:
+        out.print(f"[yellow]Warning:[/] {warning['message']}")

@@ -1,0 +1,204 @@
+"""What a report is made from: a run id, a run directory, a predictions table or a diagnosis file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import InputError
+from mlstrat._json import to_jsonable
+from mlstrat.runs._run import Run
+
+__all__ = ["ReportInputs", "report_inputs"]
+
+_HISTORY_MAX_RUNS = 20
+_PREDICTIONS = "predictions.parquet"
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """The documents of a report, ready for :func:`mlstrat.render_report` (``**inputs.kwargs()``)."""
+
+    runs: tuple[Run, ...] = ()
+    diagnosis: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    error_summary: dict[str, Any] | None = None
+    subtitle: str | None = None
+    #: files read, so that the output never overwrites one of them
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
+                "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle}
+
+    def sections(self) -> list[str]:
+        """Names of the sections the report will have."""
+        diagnosis = self.diagnosis or (self.runs[-1].diagnosis if self.runs else None)
+        metrics = self.metrics or (self.runs[-1].metrics if self.runs else None)
+        names = []
+        if diagnosis:
+            names += ["diagnosis", "actions"] if diagnosis.get("actions") else ["diagnosis"]
+        if metrics:
+            names.append("metrics")
+            if any((s or {}).get("confusion") for s in (metrics.get("splits") or {}).values()):
+                names.append("confusion matrix")
+        if self.history:
+            names.append("learning curves")
+        if self.error_summary:
+            names.append("error analysis")
+        if len(self.runs) >= 2:
+            names.append("run history")
+        return names
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: is not valid JSON ({exc}); expected the {what} JSON") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a JSON object (the {what}), got {type(doc).__name__}")
+    return doc
+
+
+def _diagnose(predictions: Path, human: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Diagnosis and metrics of a predictions table (the capabilities load only here)."""
+    from mlstrat.diagnosis import diagnose
+    from mlstrat.metrics import compute_metrics
+
+    kwargs = {"human": list(human)} if human else {}
+    diagnosis = to_jsonable(diagnose(str(predictions), **kwargs))
+    metrics = to_jsonable(compute_metrics(str(predictions)))
+    return diagnosis, metrics
+
+
+def _error_summary(sheet: Path | None) -> dict[str, Any] | None:
+    if sheet is None:
+        return None
+    if not sheet.is_file():
+        raise InputError(f"{sheet}: no such file; --sheet takes an error-analysis sheet (CSV) or "
+                         "its summary (mlstrat errors summarize --json)")
+    if sheet.suffix.lower() == ".json":
+        doc = _read_json(sheet, "error-analysis summary")
+        if "categories" not in doc:
+            raise InputError(f"{sheet}: has no 'categories'; expected the output of "
+                             "`mlstrat errors summarize --json`")
+        return doc
+    from mlstrat.errors import summarize_sheet
+
+    return to_jsonable(summarize_sheet(str(sheet)))
+
+
+def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
+    """The runs of the same kind up to ``run``, oldest first (the iterations that led to it)."""
+    runs = [r for r in store.list(kind=run.kind) if r.seq <= run.seq]
+    return tuple(runs[-_HISTORY_MAX_RUNS:]) or (run,)
+
+
+def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
+    files = {name: path / name for name in ("config.toml", "history.json", "metrics.json",
+                                             "diagnosis.json", _PREDICTIONS)}
+    present = {k: v for k, v in files.items() if v.is_file()}
+    if not set(present) & {"history.json", "metrics.json", "diagnosis.json", _PREDICTIONS}:
+        raise InputError(f"{path}: not a run directory (none of history.json, metrics.json, "
+                         f"diagnosis.json, {_PREDICTIONS}); give a run directory, a run id or a "
+                         "predictions file")
+    history = _read_json(present["history.json"], "training history") if "history.json" in present else None
+    metrics = _read_json(present["metrics.json"], "metrics") if "metrics.json" in present else None
+    diagnosis = _read_json(present["diagnosis.json"], "diagnosis") if "diagnosis.json" in present else None
+    if _PREDICTIONS in present and (diagnosis is None or human):
+        diagnosis, computed = _diagnose(present[_PREDICTIONS], human)
+        metrics = metrics or computed
+    elif human:
+        raise InputError(f"{path}: --human needs {_PREDICTIONS} in the run directory to diagnose")
+    runs: tuple[Run, ...] = ()
+    if store is not None and store.path.exists():
+        resolved = str(path.absolute())
+        match = [r for r in store.list() if r.artifacts and os.path.abspath(r.artifacts) == resolved]
+        if match:
+            runs = _store_history(store, match[-1])
+    return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
+                        subtitle=f"run directory {path.name}", sources=tuple(str(p) for p in present.values()))
+
+
+def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
+    history = None
+    diagnosis, metrics = run.diagnosis, run.metrics
+    sources: list[str] = []
+    artifacts = Path(run.artifacts) if run.artifacts else None
+    if artifacts is not None and (artifacts / "history.json").is_file():
+        history = _read_json(artifacts / "history.json", "training history")
+        sources.append(str(artifacts / "history.json"))
+    if human:
+        predictions = artifacts / _PREDICTIONS if artifacts is not None else None
+        if predictions is None or not predictions.is_file():
+            raise InputError(f"run {run.short_id}: --human needs the run's {_PREDICTIONS} "
+                             f"(artifacts: {run.artifacts or 'none recorded'})")
+        diagnosis, metrics = _diagnose(predictions, human)
+    runs = _store_history(store, run)
+    return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
+                        subtitle=None, sources=tuple(sources))
+
+
+def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequence[str] = (),
+                  sheet: str | os.PathLike | None = None) -> ReportInputs:
+    """Gather a report's documents from ``target``.
+
+    Parameters
+    ----------
+    target : str or path-like
+        A run directory (``history.json``, ``metrics.json``, ``diagnosis.json`` and/or
+        ``predictions.parquet``), a predictions table (diagnosed with ``human``), a diagnosis
+        JSON file, or a run id (prefix, or ``latest``) in ``store``.
+    store : RunStore, default=None
+        Where run ids are looked up and where the run history comes from.
+    human : sequence of str
+        Human-level figures passed to :func:`mlstrat.diagnose` when a predictions table is
+        diagnosed (e.g. ``"expert team=0.5%"``).
+    sheet : path-like, default=None
+        An error-analysis summary (JSON) or a tagged sheet (summarized here).
+    """
+    from mlstrat.runs import RunStore
+
+    store = store if store is not None else RunStore()
+    path = Path(target)
+    summary = _error_summary(Path(sheet) if sheet is not None else None)
+    if path.is_dir():
+        inputs = _from_run_dir(path, store, human)
+    elif path.is_file():
+        doc = None
+        if path.suffix.lower() == ".json":
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                doc = None  # JSON lines: a predictions table
+        if isinstance(doc, dict) and "components" in doc and "errors" in doc:
+            if human:
+                raise InputError(f"{path}: is a diagnosis already; --human applies to predictions")
+            inputs = ReportInputs(diagnosis=doc, subtitle=path.name, sources=(str(path),))
+        elif path.suffix.lower() == ".toml":
+            raise InputError(f"{path}: is a config file; give a run directory, a run id or a predictions table")
+        else:
+            diagnosis, metrics = _diagnose(path, human)
+            inputs = ReportInputs(diagnosis=diagnosis, metrics=metrics, subtitle=path.name,
+                                  sources=(str(path),))
+    else:
+        text = str(target)
+        looks_like_path = os.sep in text or "." in text
+        try:
+            run = store.get(text)
+        except InputError as exc:
+            if looks_like_path:
+                raise InputError(f"{text}: no such file or directory; give a run directory, a "
+                                 "predictions file or a run id") from None
+            raise InputError(f"{text}: not a file or directory, and not a run id ({exc})") from None
+        inputs = _from_run(run, store, human)
+    if summary is not None:
+        inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
+    return inputs
