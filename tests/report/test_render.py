@@ -1,0 +1,154 @@
+import copy
+import re
+import subprocess
+import sys
+
+import pytest
+
+import mlstrat
+from mlstrat import ConfigError, InputError
+from mlstrat.report import render_report
+from mlstrat.runs import RunStore
+from tests.report.fixtures import DIAGNOSIS, ERROR_SUMMARY, HISTORY, METRICS, diagnosis, improved_diagnosis
+
+# anything a browser would fetch: src/href/xlink:href to a URL, CSS @import or url() to a URL,
+# <link>, <script src>, <iframe>, <object>, <embed>, <base>
+EXTERNAL = [
+    re.compile(r"""\b(?:src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.I),
+    re.compile(r"@import", re.I),
+    re.compile(r"url\(\s*['\"]?\s*(?:https?:)?//", re.I),
+    re.compile(r"<link\b", re.I),
+    re.compile(r"<script\b[^>]*\bsrc\s*=", re.I),
+    re.compile(r"<(?:iframe|object|embed|base)\b", re.I),
+]
+
+
+def external_references(html: str) -> list[str]:
+    return [m.group(0) for pattern in EXTERNAL for m in pattern.finditer(html)]
+
+
+@pytest.fixture(scope="module")
+def full_html(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("store") / "runs.db")
+    store.record("train", config={"regularization": {"keep_prob": 1.0}}, diagnosis=DIAGNOSIS,
+                 metrics=METRICS, note="baseline")
+    store.record("train", config={"regularization": {"keep_prob": 1.0}, "data": {"synth": "blur,noise"}},
+                 diagnosis=improved_diagnosis(), metrics=METRICS, note="synthesized app-like data")
+    return render_report(runs=store.list(), history=HISTORY, error_summary=ERROR_SUMMARY,
+                         title="Digits: web -> app")
+
+
+def test_the_checker_catches_external_references():
+    for bad in ['<img src="https://x.org/a.png">', "<a href='//cdn.x/y'>", '<link rel="stylesheet" href="a.css">',
+                "<style>@import 'x.css';</style>", "<div style=\"background:url(http://x/y.png)\">",
+                '<script src="app.js"></script>', '<use xlink:href="http://x/y#z"/>']:
+        assert external_references(bad), bad
+
+
+def test_full_report_is_self_contained(full_html):
+    assert full_html.startswith("<!DOCTYPE html>")
+    assert external_references(full_html) == []
+    assert "<?xml" not in full_html and "<!DOCTYPE svg" not in full_html and "<metadata>" not in full_html
+    assert "<script" not in full_html
+
+
+def test_full_report_has_every_section(full_html):
+    for section in ["decomposition", "errors", "actions", "learning-curves", "confusion", "error-analysis",
+                    "history"]:
+        assert f'id="{section}"' in full_html, section
+    # one inline chart each: staircase, learning curves, confusion, error analysis, history
+    assert full_html.count("<svg") == 5
+    assert "Avoidable bias is now the largest component." in full_html
+    assert "Synthesize app-like training data" in full_html
+    assert "data mismatch 7.8% -&gt; 1.6% after synth blur,noise" in full_html
+    assert "best epoch <b>14</b>" in full_html
+    assert "0.67%</b> is due to incorrect labels" in full_html
+
+
+def test_svg_ids_are_unique_across_charts(full_html):
+    ids = re.findall(r'\bid="([^"]+)"', full_html)
+    assert len(ids) == len(set(ids))
+    refs = set(re.findall(r'href="#([^"]+)"', full_html)) | set(re.findall(r"url\(#([^)]+)\)", full_html))
+    assert refs <= set(ids)
+
+
+def test_text_is_escaped():
+    d = diagnosis(verdict="<script>alert(1)</script> & more")
+    html = render_report(diagnosis=d)
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+
+
+def test_partial_inputs_render_only_their_sections():
+    html = render_report(diagnosis=DIAGNOSIS)
+    assert 'id="decomposition"' in html and 'id="learning-curves"' not in html
+    assert 'id="confusion"' not in html and 'id="history"' not in html
+    html = render_report(history=HISTORY)
+    assert 'id="learning-curves"' in html and 'id="decomposition"' not in html
+    html = render_report(metrics=METRICS)
+    assert 'id="confusion"' in html and 'id="errors"' in html
+    html = render_report(error_summary=ERROR_SUMMARY)
+    assert 'id="error-analysis"' in html
+
+
+def test_without_train_dev_and_with_null_components():
+    d = copy.deepcopy(DIAGNOSIS)
+    del d["errors"]["train_dev"]
+    d["components"]["variance"].update(**{"from": "train", "to": "dev"}, value=0.091)
+    d["components"]["data_mismatch"].update(value=None, ci_low=None, ci_high=None, significant=False)
+    d["human_level"]["assumed"] = True
+    html = render_report(diagnosis=d)
+    assert "not computable" in html
+    assert external_references(html) == []
+
+
+def test_staircase_levels_follow_the_components():
+    from mlstrat.report._render import _levels
+
+    levels = _levels(DIAGNOSIS)
+    assert [(lv["name"], lv["component"]) for lv in levels] == [
+        ("human", None), ("train", "avoidable_bias"), ("train_dev", "variance"),
+        ("dev", "data_mismatch"), ("test", "dev_overfitting")]
+    assert [lv["value"] for lv in levels] == [0.005, 0.021, 0.034, 0.112, 0.118]
+
+
+def test_writes_the_output(tmp_path):
+    out = tmp_path / "r.html"
+    out.write_text("old")
+    html = render_report(diagnosis=DIAGNOSIS, output=out)
+    assert out.read_text(encoding="utf-8") == html
+    with pytest.raises(InputError, match="the folder .*missing does not exist"):
+        render_report(diagnosis=DIAGNOSIS, output=tmp_path / "missing" / "r.html")
+
+
+def test_nothing_to_report():
+    with pytest.raises(ConfigError, match="nothing to report: give a diagnosis"):
+        render_report()
+
+
+def test_bad_confusion_matrix():
+    metrics = copy.deepcopy(METRICS)
+    metrics["splits"]["dev"]["confusion"]["matrix"] = [[1, 2]]
+    with pytest.raises(InputError, match=r"the dev confusion matrix is not square .*\(10 labels, 1 rows\)"):
+        render_report(metrics=metrics)
+
+
+def test_runs_as_dicts_are_accepted():
+    runs = [{"id": "a" * 12, "seq": 1, "diagnosis": DIAGNOSIS}, {"id": "b" * 12, "seq": 2, "diagnosis": improved_diagnosis()}]
+    html = render_report(runs=runs)
+    assert 'id="history"' in html and "Avoidable bias is now" in html
+
+
+def test_public_name_and_light_import():
+    assert mlstrat.render_report is render_report
+    code = ("import sys, mlstrat.report, mlstrat.runs; "
+            "print(' '.join(m for m in ('torch', 'matplotlib', 'jinja2', 'duckdb', 'ibis', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_rendering_never_imports_torch():
+    code = ("import sys; from mlstrat.report import render_report; from tests.report.fixtures import *; "
+            "render_report(diagnosis=DIAGNOSIS, metrics=METRICS, history=HISTORY); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
