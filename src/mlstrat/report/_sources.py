@@ -197,7 +197,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
             if looks_like_path:
                 raise InputError(f"{text}: no such file or directory; give a run directory, a "
                                  "predictions file or a run id") from None
-            raise InputError(f"{text}: not a file or directory, and not a run id ({exc})") from None
+            raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
         inputs = _from_run(run, store, human)
     if summary is not None:
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))

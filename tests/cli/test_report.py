@@ -1,0 +1,81 @@
+import json
+import sys
+import types
+
+from typer.testing import CliRunner
+
+from mlstrat.cli import app
+from mlstrat.runs import RunStore
+from tests.report.fixtures import DIAGNOSIS, ERROR_SUMMARY, METRICS, improved_diagnosis
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_report_from_a_run_id(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    store.record("train", diagnosis=DIAGNOSIS, metrics=METRICS, note="baseline")
+    run = store.record("train", diagnosis=improved_diagnosis(), metrics=METRICS, note="synth")
+    out = tmp_path / "report.html"
+    result = _invoke("report", run.id[:6], "--store", store.path, "-o", out, "--title", "Iteration 2")
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out}" in " ".join(result.output.split())
+    html = out.read_text(encoding="utf-8")
+    assert "<title>Iteration 2</title>" in html and 'id="history"' in html
+    # an existing report is kept unless --force
+    result = _invoke("report", "latest", "--store", store.path, "-o", out)
+    assert result.exit_code == 2 and "already exists; pass --force" in result.output
+    result = _invoke("report", "latest", "--store", store.path, "-o", out, "--force", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert doc["sections"] == ["diagnosis", "actions", "metrics", "confusion matrix", "run history"]
+    assert doc["runs"][-1] == run.id and doc["bytes"] == len(out.read_bytes())
+
+
+def test_report_from_predictions_with_human_and_sheet(tmp_path, monkeypatch):
+    calls = []
+
+    class Result:
+        def __init__(self, doc):
+            self.doc = doc
+
+        def to_dict(self):
+            return self.doc
+
+    diagnosis = types.ModuleType("mlstrat.diagnosis")
+    diagnosis.diagnose = lambda source, **kw: calls.append(kw) or Result(DIAGNOSIS)
+    metrics = types.ModuleType("mlstrat.metrics")
+    metrics.compute_metrics = lambda source, **kw: Result(METRICS)
+    monkeypatch.setitem(sys.modules, "mlstrat.diagnosis", diagnosis)
+    monkeypatch.setitem(sys.modules, "mlstrat.metrics", metrics)
+    preds = tmp_path / "preds.parquet"
+    preds.write_bytes(b"PAR1 stand-in")
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps(ERROR_SUMMARY))
+    out = tmp_path / "r.html"
+    result = _invoke("report", preds, "--human", "typical person=3%", "--human", "expert team=0.5%",
+                     "--sheet", summary, "-o", out, "--store", tmp_path / "runs.db")
+    assert result.exit_code == 0, result.output
+    assert calls == [{"human": ["typical person=3%", "expert team=0.5%"]}]
+    html = out.read_text(encoding="utf-8")
+    assert 'id="error-analysis"' in html and 'id="confusion"' in html
+
+
+def test_report_never_overwrites_its_input(tmp_path):
+    diag = tmp_path / "diagnosis.json"
+    diag.write_text(json.dumps(DIAGNOSIS))
+    result = _invoke("report", diag, "-o", diag, "--force", "--store", tmp_path / "runs.db")
+    assert result.exit_code == 2
+    assert "the output path is the input file" in result.output
+    assert json.loads(diag.read_text()) == DIAGNOSIS
+
+
+def test_report_bad_target(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _invoke("report", "nope.parquet")
+    assert result.exit_code == 2
+    assert "nope.parquet: no such file or directory" in result.output
+    assert not (tmp_path / "report.html").exists()
