@@ -152,3 +152,14 @@ def test_rendering_never_imports_torch():
             "render_report(diagnosis=DIAGNOSIS, metrics=METRICS, history=HISTORY); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_f1_diagnosis_without_human_level():
+    from mlstrat.report._render import _levels
+
+    d = diagnosis(metric="f1", human_level=None)
+    d["components"]["avoidable_bias"].update(value=None, ci_low=None, ci_high=None, significant=False)
+    assert [lv["name"] for lv in _levels(d)] == ["train", "train_dev", "dev", "test"]
+    html = render_report(diagnosis=d)
+    assert "1 - F1 diagnosis" in html and "<th class=\"num\">1 - F1</th>" in html
+    assert html.count("<svg") == 1

@@ -57,6 +57,19 @@ def test_record_and_get_round_trip(store, tmp_path):
     assert Run.from_dict(json.loads(json.dumps(got.to_dict()))) == got
 
 
+def test_run_id_chosen_before_recording(store):
+    run_id = store.new_id()
+    artifacts = store.artifacts_root / run_id
+    run = store.record("train", artifacts=artifacts, run_id=run_id)
+    assert run.id == run_id and store.get(run_id).artifacts == str(artifacts.absolute())
+    assert artifacts.parent == store.path.parent / "runs"
+    with pytest.raises(ConfigError, match=f"run_id: '{run_id}' is already recorded"):
+        store.record("train", run_id=run_id)
+    with pytest.raises(ConfigError, match="run_id: 'XYZ' must be 6 to 32 lowercase hexadecimal"):
+        store.record("train", run_id="XYZ")
+    assert len(store) == 1
+
+
 def test_store_file_uses_wal_and_records_its_schema_version(store):
     store.record("train")
     conn = sqlite3.connect(store.path)

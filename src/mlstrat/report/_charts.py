@@ -116,7 +116,7 @@ def _style(rc: Mapping[str, Any] = _RC) -> Any:
 # -- the staircase --------------------------------------------------------------------------
 
 
-def staircase_svg(levels: Sequence[Mapping[str, Any]]) -> str:
+def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error") -> str:
     """Waterfall from human level to test: each step's rise is a labelled component.
 
     ``levels``: ``{"name", "label", "value", "ci_low", "ci_high", "component", "component_label",
@@ -131,7 +131,8 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]]) -> str:
             value = lv["value"]
             comp = lv.get("component")
             if prev is None:
-                ax.bar(i, value, width, color=PALETTE["human"], alpha=0.9, zorder=2)
+                first = PALETTE["human"] if lv["name"] == "human" else PALETTE.get(lv["name"], PALETTE["gap"])
+                ax.bar(i, value, width, color=first, alpha=0.9, zorder=2)
             else:
                 base, rise = min(prev, value), abs(value - prev)
                 ax.bar(i, base, width, color=PALETTE["base"], zorder=1)
@@ -162,7 +163,7 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]]) -> str:
         ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
         ax.set_axisbelow(True)
         _pct_axis(ax)
-        ax.set_ylabel("error")
+        ax.set_ylabel(ylabel)
         return _to_svg(fig, "stair", "Error staircase from human level to test with each component")
 
 

@@ -29,6 +29,8 @@ _TEMPLATES = Path(__file__).parent / "templates"
 # the confusion matrix shown is the first split present in this order (dev decides)
 _CONFUSION_ORDER = ("dev", "test", "train_dev", "train")
 _HISTORY_MAX_RUNS = 20
+# what the diagnosed figure is, per metric (the diagnosis of F1 works on 1 - F1)
+_METRIC_LABEL = {"error": "error", "weighted_error": "weighted error", "f1": "1 - F1"}
 
 
 def _doc(value: Any, name: str) -> dict[str, Any] | None:
@@ -331,6 +333,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     _, human = bayes_proxy(diagnosis)
     levels = _levels(diagnosis) if diagnosis else []
     principal = (diagnosis or {}).get("principal_problem")
+    metric = str((diagnosis or {}).get("metric") or "error")
     context = {
         "title": title,
         "subtitle": subtitle,
@@ -338,12 +341,13 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "version": __version__,
         "palette": PALETTE,
         "diagnosis": diagnosis,
-        "metric": (diagnosis or {}).get("metric") or "error",
+        "metric": metric,
+        "metric_label": _METRIC_LABEL.get(metric, metric.replace("_", " ")),
         "verdict": (diagnosis or {}).get("verdict"),
         "principal": {"key": principal, "label": COMPONENT_DISPLAY.get(principal)} if principal else None,
         "problems": [{"key": p, "label": COMPONENT_DISPLAY.get(p, p)} for p in (diagnosis or {}).get("problems") or []],
         "errors": _errors_section(diagnosis, metrics),
-        "staircase": staircase_svg(levels) if len(levels) >= 2 else None,
+        "staircase": staircase_svg(levels, ylabel=_METRIC_LABEL.get(metric, metric)) if len(levels) >= 2 else None,
         "components": _components_section(diagnosis),
         "actions": _actions(diagnosis),
         "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}

@@ -31,6 +31,7 @@ DEFAULT_TEST_REUSE_THRESHOLD = 5
 THRESHOLD_ENV = "MLSTRAT_TEST_REUSE_THRESHOLD"
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ID = re.compile(r"^[0-9a-f]{6,32}$")
 _COLUMNS = ("id, seq, created_at, kind, config, config_hash, data_fingerprint, metrics, diagnosis, "
             "artifacts, note, test_fingerprint, test_evaluations")
 
@@ -207,7 +208,7 @@ class RunStore:
     def record(self, kind: str, *, config: Mapping[str, Any] | str | os.PathLike | None = None,
                data_fingerprint: str | None = None, metrics: Any = None, diagnosis: Any = None,
                artifacts: str | os.PathLike | None = None, note: str | None = None,
-               test_fingerprint: str | None = None) -> Run:
+               test_fingerprint: str | None = None, run_id: str | None = None) -> Run:
         """Record one run and return it.
 
         Parameters
@@ -229,6 +230,9 @@ class RunStore:
             Fingerprint of the test set. When given and the run's metrics or diagnosis contain
             the ``test`` split (or neither document is given), this counts as one evaluation
             of that test set (:meth:`count_test_evaluation`).
+        run_id : str, default=None
+            The id to record under, from :meth:`new_id` (so that the artifacts can be written
+            to ``artifacts_root / run_id`` before the run is recorded); a fresh one by default.
 
         Warns
         -----
@@ -237,6 +241,9 @@ class RunStore:
         """
         if not isinstance(kind, str) or not _KIND.match(kind):
             raise ConfigError(f"kind: {kind!r} must be a short lowercase word like 'train' or 'diagnose'")
+        if run_id is not None and (not isinstance(run_id, str) or not _ID.match(run_id)):
+            raise ConfigError(f"run_id: {run_id!r} must be 6 to 32 lowercase hexadecimal characters "
+                              "(use RunStore.new_id())")
         config_doc = _document(config, "config")
         metrics_doc = _document(metrics, "metrics")
         diagnosis_doc = _document(diagnosis, "diagnosis")
@@ -248,7 +255,11 @@ class RunStore:
             try:
                 evaluations = self._increment(conn, test_fingerprint, created) if counts else None
                 seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
-                run_id = self._new_id(conn)
+                if run_id is None:
+                    run_id = self._new_id(conn)
+                elif conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                    raise ConfigError(f"run_id: {run_id!r} is already recorded in {self.path}; "
+                                      "use RunStore.new_id() for a fresh one")
                 conn.execute(
                     f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, seq, created, kind, _dump(config_doc), config_hash(config_doc),
@@ -266,9 +277,14 @@ class RunStore:
                    test_fingerprint=test_fingerprint, test_evaluations=evaluations)
 
     @staticmethod
-    def _new_id(conn: sqlite3.Connection) -> str:
+    def new_id() -> str:
+        """A fresh run id (12 hexadecimal characters) to pass to :meth:`record` as ``run_id``."""
+        return uuid.uuid4().hex[:12]
+
+    @classmethod
+    def _new_id(cls, conn: sqlite3.Connection) -> str:
         while True:
-            run_id = uuid.uuid4().hex[:12]
+            run_id = cls.new_id()
             if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 return run_id
 
