@@ -139,7 +139,7 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error")
                 color = PALETTE.get(comp or "gap", PALETTE["gap"])
                 significant = lv.get("significant", True)
                 ax.bar(i, rise, width, bottom=base, color=color, alpha=0.95 if significant else 0.35,
-                       hatch=None if significant else "///", edgecolor=color, linewidth=0, zorder=2)
+                       linewidth=0, zorder=2)
                 ax.plot([i - 1 + width / 2, i - width / 2], [prev, prev], color=PALETTE["muted"],
                         linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
                 name = lv.get("component_label") or "gap"
