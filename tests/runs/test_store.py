@@ -293,3 +293,11 @@ def test_not_a_run_store(tmp_path):
         "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("users",)]
     with pytest.raises(InputError, match="is a directory; --store takes the database file"):
         RunStore(tmp_path).list()
+
+
+def test_bad_toml_config(store, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[optim\nlr = ")
+    with pytest.raises(InputError, match=r"config: .*config.toml cannot be parsed"):
+        store.record("train", config=path)
+    assert len(store) == 0

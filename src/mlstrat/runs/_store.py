@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sqlite3
-import tomllib
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,15 +53,24 @@ def _document(value: Any, name: str) -> dict[str, Any] | None:
             raise InputError(f"{name}: {path} is not a file; give a mapping or a JSON/TOML file")
         try:
             if path.suffix.lower() == ".toml":
-                value = tomllib.loads(path.read_text(encoding="utf-8"))
+                value = _load_toml(path)
             else:
                 value = json.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
             raise InputError(f"{name}: {path} cannot be parsed ({exc}); give valid JSON or TOML") from None
     doc = to_jsonable(value)
     if not isinstance(doc, dict):
         raise InputError(f"{name}: expected a mapping (JSON object), got {type(value).__name__}")
     return doc
+
+
+def _load_toml(path: Path) -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        raise InputError(f"{path}: reading TOML needs Python 3.11 or later; pass the config as a "
+                         "mapping or a JSON file") from None
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def _evaluates_test(metrics: Mapping[str, Any] | None, diagnosis: Mapping[str, Any] | None) -> bool:
