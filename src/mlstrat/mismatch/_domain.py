@@ -189,10 +189,11 @@ def _fit_fold(X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.
               seed: int) -> None:
     """Fit one fold; fill its out-of-fold probabilities; append its importance drops (F, repeats)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import permutation_importance
 
+    # small sets (a few dozen images) need smaller leaves than the default 20 to split at all
+    leaf = max(1, min(20, len(train_idx) // 20))
     model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                                           early_stopping=False, random_state=seed)
+                                           min_samples_leaf=leaf, early_stopping=False, random_state=seed)
     model.fit(X[train_idx], y[train_idx])
     oof[test_idx] = model.predict_proba(X[test_idx])[:, 1]
     if importance_repeats and len(set(y[test_idx])) == 2:
@@ -200,26 +201,36 @@ def _fit_fold(X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.
             rng.choice(test_idx, _MAX_IMPORTANCE_ROWS, replace=False))
         if len(set(y[sub])) < 2:
             sub = test_idx
-        result = _permutation_importance(model, X[sub], y[sub], permuted, importance_repeats, seed,
-                                         permutation_importance)
-        drops.append(result)  # (F, repeats)
+        drops.append(_permutation_drops(model, X[sub], y[sub], permuted, importance_repeats, rng))
 
 
-def _permutation_importance(model: Any, X: np.ndarray, y: np.ndarray, permuted: np.ndarray, repeats: int,
-                            seed: int, fn: Any) -> np.ndarray:
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by midranks (Mann-Whitney U / (m n))."""
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    m, n = int(pos.sum()), int((~pos).sum())
+    return float((rankdata(score)[pos].sum() - m * (m + 1) / 2) / (m * n))
+
+
+def _permutation_drops(model: Any, X: np.ndarray, y: np.ndarray, permuted: np.ndarray, repeats: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Drop in held-out AUC when one column is shuffled: (F, repeats), NaN for columns not permuted.
+
+    The permuted copies are scored in large batches (one predict call per chunk), which is far
+    cheaper than one call and one scorer validation per feature and repeat."""
     out = np.full((X.shape[1], repeats), np.nan)
-    if len(permuted) == X.shape[1]:
-        out[:] = fn(model, X, y, scoring="roc_auc", n_repeats=repeats, random_state=seed).importances
-        return out
-    from sklearn.metrics import roc_auc_score
-
-    base = roc_auc_score(y, model.predict_proba(X)[:, 1])
-    rng = np.random.default_rng(seed)
-    for j in permuted:
-        for r in range(repeats):
-            Xp = X.copy()
-            Xp[:, j] = rng.permutation(Xp[:, j])
-            out[j, r] = base - roc_auc_score(y, model.predict_proba(Xp)[:, 1])
+    base = _auc(y, model.predict_proba(X)[:, 1])
+    tasks = [(j, r) for j in permuted for r in range(repeats)]
+    per_chunk = max(1, 4_000_000 // max(1, X.size))  # keeps a chunk near 4M values
+    for start in range(0, len(tasks), per_chunk):
+        chunk = tasks[start:start + per_chunk]
+        big = np.tile(X, (len(chunk), 1))  # (len(chunk) * N, F)
+        for b, (j, _) in enumerate(chunk):
+            big[b * len(X):(b + 1) * len(X), j] = X[rng.permutation(len(X)), j]
+        scores = model.predict_proba(big)[:, 1].reshape(len(chunk), len(X))
+        for b, (j, r) in enumerate(chunk):
+            out[j, r] = base - _auc(y, scores[b])
     return out
 
 
@@ -394,6 +405,8 @@ def analyze_mismatch(
             raise InputError(f"source value {target!r} is also the target; give different values")
     if not sources:
         raise InputError(f"{name}: every row of column {domain!r} is {target!r}; there is no source to compare")
+    error_rows = (_error_rows(predictions, data, name=name, id_col=id_col, id_present=id_present, con=con)
+                  if predictions is not None else None)
     is_target = dom == target
     is_source = np.isin(dom, np.array(sources, dtype=object))
     used = is_target | is_source
@@ -418,10 +431,9 @@ def analyze_mismatch(
                "share_above_1": float((like > 1).mean())}
 
     errors = None
-    if predictions is not None:
-        errors = _compare_errors(predictions, data, fm_spec=spec, manifest=manifest, name=name,
-                                 id_col=id_col, id_present=id_present, folds=folds, seed=seed, top=top,
-                                 importance_repeats=importance_repeats, level=level, con=con,
+    if error_rows is not None:
+        errors = _compare_errors(error_rows, data, fm_spec=spec, manifest=manifest, name=name, folds=folds,
+                                 seed=seed, top=top, importance_repeats=importance_repeats, level=level,
                                  group=group, notes=notes)
     for note in notes:
         warnings.warn(note, MlstratWarning, stacklevel=2)
@@ -447,19 +459,16 @@ def _weights_table(sub: Any, id_col: str | None, domain: str, y: np.ndarray, p: 
     })
 
 
-def _compare_errors(predictions: Any, data: Any, *, fm_spec: FeatureSpec, manifest: Any, name: str, id_col: str,
-                    id_present: bool, folds: int, seed: int, top: int, importance_repeats: int, level: float,
-                    con: Any, group: str | None, notes: list[str]) -> ErrorComparison | None:
-    import pyarrow as pa
-
+def _error_rows(predictions: Any, data: Any, *, name: str, id_col: str, id_present: bool,
+                con: Any) -> tuple[list[int], list[int], list[int]]:
+    """Manifest row numbers of the misclassified dev, correct dev and train rows of a predictions table."""
     from mlstrat.tables import read_predictions
 
     if not id_present:
         raise InputError(f"{name}: comparing with predictions needs the manifest's id column {id_col!r}")
     preds = read_predictions(predictions, con=con, require_id=True)
     rows = preds.table.select("id", "split", "y_true", "y_pred").to_pyarrow().to_pylist()
-    manifest_ids = _as_text(data.column(id_col).to_pylist())
-    index = {v: i for i, v in enumerate(manifest_ids)}
+    index = {v: i for i, v in enumerate(_as_text(data.column(id_col).to_pylist()))}
     wanted = [r for r in rows if r["split"] in ("train", "dev")]
     missing = [str(r["id"]) for r in wanted if str(r["id"]) not in index]
     if missing:
@@ -470,6 +479,15 @@ def _compare_errors(predictions: Any, data: Any, *, fm_spec: FeatureSpec, manife
     train = [index[str(r["id"])] for r in wanted if r["split"] == "train"]
     if not train:
         raise InputError(f"{preds.source}: no 'train' rows; the comparison needs the training rows' predictions")
+    return wrong, right, train
+
+
+def _compare_errors(error_rows: tuple[list[int], list[int], list[int]], data: Any, *, fm_spec: FeatureSpec,
+                    manifest: Any, name: str, folds: int, seed: int, top: int, importance_repeats: int,
+                    level: float, group: str | None, notes: list[str]) -> ErrorComparison | None:
+    import pyarrow as pa
+
+    wrong, right, train = error_rows
     if len(wrong) < 2:
         notes.append(f"only {len(wrong)} misclassified dev row(s): no comparison with the training rows")
         return None

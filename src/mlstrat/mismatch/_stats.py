@@ -11,15 +11,19 @@ import numpy as np
 
 __all__ = ["IMAGE_STATS", "STAT_HINTS", "image_statistics"]
 
-#: statistic -> what a shift in it usually means (shown next to the feature in reports)
+#: statistic -> what a shift in it usually means (shown next to the feature in reports).
+#: img_mean: mean grey level; img_std: its standard deviation; img_contrast: 98th - 2nd
+#: percentile; img_sharpness: variance of the Laplacian (lower = blurrier); img_gradient: mean
+#: Sobel gradient magnitude; img_noise: Immerkaer's estimate of the noise std; img_background:
+#: share of pixels within 2% of the range's span of its low end (noise, blur and fog lower it).
 STAT_HINTS: dict[str, str] = {
     "img_mean": "brightness",
-    "img_std": "contrast",
-    "img_contrast": "contrast (2nd-98th percentile range)",
-    "img_sharpness": "blur (variance of the Laplacian; lower = blurrier)",
-    "img_gradient": "blur / edge strength (mean Sobel gradient)",
-    "img_noise": "noise (Immerkaer estimate of the noise std)",
-    "img_background": "noise / blur / fog (share of pixels at the background level)",
+    "img_std": "contrast / blur",
+    "img_contrast": "contrast / blur",
+    "img_sharpness": "blur",
+    "img_gradient": "blur / edges",
+    "img_noise": "noise",
+    "img_background": "noise / blur / fog",
 }
 IMAGE_STATS: tuple[str, ...] = tuple(STAT_HINTS)
 
