@@ -40,3 +40,16 @@ def test_constant_images_have_no_sharpness_or_noise():
     np.testing.assert_array_equal(stats["img_noise"], 0)
     np.testing.assert_array_equal(stats["img_background"], 0)
     np.testing.assert_array_equal(stats["img_mean"], 7)
+
+
+def test_filters_match_scipy_per_image():
+    from scipy.ndimage import laplace, sobel
+
+    x = np.random.default_rng(3).uniform(0, 1, size=(4, 2, 7, 9))
+    stats = image_statistics(x, value_range=(0, 1))
+    grey = x.mean(axis=1)
+    np.testing.assert_allclose(stats["img_sharpness"], [laplace(g, mode="nearest").var() for g in grey])
+    grad = [np.hypot(sobel(g, axis=0, mode="nearest"), sobel(g, axis=1, mode="nearest")).mean() for g in grey]
+    np.testing.assert_allclose(stats["img_gradient"], grad)
+    np.testing.assert_allclose(stats["img_contrast"], np.percentile(grey.reshape(4, -1), 98, axis=1)
+                               - np.percentile(grey.reshape(4, -1), 2, axis=1))
