@@ -74,3 +74,20 @@ def test_refuses_to_overwrite_the_manifest(manifest):
                                  "--force"])
     assert result.exit_code == 2
     assert "the output path is the input file" in result.output
+
+
+def test_predictions_compare_misclassified_dev_rows_with_train(manifest, tmp_path):
+    t = pq.read_table(manifest)
+    split = np.array(t["split"].to_pylist())
+    label = np.array(t["label"].to_pylist())
+    keep = np.isin(split, ["train", "dev"])
+    wrong = (split == "dev") & (np.arange(len(split)) % 4 == 0)
+    preds = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"id": t["id"].filter(pa.array(keep)), "split": split[keep], "y_true": label[keep],
+                             "y_pred": np.where(wrong, (label + 1) % 10, label)[keep]}), preds)
+    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3",
+                                 "--predictions", str(preds), "--json"])
+    assert result.exit_code == 0, result.output
+    e = json.loads(result.output)["errors"]
+    assert e["n_misclassified"] == wrong.sum() and e["n_train"] == (split == "train").sum()
+    assert e["auc_misclassified"]["value"] > 0.9

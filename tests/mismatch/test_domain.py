@@ -86,10 +86,10 @@ def test_permutation_drops_agree_with_sklearn():
     X = rng.normal(size=(400, 3))
     y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
     model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X[:200], y[:200])
-    ours = _permutation_drops(model, X[200:], y[200:], np.arange(3), 10, rng).mean(axis=1)
-    ref = permutation_importance(model, X[200:], y[200:], scoring="roc_auc", n_repeats=10,
+    ours = _permutation_drops(model, X[200:], y[200:], np.arange(3), 5, rng).mean(axis=1)
+    ref = permutation_importance(model, X[200:], y[200:], scoring="roc_auc", n_repeats=5,
                                  random_state=0).importances_mean
-    np.testing.assert_allclose(ours, ref, atol=0.03)
+    np.testing.assert_allclose(ours, ref, atol=0.04)
     assert ours[0] > 0.2 and abs(ours[1]) < 0.03
 
 

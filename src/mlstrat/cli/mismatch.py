@@ -128,14 +128,15 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
                   f"{e.auc_misclassified.value:.3f} [{e.auc_misclassified.ci_low:.3f}, "
                   f"{e.auc_misclassified.ci_high:.3f}]{base}")
         if e.top_features:
-            con.print(_features_table(e.top_features, "What separates the misclassified dev rows from train", Table))
+            con.print(_features_table(e.top_features, "What separates the misclassified dev rows from train", Table,
+                                      ("train", "misclassified")))
     render_warnings(con, report.warnings)
 
 
-def _features_table(shifts: Any, title: str, Table: Any) -> Any:
+def _features_table(shifts: Any, title: str, Table: Any, sides: tuple[str, str] = ("source", "target")) -> Any:
     table = Table(title=title, title_justify="left")
     table.add_column("feature", no_wrap=True)
-    for col in ("AUC drop", "KS", "mean source", "mean target"):
+    for col in ("AUC drop", "KS", f"mean {sides[0]}", f"mean {sides[1]}"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("usually means")
     for f in shifts:
