@@ -57,8 +57,8 @@ def test_pool_warning_is_shown(manifest, tmp_path):
                                  "-o", str(tmp_path / "s.parquet")])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "Warning: small pool: 1 images of overlay images are reused" in text
-    assert "Pool: 1 images of overlay images, reused" in text
+    assert "Warning: small pool: the fog overlay pool (1 images) is reused" in text
+    assert "Pool: fog overlay, 1 images, reused" in text
 
 
 @pytest.mark.parametrize(("args", "message"), [

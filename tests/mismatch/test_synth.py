@@ -80,7 +80,7 @@ def test_small_overlay_pool_warns_with_the_reuse_factor(small_digits):
     n = ((_col(small_digits, "split") == "train")).sum()
     pool = np.random.default_rng(0).uniform(0, 16, size=(2, 1, 8, 8))
     with pytest.warns(MlstratWarning, match=re.escape(
-            f"small pool: 2 images of overlay images are reused {n / 2:.1f}x over the synthesized set "
+            f"small pool: the fog overlay pool (2 images) is reused {n / 2:.1f}x over the synthesized set "
             f"({n} images); a model can overfit the pool")):
         r = synthesize(small_digits, transforms=["fog"], pool=pool, **PIXELS)
     assert r.pool.reuse_factor == pytest.approx(n / 2) and r.pool.dropped_rows == 0

@@ -95,7 +95,7 @@ def test_audio_is_mixed_at_the_snr_and_the_small_pool_warns(tmp_path):
     manifest, t = _audio_manifest(tmp_path)
     out = tmp_path / "out.csv"
     with pytest.warns(MlstratWarning, match=re.escape(
-            "small pool: 0.2 seconds of noise audio are reused 20.0x over the synthesized set (4 seconds)")):
+            "small pool: the noise pool (0.2 seconds) is reused 20.0x over the synthesized set (4 seconds)")):
         r = synthesize(manifest, audio_col="audio", transforms=["mix"], pool=tmp_path / "noise", snr=(10, 10),
                        output=out)
     assert r.n_synthesized == 8 and r.pool.reuse_factor == pytest.approx(20.0)

@@ -102,7 +102,7 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
                   f"[{a.ci_low:.3f}, {a.ci_high:.3f}] (0.5 = indistinguishable)")
     if r.pool is not None:
         p = r.pool
-        con.print(f"Pool: {p.size:g} {p.unit} of {p.kind}, reused {p.reuse_factor:.1f}x")
+        con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
     if r.files_dir:
         con.print(f"New files in {r.files_dir}")
     con.print(f"Wrote {r.n_input_rows + r.n_synthesized} rows ({r.n_input_rows} original + {r.n_synthesized} "

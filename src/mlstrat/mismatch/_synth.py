@@ -48,7 +48,7 @@ _SYNTH_COLUMN = "synthetic_of"
 class PoolUsage:
     """How often the overlay/noise pool is reused over the synthesized set."""
 
-    kind: str  # "overlay images" or "noise audio"
+    kind: str  # "fog overlay" or "noise"
     size: float  # number of overlay images, or seconds of noise
     unit: str  # "images" or "seconds"
     synthesized: float  # images synthesized, or seconds of audio synthesized
@@ -458,7 +458,7 @@ def synthesize(
     pool_usage = None
     if overlay is not None:
         jobs, copy_no, pool_usage = _cap_by_pool(jobs, copy_no, np.ones(len(jobs)), float(len(overlay)),
-                                                 "overlay images", "images", max_reuse, rng, notes)
+                                                 "fog overlay", "images", max_reuse, rng, notes)
 
     full_params = {t: {**TRANSFORMS[t].defaults, **user_params.get(t, {})} for t in names}
     calibration = None
@@ -609,8 +609,8 @@ def pool_note(usage: PoolUsage | None, notes: list[str]) -> None:
     """Add the small-pool warning when the reuse factor exceeds :data:`REUSE_WARN`."""
     if usage is None or usage.reuse_factor <= REUSE_WARN:
         return
-    notes.append(f"small pool: {usage.size:g} {usage.unit} of {usage.kind} are reused {usage.reuse_factor:.1f}x over "
-                 f"the synthesized set ({usage.synthesized:g} {usage.unit}); a model can overfit the pool "
+    notes.append(f"small pool: the {usage.kind} pool ({usage.size:g} {usage.unit}) is reused {usage.reuse_factor:.1f}x "
+                 f"over the synthesized set ({usage.synthesized:g} {usage.unit}); a model can overfit the pool "
                  "(it sounds or looks like a small part of the real target). Enlarge the pool or cap it "
                  "with max_reuse (--max-reuse)")
 
@@ -667,7 +667,7 @@ def _synth_audio(data: Any, *, name: str, bases: list[Path], audio_col: str, job
     noise = [(p, *read_audio(p)) for p in list_pool_files(pool, suffixes=AUDIO_SUFFIXES, kind="audio")]
     pool_seconds = float(sum(len(d) / r for _, d, r in noise))
     seconds = np.array([len(clips[j][0]) / clips[j][1] for j in jobs])
-    jobs, copy_no, usage = _cap_by_pool(jobs, copy_no, seconds, pool_seconds, "noise audio", "seconds", max_reuse,
+    jobs, copy_no, usage = _cap_by_pool(jobs, copy_no, seconds, pool_seconds, "noise", "seconds", max_reuse,
                                         rng, notes)
     if like is not None:
         notes.append(f"like={like!r}: audio strength is not calibrated; the SNR range {snr[0]:g}..{snr[1]:g} dB "
