@@ -26,8 +26,22 @@ def manifest(tmp_path_factory):
 
 def test_human_output_names_the_auc_and_the_statistics(manifest, tmp_path):
     out = tmp_path / "w.csv"
-    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3",
-                                 "--group", "group", "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "mismatch",
+            str(manifest),
+            "--target",
+            "app",
+            *SHAPE,
+            "--folds",
+            "3",
+            "--group",
+            "group",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "Domain classifier: domain = app (205 rows) vs web (394 rows); 71 features" in text
@@ -39,22 +53,33 @@ def test_human_output_names_the_auc_and_the_statistics(manifest, tmp_path):
 
 
 def test_json(manifest):
-    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3", "--json"])
+    result = runner.invoke(
+        app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3", "--json"]
+    )
     assert result.exit_code == 0, result.output
     d = json.loads(result.output)
     assert d["auc"]["value"] > 0.95 and d["strength"] == "strong" and d["output"] is None
     assert d["top_features"][0]["feature"].startswith("img_")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--target", "apps", *SHAPE], "column 'domain' has no rows with value 'apps' (did you mean 'app'?); "
-                                   "values: app, web"),
-    (["--target", "app", "--features", "px_0,nope"], "missing feature column(s) 'nope'"),
-    (["--target", "app", "--feature-prefix", "px_", "--image-shape", "1,8"],
-     "--image-shape: '1,8' must have 3 comma-separated values; got 2"),
-    (["--target", "app", "--feature-prefix", "px_", "--image-shape", "a,b,c"],
-     "--image-shape: 'a,b,c' must be comma-separated whole numbers (example: 1,8,8)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--target", "apps", *SHAPE],
+            "column 'domain' has no rows with value 'apps' (did you mean 'app'?); values: app, web",
+        ),
+        (["--target", "app", "--features", "px_0,nope"], "missing feature column(s) 'nope'"),
+        (
+            ["--target", "app", "--feature-prefix", "px_", "--image-shape", "1,8"],
+            "--image-shape: '1,8' must have 3 comma-separated values; got 2",
+        ),
+        (
+            ["--target", "app", "--feature-prefix", "px_", "--image-shape", "a,b,c"],
+            "--image-shape: 'a,b,c' must be comma-separated whole numbers (example: 1,8,8)",
+        ),
+    ],
+)
 def test_bad_input_exits_2(manifest, args, message):
     result = runner.invoke(app, ["mismatch", str(manifest), *args])
     assert result.exit_code == 2
@@ -70,8 +95,9 @@ def test_missing_image_paths_exit_2(tmp_path):
 
 
 def test_refuses_to_overwrite_the_manifest(manifest):
-    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "-o", str(manifest),
-                                 "--force"])
+    result = runner.invoke(
+        app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "-o", str(manifest), "--force"]
+    )
     assert result.exit_code == 2
     assert "the output path is the input file" in result.output
 
@@ -83,10 +109,32 @@ def test_predictions_compare_misclassified_dev_rows_with_train(manifest, tmp_pat
     keep = np.isin(split, ["train", "dev"])
     wrong = (split == "dev") & (np.arange(len(split)) % 4 == 0)
     preds = tmp_path / "p.parquet"
-    pq.write_table(pa.table({"id": t["id"].filter(pa.array(keep)), "split": split[keep], "y_true": label[keep],
-                             "y_pred": np.where(wrong, (label + 1) % 10, label)[keep]}), preds)
-    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3",
-                                 "--predictions", str(preds), "--json"])
+    pq.write_table(
+        pa.table(
+            {
+                "id": t["id"].filter(pa.array(keep)),
+                "split": split[keep],
+                "y_true": label[keep],
+                "y_pred": np.where(wrong, (label + 1) % 10, label)[keep],
+            }
+        ),
+        preds,
+    )
+    result = runner.invoke(
+        app,
+        [
+            "mismatch",
+            str(manifest),
+            "--target",
+            "app",
+            *SHAPE,
+            "--folds",
+            "3",
+            "--predictions",
+            str(preds),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     e = json.loads(result.output)["errors"]
     assert e["n_misclassified"] == wrong.sum() and e["n_train"] == (split == "train").sum()

@@ -10,9 +10,15 @@ from mlstrat.scenarios import build_digits_manifest
 def assign_split(table: pa.Table, *, salt: str = "s") -> pa.Table:
     """dev/test from app writers (hashed by group), every web row and the rest of app in train."""
     dom = np.array(table["domain"].to_pylist())
-    u = np.array([int(hashlib.md5(f"{g}:{salt}".encode()).hexdigest()[:8], 16) / 2**32
-                  for g in table["group"].to_pylist()])
-    split = np.where(dom == "app", np.where(u < 0.3, "dev", np.where(u < 0.6, "test", "train")), "train")
+    u = np.array(
+        [
+            int(hashlib.md5(f"{g}:{salt}".encode()).hexdigest()[:8], 16) / 2**32
+            for g in table["group"].to_pylist()
+        ]
+    )
+    split = np.where(
+        dom == "app", np.where(u < 0.3, "dev", np.where(u < 0.6, "test", "train")), "train"
+    )
     return table.append_column("split", pa.array(split))
 
 

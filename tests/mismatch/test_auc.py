@@ -41,7 +41,9 @@ def test_perfect_separation_has_a_degenerate_interval():
 
 
 def test_needs_two_rows_per_side():
-    with pytest.raises(InputError, match=r"^an AUC interval needs at least 2 rows on each side; got 1 and 3$"):
+    with pytest.raises(
+        InputError, match=r"^an AUC interval needs at least 2 rows on each side; got 1 and 3$"
+    ):
         delong_auc([1, 0, 0, 0], [0.9, 0.1, 0.2, 0.3])
 
 

@@ -17,7 +17,20 @@ def test_package_exposes_the_api_lazily():
 
 def test_importing_mismatch_loads_nothing_heavy():
     code = "import sys, mlstrat.mismatch; print(' '.join(sys.modules))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                check=True).stdout.split())
-    for heavy in ("sklearn", "scipy", "PIL", "soundfile", "duckdb", "ibis", "pyarrow", "torch", "matplotlib"):
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    for heavy in (
+        "sklearn",
+        "scipy",
+        "PIL",
+        "soundfile",
+        "duckdb",
+        "ibis",
+        "pyarrow",
+        "torch",
+        "matplotlib",
+    ):
         assert heavy not in loaded, heavy

@@ -19,7 +19,9 @@ def test_every_statistic_is_one_value_per_image():
 
 def test_blur_lowers_sharpness_and_gradient():
     x = _images()
-    blurred = apply_transforms(x, ["blur"], rng=np.random.default_rng(0), params={"blur": {"sigma": 1.5}})
+    blurred = apply_transforms(
+        x, ["blur"], rng=np.random.default_rng(0), params={"blur": {"sigma": 1.5}}
+    )
     a, b = image_statistics(x, value_range=(0, 1)), image_statistics(blurred, value_range=(0, 1))
     assert (b["img_sharpness"] < a["img_sharpness"]).all()
     assert (b["img_gradient"] < a["img_gradient"]).all()
@@ -48,8 +50,16 @@ def test_filters_match_scipy_per_image():
     x = np.random.default_rng(3).uniform(0, 1, size=(4, 2, 7, 9))
     stats = image_statistics(x, value_range=(0, 1))
     grey = x.mean(axis=1)
-    np.testing.assert_allclose(stats["img_sharpness"], [laplace(g, mode="nearest").var() for g in grey])
-    grad = [np.hypot(sobel(g, axis=0, mode="nearest"), sobel(g, axis=1, mode="nearest")).mean() for g in grey]
+    np.testing.assert_allclose(
+        stats["img_sharpness"], [laplace(g, mode="nearest").var() for g in grey]
+    )
+    grad = [
+        np.hypot(sobel(g, axis=0, mode="nearest"), sobel(g, axis=1, mode="nearest")).mean()
+        for g in grey
+    ]
     np.testing.assert_allclose(stats["img_gradient"], grad)
-    np.testing.assert_allclose(stats["img_contrast"], np.percentile(grey.reshape(4, -1), 98, axis=1)
-                               - np.percentile(grey.reshape(4, -1), 2, axis=1))
+    np.testing.assert_allclose(
+        stats["img_contrast"],
+        np.percentile(grey.reshape(4, -1), 98, axis=1)
+        - np.percentile(grey.reshape(4, -1), 2, axis=1),
+    )

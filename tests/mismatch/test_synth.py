@@ -17,7 +17,9 @@ def _col(t, name):
 
 @pytest.fixture(scope="module")
 def liked(small_digits):
-    return synthesize(small_digits, transforms=["blur", "noise"], like="app", folds=3, seed=0, **PIXELS)
+    return synthesize(
+        small_digits, transforms=["blur", "noise"], like="app", folds=3, seed=0, **PIXELS
+    )
 
 
 def test_like_calibrates_towards_the_scenario_and_lowers_the_auc(liked):
@@ -67,30 +69,42 @@ def test_rows_whose_group_leaks_are_not_synthesized_from(small_digits):
     dev_group = groups[split == "dev"][0]
     web_train = np.flatnonzero((split == "train") & (_col(small_digits, "domain") == "web"))
     groups[web_train[:3]] = dev_group  # a broken manifest: the group straddles train and dev
-    broken = small_digits.set_column(small_digits.schema.get_field_index("group"), "group", pa.array(groups.tolist()))
+    broken = small_digits.set_column(
+        small_digits.schema.get_field_index("group"), "group", pa.array(groups.tolist())
+    )
     train_in_dev_group = ((groups == dev_group) & (split == "train")).sum()
-    with pytest.warns(MlstratWarning, match=rf"^{train_in_dev_group} train row\(s\) were not synthesized from: "
-                                            r"their 'group' also appears in train_dev/dev/test"):
+    with pytest.warns(
+        MlstratWarning,
+        match=rf"^{train_in_dev_group} train row\(s\) were not synthesized from: "
+        r"their 'group' also appears in train_dev/dev/test",
+    ):
         r = synthesize(broken, transforms=["blur"], **PIXELS)
     assert r.excluded_leaking == train_in_dev_group
     assert dev_group not in set(_col(r.table.slice(broken.num_rows), "group"))
 
 
 def test_small_overlay_pool_warns_with_the_reuse_factor(small_digits):
-    n = ((_col(small_digits, "split") == "train")).sum()
+    n = (_col(small_digits, "split") == "train").sum()
     pool = np.random.default_rng(0).uniform(0, 16, size=(2, 1, 8, 8))
-    with pytest.warns(MlstratWarning, match=re.escape(
+    with pytest.warns(
+        MlstratWarning,
+        match=re.escape(
             f"small pool: the fog overlay pool (2 images) is reused {n / 2:.1f}x over the synthesized set "
-            f"({n} images); a model can overfit the pool")):
+            f"({n} images); a model can overfit the pool"
+        ),
+    ):
         r = synthesize(small_digits, transforms=["fog"], pool=pool, **PIXELS)
     assert r.pool.reuse_factor == pytest.approx(n / 2) and r.pool.dropped_rows == 0
 
 
 def test_max_reuse_caps_the_synthesized_rows(small_digits):
-    n = ((_col(small_digits, "split") == "train")).sum()
+    n = (_col(small_digits, "split") == "train").sum()
     pool = np.random.default_rng(0).uniform(0, 16, size=(4, 1, 8, 8))
-    with pytest.warns(MlstratWarning, match=rf"^max_reuse=5: {n - 20} synthetic row\(s\) were not made so that "
-                                            r"the pool of 4 images is reused at most 5x$"):
+    with pytest.warns(
+        MlstratWarning,
+        match=rf"^max_reuse=5: {n - 20} synthetic row\(s\) were not made so that "
+        r"the pool of 4 images is reused at most 5x$",
+    ):
         r = synthesize(small_digits, transforms=["fog"], pool=pool, max_reuse=5, **PIXELS)
     assert r.n_synthesized == 20 and r.pool.reuse_factor == 5 and r.pool.dropped_rows == n - 20
     assert not any("small pool" in w for w in r.warnings)
@@ -119,21 +133,43 @@ def test_writes_the_output_and_never_overwrites_the_input(tmp_path, small_digits
         synthesize(manifest, transforms="blur", output=manifest, force=True, **PIXELS)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    (dict(transforms=["blur", "fogg"]), ConfigError,
-     r"^unknown transform\(s\) 'fogg' \(did you mean 'fog'\?\); available for images: blur, noise, "
-     r"brightness_contrast, shift, rotate, fog$"),
-    (dict(transforms=["blur"], split="dev"), ConfigError,
-     r"^split='dev': synthetic rows are appended to 'train' only"),
-    (dict(transforms=["blur"], like="phone"), InputError,
-     r"^<pyarrow.Table>: column 'domain' has no rows with value 'phone'; values: app, web$"),
-    (dict(transforms=["blur"], params={"noise": {"std": 0.1}}), ConfigError,
-     r"^parameters given for 'noise', which is not among the transforms \(blur\)$"),
-    (dict(transforms=["blur"], image_shape=None), ConfigError, r"^feature columns need image_shape"),
-    (dict(transforms=["blur"], features=["px_0"]), ConfigError,
-     r"^give exactly one data source: features, feature_prefix, image_col or audio_col "
-     r"\(got features and feature_prefix\)$"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            dict(transforms=["blur", "fogg"]),
+            ConfigError,
+            r"^unknown transform\(s\) 'fogg' \(did you mean 'fog'\?\); available for images: blur, noise, "
+            r"brightness_contrast, shift, rotate, fog$",
+        ),
+        (
+            dict(transforms=["blur"], split="dev"),
+            ConfigError,
+            r"^split='dev': synthetic rows are appended to 'train' only",
+        ),
+        (
+            dict(transforms=["blur"], like="phone"),
+            InputError,
+            r"^<pyarrow.Table>: column 'domain' has no rows with value 'phone'; values: app, web$",
+        ),
+        (
+            dict(transforms=["blur"], params={"noise": {"std": 0.1}}),
+            ConfigError,
+            r"^parameters given for 'noise', which is not among the transforms \(blur\)$",
+        ),
+        (
+            dict(transforms=["blur"], image_shape=None),
+            ConfigError,
+            r"^feature columns need image_shape",
+        ),
+        (
+            dict(transforms=["blur"], features=["px_0"]),
+            ConfigError,
+            r"^give exactly one data source: features, feature_prefix, image_col or audio_col "
+            r"\(got features and feature_prefix\)$",
+        ),
+    ],
+)
 def test_bad_input(small_digits, kwargs, error, message):
     kw = {**PIXELS, **kwargs}
     with pytest.raises(error, match=message):
@@ -141,7 +177,9 @@ def test_bad_input(small_digits, kwargs, error, message):
 
 
 def test_needs_a_split_column(small_digits):
-    with pytest.raises(InputError, match=r"^<pyarrow.Table>: no 'split' column; run `mlstrat split` first"):
+    with pytest.raises(
+        InputError, match=r"^<pyarrow.Table>: no 'split' column; run `mlstrat split` first"
+    ):
         synthesize(small_digits.drop_columns(["split"]), transforms=["blur"], **PIXELS)
 
 

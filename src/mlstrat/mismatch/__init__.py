@@ -6,7 +6,13 @@ NumPy-only at import time: scikit-learn, SciPy, Pillow and soundfile load inside
 from mlstrat.mismatch._auc import Auc, delong_auc
 from mlstrat.mismatch._domain import ErrorComparison, FeatureShift, MismatchReport, analyze_mismatch
 from mlstrat.mismatch._stats import IMAGE_STATS, image_statistics
-from mlstrat.mismatch._synth import AUDIO_TRANSFORMS, Calibration, PoolUsage, SynthResult, synthesize
+from mlstrat.mismatch._synth import (
+    AUDIO_TRANSFORMS,
+    Calibration,
+    PoolUsage,
+    SynthResult,
+    synthesize,
+)
 from mlstrat.mismatch.transforms import TRANSFORMS, apply_transforms
 
 __all__ = [

@@ -26,9 +26,16 @@ class Auc:
     method: str = "delong"
 
     def to_dict(self) -> dict[str, object]:
-        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "se": self.se,
-                "n_positive": self.n_positive, "n_negative": self.n_negative,
-                "level": self.level, "method": self.method}
+        return {
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "se": self.se,
+            "n_positive": self.n_positive,
+            "n_negative": self.n_negative,
+            "level": self.level,
+            "method": self.method,
+        }
 
 
 def delong_auc(y: np.ndarray, score: np.ndarray, *, level: float = 0.95) -> Auc:
@@ -64,5 +71,12 @@ def delong_auc(y: np.ndarray, score: np.ndarray, *, level: float = 0.95) -> Auc:
     auc = float(v10.mean())
     se = math.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
     z = float(norm.ppf(0.5 + level / 2))
-    return Auc(value=auc, ci_low=max(0.0, auc - z * se), ci_high=min(1.0, auc + z * se), se=se,
-               n_positive=m, n_negative=n, level=level)
+    return Auc(
+        value=auc,
+        ci_low=max(0.0, auc - z * se),
+        ci_high=min(1.0, auc + z * se),
+        se=se,
+        n_positive=m,
+        n_negative=n,
+        level=level,
+    )

@@ -60,9 +60,16 @@ class FeatureShift:
     hint: str | None = None  # what an image statistic usually reflects
 
     def to_dict(self) -> dict[str, Any]:
-        return {"feature": self.feature, "importance": self.importance, "importance_std": self.importance_std,
-                "ks": self.ks, "ks_pvalue": self.ks_pvalue, "mean_source": self.mean_source,
-                "mean_target": self.mean_target, "hint": self.hint}
+        return {
+            "feature": self.feature,
+            "importance": self.importance,
+            "importance_std": self.importance_std,
+            "ks": self.ks,
+            "ks_pvalue": self.ks_pvalue,
+            "mean_source": self.mean_source,
+            "mean_target": self.mean_target,
+            "hint": self.hint,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,14 @@ class ErrorComparison:
     top_features: tuple[FeatureShift, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_misclassified": self.n_misclassified, "n_correct": self.n_correct, "n_train": self.n_train,
-                "auc_misclassified": self.auc_misclassified.to_dict(),
-                "auc_correct": self.auc_correct.to_dict() if self.auc_correct else None,
-                "top_features": [f.to_dict() for f in self.top_features]}
+        return {
+            "n_misclassified": self.n_misclassified,
+            "n_correct": self.n_correct,
+            "n_train": self.n_train,
+            "auc_misclassified": self.auc_misclassified.to_dict(),
+            "auc_correct": self.auc_correct.to_dict() if self.auc_correct else None,
+            "top_features": [f.to_dict() for f in self.top_features],
+        }
 
 
 @dataclass(frozen=True)
@@ -108,19 +119,29 @@ class MismatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "domain": self.domain, "target": self.target, "source": list(self.source),
-            "n_target": self.n_target, "n_source": self.n_source,
+            "domain": self.domain,
+            "target": self.target,
+            "source": list(self.source),
+            "n_target": self.n_target,
+            "n_source": self.n_source,
             "features": {"kind": self.feature_kind, "n": self.n_features},
-            "classifier": {"model": "HistGradientBoostingClassifier", "folds": self.folds,
-                           "grouped_by": self.grouped_by, "seed": self.seed},
-            "auc": self.auc.to_dict(), "strength": self.strength,
+            "classifier": {
+                "model": "HistGradientBoostingClassifier",
+                "folds": self.folds,
+                "grouped_by": self.grouped_by,
+                "seed": self.seed,
+            },
+            "auc": self.auc.to_dict(),
+            "strength": self.strength,
             "top_features": [f.to_dict() for f in self.top_features],
             "target_likeness": self.likeness,
             "errors": self.errors.to_dict() if self.errors else None,
             "warnings": list(self.warnings),
         }
 
-    def write_weights(self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = ()) -> Path:
+    def write_weights(
+        self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = ()
+    ) -> Path:
         """Write the per-source-row target-likeness table (Parquet, CSV or JSONL by suffix)."""
         from mlstrat.tables import write_table
 
@@ -149,13 +170,23 @@ def _n_folds(y: np.ndarray, groups: np.ndarray | None, folds: int, what: str) ->
     counts = [int((y == k).sum()) if groups is None else len(set(groups[y == k])) for k in (0, 1)]
     unit = "rows" if groups is None else "groups"
     if min(counts) < 2:
-        raise InputError(f"{what}: needs at least 2 {unit} on each side to cross-validate; "
-                         f"got {counts[1]} target and {counts[0]} source {unit}")
+        raise InputError(
+            f"{what}: needs at least 2 {unit} on each side to cross-validate; "
+            f"got {counts[1]} target and {counts[0]} source {unit}"
+        )
     return max(2, min(folds, min(counts)))
 
 
-def _cross_validate(X: np.ndarray, y: np.ndarray, *, folds: int, seed: int, groups: np.ndarray | None = None,
-                    importance_repeats: int = 0, what: str = "domain classifier") -> _CvResult:
+def _cross_validate(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    folds: int,
+    seed: int,
+    groups: np.ndarray | None = None,
+    importance_repeats: int = 0,
+    what: str = "domain classifier",
+) -> _CvResult:
     """Out-of-fold probabilities (and permutation importances on the held-out folds)."""
     from scipy.stats import ks_2samp
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -165,40 +196,66 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, *, folds: int, seed: int, grou
     if groups is None:
         splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y))
     else:
-        splits = list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups))
+        splits = list(
+            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups)
+        )
     n_features = X.shape[1]
     permuted = np.arange(n_features)
     if importance_repeats and n_features > _MAX_IMPORTANCE_FEATURES:
-        ks = np.array([ks_2samp(*_sides(X[:, j], y)).statistic if _sides_ok(X[:, j], y) else 0.0
-                       for j in range(n_features)])
+        ks = np.array(
+            [
+                ks_2samp(*_sides(X[:, j], y)).statistic if _sides_ok(X[:, j], y) else 0.0
+                for j in range(n_features)
+            ]
+        )
         permuted = np.sort(np.argsort(-ks)[:_MAX_IMPORTANCE_FEATURES])
     oof = np.full(len(y), np.nan)
     drops: list[np.ndarray] = []
     rng = np.random.default_rng(seed)
     with threadpool_limits(_threads()):
         for train_idx, test_idx in splits:
-            _fit_fold(X, y, train_idx, test_idx, oof, drops, rng, permuted, importance_repeats, seed)
+            _fit_fold(
+                X, y, train_idx, test_idx, oof, drops, rng, permuted, importance_repeats, seed
+            )
     if not drops:
         return _CvResult(oof, k, None, None)
     stacked = np.concatenate(drops, axis=1)  # (F, folds * repeats)
     return _CvResult(oof, k, stacked.mean(axis=1), stacked.std(axis=1))
 
 
-def _fit_fold(X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, oof: np.ndarray,
-              drops: list[np.ndarray], rng: np.random.Generator, permuted: np.ndarray, importance_repeats: int,
-              seed: int) -> None:
+def _fit_fold(
+    X: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    oof: np.ndarray,
+    drops: list[np.ndarray],
+    rng: np.random.Generator,
+    permuted: np.ndarray,
+    importance_repeats: int,
+    seed: int,
+) -> None:
     """Fit one fold; fill its out-of-fold probabilities; append its importance drops (F, repeats)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # small sets (a few dozen images) need smaller leaves than the default 20 to split at all
     leaf = max(1, min(20, len(train_idx) // 20))
-    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                                           min_samples_leaf=leaf, early_stopping=False, random_state=seed)
+    model = HistGradientBoostingClassifier(
+        max_iter=100,
+        learning_rate=0.1,
+        max_leaf_nodes=15,
+        min_samples_leaf=leaf,
+        early_stopping=False,
+        random_state=seed,
+    )
     model.fit(X[train_idx], y[train_idx])
     oof[test_idx] = model.predict_proba(X[test_idx])[:, 1]
     if importance_repeats and len(set(y[test_idx])) == 2:
-        sub = test_idx if len(test_idx) <= _MAX_IMPORTANCE_ROWS else np.sort(
-            rng.choice(test_idx, _MAX_IMPORTANCE_ROWS, replace=False))
+        sub = (
+            test_idx
+            if len(test_idx) <= _MAX_IMPORTANCE_ROWS
+            else np.sort(rng.choice(test_idx, _MAX_IMPORTANCE_ROWS, replace=False))
+        )
         if len(set(y[sub])) < 2:
             sub = test_idx
         drops.append(_permutation_drops(model, X[sub], y[sub], permuted, importance_repeats, rng))
@@ -213,8 +270,14 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((rankdata(score)[pos].sum() - m * (m + 1) / 2) / (m * n))
 
 
-def _permutation_drops(model: Any, X: np.ndarray, y: np.ndarray, permuted: np.ndarray, repeats: int,
-                       rng: np.random.Generator) -> np.ndarray:
+def _permutation_drops(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    permuted: np.ndarray,
+    repeats: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Drop in held-out AUC when one column is shuffled: (F, repeats), NaN for columns not permuted.
 
     The permuted copies are scored in large batches (one predict call per chunk), which is far
@@ -224,10 +287,10 @@ def _permutation_drops(model: Any, X: np.ndarray, y: np.ndarray, permuted: np.nd
     tasks = [(j, r) for j in permuted for r in range(repeats)]
     per_chunk = max(1, 4_000_000 // max(1, X.size))  # keeps a chunk near 4M values
     for start in range(0, len(tasks), per_chunk):
-        chunk = tasks[start:start + per_chunk]
+        chunk = tasks[start : start + per_chunk]
         big = np.tile(X, (len(chunk), 1))  # (len(chunk) * N, F)
         for b, (j, _) in enumerate(chunk):
-            big[b * len(X):(b + 1) * len(X), j] = X[rng.permutation(len(X)), j]
+            big[b * len(X) : (b + 1) * len(X), j] = X[rng.permutation(len(X)), j]
         scores = model.predict_proba(big)[:, 1].reshape(len(chunk), len(X))
         for b, (j, r) in enumerate(chunk):
             out[j, r] = base - _auc(y, scores[b])
@@ -268,12 +331,18 @@ def _shifts(fm: FeatureMatrix, y: np.ndarray, cv: _CvResult, top: int) -> tuple[
             continue
         tgt, src = _sides(fm.X[:, j], y)
         stat, pvalue = ks[j]
-        out.append(FeatureShift(
-            feature=fm.names[j], importance=float(cv.importance[j]), importance_std=float(cv.importance_std[j]),
-            ks=stat, ks_pvalue=pvalue,
-            mean_source=float(np.mean(src)) if len(src) else float("nan"),
-            mean_target=float(np.mean(tgt)) if len(tgt) else float("nan"),
-            hint=STAT_HINTS.get(fm.names[j])))
+        out.append(
+            FeatureShift(
+                feature=fm.names[j],
+                importance=float(cv.importance[j]),
+                importance_std=float(cv.importance_std[j]),
+                ks=stat,
+                ks_pvalue=pvalue,
+                mean_source=float(np.mean(src)) if len(src) else float("nan"),
+                mean_target=float(np.mean(tgt)) if len(tgt) else float("nan"),
+                hint=STAT_HINTS.get(fm.names[j]),
+            )
+        )
     return tuple(out)
 
 
@@ -281,8 +350,14 @@ def _as_text(values: list[Any]) -> np.ndarray:
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
-def domain_auc(X_target: np.ndarray, X_source: np.ndarray, *, folds: int = 5, seed: int = 0,
-               groups: np.ndarray | None = None) -> Auc:
+def domain_auc(
+    X_target: np.ndarray,
+    X_source: np.ndarray,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+) -> Auc:
     """Cross-validated domain-classifier AUC of target rows vs source rows (no importances)."""
     X = np.concatenate([X_target, X_source])
     y = np.concatenate([np.ones(len(X_target), dtype=int), np.zeros(len(X_source), dtype=int)])
@@ -374,39 +449,54 @@ def analyze_mismatch(
     """
     from mlstrat.tables import describe_source, read_table, require_columns
 
-    spec = FeatureSpec(features=tuple(features) if features else None, feature_prefix=feature_prefix,
-                       image_col=image_col, embedding_col=embedding_col,
-                       image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
-                       value_range=tuple(value_range) if value_range else None)  # type: ignore[arg-type]
+    spec = FeatureSpec(
+        features=tuple(features) if features else None,
+        feature_prefix=feature_prefix,
+        image_col=image_col,
+        embedding_col=embedding_col,
+        image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
+        value_range=tuple(value_range) if value_range else None,
+    )  # type: ignore[arg-type]
     name = describe_source(manifest)
     table = read_table(manifest, con=con)
     require_columns(table, [domain], source=name, role="domain column")
     require_columns(table, [group], source=name, role="group column")
     cols = feature_columns(table.columns, spec, source=name)
     id_present = id_col in table.columns
-    keep = list(dict.fromkeys([c for c in (id_col if id_present else None, domain, group) if c] + cols))
+    keep = list(
+        dict.fromkeys([c for c in (id_col if id_present else None, domain, group) if c] + cols)
+    )
     data = table.select(*keep).to_pyarrow()
 
     dom = _as_text(data.column(domain).to_pylist())
     values = sorted({v for v in dom if v is not None})
     target = str(target)
     if target not in values:
-        raise InputError(f"{name}: column {domain!r} has no rows with value {target!r}"
-                         f"{did_you_mean(target, values)}; values: {', '.join(values[:20])}")
+        raise InputError(
+            f"{name}: column {domain!r} has no rows with value {target!r}"
+            f"{did_you_mean(target, values)}; values: {', '.join(values[:20])}"
+        )
     if source is None:
         sources = [v for v in values if v != target]
     else:
         sources = [str(source)] if isinstance(source, (str, int)) else [str(s) for s in source]
         for s in sources:
             if s not in values:
-                raise InputError(f"{name}: column {domain!r} has no rows with source value {s!r}"
-                                 f"{did_you_mean(s, values)}; values: {', '.join(values[:20])}")
+                raise InputError(
+                    f"{name}: column {domain!r} has no rows with source value {s!r}"
+                    f"{did_you_mean(s, values)}; values: {', '.join(values[:20])}"
+                )
         if target in sources:
             raise InputError(f"source value {target!r} is also the target; give different values")
     if not sources:
-        raise InputError(f"{name}: every row of column {domain!r} is {target!r}; there is no source to compare")
-    error_rows = (_error_rows(predictions, data, name=name, id_col=id_col, id_present=id_present, con=con)
-                  if predictions is not None else None)
+        raise InputError(
+            f"{name}: every row of column {domain!r} is {target!r}; there is no source to compare"
+        )
+    error_rows = (
+        _error_rows(predictions, data, name=name, id_col=id_col, id_present=id_present, con=con)
+        if predictions is not None
+        else None
+    )
     is_target = dom == target
     is_source = np.isin(dom, np.array(sources, dtype=object))
     used = is_target | is_source
@@ -416,7 +506,9 @@ def analyze_mismatch(
     groups = _as_text(sub.column(group).to_pylist()) if group else None
 
     notes: list[str] = []
-    cv = _cross_validate(fm.X, y, folds=folds, seed=seed, groups=groups, importance_repeats=importance_repeats)
+    cv = _cross_validate(
+        fm.X, y, folds=folds, seed=seed, groups=groups, importance_repeats=importance_repeats
+    )
     if cv.folds < folds:
         notes.append(f"only {cv.folds} folds were possible (too few rows or groups on one side)")
     auc = delong_auc(y, cv.oof, level=level)
@@ -424,89 +516,172 @@ def analyze_mismatch(
 
     p = np.clip(cv.oof[y == 0], _EPS, 1 - _EPS)
     like = p / (1 - p)
-    weights = _weights_table(sub, id_col if id_present else None, domain, y, p, like,
-                             np.flatnonzero(used)[y == 0])
-    summary = {"mean": float(like.mean()), "median": float(np.median(like)),
-               "p90": float(np.quantile(like, 0.9)), "max": float(like.max()),
-               "share_above_1": float((like > 1).mean())}
+    weights = _weights_table(
+        sub, id_col if id_present else None, domain, y, p, like, np.flatnonzero(used)[y == 0]
+    )
+    summary = {
+        "mean": float(like.mean()),
+        "median": float(np.median(like)),
+        "p90": float(np.quantile(like, 0.9)),
+        "max": float(like.max()),
+        "share_above_1": float((like > 1).mean()),
+    }
 
     errors = None
     if error_rows is not None:
-        errors = _compare_errors(error_rows, data, fm_spec=spec, manifest=manifest, name=name, folds=folds,
-                                 seed=seed, top=top, importance_repeats=importance_repeats, level=level,
-                                 group=group, notes=notes)
+        errors = _compare_errors(
+            error_rows,
+            data,
+            fm_spec=spec,
+            manifest=manifest,
+            name=name,
+            folds=folds,
+            seed=seed,
+            top=top,
+            importance_repeats=importance_repeats,
+            level=level,
+            group=group,
+            notes=notes,
+        )
     for note in notes:
         warnings.warn(note, MlstratWarning, stacklevel=2)
     return MismatchReport(
-        domain=domain, target=target, source=tuple(sources), n_target=int(y.sum()), n_source=int((y == 0).sum()),
-        feature_kind=fm.kind, n_features=len(fm.names), folds=cv.folds, grouped_by=group, seed=seed, auc=auc,
-        strength=_strength(auc), top_features=shifts, likeness=summary, errors=errors, warnings=tuple(notes),
-        weights=weights)
+        domain=domain,
+        target=target,
+        source=tuple(sources),
+        n_target=int(y.sum()),
+        n_source=int((y == 0).sum()),
+        feature_kind=fm.kind,
+        n_features=len(fm.names),
+        folds=cv.folds,
+        grouped_by=group,
+        seed=seed,
+        auc=auc,
+        strength=_strength(auc),
+        top_features=shifts,
+        likeness=summary,
+        errors=errors,
+        warnings=tuple(notes),
+        weights=weights,
+    )
 
 
-def _weights_table(sub: Any, id_col: str | None, domain: str, y: np.ndarray, p: np.ndarray, like: np.ndarray,
-                   rows: np.ndarray) -> Any:
+def _weights_table(
+    sub: Any,
+    id_col: str | None,
+    domain: str,
+    y: np.ndarray,
+    p: np.ndarray,
+    like: np.ndarray,
+    rows: np.ndarray,
+) -> Any:
     import pyarrow as pa
 
     src = sub.filter(pa.array(y == 0))
     ids = src.column(id_col) if id_col else pa.array(rows.astype(np.int64))
-    return pa.table({
-        id_col or "row": ids,
-        domain: src.column(domain),
-        "p_target": p,
-        "target_likeness": like,
-        "weight": like / like.mean(),  # normalized to mean 1 over the source rows
-    })
+    return pa.table(
+        {
+            id_col or "row": ids,
+            domain: src.column(domain),
+            "p_target": p,
+            "target_likeness": like,
+            "weight": like / like.mean(),  # normalized to mean 1 over the source rows
+        }
+    )
 
 
-def _error_rows(predictions: Any, data: Any, *, name: str, id_col: str, id_present: bool,
-                con: Any) -> tuple[list[int], list[int], list[int]]:
+def _error_rows(
+    predictions: Any, data: Any, *, name: str, id_col: str, id_present: bool, con: Any
+) -> tuple[list[int], list[int], list[int]]:
     """Manifest row numbers of the misclassified dev, correct dev and train rows of a predictions table."""
     from mlstrat.tables import read_predictions
 
     if not id_present:
-        raise InputError(f"{name}: comparing with predictions needs the manifest's id column {id_col!r}")
+        raise InputError(
+            f"{name}: comparing with predictions needs the manifest's id column {id_col!r}"
+        )
     preds = read_predictions(predictions, con=con, require_id=True)
     rows = preds.table.select("id", "split", "y_true", "y_pred").to_pyarrow().to_pylist()
     index = {v: i for i, v in enumerate(_as_text(data.column(id_col).to_pylist()))}
     wanted = [r for r in rows if r["split"] in ("train", "dev")]
     missing = [str(r["id"]) for r in wanted if str(r["id"]) not in index]
     if missing:
-        raise InputError(f"{preds.source}: {len(missing)} train/dev id(s) are not in the manifest {name}, "
-                         f"e.g. {', '.join(missing[:3])}; the predictions must come from this manifest")
-    wrong = [index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] != r["y_pred"]]
-    right = [index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] == r["y_pred"]]
+        raise InputError(
+            f"{preds.source}: {len(missing)} train/dev id(s) are not in the manifest {name}, "
+            f"e.g. {', '.join(missing[:3])}; the predictions must come from this manifest"
+        )
+    wrong = [
+        index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] != r["y_pred"]
+    ]
+    right = [
+        index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] == r["y_pred"]
+    ]
     train = [index[str(r["id"])] for r in wanted if r["split"] == "train"]
     if not train:
-        raise InputError(f"{preds.source}: no 'train' rows; the comparison needs the training rows' predictions")
+        raise InputError(
+            f"{preds.source}: no 'train' rows; the comparison needs the training rows' predictions"
+        )
     return wrong, right, train
 
 
-def _compare_errors(error_rows: tuple[list[int], list[int], list[int]], data: Any, *, fm_spec: FeatureSpec,
-                    manifest: Any, name: str, folds: int, seed: int, top: int, importance_repeats: int,
-                    level: float, group: str | None, notes: list[str]) -> ErrorComparison | None:
+def _compare_errors(
+    error_rows: tuple[list[int], list[int], list[int]],
+    data: Any,
+    *,
+    fm_spec: FeatureSpec,
+    manifest: Any,
+    name: str,
+    folds: int,
+    seed: int,
+    top: int,
+    importance_repeats: int,
+    level: float,
+    group: str | None,
+    notes: list[str],
+) -> ErrorComparison | None:
     import pyarrow as pa
 
     wrong, right, train = error_rows
     if len(wrong) < 2:
-        notes.append(f"only {len(wrong)} misclassified dev row(s): no comparison with the training rows")
+        notes.append(
+            f"only {len(wrong)} misclassified dev row(s): no comparison with the training rows"
+        )
         return None
     take = np.array(wrong + right + train)
-    fm = build_features(data.take(pa.array(take)), fm_spec, source=name, bases=manifest_bases(manifest))
+    fm = build_features(
+        data.take(pa.array(take)), fm_spec, source=name, bases=manifest_bases(manifest)
+    )
     groups_all = _as_text(data.column(group).to_pylist()) if group else None
     n_w, n_r = len(wrong), len(right)
-    X_w, X_r, X_t = fm.X[:n_w], fm.X[n_w:n_w + n_r], fm.X[n_w + n_r:]
+    X_w, X_r, X_t = fm.X[:n_w], fm.X[n_w : n_w + n_r], fm.X[n_w + n_r :]
     g = (lambda idx: groups_all[np.array(idx)]) if groups_all is not None else (lambda idx: None)
 
-    def side(X_pos: np.ndarray, pos_idx: list[int], importance: int) -> tuple[Auc, tuple[FeatureShift, ...]]:
+    def side(
+        X_pos: np.ndarray, pos_idx: list[int], importance: int
+    ) -> tuple[Auc, tuple[FeatureShift, ...]]:
         X = np.concatenate([X_pos, X_t])
         y = np.concatenate([np.ones(len(X_pos), dtype=int), np.zeros(len(X_t), dtype=int)])
         grp = None if groups_all is None else np.concatenate([g(pos_idx), g(train)])
-        cv = _cross_validate(X, y, folds=folds, seed=seed, groups=grp, importance_repeats=importance,
-                             what="misclassified dev rows vs train rows")
-        return delong_auc(y, cv.oof, level=level), _shifts(FeatureMatrix(X, fm.names, fm.kind), y, cv, top)
+        cv = _cross_validate(
+            X,
+            y,
+            folds=folds,
+            seed=seed,
+            groups=grp,
+            importance_repeats=importance,
+            what="misclassified dev rows vs train rows",
+        )
+        return delong_auc(y, cv.oof, level=level), _shifts(
+            FeatureMatrix(X, fm.names, fm.kind), y, cv, top
+        )
 
     auc_w, shifts = side(X_w, wrong, importance_repeats)
     auc_r = side(X_r, right, 0)[0] if n_r >= 2 else None
-    return ErrorComparison(n_misclassified=n_w, n_correct=n_r, n_train=len(train), auc_misclassified=auc_w,
-                           auc_correct=auc_r, top_features=shifts)
+    return ErrorComparison(
+        n_misclassified=n_w,
+        n_correct=n_r,
+        n_train=len(train),
+        auc_misclassified=auc_w,
+        auc_correct=auc_r,
+        top_features=shifts,
+    )

@@ -15,15 +15,25 @@ import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError
 
-__all__ = ["resolve_paths", "read_image", "write_image", "read_audio", "write_audio", "mix_at_snr",
-           "list_pool_files", "IMAGE_SUFFIXES", "AUDIO_SUFFIXES"]
+__all__ = [
+    "resolve_paths",
+    "read_image",
+    "write_image",
+    "read_audio",
+    "write_audio",
+    "mix_at_snr",
+    "list_pool_files",
+    "IMAGE_SUFFIXES",
+    "AUDIO_SUFFIXES",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
 
-def resolve_paths(values: Sequence[object], *, column: str, source: str,
-                  bases: Sequence[Path] = ()) -> list[Path]:
+def resolve_paths(
+    values: Sequence[object], *, column: str, source: str, bases: Sequence[Path] = ()
+) -> list[Path]:
     """Resolve each value of a path column; relative paths against ``bases`` in order, then the
     working directory. Raises :class:`InputError` with the count and the first few missing ones."""
     out: list[Path] = []
@@ -43,9 +53,13 @@ def resolve_paths(values: Sequence[object], *, column: str, source: str,
             out.append(found)
     if missing:
         where = ", ".join(str(b) for b in bases)
-        rel = f" (relative paths are looked up in {where} and the working directory)" if bases else ""
-        raise InputError(f"{source}: {len(missing)} of {len(values)} path(s) in column {column!r} do not exist"
-                         f"{rel}, e.g. {', '.join(missing[:3])}; fix the paths or the column")
+        rel = (
+            f" (relative paths are looked up in {where} and the working directory)" if bases else ""
+        )
+        raise InputError(
+            f"{source}: {len(missing)} of {len(values)} path(s) in column {column!r} do not exist"
+            f"{rel}, e.g. {', '.join(missing[:3])}; fix the paths or the column"
+        )
     return out
 
 
@@ -59,8 +73,10 @@ def read_image(path: Path) -> np.ndarray:
             mode = "L" if img.mode in ("L", "1", "I;16", "I", "F", "LA") else "RGB"
             arr = np.asarray(img.convert(mode), dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc}); "
-                         "expected PNG, JPEG or another format Pillow reads") from None
+        raise InputError(
+            f"{path}: not a readable image ({type(exc).__name__}: {exc}); "
+            "expected PNG, JPEG or another format Pillow reads"
+        ) from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
@@ -82,8 +98,10 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, rate = sf.read(str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable audio file ({str(exc).strip() or type(exc).__name__}); "
-                         "expected WAV, FLAC, OGG or another format soundfile reads") from None
+        raise InputError(
+            f"{path}: not a readable audio file ({str(exc).strip() or type(exc).__name__}); "
+            "expected WAV, FLAC, OGG or another format soundfile reads"
+        ) from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: the audio file has no samples")
     return data, int(rate)
@@ -98,7 +116,9 @@ def write_audio(path: Path, data: np.ndarray, rate: int) -> None:
     os.replace(tmp, path)
 
 
-def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+def mix_at_snr(
+    clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator
+) -> np.ndarray:
     """Add ``noise`` to ``clean`` so that 10 log10(P_clean / P_noise) = ``snr_db``.
 
     Both are (frames, channels). The noise starts at a random offset and loops when shorter
@@ -107,13 +127,15 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.rand
     """
     frames, channels = clean.shape
     if noise.shape[1] not in (1, channels):
-        raise InputError(f"noise clip has {noise.shape[1]} channels and the clean clip {channels}; "
-                         "use mono noise or the same number of channels")
+        raise InputError(
+            f"noise clip has {noise.shape[1]} channels and the clean clip {channels}; "
+            "use mono noise or the same number of channels"
+        )
     start = int(rng.integers(0, noise.shape[0]))
     idx = (start + np.arange(frames)) % noise.shape[0]
     seg = noise[idx]
-    p_clean = float(np.mean(clean ** 2))
-    p_noise = float(np.mean(seg ** 2))
+    p_clean = float(np.mean(clean**2))
+    p_noise = float(np.mean(seg**2))
     if p_noise == 0.0 or p_clean == 0.0:
         return clean.copy()
     gain = math.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0)))
@@ -127,19 +149,27 @@ def list_pool_files(pool: object, *, suffixes: Sequence[str], kind: str) -> list
     if isinstance(pool, (str, os.PathLike)):
         path = Path(pool)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+            )
             if not files:
-                raise InputError(f"{path}: the pool folder has no {kind} files ({', '.join(suffixes)})")
+                raise InputError(
+                    f"{path}: the pool folder has no {kind} files ({', '.join(suffixes)})"
+                )
             return files
         paths = [path]
     else:
         try:
             paths = [Path(p) for p in pool]  # type: ignore[union-attr]
         except TypeError:
-            raise ConfigError(f"pool: expected a folder, a file or a list of files; got {type(pool).__name__}") from None
+            raise ConfigError(
+                f"pool: expected a folder, a file or a list of files; got {type(pool).__name__}"
+            ) from None
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise InputError(f"pool: {len(missing)} of {len(paths)} file(s) do not exist, e.g. {', '.join(missing[:3])}")
+        raise InputError(
+            f"pool: {len(missing)} of {len(paths)} file(s) do not exist, e.g. {', '.join(missing[:3])}"
+        )
     if not paths:
         raise ConfigError("pool: no files given")
     return paths

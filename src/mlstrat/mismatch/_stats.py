@@ -30,10 +30,14 @@ IMAGE_STATS: tuple[str, ...] = tuple(STAT_HINTS)
 # Immerkaer (1996): this kernel cancels smooth image structure (up to 2nd order) and keeps noise
 _IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
 _LAPLACE = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
-_SOBEL = np.array([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])  # d/drow, smoothed along columns
+_SOBEL = np.array(
+    [[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]
+)  # d/drow, smoothed along columns
 
 
-def image_statistics(x: np.ndarray, *, value_range: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+def image_statistics(
+    x: np.ndarray, *, value_range: tuple[float, float] | None = None
+) -> dict[str, np.ndarray]:
     """Per-image statistics of ``x``.
 
     Parameters
@@ -69,7 +73,7 @@ def image_statistics(x: np.ndarray, *, value_range: tuple[float, float] | None =
     gy, gx = filt(_SOBEL), filt(_SOBEL.T)
     conv = filt(_IMMERKAER)[:, 1:-1, 1:-1]
     noise_sigma = np.sqrt(np.pi / 2) * np.abs(conv).sum(axis=(1, 2)) / (6.0 * (w - 2) * (h - 2))
-    p2, p98 = (np.percentile(flat, [2, 98], axis=1) if n else (np.zeros(0), np.zeros(0)))
+    p2, p98 = np.percentile(flat, [2, 98], axis=1) if n else (np.zeros(0), np.zeros(0))
     return {
         "img_mean": flat.mean(axis=1),
         "img_std": flat.std(axis=1),
