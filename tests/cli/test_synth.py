@@ -138,3 +138,30 @@ def test_never_overwrites_the_manifest(manifest):
     )
     assert result.exit_code == 2
     assert "the output path is the input file" in result.output
+
+
+def test_audio_file_that_is_not_audio_exits_2(tmp_path):
+    import soundfile as sf
+
+    (tmp_path / "noise").mkdir()
+    sf.write(tmp_path / "noise" / "n.wav", np.random.default_rng(0).normal(0, 0.1, 800), 8000)
+    (tmp_path / "a.wav").write_text("definitely not audio")
+    m = tmp_path / "m.csv"
+    m.write_text("id,path,split\na,a.wav,train\n")
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            str(m),
+            "-t",
+            "mix",
+            "--audio-col",
+            "path",
+            "--pool",
+            str(tmp_path / "noise"),
+            "-o",
+            str(tmp_path / "out.csv"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "a.wav: not a readable audio file" in " ".join(result.output.split())

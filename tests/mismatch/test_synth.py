@@ -1,9 +1,12 @@
 import re
+import warnings
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlstrat import ConfigError, InputError, MlstratWarning
 from mlstrat.mismatch import synthesize
@@ -186,3 +189,52 @@ def test_needs_a_split_column(small_digits):
 def test_refuses_an_already_synthesized_manifest(liked):
     with pytest.raises(InputError, match=r"already has a 'synthetic_of' column"):
         synthesize(liked.table, transforms=["blur"], **PIXELS)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    splits=st.lists(
+        st.sampled_from(["train", "train", "train_dev", "dev", "test"]), min_size=2, max_size=30
+    ),
+    n_groups=st.integers(1, 8),
+    seed=st.integers(0, 1000),
+    copies=st.integers(1, 3),
+)
+def test_synthetic_rows_never_share_a_group_with_held_out_rows(splits, n_groups, seed, copies):
+    rng = np.random.default_rng(seed)
+    n = len(splits)
+    groups = [f"g{k}" for k in rng.integers(0, n_groups, size=n)]  # may straddle splits on purpose
+    t = pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "group": groups,
+            "split": splits,
+            **{f"px_{j}": rng.uniform(0, 1, size=n) for j in range(9)},
+        }
+    )
+    held_out = {g for g, s in zip(groups, splits) if s != "train"}
+    if not any(s == "train" and g not in held_out for g, s in zip(groups, splits)):
+        with pytest.raises(
+            InputError, match="no train row is left to synthesize from|no row has split"
+        ):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                synthesize(
+                    t, transforms=["noise"], feature_prefix="px_", image_shape=(1, 3, 3), seed=seed
+                )
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = synthesize(
+            t,
+            transforms=["noise"],
+            feature_prefix="px_",
+            image_shape=(1, 3, 3),
+            seed=seed,
+            copies=copies,
+        )
+    new = r.table.slice(n)
+    assert set(new["split"].to_pylist()) == {"train"}
+    assert not set(new["group"].to_pylist()) & held_out
+    assert r.table.slice(0, n).drop_columns(["synthetic_of"]).equals(t)  # originals untouched
+    assert r.n_synthesized == copies * r.n_source_rows
