@@ -1,1 +1,214 @@
-"""`mlstrat mismatch`: registered on the app when implemented."""
+"""`mlstrat mismatch`: how the training data differs from the target (domain classifier)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mlstrat.cli._app import app
+
+__all__ = ["mismatch", "parse_numbers", "render_warnings"]
+
+
+def parse_numbers(
+    text: str | None, *, name: str, count: int | None = None, integer: bool = False
+) -> tuple | None:
+    """``"1,8,8"`` -> (1, 8, 8); ``None`` stays ``None``; bad text raises ConfigError (exit 2)."""
+    from mlstrat._exceptions import ConfigError
+
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) if integer else float(p) for p in parts)
+    except ValueError:
+        kind = "whole numbers" if integer else "numbers"
+        raise ConfigError(
+            f"{name}: {text!r} must be comma-separated {kind} (example: "
+            f"{'1,8,8' if integer else '0,16'})"
+        ) from None
+    if count is not None and len(values) != count:
+        raise ConfigError(
+            f"{name}: {text!r} must have {count} comma-separated values; got {len(values)}"
+        )
+    return values
+
+
+def render_warnings(con: Any, messages: tuple[str, ...] | list[str]) -> None:
+    from rich.markup import escape
+
+    for message in messages:
+        con.print(f"[yellow]Warning:[/] {escape(message)}")
+
+
+@app.command("mismatch")
+def mismatch(
+    manifest: Path = typer.Argument(..., help="Manifest table (CSV, Parquet, JSONL, Arrow)."),
+    target: str = typer.Option(
+        ..., "--target", help="Value of --domain that marks the target rows (e.g. app)."
+    ),
+    domain: str = typer.Option(
+        "domain", "--domain", help="Column that says where each row comes from."
+    ),
+    source: str | None = typer.Option(
+        None, "--source", help="Source value(s), comma-separated; default: all others."
+    ),
+    features: str | None = typer.Option(
+        None, "--features", help="Numeric feature columns, comma-separated."
+    ),
+    feature_prefix: str | None = typer.Option(
+        None, "--feature-prefix", help="Use every column starting with this."
+    ),
+    image_col: str | None = typer.Option(
+        None, "--image-col", help="Column of image paths (image statistics)."
+    ),
+    embedding_col: str | None = typer.Option(
+        None, "--embedding-col", help="Column holding a vector per row."
+    ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="C,H,W: the feature columns are image pixels (adds image statistics).",
+    ),
+    value_range: str | None = typer.Option(
+        None, "--value-range", help="LOW,HIGH pixel range (e.g. 0,16)."
+    ),
+    group: str | None = typer.Option(
+        None, "--group", help="Group column: folds never split a group."
+    ),
+    predictions: Path | None = typer.Option(
+        None,
+        "--predictions",
+        help="Predictions table: compare misclassified dev rows with train rows.",
+    ),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds, classifier and permutations."),
+    top: int = typer.Option(10, "--top", min=1, help="Number of features shown."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Tell target rows from source rows with a cross-validated classifier (adversarial validation).
+
+    Reports the ROC AUC with a DeLong interval (0.5 = indistinguishable), the features that
+    separate the domains (permutation importance) and their KS statistics.
+    """
+    from mlstrat.cli._common import console, echo_json
+    from mlstrat.mismatch import analyze_mismatch
+    from mlstrat.tables import check_output_path
+
+    if output is not None:
+        check_output_path(output, inputs=[manifest], force=force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rendered below from report.warnings
+        report = analyze_mismatch(
+            str(manifest),
+            domain=domain,
+            target=target,
+            source=[s.strip() for s in source.split(",")] if source else None,
+            features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
+            feature_prefix=feature_prefix,
+            image_col=image_col,
+            embedding_col=embedding_col,
+            image_shape=parse_numbers(image_shape, name="--image-shape", count=3, integer=True),
+            value_range=parse_numbers(value_range, name="--value-range", count=2),
+            group=group,
+            predictions=str(predictions) if predictions else None,
+            folds=folds,
+            seed=seed,
+            top=top,
+        )
+    written = None
+    if output is not None:
+        written = report.write_weights(output, force=force, inputs=[manifest])
+    if json_:
+        out = report.to_dict()
+        out["output"] = str(written) if written else None
+        echo_json(out)
+        return
+    _render(console(), report, written)
+
+
+def _render(con: Any, report: Any, written: Path | None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    auc = report.auc
+    grouped = f", folds grouped by {report.grouped_by!r}" if report.grouped_by else ""
+    con.print(
+        f"Domain classifier: {report.domain} = {escape(report.target)} ({report.n_target} rows) vs "
+        f"{escape(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
+        f"({report.feature_kind}), {report.folds}-fold CV{grouped}"
+    )
+    meaning = {
+        "none": "the classifier cannot tell the domains apart: no detectable mismatch in these features",
+        "slight": "slight mismatch",
+        "moderate": "moderate mismatch",
+        "strong": "strong mismatch: the domains are easy to tell apart",
+    }[report.strength]
+    con.print(
+        f"ROC AUC [bold]{auc.value:.3f}[/] [{auc.ci_low:.3f}, {auc.ci_high:.3f}] "
+        f"(DeLong {auc.level:.0%}; 0.5 = indistinguishable): {meaning}"
+    )
+    if report.top_features:
+        con.print(_features_table(report.top_features, "What separates the domains", Table))
+    lk = report.likeness
+    con.print(
+        f"Target-likeness p/(1-p) of the source rows: median {lk['median']:.3g}, 90th percentile "
+        f"{lk['p90']:.3g}, max {lk['max']:.3g}; {lk['share_above_1']:.1%} look more like the target than "
+        "the source"
+    )
+    if written is not None:
+        con.print(
+            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to {written}"
+        )
+    if report.errors is not None:
+        e = report.errors
+        base = (
+            (
+                f"; correctly classified dev rows vs train: {e.auc_correct.value:.3f} "
+                f"[{e.auc_correct.ci_low:.3f}, {e.auc_correct.ci_high:.3f}]"
+            )
+            if e.auc_correct
+            else ""
+        )
+        con.print(
+            f"Misclassified dev rows ({e.n_misclassified}) vs train rows ({e.n_train}): AUC "
+            f"{e.auc_misclassified.value:.3f} [{e.auc_misclassified.ci_low:.3f}, "
+            f"{e.auc_misclassified.ci_high:.3f}]{base}"
+        )
+        if e.top_features:
+            con.print(
+                _features_table(
+                    e.top_features,
+                    "What separates the misclassified dev rows from train",
+                    Table,
+                    ("train", "misclassified"),
+                )
+            )
+    render_warnings(con, report.warnings)
+
+
+def _features_table(
+    shifts: Any, title: str, Table: Any, sides: tuple[str, str] = ("source", "target")
+) -> Any:
+    table = Table(title=title, title_justify="left")
+    table.add_column("feature", no_wrap=True)
+    for col in ("AUC drop", "KS", f"mean {sides[0]}", f"mean {sides[1]}"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("usually means")
+    for f in shifts:
+        table.add_row(
+            f.feature,
+            f"{f.importance:.3f}±{f.importance_std:.3f}",
+            f"{f.ks:.3f}",
+            f"{f.mean_source:.4g}",
+            f"{f.mean_target:.4g}",
+            f.hint or "",
+        )
+    return table
