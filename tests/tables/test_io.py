@@ -150,3 +150,10 @@ def test_read_predictions_missing_column():
 def test_read_predictions_mixed_label_types_compare_as_text():
     p = read_predictions(_preds(y_pred=["0", "1", "0", "0"]))
     assert p.table.y_true.type().is_string()
+
+
+def test_require_columns_accepts_arrow_tables():
+    t = pa.Table.from_pandas(FRAME)
+    require_columns(t, ["id", "x"], source="m.parquet")
+    with pytest.raises(InputError, match=r"m\.parquet: missing column 'y'; available columns: id, x"):
+        require_columns(t, ["y"], source="m.parquet")

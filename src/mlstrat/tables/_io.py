@@ -158,7 +158,8 @@ _COUNTER = iter(_counter())
 
 def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column") -> None:
     """Raise :class:`InputError` naming the first missing column and the available ones."""
-    available = list(table.columns)
+    # Ibis tables have .columns (names); pyarrow tables have .column_names
+    available = list(table.column_names if hasattr(table, "column_names") else table.columns)
     for col in columns:
         if col is not None and col not in available:
             shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
