@@ -16,19 +16,23 @@ def _render(report: Any) -> list[Any]:
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat._numbers import format_rate
 
-    def with_ci(value: float, pair: tuple[float, float]) -> str:
-        return f"{format_rate(value)} ({100 * pair[0]:.1f}-{100 * pair[1]:.1f})"
+    def ci(pair: tuple[float, float]) -> str:
+        return f"{100 * pair[0]:.2f}-{100 * pair[1]:.2f}%"
 
     first = next(iter(report.splits.values()))
     kind = f"binary, positive = {first.pos_label}" if first.average == "binary" else "macro"
-    summary = Table(title=f"Metrics per split (95% CI; P/R/F1 {kind})", title_justify="left")
-    for col in ("split", "n", "error", "weighted error", "precision", "recall", "F1"):
+    summary = Table(title="Errors per split (95% CI)", title_justify="left")
+    for col in ("split", "n", "error", "95% CI", "weighted error", "95% CI "):
         summary.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
+    scores = Table(title=f"Precision / recall / F1 ({kind})", title_justify="left")
+    for col in ("split", "accuracy", "precision", "recall", "F1", "F1 95% CI"):
+        scores.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
     for name, m in report.splits.items():
-        summary.add_row(SPLIT_DISPLAY[name], f"{m.n:,}", with_ci(m.error, m.error_ci),
-                        with_ci(m.weighted_error, m.weighted_error_ci), format_rate(m.precision),
-                        format_rate(m.recall), with_ci(m.f1, m.f1_ci))
-    out: list[Any] = [summary]
+        summary.add_row(SPLIT_DISPLAY[name], f"{m.n:,}", format_rate(m.error), ci(m.error_ci),
+                        format_rate(m.weighted_error), ci(m.weighted_error_ci))
+        scores.add_row(SPLIT_DISPLAY[name], format_rate(m.accuracy), format_rate(m.precision),
+                       format_rate(m.recall), format_rate(m.f1), ci(m.f1_ci))
+    out: list[Any] = [summary, scores]
     for name, m in report.splits.items():
         if len(m.labels) <= 12:
             cm = Table(title=f"Confusion matrix: {SPLIT_DISPLAY[name]} (rows true, columns predicted)",

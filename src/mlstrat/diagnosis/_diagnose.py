@@ -152,9 +152,11 @@ def _domains_differ(pred: Any) -> bool | None:
     table = pred.table
     if "domain" not in table.columns or "train" not in pred.sizes or "dev" not in pred.sizes:
         return None
-    rows = (table.filter(table.split.cast("string").isin(["train", "dev"]))
-            .group_by([table.split.cast("string").name("_split"), table.domain.cast("string").name("_domain")])
-            .aggregate(n=table.count()).to_pyarrow().to_pylist())
+    import ibis
+
+    t = table.mutate(_split=table.split.cast("string"), _domain=table.domain.cast("string"))
+    rows = (t.filter(t._split.isin(["train", "dev"])).group_by(["_split", "_domain"])
+            .aggregate(n=ibis._.count()).to_pyarrow().to_pylist())
     share: dict[str, dict[str | None, float]] = {"train": {}, "dev": {}}
     for r in rows:
         share[r["_split"]][r["_domain"]] = r["n"]

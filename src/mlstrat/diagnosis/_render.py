@@ -27,8 +27,21 @@ def _signed(value: float | None) -> str:
 
 
 def component_bar(diag: Diagnosis) -> Any:
-    """One line: human level, then each component as a coloured segment (length ~ its size)."""
+    """The ladder human -> train -> train-dev -> dev -> test with each gap, and a bar of the gaps.
+
+    Segment lengths are proportional to each component; solid segments are problems
+    (significant), shaded ones are within noise or under the tolerance.
+    """
     from rich.text import Text
+
+    ladder = Text()
+    ladder.append(f"human {format_rate(diag.human_level.bayes_proxy.value)}", style=_COLORS["human"])
+    for name in COMPONENTS:
+        c = diag.components[name]
+        if c.value is None:
+            continue
+        ladder.append(f" ─{100 * c.value:+.1f}→ ", style=_COLORS[name] + (" bold" if c.significant else ""))
+        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {format_rate(diag.errors[c.to].value)}")
 
     parts = [("human", diag.human_level.bayes_proxy.value)]
     parts += [(name, max(diag.components[name].value or 0.0, 0.0)) for name in COMPONENTS]
@@ -37,14 +50,13 @@ def component_bar(diag: Diagnosis) -> Any:
     for name, value in parts:
         width = int(round(BAR_WIDTH * value / total))
         if width:
-            significant = name != "human" and diag.components[name].significant
-            bar.append("█" * width if significant or name == "human" else "░" * width, style=_COLORS[name])
-    legend = Text("  ")
-    legend.append("human", style=_COLORS["human"])
-    for name in COMPONENTS:
-        legend.append(" → ")
-        legend.append(PROBLEM_LABELS[name], style=_COLORS[name])
-    return Text.assemble(bar, "\n", legend, "   (█ problem, ░ within noise or tolerance)")
+            solid = name == "human" or diag.components[name].significant
+            bar.append(("█" if solid else "░") * width, style=_COLORS[name])
+    legend = Text()
+    for i, name in enumerate(("human",) + COMPONENTS):
+        legend.append(" " if i else "")
+        legend.append("■ " + (PROBLEM_LABELS.get(name, "human level")), style=_COLORS[name])
+    return Text.assemble(ladder, "\n", bar, "\n", legend, Text("  (█ problem, ░ not)", style="grey50"))
 
 
 def render_diagnosis(diag: Diagnosis) -> list[Any]:
