@@ -135,6 +135,7 @@ class MetricsReport:
 
 def check_zero_division(zero_division: Any) -> Any:
     """Validate the policy: ``"warn"`` (0 and a warning), ``0``, ``1`` or ``nan`` (left out of averages)."""
+    given = zero_division
     if isinstance(zero_division, str):
         if zero_division == "warn":
             return "warn"
@@ -143,12 +144,12 @@ def check_zero_division(zero_division: Any) -> Any:
         try:
             zero_division = float(zero_division)
         except ValueError:
-            raise ConfigError(f"zero_division: {zero_division!r} is not one of 'warn', 0, 1, nan") from None
+            raise ConfigError(f"zero_division: {given!r} is not one of 'warn', 0, 1, nan") from None
     if isinstance(zero_division, (int, float)) and not isinstance(zero_division, bool):
         value = float(zero_division)
         if math.isnan(value) or value in (0.0, 1.0):
             return value
-    raise ConfigError(f"zero_division: {zero_division!r} is not one of 'warn', 0, 1, nan")
+    raise ConfigError(f"zero_division: {given!r} is not one of 'warn', 0, 1, nan")
 
 def _divide(num: Any, den: Any, zero_division: Any, what: str, undefined: list[str]) -> Any:
     num = np.asarray(num, dtype=np.float64)
