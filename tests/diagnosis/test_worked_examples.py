@@ -91,14 +91,26 @@ def test_tolerance_is_respected():
     assert d.tolerance == 0.03
 
 
-def test_comparable_rule_lists_overlapping_intervals():
-    # bias 4 pts, variance 1.5 pts: ratio < 1/2, but with small splits the intervals overlap
+def test_comparable_rule():
+    # bias 4 pts, variance 1.5 pts: less than half and clearly apart -> only bias
     d = diagnose(errors="train=4.5%,dev=6%", sizes="train=100000,dev=100000", human=["0.5%"])
+    assert d.components["variance"].significant
     assert d.problems == ("avoidable_bias",)
+    # bias 3.5, variance 2.0, mismatch 2.0: both at least half of 3.5 -> all listed, largest first
     d = diagnose(errors="train=10%,train_dev=12%,dev=14%", sizes="train=1000000,train_dev=8000,dev=8000",
-                 human=["6.5%"], tolerance="1%")
-    # bias 3.5 [3.4, 3.6], variance 2.0, mismatch 2.0: both >= half of 3.5
+                 human=["6.5%"])
     assert d.problems[0] == "avoidable_bias" and set(d.problems) == {"avoidable_bias", "variance", "data_mismatch"}
+
+
+def test_comparable_rule_lists_overlapping_intervals():
+    # bias 3.0 pts (CI 2.34..3.84), variance 1.3 pts (CI 0.13..2.48): less than half of the bias,
+    # but the intervals overlap, so the data cannot say bias is the larger -> both listed
+    small = diagnose(errors="train=3%,dev=4.3%", sizes="train=2000,dev=2000", human=["0%"])
+    assert small.problems == ("avoidable_bias", "variance")
+    # with 3000 examples each the intervals separate (2.45.. vs ..2.26) -> only bias
+    big = diagnose(errors="train=3%,dev=4.3%", sizes="train=3000,dev=3000", human=["0%"])
+    assert big.components["variance"].significant
+    assert big.problems == ("avoidable_bias",)
 
 
 def test_recipe_is_deduplicated_and_shared_action_lists_both():
