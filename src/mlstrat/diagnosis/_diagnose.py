@@ -323,6 +323,10 @@ def _verdict(components: Mapping[str, Component], problems: Sequence[str], estim
     if len(problems) > 1:
         others = " and ".join(f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:])
         what += f", with {others} comparable: work on both"
+    secondary = [c for c in components.values() if c.significant and c.name not in problems]
+    if secondary:
+        what += "; " + " and ".join(f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary)
+        what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
     if confounded and "variance" in problems:
         what += "; without a train-dev split part of the variance may be data mismatch"
     return what + "."

@@ -89,7 +89,7 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
     for name in COMPONENTS:
         c = diag.components[name]
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
-        flag = "yes" if name in diag.problems else ("significant" if c.significant else "no")
+        flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
         if c.value is None:
             flag = "n/a"
         ci = "-" if c.ci_low is None else f"{100 * c.ci_low:+.2f} .. {100 * (c.ci_high or 0):+.2f}"
