@@ -3,8 +3,8 @@
 Usage (heavy runs under the shared lock):
 
     python benchmarks/diagnose_bench.py generate --rows 100000000
-    flock /tmp/mlstrat-bench.lock python benchmarks/diagnose_bench.py run --rows 100000000 --repeats 3
-    python benchmarks/diagnose_bench.py light --repeats 15      # `mlstrat diagnose --errors` start-up
+    flock /tmp/mlstrat-bench.lock python benchmarks/diagnose_bench.py run --rows 100000000
+    python benchmarks/diagnose_bench.py light   # start-up of `mlstrat diagnose --errors`
     python benchmarks/diagnose_bench.py clean
 
 Both tools run as fresh subprocesses, interleaved (mlstrat, baseline, mlstrat, ...), under
@@ -46,7 +46,7 @@ COPY (
 ) TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
 """
 
-BASELINE = r'''
+BASELINE = r"""
 import json, math, sys
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ for split, g in df.groupby("split", sort=False):
                   "precision": float(p.mean()), "recall": float(r.mean()), "f1": float(f.mean()),
                   "per_class_f1": f.tolist(), "confusion": confusion_matrix(y, yhat).tolist()}
 print(json.dumps(out))
-'''
+"""
 
 
 def data_path(rows: int) -> Path:
@@ -87,14 +87,22 @@ def generate(rows: int) -> Path:
     con = duckdb.connect()
     con.execute(GENERATE_SQL.format(rows=rows, out=tmp))
     tmp.rename(out)
-    print(f"generated {out} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} s")
+    print(
+        f"generated {out} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} "
+        "s"
+    )
     return out
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run ``cmd`` under /usr/bin/time: (wall seconds, peak RSS in MB, stdout)."""
-    proc = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *cmd], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "TIME %e %M", *cmd],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     line = [x for x in proc.stderr.splitlines() if x.startswith("TIME ")][-1]
@@ -119,17 +127,29 @@ def run(rows: int, repeats: int, baseline: bool) -> dict:
             wall, rss, out = timed([PY, "-c", BASELINE, str(path)])
             results["pandas_sklearn"].append((wall, rss))
             theirs = json.loads(out)
-            agree = all(abs(mine[s]["value"] - theirs[s]["error"]) < 1e-12
-                        and abs(mine[s]["ci_low"] - theirs[s]["error_ci"][0]) < 1e-12 for s in mine)
-    summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3), "repeats": repeats,
-               "agree_on_errors_and_cis": agree}
+            agree = all(
+                abs(mine[s]["value"] - theirs[s]["error"]) < 1e-12
+                and abs(mine[s]["ci_low"] - theirs[s]["error_ci"][0]) < 1e-12
+                for s in mine
+            )
+    summary = {
+        "rows": rows,
+        "file_gb": round(path.stat().st_size / 1e9, 3),
+        "repeats": repeats,
+        "agree_on_errors_and_cis": agree,
+    }
     for tool, runs in results.items():
         if runs:
             walls = [w for w, _ in runs]
-            summary[tool] = {"wall_s": walls, "median_wall_s": statistics.median(walls),
-                             "peak_rss_mb": max(r for _, r in runs)}
+            summary[tool] = {
+                "wall_s": walls,
+                "median_wall_s": statistics.median(walls),
+                "peak_rss_mb": max(r for _, r in runs),
+            }
     if results["pandas_sklearn"]:
-        summary["speedup"] = round(summary["pandas_sklearn"]["median_wall_s"] / summary["mlstrat"]["median_wall_s"], 1)
+        summary["speedup"] = round(
+            summary["pandas_sklearn"]["median_wall_s"] / summary["mlstrat"]["median_wall_s"], 1
+        )
     print(json.dumps(summary, indent=2))
     return summary
 
@@ -137,32 +157,59 @@ def run(rows: int, repeats: int, baseline: bool) -> dict:
 def light(repeats: int) -> dict:
     """Start-up of the light path: `mlstrat diagnose --errors ...` (no engine, no numpy)."""
     env = {"PYTHONPATH": str(ROOT / "src")}
-    cmd = [PY, "-m", "mlstrat", "diagnose", "--errors", "train=1%,train_dev=1.5%,dev=10%,test=10.2%",
-           "--sizes", "train=50000,train_dev=2000,dev=2000,test=2000", "--human", "0.5%", "--json"]
+    cmd = [
+        PY,
+        "-m",
+        "mlstrat",
+        "diagnose",
+        "--errors",
+        "train=1%,train_dev=1.5%,dev=10%,test=10.2%",
+        "--sizes",
+        "train=50000,train_dev=2000,dev=2000,test=2000",
+        "--human",
+        "0.5%",
+        "--json",
+    ]
     walls = [timed(cmd, env)[0] for _ in range(repeats)]
-    probe = ("import sys, runpy; sys.argv = ['mlstrat'] + sys.argv[1:]\n"
-             "try:\n    runpy.run_module('mlstrat', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
-             "{'duckdb', 'ibis', 'pandas', 'sklearn', 'torch', 'numpy', 'pyarrow', 'matplotlib'})\n"
-             "print('HEAVY', heavy, file=sys.stderr)")
-    proc = subprocess.run([PY, "-c", probe, *cmd[3:]], capture_output=True, text=True,
-                          env={**os.environ, **env}, cwd=ROOT)
+    probe = (
+        "import sys, runpy; sys.argv = ['mlstrat'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('mlstrat', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'duckdb', 'ibis', 'pandas', 'sklearn', 'torch', 'numpy', 'pyarrow', 'matplotlib'})\n"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [PY, "-c", probe, *cmd[3:]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
     heavy = [x for x in proc.stderr.splitlines() if x.startswith("HEAVY")]
-    summary = {"repeats": repeats, "wall_s": walls, "median_wall_s": statistics.median(walls),
-               "max_wall_s": max(walls), "heavy_modules_imported": heavy[-1] if heavy else proc.stderr[-500:]}
+    summary = {
+        "repeats": repeats,
+        "wall_s": walls,
+        "median_wall_s": statistics.median(walls),
+        "max_wall_s": max(walls),
+        "heavy_modules_imported": heavy[-1] if heavy else proc.stderr[-500:],
+    }
     print(json.dumps(summary, indent=2))
     return summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate")
     g.add_argument("--rows", type=int, default=100_000_000)
     r = sub.add_parser("run")
     r.add_argument("--rows", type=int, default=100_000_000)
     r.add_argument("--repeats", type=int, default=3)
-    r.add_argument("--no-baseline", action="store_true", help="only mlstrat (when pandas cannot fit)")
+    r.add_argument(
+        "--no-baseline", action="store_true", help="only mlstrat (when pandas cannot fit)"
+    )
     lt = sub.add_parser("light")
     lt.add_argument("--repeats", type=int, default=15)
     sub.add_parser("clean")

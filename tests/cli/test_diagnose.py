@@ -11,8 +11,12 @@ from typer.testing import CliRunner
 from mlstrat.cli import app
 
 runner = CliRunner()
-FIGURES = ["--errors", "train=1%,train_dev=1.5%,dev=10%,test=10.2%",
-           "--sizes", "train=50000,train_dev=2000,dev=2000,test=2000"]
+FIGURES = [
+    "--errors",
+    "train=1%,train_dev=1.5%,dev=10%,test=10.2%",
+    "--sizes",
+    "train=50000,train_dev=2000,dev=2000,test=2000",
+]
 
 
 def _run(*args):
@@ -26,21 +30,35 @@ def test_json_from_figures():
     assert out["principal_problem"] == "data_mismatch"
     assert out["human_level"]["bayes_proxy"] == {"name": "expert team", "value": 0.005}
     assert out["errors"]["dev"]["n"] == 2000
-    assert [a["id"] for a in out["actions"]] == ["error_analysis", "collect_target_data",
-                                                 "add_target_data_to_train", "data_synthesis"]
+    assert [a["id"] for a in out["actions"]] == [
+        "error_analysis",
+        "collect_target_data",
+        "add_target_data_to_train",
+        "data_synthesis",
+    ]
 
 
 def test_terminal_view():
     result = _run(*FIGURES, "--human", "0.5%")
     assert result.exit_code == 0, result.output
-    for text in ("Error per split (95% CI)", "train-dev", "Components", "data mismatch",
-                 "Data mismatch is the principal problem (8.5 pts, train-dev to dev).", "Next actions",
-                 "error_analysis", "human 0.50%", "warning [test_split_used]"):
+    for text in (
+        "Error per split (95% CI)",
+        "train-dev",
+        "Components",
+        "data mismatch",
+        "Data mismatch is the principal problem (8.5 pts, train-dev to dev).",
+        "Next actions",
+        "error_analysis",
+        "human 0.50%",
+        "warning [test_split_used]",
+    ):
         assert text in result.output, text
 
 
-@pytest.mark.parametrize(("fail_on", "code"), [("data_mismatch", 1), ("variance,avoidable_bias", 0),
-                                               ("variance,data_mismatch", 1)])
+@pytest.mark.parametrize(
+    ("fail_on", "code"),
+    [("data_mismatch", 1), ("variance,avoidable_bias", 0), ("variance,data_mismatch", 1)],
+)
 def test_fail_on(fail_on, code):
     result = _run(*FIGURES, "--human", "0.5%", "--fail-on", fail_on, "--json")
     assert result.exit_code == code
@@ -50,12 +68,32 @@ def test_fail_on(fail_on, code):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--errors", "train=5,dev=10%"], "--errors train: 5 is above 1; rates are fractions in [0, 1]. Did you mean 5% (= 0.05)?"),
-        (["--errors", "trn=1%"], "--errors: unknown key 'trn' (did you mean 'train'?); allowed: train, train_dev, dev, test"),
-        (["--errors", "train"], "--errors: 'train' is not of the form key=value (example: dev=10%)"),
-        (["--errors", "train=1%", "--human", "150%"], "--human human: 150% is outside [0, 1]; give a fraction like 0.05 or 5%"),
-        (["--errors", "train=1%", "--metric", "f_1"], "unknown metric 'f_1' (did you mean 'f1'?); choose from error, weighted_error, f1"),
-        (["--errors", "train=1%", "--fail-on", "varience"], "--fail-on: unknown problem 'varience' (did you mean 'variance'?)"),
+        (
+            ["--errors", "train=5,dev=10%"],
+            "--errors train: 5 is above 1; rates are fractions in [0, 1]. Did you mean 5% (= "
+            "0.05)?",
+        ),
+        (
+            ["--errors", "trn=1%"],
+            "--errors: unknown key 'trn' (did you mean 'train'?); allowed: train, train_dev, dev, "
+            "test",
+        ),
+        (
+            ["--errors", "train"],
+            "--errors: 'train' is not of the form key=value (example: dev=10%)",
+        ),
+        (
+            ["--errors", "train=1%", "--human", "150%"],
+            "--human human: 150% is outside [0, 1]; give a fraction like 0.05 or 5%",
+        ),
+        (
+            ["--errors", "train=1%", "--metric", "f_1"],
+            "unknown metric 'f_1' (did you mean 'f1'?); choose from error, weighted_error, f1",
+        ),
+        (
+            ["--errors", "train=1%", "--fail-on", "varience"],
+            "--fail-on: unknown problem 'varience' (did you mean 'variance'?)",
+        ),
         (["--errors", "train=1%,dev=2%", "--sizes", "dev=0"], "--sizes dev: the split has 0 rows"),
         ([], "give either a predictions table or --errors"),
     ],
@@ -75,7 +113,9 @@ def predictions(tmp_path):
     rate = np.where(split == "train", 0.02, np.where(split == "train_dev", 0.03, 0.15))
     yhat = np.where(rng.random(n) < rate, (y + 1) % 4, y)
     path = tmp_path / "pred.parquet"
-    pq.write_table(pa.table({"id": np.arange(n), "split": split, "y_true": y, "y_pred": yhat}), path)
+    pq.write_table(
+        pa.table({"id": np.arange(n), "split": split, "y_true": y, "y_pred": yhat}), path
+    )
     return path
 
 
@@ -92,7 +132,10 @@ def test_predictions_bad_input(tmp_path):
     path.write_text("split,y_true,y_pred\nvalid,1,1\n")
     result = _run(str(path))
     assert result.exit_code == 2
-    assert "column 'split' has unknown value(s) 'valid'; allowed: train, train_dev, dev, test" in result.output
+    assert (
+        "column 'split' has unknown value(s) 'valid'; allowed: train, train_dev, dev, test"
+        in result.output
+    )
     path.write_text("split,y_true\ndev,1\n")
     result = _run(str(path))
     assert result.exit_code == 2 and "y_pred" in result.output
@@ -105,7 +148,8 @@ def test_predictions_bad_input(tmp_path):
 def test_light_path_imports_nothing_heavy():
     code = (
         "import sys\nfrom typer.testing import CliRunner\nfrom mlstrat.cli import app\n"
-        "r = CliRunner().invoke(app, ['diagnose', '--errors', 'train=1%,dev=10%', '--sizes', 'train=100,dev=100',"
+        "r = CliRunner().invoke(app, ['diagnose', '--errors', 'train=1%,dev=10%', '--sizes', "
+        "'train=100,dev=100',"
         " '--human', '0.5%'])\nassert r.exit_code == 0, r.output\n"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
     )

@@ -21,7 +21,10 @@ def predictions(tmp_path):
     yhat = np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), y)
     w = rng.choice([1.0, 3.0], n)
     path = tmp_path / "pred.parquet"
-    pq.write_table(pa.table({"id": np.arange(n), "split": split, "y_true": y, "y_pred": yhat, "weight": w}), path)
+    pq.write_table(
+        pa.table({"id": np.arange(n), "split": split, "y_true": y, "y_pred": yhat, "weight": w}),
+        path,
+    )
     return path, y, yhat, w, split
 
 
@@ -35,7 +38,9 @@ def test_json_matches_sklearn(predictions):
     assert list(out["splits"]) == ["train", "dev"]
     assert d["n"] == 200
     assert d["error"] == pytest.approx(np.mean(y[dev] != yhat[dev]), abs=1e-12)
-    assert d["weighted_error"] == pytest.approx(np.sum(w[dev] * (y[dev] != yhat[dev])) / np.sum(w[dev]), abs=1e-12)
+    assert d["weighted_error"] == pytest.approx(
+        np.sum(w[dev] * (y[dev] != yhat[dev])) / np.sum(w[dev]), abs=1e-12
+    )
     assert d["f1"] == pytest.approx(f1_score(y[dev], yhat[dev], average="macro"), abs=1e-12)
     assert d["error_ci"][0] < d["error"] < d["error_ci"][1]
     assert d["confusion"]["labels"] == ["0", "1", "2"]
@@ -47,21 +52,29 @@ def test_json_matches_sklearn(predictions):
 
 def test_pos_label_and_split(predictions):
     path, y, yhat, _, split = predictions
-    result = runner.invoke(app, ["metrics", str(path), "--split", "dev", "--pos-label", "2", "--json"])
+    result = runner.invoke(
+        app, ["metrics", str(path), "--split", "dev", "--pos-label", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     d = json.loads(result.output)["splits"]
     assert list(d) == ["dev"]
     dev = split == "dev"
     p, r, f, _ = precision_recall_fscore_support(y[dev], yhat[dev], labels=[2], average=None)
     assert d["dev"]["average"] == "binary" and d["dev"]["pos_label"] == "2"
-    assert (d["dev"]["precision"], d["dev"]["recall"], d["dev"]["f1"]) == pytest.approx((p[0], r[0], f[0]), abs=1e-12)
+    assert (d["dev"]["precision"], d["dev"]["recall"], d["dev"]["f1"]) == pytest.approx(
+        (p[0], r[0], f[0]), abs=1e-12
+    )
 
 
 def test_terminal_view(predictions):
     result = runner.invoke(app, ["metrics", str(predictions[0])])
     assert result.exit_code == 0, result.output
-    for text in ("Errors per split (95% CI)", "Precision / recall / F1 (macro)", "Confusion matrix: dev",
-                 "Most confused (dev"):
+    for text in (
+        "Errors per split (95% CI)",
+        "Precision / recall / F1 (macro)",
+        "Confusion matrix: dev",
+        "Most confused (dev",
+    ):
         assert text in result.output
 
 

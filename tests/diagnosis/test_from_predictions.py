@@ -26,7 +26,9 @@ def _table(errors_per_split, n=400, domain=None, seed=0):
         cols["weight"] += [1.0 + (j % 2) for j in range(n)]
         i += n
     if domain is not None:
-        cols["domain"] = [domain(s, j) for s, j in zip(cols["split"], range(len(cols["split"])))]
+        cols["domain"] = [
+            domain(s, j) for s, j in zip(cols["split"], range(len(cols["split"])), strict=True)
+        ]
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
@@ -39,12 +41,16 @@ def test_errors_and_component_intervals_match_independent_newcombe():
     table = _table({"train": 8, "train_dev": 12, "dev": 60})
     d = diagnose(table, human=["1%"])
     assert d.errors["dev"].value == 60 / 400 and d.errors["dev"].n == 400
-    assert (d.errors["dev"].ci_low, d.errors["dev"].ci_high) == pytest.approx(_wilson(60, 400), abs=1e-12)
+    assert (d.errors["dev"].ci_low, d.errors["dev"].ci_high) == pytest.approx(
+        _wilson(60, 400), abs=1e-12
+    )
     # Newcombe's hybrid score interval written out from scipy's Wilson bounds
     p1, p2 = 60 / 400, 12 / 400
     (l1, u1), (l2, u2) = _wilson(60, 400), _wilson(12, 400)
-    expected = (p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
-                p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    expected = (
+        p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+        p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2),
+    )
     c = d.components["data_mismatch"]
     assert (c.ci_low, c.ci_high) == pytest.approx(expected, abs=1e-12)
     # an exact human figure adds no width: the bias interval is the train interval shifted
@@ -56,22 +62,29 @@ def test_errors_and_component_intervals_match_independent_newcombe():
 
 
 def test_domain_column_detects_mismatch_without_train_dev():
-    table = _table({"train": 8, "dev": 60}, domain=lambda s, j: "app" if s == "dev" or j % 2 else "web")
+    table = _table(
+        {"train": 8, "dev": 60}, domain=lambda s, j: "app" if s == "dev" or j % 2 else "web"
+    )
     d = diagnose(table, human=["1%"])
     assert "mismatched_without_train_dev" in [w.code for w in d.warnings]
     same = _table({"train": 8, "dev": 60}, domain=lambda s, j: "app" if j % 2 else "web")
-    assert "mismatched_without_train_dev" not in [w.code for w in diagnose(same, human=["1%"]).warnings]
     assert "mismatched_without_train_dev" not in [
-        w.code for w in diagnose(table, human=["1%"], mismatched=False).warnings]
+        w.code for w in diagnose(same, human=["1%"]).warnings
+    ]
+    assert "mismatched_without_train_dev" not in [
+        w.code for w in diagnose(table, human=["1%"], mismatched=False).warnings
+    ]
 
 
 def test_weighted_error_and_f1_metrics():
     table = _table({"train": 8, "dev": 60})
     w = diagnose(table, metric="weighted_error", human=["1%"])
-    dev = (np.asarray(table["split"]) == "dev")
+    dev = np.asarray(table["split"]) == "dev"
     wrong = (table["y_true"] != table["y_pred"])[dev]
     weights = table["weight"][dev]
-    assert w.errors["dev"].value == pytest.approx(float(np.sum(weights * wrong) / np.sum(weights)), abs=1e-12)
+    assert w.errors["dev"].value == pytest.approx(
+        float(np.sum(weights * wrong) / np.sum(weights)), abs=1e-12
+    )
     from sklearn.metrics import f1_score
 
     f = diagnose(table, metric="f1", human=["1%"])
@@ -91,7 +104,7 @@ def test_weighted_error_needs_a_weight_column():
 def test_human_labels_per_annotator_and_majority(tmp_path):
     table = _table({"train": 8, "dev": 60}, n=100)
     dev_ids = table["id"][table["split"] == "dev"]
-    truth = dict(zip(table["id"].tolist(), table["y_true"].tolist()))
+    truth = dict(zip(table["id"].tolist(), table["y_true"].tolist(), strict=True))
     rows = ["id,label,annotator"]
     for j, i in enumerate(dev_ids.tolist()):
         t = truth[i]
@@ -110,7 +123,9 @@ def test_human_labels_per_annotator_and_majority(tmp_path):
     assert refs["majority vote"].value == 0.0
     assert d.human_level.bayes_proxy.name == "majority vote"
     lo, hi = _wilson(2, 100)
-    assert (refs["annotator c"].ci_low, refs["annotator c"].ci_high) == pytest.approx((lo, hi), abs=1e-12)
+    assert (refs["annotator c"].ci_low, refs["annotator c"].ci_high) == pytest.approx(
+        (lo, hi), abs=1e-12
+    )
     assert "human_labels_unmatched" in [w.code for w in d.warnings]
 
 
@@ -133,7 +148,9 @@ def test_human_labels_bad_input(tmp_path):
 def test_unknown_split_in_predictions():
     table = _table({"train": 8, "dev": 60}, n=20)
     table["split"] = np.where(table["split"] == "dev", "valid", table["split"])
-    with pytest.raises(InputError, match=r"unknown value\(s\) 'valid'; allowed: train, train_dev, dev, test"):
+    with pytest.raises(
+        InputError, match=r"unknown value\(s\) 'valid'; allowed: train, train_dev, dev, test"
+    ):
         diagnose(table)
 
 

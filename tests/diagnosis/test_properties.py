@@ -12,9 +12,15 @@ rates = st.floats(0.0, 0.5, allow_nan=False).map(lambda x: round(x, 4))
 
 
 @settings(max_examples=150, deadline=None)
-@given(train=rates, train_dev=st.one_of(st.none(), rates), dev=rates, test=st.one_of(st.none(), rates),
-       human=st.floats(0.0, 0.1).map(lambda x: round(x, 4)), sized=st.booleans(),
-       tolerance=st.sampled_from([0.0, 0.005, 0.01, 0.02]))
+@given(
+    train=rates,
+    train_dev=st.one_of(st.none(), rates),
+    dev=rates,
+    test=st.one_of(st.none(), rates),
+    human=st.floats(0.0, 0.1).map(lambda x: round(x, 4)),
+    sized=st.booleans(),
+    tolerance=st.sampled_from([0.0, 0.005, 0.01, 0.02]),
+)
 def test_decision_rule_invariants(train, train_dev, dev, test, human, sized, tolerance):
     errors = {"train": train, "dev": dev}
     if train_dev is not None:

@@ -58,10 +58,19 @@ def test_classic_tables(errors, human, problems):
 def test_components_follow_method_formulas():
     d = diagnose(errors="train=1%,train_dev=1.5%,dev=10%,test=10.2%", human=["0.5%"])
     got = {k: d.components[k].value for k in COMPONENTS}
-    assert got == pytest.approx({"avoidable_bias": 0.005, "variance": 0.005, "data_mismatch": 0.085,
-                                 "dev_overfitting": 0.002})
+    assert got == pytest.approx(
+        {
+            "avoidable_bias": 0.005,
+            "variance": 0.005,
+            "data_mismatch": 0.085,
+            "dev_overfitting": 0.002,
+        }
+    )
     assert (d.components["variance"].from_, d.components["variance"].to) == ("train", "train_dev")
-    assert (d.components["avoidable_bias"].from_, d.components["avoidable_bias"].to) == ("human_level", "train")
+    assert (d.components["avoidable_bias"].from_, d.components["avoidable_bias"].to) == (
+        "human_level",
+        "train",
+    )
 
 
 def test_without_train_dev_variance_is_dev_minus_train_and_mismatch_is_null():
@@ -97,9 +106,16 @@ def test_comparable_rule():
     assert d.components["variance"].significant
     assert d.problems == ("avoidable_bias",)
     # bias 3.5, variance 2.0, mismatch 2.0: both at least half of 3.5 -> all listed, largest first
-    d = diagnose(errors="train=10%,train_dev=12%,dev=14%", sizes="train=1000000,train_dev=8000,dev=8000",
-                 human=["6.5%"])
-    assert d.problems[0] == "avoidable_bias" and set(d.problems) == {"avoidable_bias", "variance", "data_mismatch"}
+    d = diagnose(
+        errors="train=10%,train_dev=12%,dev=14%",
+        sizes="train=1000000,train_dev=8000,dev=8000",
+        human=["6.5%"],
+    )
+    assert d.problems[0] == "avoidable_bias" and set(d.problems) == {
+        "avoidable_bias",
+        "variance",
+        "data_mismatch",
+    }
 
 
 def test_comparable_rule_lists_overlapping_intervals():
@@ -124,9 +140,19 @@ def test_recipe_is_deduplicated_and_shared_action_lists_both():
 
 def test_stable_action_ids():
     assert RECIPE == {
-        "avoidable_bias": ("bigger_network", "train_longer", "better_optimizer", "architecture_search"),
+        "avoidable_bias": (
+            "bigger_network",
+            "train_longer",
+            "better_optimizer",
+            "architecture_search",
+        ),
         "variance": ("more_data", "regularization", "data_augmentation", "architecture_search"),
-        "data_mismatch": ("error_analysis", "collect_target_data", "add_target_data_to_train", "data_synthesis"),
+        "data_mismatch": (
+            "error_analysis",
+            "collect_target_data",
+            "add_target_data_to_train",
+            "data_synthesis",
+        ),
         "dev_overfitting": ("bigger_dev_set",),
     }
 
@@ -175,53 +201,130 @@ def test_test_split_used_warns():
 
 
 def test_to_dict_shape():
-    d = diagnose(errors="train=1%,train_dev=1.5%,dev=10%,test=10.2%",
-                 sizes="train=50000,train_dev=2000,dev=2000,test=2000", human=["expert team=0.5%"])
+    d = diagnose(
+        errors="train=1%,train_dev=1.5%,dev=10%,test=10.2%",
+        sizes="train=50000,train_dev=2000,dev=2000,test=2000",
+        human=["expert team=0.5%"],
+    )
     out = d.to_dict()
-    assert list(out) == ["metric", "errors", "human_level", "components", "problems", "principal_problem",
-                         "verdict", "actions", "warnings", "tolerance"]
+    assert list(out) == [
+        "metric",
+        "errors",
+        "human_level",
+        "components",
+        "problems",
+        "principal_problem",
+        "verdict",
+        "actions",
+        "warnings",
+        "tolerance",
+    ]
     assert list(out["errors"]) == ["train", "train_dev", "dev", "test"]
     assert set(out["errors"]["train"]) == {"value", "ci_low", "ci_high", "n"}
     assert out["errors"]["train"]["n"] == 50000
     assert out["human_level"] == {
-        "references": [{"name": "expert team", "value": 0.005, "ci_low": None, "ci_high": None, "n": None}],
-        "bayes_proxy": {"name": "expert team", "value": 0.005}, "assumed": False}
+        "references": [
+            {"name": "expert team", "value": 0.005, "ci_low": None, "ci_high": None, "n": None}
+        ],
+        "bayes_proxy": {"name": "expert team", "value": 0.005},
+        "assumed": False,
+    }
     assert list(out["components"]) == list(COMPONENTS)
-    assert set(out["components"]["variance"]) == {"value", "ci_low", "ci_high", "significant", "from", "to"}
+    assert set(out["components"]["variance"]) == {
+        "value",
+        "ci_low",
+        "ci_high",
+        "significant",
+        "from",
+        "to",
+    }
     assert out["components"]["data_mismatch"]["from"] == "train_dev"
     assert out["problems"] == ["data_mismatch"] and out["principal_problem"] == "data_mismatch"
     assert set(out["actions"][0]) == {"id", "title", "why", "addresses"}
     assert set(out["warnings"][0]) == {"code", "message"}
     no_sizes = diagnose(errors="train=1%,dev=2%").to_dict()
-    assert no_sizes["errors"]["train"] == {"value": 0.01, "ci_low": None, "ci_high": None, "n": None}
-    assert no_sizes["components"]["data_mismatch"] == {"value": None, "ci_low": None, "ci_high": None,
-                                                      "significant": False, "from": "train_dev", "to": "dev"}
+    assert no_sizes["errors"]["train"] == {
+        "value": 0.01,
+        "ci_low": None,
+        "ci_high": None,
+        "n": None,
+    }
+    assert no_sizes["components"]["data_mismatch"] == {
+        "value": None,
+        "ci_low": None,
+        "ci_high": None,
+        "significant": False,
+        "from": "train_dev",
+        "to": "dev",
+    }
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"errors": "train=1%,trian=2%"}, ConfigError,
-         r"--errors: unknown key 'trian' \(did you mean 'train'\?\); allowed: train, train_dev, dev, test"),
-        ({"errors": "train=5,dev=10%"}, ConfigError,
-         r"--errors train: 5 is above 1; rates are fractions in \[0, 1\]. Did you mean 5% \(= 0.05\)\?"),
+        (
+            {"errors": "train=1%,trian=2%"},
+            ConfigError,
+            r"--errors: unknown key 'trian' \(did you mean 'train'\?\); allowed: train, train_dev, "
+            r"dev, test",
+        ),
+        (
+            {"errors": "train=5,dev=10%"},
+            ConfigError,
+            r"--errors train: 5 is above 1; rates are fractions in \[0, 1\]. Did you mean 5% \(= "
+            r"0.05\)\?",
+        ),
         ({"errors": "train:1%"}, ConfigError, r"--errors: 'train:1%' is not of the form key=value"),
         ({"errors": "train=abc"}, ConfigError, r"--errors train: 'abc' is not a number"),
-        ({"errors": "train=1%", "human": ["120%"]}, ConfigError, r"--human human: 120% is outside \[0, 1\]"),
-        ({"errors": "train=1%", "human": ["expert=-1%"]}, ConfigError, r"--human expert: -1% is outside \[0, 1\]"),
-        ({"errors": "train=1%", "human": ["a=1%", "a=2%"]}, ConfigError, r"--human: the name 'a' is given twice"),
-        ({"errors": "train=1%", "human": ["expert=1%"], "bayes": "exprt"}, ConfigError,
-         r"--bayes: no human reference named 'exprt' \(did you mean 'expert'\?\); references: expert"),
-        ({"errors": "train=1%", "metric": "eror"}, ConfigError,
-         r"unknown metric 'eror' \(did you mean 'error'\?\); choose from error, weighted_error, f1"),
-        ({"errors": "train=1%,dev=2%", "sizes": "train=0,dev=10"}, InputError,
-         r"--sizes train: the split has 0 rows"),
-        ({"errors": "train=1%", "sizes": "train=10,dev=10"}, ConfigError,
-         r"--sizes: dev has a size but no error in --errors"),
-        ({"errors": "train=1%", "sizes": "train=1.5"}, ConfigError, r"--sizes train: '1.5' is not a whole count"),
+        (
+            {"errors": "train=1%", "human": ["120%"]},
+            ConfigError,
+            r"--human human: 120% is outside \[0, 1\]",
+        ),
+        (
+            {"errors": "train=1%", "human": ["expert=-1%"]},
+            ConfigError,
+            r"--human expert: -1% is outside \[0, 1\]",
+        ),
+        (
+            {"errors": "train=1%", "human": ["a=1%", "a=2%"]},
+            ConfigError,
+            r"--human: the name 'a' is given twice",
+        ),
+        (
+            {"errors": "train=1%", "human": ["expert=1%"], "bayes": "exprt"},
+            ConfigError,
+            r"--bayes: no human reference named 'exprt' \(did you mean 'expert'\?\); references: "
+            r"expert",
+        ),
+        (
+            {"errors": "train=1%", "metric": "eror"},
+            ConfigError,
+            r"unknown metric 'eror' \(did you mean 'error'\?\); choose from error, weighted_error, "
+            r"f1",
+        ),
+        (
+            {"errors": "train=1%,dev=2%", "sizes": "train=0,dev=10"},
+            InputError,
+            r"--sizes train: the split has 0 rows",
+        ),
+        (
+            {"errors": "train=1%", "sizes": "train=10,dev=10"},
+            ConfigError,
+            r"--sizes: dev has a size but no error in --errors",
+        ),
+        (
+            {"errors": "train=1%", "sizes": "train=1.5"},
+            ConfigError,
+            r"--sizes train: '1.5' is not a whole count",
+        ),
         ({}, ConfigError, r"give either a predictions table or --errors"),
         ({"errors": "train=1%", "tolerance": "2"}, ConfigError, r"--tolerance: 2 is above 1"),
-        ({"errors": "train=1%", "human_labels": "x.csv"}, ConfigError, r"--human-labels needs a predictions table"),
+        (
+            {"errors": "train=1%", "human_labels": "x.csv"},
+            ConfigError,
+            r"--human-labels needs a predictions table",
+        ),
     ],
 )
 def test_bad_input(kwargs, error, message):
@@ -230,8 +333,11 @@ def test_bad_input(kwargs, error, message):
 
 
 def test_dict_errors_and_alias():
-    d = diagnose(errors={"train": 0.01, "train-dev": "1.5%", "dev": 0.1}, sizes={"train": 1000, "train_dev": 1000,
-                                                                               "dev": 1000}, human=[0.005])
+    d = diagnose(
+        errors={"train": 0.01, "train-dev": "1.5%", "dev": 0.1},
+        sizes={"train": 1000, "train_dev": 1000, "dev": 1000},
+        human=[0.005],
+    )
     assert list(d.errors) == ["train", "train_dev", "dev"]
     assert d.errors["train_dev"].n == 1000
     assert d.principal_problem == "data_mismatch"

@@ -45,15 +45,17 @@ def test_matches_sklearn(data, zero_division):
         assert _close(m.error, 1 - accuracy_score(y_true, y_pred))
         if w.sum() > 0:
             assert _close(m.weighted_error, 1 - accuracy_score(y_true, y_pred, sample_weight=w))
-        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None,
-                                                     zero_division=zero_division)
+        p, r, f, s = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=None, zero_division=zero_division
+        )
         for i, label in enumerate(labels):
             pc = m.per_class[str(label)]
             assert _close(pc["precision"], float(p[i])) and _close(pc["recall"], float(r[i]))
             assert _close(pc["f1"], float(f[i])) and pc["support"] == s[i]
         for average in ("macro", "weighted", "micro"):
-            p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average,
-                                                         zero_division=zero_division)
+            p, r, f, _ = precision_recall_fscore_support(
+                y_true, y_pred, average=average, zero_division=zero_division
+            )
             got = m.averages[average]
             assert _close(got["precision"], float(p)), average
             assert _close(got["recall"], float(r)), average
@@ -70,8 +72,9 @@ def test_binary_matches_sklearn(data, zero_division):
         y_true = np.append(y_true, 1 - y_true[0])
         y_pred = np.append(y_pred, 1 - y_pred[0])
     m = metrics_from_arrays(y_true, y_pred, pos_label=1, zero_division=zero_division)
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, pos_label=1, average="binary",
-                                                 zero_division=zero_division)
+    p, r, f, _ = precision_recall_fscore_support(
+        y_true, y_pred, pos_label=1, average="binary", zero_division=zero_division
+    )
     assert m.average == "binary"
     assert _close(m.precision, float(p)) and _close(m.recall, float(r)) and _close(m.f1, float(f))
 
@@ -81,13 +84,20 @@ def test_string_labels_and_most_confused():
     y_pred = ["cat", "dog", "cat", "cat", "dog", "bird"]
     m = metrics_from_arrays(y_true, y_pred)
     assert m.labels == ("bird", "cat", "dog")
-    assert m.most_confused[0] == {"true": "dog", "pred": "cat", "count": 2, "share_of_errors": 2 / 3}
+    assert m.most_confused[0] == {
+        "true": "dog",
+        "pred": "cat",
+        "count": 2,
+        "share_of_errors": 2 / 3,
+    }
     assert m.most_confused[1]["true"] == "cat" and m.most_confused[1]["pred"] == "dog"
     assert len(m.most_confused) == 2
 
 
 def test_warn_policy_warns_and_sets_zero():
-    with pytest.warns(UndefinedMetricWarning, match="precision ill-defined .* zero_division=0, 1 or nan"):
+    with pytest.warns(
+        UndefinedMetricWarning, match="precision ill-defined .* zero_division=0, 1 or nan"
+    ):
         m = metrics_from_arrays([0, 1, 1], [0, 0, 0])
     assert m.per_class["1"]["precision"] == 0.0
 

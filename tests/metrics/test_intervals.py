@@ -1,5 +1,6 @@
 """Intervals checked against independent computations (scipy, published values, bootstrap)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -107,5 +108,5 @@ def test_needed_size():
 
 def test_counts_dataclass_is_frozen():
     c = Counts((0,), np.array([[1]]), np.array([[1.0]]), np.array([[1.0]]))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.labels = (1,)

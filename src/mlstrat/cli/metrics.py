@@ -28,15 +28,29 @@ def _render(report: Any) -> list[Any]:
     for col in ("split", "accuracy", "precision", "recall", "F1", "F1 95% CI"):
         scores.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
     for name, m in report.splits.items():
-        summary.add_row(SPLIT_DISPLAY[name], f"{m.n:,}", format_rate(m.error), ci(m.error_ci),
-                        format_rate(m.weighted_error), ci(m.weighted_error_ci))
-        scores.add_row(SPLIT_DISPLAY[name], format_rate(m.accuracy), format_rate(m.precision),
-                       format_rate(m.recall), format_rate(m.f1), ci(m.f1_ci))
+        summary.add_row(
+            SPLIT_DISPLAY[name],
+            f"{m.n:,}",
+            format_rate(m.error),
+            ci(m.error_ci),
+            format_rate(m.weighted_error),
+            ci(m.weighted_error_ci),
+        )
+        scores.add_row(
+            SPLIT_DISPLAY[name],
+            format_rate(m.accuracy),
+            format_rate(m.precision),
+            format_rate(m.recall),
+            format_rate(m.f1),
+            ci(m.f1_ci),
+        )
     out: list[Any] = [summary, scores]
     for name, m in report.splits.items():
         if len(m.labels) <= 12:
-            cm = Table(title=f"Confusion matrix: {SPLIT_DISPLAY[name]} (rows true, columns predicted)",
-                       title_justify="left")
+            cm = Table(
+                title=f"Confusion matrix: {SPLIT_DISPLAY[name]} (rows true, columns predicted)",
+                title_justify="left",
+            )
             cm.add_column("true \\ pred")
             labels = list(m.per_class)
             for label in labels:
@@ -54,14 +68,24 @@ def _render(report: Any) -> list[Any]:
 
 @app.command("metrics")
 def metrics_command(
-    predictions: Path = typer.Argument(..., help="Predictions table (split, y_true, y_pred[, weight])."),
-    split: list[str] = typer.Option([], "--split", help="Only this split (repeatable); all present by default."),
-    pos_label: str | None = typer.Option(None, "--pos-label", help="Report binary P/R/F1 for this class (macro otherwise)."),
-    weight: str | None = typer.Option(None, "--weight", help="Weight column for weighted error (default: 'weight' when present)."),
-    zero_division: str = typer.Option("warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."),
+    predictions: Path = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    ),
+    split: list[str] = typer.Option(
+        [], "--split", help="Only this split (repeatable); all present by default."
+    ),
+    pos_label: str | None = typer.Option(
+        None, "--pos-label", help="Report binary P/R/F1 for this class (macro otherwise)."
+    ),
+    weight: str | None = typer.Option(
+        None, "--weight", help="Weight column for weighted error (default: 'weight' when present)."
+    ),
+    zero_division: str = typer.Option(
+        "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
-    """Error, weighted error, precision/recall/F1 and the confusion matrix per split, with 95% intervals."""
+    """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
@@ -69,8 +93,13 @@ def metrics_command(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
-        report = compute_metrics(str(predictions), split=split or None, pos_label=_label(pos_label),
-                                 weight=weight, zero_division=zero_division)
+        report = compute_metrics(
+            str(predictions),
+            split=split or None,
+            pos_label=_label(pos_label),
+            weight=weight,
+            zero_division=zero_division,
+        )
     if json_out:
         from mlstrat.cli._common import echo_json
 

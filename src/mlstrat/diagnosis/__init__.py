@@ -6,7 +6,14 @@ predictions table is given.
 """
 
 from mlstrat.diagnosis._decompose import COMPARABLE, decompose, is_significant, rank_problems
-from mlstrat.diagnosis._diagnose import METRICS, PROBLEM_LABELS, diagnose, parse_errors, parse_problems, parse_sizes
+from mlstrat.diagnosis._diagnose import (
+    METRICS,
+    PROBLEM_LABELS,
+    diagnose,
+    parse_errors,
+    parse_problems,
+    parse_sizes,
+)
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._model import (
     COMPONENTS,

@@ -30,14 +30,22 @@ _EPS = 1e-12
 
 
 def is_significant(value: float | None, ci_low: float | None, tolerance: float) -> bool:
-    """Rule 1: practically large (``value >= tolerance``) and, when known, not within noise (``ci_low > 0``)."""
+    """Rule 1: ``value >= tolerance`` and, when the interval is known, ``ci_low > 0``."""
     if value is None or value < tolerance - _EPS:
         return False
     return ci_low is None or ci_low > 0
 
 
-def _component(name: str, later: ErrorEstimate | None, earlier: ErrorEstimate | None,
-               from_: str, to: str, tolerance: float, *, earlier_exact: bool = False) -> Component:
+def _component(
+    name: str,
+    later: ErrorEstimate | None,
+    earlier: ErrorEstimate | None,
+    from_: str,
+    to: str,
+    tolerance: float,
+    *,
+    earlier_exact: bool = False,
+) -> Component:
     if later is None or earlier is None:
         return Component(name, None, None, None, False, from_, to)
     value = later.value - earlier.value
@@ -48,8 +56,9 @@ def _component(name: str, later: ErrorEstimate | None, earlier: ErrorEstimate | 
     return Component(name, value, low, high, is_significant(value, low, tolerance), from_, to)
 
 
-def decompose(errors: Mapping[str, ErrorEstimate], human: ErrorEstimate, *,
-              tolerance: float = 0.01) -> dict[str, Component]:
+def decompose(
+    errors: Mapping[str, ErrorEstimate], human: ErrorEstimate, *, tolerance: float = 0.01
+) -> dict[str, Component]:
     """The four components from per-split errors and the human-level (Bayes proxy) error.
 
     ``variance`` is train-dev minus train, or dev minus train when there is no train-dev
@@ -61,9 +70,18 @@ def decompose(errors: Mapping[str, ErrorEstimate], human: ErrorEstimate, *,
     dev, test = errors.get("dev"), errors.get("test")
     after_train = ("train_dev", train_dev) if train_dev is not None else ("dev", dev)
     parts = {
-        "avoidable_bias": _component("avoidable_bias", train, human, "human_level", "train", tolerance,
-                                     earlier_exact=human.ci_low is None),
-        "variance": _component("variance", after_train[1], train, "train", after_train[0], tolerance),
+        "avoidable_bias": _component(
+            "avoidable_bias",
+            train,
+            human,
+            "human_level",
+            "train",
+            tolerance,
+            earlier_exact=human.ci_low is None,
+        ),
+        "variance": _component(
+            "variance", after_train[1], train, "train", after_train[0], tolerance
+        ),
         "data_mismatch": _component("data_mismatch", dev, train_dev, "train_dev", "dev", tolerance),
         "dev_overfitting": _component("dev_overfitting", test, dev, "dev", "test", tolerance),
     }
@@ -80,7 +98,9 @@ def rank_problems(components: Mapping[str, Component]) -> tuple[tuple[str, ...],
     principal = significant[0]
     listed = [principal.name]
     for c in significant[1:]:
-        overlaps = (c.ci_high is not None and principal.ci_low is not None and c.ci_high >= principal.ci_low)
+        overlaps = (
+            c.ci_high is not None and principal.ci_low is not None and c.ci_high >= principal.ci_low
+        )
         if c.value >= COMPARABLE * principal.value - _EPS or overlaps:  # type: ignore[operator]
             listed.append(c.name)
     return tuple(listed), principal.name

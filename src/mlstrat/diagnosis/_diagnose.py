@@ -30,8 +30,10 @@ METRICS: tuple[str, ...] = ("error", "weighted_error", "f1")
 
 #: How each component is named in sentences.
 PROBLEM_LABELS: dict[str, str] = {
-    "avoidable_bias": "avoidable bias", "variance": "variance",
-    "data_mismatch": "data mismatch", "dev_overfitting": "dev overfitting",
+    "avoidable_bias": "avoidable bias",
+    "variance": "variance",
+    "data_mismatch": "data mismatch",
+    "dev_overfitting": "dev overfitting",
 }
 
 #: Total-variation distance between train and dev domain shares above which they are "mismatched".
@@ -45,8 +47,10 @@ def _split_keys(mapping: Mapping[str, Any], option: str) -> dict[str, Any]:
     for key, value in mapping.items():
         name = _ALIASES.get(str(key).strip(), str(key).strip())
         if name not in SPLITS:
-            raise ConfigError(f"{option}: unknown split {key!r}{did_you_mean(name, SPLITS)}; "
-                              f"allowed: {', '.join(SPLITS)}")
+            raise ConfigError(
+                f"{option}: unknown split {key!r}{did_you_mean(name, SPLITS)}; "
+                f"allowed: {', '.join(SPLITS)}"
+            )
         out[name] = value
     return out
 
@@ -78,11 +82,17 @@ def parse_sizes(sizes: str | Mapping[str, Any]) -> dict[str, int]:
         try:
             value = float(text)
         except ValueError:
-            raise ConfigError(f"--sizes {split}: {raw[split]!r} is not a count (example: dev=2000)") from None
+            raise ConfigError(
+                f"--sizes {split}: {raw[split]!r} is not a count (example: dev=2000)"
+            ) from None
         if not math.isfinite(value) or value != int(value) or value < 0:
-            raise ConfigError(f"--sizes {split}: {raw[split]!r} is not a whole count (example: dev=2000)")
+            raise ConfigError(
+                f"--sizes {split}: {raw[split]!r} is not a whole count (example: dev=2000)"
+            )
         if value == 0:
-            raise InputError(f"--sizes {split}: the split has 0 rows; an error rate needs at least one example")
+            raise InputError(
+                f"--sizes {split}: the split has 0 rows; an error rate needs at least one example"
+            )
         out[split] = int(value)
     return out
 
@@ -95,25 +105,33 @@ def parse_problems(text: str | Iterable[str]) -> tuple[str, ...]:
         raise ConfigError(f"--fail-on: nothing given; choose from {', '.join(COMPONENTS)}")
     for item in items:
         if item not in COMPONENTS:
-            raise ConfigError(f"--fail-on: unknown problem {item!r}{did_you_mean(item, COMPONENTS)}; "
-                              f"choose from {', '.join(COMPONENTS)}")
+            raise ConfigError(
+                f"--fail-on: unknown problem {item!r}{did_you_mean(item, COMPONENTS)}; "
+                f"choose from {', '.join(COMPONENTS)}"
+            )
     return tuple(dict.fromkeys(items))
 
 
 def _check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise ConfigError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose from {', '.join(METRICS)}")
+        raise ConfigError(
+            f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose from "
+            f"{', '.join(METRICS)}"
+        )
     return metric
 
 
-def _estimates_from_figures(errors: str | Mapping[str, Any], sizes: str | Mapping[str, Any] | None
-                            ) -> dict[str, ErrorEstimate]:
+def _estimates_from_figures(
+    errors: str | Mapping[str, Any], sizes: str | Mapping[str, Any] | None
+) -> dict[str, ErrorEstimate]:
     rates = parse_errors(errors)
     counts = parse_sizes(sizes) if sizes is not None else {}
     extra = [s for s in counts if s not in rates]
     if extra:
-        raise ConfigError(f"--sizes: {', '.join(extra)} has a size but no error in --errors; "
-                          f"errors given for: {', '.join(rates)}")
+        raise ConfigError(
+            f"--sizes: {', '.join(extra)} has a size but no error in --errors; "
+            f"errors given for: {', '.join(rates)}"
+        )
     out: dict[str, ErrorEstimate] = {}
     for split, value in rates.items():
         n = counts.get(split)
@@ -130,8 +148,10 @@ def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstima
 
     weight = "weight" if "weight" in pred.table.columns else None
     if metric == "weighted_error" and weight is None:
-        raise ConfigError(f"{pred.source}: --metric weighted_error needs a 'weight' column; "
-                          f"columns: {', '.join(pred.table.columns)}")
+        raise ConfigError(
+            f"{pred.source}: --metric weighted_error needs a 'weight' column; "
+            f"columns: {', '.join(pred.table.columns)}"
+        )
     # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently
     report = compute_metrics(pred, weight=weight, zero_division=0.0)
     out: dict[str, ErrorEstimate] = {}
@@ -139,11 +159,17 @@ def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstima
         if metric == "error":
             out[split] = ErrorEstimate(m.error, m.error_ci[0], m.error_ci[1], m.n)
         elif metric == "weighted_error":
-            out[split] = ErrorEstimate(m.weighted_error, m.weighted_error_ci[0], m.weighted_error_ci[1], m.n)
+            out[split] = ErrorEstimate(
+                m.weighted_error, m.weighted_error_ci[0], m.weighted_error_ci[1], m.n
+            )
         else:
             low, high = m.f1_ci
-            out[split] = ErrorEstimate(1.0 - m.f1, None if math.isnan(high) else 1.0 - high,
-                                       None if math.isnan(low) else 1.0 - low, m.n)
+            out[split] = ErrorEstimate(
+                1.0 - m.f1,
+                None if math.isnan(high) else 1.0 - high,
+                None if math.isnan(low) else 1.0 - low,
+                m.n,
+            )
     return out
 
 
@@ -155,8 +181,13 @@ def _domains_differ(pred: Any) -> bool | None:
     import ibis
 
     t = table.mutate(_split=table.split.cast("string"), _domain=table.domain.cast("string"))
-    rows = (t.filter(t._split.isin(["train", "dev"])).group_by(["_split", "_domain"])
-            .aggregate(n=ibis._.count()).to_pyarrow().to_pylist())
+    rows = (
+        t.filter(t._split.isin(["train", "dev"]))
+        .group_by(["_split", "_domain"])
+        .aggregate(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
     share: dict[str, dict[str | None, float]] = {"train": {}, "dev": {}}
     for r in rows:
         share[r["_split"]][r["_domain"]] = r["n"]
@@ -169,10 +200,19 @@ def _domains_differ(pred: Any) -> bool | None:
     return tvd > DOMAIN_SHIFT
 
 
-def diagnose(predictions: Any = None, *, errors: str | Mapping[str, Any] | None = None,
-             sizes: str | Mapping[str, Any] | None = None, human: Sequence[Any] | str | float = (),
-             bayes: str | None = None, human_labels: Any = None, metric: str = "error",
-             tolerance: float | str = 0.01, mismatched: bool | None = None, con: Any = None) -> Diagnosis:
+def diagnose(
+    predictions: Any = None,
+    *,
+    errors: str | Mapping[str, Any] | None = None,
+    sizes: str | Mapping[str, Any] | None = None,
+    human: Sequence[Any] | str | float = (),
+    bayes: str | None = None,
+    human_labels: Any = None,
+    metric: str = "error",
+    tolerance: float | str = 0.01,
+    mismatched: bool | None = None,
+    con: Any = None,
+) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
 
     Parameters
@@ -216,9 +256,13 @@ def diagnose(predictions: Any = None, *, errors: str | Mapping[str, Any] | None 
     metric = _check_metric(metric)
     tolerance = parse_rate(tolerance, name="--tolerance")
     if (predictions is None) == (errors is None):
-        raise ConfigError("give either a predictions table or --errors (e.g. --errors train=1%,dev=10%), not both")
+        raise ConfigError(
+            "give either a predictions table or --errors (e.g. --errors train=1%,dev=10%), not both"
+        )
     if sizes is not None and errors is None:
-        raise ConfigError("--sizes goes with --errors; with a predictions table the sizes are counted")
+        raise ConfigError(
+            "--sizes goes with --errors; with a predictions table the sizes are counted"
+        )
     if isinstance(human, (str, float, int)):
         human = [human]
     refs = parse_human(human)
@@ -228,7 +272,11 @@ def diagnose(predictions: Any = None, *, errors: str | Mapping[str, Any] | None 
     if predictions is not None:
         from mlstrat.tables import Predictions, read_predictions
 
-        pred = predictions if isinstance(predictions, Predictions) else read_predictions(predictions, con=con)
+        pred = (
+            predictions
+            if isinstance(predictions, Predictions)
+            else read_predictions(predictions, con=con)
+        )
         estimates = _estimates_from_predictions(pred, metric)
         if mismatched is None:
             mismatched = _domains_differ(pred)
@@ -236,32 +284,57 @@ def diagnose(predictions: Any = None, *, errors: str | Mapping[str, Any] | None 
         estimates = _estimates_from_figures(errors, sizes)  # type: ignore[arg-type]
     if human_labels is not None:
         if pred is None:
-            raise ConfigError("--human-labels needs a predictions table: its y_true is what human labels are scored against")
+            raise ConfigError(
+                "--human-labels needs a predictions table: its y_true is what human labels are "
+                "scored against"
+            )
         measured, unmatched = human_from_labels(human_labels, pred, con=con)
         refs.extend(measured)
         if unmatched:
-            notes.append(DiagnosisWarning("human_labels_unmatched",
-                                          f"{unmatched} human label row(s) have an id absent from the predictions and were ignored."))
+            notes.append(
+                DiagnosisWarning(
+                    "human_labels_unmatched",
+                    f"{unmatched} human label row(s) have an id absent from the predictions and "
+                    "were ignored.",
+                )
+            )
 
     if refs:
         proxy, assumed = choose_bayes_proxy(refs, bayes), False
     else:
         if bayes is not None:
-            raise ConfigError(f"--bayes {bayes!r}: no human reference given; add --human \"{bayes}=0.5%\"")
+            raise ConfigError(
+                f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
+            )
         proxy, assumed = HumanReference(value=0.0, name="assumed zero"), True
-        notes.append(DiagnosisWarning("no_human_level",
-                                      "No human-level error given: assumed 0%, so avoidable bias is the whole training "
-                                      "error. Give --human \"expert=0.5%\" (or --human-labels) for an honest anchor."))
+        notes.append(
+            DiagnosisWarning(
+                "no_human_level",
+                "No human-level error given: assumed 0%, so avoidable bias is the whole training "
+                'error. Give --human "expert=0.5%" (or --human-labels) for an honest anchor.',
+            )
+        )
 
     components = decompose(estimates, proxy, tolerance=tolerance)
     problems, principal = rank_problems(components)
     notes.extend(_warnings(estimates, proxy, assumed, components, mismatched, tolerance))
     return Diagnosis(
-        metric=metric, errors=estimates, human_level=HumanLevel(tuple(refs), proxy, assumed),
-        components=components, problems=problems, principal_problem=principal,
-        verdict=_verdict(components, problems, estimates, tolerance,
-                         confounded=bool(mismatched) and "train_dev" not in estimates),
-        actions=actions_for(problems), warnings=tuple(notes), tolerance=tolerance,
+        metric=metric,
+        errors=estimates,
+        human_level=HumanLevel(tuple(refs), proxy, assumed),
+        components=components,
+        problems=problems,
+        principal_problem=principal,
+        verdict=_verdict(
+            components,
+            problems,
+            estimates,
+            tolerance,
+            confounded=bool(mismatched) and "train_dev" not in estimates,
+        ),
+        actions=actions_for(problems),
+        warnings=tuple(notes),
+        tolerance=tolerance,
     )
 
 
@@ -269,63 +342,115 @@ def _pts(value: float) -> str:
     return f"{100 * value:.1f} pts"
 
 
-def _warnings(estimates: Mapping[str, ErrorEstimate], proxy: HumanReference, assumed: bool,
-              components: Mapping[str, Component], mismatched: bool | None, tolerance: float
-              ) -> list[DiagnosisWarning]:
+def _warnings(
+    estimates: Mapping[str, ErrorEstimate],
+    proxy: HumanReference,
+    assumed: bool,
+    components: Mapping[str, Component],
+    mismatched: bool | None,
+    tolerance: float,
+) -> list[DiagnosisWarning]:
     out: list[DiagnosisWarning] = []
     train = estimates.get("train")
     if train is not None and not assumed and train.value < proxy.value:
-        out.append(DiagnosisWarning(
-            "surpassed_human_level",
-            f"Train error {format_rate(train.value)} is below the human level {format_rate(proxy.value)} "
-            f"({proxy.name}): the human figure no longer bounds Bayes error, so the avoidable-bias estimate "
-            "has lost its anchor. Give a stronger human reference (e.g. a team of experts) with --human."))
+        out.append(
+            DiagnosisWarning(
+                "surpassed_human_level",
+                f"Train error {format_rate(train.value)} is below the human level "
+                f"{format_rate(proxy.value)} "
+                f"({proxy.name}): the human figure no longer bounds Bayes error, so the "
+                "avoidable-bias estimate "
+                "has lost its anchor. Give a stronger human reference (e.g. a team of experts) "
+                "with --human.",
+            )
+        )
     if mismatched and "train_dev" not in estimates and "train" in estimates and "dev" in estimates:
-        out.append(DiagnosisWarning(
-            "mismatched_without_train_dev",
-            "Train and dev come from different distributions and there is no train-dev split: the dev-train gap "
-            "(reported as variance) cannot be told apart from data mismatch. Hold out a train-dev split "
-            "(mlstrat split --train-dev auto) and diagnose again."))
+        out.append(
+            DiagnosisWarning(
+                "mismatched_without_train_dev",
+                "Train and dev come from different distributions and there is no train-dev split: "
+                "the dev-train gap "
+                "(reported as variance) cannot be told apart from data mismatch. Hold out a "
+                "train-dev split "
+                "(mlstrat split --train-dev auto) and diagnose again.",
+            )
+        )
     for name, c in components.items():
         if c.value is None or c.ci_low is None or c.significant or c.value < tolerance:
             continue
-        later, earlier = estimates.get(c.to), (proxy if c.from_ == "human_level" else estimates.get(c.from_))
-        n = needed_size(earlier.value if earlier else c.value, later.value if later else c.value, c.value)
-        out.append(DiagnosisWarning(
-            "split_too_small",
-            f"{PROBLEM_LABELS[name].capitalize()} of {_pts(c.value)} is within noise (95% CI "
-            f"{_pts(c.ci_low)} to {_pts(c.ci_high or 0.0)}): the {SPLIT_DISPLAY.get(c.from_, c.from_.replace('_', '-'))} "
-            f"and {SPLIT_DISPLAY.get(c.to, c.to)} splits are too small to decide; about {n:,} examples each would."))
+        later, earlier = (
+            estimates.get(c.to),
+            (proxy if c.from_ == "human_level" else estimates.get(c.from_)),
+        )
+        n = needed_size(
+            earlier.value if earlier else c.value, later.value if later else c.value, c.value
+        )
+        out.append(
+            DiagnosisWarning(
+                "split_too_small",
+                f"{PROBLEM_LABELS[name].capitalize()} of {_pts(c.value)} is within noise (95% CI "
+                f"{_pts(c.ci_low)} to {_pts(c.ci_high or 0.0)}): the "
+                f"{SPLIT_DISPLAY.get(c.from_, c.from_.replace('_', '-'))} "
+                f"and {SPLIT_DISPLAY.get(c.to, c.to)} splits are too small to decide; about {n:,} "
+                "examples each would.",
+            )
+        )
     if any(e.ci_low is None for e in estimates.values()):
-        out.append(DiagnosisWarning(
-            "no_intervals",
-            "Some errors have no sample size, so their components are judged by the tolerance alone, not by noise. "
-            "Give --sizes (e.g. train=50000,dev=2000) or a predictions table."))
+        out.append(
+            DiagnosisWarning(
+                "no_intervals",
+                "Some errors have no sample size, so their components are judged by the tolerance "
+                "alone, not by noise. "
+                "Give --sizes (e.g. train=50000,dev=2000) or a predictions table.",
+            )
+        )
     if "test" in estimates:
-        out.append(DiagnosisWarning(
-            "test_split_used",
-            "The test error is reported: look at it rarely and never tune on it, or it stops being an unbiased "
-            "estimate. Decide with dev."))
+        out.append(
+            DiagnosisWarning(
+                "test_split_used",
+                "The test error is reported: look at it rarely and never tune on it, or it stops "
+                "being an unbiased "
+                "estimate. Decide with dev.",
+            )
+        )
     return out
 
 
-def _verdict(components: Mapping[str, Component], problems: Sequence[str], estimates: Mapping[str, ErrorEstimate],
-             tolerance: float, *, confounded: bool) -> str:
+def _verdict(
+    components: Mapping[str, Component],
+    problems: Sequence[str],
+    estimates: Mapping[str, ErrorEstimate],
+    tolerance: float,
+    *,
+    confounded: bool,
+) -> str:
     if all(c.value is None for c in components.values()):
-        return ("Nothing to compare: give at least the train error and a human level, or train and dev errors.")
+        return (
+            "Nothing to compare: give at least the train error and a human level, "
+            "or train and dev errors."
+        )
     if not problems:
-        return (f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as good as this data "
-                "and the human reference can tell; look at the remaining mistakes.")
+        return (
+            f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as "
+            "good as this data "
+            "and the human reference can tell; look at the remaining mistakes."
+        )
     principal = components[problems[0]]
     label = PROBLEM_LABELS[principal.name]
-    what = (f"{label.capitalize()} is the principal problem ({_pts(principal.value or 0.0)}, "
-            f"{_place(principal.from_)} to {_place(principal.to)})")
+    what = (
+        f"{label.capitalize()} is the principal problem ({_pts(principal.value or 0.0)}, "
+        f"{_place(principal.from_)} to {_place(principal.to)})"
+    )
     if len(problems) > 1:
-        others = " and ".join(f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:])
+        others = " and ".join(
+            f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]
+        )
         what += f", with {others} comparable: work on both"
     secondary = [c for c in components.values() if c.significant and c.name not in problems]
     if secondary:
-        what += "; " + " and ".join(f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary)
+        what += "; " + " and ".join(
+            f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary
+        )
         what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
     if confounded and "variance" in problems:
         what += "; without a train-dev split part of the variance may be data mismatch"

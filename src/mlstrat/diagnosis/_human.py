@@ -1,4 +1,4 @@
-"""Human-level references: given as figures (``"expert team=0.5%"``) or measured from human labels."""
+"""Human-level references: given as figures (``"expert team=0.5%"``) or measured from labels."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def parse_human(human: Iterable[Any]) -> list[HumanReference]:
             name, _, raw = item.rpartition("=")
             name = name.strip()
             if not name:
-                raise ConfigError(f"--human: {item!r} has an empty name; write \"expert team=0.5%\" or just 0.5%")
+                raise ConfigError(
+                    f'--human: {item!r} has an empty name; write "expert team=0.5%" or just 0.5%'
+                )
         else:
             name, raw = "human", item
         value = parse_rate(raw, name=f"--human {name}")
@@ -38,7 +40,9 @@ def parse_human(human: Iterable[Any]) -> list[HumanReference]:
     names = [r.name for r in refs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError(f"--human: the name {dupes[0]!r} is given twice; name each reference (\"expert=0.5%\")")
+        raise ConfigError(
+            f'--human: the name {dupes[0]!r} is given twice; name each reference ("expert=0.5%")'
+        )
     return refs
 
 
@@ -50,8 +54,10 @@ def choose_bayes_proxy(refs: Sequence[HumanReference], bayes: str | None) -> Hum
         if ref.name == bayes:
             return ref
     names = [r.name for r in refs]
-    raise ConfigError(f"--bayes: no human reference named {bayes!r}{did_you_mean(bayes, names)}; "
-                      f"references: {', '.join(names) or 'none'}")
+    raise ConfigError(
+        f"--bayes: no human reference named {bayes!r}{did_you_mean(bayes, names)}; "
+        f"references: {', '.join(names) or 'none'}"
+    )
 
 
 def _text(value: Any) -> str:
@@ -60,7 +66,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def human_from_labels(labels: Any, predictions: Any, *, con: Any = None) -> tuple[list[HumanReference], int]:
+def human_from_labels(
+    labels: Any, predictions: Any, *, con: Any = None
+) -> tuple[list[HumanReference], int]:
     """Human error measured on the predictions' examples: per annotator and by majority vote.
 
     Parameters
@@ -85,8 +93,10 @@ def human_from_labels(labels: Any, predictions: Any, *, con: Any = None) -> tupl
     require_columns(table, ["id", "label"], source=source)
     pred = predictions.table
     if "id" not in pred.columns:
-        raise InputError(f"{predictions.source}: no 'id' column; --human-labels are joined to the "
-                         "predictions by id, so the predictions table needs one")
+        raise InputError(
+            f"{predictions.source}: no 'id' column; --human-labels are joined to the "
+            "predictions by id, so the predictions table needs one"
+        )
     has_annotator = "annotator" in table.columns
     cols = ["id", "label"] + (["annotator"] if has_annotator else [])
     h = table.select(*cols).mutate(_hid=table.id.cast("string")).drop("id")
@@ -96,12 +106,16 @@ def human_from_labels(labels: Any, predictions: Any, *, con: Any = None) -> tupl
         raise InputError(f"{source}: the human labels table has no rows")
     missing = sum(1 for r in joined if r["label"] is None)
     if missing:
-        raise InputError(f"{source}: column 'label' has {missing} empty value(s); every row needs a label")
+        raise InputError(
+            f"{source}: column 'label' has {missing} empty value(s); every row needs a label"
+        )
     matched = [r for r in joined if r["_pid"] is not None]
     unmatched = len(joined) - len(matched)
     if not matched:
-        raise InputError(f"{source}: none of its ids is in the predictions table; "
-                         "human labels must be for examples that have predictions (same id column)")
+        raise InputError(
+            f"{source}: none of its ids is in the predictions table; "
+            "human labels must be for examples that have predictions (same id column)"
+        )
 
     per_annotator: dict[str, list[bool]] = defaultdict(list)
     per_example: dict[str, list[str]] = defaultdict(list)

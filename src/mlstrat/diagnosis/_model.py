@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COMPONENTS", "ErrorEstimate", "HumanReference", "HumanLevel", "Component", "Action",
-           "DiagnosisWarning", "Diagnosis"]
+__all__ = [
+    "COMPONENTS",
+    "ErrorEstimate",
+    "HumanReference",
+    "HumanLevel",
+    "Component",
+    "Action",
+    "DiagnosisWarning",
+    "Diagnosis",
+]
 
 #: The four components of METHOD.md §3, in the order of the ladder human -> train -> ... -> test.
 COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
@@ -44,7 +52,7 @@ class HumanReference(ErrorEstimate):
 
 @dataclass(frozen=True)
 class HumanLevel:
-    """The references and the one used as the Bayes-error proxy (``assumed``: none given, 0 used)."""
+    """The references and the Bayes-error proxy among them (``assumed``: none given, 0 used)."""
 
     references: tuple[HumanReference, ...]
     bayes_proxy: HumanReference
@@ -75,8 +83,14 @@ class Component:
     to: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "significant": self.significant, "from": self.from_, "to": self.to}
+        return {
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "significant": self.significant,
+            "from": self.from_,
+            "to": self.to,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,12 @@ class Action:
     addresses: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "why": self.why, "addresses": list(self.addresses)}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "why": self.why,
+            "addresses": list(self.addresses),
+        }
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,7 @@ class DiagnosisWarning:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is the JSON of ``mlstrat diagnose --json``."""
+    """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is ``mlstrat diagnose --json``."""
 
     metric: str
     errors: dict[str, ErrorEstimate]

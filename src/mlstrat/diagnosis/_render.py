@@ -11,8 +11,13 @@ from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
 
 __all__ = ["render_diagnosis", "component_bar"]
 
-_COLORS = {"human": "grey50", "avoidable_bias": "yellow", "variance": "magenta",
-           "data_mismatch": "cyan", "dev_overfitting": "blue"}
+_COLORS = {
+    "human": "grey50",
+    "avoidable_bias": "yellow",
+    "variance": "magenta",
+    "data_mismatch": "cyan",
+    "dev_overfitting": "blue",
+}
 BAR_WIDTH = 48
 
 
@@ -35,12 +40,16 @@ def component_bar(diag: Diagnosis) -> Any:
     from rich.text import Text
 
     ladder = Text()
-    ladder.append(f"human {format_rate(diag.human_level.bayes_proxy.value)}", style=_COLORS["human"])
+    ladder.append(
+        f"human {format_rate(diag.human_level.bayes_proxy.value)}", style=_COLORS["human"]
+    )
     for name in COMPONENTS:
         c = diag.components[name]
         if c.value is None:
             continue
-        ladder.append(f" ─{100 * c.value:+.1f}→ ", style=_COLORS[name] + (" bold" if c.significant else ""))
+        ladder.append(
+            f" ─{100 * c.value:+.1f}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
+        )
         ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {format_rate(diag.errors[c.to].value)}")
 
     parts = [("human", diag.human_level.bayes_proxy.value)]
@@ -56,11 +65,18 @@ def component_bar(diag: Diagnosis) -> Any:
     for i, name in enumerate(("human",) + COMPONENTS):
         legend.append(" " if i else "")
         legend.append("■ " + (PROBLEM_LABELS.get(name, "human level")), style=_COLORS[name])
-    return Text.assemble(ladder, "\n", bar, "\n", legend, Text("  (█ problem, ░ not)", style="grey50"))
+    return Text.assemble(
+        ladder,
+        "\n",
+        bar,
+        "\n",
+        legend,
+        Text("  (█ significant, ░ noise or under tolerance)", style="grey50"),
+    )
 
 
 def render_diagnosis(diag: Diagnosis) -> list[Any]:
-    """Renderables in reading order: errors table, components table + bar, verdict, actions, warnings."""
+    """Renderables in reading order: errors, components + bar, verdict, actions, warnings."""
     from rich.table import Table
     from rich.text import Text
 
@@ -73,18 +89,32 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
     proxy = diag.human_level.bayes_proxy
     for ref in diag.human_level.references or (proxy,):
         star = " (Bayes proxy)" if ref.name == proxy.name else ""
-        label = f"human: {ref.name}{star}" if not diag.human_level.assumed else "human: assumed 0"
-        errors.add_row(Text(label, style="grey50"), format_rate(ref.value), _ci(ref.ci_low, ref.ci_high),
-                       "-" if ref.n is None else f"{ref.n:,}")
+        name = "human level" if ref.name == "human" else f"human: {ref.name}"
+        label = f"{name}{star}" if not diag.human_level.assumed else "human: assumed 0"
+        errors.add_row(
+            Text(label, style="grey50"),
+            format_rate(ref.value),
+            _ci(ref.ci_low, ref.ci_high),
+            "-" if ref.n is None else f"{ref.n:,}",
+        )
     for split in SPLITS:
         e = diag.errors.get(split)
         if e is not None:
-            errors.add_row(SPLIT_DISPLAY[split], format_rate(e.value), _ci(e.ci_low, e.ci_high),
-                           "-" if e.n is None else f"{e.n:,}")
+            errors.add_row(
+                SPLIT_DISPLAY[split],
+                format_rate(e.value),
+                _ci(e.ci_low, e.ci_high),
+                "-" if e.n is None else f"{e.n:,}",
+            )
 
     comps = Table(title="Components", title_justify="left")
-    for col, justify in (("component", "left"), ("gap", "left"), ("value", "right"), ("95% CI", "right"),
-                         ("problem", "left")):
+    for col, justify in (
+        ("component", "left"),
+        ("gap", "left"),
+        ("value", "right"),
+        ("95% CI", "right"),
+        ("problem", "left"),
+    ):
         comps.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name in COMPONENTS:
         c = diag.components[name]
@@ -93,11 +123,26 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         if c.value is None:
             flag = "n/a"
         ci = "-" if c.ci_low is None else f"{100 * c.ci_low:+.2f} .. {100 * (c.ci_high or 0):+.2f}"
-        style = "bold red" if name == diag.principal_problem else ("red" if name in diag.problems else "")
-        comps.add_row(Text(PROBLEM_LABELS[name], style=_COLORS[name]), gap, _signed(c.value), ci,
-                      Text(flag, style=style))
+        style = (
+            "bold red"
+            if name == diag.principal_problem
+            else ("red" if name in diag.problems else "")
+        )
+        comps.add_row(
+            Text(PROBLEM_LABELS[name], style=_COLORS[name]),
+            gap,
+            _signed(c.value),
+            ci,
+            Text(flag, style=style),
+        )
 
-    out: list[Any] = [errors, comps, component_bar(diag), Text(""), Text(diag.verdict, style="bold")]
+    out: list[Any] = [
+        errors,
+        comps,
+        component_bar(diag),
+        Text(""),
+        Text(diag.verdict, style="bold"),
+    ]
     if diag.actions:
         actions = Table(title="Next actions", title_justify="left", show_header=True)
         actions.add_column("#", justify="right")
@@ -105,7 +150,9 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         actions.add_column("action")
         actions.add_column("addresses")
         for i, a in enumerate(diag.actions, 1):
-            actions.add_row(str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-")
+            actions.add_row(
+                str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
+            )
         out.append(actions)
     for w in diag.warnings:
         out.append(Text(f"warning [{w.code}]: {w.message}", style="yellow"))

@@ -28,12 +28,21 @@ __all__ = [
 ]
 
 _WHERE: dict[str, str] = {
-    "Counts": "_compute", "MetricsReport": "_compute", "SplitMetrics": "_compute",
+    "Counts": "_compute",
+    "MetricsReport": "_compute",
+    "SplitMetrics": "_compute",
     "metrics_from_counts": "_compute",
-    "compute_metrics": "_metrics", "confusion_counts": "_metrics", "metrics_from_arrays": "_metrics",
-    "Candidate": "_select", "Constraint": "_select", "Selection": "_select",
-    "parse_constraint": "_select", "select": "_select",
-    "mover_difference": "_intervals", "normal_interval": "_intervals", "wilson_interval": "_intervals",
+    "compute_metrics": "_metrics",
+    "confusion_counts": "_metrics",
+    "metrics_from_arrays": "_metrics",
+    "Candidate": "_select",
+    "Constraint": "_select",
+    "Selection": "_select",
+    "parse_constraint": "_select",
+    "select": "_select",
+    "mover_difference": "_intervals",
+    "normal_interval": "_intervals",
+    "wilson_interval": "_intervals",
 }
 
 

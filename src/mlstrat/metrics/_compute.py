@@ -17,11 +17,18 @@ import numpy as np
 from mlstrat._exceptions import ConfigError, InputError, UndefinedMetricWarning
 from mlstrat.metrics._intervals import normal_interval, wilson_interval
 
-__all__ = ["Counts", "SplitMetrics", "MetricsReport", "metrics_from_counts", "check_zero_division",
-           "label_text"]
+__all__ = [
+    "Counts",
+    "SplitMetrics",
+    "MetricsReport",
+    "metrics_from_counts",
+    "check_zero_division",
+    "label_text",
+]
 
 #: How many most-confused pairs a split reports.
 TOP_CONFUSED = 5
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -44,6 +51,7 @@ class Counts:
     weight: Any
     weight_sq: Any
 
+
 def label_text(label: Any) -> str:
     """A label as JSON key text: ``3.0`` -> ``"3"`` (labels cast to float by type unification)."""
     if isinstance(label, (float, np.floating)) and float(label).is_integer():
@@ -51,6 +59,7 @@ def label_text(label: Any) -> str:
     if isinstance(label, (np.generic,)):
         return str(label.item())
     return str(label)
+
 
 @dataclass(frozen=True)
 class SplitMetrics:
@@ -96,10 +105,13 @@ class SplitMetrics:
             "pos_label": None if self.pos_label is None else label_text(self.pos_label),
             "averages": self.averages,
             "per_class": self.per_class,
-            "confusion": {"labels": [label_text(x) for x in self.labels],
-                          "matrix": np.asarray(self.matrix).tolist()},
+            "confusion": {
+                "labels": [label_text(x) for x in self.labels],
+                "matrix": np.asarray(self.matrix).tolist(),
+            },
             "most_confused": list(self.most_confused),
         }
+
 
 @dataclass(frozen=True)
 class MetricsReport:
@@ -133,8 +145,9 @@ class MetricsReport:
             "source": self.source,
         }
 
+
 def check_zero_division(zero_division: Any) -> Any:
-    """Validate the policy: ``"warn"`` (0 and a warning), ``0``, ``1`` or ``nan`` (left out of averages)."""
+    """Validate the policy: ``"warn"`` (0 and a warning), ``0``, ``1`` or ``nan`` (not averaged)."""
     given = zero_division
     if isinstance(zero_division, str):
         if zero_division == "warn":
@@ -151,6 +164,7 @@ def check_zero_division(zero_division: Any) -> Any:
             return value
     raise ConfigError(f"zero_division: {given!r} is not one of 'warn', 0, 1, nan")
 
+
 def _divide(num: Any, den: Any, zero_division: Any, what: str, undefined: list[str]) -> Any:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
@@ -160,6 +174,7 @@ def _divide(num: Any, den: Any, zero_division: Any, what: str, undefined: list[s
         out[mask] = 0.0 if zero_division == "warn" else zero_division
         undefined.append(what)
     return out
+
 
 def _nanaverage(values: Any, weights: Any = None) -> float:
     """Mean ignoring NaN (the ``zero_division=nan`` entries), as scikit-learn averages."""
@@ -173,6 +188,7 @@ def _nanaverage(values: Any, weights: Any = None) -> float:
     if w.sum() == 0:
         return float(np.mean(values[keep]))
     return float(np.average(values[keep], weights=w))
+
 
 def _f1_sd(matrix: Any, classes: Sequence[int]) -> float:
     """Delta-method standard deviation of the mean F1 over ``classes``.
@@ -200,8 +216,9 @@ def _f1_sd(matrix: Any, classes: Sequence[int]) -> float:
     grad /= used
     return float(math.sqrt(np.sum(grad**2 * c)))
 
+
 def _weighted_error_sd(counts: Counts, rate: float) -> float:
-    """Delta-method (ratio estimator) sd of ``sum w e / sum w``: ``sqrt(sum w^2 (e - r)^2) / sum w``."""
+    """Delta-method sd of the ratio ``r = sum w e / sum w``: ``sqrt(sum w^2 (e - r)^2) / sum w``."""
     wsq = np.asarray(counts.weight_sq, dtype=np.float64)
     wrong = ~np.eye(len(counts.labels), dtype=bool)
     total_w = float(np.sum(counts.weight))
@@ -210,8 +227,10 @@ def _weighted_error_sd(counts: Counts, rate: float) -> float:
     ss = float(wsq[wrong].sum()) * (1.0 - rate) ** 2 + float(wsq[~wrong].sum()) * rate**2
     return math.sqrt(ss) / total_w
 
-def metrics_from_counts(counts: Counts, *, pos_label: Any = None, zero_division: Any = "warn",
-                        split: str = "") -> SplitMetrics:
+
+def metrics_from_counts(
+    counts: Counts, *, pos_label: Any = None, zero_division: Any = "warn", split: str = ""
+) -> SplitMetrics:
     """Compute every figure of one split from its :class:`Counts`.
 
     Matches scikit-learn's ``accuracy_score``, ``confusion_matrix`` and
@@ -222,7 +241,9 @@ def metrics_from_counts(counts: Counts, *, pos_label: Any = None, zero_division:
     labels = tuple(counts.labels)
     n = int(c.sum())
     if n == 0:
-        raise InputError(f"split {split or '?'}: has 0 rows; every split needs at least one prediction")
+        raise InputError(
+            f"split {split or '?'}: has 0 rows; every split needs at least one prediction"
+        )
     correct = int(np.trace(c))
     errors = n - correct
     tp, rows, cols = np.diag(c), c.sum(axis=1), c.sum(axis=0)
@@ -233,15 +254,26 @@ def metrics_from_counts(counts: Counts, *, pos_label: Any = None, zero_division:
     f1 = _divide(2 * tp, rows + cols, zero_division, "f1", undefined)
 
     averages = {
-        "macro": {"precision": _nanaverage(precision), "recall": _nanaverage(recall), "f1": _nanaverage(f1)},
-        "weighted": {"precision": _nanaverage(precision, rows), "recall": _nanaverage(recall, rows),
-                     "f1": _nanaverage(f1, rows)},
+        "macro": {
+            "precision": _nanaverage(precision),
+            "recall": _nanaverage(recall),
+            "f1": _nanaverage(f1),
+        },
+        "weighted": {
+            "precision": _nanaverage(precision, rows),
+            "recall": _nanaverage(recall, rows),
+            "f1": _nanaverage(f1, rows),
+        },
         # with every label included, micro P = micro R = micro F1 = accuracy
         "micro": {"precision": correct / n, "recall": correct / n, "f1": correct / n},
     }
     per_class = {
-        label_text(label): {"precision": float(precision[i]), "recall": float(recall[i]),
-                            "f1": float(f1[i]), "support": int(rows[i])}
+        label_text(label): {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(rows[i]),
+        }
         for i, label in enumerate(labels)
     }
 
@@ -258,41 +290,70 @@ def metrics_from_counts(counts: Counts, *, pos_label: Any = None, zero_division:
         average, headline = "binary", (p_bin, r_bin, f_bin)
     else:
         average = "macro"
-        headline = (averages["macro"]["precision"], averages["macro"]["recall"], averages["macro"]["f1"])
+        headline = (
+            averages["macro"]["precision"],
+            averages["macro"]["recall"],
+            averages["macro"]["f1"],
+        )
         f1_sd = _f1_sd(c, [i for i in range(len(labels)) if not math.isnan(f1[i])])
 
     if undefined and zero_division == "warn":
         warnings.warn(
-            f"split {split or '?'}: {', '.join(sorted(set(undefined)))} ill-defined for some labels "
+            f"split {split or '?'}: {', '.join(sorted(set(undefined)))} ill-defined for some "
+            "labels "
             "(no predicted or no true examples) and set to 0.0; pass zero_division=0, 1 or nan "
             "to choose the value and silence this warning",
-            UndefinedMetricWarning, stacklevel=3,
+            UndefinedMetricWarning,
+            stacklevel=3,
         )
 
     weight_sum = float(np.sum(counts.weight))
     wrong_w = float(np.sum(counts.weight) - np.trace(counts.weight))
     weighted_error = wrong_w / weight_sum if weight_sum > 0 else float("nan")
     f1_value = headline[2]
-    f1_ci = (normal_interval(f1_value, f1_sd) if math.isfinite(f1_sd) and math.isfinite(f1_value)
-             else (float("nan"), float("nan")))
+    f1_ci = (
+        normal_interval(f1_value, f1_sd)
+        if math.isfinite(f1_sd) and math.isfinite(f1_value)
+        else (float("nan"), float("nan"))
+    )
     we_sd = _weighted_error_sd(counts, weighted_error) if weight_sum > 0 else float("nan")
-    we_ci = normal_interval(weighted_error, we_sd) if math.isfinite(we_sd) else (float("nan"), float("nan"))
+    we_ci = (
+        normal_interval(weighted_error, we_sd)
+        if math.isfinite(we_sd)
+        else (float("nan"), float("nan"))
+    )
     err_ci = wilson_interval(errors, n)
 
     return SplitMetrics(
-        n=n, errors=errors, error=errors / n, error_ci=err_ci,
-        accuracy=correct / n, accuracy_ci=(1.0 - err_ci[1], 1.0 - err_ci[0]),
-        weight_sum=weight_sum, weighted_error=weighted_error, weighted_error_ci=we_ci,
-        precision=float(headline[0]), recall=float(headline[1]), f1=float(f1_value), f1_ci=f1_ci,
-        average=average, pos_label=pos_label, averages=averages, per_class=per_class,
-        labels=labels, matrix=c, most_confused=_most_confused(c, labels, errors),
+        n=n,
+        errors=errors,
+        error=errors / n,
+        error_ci=err_ci,
+        accuracy=correct / n,
+        accuracy_ci=(1.0 - err_ci[1], 1.0 - err_ci[0]),
+        weight_sum=weight_sum,
+        weighted_error=weighted_error,
+        weighted_error_ci=we_ci,
+        precision=float(headline[0]),
+        recall=float(headline[1]),
+        f1=float(f1_value),
+        f1_ci=f1_ci,
+        average=average,
+        pos_label=pos_label,
+        averages=averages,
+        per_class=per_class,
+        labels=labels,
+        matrix=c,
+        most_confused=_most_confused(c, labels, errors),
     )
+
 
 def _find_label(labels: Sequence[Any], pos_label: Any) -> int | None:
     for i, label in enumerate(labels):
         if label == pos_label or label_text(label) == label_text(pos_label):
             return i
     return None
+
 
 def _most_confused(c: Any, labels: Sequence[Any], errors: int) -> tuple[dict[str, Any], ...]:
     off = c.copy()
@@ -303,6 +364,12 @@ def _most_confused(c: Any, labels: Sequence[Any], errors: int) -> tuple[dict[str
         i, j = divmod(int(idx), c.shape[1])
         if off[i, j] == 0:
             break
-        pairs.append({"true": label_text(labels[i]), "pred": label_text(labels[j]),
-                      "count": int(off[i, j]), "share_of_errors": int(off[i, j]) / errors})
+        pairs.append(
+            {
+                "true": label_text(labels[i]),
+                "pred": label_text(labels[j]),
+                "count": int(off[i, j]),
+                "share_of_errors": int(off[i, j]) / errors,
+            }
+        )
     return tuple(pairs)

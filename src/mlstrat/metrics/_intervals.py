@@ -45,8 +45,9 @@ def wilson_interval(errors: float, n: float, *, z: float = Z95) -> tuple[float, 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def mover_difference(a: float, a_low: float, a_high: float,
-                     b: float, b_low: float, b_high: float) -> tuple[float, float]:
+def mover_difference(
+    a: float, a_low: float, a_high: float, b: float, b_low: float, b_high: float
+) -> tuple[float, float]:
     """Interval for ``a - b`` from separate intervals on two independent estimates.
 
     ``low = d - sqrt((a - a_low)^2 + (b_high - b)^2)`` and

@@ -10,12 +10,20 @@ import numpy as np
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.metrics._compute import Counts, MetricsReport, SplitMetrics, check_zero_division, metrics_from_counts
+from mlstrat.metrics._compute import (
+    Counts,
+    MetricsReport,
+    SplitMetrics,
+    check_zero_division,
+    metrics_from_counts,
+)
 
 __all__ = ["compute_metrics", "metrics_from_arrays", "confusion_counts", "resolve_splits"]
 
 
-def resolve_splits(split: str | Sequence[str] | None, present: dict[str, int], source: str) -> list[str]:
+def resolve_splits(
+    split: str | Sequence[str] | None, present: dict[str, int], source: str
+) -> list[str]:
     """Validate requested split names against :data:`SPLITS` and the splits present."""
     if split is None:
         return [s for s in SPLITS if present.get(s)]
@@ -23,7 +31,9 @@ def resolve_splits(split: str | Sequence[str] | None, present: dict[str, int], s
     out: list[str] = []
     for name in wanted:
         if name not in SPLITS:
-            raise InputError(f"unknown split {name!r}{did_you_mean(name, SPLITS)}; allowed: {', '.join(SPLITS)}")
+            raise InputError(
+                f"unknown split {name!r}{did_you_mean(name, SPLITS)}; allowed: {', '.join(SPLITS)}"
+            )
         if not present.get(name):
             have = ", ".join(s for s in SPLITS if present.get(s)) or "none"
             raise InputError(f"{source}: split {name!r} has 0 rows; splits present: {have}")
@@ -32,7 +42,9 @@ def resolve_splits(split: str | Sequence[str] | None, present: dict[str, int], s
     return out
 
 
-def confusion_counts(table: Any, splits: Sequence[str], *, weight: str | None = None) -> dict[str, Counts]:
+def confusion_counts(
+    table: Any, splits: Sequence[str], *, weight: str | None = None
+) -> dict[str, Counts]:
     """One engine pass: ``GROUP BY split, y_true, y_pred`` with row counts and weight sums.
 
     The result has at most ``splits x K x K`` rows, so it is tiny whatever the table size.
@@ -51,8 +63,16 @@ def confusion_counts(table: Any, splits: Sequence[str], *, weight: str | None = 
     y_true = rows.column("y_true").to_pylist()
     y_pred = rows.column("y_pred").to_pylist()
     n = np.asarray(rows.column("n").to_pylist(), dtype=np.int64)
-    w = np.asarray(rows.column("w").to_pylist(), dtype=np.float64) if weight else n.astype(np.float64)
-    w2 = np.asarray(rows.column("w2").to_pylist(), dtype=np.float64) if weight else n.astype(np.float64)
+    w = (
+        np.asarray(rows.column("w").to_pylist(), dtype=np.float64)
+        if weight
+        else n.astype(np.float64)
+    )
+    w2 = (
+        np.asarray(rows.column("w2").to_pylist(), dtype=np.float64)
+        if weight
+        else n.astype(np.float64)
+    )
 
     out: dict[str, Counts] = {}
     for name in splits:
@@ -72,8 +92,15 @@ def confusion_counts(table: Any, splits: Sequence[str], *, weight: str | None = 
     return out
 
 
-def compute_metrics(predictions: Any, *, split: str | Sequence[str] | None = None, pos_label: Any = None,
-                    weight: str | None = None, zero_division: Any = "warn", con: Any = None) -> MetricsReport:
+def compute_metrics(
+    predictions: Any,
+    *,
+    split: str | Sequence[str] | None = None,
+    pos_label: Any = None,
+    weight: str | None = None,
+    zero_division: Any = "warn",
+    con: Any = None,
+) -> MetricsReport:
     """Per-split classification metrics with confidence intervals.
 
     Parameters
@@ -120,18 +147,32 @@ def compute_metrics(predictions: Any, *, split: str | Sequence[str] | None = Non
             weight = "weight"
         pred = read_predictions(predictions, con=con, weight=weight)
     if weight is not None and weight not in pred.table.columns:
-        raise InputError(f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.table.columns)}")
+        raise InputError(
+            f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.table.columns)}"
+        )
     splits = resolve_splits(split, pred.sizes, pred.source)
     counts = confusion_counts(pred.table, splits, weight=weight)
     return MetricsReport(
-        splits={s: metrics_from_counts(counts[s], pos_label=pos_label, zero_division=zero_division, split=s)
-                for s in splits},
-        weight=weight, zero_division=zero_division, source=pred.source,
+        splits={
+            s: metrics_from_counts(
+                counts[s], pos_label=pos_label, zero_division=zero_division, split=s
+            )
+            for s in splits
+        },
+        weight=weight,
+        zero_division=zero_division,
+        source=pred.source,
     )
 
 
-def metrics_from_arrays(y_true: Any, y_pred: Any, *, sample_weight: Any = None, pos_label: Any = None,
-                        zero_division: Any = "warn") -> SplitMetrics:
+def metrics_from_arrays(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sample_weight: Any = None,
+    pos_label: Any = None,
+    zero_division: Any = "warn",
+) -> SplitMetrics:
     """The figures of :func:`compute_metrics` for one pair of label arrays.
 
     Parameters
@@ -145,13 +186,17 @@ def metrics_from_arrays(y_true: Any, y_pred: Any, *, sample_weight: Any = None, 
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.ndim != 1 or len(y_true) != len(y_pred):
-        raise InputError(f"y_true and y_pred must be 1-d arrays of the same length "
-                         f"(got shapes {y_true.shape} and {y_pred.shape})")
+        raise InputError(
+            f"y_true and y_pred must be 1-d arrays of the same length "
+            f"(got shapes {y_true.shape} and {y_pred.shape})"
+        )
     if len(y_true) == 0:
         raise InputError("y_true is empty; give at least one prediction")
     for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
         if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise InputError(f"{name} has {int(np.isnan(arr).sum())} NaN value(s); every example needs a label")
+            raise InputError(
+                f"{name} has {int(np.isnan(arr).sum())} NaN value(s); every example needs a label"
+            )
         if arr.dtype.kind == "O" and any(v is None for v in arr):
             raise InputError(f"{name} has empty (None) values; every example needs a label")
     if sample_weight is None:

@@ -19,10 +19,16 @@ from mlstrat._numbers import did_you_mean
 __all__ = ["Constraint", "Candidate", "Selection", "parse_constraint", "select"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-    "<": operator.lt, ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
 }
-_EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-]*?)\s*(<=|>=|==|!=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
+_EXPR = re.compile(
+    r"^\s*([A-Za-z_][\w.\-]*?)\s*(<=|>=|==|!=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$"
+)
 
 #: How many near-misses to report when no candidate qualifies.
 CLOSEST = 3
@@ -41,7 +47,7 @@ class Constraint:
         return not math.isnan(x) and _OPS[self.op](x, self.value)
 
     def shortfall(self, x: float) -> float:
-        """How far ``x`` is from satisfying the constraint, relative to the threshold (0 when it holds)."""
+        """How far ``x`` is from meeting the constraint, relative to the threshold (0 if met)."""
         if self.holds(x):
             return 0.0
         if math.isnan(x):
@@ -85,8 +91,14 @@ class Candidate:
         return not self.excluded_by
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": self.score, "eligible": self.eligible, "rank": self.rank,
-                "excluded_by": list(self.excluded_by), "values": self.values}
+        return {
+            "name": self.name,
+            "score": self.score,
+            "eligible": self.eligible,
+            "rank": self.rank,
+            "excluded_by": list(self.excluded_by),
+            "values": self.values,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,13 +157,21 @@ def _number(value: Any, column: str, name: str, source: str) -> float:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise InputError(f"{source}: column {column!r} has a non-numeric value {value!r} "
-                             f"(candidate {name!r}); metric columns must be numbers") from None
+            raise InputError(
+                f"{source}: column {column!r} has a non-numeric value {value!r} "
+                f"(candidate {name!r}); metric columns must be numbers"
+            ) from None
     return float(value)
 
 
-def select(candidates: Any, *, maximize: str | None = None, minimize: str | None = None,
-           require: Sequence[str | Constraint] = (), name_col: str = "name") -> Selection:
+def select(
+    candidates: Any,
+    *,
+    maximize: str | None = None,
+    minimize: str | None = None,
+    require: Sequence[str | Constraint] = (),
+    name_col: str = "name",
+) -> Selection:
     """Pick the best model: optimize one metric subject to thresholds on others.
 
     Parameters
@@ -173,12 +193,15 @@ def select(candidates: Any, *, maximize: str | None = None, minimize: str | None
     Examples
     --------
     >>> from mlstrat.metrics import select
-    >>> rows = [{"name": "a", "f1": 0.90, "latency_ms": 150}, {"name": "b", "f1": 0.88, "latency_ms": 80}]
+    >>> rows = [{"name": "a", "f1": 0.90, "latency_ms": 150},
+    ...         {"name": "b", "f1": 0.88, "latency_ms": 80}]
     >>> select(rows, maximize="f1", require=["latency_ms<100"]).winner
     'b'
     """
     if (maximize is None) == (minimize is None):
-        raise ConfigError("give exactly one optimizing metric: --maximize METRIC or --minimize METRIC")
+        raise ConfigError(
+            "give exactly one optimizing metric: --maximize METRIC or --minimize METRIC"
+        )
     metric = maximize if maximize is not None else minimize
     direction = "maximize" if maximize is not None else "minimize"
     constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c) for c in require)
@@ -186,16 +209,23 @@ def select(candidates: Any, *, maximize: str | None = None, minimize: str | None
     if not rows:
         raise InputError(f"{source}: the candidates table has no rows; give one row per model")
     if name_col not in columns:
-        raise InputError(f"{source}: no name column {name_col!r}{did_you_mean(name_col, columns)}; "
-                         f"columns: {', '.join(columns)} (choose one with --name-col)")
+        raise InputError(
+            f"{source}: no name column {name_col!r}{did_you_mean(name_col, columns)}; "
+            f"columns: {', '.join(columns)} (choose one with --name-col)"
+        )
     metric_columns = [c for c in columns if c != name_col]
     if metric not in columns:
-        raise InputError(f"{source}: unknown metric {metric!r}{did_you_mean(metric, metric_columns)}; "
-                         f"available columns: {', '.join(metric_columns)}")
+        raise InputError(
+            f"{source}: unknown metric {metric!r}{did_you_mean(metric, metric_columns)}; "
+            f"available columns: {', '.join(metric_columns)}"
+        )
     for c in constraints:
         if c.column not in columns:
-            raise InputError(f"{source}: --require {c.text!r} names unknown column {c.column!r}"
-                             f"{did_you_mean(c.column, metric_columns)}; available columns: {', '.join(metric_columns)}")
+            raise InputError(
+                f"{source}: --require {c.text!r} names unknown column {c.column!r}"
+                f"{did_you_mean(c.column, metric_columns)}; available columns: "
+                f"{', '.join(metric_columns)}"
+            )
 
     sign = 1.0 if direction == "maximize" else -1.0
     scored: list[Candidate] = []
@@ -208,18 +238,35 @@ def select(candidates: Any, *, maximize: str | None = None, minimize: str | None
             failed_text = tuple([f"{metric} is missing"] + [c.text for c in failed])
         else:
             failed_text = tuple(c.text for c in failed)
-        scored.append(Candidate(name=name, score=values[metric], values=values, excluded_by=failed_text,
-                                shortfall=sum(c.shortfall(values[c.column]) for c in failed)))
+        scored.append(
+            Candidate(
+                name=name,
+                score=values[metric],
+                values=values,
+                excluded_by=failed_text,
+                shortfall=sum(c.shortfall(values[c.column]) for c in failed),
+            )
+        )
 
     eligible = sorted((c for c in scored if c.eligible), key=lambda c: -sign * c.score)
-    excluded = sorted((c for c in scored if not c.eligible),
-                      key=lambda c: (len(c.excluded_by), c.shortfall, -sign * _finite(c.score)))
-    ranked = [Candidate(c.name, c.score, c.values, c.excluded_by, c.shortfall, rank=i + 1)
-              for i, c in enumerate(eligible)]
+    excluded = sorted(
+        (c for c in scored if not c.eligible),
+        key=lambda c: (len(c.excluded_by), c.shortfall, -sign * _finite(c.score)),
+    )
+    ranked = [
+        Candidate(c.name, c.score, c.values, c.excluded_by, c.shortfall, rank=i + 1)
+        for i, c in enumerate(eligible)
+    ]
     winner = ranked[0].name if ranked else None
     closest = tuple(c.name for c in excluded[:CLOSEST]) if winner is None else ()
-    return Selection(winner=winner, metric=metric, direction=direction, constraints=constraints,
-                     candidates=tuple(ranked + excluded), closest=closest)
+    return Selection(
+        winner=winner,
+        metric=metric,
+        direction=direction,
+        constraints=constraints,
+        candidates=tuple(ranked + excluded),
+        closest=closest,
+    )
 
 
 def _finite(x: float) -> float:
