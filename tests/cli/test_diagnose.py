@@ -138,7 +138,11 @@ def test_predictions_bad_input(tmp_path):
     )
     path.write_text("split,y_true\ndev,1\n")
     result = _run(str(path))
-    assert result.exit_code == 2 and "y_pred" in result.output
+    assert result.exit_code == 2
+    assert (
+        f"{path}: missing column 'y_pred' (did you mean 'y_true'?); "
+        "available columns: split, y_true" in " ".join(result.output.split())
+    )
     path.write_text("split,y_true,y_pred\ndev,,1\n")
     result = _run(str(path))
     assert result.exit_code == 2
@@ -157,3 +161,43 @@ def test_light_path_imports_nothing_heavy():
     loaded = set(out.stdout.split())
     for heavy in ("duckdb", "ibis", "pandas", "sklearn", "torch", "pyarrow", "numpy", "matplotlib"):
         assert heavy not in loaded, heavy
+
+
+def test_human_labels_and_bayes(predictions, tmp_path):
+    labels = tmp_path / "human.csv"
+    rows = ["id,label,annotator"]
+    table = pq.read_table(predictions).to_pylist()
+    dev = [r for r in table if r["split"] == "dev"][:100]
+    for j, r in enumerate(dev):
+        rows.append(f"{r['id']},{r['y_true'] if j >= 4 else (r['y_true'] + 1) % 4},ann1")
+    labels.write_text("\n".join(rows) + "\n")
+    result = _run(str(predictions), "--human-labels", str(labels), "--human", "guess=2%", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    refs = {r["name"]: r for r in out["human_level"]["references"]}
+    assert refs["annotator ann1"]["value"] == 0.04 and refs["annotator ann1"]["n"] == 100
+    assert refs["annotator ann1"]["ci_low"] < 0.04 < refs["annotator ann1"]["ci_high"]
+    assert out["human_level"]["bayes_proxy"] == {"name": "guess", "value": 0.02}
+    result = _run(
+        str(predictions),
+        "--human-labels",
+        str(labels),
+        "--human",
+        "guess=2%",
+        "--bayes",
+        "annotator ann1",
+        "--json",
+    )
+    assert json.loads(result.output)["human_level"]["bayes_proxy"]["value"] == 0.04
+
+
+def test_mismatched_flag(predictions):
+    result = _run("--errors", "train=1%,dev=11%", "--human", "0%", "--mismatched", "--json")
+    codes = [w["code"] for w in json.loads(result.output)["warnings"]]
+    assert "mismatched_without_train_dev" in codes
+
+
+def test_metric_option_from_table(predictions):
+    result = _run(str(predictions), "--metric", "f1", "--human", "1%", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metric"] == "f1"

@@ -277,6 +277,9 @@ def diagnose(
             if isinstance(predictions, Predictions)
             else read_predictions(predictions, con=con)
         )
+        if metric == "weighted_error" and "weight" in pred.table.columns:
+            # validate the weights (no nulls, none negative) only when they are used
+            pred = read_predictions(pred.table, con=con, weight="weight")
         estimates = _estimates_from_predictions(pred, metric)
         if mismatched is None:
             mismatched = _domains_differ(pred)
