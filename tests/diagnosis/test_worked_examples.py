@@ -88,6 +88,13 @@ def test_noise_decides_with_sizes():
     assert [w.code for w in small.warnings if w.code == "split_too_small"] == ["split_too_small"]
     msg = next(w.message for w in small.warnings if w.code == "split_too_small")
     assert msg.startswith("Variance of 2.0 pts is within noise (95% CI")
+    assert msg.endswith(
+        "the train and dev samples are too small to decide; about 1,572 examples each would."
+    )
+    assert small.verdict == (
+        "No problem can be established: variance exceeds the 1.0 pts tolerance but is within "
+        "the noise of these split sizes; collect bigger splits to decide."
+    )
     # the same gap on 20 000 examples each is a real problem
     big = diagnose(errors="train=8%,dev=10%", sizes="train=20000,dev=20000", human=["7.5%"])
     assert big.problems == ("variance",)
@@ -341,3 +348,11 @@ def test_dict_errors_and_alias():
     assert list(d.errors) == ["train", "train_dev", "dev"]
     assert d.errors["train_dev"].n == 1000
     assert d.principal_problem == "data_mismatch"
+
+
+def test_too_small_with_an_exact_human_level_names_only_the_train_split():
+    d = diagnose(errors="train=2.5%,dev=5%", sizes="train=100,dev=100", human=["1%"])
+    bias = next(w.message for w in d.warnings if w.message.startswith("Avoidable bias"))
+    # one sampled proportion: n = z^2 p (1 - p) / gap^2 = 3.8415 * 0.025 * 0.975 / 0.015^2
+    assert bias.endswith("the train split is too small to decide; about 416 examples would.")
+    assert d.problems == ()

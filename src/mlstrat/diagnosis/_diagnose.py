@@ -360,63 +360,65 @@ def _warnings(
             DiagnosisWarning(
                 "surpassed_human_level",
                 f"Train error {format_rate(train.value)} is below the human level "
-                f"{format_rate(proxy.value)} "
-                f"({proxy.name}): the human figure no longer bounds Bayes error, so the "
-                "avoidable-bias estimate "
-                "has lost its anchor. Give a stronger human reference (e.g. a team of experts) "
-                "with --human.",
+                f"{format_rate(proxy.value)} ({proxy.name}): the human figure no longer bounds "
+                "Bayes error, so the avoidable-bias estimate has lost its anchor. Give a stronger "
+                "human reference (e.g. a team of experts) with --human.",
             )
         )
-    if mismatched and "train_dev" not in estimates and "train" in estimates and "dev" in estimates:
+    if mismatched and "train_dev" not in estimates and {"train", "dev"} <= set(estimates):
         out.append(
             DiagnosisWarning(
                 "mismatched_without_train_dev",
-                "Train and dev come from different distributions and there is no train-dev split: "
-                "the dev-train gap "
-                "(reported as variance) cannot be told apart from data mismatch. Hold out a "
-                "train-dev split "
-                "(mlstrat split --train-dev auto) and diagnose again.",
+                "Train and dev come from different distributions and there is no train-dev "
+                "split: the dev-train gap (reported as variance) cannot be told apart from data "
+                "mismatch. Hold out a train-dev split (mlstrat split --train-dev auto) and "
+                "diagnose again.",
             )
         )
     for name, c in components.items():
         if c.value is None or c.ci_low is None or c.significant or c.value < tolerance:
             continue
-        later, earlier = (
-            estimates.get(c.to),
-            (proxy if c.from_ == "human_level" else estimates.get(c.from_)),
-        )
-        n = needed_size(
-            earlier.value if earlier else c.value, later.value if later else c.value, c.value
-        )
-        out.append(
-            DiagnosisWarning(
-                "split_too_small",
-                f"{PROBLEM_LABELS[name].capitalize()} of {_pts(c.value)} is within noise (95% CI "
-                f"{_pts(c.ci_low)} to {_pts(c.ci_high or 0.0)}): the "
-                f"{SPLIT_DISPLAY.get(c.from_, c.from_.replace('_', '-'))} "
-                f"and {SPLIT_DISPLAY.get(c.to, c.to)} splits are too small to decide; about {n:,} "
-                "examples each would.",
-            )
-        )
+        out.append(DiagnosisWarning("split_too_small", _too_small(name, c, estimates, proxy)))
     if any(e.ci_low is None for e in estimates.values()):
         out.append(
             DiagnosisWarning(
                 "no_intervals",
-                "Some errors have no sample size, so their components are judged by the tolerance "
-                "alone, not by noise. "
-                "Give --sizes (e.g. train=50000,dev=2000) or a predictions table.",
+                "Some errors have no sample size, so their components are judged by the "
+                "tolerance alone, not by noise. Give --sizes (e.g. train=50000,dev=2000) or a "
+                "predictions table.",
             )
         )
     if "test" in estimates:
         out.append(
             DiagnosisWarning(
                 "test_split_used",
-                "The test error is reported: look at it rarely and never tune on it, or it stops "
-                "being an unbiased "
-                "estimate. Decide with dev.",
+                "The test error is reported: look at it rarely and never tune on it, or it "
+                "stops being an unbiased estimate. Decide with dev.",
             )
         )
     return out
+
+
+def _too_small(
+    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference
+) -> str:
+    """Message for a practically large component whose interval still includes 0."""
+    later = estimates[c.to]
+    earlier = proxy if c.from_ == "human_level" else estimates[c.from_]
+    gap = c.value or 0.0
+    if earlier.ci_low is None:  # an exact human figure: only the later split is sampled
+        n = needed_size(later.value, later.value, gap) // 2
+        where = f"the {_place(c.to)} split is"
+        each = ""
+    else:
+        n = needed_size(earlier.value, later.value, gap)
+        where = f"the {_place(c.from_)} and {_place(c.to)} samples are"
+        each = " each"
+    return (
+        f"{PROBLEM_LABELS[name].capitalize()} of {_pts(gap)} is within noise (95% CI "
+        f"{_pts(c.ci_low or 0.0)} to {_pts(c.ci_high or 0.0)}): {where} too small to decide; "
+        f"about {n:,} examples{each} would."
+    )
 
 
 def _verdict(
@@ -433,10 +435,21 @@ def _verdict(
             "or train and dev errors."
         )
     if not problems:
+        undecided = [
+            PROBLEM_LABELS[c.name]
+            for c in components.values()
+            if c.value is not None and c.ci_low is not None and c.value >= tolerance - 1e-12
+        ]
+        if undecided:
+            verbs = ("exceeds", "is") if len(undecided) == 1 else ("exceed", "are")
+            return (
+                f"No problem can be established: {' and '.join(undecided)} {verbs[0]} the "
+                f"{_pts(tolerance)} tolerance but {verbs[1]} within the noise of these split "
+                "sizes; collect bigger splits to decide."
+            )
         return (
             f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as "
-            "good as this data "
-            "and the human reference can tell; look at the remaining mistakes."
+            "good as this data and the human reference can tell; look at the remaining mistakes."
         )
     principal = components[problems[0]]
     label = PROBLEM_LABELS[principal.name]
