@@ -1,1 +1,91 @@
-"""`mlstrat diagnose`: registered on the app when implemented."""
+"""`mlstrat diagnose`: decompose the error against human level and print the recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mlstrat.cli._app import app
+
+
+@app.command("diagnose")
+def diagnose_command(
+    predictions: Path | None = typer.Argument(
+        None, help="Predictions table (split, y_true, y_pred, ...)."
+    ),
+    errors: str | None = typer.Option(
+        None,
+        "--errors",
+        help="Bare figures instead of a table: train=1%,train_dev=1.5%,dev=10%,test=10.2%",
+    ),
+    sizes: str | None = typer.Option(
+        None,
+        "--sizes",
+        help="Examples per split for --errors (gives intervals): train=50000,dev=2000",
+    ),
+    human: list[str] = typer.Option(
+        [], "--human", help='Human-level error, repeatable: "expert team=0.5%" or 0.5%'
+    ),
+    bayes: str | None = typer.Option(
+        None,
+        "--bayes",
+        help="Name of the --human reference to use as Bayes proxy (default: the lowest).",
+    ),
+    human_labels: Path | None = typer.Option(
+        None,
+        "--human-labels",
+        help="Table of id, label[, annotator]: measure human error on the same examples.",
+    ),
+    metric: str = typer.Option(
+        "error", "--metric", help="error | weighted_error | f1 (decomposes 1 - F1)."
+    ),
+    tolerance: str = typer.Option(
+        "1%", "--tolerance", help="A component below this is not a problem (1% = 1 point)."
+    ),
+    mismatched: bool | None = typer.Option(
+        None,
+        "--mismatched/--not-mismatched",
+        help="Train and dev come from different distributions (detected from a 'domain' column by "
+        "default).",
+    ),
+    fail_on: str | None = typer.Option(
+        None,
+        "--fail-on",
+        help="Exit 1 when one of these problems is found: "
+        "avoidable_bias,variance,data_mismatch,dev_overfitting",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
+) -> None:
+    """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
+    from mlstrat.diagnosis import diagnose, parse_problems
+
+    fail = parse_problems(fail_on) if fail_on is not None else ()
+    result = diagnose(
+        str(predictions) if predictions is not None else None,
+        errors=errors,
+        sizes=sizes,
+        human=human,
+        bayes=bayes,
+        human_labels=str(human_labels) if human_labels is not None else None,
+        metric=metric,
+        tolerance=tolerance,
+        mismatched=mismatched,
+    )
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(result)
+    else:
+        from mlstrat.cli._common import console
+        from mlstrat.diagnosis._render import render_diagnosis
+
+        out = console()
+        for item in render_diagnosis(result):
+            out.print(item)
+    found = [p for p in fail if p in result.problems]
+    if found:
+        from mlstrat.cli._common import err_console
+
+        err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
+        raise typer.Exit(1)

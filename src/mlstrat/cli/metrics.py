@@ -1,1 +1,127 @@
-"""`mlstrat metrics`: registered on the app when implemented."""
+"""`mlstrat metrics`: per-split error, weighted error, P/R/F1, confusion, with intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mlstrat.cli._app import app
+
+
+def _render(report: Any) -> list[Any]:
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+    from mlstrat._numbers import format_rate
+
+    def ci(pair: tuple[float, float]) -> str:
+        return f"{100 * pair[0]:.2f}-{100 * pair[1]:.2f}%"
+
+    first = next(iter(report.splits.values()))
+    kind = f"binary, positive = {first.pos_label}" if first.average == "binary" else "macro"
+    summary = Table(title="Errors per split (95% CI)", title_justify="left")
+    for col in ("split", "n", "error", "95% CI", "weighted error", "95% CI "):
+        summary.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
+    scores = Table(title=f"Precision / recall / F1 ({kind})", title_justify="left")
+    for col in ("split", "accuracy", "precision", "recall", "F1", "F1 95% CI"):
+        scores.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
+    for name, m in report.splits.items():
+        summary.add_row(
+            SPLIT_DISPLAY[name],
+            f"{m.n:,}",
+            format_rate(m.error),
+            ci(m.error_ci),
+            format_rate(m.weighted_error),
+            ci(m.weighted_error_ci),
+        )
+        scores.add_row(
+            SPLIT_DISPLAY[name],
+            format_rate(m.accuracy),
+            format_rate(m.precision),
+            format_rate(m.recall),
+            format_rate(m.f1),
+            ci(m.f1_ci),
+        )
+    out: list[Any] = [summary, scores]
+    for name, m in report.splits.items():
+        if len(m.labels) <= 12:
+            cm = Table(
+                title=f"Confusion matrix: {SPLIT_DISPLAY[name]} (rows true, columns predicted)",
+                title_justify="left",
+            )
+            cm.add_column("true \\ pred")
+            labels = list(m.per_class)
+            for label in labels:
+                cm.add_column(label, justify="right")
+            for i, label in enumerate(labels):
+                cm.add_row(label, *(f"{int(v):,}" for v in m.matrix[i]))
+            out.append(cm)
+        if m.most_confused:
+            pairs = ", ".join(f"{p['true']}→{p['pred']} ({p['count']:,})" for p in m.most_confused)
+            out.append(f"Most confused ({SPLIT_DISPLAY[name]}, true→predicted): {pairs}")
+    if report.weight:
+        out.append(f"weighted error uses column {report.weight!r}")
+    return out
+
+
+@app.command("metrics")
+def metrics_command(
+    predictions: Path = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    ),
+    split: list[str] = typer.Option(
+        [], "--split", help="Only this split (repeatable); all present by default."
+    ),
+    pos_label: str | None = typer.Option(
+        None, "--pos-label", help="Report binary P/R/F1 for this class (macro otherwise)."
+    ),
+    weight: str | None = typer.Option(
+        None, "--weight", help="Weight column for weighted error (default: 'weight' when present)."
+    ),
+    zero_division: str = typer.Option(
+        "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat.metrics import compute_metrics
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MlstratWarning)
+        report = compute_metrics(
+            str(predictions),
+            split=split or None,
+            pos_label=_label(pos_label),
+            weight=weight,
+            zero_division=zero_division,
+        )
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(report)
+    else:
+        from mlstrat.cli._common import console
+
+        out = console()
+        for item in _render(report):
+            out.print(item)
+    if caught:
+        from mlstrat.cli._common import err_console
+
+        for w in caught:
+            err_console().print(f"[yellow]warning: {w.message}[/]")
+
+
+def _label(text: str | None) -> Any:
+    """``--pos-label 1`` matches an integer class 1 as well as a string class "1"."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text

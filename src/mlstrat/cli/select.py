@@ -1,1 +1,86 @@
-"""`mlstrat select`: registered on the app when implemented."""
+"""`mlstrat select`: optimize one metric subject to thresholds on the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mlstrat.cli._app import app
+
+
+def _render(sel: Any) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    arrow = "↑" if sel.direction == "maximize" else "↓"
+    table = Table(
+        title=f"Candidates ({sel.direction} {sel.metric}"
+        + (f"; require {', '.join(c.text for c in sel.constraints)})" if sel.constraints else ")"),
+        title_justify="left",
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("name")
+    table.add_column(f"{sel.metric} {arrow}", justify="right")
+    columns = list(dict.fromkeys(c.column for c in sel.constraints if c.column != sel.metric))
+    for col in columns:
+        table.add_column(col, justify="right")
+    table.add_column("excluded by")
+    for cand in sel.candidates:
+        style = "bold green" if cand.name == sel.winner else ("" if cand.eligible else "grey50")
+        table.add_row(
+            str(cand.rank or "-"),
+            Text(cand.name, style=style),
+            f"{cand.score:g}",
+            *(f"{cand.values[c]:g}" for c in columns),
+            ", ".join(cand.excluded_by) or "-",
+        )
+    out: list[Any] = [table]
+    if sel.winner is not None:
+        out.append(Text(f"Winner: {sel.winner}", style="bold green"))
+    else:
+        out.append(
+            Text(
+                f"No candidate meets every constraint; closest: {', '.join(sel.closest)}",
+                style="bold red",
+            )
+        )
+    return out
+
+
+@app.command("select")
+def select_command(
+    candidates: Path = typer.Argument(
+        ..., help="Table of candidates (CSV, JSON, Parquet): one row per model."
+    ),
+    maximize: str | None = typer.Option(
+        None, "--maximize", help="The optimizing metric to maximize."
+    ),
+    minimize: str | None = typer.Option(
+        None, "--minimize", help="The optimizing metric to minimize."
+    ),
+    require: list[str] = typer.Option(
+        [], "--require", help='Satisficing constraint, repeatable: "latency_ms<100".'
+    ),
+    name_col: str = typer.Option("name", "--name-col", help="Column naming each candidate."),
+    json_out: bool = typer.Option(False, "--json", help="Print the selection as JSON."),
+) -> None:
+    """Pick the best model: optimize one metric among the candidates meeting every constraint."""
+    from mlstrat.metrics import select
+
+    sel = select(
+        str(candidates), maximize=maximize, minimize=minimize, require=require, name_col=name_col
+    )
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(sel)
+    else:
+        from mlstrat.cli._common import console
+
+        out = console()
+        for item in _render(sel):
+            out.print(item)
+    if sel.winner is None:
+        raise typer.Exit(1)

@@ -1,0 +1,55 @@
+"""Bias / variance / data-mismatch diagnosis against human level (METHOD.md §3) and the recipe.
+
+Light on purpose: importing it loads neither numpy, the engine nor torch, so
+``mlstrat diagnose --errors ...`` starts in a blink; the engine is imported only when a
+predictions table is given.
+"""
+
+from mlstrat.diagnosis._decompose import COMPARABLE, decompose, is_significant, rank_problems
+from mlstrat.diagnosis._diagnose import (
+    METRICS,
+    PROBLEM_LABELS,
+    diagnose,
+    parse_errors,
+    parse_problems,
+    parse_sizes,
+)
+from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
+from mlstrat.diagnosis._model import (
+    COMPONENTS,
+    Action,
+    Component,
+    Diagnosis,
+    DiagnosisWarning,
+    ErrorEstimate,
+    HumanLevel,
+    HumanReference,
+)
+from mlstrat.diagnosis._recipe import ACTIONS, RECIPE, actions_for
+
+__all__ = [
+    "ACTIONS",
+    "COMPARABLE",
+    "COMPONENTS",
+    "METRICS",
+    "PROBLEM_LABELS",
+    "RECIPE",
+    "Action",
+    "Component",
+    "Diagnosis",
+    "DiagnosisWarning",
+    "ErrorEstimate",
+    "HumanLevel",
+    "HumanReference",
+    "actions_for",
+    "choose_bayes_proxy",
+    "decompose",
+    "diagnose",
+    "human_from_labels",
+    "is_significant",
+    "parse_errors",
+    "parse_human",
+    "parse_problems",
+    "parse_sizes",
+    "rank_problems",
+]

@@ -1,0 +1,477 @@
+"""``diagnose``: errors per split + human level -> components, problems, verdict, recipe."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat._numbers import did_you_mean, format_rate, parse_assignments, parse_rate
+from mlstrat.diagnosis._decompose import decompose, rank_problems
+from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
+from mlstrat.diagnosis._model import (
+    COMPONENTS,
+    Component,
+    Diagnosis,
+    DiagnosisWarning,
+    ErrorEstimate,
+    HumanLevel,
+    HumanReference,
+)
+from mlstrat.diagnosis._recipe import actions_for
+from mlstrat.metrics._intervals import needed_size, wilson_interval
+
+__all__ = ["METRICS", "PROBLEM_LABELS", "diagnose", "parse_errors", "parse_sizes", "parse_problems"]
+
+#: Metrics the diagnosis can decompose (``f1`` is decomposed as ``1 - F1``).
+METRICS: tuple[str, ...] = ("error", "weighted_error", "f1")
+
+#: How each component is named in sentences.
+PROBLEM_LABELS: dict[str, str] = {
+    "avoidable_bias": "avoidable bias",
+    "variance": "variance",
+    "data_mismatch": "data mismatch",
+    "dev_overfitting": "dev overfitting",
+}
+
+#: Total-variation distance between train and dev domain shares above which they are "mismatched".
+DOMAIN_SHIFT = 0.05
+
+_ALIASES = {"train-dev": "train_dev", "traindev": "train_dev"}
+
+
+def _split_keys(mapping: Mapping[str, Any], option: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = _ALIASES.get(str(key).strip(), str(key).strip())
+        if name not in SPLITS:
+            raise ConfigError(
+                f"{option}: unknown split {key!r}{did_you_mean(name, SPLITS)}; "
+                f"allowed: {', '.join(SPLITS)}"
+            )
+        out[name] = value
+    return out
+
+
+def _as_mapping(value: str | Mapping[str, Any], option: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        normalized = ",".join(
+            _ALIASES.get(k.strip(), k.strip()) + sep + v
+            for k, sep, v in (p.partition("=") for p in value.split(","))
+        )
+        return parse_assignments(normalized, name=option, allowed=SPLITS)
+    return _split_keys(value, option)
+
+
+def parse_errors(errors: str | Mapping[str, Any]) -> dict[str, float]:
+    """``"train=1%,dev=10%"`` or ``{"train": 0.01, "dev": "10%"}`` -> rates in SPLITS order."""
+    raw = _as_mapping(errors, "--errors")
+    return {s: parse_rate(raw[s], name=f"--errors {s}") for s in SPLITS if s in raw}
+
+
+def parse_sizes(sizes: str | Mapping[str, Any]) -> dict[str, int]:
+    """``"train=50000,dev=2000"`` -> counts; a split with 0 rows is an error."""
+    raw = _as_mapping(sizes, "--sizes")
+    out: dict[str, int] = {}
+    for split in SPLITS:
+        if split not in raw:
+            continue
+        text = str(raw[split]).strip().replace("_", "")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(
+                f"--sizes {split}: {raw[split]!r} is not a count (example: dev=2000)"
+            ) from None
+        if not math.isfinite(value) or value != int(value) or value < 0:
+            raise ConfigError(
+                f"--sizes {split}: {raw[split]!r} is not a whole count (example: dev=2000)"
+            )
+        if value == 0:
+            raise InputError(
+                f"--sizes {split}: the split has 0 rows; an error rate needs at least one example"
+            )
+        out[split] = int(value)
+    return out
+
+
+def parse_problems(text: str | Iterable[str]) -> tuple[str, ...]:
+    """``"variance,data_mismatch"`` -> validated component names (for ``--fail-on``)."""
+    items = [p.strip() for p in (text.split(",") if isinstance(text, str) else text)]
+    items = [p for p in items if p]
+    if not items:
+        raise ConfigError(f"--fail-on: nothing given; choose from {', '.join(COMPONENTS)}")
+    for item in items:
+        if item not in COMPONENTS:
+            raise ConfigError(
+                f"--fail-on: unknown problem {item!r}{did_you_mean(item, COMPONENTS)}; "
+                f"choose from {', '.join(COMPONENTS)}"
+            )
+    return tuple(dict.fromkeys(items))
+
+
+def _check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ConfigError(
+            f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose from "
+            f"{', '.join(METRICS)}"
+        )
+    return metric
+
+
+def _estimates_from_figures(
+    errors: str | Mapping[str, Any], sizes: str | Mapping[str, Any] | None
+) -> dict[str, ErrorEstimate]:
+    rates = parse_errors(errors)
+    counts = parse_sizes(sizes) if sizes is not None else {}
+    extra = [s for s in counts if s not in rates]
+    if extra:
+        raise ConfigError(
+            f"--sizes: {', '.join(extra)} has a size but no error in --errors; "
+            f"errors given for: {', '.join(rates)}"
+        )
+    out: dict[str, ErrorEstimate] = {}
+    for split, value in rates.items():
+        n = counts.get(split)
+        if n is None:
+            out[split] = ErrorEstimate(value=value)
+        else:
+            low, high = wilson_interval(value * n, n)
+            out[split] = ErrorEstimate(value=value, ci_low=low, ci_high=high, n=n)
+    return out
+
+
+def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstimate]:
+    from mlstrat.metrics._metrics import compute_metrics
+
+    weight = "weight" if "weight" in pred.table.columns else None
+    if metric == "weighted_error" and weight is None:
+        raise ConfigError(
+            f"{pred.source}: --metric weighted_error needs a 'weight' column; "
+            f"columns: {', '.join(pred.table.columns)}"
+        )
+    # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently
+    report = compute_metrics(pred, weight=weight, zero_division=0.0)
+    out: dict[str, ErrorEstimate] = {}
+    for split, m in report.splits.items():
+        if metric == "error":
+            out[split] = ErrorEstimate(m.error, m.error_ci[0], m.error_ci[1], m.n)
+        elif metric == "weighted_error":
+            out[split] = ErrorEstimate(
+                m.weighted_error, m.weighted_error_ci[0], m.weighted_error_ci[1], m.n
+            )
+        else:
+            low, high = m.f1_ci
+            out[split] = ErrorEstimate(
+                1.0 - m.f1,
+                None if math.isnan(high) else 1.0 - high,
+                None if math.isnan(low) else 1.0 - low,
+                m.n,
+            )
+    return out
+
+
+def _domains_differ(pred: Any) -> bool | None:
+    """Compare train and dev domain shares (total-variation distance > DOMAIN_SHIFT)."""
+    table = pred.table
+    if "domain" not in table.columns or "train" not in pred.sizes or "dev" not in pred.sizes:
+        return None
+    import ibis
+
+    t = table.mutate(_split=table.split.cast("string"), _domain=table.domain.cast("string"))
+    rows = (
+        t.filter(t._split.isin(["train", "dev"]))
+        .group_by(["_split", "_domain"])
+        .aggregate(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    share: dict[str, dict[str | None, float]] = {"train": {}, "dev": {}}
+    for r in rows:
+        share[r["_split"]][r["_domain"]] = r["n"]
+    for s in share.values():
+        total = sum(s.values())
+        for k in s:
+            s[k] /= total
+    keys = set(share["train"]) | set(share["dev"])
+    tvd = 0.5 * sum(abs(share["train"].get(k, 0.0) - share["dev"].get(k, 0.0)) for k in keys)
+    return tvd > DOMAIN_SHIFT
+
+
+def diagnose(
+    predictions: Any = None,
+    *,
+    errors: str | Mapping[str, Any] | None = None,
+    sizes: str | Mapping[str, Any] | None = None,
+    human: Sequence[Any] | str | float = (),
+    bayes: str | None = None,
+    human_labels: Any = None,
+    metric: str = "error",
+    tolerance: float | str = 0.01,
+    mismatched: bool | None = None,
+    con: Any = None,
+) -> Diagnosis:
+    """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
+
+    Parameters
+    ----------
+    predictions : path-like or table, default=None
+        A predictions table (``split``, ``y_true``, ``y_pred``, ...); errors and their 95%
+        intervals are computed per split. Give this or ``errors``.
+    errors : str or dict, default=None
+        Bare figures: ``"train=1%,train_dev=1.5%,dev=10%"`` or ``{"train": 0.01, ...}``.
+    sizes : str or dict, default=None
+        Examples per split for ``errors`` (``"train=50000,dev=2000"``): gives Wilson intervals.
+    human : sequence of str or float, default=()
+        Human-level errors: ``"expert team=0.5%"``, ``"3%"``, ``0.005``.
+    bayes : str, default=None
+        Name of the human reference to use as the Bayes proxy; the lowest by default.
+    human_labels : path-like or table, default=None
+        ``id, label[, annotator]`` rows: human error measured against the predictions'
+        ``y_true`` (per annotator and by majority vote), with intervals.
+    metric : {"error", "weighted_error", "f1"}, default="error"
+        What is decomposed; ``f1`` uses 1 - F1 (macro).
+    tolerance : float or str, default=0.01
+        Practical tolerance: a component smaller than this is not a problem (1 point).
+    mismatched : bool, default=None
+        Whether train and dev come from different distributions; detected from a ``domain``
+        column when None.
+    con : ibis DuckDB backend, default=None
+        Engine connection for ``predictions``.
+
+    Returns
+    -------
+    Diagnosis
+        ``to_dict()`` gives the JSON of ``mlstrat diagnose --json``.
+
+    Examples
+    --------
+    >>> import mlstrat
+    >>> d = mlstrat.diagnose(errors="train=8%,dev=10%", human=["1%"])
+    >>> d.principal_problem, [a.id for a in d.actions][:2]
+    ('avoidable_bias', ['bigger_network', 'train_longer'])
+    """
+    metric = _check_metric(metric)
+    tolerance = parse_rate(tolerance, name="--tolerance")
+    if (predictions is None) == (errors is None):
+        raise ConfigError(
+            "give either a predictions table or --errors (e.g. --errors train=1%,dev=10%), not both"
+        )
+    if sizes is not None and errors is None:
+        raise ConfigError(
+            "--sizes goes with --errors; with a predictions table the sizes are counted"
+        )
+    if isinstance(human, (str, float, int)):
+        human = [human]
+    refs = parse_human(human)
+    notes: list[DiagnosisWarning] = []
+
+    pred = None
+    if predictions is not None:
+        from mlstrat.tables import Predictions, read_predictions
+
+        pred = (
+            predictions
+            if isinstance(predictions, Predictions)
+            else read_predictions(predictions, con=con)
+        )
+        if metric == "weighted_error" and "weight" in pred.table.columns:
+            # validate the weights (no nulls, none negative) only when they are used
+            pred = read_predictions(pred.table, con=con, weight="weight")
+        estimates = _estimates_from_predictions(pred, metric)
+        if mismatched is None:
+            mismatched = _domains_differ(pred)
+    else:
+        estimates = _estimates_from_figures(errors, sizes)  # type: ignore[arg-type]
+    if human_labels is not None:
+        if pred is None:
+            raise ConfigError(
+                "--human-labels needs a predictions table: its y_true is what human labels are "
+                "scored against"
+            )
+        measured, unmatched = human_from_labels(human_labels, pred, con=con)
+        refs.extend(measured)
+        if unmatched:
+            notes.append(
+                DiagnosisWarning(
+                    "human_labels_unmatched",
+                    f"{unmatched} human label row(s) have an id absent from the predictions and "
+                    "were ignored.",
+                )
+            )
+
+    if refs:
+        proxy, assumed = choose_bayes_proxy(refs, bayes), False
+    else:
+        if bayes is not None:
+            raise ConfigError(
+                f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
+            )
+        proxy, assumed = HumanReference(value=0.0, name="assumed zero"), True
+        notes.append(
+            DiagnosisWarning(
+                "no_human_level",
+                "No human-level error given: assumed 0%, so avoidable bias is the whole training "
+                'error. Give --human "expert=0.5%" (or --human-labels) for an honest anchor.',
+            )
+        )
+
+    components = decompose(estimates, proxy, tolerance=tolerance)
+    problems, principal = rank_problems(components)
+    notes.extend(_warnings(estimates, proxy, assumed, components, mismatched, tolerance))
+    return Diagnosis(
+        metric=metric,
+        errors=estimates,
+        human_level=HumanLevel(tuple(refs), proxy, assumed),
+        components=components,
+        problems=problems,
+        principal_problem=principal,
+        verdict=_verdict(
+            components,
+            problems,
+            estimates,
+            tolerance,
+            confounded=bool(mismatched) and "train_dev" not in estimates,
+        ),
+        actions=actions_for(problems),
+        warnings=tuple(notes),
+        tolerance=tolerance,
+    )
+
+
+def _pts(value: float) -> str:
+    return f"{100 * value:.1f} pts"
+
+
+def _warnings(
+    estimates: Mapping[str, ErrorEstimate],
+    proxy: HumanReference,
+    assumed: bool,
+    components: Mapping[str, Component],
+    mismatched: bool | None,
+    tolerance: float,
+) -> list[DiagnosisWarning]:
+    out: list[DiagnosisWarning] = []
+    train = estimates.get("train")
+    if train is not None and not assumed and train.value < proxy.value:
+        out.append(
+            DiagnosisWarning(
+                "surpassed_human_level",
+                f"Train error {format_rate(train.value)} is below the human level "
+                f"{format_rate(proxy.value)} ({proxy.name}): the human figure no longer bounds "
+                "Bayes error, so the avoidable-bias estimate has lost its anchor. Give a stronger "
+                "human reference (e.g. a team of experts) with --human.",
+            )
+        )
+    if mismatched and "train_dev" not in estimates and {"train", "dev"} <= set(estimates):
+        out.append(
+            DiagnosisWarning(
+                "mismatched_without_train_dev",
+                "Train and dev come from different distributions and there is no train-dev "
+                "split: the dev-train gap (reported as variance) cannot be told apart from data "
+                "mismatch. Hold out a train-dev split (mlstrat split --train-dev auto) and "
+                "diagnose again.",
+            )
+        )
+    for name, c in components.items():
+        if c.value is None or c.ci_low is None or c.significant or c.value < tolerance:
+            continue
+        out.append(DiagnosisWarning("split_too_small", _too_small(name, c, estimates, proxy)))
+    if any(e.ci_low is None for e in estimates.values()):
+        out.append(
+            DiagnosisWarning(
+                "no_intervals",
+                "Some errors have no sample size, so their components are judged by the "
+                "tolerance alone, not by noise. Give --sizes (e.g. train=50000,dev=2000) or a "
+                "predictions table.",
+            )
+        )
+    if "test" in estimates:
+        out.append(
+            DiagnosisWarning(
+                "test_split_used",
+                "The test error is reported: look at it rarely and never tune on it, or it "
+                "stops being an unbiased estimate. Decide with dev.",
+            )
+        )
+    return out
+
+
+def _too_small(
+    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference
+) -> str:
+    """Message for a practically large component whose interval still includes 0."""
+    later = estimates[c.to]
+    earlier = proxy if c.from_ == "human_level" else estimates[c.from_]
+    gap = c.value or 0.0
+    if earlier.ci_low is None:  # an exact human figure: only the later split is sampled
+        n = needed_size(later.value, later.value, gap) // 2
+        where = f"the {_place(c.to)} split is"
+        each = ""
+    else:
+        n = needed_size(earlier.value, later.value, gap)
+        where = f"the {_place(c.from_)} and {_place(c.to)} samples are"
+        each = " each"
+    return (
+        f"{PROBLEM_LABELS[name].capitalize()} of {_pts(gap)} is within noise (95% CI "
+        f"{_pts(c.ci_low or 0.0)} to {_pts(c.ci_high or 0.0)}): {where} too small to decide; "
+        f"about {n:,} examples{each} would."
+    )
+
+
+def _verdict(
+    components: Mapping[str, Component],
+    problems: Sequence[str],
+    estimates: Mapping[str, ErrorEstimate],
+    tolerance: float,
+    *,
+    confounded: bool,
+) -> str:
+    if all(c.value is None for c in components.values()):
+        return (
+            "Nothing to compare: give at least the train error and a human level, "
+            "or train and dev errors."
+        )
+    if not problems:
+        undecided = [
+            PROBLEM_LABELS[c.name]
+            for c in components.values()
+            if c.value is not None and c.ci_low is not None and c.value >= tolerance - 1e-12
+        ]
+        if undecided:
+            verbs = ("exceeds", "is") if len(undecided) == 1 else ("exceed", "are")
+            return (
+                f"No problem can be established: {' and '.join(undecided)} {verbs[0]} the "
+                f"{_pts(tolerance)} tolerance but {verbs[1]} within the noise of these split "
+                "sizes; collect bigger splits to decide."
+            )
+        return (
+            f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as "
+            "good as this data and the human reference can tell; look at the remaining mistakes."
+        )
+    principal = components[problems[0]]
+    label = PROBLEM_LABELS[principal.name]
+    what = (
+        f"{label.capitalize()} is the principal problem ({_pts(principal.value or 0.0)}, "
+        f"{_place(principal.from_)} to {_place(principal.to)})"
+    )
+    if len(problems) > 1:
+        others = " and ".join(
+            f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]
+        )
+        what += f", with {others} comparable: work on both"
+    secondary = [c for c in components.values() if c.significant and c.name not in problems]
+    if secondary:
+        what += "; " + " and ".join(
+            f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary
+        )
+        what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
+    if confounded and "variance" in problems:
+        what += "; without a train-dev split part of the variance may be data mismatch"
+    return what + "."
+
+
+def _place(name: str) -> str:
+    return "human level" if name == "human_level" else SPLIT_DISPLAY.get(name, name)

@@ -1,0 +1,152 @@
+"""The diagnosis result: frozen dataclasses whose ``to_dict()`` is the stable JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "COMPONENTS",
+    "ErrorEstimate",
+    "HumanReference",
+    "HumanLevel",
+    "Component",
+    "Action",
+    "DiagnosisWarning",
+    "Diagnosis",
+]
+
+#: The four components of METHOD.md §3, in the order of the ladder human -> train -> ... -> test.
+COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
+
+
+@dataclass(frozen=True)
+class ErrorEstimate:
+    """An error rate with its 95% interval (None when the sample size is unknown)."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The interval, or the point itself when unknown (an exact figure has no width)."""
+        if self.ci_low is None or self.ci_high is None:
+            return self.value, self.value
+        return self.ci_low, self.ci_high
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
+
+
+@dataclass(frozen=True)
+class HumanReference(ErrorEstimate):
+    """A human-level error figure: given (``"expert team=0.5%"``) or measured from human labels."""
+
+    name: str = "human"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **super().to_dict()}
+
+
+@dataclass(frozen=True)
+class HumanLevel:
+    """The references and the Bayes-error proxy among them (``assumed``: none given, 0 used)."""
+
+    references: tuple[HumanReference, ...]
+    bayes_proxy: HumanReference
+    assumed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "references": [r.to_dict() for r in self.references],
+            "bayes_proxy": {"name": self.bayes_proxy.name, "value": self.bayes_proxy.value},
+            "assumed": self.assumed,
+        }
+
+
+@dataclass(frozen=True)
+class Component:
+    """One term of the decomposition: ``error[to] - error[from]`` with its interval.
+
+    ``value`` is None when a split it needs is missing; ``significant`` is the decision rule
+    of :func:`mlstrat.diagnosis.is_significant`.
+    """
+
+    name: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    significant: bool
+    from_: str
+    to: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "significant": self.significant,
+            "from": self.from_,
+            "to": self.to,
+        }
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of the recipe; ``id`` is stable (scripts and the run store key on it)."""
+
+    id: str
+    title: str
+    why: str
+    addresses: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "why": self.why,
+            "addresses": list(self.addresses),
+        }
+
+
+@dataclass(frozen=True)
+class DiagnosisWarning:
+    """Something that limits what the diagnosis can say; ``code`` is stable."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is ``mlstrat diagnose --json``."""
+
+    metric: str
+    errors: dict[str, ErrorEstimate]
+    human_level: HumanLevel
+    components: dict[str, Component]
+    problems: tuple[str, ...]
+    principal_problem: str | None
+    verdict: str
+    actions: tuple[Action, ...]
+    warnings: tuple[DiagnosisWarning, ...] = field(default=())
+    tolerance: float = 0.01
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "errors": {name: e.to_dict() for name, e in self.errors.items()},
+            "human_level": self.human_level.to_dict(),
+            "components": {name: c.to_dict() for name, c in self.components.items()},
+            "problems": list(self.problems),
+            "principal_problem": self.principal_problem,
+            "verdict": self.verdict,
+            "actions": [a.to_dict() for a in self.actions],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "tolerance": self.tolerance,
+        }

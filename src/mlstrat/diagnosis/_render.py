@@ -1,0 +1,159 @@
+"""Terminal rendering of a diagnosis (Rich renderables; the CLI prints them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._numbers import format_rate
+from mlstrat.diagnosis._diagnose import PROBLEM_LABELS
+from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
+
+__all__ = ["render_diagnosis", "component_bar"]
+
+_COLORS = {
+    "human": "grey50",
+    "avoidable_bias": "yellow",
+    "variance": "magenta",
+    "data_mismatch": "cyan",
+    "dev_overfitting": "blue",
+}
+BAR_WIDTH = 48
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "-"
+    return f"{format_rate(low)} .. {format_rate(high)}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.2f} pts"
+
+
+def component_bar(diag: Diagnosis) -> Any:
+    """The ladder human -> train -> train-dev -> dev -> test with each gap, and a bar of the gaps.
+
+    Segment lengths are proportional to each component; solid segments are problems
+    (significant), shaded ones are within noise or under the tolerance.
+    """
+    from rich.text import Text
+
+    ladder = Text()
+    ladder.append(
+        f"human {format_rate(diag.human_level.bayes_proxy.value)}", style=_COLORS["human"]
+    )
+    for name in COMPONENTS:
+        c = diag.components[name]
+        if c.value is None:
+            continue
+        ladder.append(
+            f" ─{100 * c.value:+.1f}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
+        )
+        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {format_rate(diag.errors[c.to].value)}")
+
+    parts = [("human", diag.human_level.bayes_proxy.value)]
+    parts += [(name, max(diag.components[name].value or 0.0, 0.0)) for name in COMPONENTS]
+    total = sum(v for _, v in parts) or 1.0
+    bar = Text()
+    for name, value in parts:
+        width = int(round(BAR_WIDTH * value / total))
+        if width:
+            solid = name == "human" or diag.components[name].significant
+            bar.append(("█" if solid else "░") * width, style=_COLORS[name])
+    legend = Text()
+    for i, name in enumerate(("human",) + COMPONENTS):
+        legend.append(" " if i else "")
+        legend.append("■ " + (PROBLEM_LABELS.get(name, "human level")), style=_COLORS[name])
+    return Text.assemble(
+        ladder,
+        "\n",
+        bar,
+        "\n",
+        legend,
+        Text("  (█ significant, ░ noise or under tolerance)", style="grey50"),
+    )
+
+
+def render_diagnosis(diag: Diagnosis) -> list[Any]:
+    """Renderables in reading order: errors, components + bar, verdict, actions, warnings."""
+    from rich.table import Table
+    from rich.text import Text
+
+    metric = {"error": "error", "weighted_error": "weighted error", "f1": "1 - F1"}[diag.metric]
+    errors = Table(title=f"{metric.capitalize()} per split (95% CI)", title_justify="left")
+    errors.add_column("")
+    errors.add_column(metric, justify="right")
+    errors.add_column("95% CI", justify="right")
+    errors.add_column("n", justify="right")
+    proxy = diag.human_level.bayes_proxy
+    for ref in diag.human_level.references or (proxy,):
+        star = " (Bayes proxy)" if ref.name == proxy.name else ""
+        name = "human level" if ref.name == "human" else f"human: {ref.name}"
+        label = f"{name}{star}" if not diag.human_level.assumed else "human: assumed 0"
+        errors.add_row(
+            Text(label, style="grey50"),
+            format_rate(ref.value),
+            _ci(ref.ci_low, ref.ci_high),
+            "-" if ref.n is None else f"{ref.n:,}",
+        )
+    for split in SPLITS:
+        e = diag.errors.get(split)
+        if e is not None:
+            errors.add_row(
+                SPLIT_DISPLAY[split],
+                format_rate(e.value),
+                _ci(e.ci_low, e.ci_high),
+                "-" if e.n is None else f"{e.n:,}",
+            )
+
+    comps = Table(title="Components", title_justify="left")
+    for col, justify in (
+        ("component", "left"),
+        ("gap", "left"),
+        ("value", "right"),
+        ("95% CI", "right"),
+        ("problem", "left"),
+    ):
+        comps.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name in COMPONENTS:
+        c = diag.components[name]
+        gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
+        flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
+        if c.value is None:
+            flag = "n/a"
+        ci = "-" if c.ci_low is None else f"{100 * c.ci_low:+.2f} .. {100 * (c.ci_high or 0):+.2f}"
+        style = (
+            "bold red"
+            if name == diag.principal_problem
+            else ("red" if name in diag.problems else "")
+        )
+        comps.add_row(
+            Text(PROBLEM_LABELS[name], style=_COLORS[name]),
+            gap,
+            _signed(c.value),
+            ci,
+            Text(flag, style=style),
+        )
+
+    out: list[Any] = [
+        errors,
+        comps,
+        component_bar(diag),
+        Text(""),
+        Text(diag.verdict, style="bold"),
+    ]
+    if diag.actions:
+        actions = Table(title="Next actions", title_justify="left", show_header=True)
+        actions.add_column("#", justify="right")
+        actions.add_column("id")
+        actions.add_column("action")
+        actions.add_column("addresses")
+        for i, a in enumerate(diag.actions, 1):
+            actions.add_row(
+                str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
+            )
+        out.append(actions)
+    for w in diag.warnings:
+        out.append(Text(f"warning [{w.code}]: {w.message}", style="yellow"))
+    return out

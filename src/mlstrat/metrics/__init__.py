@@ -1,0 +1,59 @@
+"""Classification metrics from confusion counts, their intervals, and model selection.
+
+Public names load lazily so that :mod:`mlstrat.diagnosis` can use the interval helpers
+without importing numpy or the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "Candidate",
+    "Constraint",
+    "Counts",
+    "MetricsReport",
+    "Selection",
+    "SplitMetrics",
+    "compute_metrics",
+    "confusion_counts",
+    "metrics_from_arrays",
+    "metrics_from_counts",
+    "mover_difference",
+    "normal_interval",
+    "parse_constraint",
+    "select",
+    "wilson_interval",
+]
+
+_WHERE: dict[str, str] = {
+    "Counts": "_compute",
+    "MetricsReport": "_compute",
+    "SplitMetrics": "_compute",
+    "metrics_from_counts": "_compute",
+    "compute_metrics": "_metrics",
+    "confusion_counts": "_metrics",
+    "metrics_from_arrays": "_metrics",
+    "Candidate": "_select",
+    "Constraint": "_select",
+    "Selection": "_select",
+    "parse_constraint": "_select",
+    "select": "_select",
+    "mover_difference": "_intervals",
+    "normal_interval": "_intervals",
+    "wilson_interval": "_intervals",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlstrat.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mlstrat.metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,217 @@
+"""``compute_metrics``: confusion counts in the engine (one GROUP BY), figures in numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mlstrat._constants import SPLITS
+from mlstrat._exceptions import InputError
+from mlstrat._numbers import did_you_mean
+from mlstrat.metrics._compute import (
+    Counts,
+    MetricsReport,
+    SplitMetrics,
+    check_zero_division,
+    metrics_from_counts,
+)
+
+__all__ = ["compute_metrics", "metrics_from_arrays", "confusion_counts", "resolve_splits"]
+
+
+def resolve_splits(
+    split: str | Sequence[str] | None, present: dict[str, int], source: str
+) -> list[str]:
+    """Validate requested split names against :data:`SPLITS` and the splits present."""
+    if split is None:
+        return [s for s in SPLITS if present.get(s)]
+    wanted = [split] if isinstance(split, str) else list(split)
+    out: list[str] = []
+    for name in wanted:
+        if name not in SPLITS:
+            raise InputError(
+                f"unknown split {name!r}{did_you_mean(name, SPLITS)}; allowed: {', '.join(SPLITS)}"
+            )
+        if not present.get(name):
+            have = ", ".join(s for s in SPLITS if present.get(s)) or "none"
+            raise InputError(f"{source}: split {name!r} has 0 rows; splits present: {have}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def confusion_counts(
+    table: Any, splits: Sequence[str], *, weight: str | None = None
+) -> dict[str, Counts]:
+    """One engine pass: ``GROUP BY split, y_true, y_pred`` with row counts and weight sums.
+
+    The result has at most ``splits x K x K`` rows, so it is tiny whatever the table size.
+    """
+    import ibis
+
+    t = table.mutate(_split=table.split.cast("string"))
+    if set(splits) != set(SPLITS):
+        t = t.filter(t._split.isin(list(splits)))
+    aggs: dict[str, Any] = {"n": ibis._.count()}
+    if weight:
+        w = t[weight].cast("float64")
+        aggs.update(w=w.sum(), w2=(w * w).sum())
+    rows = t.group_by(["_split", "y_true", "y_pred"]).aggregate(**aggs).to_pyarrow()
+    split_col = rows.column("_split").to_pylist()
+    y_true = rows.column("y_true").to_pylist()
+    y_pred = rows.column("y_pred").to_pylist()
+    n = np.asarray(rows.column("n").to_pylist(), dtype=np.int64)
+    w = (
+        np.asarray(rows.column("w").to_pylist(), dtype=np.float64)
+        if weight
+        else n.astype(np.float64)
+    )
+    w2 = (
+        np.asarray(rows.column("w2").to_pylist(), dtype=np.float64)
+        if weight
+        else n.astype(np.float64)
+    )
+
+    out: dict[str, Counts] = {}
+    for name in splits:
+        idx = [i for i, s in enumerate(split_col) if s == name]
+        labels = tuple(sorted({y_true[i] for i in idx} | {y_pred[i] for i in idx}))
+        pos = {label: k for k, label in enumerate(labels)}
+        k = len(labels)
+        matrix = np.zeros((k, k), dtype=np.int64)
+        wm = np.zeros((k, k), dtype=np.float64)
+        w2m = np.zeros((k, k), dtype=np.float64)
+        for i in idx:
+            a, b = pos[y_true[i]], pos[y_pred[i]]
+            matrix[a, b] += n[i]
+            wm[a, b] += w[i]
+            w2m[a, b] += w2[i]
+        out[name] = Counts(labels, matrix, wm, w2m)
+    return out
+
+
+def compute_metrics(
+    predictions: Any,
+    *,
+    split: str | Sequence[str] | None = None,
+    pos_label: Any = None,
+    weight: str | None = None,
+    zero_division: Any = "warn",
+    con: Any = None,
+) -> MetricsReport:
+    """Per-split classification metrics with confidence intervals.
+
+    Parameters
+    ----------
+    predictions : path-like, DataFrame, pyarrow.Table, dict, ibis.Table or Predictions
+        A predictions table (``split``, ``y_true``, ``y_pred``, optional ``weight``), see
+        :func:`mlstrat.tables.read_predictions`.
+    split : str or sequence of str, default=None
+        Splits to report; all present by default.
+    pos_label : label, default=None
+        Report binary precision/recall/F1 for this class; macro averages otherwise.
+    weight : str, default=None
+        Column of example weights for ``weighted_error``; the ``weight`` column when present,
+        else every weight is 1.
+    zero_division : {"warn", 0, 1, nan}, default="warn"
+        Value of a precision/recall/F1 whose denominator is 0. ``"warn"`` gives 0 and an
+        :class:`mlstrat.UndefinedMetricWarning`; ``nan`` leaves it out of averages.
+    con : ibis DuckDB backend, default=None
+        Engine connection; the process-wide one by default.
+
+    Returns
+    -------
+    MetricsReport
+        ``report.splits["dev"].error``, ``.error_ci``, ``.f1``, ...; ``report.to_dict()``
+        gives the JSON of ``mlstrat metrics --json``.
+
+    Examples
+    --------
+    >>> import mlstrat
+    >>> report = mlstrat.compute_metrics({"split": ["dev"] * 4, "y_true": [0, 1, 1, 0],
+    ...                                   "y_pred": [0, 1, 0, 0]})
+    >>> report.splits["dev"].error
+    0.25
+    """
+    from mlstrat.tables import Predictions, read_predictions, read_table
+
+    zero_division = check_zero_division(zero_division)
+    if isinstance(predictions, Predictions):
+        pred = predictions
+        if weight is None and "weight" in pred.table.columns:
+            weight = "weight"
+    else:
+        if weight is None and "weight" in read_table(predictions, con=con).columns:
+            weight = "weight"
+        pred = read_predictions(predictions, con=con, weight=weight)
+    if weight is not None and weight not in pred.table.columns:
+        raise InputError(
+            f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.table.columns)}"
+        )
+    splits = resolve_splits(split, pred.sizes, pred.source)
+    counts = confusion_counts(pred.table, splits, weight=weight)
+    return MetricsReport(
+        splits={
+            s: metrics_from_counts(
+                counts[s], pos_label=pos_label, zero_division=zero_division, split=s
+            )
+            for s in splits
+        },
+        weight=weight,
+        zero_division=zero_division,
+        source=pred.source,
+    )
+
+
+def metrics_from_arrays(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sample_weight: Any = None,
+    pos_label: Any = None,
+    zero_division: Any = "warn",
+) -> SplitMetrics:
+    """The figures of :func:`compute_metrics` for one pair of label arrays.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Example weights (>= 0) for ``weighted_error``.
+    pos_label, zero_division
+        As in :func:`compute_metrics`.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_pred.ndim != 1 or len(y_true) != len(y_pred):
+        raise InputError(
+            f"y_true and y_pred must be 1-d arrays of the same length "
+            f"(got shapes {y_true.shape} and {y_pred.shape})"
+        )
+    if len(y_true) == 0:
+        raise InputError("y_true is empty; give at least one prediction")
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise InputError(
+                f"{name} has {int(np.isnan(arr).sum())} NaN value(s); every example needs a label"
+            )
+        if arr.dtype.kind == "O" and any(v is None for v in arr):
+            raise InputError(f"{name} has empty (None) values; every example needs a label")
+    if sample_weight is None:
+        w = np.ones(len(y_true))
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != y_true.shape:
+            raise InputError(f"sample_weight has shape {w.shape}; expected {y_true.shape}")
+        if not np.all(np.isfinite(w)) or (w < 0).any():
+            raise InputError("sample_weight has NaN or negative values; weights must be >= 0")
+    labels, inverse = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+    k, n = len(labels), len(y_true)
+    cell = inverse[:n] * k + inverse[n:]
+    matrix = np.bincount(cell, minlength=k * k).reshape(k, k).astype(np.int64)
+    wm = np.bincount(cell, weights=w, minlength=k * k).reshape(k, k)
+    w2m = np.bincount(cell, weights=w * w, minlength=k * k).reshape(k, k)
+    counts = Counts(tuple(labels.tolist()), matrix, wm, w2m)
+    return metrics_from_counts(counts, pos_label=pos_label, zero_division=zero_division)

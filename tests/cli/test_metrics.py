@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+from typer.testing import CliRunner
+
+from mlstrat.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 600
+    split = np.array(["train"] * 400 + ["dev"] * 200)
+    y = rng.integers(0, 3, n)
+    yhat = np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), y)
+    w = rng.choice([1.0, 3.0], n)
+    path = tmp_path / "pred.parquet"
+    pq.write_table(
+        pa.table({"id": np.arange(n), "split": split, "y_true": y, "y_pred": yhat, "weight": w}),
+        path,
+    )
+    return path, y, yhat, w, split
+
+
+def test_json_matches_sklearn(predictions):
+    path, y, yhat, w, split = predictions
+    result = runner.invoke(app, ["metrics", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    dev = split == "dev"
+    d = out["splits"]["dev"]
+    assert list(out["splits"]) == ["train", "dev"]
+    assert d["n"] == 200
+    assert d["error"] == pytest.approx(np.mean(y[dev] != yhat[dev]), abs=1e-12)
+    assert d["weighted_error"] == pytest.approx(
+        np.sum(w[dev] * (y[dev] != yhat[dev])) / np.sum(w[dev]), abs=1e-12
+    )
+    assert d["f1"] == pytest.approx(f1_score(y[dev], yhat[dev], average="macro"), abs=1e-12)
+    assert d["error_ci"][0] < d["error"] < d["error_ci"][1]
+    assert d["confusion"]["labels"] == ["0", "1", "2"]
+    assert sum(map(sum, d["confusion"]["matrix"])) == 200
+    assert set(d["per_class"]["1"]) == {"precision", "recall", "f1", "support"}
+    assert out["weight"] == "weight"
+    assert d["most_confused"][0]["count"] >= d["most_confused"][-1]["count"]
+
+
+def test_pos_label_and_split(predictions):
+    path, y, yhat, _, split = predictions
+    result = runner.invoke(
+        app, ["metrics", str(path), "--split", "dev", "--pos-label", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)["splits"]
+    assert list(d) == ["dev"]
+    dev = split == "dev"
+    p, r, f, _ = precision_recall_fscore_support(y[dev], yhat[dev], labels=[2], average=None)
+    assert d["dev"]["average"] == "binary" and d["dev"]["pos_label"] == "2"
+    assert (d["dev"]["precision"], d["dev"]["recall"], d["dev"]["f1"]) == pytest.approx(
+        (p[0], r[0], f[0]), abs=1e-12
+    )
+
+
+def test_terminal_view(predictions):
+    result = runner.invoke(app, ["metrics", str(predictions[0])])
+    assert result.exit_code == 0, result.output
+    for text in (
+        "Errors per split (95% CI)",
+        "Precision / recall / F1 (macro)",
+        "Confusion matrix: dev",
+        "Most confused (dev",
+    ):
+        assert text in result.output
+
+
+def test_zero_division_warning_goes_to_stderr(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("split,y_true,y_pred\ndev,a,a\ndev,b,a\n")
+    result = runner.invoke(app, ["metrics", str(path)])
+    assert result.exit_code == 0
+    assert "warning: split dev: precision ill-defined" in " ".join(result.output.split())
+    result = runner.invoke(app, ["metrics", str(path), "--zero-division", "1", "--json"])
+    assert json.loads(result.stdout)["splits"]["dev"]["per_class"]["b"]["precision"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--split", "valid"], "unknown split 'valid'; allowed: train, train_dev, dev, test"),
+        (["--split", "test"], "split 'test' has 0 rows; splits present: train, dev"),
+        (["--weight", "w8"], "w8"),
+        (["--zero-division", "2"], "zero_division: '2' is not one of 'warn', 0, 1, nan"),
+    ],
+)
+def test_bad_input_exit_2(predictions, args, message):
+    result = runner.invoke(app, ["metrics", str(predictions[0]), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split()), result.output
+
+
+def test_empty_split_column_values(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("split,y_true,y_pred\n")
+    result = runner.invoke(app, ["metrics", str(path)])
+    assert result.exit_code == 2
