@@ -7,12 +7,20 @@ Given labels ``s`` and out-of-sample predicted probabilities ``P`` (n, K):
    ``t_j`` (the most probable such ``j`` when several do);
 3. calibration: each row of ``C`` rescaled to the number of examples labeled ``i``, the
    whole to ``n``; ``Q = C_cal / n`` estimates the joint of given and true labels;
-4. the estimated number of label errors is the off-diagonal mass of ``C_cal``;
-5. "prune by noise rate": for each off-diagonal cell (given ``i``, true ``j``), the
-   ``round(C_cal[i, j])`` examples labeled ``i`` with the largest margin ``P[:, j] - P[:, i]``
-   are suspects; suspects the model itself predicts as their given label are dropped;
-6. suspects are ranked by self-confidence ``P[x, s_x]`` or by the normalized margin
-   ``(P[x, s_x] - max_{k != s_x} P[x, k] + 1) / 2`` (lower = more suspect).
+4. the estimated number of label errors ``m`` is the off-diagonal mass of ``C_cal``
+   (rounded per row, preserving the row totals);
+5. which rows: with ``method="rank"`` (default), the ``m`` rows with the lowest score among
+   the rows whose most probable class is not their given label; with
+   ``method="prune_by_noise_rate"`` (the paper's PBNR), for each off-diagonal cell (given
+   ``i``, true ``j``) the ``C_cal[i, j]`` rows labeled ``i`` with the largest margin
+   ``P[:, j] - P[:, i]``, minus the rows the model predicts as their given label;
+6. the score is the self-confidence ``P[x, s_x]`` or the normalized margin
+   ``(P[x, s_x] - max_{k != s_x} P[x, k] + 1) / 2``; suspects are ranked by it (lower = more
+   suspect).
+
+``rank`` keeps confident learning's estimate of *how many* labels are wrong and lets the
+score decide *which*; on the digits benchmark (benchmarks/labels_bench.py) it finds flipped
+labels with a clearly higher F1 than PBNR (docs/benchmarks/labels.md).
 
 Probabilities must be out-of-sample (cross-validated or from a held-out split): on the
 training split a model that memorized its labels is confident in the wrong ones too.
@@ -31,7 +39,10 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat.errors._common import label_text
 
 __all__ = ["LabelIssue", "NoiseRate", "LabelIssues", "find_label_issues", "confident_learning",
-           "RANKINGS"]
+           "RANKINGS", "METHODS"]
+
+#: how suspects are selected once their number is estimated
+METHODS = ("rank", "prune_by_noise_rate")
 
 
 def _self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -93,6 +104,7 @@ class LabelIssues:
         Misclassified rows (``y_pred != y_true``) of the split.
     split_error : float
     rank_by : str
+    method : str
     estimated_label_errors : int
         Off-diagonal mass of the calibrated confident joint.
     error_share : float
@@ -112,6 +124,7 @@ class LabelIssues:
     n_errors: int
     split_error: float
     rank_by: str
+    method: str
     estimated_label_errors: int
     error_share: float
     thresholds: dict[str, float]
@@ -122,7 +135,7 @@ class LabelIssues:
     def to_dict(self) -> dict[str, Any]:
         return {
             "split": self.split, "n": self.n, "n_errors": self.n_errors,
-            "split_error": self.split_error, "rank_by": self.rank_by,
+            "split_error": self.split_error, "method": self.method, "rank_by": self.rank_by,
             "estimated_label_errors": self.estimated_label_errors,
             "n_issues": len(self.issues), "error_share": self.error_share,
             "thresholds": dict(self.thresholds),
@@ -152,8 +165,13 @@ class _CL:
     mask: np.ndarray  # (n,) suspects
 
 
-def confident_learning(labels: np.ndarray, probs: np.ndarray) -> _CL:
-    """The core of confident learning on integer labels (n,) and probabilities (n, K)."""
+def confident_learning(labels: np.ndarray, probs: np.ndarray, *, method: str = "rank",
+                       scores: np.ndarray | None = None) -> _CL:
+    """The core of confident learning on integer labels (n,) and probabilities (n, K).
+
+    ``scores`` (n,) order the suspects for ``method="rank"`` (lower = more suspect; the
+    self-confidence by default).
+    """
     n, k = probs.shape
     given_counts = np.bincount(labels, minlength=k)  # (K,)
     self_conf = _self_confidence(probs, labels)
@@ -178,6 +196,12 @@ def confident_learning(labels: np.ndarray, probs: np.ndarray) -> _CL:
 
     mask = np.zeros(n, dtype=bool)
     predicted = probs.argmax(axis=1)
+    if method == "rank":
+        estimated = int(counts.sum() - np.trace(counts))
+        candidates = np.flatnonzero(predicted != labels)
+        score = _self_confidence(probs, labels) if scores is None else scores
+        mask[candidates[np.argsort(score[candidates], kind="stable")[:estimated]]] = True
+        return _CL(thresholds=thresholds, joint=calibrated, counts=counts, mask=mask)
     for i in range(k):
         members = np.flatnonzero(labels == i)
         if members.size == 0:
@@ -217,7 +241,7 @@ def _load(predictions: Any, split: str, con: Any) -> tuple[Any, list[dict[str, A
 
 
 def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "self_confidence",
-                      con: Any = None) -> LabelIssues:
+                      method: str = "rank", con: Any = None) -> LabelIssues:
     """Find rows whose given label is probably wrong, by confident learning.
 
     Parameters
@@ -229,7 +253,9 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
         Which split to examine. ``train`` is allowed with a warning: its probabilities come
         from a model that saw those labels, unless they are cross-validated.
     rank_by : {"self_confidence", "normalized_margin"}, default="self_confidence"
-        How suspects are ordered (lower score first).
+        The score that orders suspects (lower first) and, with ``method="rank"``, picks them.
+    method : {"rank", "prune_by_noise_rate"}, default="rank"
+        How suspects are picked once their number is estimated (see the module docstring).
     con : ibis DuckDB backend, default=None
 
     Returns
@@ -244,6 +270,8 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
     """
     if rank_by not in RANKINGS:
         raise ConfigError(f"rank_by: unknown ranking {rank_by!r}; allowed: {', '.join(RANKINGS)}")
+    if method not in METHODS:
+        raise ConfigError(f"method: unknown method {method!r}; allowed: {', '.join(METHODS)}")
     notes: list[dict[str, str]] = []
     if split == "train":
         msg = ("split 'train': confident learning needs out-of-sample probabilities; unless these are "
@@ -281,8 +309,8 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
         warnings.warn(msg, MlstratWarning, stacklevel=2)
     probs = probs / sums[:, None]
 
-    result = confident_learning(labels, probs)
     scores = RANKINGS[rank_by](probs, labels)
+    result = confident_learning(labels, probs, method=method, scores=scores)
     suspects = np.flatnonzero(result.mask)
     suspects = suspects[np.lexsort((suspects, scores[suspects]))]
     suggested = probs.argmax(axis=1)
@@ -304,7 +332,7 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
     estimated = int(result.counts.sum() - np.trace(result.counts))
     return LabelIssues(
         split=split, n=n, n_errors=n_errors, split_error=n_errors / n if n else math.nan,
-        rank_by=rank_by, estimated_label_errors=estimated,
+        rank_by=rank_by, method=method, estimated_label_errors=estimated,
         error_share=wrong_suspects / n_errors if n_errors else math.nan,
         thresholds={c: float(t) for c, t in zip(classes, result.thresholds)},
         noise=tuple(noise), issues=issues, warnings=tuple(notes),
