@@ -18,7 +18,9 @@ def labels(
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the ranked suspects to this CSV/Parquet file."),
     rank_by: str = typer.Option("self_confidence", "--rank-by",
-                                help="Ranking: self_confidence or normalized_margin."),
+                                help="Score that ranks suspects: self_confidence or normalized_margin."),
+    method: str = typer.Option("rank", "--method",
+                               help="How suspects are picked: rank (default) or prune_by_noise_rate."),
     top: int = typer.Option(20, "--top", help="Suspects to show in the table (all go to -o and --json)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -28,9 +30,13 @@ def labels(
 
     from mlstrat.errors import find_label_issues
 
+    if output is not None:
+        from mlstrat.tables import check_output_path
+
+        check_output_path(output, inputs=[predictions], force=force)  # fail before the work
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered from the result's warnings
-        result = find_label_issues(predictions, split=split, rank_by=rank_by)
+        result = find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
     if output is not None:
         from mlstrat.tables import write_table
 
