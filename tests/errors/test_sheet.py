@@ -79,7 +79,7 @@ def test_seed_changes_the_sample_and_same_seed_repeats(preds_csv, tmp_path):
     assert ids[0] == ids[1] and ids[0] != ids[2]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_errors=st.integers(1, 30), n=st.integers(1, 40), seed=st.integers(0, 1000),
        shuffle=st.integers(0, 1000))
 def test_sample_property_subset_size_and_row_order_independence(tmp_path_factory, n_errors, n, seed, shuffle):

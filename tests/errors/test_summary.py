@@ -169,6 +169,7 @@ def test_wilson_matches_scipy():
     for k, n in [(0, 10), (3, 10), (43, 100), (100, 100), (1, 1), (17, 250)]:
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert wilson_interval(0, 3)[0] == 0.0 and wilson_interval(3, 3)[1] == 1.0  # exact ends
 
 
 @settings(max_examples=60, deadline=None)

@@ -35,7 +35,10 @@ def wilson_interval(k: int, n: int, *, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # exact ends: floating point leaves 1e-17 where the interval must touch 0 or 1
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def parse_categories(categories: str | Any, *, reserved: tuple[str, ...] = ()) -> tuple[str, ...]:
