@@ -178,3 +178,15 @@ def test_read_sheet_duplicate_header(preds_csv, tmp_path):
     with pytest.raises(InputError, match=re.escape(f"{out}: column 'Dog' appears twice in the header "
                                                    "(duplicate category name); rename or merge one of them")):
         read_sheet(out)
+
+
+def test_public_names():
+    import types
+
+    import mlstrat
+    import mlstrat.errors as errors
+
+    public = {n for n, v in vars(errors).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    assert set(errors.__all__) == public
+    for name in ("sample_errors", "summarize_sheet", "find_label_issues"):
+        assert getattr(mlstrat, name) is getattr(errors, name)

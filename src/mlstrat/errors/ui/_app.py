@@ -39,7 +39,11 @@ _HEADERS = {
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("mlstrat.errors.ui").joinpath(name).read_bytes()
+    """A file shipped in this package (``templates/...`` or ``static/...``)."""
+    node = resources.files("mlstrat.errors.ui")
+    for part in name.split("/"):  # one part at a time: Traversable.joinpath takes one on 3.10
+        node = node.joinpath(part)
+    return node.read_bytes()
 
 
 def _finite(value: Any) -> Any:
@@ -161,7 +165,7 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
 
     token = token or secrets.token_urlsafe(24)
     view = _View(store)
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _asset(name).decode("utf-8")),
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
                              autoescape=True)
 
     def authorized(request: Request) -> bool:
@@ -210,7 +214,7 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
         name = request.path_params["name"]
         if name not in _STATIC:
             return not_found()
-        return secure(Response(_asset(name), media_type=_STATIC[name]))
+        return secure(Response(_asset(f"static/{name}"), media_type=_STATIC[name]))
 
     async def file(request: Request) -> Response:
         target = view.files.get(request.path_params["path"])
