@@ -190,3 +190,13 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
     assert rows[0]["blurry"] == "1" and rows[1]["smudge"] == "1" and rows[1]["comment"] == "looks like a 7"
     s = summarize_sheet(digits_sheet)
     assert s.tagged == 2 and s.category("mislabeled").count == 1
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception),
+                                         ("false", pytest.skip.Exception)])
+def test_missing_browser_fails_under_ci_and_skips_otherwise(monkeypatch, ci, outcome):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="headless Chromium, chromedriver or selenium missing"):
+        _browser_or_skip()

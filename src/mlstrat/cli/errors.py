@@ -44,6 +44,7 @@ def sample(
     from mlstrat._numbers import format_rate
 
     out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(f"Sampled {result.sample_size} of {result.n_errors} misclassified {result.split} rows "
               f"({result.split} error {format_rate(result.split_error)} on {result.split_size} rows)"
               + (f" + {result.n_correct} correct rows" if result.n_correct else "") + f" -> {result.sheet}")
@@ -59,6 +60,7 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     from mlstrat._numbers import format_rate
 
     out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(f"[bold]{title or summary.split}[/]: {summary.split} error {format_rate(summary.split_error)}; "
               f"{summary.tagged} of {summary.sample_size} sampled errors tagged")
     table = Table(show_header=True, header_style="bold")
@@ -122,7 +124,7 @@ def summarize(
                       format_rate(d.difference, 1),
                       f"{format_rate(d.difference_ci[0], 1)} - {format_rate(d.difference_ci[1], 1)}",
                       "yes" if d.significant else "no")
-    console().print(table)
+    console().print(table, soft_wrap=False)
     for w in result.warnings:
         err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
 

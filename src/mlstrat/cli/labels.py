@@ -58,6 +58,7 @@ def labels(
     from mlstrat._numbers import format_rate
 
     out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
               f"({result.n_errors} misclassified)")
     out.print(f"Estimated label errors: {result.estimated_label_errors} "
