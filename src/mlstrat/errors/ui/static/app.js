@@ -130,6 +130,7 @@
     $("row-id").textContent = row.id;
     $("y-true").textContent = row.y_true;
     $("y-pred").textContent = row.y_pred;
+    $("y-pred").className = row.y_pred === row.y_true ? "match" : "";
     $("confidence").textContent = row.confidence ? "confidence " + row.confidence : "";
     $("sampled-as").className = "badge " + (row.sampled_as === "correct" ? "correct" : "hidden");
     var vis = $("visual");
