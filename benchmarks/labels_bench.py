@@ -86,8 +86,9 @@ def scores(found: np.ndarray, flipped: np.ndarray) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f1, "found": int(found.sum())}
 
 
-def run_mlstrat(labels: np.ndarray, probs: np.ndarray, ids: list[str],
-                method: str = "rank") -> tuple[np.ndarray, float, float]:
+def run_mlstrat(
+    labels: np.ndarray, probs: np.ndarray, ids: list[str], method: str = "rank"
+) -> tuple[np.ndarray, float, float]:
     """(mask, median core time, median public-API time)."""
     import pyarrow as pa
 
@@ -100,8 +101,15 @@ def run_mlstrat(labels: np.ndarray, probs: np.ndarray, ids: list[str],
         t0 = time.perf_counter()
         result = confident_learning(labels, probs, method=method)
         core.append(time.perf_counter() - t0)
-    table = pa.table({"id": ids, "split": ["dev"] * len(ids), "y_true": labels, "y_pred": probs.argmax(1),
-                      **{f"proba_{j}": probs[:, j] for j in range(probs.shape[1])}})
+    table = pa.table(
+        {
+            "id": ids,
+            "split": ["dev"] * len(ids),
+            "y_true": labels,
+            "y_pred": probs.argmax(1),
+            **{f"proba_{j}": probs[:, j] for j in range(probs.shape[1])},
+        }
+    )
     find_label_issues(table, method=method)
     api = []
     for _ in range(3):
@@ -114,13 +122,22 @@ def run_mlstrat(labels: np.ndarray, probs: np.ndarray, ids: list[str],
     return result.mask, statistics.median(core), statistics.median(api)
 
 
-def run_cleanlab(python: str, labels: np.ndarray, probs: np.ndarray, n_jobs: str,
-                 filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, float, str]:
+def run_cleanlab(
+    python: str,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    n_jobs: str,
+    filter_by: str = "prune_by_noise_rate",
+) -> tuple[np.ndarray, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "case.npz")
         np.savez(path, labels=labels, probs=probs)
-        out = subprocess.run([python, "-c", CLEANLAB_SCRIPT, path, str(REPEATS), n_jobs, filter_by],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [python, "-c", CLEANLAB_SCRIPT, path, str(REPEATS), n_jobs, filter_by],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     mask = np.zeros(len(labels), dtype=bool)
     mask[data["mask"]] = True
@@ -138,14 +155,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-9", help="seeds: 0-9 or 0,3,7")
     parser.add_argument("--cleanlab-python", default="/tmp/bench-cleanlab/bin/python")
-    parser.add_argument("--method", default="rank", choices=["rank", "prune_by_noise_rate"],
-                        help="mlstrat's selection method")
+    parser.add_argument(
+        "--method",
+        default="rank",
+        choices=["rank", "prune_by_noise_rate"],
+        help="mlstrat's selection method",
+    )
     parser.add_argument("--no-cleanlab", action="store_true", help="run mlstrat only")
     parser.add_argument("--json", type=Path, help="also write the per-seed figures here")
     args = parser.parse_args()
     have_cleanlab = Path(args.cleanlab_python).exists() and not args.no_cleanlab
     if not have_cleanlab and not args.no_cleanlab:
-        print(f"cleanlab skipped: {args.cleanlab_python} not found (see this script's docstring)", file=sys.stderr)
+        print(
+            f"cleanlab skipped: {args.cleanlab_python} not found (see this script's docstring)",
+            file=sys.stderr,
+        )
 
     rows = []
     header = f"{'seed':>4} | {'mlstrat P/R/F1':>20} {'core ms':>8} {'API ms':>7}"
@@ -157,20 +181,32 @@ def main() -> None:
         labels, probs, flipped = make_case(seed)
         ids = [f"digit-{i:04d}" for i in range(len(labels))]
         mask, t_core, t_api = run_mlstrat(labels, probs, ids, args.method)
-        row = {"seed": seed, "flipped": int(flipped.sum()),
-               "mlstrat": {**scores(mask, flipped), "time_s": t_core, "api_time_s": t_api}}
-        line = (f"{seed:>4} | {row['mlstrat']['precision']:.3f}/{row['mlstrat']['recall']:.3f}/"
-                f"{row['mlstrat']['f1']:.3f} {1000 * t_core:8.2f} {1000 * t_api:7.1f}")
+        row = {
+            "seed": seed,
+            "flipped": int(flipped.sum()),
+            "mlstrat": {**scores(mask, flipped), "time_s": t_core, "api_time_s": t_api},
+        }
+        line = (
+            f"{seed:>4} | {row['mlstrat']['precision']:.3f}/{row['mlstrat']['recall']:.3f}/"
+            f"{row['mlstrat']['f1']:.3f} {1000 * t_core:8.2f} {1000 * t_api:7.1f}"
+        )
         if have_cleanlab:
             cmask, t_cl, version = run_cleanlab(args.cleanlab_python, labels, probs, "default")
             _, t_cl1, _ = run_cleanlab(args.cleanlab_python, labels, probs, "1")
-            lmask, t_low, _ = run_cleanlab(args.cleanlab_python, labels, probs, "1", "low_self_confidence")
+            lmask, t_low, _ = run_cleanlab(
+                args.cleanlab_python, labels, probs, "1", "low_self_confidence"
+            )
             row["cleanlab"] = {**scores(cmask, flipped), "time_s": t_cl, "time_n_jobs1_s": t_cl1}
-            row["cleanlab_low_self_confidence"] = {**scores(lmask, flipped), "time_n_jobs1_s": t_low}
+            row["cleanlab_low_self_confidence"] = {
+                **scores(lmask, flipped),
+                "time_n_jobs1_s": t_low,
+            }
             row["agreement"] = float((cmask == mask).mean())
-            line += (f" | {row['cleanlab']['precision']:.3f}/{row['cleanlab']['recall']:.3f}/"
-                     f"{row['cleanlab']['f1']:.3f} {1000 * t_cl:7.2f} {1000 * t_cl1:11.2f} | "
-                     f"{row['cleanlab_low_self_confidence']['f1']:19.3f}")
+            line += (
+                f" | {row['cleanlab']['precision']:.3f}/{row['cleanlab']['recall']:.3f}/"
+                f"{row['cleanlab']['f1']:.3f} {1000 * t_cl:7.2f} {1000 * t_cl1:11.2f} | "
+                f"{row['cleanlab_low_self_confidence']['f1']:19.3f}"
+            )
         print(line, flush=True)
         rows.append(row)
 
@@ -178,19 +214,27 @@ def main() -> None:
         return statistics.mean(r[tool][key] for r in rows)
 
     print(f"mlstrat method: {args.method}")
-    print(f"mean mlstrat  F1 {mean('mlstrat', 'f1'):.4f}  P {mean('mlstrat', 'precision'):.4f}  "
-          f"R {mean('mlstrat', 'recall'):.4f}  core {1000 * mean('mlstrat', 'time_s'):.2f} ms  "
-          f"API {1000 * mean('mlstrat', 'api_time_s'):.1f} ms")
+    print(
+        f"mean mlstrat  F1 {mean('mlstrat', 'f1'):.4f}  P {mean('mlstrat', 'precision'):.4f}  "
+        f"R {mean('mlstrat', 'recall'):.4f}  core {1000 * mean('mlstrat', 'time_s'):.2f} ms  "
+        f"API {1000 * mean('mlstrat', 'api_time_s'):.1f} ms"
+    )
     if have_cleanlab:
-        print(f"mean cleanlab F1 {mean('cleanlab', 'f1'):.4f}  P {mean('cleanlab', 'precision'):.4f}  "
-              f"R {mean('cleanlab', 'recall'):.4f}  {1000 * mean('cleanlab', 'time_s'):.2f} ms "
-              f"(n_jobs=1: {1000 * mean('cleanlab', 'time_n_jobs1_s'):.2f} ms)  version {version}")
-        print(f"mean cleanlab filter_by=low_self_confidence F1 "
-              f"{mean('cleanlab_low_self_confidence', 'f1'):.4f} "
-              f"({1000 * mean('cleanlab_low_self_confidence', 'time_n_jobs1_s'):.2f} ms, n_jobs=1)")
+        print(
+            f"mean cleanlab F1 {mean('cleanlab', 'f1'):.4f}  P {mean('cleanlab', 'precision'):.4f}  "
+            f"R {mean('cleanlab', 'recall'):.4f}  {1000 * mean('cleanlab', 'time_s'):.2f} ms "
+            f"(n_jobs=1: {1000 * mean('cleanlab', 'time_n_jobs1_s'):.2f} ms)  version {version}"
+        )
+        print(
+            f"mean cleanlab filter_by=low_self_confidence F1 "
+            f"{mean('cleanlab_low_self_confidence', 'f1'):.4f} "
+            f"({1000 * mean('cleanlab_low_self_confidence', 'time_n_jobs1_s'):.2f} ms, n_jobs=1)"
+        )
         wins = sum(r["mlstrat"]["f1"] >= r["cleanlab"]["f1"] for r in rows)
-        print(f"mlstrat F1 >= cleanlab F1 on {wins}/{len(rows)} seeds; mean agreement of the masks "
-              f"{statistics.mean(r['agreement'] for r in rows):.4f}")
+        print(
+            f"mlstrat F1 >= cleanlab F1 on {wins}/{len(rows)} seeds; mean agreement of the masks "
+            f"{statistics.mean(r['agreement'] for r in rows):.4f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -27,12 +27,30 @@ def preds(tmp_path):
 def test_sample_summarize_on_the_digits_scenario(tmp_path):
     src = digits_predictions(tmp_path / "digits.csv")
     sheet = tmp_path / "sheet.csv"
-    r = invoke("errors", "sample", src, "--split", "dev", "-n", "20", "--categories",
-               "blurry,thin stroke,mislabeled", "-o", sheet)
+    r = invoke(
+        "errors",
+        "sample",
+        src,
+        "--split",
+        "dev",
+        "-n",
+        "20",
+        "--categories",
+        "blurry,thin stroke,mislabeled",
+        "-o",
+        sheet,
+    )
     assert r.exit_code == 0, r.output
-    assert re.search(r"Sampled 20 of \d+ misclassified dev rows \(dev error \d+\.\d\d% on \d+ rows\)", r.output)
+    assert re.search(
+        r"Sampled 20 of \d+ misclassified dev rows \(dev error \d+\.\d\d% on \d+ rows\)", r.output
+    )
     df = pd.read_csv(sheet, dtype=str, keep_default_na=False)
-    assert len(df) == 20 and list(df.columns[-4:]) == ["blurry", "thin stroke", "mislabeled", "comment"]
+    assert len(df) == 20 and list(df.columns[-4:]) == [
+        "blurry",
+        "thin stroke",
+        "mislabeled",
+        "comment",
+    ]
     assert "px_63" in df.columns and "confidence" in df.columns
     df["blurry"] = ["x"] * 12 + [""] * 8
     df["thin stroke"] = [""] * 12 + ["1"] * 8
@@ -55,8 +73,20 @@ def test_sample_summarize_on_the_digits_scenario(tmp_path):
 
 
 def test_sample_json_and_include_correct(preds, tmp_path):
-    r = invoke("errors", "sample", preds, "-o", tmp_path / "s.csv", "-n", "3", "--include-correct", "2",
-               "--seed", "4", "--json")
+    r = invoke(
+        "errors",
+        "sample",
+        preds,
+        "-o",
+        tmp_path / "s.csv",
+        "-n",
+        "3",
+        "--include-correct",
+        "2",
+        "--seed",
+        "4",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert (d["sample_size"], d["n_correct"], d["seed"], d["n_errors"]) == (3, 2, 4, 10)
@@ -64,8 +94,20 @@ def test_sample_json_and_include_correct(preds, tmp_path):
 
 def test_compare_two_sheets(preds, tmp_path):
     for name in ("dev.csv", "test.csv"):
-        assert invoke("errors", "sample", preds, "-o", tmp_path / name, "-n", "10",
-                      "--categories", "blurry,mislabeled").exit_code == 0
+        assert (
+            invoke(
+                "errors",
+                "sample",
+                preds,
+                "-o",
+                tmp_path / name,
+                "-n",
+                "10",
+                "--categories",
+                "blurry,mislabeled",
+            ).exit_code
+            == 0
+        )
         df = pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)
         df["blurry"] = ["1"] * 10
         df.to_csv(tmp_path / name, index=False)
@@ -80,6 +122,7 @@ def test_compare_two_sheets(preds, tmp_path):
 
 # ---- bad input: one red line, exit 2 ------------------------------------------------------------
 
+
 def test_sheet_without_meta(preds, tmp_path):
     sheet = tmp_path / "s.csv"
     invoke("errors", "sample", preds, "-o", sheet, "-n", "3")
@@ -89,7 +132,8 @@ def test_sheet_without_meta(preds, tmp_path):
     assert one_line(r.output) == one_line(
         f"Error: {sheet}: its meta file s.csv.meta.json is missing (it records the split's error that the "
         "ceilings need); re-create the sheet with 'mlstrat errors sample PREDICTIONS --split dev -o s.csv' "
-        "and copy your tags into it")
+        "and copy your tags into it"
+    )
 
 
 def test_split_with_no_errors(tmp_path):
@@ -97,14 +141,18 @@ def test_split_with_no_errors(tmp_path):
     r = invoke("errors", "sample", src, "-o", tmp_path / "s.csv")
     assert r.exit_code == 2
     assert one_line(r.output) == one_line(
-        f"Error: {src}: split 'dev' has no misclassified rows (0 errors in 40 rows); there is nothing to sample")
+        f"Error: {src}: split 'dev' has no misclassified rows (0 errors in 40 rows); there is nothing to sample"
+    )
 
 
 def test_duplicate_categories(preds, tmp_path):
-    r = invoke("errors", "sample", preds, "-o", tmp_path / "s.csv", "--categories", "dog,blurry,dog")
+    r = invoke(
+        "errors", "sample", preds, "-o", tmp_path / "s.csv", "--categories", "dog,blurry,dog"
+    )
     assert r.exit_code == 2
-    assert one_line(r.output) == ("Error: categories: 'dog' is given twice (as 'dog' and 'dog'); "
-                                  "give each category once")
+    assert one_line(r.output) == (
+        "Error: categories: 'dog' is given twice (as 'dog' and 'dog'); give each category once"
+    )
 
 
 def test_unknown_mark(preds, tmp_path):
@@ -117,7 +165,8 @@ def test_unknown_mark(preds, tmp_path):
     assert r.exit_code == 2
     assert one_line(r.output) == one_line(
         f"Error: {sheet}: row 2 (id '{df.id[1]}'), column 'blurry': unknown mark '?'; use 1, x, yes, true "
-        "or ✓ for tagged and leave it empty (or 0, no) for not tagged")
+        "or ✓ for tagged and leave it empty (or 0, no) for not tagged"
+    )
 
 
 def test_changed_predictions_warn_with_fingerprint(preds, tmp_path):
@@ -128,7 +177,10 @@ def test_changed_predictions_warn_with_fingerprint(preds, tmp_path):
     r = invoke("errors", "summarize", sheet)
     assert r.exit_code == 0
     out = one_line(r.output)
-    assert f"Warning: {preds}: the predictions file changed since the sheet was sampled (fingerprint {old} then, sha256:" in out
+    assert (
+        f"Warning: {preds}: the predictions file changed since the sheet was sampled (fingerprint {old} then, sha256:"
+        in out
+    )
     assert "re-sample with 'mlstrat errors sample'" in out
 
 

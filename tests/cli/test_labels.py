@@ -36,12 +36,22 @@ def test_labels_on_the_digits_scenario(tmp_path):
 def test_labels_train_split_warns(tmp_path):
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(3), size=60)
-    df = pd.DataFrame({"id": range(60), "split": "train", "y_true": rng.integers(3, size=60),
-                       "y_pred": probs.argmax(1), **{f"proba_{j}": probs[:, j] for j in range(3)}})
+    df = pd.DataFrame(
+        {
+            "id": range(60),
+            "split": "train",
+            "y_true": rng.integers(3, size=60),
+            "y_pred": probs.argmax(1),
+            **{f"proba_{j}": probs[:, j] for j in range(3)},
+        }
+    )
     src = write(df, tmp_path / "p.csv")
     r = runner.invoke(app, ["labels", str(src), "--split", "train"])
     assert r.exit_code == 0
-    assert "Warning: split 'train': confident learning needs out-of-sample probabilities" in one_line(r.output)
+    assert (
+        "Warning: split 'train': confident learning needs out-of-sample probabilities"
+        in one_line(r.output)
+    )
 
 
 def test_labels_without_proba_is_exit_2(tmp_path):
@@ -50,7 +60,8 @@ def test_labels_without_proba_is_exit_2(tmp_path):
     assert r.exit_code == 2
     assert one_line(r.output) == one_line(
         f"Error: {src}: no proba_<class> columns; label issues need the predicted probability of every "
-        "class (e.g. proba_cat, proba_dog), out-of-sample (cross-validated or from a held-out split)")
+        "class (e.g. proba_cat, proba_dog), out-of-sample (cross-validated or from a held-out split)"
+    )
 
 
 def test_labels_output_exists(tmp_path):
@@ -62,10 +73,19 @@ def test_labels_output_exists(tmp_path):
     assert runner.invoke(app, ["labels", str(src), "-o", str(out), "--force"]).exit_code == 0
 
 
-@pytest.mark.parametrize("opt, message", [
-    (["--rank-by", "x"], "Error: rank_by: unknown ranking 'x'; allowed: self_confidence, normalized_margin"),
-    (["--method", "x"], "Error: method: unknown method 'x'; allowed: rank, prune_by_noise_rate"),
-])
+@pytest.mark.parametrize(
+    "opt, message",
+    [
+        (
+            ["--rank-by", "x"],
+            "Error: rank_by: unknown ranking 'x'; allowed: self_confidence, normalized_margin",
+        ),
+        (
+            ["--method", "x"],
+            "Error: method: unknown method 'x'; allowed: rank, prune_by_noise_rate",
+        ),
+    ],
+)
 def test_labels_bad_options(tmp_path, opt, message):
     src = write(simple_predictions(), tmp_path / "p.csv")
     r = runner.invoke(app, ["labels", str(src), *opt])

@@ -9,8 +9,15 @@ import numpy as np
 import pandas as pd
 
 
-def simple_predictions(n_dev: int = 40, n_errors: int = 10, *, n_train: int = 20, seed: int = 0,
-                       with_proba: bool = True, labels: tuple[str, ...] = ("cat", "dog", "bird")) -> pd.DataFrame:
+def simple_predictions(
+    n_dev: int = 40,
+    n_errors: int = 10,
+    *,
+    n_train: int = 20,
+    seed: int = 0,
+    with_proba: bool = True,
+    labels: tuple[str, ...] = ("cat", "dog", "bird"),
+) -> pd.DataFrame:
     """``n_dev`` dev rows of which exactly ``n_errors`` are misclassified, plus train rows."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -19,8 +26,14 @@ def simple_predictions(n_dev: int = 40, n_errors: int = 10, *, n_train: int = 20
         for i in range(n):
             t = int(rng.integers(k))
             p = (t + 1) % k if i < errs else t
-            rec = {"id": f"{split}-{i:03d}", "split": split, "y_true": labels[t], "y_pred": labels[p],
-                   "path": f"img/{split}-{i:03d}.png", "text": f"example {i}"}
+            rec = {
+                "id": f"{split}-{i:03d}",
+                "split": split,
+                "y_true": labels[t],
+                "y_pred": labels[p],
+                "path": f"img/{split}-{i:03d}.png",
+                "text": f"example {i}",
+            }
             if with_proba:
                 probs = np.full(k, 0.1 / (k - 1))
                 probs[p] = 0.9 - 0.01 * (i % 10)
@@ -42,7 +55,9 @@ def _digits_frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     m["split"] = np.where(rng.random(len(m)) < 0.6, "train", "dev")
     train = m.split == "train"
-    model = LogisticRegression(max_iter=300, C=0.05).fit(m.loc[train, px] / 16, m.loc[train, "label"])
+    model = LogisticRegression(max_iter=300, C=0.05).fit(
+        m.loc[train, px] / 16, m.loc[train, "label"]
+    )
     proba = model.predict_proba(m[px] / 16)
     out = m[["id", "split", "domain", "group", *px]].copy()
     out.insert(2, "y_true", m["label"])

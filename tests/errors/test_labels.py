@@ -39,8 +39,14 @@ def noisy_case(seed=0, n=300, k=4, noise=0.1):
 
 
 def table(labels, probs, split="dev"):
-    df = pd.DataFrame({"id": [f"r{i}" for i in range(len(labels))], "split": split,
-                       "y_true": labels, "y_pred": probs.argmax(1)})
+    df = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(len(labels))],
+            "split": split,
+            "y_true": labels,
+            "y_pred": probs.argmax(1),
+        }
+    )
     for j in range(probs.shape[1]):
         df[f"proba_{j}"] = probs[:, j]
     return df
@@ -87,13 +93,22 @@ def test_public_api_result(tmp_path):
         assert issue.score == pytest.approx(probs[row, labels[row]])
     assert len(res.issues) <= res.estimated_label_errors
     d = res.to_dict()
-    assert set(d) >= {"split", "estimated_label_errors", "error_share", "thresholds", "noise", "issues",
-                      "warnings"}
+    assert set(d) >= {
+        "split",
+        "estimated_label_errors",
+        "error_share",
+        "thresholds",
+        "noise",
+        "issues",
+        "warnings",
+    }
     n_wrong = int((labels != probs.argmax(1)).sum())
     assert res.n_errors == n_wrong and res.error_share == pytest.approx(len(res.issues) / n_wrong)
     top = res.noise[0]
-    assert top.rate == pytest.approx(confident_learning(labels, probs).joint[int(top.given), int(top.true)]
-                                     / confident_learning(labels, probs).joint[:, int(top.true)].sum())
+    assert top.rate == pytest.approx(
+        confident_learning(labels, probs).joint[int(top.given), int(top.true)]
+        / confident_learning(labels, probs).joint[:, int(top.true)].sum()
+    )
 
 
 def test_normalized_margin_ranking():
@@ -122,30 +137,46 @@ def test_unnormalized_probabilities_warn_and_are_normalized():
 
 def test_no_proba_columns(tmp_path):
     src = write(simple_predictions(with_proba=False), tmp_path / "p.csv")
-    with pytest.raises(InputError, match=re.escape(
+    with pytest.raises(
+        InputError,
+        match=re.escape(
             f"{src}: no proba_<class> columns; label issues need the predicted probability of every class "
-            "(e.g. proba_cat, proba_dog), out-of-sample (cross-validated or from a held-out split)")):
+            "(e.g. proba_cat, proba_dog), out-of-sample (cross-validated or from a held-out split)"
+        ),
+    ):
         find_label_issues(src)
 
 
 def test_label_without_proba_column(tmp_path):
     df = simple_predictions().drop(columns="proba_bird")
     src = write(df, tmp_path / "p.csv")
-    with pytest.raises(InputError, match=re.escape(
+    with pytest.raises(
+        InputError,
+        match=re.escape(
             f"{src}: label(s) 'bird' in y_true have no probability column; expected proba_<label> for every "
-            "class (found: proba_cat, proba_dog)")):
+            "class (found: proba_cat, proba_dog)"
+        ),
+    ):
         find_label_issues(src)
 
 
 def test_bad_options(tmp_path):
     df = simple_predictions()
-    with pytest.raises(ConfigError, match=re.escape("rank_by: unknown ranking 'margin'; allowed: "
-                                                    "self_confidence, normalized_margin")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "rank_by: unknown ranking 'margin'; allowed: self_confidence, normalized_margin"
+        ),
+    ):
         find_label_issues(df, rank_by="margin")
-    with pytest.raises(ConfigError, match=re.escape("method: unknown method 'both'; allowed: rank, "
-                                                    "prune_by_noise_rate")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("method: unknown method 'both'; allowed: rank, prune_by_noise_rate"),
+    ):
         find_label_issues(df, method="both")
-    with pytest.raises(InputError, match=re.escape("split 'test' has no rows (splits present: train, dev)")):
+    with pytest.raises(
+        InputError, match=re.escape("split 'test' has no rows (splits present: train, dev)")
+    ):
         find_label_issues(df, split="test")
 
 

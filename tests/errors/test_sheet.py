@@ -26,11 +26,24 @@ def test_sample_columns_meta_and_sizes(preds_csv, tmp_path):
     rows = read_csv(out)
     with open(out, encoding="utf-8") as fh:
         header = fh.readline().strip().split(",")
-    assert header == ["id", "y_true", "y_pred", "confidence", "path", "text",
-                      "dog", "great cat", "blurry", "mislabeled", "comment"]
+    assert header == [
+        "id",
+        "y_true",
+        "y_pred",
+        "confidence",
+        "path",
+        "text",
+        "dog",
+        "great cat",
+        "blurry",
+        "mislabeled",
+        "comment",
+    ]
     assert len(rows) == 4 and res.sample_size == 4
     assert all(r["y_true"] != r["y_pred"] for r in rows)
-    assert all(r[c] == "" for r in rows for c in ("dog", "great cat", "blurry", "mislabeled", "comment"))
+    assert all(
+        r[c] == "" for r in rows for c in ("dog", "great cat", "blurry", "mislabeled", "comment")
+    )
     meta = json.loads(meta_path(out).read_text())
     assert meta["fingerprint"] == fingerprint(preds_csv)
     assert meta["split"] == "dev" and meta["split_size"] == 40 and meta["n_errors"] == 10
@@ -53,7 +66,9 @@ def test_confidence_is_the_probability_of_the_prediction(preds_csv, tmp_path):
     sample_errors(preds_csv, n=10, output=out)
     df = pd.read_csv(preds_csv).set_index("id")
     for r in read_csv(out):
-        assert float(r["confidence"]) == pytest.approx(df.loc[r["id"], f"proba_{r['y_pred']}"], abs=1e-6)
+        assert float(r["confidence"]) == pytest.approx(
+            df.loc[r["id"], f"proba_{r['y_pred']}"], abs=1e-6
+        )
 
 
 def test_all_errors_when_fewer_than_n_and_include_correct(preds_csv, tmp_path):
@@ -79,10 +94,18 @@ def test_seed_changes_the_sample_and_same_seed_repeats(preds_csv, tmp_path):
     assert ids[0] == ids[1] and ids[0] != ids[2]
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n_errors=st.integers(1, 30), n=st.integers(1, 40), seed=st.integers(0, 1000),
-       shuffle=st.integers(0, 1000))
-def test_sample_property_subset_size_and_row_order_independence(tmp_path_factory, n_errors, n, seed, shuffle):
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n_errors=st.integers(1, 30),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 1000),
+    shuffle=st.integers(0, 1000),
+)
+def test_sample_property_subset_size_and_row_order_independence(
+    tmp_path_factory, n_errors, n, seed, shuffle
+):
     tmp = tmp_path_factory.mktemp("prop")
     df = simple_predictions(n_dev=40, n_errors=n_errors)
     a = write(df, tmp / "a.csv")
@@ -104,39 +127,61 @@ def test_in_memory_predictions_have_no_fingerprint(tmp_path):
 
 # ---- bad input ------------------------------------------------------------------------------
 
+
 def test_split_without_errors(tmp_path):
     src = write(simple_predictions(n_errors=0), tmp_path / "p.csv")
-    with pytest.raises(InputError, match=re.escape(
-            f"{src}: split 'dev' has no misclassified rows (0 errors in 40 rows); there is nothing to sample")):
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            f"{src}: split 'dev' has no misclassified rows (0 errors in 40 rows); there is nothing to sample"
+        ),
+    ):
         sample_errors(src, output=tmp_path / "s.csv")
 
 
 def test_split_without_rows(preds_csv, tmp_path):
-    with pytest.raises(InputError, match=re.escape(
-            f"{preds_csv}: split 'test' has no rows (splits present: train, dev)")):
+    with pytest.raises(
+        InputError,
+        match=re.escape(f"{preds_csv}: split 'test' has no rows (splits present: train, dev)"),
+    ):
         sample_errors(preds_csv, split="test", output=tmp_path / "s.csv")
 
 
 def test_duplicate_categories(preds_csv, tmp_path):
-    with pytest.raises(ConfigError, match=re.escape(
-            "categories: 'Dog' is given twice (as 'dog' and 'Dog'); give each category once")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "categories: 'Dog' is given twice (as 'dog' and 'Dog'); give each category once"
+        ),
+    ):
         sample_errors(preds_csv, categories="dog,blurry,Dog", output=tmp_path / "s.csv")
 
 
 def test_category_named_like_a_column(preds_csv, tmp_path):
-    with pytest.raises(ConfigError, match=re.escape(
-            "categories: 'comment' is the name of a sheet column ('comment'); choose another category name")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "categories: 'comment' is the name of a sheet column ('comment'); choose another category name"
+        ),
+    ):
         sample_errors(preds_csv, categories="comment", output=tmp_path / "s.csv")
 
 
 def test_unknown_split(preds_csv, tmp_path):
-    with pytest.raises(ConfigError, match=re.escape("split: unknown split 'deev' (did you mean 'dev'?); "
-                                                    "allowed: train, train_dev, dev, test")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "split: unknown split 'deev' (did you mean 'dev'?); "
+            "allowed: train, train_dev, dev, test"
+        ),
+    ):
         sample_errors(preds_csv, split="deev", output=tmp_path / "s.csv")
 
 
-@pytest.mark.parametrize("n, message", [(0, "n: 0 must be a whole number >= 1"),
-                                        (2.5, "n: 2.5 must be a whole number >= 1")])
+@pytest.mark.parametrize(
+    "n, message",
+    [(0, "n: 0 must be a whole number >= 1"), (2.5, "n: 2.5 must be a whole number >= 1")],
+)
 def test_bad_n(preds_csv, tmp_path, n, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         sample_errors(preds_csv, n=n, output=tmp_path / "s.csv")
@@ -159,6 +204,7 @@ def test_missing_id_column(tmp_path):
 
 # ---- reading the sheet ------------------------------------------------------------------------
 
+
 def test_read_sheet_picks_up_new_columns_and_bom(preds_csv, tmp_path):
     out = tmp_path / "s.csv"
     sample_errors(preds_csv, n=3, categories="dog", output=out)
@@ -175,8 +221,13 @@ def test_read_sheet_duplicate_header(preds_csv, tmp_path):
     sample_errors(preds_csv, n=3, categories="dog", output=out)
     text = out.read_text().replace("dog,comment", "dog,Dog,comment", 1)
     out.write_text(text)
-    with pytest.raises(InputError, match=re.escape(f"{out}: column 'Dog' appears twice in the header "
-                                                   "(duplicate category name); rename or merge one of them")):
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            f"{out}: column 'Dog' appears twice in the header "
+            "(duplicate category name); rename or merge one of them"
+        ),
+    ):
         read_sheet(out)
 
 
@@ -186,7 +237,11 @@ def test_public_names():
     import mlstrat
     import mlstrat.errors as errors
 
-    public = {n for n, v in vars(errors).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    public = {
+        n
+        for n, v in vars(errors).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+    }
     assert set(errors.__all__) == public
     for name in ("sample_errors", "summarize_sheet", "find_label_issues"):
         assert getattr(mlstrat, name) is getattr(errors, name)

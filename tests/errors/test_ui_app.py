@@ -49,8 +49,19 @@ def rows(sheet):
 
 # ---- security ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/state", "/api/rows/0", "/file/img/dev-000.png",
-                                  "/nothing", "/static/"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/static/app.js",
+        "/api/state",
+        "/api/rows/0",
+        "/file/img/dev-000.png",
+        "/nothing",
+        "/static/",
+    ],
+)
 def test_no_token_is_403(client, path):
     r = client.get(path)
     assert r.status_code == 403
@@ -87,26 +98,29 @@ def test_listed_file_is_served(client, sheet):
     assert client.get("/file/" + listed.replace("/", "%2F"), headers=H).status_code == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/file/secret.png",                        # exists beside the sheet, but is not listed
-    "/file/img/../secret.png",
-    "/file/img/%2e%2e/secret.png",
-    "/file/img%2F..%2Fsecret.png",
-    "/file/..%2Fsheet.csv",
-    "/file/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "/file//etc/passwd",
-    "/file/%2Fetc%2Fpasswd",
-    "/file/etc/passwd",
-    "/file/",
-    "/file/img/",
-    "/file/img",
-    "/static/",
-    "/static/../errors/_store.py",
-    "/static/%2e%2e%2f_store.py",
-    "/static/index.html",
-    "/sheet.csv",
-    "/preds.csv",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/file/secret.png",  # exists beside the sheet, but is not listed
+        "/file/img/../secret.png",
+        "/file/img/%2e%2e/secret.png",
+        "/file/img%2F..%2Fsecret.png",
+        "/file/..%2Fsheet.csv",
+        "/file/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/file//etc/passwd",
+        "/file/%2Fetc%2Fpasswd",
+        "/file/etc/passwd",
+        "/file/",
+        "/file/img/",
+        "/file/img",
+        "/static/",
+        "/static/../errors/_store.py",
+        "/static/%2e%2e%2f_store.py",
+        "/static/index.html",
+        "/sheet.csv",
+        "/preds.csv",
+    ],
+)
 def test_paths_outside_the_listed_files_are_404(client, path):
     r = client.get(path, headers=H)
     assert r.status_code == 404, path
@@ -117,14 +131,19 @@ def test_trusted_hosts_when_served(sheet):
     store = TagStore(sheet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        c = TestClient(create_app(store, token=TOKEN, allowed_hosts=["127.0.0.1"]), base_url="http://127.0.0.1")
-        evil = TestClient(create_app(store, token=TOKEN, allowed_hosts=["127.0.0.1"]), base_url="http://evil.test")
+        c = TestClient(
+            create_app(store, token=TOKEN, allowed_hosts=["127.0.0.1"]), base_url="http://127.0.0.1"
+        )
+        evil = TestClient(
+            create_app(store, token=TOKEN, allowed_hosts=["127.0.0.1"]), base_url="http://evil.test"
+        )
     assert c.get("/api/state", headers=H).status_code == 200
     assert evil.get("/api/state", headers=H).status_code == 400
     store.close()
 
 
 # ---- API ---------------------------------------------------------------------------------------
+
 
 def test_state_and_row(client, sheet):
     s = client.get("/api/state", headers=H).json()
@@ -159,37 +178,56 @@ def test_tag_is_committed_and_exported(client, sheet):
 
 def test_comment_category_and_position(client, sheet):
     ids = [r["id"] for r in rows(sheet)]
-    assert client.post("/api/comment", json={"id": ids[0], "text": 'odd, "quoted"\nline'}, headers=H).status_code == 200
+    assert (
+        client.post(
+            "/api/comment", json={"id": ids[0], "text": 'odd, "quoted"\nline'}, headers=H
+        ).status_code
+        == 200
+    )
     assert rows(sheet)[0]["comment"] == 'odd, "quoted"\nline'
     r = client.post("/api/category", json={"name": "  thin stroke "}, headers=H)
     assert r.status_code == 200 and r.json()["added"] == "thin stroke"
     assert list(rows(sheet)[0])[-2:] == ["thin stroke", "comment"]
-    assert client.post("/api/tag", json={"id": ids[2], "category": "thin stroke", "on": True},
-                       headers=H).json()["progress"]["tagged"] == 1
+    assert (
+        client.post(
+            "/api/tag", json={"id": ids[2], "category": "thin stroke", "on": True}, headers=H
+        ).json()["progress"]["tagged"]
+        == 1
+    )
     assert summarize_sheet(sheet).category("thin stroke").count == 1
     assert client.post("/api/position", json={"position": 3}, headers=H).json()["position"] == 3
     assert client.get("/api/state", headers=H).json()["position"] == 3
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"name": "Blurry"}, "category 'Blurry' already exists (as 'blurry')"),
-    ({"name": "comment"}, "categories: 'comment' is the name of a sheet column ('comment'); choose another category name"),
-    ({"name": " "}, "category: the name is empty; type a name such as 'blurry'"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"name": "Blurry"}, "category 'Blurry' already exists (as 'blurry')"),
+        (
+            {"name": "comment"},
+            "categories: 'comment' is the name of a sheet column ('comment'); choose another category name",
+        ),
+        ({"name": " "}, "category: the name is empty; type a name such as 'blurry'"),
+    ],
+)
 def test_bad_category(client, body, message):
     r = client.post("/api/category", json=body, headers=H)
     assert r.status_code == 400 and r.json() == {"error": message}
 
 
 def test_bad_requests(client):
-    assert client.post("/api/tag", json={"id": "nope", "category": "dog", "on": True},
-                       headers=H).json() == {"error": "unknown row id 'nope'"}
+    assert client.post(
+        "/api/tag", json={"id": "nope", "category": "dog", "on": True}, headers=H
+    ).json() == {"error": "unknown row id 'nope'"}
     assert client.post("/api/tag", json=[1], headers=H).status_code == 400
     assert client.post("/api/tag", content=b"{", headers=H).status_code == 400
-    assert client.post("/api/tag", json={"id": "x"}, headers=H).json() == {"error": "bad request body for tag"}
+    assert client.post("/api/tag", json={"id": "x"}, headers=H).json() == {
+        "error": "bad request body for tag"
+    }
 
 
 # ---- durability --------------------------------------------------------------------------------
+
 
 def test_restart_resumes(sheet):
     store = TagStore(sheet)
@@ -253,6 +291,6 @@ def test_state_json_escapes_script_end(sheet):
     html = c.get(f"/?token={TOKEN}").text
     assert "</script><script>alert(1)" not in html
     start = html.index('id="initial-state">') + len('id="initial-state">')
-    state = json.loads(html[start:html.index("</script>", start)])
+    state = json.loads(html[start : html.index("</script>", start)])
     assert state["row"]["comment"] == "</script><script>alert(1)</script>"
     store.close()

@@ -29,9 +29,13 @@ class Server:
 
     def __init__(self, sheet: Path, *extra: str) -> None:
         env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "mlstrat", "errors", "ui", str(sheet),
-                                      "--no-browser", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlstrat", "errors", "ui", str(sheet), "--no-browser", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()
         try:
@@ -83,9 +87,23 @@ def test_busy_port_is_a_clear_error(digits_sheet):
     port = sock.getsockname()[1]
     try:
         env = dict(os.environ, PYTHONPATH=SRC)
-        out = subprocess.run([sys.executable, "-m", "mlstrat", "errors", "ui", str(digits_sheet),
-                              "--no-browser", "--port", str(port)], capture_output=True, text=True,
-                             env=env, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlstrat",
+                "errors",
+                "ui",
+                str(digits_sheet),
+                "--no-browser",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     finally:
         sock.close()
     assert out.returncode == 2
@@ -93,8 +111,12 @@ def test_busy_port_is_a_clear_error(digits_sheet):
 
 
 def _browser_or_skip():
-    chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+    chromium = shutil.which("chromium") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    )
+    driver = shutil.which("chromedriver") or (
+        "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None
+    )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -120,9 +142,16 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--window-size=1280,900",
-                f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}",
+    ):
         opts.add_argument(arg)
     server = Server(digits_sheet)
     driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
@@ -133,31 +162,38 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         ActionChains(driver).send_keys(keys).perform()
 
     def settled(d) -> bool:
-        return d.find_element(By.TAG_NAME, "body").get_attribute("data-pending") == "0" \
+        return (
+            d.find_element(By.TAG_NAME, "body").get_attribute("data-pending") == "0"
             and text("status") == "All changes saved"
+        )
 
     def tags_on() -> list[str]:
-        return [b.get_attribute("data-name") for b in driver.find_elements(By.CSS_SELECTOR, "#categories .cat.on")]
+        return [
+            b.get_attribute("data-name")
+            for b in driver.find_elements(By.CSS_SELECTOR, "#categories .cat.on")
+        ]
 
     try:
         driver.get(server.url)
         wait.until(lambda d: text("progress") == "0 / 10")
         assert driver.find_elements(By.CSS_SELECTOR, "canvas.pixels"), "the 8x8 digit is drawn"
-        press("1")                                   # row 1: blurry
+        press("1")  # row 1: blurry
         wait.until(lambda d: text("progress") == "1 / 10" and settled(d))
         press("j")
         wait.until(lambda d: text("pos") == "2")
-        press("2")                                   # row 2: thin stroke + mislabeled
+        press("2")  # row 2: thin stroke + mislabeled
         wait.until(lambda d: settled(d) and tags_on() == ["thin stroke"])
         press("3")
         wait.until(lambda d: settled(d) and tags_on() == ["thin stroke", "mislabeled"])
-        press("n")                                   # a new category while tagging
+        press("n")  # a new category while tagging
         press("smudge" + Keys.ENTER)
-        wait.until(lambda d: settled(d) and len(d.find_elements(By.CSS_SELECTOR, "#categories .cat")) == 4)
+        wait.until(
+            lambda d: settled(d) and len(d.find_elements(By.CSS_SELECTOR, "#categories .cat")) == 4
+        )
         press("4")
         wait.until(lambda d: settled(d) and tags_on() == ["thin stroke", "mislabeled", "smudge"])
         press("c")
-        press("looks like a 7" + Keys.ESCAPE)        # Esc leaves the box, which saves the comment
+        press("looks like a 7" + Keys.ESCAPE)  # Esc leaves the box, which saves the comment
         wait.until(settled)
         press("j")
         wait.until(lambda d: text("pos") == "3")
@@ -167,11 +203,11 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         assert "mislabeled" in summary and "50%" in summary
         driver.save_screenshot(str(tmp_path / "errors-ui-before-kill.png"))
 
-        server.kill()                                # SIGKILL: no chance to flush anything
+        server.kill()  # SIGKILL: no chance to flush anything
         server = Server(digits_sheet)
-        driver.get(server.url)                       # new token, new port
+        driver.get(server.url)  # new token, new port
         wait.until(lambda d: text("progress") == "2 / 10")
-        assert text("pos") == "2"                    # resumes where we were
+        assert text("pos") == "2"  # resumes where we were
         assert tags_on() == ["thin stroke", "mislabeled", "smudge"]
         assert driver.find_element(By.ID, "comment").get_attribute("value") == "looks like a 7"
         press("k")
@@ -181,19 +217,29 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         artifacts.mkdir(exist_ok=True)
         for target in (tmp_path / "errors-ui.png", artifacts / "errors-ui.png"):
             driver.save_screenshot(str(target))
-        assert driver.get_log("browser") == []       # no JS error, no CSP violation, no 404
+        assert driver.get_log("browser") == []  # no JS error, no CSP violation, no 404
     finally:
         driver.quit()
         server.kill()
 
     rows = list(csv.DictReader(open(digits_sheet, newline="", encoding="utf-8")))
-    assert rows[0]["blurry"] == "1" and rows[1]["smudge"] == "1" and rows[1]["comment"] == "looks like a 7"
+    assert (
+        rows[0]["blurry"] == "1"
+        and rows[1]["smudge"] == "1"
+        and rows[1]["comment"] == "looks like a 7"
+    )
     s = summarize_sheet(digits_sheet)
     assert s.tagged == 2 and s.category("mislabeled").count == 1
 
 
-@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception),
-                                         ("false", pytest.skip.Exception)])
+@pytest.mark.parametrize(
+    "ci, outcome",
+    [
+        ("true", pytest.fail.Exception),
+        ("", pytest.skip.Exception),
+        ("false", pytest.skip.Exception),
+    ],
+)
 def test_missing_browser_fails_under_ci_and_skips_otherwise(monkeypatch, ci, outcome):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(os.path, "exists", lambda path: False)

@@ -13,15 +13,24 @@ from mlstrat.cli._common import console, echo_json, err_console
 
 @app.command("labels")
 def labels(
-    predictions: Path = typer.Argument(..., help="Predictions table with out-of-sample proba_<class> columns."),
+    predictions: Path = typer.Argument(
+        ..., help="Predictions table with out-of-sample proba_<class> columns."
+    ),
     split: str = typer.Option("dev", "--split", help="Which split to examine."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="Write the ranked suspects to this CSV/Parquet file."),
-    rank_by: str = typer.Option("self_confidence", "--rank-by",
-                                help="Score that ranks suspects: self_confidence or normalized_margin."),
-    method: str = typer.Option("rank", "--method",
-                               help="How suspects are picked: rank (default) or prune_by_noise_rate."),
-    top: int = typer.Option(20, "--top", help="Suspects to show in the table (all go to -o and --json)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the ranked suspects to this CSV/Parquet file."
+    ),
+    rank_by: str = typer.Option(
+        "self_confidence",
+        "--rank-by",
+        help="Score that ranks suspects: self_confidence or normalized_margin.",
+    ),
+    method: str = typer.Option(
+        "rank", "--method", help="How suspects are picked: rank (default) or prune_by_noise_rate."
+    ),
+    top: int = typer.Option(
+        20, "--top", help="Suspects to show in the table (all go to -o and --json)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -40,15 +49,24 @@ def labels(
     if output is not None:
         from mlstrat.tables import write_table
 
-        rows = {"rank": list(range(1, len(result.issues) + 1)),
-                "id": [i.id for i in result.issues],
-                "given_label": [i.given_label for i in result.issues],
-                "suggested_label": [i.suggested_label for i in result.issues],
-                "score": [i.score for i in result.issues]}
+        rows = {
+            "rank": list(range(1, len(result.issues) + 1)),
+            "id": [i.id for i in result.issues],
+            "given_label": [i.given_label for i in result.issues],
+            "suggested_label": [i.suggested_label for i in result.issues],
+            "score": [i.score for i in result.issues],
+        }
         import pyarrow as pa
 
-        schema = pa.schema([("rank", pa.int64()), ("id", pa.string()), ("given_label", pa.string()),
-                            ("suggested_label", pa.string()), ("score", pa.float64())])
+        schema = pa.schema(
+            [
+                ("rank", pa.int64()),
+                ("id", pa.string()),
+                ("given_label", pa.string()),
+                ("suggested_label", pa.string()),
+                ("score", pa.float64()),
+            ]
+        )
         write_table(pa.table(rows, schema=schema), output, force=force, inputs=[predictions])
     if as_json:
         echo_json(result)
@@ -59,11 +77,15 @@ def labels(
 
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
-    out.print(f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
-              f"({result.n_errors} misclassified)")
-    out.print(f"Estimated label errors: {result.estimated_label_errors} "
-              f"({format_rate(result.estimated_label_errors / result.n if result.n else None)} of the rows); "
-              f"{len(result.issues)} suspects, {format_rate(result.error_share)} of the misclassified rows")
+    out.print(
+        f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
+        f"({result.n_errors} misclassified)"
+    )
+    out.print(
+        f"Estimated label errors: {result.estimated_label_errors} "
+        f"({format_rate(result.estimated_label_errors / result.n if result.n else None)} of the rows); "
+        f"{len(result.issues)} suspects, {format_rate(result.error_share)} of the misclassified rows"
+    )
     if result.noise:
         table = Table(title="Estimated noise (given label <- true class)", header_style="bold")
         for col in ("given", "true", "count", "P(given | true)"):
@@ -72,14 +94,22 @@ def labels(
             table.add_row(r.given, r.true, f"{r.count:.1f}", format_rate(r.rate, 1))
         out.print(table)
     if result.issues:
-        table = Table(title=f"Suspects (ranked by {result.rank_by}, lower = more suspect)", header_style="bold")
+        table = Table(
+            title=f"Suspects (ranked by {result.rank_by}, lower = more suspect)",
+            header_style="bold",
+        )
         for col in ("rank", "id", "given", "suggested", "score"):
             table.add_column(col, justify="left" if col == "id" else "right")
         for rank, issue in enumerate(result.issues[:top], start=1):
-            table.add_row(str(rank), issue.id, issue.given_label, issue.suggested_label, f"{issue.score:.4f}")
+            table.add_row(
+                str(rank), issue.id, issue.given_label, issue.suggested_label, f"{issue.score:.4f}"
+            )
         out.print(table)
         if len(result.issues) > top:
-            out.print(f"... {len(result.issues) - top} more" + (f" in {output}" if output else " (use -o or --json)"))
+            out.print(
+                f"... {len(result.issues) - top} more"
+                + (f" in {output}" if output else " (use -o or --json)")
+            )
     elif not result.warnings:
         out.print("No suspect labels found.")
     if output is not None:

@@ -7,7 +7,14 @@ from typing import Any
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["label_text", "wilson_interval", "parse_categories", "Z95", "TAGGED_MARKS", "UNTAGGED_MARKS"]
+__all__ = [
+    "label_text",
+    "wilson_interval",
+    "parse_categories",
+    "Z95",
+    "TAGGED_MARKS",
+    "UNTAGGED_MARKS",
+]
 
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
@@ -57,11 +64,15 @@ def parse_categories(categories: str | Any, *, reserved: tuple[str, ...] = ()) -
             continue
         key = name.lower()
         if key in seen:
-            raise ConfigError(f"categories: {name!r} is given twice (as {seen[key]!r} and {name!r}); "
-                              "give each category once")
+            raise ConfigError(
+                f"categories: {name!r} is given twice (as {seen[key]!r} and {name!r}); "
+                "give each category once"
+            )
         if key in reserved_lower:
-            raise ConfigError(f"categories: {name!r} is the name of a sheet column "
-                              f"({reserved_lower[key]!r}); choose another category name")
+            raise ConfigError(
+                f"categories: {name!r} is the name of a sheet column "
+                f"({reserved_lower[key]!r}); choose another category name"
+            )
         seen[key] = name
         out.append(name)
     return tuple(out)

@@ -38,8 +38,15 @@ import numpy as np
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat.errors._common import label_text
 
-__all__ = ["LabelIssue", "NoiseRate", "LabelIssues", "find_label_issues", "confident_learning",
-           "RANKINGS", "METHODS"]
+__all__ = [
+    "LabelIssue",
+    "NoiseRate",
+    "LabelIssues",
+    "find_label_issues",
+    "confident_learning",
+    "RANKINGS",
+    "METHODS",
+]
 
 #: how suspects are selected once their number is estimated
 METHODS = ("rank", "prune_by_noise_rate")
@@ -70,8 +77,12 @@ class LabelIssue:
     score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "given_label": self.given_label,
-                "suggested_label": self.suggested_label, "score": self.score}
+        return {
+            "id": self.id,
+            "given_label": self.given_label,
+            "suggested_label": self.suggested_label,
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True)
@@ -134,10 +145,15 @@ class LabelIssues:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "split": self.split, "n": self.n, "n_errors": self.n_errors,
-            "split_error": self.split_error, "method": self.method, "rank_by": self.rank_by,
+            "split": self.split,
+            "n": self.n,
+            "n_errors": self.n_errors,
+            "split_error": self.split_error,
+            "method": self.method,
+            "rank_by": self.rank_by,
             "estimated_label_errors": self.estimated_label_errors,
-            "n_issues": len(self.issues), "error_share": self.error_share,
+            "n_issues": len(self.issues),
+            "error_share": self.error_share,
             "thresholds": dict(self.thresholds),
             "noise": [r.to_dict() for r in self.noise],
             "issues": [i.to_dict() for i in self.issues],
@@ -165,8 +181,9 @@ class _CL:
     mask: np.ndarray  # (n,) suspects
 
 
-def confident_learning(labels: np.ndarray, probs: np.ndarray, *, method: str = "rank",
-                       scores: np.ndarray | None = None) -> _CL:
+def confident_learning(
+    labels: np.ndarray, probs: np.ndarray, *, method: str = "rank", scores: np.ndarray | None = None
+) -> _CL:
     """The core of confident learning on integer labels (n,) and probabilities (n, K).
 
     ``scores`` (n,) order the suspects for ``method="rank"`` (lower = more suspect; the
@@ -181,7 +198,9 @@ def confident_learning(labels: np.ndarray, probs: np.ndarray, *, method: str = "
 
     above = probs >= thresholds - 1e-6  # (n, K)
     confident = above.any(axis=1)
-    guess = np.where(above, probs, -1.0).argmax(axis=1)  # most probable class among the confident ones
+    guess = np.where(above, probs, -1.0).argmax(
+        axis=1
+    )  # most probable class among the confident ones
     joint = np.zeros((k, k))
     np.add.at(joint, (labels[confident], guess[confident]), 1.0)
     # every labeled class keeps at least one example on the diagonal (avoids empty rows)
@@ -189,7 +208,9 @@ def confident_learning(labels: np.ndarray, probs: np.ndarray, *, method: str = "
     joint[diag] = np.where(given_counts > 0, np.maximum(joint[diag], 1.0), joint[diag])
 
     row = joint.sum(axis=1, keepdims=True)
-    calibrated = np.divide(joint, row, out=np.zeros_like(joint), where=row > 0) * given_counts[:, None]
+    calibrated = (
+        np.divide(joint, row, out=np.zeros_like(joint), where=row > 0) * given_counts[:, None]
+    )
     if calibrated.sum() > 0:
         calibrated *= n / calibrated.sum()
     counts = _round_rows(calibrated, given_counts.astype(float))
@@ -227,23 +248,35 @@ def _load(predictions: Any, split: str, con: Any) -> tuple[Any, Any, list[str], 
     _check_split(split)
     preds = read_predictions(predictions, con=con, require_id=True)
     if not preds.proba_columns:
-        raise InputError(f"{preds.source}: no proba_<class> columns; label issues need the predicted "
-                         "probability of every class (e.g. proba_cat, proba_dog), out-of-sample "
-                         "(cross-validated or from a held-out split)")
+        raise InputError(
+            f"{preds.source}: no proba_<class> columns; label issues need the predicted "
+            "probability of every class (e.g. proba_cat, proba_dog), out-of-sample "
+            "(cross-validated or from a held-out split)"
+        )
     if split not in preds.sizes:
-        raise InputError(f"{preds.source}: split {split!r} has no rows "
-                         f"(splits present: {', '.join(preds.sizes) or 'none'})")
+        raise InputError(
+            f"{preds.source}: split {split!r} has no rows "
+            f"(splits present: {', '.join(preds.sizes) or 'none'})"
+        )
     classes = list(preds.proba_columns)
     table = preds.table
     part = table.filter(table.split.cast("string") == split)
     cols = ["id", "y_true", "y_pred", *preds.proba_columns.values()]
     arrow = part.select(*cols).to_pyarrow()  # (n, 3 + K): the only data that leaves the engine
-    n_errors = int(pc.sum(pc.not_equal(arrow.column("y_true"), arrow.column("y_pred"))).as_py() or 0)
+    n_errors = int(
+        pc.sum(pc.not_equal(arrow.column("y_true"), arrow.column("y_pred"))).as_py() or 0
+    )
     return preds, arrow, classes, n_errors
 
 
-def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "self_confidence",
-                      method: str = "rank", con: Any = None) -> LabelIssues:
+def find_label_issues(
+    predictions: Any,
+    *,
+    split: str = "dev",
+    rank_by: str = "self_confidence",
+    method: str = "rank",
+    con: Any = None,
+) -> LabelIssues:
     """Find rows whose given label is probably wrong, by confident learning.
 
     Parameters
@@ -276,9 +309,11 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
         raise ConfigError(f"method: unknown method {method!r}; allowed: {', '.join(METHODS)}")
     notes: list[dict[str, str]] = []
     if split == "train":
-        msg = ("split 'train': confident learning needs out-of-sample probabilities; unless these are "
-               "cross-validated (out-of-fold), a model that fit its training labels is confident in "
-               "the wrong ones too and few issues are found")
+        msg = (
+            "split 'train': confident learning needs out-of-sample probabilities; unless these are "
+            "cross-validated (out-of-fold), a model that fit its training labels is confident in "
+            "the wrong ones too and few issues are found"
+        )
         notes.append({"code": "in_sample", "message": msg})
         warnings.warn(msg, MlstratWarning, stacklevel=2)
     preds, arrow, classes, n_errors = _load(predictions, split, con)
@@ -288,25 +323,39 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
     unknown = sorted(set(y_true) - set(index))
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5])
-        raise InputError(f"{preds.source}: label(s) {shown} in y_true have no probability column; "
-                         f"expected proba_<label> for every class (found: "
-                         f"{', '.join(preds.proba_columns.values())})")
+        raise InputError(
+            f"{preds.source}: label(s) {shown} in y_true have no probability column; "
+            f"expected proba_<label> for every class (found: "
+            f"{', '.join(preds.proba_columns.values())})"
+        )
     labels = np.fromiter((index[y] for y in y_true), dtype=np.int64, count=len(y_true))
-    probs = np.column_stack([arrow.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-                             for c in preds.proba_columns.values()])  # (n, K)
+    probs = np.column_stack(
+        [
+            arrow.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            for c in preds.proba_columns.values()
+        ]
+    )  # (n, K)
     if not np.isfinite(probs).all():
-        raise InputError(f"{preds.source}: proba_* columns have empty/NaN values in split {split!r}; "
-                         "every row needs a probability per class")
+        raise InputError(
+            f"{preds.source}: proba_* columns have empty/NaN values in split {split!r}; "
+            "every row needs a probability per class"
+        )
     if (probs < 0).any():
-        raise InputError(f"{preds.source}: proba_* columns have negative values; probabilities are in [0, 1]")
+        raise InputError(
+            f"{preds.source}: proba_* columns have negative values; probabilities are in [0, 1]"
+        )
     sums = probs.sum(axis=1)
     if (sums <= 0).any():
-        raise InputError(f"{preds.source}: some rows have all probabilities 0; every row needs a "
-                         "probability distribution")
+        raise InputError(
+            f"{preds.source}: some rows have all probabilities 0; every row needs a "
+            "probability distribution"
+        )
     off = np.abs(sums - 1.0) > 1e-3
     if off.any():
-        msg = (f"{int(off.sum())} row(s) have probabilities that do not sum to 1 (e.g. "
-               f"{sums[off][0]:.3g}); they were normalized")
+        msg = (
+            f"{int(off.sum())} row(s) have probabilities that do not sum to 1 (e.g. "
+            f"{sums[off][0]:.3g}); they were normalized"
+        )
         notes.append({"code": "not_normalized", "message": msg})
         warnings.warn(msg, MlstratWarning, stacklevel=2)
     probs = probs / sums[:, None]
@@ -316,7 +365,9 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
     suspects = np.flatnonzero(result.mask)
     suspects = suspects[np.lexsort((suspects, scores[suspects]))]
     suggested = probs.argmax(axis=1)
-    issues = tuple(LabelIssue(ids[i], y_true[i], classes[suggested[i]], float(scores[i])) for i in suspects)
+    issues = tuple(
+        LabelIssue(ids[i], y_true[i], classes[suggested[i]], float(scores[i])) for i in suspects
+    )
 
     k = len(classes)
     col_tot = result.joint.sum(axis=0)
@@ -325,7 +376,9 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
         for j in range(k):
             if i != j and result.joint[i, j] >= 0.5:
                 rate = result.joint[i, j] / col_tot[j] if col_tot[j] > 0 else math.nan
-                noise.append(NoiseRate(classes[i], classes[j], float(result.joint[i, j]), float(rate)))
+                noise.append(
+                    NoiseRate(classes[i], classes[j], float(result.joint[i, j]), float(rate))
+                )
     noise.sort(key=lambda r: (-r.count, r.given, r.true))
 
     y_pred = [label_text(v) for v in arrow.column("y_pred").to_pylist()]
@@ -333,9 +386,16 @@ def find_label_issues(predictions: Any, *, split: str = "dev", rank_by: str = "s
     n = len(labels)
     estimated = int(result.counts.sum() - np.trace(result.counts))
     return LabelIssues(
-        split=split, n=n, n_errors=n_errors, split_error=n_errors / n if n else math.nan,
-        rank_by=rank_by, method=method, estimated_label_errors=estimated,
+        split=split,
+        n=n,
+        n_errors=n_errors,
+        split_error=n_errors / n if n else math.nan,
+        rank_by=rank_by,
+        method=method,
+        estimated_label_errors=estimated,
         error_share=wrong_suspects / n_errors if n_errors else math.nan,
         thresholds={c: float(t) for c, t in zip(classes, result.thresholds)},
-        noise=tuple(noise), issues=issues, warnings=tuple(notes),
+        noise=tuple(noise),
+        issues=issues,
+        warnings=tuple(notes),
     )

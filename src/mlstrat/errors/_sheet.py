@@ -21,8 +21,16 @@ from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, label_text, parse_categories
 
-__all__ = ["SampleResult", "Sheet", "sample_errors", "read_sheet", "meta_path", "write_sheet_csv",
-           "split_error_stats", "SHEET_FORMAT"]
+__all__ = [
+    "SampleResult",
+    "Sheet",
+    "sample_errors",
+    "read_sheet",
+    "meta_path",
+    "write_sheet_csv",
+    "split_error_stats",
+    "SHEET_FORMAT",
+]
 
 SHEET_FORMAT = "mlstrat-error-sheet/1"
 _COMMENT = "comment"
@@ -73,10 +81,17 @@ class SampleResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "sheet": str(self.sheet), "meta": str(self.meta), "split": self.split,
-            "split_error": self.split_error, "split_size": self.split_size, "n_errors": self.n_errors,
-            "sample_size": self.sample_size, "n_correct": self.n_correct, "seed": self.seed,
-            "categories": list(self.categories), "fingerprint": self.fingerprint,
+            "sheet": str(self.sheet),
+            "meta": str(self.meta),
+            "split": self.split,
+            "split_error": self.split_error,
+            "split_size": self.split_size,
+            "n_errors": self.n_errors,
+            "sample_size": self.sample_size,
+            "n_correct": self.n_correct,
+            "seed": self.seed,
+            "categories": list(self.categories),
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -85,20 +100,34 @@ def split_error_stats(table: Any, split: str) -> tuple[int, int]:
     import ibis
 
     part = table.filter(table.split.cast("string") == split)
-    row = part.aggregate(n=ibis._.count(),
-                         errors=(part.y_true != part.y_pred).cast("int64").sum()).to_pyarrow().to_pylist()[0]
+    row = (
+        part.aggregate(n=ibis._.count(), errors=(part.y_true != part.y_pred).cast("int64").sum())
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     return int(row["n"] or 0), int(row["errors"] or 0)
 
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ConfigError(f"split: unknown split {split!r}{did_you_mean(split, SPLITS)}; "
-                          f"allowed: {', '.join(SPLITS)}")
+        raise ConfigError(
+            f"split: unknown split {split!r}{did_you_mean(split, SPLITS)}; "
+            f"allowed: {', '.join(SPLITS)}"
+        )
 
 
-def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categories: Any = (),
-                  include_correct: int = 0, seed: int = 0, output: str | os.PathLike,
-                  force: bool = False, con: Any = None) -> SampleResult:
+def sample_errors(
+    predictions: Any,
+    *,
+    split: str = "dev",
+    n: int = 100,
+    categories: Any = (),
+    include_correct: int = 0,
+    seed: int = 0,
+    output: str | os.PathLike,
+    force: bool = False,
+    con: Any = None,
+) -> SampleResult:
     """Write a tagging sheet: a seeded random sample of the split's misclassified rows.
 
     The sample is the ``n`` misclassified rows with the smallest ``md5("<id>:<seed>")``, so it
@@ -144,7 +173,11 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
     _check_split(split)
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ConfigError(f"n: {n!r} must be a whole number >= 1 (the number of errors to sample)")
-    if isinstance(include_correct, bool) or int(include_correct) != include_correct or include_correct < 0:
+    if (
+        isinstance(include_correct, bool)
+        or int(include_correct) != include_correct
+        or include_correct < 0
+    ):
         raise ConfigError(f"include_correct: {include_correct!r} must be a whole number >= 0")
     out = check_output_path(output, inputs=[predictions], force=force)
     meta_out = meta_path(out)
@@ -157,8 +190,10 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
     fixed += [_SAMPLED_AS] if include_correct else []
     for col in extra:
         if col in fixed or col == _COMMENT:
-            raise InputError(f"{preds.source}: column {col!r} clashes with the sheet's own {col!r} "
-                             "column; rename it in the predictions table")
+            raise InputError(
+                f"{preds.source}: column {col!r} clashes with the sheet's own {col!r} "
+                "column; rename it in the predictions table"
+            )
     fixed += extra
     cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT,))
 
@@ -167,8 +202,10 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
         present = ", ".join(preds.sizes) or "none"
         raise InputError(f"{preds.source}: split {split!r} has no rows (splits present: {present})")
     if n_errors == 0:
-        raise InputError(f"{preds.source}: split {split!r} has no misclassified rows "
-                         f"(0 errors in {size} rows); there is nothing to sample")
+        raise InputError(
+            f"{preds.source}: split {split!r} has no misclassified rows "
+            f"(0 errors in {size} rows); there is nothing to sample"
+        )
 
     part = table.filter(table.split.cast("string") == split)
     part = part.mutate(_key=(part.id.cast("string") + f":{int(seed)}").hexdigest("md5"))
@@ -179,8 +216,11 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
     rows = []
     for kind, records in (("error", sampled), ("correct", correct)):
         for rec in records:
-            row = {"id": label_text(rec["id"]), "y_true": label_text(rec["y_true"]),
-                   "y_pred": label_text(rec["y_pred"])}
+            row = {
+                "id": label_text(rec["id"]),
+                "y_true": label_text(rec["y_true"]),
+                "y_pred": label_text(rec["y_pred"]),
+            }
             if preds.proba_columns:
                 col = preds.proba_columns.get(row["y_pred"])
                 value = rec.get(col) if col else None
@@ -195,7 +235,9 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
 
     header = fixed + list(cats) + [_COMMENT]
     atomic_write_text(out, write_sheet_csv(header, rows))
-    source_path = Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
+    source_path = (
+        Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
+    )
     fp = fingerprint(source_path) if source_path is not None else None
     meta = {
         "format": SHEET_FORMAT,
@@ -213,9 +255,19 @@ def sample_errors(predictions: Any, *, split: str = "dev", n: int = 100, categor
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    return SampleResult(sheet=out, meta=meta_out, split=split, split_error=n_errors / size,
-                        split_size=size, n_errors=n_errors, sample_size=len(sampled),
-                        n_correct=len(correct), seed=int(seed), categories=cats, fingerprint=fp)
+    return SampleResult(
+        sheet=out,
+        meta=meta_out,
+        split=split,
+        split_error=n_errors / size,
+        split_size=size,
+        n_errors=n_errors,
+        sample_size=len(sampled),
+        n_correct=len(correct),
+        seed=int(seed),
+        categories=cats,
+        fingerprint=fp,
+    )
 
 
 def _fetch(expr: Any, limit: int) -> list[dict[str, Any]]:
@@ -281,8 +333,10 @@ def parse_mark(value: str | None, *, where: str) -> bool:
         return True
     if key in UNTAGGED_MARKS:
         return False
-    raise InputError(f"{where}: unknown mark {text!r}; use 1, x, yes, true or ✓ for tagged "
-                     "and leave it empty (or 0, no) for not tagged")
+    raise InputError(
+        f"{where}: unknown mark {text!r}; use 1, x, yes, true or ✓ for tagged "
+        "and leave it empty (or 0, no) for not tagged"
+    )
 
 
 def read_meta(sheet: Path) -> dict[str, Any]:
@@ -296,12 +350,15 @@ def read_meta(sheet: Path) -> dict[str, Any]:
     try:
         meta = json.loads(mpath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{mpath}: is not valid JSON ({exc}); re-create it with "
-                         "'mlstrat errors sample'") from None
+        raise InputError(
+            f"{mpath}: is not valid JSON ({exc}); re-create it with 'mlstrat errors sample'"
+        ) from None
     missing = [k for k in ("split", "split_error", "columns") if k not in meta]
     if not isinstance(meta, dict) or missing:
-        raise InputError(f"{mpath}: not an error-sheet meta file (missing {', '.join(missing) or 'keys'}); "
-                         "re-create it with 'mlstrat errors sample'")
+        raise InputError(
+            f"{mpath}: not an error-sheet meta file (missing {', '.join(missing) or 'keys'}); "
+            "re-create it with 'mlstrat errors sample'"
+        )
     return meta
 
 
@@ -331,11 +388,15 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
     for h in header:
         key = h.lower()
         if key in seen and h:
-            raise InputError(f"{path}: column {h!r} appears twice in the header (duplicate category "
-                             "name); rename or merge one of them")
+            raise InputError(
+                f"{path}: column {h!r} appears twice in the header (duplicate category "
+                "name); rename or merge one of them"
+            )
         seen[key] = 1
     if "id" not in header:
-        raise InputError(f"{path}: missing column 'id'; the sheet's columns are {', '.join(header)}")
+        raise InputError(
+            f"{path}: missing column 'id'; the sheet's columns are {', '.join(header)}"
+        )
     known_fixed = set(meta.get("columns") or [])
     fixed = [h for h in header if h in known_fixed]
     categories = [h for h in header if h and h not in known_fixed and h != _COMMENT]
@@ -356,5 +417,13 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
         marks.append(frozenset(tagged))
         kind = row.get(_SAMPLED_AS, "error").strip().lower() or "error"
         is_error.append(kind != "correct")
-    return Sheet(path=path, meta=meta, header=header, fixed=fixed, categories=categories, rows=rows,
-                 marks=marks, is_error=is_error)
+    return Sheet(
+        path=path,
+        meta=meta,
+        header=header,
+        fixed=fixed,
+        categories=categories,
+        rows=rows,
+        marks=marks,
+        is_error=is_error,
+    )

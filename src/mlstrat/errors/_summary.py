@@ -7,6 +7,7 @@ For each category: ``share = tagged with it / tagged errors``,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -20,8 +21,16 @@ from mlstrat._numbers import did_you_mean, format_rate
 from mlstrat.errors._common import Z95, wilson_interval
 from mlstrat.errors._sheet import Sheet, read_sheet
 
-__all__ = ["CategoryShare", "MislabeledSplit", "ErrorSummary", "SheetComparison", "CategoryDifference",
-           "summarize_sheet", "compare_sheets", "summarize_marks"]
+__all__ = [
+    "CategoryShare",
+    "MislabeledSplit",
+    "ErrorSummary",
+    "SheetComparison",
+    "CategoryDifference",
+    "summarize_sheet",
+    "compare_sheets",
+    "summarize_marks",
+]
 
 #: below this many tagged errors the shares are rough
 SMALL_SAMPLE = 30
@@ -41,9 +50,14 @@ class CategoryShare:
     error_if_fixed: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "count": self.count, "share": self.share,
-                "share_ci": list(self.share_ci), "ceiling": self.ceiling,
-                "error_if_fixed": self.error_if_fixed}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "share": self.share,
+            "share_ci": list(self.share_ci),
+            "ceiling": self.ceiling,
+            "error_if_fixed": self.error_if_fixed,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,11 @@ class MislabeledSplit:
     error_other: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"category": self.category, "error_due": self.error_due, "error_other": self.error_other}
+        return {
+            "category": self.category,
+            "error_due": self.error_due,
+            "error_other": self.error_other,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,9 +134,16 @@ def _warning(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-def summarize_marks(*, split: str, split_error: float, categories: Sequence[str],
-                    marks: Sequence[frozenset[str]], is_error: Sequence[bool], ids: Sequence[str],
-                    mislabeled: str | None = "mislabeled") -> ErrorSummary:
+def summarize_marks(
+    *,
+    split: str,
+    split_error: float,
+    categories: Sequence[str],
+    marks: Sequence[frozenset[str]],
+    is_error: Sequence[bool],
+    ids: Sequence[str],
+    mislabeled: str | None = "mislabeled",
+) -> ErrorSummary:
     """The arithmetic of :func:`summarize_sheet` on already-parsed marks (also used by the UI).
 
     Parameters
@@ -151,19 +176,36 @@ def summarize_marks(*, split: str, split_error: float, categories: Sequence[str]
         else:
             share, ci, ceiling, if_fixed = math.nan, (math.nan, math.nan), math.nan, math.nan
         entries.append(CategoryShare(name, count, share, ci, ceiling, if_fixed))
-    entries.sort(key=lambda c: (-(c.ceiling if not math.isnan(c.ceiling) else -1.0), -c.count, c.name))
+    entries.sort(
+        key=lambda c: (-(c.ceiling if not math.isnan(c.ceiling) else -1.0), -c.count, c.name)
+    )
 
     notes: list[dict[str, str]] = []
     if tagged == 0:
-        notes.append(_warning("nothing_tagged", f"none of the {sample_size} sampled errors is tagged yet; "
-                                                "shares and ceilings are undefined"))
+        notes.append(
+            _warning(
+                "nothing_tagged",
+                f"none of the {sample_size} sampled errors is tagged yet; "
+                "shares and ceilings are undefined",
+            )
+        )
     elif untagged:
         shown = ", ".join(untagged[:10]) + (", ..." if len(untagged) > 10 else "")
-        notes.append(_warning("untagged", f"{len(untagged)} of {sample_size} sampled errors have no "
-                                          f"category ({shown}); they are excluded from the shares"))
+        notes.append(
+            _warning(
+                "untagged",
+                f"{len(untagged)} of {sample_size} sampled errors have no "
+                f"category ({shown}); they are excluded from the shares",
+            )
+        )
     if 0 < tagged < SMALL_SAMPLE:
-        notes.append(_warning("small_sample", f"only {tagged} tagged errors: shares are rough, read "
-                                              "them with their 95% intervals (share_ci)"))
+        notes.append(
+            _warning(
+                "small_sample",
+                f"only {tagged} tagged errors: shares are rough, read "
+                "them with their 95% intervals (share_ci)",
+            )
+        )
 
     mis = None
     advice = None
@@ -174,27 +216,44 @@ def summarize_marks(*, split: str, split_error: float, categories: Sequence[str]
             advice = _advice(entry, [c for c in entries if c.name != mislabeled], split)
         correct_mis = sum(1 for m, e in zip(marks, is_error) if not e and mislabeled in m)
         if correct_mis:
-            notes.append(_warning(
-                "mislabeled_correct",
-                f"{correct_mis} correctly classified row(s) are tagged {mislabeled!r}: fixing labels "
-                "changes those too (the model agrees with a wrong label there)"))
-    return ErrorSummary(split=split, split_error=split_error, sample_size=sample_size, tagged=tagged,
-                        categories=tuple(entries), mislabeled=mis, warnings=tuple(notes),
-                        untagged=untagged, advice=advice)
+            notes.append(
+                _warning(
+                    "mislabeled_correct",
+                    f"{correct_mis} correctly classified row(s) are tagged {mislabeled!r}: fixing labels "
+                    "changes those too (the model agrees with a wrong label there)",
+                )
+            )
+    return ErrorSummary(
+        split=split,
+        split_error=split_error,
+        sample_size=sample_size,
+        tagged=tagged,
+        categories=tuple(entries),
+        mislabeled=mis,
+        warnings=tuple(notes),
+        untagged=untagged,
+        advice=advice,
+    )
 
 
 def _advice(entry: CategoryShare, others: list[CategoryShare], split: str) -> str:
     largest = max(others, key=lambda c: c.share, default=None)
     due, other = format_rate(entry.ceiling), format_rate(entry.error_if_fixed)
-    head = (f"Incorrect labels explain {due} of the {split} error ({format_rate(entry.share, 0)} of "
-            f"the errors); other causes explain {other}.")
+    head = (
+        f"Incorrect labels explain {due} of the {split} error ({format_rate(entry.share, 0)} of "
+        f"the errors); other causes explain {other}."
+    )
     if entry.share >= WORTH_FIXING_SHARE or largest is None or entry.share >= largest.share:
-        return (f"{head} Fixing labels is worth it: it is a large part of the error. Fix dev and test "
-                "alike (same distribution), look at some correctly classified examples too, and "
-                "remember train may now differ slightly.")
-    return (f"{head} Fixing labels is probably not worth it yet: {largest.name!r} "
-            f"({format_rate(largest.share, 0)} of the errors, ceiling {format_rate(largest.ceiling)}) "
-            "offers more.")
+        return (
+            f"{head} Fixing labels is worth it: it is a large part of the error. Fix dev and test "
+            "alike (same distribution), look at some correctly classified examples too, and "
+            "remember train may now differ slightly."
+        )
+    return (
+        f"{head} Fixing labels is probably not worth it yet: {largest.name!r} "
+        f"({format_rate(largest.share, 0)} of the errors, ceiling {format_rate(largest.ceiling)}) "
+        "offers more."
+    )
 
 
 def _check_fingerprint(sheet: Sheet) -> list[dict[str, str]]:
@@ -206,15 +265,23 @@ def _check_fingerprint(sheet: Sheet) -> list[dict[str, str]]:
         return []
     path = Path(source)
     if not path.exists():
-        return [_warning("predictions_missing",
-                         f"{path}: the predictions file the sheet was sampled from is gone; cannot "
-                         f"check that it is unchanged (fingerprint at sampling: {recorded})")]
+        return [
+            _warning(
+                "predictions_missing",
+                f"{path}: the predictions file the sheet was sampled from is gone; cannot "
+                f"check that it is unchanged (fingerprint at sampling: {recorded})",
+            )
+        ]
     now = fingerprint(path)
     if now != recorded:
-        return [_warning("predictions_changed",
-                         f"{path}: the predictions file changed since the sheet was sampled "
-                         f"(fingerprint {recorded} then, {now} now); the sampled errors and the split "
-                         "error describe the old predictions: re-sample with 'mlstrat errors sample'")]
+        return [
+            _warning(
+                "predictions_changed",
+                f"{path}: the predictions file changed since the sheet was sampled "
+                f"(fingerprint {recorded} then, {now} now); the sampled errors and the split "
+                "error describe the old predictions: re-sample with 'mlstrat errors sample'",
+            )
+        ]
     return []
 
 
@@ -250,17 +317,25 @@ def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled")
     """
     data = read_sheet(sheet)
     if mislabeled != "mislabeled" and mislabeled not in data.categories:
-        raise InputError(f"{data.path}: no category column {mislabeled!r}"
-                         f"{did_you_mean(mislabeled, data.categories)}; categories: "
-                         f"{', '.join(data.categories) or '(none)'}")
-    summary = summarize_marks(split=str(data.meta["split"]), split_error=float(data.meta["split_error"]),
-                              categories=data.categories, marks=data.marks, is_error=data.is_error,
-                              ids=[r["id"] for r in data.rows], mislabeled=mislabeled)
+        raise InputError(
+            f"{data.path}: no category column {mislabeled!r}"
+            f"{did_you_mean(mislabeled, data.categories)}; categories: "
+            f"{', '.join(data.categories) or '(none)'}"
+        )
+    summary = summarize_marks(
+        split=str(data.meta["split"]),
+        split_error=float(data.meta["split_error"]),
+        categories=data.categories,
+        marks=data.marks,
+        is_error=data.is_error,
+        ids=[r["id"] for r in data.rows],
+        mislabeled=mislabeled,
+    )
     extra = _check_fingerprint(data)
     for w in extra:
         warnings.warn(w["message"], MlstratWarning, stacklevel=2)
     if extra:
-        summary = ErrorSummary(**{**summary.__dict__, "warnings": tuple(extra) + summary.warnings})
+        summary = dataclasses.replace(summary, warnings=tuple(extra) + summary.warnings)
     return summary
 
 
@@ -275,8 +350,13 @@ class CategoryDifference:
     significant: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shares": list(self.shares), "difference": self.difference,
-                "difference_ci": list(self.difference_ci), "significant": self.significant}
+        return {
+            "name": self.name,
+            "shares": list(self.shares),
+            "difference": self.difference,
+            "difference_ci": list(self.difference_ci),
+            "significant": self.significant,
+        }
 
 
 @dataclass(frozen=True)
@@ -288,9 +368,11 @@ class SheetComparison:
     warnings: tuple[dict[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sheets": [s.to_dict() for s in self.sheets],
-                "categories": [c.to_dict() for c in self.categories],
-                "warnings": [dict(w) for w in self.warnings]}
+        return {
+            "sheets": [s.to_dict() for s in self.sheets],
+            "categories": [c.to_dict() for c in self.categories],
+            "warnings": [dict(w) for w in self.warnings],
+        }
 
 
 def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
@@ -301,11 +383,15 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
     l1, u1 = wilson_interval(k1, n1)
     l2, u2 = wilson_interval(k2, n2)
     d = p2 - p1
-    return (d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2))
+    return (
+        d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2),
+        d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2),
+    )
 
 
-def compare_sheets(first: str | os.PathLike, second: str | os.PathLike, *,
-                   mislabeled: str = "mislabeled") -> SheetComparison:
+def compare_sheets(
+    first: str | os.PathLike, second: str | os.PathLike, *, mislabeled: str = "mislabeled"
+) -> SheetComparison:
     """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, METHOD.md §4).
 
     For every category present in either sheet: both shares, the difference (second - first)
@@ -317,8 +403,9 @@ def compare_sheets(first: str | os.PathLike, second: str | os.PathLike, *,
     """
     a = summarize_sheet(first, mislabeled=mislabeled)
     b = summarize_sheet(second, mislabeled=mislabeled)
-    names = [c.name for c in a.categories] + [c.name for c in b.categories if c.name not in
-                                              {x.name for x in a.categories}]
+    names = [c.name for c in a.categories] + [
+        c.name for c in b.categories if c.name not in {x.name for x in a.categories}
+    ]
     diffs = []
     notes: list[dict[str, str]] = []
     for name in names:
@@ -332,15 +419,29 @@ def compare_sheets(first: str | os.PathLike, second: str | os.PathLike, *,
         diffs.append(CategoryDifference(name, (sa, sb), sb - sa, ci, significant))
         if ca is None or cb is None:
             where = "first" if ca is None else "second"
-            notes.append(_warning("category_missing", f"category {name!r} is not in the {where} "
-                                                      "sheet; counted as 0 there"))
+            notes.append(
+                _warning(
+                    "category_missing",
+                    f"category {name!r} is not in the {where} sheet; counted as 0 there",
+                )
+            )
     if a.split == b.split:
-        notes.append(_warning("same_split", f"both sheets come from split {a.split!r}; compare dev "
-                                            "with test to check they are examined alike"))
+        notes.append(
+            _warning(
+                "same_split",
+                f"both sheets come from split {a.split!r}; compare dev "
+                "with test to check they are examined alike",
+            )
+        )
     for d in diffs:
         if d.significant:
-            notes.append(_warning("share_differs", f"category {d.name!r}: share {format_rate(d.shares[0], 0)} "
-                                                   f"vs {format_rate(d.shares[1], 0)}, a difference beyond "
-                                                   "sampling noise; the two sets may differ (or were "
-                                                   "tagged differently)"))
+            notes.append(
+                _warning(
+                    "share_differs",
+                    f"category {d.name!r}: share {format_rate(d.shares[0], 0)} "
+                    f"vs {format_rate(d.shares[1], 0)}, a difference beyond "
+                    "sampling noise; the two sets may differ (or were "
+                    "tagged differently)",
+                )
+            )
     return SheetComparison(sheets=(a, b), categories=tuple(diffs), warnings=tuple(notes))

@@ -30,14 +30,22 @@ def bind(port: int = 0) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"port: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                          "choose another --port, or 0 for a free one") from None
+        raise ConfigError(
+            f"port: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            "choose another --port, or 0 for a free one"
+        ) from None
     sock.listen(128)
     return sock
 
 
-def serve(sheet: str | os.PathLike, *, port: int = 0, open_browser: bool = True,
-          mislabeled: str = "mislabeled", on_ready: Callable[[str], Any] | None = None) -> None:
+def serve(
+    sheet: str | os.PathLike,
+    *,
+    port: int = 0,
+    open_browser: bool = True,
+    mislabeled: str = "mislabeled",
+    on_ready: Callable[[str], Any] | None = None,
+) -> None:
     """Serve the tagging UI for ``sheet`` until interrupted.
 
     Parameters

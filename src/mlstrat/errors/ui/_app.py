@@ -22,16 +22,24 @@ from mlstrat.errors.ui._store import TagStore
 __all__ = ["create_app", "IMAGE_TYPES"]
 
 #: suffix -> media type of the files the UI may show (no SVG: it can carry scripts)
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-               ".webp": "image/webp", ".bmp": "image/bmp"}
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+}
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 _PIXEL = re.compile(r"^(?:px|pixel)_?(\d+)$")
 _TEXT_NAMES = ("text", "sentence", "utterance", "transcript", "caption", "title", "body")
 _COOKIE = "mlstrat_token"
 _HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
-                                "base-uri 'none'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -60,12 +68,23 @@ class _View:
     """How rows are shown: which columns are images, pixels, text or plain fields."""
 
     def __init__(self, store: TagStore) -> None:
-        fixed = [c for c in store.fixed if c not in ("id", "y_true", "y_pred", "confidence", "sampled_as")]
+        fixed = [
+            c
+            for c in store.fixed
+            if c not in ("id", "y_true", "y_pred", "confidence", "sampled_as")
+        ]
         rows = store.rows()
-        self.image_columns = [c for c in fixed if rows and all(
-            (not r["cells"].get(c)) or Path(r["cells"][c]).suffix.lower() in IMAGE_TYPES for r in rows)
-            and any(r["cells"].get(c) for r in rows)]
-        pixels = sorted(((int(m.group(1)), c) for c in fixed if (m := _PIXEL.match(c))))
+        self.image_columns = [
+            c
+            for c in fixed
+            if rows
+            and all(
+                (not r["cells"].get(c)) or Path(r["cells"][c]).suffix.lower() in IMAGE_TYPES
+                for r in rows
+            )
+            and any(r["cells"].get(c) for r in rows)
+        ]
+        pixels = sorted((int(m.group(1)), c) for c in fixed if (m := _PIXEL.match(c)))
         side = int(math.isqrt(len(pixels)))
         self.pixel_columns = [c for _, c in pixels] if pixels and side * side == len(pixels) else []
         self.side = side if self.pixel_columns else 0
@@ -96,15 +115,21 @@ class _View:
             if values:
                 pixels = {"side": self.side, "values": values}
         return {
-            "pos": pos, "total": total, "id": row["id"],
-            "y_true": cells.get("y_true", ""), "y_pred": cells.get("y_pred", ""),
+            "pos": pos,
+            "total": total,
+            "id": row["id"],
+            "y_true": cells.get("y_true", ""),
+            "y_pred": cells.get("y_pred", ""),
             "confidence": cells.get("confidence", ""),
             "sampled_as": cells.get("sampled_as", "error") or "error",
             "images": [{"column": c, "path": cells[c]} for c in self.image_columns if cells.get(c)],
             "pixels": pixels,
-            "texts": [{"column": c, "text": cells.get(c, "")} for c in self.text_columns if cells.get(c)],
+            "texts": [
+                {"column": c, "text": cells.get(c, "")} for c in self.text_columns if cells.get(c)
+            ],
             "fields": [{"column": c, "value": cells.get(c, "")} for c in self.field_columns],
-            "tags": row["tags"], "comment": row["comment"],
+            "tags": row["tags"],
+            "comment": row["comment"],
         }
 
 
@@ -143,7 +168,9 @@ class _Guard:
         await self.app(scope, receive, send_secured)
 
 
-def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list[str] | None = None) -> Any:
+def create_app(
+    store: TagStore, *, token: str | None = None, allowed_hosts: list[str] | None = None
+) -> Any:
     """Build the Starlette app for ``store``.
 
     Parameters
@@ -160,17 +187,28 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+    from starlette.responses import (
+        FileResponse,
+        HTMLResponse,
+        JSONResponse,
+        PlainTextResponse,
+        Response,
+    )
     from starlette.routing import Route
 
     token = token or secrets.token_urlsafe(24)
     view = _View(store)
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
-                             autoescape=True)
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
+        autoescape=True,
+    )
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("x-mlstrat-token")
-        if request.method not in ("GET", "HEAD"):  # changes need the header: a cookie alone is not enough
+        if request.method not in (
+            "GET",
+            "HEAD",
+        ):  # changes need the header: a cookie alone is not enough
             return bool(given) and secrets.compare_digest(given.encode(), token.encode())
         given = given or request.query_params.get("token") or request.cookies.get(_COOKIE)
         return bool(given) and secrets.compare_digest(given.encode(), token.encode())
@@ -181,8 +219,12 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
         return response
 
     def forbidden() -> Response:
-        return secure(PlainTextResponse("403 Forbidden: open the URL printed by 'mlstrat errors ui' "
-                                        "(it carries the token)", status_code=403))
+        return secure(
+            PlainTextResponse(
+                "403 Forbidden: open the URL printed by 'mlstrat errors ui' (it carries the token)",
+                status_code=403,
+            )
+        )
 
     def not_found() -> Response:
         return secure(PlainTextResponse("404 Not Found", status_code=404))
@@ -191,21 +233,36 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
         rows = store.rows()
         pos = store.position() if pos is None else pos
         pos = max(0, min(pos, len(rows) - 1)) if rows else 0
-        return _finite({
-            "sheet": store.sheet.name, "split": store.meta.get("split"),
-            "split_error": store.meta.get("split_error"),
-            "categories": store.categories(), "position": pos, "total": len(rows),
-            "rows": [{"id": r["id"], "tags": r["tags"], "sampled_as": r["cells"].get("sampled_as") or "error"}
-                     for r in rows],
-            "row": view.detail(rows[pos], pos, len(rows)) if rows else None,
-            "progress": store.progress(), "summary": _summary_dict(store),
-        })
+        return _finite(
+            {
+                "sheet": store.sheet.name,
+                "split": store.meta.get("split"),
+                "split_error": store.meta.get("split_error"),
+                "categories": store.categories(),
+                "position": pos,
+                "total": len(rows),
+                "rows": [
+                    {
+                        "id": r["id"],
+                        "tags": r["tags"],
+                        "sampled_as": r["cells"].get("sampled_as") or "error",
+                    }
+                    for r in rows
+                ],
+                "row": view.detail(rows[pos], pos, len(rows)) if rows else None,
+                "progress": store.progress(),
+                "summary": _summary_dict(store),
+            }
+        )
 
     async def index(request: Request) -> Response:
         data = state()
         html = env.get_template("index.html").render(
-            state=data, state_json=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
-            token=token, keys=list(range(1, 10)))
+            state=data,
+            state_json=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+            token=token,
+            keys=list(range(1, 10)),
+        )
         response = secure(HTMLResponse(html))
         response.set_cookie(_COOKIE, token, httponly=True, samesite="strict", path="/")
         return response
@@ -247,7 +304,9 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
         except MlstratError as exc:
             return secure(JSONResponse({"error": str(exc)}, status_code=400))
         except (KeyError, TypeError, ValueError):
-            return secure(JSONResponse({"error": f"bad request body for {action}"}, status_code=400))
+            return secure(
+                JSONResponse({"error": f"bad request body for {action}"}, status_code=400)
+            )
         return secure(JSONResponse(_finite(result)))
 
     async def _run(action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -266,9 +325,16 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
                 return {"ok": True, "position": store.position()}
             rows = {r["id"]: r for r in store.rows()}
             row = rows.get(str(body.get("id", "")))
-            return {"ok": True, **extra, "categories": store.categories(),
-                    "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]} if row else None,
-                    "progress": store.progress(), "summary": _summary_dict(store)}
+            return {
+                "ok": True,
+                **extra,
+                "categories": store.categories(),
+                "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]}
+                if row
+                else None,
+                "progress": store.progress(),
+                "summary": _summary_dict(store),
+            }
 
         return await run_in_threadpool(work)
 
@@ -295,7 +361,9 @@ def create_app(store: TagStore, *, token: str | None = None, allowed_hosts: list
         Route("/api/category", api_category, methods=["POST"]),
         Route("/api/position", api_position, methods=["POST"]),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    middleware = (
+        [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    )
     middleware.append(Middleware(_Guard, authorized=authorized, forbidden=forbidden))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.token = token

@@ -103,9 +103,15 @@ class TagStore:
         out = []
         for pos, rid, data in self._con.execute("SELECT pos, id, data FROM rows ORDER BY pos"):
             cells = json.loads(data)
-            out.append({"pos": pos, "id": rid, "cells": cells,
-                        "tags": sorted(tags.get(rid, []), key=lambda c: order.get(c, 1 << 30)),
-                        "comment": comments.get(rid, "")})
+            out.append(
+                {
+                    "pos": pos,
+                    "id": rid,
+                    "cells": cells,
+                    "tags": sorted(tags.get(rid, []), key=lambda c: order.get(c, 1 << 30)),
+                    "comment": comments.get(rid, ""),
+                }
+            )
         return out
 
     def row(self, pos: int) -> dict[str, Any] | None:
@@ -118,10 +124,16 @@ class TagStore:
     def summary(self) -> ErrorSummary:
         rows = self.rows()
         return summarize_marks(
-            split=str(self.meta["split"]), split_error=float(self.meta["split_error"]),
-            categories=self.categories(), marks=[frozenset(r["tags"]) for r in rows],
-            is_error=[r["cells"].get("sampled_as", "error").strip().lower() != "correct" for r in rows],
-            ids=[r["id"] for r in rows], mislabeled=self.mislabeled)
+            split=str(self.meta["split"]),
+            split_error=float(self.meta["split_error"]),
+            categories=self.categories(),
+            marks=[frozenset(r["tags"]) for r in rows],
+            is_error=[
+                r["cells"].get("sampled_as", "error").strip().lower() != "correct" for r in rows
+            ],
+            ids=[r["id"] for r in rows],
+            mislabeled=self.mislabeled,
+        )
 
     def progress(self) -> dict[str, int]:
         rows = self.rows()
@@ -132,7 +144,9 @@ class TagStore:
         ids = [r["id"] for r in data.rows]
         dup = next((i for i in ids if ids.count(i) > 1), None)
         if dup is not None:
-            raise InputError(f"{self.sheet}: id {dup!r} appears more than once; every row needs its own id")
+            raise InputError(
+                f"{self.sheet}: id {dup!r} appears more than once; every row needs its own id"
+            )
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -141,7 +155,9 @@ class TagStore:
             drop = set(data.categories) | {_COMMENT}
             for pos, row in enumerate(data.rows):
                 cells = {k: v for k, v in row.items() if k not in drop}
-                con.execute("INSERT INTO rows VALUES (?, ?, ?)", (pos, row["id"], json.dumps(cells)))
+                con.execute(
+                    "INSERT INTO rows VALUES (?, ?, ?)", (pos, row["id"], json.dumps(cells))
+                )
                 for cat in data.marks[pos]:
                     con.execute("INSERT INTO tags VALUES (?, ?)", (row["id"], cat))
                 if row.get(_COMMENT, "").strip():
@@ -161,8 +177,10 @@ class TagStore:
             raise
 
     def _set(self, key: str, value: str) -> None:
-        self._con.execute("INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          (key, value))
+        self._con.execute(
+            "INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def _export(self) -> None:
         from mlstrat.tables import atomic_write_bytes
@@ -202,8 +220,11 @@ class TagStore:
             self._require_row(row_id)
             if category not in self.categories():
                 raise InputError(f"unknown category {category!r}; add it first")
-            sql = ("INSERT OR IGNORE INTO tags VALUES (?, ?)" if on
-                   else "DELETE FROM tags WHERE id = ? AND category = ?")
+            sql = (
+                "INSERT OR IGNORE INTO tags VALUES (?, ?)"
+                if on
+                else "DELETE FROM tags WHERE id = ? AND category = ?"
+            )
             self._transaction([(sql, (row_id, category))])
             self._export()
 
@@ -213,8 +234,10 @@ class TagStore:
             self._require_row(row_id)
             text = text.replace("\r\n", "\n")
             if text.strip():
-                stmt = ("INSERT INTO comments VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET text = excluded.text",
-                        (row_id, text))
+                stmt = (
+                    "INSERT INTO comments VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET text = excluded.text",
+                    (row_id, text),
+                )
             else:
                 stmt = ("DELETE FROM comments WHERE id = ?", (row_id,))
             self._transaction([stmt])
@@ -236,11 +259,18 @@ class TagStore:
             header = self.header
             at = header.index(_COMMENT) if _COMMENT in header else len(header)
             header.insert(at, cat)
-            self._transaction([
-                ("INSERT INTO categories VALUES ((SELECT COALESCE(MAX(pos), -1) + 1 FROM categories), ?)", (cat,)),
-                ("INSERT INTO state VALUES ('header', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                 (json.dumps(header),)),
-            ])
+            self._transaction(
+                [
+                    (
+                        "INSERT INTO categories VALUES ((SELECT COALESCE(MAX(pos), -1) + 1 FROM categories), ?)",
+                        (cat,),
+                    ),
+                    (
+                        "INSERT INTO state VALUES ('header', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (json.dumps(header),),
+                    ),
+                ]
+            )
             self._export()
             return cat
 
@@ -249,8 +279,15 @@ class TagStore:
         with self._lock:
             n = self._con.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
             pos = max(0, min(int(pos), max(n - 1, 0)))
-            self._transaction([("INSERT INTO state VALUES ('position', ?) ON CONFLICT(key) "
-                                "DO UPDATE SET value = excluded.value", (str(pos),))])
+            self._transaction(
+                [
+                    (
+                        "INSERT INTO state VALUES ('position', ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value = excluded.value",
+                        (str(pos),),
+                    )
+                ]
+            )
 
     def close(self) -> None:
         self._con.close()
