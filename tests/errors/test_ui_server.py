@@ -246,3 +246,48 @@ def test_missing_browser_fails_under_ci_and_skips_otherwise(monkeypatch, ci, out
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="headless Chromium, chromedriver or selenium missing"):
         _browser_or_skip()
+
+
+def test_sigkill_mid_stream_loses_no_acknowledged_change(digits_sheet):
+    """Tag as fast as possible, SIGKILL while requests are in flight: every acked tag survives."""
+    import httpx
+
+    from mlstrat.errors.ui import TagStore
+
+    server = Server(digits_sheet)
+    m = URL.match(server.url)
+    base, headers = f"http://127.0.0.1:{m.group(1)}", {"X-Mlstrat-Token": m.group(2)}
+    ids = [r["id"] for r in csv.DictReader(open(digits_sheet, newline="", encoding="utf-8"))]
+    acked: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def tagger() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            for i in range(1000):
+                if stop.is_set():
+                    return
+                pair = (ids[i % len(ids)], ("blurry", "thin stroke", "mislabeled")[(i // len(ids)) % 3])
+                try:
+                    r = client.post("/api/tag", json={"id": pair[0], "category": pair[1], "on": True})
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 200:
+                    acked.append(pair)
+
+    thread = threading.Thread(target=tagger)
+    thread.start()
+    try:
+        while len(acked) < 12 and thread.is_alive():
+            threading.Event().wait(0.01)
+    finally:
+        server.kill()
+        stop.set()
+        thread.join(timeout=20)
+    assert len(acked) >= 12
+    store = TagStore(digits_sheet)
+    stored = {(r["id"], t) for r in store.rows() for t in r["tags"]}
+    store.close()
+    assert set(acked) <= stored
+    rows = list(csv.DictReader(open(digits_sheet, newline="", encoding="utf-8")))
+    in_csv = {(r["id"], c) for r in rows for c in ("blurry", "thin stroke", "mislabeled") if r[c] == "1"}
+    assert set(acked) <= in_csv
