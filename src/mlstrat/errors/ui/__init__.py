@@ -26,6 +26,9 @@ def bind(port: int = 0) -> socket.socket:
     if not 0 <= port <= 65535:
         raise ConfigError(f"port: {port} is not a port number; give 1-65535, or 0 for a free port")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # a restart on the same --port must not wait for the old connections' TIME_WAIT
+    # (Linux still refuses the port while another socket listens on it)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
