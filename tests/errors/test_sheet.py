@@ -245,3 +245,16 @@ def test_public_names():
     assert set(errors.__all__) == public
     for name in ("sample_errors", "summarize_sheet", "find_label_issues"):
         assert getattr(mlstrat, name) is getattr(errors, name)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("3", "not an error-sheet meta file (missing split, split_error, columns)"),
+    ('{"split": "dev"}', "not an error-sheet meta file (missing split_error, columns)"),
+    ("{", "is not valid JSON"),
+])
+def test_bad_meta_file(preds_csv, tmp_path, text, message):
+    out = tmp_path / "s.csv"
+    sample_errors(preds_csv, n=2, output=out)
+    meta_path(out).write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_sheet(out)

@@ -353,8 +353,9 @@ def read_meta(sheet: Path) -> dict[str, Any]:
         raise InputError(
             f"{mpath}: is not valid JSON ({exc}); re-create it with 'mlstrat errors sample'"
         ) from None
-    missing = [k for k in ("split", "split_error", "columns") if k not in meta]
-    if not isinstance(meta, dict) or missing:
+    required = ("split", "split_error", "columns")
+    missing = [k for k in required if k not in meta] if isinstance(meta, dict) else list(required)
+    if missing:
         raise InputError(
             f"{mpath}: not an error-sheet meta file (missing {', '.join(missing) or 'keys'}); "
             "re-create it with 'mlstrat errors sample'"
