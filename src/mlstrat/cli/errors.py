@@ -1,1 +1,199 @@
-"""`mlstrat errors`: registered on the app when implemented."""
+"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (METHOD.md §4)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mlstrat.cli._app import app
+from mlstrat.cli._common import console, echo_json, err_console
+
+errors_app = typer.Typer(
+    name="errors",
+    no_args_is_help=True,
+    help="Error analysis: sample misclassified rows to tag, summarize the tags, tag in the browser.",
+)
+app.add_typer(errors_app, name="errors")
+
+
+@errors_app.command("sample")
+def sample(
+    predictions: Path = typer.Argument(
+        ..., help="Predictions table (id, split, y_true, y_pred, ...)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
+    split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
+    n: int = typer.Option(100, "-n", "--n", help="Number of misclassified rows to sample."),
+    categories: str = typer.Option(
+        "",
+        "--categories",
+        "-c",
+        help='Category columns, comma-separated: "dog,great cat,blurry,mislabeled".',
+    ),
+    include_correct: int = typer.Option(
+        0,
+        "--include-correct",
+        help="Also add K correctly classified rows (marked sampled_as=correct).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag."""
+    from mlstrat.errors import sample_errors
+
+    result = sample_errors(
+        predictions,
+        split=split,
+        n=n,
+        categories=categories,
+        include_correct=include_correct,
+        seed=seed,
+        output=output,
+        force=force,
+    )
+    if as_json:
+        echo_json(result)
+        return
+    from mlstrat._numbers import format_rate
+
+    out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
+    out.print(
+        f"Sampled {result.sample_size} of {result.n_errors} misclassified {result.split} rows "
+        f"({result.split} error {format_rate(result.split_error)} on {result.split_size} rows)"
+        + (f" + {result.n_correct} correct rows" if result.n_correct else "")
+        + f" -> {result.sheet}"
+    )
+    out.print(f"Meta: {result.meta}")
+    cats = ", ".join(result.categories) or "(none yet: add columns while tagging)"
+    out.print(f"Categories: {cats}")
+    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {result.sheet}")
+
+
+def _render_summary(summary: Any, title: str | None = None) -> None:
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+
+    out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
+    out.print(
+        f"[bold]{title or summary.split}[/]: {summary.split} error {format_rate(summary.split_error)}; "
+        f"{summary.tagged} of {summary.sample_size} sampled errors tagged"
+    )
+    table = Table(show_header=True, header_style="bold")
+    for col in ("category", "count", "share", "95% CI", "ceiling", "error if fixed"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for c in summary.categories:
+        table.add_row(
+            c.name,
+            str(c.count),
+            format_rate(c.share, 1),
+            f"{format_rate(c.share_ci[0], 1)} - {format_rate(c.share_ci[1], 1)}",
+            format_rate(c.ceiling),
+            format_rate(c.error_if_fixed),
+        )
+    out.print(table)
+    if summary.mislabeled:
+        m = summary.mislabeled
+        out.print(
+            f"Error due to incorrect labels ({m.category}): {format_rate(m.error_due)}; "
+            f"due to other causes: {format_rate(m.error_other)}"
+        )
+    if summary.advice:
+        out.print(summary.advice)
+    for w in summary.warnings:
+        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True, markup=True)
+
+
+@errors_app.command("summarize")
+def summarize(
+    sheets: list[Path] = typer.Argument(
+        ..., help="A tagged sheet, or two (dev and test) to compare."
+    ),
+    mislabeled: str = typer.Option(
+        "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Shares, ceilings (split error x share) and the mislabeled split of a tagged sheet."""
+    import warnings
+
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.errors import compare_sheets, summarize_sheet
+
+    if len(sheets) > 2:
+        raise ConfigError(
+            f"summarize: {len(sheets)} sheets given; give one sheet, or two to compare "
+            "(e.g. dev_sheet.csv test_sheet.csv)"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rendered from the result's warnings
+        if len(sheets) == 1:
+            result = summarize_sheet(sheets[0], mislabeled=mislabeled)
+        else:
+            result = compare_sheets(sheets[0], sheets[1], mislabeled=mislabeled)
+    if as_json:
+        echo_json(result)
+        return
+    if len(sheets) == 1:
+        _render_summary(result)
+        return
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+
+    for sheet, summary in zip(sheets, result.sheets):
+        _render_summary(summary, title=str(sheet))
+    a, b = result.sheets
+    table = Table(title="Comparison (second - first)", header_style="bold")
+    for col in (
+        "category",
+        f"share {a.split}",
+        f"share {b.split}",
+        "difference",
+        "95% CI",
+        "beyond noise",
+    ):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for d in result.categories:
+        table.add_row(
+            d.name,
+            format_rate(d.shares[0], 1),
+            format_rate(d.shares[1], 1),
+            format_rate(d.difference, 1),
+            f"{format_rate(d.difference_ci[0], 1)} - {format_rate(d.difference_ci[1], 1)}",
+            "yes" if d.significant else "no",
+        )
+    console().print(table, soft_wrap=False)
+    for w in result.warnings:
+        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
+
+
+@errors_app.command("ui")
+def ui(
+    sheet: Path = typer.Argument(
+        ..., help="The sheet to tag (written by 'mlstrat errors sample')."
+    ),
+    port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (0 = a free port)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
+    mislabeled: str = typer.Option(
+        "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
+    ),
+) -> None:
+    """Tag the sheet in the browser (local only; prints its URL with a secret token first)."""
+    from mlstrat.errors.ui import serve
+
+    def ready(url: str) -> None:
+        typer.echo(url)  # first line of stdout: scripts and tests read it
+        sys.stdout.flush()
+        err_console().print(
+            "Tagging UI running; press Ctrl+C to stop. Changes are saved to "
+            f"{sheet} as you make them."
+        )
+
+    serve(sheet, port=port, open_browser=not no_browser, mislabeled=mislabeled, on_ready=ready)

@@ -1,1 +1,118 @@
-"""`mlstrat labels`: registered on the app when implemented."""
+"""`mlstrat labels`: suspect labels by confident learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mlstrat.cli._app import app
+from mlstrat.cli._common import console, echo_json, err_console
+
+
+@app.command("labels")
+def labels(
+    predictions: Path = typer.Argument(
+        ..., help="Predictions table with out-of-sample proba_<class> columns."
+    ),
+    split: str = typer.Option("dev", "--split", help="Which split to examine."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the ranked suspects to this CSV/Parquet file."
+    ),
+    rank_by: str = typer.Option(
+        "self_confidence",
+        "--rank-by",
+        help="Score that ranks suspects: self_confidence or normalized_margin.",
+    ),
+    method: str = typer.Option(
+        "rank", "--method", help="How suspects are picked: rank (default) or prune_by_noise_rate."
+    ),
+    top: int = typer.Option(
+        20, "--top", help="Suspects to show in the table (all go to -o and --json)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
+    import warnings
+
+    from mlstrat.errors import find_label_issues
+
+    if output is not None:
+        from mlstrat.tables import check_output_path
+
+        check_output_path(output, inputs=[predictions], force=force)  # fail before the work
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rendered from the result's warnings
+        result = find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
+    if output is not None:
+        from mlstrat.tables import write_table
+
+        rows = {
+            "rank": list(range(1, len(result.issues) + 1)),
+            "id": [i.id for i in result.issues],
+            "given_label": [i.given_label for i in result.issues],
+            "suggested_label": [i.suggested_label for i in result.issues],
+            "score": [i.score for i in result.issues],
+        }
+        import pyarrow as pa
+
+        schema = pa.schema(
+            [
+                ("rank", pa.int64()),
+                ("id", pa.string()),
+                ("given_label", pa.string()),
+                ("suggested_label", pa.string()),
+                ("score", pa.float64()),
+            ]
+        )
+        write_table(pa.table(rows, schema=schema), output, force=force, inputs=[predictions])
+    if as_json:
+        echo_json(result)
+        return
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+
+    out = console()
+    out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
+    out.print(
+        f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
+        f"({result.n_errors} misclassified)"
+    )
+    out.print(
+        f"Estimated label errors: {result.estimated_label_errors} "
+        f"({format_rate(result.estimated_label_errors / result.n if result.n else None)} of the rows); "
+        f"{len(result.issues)} suspects, {format_rate(result.error_share)} of the misclassified rows"
+    )
+    if result.noise:
+        table = Table(title="Estimated noise (given label <- true class)", header_style="bold")
+        for col in ("given", "true", "count", "P(given | true)"):
+            table.add_column(col, justify="right")
+        for r in result.noise[:10]:
+            table.add_row(r.given, r.true, f"{r.count:.1f}", format_rate(r.rate, 1))
+        out.print(table)
+    if result.issues:
+        table = Table(
+            title=f"Suspects (ranked by {result.rank_by}, lower = more suspect)",
+            header_style="bold",
+        )
+        for col in ("rank", "id", "given", "suggested", "score"):
+            table.add_column(col, justify="left" if col == "id" else "right")
+        for rank, issue in enumerate(result.issues[:top], start=1):
+            table.add_row(
+                str(rank), issue.id, issue.given_label, issue.suggested_label, f"{issue.score:.4f}"
+            )
+        out.print(table)
+        if len(result.issues) > top:
+            out.print(
+                f"... {len(result.issues) - top} more"
+                + (f" in {output}" if output else " (use -o or --json)")
+            )
+    elif not result.warnings:
+        out.print("No suspect labels found.")
+    if output is not None:
+        out.print(f"Wrote {len(result.issues)} suspects -> {output}")
+    for w in result.warnings:
+        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)

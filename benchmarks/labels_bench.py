@@ -1,0 +1,243 @@
+"""Label-issue finding: mlstrat's confident learning vs cleanlab's ``find_label_issues``.
+
+Scenario: scikit-learn's digits (1 797 images, shipped with scikit-learn) with 10% of the
+labels flipped at random to another class (seeded). Out-of-fold probabilities come from a
+logistic regression (5 stratified folds), as confident learning requires. Both tools get the
+same labels and probabilities; we measure precision, recall and F1 of finding the flipped
+rows, and the wall time of the call (median of several repeats, after one warm-up).
+
+cleanlab is AGPL and never a dependency of mlstrat: it runs in a separate virtualenv, in a
+subprocess. Create it once with::
+
+    python3 -m venv /tmp/bench-cleanlab && /tmp/bench-cleanlab/bin/pip install cleanlab scikit-learn
+
+Run::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/labels_bench.py --seeds 0-9 [--cleanlab-python PATH]
+
+Without that interpreter the cleanlab column is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+NOISE = 0.10
+FOLDS = 5
+REPEATS = 7
+
+CLEANLAB_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+    data = np.load(sys.argv[1])
+    labels, probs, repeats = data["labels"], data["probs"], int(sys.argv[2])
+    n_jobs = None if sys.argv[3] == "default" else int(sys.argv[3])
+    kw = {"n_jobs": n_jobs, "filter_by": sys.argv[4]}
+    find_label_issues(labels, probs, **kw)  # warm-up (imports, pools)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        mask = find_label_issues(labels, probs, **kw)
+        times.append(time.perf_counter() - t0)
+    import cleanlab
+    print(json.dumps({"mask": np.flatnonzero(mask).tolist(), "times": times, "version": cleanlab.__version__}))
+""")
+
+
+def make_case(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(noisy labels, out-of-fold probabilities, flipped mask) for one seed."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    n, k = len(y), 10
+    flipped = np.zeros(n, dtype=bool)
+    flipped[rng.choice(n, size=int(round(NOISE * n)), replace=False)] = True
+    noisy = y.copy()
+    # a different class chosen uniformly: random (not systematic) noise
+    noisy[flipped] = (y[flipped] + rng.integers(1, k, size=flipped.sum())) % k
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    probs = cross_val_predict(model, X, noisy, cv=cv, method="predict_proba")
+    return noisy, probs, flipped
+
+
+def scores(found: np.ndarray, flipped: np.ndarray) -> dict[str, float]:
+    tp = int((found & flipped).sum())
+    p = tp / found.sum() if found.sum() else 0.0
+    r = tp / flipped.sum()
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f1, "found": int(found.sum())}
+
+
+def run_mlstrat(
+    labels: np.ndarray, probs: np.ndarray, ids: list[str], method: str = "rank"
+) -> tuple[np.ndarray, float, float]:
+    """(mask, median core time, median public-API time)."""
+    import pyarrow as pa
+
+    from mlstrat.errors import find_label_issues
+    from mlstrat.errors._labels import confident_learning
+
+    confident_learning(labels, probs, method=method)  # warm-up
+    core = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        result = confident_learning(labels, probs, method=method)
+        core.append(time.perf_counter() - t0)
+    table = pa.table(
+        {
+            "id": ids,
+            "split": ["dev"] * len(ids),
+            "y_true": labels,
+            "y_pred": probs.argmax(1),
+            **{f"proba_{j}": probs[:, j] for j in range(probs.shape[1])},
+        }
+    )
+    find_label_issues(table, method=method)
+    api = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        issues = find_label_issues(table, method=method)
+        api.append(time.perf_counter() - t0)
+    found_api = np.isin(ids, [i.id for i in issues.issues])
+    if not np.array_equal(found_api, result.mask):
+        raise SystemExit("public API and core disagree")
+    return result.mask, statistics.median(core), statistics.median(api)
+
+
+def run_cleanlab(
+    python: str,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    n_jobs: str,
+    filter_by: str = "prune_by_noise_rate",
+) -> tuple[np.ndarray, float, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "case.npz")
+        np.savez(path, labels=labels, probs=probs)
+        out = subprocess.run(
+            [python, "-c", CLEANLAB_SCRIPT, path, str(REPEATS), n_jobs, filter_by],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[data["mask"]] = True
+    return mask, statistics.median(data["times"]), data["version"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    if "-" in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0-9", help="seeds: 0-9 or 0,3,7")
+    parser.add_argument("--cleanlab-python", default="/tmp/bench-cleanlab/bin/python")
+    parser.add_argument(
+        "--method",
+        default="rank",
+        choices=["rank", "prune_by_noise_rate"],
+        help="mlstrat's selection method",
+    )
+    parser.add_argument("--no-cleanlab", action="store_true", help="run mlstrat only")
+    parser.add_argument("--json", type=Path, help="also write the per-seed figures here")
+    args = parser.parse_args()
+    have_cleanlab = Path(args.cleanlab_python).exists() and not args.no_cleanlab
+    if not have_cleanlab and not args.no_cleanlab:
+        print(
+            f"cleanlab skipped: {args.cleanlab_python} not found (see this script's docstring)",
+            file=sys.stderr,
+        )
+
+    rows = []
+    header = f"{'seed':>4} | {'mlstrat P/R/F1':>20} {'core ms':>8} {'API ms':>7}"
+    if have_cleanlab:
+        header += f" | {'cleanlab P/R/F1':>20} {'ms':>7} {'ms n_jobs=1':>11} | {'cl low_self_conf F1':>19}"
+    print(header)
+    version = None
+    for seed in parse_seeds(args.seeds):
+        labels, probs, flipped = make_case(seed)
+        ids = [f"digit-{i:04d}" for i in range(len(labels))]
+        mask, t_core, t_api = run_mlstrat(labels, probs, ids, args.method)
+        row = {
+            "seed": seed,
+            "flipped": int(flipped.sum()),
+            "mlstrat": {**scores(mask, flipped), "time_s": t_core, "api_time_s": t_api},
+        }
+        line = (
+            f"{seed:>4} | {row['mlstrat']['precision']:.3f}/{row['mlstrat']['recall']:.3f}/"
+            f"{row['mlstrat']['f1']:.3f} {1000 * t_core:8.2f} {1000 * t_api:7.1f}"
+        )
+        if have_cleanlab:
+            cmask, t_cl, version = run_cleanlab(args.cleanlab_python, labels, probs, "default")
+            _, t_cl1, _ = run_cleanlab(args.cleanlab_python, labels, probs, "1")
+            lmask, t_low, _ = run_cleanlab(
+                args.cleanlab_python, labels, probs, "1", "low_self_confidence"
+            )
+            row["cleanlab"] = {**scores(cmask, flipped), "time_s": t_cl, "time_n_jobs1_s": t_cl1}
+            row["cleanlab_low_self_confidence"] = {
+                **scores(lmask, flipped),
+                "time_n_jobs1_s": t_low,
+            }
+            row["agreement"] = float((cmask == mask).mean())
+            line += (
+                f" | {row['cleanlab']['precision']:.3f}/{row['cleanlab']['recall']:.3f}/"
+                f"{row['cleanlab']['f1']:.3f} {1000 * t_cl:7.2f} {1000 * t_cl1:11.2f} | "
+                f"{row['cleanlab_low_self_confidence']['f1']:19.3f}"
+            )
+        print(line, flush=True)
+        rows.append(row)
+
+    def mean(tool: str, key: str) -> float:
+        return statistics.mean(r[tool][key] for r in rows)
+
+    print(f"mlstrat method: {args.method}")
+    print(
+        f"mean mlstrat  F1 {mean('mlstrat', 'f1'):.4f}  P {mean('mlstrat', 'precision'):.4f}  "
+        f"R {mean('mlstrat', 'recall'):.4f}  core {1000 * mean('mlstrat', 'time_s'):.2f} ms  "
+        f"API {1000 * mean('mlstrat', 'api_time_s'):.1f} ms"
+    )
+    if have_cleanlab:
+        print(
+            f"mean cleanlab F1 {mean('cleanlab', 'f1'):.4f}  P {mean('cleanlab', 'precision'):.4f}  "
+            f"R {mean('cleanlab', 'recall'):.4f}  {1000 * mean('cleanlab', 'time_s'):.2f} ms "
+            f"(n_jobs=1: {1000 * mean('cleanlab', 'time_n_jobs1_s'):.2f} ms)  version {version}"
+        )
+        print(
+            f"mean cleanlab filter_by=low_self_confidence F1 "
+            f"{mean('cleanlab_low_self_confidence', 'f1'):.4f} "
+            f"({1000 * mean('cleanlab_low_self_confidence', 'time_n_jobs1_s'):.2f} ms, n_jobs=1)"
+        )
+        wins = sum(r["mlstrat"]["f1"] >= r["cleanlab"]["f1"] for r in rows)
+        print(
+            f"mlstrat F1 >= cleanlab F1 on {wins}/{len(rows)} seeds; mean agreement of the masks "
+            f"{statistics.mean(r['agreement'] for r in rows):.4f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Error analysis (METHOD.md §4): the tagging sheet, ceilings, label issues, and a tagging UI.
+
+- :func:`sample_errors` writes a seeded sample of misclassified rows as a CSV sheet to tag;
+- :func:`summarize_sheet` turns the tags into shares, ceilings and the mislabeled split;
+- :func:`compare_sheets` sets two sheets (dev and test) side by side;
+- :func:`find_label_issues` finds suspect labels by confident learning;
+- :mod:`mlstrat.errors.ui` serves the sheet in the browser for tagging.
+"""
+
+from mlstrat.errors._labels import LabelIssue, LabelIssues, NoiseRate, find_label_issues
+from mlstrat.errors._sheet import SampleResult, Sheet, read_sheet, sample_errors
+from mlstrat.errors._summary import (
+    CategoryDifference,
+    CategoryShare,
+    ErrorSummary,
+    MislabeledSplit,
+    SheetComparison,
+    compare_sheets,
+    summarize_sheet,
+)
+
+__all__ = [
+    "CategoryDifference",
+    "CategoryShare",
+    "ErrorSummary",
+    "LabelIssue",
+    "LabelIssues",
+    "MislabeledSplit",
+    "NoiseRate",
+    "SampleResult",
+    "Sheet",
+    "SheetComparison",
+    "compare_sheets",
+    "find_label_issues",
+    "read_sheet",
+    "sample_errors",
+    "summarize_sheet",
+]

@@ -1,0 +1,78 @@
+"""Small helpers shared by the sheet, the summary, label issues and the UI."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mlstrat._exceptions import ConfigError
+
+__all__ = [
+    "label_text",
+    "wilson_interval",
+    "parse_categories",
+    "Z95",
+    "TAGGED_MARKS",
+    "UNTAGGED_MARKS",
+]
+
+#: two-sided 95% normal quantile
+Z95 = 1.959963984540054
+
+#: marks that count as "tagged" (compared case-insensitively after stripping spaces)
+TAGGED_MARKS: frozenset[str] = frozenset({"1", "x", "yes", "true", "✓", "✔"})
+#: marks that count as "not tagged"
+UNTAGGED_MARKS: frozenset[str] = frozenset({"", "0", "no", "false"})
+
+
+def label_text(value: Any) -> str:
+    """A label as text, the way ``proba_<class>`` columns spell it: ``3.0`` -> ``"3"``."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
+        return label_text(value.item())
+    return str(value)
+
+
+def wilson_interval(k: int, n: int, *, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``k / n`` (``(nan, nan)`` when ``n == 0``)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # exact ends: floating point leaves 1e-17 where the interval must touch 0 or 1
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return (low, high)
+
+
+def parse_categories(categories: str | Any, *, reserved: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Category names from ``"dog,great cat"`` or a sequence; duplicates are an error.
+
+    Names are stripped; empty names are skipped. Two names equal up to case are duplicates
+    (they would be two spreadsheet columns nobody can tell apart).
+    """
+    items = categories.split(",") if isinstance(categories, str) else list(categories)
+    out: list[str] = []
+    seen: dict[str, str] = {}
+    reserved_lower = {r.lower(): r for r in reserved}
+    for raw in items:
+        name = str(raw).strip()
+        if not name:
+            continue
+        key = name.lower()
+        if key in seen:
+            raise ConfigError(
+                f"categories: {name!r} is given twice (as {seen[key]!r} and {name!r}); "
+                "give each category once"
+            )
+        if key in reserved_lower:
+            raise ConfigError(
+                f"categories: {name!r} is the name of a sheet column "
+                f"({reserved_lower[key]!r}); choose another category name"
+            )
+        seen[key] = name
+        out.append(name)
+    return tuple(out)

@@ -1,0 +1,430 @@
+"""The error-analysis sheet: a seeded sample of misclassified rows, and reading it back.
+
+The sheet is a plain CSV (it must open in any spreadsheet program); what the summary needs
+besides the tags (the split's error, the predictions' fingerprint, ...) lives in
+``<sheet>.meta.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlstrat._constants import SPLITS
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat._numbers import did_you_mean
+from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, label_text, parse_categories
+
+__all__ = [
+    "SampleResult",
+    "Sheet",
+    "sample_errors",
+    "read_sheet",
+    "meta_path",
+    "write_sheet_csv",
+    "split_error_stats",
+    "SHEET_FORMAT",
+]
+
+SHEET_FORMAT = "mlstrat-error-sheet/1"
+_COMMENT = "comment"
+_SAMPLED_AS = "sampled_as"
+_DROP = ("split", "y_true", "y_pred", "id")
+
+
+def meta_path(sheet: str | os.PathLike) -> Path:
+    """``sheet.csv`` -> ``sheet.csv.meta.json``."""
+    sheet = Path(sheet)
+    return sheet.with_name(sheet.name + ".meta.json")
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """What :func:`sample_errors` wrote.
+
+    Attributes
+    ----------
+    sheet, meta : Path
+        The CSV sheet and its ``.meta.json``.
+    split : str
+    split_error : float
+        Error rate of the split (misclassified / rows), unweighted.
+    split_size, n_errors : int
+        Rows and misclassified rows in the split.
+    sample_size : int
+        Misclassified rows in the sheet (``min(n, n_errors)``).
+    n_correct : int
+        Correctly classified rows added with ``include_correct``.
+    seed : int
+    categories : tuple of str
+    fingerprint : str or None
+        ``sha256:...`` of the predictions file; ``None`` for in-memory tables.
+    """
+
+    sheet: Path
+    meta: Path
+    split: str
+    split_error: float
+    split_size: int
+    n_errors: int
+    sample_size: int
+    n_correct: int
+    seed: int
+    categories: tuple[str, ...]
+    fingerprint: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sheet": str(self.sheet),
+            "meta": str(self.meta),
+            "split": self.split,
+            "split_error": self.split_error,
+            "split_size": self.split_size,
+            "n_errors": self.n_errors,
+            "sample_size": self.sample_size,
+            "n_correct": self.n_correct,
+            "seed": self.seed,
+            "categories": list(self.categories),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def split_error_stats(table: Any, split: str) -> tuple[int, int]:
+    """(rows, misclassified rows) of ``split`` in one engine query."""
+    import ibis
+
+    part = table.filter(table.split.cast("string") == split)
+    row = (
+        part.aggregate(n=ibis._.count(), errors=(part.y_true != part.y_pred).cast("int64").sum())
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return int(row["n"] or 0), int(row["errors"] or 0)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ConfigError(
+            f"split: unknown split {split!r}{did_you_mean(split, SPLITS)}; "
+            f"allowed: {', '.join(SPLITS)}"
+        )
+
+
+def sample_errors(
+    predictions: Any,
+    *,
+    split: str = "dev",
+    n: int = 100,
+    categories: Any = (),
+    include_correct: int = 0,
+    seed: int = 0,
+    output: str | os.PathLike,
+    force: bool = False,
+    con: Any = None,
+) -> SampleResult:
+    """Write a tagging sheet: a seeded random sample of the split's misclassified rows.
+
+    The sample is the ``n`` misclassified rows with the smallest ``md5("<id>:<seed>")``, so it
+    is reproducible in any engine, and adding rows to the predictions never reshuffles the
+    rows already sampled. All misclassified rows are taken when there are fewer than ``n``.
+
+    Parameters
+    ----------
+    predictions : path-like or table
+        The predictions table (``id``, ``split``, ``y_true``, ``y_pred``, optional
+        ``proba_<class>``, pass-through columns such as ``path`` or ``text``).
+    split : str, default="dev"
+        Which split's errors to sample.
+    n : int, default=100
+        Number of misclassified rows to sample.
+    categories : str or sequence of str, default=()
+        Category columns to create (``"dog,great cat,blurry,mislabeled"``); more can be added
+        as new columns while tagging.
+    include_correct : int, default=0
+        Also add this many correctly classified rows (``sampled_as = correct``), e.g. to look
+        for label errors the model agrees with.
+    seed : int, default=0
+        Seed of the sample.
+    output : path-like
+        The CSV sheet to write; ``<output>.meta.json`` is written beside it.
+    force : bool, default=False
+        Overwrite an existing sheet.
+    con : ibis DuckDB backend, default=None
+
+    Returns
+    -------
+    SampleResult
+
+    Raises
+    ------
+    InputError
+        When the split has no rows or no misclassified rows, or a column clashes with a sheet column.
+    ConfigError
+        For a bad ``n``, ``include_correct`` or split name, or duplicate category names.
+    """
+    from mlstrat.tables import atomic_write_text, check_output_path, fingerprint, read_predictions
+
+    _check_split(split)
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ConfigError(f"n: {n!r} must be a whole number >= 1 (the number of errors to sample)")
+    if (
+        isinstance(include_correct, bool)
+        or int(include_correct) != include_correct
+        or include_correct < 0
+    ):
+        raise ConfigError(f"include_correct: {include_correct!r} must be a whole number >= 0")
+    out = check_output_path(output, inputs=[predictions], force=force)
+    meta_out = meta_path(out)
+    check_output_path(meta_out, inputs=[predictions], force=force)
+
+    preds = read_predictions(predictions, con=con, require_id=True)
+    table = preds.table
+    extra = [c for c in table.columns if c not in _DROP and not c.startswith("proba_")]
+    fixed = ["id", "y_true", "y_pred"] + (["confidence"] if preds.proba_columns else [])
+    fixed += [_SAMPLED_AS] if include_correct else []
+    for col in extra:
+        if col in fixed or col == _COMMENT:
+            raise InputError(
+                f"{preds.source}: column {col!r} clashes with the sheet's own {col!r} "
+                "column; rename it in the predictions table"
+            )
+    fixed += extra
+    cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT,))
+
+    size, n_errors = split_error_stats(table, split)
+    if size == 0:
+        present = ", ".join(preds.sizes) or "none"
+        raise InputError(f"{preds.source}: split {split!r} has no rows (splits present: {present})")
+    if n_errors == 0:
+        raise InputError(
+            f"{preds.source}: split {split!r} has no misclassified rows "
+            f"(0 errors in {size} rows); there is nothing to sample"
+        )
+
+    part = table.filter(table.split.cast("string") == split)
+    part = part.mutate(_key=(part.id.cast("string") + f":{int(seed)}").hexdigest("md5"))
+    wrong = part.y_true != part.y_pred
+    sampled = _fetch(part.filter(wrong), int(n))
+    correct = _fetch(part.filter(~wrong), int(include_correct)) if include_correct else []
+
+    rows = []
+    for kind, records in (("error", sampled), ("correct", correct)):
+        for rec in records:
+            row = {
+                "id": label_text(rec["id"]),
+                "y_true": label_text(rec["y_true"]),
+                "y_pred": label_text(rec["y_pred"]),
+            }
+            if preds.proba_columns:
+                col = preds.proba_columns.get(row["y_pred"])
+                value = rec.get(col) if col else None
+                row["confidence"] = "" if value is None else f"{float(value):.6g}"
+            if include_correct:
+                row[_SAMPLED_AS] = kind
+            for c in extra:
+                row[c] = "" if rec[c] is None else _cell(rec[c])
+            row.update({c: "" for c in cats})
+            row[_COMMENT] = ""
+            rows.append(row)
+
+    header = fixed + list(cats) + [_COMMENT]
+    atomic_write_text(out, write_sheet_csv(header, rows))
+    source_path = (
+        Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
+    )
+    fp = fingerprint(source_path) if source_path is not None else None
+    meta = {
+        "format": SHEET_FORMAT,
+        "predictions": str(source_path) if source_path else preds.source,
+        "fingerprint": fp,
+        "split": split,
+        "split_error": n_errors / size,
+        "split_size": size,
+        "n_errors": n_errors,
+        "sample_size": len(sampled),
+        "n_correct": len(correct),
+        "seed": int(seed),
+        "categories": list(cats),
+        "columns": fixed,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return SampleResult(
+        sheet=out,
+        meta=meta_out,
+        split=split,
+        split_error=n_errors / size,
+        split_size=size,
+        n_errors=n_errors,
+        sample_size=len(sampled),
+        n_correct=len(correct),
+        seed=int(seed),
+        categories=cats,
+        fingerprint=fp,
+    )
+
+
+def _fetch(expr: Any, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` rows by hash key: only the sample leaves the engine."""
+    return expr.order_by(["_key", "id"]).limit(limit).drop("_key").to_pyarrow().to_pylist()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return label_text(value) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def write_sheet_csv(header: list[str], rows: list[dict[str, str]]) -> str:
+    """The sheet as CSV text (RFC 4180 quoting, ``\\n`` line ends)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in header})
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet as a person left it.
+
+    Attributes
+    ----------
+    path : Path
+    meta : dict
+        The ``.meta.json`` content.
+    header : list of str
+        Columns in file order.
+    fixed : list of str
+        Non-category columns (from the meta file) present in the header.
+    categories : list of str
+        Category columns: every column that is neither fixed nor ``comment`` (new columns
+        added while tagging are categories).
+    rows : list of dict
+        Raw cell text per row.
+    marks : list of frozenset of str
+        Tagged categories per row.
+    is_error : list of bool
+        Whether each row was sampled as a misclassified row.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    header: list[str]
+    fixed: list[str]
+    categories: list[str]
+    rows: list[dict[str, str]] = field(repr=False)
+    marks: list[frozenset[str]] = field(repr=False)
+    is_error: list[bool] = field(repr=False)
+
+
+def parse_mark(value: str | None, *, where: str) -> bool:
+    """``True`` for a tagged mark, ``False`` for an empty one; :class:`InputError` otherwise."""
+    text = (value or "").strip()
+    key = text.lower()
+    if key in TAGGED_MARKS:
+        return True
+    if key in UNTAGGED_MARKS:
+        return False
+    raise InputError(
+        f"{where}: unknown mark {text!r}; use 1, x, yes, true or ✓ for tagged "
+        "and leave it empty (or 0, no) for not tagged"
+    )
+
+
+def read_meta(sheet: Path) -> dict[str, Any]:
+    mpath = meta_path(sheet)
+    if not mpath.exists():
+        raise InputError(
+            f"{sheet}: its meta file {mpath.name} is missing (it records the split's error that the "
+            "ceilings need); re-create the sheet with 'mlstrat errors sample PREDICTIONS --split dev "
+            f"-o {sheet.name}' and copy your tags into it"
+        )
+    try:
+        meta = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{mpath}: is not valid JSON ({exc}); re-create it with 'mlstrat errors sample'"
+        ) from None
+    required = ("split", "split_error", "columns")
+    missing = [k for k in required if k not in meta] if isinstance(meta, dict) else list(required)
+    if missing:
+        raise InputError(
+            f"{mpath}: not an error-sheet meta file (missing {', '.join(missing) or 'keys'}); "
+            "re-create it with 'mlstrat errors sample'"
+        )
+    return meta
+
+
+def read_sheet(sheet: str | os.PathLike) -> Sheet:
+    """Read and validate a sheet and its meta file.
+
+    Raises
+    ------
+    InputError
+        Missing sheet or meta file, no ``id`` column, duplicate column names, or a mark that
+        is neither tagged nor empty (the message names row, column and value).
+    """
+    path = Path(sheet)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    meta = read_meta(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheet programs add a BOM
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: is not UTF-8 text; save the sheet as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InputError(f"{path}: the file is empty; expected the sheet's header") from None
+    seen: dict[str, int] = {}
+    for h in header:
+        key = h.lower()
+        if key in seen and h:
+            raise InputError(
+                f"{path}: column {h!r} appears twice in the header (duplicate category "
+                "name); rename or merge one of them"
+            )
+        seen[key] = 1
+    if "id" not in header:
+        raise InputError(
+            f"{path}: missing column 'id'; the sheet's columns are {', '.join(header)}"
+        )
+    known_fixed = set(meta.get("columns") or [])
+    fixed = [h for h in header if h in known_fixed]
+    categories = [h for h in header if h and h not in known_fixed and h != _COMMENT]
+    rows: list[dict[str, str]] = []
+    marks: list[frozenset[str]] = []
+    is_error: list[bool] = []
+    for number, cells in enumerate(reader, start=1):
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        cells = cells + [""] * (len(header) - len(cells))
+        row = {h: cells[i] for i, h in enumerate(header) if h}
+        rows.append(row)
+        tagged = set()
+        for cat in categories:
+            where = f"{path}: row {number} (id {row['id']!r}), column {cat!r}"
+            if parse_mark(row.get(cat), where=where):
+                tagged.add(cat)
+        marks.append(frozenset(tagged))
+        kind = row.get(_SAMPLED_AS, "error").strip().lower() or "error"
+        is_error.append(kind != "correct")
+    return Sheet(
+        path=path,
+        meta=meta,
+        header=header,
+        fixed=fixed,
+        categories=categories,
+        rows=rows,
+        marks=marks,
+        is_error=is_error,
+    )

@@ -1,0 +1,447 @@
+"""From a tagged sheet to shares, ceilings and the mislabeled split of the error (METHOD.md §4).
+
+For each category: ``share = tagged with it / tagged errors``,
+``ceiling = split error x share`` (the most fixing it can remove) and
+``error_if_fixed = split error x (1 - share)`` (the error left if every such mistake is fixed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import InputError, MlstratWarning
+from mlstrat._numbers import did_you_mean, format_rate
+from mlstrat.errors._common import Z95, wilson_interval
+from mlstrat.errors._sheet import Sheet, read_sheet
+
+__all__ = [
+    "CategoryShare",
+    "MislabeledSplit",
+    "ErrorSummary",
+    "SheetComparison",
+    "CategoryDifference",
+    "summarize_sheet",
+    "compare_sheets",
+    "summarize_marks",
+]
+
+#: below this many tagged errors the shares are rough
+SMALL_SAMPLE = 30
+#: mislabeled share from which fixing labels is worth it even when another category is larger
+WORTH_FIXING_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class CategoryShare:
+    """One category of the sheet: ``count`` tagged errors, ``share`` of the tagged errors."""
+
+    name: str
+    count: int
+    share: float
+    share_ci: tuple[float, float]
+    ceiling: float
+    error_if_fixed: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "count": self.count,
+            "share": self.share,
+            "share_ci": list(self.share_ci),
+            "ceiling": self.ceiling,
+            "error_if_fixed": self.error_if_fixed,
+        }
+
+
+@dataclass(frozen=True)
+class MislabeledSplit:
+    """The split error divided into the part due to incorrect labels and the rest."""
+
+    category: str
+    error_due: float
+    error_other: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "error_due": self.error_due,
+            "error_other": self.error_other,
+        }
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """Summary of a tagged sheet.
+
+    Attributes
+    ----------
+    split : str
+    split_error : float
+        The split's error when the sheet was sampled (from the meta file).
+    sample_size : int
+        Misclassified rows in the sheet.
+    tagged : int
+        Of those, rows with at least one category; shares are over these.
+    categories : tuple of CategoryShare
+        Sorted by ceiling, largest first.
+    mislabeled : MislabeledSplit or None
+        ``None`` when the sheet has no mislabeled category.
+    warnings : tuple of dict
+        ``{"code", "message"}`` entries.
+    untagged : tuple of str
+        Ids of the sampled errors without any category (not in :meth:`to_dict`).
+    advice : str or None
+        Whether fixing labels is worth it (not in :meth:`to_dict`; rendered by the CLI).
+    """
+
+    split: str
+    split_error: float
+    sample_size: int
+    tagged: int
+    categories: tuple[CategoryShare, ...]
+    mislabeled: MislabeledSplit | None
+    warnings: tuple[dict[str, str], ...] = ()
+    untagged: tuple[str, ...] = field(default=(), repr=False)
+    advice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "split_error": self.split_error,
+            "sample_size": self.sample_size,
+            "tagged": self.tagged,
+            "categories": [c.to_dict() for c in self.categories],
+            "mislabeled": self.mislabeled.to_dict() if self.mislabeled else None,
+            "warnings": [dict(w) for w in self.warnings],
+        }
+
+    def category(self, name: str) -> CategoryShare:
+        """The entry of category ``name`` (``KeyError`` when absent)."""
+        for cat in self.categories:
+            if cat.name == name:
+                return cat
+        raise KeyError(name)
+
+
+def _warning(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def summarize_marks(
+    *,
+    split: str,
+    split_error: float,
+    categories: Sequence[str],
+    marks: Sequence[frozenset[str]],
+    is_error: Sequence[bool],
+    ids: Sequence[str],
+    mislabeled: str | None = "mislabeled",
+) -> ErrorSummary:
+    """The arithmetic of :func:`summarize_sheet` on already-parsed marks (also used by the UI).
+
+    Parameters
+    ----------
+    split : str
+    split_error : float
+        Error rate of the split, in [0, 1].
+    categories : sequence of str
+        Category names, in sheet order.
+    marks : sequence of frozenset of str
+        Tagged categories per row.
+    is_error : sequence of bool
+        Whether each row is a sampled error (``False`` for ``include_correct`` rows).
+    ids : sequence of str
+        Row ids, for messages.
+    mislabeled : str or None, default="mislabeled"
+        The category meaning "the label is wrong"; used only if present.
+    """
+    error_marks = [m for m, e in zip(marks, is_error) if e]
+    sample_size = len(error_marks)
+    untagged = tuple(i for i, m, e in zip(ids, marks, is_error) if e and not m)
+    tagged = sample_size - len(untagged)
+    entries = []
+    for name in categories:
+        count = sum(1 for m in error_marks if name in m)
+        if tagged:
+            share = count / tagged
+            ci = wilson_interval(count, tagged, z=Z95)
+            ceiling, if_fixed = split_error * share, split_error * (1.0 - share)
+        else:
+            share, ci, ceiling, if_fixed = math.nan, (math.nan, math.nan), math.nan, math.nan
+        entries.append(CategoryShare(name, count, share, ci, ceiling, if_fixed))
+    entries.sort(
+        key=lambda c: (-(c.ceiling if not math.isnan(c.ceiling) else -1.0), -c.count, c.name)
+    )
+
+    notes: list[dict[str, str]] = []
+    if tagged == 0:
+        notes.append(
+            _warning(
+                "nothing_tagged",
+                f"none of the {sample_size} sampled errors is tagged yet; "
+                "shares and ceilings are undefined",
+            )
+        )
+    elif untagged:
+        shown = ", ".join(untagged[:10]) + (", ..." if len(untagged) > 10 else "")
+        notes.append(
+            _warning(
+                "untagged",
+                f"{len(untagged)} of {sample_size} sampled errors have no "
+                f"category ({shown}); they are excluded from the shares",
+            )
+        )
+    if 0 < tagged < SMALL_SAMPLE:
+        notes.append(
+            _warning(
+                "small_sample",
+                f"only {tagged} tagged errors: shares are rough, read "
+                "them with their 95% intervals (share_ci)",
+            )
+        )
+
+    mis = None
+    advice = None
+    if mislabeled and mislabeled in categories:
+        entry = next(c for c in entries if c.name == mislabeled)
+        if tagged:
+            mis = MislabeledSplit(mislabeled, entry.ceiling, entry.error_if_fixed)
+            advice = _advice(entry, [c for c in entries if c.name != mislabeled], split)
+        correct_mis = sum(1 for m, e in zip(marks, is_error) if not e and mislabeled in m)
+        if correct_mis:
+            notes.append(
+                _warning(
+                    "mislabeled_correct",
+                    f"{correct_mis} correctly classified row(s) are tagged {mislabeled!r}: fixing labels "
+                    "changes those too (the model agrees with a wrong label there)",
+                )
+            )
+    return ErrorSummary(
+        split=split,
+        split_error=split_error,
+        sample_size=sample_size,
+        tagged=tagged,
+        categories=tuple(entries),
+        mislabeled=mis,
+        warnings=tuple(notes),
+        untagged=untagged,
+        advice=advice,
+    )
+
+
+def _advice(entry: CategoryShare, others: list[CategoryShare], split: str) -> str:
+    largest = max(others, key=lambda c: c.share, default=None)
+    due, other = format_rate(entry.ceiling), format_rate(entry.error_if_fixed)
+    head = (
+        f"Incorrect labels explain {due} of the {split} error ({format_rate(entry.share, 0)} of "
+        f"the errors); other causes explain {other}."
+    )
+    if entry.share >= WORTH_FIXING_SHARE or largest is None or entry.share >= largest.share:
+        return (
+            f"{head} Fixing labels is worth it: it is a large part of the error. Fix dev and test "
+            "alike (same distribution), look at some correctly classified examples too, and "
+            "remember train may now differ slightly."
+        )
+    return (
+        f"{head} Fixing labels is probably not worth it yet: {largest.name!r} "
+        f"({format_rate(largest.share, 0)} of the errors, ceiling {format_rate(largest.ceiling)}) "
+        "offers more."
+    )
+
+
+def _check_fingerprint(sheet: Sheet) -> list[dict[str, str]]:
+    from mlstrat.tables import fingerprint
+
+    meta = sheet.meta
+    recorded, source = meta.get("fingerprint"), meta.get("predictions")
+    if not recorded or not source:
+        return []
+    path = Path(source)
+    if not path.exists():
+        return [
+            _warning(
+                "predictions_missing",
+                f"{path}: the predictions file the sheet was sampled from is gone; cannot "
+                f"check that it is unchanged (fingerprint at sampling: {recorded})",
+            )
+        ]
+    now = fingerprint(path)
+    if now != recorded:
+        return [
+            _warning(
+                "predictions_changed",
+                f"{path}: the predictions file changed since the sheet was sampled "
+                f"(fingerprint {recorded} then, {now} now); the sampled errors and the split "
+                "error describe the old predictions: re-sample with 'mlstrat errors sample'",
+            )
+        ]
+    return []
+
+
+def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled") -> ErrorSummary:
+    """Summarize a tagged error-analysis sheet.
+
+    Marks ``1``, ``x``, ``X``, ``yes``, ``true``, ``✓`` count as tagged; empty, ``0``, ``no``
+    (and ``false``) as not. Columns added while tagging are categories. Sampled errors with no
+    category are reported (warning ``untagged``) and excluded from the shares.
+
+    Parameters
+    ----------
+    sheet : path-like
+        The CSV written by :func:`sample_errors` (its ``.meta.json`` must sit beside it).
+    mislabeled : str, default="mislabeled"
+        The category that means "the label is wrong"; it splits the error into
+        ``error_due`` (to incorrect labels) and ``error_other``.
+
+    Returns
+    -------
+    ErrorSummary
+
+    Raises
+    ------
+    InputError
+        Missing meta file, an unknown mark (naming row, column and value), duplicate
+        columns, or a ``mislabeled`` name other than the default that is not a column.
+
+    Examples
+    --------
+    With a dev error of 10% and 43 of 100 tagged errors in ``great cat``: share 0.43,
+    ceiling 0.043, error if fixed 0.057.
+    """
+    data = read_sheet(sheet)
+    if mislabeled != "mislabeled" and mislabeled not in data.categories:
+        raise InputError(
+            f"{data.path}: no category column {mislabeled!r}"
+            f"{did_you_mean(mislabeled, data.categories)}; categories: "
+            f"{', '.join(data.categories) or '(none)'}"
+        )
+    summary = summarize_marks(
+        split=str(data.meta["split"]),
+        split_error=float(data.meta["split_error"]),
+        categories=data.categories,
+        marks=data.marks,
+        is_error=data.is_error,
+        ids=[r["id"] for r in data.rows],
+        mislabeled=mislabeled,
+    )
+    extra = _check_fingerprint(data)
+    for w in extra:
+        warnings.warn(w["message"], MlstratWarning, stacklevel=2)
+    if extra:
+        summary = dataclasses.replace(summary, warnings=tuple(extra) + summary.warnings)
+    return summary
+
+
+@dataclass(frozen=True)
+class CategoryDifference:
+    """One category in two sheets: shares, their difference and its 95% interval (Newcombe)."""
+
+    name: str
+    shares: tuple[float, float]
+    difference: float
+    difference_ci: tuple[float, float]
+    significant: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "shares": list(self.shares),
+            "difference": self.difference,
+            "difference_ci": list(self.difference_ci),
+            "significant": self.significant,
+        }
+
+
+@dataclass(frozen=True)
+class SheetComparison:
+    """Two summaries side by side (typically dev and test after fixing labels)."""
+
+    sheets: tuple[ErrorSummary, ErrorSummary]
+    categories: tuple[CategoryDifference, ...]
+    warnings: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sheets": [s.to_dict() for s in self.sheets],
+            "categories": [c.to_dict() for c in self.categories],
+            "warnings": [dict(w) for w in self.warnings],
+        }
+
+
+def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """95% interval of p2 - p1 from two Wilson intervals (Newcombe 1998, method 10)."""
+    if n1 == 0 or n2 == 0:
+        return (math.nan, math.nan)
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1)
+    l2, u2 = wilson_interval(k2, n2)
+    d = p2 - p1
+    return (
+        d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2),
+        d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2),
+    )
+
+
+def compare_sheets(
+    first: str | os.PathLike, second: str | os.PathLike, *, mislabeled: str = "mislabeled"
+) -> SheetComparison:
+    """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, METHOD.md §4).
+
+    For every category present in either sheet: both shares, the difference (second - first)
+    and its 95% Newcombe interval; ``significant`` when the interval excludes 0.
+
+    Returns
+    -------
+    SheetComparison
+    """
+    a = summarize_sheet(first, mislabeled=mislabeled)
+    b = summarize_sheet(second, mislabeled=mislabeled)
+    names = [c.name for c in a.categories] + [
+        c.name for c in b.categories if c.name not in {x.name for x in a.categories}
+    ]
+    diffs = []
+    notes: list[dict[str, str]] = []
+    for name in names:
+        ca = next((c for c in a.categories if c.name == name), None)
+        cb = next((c for c in b.categories if c.name == name), None)
+        ka, kb = (ca.count if ca else 0), (cb.count if cb else 0)
+        sa = ka / a.tagged if a.tagged else math.nan
+        sb = kb / b.tagged if b.tagged else math.nan
+        ci = _newcombe(ka, a.tagged, kb, b.tagged)
+        significant = not math.isnan(ci[0]) and (ci[0] > 0 or ci[1] < 0)
+        diffs.append(CategoryDifference(name, (sa, sb), sb - sa, ci, significant))
+        if ca is None or cb is None:
+            where = "first" if ca is None else "second"
+            notes.append(
+                _warning(
+                    "category_missing",
+                    f"category {name!r} is not in the {where} sheet; counted as 0 there",
+                )
+            )
+    if a.split == b.split:
+        notes.append(
+            _warning(
+                "same_split",
+                f"both sheets come from split {a.split!r}; compare dev "
+                "with test to check they are examined alike",
+            )
+        )
+    for d in diffs:
+        if d.significant:
+            notes.append(
+                _warning(
+                    "share_differs",
+                    f"category {d.name!r}: share {format_rate(d.shares[0], 0)} "
+                    f"vs {format_rate(d.shares[1], 0)}, a difference beyond "
+                    "sampling noise; the two sets may differ (or were "
+                    "tagged differently)",
+                )
+            )
+    return SheetComparison(sheets=(a, b), categories=tuple(diffs), warnings=tuple(notes))

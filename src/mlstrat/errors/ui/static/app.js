@@ -1,0 +1,239 @@
+// mlstrat error-analysis UI: keyboard tagging over a small JSON API. No dependencies.
+(function () {
+  "use strict";
+  var token = document.querySelector('meta[name="mlstrat-token"]').content;
+  var state = JSON.parse(document.getElementById("initial-state").textContent);
+  var row = state.row;
+  var pending = 0;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function setPending(delta) {
+    pending += delta;
+    document.body.dataset.pending = String(pending);
+  }
+
+  function status(text, kind) {
+    var el = $("status");
+    el.textContent = text;
+    el.className = "status " + (kind || "");
+  }
+
+  function api(method, path, body) {
+    var opts = { method: method, headers: { "X-Mlstrat-Token": token }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(path, opts).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) { throw new Error(data.error || ("HTTP " + r.status)); }
+        return data;
+      });
+    });
+  }
+
+  // A change counts as saved only when the server acknowledged it (after its commit).
+  function change(path, body) {
+    setPending(1);
+    status("Saving…", "busy");
+    return api("POST", path, body).then(function (data) {
+      applyUpdate(data);
+      setPending(-1);
+      if (pending === 0) { status("All changes saved", "ok"); }
+      return data;
+    }).catch(function (err) {
+      setPending(-1);
+      status("Not saved: " + err.message, "error");
+      throw err;
+    });
+  }
+
+  function fmtPct(x, digits) {
+    return (x === null || x === undefined) ? "-" : (100 * x).toFixed(digits) + "%";
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function applyUpdate(data) {
+    if (data.categories) { state.categories = data.categories; }
+    if (data.progress) { state.progress = data.progress; }
+    if (data.summary) { state.summary = data.summary; }
+    if (data.row && row && data.row.id === row.id) {
+      row.tags = data.row.tags;
+      row.comment = data.row.comment;
+    }
+    if (data.row) {
+      state.rows.forEach(function (r) { if (r.id === data.row.id) { r.tags = data.row.tags; } });
+    }
+    renderCategories();
+    renderProgress();
+    renderSummary();
+  }
+
+  function renderProgress() {
+    var p = state.progress;
+    $("progress").textContent = p.tagged + " / " + p.total;
+    $("progress-bar").style.width = (p.total ? (100 * p.tagged / p.total) : 0).toFixed(1) + "%";
+  }
+
+  function renderCategories() {
+    var box = $("categories");
+    box.textContent = "";
+    state.categories.forEach(function (cat, i) {
+      var on = row && row.tags.indexOf(cat) >= 0;
+      var b = el("button", { type: "button", "class": "cat" + (on ? " on" : ""), "data-name": cat,
+                             "aria-pressed": on ? "true" : "false" });
+      if (i < 9) { b.appendChild(el("kbd", {}, String(i + 1))); b.appendChild(document.createTextNode(" ")); }
+      b.appendChild(document.createTextNode(cat));
+      b.addEventListener("click", function () { toggle(cat); });
+      box.appendChild(b);
+    });
+  }
+
+  function renderSummary() {
+    var s = state.summary;
+    $("summary-note").textContent = s.tagged + " of " + s.sample_size + " sampled errors tagged";
+    var body = $("summary-body");
+    body.textContent = "";
+    s.categories.forEach(function (c) {
+      var tr = el("tr");
+      [c.name, String(c.count), fmtPct(c.share, 0), fmtPct(c.ceiling, 2), fmtPct(c.error_if_fixed, 2)]
+        .forEach(function (v) { tr.appendChild(el("td", {}, v)); });
+      body.appendChild(tr);
+    });
+    $("advice").textContent = s.advice || "";
+  }
+
+  function drawPixels(px) {
+    var side = px.side, vals = px.values;
+    var max = Math.max.apply(null, vals), min = Math.min(0, Math.min.apply(null, vals));
+    var span = (max - min) || 1;
+    var canvas = el("canvas", { width: side, height: side, "class": "pixels", "aria-label": "pixel image" });
+    var ctx = canvas.getContext("2d");
+    var img = ctx.createImageData(side, side);
+    for (var i = 0; i < side * side; i++) {
+      var g = Math.round(255 * (1 - (vals[i] - min) / span)); // ink dark on white
+      img.data[4 * i] = g; img.data[4 * i + 1] = g; img.data[4 * i + 2] = g; img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    return canvas;
+  }
+
+  function renderRow() {
+    if (!row) { return; }
+    $("pos").textContent = String(row.pos + 1);
+    $("row-id").textContent = row.id;
+    $("y-true").textContent = row.y_true;
+    $("y-pred").textContent = row.y_pred;
+    $("y-pred").className = row.y_pred === row.y_true ? "match" : "";
+    $("confidence").textContent = row.confidence ? "confidence " + row.confidence : "";
+    $("sampled-as").className = "badge " + (row.sampled_as === "correct" ? "correct" : "hidden");
+    var vis = $("visual");
+    vis.textContent = "";
+    row.images.forEach(function (im) {
+      var fig = el("figure");
+      fig.appendChild(el("img", { alt: im.column + ": " + im.path,
+                                  src: "/file/" + encodeURIComponent(im.path) }));
+      fig.appendChild(el("figcaption", {}, im.path));
+      vis.appendChild(fig);
+    });
+    if (row.pixels) { vis.appendChild(drawPixels(row.pixels)); }
+    var texts = $("texts");
+    texts.textContent = "";
+    row.texts.forEach(function (t) {
+      var p = el("p");
+      p.appendChild(el("span", { "class": "muted" }, t.column));
+      p.appendChild(document.createTextNode(" " + t.text));
+      texts.appendChild(p);
+    });
+    var fields = $("fields");
+    fields.textContent = "";
+    row.fields.forEach(function (f) {
+      var tr = el("tr");
+      tr.appendChild(el("th", {}, f.column));
+      tr.appendChild(el("td", {}, f.value));
+      fields.appendChild(tr);
+    });
+    $("fields-box").open = !row.images.length && !row.pixels && !row.texts.length;
+    $("comment").value = row.comment;
+    renderCategories();
+  }
+
+  function go(pos) {
+    if (pos < 0 || pos >= state.total) { return; }
+    saveComment();
+    api("GET", "/api/rows/" + pos).then(function (data) {
+      row = data;
+      renderRow();
+      api("POST", "/api/position", { position: pos }).catch(function () {});
+    }).catch(function (err) { status("Could not load: " + err.message, "error"); });
+  }
+
+  function toggle(cat) {
+    if (!row) { return; }
+    var on = row.tags.indexOf(cat) < 0;
+    // show the intent at once; the state from the server's answer replaces it
+    row.tags = on ? row.tags.concat([cat]) : row.tags.filter(function (t) { return t !== cat; });
+    renderCategories();
+    change("/api/tag", { id: row.id, category: cat, on: on }).catch(function () {
+      go(row.pos); // reload the row's true state
+    });
+  }
+
+  function saveComment() {
+    if (!row) { return; }
+    var text = $("comment").value;
+    if (text === row.comment) { return; }
+    row.comment = text;
+    change("/api/comment", { id: row.id, text: text }).catch(function () {});
+  }
+
+  $("comment").addEventListener("blur", saveComment);
+  $("prev").addEventListener("click", function () { if (row) { go(row.pos - 1); } });
+  $("next").addEventListener("click", function () { if (row) { go(row.pos + 1); } });
+  $("add-category").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var input = $("new-category");
+    var name = input.value.trim();
+    if (!name) { return; }
+    change("/api/category", { name: name }).then(function () {
+      input.value = "";
+      input.blur();
+    }).catch(function () {});
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    var typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA");
+    if (typing) {
+      if (ev.key === "Escape") { t.blur(); }
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (ev.key >= "1" && ev.key <= "9") {
+      var cat = state.categories[Number(ev.key) - 1];
+      if (cat !== undefined) { toggle(cat); ev.preventDefault(); }
+    } else if (ev.key === "j" || ev.key === "ArrowRight") {
+      if (row) { go(row.pos + 1); } ev.preventDefault();
+    } else if (ev.key === "k" || ev.key === "ArrowLeft") {
+      if (row) { go(row.pos - 1); } ev.preventDefault();
+    } else if (ev.key === "c") {
+      $("comment").focus(); ev.preventDefault();
+    } else if (ev.key === "n") {
+      $("new-category").focus(); ev.preventDefault();
+    }
+  });
+
+  window.addEventListener("beforeunload", function (ev) {
+    if (pending > 0) { ev.preventDefault(); ev.returnValue = ""; }
+  });
+
+  renderRow();
+  renderProgress();
+  renderSummary();
+})();

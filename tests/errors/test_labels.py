@@ -1,0 +1,202 @@
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlstrat import ConfigError, InputError, MlstratWarning
+from mlstrat.errors import find_label_issues
+from mlstrat.errors._labels import confident_learning
+from tests.errors._data import simple_predictions, write
+
+
+def reference_confident_joint(labels, probs):
+    """Plain-loop confident joint and calibration, written from the paper (JAIR 2021, eqs. 1-3)."""
+    n, k = probs.shape
+    t = [np.mean([probs[x, j] for x in range(n) if labels[x] == j]) for j in range(k)]
+    C = np.zeros((k, k))
+    for x in range(n):
+        confident = [j for j in range(k) if probs[x, j] >= t[j] - 1e-6]
+        if confident:
+            C[labels[x], max(confident, key=lambda j: probs[x, j])] += 1
+    for i in range(k):
+        C[i, i] = max(C[i, i], 1)
+    counts = np.bincount(labels, minlength=k)
+    Q = C / C.sum(axis=1, keepdims=True) * counts[:, None]
+    return np.array(t), Q * n / Q.sum()
+
+
+def noisy_case(seed=0, n=300, k=4, noise=0.1):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(k, size=n)
+    logits = rng.normal(size=(n, k)) + 3.0 * np.eye(k)[true]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    flipped = rng.random(n) < noise
+    labels = np.where(flipped, (true + rng.integers(1, k, size=n)) % k, true)
+    return labels, probs, flipped
+
+
+def table(labels, probs, split="dev"):
+    df = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(len(labels))],
+            "split": split,
+            "y_true": labels,
+            "y_pred": probs.argmax(1),
+        }
+    )
+    for j in range(probs.shape[1]):
+        df[f"proba_{j}"] = probs[:, j]
+    return df
+
+
+def test_thresholds_and_calibrated_joint_match_reference():
+    labels, probs, _ = noisy_case()
+    t, Q = reference_confident_joint(labels, probs)
+    res = confident_learning(labels, probs)
+    np.testing.assert_allclose(res.thresholds, t, rtol=1e-12)
+    np.testing.assert_allclose(res.joint, Q, rtol=1e-12)
+    np.testing.assert_array_equal(res.counts.sum(axis=1), np.bincount(labels))
+
+
+def test_finds_flipped_labels():
+    labels, probs, flipped = noisy_case(seed=1, n=600)
+    for method in ("rank", "prune_by_noise_rate"):
+        mask = confident_learning(labels, probs, method=method).mask
+        precision = (mask & flipped).sum() / mask.sum()
+        recall = (mask & flipped).sum() / flipped.sum()
+        assert precision > 0.7 and recall > 0.6, (method, precision, recall)
+
+
+def test_clean_confident_labels_have_no_issue():
+    k, n = 3, 90
+    labels = np.arange(n) % k
+    probs = np.full((n, k), 0.05)
+    probs[np.arange(n), labels] = 0.9
+    res = find_label_issues(table(labels, probs))
+    assert res.issues == () and res.estimated_label_errors == 0 and res.noise == ()
+
+
+def test_public_api_result(tmp_path):
+    labels, probs, flipped = noisy_case(seed=2)
+    src = write(table(labels, probs), tmp_path / "p.csv")
+    res = find_label_issues(src)
+    assert res.n == 300 and res.split == "dev" and res.method == "rank"
+    scores = [i.score for i in res.issues]
+    assert scores == sorted(scores)
+    for issue in res.issues:
+        row = int(issue.id[1:])
+        assert issue.given_label == str(labels[row])
+        assert issue.suggested_label == str(probs[row].argmax()) != issue.given_label
+        assert issue.score == pytest.approx(probs[row, labels[row]])
+    assert len(res.issues) <= res.estimated_label_errors
+    d = res.to_dict()
+    assert set(d) >= {
+        "split",
+        "estimated_label_errors",
+        "error_share",
+        "thresholds",
+        "noise",
+        "issues",
+        "warnings",
+    }
+    n_wrong = int((labels != probs.argmax(1)).sum())
+    assert res.n_errors == n_wrong and res.error_share == pytest.approx(len(res.issues) / n_wrong)
+    top = res.noise[0]
+    assert top.rate == pytest.approx(
+        confident_learning(labels, probs).joint[int(top.given), int(top.true)]
+        / confident_learning(labels, probs).joint[:, int(top.true)].sum()
+    )
+
+
+def test_normalized_margin_ranking():
+    labels, probs, _ = noisy_case(seed=3)
+    res = find_label_issues(table(labels, probs), rank_by="normalized_margin")
+    for issue in res.issues[:5]:
+        row = int(issue.id[1:])
+        others = np.delete(probs[row], labels[row])
+        assert issue.score == pytest.approx((probs[row, labels[row]] - others.max() + 1) / 2)
+
+
+def test_train_split_warns():
+    labels, probs, _ = noisy_case()
+    with pytest.warns(MlstratWarning, match="needs out-of-sample probabilities"):
+        res = find_label_issues(table(labels, probs, split="train"), split="train")
+    assert res.warnings[0]["code"] == "in_sample"
+
+
+def test_unnormalized_probabilities_warn_and_are_normalized():
+    labels, probs, _ = noisy_case()
+    with pytest.warns(MlstratWarning, match="do not sum to 1"):
+        a = find_label_issues(table(labels, probs * 2))
+    b = find_label_issues(table(labels, probs))
+    assert a.issues == b.issues
+
+
+def test_no_proba_columns(tmp_path):
+    src = write(simple_predictions(with_proba=False), tmp_path / "p.csv")
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            f"{src}: no proba_<class> columns; label issues need the predicted probability of every class "
+            "(e.g. proba_cat, proba_dog), out-of-sample (cross-validated or from a held-out split)"
+        ),
+    ):
+        find_label_issues(src)
+
+
+def test_label_without_proba_column(tmp_path):
+    df = simple_predictions().drop(columns="proba_bird")
+    src = write(df, tmp_path / "p.csv")
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            f"{src}: label(s) 'bird' in y_true have no probability column; expected proba_<label> for every "
+            "class (found: proba_cat, proba_dog)"
+        ),
+    ):
+        find_label_issues(src)
+
+
+def test_bad_options(tmp_path):
+    df = simple_predictions()
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "rank_by: unknown ranking 'margin'; allowed: self_confidence, normalized_margin"
+        ),
+    ):
+        find_label_issues(df, rank_by="margin")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("method: unknown method 'both'; allowed: rank, prune_by_noise_rate"),
+    ):
+        find_label_issues(df, method="both")
+    with pytest.raises(
+        InputError, match=re.escape("split 'test' has no rows (splits present: train, dev)")
+    ):
+        find_label_issues(df, split="test")
+
+
+def test_negative_probability():
+    labels, probs, _ = noisy_case()
+    probs[0, 0] = -0.1
+    with pytest.raises(InputError, match="proba_\\* columns have negative values"):
+        find_label_issues(table(labels, probs))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 6), noise=st.floats(0.0, 0.4))
+def test_invariants(seed, k, noise):
+    labels, probs, _ = noisy_case(seed=seed, n=120, k=k, noise=noise)
+    res = confident_learning(labels, probs)
+    counts = np.bincount(labels, minlength=k)
+    np.testing.assert_allclose(res.joint.sum(), len(labels))
+    np.testing.assert_array_equal(res.counts.sum(axis=1), counts)
+    assert (res.joint >= 0).all()
+    assert res.mask.sum() <= res.counts.sum() - np.trace(res.counts)
+    assert (probs[res.mask].argmax(1) != labels[res.mask]).all()
+    pbnr = confident_learning(labels, probs, method="prune_by_noise_rate")
+    assert (probs[pbnr.mask].argmax(1) != labels[pbnr.mask]).all()
