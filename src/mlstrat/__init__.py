@@ -9,8 +9,8 @@ Public names load lazily: ``import mlstrat`` imports neither torch, DuckDB nor m
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib as _importlib
+from typing import Any as _Any
 
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError, MlstratError, MlstratWarning, UndefinedMetricWarning
@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "sample_errors": "mlstrat.errors",
     "summarize_sheet": "mlstrat.errors",
     "find_label_issues": "mlstrat.errors",
+    "compare_sheets": "mlstrat.errors",
     "analyze_mismatch": "mlstrat.mismatch",
     "synthesize": "mlstrat.mismatch",
     "TrainConfig": "mlstrat.nn",
@@ -52,11 +53,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mlstrat' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
