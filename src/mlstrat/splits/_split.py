@@ -333,10 +333,14 @@ def _validate(eng: _Engine, base: str, *, source: str, id: str, label: str | Non
     if null_ids:
         raise InputError(f"{source}: column {id!r} has {null_ids} empty id(s); every row needs a unique id "
                          "(fill or drop those rows)")
-    dups = eng.rows(
-        f"SELECT {_text(id)} AS k, count(*) AS c FROM {base} GROUP BY k HAVING count(*) > 1 "
-        "ORDER BY c DESC, k LIMIT 3"
-    )
+    # Duplicates: group 64-bit hashes (small keys, little memory), then confirm on the text.
+    idt = _text(id)
+    suspects = eng.rows(f"SELECT h FROM (SELECT hash({idt}) AS h FROM {base}) GROUP BY h HAVING count(*) > 1 LIMIT 100")
+    dups: list[tuple[Any, ...]] = []
+    if suspects:
+        listed = ", ".join(f"{int(h)}::UBIGINT" for (h,) in suspects)
+        dups = eng.rows(f"SELECT {idt} AS k, count(*) AS c FROM {base} WHERE hash({idt}) IN ({listed}) "
+                        "GROUP BY k HAVING count(*) > 1 ORDER BY c DESC, k LIMIT 3")
     if dups:
         shown = ", ".join(f"{k!r} x{c}" for k, c in dups)
         raise InputError(f"{source}: column {id!r} has duplicate ids ({shown}); ids must be unique "
@@ -401,14 +405,15 @@ def _units(eng: _Engine, rows: str, *, grouped: bool, salt: str) -> str:
     """One row per assignment unit: key, tie-break, size, stratum, lock split."""
     if not grouped:
         return eng.view("units", f"SELECT key, id_txt AS tie, 1 AS size, elig, dom, lab, lsplit FROM {rows}")
-    # A group's stratum is its most frequent (domain, label); it is eligible for dev/test only
-    # when every row is a target row. Its lock split is the one its locked rows hold.
+    # A group is eligible for dev/test only when every row is a target row. Its stratum is its
+    # domain and label when all its rows share them, else NULL ("mixed"): min/max aggregates
+    # keep this one cheap hash aggregation even for millions of groups.
     return eng.temp_table("units", (
-        "WITH c AS (SELECT key, dom, lab, bool_and(elig) AS e, count(*) AS n, "
-        "min(lsplit) AS ls_min, max(lsplit) AS ls_max FROM " + rows + " GROUP BY key, dom, lab) "
-        "SELECT key, key AS tie, size, elig, top.d AS dom, top.l AS lab, lsplit, ls_max FROM ("
-        "SELECT key, sum(n)::BIGINT AS size, bool_and(e) AS elig, max({'n': n, 'd': dom, 'l': lab}) AS top, "
-        "min(ls_min) AS lsplit, max(ls_max) AS ls_max FROM c GROUP BY key)"
+        "SELECT key, key AS tie, size, elig, CASE WHEN dmin = dmax THEN dmin END AS dom, "
+        "CASE WHEN lmin = lmax THEN lmin END AS lab, lsplit, ls_max FROM ("
+        "SELECT key, count(*)::BIGINT AS size, bool_and(elig) AS elig, min(dom) AS dmin, max(dom) AS dmax, "
+        "min(lab) AS lmin, max(lab) AS lmax, min(lsplit) AS lsplit, max(lsplit) AS ls_max "
+        f"FROM {rows} GROUP BY key)"
     ))
 
 
