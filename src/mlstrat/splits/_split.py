@@ -498,11 +498,21 @@ def _allocate(strata: dict[tuple[Any, ...], dict[str, Any]], n_test: int, n_dev:
 def _draw(eng: _Engine, units: str, bounds: dict[tuple[Any, ...], tuple[int, int, int]], *,
           grouped: bool, salt: str) -> str:
     """The drawn units: key -> split, for units that leave train."""
+    if bounds:
+        drawn = _draw_new(eng, units, bounds, salt=salt)
+    else:
+        drawn = eng.temp_table("drawn", "SELECT CAST(NULL AS VARCHAR) AS key, CAST(NULL AS VARCHAR) AS split "
+                                        "WHERE false")
+    if grouped:  # locked groups: their new rows follow the group
+        eng.run(f"INSERT INTO {drawn} SELECT key, lsplit FROM {units} WHERE lsplit IS NOT NULL AND lsplit <> 'train'")
+    return drawn
+
+
+def _draw_new(eng: _Engine, units: str, bounds: dict[tuple[Any, ...], tuple[int, int, int]], *,
+              salt: str) -> str:
+    """Rank the new units of each stratum below its hash threshold and place them."""
     import pyarrow as pa
 
-    if not bounds:
-        return eng.temp_table("drawn", "SELECT CAST(NULL AS VARCHAR) AS key, CAST(NULL AS VARCHAR) AS split "
-                                       "WHERE false")
     u = hash_sql("key", salt)
     plan = {
         "elig": [k[0] for k in bounds], "dom": [k[1] for k in bounds], "lab": [k[2] for k in bounds],
@@ -558,8 +568,6 @@ def _draw(eng: _Engine, units: str, bounds: dict[tuple[Any, ...], tuple[int, int
         [("key", pa.string()), ("split", pa.string())])))
     eng.run(f"CREATE OR REPLACE TEMP TABLE {drawn} AS SELECT * FROM {drawn}_arrow")
     eng.con.con.unregister(drawn + "_arrow")
-    if grouped:  # locked groups: their new rows follow the group
-        eng.run(f"INSERT INTO {drawn} SELECT key, lsplit FROM {units} WHERE lsplit IS NOT NULL AND lsplit <> 'train'")
     return drawn
 
 
