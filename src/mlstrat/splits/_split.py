@@ -345,8 +345,7 @@ def _validate(eng: _Engine, base: str, *, source: str, id: str, label: str | Non
         shown = ", ".join(f"{k!r} x{c}" for k, c in dups)
         raise InputError(f"{source}: column {id!r} has duplicate ids ({shown}); ids must be unique "
                          "(deduplicate the manifest, or pass the right --id column)")
-    if target is not None:
-        assert domain is not None
+    if target is not None and domain is not None:
         found = eng.rows(f"SELECT count(*) FROM {base} WHERE {_text(domain)} = {sql_literal(target)}")[0][0]
         if not found:
             values = [v for (v,) in eng.rows(
@@ -491,7 +490,6 @@ def _allocate(strata: dict[tuple[Any, ...], dict[str, Any]], n_test: int, n_dev:
             cum.append(min(acc, s["new_rows"]))
         if cum[-1] > 0:
             bounds[k] = (cum[0], cum[1], cum[2])
-    policy["quotas"] = len(bounds)
     return bounds, n_td
 
 
