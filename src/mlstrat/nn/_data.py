@@ -113,7 +113,7 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
         raise InputError(f"{source}: column 'split' has {int(missing.sum())} empty value(s); every row "
                          f"needs one of {', '.join(SPLITS)}")
     split = split.astype(str)
-    unknown = sorted(set(np.unique(split)) - set(SPLITS))
+    unknown = sorted({str(s) for s in np.unique(split)} - set(SPLITS))
     if unknown:
         raise InputError(f"{source}: column 'split' has unknown value(s) {', '.join(map(repr, unknown))}; "
                          f"allowed: {', '.join(SPLITS)}")
