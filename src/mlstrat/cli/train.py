@@ -59,8 +59,9 @@ def _render_train(result: Any) -> None:
     for task, per_split in result.metrics.get("tasks", {}).items():
         cells = [f"{SPLIT_DISPLAY[s]} {format_rate(v['error'])}" for s, v in per_split.items()]
         out.print(f"task {task}: error " + ", ".join(cells))
-    out.print(f"Run written to {result.run_dir}")
-    out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>")
+    out.print(f"Run written to {result.run_dir}", markup=False, soft_wrap=True)
+    out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>",
+              markup=False, soft_wrap=True)
 
 
 @app.command("predict")
@@ -83,4 +84,4 @@ def predict_command(
         return
     from mlstrat.cli._common import console
 
-    console().print(f"Wrote {table.num_rows:,} predictions to {output}")
+    console().print(f"Wrote {table.num_rows:,} predictions to {output}", markup=False, soft_wrap=True)
