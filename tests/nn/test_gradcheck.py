@@ -174,3 +174,30 @@ def test_result_to_dict():
     assert set(d) >= {"difference", "verdict", "mode", "parameters", "worst", "n_evaluations"}
     assert d["parameters"][0] == {"name": "first.weight", "shape": [7, 5], "difference": d["parameters"][0]["difference"],
                                   "verdict": "ok"}
+
+
+@pytest.mark.parametrize("kind, l2, l1, two_sided", [("mlp", 0.0, 0.0, True), ("mlp", 2.0, 0.3, True),
+                                                      ("cnn", 1.0, 0.0, True), ("mlp", 0.0, 0.0, False)])
+def test_affine_fast_path_equals_plain_finite_differences(kind, l2, l1, two_sided):
+    # the fast path reuses the unchanged prefix of the network: it must give the same numbers
+    # as perturbing the parameter and running the whole network again
+    from mlstrat.nn._gradcheck import _full_affine, _full_loop, _functional_penalty
+
+    arch = (Architecture("cnn", 16, (6, 5), 3, "tanh", (1, 4, 4), (2,)) if kind == "cnn"
+            else Architecture("mlp", 4, (6, 5), 3, "relu"))
+    net = Network(arch).double().eval()
+    initialize([*net.body_layers(), net.head], "he", torch.Generator().manual_seed(0))
+    X, y = torch.randn(7, arch.n_inputs, dtype=torch.float64), torch.randint(0, 3, (7,))
+    base = {n: p.detach() for n, p in net.named_parameters()}
+
+    def J(params):
+        out = torch.func.functional_call(net, params, (X,))
+        return cross_entropy_cost(out, y) + _functional_penalty(params, l2=l2, l1=l1, m=7)
+
+    J0 = None if two_sided else J(base)
+    fast = _full_affine(net, X, y, cross_entropy_cost, base, 1e-6, two_sided, J0, l2=l2, l1=l1, m=7)
+    assert set(fast) == {n for n in base if not n.startswith("convs")}
+    for name, approx in fast.items():
+        plain = torch.empty(approx.numel(), dtype=torch.float64)
+        _full_loop(J, base, name, 1e-6, two_sided, J0, plain)
+        assert torch.allclose(approx.flatten(), plain, rtol=1e-6, atol=1e-8), name

@@ -179,7 +179,14 @@ def _gradcheck(model: nn.Module, loss_fn: Callable, X: Any, y: Any, *, eps: floa
     with torch.no_grad():
         J0 = None if two_sided else J(base)
         if mode == "full":
-            approx, evaluations, vectorized = _full(J, base, names, eps, two_sided, J0, vectorize)
+            fast: dict[str, torch.Tensor] = {}
+            if vectorize:
+                fast = _full_affine(net, X64, y64, loss_fn, base, eps, two_sided, J0, l2=l2, l1=l1, m=m)
+            rest = [n for n in names if n not in fast]
+            approx, evaluations, vectorized = _full(J, base, rest, eps, two_sided, J0, vectorize)
+            approx.update(fast)
+            evaluations += sum(fast[n].numel() for n in fast) * (2 if two_sided else 1)
+            vectorized = vectorized and bool(fast or rest)
             per = [(n, _normalized(approx[n], grads[n])) for n in names]
             overall = _normalized(torch.cat([approx[n].flatten() for n in names]),
                                   torch.cat([grads[n].flatten() for n in names]))
@@ -225,6 +232,105 @@ def _full(J: Callable, base: dict[str, torch.Tensor], names: list[str], eps: flo
         evaluations += n * (2 if two_sided else 1)
         approx[name] = out.view_as(theta)
     return approx, evaluations, vectorized
+
+
+def _full_affine(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
+                 base: dict[str, torch.Tensor], eps: float, two_sided: bool, J0: torch.Tensor | None, *,
+                 l2: float, l1: float, m: int) -> dict[str, torch.Tensor]:
+    """Full-mode differences for the dense layers of a :class:`Network`, without recomputing
+    what a perturbation cannot change.
+
+    A dense layer is affine in its own weights: perturbing W[r, c] by e moves its output
+    Z[:, r] by exactly e * A[:, c] (A: the layer's input; the bias moves Z[:, r] by e). So the
+    layers before it are evaluated once, the perturbed outputs of a chunk of elements are built
+    directly (k, N, units), and only the rest of the network runs, batched over the chunk. Every
+    J(theta +- eps e_i) is still evaluated; nothing is linearized beyond the layer's own
+    (exact) affinity. Any other module: {} (the caller falls back to the generic path).
+    """
+    from mlstrat.nn._model import Network
+
+    if type(net) is not Network:
+        return {}
+    try:
+        from mlstrat.nn._model import cross_entropy_cost
+
+        if loss_fn is cross_entropy_cost:
+            def batched_loss(out: torch.Tensor) -> torch.Tensor:  # (k, N, C) -> (k,), the same formula
+                picked = out.gather(-1, y.expand(out.shape[0], -1).unsqueeze(-1)).squeeze(-1)  # (k, N)
+                return (torch.logsumexp(out, dim=-1) - picked).mean(dim=-1)
+        else:
+            batched_loss = torch.func.vmap(lambda out: loss_fn(out, y))
+        with torch.no_grad():
+            a = X
+            if net.convs:
+                a = a.reshape(a.shape[0], *net.arch.image_shape)
+                for conv in net.convs:
+                    a = net.act(conv(a))
+                    if min(a.shape[-2:]) >= 2:
+                        a = torch.nn.functional.max_pool2d(a, 2)
+                a = a.flatten(1)
+            layers = [*net.hidden, net.head]
+            prefixes = [f"hidden.{i}" for i in range(len(net.hidden))] + ["head"]
+            cached = []
+            for layer in layers:
+                z = layer(a)  # (N, units)
+                cached.append((a, z))
+                a = net.act(z)
+
+            def suffix(index: int, Z: torch.Tensor) -> torch.Tensor:  # (k, N, units) -> (k,)
+                out = Z
+                if index < len(net.hidden):
+                    out = net.act(out)
+                    for layer in net.hidden[index + 1:]:
+                        out = net.act(layer(out))
+                    out = net.head(out)
+                return batched_loss(out)
+
+            P = _functional_penalty(base, l2=l2, l1=l1, m=m)
+            result: dict[str, torch.Tensor] = {}
+            for index, (prefix, (A, Z)) in enumerate(zip(prefixes, cached)):
+                for kind in ("weight", "bias"):
+                    name = f"{prefix}.{kind}"
+                    theta = base[name].reshape(-1)
+                    n = theta.numel()
+                    out = torch.empty(n, dtype=torch.float64)
+                    chunk = int(max(1, min(n, 4_000_000 // max(Z.numel(), 1))))
+                    for start in range(0, n, chunk):
+                        idx = torch.arange(start, min(start + chunk, n))
+                        k = idx.numel()
+                        rows = idx // A.shape[1] if kind == "weight" else idx
+                        values = []
+                        last = index == len(layers) - 1
+                        for sign in ((1.0, -1.0) if two_sided else (1.0,)):
+                            step = sign * eps
+                            shift = step * A[:, idx % A.shape[1]].T if kind == "weight" else step  # (k, N)
+                            if last:
+                                Zb = Z.expand(k, *Z.shape).clone()  # (k, N, classes)
+                                Zb[torch.arange(k), :, rows] += shift
+                                value = suffix(index, Zb)
+                            else:
+                                # only unit r of this layer moves: the next layer's input changes
+                                # by (act(z_r + shift) - act(z_r)) along column r of its weights
+                                zr = Z[:, rows].T  # (k, N)
+                                dh = net.act(zr + shift) - net.act(zr)  # (k, N)
+                                nxt = layers[index + 1]
+                                Zn = cached[index + 1][1]  # (N, next units)
+                                Zb = Zn + dh[:, :, None] * nxt.weight[:, rows].T[:, None, :]  # (k, N, next)
+                                value = suffix(index + 1, Zb)
+                            dP = 0.0
+                            if kind == "weight":
+                                w = theta[idx]
+                                if l2:
+                                    dP = dP + (l2 / (2.0 * m)) * ((w + step) ** 2 - w ** 2)
+                                if l1:
+                                    dP = dP + (l1 / m) * ((w + step).abs() - w.abs())
+                            values.append(value + P + dP)
+                        other = values[1] if two_sided else J0
+                        out[start:start + k] = _difference_quotient(values[0], other, eps, two_sided)
+                    result[name] = out.view_as(base[name])
+            return result
+    except Exception:  # a loss vmap cannot trace: the generic path handles everything
+        return {}
 
 
 def _full_loop(J: Callable, base: dict[str, torch.Tensor], name: str, eps: float, two_sided: bool,
@@ -275,9 +381,10 @@ def _directional(J: Callable, base: dict[str, torch.Tensor], grads: dict[str, to
                  gen: torch.Generator) -> tuple[float, int]:
     approx, exact = [], []
     for _ in range(directions):
+        # N(0, I) entries move every coordinate by ~eps (a unit vector would move each by
+        # eps / sqrt(n), drowning the difference in round-off for large n); the normalized
+        # difference does not depend on the length of v
         v = {n: torch.randn(base[n].shape, generator=gen, dtype=torch.float64) for n in names}
-        norm = math.sqrt(sum(float(t.pow(2).sum()) for t in v.values()))
-        v = {n: t / norm for n, t in v.items()}  # a unit direction in the space of `names`
         plus = J({**base, **{n: base[n] + eps * v[n] for n in names}})
         other = J({**base, **{n: base[n] - eps * v[n] for n in names}}) if two_sided else J0
         approx.append(_difference_quotient(plus, other, eps, two_sided))
