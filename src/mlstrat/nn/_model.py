@@ -107,7 +107,9 @@ class Network(nn.Module):
                     x = F.max_pool2d(x, 2)  # (N, C', H/2, W/2)
             x = x.flatten(1)  # (N, C' H' W')
         for layer, drop in zip(self.hidden, self.dropouts):
-            x = drop(self.act(layer(x)))  # (N, units)
+            x = self.act(layer(x))  # (N, units)
+            if drop.keep_prob < 1.0:
+                x = drop(x)
         return self.head(x)  # (N, n_outputs)
 
 

@@ -166,13 +166,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim
         {"params": [p for p in trainable if id(p) not in weights], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
+    # foreach: one multi-tensor kernel per update step instead of a Python loop over tensors
+    # (torch enables it by default on CUDA only; on CPU it is ~10% faster for small MLPs)
     if o.optimizer == "gd":
-        return torch.optim.SGD(groups, lr=o.lr)
+        return torch.optim.SGD(groups, lr=o.lr, foreach=True)
     if o.optimizer == "momentum":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1)
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, foreach=True)
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon)
-    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon)
+        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, foreach=True)
+    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, foreach=True)
 
 
 @dataclass(frozen=True)
