@@ -81,8 +81,8 @@ def test_penalty_value_and_gradient(l2, l1, m):
     net = mlp(hidden=(5,), n_inputs=4, n_outputs=3).double()
     weights = weight_parameters(net)
     value = penalty(net, l2=l2, l1=l1, m=m)
-    expected = sum(l2 / (2 * m) * float((w ** 2).sum()) + l1 / m * float(w.abs().sum()) for w in weights)
-    assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    expected = sum(l2 / (2 * m) * float((w.detach() ** 2).sum()) + l1 / m * float(w.detach().abs().sum()) for w in weights)
+    assert float(value.detach()) == pytest.approx(expected, rel=1e-12, abs=1e-15)
     if not (l2 or l1):
         return  # a constant zero: nothing to differentiate
     net.zero_grad()
