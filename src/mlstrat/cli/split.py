@@ -1,1 +1,185 @@
-"""`mlstrat split`: registered on the app when implemented."""
+"""`mlstrat split`: assign train / train-dev / dev / test to a manifest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mlstrat.cli._app import app
+
+__all__ = ["split_command", "render_summary", "default_output"]
+
+_FAIL_ON = ("leakage",)
+
+
+def default_output(manifest: Path) -> Path:
+    """``data.csv`` -> ``data.split.csv`` (Parquet when the input type cannot be written)."""
+    name = manifest.name
+    for comp in (".gz", ".zst"):
+        if name.lower().endswith(comp):
+            name = name[: -len(comp)]
+    stem, suffix = os.path.splitext(name)
+    if suffix.lower() not in {".parquet", ".pq", ".csv", ".jsonl", ".ndjson"}:
+        suffix = ".parquet"
+    return manifest.with_name(f"{stem}.split{suffix}")
+
+
+@app.command("split")
+def split_command(
+    manifest: Path = typer.Argument(..., help="Manifest table: CSV, Parquet, JSONL or Arrow, one row per example."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output file (default: <input>.split.<ext>)."),
+    id: str = typer.Option("id", "--id", help="Unique id column."),
+    label: Optional[str] = typer.Option(None, "--label", help="Label column to stratify on."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="Domain column (default 'domain' with --target)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Target domain value: dev/test come only from it."),
+    group: Optional[str] = typer.Option(None, "--group", help="Group column: a group never straddles splits."),
+    dev_size: str = typer.Option("auto", "--dev-size", help="auto | count | fraction | percentage."),
+    test_size: str = typer.Option("auto", "--test-size", help="auto | count | fraction | percentage."),
+    train_dev: str = typer.Option("auto", "--train-dev", help="auto | none | count | fraction of the training pool."),
+    salt: str = typer.Option("mlstrat", "--salt", help="Hash salt; another salt draws another split."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Previous output or lock file: its rows keep their split; "
+                                        "a lock file is created/updated."),
+    content: Optional[str] = typer.Option(None, "--content", help="Comma-separated columns identifying identical content."),
+    mix: bool = typer.Option(False, "--mix", help="Draw dev/test from all domains (not recommended)."),
+    resolve: Optional[str] = typer.Option(None, "--resolve", help="Size dev/test to resolve this error difference (e.g. 1%)."),
+    expected_error: Optional[str] = typer.Option(None, "--expected-error", help="Expected error for --resolve and adequacy."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when this is found: leakage."),
+    memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 2GB (spills beyond)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output (never the input)."),
+    json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Split a manifest into train / train-dev / dev / test, stable, stratified and target-aware."""
+    import warnings
+
+    from mlstrat._exceptions import ConfigError, MlstratWarning
+    from mlstrat.splits import split
+    from mlstrat.tables import check_output_path, connect
+
+    if fail_on is not None and fail_on not in _FAIL_ON:
+        raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
+    out = out or default_output(manifest)
+    check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
+    lock_in = lock if lock is not None and lock.exists() else None
+    con = connect(memory_limit=memory_limit)
+    con.raw_sql("SET preserve_insertion_order = false")  # lets the writer stream in parallel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,
+                       dev_size=dev_size, test_size=test_size, train_dev=train_dev, salt=salt,
+                       lock=lock_in, content=content, mix=mix, resolve=resolve,
+                       expected_error=expected_error, con=con)
+    written = result.write(out, force=force)
+    lock_note = None
+    if lock is not None:
+        lock_note = _update_lock(result, lock, id=id)
+    summary = {**result.to_dict(), "output": str(written), "lock": lock_note}
+    if json:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(summary)
+    else:
+        render_summary(summary)
+    if fail_on == "leakage" and result.leakage:
+        raise typer.Exit(1)
+
+
+def _update_lock(result: Any, lock: Path, *, id: str) -> dict[str, Any]:
+    """Create the lock file, or refresh it when it is one (a previous output is left alone)."""
+    if lock.exists():
+        from mlstrat.tables import connect, read_table
+
+        columns = set(read_table(lock, con=connect()).columns)
+        if columns != {id, "split"}:
+            return {"path": str(lock), "written": False,
+                    "reason": "a previous output, read only; pass a lock file path to keep one"}
+    result.write_lock(lock, force=True)
+    return {"path": str(lock), "written": True}
+
+
+def render_summary(summary: dict[str, Any]) -> None:
+    """Print the summary as Rich tables: sizes, per domain, per label, checks, warnings."""
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+    from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import console
+
+    con = console()
+    sizes = summary["sizes"]
+    total = sum(sizes.values()) or 1
+    policy = summary["policy"]
+    requested = policy.get("requested", {})
+    table = Table(title="Split", title_justify="left")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("requested", justify="right")
+    for name in SPLITS:
+        req = requested.get(name)
+        table.add_row(SPLIT_DISPLAY[name], f"{sizes[name]:,}", format_rate(sizes[name] / total, 1),
+                      f"{req:,}" if req else "-")
+    con.print(table)
+    for title, rows in (("By domain", summary["by_domain"]), ("By label", summary["by_label"])):
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        t.add_column(title.split()[-1])
+        for name in SPLITS:
+            t.add_column(SPLIT_DISPLAY[name], justify="right")
+        shown = list(rows.items())
+        for key, counts in shown[:30]:
+            t.add_row(str(key), *(f"{counts[s]:,}" for s in SPLITS))
+        if len(shown) > 30:
+            t.add_row(f"... {len(shown) - 30} more", *([""] * len(SPLITS)))
+        con.print(t)
+    con.print(_policy_line(policy, summary["salt"]))
+    for line in _check_lines(summary["checks"]):
+        con.print(line)
+    for message in summary["warnings"]:
+        con.print(f"[yellow]warning:[/] {_escape(message)}")
+    if summary.get("output"):
+        con.print(f"wrote {_escape(summary['output'])}")
+    lock = summary.get("lock")
+    if lock:
+        con.print(f"lock {_escape(lock['path'])}: " + ("written" if lock["written"] else _escape(lock["reason"])))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _policy_line(policy: dict[str, Any], salt: str) -> str:
+    target = f", target {policy['target']!r}" if policy.get("target") is not None else ""
+    unit = " (whole groups)" if policy.get("unit") == "group" else ""
+    return _escape(f"policy: {policy['rule']}; {policy['eligible_rows']:,} eligible rows{target}{unit}; "
+                   f"salt {salt!r}")
+
+
+def _check_lines(checks: dict[str, Any]) -> list[str]:
+    lines = []
+    leak = checks["leakage"]
+    if leak["found"]:
+        lines.append("[red]leakage:[/] " + _escape("; ".join(leak["examples"])))
+    else:
+        what = "ids, groups" + (", content" if leak["content_across_splits"] is not None else "")
+        lines.append(f"[green]no leakage[/] ({what})")
+    dist = checks.get("label_distribution")
+    if dist and dist.get("p_value") is not None:
+        colour = "green" if dist["ok"] else "yellow"
+        lines.append(f"[{colour}]label distribution dev vs test:[/] chi-square p = {dist['p_value']:.3g}")
+    purity = checks.get("domain_purity")
+    if purity:
+        colour = "green" if purity["ok"] else "yellow"
+        lines.append(f"[{colour}]dev/test purity ({_escape(repr(purity['target']))}):[/] "
+                     f"dev {purity['dev']:.1%}, test {purity['test']:.1%}")
+    size = checks["dev_size"]
+    if size["resolvable_difference"] is not None:
+        colour = "green" if size["adequate"] else "yellow"
+        lines.append(f"[{colour}]dev size:[/] {size['rows']:,} rows resolve error differences of "
+                     f"{size['resolvable_difference']:.2%} at p = {size['expected_error']:.0%} (95%)")
+    return lines

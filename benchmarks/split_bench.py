@@ -1,0 +1,173 @@
+"""Benchmark: `mlstrat split` against a pandas + scikit-learn recipe on a 10M-row manifest.
+
+Run under the shared lock (heavy: several GB of RAM, minutes of CPU)::
+
+    flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --rows 10000000 --reps 2
+    flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --big 100000000 --reps 0
+
+(mlstrat runs with ``--memory-limit 1GB`` on 10M rows and ``2GB`` on the big file.)
+
+Each measured run is a fresh process; its wall time and peak RSS (``ru_maxrss`` of the
+child, read by a fresh intermediate process) are recorded. Repetitions interleave the two
+tools. Results go to ``benchmarks/data/split_results.json``.
+
+The manifest: string ids, 10 labels, ~1M groups (10 rows each on average), 2 domains (95%
+``web`` / 5% ``app``, constant within a group, as a user is on the web or on the app), and a
+``path`` payload column. Both tools produce: dev and test from ``app`` rows only (10 000
+rows each), a train-dev set of 10 000 rows from the training pool, groups never straddling
+splits, output Parquet with a ``split`` column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+SRC = HERE.parent / "src"
+
+
+def generate(path: Path, rows: int, groups: int) -> None:
+    """Write the synthetic manifest with DuckDB (streams; no Python rows)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    tmp = path.with_suffix(".tmp.parquet")
+    con.execute(f"""
+        COPY (
+          SELECT 'ex-' || lpad(i::VARCHAR, 10, '0') AS id,
+                 (hash(i * 31 + 7) % 10)::INTEGER AS label,
+                 'g-' || (hash(i * 17 + 3) % {groups})::VARCHAR AS "group",
+                 CASE WHEN hash((hash(i * 17 + 3) % {groups}) * 13 + 1) % 100 < 5 THEN 'app' ELSE 'web' END AS domain,
+                 'images/' || lpad(i::VARCHAR, 10, '0') || '.jpg' AS path
+          FROM range({rows}) t(i)
+        ) TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+    """)
+    os.replace(tmp, path)
+
+
+def sklearn_recipe(src: str, out: str, n_dev: int, n_test: int, n_td: int) -> None:
+    """The pandas + scikit-learn way: read all, GroupShuffleSplit three times, write all."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import GroupShuffleSplit
+
+    df = pd.read_parquet(src)
+    split = np.full(len(df), "train", dtype=object)
+    target = np.flatnonzero((df["domain"] == "app").to_numpy())
+    groups = df["group"].to_numpy()
+
+    def draw(idx: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        gss = GroupShuffleSplit(n_splits=1, test_size=n / len(idx), random_state=seed)
+        keep, take = next(gss.split(idx, groups=groups[idx]))
+        return idx[keep], idx[take]
+
+    rest, test = draw(target, n_test, 0)
+    rest, dev = draw(rest, n_dev, 1)
+    split[test], split[dev] = "test", "dev"
+    pool = np.flatnonzero(split == "train")
+    _, train_dev = draw(pool, n_td, 2)
+    split[train_dev] = "train_dev"
+    df["split"] = split
+    df.to_parquet(out, index=False)
+
+
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Run ``cmd`` in a fresh intermediate process; return wall seconds and the child's peak RSS."""
+    code = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "rc = subprocess.run(sys.argv[1:]).returncode\n"
+        "wall = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps({'rc': rc, 'wall_s': wall, 'peak_rss_mb': rss / 1024}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    res = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, env=env)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{\"rc\"")]
+    if res.returncode or not lines:
+        raise SystemExit(f"measurement failed: {res.stderr[-2000:]}")
+    out = json.loads(lines[-1])
+    if out["rc"]:
+        raise SystemExit(f"command failed ({out['rc']}): {' '.join(cmd)}\n{res.stderr[-2000:]}")
+    return out
+
+
+def mlstrat_cmd(src: Path, out: Path, memory_limit: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "mlstrat", "split", str(src), "-o", str(out), "--label", "label",
+           "--domain", "domain", "--target", "app", "--group", "group", "--dev-size", "10000",
+           "--test-size", "10000", "--train-dev", "10000", "--force", "--json"]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
+    return cmd
+
+
+def sklearn_cmd(src: Path, out: Path) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--recipe", str(src), str(out)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--groups", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--big", type=int, default=0, help="also run mlstrat alone on this many rows")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit for mlstrat (10M runs)")
+    parser.add_argument("--big-memory-limit", default="2GB", help="DuckDB memory limit for the big run")
+    parser.add_argument("--keep-big", action="store_true", help="keep the big file (deleted by default)")
+    parser.add_argument("--recipe", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.recipe:
+        sklearn_recipe(*args.recipe, n_dev=10_000, n_test=10_000, n_td=10_000)
+        return
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    results_path = DATA / "split_results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    if args.reps:
+        src = DATA / f"manifest_{args.rows}.parquet"
+        if not src.exists():
+            t = time.perf_counter()
+            generate(src, args.rows, args.groups)
+            print(f"generated {src} in {time.perf_counter() - t:.1f}s", flush=True)
+        runs: list[dict[str, object]] = []
+        for rep in range(args.reps):
+            for tool in ("mlstrat", "sklearn"):
+                out = DATA / f"out_{tool}.parquet"
+                cmd = mlstrat_cmd(src, out, args.memory_limit) if tool == "mlstrat" else sklearn_cmd(src, out)
+                m = measure(cmd)
+                runs.append({"tool": tool, "rep": rep, **m})
+                print(json.dumps(runs[-1]), flush=True)
+                out.unlink(missing_ok=True)
+        results[str(args.rows)] = {"rows": args.rows, "groups": args.groups, "memory_limit": args.memory_limit,
+                                   "runs": runs, "cpus": os.cpu_count()}
+    if args.big:
+        src = DATA / f"manifest_{args.big}.parquet"
+        try:
+            if not src.exists():
+                t = time.perf_counter()
+                generate(src, args.big, args.big // 10)
+                print(f"generated {src} in {time.perf_counter() - t:.1f}s", flush=True)
+            out = DATA / "out_big.parquet"
+            m = measure(mlstrat_cmd(src, out, args.big_memory_limit))
+            print(json.dumps({"tool": "mlstrat", "rows": args.big, **m}), flush=True)
+            results[f"big_{args.big}"] = {"rows": args.big, "groups": args.big // 10,
+                                          "memory_limit": args.big_memory_limit, "run": m,
+                                          "file_mb": src.stat().st_size / 2**20}
+            out.unlink(missing_ok=True)
+        finally:
+            if not args.keep_big:
+                src.unlink(missing_ok=True)
+    results_path.write_text(json.dumps(results, indent=2))
+    print(f"results in {results_path}")
+
+
+if __name__ == "__main__":
+    main()

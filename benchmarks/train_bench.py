@@ -1,0 +1,165 @@
+"""Training throughput: `mlstrat train` vs scikit-learn MLPClassifier vs a bare torch loop.
+
+Digits tiled to ~100k rows (1 797 x 56 = 100 632; 98% train, 2% dev). The same MLP everywhere:
+64 -> 128 -> 64 -> 10, ReLU, Adam (lr 1e-3, betas 0.9/0.999), batch 128, 3 epochs, L2 with
+lambda = 1 on the weights. scikit-learn's alpha is per mini-batch (alpha/batch * W in the gradient)
+where mlstrat's lambda is per train set (lambda/m * W), so alpha = lambda * batch / m gives the
+same step. Samples/s = epochs x train rows / wall seconds. One run each, interleaved
+(sklearn, bare, mlstrat, mlstrat with the DataLoader path), for `--rounds` rounds.
+
+mlstrat is timed end to end (read the Parquet manifest, normalize, train, predict every row,
+write the run directory) and, separately, its training loop alone (Fitter.fit).
+The bare loop and sklearn get in-memory arrays (no file reading, no predictions written).
+
+Run: flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).parent / "data"
+HIDDEN, BATCH, EPOCHS, LR, L2 = (128, 64), 128, 3, 1e-3, 1.0
+
+
+def make_data(tiles: int) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlstrat.scenarios import build_digits_manifest
+
+    base = build_digits_manifest()
+    table = pa.concat_tables([base] * tiles)
+    n = table.num_rows
+    table = table.set_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    split = np.where(np.random.default_rng(0).random(n) < 0.98, "train", "dev")
+    table = table.append_column("split", pa.array(split))
+    DATA.mkdir(exist_ok=True)
+    path = DATA / "digits_tiled.parquet"
+    pq.write_table(table, path)
+    X = np.stack([table[f"px_{j}"].to_numpy() for j in range(64)], axis=1).astype(np.float32)
+    y = table["label"].to_numpy()
+    return path, X, y, split == "train"
+
+
+def run_sklearn(X, y, train) -> dict:
+    from sklearn.neural_network import MLPClassifier
+
+    Xt, yt = X[train], y[train]
+    mu, sd = Xt.mean(0), Xt.std(0) + 1e-8
+    clf = MLPClassifier(hidden_layer_sizes=HIDDEN, solver="adam", learning_rate_init=LR, batch_size=BATCH,
+                        alpha=L2 * BATCH / len(yt), max_iter=EPOCHS, tol=0.0, n_iter_no_change=10**6,
+                        shuffle=True, random_state=0)
+    import warnings
+
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after max_iter epochs
+        clf.fit((Xt - mu) / sd, yt)
+    seconds = time.perf_counter() - started
+    dev_error = float((clf.predict((X[~train] - mu) / sd) != y[~train]).mean())
+    return {"seconds": seconds, "samples_per_s": EPOCHS * len(yt) / seconds, "dev_error": dev_error}
+
+
+def run_bare(X, y, train, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    Xt = torch.from_numpy(X[train])
+    mu, sd = Xt.mean(0), Xt.std(0) + 1e-8
+    Xt = (Xt - mu) / sd
+    yt = torch.from_numpy(y[train])
+    m = len(yt)
+    net = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN[0]), torch.nn.ReLU(), torch.nn.Linear(HIDDEN[0], HIDDEN[1]),
+                              torch.nn.ReLU(), torch.nn.Linear(HIDDEN[1], 10))
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
+    opt = torch.optim.Adam([{"params": weights, "weight_decay": L2 / m}, {"params": biases}], lr=LR)
+    started = time.perf_counter()
+    for _ in range(EPOCHS):
+        perm = torch.randperm(m)
+        for i in range(0, m, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - started
+    with torch.no_grad():
+        dev = (torch.from_numpy(X[~train]) - mu) / sd
+        dev_error = float((net(dev).argmax(1) != torch.from_numpy(y[~train])).float().mean())
+    return {"seconds": seconds, "samples_per_s": EPOCHS * m / seconds, "dev_error": dev_error,
+            "threads": threads}
+
+
+def run_mlstrat(path: Path, loader: str) -> dict:
+    from mlstrat.nn import DataConfig, ModelConfig, OptimConfig, RegularizationConfig, TrainConfig, train
+    from mlstrat.nn import _trainer
+
+    fit_seconds = []
+    original = _trainer.Fitter.fit
+
+    def timed(self, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(self, **kwargs)
+        finally:
+            fit_seconds.append(time.perf_counter() - started)
+
+    _trainer.Fitter.fit = timed
+    config = TrainConfig(data=DataConfig(manifest=str(path), feature_prefix="px_", loader=loader),
+                         model=ModelConfig(hidden=HIDDEN), regularization=RegularizationConfig(l2=L2),
+                         optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS))
+    run_dir = DATA / f"run-{loader}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        result = train(config, run_dir=run_dir, progress=False)
+        seconds = time.perf_counter() - started
+    finally:
+        _trainer.Fitter.fit = original
+    m = result.metrics["train"]["n"]
+    return {"seconds": seconds, "samples_per_s": EPOCHS * m / seconds, "fit_seconds": fit_seconds[0],
+            "fit_samples_per_s": EPOCHS * m / fit_seconds[0], "dev_error": result.metrics["dev"]["error"],
+            "loader": loader}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tiles", type=int, default=56)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    import torch
+
+    from mlstrat.nn._trainer import auto_threads
+    from mlstrat.nn import ModelConfig, OptimConfig, TrainConfig
+
+    path, X, y, train = make_data(args.tiles)
+    threads = auto_threads(TrainConfig(model=ModelConfig(hidden=HIDDEN), optim=OptimConfig(batch_size=BATCH)), 64)
+    print(f"rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
+          f"cuda available: {torch.cuda.is_available()}, mlstrat threads: {threads}", flush=True)
+    run_mlstrat(path, "memory")  # warm-up: imports (torch._dynamo via torch.optim: ~2 s once per process)
+    results = []
+    for r in range(args.rounds):
+        for name, fn in (("sklearn", lambda: run_sklearn(X, y, train)),
+                         ("bare_torch", lambda: run_bare(X, y, train, threads)),
+                         ("mlstrat", lambda: run_mlstrat(path, "memory")),
+                         ("mlstrat_dataloader", lambda: run_mlstrat(path, "dataloader"))):
+            out = {"round": r + 1, "tool": name, **fn()}
+            results.append(out)
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
+    print(json.dumps({"summary": {t: round(float(np.median([x["samples_per_s"] for x in results if x["tool"] == t])))
+                                  for t in ("sklearn", "bare_torch", "mlstrat", "mlstrat_dataloader")}}))
+    shutil.rmtree(DATA / "run-memory", ignore_errors=True)
+    shutil.rmtree(DATA / "run-dataloader", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""PyTorch trainer with the method's knobs (METHOD.md §5-7): normalization from train only,
+He/Xavier/Glorot init, L2/L1, inverted dropout, gd/momentum/RMSprop/Adam, early stopping with
+best-weight restore, augmentation, transfer and multi-task learning, and gradient checking.
+
+The only mlstrat package that imports torch.
+"""
+
+from mlstrat.nn._config import (
+    DataConfig,
+    EarlyStoppingConfig,
+    ModelConfig,
+    MultitaskConfig,
+    OptimConfig,
+    RegularizationConfig,
+    TrainConfig,
+    TransferConfig,
+)
+from mlstrat.nn._gradcheck import GradcheckResult, ParameterCheck, gradcheck, gradcheck_config
+from mlstrat.nn._predict import predict
+from mlstrat.nn._trainer import TrainResult, train
+
+__all__ = [
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "GradcheckResult",
+    "ModelConfig",
+    "MultitaskConfig",
+    "OptimConfig",
+    "ParameterCheck",
+    "RegularizationConfig",
+    "TrainConfig",
+    "TrainResult",
+    "TransferConfig",
+    "gradcheck",
+    "gradcheck_config",
+    "predict",
+    "train",
+]

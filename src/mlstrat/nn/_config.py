@@ -1,0 +1,396 @@
+"""The training configuration: a frozen dataclass tree read from and written to TOML.
+
+Each section mirrors a knob group of METHOD.md §5-7; every field carries a comment. Unknown
+keys, wrong types and out-of-range values raise :class:`~mlstrat.ConfigError` naming the
+``[section] key``, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlstrat._exceptions import ConfigError
+from mlstrat._numbers import did_you_mean
+
+__all__ = [
+    "DataConfig", "ModelConfig", "RegularizationConfig", "OptimConfig", "EarlyStoppingConfig",
+    "TransferConfig", "MultitaskConfig", "TrainConfig",
+    "KINDS", "ACTIVATIONS", "INITS", "OPTIMIZERS", "MONITORS", "LOADERS", "DEVICES",
+]
+
+KINDS = ("mlp", "cnn")
+ACTIVATIONS = ("relu", "tanh", "leaky_relu")
+INITS = ("he", "xavier", "glorot")
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+MONITORS = ("dev_cost", "dev_error")
+LOADERS = ("auto", "memory", "dataloader")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"[{section}] {key} = {value!r} is not one of {', '.join(allowed)}"
+                          f"{did_you_mean(str(value), allowed)}")
+
+
+def _positive(section: str, key: str, value: float, *, strict: bool = True) -> None:
+    bad = value <= 0 if strict else value < 0
+    if bad or (isinstance(value, float) and not math.isfinite(value)):
+        what = "positive" if strict else "zero or positive"
+        raise ConfigError(f"[{section}] {key} = {value!r} must be {what}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: where the examples come from and which columns to use."""
+
+    _section: ClassVar[str] = "data"
+    manifest: str = ""  # table with a `split` column (output of `mlstrat split`); relative to the config file
+    features: tuple[str, ...] | None = None  # feature columns, in order; or use feature_prefix
+    feature_prefix: str | None = None  # every column starting with this prefix, in table order ("px_")
+    label: str = "label"  # class label column (single-task)
+    id: str = "id"  # example id column, copied to the predictions table
+    image_shape: tuple[int, ...] | None = None  # (C, H, W) of the features, needed by cnn and augment
+    value_range: tuple[float, float] | None = None  # pixel range for augment; default: train min..max
+    loader: str = "auto"  # memory: tensors stay in memory; dataloader: torch DataLoader; auto: memory
+
+    def __post_init__(self) -> None:
+        _choice("data", "loader", self.loader, LOADERS)
+        if self.features is not None and self.feature_prefix is not None:
+            raise ConfigError("[data] give either features or feature_prefix, not both")
+        if self.features is not None and not self.features:
+            raise ConfigError("[data] features is empty; list the feature columns or use feature_prefix")
+        if self.image_shape is not None:
+            if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+                raise ConfigError(f"[data] image_shape = {list(self.image_shape)} must be three positive "
+                                  "sizes [channels, height, width], e.g. [1, 8, 8]")
+        if self.value_range is not None and not self.value_range[0] < self.value_range[1]:
+            raise ConfigError(f"[data] value_range = {list(self.value_range)} must be [low, high] with low < high")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``[model]``: the network."""
+
+    _section: ClassVar[str] = "model"
+    kind: str = "mlp"  # mlp: dense layers; cnn: conv layers on image_shape, then dense layers
+    hidden: tuple[int, ...] = (256, 256)  # units of each dense hidden layer
+    activation: str = "relu"  # relu | tanh | leaky_relu (slope 0.01)
+    init: str = "he"  # he: N(0, 2/n_prev); xavier: N(0, 1/n_prev); glorot: N(0, 2/(n_prev + n))
+    channels: tuple[int, ...] = (16, 32)  # cnn only: output channels of each 3x3 conv (each followed by 2x2 max-pool)
+
+    def __post_init__(self) -> None:
+        _choice("model", "kind", self.kind, KINDS)
+        _choice("model", "activation", self.activation, ACTIVATIONS)
+        _choice("model", "init", self.init, INITS)
+        for key, sizes in (("hidden", self.hidden), ("channels", self.channels)):
+            if any(s < 1 for s in sizes):
+                raise ConfigError(f"[model] {key} = {list(sizes)}: every size must be a positive integer")
+        if self.kind == "cnn" and not self.channels:
+            raise ConfigError("[model] kind = 'cnn' needs at least one conv layer in channels")
+
+
+@dataclass(frozen=True)
+class RegularizationConfig:
+    """``[regularization]``: the variance knobs."""
+
+    _section: ClassVar[str] = "regularization"
+    l2: float = 0.0  # lambda of (lambda/2m) sum ||W||_F^2 over weights (not biases); m = train rows
+    l1: float = 0.0  # lambda of (lambda/m) sum |w| over weights
+    keep_prob: float | tuple[float, ...] = 1.0  # inverted dropout after each hidden layer; a list: one per layer
+    augment: tuple[str, ...] = ()  # transforms applied to train batches only (needs image_shape)
+
+    def __post_init__(self) -> None:
+        for key in ("l2", "l1"):
+            value = getattr(self, key)
+            if value < 0 or not math.isfinite(value):
+                raise ConfigError(f"[regularization] {key} = {value!r} must be zero or positive "
+                                  "(it is the regularization strength lambda)")
+        probs = self.keep_prob if isinstance(self.keep_prob, tuple) else (self.keep_prob,)
+        for p in probs:
+            if not 0.0 < p <= 1.0:
+                raise ConfigError(f"[regularization] keep_prob = {p!r} must be in (0, 1]: the probability "
+                                  "of keeping a unit (1.0 = no dropout)")
+        if self.augment:
+            from mlstrat.mismatch.transforms import TRANSFORMS
+
+            for name in self.augment:
+                if name not in TRANSFORMS:
+                    raise ConfigError(f"[regularization] augment: unknown transform {name!r}"
+                                      f"{did_you_mean(name, TRANSFORMS)}; available: {', '.join(TRANSFORMS)}")
+
+    def keep_probs(self, n_layers: int) -> tuple[float, ...]:
+        """One keep probability per hidden layer."""
+        if not isinstance(self.keep_prob, tuple):
+            return (float(self.keep_prob),) * n_layers
+        if len(self.keep_prob) != n_layers:
+            raise ConfigError(f"[regularization] keep_prob has {len(self.keep_prob)} value(s) but the model "
+                              f"has {n_layers} hidden layer(s); give one per hidden layer or a single number")
+        return tuple(float(p) for p in self.keep_prob)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """``[optim]``: the optimizer and the loop."""
+
+    _section: ClassVar[str] = "optim"
+    optimizer: str = "adam"  # gd | momentum | rmsprop | adam (torch.optim SGD, SGD+momentum, RMSprop, Adam)
+    lr: float = 0.001  # learning rate alpha
+    beta1: float = 0.9  # momentum: momentum coefficient; adam: first-moment decay
+    beta2: float = 0.999  # rmsprop: squared-gradient decay; adam: second-moment decay
+    epsilon: float = 1e-8  # rmsprop/adam: added to the denominator
+    batch_size: int = 64  # mini-batch size; 0 = the whole train split (batch gradient descent)
+    epochs: int = 30  # passes over the train split
+    seed: int = 0  # seeds init, shuffling, dropout and augmentation: same seed, same weights (CPU)
+    device: str = "auto"  # auto: cuda when available, else cpu
+    threads: int = 0  # torch CPU threads while training; 0 = auto (1 for small mini-batches, else torch default)
+
+    def __post_init__(self) -> None:
+        _choice("optim", "optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim", "device", self.device, DEVICES)
+        _positive("optim", "lr", self.lr)
+        _positive("optim", "epsilon", self.epsilon)
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"[optim] {key} = {value!r} must be in [0, 1)")
+        _positive("optim", "epochs", self.epochs)
+        _positive("optim", "batch_size", self.batch_size, strict=False)
+        _positive("optim", "threads", self.threads, strict=False)
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """``[early_stopping]``: stop when the dev metric stops improving; keep the best weights."""
+
+    _section: ClassVar[str] = "early_stopping"
+    monitor: str = "dev_cost"  # dev_cost | dev_error
+    patience: int = 0  # stop after this many epochs without improvement; 0 = never stop early
+    min_delta: float = 0.0  # an improvement must lower the monitored value by more than this
+    restore_best: bool = True  # end with the best dev epoch's weights, whether or not training stopped early
+
+    def __post_init__(self) -> None:
+        _choice("early_stopping", "monitor", self.monitor, MONITORS)
+        _positive("early_stopping", "patience", self.patience, strict=False)
+        _positive("early_stopping", "min_delta", self.min_delta, strict=False)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """``[transfer]``: start from a trained model, replace its head, optionally freeze layers."""
+
+    _section: ClassVar[str] = "transfer"
+    init_from: str | None = None  # a run directory or a model.pt; relative to the config file
+    freeze: int | str = 0  # freeze the first k layers, or "all_but_head" (train only the new head)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.freeze, str) and self.freeze != "all_but_head":
+            raise ConfigError(f"[transfer] freeze = {self.freeze!r} must be a number of layers or "
+                              f"'all_but_head'{did_you_mean(self.freeze, ['all_but_head'])}")
+        if isinstance(self.freeze, int) and self.freeze < 0:
+            raise ConfigError(f"[transfer] freeze = {self.freeze} must be zero or positive")
+        if self.freeze not in (0, None) and self.init_from is None:
+            raise ConfigError("[transfer] freeze needs init_from: freezing randomly initialised layers "
+                              "makes no sense")
+
+
+@dataclass(frozen=True)
+class MultitaskConfig:
+    """``[multitask]``: several binary targets, one sigmoid output each."""
+
+    _section: ClassVar[str] = "multitask"
+    tasks: tuple[str, ...] = ()  # binary target columns (0/1; empty or NaN = label missing)
+
+    def __post_init__(self) -> None:
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"[multitask] tasks = {list(self.tasks)} lists a column twice")
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "regularization": RegularizationConfig,
+    "optim": OptimConfig,
+    "early_stopping": EarlyStoppingConfig,
+    "transfer": TransferConfig,
+    "multitask": MultitaskConfig,
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``mlstrat train`` needs, one section per knob group (METHOD.md §5-7).
+
+    Build it with :meth:`from_toml`, :meth:`from_dict` or directly::
+
+        TrainConfig(data=DataConfig(manifest="split.parquet", feature_prefix="px_"),
+                    model=ModelConfig(hidden=(64,)), optim=OptimConfig(epochs=20))
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)  # [data]
+    model: ModelConfig = field(default_factory=ModelConfig)  # [model]
+    regularization: RegularizationConfig = field(default_factory=RegularizationConfig)  # [regularization]
+    optim: OptimConfig = field(default_factory=OptimConfig)  # [optim]
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)  # [early_stopping]
+    transfer: TransferConfig = field(default_factory=TransferConfig)  # [transfer]
+    multitask: MultitaskConfig = field(default_factory=MultitaskConfig)  # [multitask]
+
+    def __post_init__(self) -> None:
+        if self.regularization.augment and self.data.image_shape is None:
+            raise ConfigError("[regularization] augment needs [data] image_shape (e.g. [1, 8, 8]): "
+                              "the transforms work on images")
+        if self.model.kind == "cnn" and self.data.image_shape is None:
+            raise ConfigError("[model] kind = 'cnn' needs [data] image_shape (e.g. [1, 8, 8])")
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike) -> TrainConfig:
+        """Read a TOML file; relative paths inside it are relative to the file's folder."""
+        import tomllib
+
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        try:
+            return cls.from_dict(raw, base_dir=path.parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | os.PathLike | None = None) -> TrainConfig:
+        """Build from nested dicts (the TOML structure); unknown keys raise :class:`ConfigError`."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a config is a table of sections; got {type(raw).__name__}")
+        sections: dict[str, Any] = {}
+        for name, values in raw.items():
+            if name not in _SECTIONS:
+                raise ConfigError(f"unknown section [{name}]{did_you_mean(name, _SECTIONS)}; "
+                                  f"sections: {', '.join(_SECTIONS)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{name}] must be a table of keys, got {values!r}")
+            sections[name] = _build_section(_SECTIONS[name], values)
+        config = cls(**sections)
+        if base_dir is not None:
+            config = config.resolve_paths(base_dir)
+        return config
+
+    def resolve_paths(self, base_dir: str | os.PathLike) -> TrainConfig:
+        """Make ``manifest`` and ``init_from`` absolute, relative to ``base_dir``."""
+        base = Path(base_dir)
+        data, transfer = self.data, self.transfer
+        if data.manifest and not Path(data.manifest).is_absolute():
+            data = dataclasses.replace(data, manifest=str((base / data.manifest).resolve()))
+        if transfer.init_from and not Path(transfer.init_from).is_absolute():
+            transfer = dataclasses.replace(transfer, init_from=str((base / transfer.init_from).resolve()))
+        return dataclasses.replace(self, data=data, transfer=transfer)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested dict of plain values (tuples as lists); ``None`` fields are left out."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in _SECTIONS:
+            section = getattr(self, name)
+            values = {}
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if value is not None:
+                    values[f.name] = list(value) if isinstance(value, tuple) else value
+            out[name] = values
+        return out
+
+    def to_toml(self) -> str:
+        """The config as TOML text; :meth:`from_toml` reads it back to an equal config."""
+        lines: list[str] = []
+        for name, values in self.to_dict().items():
+            lines.append(f"[{name}]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _build_section(cls: type, values: dict[str, Any]) -> Any:
+    section = cls._section
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"[{section}] unknown key {key!r}{did_you_mean(key, names)}; "
+                              f"keys: {', '.join(names)}")
+        kwargs[key] = _coerce(value, hints[key], f"[{section}] {key}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Convert a TOML value to the annotated type (lists -> tuples, ints -> floats)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
+    for option in options:
+        ok, converted = _try(value, option)
+        if ok:
+            return converted
+    raise ConfigError(f"{where} = {value!r}: expected {_describe(hint)}")
+
+
+def _try(value: Any, hint: Any) -> tuple[bool, Any]:
+    if hint is type(None):
+        return False, None  # TOML has no null: a None field is written by leaving it out
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else None
+    if hint is str:
+        return isinstance(value, str), value
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False, None
+        args = typing.get_args(hint)
+        item_types = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(item_types) != len(value):
+            return False, None
+        out = []
+        for item, item_type in zip(value, item_types):
+            ok, converted = _try(item, item_type)
+            if not ok:
+                return False, None
+            out.append(converted)
+        return True, tuple(out)
+    return False, None
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, _UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        plural = {int: "integers", float: "numbers", str: "strings"}.get(args[0], "values")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {plural}"
+        return f"a list of {len(args)} {plural}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+_UnionType = type(int | None)

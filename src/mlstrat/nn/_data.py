@@ -1,0 +1,193 @@
+"""Reading the manifest into arrays: features, targets, splits and pass-through columns.
+
+Digits-size data fits in memory, so the selected columns are materialized once to NumPy
+(one engine query); everything else about the manifest stays in DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlstrat._constants import SPLITS
+from mlstrat._exceptions import InputError
+from mlstrat.nn._config import DataConfig
+
+__all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer"]
+
+PASSTHROUGH = ("domain", "group")
+
+
+@dataclass
+class Dataset:
+    """The manifest's rows as arrays (row order kept)."""
+
+    source: str
+    ids: np.ndarray  # (N,)
+    split: np.ndarray  # (N,) of str
+    X: np.ndarray  # (N, F) float32, not normalized
+    feature_names: list[str]
+    labels: np.ndarray | None  # (N,) original label values (single-task)
+    classes: list[Any]  # sorted labels seen in train (single-task)
+    y: np.ndarray  # (N,) int64 class index, or (N, T) float32 with NaN = missing (multi-task)
+    tasks: list[str] = field(default_factory=list)
+    passthrough: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def mask(self, split: str) -> np.ndarray:
+        return self.split == split
+
+
+def _numpy(column: Any) -> np.ndarray:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def select_features(columns: list[str], data: DataConfig, *, source: str) -> list[str]:
+    """The feature column names the config asks for, checked against the table's columns."""
+    from mlstrat._numbers import did_you_mean
+
+    if data.features is not None:
+        for name in data.features:
+            if name not in columns:
+                raise InputError(f"{source}: missing feature column {name!r}{did_you_mean(name, columns)}; "
+                                 f"fix [data] features")
+        return list(data.features)
+    if data.feature_prefix is None:
+        raise InputError(f"{source}: no features selected; set [data] features = [...] or "
+                         "feature_prefix (e.g. \"px_\")")
+    names = [c for c in columns if c.startswith(data.feature_prefix)]
+    if not names:
+        raise InputError(f"{source}: no column starts with feature_prefix {data.feature_prefix!r}; "
+                         f"columns: {', '.join(columns[:20])}")
+    return names
+
+
+def feature_matrix(arrow: Any, names: list[str], *, source: str) -> np.ndarray:
+    """(N, F) float32 matrix; a non-numeric column or NaN/empty values raise :class:`InputError`."""
+    import pyarrow as pa
+
+    cols = []
+    for name in names:
+        col = arrow.column(name)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)):
+            raise InputError(f"{source}: feature column {name!r} has type {col.type}; features must be numeric")
+        cols.append(np.asarray(_numpy(col), dtype=np.float32))
+    X = np.stack(cols, axis=1) if cols else np.zeros((arrow.num_rows, 0), np.float32)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        counts = bad.sum(axis=0)
+        worst = [i for i in np.argsort(-counts, kind="stable") if counts[i]]
+        more = f" (and {len(worst) - 1} more column(s) with NaN)" if len(worst) > 1 else ""
+        raise InputError(f"{source}: feature column {names[worst[0]]!r} has {int(counts[worst[0]])} "
+                         f"NaN/empty value(s){more}; fill or drop those rows before training")
+    return X
+
+
+def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
+                 classes: list[Any] | None = None) -> Dataset:
+    """Read the manifest and check it: split column, features, labels."""
+    from mlstrat.tables import describe_source, read_table, require_columns
+
+    source = describe_source(manifest)
+    table = read_table(manifest, con=con)
+    columns = list(table.columns)
+    if "split" not in columns:
+        raise InputError(f"{source}: no 'split' column; training needs to know which rows are "
+                         f"{', '.join(SPLITS)}. Run `mlstrat split {source} -o split.parquet` first")
+    require_columns(table, [data.id], source=source, role="id column")
+    names = select_features(columns, data, source=source)
+    targets = list(tasks) if tasks else [data.label]
+    require_columns(table, targets, source=source, role="task column" if tasks else "label column")
+    passthrough = [c for c in PASSTHROUGH if c in columns and c not in names]
+    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *names]))
+    arrow = table.select(*wanted).to_pyarrow()
+
+    split = np.asarray(_numpy(arrow.column("split")), dtype=object)
+    missing = np.array([s is None for s in split])
+    if missing.any():
+        raise InputError(f"{source}: column 'split' has {int(missing.sum())} empty value(s); every row "
+                         f"needs one of {', '.join(SPLITS)}")
+    split = split.astype(str)
+    unknown = sorted({str(s) for s in np.unique(split)} - set(SPLITS))
+    if unknown:
+        raise InputError(f"{source}: column 'split' has unknown value(s) {', '.join(map(repr, unknown))}; "
+                         f"allowed: {', '.join(SPLITS)}")
+    if not (split == "train").any():
+        raise InputError(f"{source}: no 'train' rows; the model needs training examples")
+
+    X = feature_matrix(arrow, names, source=source)
+    ids = _numpy(arrow.column(data.id))
+    extra = {c: _numpy(arrow.column(c)) for c in passthrough}
+    if tasks:
+        y = _task_matrix(arrow, list(tasks), source=source)
+        return Dataset(source, ids, split, X, names, None, [], y, list(tasks), extra)
+    labels, known, y = _labels(arrow.column(data.label), split, data.label, source=source, classes=classes)
+    return Dataset(source, ids, split, X, names, labels, known, y, [], extra)
+
+
+def _labels(column: Any, split: np.ndarray, name: str, *, source: str,
+            classes: list[Any] | None) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    labels = _numpy(column)
+    empty = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in labels])
+    if empty.any():
+        raise InputError(f"{source}: label column {name!r} has {int(empty.sum())} empty/NaN value(s); "
+                         "drop those rows or fill the labels")
+    if classes is None:
+        classes = sorted(np.unique(labels[split == "train"]).tolist())
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index.get(v, -1) for v in labels.tolist()], dtype=np.int64)
+    unseen = y < 0
+    if unseen.any():
+        parts = []
+        for s in SPLITS:
+            rows = unseen & (split == s)
+            if rows.any():
+                values = sorted({str(v) for v in labels[rows].tolist()})
+                parts.append(f"{', '.join(values[:5])}{' ...' if len(values) > 5 else ''} in {s} "
+                             f"({int(rows.sum())} rows)")
+        raise InputError(f"{source}: label(s) never seen in train: {'; '.join(parts)}; the model cannot "
+                         "learn a class without training examples. Add such rows to train or drop them")
+    return labels, classes, y
+
+
+def _task_matrix(arrow: Any, tasks: list[str], *, source: str) -> np.ndarray:
+    import pyarrow as pa
+
+    cols = []
+    for task in tasks:
+        col = arrow.column(task)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+                or pa.types.is_boolean(col.type) or pa.types.is_null(col.type)):
+            raise InputError(f"{source}: task column {task!r} has type {col.type}; tasks are binary "
+                             "targets (0/1, empty = missing)")
+        values = np.array([np.nan if v is None else float(v) for v in col.to_pylist()], dtype=np.float32)
+        bad = ~np.isnan(values) & (values != 0) & (values != 1)
+        if bad.any():
+            raise InputError(f"{source}: task column {task!r} has {int(bad.sum())} value(s) other than "
+                             "0, 1 or empty (e.g. "
+                             f"{values[bad][0]:g}); tasks are binary targets")
+        cols.append(values)
+    return np.stack(cols, axis=1)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Input normalization x -> (x - mean) / std with statistics from the train rows only."""
+
+    mean: np.ndarray  # (F,)
+    std: np.ndarray  # (F,)
+
+    @classmethod
+    def fit(cls, X_train: np.ndarray) -> Normalizer:
+        X64 = X_train.astype(np.float64)
+        mean, std = X64.mean(axis=0), X64.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)  # a constant feature stays 0 instead of dividing by 0
+        return cls(mean.astype(np.float32), std.astype(np.float32))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / self.std).astype(np.float32, copy=False)

@@ -1,0 +1,556 @@
+"""The training loop and the run directory.
+
+``train(config)`` reads the manifest, normalizes with train statistics, builds (or transfers)
+the network, runs mini-batch optimization with early stopping on the dev split, then writes
+the run directory: model.pt, config.toml, history.json, predictions.parquet, metrics.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat.nn._checkpoint import load_checkpoint, network_from_checkpoint, save_checkpoint
+from mlstrat.nn._config import TrainConfig
+from mlstrat.nn._data import Dataset, Normalizer, load_dataset
+from mlstrat.nn._model import (
+    Architecture,
+    Network,
+    cross_entropy_cost,
+    initialize,
+    masked_bce_cost,
+    penalty,
+    weight_parameters,
+)
+
+__all__ = ["TrainResult", "train", "resolve_device", "build_network", "make_optimizer", "Fitter",
+           "EpochStats", "outputs_to_predictions"]
+
+_EVAL_CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` wrote and measured.
+
+    Attributes
+    ----------
+    run_dir : Path
+        The run directory (model.pt, config.toml, history.json, predictions.parquet, metrics.json).
+    metrics : dict
+        metrics.json: per split ``n``, ``error``, ``accuracy``, ``cost``; ``tasks`` for multi-task.
+    history : dict
+        history.json: ``epochs`` (per epoch train/dev cost and error), ``best_epoch``,
+        ``stopped_early``, ``restored_best``.
+    """
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: dict[str, Any]
+    classes: list[Any] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    n_parameters: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
+                "seconds": round(self.seconds, 3), "classes": self.classes, "tasks": self.tasks,
+                "metrics": self.metrics, "history": self.history}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("[optim] device = 'cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def auto_threads(config: TrainConfig, n_inputs: int) -> int:
+    """CPU threads for training: the config's ``threads``, else 1 for small mini-batches.
+
+    A (64 x 256) matmul takes ~20 us on one core; spreading it over OpenMP threads costs more in
+    synchronization than it saves, and on a shared machine a busy second core makes it up to
+    15x slower (measured in docs/benchmarks/train.md). Large batches keep torch's default.
+    """
+    if config.optim.threads:
+        return config.optim.threads
+    width = max((n_inputs, *config.model.hidden))
+    work = (config.optim.batch_size or 10**6) * width
+    return 1 if work <= 64 * 1024 else torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _architecture(config: TrainConfig, n_inputs: int, n_outputs: int) -> Architecture:
+    shape = config.data.image_shape
+    if shape is not None and math.prod(shape) != n_inputs:
+        raise InputError(f"[data] image_shape = {list(shape)} holds {math.prod(shape)} values but "
+                         f"{n_inputs} feature columns are selected; make them agree")
+    cnn = config.model.kind == "cnn"
+    return Architecture(kind=config.model.kind, n_inputs=n_inputs, hidden=config.model.hidden,
+                        n_outputs=n_outputs, activation=config.model.activation,
+                        image_shape=shape, channels=config.model.channels if cnn else ())
+
+
+def build_network(config: TrainConfig, n_inputs: int, n_outputs: int, X_train: np.ndarray,
+                  generator: torch.Generator) -> tuple[Network, Normalizer]:
+    """A freshly initialized network, or one transferred from ``[transfer] init_from``
+    (body weights and normalization from the source, a new head, the first layers frozen)."""
+    arch = _architecture(config, n_inputs, n_outputs)
+    model = Network(arch, config.regularization.keep_probs(len(arch.hidden)))
+    initialize([*model.body_layers(), model.head], config.model.init, generator)
+    source = config.transfer.init_from
+    if not source:
+        return model, Normalizer.fit(X_train)
+    payload = load_checkpoint(source)
+    src_model, normalizer = network_from_checkpoint(payload)
+    src = src_model.arch
+    if src.n_inputs != n_inputs:
+        raise InputError(f"[transfer] init_from {payload['path']}: the source model takes {src.n_inputs} "
+                         f"input features but this config selects {n_inputs}; transfer needs the same "
+                         "input type and size")
+    if src.body_signature() != arch.body_signature():
+        diffs = [f"{k}: source {a!r}, config {b!r}" for k, a, b in zip(
+            ("kind", "n_inputs", "hidden", "activation", "image_shape", "channels"),
+            src.body_signature(), arch.body_signature()) if a != b]
+        raise ConfigError(f"[transfer] init_from {payload['path']}: the [model] section must describe the "
+                          f"source's layers (only the head is replaced); differs in {'; '.join(diffs)}")
+    body = {k: v for k, v in src_model.state_dict().items() if not k.startswith("head.")}
+    model.load_state_dict(body, strict=False)
+    layers = model.body_layers()
+    freeze = config.transfer.freeze
+    k = len(layers) if freeze == "all_but_head" else int(freeze)
+    if k > len(layers):
+        raise ConfigError(f"[transfer] freeze = {freeze} but the model has only {len(layers)} layer(s) "
+                          "before the head; use at most that, or 'all_but_head'")
+    for layer in layers[:k]:
+        layer.requires_grad_(False)
+    return model, normalizer
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim.Optimizer:
+    """torch.optim for the config. L2 enters as weight_decay = lambda/m on the weights only: torch's
+    (coupled) weight decay adds (lambda/m) W to the gradient, exactly the gradient of
+    (lambda/2m) ||W||^2, inside the optimizer's fused update."""
+    o = config.optim
+    weights = {id(p) for p in weight_parameters(model)}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = config.regularization.l2 / m
+    groups = [
+        {"params": [p for p in trainable if id(p) in weights], "weight_decay": decay},
+        {"params": [p for p in trainable if id(p) not in weights], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    # foreach: one multi-tensor kernel per update step instead of a Python loop over tensors
+    # (torch enables it by default on CUDA only; on CPU it is ~10% faster for small MLPs)
+    if o.optimizer == "gd":
+        return torch.optim.SGD(groups, lr=o.lr, foreach=True)
+    if o.optimizer == "momentum":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, foreach=True)
+    if o.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, foreach=True)
+    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, foreach=True)
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    train_cost: float
+    dev_cost: float | None
+    train_error: float
+    dev_error: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _error_count(logits: torch.Tensor, y: torch.Tensor, multitask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(wrong, counted): class index mismatches, or wrong labeled (example, task) entries."""
+    if multitask:
+        labeled = ~torch.isnan(y)
+        wrong = ((logits > 0) != (y > 0.5)) & labeled
+        return wrong.sum(), labeled.sum()
+    return (logits.argmax(dim=1) != y).sum(), y.new_tensor(y.shape[0])
+
+
+class Fitter:
+    """Mini-batch optimization with per-epoch dev evaluation and early stopping.
+
+    Parameters
+    ----------
+    model : Network
+    config : TrainConfig
+    X_train, y_train : torch.Tensor
+        Normalized features (N, F) and targets on ``device``.
+    X_dev, y_dev : torch.Tensor or None
+    augment : callable, default=None
+        Maps row indices of the train split to a normalized, augmented batch (train only).
+    """
+
+    def __init__(self, model: Network, config: TrainConfig, X_train: torch.Tensor, y_train: torch.Tensor,
+                 X_dev: torch.Tensor | None = None, y_dev: torch.Tensor | None = None, *,
+                 generator: torch.Generator, augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 loader: str = "memory") -> None:
+        self.model, self.config = model, config
+        self.X_train, self.y_train, self.X_dev, self.y_dev = X_train, y_train, X_dev, y_dev
+        self.m = int(X_train.shape[0])
+        self.multitask = bool(config.multitask.tasks)
+        self.loss_fn = masked_bce_cost if self.multitask else cross_entropy_cost
+        self.optimizer = make_optimizer(model, config, self.m)
+        self.generator, self.augment, self.loader = generator, augment, loader
+        self.batch_size = config.optim.batch_size or self.m
+        self.l1 = config.regularization.l1
+
+    def cost(self, X: torch.Tensor, y: torch.Tensor, *, regularized: bool) -> tuple[float, float]:
+        """(cost, error) in eval mode; the train cost J includes the penalty, the dev cost does not."""
+        self.model.eval()
+        total, wrong, counted = 0.0, 0, 0
+        with torch.no_grad():
+            for i in range(0, X.shape[0], _EVAL_CHUNK):
+                xb, yb = X[i:i + _EVAL_CHUNK], y[i:i + _EVAL_CHUNK]
+                logits = self.model(xb)
+                w, c = _error_count(logits, yb, self.multitask)
+                weight = float(c) if self.multitask else xb.shape[0]
+                total += float(self.loss_fn(logits, yb)) * weight
+                wrong, counted = wrong + int(w), counted + int(c)
+            J = total / max(counted, 1)
+            if regularized:
+                J += float(self._penalty())
+        return J, wrong / max(counted, 1)
+
+    def _penalty(self) -> torch.Tensor:
+        r = self.config.regularization
+        return penalty(self.model, l2=r.l2, l1=r.l1, m=self.m)
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n, b = self.m, self.batch_size
+        if self.loader == "dataloader":
+            from torch.utils.data import DataLoader, TensorDataset
+
+            device = self.X_train.device
+            ds = TensorDataset(self.X_train.cpu(), self.y_train.cpu())
+            for xb, yb in DataLoader(ds, batch_size=b, shuffle=True, generator=self.generator):
+                yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            return
+        perm = torch.randperm(n, generator=self.generator).to(self.X_train.device)
+        for i in range(0, n, b):
+            idx = perm[i:i + b]
+            xb = self.augment(idx) if self.augment is not None else self.X_train[idx]
+            yield xb, self.y_train[idx]
+
+    def run_epoch(self) -> tuple[float, float]:
+        """One pass over train; returns the mean batch data loss and the batch error rate (training
+        mode, as the weights moved), without extra passes over the data."""
+        self.model.train()
+        device = self.X_train.device
+        loss_sum = torch.zeros((), device=device)
+        wrong = torch.zeros((), dtype=torch.long, device=device)
+        counted = torch.zeros((), dtype=torch.long, device=device)
+        for xb, yb in self._batches():
+            logits = self.model(xb)  # (B, n_outputs)
+            loss = self.loss_fn(logits, yb)
+            objective = loss + penalty(self.model, l2=0.0, l1=self.l1, m=self.m) if self.l1 else loss
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                w, c = _error_count(logits, yb, self.multitask)
+                loss_sum += loss.detach() * c
+                wrong += w
+                counted += c
+        n = max(int(counted), 1)
+        return float(loss_sum) / n, int(wrong) / n
+
+    def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
+        """Train for ``epochs`` with early stopping; returns the history.json dict."""
+        from mlstrat._progress import Steps
+
+        es = self.config.early_stopping
+        epochs = self.config.optim.epochs
+        has_dev = self.X_dev is not None and self.X_dev.shape[0] > 0
+        history: list[EpochStats] = []
+        best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
+        with Steps(epochs, "Training", progress=progress) as bar:
+            for epoch in range(1, epochs + 1):
+                data_cost, train_error = self.run_epoch()
+                with torch.no_grad():
+                    train_cost = data_cost + float(self._penalty())
+                dev_cost = dev_error = None
+                if has_dev:
+                    dev_cost, dev_error = self.cost(self.X_dev, self.y_dev, regularized=False)
+                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error))
+                bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
+                            + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
+                if not has_dev:
+                    best_epoch = epoch
+                    continue
+                value = dev_cost if es.monitor == "dev_cost" else dev_error
+                if value < best_value - es.min_delta:
+                    best_value, best_epoch, waited = value, epoch, 0
+                    if es.restore_best:
+                        best_state = copy.deepcopy(self.model.state_dict())
+                else:
+                    waited += 1
+                    if es.patience and waited >= es.patience:
+                        stopped = epoch < epochs
+                        break
+        restored = False
+        if best_state is not None and best_epoch != history[-1].epoch:
+            # whether or not early stopping fired: the best dev epoch's weights are the result
+            self.model.load_state_dict(best_state)
+            restored = True
+        return {"epochs": [h.to_dict() for h in history], "best_epoch": best_epoch,
+                "stopped_early": stopped, "restored_best": restored}
+
+
+def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, device: torch.device,
+               seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Batches of train rows through mismatch.transforms (in pixel space), then normalized."""
+    from mlstrat.mismatch.transforms import apply_transforms
+
+    shape = config.data.image_shape
+    value_range = config.data.value_range or (float(X_raw.min()), float(X_raw.max()))
+    rng = np.random.default_rng(seed)
+    names = list(config.regularization.augment)
+
+    def augment(idx: torch.Tensor) -> torch.Tensor:
+        raw = X_raw[idx.cpu().numpy()].reshape(-1, *shape)  # (B, C, H, W)
+        out = apply_transforms(raw, names, rng=rng, value_range=value_range).reshape(raw.shape[0], -1)
+        return torch.from_numpy(normalizer(out.astype(np.float32))).to(device)
+
+    return augment
+
+
+def _target_tensor(ds: Dataset, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    y = ds.y[rows]
+    return torch.from_numpy(np.ascontiguousarray(y)).to(device)
+
+
+def predict_outputs(model: Network, X: np.ndarray, normalizer: Normalizer, *, multitask: bool,
+                    device: torch.device | str = "cpu") -> np.ndarray:
+    """Probabilities (N, n_outputs): softmax over classes or one sigmoid per task."""
+    model.eval()
+    Xn = torch.from_numpy(normalizer(X))
+    out = []
+    with torch.no_grad():
+        for i in range(0, Xn.shape[0], _EVAL_CHUNK):
+            logits = model(Xn[i:i + _EVAL_CHUNK].to(device))
+            out.append((torch.sigmoid(logits) if multitask else torch.softmax(logits, dim=1)).cpu())
+    if not out:
+        return np.zeros((0, model.arch.n_outputs))
+    return torch.cat(out).double().numpy()
+
+
+def outputs_to_predictions(proba: np.ndarray, *, ids: np.ndarray, split: np.ndarray | None,
+                           labels: np.ndarray | None, classes: list[Any], tasks: list[str],
+                           task_targets: np.ndarray | None = None,
+                           passthrough: dict[str, np.ndarray] | None = None) -> Any:
+    """The predictions table (pyarrow): id, split, y_true, y_pred, proba_<class>, domain, group.
+
+    Multi-task runs give one row per labeled (example, task) entry with a ``task`` column and
+    ``proba_0``/``proba_1``, so that the error over the table is the multi-task error.
+    """
+    import pyarrow as pa
+
+    passthrough = passthrough or {}
+    cols: dict[str, Any] = {}
+    if tasks:
+        n, t = proba.shape
+        rows, task_idx = np.nonzero(~np.isnan(task_targets)) if task_targets is not None else (
+            np.repeat(np.arange(n), t), np.tile(np.arange(t), n))
+        p1 = proba[rows, task_idx]
+        cols["id"] = ids[rows]
+        if split is not None:
+            cols["split"] = split[rows]
+        cols["task"] = np.asarray(tasks, dtype=object)[task_idx]
+        if task_targets is not None:
+            cols["y_true"] = task_targets[rows, task_idx].astype(np.int64)
+        cols["y_pred"] = (p1 >= 0.5).astype(np.int64)
+        cols["proba_0"], cols["proba_1"] = 1.0 - p1, p1
+        for name, values in passthrough.items():
+            cols[name] = values[rows]
+    else:
+        cols["id"] = ids
+        if split is not None:
+            cols["split"] = split
+        pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if len(proba) else np.array([], object)
+        if labels is not None:
+            cols["y_true"] = labels
+        cols["y_pred"] = pa.array(pred.tolist(), type=pa.array(list(classes)).type)
+        for j, c in enumerate(classes):
+            cols[f"proba_{c}"] = proba[:, j]
+        cols.update(passthrough)
+    return pa.table({k: v if isinstance(v, pa.Array) else pa.array(_plain(v)) for k, v in cols.items()})
+
+
+def _plain(values: np.ndarray) -> Any:
+    return values.tolist() if values.dtype == object else values
+
+
+def _metrics(proba: np.ndarray, ds: Dataset, model: Network, config: TrainConfig) -> dict[str, Any]:
+    """metrics.json: per split n, error, accuracy and the (unregularized) cost."""
+    from mlstrat._constants import SPLITS
+
+    eps = 1e-12
+    out: dict[str, Any] = {}
+    tasks: dict[str, Any] = {t: {} for t in ds.tasks}
+    for split in SPLITS:
+        rows = ds.mask(split)
+        if not rows.any():
+            continue
+        if ds.tasks:
+            y, p = ds.y[rows], proba[rows]
+            labeled = ~np.isnan(y)
+            yl = np.where(labeled, y, 0)
+            wrong = ((p >= 0.5) != (yl > 0.5)) & labeled
+            bce = -(yl * np.log(p + eps) + (1 - yl) * np.log(1 - p + eps))
+            n = int(labeled.sum())
+            error = float(wrong.sum() / n) if n else None
+            out[split] = {"n": n, "error": error, "accuracy": None if error is None else 1 - error,
+                          "cost": float(bce[labeled].mean()) if n else None}
+            for j, task in enumerate(ds.tasks):
+                nt = int(labeled[:, j].sum())
+                et = float(wrong[:, j].sum() / nt) if nt else None
+                tasks[task][split] = {"n": nt, "error": et, "accuracy": None if et is None else 1 - et}
+        else:
+            y, p = ds.y[rows], proba[rows]
+            error = float((p.argmax(axis=1) != y).mean())
+            cost = float(-np.log(p[np.arange(len(y)), y] + eps).mean())
+            out[split] = {"n": int(rows.sum()), "error": error, "accuracy": 1 - error, "cost": cost}
+    if ds.tasks:
+        out["tasks"] = tasks
+    return out
+
+
+def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
+    if run_dir is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        path = Path("runs") / f"run-{stamp}"
+        i = 1
+        while path.exists():
+            i += 1
+            path = Path("runs") / f"run-{stamp}-{i}"
+    else:
+        path = Path(run_dir)
+    if (path / "model.pt").exists() and not force:
+        raise InputError(f"{path}: already holds a trained run; choose another run directory (-o) "
+                         "or pass --force (force=True) to overwrite it")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a directory; choose another run directory")
+    return path
+
+
+def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
+          con: Any = None, force: bool = False) -> TrainResult:
+    """Train a network as configured and write its run directory.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration (``TrainConfig.from_toml(path)``).
+    run_dir : path-like, default=None
+        Where to write; ``runs/run-<UTC time>`` under the working directory by default.
+    progress : bool, default=None
+        A Rich bar per epoch (train cost, dev error); ``None``: only on a terminal.
+    con : ibis DuckDB backend, default=None
+        Engine connection used to read the manifest.
+    force : bool, default=False
+        Overwrite a run directory that already holds a model.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ConfigError, InputError
+        Bad configuration or data (missing columns, NaN features, labels unseen in train,
+        no ``split`` column, transfer source of another input size).
+    """
+    from mlstrat._json import dumps
+    from mlstrat.tables import atomic_write_text, write_table
+
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
+                          "use TrainConfig.from_toml(path)")
+    if not config.data.manifest:
+        raise ConfigError("[data] manifest is not set; give the table written by `mlstrat split`")
+    started = time.perf_counter()
+    config = config.resolve_paths(Path.cwd())
+    path = _prepare_run_dir(run_dir, force)
+    ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
+    device = resolve_device(config.optim.device)
+    seed = config.optim.seed
+    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
+    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
+    if not ds.tasks and n_outputs < 2:
+        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
+                         "classification needs at least two")
+
+    with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # dropout masks draw from the global generator
+        generator = torch.Generator().manual_seed(seed)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, ds.X[train_rows], generator)
+        model.to(device)
+        X_train = torch.from_numpy(normalizer(ds.X[train_rows])).to(device)
+        y_train = _target_tensor(ds, train_rows, device)
+        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
+        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
+        augment = None
+        if config.regularization.augment:
+            augment = _augmenter(config, ds.X[train_rows], normalizer, device, seed)
+        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
+        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
+                        augment=augment, loader=loader)
+        if not dev_rows.any():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=2)
+        history = fitter.fit(progress=progress)
+        model.cpu()
+        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+
+    metrics = _metrics(proba, ds, model, config)
+    table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
+                                   tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
+                                   passthrough=ds.passthrough)
+    path.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
+                    classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
+                    id_column=config.data.id)
+    atomic_write_text(path / "config.toml", config.to_toml())
+    atomic_write_text(path / "history.json", dumps(history) + "\n")
+    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
+    write_table(table, path / "predictions.parquet", con=con, force=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
+                       tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
+                       seconds=time.perf_counter() - started)

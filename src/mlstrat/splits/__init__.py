@@ -1,0 +1,25 @@
+"""Splits: stable, target-aware, size-aware train / train-dev / dev / test assignment.
+
+``split`` assigns each manifest row from the md5 hash of its group (or id) and a salt,
+stratified by label and domain, with dev/test drawn from the target domain and sized by the
+data (METHOD.md §1).
+"""
+
+from mlstrat.splits._allocate import apportion
+from mlstrat.splits._hashing import DEFAULT_SALT, assign_hash, hash_sql
+from mlstrat.splits._policy import AUTO_CAP, AUTO_FRACTION, auto_size, resolvable_difference, resolve_size
+from mlstrat.splits._split import SplitResult, split
+
+__all__ = [
+    "AUTO_CAP",
+    "AUTO_FRACTION",
+    "DEFAULT_SALT",
+    "SplitResult",
+    "apportion",
+    "assign_hash",
+    "auto_size",
+    "hash_sql",
+    "resolvable_difference",
+    "resolve_size",
+    "split",
+]
