@@ -1,4 +1,4 @@
-"""`mlstrat demo`: the bundled digits scenario, end to end (grows with each capability)."""
+"""`mlstrat demo`: the method's loop on a bundled scenario (what `make demo` runs)."""
 
 from __future__ import annotations
 
@@ -9,53 +9,132 @@ import typer
 
 from mlstrat.cli._app import app
 
-__all__ = ["demo_command", "build_step", "split_step"]
+__all__ = ["demo_command"]
 
-MANIFEST_NAME = "manifest.parquet"
-SPLIT_NAME = "split.parquet"
-
-
-def build_step(out: Path) -> Path:
-    """Build the digits manifest and write it to ``out/manifest.parquet`` (overwrites its own file)."""
-    from mlstrat.scenarios import build_digits_manifest
-    from mlstrat.tables import write_table
-
-    out.mkdir(parents=True, exist_ok=True)
-    return write_table(build_digits_manifest(), out / MANIFEST_NAME, force=True)
-
-
-def split_step(manifest: Path, out: Path) -> Any:
-    """Split with the app as target domain, writers as groups, stratified by label."""
-    import warnings
-
-    from mlstrat._exceptions import MlstratWarning
-    from mlstrat.splits import split
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MlstratWarning)
-        result = split(manifest, label="label", domain="domain", target="app", group="group")
-    result.write(out / SPLIT_NAME, force=True)
-    return result
+_COMPONENT_NAMES = {"avoidable_bias": "avoidable bias", "variance": "variance",
+                    "data_mismatch": "data mismatch", "dev_overfitting": "dev overfitting"}
+_SPLIT_NAMES = {"train": "train", "train_dev": "train-dev", "dev": "dev", "test": "test"}
 
 
 @app.command("demo")
 def demo_command(
-    out: Path = typer.Option(Path("mlstrat-demo"), "-o", "--out", help="Folder for the demo's files (re-runnable)."),
-    json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    scenario: str = typer.Option("mismatch", "--scenario", "-s",
+                                 help="mismatch (default: web -> app) | bias | variance | label-noise | clean"),
+    out: Path = typer.Option(Path("mlstrat-demo"), "-o", "--out",
+                             help="Folder for the demo's files (re-running replaces them)."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer epochs and folds (same diagnoses)."),
+    json: bool = typer.Option(False, "--json", help="Print each iteration's diagnosis as JSON."),
 ) -> None:
-    """Run the bundled digits scenario: web images for training, the phone app as target."""
-    from mlstrat.cli._common import console, echo_json
-    from mlstrat.cli.split import render_summary
+    """Run the loop on the bundled digits scenario: split, train, diagnose, act, retrain, report."""
+    from mlstrat.scenarios import run_demo
 
-    if out.exists() and not out.is_dir():
-        from mlstrat._exceptions import InputError
+    if not json:
+        from mlstrat.cli._common import console
+        from mlstrat.scenarios import SCENARIOS
 
-        raise InputError(f"{out}: exists and is not a folder; give a folder path with -o")
-    manifest = build_step(out)
-    result = split_step(manifest, out)
-    summary = {**result.to_dict(), "output": str(out / SPLIT_NAME)}
+        spec = SCENARIOS.get(scenario)
+        if spec is not None:
+            console().print(f"[bold]mlstrat demo[/] · scenario [cyan]{scenario}[/]: {spec.description}")
+    result = run_demo(scenario, out=out, quick=quick)
     if json:
-        echo_json(summary)
+        from mlstrat.cli._common import echo_json
+
+        echo_json(result)
         return
-    console().print(f"digits scenario: manifest {manifest} (web = training source, app = target)")
-    render_summary(summary)
+    render_demo(result)
+
+
+def render_demo(result: Any) -> None:
+    """Print the loop: each iteration's diagnosis, the steps between, the change, the report."""
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import console
+
+    out = console()
+    steps = result.steps
+    sizes = steps.get("split", {}).get("sizes", {})
+    out.print("\n[bold]1. Split[/] " + ", ".join(f"{_SPLIT_NAMES[s]} {n:,}" for s, n in sizes.items())
+              + f"  → {steps.get('split', {}).get('output', '')}")
+    for number, iteration in enumerate(result.iterations, start=2):
+        out.print(f"\n[bold]{number}. {iteration.name}[/]  (run {iteration.run_id})")
+        out.print(_errors_table(iteration.diagnosis))
+        d = iteration.diagnosis
+        out.print(f"[bold]Verdict:[/] {d['verdict']}")
+        for action in d["actions"][:3]:
+            out.print(f"  → [cyan]{action['id']}[/]: {action['title']}")
+        if number == 2:
+            _print_steps(out, steps, format_rate)
+    if result.changes:
+        table = Table(title="What changed, first → last iteration", title_justify="left")
+        for col in ("", "before", "after", "change"):
+            table.add_column(col, justify="left" if not col else "right")
+        for row in result.changes:
+            name = _COMPONENT_NAMES.get(row["component"]) or \
+                _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
+            change = "-" if row["change"] is None else f"{100 * row['change']:+.1f} pts"
+            table.add_row(name, format_rate(row["before"], 1), format_rate(row["after"], 1), change)
+        out.print()
+        out.print(table)
+    planted = result.planted or "no significant problem"
+    found = result.found or "no significant problem"
+    mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
+    out.print(f"\n{mark} planted: [bold]{planted}[/] · diagnosed: [bold]{found}[/] · {result.seconds:.1f} s")
+    out.print(f"Report: [bold]{result.report}[/]  (open it in a browser)")
+
+
+def _errors_table(diagnosis: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="grey50")
+    table.add_column("human", justify="right")
+    for split in diagnosis["errors"]:
+        table.add_column(_SPLIT_NAMES[split], justify="right")
+    row = [format_rate(diagnosis["human_level"]["bayes_proxy"]["value"], 1)]
+    row += [f"{format_rate(e['value'], 1)} [grey50]±{100 * (e['ci_high'] - e['ci_low']) / 2:.1f}[/]"
+            if e.get("ci_low") is not None else format_rate(e["value"], 1)
+            for e in diagnosis["errors"].values()]
+    table.add_row(*row)
+    gaps = []
+    for name, c in diagnosis["components"].items():
+        if c["value"] is not None:
+            style = "bold red" if name == diagnosis["principal_problem"] else \
+                ("red" if name in diagnosis["problems"] else "grey50")
+            gaps.append(f"[{style}]{_COMPONENT_NAMES[name]} {100 * c['value']:+.1f}[/]")
+    return _Group(table, "  " + " · ".join(gaps) + " pts")
+
+
+def _Group(*items: Any) -> Any:
+    from rich.console import Group
+
+    return Group(*items)
+
+
+def _print_steps(out: Any, steps: dict[str, Any], format_rate: Any) -> None:
+    """The work between iterations: error sheet, mismatch analysis, synthesis, label issues."""
+    if "error_sheet" in steps:
+        s = steps["error_sheet"]
+        out.print(f"\n[bold]Error analysis:[/] {s['sample_size']} of {s['n_errors']} dev mistakes sampled to "
+                  f"{s['sheet']}; tag them with [cyan]{s['next']}[/]")
+    if "mismatch" in steps:
+        m = steps["mismatch"]
+        top = ", ".join(f["feature"] for f in m["top_features"][:3])
+        out.print(f"[bold]Mismatch:[/] a classifier tells app from web with AUC {m['auc']['value']:.3f} "
+                  f"({m['strength']}); top differences: {top}")
+    if "synth" in steps:
+        s = steps["synth"]
+        cal = s.get("calibration") or {}
+        params = ", ".join(f"{k} {v}" for t in (cal.get("params") or {}).values() for k, v in t.items()) \
+            if isinstance(cal.get("params"), dict) else ""
+        before, after = s.get("auc_before") or {}, s.get("auc_after") or {}
+        out.print(f"[bold]Synthesis:[/] {s['n_synthesized']:,} app-like rows from web rows "
+                  f"({', '.join(s['transforms'])}{'; ' + params if params else ''}); "
+                  f"AUC train vs app {before.get('value', float('nan')):.3f} → {after.get('value', float('nan')):.3f}")
+    if "labels" in steps:
+        s = steps["labels"]
+        out.print(f"[bold]Label issues:[/] {s['suspects']} suspects, {s['hits']} of the {s['planted']} flipped "
+                  f"labels found (precision {format_rate(s['precision'], 0)}, recall {format_rate(s['recall'], 0)})")
+    if "few_training_rows" in steps:
+        out.print(f"[bold]Data:[/] training on {steps['few_training_rows']} rows only")

@@ -1,0 +1,54 @@
+"""Recording the runs that ``train`` and ``diagnose`` produce, with their fingerprints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from mlstrat.runs._run import Run
+from mlstrat.runs._store import RunStore
+
+__all__ = ["test_set_fingerprint", "record_predictions_run"]
+
+
+def test_set_fingerprint(predictions: Any, *, con: Any = None) -> str | None:
+    """Fingerprint of a predictions table's test split: which ids, with which true labels.
+
+    Order-independent and streaming (``count`` and ``bit_xor`` of a hash per row in the
+    engine), so two models evaluated on the same test set share it while every model's
+    predictions file differs. ``None`` when there is no test split or no ``id`` column.
+    """
+    import ibis
+
+    from mlstrat.tables import default_connection, read_table
+
+    con = con or default_connection()
+    table = read_table(predictions, con=con)
+    if not {"id", "split", "y_true"} <= set(table.columns):
+        return None
+    test = table.filter(table.split.cast("string") == "test")
+    key = test.id.cast("string").concat(":", test.y_true.cast("string"))
+    sql = ibis.to_sql(test.select(k=key), dialect="duckdb")
+    n, h = con.raw_sql(f"SELECT count(*), bit_xor(hash(k)) FROM ({sql})").fetchall()[0]
+    if not n:
+        return None
+    return f"test:{n}:{int(h):016x}"
+
+
+def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
+                           config: Mapping[str, Any] | None = None, metrics: Any = None,
+                           diagnosis: Any = None, artifacts: str | os.PathLike | None = None,
+                           note: str | None = None, run_id: str | None = None,
+                           data: str | os.PathLike | None = None) -> Run:
+    """Record a run evaluated on a predictions file; fingerprints are computed here.
+
+    ``data`` is the file the run's data came from (a training manifest); by default the
+    predictions file itself.
+    """
+    from mlstrat.tables import fingerprint
+
+    store = RunStore() if store is None else store
+    return store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
+                        diagnosis=diagnosis, artifacts=artifacts, note=note,
+                        test_fingerprint=test_set_fingerprint(predictions), run_id=run_id)

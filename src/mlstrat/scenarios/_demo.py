@@ -1,0 +1,391 @@
+"""The main job: the method's loop (split -> train -> diagnose -> decide -> act -> again) on
+the bundled digits scenarios.
+
+Each scenario plants one problem in the data or the model; nothing about the diagnosis is
+hard-coded: every verdict is computed from the predictions by the same library calls a user
+makes. The default scenario, ``mismatch``, is the web/app project: train mostly on clean web
+images, serve blurred and noisy phone-app images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
+from mlstrat._numbers import did_you_mean
+from mlstrat._progress import Steps
+from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
+
+__all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
+
+#: Error-analysis categories offered on the demo's tagging sheet.
+SHEET_CATEGORIES = ("blurry", "noisy", "ambiguous digit", "mislabeled")
+
+# The baseline network of every scenario; each scenario changes one knob at a time.
+BASELINE: dict[str, dict[str, Any]] = {
+    "data": {"feature_prefix": FEATURE_PREFIX, "label": "label", "image_shape": list(IMAGE_SHAPE),
+             "value_range": list(VALUE_RANGE)},
+    "model": {"kind": "mlp", "hidden": [128, 64], "activation": "relu", "init": "he"},
+    "regularization": {"l2": 0.0, "keep_prob": 1.0},
+    "optim": {"optimizer": "adam", "lr": 0.001, "batch_size": 64, "epochs": 30, "seed": 0},
+    "early_stopping": {"monitor": "dev_cost", "patience": 0, "restore_best": True},
+}
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One turn of the loop: a trained (or re-diagnosed) run and its diagnosis."""
+
+    name: str
+    run_id: str
+    run_dir: str | None
+    diagnosis: dict[str, Any]
+    metrics: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "run_id": self.run_id, "run_dir": self.run_dir,
+                "principal_problem": self.diagnosis.get("principal_problem"),
+                "diagnosis": self.diagnosis}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`run_demo` did, step by step."""
+
+    scenario: str
+    planted: str | None
+    out: str
+    iterations: tuple[Iteration, ...]
+    steps: dict[str, Any]
+    changes: list[dict[str, Any]]
+    report: str
+    seconds: float
+
+    @property
+    def found(self) -> str | None:
+        """The principal problem of the first iteration: what the toolkit diagnosed."""
+        return self.iterations[0].diagnosis.get("principal_problem")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "planted": self.planted, "found": self.found,
+                "iterations": [it.to_dict() for it in self.iterations], "changes": self.changes,
+                "steps": self.steps, "report": self.report, "out": self.out,
+                "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class _Context:
+    out: Path
+    quick: bool
+    human: tuple[str, ...]
+    store: Any
+    bar: Steps
+    iterations: list[Iteration] = field(default_factory=list)
+    steps: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A planted problem: how to build its data, and the loop to run on it."""
+
+    name: str
+    description: str
+    planted: str | None
+    human: tuple[str, ...]
+    n_steps: int
+    run: Callable[[_Context], None]
+
+
+# ---------------------------------------------------------------------------- shared steps
+
+def _write(table: Any, path: Path) -> Path:
+    from mlstrat.tables import write_table
+
+    return write_table(table, path, force=True)
+
+
+def _split(ctx: _Context, manifest: Any, **options: Any) -> Path:
+    from mlstrat.splits import split
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        result = split(manifest, label="label", group="group", **options)
+    path = result.write(ctx.path("split.parquet"), force=True)
+    ctx.steps["split"] = {"output": str(path), "sizes": result.sizes, "policy": result.summary.get("policy"),
+                          "warnings": result.summary.get("warnings", [])}
+    ctx.bar.advance("split")
+    return path
+
+
+def _config(manifest: Path, **overrides: dict[str, Any]) -> Any:
+    from mlstrat.nn import TrainConfig
+
+    raw = {section: dict(values) for section, values in BASELINE.items()}
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    raw["data"]["manifest"] = str(manifest)
+    return TrainConfig.from_dict(raw)
+
+
+def _train(ctx: _Context, name: str, manifest: Path, **overrides: dict[str, Any]) -> Iteration:
+    """Train, diagnose the predictions, record the run: one iteration of the loop."""
+    from mlstrat.nn import train
+
+    config = _config(manifest, **overrides)
+    if ctx.quick:
+        config = dataclasses.replace(config, optim=dataclasses.replace(
+            config.optim, epochs=max(5, config.optim.epochs // 2)))
+    run_id = ctx.store.new_id()
+    result = train(config, run_dir=ctx.store.artifacts_root / run_id, progress=False)
+    ctx.bar.advance(f"trained {name}")
+    return _diagnose(ctx, name, result.run_dir / "predictions.parquet", run_id=run_id,
+                     config=config.to_dict(), data=manifest, run_dir=result.run_dir,
+                     history=result.history, kind="train")
+
+
+def _diagnose(ctx: _Context, name: str, predictions: Path, *, run_id: str | None = None,
+              config: dict[str, Any] | None = None, data: Path | None = None,
+              run_dir: Path | None = None, history: dict[str, Any] | None = None,
+              kind: str = "diagnose") -> Iteration:
+    from mlstrat.diagnosis import diagnose
+    from mlstrat.metrics import compute_metrics
+    from mlstrat.runs import record_predictions_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        diagnosis = diagnose(str(predictions), human=list(ctx.human)).to_dict()
+        metrics = compute_metrics(str(predictions)).to_dict()
+        run = record_predictions_run(kind, predictions, store=ctx.store, config=config, metrics=metrics,
+                                     diagnosis=diagnosis, artifacts=run_dir, note=name, run_id=run_id,
+                                     data=data)
+    iteration = Iteration(name=name, run_id=run.id, run_dir=str(run_dir) if run_dir else None,
+                          diagnosis=diagnosis, metrics=metrics, history=history)
+    ctx.iterations.append(iteration)
+    ctx.bar.advance(f"diagnosed {name}")
+    return iteration
+
+
+def _sheet(ctx: _Context, predictions: Path) -> None:
+    from mlstrat.errors import sample_errors
+
+    sample = sample_errors(str(predictions), split="dev", n=100, categories=SHEET_CATEGORIES, seed=0,
+                           output=ctx.path("dev_errors.csv"), force=True)
+    ctx.steps["error_sheet"] = {"sheet": str(sample.sheet), "sample_size": sample.sample_size,
+                                "n_errors": sample.n_errors, "split_error": sample.split_error,
+                                "categories": list(SHEET_CATEGORIES),
+                                "next": f"mlstrat errors ui {sample.sheet}"}
+    ctx.bar.advance("error sheet")
+
+
+def _web_only(classes: tuple[int, ...] | None = None) -> Any:
+    """The digits without the app channel (one distribution), optionally a subset of classes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = build_digits_manifest(app_share=0.0)
+    if classes:
+        table = table.filter(pc.is_in(table["label"], pa.array(classes, type=table["label"].type)))
+    return table
+
+
+# ---------------------------------------------------------------------------- the scenarios
+
+def _mismatch(ctx: _Context) -> None:
+    from mlstrat.mismatch import analyze_mismatch, synthesize
+
+    manifest = _write(build_digits_manifest(), ctx.path("manifest.parquet"))
+    split_path = _split(ctx, manifest, domain="domain", target="app")
+    baseline = _train(ctx, "baseline", split_path)
+    _sheet(ctx, Path(baseline.run_dir) / "predictions.parquet")
+
+    image = {"feature_prefix": FEATURE_PREFIX, "image_shape": IMAGE_SHAPE, "value_range": VALUE_RANGE}
+    folds = 3 if ctx.quick else 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        report = analyze_mismatch(str(split_path), domain="domain", target="app", group="group",
+                                  folds=folds, importance_repeats=2 if ctx.quick else 5, top=5, **image)
+    ctx.steps["mismatch"] = {"auc": report.auc.to_dict(), "strength": report.strength,
+                             "top_features": [f.to_dict() for f in report.top_features]}
+    ctx.bar.advance("mismatch")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        synth = synthesize(str(split_path), split="train", transforms=["blur", "noise"], like="app",
+                           folds=folds, output=ctx.path("train_synth.parquet"), force=True, **image)
+    ctx.steps["synth"] = synth.to_dict()
+    ctx.bar.advance("synth")
+    _train(ctx, "synthesized app-like training data", ctx.path("train_synth.parquet"))
+
+
+def _bias(ctx: _Context) -> None:
+    split_path = _split(ctx, _web_only(), train_dev="none")
+    _train(ctx, "baseline: a 2-unit network", split_path, model={"hidden": [2]}, optim={"epochs": 15})
+    _train(ctx, "bigger network", split_path, model={"hidden": [128, 64]}, optim={"epochs": 15})
+
+
+def _variance(ctx: _Context) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from mlstrat.tables import read_table
+
+    split_path = _split(ctx, _web_only(), train_dev="none")
+    full = read_table(split_path).to_pyarrow()
+    is_train = np.asarray(full["split"].to_pylist()) == "train"
+    keep = np.ones(len(is_train), dtype=bool)
+    train_rows = np.flatnonzero(is_train)
+    keep[np.random.default_rng(0).permutation(train_rows)[120:]] = False  # 120 training rows left
+    few = _write(full.filter(pa.array(keep)), ctx.path("split_few.parquet"))
+    ctx.steps["few_training_rows"] = int(keep[is_train].sum())
+    big = {"model": {"hidden": [512, 512]}, "optim": {"epochs": 100}}
+    _train(ctx, "baseline: 120 training rows, big unregularized network", few, **big)
+    _train(ctx, "more training data", split_path, **big)
+
+
+def _label_noise(ctx: _Context) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from mlstrat.errors import find_label_issues
+    from mlstrat.tables import read_table
+
+    split_path = _split(ctx, _web_only(), train_dev=300)
+    table = read_table(split_path).to_pyarrow()
+    labels = table["label"].to_numpy().copy()
+    rng = np.random.default_rng(1)
+    dev = np.flatnonzero(np.asarray(table["split"].to_pylist()) == "dev")
+    flipped = rng.choice(dev, size=int(round(0.15 * len(dev))), replace=False)
+    labels[flipped] = (labels[flipped] + rng.integers(1, 10, size=len(flipped))) % 10
+    noisy = _write(table.set_column(table.column_names.index("label"), "label", pa.array(labels)),
+                   ctx.path("split_noisy_dev.parquet"))
+    baseline = _train(ctx, "baseline: 15% of dev labels flipped", noisy)
+    predictions = Path(baseline.run_dir) / "predictions.parquet"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)
+        issues = find_label_issues(str(predictions), split="dev")
+    found = {str(s["id"]) for s in issues.to_dict()["issues"]}
+    planted = {str(i) for i in np.asarray(table["id"].to_pylist())[flipped]}
+    hits = len(found & planted)
+    ctx.steps["labels"] = {"planted": len(planted), "suspects": len(found), "hits": hits,
+                           "precision": hits / len(found) if found else 0.0,
+                           "recall": hits / len(planted) if planted else 0.0}
+    ctx.bar.advance("labels")
+
+    # A person reviews the suspects and restores the labels that really were wrong (the
+    # scenario knows the original labels; a reviewer would read the images).
+    original = dict(zip((str(i) for i in table["id"].to_pylist()), table["label"].to_pylist()))
+    confirmed = found & planted
+    preds = read_table(predictions).to_pyarrow()
+    y_true = [str(original[str(i)]) if str(i) in confirmed else str(y)
+              for i, y in zip(preds["id"].to_pylist(), preds["y_true"].to_pylist())]
+    column = pa.array(y_true).cast(preds["y_true"].type)
+    fixed = preds.set_column(preds.column_names.index("y_true"), "y_true", column)
+    fixed_path = _write(fixed, ctx.path("predictions_fixed_labels.parquet"))
+    _diagnose(ctx, "reviewed suspects, fixed dev labels", fixed_path,
+              config={"labels": "suspects reviewed, confirmed ones fixed"})
+
+
+def _clean(ctx: _Context) -> None:
+    split_path = _split(ctx, _web_only(classes=(0, 1, 4, 7)), train_dev="none")
+    _train(ctx, "baseline on an easy task (digits 0, 1, 4, 7)", split_path)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("mismatch", "Train on clean web images, serve blurred and noisy phone-app images; "
+                 "then synthesize app-like training data and retrain.", "data_mismatch",
+                 ("expert=0.5%",), 10, _mismatch),
+        Scenario("bias", "A 2-unit network cannot fit the digits; then a bigger network.",
+                 "avoidable_bias", ("expert=0.5%",), 5, _bias),
+        Scenario("variance", "120 training rows and a big unregularized network; then more data.",
+                 "variance", ("expert=0.5%",), 5, _variance),
+        Scenario("label-noise", "15% of the dev labels are flipped; confident learning finds them, "
+                 "a reviewer fixes the confirmed ones, and the model is diagnosed again.", "data_mismatch", ("expert=0.5%",), 5,
+                 _label_noise),
+        Scenario("clean", "An easy task the network masters: no significant problem.", None,
+                 ("expert=0.5%",), 3, _clean),
+    )
+}
+
+
+def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", quick: bool = False,
+             progress: bool | None = None) -> DemoResult:
+    """Run the loop on a bundled scenario and write its files and report under ``out``.
+
+    Parameters
+    ----------
+    scenario : {"mismatch", "bias", "variance", "label-noise", "clean"}, default="mismatch"
+        Which problem to plant (see :data:`SCENARIOS`).
+    out : path-like, default="mlstrat-demo"
+        The demo's folder; re-running replaces the demo's own files (its run store too).
+    quick : bool, default=False
+        Fewer epochs and folds (for tests); the diagnoses stay the same.
+    progress : bool, default=None
+        A progress bar over the steps; ``None``: only on a terminal.
+
+    Returns
+    -------
+    DemoResult
+    """
+    from mlstrat.report import render_report
+    from mlstrat.runs import RunStore
+
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"unknown scenario {scenario!r}{did_you_mean(scenario, SCENARIOS)}; "
+                          f"choose one of: {', '.join(SCENARIOS)}")
+    spec = SCENARIOS[scenario]
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; give a folder path with -o")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / ".mlstrat", ignore_errors=True)  # the demo's own run history starts afresh
+    started = time.perf_counter()
+    store = RunStore(out / ".mlstrat" / "runs.db")
+    with Steps(spec.n_steps + 1, f"demo: {scenario}", progress=progress) as bar:
+        ctx = _Context(out=out, quick=quick, human=spec.human, store=store, bar=bar)
+        spec.run(ctx)
+        changes = _changes(ctx)
+        last = ctx.iterations[-1]
+        runs = [store.get(it.run_id) for it in ctx.iterations]
+        report = render_report(runs=runs, history=last.history or ctx.iterations[0].history,
+                               title=f"mlstrat demo: {scenario}", subtitle=spec.description,
+                               output=out / "report.html")
+        del report
+        bar.advance("report")
+    return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
+                      steps=ctx.steps, changes=changes, report=str(out / "report.html"),
+                      seconds=time.perf_counter() - started)
+
+
+def _changes(ctx: _Context) -> list[dict[str, Any]]:
+    """Each component's value in the first and last iteration."""
+    if len(ctx.iterations) < 2:
+        return []
+    first, last = ctx.iterations[0].diagnosis, ctx.iterations[-1].diagnosis
+    rows = []
+    for name in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):
+        before = first["components"][name]["value"]
+        after = last["components"][name]["value"]
+        rows.append({"component": name, "before": before, "after": after,
+                     "change": None if before is None or after is None else after - before,
+                     "significant_before": first["components"][name]["significant"],
+                     "significant_after": last["components"][name]["significant"]})
+    for split in ("train", "train_dev", "dev", "test"):
+        if split in first["errors"] and split in last["errors"]:
+            b, a = first["errors"][split]["value"], last["errors"][split]["value"]
+            rows.append({"component": f"{split}_error", "before": b, "after": a, "change": a - b,
+                         "significant_before": None, "significant_after": None})
+    return rows
