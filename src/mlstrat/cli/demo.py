@@ -22,7 +22,7 @@ def demo_command(
                                  help="mismatch (default: web -> app) | bias | variance | label-noise | clean"),
     out: Path = typer.Option(Path("mlstrat-demo"), "-o", "--out",
                              help="Folder for the demo's files (re-running replaces them)."),
-    quick: bool = typer.Option(False, "--quick", help="Fewer epochs and folds (same diagnoses)."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer folds in the mismatch analysis (same training and diagnoses)."),
     json: bool = typer.Option(False, "--json", help="Print each iteration's diagnosis as JSON."),
 ) -> None:
     """Run the loop on the bundled digits scenario: split, train, diagnose, act, retrain, report."""

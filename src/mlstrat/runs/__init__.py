@@ -7,7 +7,7 @@ evaluations of each test set and warns when the test set is being overfit by reu
 """
 
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
-from mlstrat.runs._record import record_predictions_run, test_set_fingerprint
+from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
 from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
 from mlstrat.runs._schema import SCHEMA_VERSION
 from mlstrat.runs._store import (
@@ -36,5 +36,5 @@ __all__ = [
     "flatten_config",
     "format_pct",
     "record_predictions_run",
-    "test_set_fingerprint",
+    "fingerprint_test_set",
 ]

@@ -9,10 +9,10 @@ from typing import Any
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 
-__all__ = ["test_set_fingerprint", "record_predictions_run"]
+__all__ = ["fingerprint_test_set", "record_predictions_run"]
 
 
-def test_set_fingerprint(predictions: Any, *, con: Any = None) -> str | None:
+def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     """Fingerprint of a predictions table's test split: which ids, with which true labels.
 
     Order-independent and streaming (``count`` and ``bit_xor`` of a hash per row in the
@@ -51,4 +51,4 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     store = RunStore() if store is None else store
     return store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
                         diagnosis=diagnosis, artifacts=artifacts, note=note,
-                        test_fingerprint=test_set_fingerprint(predictions), run_id=run_id)
+                        test_fingerprint=fingerprint_test_set(predictions), run_id=run_id)

@@ -9,7 +9,6 @@ images, serve blurred and noisy phone-app images.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 import warnings
@@ -143,9 +142,6 @@ def _train(ctx: _Context, name: str, manifest: Path, **overrides: dict[str, Any]
     from mlstrat.nn import train
 
     config = _config(manifest, **overrides)
-    if ctx.quick:
-        config = dataclasses.replace(config, optim=dataclasses.replace(
-            config.optim, epochs=max(5, config.optim.epochs // 2)))
     run_id = ctx.store.new_id()
     result = train(config, run_dir=ctx.store.artifacts_root / run_id, progress=False)
     ctx.bar.advance(f"trained {name}")
@@ -332,7 +328,8 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
     out : path-like, default="mlstrat-demo"
         The demo's folder; re-running replaces the demo's own files (its run store too).
     quick : bool, default=False
-        Fewer epochs and folds (for tests); the diagnoses stay the same.
+        Fewer cross-validation folds and permutation repeats in the mismatch analysis (for
+        tests); training and diagnoses are unchanged.
     progress : bool, default=None
         A progress bar over the steps; ``None``: only on a terminal.
 
