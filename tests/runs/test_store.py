@@ -36,8 +36,14 @@ def _is_module(pkg, name):
 
 
 def test_default_path_is_under_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLSTRAT_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
     assert RunStore().path == tmp_path / ".mlstrat" / "runs.db"
+
+
+def test_environment_names_the_default_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSTRAT_STORE", str(tmp_path / "elsewhere.db"))
+    assert RunStore().path == tmp_path / "elsewhere.db"
 
 
 def test_record_and_get_round_trip(store, tmp_path):

@@ -56,6 +56,13 @@ def diagnose_command(
         "avoidable_bias,variance,data_mismatch,dev_overfitting",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
+    store: Path | None = typer.Option(
+        None, "--store", help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."
+    ),
+    note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
+    record: bool = typer.Option(
+        True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
+    ),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     from mlstrat.diagnosis import diagnose, parse_problems
@@ -72,6 +79,8 @@ def diagnose_command(
         tolerance=tolerance,
         mismatched=mismatched,
     )
+    if record and predictions is not None:
+        _record(predictions, result, store=store, note=note, quiet=json_out)
     if json_out:
         from mlstrat.cli._common import echo_json
 
@@ -89,3 +98,26 @@ def diagnose_command(
 
         err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
         raise typer.Exit(1)
+
+
+def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+            quiet: bool) -> None:
+    """Record the diagnosis (and the metrics it rests on) as a run; warn on test-set reuse."""
+    import warnings
+
+    from mlstrat.metrics import compute_metrics
+    from mlstrat.runs import ReusedTestSetWarning, RunStore, record_predictions_run
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReusedTestSetWarning)
+        metrics = compute_metrics(str(predictions))
+        run = record_predictions_run("diagnose", predictions, store=RunStore(store), metrics=metrics,
+                                     diagnosis=result, note=note)
+    from mlstrat.cli._common import err_console
+
+    err = err_console()
+    for w in caught:
+        if issubclass(w.category, ReusedTestSetWarning):
+            err.print(f"[yellow]Warning:[/] {w.message}")
+    if not quiet:
+        err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

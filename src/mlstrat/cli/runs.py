@@ -21,7 +21,8 @@ app.add_typer(runs_app, name="runs")
 _SHORT_SPLIT = {"train": "train", "train_dev": "tr-dev", "dev": "dev", "test": "test"}
 _SHORT_COMPONENT = {"avoidable_bias": "bias", "variance": "variance", "data_mismatch": "mismatch",
                     "dev_overfitting": "dev overfit"}
-_STORE_HELP = "The run store (SQLite file). Default: .mlstrat/runs.db under the working directory."
+_STORE_HELP = ("The run store (SQLite file). Default: $MLSTRAT_STORE, else .mlstrat/runs.db under the "
+               "working directory.")
 
 
 def _store(path: Optional[Path]) -> Any:

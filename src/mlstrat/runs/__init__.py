@@ -13,6 +13,7 @@ from mlstrat.runs._schema import SCHEMA_VERSION
 from mlstrat.runs._store import (
     DEFAULT_STORE,
     DEFAULT_TEST_REUSE_THRESHOLD,
+    STORE_ENV,
     THRESHOLD_ENV,
     ReusedTestSetWarning,
     RunStore,
@@ -30,6 +31,7 @@ __all__ = [
     "Run",
     "RunStore",
     "SCHEMA_VERSION",
+    "STORE_ENV",
     "Step",
     "THRESHOLD_ENV",
     "compare_runs",

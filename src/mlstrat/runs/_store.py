@@ -20,10 +20,12 @@ from mlstrat.runs._run import Run
 from mlstrat.runs._schema import SCHEMA_VERSION, config_hash, current_version, migrate
 
 __all__ = ["RunStore", "ReusedTestSetWarning", "DEFAULT_STORE", "DEFAULT_TEST_REUSE_THRESHOLD",
-           "THRESHOLD_ENV"]
+           "THRESHOLD_ENV", "STORE_ENV"]
 
 #: Where the store lives, relative to the working directory.
 DEFAULT_STORE = Path(".mlstrat") / "runs.db"
+#: Environment variable naming the store used when no path is given.
+STORE_ENV = "MLSTRAT_STORE"
 #: Evaluations of one test set allowed before the reuse warning.
 DEFAULT_TEST_REUSE_THRESHOLD = 5
 #: Environment variable that overrides the threshold (the CLI has no flag for it).
@@ -104,7 +106,8 @@ class RunStore:
     Parameters
     ----------
     path : path-like, default=None
-        The database file; ``.mlstrat/runs.db`` under the working directory by default.
+        The database file; ``$MLSTRAT_STORE`` when set, else ``.mlstrat/runs.db`` under the
+        working directory.
         Created (with its folder) on the first write; reading a store that does not exist
         yet finds no runs.
     test_reuse_threshold : int, default=None
@@ -128,7 +131,9 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike | None = None, *, test_reuse_threshold: int | None = None,
                  timeout: float = 30.0) -> None:
-        self.path = Path(path) if path is not None else Path.cwd() / DEFAULT_STORE
+        if path is None:
+            path = os.environ.get(STORE_ENV) or Path.cwd() / DEFAULT_STORE
+        self.path = Path(path)
         self.test_reuse_threshold = _threshold(test_reuse_threshold)
         self.timeout = float(timeout)
         self._ready = False
