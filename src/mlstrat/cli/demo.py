@@ -57,5 +57,8 @@ def demo_command(
     if json:
         echo_json(summary)
         return
-    console().print(f"digits scenario: manifest {manifest} (web = training source, app = target)")
+    from rich.markup import escape
+
+    console().print(f"digits scenario: manifest {escape(str(manifest))} (web = training source, app = target)",
+                    soft_wrap=True)
     render_summary(summary)
