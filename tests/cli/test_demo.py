@@ -1,28 +1,36 @@
-import json
-
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from mlstrat.cli import app
+from mlstrat.runs import RunStore
 
 runner = CliRunner()
 
 
-def test_demo_builds_and_splits_the_digits_scenario(tmp_path):
+def test_demo_prints_the_loop_and_writes_its_files(tmp_path):
     out = tmp_path / "demo"
-    res = runner.invoke(app, ["demo", "-o", str(out)])
+    res = runner.invoke(app, ["demo", "-o", str(out), "--quick"])
     assert res.exit_code == 0, res.output
-    assert "digits scenario" in res.output and "dev/test purity ('app')" in res.output
+    for line in ("1. Split", "2. baseline", "Verdict: Data mismatch is the principal problem",
+                 "Mismatch: a classifier tells app from web", "Synthesis:", "3. synthesized app-like",
+                 "What changed, first → last iteration", "planted: data_mismatch · diagnosed: data_mismatch"):
+        assert line in res.output, line
     table = pq.read_table(out / "split.parquet")
     assert table.num_rows == 1797
     rows = table.select(["domain", "split"]).to_pylist()
     assert all(r["domain"] == "app" for r in rows if r["split"] in ("dev", "test"))
-    # re-runnable: overwrites its own outputs
-    again = runner.invoke(app, ["demo", "-o", str(out), "--json"])
-    assert again.exit_code == 0, again.output
-    data = json.loads(again.stdout)
-    assert sum(data["sizes"].values()) == 1797 and data["policy"]["target"] == "app"
-    assert data["checks"]["domain_purity"]["ok"] is True
+    assert {r["split"] for r in rows} == {"train", "train_dev", "dev", "test"}
+    for name in ("manifest.parquet", "train_synth.parquet", "dev_errors.csv", "report.html"):
+        assert (out / name).exists(), name
+    assert len(RunStore(out / ".mlstrat" / "runs.db").list()) == 2
+
+
+def test_demo_is_rerunnable_into_its_folder(tmp_path):
+    for _ in range(2):
+        res = runner.invoke(app, ["demo", "-o", str(tmp_path), "--scenario", "clean"])
+        assert res.exit_code == 0, res.output
+    assert "planted: no significant problem · diagnosed: no significant problem" in res.output
+    assert len(RunStore(tmp_path / ".mlstrat" / "runs.db").list()) == 1  # history starts afresh
 
 
 def test_demo_refuses_a_file_as_folder(tmp_path):

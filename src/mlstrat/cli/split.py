@@ -135,16 +135,18 @@ def render_summary(summary: dict[str, Any]) -> None:
         if len(shown) > 30:
             t.add_row(f"... {len(shown) - 30} more", *([""] * len(SPLITS)))
         con.print(t)
-    con.print(_policy_line(policy, summary["salt"]))
+    # free text is not re-wrapped by Rich, so paths and messages stay whole (the terminal wraps)
+    con.print(_policy_line(policy, summary["salt"]), soft_wrap=True)
     for line in _check_lines(summary["checks"]):
-        con.print(line)
+        con.print(line, soft_wrap=True)
     for message in summary["warnings"]:
-        con.print(f"[yellow]warning:[/] {_escape(message)}")
+        con.print(f"[yellow]warning:[/] {_escape(message)}", soft_wrap=True)
     if summary.get("output"):
-        con.print(f"wrote {_escape(summary['output'])}")
+        con.print(f"wrote {_escape(summary['output'])}", soft_wrap=True)
     lock = summary.get("lock")
     if lock:
-        con.print(f"lock {_escape(lock['path'])}: " + ("written" if lock["written"] else _escape(lock["reason"])))
+        state = "written" if lock["written"] else _escape(lock["reason"])
+        con.print(f"lock {_escape(lock['path'])}: {state}", soft_wrap=True)
 
 
 def _escape(text: str) -> str:

@@ -250,7 +250,7 @@ def split(
         base = eng.view("base", ibis.to_sql(table, dialect="duckdb"))
         columns = list(table.columns)
         steps.advance("validating")
-        totals = _validate(eng, base, source=source, id=id, label=label, domain=domain, target=target)
+        _validate(eng, base, source=source, id=id, label=label, domain=domain, target=target)
 
         warn: list[str] = []
         lock_view, lock_info = (None, None)
