@@ -135,7 +135,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=BATCH)
     args = parser.parse_args()
+    global BATCH
+    BATCH = args.batch
     import torch
 
     from mlstrat.nn._trainer import auto_threads
@@ -143,7 +146,7 @@ def main() -> None:
 
     path, X, y, train = make_data(args.tiles)
     threads = auto_threads(TrainConfig(model=ModelConfig(hidden=HIDDEN), optim=OptimConfig(batch_size=BATCH)), 64)
-    print(f"rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
+    print(f"batch {BATCH}, rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
           f"cuda available: {torch.cuda.is_available()}, mlstrat threads: {threads}", flush=True)
     run_mlstrat(path, "memory")  # warm-up: imports (torch._dynamo via torch.optim: ~2 s once per process)
     results = []
