@@ -132,12 +132,12 @@ def run_mlstrat(path: Path, loader: str) -> dict:
 
 
 def main() -> None:
+    global BATCH
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH)
     args = parser.parse_args()
-    global BATCH
     BATCH = args.batch
     import torch
 

@@ -515,15 +515,16 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # dropout masks draw from the global generator
         generator = torch.Generator().manual_seed(seed)
-        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, ds.X[train_rows], generator)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
         model.to(device)
-        X_train = torch.from_numpy(normalizer(ds.X[train_rows])).to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
         y_train = _target_tensor(ds, train_rows, device)
         X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
         y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
         augment = None
         if config.regularization.augment:
-            augment = _augmenter(config, ds.X[train_rows], normalizer, device, seed)
+            augment = _augmenter(config, X_train_raw, normalizer, device, seed)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader)
