@@ -412,7 +412,7 @@ def _plain(values: np.ndarray) -> Any:
     return values.tolist() if values.dtype == object else values
 
 
-def _metrics(proba: np.ndarray, ds: Dataset, model: Network, config: TrainConfig) -> dict[str, Any]:
+def _metrics(proba: np.ndarray, ds: Dataset) -> dict[str, Any]:
     """metrics.json: per split n, error, accuracy and the (unregularized) cost."""
     from mlstrat._constants import SPLITS
 
@@ -539,7 +539,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         model.cpu()
         proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
 
-    metrics = _metrics(proba, ds, model, config)
+    metrics = _metrics(proba, ds)
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
                                    tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
                                    passthrough=ds.passthrough)
