@@ -268,9 +268,11 @@ class Fitter:
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
         device = self.X_train.device
+        # running sums stay on the device: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), dtype=torch.long, device=device)
         counted = torch.zeros((), dtype=torch.long, device=device)
+        rows = 0
         for xb, yb in self._batches():
             logits = self.model(xb)  # (B, n_outputs)
             loss = self.loss_fn(logits, yb)
@@ -278,12 +280,16 @@ class Fitter:
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
-            with torch.no_grad():
-                w, c = _error_count(logits, yb, self.multitask)
-                loss_sum += loss.detach() * c
-                wrong += w
-                counted += c
-        n = max(int(counted), 1)
+            if self.multitask:
+                w, c = _error_count(logits.detach(), yb, True)
+                loss_sum.add_(loss.detach() * c)
+                counted.add_(c)
+            else:  # the mean loss weighted by the batch size; rows counted on the host
+                w = (logits.detach().argmax(dim=1) != yb).sum()
+                loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+                rows += yb.shape[0]
+            wrong.add_(w)
+        n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
 
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
