@@ -5,7 +5,8 @@ Digits tiled to ~100k rows (1 797 x 56 = 100 632; 98% train, 2% dev). The same M
 lambda = 1 on the weights. scikit-learn's alpha is per mini-batch (alpha/batch * W in the gradient)
 where mlstrat's lambda is per train set (lambda/m * W), so alpha = lambda * batch / m gives the
 same step. Samples/s = epochs x train rows / wall seconds. One run each, interleaved
-(sklearn, bare, mlstrat, mlstrat with the DataLoader path), for `--rounds` rounds.
+(sklearn with its default BLAS threads, sklearn capped at 1 BLAS thread, bare, mlstrat,
+mlstrat with the DataLoader path), for `--rounds` rounds.
 
 mlstrat is timed end to end (read the Parquet manifest, normalize, train, predict every row,
 write the run directory) and, separately, its training loop alone (Fitter.fit).
@@ -48,8 +49,10 @@ def make_data(tiles: int) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
     return path, X, y, split == "train"
 
 
-def run_sklearn(X, y, train) -> dict:
+def run_sklearn(X, y, train, threads: int | None = None) -> dict:
+    """``threads``: cap the BLAS threads (threadpoolctl); None = the library default."""
     from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
 
     Xt, yt = X[train], y[train]
     mu, sd = Xt.mean(0), Xt.std(0) + 1e-8
@@ -59,7 +62,7 @@ def run_sklearn(X, y, train) -> dict:
     import warnings
 
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(limits=threads):
         warnings.simplefilter("ignore")  # ConvergenceWarning after max_iter epochs
         clf.fit((Xt - mu) / sd, yt)
     seconds = time.perf_counter() - started
@@ -132,10 +135,13 @@ def run_mlstrat(path: Path, loader: str) -> dict:
 
 
 def main() -> None:
+    global BATCH
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=BATCH)
     args = parser.parse_args()
+    BATCH = args.batch
     import torch
 
     from mlstrat.nn._trainer import auto_threads
@@ -143,12 +149,13 @@ def main() -> None:
 
     path, X, y, train = make_data(args.tiles)
     threads = auto_threads(TrainConfig(model=ModelConfig(hidden=HIDDEN), optim=OptimConfig(batch_size=BATCH)), 64)
-    print(f"rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
+    print(f"batch {BATCH}, rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
           f"cuda available: {torch.cuda.is_available()}, mlstrat threads: {threads}", flush=True)
     run_mlstrat(path, "memory")  # warm-up: imports (torch._dynamo via torch.optim: ~2 s once per process)
     results = []
     for r in range(args.rounds):
         for name, fn in (("sklearn", lambda: run_sklearn(X, y, train)),
+                         ("sklearn_1thread", lambda: run_sklearn(X, y, train, threads=1)),
                          ("bare_torch", lambda: run_bare(X, y, train, threads)),
                          ("mlstrat", lambda: run_mlstrat(path, "memory")),
                          ("mlstrat_dataloader", lambda: run_mlstrat(path, "dataloader"))):
@@ -156,7 +163,7 @@ def main() -> None:
             results.append(out)
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
     print(json.dumps({"summary": {t: round(float(np.median([x["samples_per_s"] for x in results if x["tool"] == t])))
-                                  for t in ("sklearn", "bare_torch", "mlstrat", "mlstrat_dataloader")}}))
+                                  for t in ("sklearn", "sklearn_1thread", "bare_torch", "mlstrat", "mlstrat_dataloader")}}))
     shutil.rmtree(DATA / "run-memory", ignore_errors=True)
     shutil.rmtree(DATA / "run-dataloader", ignore_errors=True)
 

@@ -117,3 +117,51 @@ def test_gradcheck_bad_mode_exits_2(workdir):
     result = runner.invoke(app, ["gradcheck", str(workdir / "digits.toml"), "--mode", "fulll"])
     assert result.exit_code == 2
     assert "--mode 'fulll' is not one of auto, full, directional (did you mean 'full'?)" in " ".join(result.output.split())
+
+
+def _manifest_variant(workdir, name, change):
+    import numpy as np
+    import pyarrow as pa
+
+    table = pq.read_table(workdir / "split.parquet")
+    table = change(table, np, pa)
+    pq.write_table(table, workdir / f"{name}.parquet")
+    (workdir / f"{name}.toml").write_text(
+        f'[data]\nmanifest = "{name}.parquet"\nfeature_prefix = "px_"\n[model]\nhidden = [32]\n[optim]\nepochs = 1\n')
+    return workdir / f"{name}.toml"
+
+
+def _nan_px3(t, np, pa):
+    col = t["px_3"].to_numpy().copy()
+    col[:5] = np.nan
+    return t.set_column(t.column_names.index("px_3"), "px_3", pa.array(col))
+
+
+def _unseen_label(t, np, pa):
+    labels = t["label"].to_numpy().copy()
+    split = np.array(t["split"].to_pylist())
+    labels[np.flatnonzero(split == "test")[:2]] = 77
+    return t.set_column(t.column_names.index("label"), "label", pa.array(labels))
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("nanfeat", _nan_px3, "feature column 'px_3' has 5 NaN/empty value(s); fill or drop those rows"),
+    ("unseen", _unseen_label, "label(s) never seen in train: 77 in test (2 rows)"),
+    ("nofeat", lambda t, np, pa: t.drop([c for c in t.column_names if c.startswith("px_")]),
+     "no column starts with feature_prefix 'px_'"),
+])
+def test_bad_manifest_exits_2_with_message(workdir, name, change, message):
+    config = _manifest_variant(workdir, name, change)
+    result = runner.invoke(app, ["train", str(config), "-o", str(workdir / f"run-{name}")])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_transfer_input_mismatch_exits_2(trained, workdir):
+    run, _ = trained
+    (workdir / "transfer.toml").write_text(
+        f'[data]\nmanifest = "split.parquet"\nfeatures = ["px_0", "px_1"]\n[model]\nhidden = [32]\n'
+        f'[transfer]\ninit_from = "{run}"\n')
+    result = runner.invoke(app, ["train", str(workdir / "transfer.toml"), "-o", str(workdir / "run-t")])
+    assert result.exit_code == 2
+    assert "the source model takes 64 input features but this config selects 2" in " ".join(result.output.split())

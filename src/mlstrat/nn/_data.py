@@ -184,10 +184,12 @@ class Normalizer:
 
     @classmethod
     def fit(cls, X_train: np.ndarray) -> Normalizer:
-        X64 = X_train.astype(np.float64)
-        mean, std = X64.mean(axis=0), X64.std(axis=0)
+        # float64 accumulators without a float64 copy of the matrix
+        mean, std = X_train.mean(axis=0, dtype=np.float64), X_train.std(axis=0, dtype=np.float64)
         std = np.where(std > 1e-12, std, 1.0)  # a constant feature stays 0 instead of dividing by 0
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) / self.std).astype(np.float32, copy=False)
+        out = np.subtract(X, self.mean, dtype=np.float32)
+        out /= self.std
+        return out

@@ -268,9 +268,11 @@ class Fitter:
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
         device = self.X_train.device
+        # running sums stay on the device: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), dtype=torch.long, device=device)
         counted = torch.zeros((), dtype=torch.long, device=device)
+        rows = 0
         for xb, yb in self._batches():
             logits = self.model(xb)  # (B, n_outputs)
             loss = self.loss_fn(logits, yb)
@@ -278,12 +280,16 @@ class Fitter:
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
-            with torch.no_grad():
-                w, c = _error_count(logits, yb, self.multitask)
-                loss_sum += loss.detach() * c
-                wrong += w
-                counted += c
-        n = max(int(counted), 1)
+            if self.multitask:
+                w, c = _error_count(logits.detach(), yb, True)
+                loss_sum.add_(loss.detach() * c)
+                counted.add_(c)
+            else:  # the mean loss weighted by the batch size; rows counted on the host
+                w = (logits.detach().argmax(dim=1) != yb).sum()
+                loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+                rows += yb.shape[0]
+            wrong.add_(w)
+        n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
 
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
@@ -412,7 +418,7 @@ def _plain(values: np.ndarray) -> Any:
     return values.tolist() if values.dtype == object else values
 
 
-def _metrics(proba: np.ndarray, ds: Dataset, model: Network, config: TrainConfig) -> dict[str, Any]:
+def _metrics(proba: np.ndarray, ds: Dataset) -> dict[str, Any]:
     """metrics.json: per split n, error, accuracy and the (unregularized) cost."""
     from mlstrat._constants import SPLITS
 
@@ -515,15 +521,16 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # dropout masks draw from the global generator
         generator = torch.Generator().manual_seed(seed)
-        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, ds.X[train_rows], generator)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
         model.to(device)
-        X_train = torch.from_numpy(normalizer(ds.X[train_rows])).to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
         y_train = _target_tensor(ds, train_rows, device)
         X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
         y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
         augment = None
         if config.regularization.augment:
-            augment = _augmenter(config, ds.X[train_rows], normalizer, device, seed)
+            augment = _augmenter(config, X_train_raw, normalizer, device, seed)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader)
@@ -538,7 +545,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         model.cpu()
         proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
 
-    metrics = _metrics(proba, ds, model, config)
+    metrics = _metrics(proba, ds)
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
                                    tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
                                    passthrough=ds.passthrough)
