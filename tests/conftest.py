@@ -1,9 +1,11 @@
-"""Suite-wide fixtures."""
+"""Suite-wide set-up."""
 
-import pytest
+import os
+import tempfile
 
 
-@pytest.fixture(autouse=True)
-def _isolated_run_store(tmp_path_factory, monkeypatch):
-    """Commands that record runs write to a per-test store, never into the checkout."""
-    monkeypatch.setenv("MLSTRAT_STORE", str(tmp_path_factory.mktemp("store") / "runs.db"))
+def pytest_configure(config):
+    """Commands that record runs write to a throwaway store, never into the checkout
+    (module-scoped fixtures run before function-scoped ones, so this is set for the session)."""
+    if "MLSTRAT_STORE" not in os.environ:
+        os.environ["MLSTRAT_STORE"] = os.path.join(tempfile.mkdtemp(prefix="mlstrat-store-"), "runs.db")

@@ -41,13 +41,23 @@ def test_predictions_go_straight_into_diagnose(trained):
     run, _ = trained
     preds = read_predictions(run / "predictions.parquet", require_id=True)
     assert list(preds.sizes) == ["train", "train_dev", "dev", "test"]
-    try:
-        from mlstrat.cli import diagnose  # noqa: F401  (the diagnose command, once merged)
-    except ImportError:
-        return
     result = runner.invoke(app, ["diagnose", str(run / "predictions.parquet"), "--human", "1%", "--json"])
-    if "No such command" not in result.output:
-        assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)["errors"]) == {"train", "train_dev", "dev", "test"}
+
+
+def test_train_records_a_run_with_its_config_and_diagnosis(workdir, tmp_path):
+    store = tmp_path / "runs.db"
+    result = runner.invoke(app, ["train", str(workdir / "digits.toml"), "-o", str(tmp_path / "r"),
+                                 "--store", str(store), "--human", "expert=0.5%", "--note", "baseline"])
+    assert result.exit_code == 0, result.output
+    from mlstrat.runs import RunStore
+
+    (run,) = RunStore(store).list()
+    assert run.kind == "train" and run.note == "baseline"
+    assert run.config["model"]["hidden"] == [32]
+    assert run.diagnosis["human_level"]["bayes_proxy"]["value"] == 0.005
+    assert run.artifacts == str((tmp_path / "r").resolve())
 
 
 def test_train_json(workdir):

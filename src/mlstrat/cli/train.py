@@ -17,18 +17,54 @@ def train_command(
                                        help="Run directory to write (default: runs/run-<UTC time>)."),
     force: bool = typer.Option(False, "--force", help="Overwrite a run directory that already holds a model."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    human: list[str] = typer.Option([], "--human",
+                                    help='Human-level error for the recorded diagnosis, repeatable: "expert=0.5%"'),
+    store: Path | None = typer.Option(None, "--store",
+                                      help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Record the run in the run store."),
 ) -> None:
     """Train a network and write a run directory: model.pt, config.toml, history.json,
-    predictions.parquet (all splits) and metrics.json."""
+    predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 
-    result = train(TrainConfig.from_toml(config), run_dir=output, force=force)
+    train_config = TrainConfig.from_toml(config)
+    result = train(train_config, run_dir=output, force=force)
+    if record:
+        run_id = _record(train_config, result, human=human, store=store, note=note)
+        if not json_:
+            from mlstrat.cli._common import err_console
+
+            err_console().print(f"[grey50]recorded run {run_id}[/]")
     if json_:
         from mlstrat.cli._common import echo_json
 
         echo_json(result)
         return
     _render_train(result)
+
+
+def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None) -> str:
+    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only)."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat.runs import RunStore, record_predictions_run
+
+    predictions = result.run_dir / "predictions.parquet"
+    diagnosis = metrics = None
+    if not result.tasks:
+        from mlstrat.diagnosis import diagnose
+        from mlstrat.metrics import compute_metrics
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
+            diagnosis = diagnose(str(predictions), human=human)
+            metrics = compute_metrics(str(predictions))
+    run = record_predictions_run("train", predictions, store=RunStore(store), config=config.to_dict(),
+                                 metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
+                                 data=config.data.manifest)
+    return run.id
 
 
 def _render_train(result: Any) -> None:
