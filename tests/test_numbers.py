@@ -63,3 +63,12 @@ def test_parse_assignments():
         parse_assignments("train", name="--errors")
     with pytest.raises(ConfigError, match="'dev' is given twice"):
         parse_assignments("dev=1%,dev=2%", name="--errors")
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0.5, 0.5), ("0.25", 0.25), (3, 3.0), (None, None),
+                                                 (True, None), ("x", None), (float("nan"), None),
+                                                 (float("inf"), None)])
+def test_finite_or_none(value, expected):
+    from mlstrat._numbers import finite_or_none
+
+    assert finite_or_none(value) == expected

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "format_rate"]
+__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "format_rate",
+           "finite_or_none"]
 
 
 def _float(text: str, name: str) -> float:
@@ -127,3 +128,14 @@ def format_rate(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{100 * value:.{digits}f}%"
+
+
+def finite_or_none(value: object) -> float | None:
+    """``float(value)`` when it is a finite number (not a bool), else ``None``."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None

@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
+from mlstrat.metrics._intervals import Z95
+from mlstrat.metrics._intervals import wilson_interval as _wilson
 
 __all__ = [
     "label_text",
@@ -16,8 +18,6 @@ __all__ = [
     "UNTAGGED_MARKS",
 ]
 
-#: two-sided 95% normal quantile
-Z95 = 1.959963984540054
 
 #: marks that count as "tagged" (compared case-insensitively after stripping spaces)
 TAGGED_MARKS: frozenset[str] = frozenset({"1", "x", "yes", "true", "✓", "✔"})
@@ -38,14 +38,7 @@ def wilson_interval(k: int, n: int, *, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion ``k / n`` (``(nan, nan)`` when ``n == 0``)."""
     if n <= 0:
         return (math.nan, math.nan)
-    p = k / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # exact ends: floating point leaves 1e-17 where the interval must touch 0 or 1
-    low = 0.0 if k == 0 else max(0.0, centre - half)
-    high = 1.0 if k == n else min(1.0, centre + half)
-    return (low, high)
+    return _wilson(k, n, z=z)
 
 
 def parse_categories(categories: str | Any, *, reserved: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from typing import Any
 from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean, format_rate
 from mlstrat.errors._common import Z95, wilson_interval
+from mlstrat.metrics._intervals import mover_difference
 from mlstrat.errors._sheet import Sheet, read_sheet
 
 __all__ = [
@@ -380,13 +381,7 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
     if n1 == 0 or n2 == 0:
         return (math.nan, math.nan)
     p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_interval(k1, n1)
-    l2, u2 = wilson_interval(k2, n2)
-    d = p2 - p1
-    return (
-        d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2),
-        d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2),
-    )
+    return mover_difference(p2, *wilson_interval(k2, n2), p1, *wilson_interval(k1, n1))
 
 
 def compare_sheets(

@@ -42,7 +42,10 @@ def wilson_interval(errors: float, n: float, *, z: float = Z95) -> tuple[float, 
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
     half = z / denom * math.sqrt(max(p * (1.0 - p), 0.0) / n + z2 / (4.0 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact ends: floating point leaves ~1e-17 where the interval must touch 0 or 1
+    low = 0.0 if errors <= 0 else max(0.0, centre - half)
+    high = 1.0 if errors >= n else min(1.0, centre + half)
+    return low, high
 
 
 def mover_difference(

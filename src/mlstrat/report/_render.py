@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -12,6 +11,7 @@ from typing import Any
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._json import to_jsonable
+from mlstrat._numbers import finite_or_none
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import (
     COMPONENT_DISPLAY,
@@ -51,16 +51,6 @@ def _run(value: Any) -> Run:
     doc.setdefault("created_at", "")
     doc.setdefault("kind", "run")
     return Run.from_dict(doc)
-
-
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def _ci_text(lo: float | None, hi: float | None) -> str:
@@ -170,7 +160,7 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
         "epochs": len(epochs), "best_epoch": best,
         "stopped_early": bool(history.get("stopped_early")),
         "restored_best": bool(history.get("restored_best")),
-        "best_dev_error": format_pct(_num((best_row or {}).get("dev_error"))),
+        "best_dev_error": format_pct(finite_or_none((best_row or {}).get("dev_error"))),
     }
 
 
@@ -189,9 +179,9 @@ def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
                          f"label ({len(labels)} labels, {len(matrix)} rows)")
     per_class = []
     for label, stats in (entry.get("per_class") or {}).items():
-        per_class.append({"label": label, "precision": format_pct(_num(stats.get("precision"))),
-                          "recall": format_pct(_num(stats.get("recall"))),
-                          "f1": format_pct(_num(stats.get("f1"))), "support": _n_text(stats.get("support"))})
+        per_class.append({"label": label, "precision": format_pct(finite_or_none(stats.get("precision"))),
+                          "recall": format_pct(finite_or_none(stats.get("recall"))),
+                          "f1": format_pct(finite_or_none(stats.get("f1"))), "support": _n_text(stats.get("support"))})
     return {"split": SPLIT_DISPLAY.get(split, split), "svg": confusion_svg(labels, matrix, split=split),
             "per_class": per_class}
 
@@ -204,7 +194,7 @@ def _metrics_rows(metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
         if not isinstance(e, Mapping):
             continue
         rows.append({"label": SPLIT_DISPLAY[split], "n": _n_text(e.get("n")),
-                     **{k: format_pct(_num(e.get(k))) for k in
+                     **{k: format_pct(finite_or_none(e.get(k))) for k in
                         ("error", "accuracy", "weighted_error", "precision", "recall", "f1")}})
     return rows
 
@@ -215,19 +205,19 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     if not summary:
         return None
     cats = [c for c in summary.get("categories") or [] if isinstance(c, Mapping)]
-    split_error = _num(summary.get("split_error"))
+    split_error = finite_or_none(summary.get("split_error"))
     rows = []
     for c in cats:
         ci = c.get("share_ci") or [None, None]
         rows.append({"name": c.get("name"), "count": _n_text(c.get("count")),
-                     "share": format_pct(_num(c.get("share"))), "share_ci": _ci_text(_num(ci[0]), _num(ci[1])),
-                     "ceiling": format_pct(_num(c.get("ceiling"))),
-                     "error_if_fixed": format_pct(_num(c.get("error_if_fixed")))})
+                     "share": format_pct(finite_or_none(c.get("share"))), "share_ci": _ci_text(finite_or_none(ci[0]), finite_or_none(ci[1])),
+                     "ceiling": format_pct(finite_or_none(c.get("ceiling"))),
+                     "error_if_fixed": format_pct(finite_or_none(c.get("error_if_fixed")))})
     mislabeled = summary.get("mislabeled")
     if isinstance(mislabeled, Mapping):
         mislabeled = {"category": mislabeled.get("category"),
-                      "error_due": format_pct(_num(mislabeled.get("error_due"))),
-                      "error_other": format_pct(_num(mislabeled.get("error_other")))}
+                      "error_due": format_pct(finite_or_none(mislabeled.get("error_due"))),
+                      "error_other": format_pct(finite_or_none(mislabeled.get("error_other")))}
     else:
         mislabeled = None
     return {
@@ -352,7 +342,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "actions": _actions(diagnosis),
         "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}
                      for w in (diagnosis or {}).get("warnings") or []],
-        "tolerance": format_pct(_num((diagnosis or {}).get("tolerance"))),
+        "tolerance": format_pct(finite_or_none((diagnosis or {}).get("tolerance"))),
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
         "metrics_rows": _metrics_rows(metrics),

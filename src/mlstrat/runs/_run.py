@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mlstrat._constants import SPLITS
+from mlstrat._numbers import finite_or_none
 
 __all__ = ["Run", "COMPONENTS", "COMPONENT_DISPLAY", "split_errors", "components_of",
            "bayes_proxy", "format_pct"]
@@ -101,16 +101,6 @@ class Run:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def split_errors(diagnosis: Mapping[str, Any] | None,
                  metrics: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Per-split errors in the order of :data:`mlstrat.SPLITS`.
@@ -123,15 +113,15 @@ def split_errors(diagnosis: Mapping[str, Any] | None,
     metric_splits = (metrics or {}).get("splits") or {}
     for split in SPLITS:
         entry = diag_errors.get(split)
-        if isinstance(entry, Mapping) and _number(entry.get("value")) is not None:
-            out[split] = {"value": _number(entry.get("value")), "ci_low": _number(entry.get("ci_low")),
-                          "ci_high": _number(entry.get("ci_high")), "n": entry.get("n")}
+        if isinstance(entry, Mapping) and finite_or_none(entry.get("value")) is not None:
+            out[split] = {"value": finite_or_none(entry.get("value")), "ci_low": finite_or_none(entry.get("ci_low")),
+                          "ci_high": finite_or_none(entry.get("ci_high")), "n": entry.get("n")}
             continue
         entry = metric_splits.get(split)
-        if isinstance(entry, Mapping) and _number(entry.get("error")) is not None:
+        if isinstance(entry, Mapping) and finite_or_none(entry.get("error")) is not None:
             ci = entry.get("error_ci") or [None, None]
-            out[split] = {"value": _number(entry.get("error")), "ci_low": _number(ci[0]),
-                          "ci_high": _number(ci[1]), "n": entry.get("n")}
+            out[split] = {"value": finite_or_none(entry.get("error")), "ci_low": finite_or_none(ci[0]),
+                          "ci_high": finite_or_none(ci[1]), "n": entry.get("n")}
     return out
 
 
@@ -142,8 +132,8 @@ def components_of(diagnosis: Mapping[str, Any] | None) -> dict[str, dict[str, An
     for name in COMPONENTS:
         entry = comps.get(name)
         if isinstance(entry, Mapping):
-            out[name] = {"value": _number(entry.get("value")), "ci_low": _number(entry.get("ci_low")),
-                         "ci_high": _number(entry.get("ci_high")),
+            out[name] = {"value": finite_or_none(entry.get("value")), "ci_low": finite_or_none(entry.get("ci_low")),
+                         "ci_high": finite_or_none(entry.get("ci_high")),
                          "significant": bool(entry.get("significant")),
                          "from": entry.get("from"), "to": entry.get("to")}
     return out
@@ -153,7 +143,7 @@ def bayes_proxy(diagnosis: Mapping[str, Any] | None) -> tuple[str | None, float 
     """``(name, value)`` of the human-level figure used as the Bayes proxy."""
     human = (diagnosis or {}).get("human_level") or {}
     proxy = human.get("bayes_proxy") or {}
-    return proxy.get("name"), _number(proxy.get("value"))
+    return proxy.get("name"), finite_or_none(proxy.get("value"))
 
 
 def format_pct(value: float | None) -> str:

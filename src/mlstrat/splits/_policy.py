@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import Size, parse_rate, parse_size
+from mlstrat.metrics._intervals import Z95
 
 __all__ = [
     "AUTO_FRACTION", "AUTO_CAP", "Z_95", "auto_size", "resolve_size", "resolvable_difference",
@@ -15,7 +16,7 @@ __all__ = [
 
 AUTO_FRACTION = 0.20  # auto dev/test share of eligible rows: 60/20/20 at 10k rows ...
 AUTO_CAP = 10_000     # ... capped, which gives 98/1/1 at 1M and 99.5/0.25/0.25 at 4M
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+Z_95 = Z95  # two-sided 95% normal quantile
 
 
 def auto_size(eligible: int) -> int:
