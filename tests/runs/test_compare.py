@@ -90,6 +90,16 @@ def test_different_data_test_set_metric_and_anchor_are_warned():
     assert "aaaaaaaa: 0.50%, bbbbbbbb: 3.0%" in messages["different_human_level"]
 
 
+def test_new_training_data_on_the_same_test_set_is_a_knob_not_a_mismatch():
+    a = _run("a" * 12, 1, BASE, DIAGNOSIS, data_fingerprint="sha256:" + "1" * 64, test_fingerprint="t1")
+    b = _run("b" * 12, 2, BASE, DIAGNOSIS, data_fingerprint="sha256:" + "2" * 64, test_fingerprint="t1")
+    messages = {w["code"]: w["message"] for w in compare_runs([a, b]).warnings}
+    assert set(messages) == {"different_training_data"}
+    assert messages["different_training_data"] == (
+        "the runs trained on different data (aaaaaaaa: 111111111111, bbbbbbbb: 222222222222); "
+        "they were evaluated on the same test set")
+
+
 def test_needs_two_distinct_runs():
     a = _run("a" * 12, 1)
     with pytest.raises(ConfigError, match=r"compare needs at least two runs \(got 1\)"):

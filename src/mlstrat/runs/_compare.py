@@ -244,8 +244,16 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE)
             warnings.append({"code": "config_not_recorded", "message": (
                 f"run {missing} has no recorded config: what changed between {a.short_id} and "
                 f"{b.short_id} is unknown")})
-    _warn_if_differs(warnings, runs, lambda r: r.data_fingerprint, "different_data",
-                     "the runs used different data ({}): their errors are not measured on the same examples")
+    tests = [r.test_fingerprint for r in runs]
+    if None not in tests and len(set(tests)) == 1:
+        # Same test set: different data is the training data, a knob like any other.
+        _warn_if_differs(warnings, runs, lambda r: r.data_fingerprint, "different_training_data",
+                         "the runs trained on different data ({}); they were evaluated on the same "
+                         "test set")
+    else:
+        _warn_if_differs(warnings, runs, lambda r: r.data_fingerprint, "different_data",
+                         "the runs used different data ({}): their errors are not measured on the "
+                         "same examples")
     _warn_if_differs(warnings, runs, lambda r: r.test_fingerprint, "different_test_set",
                      "the runs were evaluated on different test sets ({}): test errors are not comparable")
     _warn_if_differs(warnings, runs, lambda r: (r.diagnosis or {}).get("metric"), "different_metric",

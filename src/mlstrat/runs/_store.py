@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -164,7 +165,7 @@ class RunStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if not self._ready:
-                self._prepare(conn)
+                self._prepare_retrying(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
@@ -179,6 +180,20 @@ class RunStore:
         if conn is None:  # unreachable: create=True makes the file
             raise InputError(f"{self.path}: cannot create the run store")
         return conn
+
+    def _prepare_retrying(self, conn: sqlite3.Connection) -> None:
+        """:meth:`_prepare`, waiting out the lock when another process creates the store:
+        switching a fresh file to WAL can fail with "database is locked" without going
+        through SQLite's busy handler."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._prepare(conn)
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -198,7 +213,8 @@ class RunStore:
                 migrate(conn)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         self._ready = True
 
