@@ -140,7 +140,7 @@ def test_predictions_bad_input(tmp_path):
     result = _run(str(path))
     assert result.exit_code == 2
     assert (
-        f"{path}: missing column 'y_pred' (did you mean 'y_true'?); "
+        f"{path}: missing column 'y_pred'; "
         "available columns: split, y_true" in " ".join(result.output.split())
     )
     path.write_text("split,y_true,y_pred\ndev,,1\n")

@@ -143,7 +143,8 @@ def test_read_predictions_nan_labels():
 
 
 def test_read_predictions_missing_column():
-    with pytest.raises(InputError, match=r"missing column 'y_pred'"):
+    # y_true is required too, so it is not offered as the "did you mean"
+    with pytest.raises(InputError, match=r"missing column 'y_pred'; available columns: id, split, y_true$"):
         read_predictions(_preds().drop(columns="y_pred"))
 
 

@@ -160,11 +160,14 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
     """Raise :class:`InputError` naming the first missing column and the available ones."""
     # Ibis tables have .columns (names); pyarrow tables have .column_names
     available = list(table.column_names if hasattr(table, "column_names") else table.columns)
-    for col in columns:
-        if col is not None and col not in available:
+    wanted = [c for c in columns if c is not None]
+    # a column that is itself required is no candidate ("missing y_pred, did you mean y_true?")
+    candidates = [c for c in available if c not in wanted]
+    for col in wanted:
+        if col not in available:
             shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
             raise InputError(
-                f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, available)}; "
+                f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, candidates)}; "
                 f"available columns: {shown}"
             )
 
