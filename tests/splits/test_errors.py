@@ -129,3 +129,19 @@ def test_groups_never_wholly_in_target():
     m = pa.table({"id": ids(20), "g": ["a", "b"] * 10, "domain": ["app", "web", "web", "app"] * 5})
     with pytest.raises(InputError, match=r"no group of column 'g' lies wholly in target domain 'app'"):
         split(m, group="g", target="app")
+
+
+def test_csv_ids_with_leading_zeros_are_distinct_text(tmp_path):
+    """'0007' past the CSV sniffing sample stays '0007': not a duplicate of '7', hashed as written."""
+    import hashlib
+
+    from mlstrat.splits import split
+
+    p = tmp_path / "m.csv"
+    p.write_text("id\n" + "".join(f"{i}\n" for i in range(1, 30_001)) + "0007\n")
+    result = split(p, dev_size=5, test_size=5, salt="s")
+    ids = result.table.to_pyarrow()["id"].to_pylist()
+    assert "0007" in ids and "7" in ids and len(set(ids)) == 30_001
+    u = {i: int(hashlib.md5(f"{i}:s".encode()).hexdigest()[:8], 16) / 2**32 for i in ids}
+    test = {r["id"] for r in result.table.to_pyarrow().to_pylist() if r["split"] == "test"}
+    assert test == set(sorted(u, key=u.get)[:5])

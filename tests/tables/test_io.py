@@ -158,3 +158,12 @@ def test_require_columns_accepts_arrow_tables():
     require_columns(t, ["id", "x"], source="m.parquet")
     with pytest.raises(InputError, match=r"m\.parquet: missing column 'y'; available columns: id, x"):
         require_columns(t, ["y"], source="m.parquet")
+
+
+def test_csv_text_columns_keep_their_spelling(tmp_path):
+    # Past DuckDB's sniffing sample (20 480 rows) a column sniffed as integer turns "0007" into 7.
+    p = tmp_path / "m.csv"
+    p.write_text("id,x\n" + "".join(f"{i},1\n" for i in range(1, 30_001)) + "0007,1\n")
+    assert read_table(p).to_pyarrow()["id"].to_pylist()[-1] == 7
+    ids = read_table(p, text_columns=("id", "absent")).to_pyarrow()["id"].to_pylist()
+    assert ids[-1] == "0007" and ids[6] == "7"

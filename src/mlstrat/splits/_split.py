@@ -240,7 +240,7 @@ def split(
     con = con or default_connection()
     eng = _Engine(con)
     with Steps(6, "Splitting", progress=progress) as steps:
-        table = read_table(manifest, con=con)
+        table = read_table(manifest, con=con, text_columns=(id, group))
         require_columns(table, [id], source=source, role="id column")
         for role, col in (("label column", label), ("domain column", domain), ("group column", group)):
             require_columns(table, [col], source=source, role=role)
@@ -366,7 +366,7 @@ def _read_lock(eng: _Engine, lock: Any, *, id: str, con: Any, manifest_ids: str,
     from mlstrat.tables import describe_source, read_table, require_columns
 
     name = describe_source(lock)
-    table = read_table(lock, con=con)
+    table = read_table(lock, con=con, text_columns=(id,))
     require_columns(table, [id, "split"], source=name, role="lock column")
     raw = eng.view("lockraw", ibis.to_sql(table, dialect="duckdb"))
     view = eng.temp_table("lock", f"SELECT {_text(id)} AS lid, CAST(split AS VARCHAR) AS lsplit FROM {raw}")

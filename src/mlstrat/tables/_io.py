@@ -73,7 +73,8 @@ def _to_arrow(obj: Any) -> Any:
     )
 
 
-def read_table(source: Any, *, con: Any = None, name: str | None = None) -> Any:
+def read_table(source: Any, *, con: Any = None, name: str | None = None,
+               text_columns: Sequence[str | None] = ()) -> Any:
     """Open ``source`` as an Ibis table on the engine.
 
     Parameters
@@ -85,6 +86,10 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None) -> Any:
         Connection to register the table on; the process-wide one by default.
     name : str, default=None
         Name of the view to create; a unique one by default.
+    text_columns : sequence of str, default=()
+        Columns to read as text from CSV files, when present: keys such as ids keep their
+        exact spelling (``"007"`` stays ``"007"``, not the integer 7). Other formats carry
+        their own types.
 
     Raises
     ------
@@ -108,7 +113,7 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None) -> Any:
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
         readers: dict[str, Callable[[], Any]] = {
-            "csv": lambda: con.read_csv(str(path), table_name=view),
+            "csv": lambda: _read_csv(con, path, view, [c for c in text_columns if c]),
             "parquet": lambda: con.read_parquet(str(path), table_name=view),
             "json": lambda: con.read_json(str(path), table_name=view),
             "arrow": lambda: _read_arrow_file(con, path, view),
@@ -117,6 +122,14 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None) -> Any:
     arrow = _to_arrow(source)
     con.con.register(view, arrow)
     return con.table(view)
+
+
+def _read_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> Any:
+    table = con.read_csv(str(path), table_name=view)
+    present = [c for c in text_columns if c in table.columns]
+    if not present:
+        return table
+    return con.read_csv(str(path), table_name=view, types={c: "VARCHAR" for c in present})
 
 
 def _read_arrow_file(con: Any, path: Path, view: str) -> Any:
