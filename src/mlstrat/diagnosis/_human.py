@@ -89,7 +89,7 @@ def human_from_labels(
     from mlstrat.tables import describe_source, read_table, require_columns
 
     source = describe_source(labels)
-    table = read_table(labels, con=con)
+    table = read_table(labels, con=con, text_columns=("id",))
     require_columns(table, ["id", "label"], source=source)
     pred = predictions.table
     if "id" not in pred.columns:

@@ -46,7 +46,7 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     import ibis
 
     name = describe_source(source)
-    table = read_table(source, con=con)
+    table = read_table(source, con=con, text_columns=("id",))
     required = ["split", "y_true", "y_pred"] + (["id"] if require_id else []) + ([weight] if weight else [])
     require_columns(table, required, source=name)
 
