@@ -17,6 +17,15 @@ def test_fingerprint_ignores_row_order_and_predictions():
     assert base.startswith("test:2:")
 
 
+def test_fingerprint_is_the_documented_md5_formula():
+    import hashlib
+
+    def h(key):
+        return int.from_bytes(hashlib.md5(key.encode()).digest()[8:], "little")
+
+    assert fingerprint_test_set(_preds()) == f"test:2:{h('c:1') ^ h('d:0'):016x}"
+
+
 def test_fingerprint_none_without_test_split():
     assert fingerprint_test_set(_preds().query("split != 'test'")) is None
 

@@ -15,9 +15,11 @@ __all__ = ["fingerprint_test_set", "record_predictions_run"]
 def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     """Fingerprint of a predictions table's test split: which ids, with which true labels.
 
-    Order-independent and streaming (``count`` and ``bit_xor`` of a hash per row in the
-    engine), so two models evaluated on the same test set share it while every model's
-    predictions file differs. ``None`` when there is no test split or no ``id`` column.
+    Order-independent and streaming: ``count`` and ``bit_xor`` over the rows of a 64-bit md5
+    of ``"<id>:<y_true>"`` (DuckDB's ``md5_number_lower``: bytes 8..15 of the digest, little
+    endian; stable across engine versions, unlike a generic ``hash()``). Two models evaluated
+    on the same test set share it while every model's predictions file differs. ``None``
+    when there is no test split or no ``id`` column.
     """
     import ibis
 
@@ -30,7 +32,7 @@ def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     test = table.filter(table.split.cast("string") == "test")
     key = test.id.cast("string").concat(":", test.y_true.cast("string"))
     sql = ibis.to_sql(test.select(k=key), dialect="duckdb")
-    n, h = con.raw_sql(f"SELECT count(*), bit_xor(hash(k)) FROM ({sql})").fetchall()[0]
+    n, h = con.raw_sql(f"SELECT count(*), bit_xor(md5_number_lower(k)) FROM ({sql})").fetchall()[0]
     if not n:
         return None
     return f"test:{n}:{int(h):016x}"
