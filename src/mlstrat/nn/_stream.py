@@ -85,6 +85,18 @@ def load_images(paths: list[str] | np.ndarray, shape: tuple[int, ...]) -> np.nda
     return out
 
 
+def image_matrix(values: list[Any], *, base_dir: Path, shape: tuple[int, ...], source: str,
+                 column: str) -> np.ndarray:
+    """Image files named by ``values`` (relative to ``base_dir``) as (N, C*H*W) float32 in [0, 1];
+    missing files raise :class:`InputError` with their count and the first few paths."""
+    paths = [None if v is None else str(base_dir / str(v)) for v in values]
+    missing = [str(p) for p in paths if p is None or not os.path.isfile(p)]
+    if missing:
+        raise InputError(f"{source}: {len(missing)} image file(s) of column {column!r} not found, "
+                         f"e.g. {', '.join(missing[:5])}; paths are relative to the table's folder {base_dir}")
+    return load_images(paths, shape)
+
+
 def _decode(column: Any) -> Any:
     import pyarrow as pa
 
