@@ -328,3 +328,19 @@ def test_image_config_errors():
     config = TrainConfig.from_dict({"data": {"manifest": "m.parquet", "image_col": "path",
                                              "image_shape": [3, 32, 32], "shuffle_buffer": 1000}})
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("values, message", [
+    ([None, None], r"column 'split' has 2 empty value\(s\)"),
+    (["", "val"], r"column 'split' has unknown value\(s\) '', 'val'; allowed"),
+])
+def test_stream_checks_split_values(tmp_path, digits_table, values, message):
+    split = digits_table["split"].to_pylist()
+    split[5], split[900] = values
+    table = digits_table.set_column(digits_table.column_names.index("split"), "split", pa.array(split))
+    pq.write_table(table, tmp_path / "m.parquet")
+    with pytest.raises(InputError, match=message):
+        train(stream_config(tmp_path / "m.parquet"), run_dir=tmp_path / "r")
+    memory = stream_config(tmp_path / "m.parquet", loader="memory")
+    with pytest.raises(InputError, match=message):  # the same message as the memory path
+        train(memory, run_dir=tmp_path / "r")

@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_STREAM_ROWS", "choose_loader", "StreamSource", "StreamStats"
 DEFAULT_STREAM_ROWS = 5_000_000
 _IMAGE_CHUNK = 512  # images decoded at once outside of training mini-batches
 _EVAL_CHUNK = 8192
+_NULL = "\x00null"  # stands for an empty split value while counting
 
 
 def stream_threshold() -> int:
@@ -220,10 +221,13 @@ class StreamSource:
 
     def scan(self) -> StreamStats:
         """One pass over every row: check split, features/images and labels; train statistics."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         data = self.data
         columns = ["split", data.label, *self.input_columns()]
         n: Counter[str] = Counter()
-        empty_split, unknown_split = 0, set()
+        empty_split = 0
         nan_counts = np.zeros(len(self.names), np.int64)
         labels: dict[str, Counter[Any]] = {s: Counter() for s in SPLITS}
         empty_labels = 0
@@ -232,18 +236,20 @@ class StreamSource:
         count, mean, m2 = 0, None, None
         low, high = math.inf, -math.inf
         for batch in self.batches(columns):
-            split = np.asarray(_decode(batch.column("split")).to_pylist(), dtype=object)
-            nulls = np.array([s is None for s in split])
-            empty_split += int(nulls.sum())
-            split = np.where(nulls, "", split).astype(str)
-            unknown_split |= {str(s) for s in np.unique(split[~nulls])} - set(SPLITS)
-            values = _decode(batch.column(data.label)).to_pylist()
-            for s, v in zip(split.tolist(), values):
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    empty_labels += 1
-                elif s in labels:
-                    labels[s][v] += 1
-            n.update(split.tolist())
+            split_col = _decode(batch.column("split"))
+            empty_split += split_col.null_count
+            split = np.asarray(pc.fill_null(split_col.cast(pa.string()), _NULL).to_numpy(zero_copy_only=False),
+                               dtype=str)
+            for value, k in zip(*np.unique(split, return_counts=True)):
+                n[str(value)] += int(k)
+            label_col = _decode(batch.column(data.label))
+            empty = pc.is_null(label_col, nan_is_null=True)
+            empty_labels += int(pc.sum(empty).as_py() or 0)
+            # distinct (split, label) pairs with their counts, computed by Arrow, not per row in Python
+            pairs = pa.table({"s": pa.array(split), "v": label_col}).filter(pc.invert(empty))
+            for row in pairs.group_by(["s", "v"]).aggregate([([], "count_all")]).to_pylist():
+                if row["s"] in labels:
+                    labels[row["s"]][row["v"]] += row["count_all"]
             keys = self.keys(batch)
             train = split == "train"
             if data.image_col is not None:
@@ -272,6 +278,7 @@ class StreamSource:
                     count = total
                 if X.size:
                     low, high = min(low, float(X.min())), max(high, float(X.max()))
+        unknown_split = {s for s in n if s not in SPLITS and s != _NULL}
         if empty_split:
             raise InputError(f"{self.source}: column 'split' has {empty_split} empty value(s); every row "
                              f"needs one of {', '.join(SPLITS)}")
