@@ -344,3 +344,12 @@ def test_stream_checks_split_values(tmp_path, digits_table, values, message):
     memory = stream_config(tmp_path / "m.parquet", loader="memory")
     with pytest.raises(InputError, match=message):  # the same message as the memory path
         train(memory, run_dir=tmp_path / "r")
+
+
+def test_gradcheck_on_image_files(image_manifest):
+    from mlstrat.nn import gradcheck_config
+
+    config = image_config(image_manifest, kind="mlp", hidden=(8,))
+    results = gradcheck_config(config, rows=8, after_epochs=1)
+    assert [label for label, _ in results] == ["init", "after 1 epoch(s)"]
+    assert all(r.verdict == "ok" for _, r in results), [r.difference for _, r in results]

@@ -174,12 +174,14 @@ class StreamSource:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def batches(self, columns: list[str], *, split: str | None = None,
-                chunk_size: int | None = None) -> Iterator[Any]:
+    def batches(self, columns: list[str], *, split: str | None = None, chunk_size: int | None = None,
+                limit: int | None = None) -> Iterator[Any]:
         expr = self.table
         if split is not None:
             expr = expr.filter(expr.split == split)
         expr = expr.select(*dict.fromkeys(columns))
+        if limit is not None:
+            expr = expr.limit(limit)
         yield from record_batches(self.con, expr, chunk_size or self.data.chunk_size)
 
     def input_columns(self) -> list[str]:
