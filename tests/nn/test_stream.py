@@ -353,3 +353,9 @@ def test_gradcheck_on_image_files(image_manifest):
     results = gradcheck_config(config, rows=8, after_epochs=1)
     assert [label for label, _ in results] == ["init", "after 1 epoch(s)"]
     assert all(r.verdict == "ok" for _, r in results), [r.difference for _, r in results]
+
+
+def test_unreadable_image_file(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match=r"bad\.png: cannot be read as an image \(UnidentifiedImageError"):
+        load_images([str(tmp_path / "bad.png")], (1, 8, 8))

@@ -77,11 +77,15 @@ def load_images(paths: list[str] | np.ndarray, shape: tuple[int, ...]) -> np.nda
     out = np.empty((len(paths), c * h * w), np.float32)
     mode = "L" if c == 1 else "RGB"
     for i, p in enumerate(paths):
-        with Image.open(p) as im:
-            im = im.convert(mode)
-            if im.size != (w, h):
-                im = im.resize((w, h), Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
+        try:
+            with Image.open(p) as im:
+                im = im.convert(mode)
+                if im.size != (w, h):
+                    im = im.resize((w, h), Image.BILINEAR)
+                a = np.asarray(im, dtype=np.float32) / 255.0
+        except (OSError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
+            raise InputError(f"{p}: cannot be read as an image ({type(exc).__name__}: {exc}); fix or "
+                             "remove that file or its row") from None
         out[i] = (a if c == 1 else a.transpose(2, 0, 1)).reshape(-1)
     return out
 
@@ -169,9 +173,6 @@ class StreamSource:
     def feature_names(self) -> list[str]:
         return [self.data.image_col] if self.data.image_col is not None else list(self.names)
 
-    def count(self) -> int:
-        return int(self.table.count().execute())
-
     # -- reading -------------------------------------------------------------------------------
 
     def batches(self, columns: list[str], *, split: str | None = None, chunk_size: int | None = None,
@@ -194,7 +195,7 @@ class StreamSource:
 
         if self.data.image_col is not None:
             values = _decode(batch.column(self.data.image_col)).to_pylist()
-            return np.array([None if v is None else str(self.base_dir / v) for v in values], dtype=object)
+            return np.array([None if v is None else str(self.base_dir / str(v)) for v in values], dtype=object)
         cols = []
         for name in self.names:
             col = _decode(batch.column(name))
