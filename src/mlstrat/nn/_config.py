@@ -30,7 +30,7 @@ ACTIVATIONS = ("relu", "tanh", "leaky_relu")
 INITS = ("he", "xavier", "glorot")
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 MONITORS = ("dev_cost", "dev_error")
-LOADERS = ("auto", "memory", "dataloader")
+LOADERS = ("auto", "memory", "dataloader", "stream")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -59,10 +59,24 @@ class DataConfig:
     id: str = "id"  # example id column, copied to the predictions table
     image_shape: tuple[int, ...] | None = None  # (C, H, W) of the features, needed by cnn and augment
     value_range: tuple[float, float] | None = None  # pixel range for augment; default: train min..max
-    loader: str = "auto"  # memory: tensors stay in memory; dataloader: torch DataLoader; auto: memory
+    loader: str = "auto"  # memory: tensors in memory; dataloader: torch DataLoader over them; stream: read in record batches; auto: see docs
+    image_col: str | None = None  # column of image file paths (relative to the manifest's folder), instead of feature columns
+    chunk_size: int = 65536  # stream: rows per record batch read from the engine
+    shuffle_buffer: int = 65536  # stream: rows shuffled together (seeded); >= train rows = a full shuffle
 
     def __post_init__(self) -> None:
         _choice("data", "loader", self.loader, LOADERS)
+        _positive("data", "chunk_size", self.chunk_size)
+        _positive("data", "shuffle_buffer", self.shuffle_buffer)
+        if self.image_col is not None:
+            if self.features is not None or self.feature_prefix is not None:
+                raise ConfigError("[data] give either image_col (image files) or features/feature_prefix, not both")
+            if self.image_shape is None or self.image_shape[0] not in (1, 3):
+                raise ConfigError("[data] image_col needs image_shape = [C, H, W] with C = 1 (grayscale) or "
+                                  "3 (RGB), e.g. [1, 28, 28]")
+            if self.loader in ("memory", "dataloader"):
+                raise ConfigError(f"[data] loader = {self.loader!r} cannot read image files; use 'stream' "
+                                  "or 'auto' with image_col")
         if self.features is not None and self.feature_prefix is not None:
             raise ConfigError("[data] give either features or feature_prefix, not both")
         if self.features is not None and not self.features:

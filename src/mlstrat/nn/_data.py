@@ -80,12 +80,18 @@ def feature_matrix(arrow: Any, names: list[str], *, source: str) -> np.ndarray:
     X = np.stack(cols, axis=1) if cols else np.zeros((arrow.num_rows, 0), np.float32)
     bad = ~np.isfinite(X)
     if bad.any():
-        counts = bad.sum(axis=0)
-        worst = [i for i in np.argsort(-counts, kind="stable") if counts[i]]
-        more = f" (and {len(worst) - 1} more column(s) with NaN)" if len(worst) > 1 else ""
-        raise InputError(f"{source}: feature column {names[worst[0]]!r} has {int(counts[worst[0]])} "
-                         f"NaN/empty value(s){more}; fill or drop those rows before training")
+        raise_nan_features(bad.sum(axis=0), names, source=source)
     return X
+
+
+def raise_nan_features(counts: np.ndarray, names: list[str], *, source: str) -> None:
+    """Raise :class:`InputError` naming the feature column with the most NaN/empty values."""
+    worst = [i for i in np.argsort(-counts, kind="stable") if counts[i]]
+    if not worst:
+        return
+    more = f" (and {len(worst) - 1} more column(s) with NaN)" if len(worst) > 1 else ""
+    raise InputError(f"{source}: feature column {names[worst[0]]!r} has {int(counts[worst[0]])} "
+                     f"NaN/empty value(s){more}; fill or drop those rows before training")
 
 
 def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,

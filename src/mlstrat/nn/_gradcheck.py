@@ -409,11 +409,15 @@ def gradcheck_config(config: Any, *, rows: int = 64, mode: str = "auto", eps: fl
 
     if not config.data.manifest:
         raise ConfigError("[data] manifest is not set")
+    from mlstrat.nn._trainer import _resolve_loader
+
+    if not config.multitask.tasks and _resolve_loader(config, con) == "stream":
+        return _gradcheck_stream(config, rows=rows, mode=mode, eps=eps, directions=directions,
+                                 after_epochs=after_epochs, max_full=max_full, con=con)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     train_rows = np.flatnonzero(ds.mask("train"))
     n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
     loss_fn = masked_bce_cost if ds.tasks else cross_entropy_cost
-    results: list[tuple[str, GradcheckResult]] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.optim.seed)
         gen = torch.Generator().manual_seed(config.optim.seed)
@@ -421,17 +425,59 @@ def gradcheck_config(config: Any, *, rows: int = 64, mode: str = "auto", eps: fl
         pick = np.random.default_rng(config.optim.seed).permutation(train_rows)[:rows]
         X = torch.from_numpy(normalizer(ds.X[pick]))
         y = torch.from_numpy(np.ascontiguousarray(ds.y[pick]))
-        n_params = sum(p.numel() for p in model.parameters())
-        chosen = mode if mode != "auto" else ("full" if n_params <= max_full else "directional")
-        r = config.regularization
-        kwargs = dict(eps=eps, mode=chosen, l2=r.l2, l1=r.l1, directions=directions, seed=config.optim.seed)
-        results.append(("init", gradcheck(model, loss_fn, X, y, **kwargs)))
-        if after_epochs:
-            import dataclasses
 
-            trained = dataclasses.replace(config, optim=dataclasses.replace(config.optim, epochs=after_epochs))
+        def fit(trained: Any) -> None:
             Xt = torch.from_numpy(normalizer(ds.X[train_rows]))
             yt = torch.from_numpy(np.ascontiguousarray(ds.y[train_rows]))
             Fitter(model, trained, Xt, yt, generator=gen).fit(progress=False)
-            results.append((f"after {after_epochs} epoch(s)", gradcheck(model, loss_fn, X, y, **kwargs)))
+
+        return _check_config_model(config, model, loss_fn, X, y, fit, mode=mode, eps=eps, directions=directions,
+                                   after_epochs=after_epochs, max_full=max_full)
+
+
+def _check_config_model(config: Any, model: nn.Module, loss_fn: Callable, X: torch.Tensor, y: torch.Tensor,
+                        fit: Callable[[Any], None], *, mode: str, eps: float, directions: int,
+                        after_epochs: int, max_full: int) -> list[tuple[str, GradcheckResult]]:
+    n_params = sum(p.numel() for p in model.parameters())
+    chosen = mode if mode != "auto" else ("full" if n_params <= max_full else "directional")
+    r = config.regularization
+    kwargs = dict(eps=eps, mode=chosen, l2=r.l2, l1=r.l1, directions=directions, seed=config.optim.seed)
+    results = [("init", gradcheck(model, loss_fn, X, y, **kwargs))]
+    if after_epochs:
+        import dataclasses
+
+        fit(dataclasses.replace(config, optim=dataclasses.replace(config.optim, epochs=after_epochs)))
+        results.append((f"after {after_epochs} epoch(s)", gradcheck(model, loss_fn, X, y, **kwargs)))
     return results
+
+
+def _gradcheck_stream(config: Any, *, rows: int, mode: str, eps: float, directions: int, after_epochs: int,
+                      max_full: int, con: Any) -> list[tuple[str, GradcheckResult]]:
+    """gradcheck_config for streamed data (image files, big manifests): the first ``rows`` train rows."""
+    import numpy as np
+
+    from mlstrat.nn._model import cross_entropy_cost
+    from mlstrat.nn._stream import StreamSource, TrainStream
+    from mlstrat.nn._trainer import StreamFitter, _build_network
+
+    src = StreamSource.open(config.data.manifest, config.data, con=con)
+    stats = src.scan()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.optim.seed)
+        gen = torch.Generator().manual_seed(config.optim.seed)
+        model, normalizer = _build_network(config, src.n_inputs, len(stats.classes), gen, lambda: stats.normalizer)
+        columns = [config.data.label, *src.input_columns()]
+        first = list(src.batches(columns, split="train", limit=rows))
+        keys = np.concatenate([src.keys(b) for b in first])
+        X = torch.from_numpy(normalizer(src.materialize(keys)))
+        y = torch.from_numpy(np.concatenate([src.label_index(b, stats.classes) for b in first]))
+
+        def fit(trained: Any) -> None:
+            device = torch.device("cpu")
+            stream = TrainStream(src, stats, normalizer, batch_size=trained.optim.batch_size or stats.m,
+                                 device=device)
+            StreamFitter(model, trained, stream, m=stats.m, n_dev=0, generator=gen,
+                         device=device).fit(progress=False)
+
+        return _check_config_model(config, model, cross_entropy_cost, X, y, fit, mode=mode, eps=eps,
+                                   directions=directions, after_epochs=after_epochs, max_full=max_full)

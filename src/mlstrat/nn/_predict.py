@@ -26,6 +26,8 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
     data : path-like or table
         Anything :func:`mlstrat.tables.read_table` reads, with the model's feature columns.
         ``id``, ``split``, the label (or task) columns and ``domain``/``group`` are copied when present.
+        For a model trained on image files (``[data] image_col``), that column of image paths,
+        relative to the data file's folder.
     output : path-like, default=None
         Also write the predictions table there (Parquet, CSV or JSONL).
     force : bool, default=False
@@ -54,7 +56,17 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
         raise InputError(f"{source}: has task column(s) {', '.join(targets)} but not all of {', '.join(tasks)}")
     keep = [c for c in (id_col, "split", *targets, *PASSTHROUGH) if c in columns]
     arrow = table.select(*dict.fromkeys(keep + names)).to_pyarrow()
-    X = feature_matrix(arrow, names, source=source)
+    image_col = payload.get("config", {}).get("data", {}).get("image_col")
+    if image_col:  # a model trained on image files: names == [image_col]
+        from pathlib import Path
+
+        from mlstrat.nn._stream import image_matrix
+
+        base = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
+        X = image_matrix(arrow.column(image_col).to_pylist(), base_dir=base, source=source, column=image_col,
+                         shape=tuple(payload["config"]["data"]["image_shape"]))
+    else:
+        X = feature_matrix(arrow, names, source=source)
     proba = predict_outputs(model, X, normalizer, multitask=bool(tasks))
     ids = (arrow.column(id_col).to_numpy(zero_copy_only=False) if id_col in columns
            else np.arange(arrow.num_rows))

@@ -121,12 +121,17 @@ def build_network(config: TrainConfig, n_inputs: int, n_outputs: int, X_train: n
                   generator: torch.Generator) -> tuple[Network, Normalizer]:
     """A freshly initialized network, or one transferred from ``[transfer] init_from``
     (body weights and normalization from the source, a new head, the first layers frozen)."""
+    return _build_network(config, n_inputs, n_outputs, generator, lambda: Normalizer.fit(X_train))
+
+
+def _build_network(config: TrainConfig, n_inputs: int, n_outputs: int, generator: torch.Generator,
+                   fit: Callable[[], Normalizer]) -> tuple[Network, Normalizer]:
     arch = _architecture(config, n_inputs, n_outputs)
     model = Network(arch, config.regularization.keep_probs(len(arch.hidden)))
     initialize([*model.body_layers(), model.head], config.model.init, generator)
     source = config.transfer.init_from
     if not source:
-        return model, Normalizer.fit(X_train)
+        return model, fit()
     payload = load_checkpoint(source)
     src_model, normalizer = network_from_checkpoint(payload)
     src = src_model.arch
@@ -225,6 +230,13 @@ class Fitter:
         self.generator, self.augment, self.loader = generator, augment, loader
         self.batch_size = config.optim.batch_size or self.m
         self.l1 = config.regularization.l1
+        self.device = X_train.device
+
+    def _has_dev(self) -> bool:
+        return self.X_dev is not None and self.X_dev.shape[0] > 0
+
+    def _dev_cost(self) -> tuple[float, float]:
+        return self.cost(self.X_dev, self.y_dev, regularized=False)
 
     def cost(self, X: torch.Tensor, y: torch.Tensor, *, regularized: bool) -> tuple[float, float]:
         """(cost, error) in eval mode; the train cost J includes the penalty, the dev cost does not."""
@@ -267,7 +279,7 @@ class Fitter:
         """One pass over train; returns the mean batch data loss and the batch error rate (training
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
-        device = self.X_train.device
+        device = self.device
         # running sums stay on the device: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), dtype=torch.long, device=device)
@@ -298,7 +310,7 @@ class Fitter:
 
         es = self.config.early_stopping
         epochs = self.config.optim.epochs
-        has_dev = self.X_dev is not None and self.X_dev.shape[0] > 0
+        has_dev = self._has_dev()
         history: list[EpochStats] = []
         best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
         with Steps(epochs, "Training", progress=progress) as bar:
@@ -308,7 +320,7 @@ class Fitter:
                     train_cost = data_cost + float(self._penalty())
                 dev_cost = dev_error = None
                 if has_dev:
-                    dev_cost, dev_error = self.cost(self.X_dev, self.y_dev, regularized=False)
+                    dev_cost, dev_error = self._dev_cost()
                 history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error))
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
                             + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
@@ -509,6 +521,8 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
+    if _resolve_loader(config, con) == "stream":
+        return _train_stream(config, path, con=con, progress=progress, started=started)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device)
     seed = config.optim.seed
@@ -561,3 +575,191 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
                        seconds=time.perf_counter() - started)
+
+
+# -- the streaming path ([data] loader = "stream") ------------------------------------------------
+
+
+def _resolve_loader(config: TrainConfig, con: Any) -> str:
+    """``auto`` -> stream for image files or more rows than MLSTRAT_STREAM_ROWS, memory otherwise."""
+    from mlstrat.nn._stream import choose_loader
+
+    data = config.data
+    if data.loader != "auto" or data.image_col is not None:
+        return choose_loader(data, None)
+    if config.multitask.tasks:
+        return "memory"
+    from mlstrat.tables import read_table
+
+    return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
+
+
+class StreamFitter(Fitter):
+    """:class:`Fitter` over a :class:`~mlstrat.nn._stream.TrainStream`: the train rows come from the
+    engine in record batches through a shuffle buffer, dev is evaluated by streaming its rows."""
+
+    def __init__(self, model: Network, config: TrainConfig, stream: Any, *, m: int, n_dev: int,
+                 generator: torch.Generator, device: torch.device) -> None:
+        self.model, self.config = model, config
+        self.X_train = self.y_train = self.X_dev = self.y_dev = None
+        self.m, self.n_dev = m, n_dev
+        self.multitask = False
+        self.loss_fn = cross_entropy_cost
+        self.optimizer = make_optimizer(model, config, m)
+        self.generator, self.augment, self.loader = generator, None, "stream"
+        self.batch_size = config.optim.batch_size or m
+        self.l1 = config.regularization.l1
+        self.device = device
+        self.stream = stream
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+        yield from self.stream.epoch(seed)
+
+    def _has_dev(self) -> bool:
+        return self.n_dev > 0
+
+    def _dev_cost(self) -> tuple[float, float]:
+        from mlstrat.nn._stream import eval_chunks
+
+        s = self.stream
+        self.model.eval()
+        total, wrong, counted = 0.0, 0, 0
+        with torch.no_grad():
+            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split="dev"):
+                xb, yb = torch.from_numpy(X).to(self.device), torch.from_numpy(y).to(self.device)
+                logits = self.model(xb)
+                total += float(self.loss_fn(logits, yb)) * xb.shape[0]
+                wrong += int((logits.argmax(dim=1) != yb).sum())
+                counted += xb.shape[0]
+        return total / max(counted, 1), wrong / max(counted, 1)
+
+
+def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Raw (B, F) train batches through mismatch.transforms in pixel space."""
+    from mlstrat.mismatch.transforms import apply_transforms
+
+    shape = config.data.image_shape
+    value_range = config.data.value_range or (low, high)
+    rng = np.random.default_rng(seed)
+    names = list(config.regularization.augment)
+
+    def augment(raw: np.ndarray) -> np.ndarray:
+        images = raw.reshape(-1, *shape)
+        out = apply_transforms(images, names, rng=rng, value_range=value_range)
+        return out.reshape(raw.shape[0], -1).astype(np.float32)
+
+    return augment
+
+
+def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
+                  started: float) -> TrainResult:
+    from mlstrat._json import dumps
+    from mlstrat.nn._stream import StreamSource, TrainStream
+    from mlstrat.tables import atomic_write_text
+
+    if config.multitask.tasks:
+        raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
+    src = StreamSource.open(config.data.manifest, config.data, con=con)
+    stats = src.scan()
+    n_outputs = len(stats.classes)
+    if n_outputs < 2:
+        raise InputError(f"{src.source}: train has a single class ({stats.classes[0]!r}); "
+                         "classification needs at least two")
+    device = resolve_device(config.optim.device)
+    seed = config.optim.seed
+    with _threads(auto_threads(config, src.n_inputs)), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model, normalizer = _build_network(config, src.n_inputs, n_outputs, generator, lambda: stats.normalizer)
+        model.to(device)
+        augment = None
+        if config.regularization.augment:
+            augment = _stream_augmenter(config, stats.low, stats.high, seed)
+        stream = TrainStream(src, stats, normalizer, batch_size=config.optim.batch_size or stats.m,
+                             device=device, augment=augment)
+        fitter = StreamFitter(model, config, stream, m=stats.m, n_dev=stats.n.get("dev", 0),
+                              generator=generator, device=device)
+        if not fitter._has_dev():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=3)
+        history = fitter.fit(progress=progress)
+        path.mkdir(parents=True, exist_ok=True)
+        metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
+    model.cpu()
+    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=src.feature_names,
+                    classes=stats.classes, tasks=[], config=config.to_dict(), label=config.data.label,
+                    id_column=config.data.id)
+    atomic_write_text(path / "config.toml", config.to_toml())
+    atomic_write_text(path / "history.json", dumps(history) + "\n")
+    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
+    n_params = sum(p.numel() for p in model.parameters())
+    return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
+                       tasks=[], device=str(device), n_parameters=n_params,
+                       seconds=time.perf_counter() - started)
+
+
+def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normalizer, final: Path,
+                        device: torch.device) -> dict[str, Any]:
+    """Predict every row in manifest order, writing predictions.parquet batch by batch (temporary
+    file + rename); returns metrics.json accumulated on the way."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlstrat._constants import SPLITS
+    from mlstrat.nn._stream import _decode, eval_chunks
+    from mlstrat.tables._io import _replace, _temp_path
+
+    data = src.data
+    source_types = {"id": src.schema.get(data.id), "split": pa.string(), "y_true": src.schema.get(data.label),
+                    **{c: src.schema.get(c) for c in src.passthrough}}
+    sums = {s: [0, 0, 0.0] for s in SPLITS}  # n, wrong, sum of -log p(true class)
+    eps = 1e-12
+    model.eval()
+    tmp = _temp_path(final)
+    writer = None
+    try:
+        extra = [data.id, "split", *src.passthrough]
+        with torch.no_grad():
+            for batch, X, y in eval_chunks(src, stats, normalizer, split=None, extra=extra):
+                logits = model(torch.from_numpy(X).to(device))
+                proba = torch.softmax(logits, dim=1).cpu().double().numpy()
+                split = np.asarray(_decode(batch.column("split")).to_pylist(), dtype=object)
+                cols = {c: _decode(batch.column(c)).to_numpy(zero_copy_only=False) for c in src.passthrough}
+                table = outputs_to_predictions(
+                    proba, ids=_decode(batch.column(data.id)).to_numpy(zero_copy_only=False), split=split,
+                    labels=_decode(batch.column(data.label)).to_numpy(zero_copy_only=False),
+                    classes=stats.classes, tasks=[], passthrough=cols)
+                if writer is None:
+                    schema = pa.schema([pa.field(f.name, source_types.get(f.name) or f.type)
+                                        for f in table.schema])
+                    writer = pq.ParquetWriter(str(tmp), schema)
+                writer.write_table(table.cast(schema))
+                wrong = proba.argmax(axis=1) != y
+                nll = -np.log(proba[np.arange(len(y)), y] + eps)
+                for s in SPLITS:
+                    rows = split == s
+                    if rows.any():
+                        acc = sums[s]
+                        acc[0] += int(rows.sum())
+                        acc[1] += int(wrong[rows].sum())
+                        acc[2] += float(nll[rows].sum())
+        if writer is not None:
+            writer.close()
+            writer = None
+            _replace(tmp, final)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    out: dict[str, Any] = {}
+    for s in SPLITS:
+        n, wrong_n, nll_sum = sums[s]
+        if n:
+            error = wrong_n / n
+            out[s] = {"n": n, "error": error, "accuracy": 1 - error, "cost": nll_sum / n}
+    return out
