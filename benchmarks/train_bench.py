@@ -13,6 +13,10 @@ write the run directory) and, separately, its training loop alone (Fitter.fit).
 The bare loop and sklearn get in-memory arrays (no file reading, no predictions written).
 
 Run: flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py
+
+`--stream` compares instead the memory and streaming loaders of `mlstrat train` end to end,
+each run in a fresh process so that its peak RSS is its own (interleaved, `--rounds` rounds):
+flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py --stream --tiles 560 --epochs 1
 """
 
 from __future__ import annotations
@@ -134,14 +138,47 @@ def run_mlstrat(path: Path, loader: str) -> dict:
             "loader": loader}
 
 
+def run_loader_in_fresh_process(path: Path, loader: str) -> dict:
+    """One `run_mlstrat` in a new interpreter; adds its peak RSS (MiB, ru_maxrss of the child)."""
+    import resource
+    import subprocess
+    import sys
+
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import train_bench as b; "
+            f"b.BATCH, b.EPOCHS = {BATCH}, {EPOCHS}; "
+            f"print(json.dumps(b.run_mlstrat(b.Path({str(path)!r}), {loader!r})))")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: only exact when it grew
+    result["peak_rss_mib"] = round(peak / 1024) if peak > before else f"<= {round(before / 1024)}"
+    return result
+
+
+def stream_vs_memory(path: Path, rounds: int) -> None:
+    for r in range(rounds):
+        for loader in ("stream", "memory"):  # the smaller one first, so ru_maxrss stays exact
+            out = {"round": r + 1, "loader": loader, **run_loader_in_fresh_process(path, loader)}
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
+    for loader in ("stream", "memory"):
+        shutil.rmtree(DATA / f"run-{loader}", ignore_errors=True)
+
+
 def main() -> None:
-    global BATCH
+    global BATCH, EPOCHS
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--stream", action="store_true", help="memory vs stream loader, fresh processes")
     args = parser.parse_args()
-    BATCH = args.batch
+    BATCH, EPOCHS = args.batch, args.epochs
+    if args.stream:
+        path, *_ = make_data(args.tiles)
+        stream_vs_memory(path, args.rounds)
+        return
     import torch
 
     from mlstrat.nn._trainer import auto_threads
