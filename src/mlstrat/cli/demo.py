@@ -84,6 +84,8 @@ def render_demo(result: Any) -> None:
 
 
 def _errors_table(diagnosis: dict[str, Any]) -> Any:
+    """The errors per split in one row, and the components under it."""
+    from rich.console import Group
     from rich.table import Table
 
     from mlstrat._numbers import format_rate
@@ -103,13 +105,7 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
             style = "bold red" if name == diagnosis["principal_problem"] else \
                 ("red" if name in diagnosis["problems"] else "grey50")
             gaps.append(f"[{style}]{_COMPONENT_NAMES[name]} {100 * c['value']:+.1f}[/]")
-    return _Group(table, "  " + " · ".join(gaps) + " pts")
-
-
-def _Group(*items: Any) -> Any:
-    from rich.console import Group
-
-    return Group(*items)
+    return Group(table, "  " + " · ".join(gaps) + " pts")
 
 
 def _print_steps(out: Any, steps: dict[str, Any], format_rate: Any) -> None:

@@ -357,10 +357,9 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
         changes = _changes(ctx)
         last = ctx.iterations[-1]
         runs = [store.get(it.run_id) for it in ctx.iterations]
-        report = render_report(runs=runs, history=last.history or ctx.iterations[0].history,
-                               title=f"mlstrat demo: {scenario}", subtitle=spec.description,
-                               output=out / "report.html")
-        del report
+        render_report(runs=runs, history=last.history or ctx.iterations[0].history,
+                      title=f"mlstrat demo: {scenario}", subtitle=spec.description,
+                      output=out / "report.html")
         bar.advance("report")
     return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
                       steps=ctx.steps, changes=changes, report=str(out / "report.html"),
