@@ -110,19 +110,25 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return float(wall), int(rss_kb) / 1024, proc.stdout
 
 
-def mlstrat_cmd(path: Path) -> list[str]:
-    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--json"]
+def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
+    """The default command records a run (fingerprints the file and its test set); the
+    store goes to a scratch file so the benchmark leaves nothing in the checkout."""
+    store = ["--store", str(DATA / "bench-runs.db")] if record else ["--no-record"]
+    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--json", *store]
 
 
 def run(rows: int, repeats: int, baseline: bool) -> dict:
     path = generate(rows)
     env = {"PYTHONPATH": str(ROOT / "src")}
-    results: dict[str, list[tuple[float, float]]] = {"mlstrat": [], "pandas_sklearn": []}
+    results: dict[str, list[tuple[float, float]]] = {
+        "mlstrat": [], "mlstrat_no_record": [], "pandas_sklearn": []}
     agree = None
     for _ in range(repeats):
         wall, rss, out = timed(mlstrat_cmd(path), env)
         results["mlstrat"].append((wall, rss))
         mine = json.loads(out)["errors"]
+        wall, rss, _ = timed(mlstrat_cmd(path, record=False), env)
+        results["mlstrat_no_record"].append((wall, rss))
         if baseline:
             wall, rss, out = timed([PY, "-c", BASELINE, str(path)])
             results["pandas_sklearn"].append((wall, rss))
@@ -221,7 +227,7 @@ def main() -> None:
     elif args.cmd == "light":
         light(args.repeats)
     else:
-        for p in DATA.glob("predictions_*.parquet"):
+        for p in [*DATA.glob("predictions_*.parquet"), *DATA.glob("bench-runs.db*")]:
             p.unlink()
             print(f"removed {p}")
 

@@ -28,7 +28,10 @@ def test_diagnose_records_runs_and_warns_on_test_reuse(tmp_path):
                                      "--note", f"try {i}"])
         assert result.exit_code == 0, result.output
     assert "recorded run" in result.output
-    assert "test set" in result.output.lower()  # the sixth evaluation of the same test set warns
+    # the sixth evaluation of the same test set warns, naming its fingerprint as text
+    text = " ".join(result.output.split())
+    assert "has been evaluated 6 times (threshold 5)" in text
+    assert "the test set test-100-" in text
     listed = json.loads(runner.invoke(app, ["runs", "list", "--json", "--store", str(store)]).output)
     assert len(listed["runs"]) == 6
 

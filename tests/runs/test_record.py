@@ -14,7 +14,7 @@ def test_fingerprint_ignores_row_order_and_predictions():
     assert base == fingerprint_test_set(_preds(order=slice(None, None, -1)))
     assert base == fingerprint_test_set(_preds(y_pred=(1, 1, 0, 1)))  # another model, same test set
     assert base != fingerprint_test_set(_preds(y_test=(0, 0)))  # a relabelled test set
-    assert base.startswith("test:2:")
+    assert base.startswith("test-2-")
 
 
 def test_fingerprint_is_the_documented_md5_formula():
@@ -23,7 +23,7 @@ def test_fingerprint_is_the_documented_md5_formula():
     def h(key):
         return int.from_bytes(hashlib.md5(key.encode()).digest()[8:], "little")
 
-    assert fingerprint_test_set(_preds()) == f"test:2:{h('c:1') ^ h('d:0'):016x}"
+    assert fingerprint_test_set(_preds()) == f"test-2-{h('c:1') ^ h('d:0'):016x}"
 
 
 def test_fingerprint_none_without_test_split():

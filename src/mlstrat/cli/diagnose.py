@@ -102,22 +102,26 @@ def diagnose_command(
 
 def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
             quiet: bool) -> None:
-    """Record the diagnosis (and the metrics it rests on) as a run; warn on test-set reuse."""
+    """Record the diagnosis as a run; warn on test-set reuse.
+
+    The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
+    recomputed here, which would cost two more passes over a large file.
+    """
     import warnings
 
-    from mlstrat.metrics import compute_metrics
     from mlstrat.runs import ReusedTestSetWarning, RunStore, record_predictions_run
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReusedTestSetWarning)
-        metrics = compute_metrics(str(predictions))
-        run = record_predictions_run("diagnose", predictions, store=RunStore(store), metrics=metrics,
+        run = record_predictions_run("diagnose", predictions, store=RunStore(store),
                                      diagnosis=result, note=note)
+    from rich.markup import escape
+
     from mlstrat.cli._common import err_console
 
     err = err_console()
     for w in caught:
         if issubclass(w.category, ReusedTestSetWarning):
-            err.print(f"[yellow]Warning:[/] {w.message}")
+            err.print(f"[yellow]Warning:[/] {escape(str(w.message))}", emoji=False)
     if not quiet:
         err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

@@ -35,7 +35,8 @@ def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     n, h = con.raw_sql(f"SELECT count(*), bit_xor(md5_number_lower(k)) FROM ({sql})").fetchall()[0]
     if not n:
         return None
-    return f"test:{n}:{int(h):016x}"
+    # no ":word:" in the text: Rich would render ":100:" as an emoji
+    return f"test-{n}-{int(h):016x}"
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
