@@ -311,7 +311,7 @@ def selected(chosen: Selectors) -> set[Any]:
 
 
 def confident_learning(
-    labels: np.ndarray, probs: np.ndarray, *, method: str = "rank", scores: np.ndarray | None = None
+    labels: np.ndarray, probs: np.ndarray, *, method: str = "auto", scores: np.ndarray | None = None
 ) -> _CL:
     """The core of confident learning on integer labels (n,) and probabilities (n, K).
 
@@ -326,7 +326,7 @@ def confident_learning(
     joint = np.zeros((k, k))
     add_to_joint(joint, labels, probs, thresholds)
     calibrated, counts = calibrate(joint, given_counts)
-    chosen = selectors(method, counts)
+    chosen = selectors(resolve_method(method, counts), counts)
     score = _self_confidence(probs, labels) if scores is None else scores
     feed(chosen, labels=labels, probs=probs, scores=score, tie=np.arange(n))
     mask = np.zeros(n, dtype=bool)

@@ -346,6 +346,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
         "metrics_rows": _metrics_rows(metrics),
+        "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
         "history": _history(run_list),
         "run": run_list[-1] if run_list else None,
