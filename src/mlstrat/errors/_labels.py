@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Optional
 
 import numpy as np
@@ -409,23 +410,34 @@ class _Scan:
 
 
 class _Batch:
-    """One record batch decoded: ids, given label codes, y_pred codes, probabilities (n, K)."""
+    """One record batch decoded lazily: each pass converts only the columns it reads."""
 
     def __init__(self, batch: Any, index: dict[str, int], proba: list[str]) -> None:
-        self.ids = batch.column("id").cast("string").to_numpy(zero_copy_only=False).astype(str)
+        self.batch, self.index = batch, index
         self.labels, self.unknown = _codes(batch.column("y_true"), index)
-        pred, _ = _codes(batch.column("y_pred"), index)
-        self.pred = np.where(pred < 0, len(index), pred)
-        self.text_errors = self._text_errors(batch)
         self.raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                                     for c in proba])  # (n, K)
         self.sums = self.raw.sum(axis=1)
 
-    @staticmethod
-    def _text_errors(batch: Any) -> int:
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        return self.batch.column("id").cast("string").to_numpy(zero_copy_only=False).astype(str)
+
+    @cached_property
+    def pred(self) -> np.ndarray:
+        """y_pred as class index; ``K`` when it is not a class."""
+        pred, _ = _codes(self.batch.column("y_pred"), self.index)
+        return np.where(pred < 0, len(self.index), pred)
+
+    @cached_property
+    def text_errors(self) -> int:
+        """Rows whose y_pred differs from y_true (compared as stored, or as text across types)."""
         import pyarrow.compute as pc
 
-        true, pred = batch.column("y_true"), batch.column("y_pred")
+        true, pred = self.batch.column("y_true"), self.batch.column("y_pred")
         if true.type != pred.type:
             true, pred = pc.cast(true, "string"), pc.cast(pred, "string")
         return int(pc.sum(pc.not_equal(true, pred)).as_py() or 0)
@@ -439,7 +451,7 @@ def _first_pass(batches: Any, index: dict[str, int], proba: list[str], steps: An
     scan = _Scan(len(index))
     for raw in batches:
         b = _Batch(raw, index, proba)
-        scan.n += len(b.ids)
+        scan.n += len(b)
         scan.n_errors += b.text_errors
         scan.unknown.update(b.unknown)
         finite = np.isfinite(b.raw).all(axis=1)
@@ -460,7 +472,7 @@ def _first_pass(batches: Any, index: dict[str, int], proba: list[str], steps: An
             scan.conf_sums += np.bincount(labels, weights=_self_confidence(probs, labels), minlength=scan.k)
             np.add.at(scan.given_vs_argmax, (labels, argmax), 1)
             np.add.at(scan.pred_vs_argmax, (b.pred[ok], argmax), 1)
-        steps.advance("checking", len(b.ids))
+        steps.advance("checking", len(b))
     return scan
 
 
@@ -553,7 +565,7 @@ def _joint_pass(batches: Any, index: dict[str, int], proba: list[str], threshold
     for raw in batches:
         b = _Batch(raw, index, proba)
         add_to_joint(joint, b.labels, b.probs, thresholds)
-        steps.advance("confident joint", len(b.ids))
+        steps.advance("confident joint", len(b))
     return joint
 
 
@@ -565,7 +577,7 @@ def _select_pass(batches: Any, index: dict[str, int], proba: list[str], chosen: 
         scores = RANKINGS[rank_by](probs, b.labels)
         info = np.column_stack([b.labels, probs.argmax(axis=1), scores, b.pred != b.labels])  # (n, 4)
         feed(chosen, labels=b.labels, probs=probs, scores=scores, tie=b.ids, info=info)
-        steps.advance("selecting", len(b.ids))
+        steps.advance("selecting", len(b))
 
 
 def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
