@@ -238,3 +238,44 @@ def test_synthetic_rows_never_share_a_group_with_held_out_rows(splits, n_groups,
     assert not set(new["group"].to_pylist()) & held_out
     assert r.table.slice(0, n).drop_columns(["synthetic_of"]).equals(t)  # originals untouched
     assert r.n_synthesized == copies * r.n_source_rows
+
+
+@pytest.fixture(scope="module")
+def same_distribution(small_digits):
+    """Web rows only, half of the writers relabeled 'app': both sides come from one distribution."""
+    web = small_digits.filter(pa.array(_col(small_digits, "domain") == "web"))
+    groups = _col(web, "group")
+    app = np.isin(groups, sorted(set(groups))[::2])
+    return web.set_column(web.schema.get_field_index("domain"), "domain", pa.array(np.where(app, "app", "web")))
+
+
+def test_calibration_to_a_no_op_says_so_and_writes_nothing(same_distribution, tmp_path):
+    out = tmp_path / "synth.parquet"
+    with pytest.warns(MlstratWarning, match="no-op: blur calibrated to blur\\(sigma=0\\) leaves every image"):
+        r = synthesize(same_distribution, transforms=["blur"], like="app", folds=3, output=out, **PIXELS)
+    assert r.params == {"blur": {"sigma": 0.0}}
+    assert r.table is None and r.output is None and r.n_synthesized == 0 and not out.exists()
+    assert r.auc_after.value == r.auc_before.value  # identical rows, identical folds
+    assert r.warnings[-1].endswith("nothing was written (pass force=True / --force to write the copies anyway)")
+    forced = synthesize(same_distribution, transforms=["blur"], like="app", folds=3, output=out, force=True,
+                        **PIXELS)
+    assert out.exists() and forced.n_synthesized == forced.n_source_rows > 0
+    assert forced.warnings[-1].endswith("written anyway (force)")
+
+
+def test_cli_fixed_zero_strength_writes_nothing(small_digits, tmp_path):
+    from typer.testing import CliRunner
+
+    from mlstrat.cli import app
+
+    src = tmp_path / "m.parquet"
+    pq.write_table(small_digits, src)
+    out = tmp_path / "out.parquet"
+    r = CliRunner().invoke(app, ["synth", str(src), "--transform", "blur", "--param", "blur.sigma=0",
+                                 "--feature-prefix", "px_", "--image-shape", "1,8,8", "--value-range", "0,16",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Nothing written: the transforms leave every row unchanged." in text
+    assert "no-op: blur with blur(sigma=0) leaves every image unchanged" in text
+    assert not out.exists()

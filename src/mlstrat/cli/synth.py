@@ -152,6 +152,10 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
     if r.pool is not None:
         p = r.pool
         con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
+    if r.output is None:  # a no-op: the warning below says why
+        con.print("[bold yellow]Nothing written[/]: the transforms leave every row unchanged.")
+        render_warnings(con, r.warnings)
+        return
     if r.files_dir:
         con.print(f"New files in {r.files_dir}")
     con.print(

@@ -71,7 +71,7 @@ class SynthResult:
     output: str | None = None
     excluded_leaking: int = 0  # source rows skipped: their group also sits outside train
     warnings: tuple[str, ...] = ()
-    table: Any = field(default=None, repr=False, compare=False)
+    table: Any = field(default=None, repr=False, compare=False)  # None: a no-op, nothing made
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +101,10 @@ class SynthResult:
     ) -> Path:
         """Write the table (Parquet, CSV or JSONL by suffix), atomically; never over an input."""
         from mlstrat.tables import write_table
+
+        if self.table is None:
+            raise ConfigError("the transforms changed nothing (a no-op), so there is no table to write; "
+                              "pass force=True to synthesize to make the copies anyway")
 
         return write_table(self.table, path, force=force, inputs=inputs)
 
@@ -277,6 +281,7 @@ def synthesize(
             seed=seed,
             folds=folds,
             notes=notes,
+            force=force,
             **common,
         )
     pool_note(pool_usage, notes)
@@ -298,12 +303,12 @@ def synthesize(
         auc_after=auc_after,
         pool=pool_usage,
         files_dir=str(files_dir) if kind != "pixels" else None,
-        output=str(out_path) if out_path else None,
+        output=str(out_path) if out_path and table is not None else None,
         excluded_leaking=sel.excluded,
         warnings=tuple(notes),
         table=table,
     )
-    if out_path is not None:
+    if out_path is not None and table is not None:
         result.write(out_path, force=force, inputs=[manifest])
     return result
 
