@@ -163,7 +163,8 @@ def test_writes_the_output_and_never_overwrites_the_input(tmp_path, small_digits
         (
             dict(transforms=["blur"], image_shape=None),
             ConfigError,
-            r"^feature columns need image_shape",
+            r"^unknown transform\(s\) 'blur'; available for tabular features \(without image_shape\): "
+            r"jitter, match$",
         ),
         (
             dict(transforms=["blur"], features=["px_0"]),
@@ -279,3 +280,34 @@ def test_cli_fixed_zero_strength_writes_nothing(small_digits, tmp_path):
     assert "Nothing written: the transforms leave every row unchanged." in text
     assert "no-op: blur with blur(sigma=0) leaves every image unchanged" in text
     assert not out.exists()
+
+
+def _tabular_manifest(n=400, seed=0):
+    """Two numeric features; target rows have another mean and spread (hand-set: mean 2, sd 2 vs 0, 1)."""
+    rng = np.random.default_rng(seed)
+    target = np.arange(n) % 2 == 0
+    x = np.where(target[:, None], rng.normal(2.0, 2.0, (n, 2)), rng.normal(0.0, 1.0, (n, 2)))
+    return pa.table({"id": [f"r{i}" for i in range(n)], "split": ["train"] * n,
+                     "domain": np.where(target, "app", "web"), "age": x[:, 0], "income": x[:, 1]})
+
+
+def test_tabular_features_get_tabular_transforms_calibrated_to_the_target():
+    m = _tabular_manifest()
+    r = synthesize(m, transforms=["match"], like="app", features=["age", "income"], folds=3)
+    assert r.kind == "tabular" and r.params["match"]["alpha"] == pytest.approx(1.0, abs=0.1)
+    new = r.table.slice(m.num_rows)
+    web = _col(m, "domain") == "web"
+    src = np.column_stack([_col(m, "age")[web], _col(m, "income")[web]]).astype(float)
+    tgt = np.column_stack([_col(m, "age")[~web], _col(m, "income")[~web]]).astype(float)
+    got = np.column_stack([_col(new, "age"), _col(new, "income")]).astype(float)
+    # independent check: alpha = 1 is z-scoring with the source moments, rescaling with the target's
+    alpha = r.params["match"]["alpha"]
+    expected = src + alpha * (tgt.mean(0) + (src - src.mean(0)) * tgt.std(0) / src.std(0) - src)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert r.auc_before.value > 0.7 and r.auc_after.value < r.auc_before.value - 0.1
+
+
+def test_tabular_features_refuse_image_transforms():
+    with pytest.raises(ConfigError, match=re.escape(
+            "unknown transform(s) 'blur'; available for tabular features (without image_shape): jitter, match")):
+        synthesize(_tabular_manifest(), transforms=["blur"], features=["age", "income"])

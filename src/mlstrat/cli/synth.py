@@ -61,7 +61,7 @@ def synth(
     image_col: str | None = typer.Option(None, "--image-col", help="Column of image file paths."),
     audio_col: str | None = typer.Option(None, "--audio-col", help="Column of audio file paths."),
     image_shape: str | None = typer.Option(
-        None, "--image-shape", help="C,H,W of feature-vector images (e.g. 1,8,8)."
+        None, "--image-shape", help="C,H,W of feature-vector images (e.g. 1,8,8); without it, feature columns are tabular (transforms jitter, match)."
     ),
     value_range: str | None = typer.Option(
         None, "--value-range", help="LOW,HIGH pixel range (e.g. 0,16)."
