@@ -215,7 +215,8 @@ def grid_case(X: np.ndarray, y: np.ndarray, noise: str, seed: int) -> tuple[np.n
     return noisy, probs, noisy != y
 
 
-def run_grid(seeds: list[int], cleanlab_python: str | None, out_json: Path | None) -> None:
+def run_grid(seeds: list[int], cleanlab_python: str | None, out_json: Path | None,
+             cache: Path | None = None) -> None:
     import warnings
 
     import pyarrow as pa
@@ -224,11 +225,17 @@ def run_grid(seeds: list[int], cleanlab_python: str | None, out_json: Path | Non
 
     cases: dict[str, np.ndarray] = {}
     rows = []
+    cached = dict(np.load(cache)) if cache is not None and cache.exists() else {}
+    fresh: dict[str, np.ndarray] = {}
     for name, (X, y) in grid_datasets().items():
         for noise in GRID_NOISES:
             for seed in seeds:
-                labels, probs, flipped = grid_case(X, y, noise, seed)
                 key = f"{name}|{noise}|{seed}"
+                if key + "|probs" in cached:  # the out-of-fold fits are the slow part
+                    labels, probs, flipped = (cached[key + s] for s in ("|labels", "|probs", "|flipped"))
+                else:
+                    labels, probs, flipped = grid_case(X, y, noise, seed)
+                fresh.update({key + "|labels": labels, key + "|probs": probs, key + "|flipped": flipped})
                 cases.update({key + "|labels": labels, key + "|probs": probs})
                 _FLIPPED[key] = flipped
                 ids = np.array([f"r{i:05d}" for i in range(len(labels))])
@@ -261,6 +268,8 @@ def run_grid(seeds: list[int], cleanlab_python: str | None, out_json: Path | Non
             mask[data["masks"][key]] = True
             row["cleanlab"] = scores(mask, _FLIPPED[key])["f1"]
     print_grid(rows, version)
+    if cache is not None and not cached:
+        np.savez(cache, **fresh)
     if out_json:
         out_json.write_text(json.dumps(rows, indent=2))
 
@@ -311,12 +320,14 @@ def main() -> None:
     parser.add_argument("--no-cleanlab", action="store_true", help="run mlstrat only")
     parser.add_argument("--json", type=Path, help="also write the per-seed figures here")
     parser.add_argument("--grid", action="store_true", help="datasets x noise types (the default rule's benchmark)")
+    parser.add_argument("--cache", type=Path, help="--grid: .npz of the generated cases (labels, out-of-fold "
+                        "probabilities, flipped rows); written when absent, read when present")
     args = parser.parse_args()
     if args.grid:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
         if python is None:
             print(f"cleanlab skipped: {args.cleanlab_python} not found", file=sys.stderr)
-        run_grid(parse_seeds(args.seeds), python, args.json)
+        run_grid(parse_seeds(args.seeds), python, args.json, args.cache)
         return
     have_cleanlab = Path(args.cleanlab_python).exists() and not args.no_cleanlab
     if not have_cleanlab and not args.no_cleanlab:
