@@ -66,11 +66,12 @@ class TrainResult:
     device: str = "cpu"
     n_parameters: int = 0
     seconds: float = 0.0
+    processes: int = 1  # DDP world size: processes that trained together
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
-                "seconds": round(self.seconds, 3), "classes": self.classes, "tasks": self.tasks,
-                "metrics": self.metrics, "history": self.history}
+                "seconds": round(self.seconds, 3), "processes": self.processes, "classes": self.classes,
+                "tasks": self.tasks, "metrics": self.metrics, "history": self.history}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -319,8 +320,9 @@ class Fitter:
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
         device = self.device
-        # running sums stay on the device: no host sync inside the loop
-        loss_sum = torch.zeros((), device=device)
+        # running sums stay on the device: no host sync inside the loop; float64 so that the epoch
+        # cost does not depend on how the rows were grouped (in batches, or across DDP ranks)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         wrong = torch.zeros((), dtype=torch.long, device=device)
         counted = torch.zeros((), dtype=torch.long, device=device)
         rows = 0
@@ -624,7 +626,7 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
                           MlstratWarning, stacklevel=2)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
-            return _worker_result(path, history, ds.classes, ds.tasks, device, model, started)
+            return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
         model.cpu()
         proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
 
@@ -643,15 +645,15 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
 
 
 def _worker_result(path: Path, history: dict[str, Any], classes: list[Any], tasks: list[str],
-                   device: torch.device, model: Network, started: float) -> TrainResult:
+                   device: torch.device, model: Network, started: float, world: int) -> TrainResult:
     """What a DDP rank other than 0 returns: the history (the same on every rank), no metrics."""
     return TrainResult(run_dir=path, metrics={}, history=history, classes=list(classes), tasks=list(tasks),
                        device=str(device), n_parameters=sum(p.numel() for p in model.parameters()),
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, processes=world)
 
 
 # -- the streaming path ([data] loader = "stream") ------------------------------------------------
@@ -780,7 +782,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
                           MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
-            return _worker_result(path, history, stats.classes, [], device, model, started)
+            return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
         path.mkdir(parents=True, exist_ok=True)
         metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
     model.cpu()
@@ -793,7 +795,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
 
 
 def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normalizer, final: Path,
