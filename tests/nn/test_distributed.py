@@ -232,3 +232,17 @@ def test_one_process_is_untouched_by_ddp(manifest, tmp_path):
     result = train(config, run_dir=tmp_path / "r", progress=False)
     assert result.processes == 1 and result.to_dict()["processes"] == 1
     assert not torch.distributed.is_initialized()
+
+
+def test_cli_refuses_a_batch_smaller_than_nproc_before_launching(manifest, tmp_path):
+    from typer.testing import CliRunner
+
+    from mlstrat.cli import app
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(f'[data]\nmanifest = "{manifest}"\nfeature_prefix = "px_"\n[optim]\nbatch_size = 1\n'
+                      'device = "cpu"\n')
+    result = CliRunner().invoke(app, ["train", str(config), "--nproc", "2", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "[optim] batch_size = 1 is smaller than the 2 training processes" in result.output
+    assert not (tmp_path / "r").exists()

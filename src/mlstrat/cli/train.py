@@ -34,7 +34,7 @@ def train_command(
 
     train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
-        raise typer.Exit(_launch(ctx, nproc))
+        raise typer.Exit(_launch(ctx, train_config, nproc))
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
         _train_quietly(train_config, output, force)
         return
@@ -65,10 +65,16 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0")) if _in_launcher() else 0
 
 
-def _launch(ctx: typer.Context, nproc: int) -> int:
-    """This very command again, without --nproc, in ``nproc`` processes under torchrun."""
+def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
+    """This very command again, without --nproc, in ``nproc`` processes under torchrun (after the
+    checks that need no data, so that they fail before any process starts)."""
     from mlstrat.cli._common import err_console
-    from mlstrat.nn._distributed import launch
+    from mlstrat.nn._distributed import check_batch, check_gpus, launch
+    from mlstrat.nn._trainer import resolve_device
+
+    check_batch(config.optim.batch_size, nproc)
+    if resolve_device(config.optim.device).type == "cuda":
+        check_gpus(nproc)
 
     code = launch(nproc, ["train", *_command_args(ctx, drop={"nproc"})])
     if code > 128:

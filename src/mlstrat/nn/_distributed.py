@@ -111,6 +111,16 @@ def check_batch(batch_size: int, world: int) -> None:
                           "(it is the global batch, split across the processes) or fewer processes")
 
 
+def check_gpus(per_node: int) -> None:
+    """One GPU per process: NCCL refuses two ranks on one device. Every rank checks the node's
+    process count (not only its own index), so all of them stop with the same message."""
+    gpus = torch.cuda.device_count()
+    if per_node > gpus:
+        raise ConfigError(f"{per_node} training processes per node but this node has {gpus} GPU(s); start at "
+                          "most one process per GPU (--nproc / --nproc-per-node) or train on the CPU "
+                          "([optim] device = 'cpu')")
+
+
 @contextlib.contextmanager
 def distributed(device: torch.device) -> Iterator[Dist | None]:
     """The process group for a worker started by a launcher, else ``None`` (one process).
@@ -126,7 +136,8 @@ def distributed(device: torch.device) -> Iterator[Dist | None]:
         return
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
-        device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+        check_gpus(int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1)))
+        device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     created = not dist.is_initialized()
     if created:
