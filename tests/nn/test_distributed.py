@@ -21,24 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlstrat import ConfigError
-from mlstrat.nn import DataConfig, EarlyStoppingConfig, ModelConfig, OptimConfig, TrainConfig, train
+from mlstrat.nn import train
 from mlstrat.nn._distributed import Dist, StreamShards, check_batch, select_blocks
 from tests.nn.conftest import split_digits
+from tests.nn.ddp_worker import digits_config, fit_float64
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_FILES = {"config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
 LAUNCH_TIMEOUT = 300  # a hung collective fails the test instead of blocking the suite
-
-
-def digits_config(manifest: Path, *, loader: str) -> TrainConfig:
-    """Digits, a global batch of 75 (38 + 37 rows per rank), early stopping that fires."""
-    return TrainConfig(
-        data=DataConfig(manifest=str(manifest), feature_prefix="px_", loader=loader, chunk_size=100,
-                        shuffle_buffer=300),
-        model=ModelConfig(hidden=(32,)),
-        optim=OptimConfig(optimizer="adam", lr=0.05, batch_size=75, epochs=25, seed=1, device="cpu"),
-        early_stopping=EarlyStoppingConfig(patience=2, restore_best=True),
-    )
 
 
 def _env() -> dict[str, str]:
@@ -73,19 +63,18 @@ def workers(tmp_path_factory, manifest):
 # -- 2 processes train what 1 process trains ------------------------------------------------------
 
 
-def test_float64_weights_match_one_process_to_1e_12(workers):
-    from tests.nn.ddp_worker import fit_float64
-
+@pytest.mark.parametrize("multitask", [False, True], ids=["classes", "multitask"])
+def test_float64_weights_match_one_process_to_1e_12(workers, multitask):
     out, ranks = workers
-    history, reference = fit_float64(None)
+    history, reference = fit_float64(None, multitask=multitask)
     assert history["stopped_early"] and history["restored_best"]  # the case worth testing
     for r in range(2):
-        state = torch.load(out / f"rank{r}.pt")
+        state = torch.load(out / f"rank{r}{'-multitask' if multitask else ''}.pt")
         assert state.keys() == reference.keys()
         for name, value in reference.items():
             assert value.dtype == torch.float64
             torch.testing.assert_close(state[name], value, rtol=0, atol=1e-12)
-        got = ranks[r]["float64"]
+        got = ranks[r]["multitask" if multitask else "float64"]
         assert (got["best_epoch"], got["stopped_early"], got["restored_best"]) == (
             history["best_epoch"], history["stopped_early"], history["restored_best"])
         assert len(got["epochs"]) == len(history["epochs"])
@@ -117,9 +106,9 @@ def _loader(run: Path) -> str:
 
 def test_every_rank_takes_the_same_stop_decision(workers):
     _, (r0, r1) = workers
-    for key in ("float64", "stream"):
-        a = r0[key] if key == "float64" else r0[key]["history"]
-        b = r1[key] if key == "float64" else r1[key]["history"]
+    for key in ("float64", "multitask", "stream"):
+        a = r0[key] if key != "stream" else r0[key]["history"]
+        b = r1[key] if key != "stream" else r1[key]["history"]
         assert a == b  # bitwise: the totals come from rank 0
     assert r0["memory"]["history"] == r1["memory"]["history"]
 

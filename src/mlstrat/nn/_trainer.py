@@ -307,12 +307,13 @@ class Fitter:
         self.step_rows = n
         return self.dist.share(n)
 
-    def _share(self, yb: torch.Tensor) -> torch.Tensor | float:
+    def _share(self, yb: torch.Tensor) -> float:
         """DDP: the weight of this rank's mean loss, (local rows / global rows) x world, so that the
-        gradient DDP averages over the ranks is the gradient of the mean over the global batch."""
+        gradient DDP averages over the ranks is the gradient of the mean over the global batch
+        (a Python float: float64, whatever the default tensor dtype)."""
         if self.multitask:  # the mean runs over labeled (example, task) entries: count them all
             local = (~torch.isnan(yb)).sum()
-            return local * self.dist.world / self.dist.count(local).clamp(min=1)
+            return int(local) * self.dist.world / max(int(self.dist.count(local)), 1)
         return yb.shape[0] * self.dist.world / max(self.step_rows, 1)
 
     def run_epoch(self) -> tuple[float, float]:
