@@ -1,7 +1,7 @@
 """A DDP worker for tests/nn/test_distributed.py, started by torchrun with 2 processes.
 
 Each rank trains (1) a float64 network through the Fitter, (2) the digits config through
-``train()`` with the memory loader and (3) with the streaming loader, then writes what it saw to
+``train()`` with the memory loader, (3) the DataLoader path and (4) the streaming loader, then writes what it saw to
 ``OUT/rank<r>.json`` (and its float64 weights to ``OUT/rank<r>.pt``). Every rank runs in its own
 working directory ``OUT/cwd<r>`` with the default run directory, so files written by a rank
 other than 0 would show up there.
@@ -92,6 +92,8 @@ def main(out: Path, manifest: Path) -> None:
         seen["world"] = dist.world
         memory = train(digits_config(manifest, loader="memory"), progress=False)
         seen["memory"] = {"history": memory.history, "processes": memory.processes}
+        loader = train(digits_config(manifest, loader="dataloader"), progress=False)
+        seen["dataloader"] = {"history": loader.history}
         stream = train(digits_config(manifest, loader="stream"), progress=False)
         seen["stream"] = {"history": stream.history, "metrics": stream.metrics}
         seen["group_kept"] = tdist.is_initialized()  # train() leaves a caller's group alone

@@ -83,19 +83,20 @@ def test_float64_weights_match_one_process_to_1e_12(workers, multitask):
                 assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15)
 
 
-def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path):
+@pytest.mark.parametrize("loader", ["memory", "dataloader"])
+def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path, loader):
     out, ranks = workers
-    one = train(digits_config(manifest, loader="memory"), run_dir=tmp_path / "one", progress=False)
+    one = train(digits_config(manifest, loader=loader), run_dir=tmp_path / "one", progress=False)
     assert one.history["stopped_early"]
-    (run,) = [p for p in (out / "cwd0" / "runs").iterdir() if _loader(p) == "memory"]
+    (run,) = [p for p in (out / "cwd0" / "runs").iterdir() if _loader(p) == loader]
     ref = torch.load(tmp_path / "one" / "model.pt", weights_only=False)["state_dict"]
     got = torch.load(run / "model.pt", weights_only=False)["state_dict"]
     for name, value in ref.items():
         torch.testing.assert_close(got[name], value, rtol=0, atol=1e-6)
     for r in range(2):
-        h = ranks[r]["memory"]["history"]
+        h = ranks[r][loader]["history"]
         assert (h["best_epoch"], h["stopped_early"]) == (one.history["best_epoch"], one.history["stopped_early"])
-        assert ranks[r]["memory"]["processes"] == 2
+    assert ranks[1]["memory"]["processes"] == 2
 
 
 def _loader(run: Path) -> str:
@@ -111,14 +112,15 @@ def test_every_rank_takes_the_same_stop_decision(workers):
         b = r1[key] if key != "stream" else r1[key]["history"]
         assert a == b  # bitwise: the totals come from rank 0
     assert r0["memory"]["history"] == r1["memory"]["history"]
+    assert r0["dataloader"]["history"] == r1["dataloader"]["history"]
 
 
 def test_rank_0_alone_writes_the_run_directories(workers):
     out, (r0, r1) = workers
     assert list((out / "cwd1").iterdir()) == []
     runs = sorted((out / "cwd0" / "runs").iterdir())
-    assert len(runs) == 2 and all({p.name for p in run.iterdir()} == RUN_FILES for run in runs)
-    assert sorted(_loader(p) for p in runs) == ["memory", "stream"]
+    assert len(runs) == 3 and all({p.name for p in run.iterdir()} == RUN_FILES for run in runs)
+    assert sorted(_loader(p) for p in runs) == ["dataloader", "memory", "stream"]
     assert r0["stream"]["metrics"]["dev"]["error"] < 0.2 and r1["stream"]["metrics"] == {}
     assert r0["group_kept"] and r1["group_kept"]  # train() leaves the caller's process group alone
 
