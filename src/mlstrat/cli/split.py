@@ -62,6 +62,8 @@ def split_command(
         raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
     out = out or default_output(manifest)
     check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
+    if lock is not None:
+        check_output_path(lock, inputs=[manifest], force=True)  # refreshed in place, never the manifest
     lock_in = lock if lock is not None and lock.exists() else None
     con = connect(memory_limit=memory_limit)
     con.raw_sql("SET preserve_insertion_order = false")  # lets the writer stream in parallel

@@ -181,7 +181,7 @@ def sample_errors(
         raise ConfigError(f"include_correct: {include_correct!r} must be a whole number >= 0")
     out = check_output_path(output, inputs=[predictions], force=force)
     meta_out = meta_path(out)
-    check_output_path(meta_out, inputs=[predictions], force=force)
+    check_output_path(meta_out, inputs=[predictions], force=force, replaces=("meta",))
 
     preds = read_predictions(predictions, con=con, require_id=True)
     table = preds.table
