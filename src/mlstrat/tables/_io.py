@@ -124,12 +124,24 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     return con.table(view)
 
 
+#: longest CSV line read (DuckDB's default is 2 MB): long documents in a text column stay readable
+MAX_CSV_LINE = 256 << 20
+
+
 def _read_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> Any:
-    table = con.read_csv(str(path), table_name=view)
+    options: dict[str, Any] = {}
+    try:
+        table = con.read_csv(str(path), table_name=view)
+        table.schema()
+    except Exception:
+        # a line past the default limit (or a real parse error, which fails again below);
+        # the larger limit only on this path, as DuckDB sizes its buffers from it
+        options = {"max_line_size": MAX_CSV_LINE}
+        table = con.read_csv(str(path), table_name=view, **options)
     present = [c for c in text_columns if c in table.columns]
     if not present:
         return table
-    return con.read_csv(str(path), table_name=view, types={c: "VARCHAR" for c in present})
+    return con.read_csv(str(path), table_name=view, types={c: "VARCHAR" for c in present}, **options)
 
 
 def _read_arrow_file(con: Any, path: Path, view: str) -> Any:
