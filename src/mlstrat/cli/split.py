@@ -133,7 +133,7 @@ def render_summary(summary: dict[str, Any]) -> None:
             t.add_column(SPLIT_DISPLAY[name], justify="right")
         shown = list(rows.items())
         for key, counts in shown[:30]:
-            t.add_row(str(key), *(f"{counts[s]:,}" for s in SPLITS))
+            t.add_row(_escape(key), *(f"{counts[s]:,}" for s in SPLITS))
         if len(shown) > 30:
             t.add_row(f"... {len(shown) - 30} more", *([""] * len(SPLITS)))
         con.print(t)
@@ -152,9 +152,9 @@ def render_summary(summary: dict[str, Any]) -> None:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe
 
-    return escape(str(text))
+    return safe(text)
 
 
 def _policy_line(policy: dict[str, Any], salt: str) -> str:
