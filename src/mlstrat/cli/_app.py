@@ -36,10 +36,9 @@ class _Group(TyperGroup):
 
 
 def _error_line(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from mlstrat.cli._common import err_console, safe
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {escape(message)}")
+    err_console(soft_wrap=True).print(f"[bold red]Error:[/] {safe(message)}")
 
 
 app = typer.Typer(

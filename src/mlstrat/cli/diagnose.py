@@ -115,13 +115,11 @@ def _record(predictions: Path, result: object, *, store: Path | None, note: str 
         warnings.simplefilter("always", ReusedTestSetWarning)
         run = record_predictions_run("diagnose", predictions, store=RunStore(store),
                                      diagnosis=result, note=note)
-    from rich.markup import escape
-
-    from mlstrat.cli._common import err_console
+    from mlstrat.cli._common import err_console, safe
 
     err = err_console()
     for w in caught:
         if issubclass(w.category, ReusedTestSetWarning):
-            err.print(f"[yellow]Warning:[/] {escape(str(w.message))}", emoji=False)
+            err.print(f"[yellow]Warning:[/] {safe(w.message)}", emoji=False)
     if not quiet:
         err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

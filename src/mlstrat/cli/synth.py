@@ -127,7 +127,7 @@ def synth(
 
 
 def _render(con: Any, r: Any, render_warnings: Any) -> None:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe as escape
 
     params = "; ".join(
         f"{t}(" + ", ".join(f"{k}={v:g}" for k, v in ps.items()) + ")" for t, ps in r.params.items()
@@ -153,9 +153,9 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
         p = r.pool
         con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
     if r.files_dir:
-        con.print(f"New files in {r.files_dir}")
+        con.print(f"New files in {escape(r.files_dir)}")
     con.print(
         f"Wrote {r.n_input_rows + r.n_synthesized} rows ({r.n_input_rows} original + {r.n_synthesized} "
-        f"synthetic, column synthetic_of) to {r.output}"
+        f"synthetic, column synthetic_of) to {escape(r.output)}"
     )
     render_warnings(con, r.warnings)

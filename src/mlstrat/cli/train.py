@@ -24,7 +24,7 @@ def train_command(
     note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run in the run store."),
 ) -> None:
-    """Train a network and write a run directory: model.pt, config.toml, history.json,
+    """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 

@@ -2,7 +2,7 @@
 
 ``train(config)`` reads the manifest, normalizes with train statistics, builds (or transfers)
 the network, runs mini-batch optimization with early stopping on the dev split, then writes
-the run directory: model.pt, config.toml, history.json, predictions.parquet, metrics.json.
+the run directory: model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class TrainResult:
     Attributes
     ----------
     run_dir : Path
-        The run directory (model.pt, config.toml, history.json, predictions.parquet, metrics.json).
+        The run directory (model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json).
     metrics : dict
         metrics.json: per split ``n``, ``error``, ``accuracy``, ``cost``; ``tasks`` for multi-task.
     history : dict
@@ -483,6 +483,17 @@ def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
     return path
 
 
+def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """The run's text files. The resolved config is ``config.resolved.toml``: a ``config.toml``
+    in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept."""
+    from mlstrat._json import dumps
+    from mlstrat.tables import atomic_write_text
+
+    atomic_write_text(folder / "config.resolved.toml", config.to_toml())
+    atomic_write_text(folder / "history.json", dumps(history) + "\n")
+    atomic_write_text(folder / "metrics.json", dumps(metrics) + "\n")
+
+
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False) -> TrainResult:
     """Train a network as configured and write its run directory.
@@ -510,8 +521,8 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         Bad configuration or data (missing columns, NaN features, labels unseen in train,
         no ``split`` column, transfer source of another input size).
     """
-    from mlstrat._json import dumps
-    from mlstrat.tables import atomic_write_text, write_table
+    from mlstrat.nn._rundir import staged_run_dir
+    from mlstrat.tables import write_table
 
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
@@ -563,14 +574,12 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
                                    tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
                                    passthrough=ds.passthrough)
-    path.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
-                    classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
-    write_table(table, path / "predictions.parquet", con=con, force=True)
+    with staged_run_dir(path) as stage:
+        save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
+                        classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
+                        id_column=config.data.id)
+        write_run_files(stage, config, history, metrics)
+        write_table(table, stage / "predictions.parquet", con=con, force=True)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
@@ -654,9 +663,8 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
                   started: float) -> TrainResult:
-    from mlstrat._json import dumps
+    from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource, TrainStream
-    from mlstrat.tables import atomic_write_text
 
     if config.multitask.tasks:
         raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
@@ -688,15 +696,13 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
-        path.mkdir(parents=True, exist_ok=True)
-        metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
-    model.cpu()
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=src.feature_names,
-                    classes=stats.classes, tasks=[], config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
+        with staged_run_dir(path) as stage:
+            metrics = _stream_predictions(model, src, stats, normalizer, stage / "predictions.parquet", device)
+            model.cpu()
+            save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer,
+                            feature_names=src.feature_names, classes=stats.classes, tasks=[],
+                            config=config.to_dict(), label=config.data.label, id_column=config.data.id)
+            write_run_files(stage, config, history, metrics)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,
