@@ -38,10 +38,19 @@ def diagnose_command(
         help="Table of id, label[, annotator]: measure human error on the same examples.",
     ),
     metric: str = typer.Option(
-        "error", "--metric", help="error | weighted_error | f1 (decomposes 1 - F1)."
+        "error",
+        "--metric",
+        help="error | weighted_error | f1 (decomposes 1 - F1) | mae | rmse (numeric y) | "
+        "mean:COL (a per-example loss column) | ratio:NUM/DEN (e.g. ratio:word_errors/words).",
     ),
-    tolerance: str = typer.Option(
-        "1%", "--tolerance", help="A component below this is not a problem (1% = 1 point)."
+    higher_is_better: bool = typer.Option(
+        False, "--higher-is-better", help="The mean:COL column is a score (IoU): higher is better."
+    ),
+    tolerance: str | None = typer.Option(
+        None,
+        "--tolerance",
+        help="A component below this is not a problem: default 1% (1 point) for rates, "
+        "1% of the dev figure for metrics in a unit.",
     ),
     mismatched: bool | None = typer.Option(
         None,
@@ -76,6 +85,7 @@ def diagnose_command(
         bayes=bayes,
         human_labels=str(human_labels) if human_labels is not None else None,
         metric=metric,
+        higher_is_better=higher_is_better or None,
         tolerance=tolerance,
         mismatched=mismatched,
     )

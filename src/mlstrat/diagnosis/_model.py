@@ -126,7 +126,7 @@ class DiagnosisWarning:
 class Diagnosis:
     """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is ``mlstrat diagnose --json``."""
 
-    metric: str
+    metric: Any  # a mlstrat.metrics.MetricSpec: name, direction, unit
     errors: dict[str, ErrorEstimate]
     human_level: HumanLevel
     components: dict[str, Component]
@@ -139,7 +139,7 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric,
+            "metric": self.metric.to_dict(),
             "errors": {name: e.to_dict() for name, e in self.errors.items()},
             "human_level": self.human_level.to_dict(),
             "components": {name: c.to_dict() for name, c in self.components.items()},
