@@ -116,12 +116,17 @@ def _style(rc: Mapping[str, Any] = _RC) -> Any:
 # -- the staircase --------------------------------------------------------------------------
 
 
-def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error") -> str:
+def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
+                  rate: bool = True) -> str:
     """Waterfall from human level to test: each step's rise is a labelled component.
 
     ``levels``: ``{"name", "label", "value", "ci_low", "ci_high", "component", "component_label",
     "significant"}`` in staircase order; the first is the human level (``component`` None).
+    ``rate``: figures are fractions shown as percentages; False for a metric in its own unit
+    (RMSE, a word error rate, a mean log loss).
     """
+    fig_text = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    gap_text = _pp if rate else (lambda v: f"{v:+.3g}")
     with _style():
         fig, ax = _figure(8.6, 3.9)
         top = max([lv["value"] for lv in levels] + [lv.get("ci_high") or 0 for lv in levels] + [1e-4])
@@ -144,7 +149,7 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error")
                         linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
                 name = lv.get("component_label") or "gap"
                 sign_note = "" if significant else "\nwithin noise"
-                text = f"{name}\n{_pp(value - prev)}{sign_note}"
+                text = f"{name}\n{gap_text(value - prev)}{sign_note}"
                 # above the whisker, so the label never sits on the interval
                 y_text = max(value, prev, lv.get("ci_high") or 0) + top * 0.04
                 ax.annotate(text, (i, y_text), ha="center", va="bottom", fontsize=8.6,
@@ -156,13 +161,14 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error")
                             ecolor=PALETTE["ink"], elinewidth=1.0, capsize=4, zorder=5)
             prev = value
         ax.set_xticks(range(len(levels)))
-        ax.set_xticklabels([f"{lv['label']}\n{_pct(lv['value'])}" for lv in levels], fontsize=9.5)
+        ax.set_xticklabels([f"{lv['label']}\n{fig_text(lv['value'])}" for lv in levels], fontsize=9.5)
         ax.tick_params(axis="x", length=0, colors=PALETTE["ink"])
         ax.set_ylim(0, top * 1.45)
         ax.set_xlim(-0.6, len(levels) - 0.4)
         ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
         ax.set_axisbelow(True)
-        _pct_axis(ax)
+        if rate:
+            _pct_axis(ax)
         ax.set_ylabel(ylabel)
         return _to_svg(fig, "stair", "Error staircase from human level to test with each component")
 
