@@ -58,6 +58,12 @@ def diagnose_command(
         help="Train and dev come from different distributions (detected from a 'domain' column by "
         "default).",
     ),
+    model_family: str | None = typer.Option(
+        None,
+        "--model-family",
+        help="Word the actions for the model: neural_network (default) | gradient_boosting | "
+        "linear | other. Action ids do not change.",
+    ),
     fail_on: str | None = typer.Option(
         None,
         "--fail-on",
@@ -88,6 +94,7 @@ def diagnose_command(
         higher_is_better=higher_is_better or None,
         tolerance=tolerance,
         mismatched=mismatched,
+        model_family=model_family,
     )
     if record and predictions is not None:
         _record(predictions, result, store=store, note=note, quiet=json_out)

@@ -21,7 +21,7 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
-from mlstrat.diagnosis._recipe import actions_for
+from mlstrat.diagnosis._recipe import actions_for, parse_model_family
 from mlstrat.metrics._intervals import Z95, needed_size, needed_size_sd, wilson_interval
 from mlstrat.metrics._spec import CLASSIFICATION, REGRESSION, MetricSpec, parse_metric
 
@@ -249,6 +249,7 @@ def diagnose(
     higher_is_better: bool | None = None,
     tolerance: float | str | None = None,
     mismatched: bool | None = None,
+    model_family: str | None = None,
     con: Any = None,
 ) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
@@ -284,6 +285,10 @@ def diagnose(
     mismatched : bool, default=None
         Whether train and dev come from different distributions; detected from a ``domain``
         column when None.
+    model_family : {"neural_network", "gradient_boosting", "linear", "other"}, default=None
+        Words the actions for the model ("more or deeper trees" for boosting, "richer
+        features, less regularization" for a linear model); a neural network by default. The
+        action ids are the same for every family.
     con : ibis DuckDB backend, default=None
         Engine connection for ``predictions``.
 
@@ -300,11 +305,12 @@ def diagnose(
     ('avoidable_bias', ['bigger_network', 'train_longer'])
     """
     spec = parse_metric(metric, higher_is_better=higher_is_better)
+    family = parse_model_family(model_family)
     token = _METRIC.set(spec)
     try:
         return _diagnose(predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
                          human_labels=human_labels, spec=spec, tolerance=tolerance,
-                         mismatched=mismatched, con=con)
+                         mismatched=mismatched, family=family, con=con)
     finally:
         _METRIC.reset(token)
 
@@ -349,6 +355,7 @@ def _diagnose(
     spec: MetricSpec,
     tolerance: float | str | None,
     mismatched: bool | None,
+    family: str,
     con: Any,
 ) -> Diagnosis:
     if (predictions is None) == (errors is None):
@@ -443,7 +450,8 @@ def _diagnose(
             tolerance,
             confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
-        actions=actions_for(problems),
+        actions=actions_for(problems, model_family=family),
+        model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
     )

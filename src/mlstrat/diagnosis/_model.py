@@ -136,6 +136,7 @@ class Diagnosis:
     actions: tuple[Action, ...]
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
+    model_family: str = "neural_network"  # how the actions are worded; their ids never change
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,4 +150,5 @@ class Diagnosis:
             "actions": [a.to_dict() for a in self.actions],
             "warnings": [w.to_dict() for w in self.warnings],
             "tolerance": self.tolerance,
+            "model_family": self.model_family,
         }
