@@ -4,6 +4,7 @@
 mlstrat's own network (``mlstrat curve CONFIG``).
 """
 
+from mlstrat.curves._config import curve_from_config
 from mlstrat.curves._curve import (
     CurvePoint,
     LearningCurve,
@@ -20,6 +21,7 @@ __all__ = [
     "Doubling",
     "LearningCurve",
     "PowerLawFit",
+    "curve_from_config",
     "fit_power_law",
     "learning_curve",
     "model_family_of",

@@ -132,20 +132,24 @@ def _figure(metric: str, y: Any, p: Any) -> tuple[float, float, float]:
 
 
 def _reading(points: Sequence[CurvePoint], human: float | None, fit: Any, metric: str) -> str:
+    def fig(v: float) -> str:
+        return f"{100 * v:.2f}%" if metric == "error" else f"{v:.4g}"
+
     last = points[-1]
     gap = last.dev[0] - last.train[0]
     first_gap = points[0].dev[0] - points[0].train[0]
     bias = None if human is None else last.train[0] - human
     what = "dev" if metric == "error" else f"dev {metric.upper()}"
     if bias is not None and bias > max(gap, 0) and (fit is None or fit.exponent < 0.1):
-        return (f"Bias: train and dev are both well above human level and flat with more data; "
-                f"more data will not help much, a bigger model will.")
+        return ("Bias: train and dev are both well above human level and flat with more data; "
+                "more data will not help much, a bigger model will.")
     if gap > 0 and gap < first_gap:
         text = "Variance: the train-dev gap closes as the training set grows, so more data helps"
         if fit is not None and fit.doubling is not None:
             d = fit.doubling
             text += (f"; doubling to {2 * d.size:,} examples likely takes {what} from "
-                     f"{d.now:.4g} to {d.predicted:.4g} (95% interval {d.ci_low:.4g} to {d.ci_high:.4g})")
+                     f"{fig(d.now)} to {fig(d.predicted)} (95% interval {fig(d.ci_low)} to "
+                     f"{fig(d.ci_high)})")
         return text + "."
     return "Neither shape is clear: the dev curve is flat and close to train; look at the errors."
 

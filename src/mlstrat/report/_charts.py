@@ -330,3 +330,56 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         ax.set_xlabel("ceiling: the most error fixing the category can remove"
                       + (f" (grey: the split's error {_pct(split_error)})" if split_error else ""))
         return _to_svg(fig, "ea", "Error-analysis ceilings per category")
+
+
+# -- learning curve against training-set size ------------------------------------------------
+
+
+def size_curve_svg(curve: Mapping[str, Any]) -> str:
+    """Train and dev figures against training-set size (log x), dev 95% band, human line and
+    the fitted power law extended to twice the largest size (the "more data" prediction)."""
+    import numpy as np
+
+    points = curve.get("points") or []
+    metric = str(curve.get("metric") or "error")
+    rate = metric == "error"
+    with _style():
+        fig, ax = _figure(8.6, 3.6)
+        sizes = [p["size"] for p in points]
+        for split in ("train", "dev"):
+            ax.plot(sizes, [p[split]["value"] for p in points], color=PALETTE[split], linewidth=2,
+                    marker="o", markersize=4, label=split, zorder=3)
+        ax.fill_between(sizes, [p["dev"]["ci_low"] for p in points], [p["dev"]["ci_high"] for p in points],
+                        color=PALETTE["dev"], alpha=0.15, linewidth=0, label="dev 95% interval")
+        fit = curve.get("fit") or {}
+        doubling = fit.get("doubling")
+        if fit and doubling:
+            xs = np.geomspace(min(sizes), doubling["to"], 60)
+            ax.plot(xs, fit["floor"] + fit["scale"] * xs ** (-fit["exponent"]), color=PALETTE["dev"],
+                    linestyle=(0, (4, 3)), linewidth=1.3,
+                    label=f"power law, exponent {fit['exponent']:.2f}")
+            ax.errorbar([doubling["to"]], [doubling["dev_predicted"]],
+                        yerr=[[doubling["dev_predicted"] - doubling["ci_low"]],
+                              [doubling["ci_high"] - doubling["dev_predicted"]]],
+                        fmt="D", color=PALETTE["dev"], markersize=5, capsize=4, zorder=4,
+                        label="predicted at 2× data")
+        human = curve.get("human_level")
+        if human is not None:
+            ax.axhline(human, color=PALETTE["human"], linestyle="--", linewidth=1.5,
+                       label=f"human level ({_pct(human) if rate else f'{human:.4g}'})")
+        from matplotlib.ticker import FixedLocator, NullLocator
+
+        ax.set_xscale("log")
+        ticks = sizes + ([doubling["to"]] if fit and doubling else [])
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{t:,}" for t in ticks])
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(metric)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+        ax.set_axisbelow(True)
+        if rate:
+            _pct_axis(ax)
+        ax.legend(fontsize=8.5, loc="upper right")
+        return _to_svg(fig, "sizecurve", "Train and dev figures against training-set size")

@@ -177,6 +177,20 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
     }
 
 
+def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The learning curve against training-set size (``mlstrat curve`` records it in metrics)."""
+    from mlstrat.report._charts import size_curve_svg
+
+    curve = (metrics or {}).get("curve")
+    if not isinstance(curve, Mapping) or len(curve.get("points") or []) < 2:
+        return None
+    fit = curve.get("fit") or {}
+    lo, hi = (fit.get("exponent_ci") or [None, None])[:2]
+    return {"svg": size_curve_svg(curve), "reading": curve.get("reading") or "",
+            "sizes": len(curve["points"]), "exponent": fit.get("exponent"),
+            "exponent_ci": (lo, hi), "warnings": list(curve.get("warnings") or [])}
+
+
 def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     from mlstrat.report._charts import confusion_svg
 
@@ -359,6 +373,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "tolerance": format_figure(finite_or_none((diagnosis or {}).get("tolerance")), diagnosis),
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
+        "size_curve": _size_curve(metrics),
         "metrics_rows": _metrics_rows(metrics),
         "error_analysis": _error_analysis(error_summary),
         "history": _history(run_list),
