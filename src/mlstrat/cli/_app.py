@@ -75,6 +75,7 @@ def main() -> None:
 
 # Registration: each module adds its commands to ``app`` when imported.
 from mlstrat.cli import (  # noqa: E402,F401
+    curve,
     demo,
     diagnose,
     errors,
