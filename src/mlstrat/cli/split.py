@@ -64,7 +64,6 @@ def split_command(
     check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
     lock_in = lock if lock is not None and lock.exists() else None
     con = connect(memory_limit=memory_limit)
-    con.raw_sql("SET preserve_insertion_order = false")  # lets the writer stream in parallel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,
