@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["console", "err_console", "echo_json", "bad_option"]
+__all__ = ["console", "err_console", "echo_json", "bad_option", "engine_option", "start_engine"]
 
 
 def console() -> Any:
@@ -31,3 +31,19 @@ def echo_json(obj: Any) -> None:
 
 def bad_option(message: str) -> typer.BadParameter:
     return typer.BadParameter(message)
+
+
+ENGINE_HELP = ("Engine that reads the tables: duckdb (default, embedded), spark (a SparkSession from "
+               "your Spark configuration) or sc://HOST:PORT (Spark Connect).")
+
+
+def engine_option() -> Any:
+    """The ``--engine`` option every table command takes; ``MLSTRAT_ENGINE`` sets its default."""
+    return typer.Option(None, "--engine", envvar="MLSTRAT_ENGINE", show_envvar=True, help=ENGINE_HELP)
+
+
+def start_engine(engine: str | None) -> None:
+    """Make ``--engine`` the process-wide engine of the library calls that follow."""
+    from mlstrat.tables import use_engine
+
+    use_engine(engine)

@@ -106,7 +106,9 @@ def _spark_session(spec: str, kind: str) -> Any:
                               "pip install 'pyspark[connect]>=4.0,<4.1'") from None
     # master, memory and the rest come from the user's Spark configuration (spark-submit,
     # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
-    return SparkSession.builder.appName("mlstrat").getOrCreate()
+    # Spark's console progress bars would interleave with mlstrat's own on stderr
+    return (SparkSession.builder.appName("mlstrat")
+            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
 
 
 def _spark_backend(session: Any) -> Any:
@@ -253,7 +255,8 @@ def unit_hash(engine: Engine, key: Any, salt: str) -> Any:
     import ibis
 
     digest = key.cast("string").concat(ibis.literal(f":{salt}", type="string")).hexdigest("md5")
-    return engine.hex_to_int(digest.substr(0, 8)) / 4294967296.0
+    # a double divided by an integer: Spark reads a literal 4294967296.0 as a DECIMAL
+    return engine.hex_to_int(digest.substr(0, 8)).cast("float64") / 4294967296
 
 
 def hash64_halves(engine: Engine, text: Any) -> tuple[Any, Any]:
@@ -391,9 +394,18 @@ class SparkEngine(Engine):
         """One partition at a time reaches the driver, as Arrow IPC bytes (never the whole table)."""
         import pyarrow as pa
 
-        frame = self.dataframe(expr)
-        schema = frame.schema
-        serialized = frame.mapInArrow(_arrow_ipc_batches, "ipc binary")
+        def to_ipc(batches: Any) -> Any:
+            # runs on the executors; defined here so that it travels by value (executors need
+            # pyarrow, not mlstrat): each Arrow batch of a partition as one IPC-serialized value
+            import pyarrow as pa
+
+            for batch in batches:
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, batch.schema) as writer:
+                    writer.write_batch(batch)
+                yield pa.RecordBatch.from_pydict({"ipc": [sink.getvalue().to_pybytes()]})
+
+        serialized = self.dataframe(expr).mapInArrow(to_ipc, "ipc binary")
         pending: list[Any] = []
         rows = 0
         for row in serialized.toLocalIterator(prefetchPartitions=True):
@@ -407,7 +419,6 @@ class SparkEngine(Engine):
                     pending, rows = rest.to_batches(), rest.num_rows
         if rows:
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
-        del schema
 
     def write(self, expr: Any, path: str, fmt: str, *, force: bool, keep_order: bool = True) -> Written:
         """Spark writes a directory of part files; a local one appears whole (temp dir + rename)."""
@@ -435,17 +446,6 @@ class SparkEngine(Engine):
 
     def hash64(self, value: Any) -> Any:
         return _spark_xxhash64(value)
-
-
-def _arrow_ipc_batches(batches: Any) -> Any:
-    """Runs on the executors: each Arrow batch of a partition as one IPC-serialized value."""
-    import pyarrow as pa
-
-    for batch in batches:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        yield pa.RecordBatch.from_pydict({"ipc": [sink.getvalue().to_pybytes()]})
 
 
 def _spark_csv(session: Any, path: str, text_columns: Sequence[str]) -> Any:
