@@ -31,8 +31,8 @@ def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     test = table.filter(table.split.cast("string") == "test")
     high, low = hash64_halves(engine, test.id.cast("string").concat(":", test.y_true.cast("string")))
     hashed = test.select(hi=high, lo=low)
-    n, h_high, h_low = engine.rows(hashed.aggregate(n=hashed.count(), hi=hashed.hi.bit_xor(),
-                                                    lo=hashed.lo.bit_xor()))[0]
+    n, h_high, h_low = engine.rows(hashed.aggregate(n=hashed.count(), hi=engine.bit_xor(hashed.hi),
+                                                    lo=engine.bit_xor(hashed.lo)))[0]
     if not n:
         return None
     h = (int(h_high) << 32) | int(h_low)

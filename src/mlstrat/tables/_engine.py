@@ -245,6 +245,10 @@ class Engine:
         """A fast 64-bit hash of a string, for grouping (not stable across engines)."""
         raise NotImplementedError
 
+    def bit_xor(self, column: Any) -> Any:
+        """The xor of an integer column (an aggregate): order-independent hash combining."""
+        return column.bit_xor()
+
 
 def unit_hash(engine: Engine, key: Any, salt: str) -> Any:
     """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (DESIGN.md).
@@ -446,6 +450,15 @@ class SparkEngine(Engine):
 
     def hash64(self, value: Any) -> Any:
         return _spark_xxhash64(value)
+
+    def bit_xor(self, column: Any) -> Any:
+        import ibis
+
+        @ibis.udf.agg.builtin(name="bit_xor")
+        def bit_xor(value: int) -> int:  # Spark SQL's bit_xor aggregate (Ibis does not compile it)
+            ...
+
+        return bit_xor(column)
 
 
 def _spark_csv(session: Any, path: str, text_columns: Sequence[str]) -> Any:
