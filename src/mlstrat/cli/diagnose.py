@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 @app.command("diagnose")
 def diagnose_command(
-    predictions: Path | None = typer.Argument(
-        None, help="Predictions table (split, y_true, y_pred, ...)."
+    predictions: str | None = typer.Argument(
+        None, help="Predictions table (split, y_true, y_pred, ...): a file, directory or URI."
     ),
     errors: str | None = typer.Option(
         None,
@@ -78,11 +79,14 @@ def diagnose_command(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
     ),
+    engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     from mlstrat.diagnosis import diagnose, parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    if predictions is not None or human_labels is not None:
+        start_engine(engine)
     result = diagnose(
         str(predictions) if predictions is not None else None,
         errors=errors,
@@ -117,7 +121,7 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
             quiet: bool) -> None:
     """Record the diagnosis as a run; warn on test-set reuse.
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console, safe
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 errors_app = typer.Typer(
     name="errors",
@@ -21,8 +21,8 @@ app.add_typer(errors_app, name="errors")
 
 @errors_app.command("sample")
 def sample(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (id, split, y_true, y_pred, ...)."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
     split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
@@ -41,10 +41,12 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag."""
     from mlstrat.errors import sample_errors
 
+    start_engine(engine)
     result = sample_errors(
         predictions,
         split=split,

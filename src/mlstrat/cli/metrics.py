@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 def _render(report: Any) -> list[Any]:
@@ -86,8 +86,8 @@ def _render_regression(report: Any) -> list[Any]:
 
 @app.command("metrics")
 def metrics_command(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
         [], "--split", help="Only this split (repeatable); all present by default."
@@ -105,6 +105,7 @@ def metrics_command(
         False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
@@ -115,6 +116,8 @@ def metrics_command(
 
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.metrics import compute_metrics
+
+    start_engine(engine)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)

@@ -58,13 +58,10 @@ def choose_loader(data: DataConfig, n_rows: int | None) -> str:
 
 
 def record_batches(con: Any, expr: Any, chunk_size: int) -> Iterator[Any]:
-    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on DuckDB."""
-    import ibis
+    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on the engine."""
+    from mlstrat.tables import engine_of
 
-    sql = str(ibis.to_sql(expr, dialect="duckdb"))
-    # ibis' to_pyarrow_batches calls a cursor method DuckDB 2 no longer has; a relation reader streams
-    reader = con.con.sql(sql).to_arrow_reader(chunk_size)
-    for batch in reader:
+    for batch in engine_of(con).batches(expr, chunk_size=chunk_size):
         if batch.num_rows:
             yield batch
 

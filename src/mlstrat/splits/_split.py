@@ -90,7 +90,8 @@ class SplitResult:
         """
         from mlstrat.tables import write_table
 
-        return write_table(self.table, path, con=self._con, force=force, inputs=self._inputs)
+        return write_table(self.table, path, con=self._con, force=force, inputs=self._inputs,
+                           keep_order=False)  # row order carries no meaning: the writer runs in parallel
 
     def write_lock(self, path: str | os.PathLike, *, force: bool = True) -> Path:
         """Write the lock (``id``, ``split`` of every row) that keeps this assignment stable."""
