@@ -11,10 +11,15 @@ Measuring every step would cost a norm per layer per step; about :data:`SAMPLES`
 steps per epoch are measured instead, which is enough for a per-epoch figure and keeps the
 loop's cost unchanged (see docs/benchmarks/train.md).
 
-:func:`gradient_warnings` reads those figures: the gradient's RMS per weight (norm divided by
-sqrt(size), so that layers of different sizes compare) spanning more than :data:`RATIO`
-between layers, or a layer's gradient norm growing by more than :data:`RATIO` over the epochs,
-or a non-finite norm, gives a warning that names the layer and the remedies.
+:func:`gradient_warnings` reads those figures and names the layer and the remedies when
+
+- a gradient norm is not finite (exploding);
+- a layer's gradient is more than :data:`RELATIVE` times its weights (exploding: a too large
+  init saturates the loss, every layer's gradient is huge, and the ratio across depth stays flat);
+- the gradient's RMS per weight (norm / sqrt(size), so layers of different sizes compare) of a
+  layer is :data:`RATIO` times smaller (vanishing) or larger (exploding) than the head's;
+- a layer's gradient norm grows :data:`RATIO`-fold from the first to the last epoch and ends
+  above its weights' norm (exploding over time).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = ["HealthMonitor", "gradient_warnings", "named_layers", "layer_gradient
 
 SAMPLES = 16  # measured steps per epoch
 RATIO = 100.0  # two orders of magnitude
+RELATIVE = 10.0  # ||dJ/dW|| / ||W|| above this: one unit-rate step would move W by 10x its size (healthy: 0.01-0.1)
 
 VANISHING_REMEDY = ("use ReLU with He init ([model] activation = \"relu\", init = \"he\", init_scale = 1) "
                     "or batch normalization ([model] batch_norm = true)")
@@ -123,11 +129,23 @@ def gradient_warnings(epochs: list[dict[str, Any]]) -> list[dict[str, str]]:
                 f"layer {bad[0]}: the gradient is not finite at epoch {epoch_index} (exploding gradients); "
                 f"{EXPLODING_REMEDY}")})
             return out
-    out += _across_depth(rows[0], "at the first epoch")
-    if not out and len(rows) > 1:
-        out += _across_depth(rows[-1], "at the last epoch")
-    out += _over_epochs(rows)
-    return out
+    for layers, when in ((rows[0], "at the first epoch"), (rows[-1], "at the last epoch")):
+        out = _relative(layers, when) or _across_depth(layers, when)
+        if out:
+            return out
+    return _over_epochs(rows)
+
+
+def _relative(layers: dict[str, dict[str, Any]], when: str) -> list[dict[str, str]]:
+    rel = {n: s["grad_norm"] / s["weight_norm"] for n, s in layers.items() if s["weight_norm"] > 0}
+    if not rel:
+        return []
+    worst = max(rel, key=rel.get)
+    if rel[worst] > RELATIVE:
+        return [{"code": "gradient-exploding", "message": (
+            f"layer {worst}: its gradient norm is {rel[worst]:.3g}x its weights' norm {when} "
+            f"(exploding gradients); {EXPLODING_REMEDY}")}]
+    return []
 
 
 def _across_depth(layers: dict[str, dict[str, Any]], when: str) -> list[dict[str, str]]:
@@ -156,7 +174,8 @@ def _over_epochs(rows: list[dict[str, dict[str, Any]]]) -> list[dict[str, str]]:
     first, last = rows[0], rows[-1]
     for name in first:
         a, b = first[name]["grad_norm"], last.get(name, {}).get("grad_norm", 0.0)
-        if a > 0 and b > a * RATIO:
+        w = last.get(name, {}).get("weight_norm", 0.0)
+        if a > 0 and b > a * RATIO and b > w:  # a layer waking up from a vanished start is not exploding
             return [{"code": "gradient-exploding", "message": (
                 f"layer {name}: its gradient norm grew {b / a:.3g}x from the first to the last epoch "
                 f"(exploding gradients); {EXPLODING_REMEDY}")}]
