@@ -89,4 +89,5 @@ from mlstrat.cli import (  # noqa: E402,F401
     split,
     synth,
     train,
+    tune,
 )
