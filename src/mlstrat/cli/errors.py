@@ -39,6 +39,19 @@ def sample(
         help="Also add K correctly classified rows (marked sampled_as=correct).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Split file (or any table with id) whose columns the predictions lack (path, text, "
+        "features) are joined back by id; default: the run's manifest when the predictions "
+        "come from a run directory.",
+    ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of pixel feature columns (px_0, ...) so the UI draws them, e.g. 8x8; "
+        "default: the run config's image_shape.",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: str | None = engine_option(),
@@ -56,6 +69,8 @@ def sample(
         seed=seed,
         output=output,
         force=force,
+        manifest=manifest,
+        image_shape=image_shape,
     )
     if as_json:
         echo_json(result)
@@ -186,6 +201,12 @@ def ui(
     mislabeled: str = typer.Option(
         "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
     ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of the sheet's pixel columns (px_0, ...), e.g. 8x8; "
+        "default: the shape recorded by 'errors sample', else square.",
+    ),
 ) -> None:
     """Tag the sheet in the browser (local only; prints its URL with a secret token first)."""
     from mlstrat.errors.ui import serve
@@ -198,4 +219,11 @@ def ui(
             f"{sheet} as you make them."
         )
 
-    serve(sheet, port=port, open_browser=not no_browser, mislabeled=mislabeled, on_ready=ready)
+    serve(
+        sheet,
+        port=port,
+        open_browser=not no_browser,
+        mislabeled=mislabeled,
+        on_ready=ready,
+        image_shape=image_shape,
+    )

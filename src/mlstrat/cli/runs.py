@@ -1,4 +1,4 @@
-"""`mlstrat runs list | show RUN | compare RUN RUN...`: the history of experiments."""
+"""`mlstrat runs list | show RUN | compare RUN RUN... | export RUN... --mlflow`: the history of experiments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     no_args_is_help=True,
-    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare.",
+    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare, export.",
 )
 app.add_typer(runs_app, name="runs")
 
@@ -242,3 +242,36 @@ def compare_runs(
         out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
     for warning in comparison.warnings:
         out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
+
+
+@runs_app.command("export")
+def export_runs(
+    run_ids: list[str] = typer.Argument(..., metavar="RUN...", help="Run ids (or prefixes, or 'latest')."),
+    mlflow: Optional[str] = typer.Option(
+        None, "--mlflow", metavar="[TRACKING_URI]",
+        help="Log the runs to MLflow: params, metrics per split and component, diagnosis, report, "
+             "sheet summaries, tags. Without a URI: $MLFLOW_TRACKING_URI, else ./mlruns."),
+    experiment: str = typer.Option("mlstrat", "--experiment", help="The MLflow experiment (created if missing)."),
+    sheet: Optional[list[Path]] = typer.Option(None, "--sheet", help="A tagged sheet whose summary to attach (repeatable)."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print what was exported as JSON."),
+) -> None:
+    """Export recorded runs to an experiment tracker (MLflow); a run exported before is not duplicated."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.cli._common import console, echo_json
+
+    if mlflow is None:
+        raise ConfigError("runs export: say where to: --mlflow [TRACKING_URI]")
+    from mlstrat.runs import export_to_mlflow
+
+    runs_store = _store(store)
+    results = [export_to_mlflow(runs_store.get(rid), tracking_uri=mlflow or None, experiment=experiment,
+                                sheets=sheet or ()) for rid in run_ids]
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    out = console()
+    for r in results:
+        verb = "exported" if r.created else "already exported"
+        out.print(f"run {r.run_id[:8]} {verb}: MLflow run {r.mlflow_run_id} (experiment {r.experiment_id}) "
+                  f"at {r.tracking_uri}", markup=False, soft_wrap=True)

@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._config import DataConfig
-from mlstrat.nn._data import PASSTHROUGH, Normalizer, raise_nan_features, select_features
+from mlstrat.nn._data import Normalizer, passthrough_columns, raise_nan_features, select_features
 
 __all__ = ["DEFAULT_STREAM_ROWS", "choose_loader", "StreamSource", "StreamStats", "TrainStream",
            "load_images", "record_batches"]
@@ -156,7 +156,8 @@ class StreamSource:
             names: list[str] = []
         else:
             names = select_features(columns, data, source=source)
-        passthrough = [c for c in PASSTHROUGH if c in columns and c not in names]
+        # the image path column is both the input and what error analysis shows: copied too
+        passthrough = passthrough_columns(columns, used=[data.id, "split", data.label, *names])
         schema = {f.name: _decode_type(f.type) for f in table.schema().to_pyarrow()}
         base = Path(manifest).resolve().parent if isinstance(manifest, (str, os.PathLike)) else Path.cwd()
         return cls(str(manifest), data, con, table, source, names, passthrough, schema, base)
