@@ -28,7 +28,7 @@ def train_command(
                               help="Train in N processes with PyTorch DDP (torchrun on this machine; gloo on "
                                    "CPU, NCCL on GPUs: one per GPU); batch_size stays the global batch."),
 ) -> None:
-    """Train a network and write a run directory: model.pt, config.toml, history.json,
+    """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 

@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._config import DataConfig
-from mlstrat.nn._data import PASSTHROUGH, Normalizer, raise_nan_features, select_features
+from mlstrat.nn._data import Normalizer, passthrough_columns, raise_nan_features, select_features
 from mlstrat.nn._distributed import StreamShards
 
 __all__ = ["DEFAULT_STREAM_ROWS", "choose_loader", "StreamSource", "StreamStats", "TrainStream",
@@ -59,13 +59,10 @@ def choose_loader(data: DataConfig, n_rows: int | None) -> str:
 
 
 def record_batches(con: Any, expr: Any, chunk_size: int) -> Iterator[Any]:
-    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on DuckDB."""
-    import ibis
+    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on the engine."""
+    from mlstrat.tables import engine_of
 
-    sql = str(ibis.to_sql(expr, dialect="duckdb"))
-    # ibis' to_pyarrow_batches calls a cursor method DuckDB 2 no longer has; a relation reader streams
-    reader = con.con.sql(sql).to_arrow_reader(chunk_size)
-    for batch in reader:
+    for batch in engine_of(con).batches(expr, chunk_size=chunk_size):
         if batch.num_rows:
             yield batch
 
@@ -160,7 +157,8 @@ class StreamSource:
             names: list[str] = []
         else:
             names = select_features(columns, data, source=source)
-        passthrough = [c for c in PASSTHROUGH if c in columns and c not in names]
+        # the image path column is both the input and what error analysis shows: copied too
+        passthrough = passthrough_columns(columns, used=[data.id, "split", data.label, *names])
         schema = {f.name: _decode_type(f.type) for f in table.schema().to_pyarrow()}
         base = Path(manifest).resolve().parent if isinstance(manifest, (str, os.PathLike)) else Path.cwd()
         return cls(str(manifest), data, con, table, source, names, passthrough, schema, base)

@@ -2,7 +2,7 @@
 
 ``train(config)`` reads the manifest, normalizes with train statistics, builds (or transfers)
 the network, runs mini-batch optimization with early stopping on the dev split, then writes
-the run directory: model.pt, config.toml, history.json, predictions.parquet, metrics.json.
+the run directory: model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class TrainResult:
     Attributes
     ----------
     run_dir : Path
-        The run directory (model.pt, config.toml, history.json, predictions.parquet, metrics.json).
+        The run directory (model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json).
     metrics : dict
         metrics.json: per split ``n``, ``error``, ``accuracy``, ``cost``; ``tasks`` for multi-task.
     history : dict
@@ -116,7 +116,8 @@ def _architecture(config: TrainConfig, n_inputs: int, n_outputs: int) -> Archite
     cnn = config.model.kind == "cnn"
     return Architecture(kind=config.model.kind, n_inputs=n_inputs, hidden=config.model.hidden,
                         n_outputs=n_outputs, activation=config.model.activation,
-                        image_shape=shape, channels=config.model.channels if cnn else ())
+                        image_shape=shape, channels=config.model.channels if cnn else (),
+                        batch_norm=config.model.batch_norm)
 
 
 def build_network(config: TrainConfig, n_inputs: int, n_outputs: int, X_train: np.ndarray,
@@ -130,7 +131,7 @@ def _build_network(config: TrainConfig, n_inputs: int, n_outputs: int, generator
                    fit: Callable[[], Normalizer]) -> tuple[Network, Normalizer]:
     arch = _architecture(config, n_inputs, n_outputs)
     model = Network(arch, config.regularization.keep_probs(len(arch.hidden)))
-    initialize([*model.body_layers(), model.head], config.model.init, generator)
+    initialize([*model.body_layers(), model.head], config.model.init, generator, scale=config.model.init_scale)
     source = config.transfer.init_from
     if not source:
         return model, fit()
@@ -155,33 +156,51 @@ def _build_network(config: TrainConfig, n_inputs: int, n_outputs: int, generator
     if k > len(layers):
         raise ConfigError(f"[transfer] freeze = {freeze} but the model has only {len(layers)} layer(s) "
                           "before the head; use at most that, or 'all_but_head'")
-    for layer in layers[:k]:
+    for i, layer in enumerate(layers[:k]):
         layer.requires_grad_(False)
+        norms = [*model.conv_norms, *model.norms]
+        if norms:
+            norms[i].requires_grad_(False)  # the layer's gamma and beta go with it
     return model, normalizer
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim.Optimizer:
     """torch.optim for the config. L2 enters as weight_decay = lambda/m on the weights only: torch's
     (coupled) weight decay adds (lambda/m) W to the gradient, exactly the gradient of
-    (lambda/2m) ||W||^2, inside the optimizer's fused update."""
+    (lambda/2m) ||W||^2, inside the optimizer's fused update.
+
+    Every parameter is handed over, frozen ones included: torch's optimizers skip a parameter
+    whose gradient is None, so unfreezing (two-stage fine-tuning) needs no new optimizer.
+    """
     o = config.optim
     weights = {id(p) for p in weight_parameters(model)}
-    trainable = [p for p in model.parameters() if p.requires_grad]
     decay = config.regularization.l2 / m
-    groups = [
-        {"params": [p for p in trainable if id(p) in weights], "weight_decay": decay},
-        {"params": [p for p in trainable if id(p) not in weights], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    # foreach: one multi-tensor kernel per update step instead of a Python loop over tensors
-    # (torch enables it by default on CUDA only; on CPU it is ~10% faster for small MLPs)
+    params = list(model.parameters())
+    if decay:
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in params if id(p) in weights], "weight_decay": decay},
+            {"params": [p for p in params if id(p) not in weights], "weight_decay": 0.0},
+        ]
+    else:  # one group: the multi-tensor kernels run once per step instead of once per group
+        groups = [{"params": params, "weight_decay": 0.0}]
+    kernel = _kernel_options(o.optimizer, params)
     if o.optimizer == "gd":
-        return torch.optim.SGD(groups, lr=o.lr, foreach=True)
+        return torch.optim.SGD(groups, lr=o.lr, **kernel)
     if o.optimizer == "momentum":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, foreach=True)
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, **kernel)
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, foreach=True)
-    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, foreach=True)
+        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
+    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
+
+
+def _kernel_options(optimizer: str, params: list[torch.Tensor]) -> dict[str, bool]:
+    """fused (one kernel for the whole update) where torch has it for this optimizer and device
+    (Adam and SGD on CPU and CUDA: +7-20% end to end, docs/benchmarks/train.md), else foreach (one
+    multi-tensor kernel per step instead of a Python loop over tensors)."""
+    device = params[0].device.type if params else "cpu"
+    if optimizer != "rmsprop" and device in ("cpu", "cuda") and params and params[0].dtype != torch.float64:
+        return {"fused": True}
+    return {"foreach": True}
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,8 @@ class EpochStats:
     dev_cost: float | None
     train_error: float
     dev_error: float | None
+    lr: float | None = None  # the learning rate this epoch ran at
+    layers: dict[str, dict[str, float]] | None = None  # gradient health per layer (nn/_health.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -230,12 +251,22 @@ class Fitter:
         self.m = int(X_train.shape[0])
         self.multitask = bool(config.multitask.tasks)
         self.loss_fn = masked_bce_cost if self.multitask else cross_entropy_cost
-        self.optimizer = make_optimizer(model, config, self.m)
         self.generator, self.augment, self.loader = generator, augment, loader
         self.batch_size = config.optim.batch_size or self.m
         self.l1 = config.regularization.l1
         self.device = X_train.device
         self._distribute(dist)
+        self._setup_optimization()
+
+    def _setup_optimization(self) -> None:
+        """Optimizer, learning-rate schedule, gradient clipping and the gradient-health monitor."""
+        from mlstrat.nn._health import HealthMonitor
+        from mlstrat.nn._schedules import make_scheduler
+
+        self.optimizer = make_optimizer(self.model, self.config, self.m)
+        self.scheduler = make_scheduler(self.optimizer, self.config.optim)
+        self.clip = self.config.optim.clip_grad_norm
+        self.health = HealthMonitor(self.model, steps_per_epoch=math.ceil(self.m / self.batch_size))
 
     def _distribute(self, dist: Dist | None) -> None:
         """DDP: the forward of training steps goes through the wrapper that all-reduces gradients;
@@ -336,7 +367,7 @@ class Fitter:
                 objective = objective + penalty(self.model, l2=0.0, l1=self.l1, m=self.m)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
-            self.optimizer.step()
+            self._step()
             if self.multitask:
                 w, c = _error_count(logits.detach(), yb, True)
                 loss_sum.add_(loss.detach() * c)
@@ -352,6 +383,21 @@ class Fitter:
         n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
 
+    def _step(self) -> None:
+        """Measure gradient health (raw gradients), clip, update."""
+        self.health.before_step()
+        if self.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip, foreach=True)
+        self.optimizer.step()
+        self.health.after_step()
+
+    def _end_epoch(self, epoch: int) -> None:
+        """Step the learning-rate schedule; unfreeze every layer after the first fine-tuning stage."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if epoch == self.config.transfer.unfreeze_after:
+            self.model.requires_grad_(True)
+
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
         """Train for ``epochs`` with early stopping; returns the history.json dict."""
         from mlstrat._progress import Steps
@@ -363,13 +409,16 @@ class Fitter:
         best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
         with Steps(epochs, "Training", progress=progress) as bar:
             for epoch in range(1, epochs + 1):
+                lr = float(self.optimizer.param_groups[0]["lr"])
                 data_cost, train_error = self.run_epoch()
+                layers = self.health.end_epoch()
+                self._end_epoch(epoch)
                 with torch.no_grad():
                     train_cost = data_cost + float(self._penalty())
                 dev_cost = dev_error = None
                 if has_dev:
                     dev_cost, dev_error = self._dev_cost()
-                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error))
+                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers))
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
                             + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
                 if not has_dev:
@@ -390,8 +439,22 @@ class Fitter:
             # whether or not early stopping fired: the best dev epoch's weights are the result
             self.model.load_state_dict(best_state)
             restored = True
-        return {"epochs": [h.to_dict() for h in history], "best_epoch": best_epoch,
-                "stopped_early": stopped, "restored_best": restored}
+        return _history_dict(history, best_epoch=best_epoch, stopped=stopped, restored=restored)
+
+
+def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool) -> dict[str, Any]:
+    """history.json, with the gradient-health warnings (also raised as MlstratWarning)."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat.nn._health import gradient_warnings
+
+    epochs = [h.to_dict() for h in history]
+    found = gradient_warnings(epochs)
+    for w in found:
+        warnings.warn(w["message"], MlstratWarning, stacklevel=4)
+    return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
+            "warnings": found}
 
 
 def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, device: torch.device,
@@ -531,6 +594,17 @@ def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
     return path
 
 
+def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """The run's text files. The resolved config is ``config.resolved.toml``: a ``config.toml``
+    in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept."""
+    from mlstrat._json import dumps
+    from mlstrat.tables import atomic_write_text
+
+    atomic_write_text(folder / "config.resolved.toml", config.to_toml())
+    atomic_write_text(folder / "history.json", dumps(history) + "\n")
+    atomic_write_text(folder / "metrics.json", dumps(metrics) + "\n")
+
+
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False) -> TrainResult:
     """Train a network as configured and write its run directory.
@@ -575,8 +649,8 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
 
 def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
            force: bool, dist: Dist | None) -> TrainResult:
-    from mlstrat._json import dumps
-    from mlstrat.tables import atomic_write_text, write_table
+    from mlstrat.nn._rundir import staged_run_dir
+    from mlstrat.tables import write_table
 
     if dist is not None:  # DDP: one bar (rank 0's); a global batch each rank can take a share of
         from mlstrat.nn._distributed import check_batch
@@ -635,14 +709,12 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
                                    tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
                                    passthrough=ds.passthrough)
-    path.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
-                    classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
-    write_table(table, path / "predictions.parquet", con=con, force=True)
+    with staged_run_dir(path) as stage:
+        save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
+                        classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
+                        id_column=config.data.id)
+        write_run_files(stage, config, history, metrics)
+        write_table(table, stage / "predictions.parquet", con=con, force=True)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
@@ -685,13 +757,13 @@ class StreamFitter(Fitter):
         self.m, self.n_dev = m, n_dev
         self.multitask = False
         self.loss_fn = cross_entropy_cost
-        self.optimizer = make_optimizer(model, config, m)
         self.generator, self.augment, self.loader = generator, None, "stream"
         self.batch_size = config.optim.batch_size or m
         self.l1 = config.regularization.l1
         self.device = device
         self.stream = stream
         self._distribute(dist)
+        self._setup_optimization()
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
@@ -741,9 +813,8 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
                   started: float, dist: Dist | None = None) -> TrainResult:
-    from mlstrat._json import dumps
+    from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource, TrainStream
-    from mlstrat.tables import atomic_write_text
 
     if config.multitask.tasks:
         raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
@@ -784,15 +855,13 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
-        path.mkdir(parents=True, exist_ok=True)
-        metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
-    model.cpu()
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=src.feature_names,
-                    classes=stats.classes, tasks=[], config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
+        with staged_run_dir(path) as stage:
+            metrics = _stream_predictions(model, src, stats, normalizer, stage / "predictions.parquet", device)
+            model.cpu()
+            save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer,
+                            feature_names=src.feature_names, classes=stats.classes, tasks=[],
+                            config=config.to_dict(), label=config.data.label, id_column=config.data.id)
+            write_run_files(stage, config, history, metrics)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,
