@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlstrat.nn import DataConfig, EarlyStoppingConfig, ModelConfig, MultitaskConfig, OptimConfig, TrainConfig
+from mlstrat.nn import (
+    DataConfig,
+    EarlyStoppingConfig,
+    ModelConfig,
+    MultitaskConfig,
+    OptimConfig,
+    TrainConfig,
+    TransferConfig,
+)
+
+VARIANTS = ("classes", "multitask", "unfreeze")
 
 
 def digits_config(manifest: Path, *, loader: str) -> TrainConfig:
@@ -31,13 +41,17 @@ def digits_config(manifest: Path, *, loader: str) -> TrainConfig:
     )
 
 
-def float64_config(*, multitask: bool = False) -> TrainConfig:
+def float64_config(*, multitask: bool = False, unfreeze: bool = False) -> TrainConfig:
     # batch 45 does not divide by 2 ranks (23 + 22) and 203 train rows end with a batch of 23
     # (12 + 11); a wide net, a high learning rate and noisy labels make dev cost rise early
     return TrainConfig(model=ModelConfig(hidden=(64,)),
                        optim=OptimConfig(optimizer="adam", lr=0.05, batch_size=45, epochs=40, seed=3, device="cpu"),
                        early_stopping=EarlyStoppingConfig(patience=3, restore_best=True),
-                       multitask=MultitaskConfig(tasks=("a", "b") if multitask else ()))
+                       multitask=MultitaskConfig(tasks=("a", "b") if multitask else ()),
+                       # two-stage fine-tuning: the first layer frozen for 2 epochs (the Fitter never
+                       # reads init_from; train() would load the source from it)
+                       transfer=TransferConfig(init_from="source", freeze=1, unfreeze_after=2) if unfreeze
+                       else TransferConfig())
 
 
 def float64_data(*, multitask: bool = False) -> tuple[torch.Tensor, ...]:
@@ -52,12 +66,14 @@ def float64_data(*, multitask: bool = False) -> tuple[torch.Tensor, ...]:
     return t(X[:203]), t(y[:203]), t(X[203:]), t(y[203:])
 
 
-def fit_float64(dist: object = None, *, multitask: bool = False) -> tuple[dict, dict]:
-    """(history, state_dict) of the float64 network, on one process (``dist=None``) or a rank."""
+def fit_float64(dist: object = None, *, variant: str = "classes") -> tuple[dict, dict]:
+    """(history, state_dict) of the float64 network, on one process (``dist=None``) or a rank;
+    ``variant``: classes, multitask, or unfreeze (classes with two-stage fine-tuning)."""
     from mlstrat.nn._model import Architecture, Network, initialize
     from mlstrat.nn._trainer import Fitter
 
-    config = float64_config(multitask=multitask)
+    multitask = variant == "multitask"
+    config = float64_config(multitask=multitask, unfreeze=variant == "unfreeze")
     X, y, Xd, yd = float64_data(multitask=multitask)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.optim.seed)
@@ -67,6 +83,8 @@ def fit_float64(dist: object = None, *, multitask: bool = False) -> tuple[dict, 
         model = Network(arch, config.regularization.keep_probs(1))
         initialize([*model.body_layers(), model.head], "he", generator)
         model.double()
+        if variant == "unfreeze":
+            model.body_layers()[0].requires_grad_(False)
         history = Fitter(model, config, X, y, Xd, yd, generator=generator, dist=dist).fit(progress=False)
     return history, model.state_dict()
 
@@ -83,12 +101,10 @@ def main(out: Path, manifest: Path) -> None:
     os.chdir(cwd)
     seen: dict[str, object] = {}
     with distributed(torch.device("cpu")) as dist:
-        history, state = fit_float64(dist)
-        torch.save(state, out / f"rank{rank}.pt")
-        seen["float64"] = history
-        history, state = fit_float64(dist, multitask=True)
-        torch.save(state, out / f"rank{rank}-multitask.pt")
-        seen["multitask"] = history
+        for variant in VARIANTS:
+            history, state = fit_float64(dist, variant=variant)
+            torch.save(state, out / f"rank{rank}-{variant}.pt")
+            seen[variant] = history
         seen["world"] = dist.world
         memory = train(digits_config(manifest, loader="memory"), progress=False)
         seen["memory"] = {"history": memory.history, "processes": memory.processes}

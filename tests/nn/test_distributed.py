@@ -24,10 +24,10 @@ from mlstrat import ConfigError
 from mlstrat.nn import train
 from mlstrat.nn._distributed import Dist, StreamShards, check_batch, select_blocks
 from tests.nn.conftest import split_digits
-from tests.nn.ddp_worker import digits_config, fit_float64
+from tests.nn.ddp_worker import VARIANTS, digits_config, fit_float64
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_FILES = {"config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
+RUN_FILES = {"config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
 LAUNCH_TIMEOUT = 300  # a hung collective fails the test instead of blocking the suite
 
 
@@ -63,18 +63,19 @@ def workers(tmp_path_factory, manifest):
 # -- 2 processes train what 1 process trains ------------------------------------------------------
 
 
-@pytest.mark.parametrize("multitask", [False, True], ids=["classes", "multitask"])
-def test_float64_weights_match_one_process_to_1e_12(workers, multitask):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_float64_weights_match_one_process_to_1e_12(workers, variant):
     out, ranks = workers
-    history, reference = fit_float64(None, multitask=multitask)
+    history, reference = fit_float64(None, variant=variant)
     assert history["stopped_early"] and history["restored_best"]  # the case worth testing
+    assert len(history["epochs"]) > 2  # (unfreeze: past the frozen stage)
     for r in range(2):
-        state = torch.load(out / f"rank{r}{'-multitask' if multitask else ''}.pt")
+        state = torch.load(out / f"rank{r}-{variant}.pt")
         assert state.keys() == reference.keys()
         for name, value in reference.items():
             assert value.dtype == torch.float64
             torch.testing.assert_close(state[name], value, rtol=0, atol=1e-12)
-        got = ranks[r]["multitask" if multitask else "float64"]
+        got = ranks[r][variant]
         assert (got["best_epoch"], got["stopped_early"], got["restored_best"]) == (
             history["best_epoch"], history["stopped_early"], history["restored_best"])
         assert len(got["epochs"]) == len(history["epochs"])
@@ -102,12 +103,12 @@ def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path, lo
 def _loader(run: Path) -> str:
     import tomllib
 
-    return tomllib.loads((run / "config.toml").read_text())["data"]["loader"]
+    return tomllib.loads((run / "config.resolved.toml").read_text())["data"]["loader"]
 
 
 def test_every_rank_takes_the_same_stop_decision(workers):
     _, (r0, r1) = workers
-    for key in ("float64", "multitask", "stream"):
+    for key in (*VARIANTS, "stream"):
         a = r0[key] if key != "stream" else r0[key]["history"]
         b = r1[key] if key != "stream" else r1[key]["history"]
         assert a == b  # bitwise: the totals come from rank 0

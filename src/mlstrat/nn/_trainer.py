@@ -397,6 +397,8 @@ class Fitter:
             self.scheduler.step()
         if epoch == self.config.transfer.unfreeze_after:
             self.model.requires_grad_(True)
+            if self.dist is not None:  # DDP all-reduces only what was trainable when it wrapped the model
+                self.forward_module = self.dist.wrap(self.model)
 
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
         """Train for ``epochs`` with early stopping; returns the history.json dict."""
