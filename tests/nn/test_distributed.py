@@ -127,8 +127,14 @@ def test_rank_0_alone_writes_the_run_directories(workers):
 
 
 def test_cli_nproc_2_writes_and_records_once(manifest, tmp_path):
+    import pyarrow.compute as pc
+
+    table = pq.read_table(manifest)  # no dev rows: a warning that every rank would raise
+    no_dev = tmp_path / "no_dev.parquet"
+    pq.write_table(table.set_column(table.column_names.index("split"), "split",
+                                    pc.if_else(pc.equal(table["split"], "dev"), "test", table["split"])), no_dev)
     config = tmp_path / "ddp.toml"
-    config.write_text(f'[data]\nmanifest = "{manifest}"\nfeature_prefix = "px_"\nloader = "memory"\n'
+    config.write_text(f'[data]\nmanifest = "{no_dev}"\nfeature_prefix = "px_"\nloader = "memory"\n'
                       '[model]\nhidden = [16]\n[optim]\nepochs = 2\nbatch_size = 75\ndevice = "cpu"\n')
     store = tmp_path / "runs.db"
     proc = _run([sys.executable, "-m", "mlstrat", "train", str(config), "-o", "run", "--nproc", "2",
@@ -142,9 +148,10 @@ def test_cli_nproc_2_writes_and_records_once(manifest, tmp_path):
     (run,) = RunStore(store).list()
     assert run.note == "two ranks" and run.artifacts == str((tmp_path / "run").resolve())
     assert proc.stderr.count("recorded run") == 0  # --json: the id is in the store, not on stderr
+    assert proc.stderr.count("no dev rows") == 1, proc.stderr  # rank 0's warning only
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(config.read_text().replace(str(manifest), str(tmp_path / "missing.parquet")))
+    bad.write_text(config.read_text().replace(str(no_dev), str(tmp_path / "missing.parquet")))
     proc = _run([sys.executable, "-m", "mlstrat", "train", str(bad), "--nproc", "2"], cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("Error:") == 1 and "missing.parquet" in proc.stderr

@@ -378,7 +378,8 @@ class Fitter:
                 rows += yb.shape[0]
             wrong.add_(w)
         if self.dist is not None:  # the epoch's figures over every rank's rows
-            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), int(counted) if self.multitask else rows])
+            n_local = int(counted) if self.multitask else rows
+            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), n_local])
             return total / max(n, 1), wrong_n / max(n, 1)
         n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
@@ -454,7 +455,8 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
     epochs = [h.to_dict() for h in history]
     found = gradient_warnings(epochs)
     for w in found:
-        warnings.warn(w["message"], MlstratWarning, stacklevel=4)
+        # stack: _history_dict < fit < _train < train < the caller
+        warnings.warn(w["message"], MlstratWarning, stacklevel=5)
     return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
             "warnings": found}
 
@@ -700,7 +702,7 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=2)
+                          MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
@@ -835,7 +837,8 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         model.to(device)
         augment = None
         if config.regularization.augment:
-            augment = _stream_augmenter(config, stats.low, stats.high, seed if dist is None else dist.seed(seed))
+            augment = _stream_augmenter(config, stats.low, stats.high,
+                                        seed if dist is None else dist.seed(seed))
         batch_size = config.optim.batch_size or stats.m
         shards = None
         if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
@@ -853,7 +856,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=3)
+                          MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
