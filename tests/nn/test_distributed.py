@@ -26,7 +26,7 @@ from mlstrat.nn._distributed import Dist, StreamShards, check_batch, select_bloc
 from tests.nn.conftest import split_digits
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_FILES = {"config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
+RUN_FILES = {"config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
 LAUNCH_TIMEOUT = 300  # a hung collective fails the test instead of blocking the suite
 
 
@@ -112,7 +112,7 @@ def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path):
 def _loader(run: Path) -> str:
     import tomllib
 
-    return tomllib.loads((run / "config.toml").read_text())["data"]["loader"]
+    return tomllib.loads((run / "config.resolved.toml").read_text())["data"]["loader"]
 
 
 def test_every_rank_takes_the_same_stop_decision(workers):
