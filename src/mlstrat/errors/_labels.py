@@ -363,11 +363,10 @@ def resolve_method(method: str, counts: np.ndarray) -> str:
 
 
 def _batches(con: Any, expr: Any, rows: int) -> Any:
-    """pyarrow RecordBatches of an Ibis expression, streamed by DuckDB (never the whole table)."""
-    import ibis
+    """pyarrow RecordBatches of an Ibis expression, streamed by the engine (never the whole table)."""
+    from mlstrat.tables import engine_of
 
-    reader = con.con.sql(str(ibis.to_sql(expr, dialect="duckdb"))).to_arrow_reader(rows)
-    for batch in reader:
+    for batch in engine_of(con).batches(expr, chunk_size=rows):
         if batch.num_rows:
             yield batch
 
