@@ -137,6 +137,16 @@ class Diagnosis:
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
