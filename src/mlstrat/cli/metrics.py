@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import SPLIT_COL_HELP, Y_PRED_HELP, Y_TRUE_HELP, predictions_source
 
 
 def _render(report: Any) -> list[Any]:
@@ -83,6 +84,9 @@ def metrics_command(
     zero_division: str = typer.Option(
         "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
     ),
+    y_true: str | None = typer.Option(None, "--y-true", help=Y_TRUE_HELP),
+    y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),
+    split_col: str | None = typer.Option(None, "--split-col", help=SPLIT_COL_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
@@ -94,7 +98,7 @@ def metrics_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
         report = compute_metrics(
-            str(predictions),
+            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
             split=split or None,
             pos_label=_label(pos_label),
             weight=weight,

@@ -17,10 +17,13 @@ from mlstrat.tables._io import (
     require_columns,
     write_table,
 )
+from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
 from mlstrat.tables._predictions import Predictions, read_predictions
 
 __all__ = [
+    "MappedTable",
     "READERS",
+    "SPLIT_ALIASES",
     "Predictions",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -29,6 +32,8 @@ __all__ = [
     "default_connection",
     "describe_source",
     "fingerprint",
+    "map_predictions",
+    "map_split_aliases",
     "read_predictions",
     "read_table",
     "require_columns",
