@@ -200,8 +200,10 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
         ax_err.set_ylim(bottom=0)
         _pct_axis(ax_err)
         for ax in (ax_cost, ax_err):
-            ax.legend(loc="upper right", fontsize=8.5, frameon=True, framealpha=0.92,
-                      facecolor="white", edgecolor="none")
+            if ax.get_legend_handles_labels()[0]:
+                # below the axes, outside them: a legend never covers the curves
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, fontsize=8.5,
+                          frameon=False)
         if stopped_early:
             ax_cost.annotate("stopped early", xy=(0.02, 0.04), xycoords="axes fraction",
                              color=PALETTE["muted"], fontsize=8.5)

@@ -108,9 +108,13 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
 def _curves(predictions: Path | None) -> dict[str, Any] | None:
     if predictions is None or not predictions.is_file():
         return None
+    from mlstrat._exceptions import MlstratError
     from mlstrat.report._proba import probability_curves
 
-    return probability_curves(predictions)
+    try:
+        return probability_curves(predictions)
+    except MlstratError:
+        return None  # the curves are an extra: a table the diagnosis cannot read fails there, by name
 
 
 def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
