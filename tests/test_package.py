@@ -17,11 +17,12 @@ def _modules_after_import(modules: list[str]) -> set[str]:
 def test_core_does_not_import_torch():
     loaded = _modules_after_import(CORE)
     assert "torch" not in loaded
+    assert "optuna" not in loaded
 
 
 def test_cli_startup_imports_nothing_heavy():
     loaded = _modules_after_import(["mlstrat.cli"])
-    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn"]:
+    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn", "optuna"]:
         assert heavy not in loaded, heavy
 
 

@@ -101,10 +101,9 @@ class _Group(TyperGroup):
 
 
 def _error_line(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from mlstrat.cli._common import err_console, safe
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {escape(message)}")
+    err_console(soft_wrap=True).print(f"[bold red]Error:[/] {safe(message)}")
 
 
 app = typer.Typer(
@@ -141,6 +140,7 @@ def main() -> None:
 
 # Registration: each module adds its commands to ``app`` when imported.
 from mlstrat.cli import (  # noqa: E402,F401
+    curve,
     demo,
     diagnose,
     errors,
@@ -154,4 +154,5 @@ from mlstrat.cli import (  # noqa: E402,F401
     split,
     synth,
     train,
+    tune,
 )

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 errors_app = typer.Typer(
     name="errors",
@@ -21,8 +21,8 @@ app.add_typer(errors_app, name="errors")
 
 @errors_app.command("sample")
 def sample(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (id, split, y_true, y_pred, ...)."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
     split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
@@ -54,10 +54,12 @@ def sample(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag."""
     from mlstrat.errors import sample_errors
 
+    start_engine(engine)
     result = sample_errors(
         predictions,
         split=split,
@@ -81,12 +83,12 @@ def sample(
         f"Sampled {result.sample_size} of {result.n_errors} misclassified {result.split} rows "
         f"({result.split} error {format_rate(result.split_error)} on {result.split_size} rows)"
         + (f" + {result.n_correct} correct rows" if result.n_correct else "")
-        + f" -> {result.sheet}"
+        + f" -> {safe(result.sheet)}"
     )
-    out.print(f"Meta: {result.meta}")
-    cats = ", ".join(result.categories) or "(none yet: add columns while tagging)"
+    out.print(f"Meta: {safe(result.meta)}")
+    cats = safe(", ".join(result.categories)) or "(none yet: add columns while tagging)"
     out.print(f"Categories: {cats}")
-    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {result.sheet}")
+    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {safe(result.sheet)}")
 
 
 def _render_summary(summary: Any, title: str | None = None) -> None:
@@ -97,7 +99,7 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(
-        f"[bold]{title or summary.split}[/]: {summary.split} error {format_rate(summary.split_error)}; "
+        f"[bold]{safe(title or summary.split)}[/]: {summary.split} error {format_rate(summary.split_error)}; "
         f"{summary.tagged} of {summary.sample_size} sampled errors tagged"
     )
     table = Table(show_header=True, header_style="bold")
@@ -105,7 +107,7 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
         table.add_column(col, justify="left" if col == "category" else "right")
     for c in summary.categories:
         table.add_row(
-            c.name,
+            safe(c.name),
             str(c.count),
             format_rate(c.share, 1),
             f"{format_rate(c.share_ci[0], 1)} - {format_rate(c.share_ci[1], 1)}",
@@ -116,13 +118,13 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     if summary.mislabeled:
         m = summary.mislabeled
         out.print(
-            f"Error due to incorrect labels ({m.category}): {format_rate(m.error_due)}; "
+            f"Error due to incorrect labels ({safe(m.category)}): {format_rate(m.error_due)}; "
             f"due to other causes: {format_rate(m.error_other)}"
         )
     if summary.advice:
-        out.print(summary.advice)
+        out.print(safe(summary.advice))
     for w in summary.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True, markup=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True, markup=True)
 
 
 @errors_app.command("summarize")
@@ -177,7 +179,7 @@ def summarize(
         table.add_column(col, justify="left" if col == "category" else "right")
     for d in result.categories:
         table.add_row(
-            d.name,
+            safe(d.name),
             format_rate(d.shares[0], 1),
             format_rate(d.shares[1], 1),
             format_rate(d.difference, 1),
@@ -186,7 +188,7 @@ def summarize(
         )
     console().print(table, soft_wrap=False)
     for w in result.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)
 
 
 @errors_app.command("ui")

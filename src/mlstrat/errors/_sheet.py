@@ -20,6 +20,7 @@ from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, label_text, parse_categories
+from mlstrat.errors._csvsafe import allow_large_fields, neutralize, restore
 
 __all__ = [
     "SampleResult",
@@ -191,7 +192,7 @@ def sample_errors(
         raise ConfigError(f"include_correct: {include_correct!r} must be a whole number >= 0")
     out = check_output_path(output, inputs=[predictions], force=force)
     meta_out = meta_path(out)
-    check_output_path(meta_out, inputs=[predictions], force=force)
+    check_output_path(meta_out, inputs=[predictions], force=force, replaces=("meta",))
 
     from mlstrat.errors._context import (
         default_manifest,
@@ -314,9 +315,9 @@ def write_sheet_csv(header: list[str], rows: list[dict[str, str]]) -> str:
     """The sheet as CSV text (RFC 4180 quoting, ``\\n`` line ends)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer.writerow({k: neutralize(k) for k in header})
     for row in rows:
-        writer.writerow({k: row.get(k, "") for k in header})
+        writer.writerow({k: neutralize(str(row.get(k, ""))) for k in header})
     return buf.getvalue()
 
 
@@ -409,7 +410,8 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheet programs add a BOM
     except UnicodeDecodeError:
         raise InputError(f"{path}: is not UTF-8 text; save the sheet as CSV UTF-8") from None
-    reader = csv.reader(io.StringIO(text))
+    allow_large_fields()
+    reader = (list(map(restore, cells)) for cells in csv.reader(io.StringIO(text)))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:

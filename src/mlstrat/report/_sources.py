@@ -118,7 +118,7 @@ def _curves(predictions: Path | None) -> dict[str, Any] | None:
 
 
 def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
-    files = {name: path / name for name in ("config.toml", "history.json", "metrics.json",
+    files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
     present = {k: v for k, v in files.items() if v.is_file()}
     if not set(present) & {"history.json", "metrics.json", "diagnosis.json", _PREDICTIONS}:

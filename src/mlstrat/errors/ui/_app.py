@@ -2,12 +2,15 @@
 
 Security model: the server binds 127.0.0.1 only; every request must carry the random token
 (``?token=``, the ``X-Mlstrat-Token`` header, or the cookie the page sets); changes (POST)
-need the header, so a cookie alone cannot forge them. Files are served only when their exact
-path text is a value of the sheet; there is no directory listing.
+need the header, so a cookie alone cannot forge them. The cookie's name carries a hash of the
+token: two UIs on one host (dev and test sheets) each keep their own. Files are served only
+when their exact path text is a value of the sheet and they are regular image files (the rules
+in :mod:`mlstrat.errors.ui._guard`); there is no directory listing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import secrets
@@ -16,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import MlstratError
-from mlstrat.errors.ui._example import AUDIO_TYPES, IMAGE_TYPES, layout_columns, render_example
+from mlstrat.errors.ui._example import layout_columns, render_example
+from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_file
 from mlstrat.errors.ui._store import TagStore
 
 __all__ = ["create_app", "IMAGE_TYPES"]
 
-MEDIA_TYPES = {**IMAGE_TYPES, **AUDIO_TYPES}  # the files /file/ may serve
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-_COOKIE = "mlstrat_token"
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -150,6 +152,8 @@ def create_app(
     from starlette.routing import Route
 
     token = token or secrets.token_urlsafe(24)
+    # cookies are per host, not per port: a per-server name keeps two UIs from clobbering each other
+    cookie = "mlstrat_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
     view = _View(store)
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
@@ -163,7 +167,7 @@ def create_app(
             "HEAD",
         ):  # changes need the header: a cookie alone is not enough
             return bool(given) and secrets.compare_digest(given.encode(), token.encode())
-        given = given or request.query_params.get("token") or request.cookies.get(_COOKIE)
+        given = given or request.query_params.get("token") or request.cookies.get(cookie)
         return bool(given) and secrets.compare_digest(given.encode(), token.encode())
 
     def secure(response: Response) -> Response:
@@ -217,7 +221,7 @@ def create_app(
             keys=list(range(1, 10)),
         )
         response = secure(HTMLResponse(html))
-        response.set_cookie(_COOKIE, token, httponly=True, samesite="strict", path="/")
+        response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
         return response
 
     async def static(request: Request) -> Response:
@@ -227,10 +231,11 @@ def create_app(
         return secure(Response(_asset(f"static/{name}"), media_type=_STATIC[name]))
 
     async def file(request: Request) -> Response:
-        target = view.files.get(request.path_params["path"])
-        if target is None or not target.is_file():
+        listed = view.files.get(request.path_params["path"])
+        found = servable_file(listed) if listed is not None else None
+        if found is None:
             return not_found()
-        return secure(FileResponse(target, media_type=MEDIA_TYPES[target.suffix.lower()]))
+        return secure(FileResponse(found[0], media_type=found[1]))
 
     def api_state(request: Request) -> Response:
         return secure(JSONResponse(state()))
@@ -247,20 +252,26 @@ def create_app(
 
     async def mutate(request: Request, action: str) -> Response:
         try:
-            body = await request.json()
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return secure(JSONResponse({"error": "expected a JSON object"}, status_code=400))
+            body = parse_body(await _read_capped(request), action)
+        except BadRequest as exc:
+            return secure(JSONResponse({"error": str(exc)}, status_code=400))
         try:
             result = await _run(action, body)
         except MlstratError as exc:
             return secure(JSONResponse({"error": str(exc)}, status_code=400))
-        except (KeyError, TypeError, ValueError):
-            return secure(
-                JSONResponse({"error": f"bad request body for {action}"}, status_code=400)
-            )
         return secure(JSONResponse(_finite(result)))
+
+    async def _read_capped(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _run(action: str, body: dict[str, Any]) -> dict[str, Any]:
         from starlette.concurrency import run_in_threadpool
@@ -268,13 +279,13 @@ def create_app(
         def work() -> dict[str, Any]:
             extra: dict[str, Any] = {}
             if action == "tag":
-                store.set_tag(str(body["id"]), str(body["category"]), bool(body["on"]))
+                store.set_tag(body["id"], body["category"], body["on"])
             elif action == "comment":
-                store.set_comment(str(body["id"]), str(body["text"]))
+                store.set_comment(body["id"], body["text"])
             elif action == "category":
-                extra["added"] = store.add_category(str(body["name"]))
+                extra["added"] = store.add_category(body["name"])
             elif action == "position":
-                store.set_position(int(body["position"]))
+                store.set_position(body["position"])
                 return {"ok": True, "position": store.position()}
             rows = {r["id"]: r for r in store.rows()}
             row = rows.get(str(body.get("id", "")))

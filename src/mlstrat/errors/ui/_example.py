@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlstrat.errors.ui._guard import AUDIO_TYPES, IMAGE_TYPES
+
 __all__ = [
     "AUDIO_TYPES",
     "IMAGE_TYPES",
@@ -23,25 +25,6 @@ __all__ = [
     "render_example",
 ]
 
-#: suffix -> media type of the image files the UI may show (no SVG: it can carry scripts)
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-}
-#: suffix -> media type of the audio files the UI plays
-AUDIO_TYPES = {
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".oga": "audio/ogg",
-    ".flac": "audio/flac",
-    ".m4a": "audio/mp4",
-    ".webm": "audio/webm",
-}
 _PIXEL = re.compile(r"^(?:px|pixel)_?(\d+)$", re.IGNORECASE)
 _TEXT_NAMES = ("text", "sentence", "utterance", "transcript", "caption", "title", "body", "review")
 _LONG_TEXT = 40  # characters: a column whose values are this long on average reads as text
