@@ -107,6 +107,12 @@ def clean_svg(text: str, *, prefix: str, label: str) -> str:
     return re.sub(r"<svg([^>]*)>", root, text, count=1).strip()
 
 
+def _legend_below(ax: Any, *, ncols: int = 3) -> None:
+    """The legend under the axes, outside them: it never covers the data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=ncols, fontsize=8.5, frameon=False)
+
+
 def _style(rc: Mapping[str, Any] = _RC) -> Any:
     import matplotlib
 
@@ -206,8 +212,7 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
         ax_err.set_ylim(bottom=0)
         _pct_axis(ax_err)
         for ax in (ax_cost, ax_err):
-            ax.legend(loc="upper right", fontsize=8.5, frameon=True, framealpha=0.92,
-                      facecolor="white", edgecolor="none")
+            _legend_below(ax)
         if stopped_early:
             ax_cost.annotate("stopped early", xy=(0.02, 0.04), xycoords="axes fraction",
                              color=PALETTE["muted"], fontsize=8.5)
@@ -278,7 +283,7 @@ def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None
                            label="human level")
         ax_err.set_title("Error by run", color=PALETTE["ink"])
         ax_err.set_ylim(bottom=0)
-        ax_err.legend(fontsize=8, loc="best")
+        _legend_below(ax_err)
         present = [c for c, v in components.items() if any(x is not None for x in v)]
         width = 0.8 / max(len(present), 1)
         for j, comp in enumerate(present):
@@ -288,7 +293,7 @@ def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None
         ax_comp.axhline(0, color=PALETTE["muted"], linewidth=0.8)
         ax_comp.set_title("Components by run", color=PALETTE["ink"])
         if present:
-            ax_comp.legend(fontsize=8, loc="best")
+            _legend_below(ax_comp)
         for ax in (ax_err, ax_comp):
             ax.set_xticks(xs)
             ax.set_xticklabels(names, fontsize=8.5, rotation=0 if n <= 6 else 45,
@@ -381,5 +386,5 @@ def size_curve_svg(curve: Mapping[str, Any]) -> str:
         ax.set_axisbelow(True)
         if rate:
             _pct_axis(ax)
-        ax.legend(fontsize=8.5, loc="upper right")
+        _legend_below(ax)
         return _to_svg(fig, "sizecurve", "Train and dev figures against training-set size")

@@ -297,7 +297,8 @@ def _value(v: Any) -> str:
 
 def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, metrics: Any = None,
                   history: Any = None, error_summary: Any = None, title: str = "mlstrat report",
-                  subtitle: str | None = None, output: str | os.PathLike | None = None) -> str:
+                  subtitle: str | None = None, output: str | os.PathLike | None = None,
+                  curves: Mapping[str, Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -320,6 +321,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         The page heading and the line under it.
     output : path-like, default=None
         Where to write the page (atomically; an existing file is replaced).
+    curves : mapping, default=None
+        ROC / precision-recall / calibration (``mlstrat.report._proba.probability_curves``).
 
     Returns
     -------
@@ -373,6 +376,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "tolerance": format_figure(finite_or_none((diagnosis or {}).get("tolerance")), diagnosis),
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
+        "curves": curves,
         "size_curve": _size_curve(metrics),
         "metrics_rows": _metrics_rows(metrics),
         "error_analysis": _error_analysis(error_summary),
