@@ -163,3 +163,19 @@ def test_f1_diagnosis_without_human_level():
     html = render_report(diagnosis=d)
     assert "1 - F1 diagnosis" in html and "<th class=\"num\">1 - F1</th>" in html
     assert html.count("<svg") == 1
+
+
+def test_learning_rate_and_gradient_health_are_drawn():
+    epochs = [{"epoch": e, "train_cost": 1.0 / e, "dev_cost": 1.2 / e, "train_error": 0.1, "dev_error": 0.12,
+               "lr": 0.1 * 0.95 ** (e - 1),
+               "layers": {"hidden.0": {"grad_norm": 1e-6 * e, "weight_norm": 5.0, "update_ratio": 1e-3, "size": 64},
+                          "head": {"grad_norm": 0.3, "weight_norm": 3.0, "update_ratio": 1e-3, "size": 16}}}
+              for e in range(1, 6)]
+    warning = {"code": "gradient-vanishing", "message": "layer hidden.0: <vanishing> & co"}
+    html = render_report(history={"epochs": epochs, "best_epoch": 5, "stopped_early": False,
+                                  "restored_best": False, "warnings": [warning]})
+    assert "Learning rate and gradient health" in html
+    assert "Learning rate and gradient norm per layer, per epoch" in html  # the chart's title
+    assert "layer hidden.0: &lt;vanishing&gt; &amp; co" in html  # escaped
+    plain = render_report(history=HISTORY)  # an older history without lr / layers: no chart
+    assert "Learning rate and gradient health" not in plain

@@ -145,7 +145,7 @@ def _actions(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, Any] | None:
-    from mlstrat.report._charts import learning_curves_svg
+    from mlstrat.report._charts import dynamics_svg, learning_curves_svg
 
     if not history:
         return None
@@ -161,6 +161,8 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
         "stopped_early": bool(history.get("stopped_early")),
         "restored_best": bool(history.get("restored_best")),
         "best_dev_error": format_pct(finite_or_none((best_row or {}).get("dev_error"))),
+        "dynamics_svg": dynamics_svg(epochs),
+        "warnings": [str(w.get("message", "")) for w in history.get("warnings") or [] if isinstance(w, Mapping)],
     }
 
 
