@@ -82,7 +82,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def auto_threads(config: TrainConfig, n_inputs: int) -> int:
-    """CPU threads for training: the config's ``threads``, else 1 for small mini-batches.
+    """CPU threads before the measurement: the config's ``threads``, else torch's default (the
+    in-memory path then measures, :func:`mlstrat.nn._threads.measure_threads`); the streaming
+    path keeps 1 thread for small mini-batches.
 
     A (64 x 256) matmul takes ~20 us on one core; spreading it over OpenMP threads costs more in
     synchronization than it saves, and on a shared machine a busy second core makes it up to
@@ -93,6 +95,21 @@ def auto_threads(config: TrainConfig, n_inputs: int) -> int:
     width = max((n_inputs, *config.model.hidden))
     work = (config.optim.batch_size or 10**6) * width
     return 1 if work <= 64 * 1024 else torch.get_num_threads()
+
+
+def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor, multitask: bool) -> int:
+    """Set torch's threads to the fastest count for one real mini-batch (unless the config pins
+    them); returns the count used."""
+    from mlstrat.nn._threads import measure_threads
+
+    if config.optim.threads:
+        return config.optim.threads
+    b = min(config.optim.batch_size or X.shape[0], X.shape[0])
+    steps = math.ceil(X.shape[0] / max(b, 1)) * config.optim.epochs
+    loss = masked_bce_cost if multitask else cross_entropy_cost
+    n = measure_threads(model, X[:b], y[:b], loss, steps=steps)
+    torch.set_num_threads(n)
+    return n
 
 
 @contextlib.contextmanager
@@ -584,6 +601,9 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
+    from mlstrat.nn._eager import preload_dynamo
+
+    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
@@ -595,7 +615,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
                          "classification needs at least two")
 
-    with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
+    with _threads(config.optim.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # dropout masks draw from the global generator
         generator = torch.Generator().manual_seed(seed)
         X_train_raw = ds.X[train_rows]  # (m, F)
@@ -608,6 +628,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         augment = None
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device, seed)
+        threads = _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader)
@@ -619,6 +640,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=2)
         history = fitter.fit(progress=progress)
+        history["threads"] = threads
         model.cpu()
         proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
 
@@ -751,6 +773,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
+        history["threads"] = torch.get_num_threads()
         path.mkdir(parents=True, exist_ok=True)
         metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
     model.cpu()
