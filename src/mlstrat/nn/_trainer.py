@@ -434,11 +434,11 @@ def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, d
     shape = config.data.image_shape
     value_range = config.data.value_range or (float(X_raw.min()), float(X_raw.max()))
     rng = np.random.default_rng(seed)
-    names = list(config.regularization.augment)
+    names, params = config.regularization.augment_plan()
 
     def augment(idx: torch.Tensor) -> torch.Tensor:
         raw = X_raw[idx.cpu().numpy()].reshape(-1, *shape)  # (B, C, H, W)
-        out = apply_transforms(raw, names, rng=rng, value_range=value_range).reshape(raw.shape[0], -1)
+        out = apply_transforms(raw, names, rng=rng, params=params, value_range=value_range).reshape(raw.shape[0], -1)
         return torch.from_numpy(normalizer(out.astype(np.float32))).to(device)
 
     return augment
@@ -727,11 +727,11 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
     shape = config.data.image_shape
     value_range = config.data.value_range or (low, high)
     rng = np.random.default_rng(seed)
-    names = list(config.regularization.augment)
+    names, params = config.regularization.augment_plan()
 
     def augment(raw: np.ndarray) -> np.ndarray:
         images = raw.reshape(-1, *shape)
-        out = apply_transforms(images, names, rng=rng, value_range=value_range)
+        out = apply_transforms(images, names, rng=rng, params=params, value_range=value_range)
         return out.reshape(raw.shape[0], -1).astype(np.float32)
 
     return augment
