@@ -421,7 +421,7 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
     epochs = [h.to_dict() for h in history]
     found = gradient_warnings(epochs)
     for w in found:
-        warnings.warn(w["message"], MlstratWarning, stacklevel=4)
+        warnings.warn(w["message"], MlstratWarning, stacklevel=5)
     return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
             "warnings": found}
 
@@ -563,6 +563,48 @@ def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
     return path
 
 
+def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device,
+                   progress: bool | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray]:
+    """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
+    history, probabilities)."""
+    seed = config.optim.seed
+    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
+    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
+    if not ds.tasks and n_outputs < 2:
+        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
+                         "classification needs at least two")
+
+    with _threads(config.optim.threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # dropout masks draw from the global generator
+        generator = torch.Generator().manual_seed(seed)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
+        model.to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
+        y_train = _target_tensor(ds, train_rows, device)
+        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
+        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
+        augment = None
+        if config.regularization.augment:
+            augment = _augmenter(config, X_train_raw, normalizer, device, seed)
+        threads = _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
+        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
+                        augment=augment, loader=loader)
+        if not dev_rows.any():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=3)
+        history = fitter.fit(progress=progress)
+        history["threads"] = threads
+        model.cpu()
+        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    return model, normalizer, history, proba
+
+
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False) -> TrainResult:
     """Train a network as configured and write its run directory.
@@ -608,41 +650,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         return _train_stream(config, path, con=con, progress=progress, started=started)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device)
-    seed = config.optim.seed
-    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
-    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
-    if not ds.tasks and n_outputs < 2:
-        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
-                         "classification needs at least two")
-
-    with _threads(config.optim.threads), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # dropout masks draw from the global generator
-        generator = torch.Generator().manual_seed(seed)
-        X_train_raw = ds.X[train_rows]  # (m, F)
-        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
-        model.to(device)
-        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
-        y_train = _target_tensor(ds, train_rows, device)
-        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
-        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
-        augment = None
-        if config.regularization.augment:
-            augment = _augmenter(config, X_train_raw, normalizer, device, seed)
-        threads = _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
-        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
-        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader)
-        if not dev_rows.any():
-            import warnings
-
-            from mlstrat._exceptions import MlstratWarning
-
-            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=2)
-        history = fitter.fit(progress=progress)
-        history["threads"] = threads
-        model.cpu()
-        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress)
 
     metrics = _metrics(proba, ds)
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
