@@ -179,3 +179,18 @@ def test_learning_rate_and_gradient_health_are_drawn():
     assert "layer hidden.0: &lt;vanishing&gt; &amp; co" in html  # escaped
     plain = render_report(history=HISTORY)  # an older history without lr / layers: no chart
     assert "Learning rate and gradient health" not in plain
+
+
+def test_tune_section_shows_the_effects_and_the_trials():
+    tune = {"metric": "dev_error", "space": [{"name": "lr"}, {"name": "l2"}],
+            "best": {"number": 1},
+            "trials": [{"number": 0, "round": 1, "params": {"lr": 0.1, "l2": 1.0}, "value": 0.2, "feasible": True},
+                       {"number": 1, "round": 2, "params": {"lr": 0.01, "l2": 0.5}, "value": 0.05, "feasible": True},
+                       {"number": 2, "round": 2, "params": {"lr": 0.02, "l2": 0.7}, "value": None, "feasible": False}],
+            "effects": {"lr": {"avoidable_bias": -0.5, "variance": 0.25}, "l2": {"avoidable_bias": None, "variance": -0.8}}}
+    html = render_report(tune=tune)
+    assert 'id="tune"' in html and "Which component each hyperparameter moved" in html
+    assert "-0.50" in html and "+0.25" in html and "-0.80" in html and "n/a" in html
+    body = html[html.index('id="tune"'):]
+    assert body.index("1 (best)") < body.index(">0<") < body.index("failed")  # best first, failed last
+    assert "5.0%" in body

@@ -178,6 +178,9 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
     tuned = TuneResult(search=result, config=tc, output=out, effects=effects,
                        run_ids=recorder.run_ids if recorder else {})
     atomic_write_text(out / "tune.json", dumps(tuned.to_dict()) + "\n")
+    from mlstrat.report import render_report
+
+    render_report(tune=tuned.to_dict(), title=f"mlstrat tune {path.name}", output=out / "tune.html")
     return tuned
 
 
