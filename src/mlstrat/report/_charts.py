@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "confusion_svg", "history_svg",
+__all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "confusion_svg", "history_svg",
            "error_analysis_svg"]
 
 #: Colours shared by the charts and the CSS (component chips use the same ones).
@@ -217,6 +217,47 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
             ax_cost.annotate("stopped early", xy=(0.02, 0.04), xycoords="axes fraction",
                              color=PALETTE["muted"], fontsize=8.5)
         return _to_svg(fig, "curves", "Learning curves: train and dev cost and error per epoch")
+
+
+def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
+    """Learning rate per epoch and gradient norm per layer and epoch (log scale: vanishing and
+    exploding gradients are orders of magnitude); None when the history has neither."""
+    from matplotlib.ticker import MaxNLocator
+
+    xs = [e.get("epoch") for e in epochs]
+    lrs = [e.get("lr") for e in epochs]
+    layers: dict[str, list[tuple[int, float]]] = {}
+    for x, e in zip(xs, epochs):
+        for name, stats in (e.get("layers") or {}).items():
+            g = stats.get("grad_norm") if isinstance(stats, Mapping) else None
+            if isinstance(g, (int, float)) and g > 0 and g == g and g != float("inf"):
+                layers.setdefault(name, []).append((x, float(g)))
+    if all(v is None for v in lrs) and not layers:
+        return None
+    import matplotlib as mpl
+
+    with _style():
+        fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
+        pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
+        if pts:
+            ax_lr.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE["train"], linewidth=2,
+                       marker="o" if len(pts) <= 30 else None, markersize=3)
+        ax_lr.set_title("Learning rate", color=PALETTE["ink"])
+        ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+        cmap = mpl.colormaps["viridis"]
+        for i, (name, series) in enumerate(layers.items()):
+            color = cmap(i / max(len(layers) - 1, 1) * 0.9)
+            ax_g.plot([p[0] for p in series], [p[1] for p in series], color=color, linewidth=1.8, label=name)
+        if layers:
+            ax_g.set_yscale("log")
+            # beside the axes: the lines of a deep network fill the plot area
+            ax_g.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
+        for ax in (ax_lr, ax_g):
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+            ax.set_axisbelow(True)
+        return _to_svg(fig, "dynamics", "Learning rate and gradient norm per layer, per epoch")
 
 
 # -- confusion matrix -----------------------------------------------------------------------
