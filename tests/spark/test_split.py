@@ -21,7 +21,8 @@ from mlstrat.cli import app
 from mlstrat.tables import read_table
 from tests.spark._compare import assert_same
 
-pytestmark = pytest.mark.spark
+# every Spark test on one xdist worker (`--dist loadgroup`): one JVM for the suite, not one per worker
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 
 def _manifest(n: int = 3000, seed: int = 3) -> pa.Table:
