@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, engine_option, err_console, start_engine
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 
 @app.command("labels")
@@ -81,7 +81,7 @@ def labels(
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(
-        f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
+        f"[bold]{safe(result.split)}[/]: {result.n} rows, error {format_rate(result.split_error)} "
         f"({result.n_errors} misclassified)"
     )
     out.print(
@@ -94,7 +94,7 @@ def labels(
         for col in ("given", "true", "count", "P(given | true)"):
             table.add_column(col, justify="right")
         for r in result.noise[:10]:
-            table.add_row(r.given, r.true, f"{r.count:.1f}", format_rate(r.rate, 1))
+            table.add_row(safe(r.given), safe(r.true), f"{r.count:.1f}", format_rate(r.rate, 1))
         out.print(table)
     if result.issues:
         table = Table(
@@ -105,21 +105,20 @@ def labels(
             table.add_column(col, justify="left" if col == "id" else "right")
         for rank, issue in enumerate(result.issues[:top], start=1):
             table.add_row(
-                str(rank), issue.id, issue.given_label, issue.suggested_label, f"{issue.score:.4f}"
+                str(rank), safe(issue.id), safe(issue.given_label), safe(issue.suggested_label),
+                f"{issue.score:.4f}",
             )
         out.print(table)
         if len(result.issues) > top:
             out.print(
                 f"... {len(result.issues) - top} more"
-                + (f" in {output}" if output else " (use -o or --json)")
+                + (f" in {safe(output)}" if output else " (use -o or --json)")
             )
     elif not result.warnings:
         out.print("No suspect labels found.")
     if output is not None:
-        from rich.markup import escape
-
         from mlstrat.tables import describe_output
 
-        out.print(f"Wrote {len(result.issues)} suspects -> {escape(describe_output(output))}")
+        out.print(f"Wrote {len(result.issues)} suspects -> {safe(describe_output(output))}")
     for w in result.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)

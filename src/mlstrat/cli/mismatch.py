@@ -39,10 +39,10 @@ def parse_numbers(
 
 
 def render_warnings(con: Any, messages: tuple[str, ...] | list[str]) -> None:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe
 
     for message in messages:
-        con.print(f"[yellow]Warning:[/] {escape(message)}")
+        con.print(f"[yellow]Warning:[/] {safe(message)}")
 
 
 @app.command("mismatch")
@@ -138,15 +138,15 @@ def mismatch(
 
 
 def _render(con: Any, report: Any, written: Path | None) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
+    from mlstrat.cli._common import safe as escape
     from mlstrat.tables import describe_output
 
     auc = report.auc
-    grouped = f", folds grouped by {report.grouped_by!r}" if report.grouped_by else ""
+    grouped = f", folds grouped by {escape(repr(report.grouped_by))}" if report.grouped_by else ""
     con.print(
-        f"Domain classifier: {report.domain} = {escape(report.target)} ({report.n_target} rows) vs "
+        f"Domain classifier: {escape(report.domain)} = {escape(report.target)} ({report.n_target} rows) vs "
         f"{escape(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
         f"({report.feature_kind}), {report.folds}-fold CV{grouped}"
     )
@@ -203,6 +203,8 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
 def _features_table(
     shifts: Any, title: str, Table: Any, sides: tuple[str, str] = ("source", "target")
 ) -> Any:
+    from mlstrat.cli._common import safe
+
     table = Table(title=title, title_justify="left")
     table.add_column("feature", no_wrap=True)
     for col in ("AUC drop", "KS", f"mean {sides[0]}", f"mean {sides[1]}"):
@@ -210,11 +212,11 @@ def _features_table(
     table.add_column("usually means")
     for f in shifts:
         table.add_row(
-            f.feature,
+            safe(f.feature),
             f"{f.importance:.3f}±{f.importance_std:.3f}",
             f"{f.ks:.3f}",
             f"{f.mean_source:.4g}",
             f"{f.mean_target:.4g}",
-            f.hint or "",
+            safe(f.hint or ""),
         )
     return table

@@ -35,7 +35,7 @@ def report(
 
     The page is self-contained (inline CSS and SVG): it opens offline and can be mailed.
     """
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.report import render_report, report_inputs
     from mlstrat.runs import RunStore
     from mlstrat.tables import check_output_path
@@ -49,4 +49,4 @@ def report(
     if as_json:
         echo_json(summary)
         return
-    console().print(f"Wrote {out} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")
+    console().print(f"Wrote {safe(out)} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")

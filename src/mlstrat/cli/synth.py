@@ -131,7 +131,7 @@ def synth(
 
 
 def _render(con: Any, r: Any, render_warnings: Any) -> None:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe as escape
 
     from mlstrat.tables import describe_output
 
@@ -159,7 +159,7 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
         p = r.pool
         con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
     if r.files_dir:
-        con.print(f"New files in {r.files_dir}")
+        con.print(f"New files in {escape(r.files_dir)}")
     con.print(
         f"Wrote {r.n_input_rows + r.n_synthesized} rows ({r.n_input_rows} original + {r.n_synthesized} "
         f"synthetic, column synthetic_of) to {escape(describe_output(r.output))}"

@@ -48,11 +48,16 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     """Record a run evaluated on a predictions file; fingerprints are computed here.
 
     ``data`` is the file the run's data came from (a training manifest); by default the
-    predictions file itself.
+    predictions file itself. With ``$MLFLOW_TRACKING_URI`` set and MLflow installed, the run
+    is also logged to MLflow.
     """
     from mlstrat.tables import fingerprint
 
+    from mlstrat.runs._mlflow import autolog_run
+
     store = RunStore() if store is None else store
-    return store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
-                        diagnosis=diagnosis, artifacts=artifacts, note=note,
-                        test_fingerprint=fingerprint_test_set(predictions), run_id=run_id)
+    run = store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
+                       diagnosis=diagnosis, artifacts=artifacts, note=note,
+                       test_fingerprint=fingerprint_test_set(predictions), run_id=run_id)
+    autolog_run(run)  # when $MLFLOW_TRACKING_URI is set and MLflow is installed
+    return run

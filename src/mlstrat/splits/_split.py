@@ -95,7 +95,12 @@ class SplitResult:
         from mlstrat.tables import write_table
 
         lock = self.table.select(self._id, "split")
-        inputs = tuple(i for i in self._inputs if not _same_path(i, path))
+        if _same_path(self.source, path) and Path(self.source).exists():
+            from mlstrat._exceptions import InputError
+
+            raise InputError(f"{path}: the lock path is the manifest; mlstrat never overwrites its input. "
+                             "Give --lock a file of its own (e.g. split.lock.parquet)")
+        inputs = tuple(i for i in self._inputs if not _same_path(i, path))  # the lock read may be refreshed
         return write_table(lock, path, con=self._con, force=force, inputs=inputs)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from mlstrat._exceptions import ConfigError
 
 __all__ = [
     "ENGINES", "Engine", "DuckDBEngine", "SparkEngine", "Written", "connect", "default_connection",
-    "engine_of", "use_engine", "is_uri", "unit_hash", "hash64_halves",
+    "engine_of", "use_engine", "is_uri", "unit_hash", "hash64_halves", "spill_directory",
 ]
 
 #: Engine names accepted by ``--engine`` besides a Spark Connect address ``sc://HOST:PORT``.
@@ -32,6 +33,37 @@ ENGINES = ("duckdb", "spark")
 _DEFAULT: Any = None
 _NAMES = itertools.count(1)
 _SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (one per session)
+# DuckDB's own grammar for sizes ("2GB", "512 MiB", "80%"); checked before the engine sees it so a
+# bad value is one clear line, and settings travel through the engine's config API, never SQL text
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
+_MAX_THREADS = 4096
+#: longest CSV line read (DuckDB's default is 2 MB): long documents in a text column stay readable
+MAX_CSV_LINE = 256 << 20
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def spill_directory(root: str | os.PathLike | None = None) -> Path:
+    """This process's spill folder ``<root>/<pid>``; folders of dead processes are removed first.
+
+    A process killed while DuckDB spills (``kill -9`` during a large ``split``) leaves its
+    spill files behind; the next run reclaims them. Only folders named by the id of a
+    process that no longer exists are touched.
+    """
+    base = Path(root) if root is not None else Path(tempfile.gettempdir()) / "mlstrat-duckdb"
+    if base.is_dir():
+        for entry in base.iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid() and not _pid_alive(int(entry.name)):
+                shutil.rmtree(entry, ignore_errors=True)
+    return base / str(os.getpid())
 
 
 def _engine_kind(spec: str) -> str:
@@ -62,7 +94,14 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
     threads : int, default=None
         DuckDB only: worker threads; defaults to DuckDB's choice (all cores).
     temp_directory : str, default=None
-        DuckDB only: where it spills; defaults to the system temporary directory.
+        DuckDB only: where it spills; defaults to a per-process folder under the system
+        temporary directory (see :func:`spill_directory`).
+
+    Raises
+    ------
+    ConfigError
+        An unknown engine, a memory limit that is not a size (``"2GB"``, ``"512MiB"``,
+        ``"80%"``) or a thread count outside 1..4096.
 
     Examples
     --------
@@ -81,15 +120,22 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
 def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_directory: str | None) -> Any:
     import ibis
 
-    con = ibis.duckdb.connect()
+    config: dict[str, Any] = {}
     memory_limit = memory_limit or os.environ.get("MLSTRAT_MEMORY_LIMIT")
     if memory_limit:
-        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        if not _MEMORY.match(str(memory_limit)):
+            raise ConfigError(f"memory limit {memory_limit!r} is not a size; use e.g. 2GB, 512MiB or 80%")
+        config["memory_limit"] = str(memory_limit).strip()
     if threads:
-        con.raw_sql(f"SET threads = {int(threads)}")
-    spill = temp_directory or os.path.join(tempfile.gettempdir(), "mlstrat-duckdb")
-    con.raw_sql(f"SET temp_directory = '{spill}'")
-    return con
+        if not 1 <= int(threads) <= _MAX_THREADS:
+            raise ConfigError(f"threads = {threads} is out of range; use 1 to {_MAX_THREADS}")
+        config["threads"] = int(threads)
+    config["temp_directory"] = str(temp_directory or spill_directory())
+    try:
+        return ibis.duckdb.connect(**config)
+    except Exception as exc:  # the engine refuses a setting: name it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"the engine refused its settings ({first})") from None
 
 
 def _spark_session(spec: str, kind: str) -> Any:
@@ -298,11 +344,19 @@ class DuckDBEngine(Engine):
             return con.read_parquet(source, table_name=view)
         if fmt == "json":
             return con.read_json(source, table_name=view)
-        table = con.read_csv(source, table_name=view)
+        options: dict[str, Any] = {}
+        try:
+            table = con.read_csv(source, table_name=view)
+            table.schema()
+        except Exception:
+            # a line past the default limit (or a real parse error, which fails again below);
+            # the larger limit only on this path, as DuckDB sizes its buffers from it
+            options = {"max_line_size": MAX_CSV_LINE}
+            table = con.read_csv(source, table_name=view, **options)
         present = [c for c in text_columns if c in table.columns]
         if not present:
             return table
-        return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present})
+        return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
 
     def materialize(self, expr: Any) -> Any:
         # ibis' cache() drops its table from a finalizer, which DuckDB 2 rejects at exit

@@ -15,7 +15,8 @@ from mlstrat.tables._engine import engine_of, is_uri
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
-    "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "part_files", "describe_output",
+    "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "protected_kind",
+    "part_files", "describe_output",
 ]
 
 # file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
@@ -201,11 +202,43 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
             )
 
 
-def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False) -> Path:
-    """Refuse to overwrite an input, or an existing output without ``force``.
+#: kinds of files that ``--force`` never replaces: they hold state a person built up
+PROTECTED_KINDS = ("store", "meta")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def protected_kind(path: Path) -> str | None:
+    """What ``path`` is, when it is a file ``--force`` must never replace; ``None`` otherwise.
+
+    ``"store"``: a SQLite database (the run store, the tagging UI's working store), known by
+    its header bytes whatever its name. ``"meta"``: an error sheet's ``.meta.json``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                return "store"
+    except OSError:
+        return None
+    if path.name.endswith(".meta.json"):
+        return "meta"
+    return None
+
+
+_KIND_TEXT = {"store": "a SQLite store (run history or tagging state)", "meta": "an error sheet's meta file"}
+
+
+def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False,
+                      replaces: Sequence[str] = ()) -> Path:
+    """Refuse to overwrite an input, a store, or an existing output without ``force``.
 
     A remote URI (``s3://...``) is checked by the engine when it writes (Spark refuses an
     existing path unless ``force``).
+
+    Parameters
+    ----------
+    replaces : sequence of str, default=()
+        Protected kinds (:data:`PROTECTED_KINDS`) this writer owns and may replace with
+        ``force`` (``errors sample`` re-creates a sheet's meta file).
     """
     out = Path(output)
     if is_uri(output) and not str(output).startswith("file://"):
@@ -220,10 +253,22 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
         if isinstance(src, (str, os.PathLike)) and not is_uri(src) and _same_file(out, Path(src)):
             raise InputError(f"{out}: the output path is the input file; mlstrat never overwrites "
                              "its input. Choose another -o path")
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite it")
-    if not out.parent.exists():
-        raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file path for the output")
+    if out.exists():
+        kind = protected_kind(out)
+        if kind is not None and kind not in replaces:
+            raise InputError(f"{out}: is {_KIND_TEXT[kind]}; mlstrat never overwrites it, even with "
+                             "--force. Choose another -o path")
+        if not force:
+            raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite it")
+    parent = out.parent
+    if not parent.exists():
+        raise InputError(f"{out}: the folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise InputError(f"{out}: {parent} is not a folder; choose another -o path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{out}: the folder {parent} is not writable; choose another -o path")
     return out
 
 
@@ -234,10 +279,37 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _temp_path(final: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix, dir=final.parent)
+    """A fresh temporary name beside ``final``: ``.<name>.<pid>.<random>.tmp<suffix>``.
+
+    The process id in the name lets the next writer of the same output remove what a killed
+    process left (hundreds of MB for a large split) without touching a live writer's file.
+    """
+    _remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp" + final.suffix,
+                               dir=final.parent)
     os.close(fd)
     os.unlink(tmp)  # writers want to create the file themselves
     return Path(tmp)
+
+
+def _remove_stale_temps(final: Path) -> None:
+    from mlstrat.tables._engine import _pid_alive
+
+    prefix = f".{final.name}."
+    try:
+        entries = list(final.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and ".tmp" in name[len(prefix):]):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                entry.unlink()
+            except OSError:
+                pass
 
 
 def _replace(tmp: Path, final: Path) -> None:
