@@ -227,11 +227,6 @@ class Written:
     format: str
     engine: str
 
-    def describe(self) -> str:
-        if self.directory:
-            return f"{self.path} ({self.format.capitalize()} directory written by {self.engine})"
-        return self.path
-
 
 class Engine:
     """What a capability may ask of an engine. One instance wraps one Ibis backend."""
