@@ -103,12 +103,17 @@ def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
 
 
 def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
-    """A rank other than 0 trains; its errors are rank 0's too, which already prints them."""
+    """A rank other than 0 trains; its errors and warnings are rank 0's too, which already
+    prints them."""
+    import warnings
+
     from mlstrat._exceptions import MlstratError
     from mlstrat.nn import train
 
     try:
-        train(config, run_dir=output, force=force)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train(config, run_dir=output, force=force)
     except MlstratError:
         raise typer.Exit(2) from None
 

@@ -338,12 +338,13 @@ class Fitter:
         self.step_rows = n
         return self.dist.share(n)
 
-    def _share(self, yb: torch.Tensor) -> torch.Tensor | float:
+    def _share(self, yb: torch.Tensor) -> float:
         """DDP: the weight of this rank's mean loss, (local rows / global rows) x world, so that the
-        gradient DDP averages over the ranks is the gradient of the mean over the global batch."""
+        gradient DDP averages over the ranks is the gradient of the mean over the global batch
+        (a Python float: float64, whatever the default tensor dtype)."""
         if self.multitask:  # the mean runs over labeled (example, task) entries: count them all
             local = (~torch.isnan(yb)).sum()
-            return local * self.dist.world / self.dist.count(local).clamp(min=1)
+            return int(local) * self.dist.world / max(int(self.dist.count(local)), 1)
         return yb.shape[0] * self.dist.world / max(self.step_rows, 1)
 
     def run_epoch(self) -> tuple[float, float]:
@@ -377,7 +378,8 @@ class Fitter:
                 rows += yb.shape[0]
             wrong.add_(w)
         if self.dist is not None:  # the epoch's figures over every rank's rows
-            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), int(counted) if self.multitask else rows])
+            n_local = int(counted) if self.multitask else rows
+            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), n_local])
             return total / max(n, 1), wrong_n / max(n, 1)
         n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
@@ -396,6 +398,8 @@ class Fitter:
             self.scheduler.step()
         if epoch == self.config.transfer.unfreeze_after:
             self.model.requires_grad_(True)
+            if self.dist is not None:  # DDP all-reduces only what was trainable when it wrapped the model
+                self.forward_module = self.dist.wrap(self.model)
 
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
         """Train for ``epochs`` with early stopping; returns the history.json dict."""
@@ -451,7 +455,8 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
     epochs = [h.to_dict() for h in history]
     found = gradient_warnings(epochs)
     for w in found:
-        warnings.warn(w["message"], MlstratWarning, stacklevel=4)
+        # stack: _history_dict < fit < _train < train < the caller
+        warnings.warn(w["message"], MlstratWarning, stacklevel=5)
     return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
             "warnings": found}
 
@@ -697,7 +702,7 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=2)
+                          MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
@@ -832,7 +837,8 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         model.to(device)
         augment = None
         if config.regularization.augment:
-            augment = _stream_augmenter(config, stats.low, stats.high, seed if dist is None else dist.seed(seed))
+            augment = _stream_augmenter(config, stats.low, stats.high,
+                                        seed if dist is None else dist.seed(seed))
         batch_size = config.optim.batch_size or stats.m
         shards = None
         if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
@@ -850,7 +856,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=3)
+                          MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
