@@ -22,8 +22,18 @@ def test_core_does_not_import_torch():
 
 def test_cli_startup_imports_nothing_heavy():
     loaded = _modules_after_import(["mlstrat.cli"])
-    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn", "optuna"]:
+    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn", "optuna", "pyspark"]:
         assert heavy not in loaded, heavy
+
+
+def test_duckdb_work_never_imports_pyspark():
+    """pyspark loads only when Spark is asked for (its import alone costs about a second)."""
+    code = ("import sys, mlstrat\n"
+            "mlstrat.compute_metrics({'split': ['dev', 'dev'], 'y_true': [0, 1], 'y_pred': [0, 0]})\n"
+            "mlstrat.split({'id': [str(i) for i in range(40)]}, dev_size=4, test_size=4)\n"
+            "print('pyspark' in sys.modules, 'duckdb' in sys.modules)")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_version_is_exposed():
