@@ -118,7 +118,7 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
 
 
 def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_directory: str | None) -> Any:
-    import ibis
+    from mlstrat.tables._duckdb import duckdb_backend_class
 
     config: dict[str, Any] = {}
     memory_limit = memory_limit or os.environ.get("MLSTRAT_MEMORY_LIMIT")
@@ -132,7 +132,7 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
         config["threads"] = int(threads)
     config["temp_directory"] = str(temp_directory or spill_directory())
     try:
-        return ibis.duckdb.connect(**config)
+        return duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"the engine refused its settings ({first})") from None
