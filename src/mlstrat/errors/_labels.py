@@ -600,18 +600,7 @@ def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
         )
     table = preds.table
     part = table.filter(table.split.cast("string") == split)
-<<<<<<< HEAD
     return preds, part.select("id", "y_true", "y_pred", *preds.proba_columns.values()), con
-=======
-    cols = ["id", "y_true", "y_pred", *preds.proba_columns.values()]
-    # (n, 3 + K): the only data that leaves the engine; in id order, so that ties in the
-    # stable sorts below break the same way whatever order the engine returns rows in
-    arrow = part.select(*cols).order_by("id").to_pyarrow()
-    n_errors = int(
-        pc.sum(pc.not_equal(arrow.column("y_true"), arrow.column("y_pred"))).as_py() or 0
-    )
-    return preds, arrow, classes, n_errors
->>>>>>> main
 
 
 def find_label_issues(
