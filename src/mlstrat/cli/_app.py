@@ -21,8 +21,12 @@ class _Group(TyperGroup):
     """Turns library errors into one red line and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line  # a warning no command rendered: one line too
+                return super().invoke(ctx)
         except MlstratError as exc:
             _error_line(str(exc))
             ctx.exit(2)
@@ -33,6 +37,12 @@ class _Group(TyperGroup):
                 _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
                 ctx.exit(2)
             raise
+
+
+def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    from mlstrat.cli._common import err_console, safe
+
+    err_console(soft_wrap=True).print(f"[yellow]Warning:[/] {safe(message)}")
 
 
 def _error_line(message: str) -> None:

@@ -227,6 +227,7 @@ def select(
                 f"{', '.join(metric_columns)}"
             )
 
+    _check_unique_names(rows, name_col, source)
     sign = 1.0 if direction == "maximize" else -1.0
     scored: list[Candidate] = []
     for row in rows:
@@ -236,6 +237,8 @@ def select(
         failed = [c for c in constraints if not c.holds(values[c.column])]
         if math.isnan(values[metric]):
             failed_text = tuple([f"{metric} is missing"] + [c.text for c in failed])
+        elif math.isinf(values[metric]):  # a diverged or broken measurement, never a winner
+            failed_text = tuple([f"{metric} is {values[metric]:g}"] + [c.text for c in failed])
         else:
             failed_text = tuple(c.text for c in failed)
         scored.append(
@@ -267,6 +270,16 @@ def select(
         candidates=tuple(ranked + excluded),
         closest=closest,
     )
+
+
+def _check_unique_names(rows: list[dict[str, Any]], name_col: str, source: str) -> None:
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        name = str(row.get(name_col))
+        if name in seen:
+            raise InputError(f"{source}: candidate name {name!r} appears twice (rows {seen[name]} and "
+                             f"{number}); give each candidate its own name in column {name_col!r}")
+        seen[name] = number
 
 
 def _finite(x: float) -> float:

@@ -456,14 +456,41 @@ def _dump(doc: dict[str, Any] | None) -> str | None:
     return None if doc is None else json.dumps(doc, ensure_ascii=False, allow_nan=False)
 
 
-def _load(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else json.loads(text)
+def _load(text: Any, run_id: str, column: str) -> dict[str, Any] | None:
+    """A JSON document cell; a damaged one (not JSON, not an object) is dropped with a warning
+    naming the run, so the rest of the run and of the store stays readable."""
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
+        warnings.warn(f"run {run_id}: its {column} is damaged in the store (not a JSON object); "
+                      "shown without it", MlstratWarning, stacklevel=4)
+        return None
+    return doc
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _run(row: Sequence[Any]) -> Run:
     (run_id, seq, created, kind, config, chash, data_fp, metrics, diagnosis, artifacts, note,
      test_fp, evaluations) = row
-    return Run(id=run_id, seq=int(seq or 0), created_at=created, kind=kind, config=_load(config),
-               config_hash=chash, data_fingerprint=data_fp, metrics=_load(metrics),
-               diagnosis=_load(diagnosis), artifacts=artifacts, note=note, test_fingerprint=test_fp,
+    run_id = str(run_id)
+    try:
+        seq = int(seq or 0)
+    except (TypeError, ValueError):
+        seq = 0
+    try:
+        evaluations = None if evaluations is None else int(evaluations)
+    except (TypeError, ValueError):
+        evaluations = None
+    return Run(id=run_id, seq=seq, created_at=str(created or ""), kind=str(kind or "?"),
+               config=_load(config, run_id, "config"), config_hash=_text_or_none(chash),
+               data_fingerprint=_text_or_none(data_fp), metrics=_load(metrics, run_id, "metrics"),
+               diagnosis=_load(diagnosis, run_id, "diagnosis"), artifacts=_text_or_none(artifacts),
+               note=_text_or_none(note), test_fingerprint=_text_or_none(test_fp),
                test_evaluations=evaluations)
