@@ -33,7 +33,7 @@ class _Group(TyperGroup):
         except Exception as exc:
             # The engine's parse/IO errors reach here when a file is bad deep inside
             # (e.g. a corrupt row group found mid-stream): still a bad-input exit.
-            if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow"}:
+            if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow", "sqlite3"}:
                 _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
                 ctx.exit(2)
             raise

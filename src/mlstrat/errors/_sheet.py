@@ -390,6 +390,8 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
     path = Path(sheet)
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a file; give the sheet's CSV file")
     meta = read_meta(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheet programs add a BOM

@@ -146,8 +146,14 @@ def _rows(candidates: Any) -> tuple[list[dict[str, Any]], list[str], str]:
         return rows, columns, source
     from mlstrat.tables import read_table
 
-    table = read_table(candidates).to_pyarrow()
-    return table.to_pylist(), list(table.column_names), source
+    expr = read_table(candidates)
+    try:
+        table = expr.to_pyarrow()
+        rows = table.to_pylist()
+    except (OverflowError, ValueError) as exc:  # e.g. "-inf" sniffed as an interval out of range
+        raise InputError(f"{source}: a value cannot be converted ({exc}); metric columns must be "
+                         "plain numbers") from None
+    return rows, list(table.column_names), source
 
 
 def _number(value: Any, column: str, name: str, source: str) -> float:

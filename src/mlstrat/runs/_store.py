@@ -382,8 +382,15 @@ class RunStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with _closing(conn):
-            rows = conn.execute(sql, params).fetchall()
+            rows = self._fetch(conn, sql, params)
         return [_run(row) for row in reversed(rows)]
+
+    def _fetch(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: the run store cannot be read ({exc}); it is damaged or "
+                             "not an mlstrat run store. Pass another --store") from None
 
     def __len__(self) -> int:
         conn = self._connect(create=False)
@@ -411,17 +418,18 @@ class RunStore:
             latest = re.fullmatch(r"latest(?:~(\d+))?", text)
             if latest:
                 back = int(latest.group(1) or 0)
-                row = conn.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                                   (back,)).fetchone()
+                found = self._fetch(conn, f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                    (back,))
+                row = found[0] if found else None
                 if row is None:
-                    total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                    total = self._fetch(conn, "SELECT COUNT(*) FROM runs")[0][0]
                     raise InputError(f"{run_id!r}: the store {self.path} has only {total} run(s)")
                 return _run(row)
             if not re.fullmatch(r"[0-9a-f]+", text):
                 raise InputError(f"{run_id!r} is not a run id (hexadecimal, e.g. 3f2a9c1b); "
                                  "`mlstrat runs list` shows them")
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
-                                (text + "%",)).fetchall()
+            rows = self._fetch(conn, f"SELECT {_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
+                               (text + "%",))
         if len(rows) == 1:
             return _run(rows[0])
         if not rows:
