@@ -115,7 +115,7 @@ def test_a_damaged_run_store_cell_names_the_run_and_shows_the_rest(tmp_path, pre
 @pytest.mark.filterwarnings("ignore::mlstrat.UndefinedMetricWarning")
 def test_a_wide_csv_is_sniffed_once_and_reads_the_same(tmp_path):
     from mlstrat.metrics import compute_metrics
-    from mlstrat.tables import _io
+    from mlstrat.tables import _engine as _io
 
     width = _io.WIDE_CSV + 50
     head = "id,split,y_true,y_pred," + ",".join(f"f{i}" for i in range(width))

@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-__all__ = ["console", "err_console", "echo_json", "bad_option", "safe", "strip_control"]
+__all__ = ["console", "err_console", "echo_json", "bad_option", "safe", "strip_control",
+           "engine_option", "start_engine"]
 
 # C0 and C1 control characters and DEL, except tab and newline: an ESC in a column name or a
 # label would otherwise reach the terminal raw (colour changes, cursor moves, title rewrites);
@@ -85,3 +86,19 @@ def echo_json(obj: Any) -> None:
 
 def bad_option(message: str) -> typer.BadParameter:
     return typer.BadParameter(message)
+
+
+ENGINE_HELP = ("Engine that reads the tables: duckdb (default, embedded), spark (a SparkSession from "
+               "your Spark configuration) or sc://HOST:PORT (Spark Connect).")
+
+
+def engine_option() -> Any:
+    """The ``--engine`` option every table command takes; ``MLSTRAT_ENGINE`` sets its default."""
+    return typer.Option(None, "--engine", envvar="MLSTRAT_ENGINE", show_envvar=True, help=ENGINE_HELP)
+
+
+def start_engine(engine: str | None) -> None:
+    """Make ``--engine`` the process-wide engine of the library calls that follow."""
+    from mlstrat.tables import use_engine
+
+    use_engine(engine)

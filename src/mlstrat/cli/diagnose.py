@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 @app.command("diagnose")
 def diagnose_command(
-    predictions: Path | None = typer.Argument(
-        None, help="Predictions table (split, y_true, y_pred, ...)."
+    predictions: str | None = typer.Argument(
+        None, help="Predictions table (split, y_true, y_pred, ...): a file, directory or URI."
     ),
     errors: str | None = typer.Option(
         None,
@@ -38,16 +39,31 @@ def diagnose_command(
         help="Table of id, label[, annotator]: measure human error on the same examples.",
     ),
     metric: str = typer.Option(
-        "error", "--metric", help="error | weighted_error | f1 (decomposes 1 - F1)."
+        "error",
+        "--metric",
+        help="error | weighted_error | f1 (decomposes 1 - F1) | mae | rmse (numeric y) | "
+        "mean:COL (a per-example loss column) | ratio:NUM/DEN (e.g. ratio:word_errors/words).",
     ),
-    tolerance: str = typer.Option(
-        "1%", "--tolerance", help="A component below this is not a problem (1% = 1 point)."
+    higher_is_better: bool = typer.Option(
+        False, "--higher-is-better", help="The mean:COL column is a score (IoU): higher is better."
+    ),
+    tolerance: str | None = typer.Option(
+        None,
+        "--tolerance",
+        help="A component below this is not a problem: default 1% (1 point) for rates, "
+        "1% of the dev figure for metrics in a unit.",
     ),
     mismatched: bool | None = typer.Option(
         None,
         "--mismatched/--not-mismatched",
         help="Train and dev come from different distributions (detected from a 'domain' column by "
         "default).",
+    ),
+    model_family: str | None = typer.Option(
+        None,
+        "--model-family",
+        help="Word the actions for the model: neural_network (default) | gradient_boosting | "
+        "linear | other. Action ids do not change.",
     ),
     fail_on: str | None = typer.Option(
         None,
@@ -63,11 +79,14 @@ def diagnose_command(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
     ),
+    engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     from mlstrat.diagnosis import diagnose, parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    if predictions is not None or human_labels is not None:
+        start_engine(engine)
     result = diagnose(
         str(predictions) if predictions is not None else None,
         errors=errors,
@@ -76,8 +95,10 @@ def diagnose_command(
         bayes=bayes,
         human_labels=str(human_labels) if human_labels is not None else None,
         metric=metric,
+        higher_is_better=higher_is_better or None,
         tolerance=tolerance,
         mismatched=mismatched,
+        model_family=model_family,
     )
     if record and predictions is not None:
         _record(predictions, result, store=store, note=note, quiet=json_out)
@@ -100,7 +121,7 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
             quiet: bool) -> None:
     """Record the diagnosis as a run; warn on test-set reuse.
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console, safe
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 errors_app = typer.Typer(
     name="errors",
@@ -21,8 +21,8 @@ app.add_typer(errors_app, name="errors")
 
 @errors_app.command("sample")
 def sample(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (id, split, y_true, y_pred, ...)."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
     split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
@@ -39,12 +39,27 @@ def sample(
         help="Also add K correctly classified rows (marked sampled_as=correct).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Split file (or any table with id) whose columns the predictions lack (path, text, "
+        "features) are joined back by id; default: the run's manifest when the predictions "
+        "come from a run directory.",
+    ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of pixel feature columns (px_0, ...) so the UI draws them, e.g. 8x8; "
+        "default: the run config's image_shape.",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag."""
     from mlstrat.errors import sample_errors
 
+    start_engine(engine)
     result = sample_errors(
         predictions,
         split=split,
@@ -54,6 +69,8 @@ def sample(
         seed=seed,
         output=output,
         force=force,
+        manifest=manifest,
+        image_shape=image_shape,
     )
     if as_json:
         echo_json(result)
@@ -184,6 +201,12 @@ def ui(
     mislabeled: str = typer.Option(
         "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
     ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of the sheet's pixel columns (px_0, ...), e.g. 8x8; "
+        "default: the shape recorded by 'errors sample', else square.",
+    ),
 ) -> None:
     """Tag the sheet in the browser (local only; prints its URL with a secret token first)."""
     from mlstrat.errors.ui import serve
@@ -196,4 +219,11 @@ def ui(
             f"{sheet} as you make them."
         )
 
-    serve(sheet, port=port, open_browser=not no_browser, mislabeled=mislabeled, on_ready=ready)
+    serve(
+        sheet,
+        port=port,
+        open_browser=not no_browser,
+        mislabeled=mislabeled,
+        on_ready=ready,
+        image_shape=image_shape,
+    )

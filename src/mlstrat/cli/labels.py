@@ -8,16 +8,16 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console, safe
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 
 @app.command("labels")
 def labels(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table with out-of-sample proba_<class> columns."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table with out-of-sample proba_<class> columns (file, directory or URI)."
     ),
     split: str = typer.Option("dev", "--split", help="Which split to examine."),
-    output: Optional[Path] = typer.Option(
+    output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Write the ranked suspects to this CSV/Parquet file."
     ),
     rank_by: str = typer.Option(
@@ -33,11 +33,14 @@ def labels(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
     import warnings
 
     from mlstrat.errors import find_label_issues
+
+    start_engine(engine)
 
     if output is not None:
         from mlstrat.tables import check_output_path
@@ -114,6 +117,8 @@ def labels(
     elif not result.warnings:
         out.print("No suspect labels found.")
     if output is not None:
-        out.print(f"Wrote {len(result.issues)} suspects -> {safe(output)}")
+        from mlstrat.tables import describe_output
+
+        out.print(f"Wrote {len(result.issues)} suspects -> {safe(describe_output(output))}")
     for w in result.warnings:
         err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)

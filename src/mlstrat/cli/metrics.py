@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 def _render(report: Any) -> list[Any]:
@@ -67,10 +67,27 @@ def _render(report: Any) -> list[Any]:
     return out
 
 
+def _render_regression(report: Any) -> list[Any]:
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+
+    def cell(e: Any, fmt: str = ".4g") -> str:
+        return f"{e.value:{fmt}}\n[grey50]{e.ci_low:{fmt}}–{e.ci_high:{fmt}}[/]"
+
+    table = Table(title="Regression metrics per split (value, 95% CI below)", title_justify="left")
+    for col in ("split", "n", "MAE", "RMSE", "R²", "mean residual"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for name, m in report.splits.items():
+        table.add_row(SPLIT_DISPLAY[name], f"{m.n:,}", cell(m.mae), cell(m.rmse), cell(m.r2, ".4f"),
+                      f"{m.mean_residual:+.4g}")
+    return [table, f"intervals: {report.interval}"]
+
+
 @app.command("metrics")
 def metrics_command(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
         [], "--split", help="Only this split (repeatable); all present by default."
@@ -84,13 +101,23 @@ def metrics_command(
     zero_division: str = typer.Option(
         "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
     ),
+    regression: bool = typer.Option(
+        False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
 
+    if regression:
+        _regression(predictions, split, json_out)
+        return
+
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.metrics import compute_metrics
+
+    start_engine(engine)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
@@ -116,6 +143,22 @@ def metrics_command(
 
         for w in caught:
             err_console().print(f"[yellow]warning: {safe(w.message)}[/]")
+
+
+def _regression(predictions: Path, split: list[str], json_out: bool) -> None:
+    from mlstrat.metrics import compute_regression_metrics
+
+    report = compute_regression_metrics(str(predictions), split=split or None)
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(report)
+        return
+    from mlstrat.cli._common import console
+
+    out = console()
+    for item in _render_regression(report):
+        out.print(item)
 
 
 def _label(text: str | None) -> Any:

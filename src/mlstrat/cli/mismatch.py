@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["mismatch", "parse_numbers", "render_warnings"]
 
@@ -46,7 +47,7 @@ def render_warnings(con: Any, messages: tuple[str, ...] | list[str]) -> None:
 
 @app.command("mismatch")
 def mismatch(
-    manifest: Path = typer.Argument(..., help="Manifest table (CSV, Parquet, JSONL, Arrow)."),
+    manifest: str = typer.Argument(..., help="Manifest table (CSV, Parquet, JSONL, Arrow; a directory or URI)."),
     target: str = typer.Option(
         ..., "--target", help="Value of --domain that marks the target rows (e.g. app)."
     ),
@@ -79,7 +80,7 @@ def mismatch(
     group: str | None = typer.Option(
         None, "--group", help="Group column: folds never split a group."
     ),
-    predictions: Path | None = typer.Option(
+    predictions: str | None = typer.Option(
         None,
         "--predictions",
         help="Predictions table: compare misclassified dev rows with train rows.",
@@ -87,11 +88,12 @@ def mismatch(
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds, classifier and permutations."),
     top: int = typer.Option(10, "--top", min=1, help="Number of features shown."),
-    output: Path | None = typer.Option(
+    output: str | None = typer.Option(
         None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Tell target rows from source rows with a cross-validated classifier (adversarial validation).
 
@@ -102,6 +104,7 @@ def mismatch(
     from mlstrat.mismatch import analyze_mismatch
     from mlstrat.tables import check_output_path
 
+    start_engine(engine)
     if output is not None:
         check_output_path(output, inputs=[manifest], force=force)
     with warnings.catch_warnings():
@@ -138,6 +141,7 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     from rich.table import Table
 
     from mlstrat.cli._common import safe as escape
+    from mlstrat.tables import describe_output
 
     auc = report.auc
     grouped = f", folds grouped by {escape(repr(report.grouped_by))}" if report.grouped_by else ""
@@ -166,7 +170,8 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     )
     if written is not None:
         con.print(
-            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to {escape(written)}"
+            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to "
+            f"{escape(describe_output(written))}"
         )
     if report.errors is not None:
         e = report.errors

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["report"]
 
@@ -27,6 +28,7 @@ def report(
     title: str = typer.Option("mlstrat report", "--title", help="The page heading."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Write an HTML report: errors with intervals, the error staircase, learning curves,
     confusion matrix, error analysis, recommended actions and the run history.
@@ -38,6 +40,7 @@ def report(
     from mlstrat.runs import RunStore
     from mlstrat.tables import check_output_path
 
+    start_engine(engine)
     inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet)
     out = check_output_path(output, inputs=inputs.sources, force=force)
     html = render_report(**inputs.kwargs(), title=title, output=out)

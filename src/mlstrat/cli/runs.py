@@ -1,4 +1,4 @@
-"""`mlstrat runs list | show RUN | compare RUN RUN...`: the history of experiments."""
+"""`mlstrat runs list | show RUN | compare RUN RUN... | export RUN... --mlflow`: the history of experiments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     no_args_is_help=True,
-    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare.",
+    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare, export.",
 )
 app.add_typer(runs_app, name="runs")
 
@@ -31,15 +31,26 @@ def _store(path: Optional[Path]) -> Any:
     return RunStore(path)
 
 
-def _rate(value: Optional[float]) -> str:
-    from mlstrat.runs import format_pct
+def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+    """A rate as a percentage, or a figure in the diagnosed metric's unit (RMSE, WER, ...)."""
+    from mlstrat.runs._run import format_figure
 
-    return format_pct(value)
+    return format_figure(value, diagnosis)
 
 
-def _change(before: Optional[float], after: Optional[float]) -> str:
+def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+    from mlstrat.runs._run import is_rate_metric
+
     if before is None or after is None:
         return "-"
+    if not is_rate_metric(diagnosis):
+        delta = after - before
+        metric = (diagnosis or {}).get("metric") or {}
+        if delta == 0:
+            return "[dim]±0[/]"
+        # errors and components: down is better; a higher-is-better score's errors go up
+        better = delta > 0 if metric.get("direction") == "higher_is_better" else delta < 0
+        return f"[{'green' if better else 'red'}]{delta:+.3g}[/]"
     delta = 100 * (after - before)
     if abs(delta) < 0.05:
         return "[dim]±0.0 pp[/]"
@@ -100,7 +111,7 @@ def list_runs(
         principal = (run.diagnosis or {}).get("principal_problem")
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
-                      *[_rate(errors.get(s, {}).get("value")) for s in splits],
+                      *[_rate(errors.get(s, {}).get("value"), run.diagnosis) for s in splits],
                       _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(run.note or ""))
     out.print(table)
 
@@ -152,9 +163,10 @@ def show_run(
         for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
             table.add_column(name, justify=justify)
         for split, e in errors.items():
-            interval = f"{_rate(e['ci_low'])} – {_rate(e['ci_high'])}" if e["ci_low"] is not None else "-"
+            interval = (f"{_rate(e['ci_low'], run.diagnosis)} – {_rate(e['ci_high'], run.diagnosis)}"
+                        if e["ci_low"] is not None else "-")
             table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
-                          _rate(e["value"]), interval)
+                          _rate(e["value"], run.diagnosis), interval)
         out.print(table)
     components = run.components()
     if components:
@@ -164,9 +176,10 @@ def show_run(
                               ("significant", "left")):
             table.add_column(name, justify=justify)
         for key, c in components.items():
-            interval = f"{_rate(c['ci_low'])} – {_rate(c['ci_high'])}" if c["ci_low"] is not None else "-"
+            interval = (f"{_rate(c['ci_low'], run.diagnosis)} – {_rate(c['ci_high'], run.diagnosis)}"
+                        if c["ci_low"] is not None else "-")
             label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
-            table.add_row(label, _rate(c["value"]), interval, "yes" if c["significant"] else "no",
+            table.add_row(label, _rate(c["value"], run.diagnosis), interval, "yes" if c["significant"] else "no",
                           style="bold" if key == principal else None)
         out.print(table)
     diagnosis = run.diagnosis or {}
@@ -199,6 +212,7 @@ def compare_runs(
         return
     out = console()
     heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
+    diagnosis = comparison.runs[-1].diagnosis
 
     def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str]) -> None:
         if not rows:
@@ -209,7 +223,8 @@ def compare_runs(
             table.add_column(head, justify="right")
         table.add_column("change", justify="right")
         for key, values in rows.items():
-            table.add_row(safe(names.get(key, key)), *[_rate(v) for v in values], _change(values[0], values[-1]))
+            table.add_row(safe(names.get(key, key)), *[_rate(v, diagnosis) for v in values],
+                          _change(values[0], values[-1], diagnosis))
         out.print(table)
 
     side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
@@ -227,3 +242,36 @@ def compare_runs(
         out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
     for warning in comparison.warnings:
         out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
+
+
+@runs_app.command("export")
+def export_runs(
+    run_ids: list[str] = typer.Argument(..., metavar="RUN...", help="Run ids (or prefixes, or 'latest')."),
+    mlflow: Optional[str] = typer.Option(
+        None, "--mlflow", metavar="[TRACKING_URI]",
+        help="Log the runs to MLflow: params, metrics per split and component, diagnosis, report, "
+             "sheet summaries, tags. Without a URI: $MLFLOW_TRACKING_URI, else ./mlruns."),
+    experiment: str = typer.Option("mlstrat", "--experiment", help="The MLflow experiment (created if missing)."),
+    sheet: Optional[list[Path]] = typer.Option(None, "--sheet", help="A tagged sheet whose summary to attach (repeatable)."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print what was exported as JSON."),
+) -> None:
+    """Export recorded runs to an experiment tracker (MLflow); a run exported before is not duplicated."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.cli._common import console, echo_json
+
+    if mlflow is None:
+        raise ConfigError("runs export: say where to: --mlflow [TRACKING_URI]")
+    from mlstrat.runs import export_to_mlflow
+
+    runs_store = _store(store)
+    results = [export_to_mlflow(runs_store.get(rid), tracking_uri=mlflow or None, experiment=experiment,
+                                sheets=sheet or ()) for rid in run_ids]
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    out = console()
+    for r in results:
+        verb = "exported" if r.created else "already exported"
+        out.print(f"run {r.run_id[:8]} {verb}: MLflow run {r.mlflow_run_id} (experiment {r.experiment_id}) "
+                  f"at {r.tracking_uri}", markup=False, soft_wrap=True)

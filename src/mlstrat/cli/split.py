@@ -66,7 +66,6 @@ def split_command(
         check_output_path(lock, inputs=[manifest], force=True)  # refreshed in place, never the manifest
     lock_in = lock if lock is not None and lock.exists() else None
     con = connect(memory_limit=memory_limit)
-    con.raw_sql("SET preserve_insertion_order = false")  # lets the writer stream in parallel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,

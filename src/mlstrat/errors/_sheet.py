@@ -37,6 +37,7 @@ SHEET_FORMAT = "mlstrat-error-sheet/1"
 _COMMENT = "comment"
 _SAMPLED_AS = "sampled_as"
 _DROP = ("split", "y_true", "y_pred", "id")
+_MAX_STAT_COLUMNS = 500  # z-scores for the UI's feature table; wider tables are pixels or embeddings
 
 
 def meta_path(sheet: str | os.PathLike) -> Path:
@@ -128,6 +129,8 @@ def sample_errors(
     output: str | os.PathLike,
     force: bool = False,
     con: Any = None,
+    manifest: Any = None,
+    image_shape: Any = None,
 ) -> SampleResult:
     """Write a tagging sheet: a seeded random sample of the split's misclassified rows.
 
@@ -157,6 +160,13 @@ def sample_errors(
     force : bool, default=False
         Overwrite an existing sheet.
     con : ibis DuckDB backend, default=None
+    manifest : path-like or table, default=None
+        A table with an ``id`` column (the split file): its columns that the predictions lack
+        (path, text, features) are joined back by id so the sheet shows each example. By
+        default, the manifest named in the run's ``config.toml`` beside the predictions.
+    image_shape : str or sequence of int, default=None
+        ``HxW`` or ``CxHxW`` of pixel feature columns (``px_0 ..``), so the tagging UI draws
+        them as an image; by default the run config's ``[data] image_shape``.
 
     Returns
     -------
@@ -184,8 +194,22 @@ def sample_errors(
     meta_out = meta_path(out)
     check_output_path(meta_out, inputs=[predictions], force=force, replaces=("meta",))
 
+    from mlstrat.errors._context import (
+        default_manifest,
+        example_context,
+        join_manifest,
+        run_data_config,
+        train_feature_stats,
+    )
+
     preds = read_predictions(predictions, con=con, require_id=True)
     table = preds.table
+    run_data = run_data_config(predictions)
+    manifest = manifest if manifest is not None else default_manifest(run_data)
+    if manifest is not None:
+        table = join_manifest(table, manifest, id_column=run_data.get("id", "id"),
+                              label=run_data.get("label", "label"), con=con)
+    context = example_context(run_data, list(table.columns), manifest=manifest, image_shape=image_shape)
     extra = [c for c in table.columns if c not in _DROP and not c.startswith("proba_")]
     fixed = ["id", "y_true", "y_pred"] + (["confidence"] if preds.proba_columns else [])
     fixed += [_SAMPLED_AS] if include_correct else []
@@ -240,6 +264,7 @@ def sample_errors(
         Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
     )
     fp = fingerprint(source_path) if source_path is not None else None
+    stats_columns = [c for c in extra if c not in set(context.image_features)][:_MAX_STAT_COLUMNS]
     meta = {
         "format": SHEET_FORMAT,
         "predictions": str(source_path) if source_path else preds.source,
@@ -253,6 +278,10 @@ def sample_errors(
         "seed": int(seed),
         "categories": list(cats),
         "columns": fixed,
+        "manifest": context.manifest,
+        "image_shape": list(context.image_shape) if context.image_shape else None,
+        "image_features": list(context.image_features),
+        "feature_stats": train_feature_stats(table, stats_columns),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")

@@ -13,25 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import MlstratError
-from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_image
+from mlstrat.errors.ui._example import layout_columns, render_example
+from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_file
 from mlstrat.errors.ui._store import TagStore
 
 __all__ = ["create_app", "IMAGE_TYPES"]
 
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-_PIXEL = re.compile(r"^(?:px|pixel)_?(\d+)$")
-_TEXT_NAMES = ("text", "sentence", "utterance", "transcript", "caption", "title", "body")
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+        "img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -59,37 +57,17 @@ def _finite(value: Any) -> Any:
 
 
 class _View:
-    """How rows are shown: which columns are images, pixels, text or plain fields."""
+    """How rows are shown (see ``_example``), and which file paths may be served."""
 
     def __init__(self, store: TagStore) -> None:
-        fixed = [
-            c
-            for c in store.fixed
-            if c not in ("id", "y_true", "y_pred", "confidence", "sampled_as")
-        ]
         rows = store.rows()
-        self.image_columns = [
-            c
-            for c in fixed
-            if rows
-            and all(
-                (not r["cells"].get(c)) or Path(r["cells"][c]).suffix.lower() in IMAGE_TYPES
-                for r in rows
-            )
-            and any(r["cells"].get(c) for r in rows)
-        ]
-        pixels = sorted((int(m.group(1)), c) for c in fixed if (m := _PIXEL.match(c)))
-        side = int(math.isqrt(len(pixels)))
-        self.pixel_columns = [c for _, c in pixels] if pixels and side * side == len(pixels) else []
-        self.side = side if self.pixel_columns else 0
-        self.text_columns = [c for c in fixed if c.lower() in _TEXT_NAMES]
-        shown = set(self.image_columns) | set(self.pixel_columns) | set(self.text_columns)
-        self.field_columns = [c for c in fixed if c not in shown]
+        self.meta = store.meta
+        self.layout = layout_columns(store.fixed, rows, store.meta)
         self.sheet_dir = store.sheet.parent
         # the exact path texts that may be served, and where they live
         self.files: dict[str, Path] = {}
         for r in rows:
-            for c in self.image_columns:
+            for c in self.layout.images + self.layout.audio:
                 value = r["cells"].get(c)
                 if value:
                     p = Path(value)
@@ -97,31 +75,14 @@ class _View:
 
     def detail(self, row: dict[str, Any], pos: int, total: int) -> dict[str, Any]:
         cells = row["cells"]
-        pixels = None
-        if self.pixel_columns:
-            values = []
-            for c in self.pixel_columns:
-                try:
-                    values.append(float(cells.get(c) or 0.0))
-                except ValueError:
-                    values = []
-                    break
-            if values:
-                pixels = {"side": self.side, "values": values}
         return {
             "pos": pos,
             "total": total,
             "id": row["id"],
             "y_true": cells.get("y_true", ""),
             "y_pred": cells.get("y_pred", ""),
-            "confidence": cells.get("confidence", ""),
             "sampled_as": cells.get("sampled_as", "error") or "error",
-            "images": [{"column": c, "path": cells[c]} for c in self.image_columns if cells.get(c)],
-            "pixels": pixels,
-            "texts": [
-                {"column": c, "text": cells.get(c, "")} for c in self.text_columns if cells.get(c)
-            ],
-            "fields": [{"column": c, "value": cells.get(c, "")} for c in self.field_columns],
+            **render_example(self.layout, cells, self.meta),
             "tags": row["tags"],
             "comment": row["comment"],
         }
@@ -271,7 +232,7 @@ def create_app(
 
     async def file(request: Request) -> Response:
         listed = view.files.get(request.path_params["path"])
-        found = servable_image(listed) if listed is not None else None
+        found = servable_file(listed) if listed is not None else None
         if found is None:
             return not_found()
         return secure(FileResponse(found[0], media_type=found[1]))

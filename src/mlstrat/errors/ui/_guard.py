@@ -8,7 +8,7 @@ overflow are refused. Anything else is a 400 with a one-line reason, never a 500
 
 Files. A file is served when (1) its exact path text is a value of an image column of the
 sheet, (2) following every symbolic link ends at a regular file, (3) that file's name ends in
-an image suffix (:data:`IMAGE_TYPES`) and (4) its first bytes are that image format's
+an image or audio suffix (:data:`MEDIA_TYPES`) and (4) its first bytes are that format's
 signature. A link ``img/a.png -> /etc/passwd`` fails (3) and (4); a directory, a device or a
 FIFO fails (2).
 """
@@ -21,7 +21,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_BODY", "IMAGE_TYPES", "SCHEMAS", "BadRequest", "parse_body", "servable_image"]
+__all__ = ["MAX_BODY", "IMAGE_TYPES", "AUDIO_TYPES", "MEDIA_TYPES", "SCHEMAS", "BadRequest", "parse_body",
+           "servable_file"]
 
 #: the largest request body accepted (a long comment fits many times over)
 MAX_BODY = 4 << 20
@@ -35,12 +36,29 @@ IMAGE_TYPES = {
     ".webp": "image/webp",
     ".bmp": "image/bmp",
 }
+#: suffix -> media type of the audio files the UI plays
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
+}
+MEDIA_TYPES = {**IMAGE_TYPES, **AUDIO_TYPES}
 _SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/bmp": (b"BM",),
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "audio/ogg": (b"OggS",),
+    "audio/flac": (b"fLaC",),
+    "audio/webm": (b"\x1a\x45\xdf\xa3",),
 }
+#: formats whose signature is not at byte 0: RIFF containers (WebP, WAV) and ISO boxes (M4A)
+_RIFF = {"image/webp": b"WEBP", "audio/wav": b"WAVE"}
 
 #: action -> field -> type; ``bool`` and ``int`` are strict (``"false"`` is not a boolean)
 SCHEMAS: dict[str, dict[str, type]] = {
@@ -96,19 +114,21 @@ def parse_body(raw: bytes, action: str) -> dict[str, Any]:
     return body
 
 
-def servable_image(path: Path) -> tuple[Path, str] | None:
+def servable_file(path: Path) -> tuple[Path, str] | None:
     """``(resolved path, media type)`` when ``path`` may be served (see the module rules)."""
     try:
         target = path.resolve(strict=True)
         if not stat.S_ISREG(target.stat().st_mode):
             return None
-        media = IMAGE_TYPES.get(target.suffix.lower())
+        media = MEDIA_TYPES.get(target.suffix.lower())
         if media is None:
             return None
         with open(target, "rb") as fh:
             head = fh.read(16)
     except (OSError, RuntimeError):  # missing, unreadable, or a loop of links
         return None
-    if media == "image/webp":
-        return (target, media) if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
+    if media in _RIFF:
+        return (target, media) if head[:4] == b"RIFF" and head[8:12] == _RIFF[media] else None
+    if media == "audio/mp4":
+        return (target, media) if head[4:8] == b"ftyp" else None
     return (target, media) if head.startswith(_SIGNATURES[media]) else None
