@@ -129,3 +129,16 @@ def test_a_wide_csv_is_sniffed_once_and_reads_the_same(tmp_path):
     a, b = compute_metrics(str(wide)).to_dict(), compute_metrics(str(narrow)).to_dict()
     assert a["splits"] == b["splits"]
     assert len(_io._SNIFFED) == 1  # the wide file was sniffed once for its several reads
+
+
+def test_a_cell_past_duckdbs_line_limit_is_read(tmp_path):
+    """A 3-million-character document in a text column (DuckDB's default line limit is 2 MB)."""
+    from mlstrat.tables import read_table
+
+    path = tmp_path / "long.csv"
+    path.write_text("id,split,y_true,y_pred,text\n1,dev,a,b," + "x" * 3_000_000 + "\n2,dev,a,a,short\n")
+    table = read_table(path, text_columns=["id"]).to_pyarrow()
+    assert table.column("id").to_pylist() == ["1", "2"]
+    assert len(table.column("text")[0].as_py()) == 3_000_000
+    res = runner.invoke(app, ["metrics", str(path), "--json"])
+    assert res.exit_code == 0, res.output
