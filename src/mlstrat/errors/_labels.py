@@ -262,7 +262,9 @@ def _load(predictions: Any, split: str, con: Any) -> tuple[Any, Any, list[str], 
     table = preds.table
     part = table.filter(table.split.cast("string") == split)
     cols = ["id", "y_true", "y_pred", *preds.proba_columns.values()]
-    arrow = part.select(*cols).to_pyarrow()  # (n, 3 + K): the only data that leaves the engine
+    # (n, 3 + K): the only data that leaves the engine; in id order, so that ties in the
+    # stable sorts below break the same way whatever order the engine returns rows in
+    arrow = part.select(*cols).order_by("id").to_pyarrow()
     n_errors = int(
         pc.sum(pc.not_equal(arrow.column("y_true"), arrow.column("y_pred"))).as_py() or 0
     )
