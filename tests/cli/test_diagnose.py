@@ -95,7 +95,7 @@ def test_fail_on(fail_on, code):
             "--fail-on: unknown problem 'varience' (did you mean 'variance'?)",
         ),
         (["--errors", "train=1%,dev=2%", "--sizes", "dev=0"], "--sizes dev: the split has 0 rows"),
-        ([], "give either a predictions table or --errors"),
+        ([], "nothing to diagnose: give a predictions table (mlstrat diagnose predictions.parquet) or the errors"),
     ],
 )
 def test_bad_input_exit_2(args, message):

@@ -326,7 +326,7 @@ def test_to_dict_shape():
             ConfigError,
             r"--sizes train: '1.5' is not a whole count",
         ),
-        ({}, ConfigError, r"give either a predictions table or --errors"),
+        ({}, ConfigError, r"nothing to diagnose: give a predictions table \(mlstrat diagnose predictions.parquet\) or the errors"),
         ({"errors": "train=1%", "tolerance": "2"}, ConfigError, r"--tolerance: 2 is above 1"),
         (
             {"errors": "train=1%", "human_labels": "x.csv"},

@@ -124,7 +124,9 @@ def test_bad_input(kwargs, message):
         compute_metrics(table, zero_division=0, **kwargs)
 
 
-def test_negative_weights_rejected():
-    table = {"split": ["dev"] * 2, "y_true": [0, 1], "y_pred": [0, 0], "weight": [1.0, -1.0]}
-    with pytest.raises(InputError, match=r"column 'weight' has 1 empty or negative weight\(s\)"):
+@pytest.mark.parametrize("bad", [-1.0, float("inf"), float("nan")])
+def test_negative_or_infinite_weights_rejected(bad):
+    table = {"split": ["dev"] * 2, "y_true": [0, 1], "y_pred": [0, 0], "weight": [1.0, bad]}
+    with pytest.raises(InputError, match=r"column 'weight' has 1 empty, negative or infinite weight\(s\); "
+                                         r"weights must be finite numbers >= 0"):
         compute_metrics(table)

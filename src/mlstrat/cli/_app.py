@@ -86,18 +86,28 @@ class _Group(TyperGroup):
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line  # a warning no command rendered: one line too
+                return super().invoke(ctx)
         except MlstratError as exc:
             _error_line(str(exc))
             ctx.exit(2)
         except Exception as exc:
             # The engine's parse/IO errors reach here when a file is bad deep inside
             # (e.g. a corrupt row group found mid-stream): still a bad-input exit.
-            if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow"}:
+            if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow", "sqlite3"}:
                 _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
                 ctx.exit(2)
             raise
+
+
+def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    from mlstrat.cli._common import err_console, safe
+
+    err_console(soft_wrap=True).print(f"[yellow]Warning:[/] {safe(message)}")
 
 
 def _error_line(message: str) -> None:

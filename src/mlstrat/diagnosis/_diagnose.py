@@ -358,7 +358,12 @@ def _diagnose(
     family: str,
     con: Any,
 ) -> Diagnosis:
-    if (predictions is None) == (errors is None):
+    if predictions is None and errors is None:
+        raise ConfigError(
+            "nothing to diagnose: give a predictions table (mlstrat diagnose predictions.parquet) "
+            "or the errors (mlstrat diagnose --errors train=1%,dev=10%)"
+        )
+    if predictions is not None and errors is not None:
         raise ConfigError(
             "give either a predictions table or --errors (e.g. --errors train=1%,dev=10%), not both"
         )

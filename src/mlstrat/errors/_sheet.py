@@ -389,7 +389,21 @@ def read_meta(sheet: Path) -> dict[str, Any]:
             f"{mpath}: not an error-sheet meta file (missing {', '.join(missing) or 'keys'}); "
             "re-create it with 'mlstrat errors sample'"
         )
+    _check_meta_values(mpath, meta)
     return meta
+
+
+def _check_meta_values(mpath: Path, meta: dict[str, Any]) -> None:
+    """The values the summary computes with: a hand-edited meta file fails here, in one line."""
+    error = meta["split_error"]
+    if isinstance(error, bool) or not isinstance(error, (int, float)) or not 0 <= error <= 1:
+        raise InputError(f"{mpath}: split_error is {error!r}; it must be a number from 0 to 1 (the "
+                         "split's error rate). Re-create the meta file with 'mlstrat errors sample'")
+    if not isinstance(meta["split"], str):
+        raise InputError(f"{mpath}: split is {meta['split']!r}; it must be a split name such as 'dev'")
+    columns = meta["columns"]
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise InputError(f"{mpath}: columns must be a list of column names")
 
 
 def read_sheet(sheet: str | os.PathLike) -> Sheet:
@@ -404,6 +418,8 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
     path = Path(sheet)
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a file; give the sheet's CSV file")
     meta = read_meta(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheet programs add a BOM

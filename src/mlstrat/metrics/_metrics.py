@@ -142,6 +142,12 @@ def compute_metrics(
         pred = predictions
         if weight is None and "weight" in pred.table.columns:
             weight = "weight"
+        if weight is not None and weight in pred.table.columns:
+            import dataclasses
+
+            from mlstrat.tables._predictions import _numeric_weight
+
+            pred = dataclasses.replace(pred, table=_numeric_weight(pred.table, weight, pred.source))
     else:
         if weight is None and "weight" in read_table(predictions, con=con).columns:
             weight = "weight"

@@ -146,8 +146,14 @@ def _rows(candidates: Any) -> tuple[list[dict[str, Any]], list[str], str]:
         return rows, columns, source
     from mlstrat.tables import read_table
 
-    table = read_table(candidates).to_pyarrow()
-    return table.to_pylist(), list(table.column_names), source
+    expr = read_table(candidates)
+    try:
+        table = expr.to_pyarrow()
+        rows = table.to_pylist()
+    except (OverflowError, ValueError) as exc:  # e.g. "-inf" sniffed as an interval out of range
+        raise InputError(f"{source}: a value cannot be converted ({exc}); metric columns must be "
+                         "plain numbers") from None
+    return rows, list(table.column_names), source
 
 
 def _number(value: Any, column: str, name: str, source: str) -> float:
@@ -227,6 +233,7 @@ def select(
                 f"{', '.join(metric_columns)}"
             )
 
+    _check_unique_names(rows, name_col, source)
     sign = 1.0 if direction == "maximize" else -1.0
     scored: list[Candidate] = []
     for row in rows:
@@ -236,6 +243,8 @@ def select(
         failed = [c for c in constraints if not c.holds(values[c.column])]
         if math.isnan(values[metric]):
             failed_text = tuple([f"{metric} is missing"] + [c.text for c in failed])
+        elif math.isinf(values[metric]):  # a diverged or broken measurement, never a winner
+            failed_text = tuple([f"{metric} is {values[metric]:g}"] + [c.text for c in failed])
         else:
             failed_text = tuple(c.text for c in failed)
         scored.append(
@@ -267,6 +276,16 @@ def select(
         candidates=tuple(ranked + excluded),
         closest=closest,
     )
+
+
+def _check_unique_names(rows: list[dict[str, Any]], name_col: str, source: str) -> None:
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        name = str(row.get(name_col))
+        if name in seen:
+            raise InputError(f"{source}: candidate name {name!r} appears twice (rows {seen[name]} and "
+                             f"{number}); give each candidate its own name in column {name_col!r}")
+        seen[name] = number
 
 
 def _finite(x: float) -> float:

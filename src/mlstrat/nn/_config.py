@@ -43,6 +43,17 @@ def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> Non
                           f"{did_you_mean(str(value), allowed)}")
 
 
+# Upper bounds that no real run reaches: a typo such as `lr = 1e300` or `hidden = [2000000000]`
+# fails here, in one line, instead of as NaN losses or an allocation of petabytes
+LIMITS = {"lr": 10.0, "epsilon": 1.0, "hidden": 1 << 16, "channels": 1 << 12, "threads": 1024,
+          "epochs": 1_000_000, "batch_size": 1 << 31}
+
+
+def _at_most(section: str, key: str, value: float) -> None:
+    if value > LIMITS[key]:
+        raise ConfigError(f"[{section}] {key} = {value!r} is too large; the limit is {LIMITS[key]:g}")
+
+
 def _positive(section: str, key: str, value: float, *, strict: bool = True) -> None:
     bad = value <= 0 if strict else value < 0
     if bad or (isinstance(value, float) and not math.isfinite(value)):
@@ -113,6 +124,9 @@ class ModelConfig:
         for key, sizes in (("hidden", self.hidden), ("channels", self.channels)):
             if any(s < 1 for s in sizes):
                 raise ConfigError(f"[model] {key} = {list(sizes)}: every size must be a positive integer")
+            if any(s > LIMITS[key] for s in sizes):
+                raise ConfigError(f"[model] {key} = {list(sizes)}: a layer of more than {LIMITS[key]:,} "
+                                  "units is too large")
         if self.kind == "cnn" and not self.channels:
             raise ConfigError("[model] kind = 'cnn' needs at least one conv layer in channels")
 
@@ -221,6 +235,8 @@ class OptimConfig:
         _positive("optim", "epochs", self.epochs)
         _positive("optim", "batch_size", self.batch_size, strict=False)
         _positive("optim", "threads", self.threads, strict=False)
+        for key in ("lr", "epsilon", "epochs", "batch_size", "threads"):
+            _at_most("optim", key, getattr(self, key))
         if self.lr_decay == "cosine" and self.lr_min >= self.lr:
             raise ConfigError(f"[optim] lr_min = {self.lr_min!r} must be below lr = {self.lr!r}: cosine decay "
                               "goes from lr down to lr_min")
@@ -322,10 +338,16 @@ class TrainConfig:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"{path}: no such config file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: is not a file; give the TOML config file")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: is not UTF-8 text; save the config as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
         try:
             return cls.from_dict(raw, base_dir=path.parent)
         except ConfigError as exc:

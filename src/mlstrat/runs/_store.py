@@ -382,8 +382,15 @@ class RunStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with _closing(conn):
-            rows = conn.execute(sql, params).fetchall()
+            rows = self._fetch(conn, sql, params)
         return [_run(row) for row in reversed(rows)]
+
+    def _fetch(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: the run store cannot be read ({exc}); it is damaged or "
+                             "not an mlstrat run store. Pass another --store") from None
 
     def __len__(self) -> int:
         conn = self._connect(create=False)
@@ -411,17 +418,18 @@ class RunStore:
             latest = re.fullmatch(r"latest(?:~(\d+))?", text)
             if latest:
                 back = int(latest.group(1) or 0)
-                row = conn.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                                   (back,)).fetchone()
+                found = self._fetch(conn, f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                    (back,))
+                row = found[0] if found else None
                 if row is None:
-                    total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                    total = self._fetch(conn, "SELECT COUNT(*) FROM runs")[0][0]
                     raise InputError(f"{run_id!r}: the store {self.path} has only {total} run(s)")
                 return _run(row)
             if not re.fullmatch(r"[0-9a-f]+", text):
                 raise InputError(f"{run_id!r} is not a run id (hexadecimal, e.g. 3f2a9c1b); "
                                  "`mlstrat runs list` shows them")
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
-                                (text + "%",)).fetchall()
+            rows = self._fetch(conn, f"SELECT {_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
+                               (text + "%",))
         if len(rows) == 1:
             return _run(rows[0])
         if not rows:
@@ -456,14 +464,41 @@ def _dump(doc: dict[str, Any] | None) -> str | None:
     return None if doc is None else json.dumps(doc, ensure_ascii=False, allow_nan=False)
 
 
-def _load(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else json.loads(text)
+def _load(text: Any, run_id: str, column: str) -> dict[str, Any] | None:
+    """A JSON document cell; a damaged one (not JSON, not an object) is dropped with a warning
+    naming the run, so the rest of the run and of the store stays readable."""
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
+        warnings.warn(f"run {run_id}: its {column} is damaged in the store (not a JSON object); "
+                      "shown without it", MlstratWarning, stacklevel=4)
+        return None
+    return doc
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _run(row: Sequence[Any]) -> Run:
     (run_id, seq, created, kind, config, chash, data_fp, metrics, diagnosis, artifacts, note,
      test_fp, evaluations) = row
-    return Run(id=run_id, seq=int(seq or 0), created_at=created, kind=kind, config=_load(config),
-               config_hash=chash, data_fingerprint=data_fp, metrics=_load(metrics),
-               diagnosis=_load(diagnosis), artifacts=artifacts, note=note, test_fingerprint=test_fp,
+    run_id = str(run_id)
+    try:
+        seq = int(seq or 0)
+    except (TypeError, ValueError):
+        seq = 0
+    try:
+        evaluations = None if evaluations is None else int(evaluations)
+    except (TypeError, ValueError):
+        evaluations = None
+    return Run(id=run_id, seq=seq, created_at=str(created or ""), kind=str(kind or "?"),
+               config=_load(config, run_id, "config"), config_hash=_text_or_none(chash),
+               data_fingerprint=_text_or_none(data_fp), metrics=_load(metrics, run_id, "metrics"),
+               diagnosis=_load(diagnosis, run_id, "diagnosis"), artifacts=_text_or_none(artifacts),
+               note=_text_or_none(note), test_fingerprint=_text_or_none(test_fp),
                test_evaluations=evaluations)

@@ -319,6 +319,56 @@ def hash64_halves(engine: Engine, text: Any) -> tuple[Any, Any]:
     return little_endian(12), little_endian(8)
 
 
+#: from this many columns on, a CSV is sniffed once and read with the sniffed schema
+WIDE_CSV = 256
+_SNIFFED: dict[tuple[str, int, int], tuple[list[tuple[str, str]], dict[str, Any]]] = {}
+
+
+def _header_width(path: Path) -> int:
+    """Number of fields in the first line of an uncompressed CSV/TSV (0 for other files)."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return 0
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 22)
+    return max(first.count(b","), first.count(b"\t")) + 1
+
+
+def _sniff(con: Any, path: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """DuckDB's sniffer run once per file version (it costs seconds on thousands of columns, and a
+    view over ``read_csv`` would sniff again on every query)."""
+    import sqlglot.expressions as sge
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _SNIFFED:
+        literal = sge.Literal.string(str(path)).sql(dialect="duckdb")
+        columns, delim, quote, escape, header = con.raw_sql(
+            f"SELECT Columns, Delimiter, Quote, Escape, HasHeader FROM sniff_csv({literal})").fetchall()[0]
+        options = {"delim": delim, "header": bool(header)}
+        for name, value in (("quote", quote), ("escape", escape)):
+            options[name] = "" if value in ("(empty)", None) else value
+        _SNIFFED[key] = ([(c["name"], c["type"]) for c in columns], options)
+    return _SNIFFED[key]
+
+
+def _read_wide_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> Any:
+    """A wide CSV as a view over ``read_csv`` with the sniffed schema: later queries parse only."""
+    import sqlglot.expressions as sge
+
+    def lit(text: str) -> str:
+        return sge.Literal.string(text).sql(dialect="duckdb")
+
+    columns, options = _sniff(con, path)
+    types = {name: ("VARCHAR" if name in text_columns else kind) for name, kind in columns}
+    spec = "{" + ", ".join(f"{lit(n)}: {lit(t)}" for n, t in types.items()) + "}"
+    opts = ", ".join(f"{k} = {lit(v) if isinstance(v, str) else str(v).lower()}" for k, v in options.items())
+    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {sge.to_identifier(view).sql(dialect='duckdb')} AS "
+                f"SELECT * FROM read_csv({lit(str(path))}, columns = {spec}, auto_detect = false, {opts}, "
+                f"max_line_size = {MAX_CSV_LINE})").fetchall()
+    return con.table(view)
+
+
+
 class DuckDBEngine(Engine):
     """Embedded DuckDB: files stream through it; outputs are single files."""
 
@@ -339,6 +389,8 @@ class DuckDBEngine(Engine):
             return con.read_parquet(source, table_name=view)
         if fmt == "json":
             return con.read_json(source, table_name=view)
+        if isinstance(source, str) and os.path.isfile(source) and _header_width(Path(source)) > WIDE_CSV:
+            return _read_wide_csv(con, Path(source), view, list(text_columns))
         options: dict[str, Any] = {}
         try:
             table = con.read_csv(source, table_name=view)

@@ -35,6 +35,20 @@ class Predictions:
     proba_columns: dict[str, str] = field(default_factory=dict)
 
 
+def _numeric_weight(table: Any, weight: str, name: str) -> Any:
+    """The table with its weight column as numbers; text that is not a number is one clear error."""
+    col = table[weight]
+    if col.type().is_numeric() or col.type().is_boolean():
+        return table.mutate(**{weight: col.cast("float64")}) if col.type().is_boolean() else table
+    as_number = col.cast("string").try_cast("float64")
+    bad = table.filter(col.notnull() & as_number.isnull()).select(v=col.cast("string")).limit(1)
+    example = bad.to_pyarrow().column("v").to_pylist()
+    if example:
+        raise InputError(f"{name}: column {weight!r} holds text such as {example[0]!r}; "
+                         "weights must be numbers >= 0")
+    return table.mutate(**{weight: as_number})
+
+
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
                      weight: str | None = None, labels: bool = True, _name: str | None = None) -> Predictions:
     """Open and validate a predictions table (one engine pass).
@@ -75,8 +89,12 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     if labels:
         aggs.update(null_true=missing(table.y_true), null_pred=missing(table.y_pred))
     if weight:
+        table = _numeric_weight(table, weight, name)
         w = table[weight]
-        aggs["bad_weight"] = (w.isnull() | (w < 0)).cast("int64").sum()
+        bad = w.isnull() | (w < 0)
+        if w.type().is_floating():
+            bad = bad | w.isnan() | w.isinf()
+        aggs["bad_weight"] = bad.cast("int64").sum()
     if kinds:
         aggs["agree"] = (table.y_true == table.y_pred).cast("int64").sum()
     stats = table.mutate(_split=split_col).group_by("_split").aggregate(**aggs).to_pyarrow().to_pylist()
@@ -110,8 +128,8 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     if weight:
         count = sum(int(row["bad_weight"] or 0) for row in stats)
         if count:
-            raise InputError(f"{name}: column {weight!r} has {count} empty or negative weight(s); "
-                             "weights must be >= 0")
+            raise InputError(f"{name}: column {weight!r} has {count} empty, negative or infinite "
+                             "weight(s); weights must be finite numbers >= 0")
     if kinds and not sum(int(row["agree"] or 0) for row in stats):
         _refuse_disjoint_kinds(table, name, kinds)
     sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}

@@ -85,9 +85,9 @@ class TagStore:
     def __init__(self, sheet: str | os.PathLike, *, mislabeled: str = "mislabeled") -> None:
         self.sheet = Path(sheet)
         self.mislabeled = mislabeled
+        data = read_sheet(self.sheet)  # validates the path, the meta file and every mark
         self.path = store_path(self.sheet)
         self._lock = threading.Lock()
-        data = read_sheet(self.sheet)  # validates the meta file and every mark
         self.meta = data.meta
         self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._con.execute("PRAGMA journal_mode=WAL")
