@@ -9,7 +9,7 @@ from typing import Any
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean, format_rate, parse_assignments, parse_rate
-from mlstrat.diagnosis._decompose import decompose, rank_problems
+from mlstrat.diagnosis._decompose import at_least, decompose, rank_problems
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._model import (
     COMPONENTS,
@@ -20,8 +20,8 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
-from mlstrat.diagnosis._recipe import actions_for
-from mlstrat.metrics._intervals import needed_size, wilson_interval
+from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for
+from mlstrat.metrics._intervals import settling_size, wilson_interval
 
 __all__ = ["METRICS", "PROBLEM_LABELS", "diagnose", "parse_errors", "parse_sizes", "parse_problems"]
 
@@ -302,29 +302,18 @@ def diagnose(
                 )
             )
 
-    if refs:
-        proxy, assumed = choose_bayes_proxy(refs, bayes), False
-    else:
-        if bayes is not None:
-            raise ConfigError(
-                f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
-            )
-        proxy, assumed = HumanReference(value=0.0, name="assumed zero"), True
-        notes.append(
-            DiagnosisWarning(
-                "no_human_level",
-                "No human-level error given: assumed 0%, so avoidable bias is the whole training "
-                'error. Give --human "expert=0.5%" (or --human-labels) for an honest anchor.',
-            )
-        )
-
+    proxy = _bayes_proxy(refs, bayes, notes)
     components = decompose(estimates, proxy, tolerance=tolerance)
     problems, principal = rank_problems(components)
-    notes.extend(_warnings(estimates, proxy, assumed, components, mismatched, tolerance))
+    notes.extend(_warnings(estimates, proxy, components, mismatched, tolerance))
+    undetermined = components["avoidable_bias"].status == "undetermined"
+    actions = actions_for(problems)
+    if undetermined and not problems:
+        actions = (MEASURE_HUMAN_LEVEL,)
     return Diagnosis(
         metric=metric,
         errors=estimates,
-        human_level=HumanLevel(tuple(refs), proxy, assumed),
+        human_level=HumanLevel(tuple(refs), proxy),
         components=components,
         problems=problems,
         principal_problem=principal,
@@ -335,10 +324,31 @@ def diagnose(
             tolerance,
             confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
-        actions=actions_for(problems),
+        actions=actions,
         warnings=tuple(notes),
         tolerance=tolerance,
     )
+
+
+def _bayes_proxy(
+    refs: Sequence[HumanReference], bayes: str | None, notes: list[DiagnosisWarning]
+) -> HumanReference | None:
+    """The Bayes proxy among ``refs``; ``None`` (and a warning) when no human level is given."""
+    if refs:
+        return choose_bayes_proxy(refs, bayes)
+    if bayes is not None:
+        raise ConfigError(
+            f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
+        )
+    notes.append(
+        DiagnosisWarning(
+            "no_human_level",
+            "No human-level error given: avoidable bias is undetermined (the training error "
+            "alone cannot tell Bayes error from avoidable bias). Give --human \"expert=0.5%\" "
+            "(or --human-labels); --human 0% treats the whole training error as avoidable bias.",
+        )
+    )
+    return None
 
 
 def _pts(value: float) -> str:
@@ -347,15 +357,14 @@ def _pts(value: float) -> str:
 
 def _warnings(
     estimates: Mapping[str, ErrorEstimate],
-    proxy: HumanReference,
-    assumed: bool,
+    proxy: HumanReference | None,
     components: Mapping[str, Component],
     mismatched: bool | None,
     tolerance: float,
 ) -> list[DiagnosisWarning]:
     out: list[DiagnosisWarning] = []
     train = estimates.get("train")
-    if train is not None and not assumed and train.value < proxy.value:
+    if train is not None and proxy is not None and train.value < proxy.value:
         out.append(
             DiagnosisWarning(
                 "surpassed_human_level",
@@ -376,7 +385,7 @@ def _warnings(
             )
         )
     for name, c in components.items():
-        if c.value is None or c.ci_low is None or c.significant or c.value < tolerance:
+        if c.value is None or c.ci_low is None or c.significant or not at_least(c.value, tolerance):
             continue
         out.append(DiagnosisWarning("split_too_small", _too_small(name, c, estimates, proxy)))
     if any(e.ci_low is None for e in estimates.values()):
@@ -400,20 +409,23 @@ def _warnings(
 
 
 def _too_small(
-    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference
+    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference | None
 ) -> str:
-    """Message for a practically large component whose interval still includes 0."""
+    """Message for a practically large component whose interval still includes 0.
+
+    The size quoted is one at which the same intervals would exclude 0 if the rates held
+    (:func:`mlstrat.metrics._intervals.settling_size`), not a normal-approximation guess.
+    """
     later = estimates[c.to]
     earlier = proxy if c.from_ == "human_level" else estimates[c.from_]
+    assert earlier is not None  # a computed component has both ends
     gap = c.value or 0.0
-    if earlier.ci_low is None:  # an exact human figure: only the later split is sampled
-        n = needed_size(later.value, later.value, gap) // 2
-        where = f"the {_place(c.to)} split is"
-        each = ""
+    sampled = earlier.ci_low is not None
+    n = settling_size(later.value, earlier.value, earlier_sampled=sampled) or 0
+    if not sampled:  # an exact human figure: only the later split is sampled
+        where, each = f"the {_place(c.to)} split is", ""
     else:
-        n = needed_size(earlier.value, later.value, gap)
-        where = f"the {_place(c.from_)} and {_place(c.to)} samples are"
-        each = " each"
+        where, each = f"the {_place(c.from_)} and {_place(c.to)} samples are", " each"
     return (
         f"{PROBLEM_LABELS[name].capitalize()} of {_pts(gap)} is within noise (95% CI "
         f"{_pts(c.ci_low or 0.0)} to {_pts(c.ci_high or 0.0)}): {where} too small to decide; "
@@ -429,24 +441,57 @@ def _verdict(
     *,
     confounded: bool,
 ) -> str:
-    if all(c.value is None for c in components.values()):
+    if all(c.value is None for c in components.values()) and "train" not in estimates:
         return (
             "Nothing to compare: give at least the train error and a human level, "
             "or train and dev errors."
         )
+    bias = components["avoidable_bias"]
+    if bias.status == "undetermined":
+        settle = (
+            f"Avoidable bias is undetermined: the training error "
+            f"({format_rate(estimates['train'].value)}) cannot be split into Bayes error and "
+            "avoidable bias without a human-level error; give it (--human \"expert=0.5%\", "
+            "or --human-labels) to settle whether bias is a problem."
+        )
+        if all(c.value is None for c in components.values()):
+            return settle
+        return _problems_sentence(components, problems, tolerance, confounded=confounded,
+                                  human=False) + " " + settle
+    return _problems_sentence(components, problems, tolerance, confounded=confounded, human=True)
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_ALL = {2: "both", 3: "all three", 4: "all four"}
+
+
+def _problems_sentence(
+    components: Mapping[str, Component],
+    problems: Sequence[str],
+    tolerance: float,
+    *,
+    confounded: bool,
+    human: bool,
+) -> str:
     if not problems:
         undecided = [
             PROBLEM_LABELS[c.name]
             for c in components.values()
-            if c.value is not None and c.ci_low is not None and c.value >= tolerance - 1e-12
+            if c.value is not None and c.ci_low is not None and at_least(c.value, tolerance)
         ]
         if undecided:
             verbs = ("exceeds", "is") if len(undecided) == 1 else ("exceed", "are")
             return (
-                f"No problem can be established: {' and '.join(undecided)} {verbs[0]} the "
+                f"No problem can be established: {_and(undecided)} {verbs[0]} the "
                 f"{_pts(tolerance)} tolerance but {verbs[1]} within the noise of these split "
                 "sizes; collect bigger splits to decide."
             )
+        if not human:
+            return f"No other component is above noise and the {_pts(tolerance)} tolerance."
         return (
             f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as "
             "good as this data and the human reference can tell; look at the remaining mistakes."
@@ -458,15 +503,14 @@ def _verdict(
         f"{_place(principal.from_)} to {_place(principal.to)})"
     )
     if len(problems) > 1:
-        others = " and ".join(
-            f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]
+        others = _and(
+            [f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]]
         )
-        what += f", with {others} comparable: work on both"
+        verb = "is" if len(problems) == 2 else "are"
+        what += f", and {others} {verb} comparable: work on {_ALL[len(problems)]}"
     secondary = [c for c in components.values() if c.significant and c.name not in problems]
     if secondary:
-        what += "; " + " and ".join(
-            f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary
-        )
+        what += "; " + _and([f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary])
         what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
     if confounded and "variance" in problems:
         what += "; without a train-dev split part of the variance may be data mismatch"

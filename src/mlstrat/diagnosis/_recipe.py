@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from mlstrat.diagnosis._model import Action
 
-__all__ = ["RECIPE", "ACTIONS", "actions_for"]
+__all__ = ["RECIPE", "ACTIONS", "MEASURE_HUMAN_LEVEL", "actions_for"]
 
 #: problem -> action ids, most direct first.
 RECIPE: dict[str, tuple[str, ...]] = {
@@ -77,6 +77,16 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "Dev error is lower than test error: tuning has overfit the dev set.",
     ),
 }
+
+
+#: The next step when no component is a problem but avoidable bias is undetermined.
+MEASURE_HUMAN_LEVEL = Action(
+    "measure_human_level",
+    "Measure or look up the human-level error (--human, or --human-labels)",
+    "Without a human level the training error cannot be split into Bayes error and avoidable "
+    "bias; that figure settles whether bias is the problem.",
+    (),
+)
 
 
 def actions_for(problems: Sequence[str]) -> tuple[Action, ...]:
