@@ -49,6 +49,12 @@ def diagnose_command(
         help="Train and dev come from different distributions (detected from a 'domain' column by "
         "default).",
     ),
+    test: bool = typer.Option(
+        False,
+        "--test",
+        help="Include the test split of the predictions (sealed by default): its error and dev "
+        "overfitting. Each look is counted in the run store.",
+    ),
     fail_on: str | None = typer.Option(
         None,
         "--fail-on",
@@ -65,20 +71,18 @@ def diagnose_command(
     ),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
-    from mlstrat.diagnosis import diagnose, parse_problems
+    import warnings
+
+    from mlstrat.diagnosis import parse_problems
+    from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
-    result = diagnose(
-        str(predictions) if predictions is not None else None,
-        errors=errors,
-        sizes=sizes,
-        human=human,
-        bayes=bayes,
-        human_labels=str(human_labels) if human_labels is not None else None,
-        metric=metric,
-        tolerance=tolerance,
-        mismatched=mismatched,
-    )
+    with warnings.catch_warnings():
+        # in result.warnings (rendered, or on stderr with --json): not a Python warning line
+        warnings.simplefilter("ignore", ReusedTestSetWarning)
+        result = _diagnose(predictions, errors, sizes, human, bayes, human_labels, metric,
+                           tolerance, mismatched, test, store)
+    _print_reuse(result, quiet=json_out)
     if record and predictions is not None:
         _record(predictions, result, store=store, note=note, quiet=json_out)
     if json_out:
@@ -100,28 +104,52 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
-            quiet: bool) -> None:
-    """Record the diagnosis as a run; warn on test-set reuse.
+def _diagnose(predictions: Path | None, errors: str | None, sizes: str | None, human: list[str],
+              bayes: str | None, human_labels: Path | None, metric: str, tolerance: str,
+              mismatched: bool | None, test: bool, store: Path | None) -> object:
+    from mlstrat.diagnosis import diagnose
 
-    The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
-    recomputed here, which would cost two more passes over a large file.
-    """
-    import warnings
+    return diagnose(
+        str(predictions) if predictions is not None else None,
+        errors=errors,
+        sizes=sizes,
+        human=human,
+        bayes=bayes,
+        human_labels=str(human_labels) if human_labels is not None else None,
+        metric=metric,
+        tolerance=tolerance,
+        mismatched=mismatched,
+        test=test,
+        store=store,
+    )
 
-    from mlstrat.runs import ReusedTestSetWarning, RunStore, record_predictions_run
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ReusedTestSetWarning)
-        run = record_predictions_run("diagnose", predictions, store=RunStore(store),
-                                     diagnosis=result, note=note)
+def _print_reuse(result: object, *, quiet: bool) -> None:
+    """The reuse warning on stderr too (it is in the JSON's warnings as well)."""
     from rich.markup import escape
 
     from mlstrat.cli._common import err_console
 
-    err = err_console()
-    for w in caught:
-        if issubclass(w.category, ReusedTestSetWarning):
-            err.print(f"[yellow]Warning:[/] {escape(str(w.message))}", emoji=False)
     if not quiet:
-        err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")
+        return  # the human rendering lists the warnings already
+    for w in result.warnings:  # type: ignore[attr-defined]
+        if w.code == "test_set_reused":
+            err_console().print(f"[yellow]Warning:[/] {escape(w.message)}", emoji=False)
+
+
+def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+            quiet: bool) -> None:
+    """Record the diagnosis as a run.
+
+    The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
+    recomputed here, which would cost two more passes over a large file. A look at the test
+    set was counted by the diagnosis itself, so recording does not count it again.
+    """
+    from mlstrat.runs import RunStore, record_predictions_run
+
+    run = record_predictions_run("diagnose", predictions, store=RunStore(store),
+                                 diagnosis=result, note=note, count_test=False)
+    from mlstrat.cli._common import err_console
+
+    if not quiet:
+        err_console().print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

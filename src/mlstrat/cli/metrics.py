@@ -83,6 +83,15 @@ def metrics_command(
     zero_division: str = typer.Option(
         "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
     ),
+    test: bool = typer.Option(
+        False,
+        "--test",
+        help="Include the test split (sealed by default); each look is counted in the run store.",
+    ),
+    store: Path | None = typer.Option(
+        None, "--store", help="Run store counting looks at the test set (default: $MLSTRAT_STORE "
+        "or .mlstrat/runs.db)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
@@ -99,6 +108,8 @@ def metrics_command(
             pos_label=_label(pos_label),
             weight=weight,
             zero_division=zero_division,
+            test=test,
+            store=store,
         )
     if json_out:
         from mlstrat.cli._common import echo_json
@@ -110,11 +121,15 @@ def metrics_command(
         out = console()
         for item in _render(report):
             out.print(item)
-    if caught:
-        from mlstrat.cli._common import err_console
+    from rich.markup import escape
 
-        for w in caught:
-            err_console().print(f"[yellow]warning: {w.message}[/]")
+    from mlstrat.cli._common import err_console
+
+    for w in caught:
+        err_console().print(f"[yellow]warning: {escape(str(w.message))}[/]", emoji=False)
+    for note in report.warnings:
+        if note["code"] != "test_set_reused":  # that one came as a Python warning above
+            err_console().print(f"[grey50]{escape(note['message'])}[/]", emoji=False)
 
 
 def _label(text: str | None) -> Any:

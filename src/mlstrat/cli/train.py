@@ -23,15 +23,23 @@ def train_command(
                                       help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
     note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run in the run store."),
+    test: bool = typer.Option(False, "--test", help="Report the test split's figures (sealed by default); "
+                              "each look is counted in the run store."),
 ) -> None:
     """Train a network and write a run directory: model.pt, config.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 
+    import warnings
+
+    from mlstrat.runs import ReusedTestSetWarning
+
     train_config = TrainConfig.from_toml(config)
-    result = train(train_config, run_dir=output, force=force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReusedTestSetWarning)  # in result.warnings, printed below
+        result = train(train_config, run_dir=output, force=force, test=test, store=store)
     if record:
-        run_id = _record(train_config, result, human=human, store=store, note=note)
+        run_id = _record(train_config, result, human=human, store=store, note=note, test=test)
         if not json_:
             from mlstrat.cli._common import err_console
 
@@ -44,8 +52,12 @@ def train_command(
     _render_train(result)
 
 
-def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None) -> str:
-    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only)."""
+def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None,
+            test: bool) -> str:
+    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only).
+
+    ``train`` counted the look at the test set (when ``test``); nothing here counts it again.
+    """
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
@@ -59,11 +71,11 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
-            diagnosis = diagnose(str(predictions), human=human)
-            metrics = compute_metrics(str(predictions))
+            diagnosis = diagnose(str(predictions), human=human, test=test, store=False)
+            metrics = compute_metrics(str(predictions), test=test, store=False)
     run = record_predictions_run("train", predictions, store=RunStore(store), config=config.to_dict(),
                                  metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
-                                 data=config.data.manifest)
+                                 data=config.data.manifest, count_test=False)
     return run.id
 
 
@@ -95,6 +107,9 @@ def _render_train(result: Any) -> None:
     for task, per_split in result.metrics.get("tasks", {}).items():
         cells = [f"{SPLIT_DISPLAY[s]} {format_rate(v['error'])}" for s, v in per_split.items()]
         out.print(f"task {task}: error " + ", ".join(cells))
+    for w in result.warnings:
+        style = "yellow" if w["code"] == "test_set_reused" else "grey50"
+        out.print(w["message"], style=style, markup=False, soft_wrap=True)
     out.print(f"Run written to {result.run_dir}", markup=False, soft_wrap=True)
     out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>",
               markup=False, soft_wrap=True)

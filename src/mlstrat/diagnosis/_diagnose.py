@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -143,7 +144,7 @@ def _estimates_from_figures(
     return out
 
 
-def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstimate]:
+def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str, ErrorEstimate]:
     from mlstrat.metrics._metrics import compute_metrics
 
     weight = "weight" if "weight" in pred.table.columns else None
@@ -153,7 +154,8 @@ def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstima
             f"columns: {', '.join(pred.table.columns)}"
         )
     # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently
-    report = compute_metrics(pred, weight=weight, zero_division=0.0)
+    # store=False: diagnose counts the look at the test set itself, once
+    report = compute_metrics(pred, weight=weight, zero_division=0.0, test=test, store=False)
     out: dict[str, ErrorEstimate] = {}
     for split, m in report.splits.items():
         if metric == "error":
@@ -211,6 +213,8 @@ def diagnose(
     metric: str = "error",
     tolerance: float | str = 0.01,
     mismatched: bool | None = None,
+    test: bool = False,
+    store: Any = None,
     con: Any = None,
 ) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
@@ -238,6 +242,14 @@ def diagnose(
     mismatched : bool, default=None
         Whether train and dev come from different distributions; detected from a ``domain``
         column when None.
+    test : bool, default=False
+        The test split of ``predictions`` is sealed: its error (and dev overfitting) is
+        computed only with ``test=True``, and each such call counts one look at the test set
+        in the run store (warnings ``test_split_used`` with the count, ``test_set_reused``
+        past the threshold). A ``test`` figure given in ``errors`` is always used.
+    store : RunStore, path-like, None or False, default=None
+        Where looks at the test set are counted (``$MLSTRAT_STORE`` or ``.mlstrat/runs.db``
+        by default); ``False`` when the caller counts the same look itself.
     con : ibis DuckDB backend, default=None
         Engine connection for ``predictions``.
 
@@ -280,11 +292,12 @@ def diagnose(
         if metric == "weighted_error" and "weight" in pred.table.columns:
             # validate the weights (no nulls, none negative) only when they are used
             pred = read_predictions(pred.table, con=con, weight="weight")
-        estimates = _estimates_from_predictions(pred, metric)
+        estimates = _estimates_from_predictions(pred, metric, test)
         if mismatched is None:
             mismatched = _domains_differ(pred)
     else:
         estimates = _estimates_from_figures(errors, sizes)  # type: ignore[arg-type]
+    test_notes = _test_notes(predictions, pred, estimates, store=store, con=con)
     if human_labels is not None:
         if pred is None:
             raise ConfigError(
@@ -306,6 +319,7 @@ def diagnose(
     components = decompose(estimates, proxy, tolerance=tolerance)
     problems, principal = rank_problems(components)
     notes.extend(_warnings(estimates, proxy, components, mismatched, tolerance))
+    notes.extend(test_notes)
     undetermined = components["avoidable_bias"].status == "undetermined"
     actions = actions_for(problems)
     if undetermined and not problems:
@@ -397,15 +411,42 @@ def _warnings(
                 "predictions table.",
             )
         )
-    if "test" in estimates:
-        out.append(
+    return out
+
+
+def _test_notes(
+    predictions: Any,
+    pred: Any,
+    estimates: Mapping[str, ErrorEstimate],
+    *,
+    store: Any,
+    con: Any,
+) -> list[DiagnosisWarning]:
+    """The test split: sealed (not computed), or used (a counted look when from a table)."""
+    if pred is None:
+        if "test" not in estimates:
+            return []
+        return [
             DiagnosisWarning(
                 "test_split_used",
                 "The test error is reported: look at it rarely and never tune on it, or it "
                 "stops being an unbiased estimate. Decide with dev.",
             )
-        )
-    return out
+        ]
+    if "test" not in estimates:
+        if not pred.sizes.get("test"):
+            return []
+        from mlstrat.runs._looks import sealed_warning
+
+        return [DiagnosisWarning(**sealed_warning(pred.sizes["test"]))]
+    from mlstrat.runs._looks import count_test_look
+
+    look = count_test_look(
+        predictions if isinstance(predictions, (str, os.PathLike)) else pred.table,
+        store=store,
+        con=con,
+    )
+    return [DiagnosisWarning(**w) for w in look.warnings()] if look is not None else []
 
 
 def _too_small(

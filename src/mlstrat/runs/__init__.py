@@ -7,6 +7,7 @@ evaluations of each test set and warns when the test set is being overfit by reu
 """
 
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
+from mlstrat.runs._looks import TestLook, count_test_look
 from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
 from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
 from mlstrat.runs._schema import SCHEMA_VERSION
@@ -34,7 +35,9 @@ __all__ = [
     "STORE_ENV",
     "Step",
     "THRESHOLD_ENV",
+    "TestLook",
     "compare_runs",
+    "count_test_look",
     "flatten_config",
     "format_pct",
     "record_predictions_run",
