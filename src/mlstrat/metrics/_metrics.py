@@ -173,7 +173,8 @@ def compute_metrics(
         )
     splits = resolve_splits(split, pred.sizes, pred.source, test=test)
     counts = confusion_counts(pred.table, splits, weight=weight)
-    notes = _test_notes(predictions, pred, splits, test=test, store=store, con=con)
+    notes = _test_notes(predictions, pred, splits, test=test or split is not None, store=store,
+                        con=con)
     return MetricsReport(
         splits={
             s: metrics_from_counts(
@@ -191,7 +192,8 @@ def compute_metrics(
 def _test_notes(
     predictions: Any, pred: Any, splits: Sequence[str], *, test: bool, store: Any, con: Any
 ) -> list[dict[str, str]]:
-    """Count the look when test figures were computed; say so when a test split was sealed."""
+    """Count the look when test figures were computed; say so when a test split was sealed
+    (``test`` also true when the splits were named: then leaving test out was the request)."""
     if "test" in splits:
         from mlstrat.runs._looks import count_test_look
         from mlstrat.tables import Predictions
