@@ -19,11 +19,15 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "connect": "mlstrat.tables",
     "read_table": "mlstrat.tables",
     "write_table": "mlstrat.tables",
     "read_predictions": "mlstrat.tables",
     "split": "mlstrat.splits",
     "compute_metrics": "mlstrat.metrics",
+    "compute_metric": "mlstrat.metrics",
+    "compute_regression_metrics": "mlstrat.metrics",
+    "learning_curve": "mlstrat.curves",
     "diagnose": "mlstrat.diagnosis",
     "select": "mlstrat.metrics",
     "sample_errors": "mlstrat.errors",

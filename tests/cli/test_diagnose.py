@@ -200,4 +200,4 @@ def test_mismatched_flag(predictions):
 def test_metric_option_from_table(predictions):
     result = _run(str(predictions), "--metric", "f1", "--human", "1%", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["metric"] == "f1"
+    assert json.loads(result.output)["metric"] == {"name": "f1", "kind": "f1", "direction": "lower_is_better", "unit": "rate"}

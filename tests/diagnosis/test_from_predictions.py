@@ -91,7 +91,7 @@ def test_weighted_error_and_f1_metrics():
     expected = 1 - f1_score(table["y_true"][dev], table["y_pred"][dev], average="macro")
     assert f.errors["dev"].value == pytest.approx(expected, abs=1e-12)
     assert f.errors["dev"].ci_low < f.errors["dev"].value < f.errors["dev"].ci_high
-    assert f.metric == "f1"
+    assert f.metric.name == "f1"
 
 
 def test_weighted_error_needs_a_weight_column():

@@ -229,6 +229,7 @@ def test_to_dict_shape():
         "actions",
         "warnings",
         "tolerance",
+        "model_family",
     ]
     assert list(out["errors"]) == ["train", "train_dev", "dev", "test"]
     assert set(out["errors"]["train"]) == {"value", "ci_low", "ci_high", "n"}

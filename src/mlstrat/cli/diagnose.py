@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 @app.command("diagnose")
 def diagnose_command(
-    predictions: Path | None = typer.Argument(
-        None, help="Predictions table (split, y_true, y_pred, ...)."
+    predictions: str | None = typer.Argument(
+        None, help="Predictions table (split, y_true, y_pred, ...): a file, directory or URI."
     ),
     errors: str | None = typer.Option(
         None,
@@ -38,10 +39,19 @@ def diagnose_command(
         help="Table of id, label[, annotator]: measure human error on the same examples.",
     ),
     metric: str = typer.Option(
-        "error", "--metric", help="error | weighted_error | f1 (decomposes 1 - F1)."
+        "error",
+        "--metric",
+        help="error | weighted_error | f1 (decomposes 1 - F1) | mae | rmse (numeric y) | "
+        "mean:COL (a per-example loss column) | ratio:NUM/DEN (e.g. ratio:word_errors/words).",
     ),
-    tolerance: str = typer.Option(
-        "1%", "--tolerance", help="A component below this is not a problem (1% = 1 point)."
+    higher_is_better: bool = typer.Option(
+        False, "--higher-is-better", help="The mean:COL column is a score (IoU): higher is better."
+    ),
+    tolerance: str | None = typer.Option(
+        None,
+        "--tolerance",
+        help="A component below this is not a problem: default 1% (1 point) for rates, "
+        "1% of the dev figure for metrics in a unit.",
     ),
     mismatched: bool | None = typer.Option(
         None,
@@ -54,6 +64,12 @@ def diagnose_command(
         "--test",
         help="Include the test split of the predictions (sealed by default): its error and dev "
         "overfitting. Each look is counted in the run store.",
+    ),
+    model_family: str | None = typer.Option(
+        None,
+        "--model-family",
+        help="Word the actions for the model: neural_network (default) | gradient_boosting | "
+        "linear | other. Action ids do not change.",
     ),
     fail_on: str | None = typer.Option(
         None,
@@ -69,19 +85,35 @@ def diagnose_command(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
     ),
+    engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     import warnings
 
-    from mlstrat.diagnosis import parse_problems
+    from mlstrat.diagnosis import diagnose, parse_problems
     from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    if predictions is not None or human_labels is not None:
+        start_engine(engine)
     with warnings.catch_warnings():
-        # in result.warnings (rendered, or on stderr with --json): not a Python warning line
+        # the reuse warning is in result.warnings (rendered, or on stderr with --json)
         warnings.simplefilter("ignore", ReusedTestSetWarning)
-        result = _diagnose(predictions, errors, sizes, human, bayes, human_labels, metric,
-                           tolerance, mismatched, test, store)
+        result = diagnose(
+            str(predictions) if predictions is not None else None,
+            errors=errors,
+            sizes=sizes,
+            human=human,
+            bayes=bayes,
+            human_labels=str(human_labels) if human_labels is not None else None,
+            metric=metric,
+            higher_is_better=higher_is_better or None,
+            tolerance=tolerance,
+            mismatched=mismatched,
+            model_family=model_family,
+            test=test,
+            store=store,
+        )
     _print_reuse(result, quiet=json_out)
     if record and predictions is not None:
         _record(predictions, result, store=store, note=note, quiet=json_out)
@@ -104,40 +136,18 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _diagnose(predictions: Path | None, errors: str | None, sizes: str | None, human: list[str],
-              bayes: str | None, human_labels: Path | None, metric: str, tolerance: str,
-              mismatched: bool | None, test: bool, store: Path | None) -> object:
-    from mlstrat.diagnosis import diagnose
-
-    return diagnose(
-        str(predictions) if predictions is not None else None,
-        errors=errors,
-        sizes=sizes,
-        human=human,
-        bayes=bayes,
-        human_labels=str(human_labels) if human_labels is not None else None,
-        metric=metric,
-        tolerance=tolerance,
-        mismatched=mismatched,
-        test=test,
-        store=store,
-    )
-
-
 def _print_reuse(result: object, *, quiet: bool) -> None:
-    """The reuse warning on stderr too (it is in the JSON's warnings as well)."""
-    from rich.markup import escape
-
-    from mlstrat.cli._common import err_console
+    """With --json, the reuse warning on stderr too (it is in the JSON's warnings as well)."""
+    from mlstrat.cli._common import err_console, safe
 
     if not quiet:
         return  # the human rendering lists the warnings already
     for w in result.warnings:  # type: ignore[attr-defined]
         if w.code == "test_set_reused":
-            err_console().print(f"[yellow]Warning:[/] {escape(w.message)}", emoji=False)
+            err_console().print(f"[yellow]Warning:[/] {safe(w.message)}", emoji=False)
 
 
-def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
             quiet: bool) -> None:
     """Record the diagnosis as a run.
 

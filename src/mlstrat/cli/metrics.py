@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 def _render(report: Any) -> list[Any]:
@@ -15,12 +16,13 @@ def _render(report: Any) -> list[Any]:
 
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import safe
 
     def ci(pair: tuple[float, float]) -> str:
         return f"{100 * pair[0]:.2f}-{100 * pair[1]:.2f}%"
 
     first = next(iter(report.splits.values()))
-    kind = f"binary, positive = {first.pos_label}" if first.average == "binary" else "macro"
+    kind = f"binary, positive = {safe(first.pos_label)}" if first.average == "binary" else "macro"
     summary = Table(title="Errors per split (95% CI)", title_justify="left")
     for col in ("split", "n", "error", "95% CI", "weighted error", "95% CI "):
         summary.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
@@ -54,22 +56,39 @@ def _render(report: Any) -> list[Any]:
             cm.add_column("true \\ pred")
             labels = list(m.per_class)
             for label in labels:
-                cm.add_column(label, justify="right")
+                cm.add_column(safe(label), justify="right")
             for i, label in enumerate(labels):
-                cm.add_row(label, *(f"{int(v):,}" for v in m.matrix[i]))
+                cm.add_row(safe(label), *(f"{int(v):,}" for v in m.matrix[i]))
             out.append(cm)
         if m.most_confused:
-            pairs = ", ".join(f"{p['true']}→{p['pred']} ({p['count']:,})" for p in m.most_confused)
+            pairs = ", ".join(f"{safe(p['true'])}→{safe(p['pred'])} ({p['count']:,})" for p in m.most_confused)
             out.append(f"Most confused ({SPLIT_DISPLAY[name]}, true→predicted): {pairs}")
     if report.weight:
-        out.append(f"weighted error uses column {report.weight!r}")
+        out.append(f"weighted error uses column {safe(repr(report.weight))}")
     return out
+
+
+def _render_regression(report: Any) -> list[Any]:
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+
+    def cell(e: Any, fmt: str = ".4g") -> str:
+        return f"{e.value:{fmt}}\n[grey50]{e.ci_low:{fmt}}–{e.ci_high:{fmt}}[/]"
+
+    table = Table(title="Regression metrics per split (value, 95% CI below)", title_justify="left")
+    for col in ("split", "n", "MAE", "RMSE", "R²", "mean residual"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for name, m in report.splits.items():
+        table.add_row(SPLIT_DISPLAY[name], f"{m.n:,}", cell(m.mae), cell(m.rmse), cell(m.r2, ".4f"),
+                      f"{m.mean_residual:+.4g}")
+    return [table, f"intervals: {report.interval}"]
 
 
 @app.command("metrics")
 def metrics_command(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
         [], "--split", help="Only this split (repeatable); all present by default."
@@ -92,13 +111,23 @@ def metrics_command(
         None, "--store", help="Run store counting looks at the test set (default: $MLSTRAT_STORE "
         "or .mlstrat/runs.db)."
     ),
+    regression: bool = typer.Option(
+        False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
 
+    if regression:
+        _regression(predictions, split, json_out, test, store)
+        return
+
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.metrics import compute_metrics
+
+    start_engine(engine)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
@@ -121,15 +150,41 @@ def metrics_command(
         out = console()
         for item in _render(report):
             out.print(item)
-    from rich.markup import escape
-
-    from mlstrat.cli._common import err_console
+    from mlstrat.cli._common import err_console, safe
 
     for w in caught:
-        err_console().print(f"[yellow]warning: {escape(str(w.message))}[/]", emoji=False)
+        err_console().print(f"[yellow]warning: {safe(w.message)}[/]", emoji=False)
+    for note in report.warnings:  # the reuse warning came as a Python warning above
+        if note["code"] != "test_set_reused" and not json_out:
+            err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
+
+
+def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
+                store: Path | None) -> None:
+    import warnings
+
+    from mlstrat.metrics import compute_regression_metrics
+    from mlstrat.runs import ReusedTestSetWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReusedTestSetWarning)  # in report.warnings, printed below
+        report = compute_regression_metrics(str(predictions), split=split or None, test=test,
+                                            store=store)
     for note in report.warnings:
-        if note["code"] != "test_set_reused":  # that one came as a Python warning above
-            err_console().print(f"[grey50]{escape(note['message'])}[/]", emoji=False)
+        if note["code"] == "test_set_reused" or not json_out:
+            from mlstrat.cli._common import err_console, safe
+
+            err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(report)
+        return
+    from mlstrat.cli._common import console
+
+    out = console()
+    for item in _render_regression(report):
+        out.print(item)
 
 
 def _label(text: str | None) -> Any:

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["report"]
 
@@ -29,13 +30,14 @@ def report(
     test: bool = typer.Option(False, "--test", help=(
         "Show the test split's figures (sealed by default); each look is counted in the run store.")),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Write an HTML report: errors with intervals, the error staircase, learning curves,
     confusion matrix, error analysis, recommended actions and the run history.
 
     The page is self-contained (inline CSS and SVG): it opens offline and can be mailed.
     """
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.report import render_report, report_inputs
     from mlstrat.runs import RunStore
     from mlstrat.tables import check_output_path
@@ -44,6 +46,7 @@ def report(
 
     from mlstrat.runs import ReusedTestSetWarning
 
+    start_engine(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below
         inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test)
@@ -63,4 +66,4 @@ def report(
     if as_json:
         echo_json(summary)
         return
-    console().print(f"Wrote {out} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")
+    console().print(f"Wrote {safe(out)} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")

@@ -25,13 +25,22 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
-from mlstrat.diagnosis._recipe import ACTIONS, RECIPE, actions_for
+from mlstrat.diagnosis._recipe import (
+    ACTIONS,
+    FAMILY_ACTIONS,
+    MODEL_FAMILIES,
+    RECIPE,
+    actions_for,
+    parse_model_family,
+)
 
 __all__ = [
     "ACTIONS",
     "COMPARABLE",
     "COMPONENTS",
+    "FAMILY_ACTIONS",
     "METRICS",
+    "MODEL_FAMILIES",
     "PROBLEM_LABELS",
     "RECIPE",
     "Action",
@@ -49,6 +58,7 @@ __all__ = [
     "is_significant",
     "parse_errors",
     "parse_human",
+    "parse_model_family",
     "parse_problems",
     "parse_sizes",
     "rank_problems",

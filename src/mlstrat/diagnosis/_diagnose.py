@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
@@ -21,13 +22,19 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
-from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for
-from mlstrat.metrics._intervals import settling_size, wilson_interval
+from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for, parse_model_family
+from mlstrat.metrics._intervals import Z95, needed_size_sd, settling_size, wilson_interval
+from mlstrat.metrics._spec import CLASSIFICATION, REGRESSION, MetricSpec, parse_metric
 
 __all__ = ["METRICS", "PROBLEM_LABELS", "diagnose", "parse_errors", "parse_sizes", "parse_problems"]
 
-#: Metrics the diagnosis can decompose (``f1`` is decomposed as ``1 - F1``).
-METRICS: tuple[str, ...] = ("error", "weighted_error", "f1")
+#: Named metrics the diagnosis can decompose (``f1`` is decomposed as ``1 - F1``); besides
+#: these, ``mean:COL`` and ``ratio:NUM/DEN`` (see :func:`mlstrat.metrics.parse_metric`).
+METRICS: tuple[str, ...] = CLASSIFICATION + REGRESSION
+
+# The metric being diagnosed, so that every sentence writes figures in its unit: percentage
+# points for rates, plain numbers in the metric's unit for RMSE, WER, log loss, ...
+_METRIC: ContextVar[MetricSpec] = ContextVar("diagnosed_metric", default=MetricSpec("error", "error"))
 
 #: How each component is named in sentences.
 PROBLEM_LABELS: dict[str, str] = {
@@ -66,10 +73,36 @@ def _as_mapping(value: str | Mapping[str, Any], option: str) -> dict[str, Any]:
     return _split_keys(value, option)
 
 
-def parse_errors(errors: str | Mapping[str, Any]) -> dict[str, float]:
-    """``"train=1%,dev=10%"`` or ``{"train": 0.01, "dev": "10%"}`` -> rates in SPLITS order."""
+def parse_value(text: str | float, *, name: str = "value") -> float:
+    """A figure in a metric's unit: ``"3.2"`` -> 3.2, ``"5%"`` -> 0.05 (a word error rate)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        raw = str(text).strip()
+        percent = raw.endswith("%")
+        try:
+            value = float(raw[:-1] if percent else raw)
+        except ValueError:
+            raise ConfigError(f"{name}: {text!r} is not a number (examples: 3.2, 5%)") from None
+        value = value / 100.0 if percent else value
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: {text!r} is not a finite number")
+    return value
+
+
+def _parser(spec: MetricSpec) -> Callable[..., float]:
+    return parse_rate if spec.is_rate else parse_value
+
+
+def parse_errors(errors: str | Mapping[str, Any], *, metric: str | MetricSpec = "error"
+                 ) -> dict[str, float]:
+    """``"train=1%,dev=10%"`` or ``{"train": 0.01, "dev": "10%"}`` -> figures in SPLITS order.
+
+    Rates for classification metrics; plain numbers in the metric's unit for the others.
+    """
+    parse = _parser(parse_metric(metric))
     raw = _as_mapping(errors, "--errors")
-    return {s: parse_rate(raw[s], name=f"--errors {s}") for s in SPLITS if s in raw}
+    return {s: parse(raw[s], name=f"--errors {s}") for s in SPLITS if s in raw}
 
 
 def parse_sizes(sizes: str | Mapping[str, Any]) -> dict[str, int]:
@@ -113,19 +146,15 @@ def parse_problems(text: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _check_metric(metric: str) -> str:
-    if metric not in METRICS:
-        raise ConfigError(
-            f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose from "
-            f"{', '.join(METRICS)}"
-        )
-    return metric
-
-
 def _estimates_from_figures(
-    errors: str | Mapping[str, Any], sizes: str | Mapping[str, Any] | None
+    errors: str | Mapping[str, Any], sizes: str | Mapping[str, Any] | None, spec: MetricSpec
 ) -> dict[str, ErrorEstimate]:
-    rates = parse_errors(errors)
+    rates = parse_errors(errors, metric=spec)
+    if sizes is not None and not spec.is_rate:
+        raise ConfigError(
+            f"--sizes gives intervals of error rates only; the interval of {spec.label} needs the "
+            "spread of the per-example values: give the predictions table instead of --errors"
+        )
     counts = parse_sizes(sizes) if sizes is not None else {}
     extra = [s for s in counts if s not in rates]
     if extra:
@@ -144,6 +173,17 @@ def _estimates_from_figures(
     return out
 
 
+def _estimates_from_values(pred: Any, spec: MetricSpec, test: bool) -> dict[str, ErrorEstimate]:
+    """Regression and per-example metrics: one engine aggregation of sums (metrics._values).
+
+    The sealed test split is left out unless ``test``.
+    """
+    from mlstrat.metrics._values import compute_metric
+
+    return {split: ErrorEstimate(e.value, e.ci_low, e.ci_high, e.n)
+            for split, e in compute_metric(pred, spec).items() if test or split != "test"}
+
+
 def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str, ErrorEstimate]:
     from mlstrat.metrics._metrics import compute_metrics
 
@@ -153,7 +193,7 @@ def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str,
             f"{pred.source}: --metric weighted_error needs a 'weight' column; "
             f"columns: {', '.join(pred.table.columns)}"
         )
-    # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently
+    # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently;
     # store=False: diagnose counts the look at the test set itself, once
     report = compute_metrics(pred, weight=weight, zero_division=0.0, test=test, store=False)
     out: dict[str, ErrorEstimate] = {}
@@ -210,9 +250,11 @@ def diagnose(
     human: Sequence[Any] | str | float = (),
     bayes: str | None = None,
     human_labels: Any = None,
-    metric: str = "error",
-    tolerance: float | str = 0.01,
+    metric: str | MetricSpec = "error",
+    higher_is_better: bool | None = None,
+    tolerance: float | str | None = None,
     mismatched: bool | None = None,
+    model_family: str | None = None,
     test: bool = False,
     store: Any = None,
     con: Any = None,
@@ -229,19 +271,31 @@ def diagnose(
     sizes : str or dict, default=None
         Examples per split for ``errors`` (``"train=50000,dev=2000"``): gives Wilson intervals.
     human : sequence of str or float, default=()
-        Human-level errors: ``"expert team=0.5%"``, ``"3%"``, ``0.005``.
+        Human-level errors: ``"expert team=0.5%"``, ``"3%"``, ``0.005``; in the metric's unit
+        for regression and per-example metrics (``"appraiser=12.5"`` for an RMSE in k$).
     bayes : str, default=None
         Name of the human reference to use as the Bayes proxy; the lowest by default.
     human_labels : path-like or table, default=None
         ``id, label[, annotator]`` rows: human error measured against the predictions'
         ``y_true`` (per annotator and by majority vote), with intervals.
-    metric : {"error", "weighted_error", "f1"}, default="error"
-        What is decomposed; ``f1`` uses 1 - F1 (macro).
-    tolerance : float or str, default=0.01
-        Practical tolerance: a component smaller than this is not a problem (1 point).
+    metric : str or MetricSpec, default="error"
+        What is decomposed: ``error``, ``weighted_error``, ``f1`` (as 1 - F1, macro), ``mae``,
+        ``rmse`` (numeric ``y_true``/``y_pred``), ``mean:COL`` (mean of a per-example loss
+        column) or ``ratio:NUM/DEN`` (``sum(NUM) / sum(DEN)``, e.g. a word error rate).
+    higher_is_better : bool, default=None
+        True for a ``mean:COL`` score such as IoU: components are then shortfalls
+        (``human - train``, ...), positive when they hurt. Lower is better otherwise.
+    tolerance : float or str, default=None
+        Practical tolerance: a component smaller than this is not a problem. For rates 1 point
+        (0.01); in the metric's unit otherwise, 1% of the dev figure (of the last split's
+        figure without dev).
     mismatched : bool, default=None
         Whether train and dev come from different distributions; detected from a ``domain``
         column when None.
+    model_family : {"neural_network", "gradient_boosting", "linear", "other"}, default=None
+        Words the actions for the model ("more or deeper trees" for boosting, "richer
+        features, less regularization" for a linear model); a neural network by default. The
+        action ids are the same for every family.
     test : bool, default=False
         The test split of ``predictions`` is sealed: its error (and dev overfitting) is
         computed only with ``test=True``, and each such call counts one look at the test set
@@ -265,8 +319,62 @@ def diagnose(
     >>> d.principal_problem, [a.id for a in d.actions][:2]
     ('avoidable_bias', ['bigger_network', 'train_longer'])
     """
-    metric = _check_metric(metric)
-    tolerance = parse_rate(tolerance, name="--tolerance")
+    spec = parse_metric(metric, higher_is_better=higher_is_better)
+    family = parse_model_family(model_family)
+    token = _METRIC.set(spec)
+    try:
+        return _diagnose(predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
+                         human_labels=human_labels, spec=spec, tolerance=tolerance,
+                         mismatched=mismatched, family=family, test=test, store=store, con=con)
+    finally:
+        _METRIC.reset(token)
+
+
+def _default_tolerance(spec: MetricSpec, estimates: Mapping[str, ErrorEstimate]) -> float:
+    if spec.is_rate or not estimates:
+        return 0.01
+    ref = estimates.get("dev") or list(estimates.values())[-1]
+    return 0.01 * abs(ref.value)
+
+
+def _as_loss(e: ErrorEstimate) -> ErrorEstimate:
+    """A higher-is-better figure as a loss (negated, interval flipped), so gaps keep their sign."""
+    if isinstance(e, HumanReference):
+        return HumanReference(-e.value, None if e.ci_high is None else -e.ci_high,
+                              None if e.ci_low is None else -e.ci_low, e.n, name=e.name)
+    return ErrorEstimate(-e.value, None if e.ci_high is None else -e.ci_high,
+                         None if e.ci_low is None else -e.ci_low, e.n)
+
+
+def _open_predictions(predictions: Any, spec: MetricSpec, con: Any) -> Any:
+    from mlstrat.tables import Predictions, read_predictions
+
+    if isinstance(predictions, Predictions):
+        pred = predictions
+    else:
+        pred = read_predictions(predictions, con=con, labels=spec.kind not in ("mean", "ratio"))
+    if spec.kind == "weighted_error" and "weight" in pred.table.columns:
+        # validate the weights (no nulls, none negative) only when they are used
+        pred = read_predictions(pred.table, con=con, weight="weight")
+    return pred
+
+
+def _diagnose(
+    predictions: Any,
+    *,
+    errors: str | Mapping[str, Any] | None,
+    sizes: str | Mapping[str, Any] | None,
+    human: Sequence[Any] | str | float,
+    bayes: str | None,
+    human_labels: Any,
+    spec: MetricSpec,
+    tolerance: float | str | None,
+    mismatched: bool | None,
+    family: str,
+    test: bool,
+    store: Any,
+    con: Any,
+) -> Diagnosis:
     if (predictions is None) == (errors is None):
         raise ConfigError(
             "give either a predictions table or --errors (e.g. --errors train=1%,dev=10%), not both"
@@ -277,28 +385,27 @@ def diagnose(
         )
     if isinstance(human, (str, float, int)):
         human = [human]
-    refs = parse_human(human)
+    refs = parse_human(human, parse=_parser(spec))
     notes: list[DiagnosisWarning] = []
 
     pred = None
     if predictions is not None:
-        from mlstrat.tables import Predictions, read_predictions
-
-        pred = (
-            predictions
-            if isinstance(predictions, Predictions)
-            else read_predictions(predictions, con=con)
-        )
-        if metric == "weighted_error" and "weight" in pred.table.columns:
-            # validate the weights (no nulls, none negative) only when they are used
-            pred = read_predictions(pred.table, con=con, weight="weight")
-        estimates = _estimates_from_predictions(pred, metric, test)
+        pred = _open_predictions(predictions, spec, con)
+        estimates = (_estimates_from_predictions(pred, spec.kind, test) if spec.is_rate
+                     else _estimates_from_values(pred, spec, test))
         if mismatched is None:
             mismatched = _domains_differ(pred)
     else:
-        estimates = _estimates_from_figures(errors, sizes)  # type: ignore[arg-type]
+        estimates = _estimates_from_figures(errors, sizes, spec)  # type: ignore[arg-type]
     test_notes = _test_notes(predictions, pred, estimates, store=store, con=con)
+    tolerance = (_default_tolerance(spec, estimates) if tolerance is None
+                 else _parser(spec)(tolerance, name="--tolerance"))
     if human_labels is not None:
+        if not spec.is_rate:
+            raise ConfigError(
+                f"--human-labels measures a human error rate from class labels; for "
+                f"--metric {spec.name} give the human level as a figure (--human \"expert=...\")"
+            )
         if pred is None:
             raise ConfigError(
                 "--human-labels needs a predictions table: its y_true is what human labels are "
@@ -315,19 +422,25 @@ def diagnose(
                 )
             )
 
-    proxy = _bayes_proxy(refs, bayes, notes)
+    reported_refs = list(refs)
+    if spec.higher_is_better:
+        estimates = {k: _as_loss(v) for k, v in estimates.items()}
+        refs = [_as_loss(r) for r in refs]  # type: ignore[misc]
+    proxy = _bayes_proxy(refs, bayes, spec, notes)
     components = decompose(estimates, proxy, tolerance=tolerance)
     problems, principal = rank_problems(components)
     notes.extend(_warnings(estimates, proxy, components, mismatched, tolerance))
     notes.extend(test_notes)
-    undetermined = components["avoidable_bias"].status == "undetermined"
-    actions = actions_for(problems)
-    if undetermined and not problems:
+    if spec.higher_is_better:
+        estimates = {k: _as_loss(v) for k, v in estimates.items()}
+        proxy = _as_loss(proxy) if proxy is not None else None  # type: ignore[assignment]
+    actions = actions_for(problems, model_family=family)
+    if components["avoidable_bias"].status == "undetermined" and not problems:
         actions = (MEASURE_HUMAN_LEVEL,)
     return Diagnosis(
-        metric=metric,
+        metric=spec,
         errors=estimates,
-        human_level=HumanLevel(tuple(refs), proxy),
+        human_level=HumanLevel(tuple(reported_refs), proxy),
         components=components,
         problems=problems,
         principal_problem=principal,
@@ -339,34 +452,52 @@ def diagnose(
             confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
         actions=actions,
+        model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
     )
 
 
 def _bayes_proxy(
-    refs: Sequence[HumanReference], bayes: str | None, notes: list[DiagnosisWarning]
+    refs: Sequence[HumanReference], bayes: str | None, spec: MetricSpec,
+    notes: list[DiagnosisWarning],
 ) -> HumanReference | None:
-    """The Bayes proxy among ``refs``; ``None`` (and a warning) when no human level is given."""
+    """The Bayes proxy among ``refs``; ``None`` (and a warning) when no human level is given:
+    avoidable bias is then undetermined, never assumed."""
     if refs:
         return choose_bayes_proxy(refs, bayes)
     if bayes is not None:
         raise ConfigError(
             f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
         )
+    if spec.higher_is_better:
+        raise ConfigError(
+            f"--metric {spec.name} is higher-is-better and has no natural best value: give "
+            'the human (or perfect) level, e.g. --human "annotators=0.92" or --human "perfect=1"'
+        )
+    example, zero = ("0.5%", "0%") if spec.is_rate else ("...", "0")
     notes.append(
         DiagnosisWarning(
             "no_human_level",
-            "No human-level error given: avoidable bias is undetermined (the training error "
-            "alone cannot tell Bayes error from avoidable bias). Give --human \"expert=0.5%\" "
-            "(or --human-labels); --human 0% treats the whole training error as avoidable bias.",
+            f"No human-level error given: avoidable bias is undetermined (the training "
+            f"{spec.label} alone cannot tell Bayes error from avoidable bias). Give --human "
+            f'"expert={example}"{" (or --human-labels)" if spec.is_rate else ""}; --human {zero} '
+            f"treats the whole training {spec.label} as avoidable bias.",
         )
     )
     return None
 
 
 def _pts(value: float) -> str:
-    return f"{100 * value:.1f} pts"
+    """A gap in sentences: percentage points for rates, the metric's unit otherwise."""
+    if _METRIC.get().is_rate:
+        return f"{100 * value:.1f} pts"
+    return f"{value:.4g}"
+
+
+def _fig(value: float) -> str:
+    """A figure in sentences: a percentage for rates, the number itself otherwise."""
+    return format_rate(value) if _METRIC.get().is_rate else f"{value:.4g}"
 
 
 def _warnings(
@@ -382,8 +513,8 @@ def _warnings(
         out.append(
             DiagnosisWarning(
                 "surpassed_human_level",
-                f"Train error {format_rate(train.value)} is below the human level "
-                f"{format_rate(proxy.value)} ({proxy.name}): the human figure no longer bounds "
+                f"Train {_METRIC.get().label} {_fig(train.value)} is below the human level "
+                f"{_fig(proxy.value)} ({proxy.name}): the human figure no longer bounds "
                 "Bayes error, so the avoidable-bias estimate has lost its anchor. Give a stronger "
                 "human reference (e.g. a team of experts) with --human.",
             )
@@ -454,15 +585,20 @@ def _too_small(
 ) -> str:
     """Message for a practically large component whose interval still includes 0.
 
-    The size quoted is one at which the same intervals would exclude 0 if the rates held
-    (:func:`mlstrat.metrics._intervals.settling_size`), not a normal-approximation guess.
+    For rates the size quoted is one at which the same intervals would exclude 0 if the
+    rates held (:func:`mlstrat.metrics._intervals.settling_size`), not a normal-approximation
+    guess.
     """
     later = estimates[c.to]
     earlier = proxy if c.from_ == "human_level" else estimates[c.from_]
-    assert earlier is not None  # a computed component has both ends
+    if earlier is None:  # unreachable: a computed component has both ends
+        raise ValueError(f"{name}: no earlier figure")
     gap = c.value or 0.0
     sampled = earlier.ci_low is not None
-    n = settling_size(later.value, earlier.value, earlier_sampled=sampled) or 0
+    if not _METRIC.get().is_rate:
+        n = _needed_size_values(earlier, later, gap)
+    else:
+        n = settling_size(later.value, earlier.value, earlier_sampled=sampled) or 0
     if not sampled:  # an exact human figure: only the later split is sampled
         where, each = f"the {_place(c.to)} split is", ""
     else:
@@ -472,6 +608,20 @@ def _too_small(
         f"{_pts(c.ci_low or 0.0)} to {_pts(c.ci_high or 0.0)}): {where} too small to decide; "
         f"about {n:,} examples{each} would."
     )
+
+
+def _per_example_sd(e: ErrorEstimate) -> float:
+    """The per-example standard deviation behind an interval: half-width * sqrt(n) / z."""
+    if e.ci_low is None or e.ci_high is None or not e.n:
+        return 0.0
+    return (e.ci_high - e.ci_low) / (2 * Z95) * math.sqrt(e.n)
+
+
+def _needed_size_values(earlier: ErrorEstimate, later: ErrorEstimate, gap: float) -> int:
+    sd_later = _per_example_sd(later)
+    if earlier.ci_low is None:  # an exact human figure: only the later split is sampled
+        return needed_size_sd(sd_later, 0.0, gap)
+    return needed_size_sd(_per_example_sd(earlier), sd_later, gap)
 
 
 def _verdict(
@@ -490,10 +640,12 @@ def _verdict(
     bias = components["avoidable_bias"]
     if bias.status == "undetermined":
         settle = (
-            f"Avoidable bias is undetermined: the training error "
-            f"({format_rate(estimates['train'].value)}) cannot be split into Bayes error and "
-            "avoidable bias without a human-level error; give it (--human \"expert=0.5%\", "
-            "or --human-labels) to settle whether bias is a problem."
+            f"Avoidable bias is undetermined: the training {_METRIC.get().label} "
+            f"({_fig(estimates['train'].value)}) cannot be split into Bayes error and "
+            "avoidable bias without a human level; give it (--human \"expert="
+            f"{'0.5%' if _METRIC.get().is_rate else '...'}\""
+            f"{', or --human-labels' if _METRIC.get().is_rate else ''}) to settle whether bias "
+            "is a problem."
         )
         if all(c.value is None for c in components.values()):
             return settle

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError
@@ -14,10 +14,12 @@ from mlstrat.metrics._intervals import wilson_interval
 __all__ = ["parse_human", "choose_bayes_proxy", "human_from_labels"]
 
 
-def parse_human(human: Iterable[Any]) -> list[HumanReference]:
+def parse_human(human: Iterable[Any], *, parse: Callable[..., float] = parse_rate
+                ) -> list[HumanReference]:
     """Parse ``--human`` values: ``"expert team=0.5%"``, ``"0.5%"``, ``0.005`` or ``(name, rate)``.
 
-    A bare figure is named ``human``; names must be unique.
+    A bare figure is named ``human``; names must be unique. ``parse`` reads the figure (a rate
+    by default; a number in the metric's unit for regression and per-example metrics).
     """
     refs: list[HumanReference] = []
     for item in human:
@@ -35,7 +37,7 @@ def parse_human(human: Iterable[Any]) -> list[HumanReference]:
                 )
         else:
             name, raw = "human", item
-        value = parse_rate(raw, name=f"--human {name}")
+        value = parse(raw, name=f"--human {name}")
         refs.append(HumanReference(value=value, name=name))
     names = [r.name for r in refs]
     dupes = sorted({n for n in names if names.count(n) > 1})

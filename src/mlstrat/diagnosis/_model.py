@@ -130,7 +130,7 @@ class DiagnosisWarning:
 class Diagnosis:
     """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is ``mlstrat diagnose --json``."""
 
-    metric: str
+    metric: Any  # a mlstrat.metrics.MetricSpec: name, direction, unit
     errors: dict[str, ErrorEstimate]
     human_level: HumanLevel
     components: dict[str, Component]
@@ -140,10 +140,11 @@ class Diagnosis:
     actions: tuple[Action, ...]
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
+    model_family: str = "neural_network"  # how the actions are worded; their ids never change
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric,
+            "metric": self.metric.to_dict(),
             "errors": {name: e.to_dict() for name, e in self.errors.items()},
             "human_level": self.human_level.to_dict(),
             "components": {name: c.to_dict() for name, c in self.components.items()},
@@ -153,4 +154,5 @@ class Diagnosis:
             "actions": [a.to_dict() for a in self.actions],
             "warnings": [w.to_dict() for w in self.warnings],
             "tolerance": self.tolerance,
+            "model_family": self.model_family,
         }

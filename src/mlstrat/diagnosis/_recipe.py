@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from mlstrat.diagnosis._model import Action
 
-__all__ = ["RECIPE", "ACTIONS", "MEASURE_HUMAN_LEVEL", "actions_for"]
+__all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "MEASURE_HUMAN_LEVEL",
+           "actions_for", "parse_model_family"]
 
 #: problem -> action ids, most direct first.
 RECIPE: dict[str, tuple[str, ...]] = {
@@ -89,8 +90,128 @@ MEASURE_HUMAN_LEVEL = Action(
 )
 
 
-def actions_for(problems: Sequence[str]) -> tuple[Action, ...]:
+#: The model families the recipe is worded for (``ACTIONS`` is the neural-network wording).
+MODEL_FAMILIES: tuple[str, ...] = ("neural_network", "gradient_boosting", "linear", "other")
+
+#: family -> action id -> (title, why), replacing the neural-network wording of ``ACTIONS``.
+#: The ids stay the same for every family, so scripts keyed on them keep working.
+FAMILY_ACTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "gradient_boosting": {
+        "bigger_network": (
+            "Grow more or deeper trees, lower min_samples_leaf",
+            "The ensemble does not fit the training set as well as humans do; more trees, larger "
+            "max_depth or max_leaf_nodes and smaller leaves lower training error.",
+        ),
+        "train_longer": (
+            "Boost for more rounds",
+            "Training error is still above human level; more rounds (n_estimators, max_iter, a "
+            "looser early stopping) keep lowering it.",
+        ),
+        "better_optimizer": (
+            "Tune the learning rate with the number of rounds",
+            "A smaller learning rate with more rounds usually fits better; too small a budget "
+            "stops boosting early.",
+        ),
+        "architecture_search": (
+            "Search tree hyperparameters at random",
+            "Depth, leaves, learning rate and subsampling set both how well the trees fit train "
+            "and how well they generalize.",
+        ),
+        "regularization": (
+            "Regularize the trees (shallower, bigger leaves, subsampling)",
+            "Shallower trees, a higher min_samples_leaf, L2 on leaf values and row/feature "
+            "subsampling trade a little training fit for better generalization.",
+        ),
+        "data_augmentation": (
+            "Add training rows (augmentation rarely fits tables)",
+            "Trees generalize from rows they have seen; more of them reduces variance.",
+        ),
+    },
+    "linear": {
+        "bigger_network": (
+            "Richer features, less regularization",
+            "A linear model cannot fit what its features cannot express: interactions, splines "
+            "or binned features, and a larger C / smaller alpha, lower training error.",
+        ),
+        "train_longer": (
+            "Fit to convergence (more iterations, lower tol)",
+            "An unconverged solver leaves training error above what the model can reach.",
+        ),
+        "better_optimizer": (
+            "Scale the features; use a solver suited to the data",
+            "Badly scaled features slow solvers down and stop them short of the optimum.",
+        ),
+        "architecture_search": (
+            "Try a more flexible model family (boosted trees, a network)",
+            "When richer features are not enough, a non-linear model may fit and generalize "
+            "better.",
+        ),
+        "regularization": (
+            "More regularization (smaller C, larger alpha)",
+            "A stronger penalty trades a little training fit for better generalization.",
+        ),
+        "data_augmentation": (
+            "Add training rows",
+            "More examples pin the coefficients down and reduce variance.",
+        ),
+    },
+    "other": {
+        "bigger_network": (
+            "Increase the model's capacity",
+            "The model does not fit the training set as well as humans do; more capacity lowers "
+            "training error.",
+        ),
+        "train_longer": (
+            "Fit longer or to convergence",
+            "Training error is still above human level; more fitting may lower it.",
+        ),
+        "better_optimizer": (
+            "Improve the fitting procedure",
+            "A better optimization of the training objective lowers training error.",
+        ),
+        "architecture_search": (
+            "Search model families and hyperparameters at random",
+            "A different model can both fit train better and generalize better.",
+        ),
+        "regularization": (
+            "Regularize (constrain the model)",
+            "Regularization trades a little training fit for better generalization.",
+        ),
+    },
+}
+
+
+def parse_model_family(family: str | None) -> str:
+    """``"gbt"``, ``"boosting"``, ``"nn"``, ``"linear"``... -> one of :data:`MODEL_FAMILIES`."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat._numbers import did_you_mean
+
+    if family is None:
+        return "neural_network"
+    key = family.strip().lower().replace("-", "_").replace(" ", "_")
+    aliases = {"nn": "neural_network", "network": "neural_network", "mlp": "neural_network",
+               "gbt": "gradient_boosting", "gbm": "gradient_boosting", "boosting": "gradient_boosting",
+               "gradient_boosted_trees": "gradient_boosting", "trees": "gradient_boosting",
+               "xgboost": "gradient_boosting", "lightgbm": "gradient_boosting"}
+    key = aliases.get(key, key)
+    if key not in MODEL_FAMILIES:
+        raise ConfigError(
+            f"--model-family: unknown family {family!r}{did_you_mean(key, MODEL_FAMILIES)}; "
+            f"choose from {', '.join(MODEL_FAMILIES)}"
+        )
+    return key
+
+
+def _wording(action_id: str, family: str) -> tuple[str, str]:
+    return FAMILY_ACTIONS.get(family, {}).get(action_id, ACTIONS[action_id])
+
+
+def actions_for(problems: Sequence[str], *, model_family: str = "neural_network"
+                ) -> tuple[Action, ...]:
     """Recipe entries for ``problems`` (ordered as given), each action once.
+
+    ``model_family`` words the actions for the model (``neural_network``,
+    ``gradient_boosting``, ``linear``, ``other``); the ids do not change.
 
     An action shared by two found problems (``architecture_search``) lists both in
     ``addresses``; no action is returned for a problem that was not found. With no problem,
@@ -115,4 +236,4 @@ def actions_for(problems: Sequence[str]) -> tuple[Action, ...]:
                 order.append(action_id)
                 addresses[action_id] = []
             addresses[action_id].append(problem)
-    return tuple(Action(a, ACTIONS[a][0], ACTIONS[a][1], tuple(addresses[a])) for a in order)
+    return tuple(Action(a, *_wording(a, model_family), tuple(addresses[a])) for a in order)

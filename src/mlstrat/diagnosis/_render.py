@@ -21,14 +21,28 @@ _COLORS = {
 BAR_WIDTH = 48
 
 
-def _ci(low: float | None, high: float | None) -> str:
+def _fmt(diag: Diagnosis, value: float | None) -> str:
+    """A figure: a percentage for rates, the number in the metric's unit otherwise."""
+    if diag.metric.is_rate or value is None:
+        return format_rate(value)
+    return f"{value:.4g}"
+
+
+def _ci(diag: Diagnosis, low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "-"
-    return f"{format_rate(low)} .. {format_rate(high)}"
+    return f"{_fmt(diag, low)} .. {_fmt(diag, high)}"
 
 
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:+.2f} pts"
+def _gap(diag: Diagnosis, value: float, digits: int = 2) -> str:
+    """A signed gap: percentage points for rates, the metric's unit otherwise."""
+    return f"{100 * value:+.{digits}f}" if diag.metric.is_rate else f"{value:+.3g}"
+
+
+def _signed(diag: Diagnosis, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return _gap(diag, value) + (" pts" if diag.metric.is_rate else "")
 
 
 def component_bar(diag: Diagnosis) -> Any:
@@ -42,26 +56,27 @@ def component_bar(diag: Diagnosis) -> Any:
     proxy = diag.human_level.bayes_proxy
     ladder = Text()
     ladder.append(
-        f"human {format_rate(proxy.value) if proxy else '?'}", style=_COLORS["human"]
+        f"human {_fmt(diag, proxy.value) if proxy else '?'}", style=_COLORS["human"]
     )
     for name in COMPONENTS:
         c = diag.components[name]
         if c.status == "undetermined":
             ladder.append(" ─?→ ", style=_COLORS[name])
-            ladder.append(f"{SPLIT_DISPLAY[c.to]} {format_rate(diag.errors[c.to].value)}")
+            ladder.append(f"{SPLIT_DISPLAY[c.to]} {_fmt(diag, diag.errors[c.to].value)}")
             continue
         if c.value is None:
             continue
         ladder.append(
-            f" ─{100 * c.value:+.1f}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
+            f" ─{_gap(diag, c.value, 1)}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
         )
-        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {format_rate(diag.errors[c.to].value)}")
+        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {_fmt(diag, diag.errors[c.to].value)}")
 
     train = diag.errors.get("train")
     if proxy is None:  # human level and avoidable bias together: the train error, undivided
-        parts = [("human", train.value if train else 0.0)]
+        parts = [("human", max(train.value, 0.0) if train else 0.0)]
     else:
-        parts = [("human", proxy.value)]
+        # a higher-is-better score has no zero to stack the human level on: gaps only
+        parts = [("human", 0.0 if diag.metric.higher_is_better else max(proxy.value, 0.0))]
     parts += [(name, max(diag.components[name].value or 0.0, 0.0)) for name in COMPONENTS]
     total = sum(v for _, v in parts) or 1.0
     bar = Text()
@@ -94,8 +109,11 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    metric = {"error": "error", "weighted_error": "weighted error", "f1": "1 - F1"}[diag.metric]
-    errors = Table(title=f"{metric.capitalize()} per split (95% CI)", title_justify="left")
+    metric = diag.metric.label
+    better = ", higher is better" if diag.metric.higher_is_better else ""
+    name = metric.capitalize() if diag.metric.is_rate else metric
+    title = f"{name} per split (95% CI{better})"
+    errors = Table(title=title, title_justify="left")
     errors.add_column("")
     errors.add_column(metric, justify="right")
     errors.add_column("95% CI", justify="right")
@@ -109,8 +127,8 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         label = f"{name}{star}"
         errors.add_row(
             Text(label, style="grey50"),
-            format_rate(ref.value),
-            _ci(ref.ci_low, ref.ci_high),
+            _fmt(diag, ref.value),
+            _ci(diag, ref.ci_low, ref.ci_high),
             "-" if ref.n is None else f"{ref.n:,}",
         )
     for split in SPLITS:
@@ -118,8 +136,8 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         if e is not None:
             errors.add_row(
                 SPLIT_DISPLAY[split],
-                format_rate(e.value),
-                _ci(e.ci_low, e.ci_high),
+                _fmt(diag, e.value),
+                _ci(diag, e.ci_low, e.ci_high),
                 "-" if e.n is None else f"{e.n:,}",
             )
 
@@ -138,7 +156,7 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
         if c.value is None:
             flag = "undetermined" if c.status == "undetermined" else "n/a"
-        ci = "-" if c.ci_low is None else f"{100 * c.ci_low:+.2f} .. {100 * (c.ci_high or 0):+.2f}"
+        ci = "-" if c.ci_low is None else f"{_gap(diag, c.ci_low)} .. {_gap(diag, c.ci_high or 0)}"
         style = (
             "bold red"
             if name == diag.principal_problem
@@ -147,7 +165,7 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         comps.add_row(
             Text(PROBLEM_LABELS[name], style=_COLORS[name]),
             gap,
-            _signed(c.value),
+            _signed(diag, c.value),
             ci,
             Text(flag, style=style),
         )

@@ -1,4 +1,5 @@
-"""Classification metrics from confusion counts, their intervals, and model selection.
+"""Classification metrics from confusion counts, regression and per-example metrics from sums,
+their intervals, and model selection.
 
 Public names load lazily so that :mod:`mlstrat.diagnosis` can use the interval helpers
 without importing numpy or the engine.
@@ -13,16 +14,24 @@ __all__ = [
     "Candidate",
     "Constraint",
     "Counts",
+    "Estimate",
+    "MetricSpec",
     "MetricsReport",
+    "RegressionReport",
+    "RegressionSplit",
     "Selection",
     "SplitMetrics",
+    "compute_metric",
     "compute_metrics",
+    "compute_regression_metrics",
     "confusion_counts",
     "metrics_from_arrays",
     "metrics_from_counts",
     "mover_difference",
     "normal_interval",
     "parse_constraint",
+    "parse_metric",
+    "regression_from_arrays",
     "select",
     "wilson_interval",
 ]
@@ -43,6 +52,14 @@ _WHERE: dict[str, str] = {
     "mover_difference": "_intervals",
     "normal_interval": "_intervals",
     "wilson_interval": "_intervals",
+    "MetricSpec": "_spec",
+    "parse_metric": "_spec",
+    "Estimate": "_values",
+    "RegressionReport": "_values",
+    "RegressionSplit": "_values",
+    "compute_metric": "_values",
+    "compute_regression_metrics": "_values",
+    "regression_from_arrays": "_values",
 }
 
 

@@ -116,12 +116,17 @@ def _style(rc: Mapping[str, Any] = _RC) -> Any:
 # -- the staircase --------------------------------------------------------------------------
 
 
-def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error") -> str:
+def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
+                  rate: bool = True) -> str:
     """Waterfall from human level to test: each step's rise is a labelled component.
 
     ``levels``: ``{"name", "label", "value", "ci_low", "ci_high", "component", "component_label",
     "significant"}`` in staircase order; the first is the human level (``component`` None).
+    ``rate``: figures are fractions shown as percentages; False for a metric in its own unit
+    (RMSE, a word error rate, a mean log loss).
     """
+    fig_text = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    gap_text = _pp if rate else (lambda v: f"{v:+.3g}")
     with _style():
         fig, ax = _figure(8.6, 3.9)
         top = max([lv["value"] for lv in levels] + [lv.get("ci_high") or 0 for lv in levels] + [1e-4])
@@ -144,7 +149,7 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error")
                         linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
                 name = lv.get("component_label") or "gap"
                 sign_note = "" if significant else "\nwithin noise"
-                text = f"{name}\n{_pp(value - prev)}{sign_note}"
+                text = f"{name}\n{gap_text(value - prev)}{sign_note}"
                 # above the whisker, so the label never sits on the interval
                 y_text = max(value, prev, lv.get("ci_high") or 0) + top * 0.04
                 ax.annotate(text, (i, y_text), ha="center", va="bottom", fontsize=8.6,
@@ -156,13 +161,14 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error")
                             ecolor=PALETTE["ink"], elinewidth=1.0, capsize=4, zorder=5)
             prev = value
         ax.set_xticks(range(len(levels)))
-        ax.set_xticklabels([f"{lv['label']}\n{_pct(lv['value'])}" for lv in levels], fontsize=9.5)
+        ax.set_xticklabels([f"{lv['label']}\n{fig_text(lv['value'])}" for lv in levels], fontsize=9.5)
         ax.tick_params(axis="x", length=0, colors=PALETTE["ink"])
         ax.set_ylim(0, top * 1.45)
         ax.set_xlim(-0.6, len(levels) - 0.4)
         ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
         ax.set_axisbelow(True)
-        _pct_axis(ax)
+        if rate:
+            _pct_axis(ax)
         ax.set_ylabel(ylabel)
         return _to_svg(fig, "stair", "Error staircase from human level to test with each component")
 
@@ -324,3 +330,56 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         ax.set_xlabel("ceiling: the most error fixing the category can remove"
                       + (f" (grey: the split's error {_pct(split_error)})" if split_error else ""))
         return _to_svg(fig, "ea", "Error-analysis ceilings per category")
+
+
+# -- learning curve against training-set size ------------------------------------------------
+
+
+def size_curve_svg(curve: Mapping[str, Any]) -> str:
+    """Train and dev figures against training-set size (log x), dev 95% band, human line and
+    the fitted power law extended to twice the largest size (the "more data" prediction)."""
+    import numpy as np
+
+    points = curve.get("points") or []
+    metric = str(curve.get("metric") or "error")
+    rate = metric == "error"
+    with _style():
+        fig, ax = _figure(8.6, 3.6)
+        sizes = [p["size"] for p in points]
+        for split in ("train", "dev"):
+            ax.plot(sizes, [p[split]["value"] for p in points], color=PALETTE[split], linewidth=2,
+                    marker="o", markersize=4, label=split, zorder=3)
+        ax.fill_between(sizes, [p["dev"]["ci_low"] for p in points], [p["dev"]["ci_high"] for p in points],
+                        color=PALETTE["dev"], alpha=0.15, linewidth=0, label="dev 95% interval")
+        fit = curve.get("fit") or {}
+        doubling = fit.get("doubling")
+        if fit and doubling:
+            xs = np.geomspace(min(sizes), doubling["to"], 60)
+            ax.plot(xs, fit["floor"] + fit["scale"] * xs ** (-fit["exponent"]), color=PALETTE["dev"],
+                    linestyle=(0, (4, 3)), linewidth=1.3,
+                    label=f"power law, exponent {fit['exponent']:.2f}")
+            ax.errorbar([doubling["to"]], [doubling["dev_predicted"]],
+                        yerr=[[doubling["dev_predicted"] - doubling["ci_low"]],
+                              [doubling["ci_high"] - doubling["dev_predicted"]]],
+                        fmt="D", color=PALETTE["dev"], markersize=5, capsize=4, zorder=4,
+                        label="predicted at 2× data")
+        human = curve.get("human_level")
+        if human is not None:
+            ax.axhline(human, color=PALETTE["human"], linestyle="--", linewidth=1.5,
+                       label=f"human level ({_pct(human) if rate else f'{human:.4g}'})")
+        from matplotlib.ticker import FixedLocator, NullLocator
+
+        ax.set_xscale("log")
+        ticks = sizes + ([doubling["to"]] if fit and doubling else [])
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{t:,}" for t in ticks])
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(metric)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+        ax.set_axisbelow(True)
+        if rate:
+            _pct_axis(ax)
+        ax.legend(fontsize=8.5, loc="upper right")
+        return _to_svg(fig, "sizecurve", "Train and dev figures against training-set size")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-from mlstrat._exceptions import ConfigError, InputError
+from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
 from mlstrat.runs._compare import compare_runs
@@ -19,7 +19,9 @@ from mlstrat.runs._run import (
     Run,
     bayes_proxy,
     components_of,
+    format_figure,
     format_pct,
+    is_rate_metric,
     split_errors,
 )
 
@@ -29,8 +31,6 @@ _TEMPLATES = Path(__file__).parent / "templates"
 # the confusion matrix shown is the first split present in this order (dev decides)
 _CONFUSION_ORDER = ("dev", "test", "train_dev", "train")
 _HISTORY_MAX_RUNS = 20
-# what the diagnosed figure is, per metric (the diagnosis of F1 works on 1 - F1)
-_METRIC_LABEL = {"error": "error", "weighted_error": "weighted error", "f1": "1 - F1"}
 
 
 def _doc(value: Any, name: str) -> dict[str, Any] | None:
@@ -53,8 +53,20 @@ def _run(value: Any) -> Run:
     return Run.from_dict(doc)
 
 
-def _ci_text(lo: float | None, hi: float | None) -> str:
-    return f"{format_pct(lo)} – {format_pct(hi)}" if lo is not None and hi is not None else "–"
+def _ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None) -> str:
+    if lo is None or hi is None:
+        return "–"
+    return f"{format_figure(lo, diagnosis)} – {format_figure(hi, diagnosis)}"
+
+
+def _metric_label(diagnosis: dict[str, Any] | None) -> str:
+    from mlstrat.metrics._spec import metric_name, parse_metric
+
+    name = metric_name((diagnosis or {}).get("metric"))
+    try:
+        return parse_metric(name).label
+    except MlstratError:  # a metric this version does not know: show its name
+        return name.replace("_", " ")
 
 
 def _n_text(n: Any) -> str:
@@ -77,15 +89,15 @@ def _errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | 
         rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
     scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
     for r in rows:
-        r["value_text"] = format_pct(r["value"])
-        r["ci_text"] = _ci_text(r["ci_low"], r["ci_high"])
+        r["value_text"] = format_figure(r["value"], diagnosis)
+        r["ci_text"] = _ci_text(r["ci_low"], r["ci_high"], diagnosis)
         r["n_text"] = _n_text(r["n"])
         # positions on the interval strip, in percent of its width
         r["dot"] = 100 * r["value"] / scale
         if r["ci_low"] is not None and r["ci_high"] is not None:
             r["bar_left"] = 100 * r["ci_low"] / scale
             r["bar_width"] = max(100 * (r["ci_high"] - r["ci_low"]) / scale, 0.6)
-    return {"rows": rows, "scale_text": format_pct(scale)}
+    return {"rows": rows, "scale_text": format_figure(scale, diagnosis)}
 
 
 def _levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,10 +137,10 @@ def _components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]
         ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
                 SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
         rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
-                     "value_text": format_pct(c["value"]) if c["value"] is not None else (
+                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
                          "undetermined (no human level)" if c.get("status") == "undetermined"
                          else "not computable"),
-                     "ci_text": _ci_text(c["ci_low"], c["ci_high"]),
+                     "ci_text": _ci_text(c["ci_low"], c["ci_high"], diagnosis),
                      "span": " → ".join(str(e) for e in ends if e),
                      "significant": c["significant"], "principal": key == principal,
                      "problem": key in problems})
@@ -164,6 +176,20 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
         "restored_best": bool(history.get("restored_best")),
         "best_dev_error": format_pct(finite_or_none((best_row or {}).get("dev_error"))),
     }
+
+
+def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The learning curve against training-set size (``mlstrat curve`` records it in metrics)."""
+    from mlstrat.report._charts import size_curve_svg
+
+    curve = (metrics or {}).get("curve")
+    if not isinstance(curve, Mapping) or len(curve.get("points") or []) < 2:
+        return None
+    fit = curve.get("fit") or {}
+    lo, hi = (fit.get("exponent_ci") or [None, None])[:2]
+    return {"svg": size_curve_svg(curve), "reading": curve.get("reading") or "",
+            "sizes": len(curve["points"]), "exponent": fit.get("exponent"),
+            "exponent_ci": (lo, hi), "warnings": list(curve.get("warnings") or [])}
 
 
 def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -327,7 +353,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     _, human = bayes_proxy(diagnosis)
     levels = _levels(diagnosis) if diagnosis else []
     principal = (diagnosis or {}).get("principal_problem")
-    metric = str((diagnosis or {}).get("metric") or "error")
+    metric = _metric_label(diagnosis)
     context = {
         "title": title,
         "subtitle": subtitle,
@@ -336,19 +362,21 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "palette": PALETTE,
         "diagnosis": diagnosis,
         "metric": metric,
-        "metric_label": _METRIC_LABEL.get(metric, metric.replace("_", " ")),
+        "metric_label": metric,
         "verdict": (diagnosis or {}).get("verdict"),
         "principal": {"key": principal, "label": COMPONENT_DISPLAY.get(principal)} if principal else None,
         "problems": [{"key": p, "label": COMPONENT_DISPLAY.get(p, p)} for p in (diagnosis or {}).get("problems") or []],
         "errors": _errors_section(diagnosis, metrics),
-        "staircase": staircase_svg(levels, ylabel=_METRIC_LABEL.get(metric, metric)) if len(levels) >= 2 else None,
+        "staircase": staircase_svg(levels, ylabel=metric, rate=is_rate_metric(diagnosis))
+        if len(levels) >= 2 else None,
         "components": _components_section(diagnosis),
         "actions": _actions(diagnosis),
         "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}
                      for w in (diagnosis or {}).get("warnings") or []],
-        "tolerance": format_pct(finite_or_none((diagnosis or {}).get("tolerance"))),
+        "tolerance": format_figure(finite_or_none((diagnosis or {}).get("tolerance")), diagnosis),
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
+        "size_curve": _size_curve(metrics),
         "metrics_rows": _metrics_rows(metrics),
         "error_analysis": _error_analysis(error_summary),
         "history": _history(run_list),

@@ -9,7 +9,13 @@ from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError
-from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, bayes_proxy, format_pct
+from mlstrat.runs._run import (
+    COMPONENT_DISPLAY,
+    COMPONENTS,
+    Run,
+    bayes_proxy,
+    format_figure,
+)
 
 __all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE"]
 
@@ -148,6 +154,14 @@ def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
 
 
+def _metric_of(run: Run) -> str | None:
+    """The diagnosed metric's name (the JSON holds an object; runs recorded earlier a bare name)."""
+    from mlstrat.metrics._spec import metric_name
+
+    metric = (run.diagnosis or {}).get("metric")
+    return None if metric is None else metric_name(metric)
+
+
 def _ignored(key: str, ignore: frozenset[str]) -> bool:
     return key in ignore or key.rsplit(".", 1)[-1] in ignore
 
@@ -168,12 +182,14 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
         # the headline names the big movers, not the noise riding along with them
         largest = abs(moved[0][2] - moved[0][1])
         moved = [m for m in moved if abs(m[2] - m[1]) >= largest / 4]
-        parts = [f"{COMPONENT_DISPLAY[n]} {format_pct(x)} -> {format_pct(y)}" for n, x, y in moved[:_SUMMARY_TOP]]
+        parts = [f"{COMPONENT_DISPLAY[n]} {format_figure(x, b.diagnosis)} -> {format_figure(y, b.diagnosis)}"
+                 for n, x, y in moved[:_SUMMARY_TOP]]
     else:
         moved_err = [(s, x, y) for s, (x, y) in errors.items()
                      if x is not None and y is not None and abs(y - x) >= _EPS]
         moved_err.sort(key=lambda t: -abs(t[2] - t[1]))
-        parts = [f"{SPLIT_DISPLAY[s]} error {format_pct(x)} -> {format_pct(y)}" for s, x, y in moved_err[:_SUMMARY_TOP]]
+        parts = [f"{SPLIT_DISPLAY[s]} error {format_figure(x, b.diagnosis)} -> {format_figure(y, b.diagnosis)}"
+                 for s, x, y in moved_err[:_SUMMARY_TOP]]
     what = ", ".join(parts) if parts else "no measurable change"
     if not config_known:
         return f"{what} (config not recorded for {a.short_id if a.config is None else b.short_id})"
@@ -256,11 +272,12 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE)
                          "same examples")
     _warn_if_differs(warnings, runs, lambda r: r.test_fingerprint, "different_test_set",
                      "the runs were evaluated on different test sets ({}): test errors are not comparable")
-    _warn_if_differs(warnings, runs, lambda r: (r.diagnosis or {}).get("metric"), "different_metric",
+    _warn_if_differs(warnings, runs, _metric_of, "different_metric",
                      "the runs were diagnosed on different metrics ({}): compare like with like")
     _warn_if_differs(warnings, runs, lambda r: bayes_proxy(r.diagnosis)[1], "different_human_level",
                      "the runs use different human-level anchors ({}): avoidable bias moved with "
-                     "the anchor, not only with the model", show=format_pct)
+                     "the anchor, not only with the model",
+                     show=lambda v: format_figure(v, runs[-1].diagnosis))
     return Comparison(runs, errors, components, config, tuple(steps), tuple(warnings))
 
 

@@ -10,7 +10,7 @@ from mlstrat._constants import SPLITS
 from mlstrat._numbers import finite_or_none
 
 __all__ = ["Run", "COMPONENTS", "COMPONENT_DISPLAY", "split_errors", "components_of",
-           "bayes_proxy", "format_pct"]
+           "bayes_proxy", "format_pct", "format_figure", "is_rate_metric"]
 
 #: The four components of the decomposition, in the order of the staircase (METHOD.md §3).
 COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
@@ -154,3 +154,23 @@ def format_pct(value: float | None) -> str:
         return "-"
     digits = 1 if abs(value) >= 0.01 or value == 0 else 2
     return f"{100 * value:.{digits}f}%"
+
+
+def is_rate_metric(diagnosis: Mapping[str, Any] | None) -> bool:
+    """Whether a diagnosis JSON's figures are rates (percentages) or values in a metric's unit.
+
+    Older runs store ``metric`` as a bare name; every one of those was a classification rate.
+    """
+    metric = (diagnosis or {}).get("metric")
+    return not (isinstance(metric, Mapping) and metric.get("unit") == "value")
+
+
+def format_figure(value: float | None, diagnosis: Mapping[str, Any] | None, *,
+                  signed: bool = False) -> str:
+    """A diagnosis figure for humans: :func:`format_pct` for rates, 4 significant digits otherwise."""
+    if is_rate_metric(diagnosis):
+        text = format_pct(value)
+        return "+" + text if signed and value is not None and value > 0 else text
+    if value is None:
+        return "-"
+    return f"{value:+.4g}" if signed else f"{value:.4g}"

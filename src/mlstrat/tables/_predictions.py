@@ -36,22 +36,24 @@ class Predictions:
 
 
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
-                     weight: str | None = None) -> Predictions:
+                     weight: str | None = None, labels: bool = True) -> Predictions:
     """Open and validate a predictions table (one engine pass).
 
     Checks: the required columns exist; ``split`` values are among ``train``, ``train_dev``,
     ``dev``, ``test``; no null/NaN ``y_true``/``y_pred``; no null or negative weights; at least
-    one row.
+    one row. ``labels=False`` accepts a table without ``y_true``/``y_pred`` (a per-example loss
+    or a ratio's columns are the metric).
     """
     import ibis
 
     name = describe_source(source)
     table = read_table(source, con=con, text_columns=("id",))
-    required = ["split", "y_true", "y_pred"] + (["id"] if require_id else []) + ([weight] if weight else [])
+    labels = labels or "y_true" in table.columns or "y_pred" in table.columns
+    required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
+                + ([weight] if weight else []))
     require_columns(table, required, source=name)
-
-    y_true, y_pred = table.y_true, table.y_pred
-    if y_true.type() != y_pred.type():
+    if labels and table.y_true.type() != table.y_pred.type():
+        y_true, y_pred = table.y_true, table.y_pred
         numeric = y_true.type().is_numeric() and y_pred.type().is_numeric()
         if numeric:
             table = table.mutate(y_true=y_true.cast("float64"), y_pred=y_pred.cast("float64"))
@@ -65,11 +67,9 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         return bad.cast("int64").sum()
 
     split_col = table.split.cast("string")
-    aggs = {
-        "n": ibis._.count(),
-        "null_true": missing(table.y_true),
-        "null_pred": missing(table.y_pred),
-    }
+    aggs = {"n": ibis._.count()}
+    if labels:
+        aggs.update(null_true=missing(table.y_true), null_pred=missing(table.y_pred))
     if weight:
         w = table[weight]
         aggs["bad_weight"] = (w.isnull() | (w < 0)).cast("int64").sum()
@@ -87,7 +87,7 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
             f"allowed: {', '.join(SPLITS)}"
         )
     for key, col in (("null_true", "y_true"), ("null_pred", "y_pred")):
-        count = sum(int(row[key] or 0) for row in stats)
+        count = sum(int(row.get(key) or 0) for row in stats)
         if count:
             raise InputError(f"{name}: column {col!r} has {count} empty/NaN value(s); "
                              "every row needs a label (drop or fill those rows)")
