@@ -21,24 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlstrat import ConfigError
-from mlstrat.nn import DataConfig, EarlyStoppingConfig, ModelConfig, OptimConfig, TrainConfig, train
+from mlstrat.nn import train
 from mlstrat.nn._distributed import Dist, StreamShards, check_batch, select_blocks
 from tests.nn.conftest import split_digits
+from tests.nn.ddp_worker import VARIANTS, digits_config, fit_float64
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_FILES = {"config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
+RUN_FILES = {"config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"}
 LAUNCH_TIMEOUT = 300  # a hung collective fails the test instead of blocking the suite
-
-
-def digits_config(manifest: Path, *, loader: str) -> TrainConfig:
-    """Digits, a global batch of 75 (38 + 37 rows per rank), early stopping that fires."""
-    return TrainConfig(
-        data=DataConfig(manifest=str(manifest), feature_prefix="px_", loader=loader, chunk_size=100,
-                        shuffle_buffer=300),
-        model=ModelConfig(hidden=(32,)),
-        optim=OptimConfig(optimizer="adam", lr=0.05, batch_size=75, epochs=25, seed=1, device="cpu"),
-        early_stopping=EarlyStoppingConfig(patience=2, restore_best=True),
-    )
 
 
 def _env() -> dict[str, str]:
@@ -73,19 +63,19 @@ def workers(tmp_path_factory, manifest):
 # -- 2 processes train what 1 process trains ------------------------------------------------------
 
 
-def test_float64_weights_match_one_process_to_1e_12(workers):
-    from tests.nn.ddp_worker import fit_float64
-
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_float64_weights_match_one_process_to_1e_12(workers, variant):
     out, ranks = workers
-    history, reference = fit_float64(None)
+    history, reference = fit_float64(None, variant=variant)
     assert history["stopped_early"] and history["restored_best"]  # the case worth testing
+    assert len(history["epochs"]) > 2  # (unfreeze: past the frozen stage)
     for r in range(2):
-        state = torch.load(out / f"rank{r}.pt")
+        state = torch.load(out / f"rank{r}-{variant}.pt")
         assert state.keys() == reference.keys()
         for name, value in reference.items():
             assert value.dtype == torch.float64
             torch.testing.assert_close(state[name], value, rtol=0, atol=1e-12)
-        got = ranks[r]["float64"]
+        got = ranks[r][variant]
         assert (got["best_epoch"], got["stopped_early"], got["restored_best"]) == (
             history["best_epoch"], history["stopped_early"], history["restored_best"])
         assert len(got["epochs"]) == len(history["epochs"])
@@ -94,49 +84,57 @@ def test_float64_weights_match_one_process_to_1e_12(workers):
                 assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15)
 
 
-def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path):
+@pytest.mark.parametrize("loader", ["memory", "dataloader"])
+def test_float32_run_matches_one_process_to_1e_6(workers, manifest, tmp_path, loader):
     out, ranks = workers
-    one = train(digits_config(manifest, loader="memory"), run_dir=tmp_path / "one", progress=False)
+    one = train(digits_config(manifest, loader=loader), run_dir=tmp_path / "one", progress=False)
     assert one.history["stopped_early"]
-    (run,) = [p for p in (out / "cwd0" / "runs").iterdir() if _loader(p) == "memory"]
+    (run,) = [p for p in (out / "cwd0" / "runs").iterdir() if _loader(p) == loader]
     ref = torch.load(tmp_path / "one" / "model.pt", weights_only=False)["state_dict"]
     got = torch.load(run / "model.pt", weights_only=False)["state_dict"]
     for name, value in ref.items():
         torch.testing.assert_close(got[name], value, rtol=0, atol=1e-6)
     for r in range(2):
-        h = ranks[r]["memory"]["history"]
+        h = ranks[r][loader]["history"]
         assert (h["best_epoch"], h["stopped_early"]) == (one.history["best_epoch"], one.history["stopped_early"])
-        assert ranks[r]["memory"]["processes"] == 2
+    assert ranks[1]["memory"]["processes"] == 2
 
 
 def _loader(run: Path) -> str:
     import tomllib
 
-    return tomllib.loads((run / "config.toml").read_text())["data"]["loader"]
+    return tomllib.loads((run / "config.resolved.toml").read_text())["data"]["loader"]
 
 
 def test_every_rank_takes_the_same_stop_decision(workers):
     _, (r0, r1) = workers
-    for key in ("float64", "stream"):
-        a = r0[key] if key == "float64" else r0[key]["history"]
-        b = r1[key] if key == "float64" else r1[key]["history"]
+    for key in (*VARIANTS, "stream"):
+        a = r0[key] if key != "stream" else r0[key]["history"]
+        b = r1[key] if key != "stream" else r1[key]["history"]
         assert a == b  # bitwise: the totals come from rank 0
     assert r0["memory"]["history"] == r1["memory"]["history"]
+    assert r0["dataloader"]["history"] == r1["dataloader"]["history"]
 
 
 def test_rank_0_alone_writes_the_run_directories(workers):
     out, (r0, r1) = workers
     assert list((out / "cwd1").iterdir()) == []
     runs = sorted((out / "cwd0" / "runs").iterdir())
-    assert len(runs) == 2 and all({p.name for p in run.iterdir()} == RUN_FILES for run in runs)
-    assert sorted(_loader(p) for p in runs) == ["memory", "stream"]
+    assert len(runs) == 3 and all({p.name for p in run.iterdir()} == RUN_FILES for run in runs)
+    assert sorted(_loader(p) for p in runs) == ["dataloader", "memory", "stream"]
     assert r0["stream"]["metrics"]["dev"]["error"] < 0.2 and r1["stream"]["metrics"] == {}
     assert r0["group_kept"] and r1["group_kept"]  # train() leaves the caller's process group alone
 
 
 def test_cli_nproc_2_writes_and_records_once(manifest, tmp_path):
+    import pyarrow.compute as pc
+
+    table = pq.read_table(manifest)  # no dev rows: a warning that every rank would raise
+    no_dev = tmp_path / "no_dev.parquet"
+    pq.write_table(table.set_column(table.column_names.index("split"), "split",
+                                    pc.if_else(pc.equal(table["split"], "dev"), "test", table["split"])), no_dev)
     config = tmp_path / "ddp.toml"
-    config.write_text(f'[data]\nmanifest = "{manifest}"\nfeature_prefix = "px_"\nloader = "memory"\n'
+    config.write_text(f'[data]\nmanifest = "{no_dev}"\nfeature_prefix = "px_"\nloader = "memory"\n'
                       '[model]\nhidden = [16]\n[optim]\nepochs = 2\nbatch_size = 75\ndevice = "cpu"\n')
     store = tmp_path / "runs.db"
     proc = _run([sys.executable, "-m", "mlstrat", "train", str(config), "-o", "run", "--nproc", "2",
@@ -150,9 +148,10 @@ def test_cli_nproc_2_writes_and_records_once(manifest, tmp_path):
     (run,) = RunStore(store).list()
     assert run.note == "two ranks" and run.artifacts == str((tmp_path / "run").resolve())
     assert proc.stderr.count("recorded run") == 0  # --json: the id is in the store, not on stderr
+    assert proc.stderr.count("no dev rows") == 1, proc.stderr  # rank 0's warning only
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(config.read_text().replace(str(manifest), str(tmp_path / "missing.parquet")))
+    bad.write_text(config.read_text().replace(str(no_dev), str(tmp_path / "missing.parquet")))
     proc = _run([sys.executable, "-m", "mlstrat", "train", str(bad), "--nproc", "2"], cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("Error:") == 1 and "missing.parquet" in proc.stderr

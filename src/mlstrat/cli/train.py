@@ -44,9 +44,7 @@ def train_command(
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
         _train_quietly(train_config, output, force)
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ReusedTestSetWarning)  # in result.warnings, printed below
-        result = train(train_config, run_dir=output, force=force, test=test, store=store)
+    result = _train_showing_health(train, train_config, output, force, test=test, store=store)
     if record:
         run_id = _record(train_config, result, human=human, store=store, note=note, test=test)
         if not json_:
@@ -111,12 +109,17 @@ def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
 
 
 def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
-    """A rank other than 0 trains; its errors are rank 0's too, which already prints them."""
+    """A rank other than 0 trains; its errors and warnings are rank 0's too, which already
+    prints them."""
+    import warnings
+
     from mlstrat._exceptions import MlstratError
     from mlstrat.nn import train
 
     try:
-        train(config, run_dir=output, force=force, store=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train(config, run_dir=output, force=force, store=False)
     except MlstratError:
         raise typer.Exit(2) from None
 
@@ -146,6 +149,32 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
                                  metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
                                  data=config.data.manifest, count_test=False)
     return run.id
+
+
+def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool, *,
+                          test: bool, store: Path | None) -> Any:
+    """Train; the gradient-health warnings are rendered from the history (one clean line each on
+    stderr), the test-set reuse warning from ``result.warnings``, any other warning passes
+    through as usual."""
+    import warnings
+
+    from mlstrat.runs import ReusedTestSetWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(config, run_dir=output, force=force, test=test, store=store)
+    health = {w["message"] for w in result.history.get("warnings", [])}
+    for w in caught:
+        if str(w.message) not in health and not issubclass(w.category, ReusedTestSetWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if health:
+        from rich.markup import escape
+
+        from mlstrat.cli._common import err_console
+
+        for message in sorted(health):
+            err_console().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+    return result
 
 
 def _render_train(result: Any) -> None:

@@ -77,8 +77,12 @@ class Dist:
         """The DDP wrapper: gradients all-reduced (averaged) across ranks during backward."""
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        if self.device.type != "cuda":
+            return DistributedDataParallel(model)
+        # batch norm statistics over the global batch, as on one process (CUDA only in PyTorch);
+        # the converted layers keep the same parameter objects, so the optimizer still holds them
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[self.device.index])
 
     def count(self, local: torch.Tensor) -> torch.Tensor:
         """The sum over ranks of a per-rank count (a 0-d tensor on the device)."""

@@ -366,10 +366,10 @@ class TrainStream(IterableDataset):
         for batch in batches:
             steps += 1
             yield batch
+        empty = (torch.zeros((0, self.src.n_inputs), device=self.device),  # (0, F)
+                 torch.zeros(0, dtype=torch.long, device=self.device))
         for _ in range(steps, self.shards.steps()):  # DDP: keep in step with the ranks that have more rows
-            yield self._emit(np.zeros((0, len(self.src.names)), np.float32)
-                             if self.src.data.image_col is None else np.array([], dtype=object),
-                             np.zeros(0, np.int64))
+            yield empty
 
     def _local_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         shards = self.shards
