@@ -25,8 +25,9 @@ demo: venv
 browser:
 	bash scripts/install-browser.sh
 
+# loadgroup keeps the Spark tests on one worker, so the suite starts one JVM, not two
 test: venv browser
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

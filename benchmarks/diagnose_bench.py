@@ -7,10 +7,13 @@ Usage (heavy runs under the shared lock):
     python benchmarks/diagnose_bench.py light   # start-up of `mlstrat diagnose --errors`
     python benchmarks/diagnose_bench.py clean
 
-Both tools run as fresh subprocesses, interleaved (mlstrat, baseline, mlstrat, ...), under
-``/usr/bin/time`` for wall time and peak RSS. Both compute, per split: n, error with a Wilson
-95% interval, weighted error, per-class precision/recall/F1 and their macro averages, and
-the confusion matrix; the script checks that the two agree on every split's error.
+Every tool runs as a fresh subprocess, interleaved (mlstrat, mlstrat --no-record, the DuckDB
+floor, lean pandas, Polars streaming, then again), under ``/usr/bin/time`` for wall time, CPU
+time and peak RSS (benchmarks/_harness.py). The peers (benchmarks/_diagnose_peers.py) compute,
+per split: n, error with a Wilson 95% interval, weighted error, per-class precision/recall/F1
+and their macro averages, and the confusion matrix, from ONE grouping; the floor is the one
+DuckDB query that only reads and groups. The script checks that every tool agrees on every
+split's error and interval.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
-ROOT = HERE.parent
-PY = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import DATA, HERE, PY, ROOT, SRC_ENV, interleave, machine, markdown_table, measure, summarize
+
 
 # A 4-split, 10-class predictions table with weights, made with deterministic hashes in DuckDB
 # (train 85%, train-dev/dev/test 5% each; error 5% / 8% / 15% / 16% of rows get a random label).
@@ -45,31 +48,6 @@ COPY (
   FROM base
 ) TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
 """
-
-BASELINE = r"""
-import json, math, sys
-import numpy as np
-import pandas as pd
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
-df = pd.read_parquet(sys.argv[1], columns=["split", "y_true", "y_pred", "weight"])
-z = 1.959963984540054
-out = {}
-for split, g in df.groupby("split", sort=False):
-    y, yhat, w = g["y_true"].to_numpy(), g["y_pred"].to_numpy(), g["weight"].to_numpy()
-    n = len(y)
-    err = 1 - accuracy_score(y, yhat)
-    d = 1 + z * z / n
-    c = (err + z * z / (2 * n)) / d
-    h = z / d * math.sqrt(err * (1 - err) / n + z * z / (4 * n * n))
-    p, r, f, s = precision_recall_fscore_support(y, yhat, average=None, zero_division=0)
-    out[split] = {"n": n, "error": err, "error_ci": [c - h, c + h],
-                  "weighted_error": 1 - accuracy_score(y, yhat, sample_weight=w),
-                  "precision": float(p.mean()), "recall": float(r.mean()), "f1": float(f.mean()),
-                  "per_class_f1": f.tolist(), "confusion": confusion_matrix(y, yhat).tolist()}
-print(json.dumps(out))
-"""
-
 
 def data_path(rows: int) -> Path:
     return DATA / f"predictions_{rows}.parquet"
@@ -96,67 +74,59 @@ def generate(rows: int) -> Path:
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run ``cmd`` under /usr/bin/time: (wall seconds, peak RSS in MB, stdout)."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-f", "TIME %e %M", *cmd],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    line = [x for x in proc.stderr.splitlines() if x.startswith("TIME ")][-1]
-    _, wall, rss_kb = line.split()
-    return float(wall), int(rss_kb) / 1024, proc.stdout
+    res = measure(cmd, env=env)
+    return float(res["wall_s"]), float(res["peak_rss_mb"]), str(res["stdout"])
 
 
 def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
     """The default command records a run (fingerprints the file and its test set); the
-    store goes to a scratch file so the benchmark leaves nothing in the checkout."""
+    store goes to a scratch file so the benchmark leaves nothing in the checkout. ``--test``
+    asks for the test figures, so every tool computes the same four splits."""
     store = ["--store", str(DATA / "bench-runs.db")] if record else ["--no-record"]
-    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--json", *store]
+    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--test", "--json",
+            *store]
+
+
+def peer_cmd(tool: str, path: Path) -> list[str]:
+    return [PY, str(HERE / "_diagnose_peers.py"), tool, str(path)]
+
+
+def _checker(reference: dict[str, dict]) -> "Callable[[str, str], None]":
+    """Every tool must report the same error and Wilson bounds per split (to 1e-12)."""
+    def check(tool: str, stdout: str) -> None:
+        doc = json.loads(stdout)
+        errors = doc.get("errors", doc)
+        for split, ref in reference.items():
+            mine = errors[split]
+            value = mine.get("value", mine.get("error"))
+            if abs(value - ref["error"]) > 1e-12 or abs(mine["ci_low"] - ref["ci_low"]) > 1e-12:
+                raise SystemExit(f"{tool} disagrees on {split}: {mine} vs {ref}")
+    return check
 
 
 def run(rows: int, repeats: int, baseline: bool) -> dict:
     path = generate(rows)
-    env = {"PYTHONPATH": str(ROOT / "src")}
-    results: dict[str, list[tuple[float, float]]] = {
-        "mlstrat": [], "mlstrat_no_record": [], "pandas_sklearn": []}
-    agree = None
-    for _ in range(repeats):
-        wall, rss, out = timed(mlstrat_cmd(path), env)
-        results["mlstrat"].append((wall, rss))
-        mine = json.loads(out)["errors"]
-        wall, rss, _ = timed(mlstrat_cmd(path, record=False), env)
-        results["mlstrat_no_record"].append((wall, rss))
-        if baseline:
-            wall, rss, out = timed([PY, "-c", BASELINE, str(path)])
-            results["pandas_sklearn"].append((wall, rss))
-            theirs = json.loads(out)
-            agree = all(
-                abs(mine[s]["value"] - theirs[s]["error"]) < 1e-12
-                and abs(mine[s]["ci_low"] - theirs[s]["error_ci"][0]) < 1e-12
-                for s in mine
-            )
-    summary = {
-        "rows": rows,
-        "file_gb": round(path.stat().st_size / 1e9, 3),
-        "repeats": repeats,
-        "agree_on_errors_and_cis": agree,
-    }
-    for tool, runs in results.items():
-        if runs:
-            walls = [w for w, _ in runs]
-            summary[tool] = {
-                "wall_s": walls,
-                "median_wall_s": statistics.median(walls),
-                "peak_rss_mb": max(r for _, r in runs),
-            }
-    if results["pandas_sklearn"]:
-        summary["speedup"] = round(
-            summary["pandas_sklearn"]["median_wall_s"] / summary["mlstrat"]["median_wall_s"], 1
-        )
+    reference = json.loads(measure(peer_cmd("duckdb", path))["stdout"])
+    tools = {"mlstrat": lambda: mlstrat_cmd(path),
+             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False),
+             "duckdb_floor": lambda: peer_cmd("duckdb", path)}
+    if baseline:
+        tools["pandas_lean"] = lambda: peer_cmd("pandas", path)
+        tools["polars_streaming"] = lambda: peer_cmd("polars", path)
+    runs = interleave(tools, repeats, env=SRC_ENV, check=_checker(reference))
+    summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3),
+               "repeats": repeats, "machine": machine(),
+               "tools": summarize(runs, floor="duckdb_floor")}
+    peers = [t for t in ("pandas_lean", "polars_streaming") if t in summary["tools"]]
+    if peers:
+        fastest = min(summary["tools"][t]["wall_s"]["median"] for t in peers)
+        for t in ("mlstrat", "mlstrat_no_record"):
+            summary["tools"][t]["x_fastest_peer"] = round(
+                fastest / summary["tools"][t]["wall_s"]["median"], 2)
     print(json.dumps(summary, indent=2))
+    print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
+    out = DATA / f"diagnose_results_{rows}.json"
+    out.write_text(json.dumps(summary, indent=2))
     return summary
 
 

@@ -1,6 +1,17 @@
 """Label-issue finding: mlstrat's confident learning vs cleanlab's ``find_label_issues``.
 
-Scenario: scikit-learn's digits (1 797 images, shipped with scikit-learn) with 10% of the
+Two modes.
+
+``--grid`` (how the default selection rule was chosen): datasets that ship inside installed
+packages (scikit-learn's iris, wine, breast_cancer, digits; statsmodels' fair and anes96) x
+noise types (uniform flips of 5, 10, 20% of the rows to another class; asymmetric: 30% of the
+largest class flipped into the next class) x seeds. Out-of-fold probabilities of
+StandardScaler + LogisticRegression (5 stratified folds). F1 of finding the flipped rows, for
+each mlstrat method through the public API and for cleanlab's defaults::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/labels_bench.py --grid --seeds 0-2
+
+``--timing`` (default, the earlier benchmark): scenario: scikit-learn's digits (1 797 images, shipped with scikit-learn) with 10% of the
 labels flipped at random to another class (seeded). Out-of-fold probabilities come from a
 logistic regression (5 stratified folds), as confident learning requires. Both tools get the
 same labels and probabilities; we measure precision, recall and F1 of finding the flipped
@@ -9,7 +20,7 @@ rows, and the wall time of the call (median of several repeats, after one warm-u
 cleanlab is AGPL and never a dependency of mlstrat: it runs in a separate virtualenv, in a
 subprocess. Create it once with::
 
-    python3 -m venv /tmp/bench-cleanlab && /tmp/bench-cleanlab/bin/pip install cleanlab scikit-learn
+    python3 -m venv /tmp/clvenv && /tmp/clvenv/bin/pip install cleanlab scikit-learn
 
 Run::
 
@@ -144,6 +155,151 @@ def run_cleanlab(
     return mask, statistics.median(data["times"]), data["version"]
 
 
+GRID_NOISES = ("uniform5", "uniform10", "uniform20", "asym30")
+GRID_METHODS = ("auto", "rank", "prune_by_noise_rate")
+
+CLEANLAB_GRID = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+    import cleanlab
+    data = np.load(sys.argv[1])
+    out = {"version": cleanlab.__version__, "masks": {}}
+    for key in sorted({k.rsplit("|", 1)[0] for k in data.files}):
+        mask = find_label_issues(data[key + "|labels"], data[key + "|probs"], n_jobs=1)  # defaults otherwise
+        out["masks"][key] = np.flatnonzero(mask).tolist()
+    print(json.dumps(out))
+""")
+
+
+def grid_datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(X, y) of the datasets bundled with installed packages (no download)."""
+    import statsmodels.api as sm
+    from sklearn import datasets
+
+    out = {}
+    for name in ("iris", "wine", "breast_cancer", "digits"):
+        out[name] = getattr(datasets, f"load_{name}")(return_X_y=True)
+    fair = sm.datasets.fair.load_pandas().data  # 6 366 women: any affair (binary), 8 features
+    out["fair"] = (fair.drop(columns="affairs").to_numpy(float), (fair.affairs > 0).to_numpy(int))
+    anes = sm.datasets.anes96.load_pandas().data  # 944 voters: Clinton vs Dole (binary), 10 features
+    out["anes96"] = (anes.drop(columns="vote").to_numpy(float), anes.vote.to_numpy(int))
+    return {k: (X, np.unique(y, return_inverse=True)[1]) for k, (X, y) in out.items()}
+
+
+def corrupt(y: np.ndarray, noise: str, rng: np.random.Generator) -> np.ndarray:
+    """Noisy labels: ``uniformP`` flips P% of rows to another class; ``asym30`` flips 30% of the
+    largest class into the next class (class-conditional, systematic noise)."""
+    k, n, noisy = int(y.max()) + 1, len(y), y.copy()
+    if noise.startswith("uniform"):
+        flip = np.zeros(n, dtype=bool)
+        flip[rng.choice(n, int(round(int(noise[7:]) / 100 * n)), replace=False)] = True
+        noisy[flip] = (y[flip] + rng.integers(1, k, flip.sum())) % k
+        return noisy
+    big = int(np.bincount(y).argmax())
+    members = np.flatnonzero(y == big)
+    noisy[rng.choice(members, int(round(0.3 * len(members))), replace=False)] = (big + 1) % k
+    return noisy
+
+
+def grid_case(X: np.ndarray, y: np.ndarray, noise: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    noisy = corrupt(y, noise, np.random.default_rng(seed))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+    cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    probs = cross_val_predict(model, X, noisy, cv=cv, method="predict_proba")
+    return noisy, probs, noisy != y
+
+
+def run_grid(seeds: list[int], cleanlab_python: str | None, out_json: Path | None,
+             cache: Path | None = None) -> None:
+    import warnings
+
+    import pyarrow as pa
+
+    from mlstrat.errors import find_label_issues
+
+    cases: dict[str, np.ndarray] = {}
+    rows = []
+    cached = dict(np.load(cache)) if cache is not None and cache.exists() else {}
+    fresh: dict[str, np.ndarray] = {}
+    for name, (X, y) in grid_datasets().items():
+        for noise in GRID_NOISES:
+            for seed in seeds:
+                key = f"{name}|{noise}|{seed}"
+                if key + "|probs" in cached:  # the out-of-fold fits are the slow part
+                    labels, probs, flipped = (cached[key + s] for s in ("|labels", "|probs", "|flipped"))
+                else:
+                    labels, probs, flipped = grid_case(X, y, noise, seed)
+                fresh.update({key + "|labels": labels, key + "|probs": probs, key + "|flipped": flipped})
+                cases.update({key + "|labels": labels, key + "|probs": probs})
+                _FLIPPED[key] = flipped
+                ids = np.array([f"r{i:05d}" for i in range(len(labels))])
+                table = pa.table({"id": ids, "split": ["dev"] * len(ids), "y_true": labels,
+                                  "y_pred": probs.argmax(1),
+                                  **{f"proba_{j}": probs[:, j] for j in range(probs.shape[1])}})
+                row = {"dataset": name, "noise": noise, "seed": seed, "n": len(labels),
+                       "flipped": int(flipped.sum()), "accuracy": float((probs.argmax(1) == labels).mean())}
+                for method in GRID_METHODS:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        res = find_label_issues(table, method=method)
+                    row[method] = scores(np.isin(ids, [i.id for i in res.issues]), flipped)["f1"]
+                    if method == "auto":
+                        row["auto_chose"] = res.method
+                rows.append(row)
+                print(f"{key:28} " + " ".join(f"{m} {row[m]:.3f}" for m in GRID_METHODS), flush=True)
+    version = None
+    if cleanlab_python:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "cases.npz")
+            np.savez(path, **cases)
+            out = subprocess.run([cleanlab_python, "-c", CLEANLAB_GRID, path], capture_output=True, text=True,
+                                 check=True)
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        version = data["version"]
+        for row in rows:
+            key = f"{row['dataset']}|{row['noise']}|{row['seed']}"
+            mask = np.zeros(row["n"], dtype=bool)
+            mask[data["masks"][key]] = True
+            row["cleanlab"] = scores(mask, _FLIPPED[key])["f1"]
+    print_grid(rows, version)
+    if cache is not None and not cached:
+        np.savez(cache, **fresh)
+    if out_json:
+        out_json.write_text(json.dumps(rows, indent=2))
+
+
+_FLIPPED: dict[str, np.ndarray] = {}  # case -> which rows were flipped (kept out of the npz for cleanlab)
+
+
+def print_grid(rows: list[dict], version: str | None) -> None:
+    """A Markdown table: mean F1 per (dataset, noise) over seeds, then the overall mean."""
+    tools = [*GRID_METHODS] + (["cleanlab"] if "cleanlab" in rows[0] else [])
+    print(f"\ncleanlab {version}" if version else "")
+    print("| dataset | noise | n | accuracy | " + " | ".join(f"F1 {t}" for t in tools) + " | auto chose |")
+    print("|---|---|---:|---:|" + "---:|" * len(tools) + "---|")
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["noise"]), []).append(r)
+    worse = []
+    for (name, noise), rs in groups.items():
+        means = {t: statistics.mean(r[t] for r in rs) for t in tools}
+        chose = sorted({r["auto_chose"] for r in rs})
+        print(f"| {name} | {noise} | {rs[0]['n']} | {statistics.mean(r['accuracy'] for r in rs):.2f} | "
+              + " | ".join(f"{means[t]:.3f}" for t in tools) + f" | {', '.join(chose)} |")
+        if "cleanlab" in means and means["auto"] < means["cleanlab"] - 1e-12:
+            worse.append(f"{name}/{noise} ({means['auto']:.3f} < {means['cleanlab']:.3f})")
+    print("| **mean** | | | | " + " | ".join(f"**{statistics.mean(r[t] for r in rows):.3f}**" for t in tools)
+          + " | |")
+    if "cleanlab" in tools:
+        print(f"\nauto below cleanlab in {len(worse)} of {len(groups)} cases: {'; '.join(worse) or 'none'}")
+
+
 def parse_seeds(text: str) -> list[int]:
     if "-" in text:
         a, b = text.split("-")
@@ -154,16 +310,25 @@ def parse_seeds(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-9", help="seeds: 0-9 or 0,3,7")
-    parser.add_argument("--cleanlab-python", default="/tmp/bench-cleanlab/bin/python")
+    parser.add_argument("--cleanlab-python", default="/tmp/clvenv/bin/python")
     parser.add_argument(
         "--method",
-        default="rank",
-        choices=["rank", "prune_by_noise_rate"],
+        default="auto",
+        choices=["auto", "rank", "prune_by_noise_rate"],
         help="mlstrat's selection method",
     )
     parser.add_argument("--no-cleanlab", action="store_true", help="run mlstrat only")
     parser.add_argument("--json", type=Path, help="also write the per-seed figures here")
+    parser.add_argument("--grid", action="store_true", help="datasets x noise types (the default rule's benchmark)")
+    parser.add_argument("--cache", type=Path, help="--grid: .npz of the generated cases (labels, out-of-fold "
+                        "probabilities, flipped rows); written when absent, read when present")
     args = parser.parse_args()
+    if args.grid:
+        python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
+        if python is None:
+            print(f"cleanlab skipped: {args.cleanlab_python} not found", file=sys.stderr)
+        run_grid(parse_seeds(args.seeds), python, args.json, args.cache)
+        return
     have_cleanlab = Path(args.cleanlab_python).exists() and not args.no_cleanlab
     if not have_cleanlab and not args.no_cleanlab:
         print(

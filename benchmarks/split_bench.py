@@ -2,14 +2,15 @@
 
 Run under the shared lock (heavy: several GB of RAM, minutes of CPU)::
 
-    flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --rows 10000000 --reps 2
+    flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --rows 10000000 --reps 3
     flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --big 100000000 --reps 0
 
-(mlstrat runs with ``--memory-limit 1GB`` on 10M rows and ``2GB`` on the big file.)
+(mlstrat runs with its default memory setting on the compared runs, ``2GB`` on the big file.)
 
-Each measured run is a fresh process; its wall time and peak RSS (``ru_maxrss`` of the
-child, read by a fresh intermediate process) are recorded. Repetitions interleave the two
-tools. Results go to ``benchmarks/data/split_results.json``.
+Each measured run is a fresh process under ``/usr/bin/time`` (wall, CPU = user + system,
+peak RSS; benchmarks/_harness.py). Rounds interleave mlstrat, the DuckDB floor (read + hash +
+write), lean pandas and Polars (benchmarks/_split_peers.py) and the pandas + scikit-learn
+GroupShuffleSplit recipe. Results go to ``benchmarks/data/split_results.json``.
 
 The manifest: string ids, 10 labels, ~1M groups (10 rows each on average), 2 domains (95%
 ``web`` / 5% ``app``, constant within a group, as a user is on the web or on the app), and a
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 DATA = HERE / "data"
 SRC = HERE.parent / "src"
 
@@ -113,13 +115,49 @@ def sklearn_cmd(src: Path, out: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--recipe", str(src), str(out)]
 
 
+def peer_cmd(tool: str, src: Path, out: Path) -> list[str]:
+    return [sys.executable, str(HERE / "_split_peers.py"), tool, str(src), str(out)]
+
+
+def compare(rows: int, groups: int, reps: int, memory_limit: str | None) -> dict:
+    """mlstrat (default memory setting unless told), the DuckDB floor, lean pandas, Polars,
+    and the pandas + GroupShuffleSplit recipe, interleaved, each in a fresh process."""
+    from _harness import interleave, machine, markdown_table, summarize
+
+    src = DATA / f"manifest_{rows}.parquet"
+    if not src.exists():
+        t = time.perf_counter()
+        generate(src, rows, groups)
+        print(f"generated {src} in {time.perf_counter() - t:.1f}s", flush=True)
+    out = DATA / "out_split.parquet"
+    tools = {"mlstrat": lambda: mlstrat_cmd(src, out, memory_limit),
+             "duckdb_floor": lambda: peer_cmd("duckdb", src, out),
+             "pandas_lean": lambda: peer_cmd("pandas", src, out),
+             "polars": lambda: peer_cmd("polars", src, out),
+             "pandas_sklearn_gss": lambda: sklearn_cmd(src, out)}
+    runs = interleave(tools, reps, env={"PYTHONPATH": str(SRC)})
+    out.unlink(missing_ok=True)
+    summary = {"rows": rows, "groups": groups, "memory_limit": memory_limit or "default",
+               "reps": reps, "machine": machine(), "tools": summarize(runs, floor="duckdb_floor")}
+    t = summary["tools"]
+    peers = ("pandas_lean", "polars", "pandas_sklearn_gss")
+    fastest_cpu = min(t[p]["cpu_s"]["median"] for p in peers)
+    summary["mlstrat_cpu_x_fastest_peer"] = round(fastest_cpu / t["mlstrat"]["cpu_s"]["median"], 2)
+    summary["mlstrat_rss_over_pandas_lean"] = round(
+        t["mlstrat"]["peak_rss_mb"]["median"] / t["pandas_lean"]["peak_rss_mb"]["median"], 2)
+    print(json.dumps(summary, indent=2))
+    print(markdown_table(t, label=f"{rows:,} rows"))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--groups", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--big", type=int, default=0, help="also run mlstrat alone on this many rows")
-    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit for mlstrat (10M runs)")
+    parser.add_argument("--memory-limit", default=None,
+                        help="DuckDB memory limit for mlstrat on the compared runs (default: none given)")
     parser.add_argument("--big-memory-limit", default="2GB", help="DuckDB memory limit for the big run")
     parser.add_argument("--keep-big", action="store_true", help="keep the big file (deleted by default)")
     parser.add_argument("--recipe", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
@@ -132,22 +170,7 @@ def main() -> None:
     results_path = DATA / "split_results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if args.reps:
-        src = DATA / f"manifest_{args.rows}.parquet"
-        if not src.exists():
-            t = time.perf_counter()
-            generate(src, args.rows, args.groups)
-            print(f"generated {src} in {time.perf_counter() - t:.1f}s", flush=True)
-        runs: list[dict[str, object]] = []
-        for rep in range(args.reps):
-            for tool in ("mlstrat", "sklearn"):
-                out = DATA / f"out_{tool}.parquet"
-                cmd = mlstrat_cmd(src, out, args.memory_limit) if tool == "mlstrat" else sklearn_cmd(src, out)
-                m = measure(cmd)
-                runs.append({"tool": tool, "rep": rep, **m})
-                print(json.dumps(runs[-1]), flush=True)
-                out.unlink(missing_ok=True)
-        results[str(args.rows)] = {"rows": args.rows, "groups": args.groups, "memory_limit": args.memory_limit,
-                                   "runs": runs, "cpus": os.cpu_count()}
+        results[str(args.rows)] = compare(args.rows, args.groups, args.reps, args.memory_limit)
     if args.big:
         src = DATA / f"manifest_{args.big}.parquet"
         try:

@@ -64,7 +64,6 @@ def spark_session():
 @pytest.fixture(scope="session")
 def spark(spark_session):
     """The Ibis backend on the shared SparkSession (what ``con=`` takes)."""
-    from mlstrat.tables import connect  # noqa: F401  (the engine layer caches one backend per session)
-    from mlstrat.tables._engine import _backend
+    from mlstrat.tables import engine_of
 
-    return _backend(spark_session)
+    return engine_of(spark_session).backend  # one backend per session, cached by the engine layer

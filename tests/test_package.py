@@ -22,8 +22,18 @@ def test_core_does_not_import_torch():
 
 def test_cli_startup_imports_nothing_heavy():
     loaded = _modules_after_import(["mlstrat.cli"])
-    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn", "optuna"]:
+    for heavy in ["torch", "duckdb", "ibis", "matplotlib", "sklearn", "pandas", "uvicorn", "optuna", "pyspark"]:
         assert heavy not in loaded, heavy
+
+
+def test_duckdb_work_never_imports_pyspark():
+    """pyspark loads only when Spark is asked for (its import alone costs about a second)."""
+    code = ("import sys, mlstrat\n"
+            "mlstrat.compute_metrics({'split': ['dev', 'dev'], 'y_true': [0, 1], 'y_pred': [0, 0]})\n"
+            "mlstrat.split({'id': [str(i) for i in range(40)]}, dev_size=4, test_size=4)\n"
+            "print('pyspark' in sys.modules, 'duckdb' in sys.modules)")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_version_is_exposed():
@@ -45,3 +55,28 @@ def test_optional_integrations_stay_unimported():
 def test_sklearn_bridge_imports_sklearn_only_when_used():
     loaded = _modules_after_import(["mlstrat.sklearn"])
     assert "mlstrat.sklearn._bridge" in loaded and "sklearn" not in loaded
+
+
+_PROBE = """
+import runpy, sys
+sys.argv = ["mlstrat", *sys.argv[1:]]
+try:
+    runpy.run_module("mlstrat", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize("command", [["metrics"], ["diagnose", "--no-record"]])
+def test_table_commands_keep_pandas_off_their_path(tmp_path, command):
+    """A table command on a small file reads and computes through DuckDB and Arrow: pandas
+    (a third of a second to import) is not loaded (see benchmarks/startup_bench.py)."""
+    pred = tmp_path / "pred.csv"
+    pred.write_text("id,split,y_true,y_pred\n1,train,a,a\n2,train,b,b\n3,dev,a,b\n4,dev,b,b\n")
+    out = subprocess.run([sys.executable, "-c", _PROBE, command[0], str(pred), *command[1:]],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = set(out.stdout.split("\n")[-2].split())
+    assert {"duckdb", "ibis", "pyarrow"} <= loaded
+    assert "pandas" not in loaded

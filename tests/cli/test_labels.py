@@ -82,7 +82,7 @@ def test_labels_output_exists(tmp_path):
         ),
         (
             ["--method", "x"],
-            "Error: method: unknown method 'x'; allowed: rank, prune_by_noise_rate",
+            "Error: method: unknown method 'x'; allowed: auto, rank, prune_by_noise_rate",
         ),
     ],
 )

@@ -108,3 +108,57 @@ def test_empty_split_column_values(tmp_path):
     path.write_text("split,y_true,y_pred\n")
     result = runner.invoke(app, ["metrics", str(path)])
     assert result.exit_code == 2
+
+
+def _one_line(text):
+    return " ".join(text.split())
+
+
+def test_pos_label_that_is_no_label_exits_2_with_did_you_mean(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("split,y_true,y_pred\ndev,cat,cat\ndev,dog,cat\ntest,cat,dog\n")
+    result = runner.invoke(app, ["metrics", str(path), "--pos-label", "dgo"])
+    assert result.exit_code == 2
+    assert _one_line(result.output) == (
+        f"Error: pos_label='dgo' (--pos-label) is not a label of {path} (labels: 'cat', 'dog') "
+        "(did you mean 'dog'?)")
+    # a label absent from one split only keeps sklearn's zero-division semantics there
+    ok = runner.invoke(app, ["metrics", str(path), "--pos-label", "dog", "--json"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_pos_label_checked_in_the_array_api():
+    from mlstrat import ConfigError
+    from mlstrat.metrics import metrics_from_arrays
+
+    with pytest.raises(ConfigError, match=r"pos_label='5' \(--pos-label\) is not a label of y_true/y_pred "
+                                          r"\(labels: '0', '1'\)"):
+        metrics_from_arrays([0, 1, 1], [0, 1, 0], pos_label=5)
+
+
+def test_integer_and_text_labels_that_never_agree_are_refused(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"split": ["dev"] * 4, "y_true": [1, 0, 1, 1],
+                             "y_pred": ["1.0", "0.0", "0.0", "1.0"]}), path)
+    for command in (["metrics"], ["diagnose"]):
+        result = runner.invoke(app, [*command, str(path)])
+        assert result.exit_code == 2
+        assert _one_line(result.output) == (
+            f"Error: {path}: y_true (int64) and y_pred (string) never agree: compared as text they share no "
+            "value (y_true: '0', '1'; y_pred: '0.0', '1.0'); the error would be 100% because of the types, not "
+            "the model. Write both columns with the same type and spelling (e.g. both integers)")
+    # same kinds mixed, but overlapping (a real model): accepted, error as sklearn counts it
+    pq.write_table(pa.table({"split": ["dev"] * 4, "y_true": [1, 0, 1, 1], "y_pred": ["1", "0", "0", "x"]}), path)
+    result = runner.invoke(app, ["metrics", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["splits"]["dev"]["error"] == 0.5
+
+
+def test_weighted_error_column_only_with_weights(predictions, tmp_path):
+    with_weights = runner.invoke(app, ["metrics", str(predictions[0])])
+    assert "weighted error" in with_weights.output
+    path = tmp_path / "no_weights.csv"
+    path.write_text("split,y_true,y_pred\ndev,1,1\ndev,0,1\n")
+    without = runner.invoke(app, ["metrics", str(path)])
+    assert without.exit_code == 0, without.output
+    assert "weighted error" not in without.output and "error" in without.output

@@ -80,3 +80,24 @@ def test_report_bad_target(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "nope.parquet: no such file or directory" in result.output
     assert not (tmp_path / "report.html").exists()
+
+
+def test_report_refuses_a_sheet_sampled_from_other_predictions(tmp_path):
+    from mlstrat.tables import fingerprint
+    from tests.errors._data import simple_predictions, write
+
+    model_a = write(simple_predictions(seed=1), tmp_path / "a.csv")
+    model_b = write(simple_predictions(seed=2), tmp_path / "b.csv")
+    sheet = tmp_path / "sheet.csv"
+    result = _invoke("errors", "sample", model_a, "-o", sheet, "-n", "5", "--categories", "blurry")
+    assert result.exit_code == 0, result.output
+    store = tmp_path / "runs.db"
+    wrong = _invoke("report", model_b, "--sheet", sheet, "-o", tmp_path / "r.html", "--store", store)
+    assert wrong.exit_code == 2
+    assert " ".join(wrong.output.split()) == (
+        f"Error: {sheet}: sampled from other predictions than {model_b} (fingerprint {fingerprint(model_a)} at "
+        f"sampling, {fingerprint(model_b)} now); its shares describe other errors. Sample this model's errors "
+        f"(mlstrat errors sample {model_b}) or leave --sheet out")
+    assert not (tmp_path / "r.html").exists()
+    right = _invoke("report", model_a, "--sheet", sheet, "-o", tmp_path / "r.html", "--store", store)
+    assert right.exit_code == 0, right.output

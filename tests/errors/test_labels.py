@@ -83,7 +83,10 @@ def test_public_api_result(tmp_path):
     labels, probs, flipped = noisy_case(seed=2)
     src = write(table(labels, probs), tmp_path / "p.csv")
     res = find_label_issues(src)
-    assert res.n == 300 and res.split == "dev" and res.method == "rank"
+    # noise spread over 12 cells of a 4-class joint, the largest with >= 15%: auto picks PBNR
+    assert res.n == 300 and res.split == "dev" and res.method == "prune_by_noise_rate"
+    core = confident_learning(labels, probs, method="prune_by_noise_rate")
+    assert sorted(i.id for i in res.issues) == sorted(f"r{i}" for i in np.flatnonzero(core.mask))
     scores = [i.score for i in res.issues]
     assert scores == sorted(scores)
     for issue in res.issues:
@@ -127,12 +130,23 @@ def test_train_split_warns():
     assert res.warnings[0]["code"] == "in_sample"
 
 
-def test_unnormalized_probabilities_warn_and_are_normalized():
+def test_slightly_unnormalized_probabilities_warn_and_are_normalized():
     labels, probs, _ = noisy_case()
     with pytest.warns(MlstratWarning, match="do not sum to 1"):
-        a = find_label_issues(table(labels, probs * 2))
+        a = find_label_issues(table(labels, probs * 1.01))
     b = find_label_issues(table(labels, probs))
-    assert a.issues == b.issues
+    assert [i.id for i in a.issues] == [i.id for i in b.issues]
+    assert [w["code"] for w in a.warnings] == ["not_normalized"]
+    assert a.warnings[0]["message"].startswith("300 row(s) have probabilities")
+
+
+def test_probabilities_far_from_one_are_refused():
+    labels, probs, _ = noisy_case()
+    probs[5] *= 2  # one row of scores, not probabilities
+    with pytest.raises(InputError, match=re.escape(
+            "<pandas.DataFrame>: 1 row(s) of split 'dev' have proba_* values that do not sum to 1 (e.g. id 'r5': 2); "
+            "these are not probabilities over the classes 0, 1, 2, 3")):
+        find_label_issues(table(labels, probs))
 
 
 def test_no_proba_columns(tmp_path):
@@ -171,7 +185,7 @@ def test_bad_options(tmp_path):
         find_label_issues(df, rank_by="margin")
     with pytest.raises(
         ConfigError,
-        match=re.escape("method: unknown method 'both'; allowed: rank, prune_by_noise_rate"),
+        match=re.escape("method: unknown method 'both'; allowed: auto, rank, prune_by_noise_rate"),
     ):
         find_label_issues(df, method="both")
     with pytest.raises(
@@ -200,3 +214,84 @@ def test_invariants(seed, k, noise):
     assert (probs[res.mask].argmax(1) != labels[res.mask]).all()
     pbnr = confident_learning(labels, probs, method="prune_by_noise_rate")
     assert (probs[pbnr.mask].argmax(1) != labels[pbnr.mask]).all()
+
+
+def test_swapped_proba_columns_are_refused():
+    labels, probs, _ = noisy_case(seed=4)
+    df = table(labels, probs)
+    df[["proba_0", "proba_1"]] = df[["proba_1", "proba_0"]].to_numpy()  # columns named after the wrong class
+    pred = probs.argmax(1)
+    n_dis = int(((pred == 0) | (pred == 1)).sum())  # exactly the rows predicted 0 or 1 now disagree
+    with pytest.raises(InputError, match=re.escape(
+            f"<pandas.DataFrame>: y_pred differs from the most probable proba_* class on {n_dis} of 300 rows "
+            f"({n_dis / 300:.0%}): y_pred '0' mostly has proba_1 largest; y_pred '1' mostly has proba_0 largest; "
+            "the proba_* columns are probably mis-ordered")):
+        find_label_issues(df)
+
+
+def test_decision_threshold_on_one_class_only_warns():
+    labels, probs, _ = noisy_case(seed=5, k=2)
+    df = table(labels, probs)
+    df["y_pred"] = (probs[:, 1] >= 0.3).astype(int)  # a threshold below 0.5 moves rows into class 1 only
+    moved = int(((probs[:, 1] >= 0.3) & (probs[:, 1] < 0.5)).sum())
+    assert moved > 3
+    with pytest.warns(MlstratWarning, match="y_pred differs from the most probable"):
+        res = find_label_issues(df)
+    codes = [w["code"] for w in res.warnings]
+    assert "proba_mismatch" in codes
+    assert any(f"on {moved} of 300 rows" in w["message"] for w in res.warnings)
+
+
+def test_weak_model_is_flagged_with_sklearn_kappa():
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(3, size=200)
+    probs = rng.dirichlet([1, 1, 1], size=200)  # a model that knows nothing
+    probs[np.arange(200), labels] += 0.05
+    probs /= probs.sum(1, keepdims=True)
+    with pytest.warns(MlstratWarning, match="weak model"):
+        res = find_label_issues(table(labels, probs))
+    assert res.kappa == pytest.approx(cohen_kappa_score(labels, probs.argmax(1)))
+    assert res.kappa < 0.4 and "weak_model" in [w["code"] for w in res.warnings]
+    strong = find_label_issues(table(*noisy_case(seed=1)[:2]))
+    assert strong.kappa > 0.4 and "weak_model" not in [w["code"] for w in strong.warnings]
+
+
+def test_small_classes_and_count_interval():
+    from statsmodels.stats.proportion import proportion_confint
+
+    labels, probs, _ = noisy_case(seed=6, n=60, k=4)  # about 15 rows per class
+    with pytest.warns(MlstratWarning, match="small split"):
+        res = find_label_issues(table(labels, probs))
+    small = [str(c) for c in range(4) if np.bincount(labels, minlength=4)[c] < 20]
+    assert small and all(f"'{c}'" in res.warnings[-1]["message"] for c in small)
+    lo, hi = proportion_confint(res.estimated_label_errors, 60, alpha=0.05, method="wilson")
+    assert res.estimated_interval == (int(np.floor(lo * 60)), int(np.ceil(hi * 60)))
+
+
+def test_streaming_in_small_batches_gives_the_same_result_in_any_row_order():
+    labels, probs, _ = noisy_case(seed=7, n=500, k=5, noise=0.2)
+    df = table(labels, probs)
+    whole = find_label_issues(df, batch_rows=1_000_000)
+    shuffled = df.sample(frac=1.0, random_state=1)
+    for method in ("rank", "prune_by_noise_rate"):
+        a = find_label_issues(df, batch_rows=1_000_000, method=method)
+        b = find_label_issues(shuffled, batch_rows=37, method=method)
+        assert [i.id for i in a.issues] == [i.id for i in b.issues]
+        core = confident_learning(labels, probs, method=method).mask
+        assert sorted(i.id for i in a.issues) == sorted(f"r{i}" for i in np.flatnonzero(core))
+    assert whole.estimated_label_errors == a.estimated_label_errors
+
+
+@pytest.mark.parametrize("counts, expected", [
+    (np.array([[50, 9], [1, 40]]), "prune_by_noise_rate"),  # binary: two cells
+    (np.array([[90, 1, 1], [1, 90, 1], [1, 1, 90]]), "prune_by_noise_rate"),  # 6 cells: 1/6 >= 15%
+    (np.eye(10, dtype=int) * 100 + 1, "rank"),  # 90 cells of one row each: 1/90 < 15%
+    (np.eye(3, dtype=int) * 10, "prune_by_noise_rate"),  # no noise at all
+])
+def test_auto_method_follows_how_noise_is_spread(counts, expected):
+    from mlstrat.errors._labels import resolve_method
+
+    assert resolve_method("auto", counts) == expected
+    assert resolve_method("rank", counts) == "rank"

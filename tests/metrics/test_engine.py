@@ -92,13 +92,21 @@ def test_accepts_validated_predictions_and_pos_label():
     assert m.average == "binary"
 
 
-def test_absent_pos_label_follows_policy():
-    table = {"split": ["dev"] * 2, "y_true": [0, 0], "y_pred": [0, 0]}
+def test_pos_label_absent_from_one_split_follows_policy():
+    table = {"split": ["dev", "dev", "train"], "y_true": [0, 0, 1], "y_pred": [0, 0, 1]}
     with pytest.warns(UndefinedMetricWarning):
         m = compute_metrics(table, pos_label=1).splits["dev"]
     assert (m.precision, m.recall, m.f1) == (0.0, 0.0, 0.0)
     m = compute_metrics(table, pos_label=1, zero_division=1).splits["dev"]
     assert m.f1 == 1.0
+
+
+def test_pos_label_absent_from_every_split_is_refused():
+    from mlstrat import ConfigError
+
+    table = {"split": ["dev"] * 2, "y_true": [0, 0], "y_pred": [0, 0]}
+    with pytest.raises(ConfigError, match=r"pos_label='1' \(--pos-label\) is not a label of <builtins.dict> \(labels: '0'\)"):
+        compute_metrics(table, pos_label=1)
 
 
 @pytest.mark.parametrize(

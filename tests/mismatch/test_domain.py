@@ -3,7 +3,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlstrat import ConfigError, InputError
+from mlstrat import ConfigError, InputError, MlstratWarning
 from mlstrat.mismatch import analyze_mismatch
 from mlstrat.mismatch._domain import _permutation_drops
 
@@ -328,3 +328,24 @@ def test_same_seed_same_report(small_digits):
     a, b = analyze_mismatch(small_digits, **kw), analyze_mismatch(small_digits, **kw)
     assert a.to_dict() == b.to_dict()
     assert a.weights.equals(b.weights)
+
+
+def test_two_misclassified_dev_rows_warn_that_the_auc_means_little(small_digits):
+    split = np.array(small_digits["split"].to_pylist())
+    label = np.array(small_digits["label"].to_pylist())
+    dev = np.flatnonzero(split == "dev")
+    wrong = np.zeros(len(split), dtype=bool)
+    wrong[dev[:2]] = True  # hand count: exactly 2 misclassified dev rows
+    keep = np.isin(split, ["train", "dev"])
+    preds = pa.table({"id": small_digits["id"].filter(pa.array(keep)), "split": split[keep],
+                      "y_true": label[keep], "y_pred": np.where(wrong, (label + 1) % 10, label)[keep]})
+    with pytest.warns(MlstratWarning, match="only 2 misclassified dev rows"):
+        r = analyze_mismatch(small_digits, domain="domain", target="app", predictions=preds, folds=3,
+                             importance_repeats=1, **PIXELS)
+    auc = r.errors.auc_misclassified
+    assert r.errors.n_misclassified == 2
+    expected = (f"only 2 misclassified dev rows: the AUC {auc.value:.2f} (95% CI {auc.ci_low:.2f}-"
+                f"{auc.ci_high:.2f}) means little with fewer than 30 rows on a side")
+    assert any(w.startswith(expected) for w in r.warnings)
+    # the main domain classifier has hundreds of rows per side: no such note for it
+    assert not any("'app' rows" in w or "source rows" in w for w in r.warnings)

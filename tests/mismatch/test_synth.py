@@ -163,7 +163,8 @@ def test_writes_the_output_and_never_overwrites_the_input(tmp_path, small_digits
         (
             dict(transforms=["blur"], image_shape=None),
             ConfigError,
-            r"^feature columns need image_shape",
+            r"^unknown transform\(s\) 'blur'; available for tabular features \(without image_shape\): "
+            r"jitter, match$",
         ),
         (
             dict(transforms=["blur"], features=["px_0"]),
@@ -238,3 +239,75 @@ def test_synthetic_rows_never_share_a_group_with_held_out_rows(splits, n_groups,
     assert not set(new["group"].to_pylist()) & held_out
     assert r.table.slice(0, n).drop_columns(["synthetic_of"]).equals(t)  # originals untouched
     assert r.n_synthesized == copies * r.n_source_rows
+
+
+@pytest.fixture(scope="module")
+def same_distribution(small_digits):
+    """Web rows only, half of the writers relabeled 'app': both sides come from one distribution."""
+    web = small_digits.filter(pa.array(_col(small_digits, "domain") == "web"))
+    groups = _col(web, "group")
+    app = np.isin(groups, sorted(set(groups))[::2])
+    return web.set_column(web.schema.get_field_index("domain"), "domain", pa.array(np.where(app, "app", "web")))
+
+
+def test_calibration_to_a_no_op_says_so_and_writes_nothing(same_distribution, tmp_path):
+    out = tmp_path / "synth.parquet"
+    with pytest.warns(MlstratWarning, match="no-op: blur calibrated to blur\\(sigma=0\\) leaves every image"):
+        r = synthesize(same_distribution, transforms=["blur"], like="app", folds=3, output=out, **PIXELS)
+    assert r.params == {"blur": {"sigma": 0.0}}
+    assert r.table is None and r.output is None and r.n_synthesized == 0 and not out.exists()
+    assert r.auc_after.value == r.auc_before.value  # identical rows, identical folds
+    assert r.warnings[-1].endswith("nothing was written (pass force=True / --force to write the copies anyway)")
+    forced = synthesize(same_distribution, transforms=["blur"], like="app", folds=3, output=out, force=True,
+                        **PIXELS)
+    assert out.exists() and forced.n_synthesized == forced.n_source_rows > 0
+    assert forced.warnings[-1].endswith("written anyway (force)")
+
+
+def test_cli_fixed_zero_strength_writes_nothing(small_digits, tmp_path):
+    from typer.testing import CliRunner
+
+    from mlstrat.cli import app
+
+    src = tmp_path / "m.parquet"
+    pq.write_table(small_digits, src)
+    out = tmp_path / "out.parquet"
+    r = CliRunner().invoke(app, ["synth", str(src), "--transform", "blur", "--param", "blur.sigma=0",
+                                 "--feature-prefix", "px_", "--image-shape", "1,8,8", "--value-range", "0,16",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Nothing written: the transforms leave every row unchanged." in text
+    assert "no-op: blur with blur(sigma=0) leaves every image unchanged" in text
+    assert not out.exists()
+
+
+def _tabular_manifest(n=400, seed=0):
+    """Two numeric features; target rows have another mean and spread (hand-set: mean 2, sd 2 vs 0, 1)."""
+    rng = np.random.default_rng(seed)
+    target = np.arange(n) % 2 == 0
+    x = np.where(target[:, None], rng.normal(2.0, 2.0, (n, 2)), rng.normal(0.0, 1.0, (n, 2)))
+    return pa.table({"id": [f"r{i}" for i in range(n)], "split": ["train"] * n,
+                     "domain": np.where(target, "app", "web"), "age": x[:, 0], "income": x[:, 1]})
+
+
+def test_tabular_features_get_tabular_transforms_calibrated_to_the_target():
+    m = _tabular_manifest()
+    r = synthesize(m, transforms=["match"], like="app", features=["age", "income"], folds=3)
+    assert r.kind == "tabular" and r.params["match"]["alpha"] == pytest.approx(1.0, abs=0.1)
+    new = r.table.slice(m.num_rows)
+    web = _col(m, "domain") == "web"
+    src = np.column_stack([_col(m, "age")[web], _col(m, "income")[web]]).astype(float)
+    tgt = np.column_stack([_col(m, "age")[~web], _col(m, "income")[~web]]).astype(float)
+    got = np.column_stack([_col(new, "age"), _col(new, "income")]).astype(float)
+    # independent check: alpha = 1 is z-scoring with the source moments, rescaling with the target's
+    alpha = r.params["match"]["alpha"]
+    expected = src + alpha * (tgt.mean(0) + (src - src.mean(0)) * tgt.std(0) / src.std(0) - src)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert r.auc_before.value > 0.7 and r.auc_after.value < r.auc_before.value - 0.1
+
+
+def test_tabular_features_refuse_image_transforms():
+    with pytest.raises(ConfigError, match=re.escape(
+            "unknown transform(s) 'blur'; available for tabular features (without image_shape): jitter, match")):
+        synthesize(_tabular_manifest(), transforms=["blur"], features=["age", "income"])

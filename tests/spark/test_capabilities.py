@@ -20,7 +20,8 @@ from mlstrat.cli import app
 from mlstrat.tables import engine_of, hash64_halves, read_table, unit_hash
 from tests.spark._compare import assert_same
 
-pytestmark = pytest.mark.spark
+# every Spark test on one xdist worker (`--dist loadgroup`): one JVM for the suite, not one per worker
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 LABELS = ("cat", "dog", "bird")
 SALTS = ("mlstrat", "o'brien", "back\\slash", "both\\'q\"", "ünï ☃")
 

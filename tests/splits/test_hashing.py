@@ -1,13 +1,13 @@
-"""The assignment number: DuckDB's expression equals a pure-Python hashlib implementation."""
+"""The assignment number: the engine's expression equals a pure-Python hashlib implementation."""
 
 import hashlib
 
-import duckdb
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlstrat.splits import DEFAULT_SALT, assign_hash, hash_sql
+from mlstrat.splits import DEFAULT_SALT, assign_hash
+from mlstrat.tables import connect, engine_of, read_table, unit_hash
 
 from .conftest import run_split
 
@@ -17,10 +17,12 @@ def reference(key, salt):
     return int(hashlib.md5(f"{key}:{salt}".encode()).hexdigest()[:8], 16) / 2**32
 
 
+_DUCK = engine_of(connect("duckdb"))
+
+
 def engine(keys, salt):
-    con = duckdb.connect()
-    con.register("k", pa.table({"k": pa.array(keys, pa.string())}))
-    return [r[0] for r in con.execute(f"SELECT {hash_sql('k', salt)} FROM k").fetchall()]
+    table = read_table(pa.table({"k": pa.array(keys, pa.string())}), con=_DUCK)
+    return [r[0] for r in _DUCK.rows(table.select(u=unit_hash(_DUCK, table.k, salt)))]
 
 
 def test_known_value():
@@ -37,8 +39,8 @@ def test_duckdb_equals_hashlib(keys, salt):
 
 
 def test_integer_ids_hash_as_decimal_text():
-    con = duckdb.connect()
-    got = con.execute(f"SELECT {hash_sql('CAST(i AS VARCHAR)', 's')} FROM (VALUES (7), (-12), (10000000000)) t(i)").fetchall()
+    table = read_table(pa.table({"i": pa.array([7, -12, 10000000000], pa.int64())}), con=_DUCK)
+    got = _DUCK.rows(table.select(u=unit_hash(_DUCK, table.i, "s")))
     assert [g[0] for g in got] == [reference(7, "s"), reference(-12, "s"), reference(10000000000, "s")]
 
 

@@ -10,6 +10,9 @@ import typer
 from mlstrat.cli._app import app
 from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
+#: warnings that qualify the estimated count; shown next to it
+ROUGH = ("weak_model", "small_split")
+
 
 @app.command("labels")
 def labels(
@@ -26,7 +29,10 @@ def labels(
         help="Score that ranks suspects: self_confidence or normalized_margin.",
     ),
     method: str = typer.Option(
-        "rank", "--method", help="How suspects are picked: rank (default) or prune_by_noise_rate."
+        "auto",
+        "--method",
+        help="How suspects are picked: auto (default: rank when the estimated noise is spread thin "
+        "over many classes, else prune_by_noise_rate), rank or prune_by_noise_rate.",
     ),
     top: int = typer.Option(
         20, "--top", help="Suspects to show in the table (all go to -o and --json)."
@@ -84,10 +90,14 @@ def labels(
         f"[bold]{safe(result.split)}[/]: {result.n} rows, error {format_rate(result.split_error)} "
         f"({result.n_errors} misclassified)"
     )
+    lo, hi = result.estimated_interval
+    rough = [w["message"].split(":")[0] for w in result.warnings if w["code"] in ROUGH]
     out.print(
-        f"Estimated label errors: {result.estimated_label_errors} "
-        f"({format_rate(result.estimated_label_errors / result.n if result.n else None)} of the rows); "
-        f"{len(result.issues)} suspects, {format_rate(result.error_share)} of the misclassified rows"
+        f"Estimated label errors: {result.estimated_label_errors} (95% CI {lo}-{hi}; "
+        f"{format_rate(result.estimated_label_errors / result.n if result.n else None)} of the rows)"
+        + (f" [yellow]rough: {', '.join(rough)}[/]" if rough else "")
+        + f"; {len(result.issues)} suspects ({result.method}), "
+        f"{format_rate(result.error_share)} of the misclassified rows"
     )
     if result.noise:
         table = Table(title="Estimated noise (given label <- true class)", header_style="bold")

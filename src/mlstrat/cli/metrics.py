@@ -31,20 +31,18 @@ def _render(report: Any) -> list[Any]:
     first = next(iter(report.splits.values()))
     kind = f"binary, positive = {safe(first.pos_label)}" if first.average == "binary" else "macro"
     summary = Table(title="Errors per split (95% CI)", title_justify="left")
-    for col in ("split", "n", "error", "95% CI", "weighted error", "95% CI "):
+    weighted = report.weight is not None  # without weights, weighted error = error: not repeated
+    columns = ("split", "n", "error", "95% CI") + (("weighted error", "95% CI ") if weighted else ())
+    for col in columns:
         summary.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
     scores = Table(title=f"Precision / recall / F1 ({kind})", title_justify="left")
     for col in ("split", "accuracy", "precision", "recall", "F1", "F1 95% CI"):
         scores.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
     for name, m in report.splits.items():
-        summary.add_row(
-            SPLIT_DISPLAY[name],
-            f"{m.n:,}",
-            format_rate(m.error),
-            ci(m.error_ci),
-            format_rate(m.weighted_error),
-            ci(m.weighted_error_ci),
-        )
+        cells = [SPLIT_DISPLAY[name], f"{m.n:,}", format_rate(m.error), ci(m.error_ci)]
+        if weighted:
+            cells += [format_rate(m.weighted_error), ci(m.weighted_error_ci)]
+        summary.add_row(*cells)
         scores.add_row(
             SPLIT_DISPLAY[name],
             format_rate(m.accuracy),

@@ -9,28 +9,35 @@ from typing import Any, Optional
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option
 
 __all__ = ["split_command", "render_summary", "default_output"]
 
 _FAIL_ON = ("leakage",)
 
 
-def default_output(manifest: Path) -> Path:
-    """``data.csv`` -> ``data.split.csv`` (Parquet when the input type cannot be written)."""
-    name = manifest.name
+def default_output(manifest: str | Path) -> str:
+    """``data.csv`` -> ``data.split.csv`` (Parquet when the input type cannot be written).
+
+    A URI or directory stays one: ``s3://b/m/`` -> ``s3://b/m.split.parquet``.
+    """
+    text = str(manifest).rstrip("/")
+    head, sep, name = text.rpartition("/")
     for comp in (".gz", ".zst"):
         if name.lower().endswith(comp):
             name = name[: -len(comp)]
     stem, suffix = os.path.splitext(name)
     if suffix.lower() not in {".parquet", ".pq", ".csv", ".jsonl", ".ndjson"}:
         suffix = ".parquet"
-    return manifest.with_name(f"{stem}.split{suffix}")
+    return f"{head}{sep}{stem}.split{suffix}"
 
 
 @app.command("split")
 def split_command(
-    manifest: Path = typer.Argument(..., help="Manifest table: CSV, Parquet, JSONL or Arrow, one row per example."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output file (default: <input>.split.<ext>)."),
+    manifest: str = typer.Argument(..., help="Manifest table: CSV, Parquet, JSONL or Arrow, one row per example "
+                                   "(a file, a directory of part files or a URI)."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help="Output file (default: <input>.split.<ext>); "
+                                      "a Parquet directory on Spark."),
     id: str = typer.Option("id", "--id", help="Unique id column."),
     label: Optional[str] = typer.Option(None, "--label", help="Label column to stratify on."),
     domain: Optional[str] = typer.Option(None, "--domain", help="Domain column (default 'domain' with --target)."),
@@ -50,13 +57,14 @@ def split_command(
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 2GB (spills beyond)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output (never the input)."),
     json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Split a manifest into train / train-dev / dev / test, stable, stratified and target-aware."""
     import warnings
 
     from mlstrat._exceptions import ConfigError, MlstratWarning
     from mlstrat.splits import split
-    from mlstrat.tables import check_output_path, connect
+    from mlstrat.tables import check_output_path, connect, describe_output
 
     if fail_on is not None and fail_on not in _FAIL_ON:
         raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
@@ -65,7 +73,7 @@ def split_command(
     if lock is not None:
         check_output_path(lock, inputs=[manifest], force=True)  # refreshed in place, never the manifest
     lock_in = lock if lock is not None and lock.exists() else None
-    con = connect(memory_limit=memory_limit)
+    con = connect(engine, memory_limit=memory_limit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,
@@ -76,7 +84,7 @@ def split_command(
     lock_note = None
     if lock is not None:
         lock_note = _update_lock(result, lock, id=id)
-    summary = {**result.to_dict(), "output": str(written), "lock": lock_note}
+    summary = {**result.to_dict(), "output": describe_output(written), "lock": lock_note}
     if json:
         from mlstrat.cli._common import echo_json
 

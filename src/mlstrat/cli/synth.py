@@ -62,7 +62,7 @@ def synth(
     image_col: str | None = typer.Option(None, "--image-col", help="Column of image file paths."),
     audio_col: str | None = typer.Option(None, "--audio-col", help="Column of audio file paths."),
     image_shape: str | None = typer.Option(
-        None, "--image-shape", help="C,H,W of feature-vector images (e.g. 1,8,8)."
+        None, "--image-shape", help="C,H,W of feature-vector images (e.g. 1,8,8); without it, feature columns are tabular (transforms jitter, match)."
     ),
     value_range: str | None = typer.Option(
         None, "--value-range", help="LOW,HIGH pixel range (e.g. 0,16)."
@@ -158,6 +158,10 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
     if r.pool is not None:
         p = r.pool
         con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
+    if r.output is None:  # a no-op: the warning below says why
+        con.print("[bold yellow]Nothing written[/]: the transforms leave every row unchanged.")
+        render_warnings(con, r.warnings)
+        return
     if r.files_dir:
         con.print(f"New files in {escape(r.files_dir)}")
     con.print(

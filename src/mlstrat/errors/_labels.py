@@ -31,12 +31,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Optional
 
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
-from mlstrat.errors._common import label_text
+from mlstrat.errors._common import label_text, wilson_interval
 
 __all__ = [
     "LabelIssue",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 #: how suspects are selected once their number is estimated
-METHODS = ("rank", "prune_by_noise_rate")
+METHODS = ("auto", "rank", "prune_by_noise_rate")
 
 
 def _self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -116,8 +117,11 @@ class LabelIssues:
     split_error : float
     rank_by : str
     method : str
+        The selection actually used (``auto`` resolved to ``rank`` or ``prune_by_noise_rate``).
     estimated_label_errors : int
         Off-diagonal mass of the calibrated confident joint.
+    estimated_interval : tuple of int
+        95% Wilson interval of that count (sampling noise of the split only).
     error_share : float
         Share of the split's misclassified rows that are suspects: how much of the error
         label errors may explain (nan when there is no error).
@@ -127,7 +131,12 @@ class LabelIssues:
         Off-diagonal cells of the estimate, largest count first (cells below 0.5 left out).
     issues : tuple of LabelIssue
         Suspects, most suspect first.
+    kappa : float
+        Cohen's kappa between the given labels and the most probable class: how far the model
+        agrees with the labels beyond chance (below 0.4, a ``weak_model`` warning).
     warnings : tuple of dict
+        ``code`` and ``message``: ``in_sample``, ``not_normalized``, ``proba_mismatch``,
+        ``weak_model``, ``small_split``.
     """
 
     split: str
@@ -137,10 +146,12 @@ class LabelIssues:
     rank_by: str
     method: str
     estimated_label_errors: int
+    estimated_interval: tuple[int, int]
     error_share: float
     thresholds: dict[str, float]
     noise: tuple[NoiseRate, ...]
     issues: tuple[LabelIssue, ...]
+    kappa: float = math.nan
     warnings: tuple[dict[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +163,8 @@ class LabelIssues:
             "method": self.method,
             "rank_by": self.rank_by,
             "estimated_label_errors": self.estimated_label_errors,
+            "estimated_interval": list(self.estimated_interval),
+            "kappa": self.kappa,
             "n_issues": len(self.issues),
             "error_share": self.error_share,
             "thresholds": dict(self.thresholds),
@@ -162,13 +175,18 @@ class LabelIssues:
 
 
 def _round_rows(matrix: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """Round each row to integers summing to its total (largest remainder)."""
+    """Round each row to integers summing to its total (largest remainder).
+
+    Equal remainders go to the diagonal first: a tie is no evidence of a label error.
+    """
     floor = np.floor(matrix).astype(np.int64)
     out = floor.copy()
+    columns = np.arange(matrix.shape[1])
     for i in range(matrix.shape[0]):
         short = int(round(totals[i])) - int(floor[i].sum())
         if short > 0:
-            order = np.argsort(-(matrix[i] - floor[i]), kind="stable")
+            remainder = np.round(matrix[i] - floor[i], 12)  # ties survive float noise
+            order = np.lexsort((columns, columns != i, -remainder))
             out[i, order[:short]] += 1
     return out
 
@@ -181,71 +199,393 @@ class _CL:
     mask: np.ndarray  # (n,) suspects
 
 
+def thresholds_from(given_counts: np.ndarray, confidence_sums: np.ndarray) -> np.ndarray:
+    """Per-class thresholds ``t_j``: mean self-confidence of the rows labeled ``j``."""
+    # a class nobody is labeled with gets threshold 1: only certain predictions count for it
+    return np.where(given_counts > 0, confidence_sums / np.maximum(given_counts, 1), 1.0)
+
+
+def add_to_joint(joint: np.ndarray, labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> None:
+    """Count rows (given ``i``, most probable confident class ``j``) into ``joint`` (K, K), in place."""
+    above = probs >= thresholds - 1e-6  # (n, K)
+    confident = above.any(axis=1)
+    guess = np.where(above, probs, -1.0).argmax(axis=1)  # most probable class among the confident ones
+    np.add.at(joint, (labels[confident], guess[confident]), 1.0)
+
+
+def calibrate(joint: np.ndarray, given_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated joint (rows rescaled to the given counts, total ``n``) and its row-wise rounding."""
+    joint = joint.copy()
+    n = given_counts.sum()
+    # every labeled class keeps at least one example on the diagonal (avoids empty rows)
+    diag = np.diag_indices(len(joint))
+    joint[diag] = np.where(given_counts > 0, np.maximum(joint[diag], 1.0), joint[diag])
+    row = joint.sum(axis=1, keepdims=True)
+    calibrated = np.divide(joint, row, out=np.zeros_like(joint), where=row > 0) * given_counts[:, None]
+    if calibrated.sum() > 0:
+        calibrated *= n / calibrated.sum()
+    return calibrated, _round_rows(calibrated, given_counts.astype(float))
+
+
+class _TopK:
+    """The ``k`` smallest keys seen so far over a stream of batches; ties go to the smaller ``tie``.
+
+    ``tie`` is the row's id (or its position for arrays), so the result does not depend on the
+    order in which the engine delivers batches. ``keep`` marks rows that take a slot but are
+    not reported (PBNR's rows that the model predicts as their given label).
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.key = np.empty(0)
+        self.tie: np.ndarray = np.empty(0)
+        self.keep = np.empty(0, dtype=bool)
+        self.info = np.empty((0, 4))
+
+    def add(self, key: np.ndarray, tie: np.ndarray, keep: np.ndarray | None = None,
+            info: np.ndarray | None = None) -> None:
+        """Offer rows: sort keys (n,), ties (n,), whether reported (n,), payload (n, 4)."""
+        if self.k <= 0 or not len(key):
+            return
+        keep = np.ones(len(key), dtype=bool) if keep is None else keep
+        info = np.zeros((len(key), 4)) if info is None else info
+        key = np.concatenate([self.key, key])
+        tie = np.concatenate([self.tie, tie]) if len(self.tie) else tie
+        keep = np.concatenate([self.keep, keep])
+        info = np.concatenate([self.info, info])
+        if len(key) > self.k:
+            # exact order only among the rows that can still make the cut
+            cut = np.partition(key, self.k - 1)[self.k - 1]
+            near = np.flatnonzero(key <= cut)
+            order = near[np.lexsort((tie[near], key[near]))][: self.k]
+            key, tie, keep, info = key[order], tie[order], keep[order], info[order]
+        self.key, self.tie, self.keep, self.info = key, tie, keep, info
+
+    def chosen(self) -> list[Any]:
+        return self.tie[self.keep].tolist()
+
+
+Selectors = list[tuple[Optional[tuple[int, int]], _TopK]]
+
+
+def selectors(method: str, counts: np.ndarray) -> Selectors:
+    """Empty selectors for a method, sized by the rounded calibrated joint ``counts``.
+
+    ``rank``: one selector of ``m`` rows (the estimated number of label errors);
+    ``prune_by_noise_rate``: one per off-diagonal cell (given ``i``, true ``j``) of
+    ``counts[i, j]`` rows.
+    """
+    if method == "rank":
+        return [(None, _TopK(int(counts.sum() - np.trace(counts))))]
+    k = len(counts)
+    return [((i, j), _TopK(int(counts[i, j]))) for i in range(k) for j in range(k)
+            if i != j and counts[i, j] > 0]
+
+
+def feed(chosen: Selectors, *, labels: np.ndarray, probs: np.ndarray, scores: np.ndarray,
+         tie: np.ndarray, info: np.ndarray | None = None) -> None:
+    """Offer one batch's rows to the selectors of :func:`selectors`.
+
+    ``rank``: the rows the model does not predict as their label, lowest score first.
+    ``prune_by_noise_rate``: in cell (``i``, ``j``), the rows labeled ``i`` with the largest
+    margin ``P[:, j] - P[:, i]``; the rows the model predicts as ``i`` take their slot but are
+    not reported (the paper's order: prune, then drop what the model agrees with).
+    """
+    predicted = probs.argmax(axis=1)
+    for cell, top in chosen:
+        if cell is None:
+            wrong = np.flatnonzero(predicted != labels)
+            top.add(scores[wrong], tie[wrong], None, None if info is None else info[wrong])
+            continue
+        i, j = cell
+        rows = np.flatnonzero(labels == i)
+        top.add(probs[rows, i] - probs[rows, j], tie[rows], predicted[rows] != i,
+                None if info is None else info[rows])
+
+
+def selected(chosen: Selectors) -> set[Any]:
+    """The ties (ids or positions) of the rows picked by the selectors."""
+    out: set[Any] = set()
+    for _cell, top in chosen:
+        out.update(top.chosen())
+    return out
+
+
 def confident_learning(
-    labels: np.ndarray, probs: np.ndarray, *, method: str = "rank", scores: np.ndarray | None = None
+    labels: np.ndarray, probs: np.ndarray, *, method: str = "auto", scores: np.ndarray | None = None
 ) -> _CL:
     """The core of confident learning on integer labels (n,) and probabilities (n, K).
 
     ``scores`` (n,) order the suspects for ``method="rank"`` (lower = more suspect; the
-    self-confidence by default).
+    self-confidence by default). The same functions run batch by batch in
+    :func:`find_label_issues`; here the whole arrays are one batch and ties go by position.
     """
     n, k = probs.shape
     given_counts = np.bincount(labels, minlength=k)  # (K,)
-    self_conf = _self_confidence(probs, labels)
-    sums = np.bincount(labels, weights=self_conf, minlength=k)
-    # a class nobody is labeled with gets threshold 1: only certain predictions count for it
-    thresholds = np.where(given_counts > 0, sums / np.maximum(given_counts, 1), 1.0)
-
-    above = probs >= thresholds - 1e-6  # (n, K)
-    confident = above.any(axis=1)
-    guess = np.where(above, probs, -1.0).argmax(
-        axis=1
-    )  # most probable class among the confident ones
+    thresholds = thresholds_from(given_counts, np.bincount(labels, weights=_self_confidence(probs, labels),
+                                                           minlength=k))
     joint = np.zeros((k, k))
-    np.add.at(joint, (labels[confident], guess[confident]), 1.0)
-    # every labeled class keeps at least one example on the diagonal (avoids empty rows)
-    diag = np.diag_indices(k)
-    joint[diag] = np.where(given_counts > 0, np.maximum(joint[diag], 1.0), joint[diag])
-
-    row = joint.sum(axis=1, keepdims=True)
-    calibrated = (
-        np.divide(joint, row, out=np.zeros_like(joint), where=row > 0) * given_counts[:, None]
-    )
-    if calibrated.sum() > 0:
-        calibrated *= n / calibrated.sum()
-    counts = _round_rows(calibrated, given_counts.astype(float))
-
+    add_to_joint(joint, labels, probs, thresholds)
+    calibrated, counts = calibrate(joint, given_counts)
+    chosen = selectors(resolve_method(method, counts), counts)
+    score = _self_confidence(probs, labels) if scores is None else scores
+    feed(chosen, labels=labels, probs=probs, scores=score, tie=np.arange(n))
     mask = np.zeros(n, dtype=bool)
-    predicted = probs.argmax(axis=1)
-    if method == "rank":
-        estimated = int(counts.sum() - np.trace(counts))
-        candidates = np.flatnonzero(predicted != labels)
-        score = _self_confidence(probs, labels) if scores is None else scores
-        mask[candidates[np.argsort(score[candidates], kind="stable")[:estimated]]] = True
-        return _CL(thresholds=thresholds, joint=calibrated, counts=counts, mask=mask)
-    for i in range(k):
-        members = np.flatnonzero(labels == i)
-        if members.size == 0:
-            continue
-        own = probs[members, i]
-        for j in range(k):
-            c = int(counts[i, j]) if i != j else 0
-            if c <= 0:
-                continue
-            margin = probs[members, j] - own
-            top = members[np.argsort(-margin, kind="stable")[: min(c, members.size)]]
-            mask[top] = True
-    mask &= predicted != labels  # the model itself agrees with the given label: keep it
+    mask[sorted(selected(chosen))] = True
     return _CL(thresholds=thresholds, joint=calibrated, counts=counts, mask=mask)
 
 
-def _load(predictions: Any, split: str, con: Any) -> tuple[Any, Any, list[str], int]:
+#: below this share of the off-diagonal mass in its largest cell, the noise is "spread thin"
+SPREAD = 0.15
+#: fewer given rows than this in a class make its threshold (a mean) and its counts rough
+MIN_PER_CLASS = 20
+#: agreement of the model with the given labels beyond chance below which it is "weak"
+WEAK_KAPPA = 0.4
+#: rows per record batch streamed from the engine
+BATCH_ROWS = 262_144
+
+
+def resolve_method(method: str, counts: np.ndarray) -> str:
+    """``auto``: ``rank`` when the estimated noise is spread thin over many cells, else PBNR.
+
+    The per-cell counts of the calibrated joint are estimates rounded to integers. With noise
+    concentrated in a few cells (binary tasks, one class flipped into another) they are
+    reliable and the paper's per-cell pruning wins; spread over many cells of one or two rows
+    each (uniform noise on many classes), rounding dominates and pooling the count (``rank``)
+    finds clearly more (benchmarks/labels_bench.py).
+    """
+    if method != "auto":
+        return method
+    off = counts.astype(float).copy()
+    np.fill_diagonal(off, 0.0)
+    total = off.sum()
+    return "rank" if total > 0 and off.max() / total < SPREAD else "prune_by_noise_rate"
+
+
+def _batches(con: Any, expr: Any, rows: int) -> Any:
+    """pyarrow RecordBatches of an Ibis expression, streamed by the engine (never the whole table)."""
+    from mlstrat.tables import engine_of
+
+    for batch in engine_of(con).batches(expr, chunk_size=rows):
+        if batch.num_rows:
+            yield batch
+
+
+def _codes(column: Any, index: dict[str, int]) -> tuple[np.ndarray, list[str]]:
+    """Class index of each value (``-1`` when not a class), labels compared as text; unknown texts."""
     import pyarrow.compute as pc
 
+    uniques = pc.unique(column)
+    texts = [label_text(v) for v in uniques.to_pylist()]
+    lookup = np.array([index.get(t, -1) for t in texts] + [-1], dtype=np.int64)
+    pos = pc.index_in(column, value_set=uniques).fill_null(len(texts)).to_numpy(zero_copy_only=False)
+    return lookup[pos], [t for t in texts if t not in index]
+
+
+@dataclass
+class _Scan:
+    """What one pass over the split accumulates: counts for the checks and for thresholds."""
+
+    k: int
+    n: int = 0
+    n_errors: int = 0
+    given: np.ndarray = None  # (K,) rows per given label
+    conf_sums: np.ndarray = None  # (K,) sum of self-confidence per given label
+    given_vs_argmax: np.ndarray = None  # (K, K) given label x most probable class
+    pred_vs_argmax: np.ndarray = None  # (K + 1, K) y_pred (K = not a class) x most probable class
+    unknown: set = None
+    not_finite: int = 0
+    negative: int = 0
+    zero_sum: int = 0
+    off_sum: int = 0  # |sum - 1| > 1e-3: normalized with a warning
+    far_sum: int = 0  # |sum - 1| > 0.1: not probabilities
+    far_example: tuple = ()
+
+    def __post_init__(self) -> None:
+        k = self.k
+        self.given, self.conf_sums = np.zeros(k, np.int64), np.zeros(k)
+        self.given_vs_argmax, self.pred_vs_argmax = np.zeros((k, k), np.int64), np.zeros((k + 1, k), np.int64)
+        self.unknown = set()
+
+
+class _Batch:
+    """One record batch decoded lazily: each pass converts only the columns it reads."""
+
+    def __init__(self, batch: Any, index: dict[str, int], proba: list[str]) -> None:
+        self.batch, self.index = batch, index
+        self.labels, self.unknown = _codes(batch.column("y_true"), index)
+        self.raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+                                    for c in proba])  # (n, K)
+        self.sums = self.raw.sum(axis=1)
+
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        return self.batch.column("id").cast("string").to_numpy(zero_copy_only=False).astype(str)
+
+    @cached_property
+    def pred(self) -> np.ndarray:
+        """y_pred as class index; ``K`` when it is not a class."""
+        pred, _ = _codes(self.batch.column("y_pred"), self.index)
+        return np.where(pred < 0, len(self.index), pred)
+
+    @cached_property
+    def text_errors(self) -> int:
+        """Rows whose y_pred differs from y_true (compared as stored, or as text across types)."""
+        import pyarrow.compute as pc
+
+        true, pred = self.batch.column("y_true"), self.batch.column("y_pred")
+        if true.type != pred.type:
+            true, pred = pc.cast(true, "string"), pc.cast(pred, "string")
+        return int(pc.sum(pc.not_equal(true, pred)).as_py() or 0)
+
+    @property
+    def probs(self) -> np.ndarray:
+        return self.raw / self.sums[:, None]
+
+
+def _first_pass(batches: Any, index: dict[str, int], proba: list[str], steps: Any) -> _Scan:
+    scan = _Scan(len(index))
+    for raw in batches:
+        b = _Batch(raw, index, proba)
+        scan.n += len(b)
+        scan.n_errors += b.text_errors
+        scan.unknown.update(b.unknown)
+        finite = np.isfinite(b.raw).all(axis=1)
+        scan.not_finite += int((~finite).sum())
+        scan.negative += int((b.raw < 0).any(axis=1).sum())
+        scan.zero_sum += int((b.sums <= 0).sum())
+        dev = np.abs(b.sums - 1.0)
+        scan.off_sum += int((dev > 1e-3).sum())
+        far = np.flatnonzero(dev > 0.1)
+        scan.far_sum += len(far)
+        if len(far) and not scan.far_example:
+            scan.far_example = (str(b.ids[far[0]]), float(b.sums[far[0]]))
+        ok = finite & (b.sums > 0) & (b.labels >= 0)
+        if ok.any():
+            labels, probs = b.labels[ok], b.probs[ok]
+            argmax = probs.argmax(axis=1)
+            scan.given += np.bincount(labels, minlength=scan.k)
+            scan.conf_sums += np.bincount(labels, weights=_self_confidence(probs, labels), minlength=scan.k)
+            np.add.at(scan.given_vs_argmax, (labels, argmax), 1)
+            np.add.at(scan.pred_vs_argmax, (b.pred[ok], argmax), 1)
+        steps.advance("checking", len(b))
+    return scan
+
+
+def _check_scan(scan: _Scan, *, source: str, split: str, classes: list[str], proba: list[str],
+                notes: list[dict[str, str]]) -> None:
+    """Refuse inputs that cannot be probabilities of these classes; note the doubtful ones."""
+    if scan.unknown:
+        shown = ", ".join(repr(u) for u in sorted(scan.unknown)[:5])
+        raise InputError(f"{source}: label(s) {shown} in y_true have no probability column; expected "
+                         f"proba_<label> for every class (found: {', '.join(proba)})")
+    if scan.not_finite:
+        raise InputError(f"{source}: proba_* columns have empty/NaN values in split {split!r}; "
+                         "every row needs a probability per class")
+    if scan.negative:
+        raise InputError(f"{source}: proba_* columns have negative values; probabilities are in [0, 1]")
+    if scan.zero_sum:
+        raise InputError(f"{source}: some rows have all probabilities 0; every row needs a probability "
+                         "distribution")
+    if scan.far_sum:
+        rid, total = scan.far_example
+        raise InputError(
+            f"{source}: {scan.far_sum} row(s) of split {split!r} have proba_* values that do not sum to 1 "
+            f"(e.g. id {rid!r}: {total:.3g}); these are not probabilities over the classes {', '.join(classes)} "
+            "(scores, logits, one-vs-rest outputs, or a class column missing): write softmax probabilities, "
+            "one proba_<class> column per class")
+    if scan.off_sum:
+        _note(notes, "not_normalized", f"{scan.off_sum} row(s) have probabilities that do not sum to 1 "
+                                       "(off by more than 0.001); they were normalized")
+    _check_argmax(scan, source=source, classes=classes, notes=notes)
+
+
+def _check_argmax(scan: _Scan, *, source: str, classes: list[str], notes: list[dict[str, str]]) -> None:
+    """y_pred should be the most probable class; a pattern of disagreement means mixed-up columns.
+
+    A decision threshold other than the argmax moves rows of one class only (e.g. positives
+    predicted from 0.3 up), so one class whose rows mostly point elsewhere is a warning; two or
+    more such classes, or most rows disagreeing, means columns swapped or taken from other
+    predictions, and the estimate would be meaningless.
+    """
+    table = scan.pred_vs_argmax
+    n = int(table.sum())
+    disagree = n - int(np.trace(table[: scan.k]))
+    if not n or not disagree:
+        return
+    swapped = [(classes[a], classes[int(table[a].argmax())]) for a in range(scan.k)
+               if table[a].sum() and table[a].argmax() != a]
+    share = disagree / n
+    if len(swapped) >= 2 or share > 0.5:
+        shown = "; ".join(f"y_pred {a!r} mostly has proba_{b} largest" for a, b in swapped[:3])
+        raise InputError(
+            f"{source}: y_pred differs from the most probable proba_* class on {disagree} of {n} rows "
+            f"({share:.0%}){': ' + shown if shown else ''}; the proba_* columns are probably mis-ordered or come "
+            "from other predictions: name each proba_<class> column after the class whose probability it holds")
+    if swapped or share > 0.01:
+        _note(notes, "proba_mismatch",
+              f"y_pred differs from the most probable proba_* class on {disagree} of {n} rows ({share:.1%}); "
+              "expected when y_pred uses a decision threshold, otherwise check that each proba_<class> "
+              "column holds that class's probability")
+
+
+def _reliability(scan: _Scan, *, split: str, classes: list[str], notes: list[dict[str, str]]) -> float:
+    """Note when the model is too weak or the split too small for the count to mean much; kappa."""
+    table = scan.given_vs_argmax.astype(float)
+    n = table.sum()
+    po = np.trace(table) / n
+    pe = float((table.sum(axis=1) * table.sum(axis=0)).sum() / n**2)
+    kappa = (po - pe) / (1 - pe) if pe < 1 else 0.0
+    if kappa < WEAK_KAPPA:
+        _note(notes, "weak_model",
+              f"weak model: its predictions agree with the given labels only slightly beyond chance (Cohen's "
+              f"kappa {kappa:.2f} < {WEAK_KAPPA}); most disagreements may be its own mistakes, so the "
+              "estimate is rough")
+    small = [c for c, g in zip(classes, scan.given) if 0 < g < MIN_PER_CLASS]
+    if small:
+        shown = ", ".join(repr(c) for c in small[:5]) + (", ..." if len(small) > 5 else "")
+        _note(notes, "small_split",
+              f"small split: class(es) {shown} have fewer than {MIN_PER_CLASS} rows in {split!r}; their "
+              "thresholds and counts are rough")
+    return float(kappa)
+
+
+def _note(notes: list[dict[str, str]], code: str, message: str) -> None:
+    notes.append({"code": code, "message": message})
+    warnings.warn(message, MlstratWarning, stacklevel=4)
+
+
+def _joint_pass(batches: Any, index: dict[str, int], proba: list[str], thresholds: np.ndarray,
+                steps: Any) -> np.ndarray:
+    joint = np.zeros((len(index), len(index)))
+    for raw in batches:
+        b = _Batch(raw, index, proba)
+        add_to_joint(joint, b.labels, b.probs, thresholds)
+        steps.advance("confident joint", len(b))
+    return joint
+
+
+def _select_pass(batches: Any, index: dict[str, int], proba: list[str], chosen: Selectors, rank_by: str,
+                 steps: Any) -> None:
+    for raw in batches:
+        b = _Batch(raw, index, proba)
+        probs = b.probs
+        scores = RANKINGS[rank_by](probs, b.labels)
+        info = np.column_stack([b.labels, probs.argmax(axis=1), scores, b.pred != b.labels])  # (n, 4)
+        feed(chosen, labels=b.labels, probs=probs, scores=scores, tie=b.ids, info=info)
+        steps.advance("selecting", len(b))
+
+
+def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
+    """The predictions (validated in one engine pass), the split's columns as an expression, the connection."""
     from mlstrat.errors._sheet import _check_split
-    from mlstrat.tables import read_predictions
+    from mlstrat.tables import default_connection, read_predictions
 
     _check_split(split)
+    con = con or default_connection()
     preds = read_predictions(predictions, con=con, require_id=True)
     if not preds.proba_columns:
         raise InputError(
@@ -258,15 +598,9 @@ def _load(predictions: Any, split: str, con: Any) -> tuple[Any, Any, list[str], 
             f"{preds.source}: split {split!r} has no rows "
             f"(splits present: {', '.join(preds.sizes) or 'none'})"
         )
-    classes = list(preds.proba_columns)
     table = preds.table
     part = table.filter(table.split.cast("string") == split)
-    cols = ["id", "y_true", "y_pred", *preds.proba_columns.values()]
-    arrow = part.select(*cols).to_pyarrow()  # (n, 3 + K): the only data that leaves the engine
-    n_errors = int(
-        pc.sum(pc.not_equal(arrow.column("y_true"), arrow.column("y_pred"))).as_py() or 0
-    )
-    return preds, arrow, classes, n_errors
+    return preds, part.select("id", "y_true", "y_pred", *preds.proba_columns.values()), con
 
 
 def find_label_issues(
@@ -274,10 +608,16 @@ def find_label_issues(
     *,
     split: str = "dev",
     rank_by: str = "self_confidence",
-    method: str = "rank",
+    method: str = "auto",
     con: Any = None,
+    progress: bool | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> LabelIssues:
     """Find rows whose given label is probably wrong, by confident learning.
+
+    The split is streamed from the engine in record batches, three times (checks and
+    thresholds; the confident joint; the selection): memory stays bounded by the batch and
+    the suspects, whatever the table size.
 
     Parameters
     ----------
@@ -289,9 +629,14 @@ def find_label_issues(
         from a model that saw those labels, unless they are cross-validated.
     rank_by : {"self_confidence", "normalized_margin"}, default="self_confidence"
         The score that orders suspects (lower first) and, with ``method="rank"``, picks them.
-    method : {"rank", "prune_by_noise_rate"}, default="rank"
-        How suspects are picked once their number is estimated (see the module docstring).
+    method : {"auto", "rank", "prune_by_noise_rate"}, default="auto"
+        How suspects are picked once their number is estimated (module docstring);
+        ``auto`` chooses by how the estimated noise is spread (:func:`resolve_method`).
     con : ibis DuckDB backend, default=None
+    progress : bool, default=None
+        A progress bar over the rows (default: on a terminal only).
+    batch_rows : int, default=262144
+        Rows per record batch.
 
     Returns
     -------
@@ -301,101 +646,72 @@ def find_label_issues(
     ------
     InputError
         No ``proba_*`` columns, an empty split, a label without a probability column,
-        negative or missing probabilities.
+        negative, missing or non-normalized (off by more than 0.1) probabilities, ``y_pred``
+        that disagrees with the probabilities in a way only mixed-up columns explain.
     """
+    from mlstrat._progress import Steps
+
     if rank_by not in RANKINGS:
         raise ConfigError(f"rank_by: unknown ranking {rank_by!r}; allowed: {', '.join(RANKINGS)}")
     if method not in METHODS:
         raise ConfigError(f"method: unknown method {method!r}; allowed: {', '.join(METHODS)}")
     notes: list[dict[str, str]] = []
     if split == "train":
-        msg = (
-            "split 'train': confident learning needs out-of-sample probabilities; unless these are "
-            "cross-validated (out-of-fold), a model that fit its training labels is confident in "
-            "the wrong ones too and few issues are found"
-        )
-        notes.append({"code": "in_sample", "message": msg})
-        warnings.warn(msg, MlstratWarning, stacklevel=2)
-    preds, arrow, classes, n_errors = _load(predictions, split, con)
+        _note(notes, "in_sample",
+              "split 'train': confident learning needs out-of-sample probabilities; unless these are "
+              "cross-validated (out-of-fold), a model that fit its training labels is confident in "
+              "the wrong ones too and few issues are found")
+    preds, part, con = _open(predictions, split, con)
+    classes, proba = list(preds.proba_columns), list(preds.proba_columns.values())
     index = {c: i for i, c in enumerate(classes)}
-    ids = [label_text(v) for v in arrow.column("id").to_pylist()]
-    y_true = [label_text(v) for v in arrow.column("y_true").to_pylist()]
-    unknown = sorted(set(y_true) - set(index))
-    if unknown:
-        shown = ", ".join(repr(u) for u in unknown[:5])
-        raise InputError(
-            f"{preds.source}: label(s) {shown} in y_true have no probability column; "
-            f"expected proba_<label> for every class (found: "
-            f"{', '.join(preds.proba_columns.values())})"
-        )
-    labels = np.fromiter((index[y] for y in y_true), dtype=np.int64, count=len(y_true))
-    probs = np.column_stack(
-        [
-            arrow.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-            for c in preds.proba_columns.values()
-        ]
-    )  # (n, K)
-    if not np.isfinite(probs).all():
-        raise InputError(
-            f"{preds.source}: proba_* columns have empty/NaN values in split {split!r}; "
-            "every row needs a probability per class"
-        )
-    if (probs < 0).any():
-        raise InputError(
-            f"{preds.source}: proba_* columns have negative values; probabilities are in [0, 1]"
-        )
-    sums = probs.sum(axis=1)
-    if (sums <= 0).any():
-        raise InputError(
-            f"{preds.source}: some rows have all probabilities 0; every row needs a "
-            "probability distribution"
-        )
-    off = np.abs(sums - 1.0) > 1e-3
-    if off.any():
-        msg = (
-            f"{int(off.sum())} row(s) have probabilities that do not sum to 1 (e.g. "
-            f"{sums[off][0]:.3g}); they were normalized"
-        )
-        notes.append({"code": "not_normalized", "message": msg})
-        warnings.warn(msg, MlstratWarning, stacklevel=2)
-    probs = probs / sums[:, None]
+    n_rows = preds.sizes[split]
 
-    scores = RANKINGS[rank_by](probs, labels)
-    result = confident_learning(labels, probs, method=method, scores=scores)
-    suspects = np.flatnonzero(result.mask)
-    suspects = suspects[np.lexsort((suspects, scores[suspects]))]
-    suggested = probs.argmax(axis=1)
-    issues = tuple(
-        LabelIssue(ids[i], y_true[i], classes[suggested[i]], float(scores[i])) for i in suspects
-    )
+    def stream() -> Any:
+        return _batches(con, part, batch_rows)
 
+    with Steps(3 * n_rows, "Label issues", progress=progress) as steps:
+        scan = _first_pass(stream(), index, proba, steps)
+        _check_scan(scan, source=preds.source, split=split, classes=classes, proba=proba, notes=notes)
+        kappa = _reliability(scan, split=split, classes=classes, notes=notes)
+        thresholds = thresholds_from(scan.given, scan.conf_sums)
+        calibrated, counts = calibrate(_joint_pass(stream(), index, proba, thresholds, steps), scan.given)
+        resolved = resolve_method(method, counts)
+        chosen = selectors(resolved, counts)
+        _select_pass(stream(), index, proba, chosen, rank_by, steps)
+    return _result(scan, chosen, calibrated, counts, thresholds, classes=classes, split=split,
+                   rank_by=rank_by, method=resolved, kappa=kappa, notes=notes)
+
+
+def _result(scan: _Scan, chosen: Selectors, calibrated: np.ndarray, counts: np.ndarray,
+            thresholds: np.ndarray, *, classes: list[str], split: str, rank_by: str, method: str,
+            kappa: float, notes: list[dict[str, str]]) -> LabelIssues:
+    picked: dict[str, np.ndarray] = {}
+    for _cell, top in chosen:
+        for rid, info in zip(top.tie[top.keep].tolist(), top.info[top.keep]):
+            picked[rid] = info
+    order = sorted(picked, key=lambda rid: (picked[rid][2], rid))
+    issues = tuple(LabelIssue(rid, classes[int(picked[rid][0])], classes[int(picked[rid][1])],
+                              float(picked[rid][2])) for rid in order)
+    wrong_suspects = sum(1 for info in picked.values() if info[3])
+    col_tot = calibrated.sum(axis=0)
     k = len(classes)
-    col_tot = result.joint.sum(axis=0)
-    noise = []
-    for i in range(k):
-        for j in range(k):
-            if i != j and result.joint[i, j] >= 0.5:
-                rate = result.joint[i, j] / col_tot[j] if col_tot[j] > 0 else math.nan
-                noise.append(
-                    NoiseRate(classes[i], classes[j], float(result.joint[i, j]), float(rate))
-                )
+    noise = [NoiseRate(classes[i], classes[j], float(calibrated[i, j]),
+                       float(calibrated[i, j] / col_tot[j]) if col_tot[j] > 0 else math.nan)
+             for i in range(k) for j in range(k) if i != j and calibrated[i, j] >= 0.5]
     noise.sort(key=lambda r: (-r.count, r.given, r.true))
-
-    y_pred = [label_text(v) for v in arrow.column("y_pred").to_pylist()]
-    wrong_suspects = sum(1 for i in suspects if y_pred[i] != y_true[i])
-    n = len(labels)
-    estimated = int(result.counts.sum() - np.trace(result.counts))
+    n = scan.n
+    estimated = int(counts.sum() - np.trace(counts))
     return LabelIssues(
-        split=split,
-        n=n,
-        n_errors=n_errors,
-        split_error=n_errors / n if n else math.nan,
-        rank_by=rank_by,
-        method=method,
-        estimated_label_errors=estimated,
-        error_share=wrong_suspects / n_errors if n_errors else math.nan,
-        thresholds={c: float(t) for c, t in zip(classes, result.thresholds)},
-        noise=tuple(noise),
-        issues=issues,
-        warnings=tuple(notes),
+        split=split, n=n, n_errors=scan.n_errors, split_error=scan.n_errors / n if n else math.nan,
+        rank_by=rank_by, method=method, estimated_label_errors=estimated,
+        estimated_interval=_count_interval(estimated, n),
+        error_share=wrong_suspects / scan.n_errors if scan.n_errors else math.nan,
+        thresholds={c: float(t) for c, t in zip(classes, thresholds)}, noise=tuple(noise), issues=issues,
+        kappa=kappa, warnings=tuple(notes),
     )
+
+
+def _count_interval(count: int, n: int) -> tuple[int, int]:
+    """95% Wilson interval of the label-error rate, as row counts (sampling noise only)."""
+    lo, hi = wilson_interval(count, n)
+    return (int(math.floor(lo * n)), int(math.ceil(hi * n))) if n else (0, 0)

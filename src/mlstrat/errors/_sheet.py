@@ -182,7 +182,7 @@ def sample_errors(
     ConfigError
         For a bad ``n``, ``include_correct`` or split name, or duplicate category names.
     """
-    from mlstrat.tables import atomic_write_text, check_output_path, fingerprint, read_predictions
+    from mlstrat.tables import atomic_write_text, check_output_path, fingerprint, is_uri, read_predictions
 
     _check_split(split)
     if isinstance(n, bool) or int(n) != n or n < 1:
@@ -263,9 +263,8 @@ def sample_errors(
 
     header = fixed + list(cats) + [_COMMENT]
     atomic_write_text(out, write_sheet_csv(header, rows))
-    source_path = (
-        Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
-    )
+    local = isinstance(predictions, (str, os.PathLike)) and not is_uri(predictions)
+    source_path = Path(predictions).resolve() if local else None  # a URI is kept as given
     fp = fingerprint(source_path) if source_path is not None else None
     stats_columns = [c for c in extra if c not in set(context.image_features)][:_MAX_STAT_COLUMNS]
     meta = {

@@ -173,6 +173,7 @@ def compute_metrics(
         )
     splits = resolve_splits(split, pred.sizes, pred.source, test=test)
     counts = confusion_counts(pred.table, splits, weight=weight)
+    check_pos_label(pos_label, [label for s in splits for label in counts[s].labels], source=pred.source)
     notes = _test_notes(predictions, pred, splits, test=test or split is not None, store=store,
                         con=con)
     return MetricsReport(
@@ -209,6 +210,20 @@ def _test_notes(
 
         return [sealed_warning(pred.sizes["test"])]
     return []
+def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> None:
+    """Refuse a positive class that is no label at all (it would give silent zeros).
+
+    A label present in some splits but absent from one keeps the zero-division policy there.
+    """
+    from mlstrat.errors._common import label_text
+    from mlstrat.metrics._compute import _find_label
+
+    if pos_label is None or _find_label(labels, pos_label) is not None:
+        return
+    texts = sorted({label_text(v) for v in labels})
+    shown = ", ".join(repr(t) for t in texts[:10]) + (", ..." if len(texts) > 10 else "")
+    raise ConfigError(f"pos_label={label_text(pos_label)!r} (--pos-label) is not a label of {source} "
+                      f"(labels: {shown}){did_you_mean(label_text(pos_label), texts)}")
 
 
 def metrics_from_arrays(
@@ -260,4 +275,5 @@ def metrics_from_arrays(
     wm = np.bincount(cell, weights=w, minlength=k * k).reshape(k, k)
     w2m = np.bincount(cell, weights=w * w, minlength=k * k).reshape(k, k)
     counts = Counts(tuple(labels.tolist()), matrix, wm, w2m)
+    check_pos_label(pos_label, counts.labels, source="y_true/y_pred")
     return metrics_from_counts(counts, pos_label=pos_label, zero_division=zero_division)

@@ -158,6 +158,16 @@ class MismatchReport:
         return write_table(self.weights, path, force=force, inputs=inputs)
 
 
+#: below this many rows on the smaller side, an AUC (and its asymptotic interval) means little
+MIN_AUC_ROWS = 30
+
+
+def _few_rows_note(n: int, what: str, auc: Auc) -> str:
+    return (f"only {n} {what}: the AUC {auc.value:.2f} ({auc.level:.0%} CI {auc.ci_low:.2f}-{auc.ci_high:.2f}) means little "
+            f"with fewer than {MIN_AUC_ROWS} rows on a side (the interval is an asymptotic approximation); "
+            "collect more rows before acting on it")
+
+
 def _strength(auc: Auc) -> str:
     if auc.ci_low <= 0.5:
         return "none"
@@ -523,6 +533,10 @@ def analyze_mismatch(
         notes.append(f"only {cv.folds} folds were possible (too few rows or groups on one side)")
     auc = delong_auc(y, cv.oof, level=level)
     shifts = _shifts(fm, y, cv, top)
+    n_small = int(min(y.sum(), (y == 0).sum()))
+    if n_small < MIN_AUC_ROWS:
+        side_name = f"{target!r} rows" if y.sum() <= (y == 0).sum() else "source rows"
+        notes.append(_few_rows_note(n_small, side_name, auc))
 
     p = np.clip(cv.oof[y == 0], _EPS, 1 - _EPS)
     like = p / (1 - p)
@@ -687,6 +701,8 @@ def _compare_errors(
 
     auc_w, shifts = side(X_w, wrong, importance_repeats)
     auc_r = side(X_r, right, 0)[0] if n_r >= 2 else None
+    if n_w < MIN_AUC_ROWS:
+        notes.append(_few_rows_note(n_w, "misclassified dev rows", auc_w))
     return ErrorComparison(
         n_misclassified=n_w,
         n_correct=n_r,

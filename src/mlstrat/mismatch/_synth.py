@@ -35,6 +35,7 @@ from mlstrat.mismatch._rows import (
 )
 from mlstrat.mismatch._synth_audio import AUDIO_TRANSFORMS, synth_audio
 from mlstrat.mismatch._synth_images import synth_images
+from mlstrat.mismatch._synth_tabular import TABULAR_TRANSFORMS, synth_tabular
 from mlstrat.mismatch.transforms import TRANSFORMS
 
 __all__ = [
@@ -53,7 +54,7 @@ class SynthResult:
     """What :func:`synthesize` made. ``table`` (pyarrow: the input rows then the new ones) is not
     part of :meth:`to_dict`; :meth:`write` writes it."""
 
-    kind: str  # "pixels", "image_files" or "audio_files"
+    kind: str  # "pixels", "image_files", "audio_files" or "tabular"
     split: str
     transforms: tuple[str, ...]
     params: dict[str, dict[str, float]]  # every transform's parameters as used
@@ -71,7 +72,7 @@ class SynthResult:
     output: str | None = None
     excluded_leaking: int = 0  # source rows skipped: their group also sits outside train
     warnings: tuple[str, ...] = ()
-    table: Any = field(default=None, repr=False, compare=False)
+    table: Any = field(default=None, repr=False, compare=False)  # None: a no-op, nothing made
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,10 @@ class SynthResult:
     ) -> Path:
         """Write the table (Parquet, CSV or JSONL by suffix), atomically; never over an input."""
         from mlstrat.tables import write_table
+
+        if self.table is None:
+            raise ConfigError("the transforms changed nothing (a no-op), so there is no table to write; "
+                              "pass force=True to synthesize to make the copies anyway")
 
         return write_table(self.table, path, force=force, inputs=inputs)
 
@@ -223,7 +228,7 @@ def synthesize(
     )
     if files_dir is None and out_path is not None:
         files_dir = out_path.parent / f"{out_path.stem}_files"
-    if kind != "pixels" and files_dir is None:
+    if kind in ("image_files", "audio_files") and files_dir is None:
         raise ConfigError(
             "synthesized files need a folder: give output (files go next to it) or files_dir"
         )
@@ -256,7 +261,12 @@ def synthesize(
         files_dir=Path(files_dir) if files_dir else None,
         bases=manifest_bases(manifest),
     )
-    if kind == "audio_files":
+    if kind == "tabular":
+        table, params_used, n_new, calibration, auc_before, auc_after = _tabular(
+            sel=sel, features=features, feature_prefix=feature_prefix, user_params=user_params, like=like,
+            domain=domain, seed=seed, folds=folds, notes=notes, force=force, **common)
+        pool_usage = None
+    elif kind == "audio_files":
         table, params_used, pool_usage, n_new = synth_audio(
             audio_col=audio_col or "", pool=pool, snr=snr, like=like, notes=notes, **common
         )
@@ -277,6 +287,7 @@ def synthesize(
             seed=seed,
             folds=folds,
             notes=notes,
+            force=force,
             **common,
         )
     pool_note(pool_usage, notes)
@@ -297,13 +308,13 @@ def synthesize(
         auc_before=auc_before,
         auc_after=auc_after,
         pool=pool_usage,
-        files_dir=str(files_dir) if kind != "pixels" else None,
-        output=str(out_path) if out_path else None,
+        files_dir=str(files_dir) if kind in ("image_files", "audio_files") else None,
+        output=str(out_path) if out_path and table is not None else None,
         excluded_leaking=sel.excluded,
         warnings=tuple(notes),
         table=table,
     )
-    if out_path is not None:  # a URI stays a URI (Path would fold its "//")
+    if out_path is not None and table is not None:  # a URI stays a URI (Path would fold its "//")
         result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest])
     return result
 
@@ -342,11 +353,11 @@ def _check_options(
             f"(got {' and '.join(sources) or 'none'})"
         )
     kind = "audio_files" if audio_col else "image_files" if image_col else "pixels"
-    names = _check_transforms(
-        transforms,
-        AUDIO_TRANSFORMS if kind == "audio_files" else list(TRANSFORMS),
-        "audio" if kind == "audio_files" else "images",
-    )
+    if kind == "pixels" and image_shape is None:
+        kind = "tabular"  # feature columns without an image shape: numbers, not pixels
+    allowed = {"audio_files": AUDIO_TRANSFORMS, "tabular": list(TABULAR_TRANSFORMS)}.get(kind, list(TRANSFORMS))
+    what = {"audio_files": "audio", "tabular": "tabular features (without image_shape)"}.get(kind, "images")
+    names = _check_transforms(transforms, allowed, what)
     if split != "train":
         raise ConfigError(
             f"split={split!r}: synthetic rows are appended to 'train' only (dev and test keep "
@@ -356,11 +367,6 @@ def _check_options(
         raise ConfigError(f"copies must be at least 1; got {copies}")
     if max_reuse is not None and max_reuse <= 0:
         raise ConfigError(f"max_reuse must be positive; got {max_reuse}")
-    if kind == "pixels" and image_shape is None:
-        raise ConfigError(
-            "feature columns need image_shape (C,H,W), e.g. 1,8,8 for the digits, to be "
-            "transformed as images"
-        )
     if kind == "audio_files":
         if pool is None:
             raise ConfigError(
@@ -375,6 +381,40 @@ def _check_options(
                 f"parameters given for {t!r}, which is not among the transforms ({', '.join(names)})"
             )
     return kind, names, user_params
+
+
+def _tabular(*, name: str, data: Any, sel: Selection, features: Any, feature_prefix: Any, jobs: np.ndarray,
+             copy_no: np.ndarray, rng: np.random.Generator, names: tuple[str, ...], user_params: dict,
+             like: str | None, domain: str, seed: int, folds: int, notes: list[str], force: bool, id_col: str,
+             **_unused: Any) -> tuple[Any, dict, int, Any, Any, Any]:
+    """Tabular rows: (table or None for a no-op, parameters used, rows made, calibration, AUCs)."""
+    import pyarrow as pa
+
+    from mlstrat.mismatch._rows import append_rows, make_ids
+
+    cols = list(features) if features else [c for c in data.column_names if c.startswith(feature_prefix)]
+    if not cols:
+        raise InputError(f"{name}: no column starts with {feature_prefix!r}")
+    require(data, cols, name=name, role="feature column")
+    new, params, calibration, before, after = synth_tabular(
+        name=name, data=data, sel=sel, cols=cols, jobs=jobs, rng=rng, names=names, user_params=user_params,
+        like=like, domain=domain, seed=seed, folds=folds, notes=notes)
+    original = np.column_stack([np.asarray(data.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
+                                for c in cols])[jobs]
+    if np.array_equal(new, original):
+        from mlstrat.mismatch._synth_images import _noop_note
+
+        notes.append(_noop_note(names, params, calibration, before, after, force).replace("image", "row"))
+        if not force:
+            return None, params, 0, calibration, before, after
+    taken = data.take(pa.array(jobs))
+    for j, c in enumerate(cols):
+        typ = data.schema.field(c).type
+        vals = np.rint(new[:, j]) if pa.types.is_integer(typ) else new[:, j]
+        taken = taken.set_column(taken.schema.get_field_index(c), c, pa.array(vals).cast(typ))
+    new_ids = make_ids(data.column(id_col), jobs, copy_no, name, id_col)
+    table = append_rows(data, taken, new_ids, data.column(id_col).type, id_col, jobs)
+    return table, params, len(jobs), calibration, before, after
 
 
 def _select_rows(

@@ -118,7 +118,10 @@ def synth_images(
     out_path: Path | None,
     files_dir: Path | None,
     bases: list[Path],
+    force: bool = False,
 ) -> tuple[Any, dict, PoolUsage | None, int, Calibration | None, Auc | None, Auc | None]:
+    """The synthesized table (``None`` when the transforms change nothing and ``force`` is not
+    given), parameters used, pool usage, rows made, calibration and domain AUCs."""
     import pyarrow as pa
 
     images, cols = load_images(
@@ -175,6 +178,10 @@ def synth_images(
         auc_before, auc_after = domain_aucs(
             images, new, target_idx, sel.base_idx, jobs, data, sel.group, folds, seed
         )
+    if _unchanged(images, new, jobs):
+        notes.append(_noop_note(names, plain_params(full_params), calibration, auc_before, auc_after, force))
+        if not force:
+            return None, plain_params(full_params), pool_usage, 0, calibration, auc_before, auc_after
 
     new_ids = make_ids(data.column(id_col), jobs, copy_no, name, id_col)
     taken = data.take(pa.array(jobs))
@@ -210,6 +217,26 @@ def synth_images(
         auc_before,
         auc_after,
     )
+
+
+def _unchanged(images: Any, new: Any, jobs: np.ndarray) -> bool:
+    """True when every synthesized image equals its original (the transforms were the identity)."""
+    if isinstance(images.arrays, np.ndarray):
+        return bool(np.array_equal(np.asarray(new), images.arrays[jobs]))
+    return all(np.array_equal(a, images.arrays[j]) for a, j in zip(new, jobs))
+
+
+def _noop_note(names: tuple[str, ...], params: dict, calibration: Any, before: Any, after: Any,
+               force: bool) -> str:
+    shown = "; ".join(f"{t}(" + ", ".join(f"{k}={v:g}" for k, v in ps.items()) + ")" for t, ps in params.items())
+    why = "calibrated to" if calibration is not None else "with"
+    auc = (f"; the domain classifier AUC stays {before.value:.3f} -> {after.value:.3f}"
+           if before is not None and after is not None else "")
+    tail = ("written anyway (force)" if force else
+            "nothing was written (pass force=True / --force to write the copies anyway)")
+    verb = "leaves" if len(names) == 1 else "leave"
+    return (f"no-op: {', '.join(names)} {why} {shown} {verb} every image unchanged, so the synthetic rows "
+            f"would only duplicate their originals{auc}; {tail}")
 
 
 def domain_aucs(

@@ -414,6 +414,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "curves": curves,
         "size_curve": _size_curve(metrics),
         "metrics_rows": _metrics_rows(metrics),
+        "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
         "history": _history(run_list),
         "tune": _tune_section(tune),

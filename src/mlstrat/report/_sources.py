@@ -295,6 +295,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         inputs = _from_run(run, store, human, seal)
     inputs = _sealed(inputs, seal)
     if summary is not None:
+        _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
     return inputs
 
@@ -326,3 +327,39 @@ def _sealed(inputs: ReportInputs, seal: _Seal) -> ReportInputs:
     diagnosis, metrics = seal_documents(inputs.diagnosis, inputs.metrics)
     return replace(inputs, diagnosis=diagnosis, metrics=metrics,
                    runs=tuple(_seal_run(r) for r in inputs.runs), warnings=tuple(sealed))
+
+
+def _report_predictions(path: Path, store: Any, *, text: str) -> Path | None:
+    """The predictions file a report describes, when it has one."""
+    if path.is_dir():
+        candidate = path / _PREDICTIONS
+    elif path.is_file():
+        candidate = path
+    else:
+        run = store.get(text)
+        candidate = Path(run.artifacts) / _PREDICTIONS if run.artifacts else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def _check_sheet_source(sheet: Path, predictions: Path | None) -> None:
+    """Refuse an error-analysis sheet sampled from other predictions than the report's.
+
+    The sheet's meta file records the fingerprint (sha256 of the bytes) of the predictions it
+    was sampled from; a report that puts its shares next to another model's errors would
+    attribute one model's mistakes to another.
+    """
+    if predictions is None or sheet.suffix.lower() == ".json":
+        return  # a summary JSON records no fingerprint
+    from mlstrat.errors._sheet import meta_path
+    from mlstrat.tables import fingerprint
+
+    meta_file = meta_path(sheet)
+    if not meta_file.is_file():
+        return
+    recorded = _read_json(meta_file, "error-analysis sheet meta").get("fingerprint")
+    now = fingerprint(predictions)
+    if recorded and recorded != now:
+        raise InputError(
+            f"{sheet}: sampled from other predictions than {predictions} (fingerprint {recorded} at sampling, "
+            f"{now} now); its shares describe other errors. Sample this model's errors "
+            f"(mlstrat errors sample {predictions}) or leave --sheet out")

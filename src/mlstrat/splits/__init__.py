@@ -6,19 +6,19 @@ data (METHOD.md §1).
 """
 
 from mlstrat.splits._allocate import apportion
-from mlstrat.splits._hashing import DEFAULT_SALT, assign_hash, hash_sql
+from mlstrat.splits._hashing import DEFAULT_SALT, assign_hash
 from mlstrat.splits._policy import AUTO_CAP, AUTO_FRACTION, auto_size, resolvable_difference, resolve_size
-from mlstrat.splits._split import SplitResult, split
+from mlstrat.splits._split import SplitResult, SplitSpec, split
 
 __all__ = [
     "AUTO_CAP",
     "AUTO_FRACTION",
     "DEFAULT_SALT",
     "SplitResult",
+    "SplitSpec",
     "apportion",
     "assign_hash",
     "auto_size",
-    "hash_sql",
     "resolvable_difference",
     "resolve_size",
     "split",

@@ -1,15 +1,15 @@
 """The hashed assignment key (DESIGN.md): ``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32``.
 
-The same number comes out of pure Python (:func:`assign_hash`) and out of the engine
-(:func:`hash_sql`), so any engine (DuckDB, Spark SQL's ``substr(md5(...), 1, 8)``) can
-reproduce an assignment.
+The same number comes out of pure Python (:func:`assign_hash`) and out of every engine
+(:func:`mlstrat.tables.unit_hash`: an Ibis expression of ``md5``, ``substr`` and a hex
+conversion that DuckDB and Spark SQL compile), so any engine reproduces an assignment.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-__all__ = ["DEFAULT_SALT", "assign_hash", "hash_sql", "sql_literal"]
+__all__ = ["DEFAULT_SALT", "assign_hash"]
 
 #: Salt used when none is given; change it to draw a different (equally valid) split.
 DEFAULT_SALT = "mlstrat"
@@ -33,14 +33,3 @@ def assign_hash(key: object, salt: str = DEFAULT_SALT) -> float:
     """
     digest = hashlib.md5(f"{key}:{salt}".encode("utf-8")).hexdigest()
     return int(digest[:8], 16) / 2**32
-
-
-def sql_literal(text: str) -> str:
-    """A SQL string literal (single quotes doubled)."""
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def hash_sql(key_sql: str, salt: str) -> str:
-    """DuckDB expression computing ``u`` for the text expression ``key_sql``."""
-    return (f"(('0x' || substr(md5({key_sql} || ':' || {sql_literal(salt)}), 1, 8))::UBIGINT"
-            " / 4294967296.0)")

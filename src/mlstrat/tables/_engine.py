@@ -118,7 +118,7 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
 
 
 def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_directory: str | None) -> Any:
-    import ibis
+    from mlstrat.tables._duckdb import duckdb_backend_class
 
     config: dict[str, Any] = {}
     memory_limit = memory_limit or os.environ.get("MLSTRAT_MEMORY_LIMIT")
@@ -132,7 +132,7 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
         config["threads"] = int(threads)
     config["temp_directory"] = str(temp_directory or spill_directory())
     try:
-        return ibis.duckdb.connect(**config)
+        return duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"the engine refused its settings ({first})") from None
@@ -227,11 +227,6 @@ class Written:
     format: str
     engine: str
 
-    def describe(self) -> str:
-        if self.directory:
-            return f"{self.path} ({self.format.capitalize()} directory written by {self.engine})"
-        return self.path
-
 
 class Engine:
     """What a capability may ask of an engine. One instance wraps one Ibis backend."""
@@ -257,7 +252,7 @@ class Engine:
 
     # --- read ---------------------------------------------------------------------------
     def name(self) -> str:
-        return f"mlstrat_t{next(_NAMES)}"
+        return f"mlstrat_e{next(_NAMES)}"
 
     def register(self, arrow: Any, *, view: str | None = None) -> Any:
         """An in-memory pyarrow Table as an engine table."""
@@ -270,8 +265,8 @@ class Engine:
 
     # --- materialize, stream, write ----------------------------------------------------
     def materialize(self, expr: Any) -> Any:
-        """Compute ``expr`` once and keep it (a temp table; cached on Spark)."""
-        return expr.cache()
+        """Compute ``expr`` once and keep it for the session (a temp table; persisted on Spark)."""
+        raise NotImplementedError
 
     def batches(self, expr: Any, *, chunk_size: int) -> Iterator[Any]:
         """Stream ``expr`` as pyarrow RecordBatches of at most ``chunk_size`` rows."""
@@ -358,6 +353,15 @@ class DuckDBEngine(Engine):
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
 
+    def materialize(self, expr: Any) -> Any:
+        # ibis' cache() drops its table from a finalizer, which DuckDB 2 rejects at exit
+        import ibis
+
+        name = self.name()
+        self.backend.raw_sql(f"CREATE TEMP TABLE {name} AS {ibis.to_sql(expr, dialect='duckdb')}").fetchall()
+        # DuckDB's sum of BIGINT is a HUGEINT where Ibis typed int64: keep Ibis' types
+        return self.backend.table(name).cast(expr.schema())
+
     def batches(self, expr: Any, *, chunk_size: int) -> Iterator[Any]:
         import ibis
 
@@ -422,6 +426,13 @@ class SparkEngine(Engine):
 
     def dataframe(self, expr: Any) -> Any:
         return self.session.sql(self.backend.compile(expr))
+
+    def materialize(self, expr: Any) -> Any:
+        from pyspark import StorageLevel
+
+        name = self.name()
+        self.dataframe(expr).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+        return self.backend.table(name)
 
     def to_arrow(self, expr: Any) -> Any:
         # Spark 4 collects Arrow batches directly (ibis goes through pandas)

@@ -54,12 +54,14 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
     require_columns(table, required, source=name)
+    kinds = None  # (y_true type, y_pred type) when one is text and the other is not
     if labels and table.y_true.type() != table.y_pred.type():
         y_true, y_pred = table.y_true, table.y_pred
         numeric = y_true.type().is_numeric() and y_pred.type().is_numeric()
         if numeric:
             table = table.mutate(y_true=y_true.cast("float64"), y_pred=y_pred.cast("float64"))
         else:
+            kinds = (str(y_true.type()), str(y_pred.type()))
             table = table.mutate(y_true=y_true.cast("string"), y_pred=y_pred.cast("string"))
 
     def missing(col: Any) -> Any:
@@ -75,6 +77,8 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     if weight:
         w = table[weight]
         aggs["bad_weight"] = (w.isnull() | (w < 0)).cast("int64").sum()
+    if kinds:
+        aggs["agree"] = (table.y_true == table.y_pred).cast("int64").sum()
     stats = table.mutate(_split=split_col).group_by("_split").aggregate(**aggs).to_pyarrow().to_pylist()
     if not stats:
         raise InputError(f"{name}: the predictions table has no rows")
@@ -108,9 +112,24 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         if count:
             raise InputError(f"{name}: column {weight!r} has {count} empty or negative weight(s); "
                              "weights must be >= 0")
+    if kinds and not sum(int(row["agree"] or 0) for row in stats):
+        _refuse_disjoint_kinds(table, name, kinds)
     sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}
     proba = {c[len("proba_"):]: c for c in table.columns if c.startswith("proba_")}
     return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba)
+
+
+def _refuse_disjoint_kinds(table: Any, name: str, kinds: tuple[str, str]) -> None:
+    """y_true and y_pred of different types that never agree: a type mix-up, not a 100% error."""
+    def sample(col: str) -> str:
+        values = table.select(col).distinct().order_by(col).limit(3).to_pyarrow().column(0).to_pylist()
+        return ", ".join(repr(v) for v in values)
+
+    raise InputError(
+        f"{name}: y_true ({kinds[0]}) and y_pred ({kinds[1]}) never agree: compared as text they share no "
+        f"value (y_true: {sample('y_true')}; y_pred: {sample('y_pred')}); the error would be 100% because of "
+        "the types, not the model. Write both columns with the same type and spelling (e.g. both integers)"
+    )
 
 
 def _is_alias(value: str) -> bool:

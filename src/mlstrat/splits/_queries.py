@@ -1,0 +1,301 @@
+"""The split's engine work, written once as Ibis expressions (DuckDB and Spark compile them).
+
+No SQL text and no quoting here: values (the target, the salt) enter as Ibis literals, which
+each dialect quotes itself. Every function takes the :class:`~mlstrat.tables.Engine` and
+returns either a small Python result or a lazy expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlstrat._constants import SPLITS
+from mlstrat._exceptions import InputError
+
+__all__ = [
+    "Units", "validate", "read_lock", "count_units", "mixed_domain_groups", "draw_candidates",
+    "group_label_counts", "drawn_table", "output", "split_counts", "groups_across_splits",
+    "content_across_splits",
+]
+
+
+def _text(column: Any) -> Any:
+    return column.cast("string")
+
+
+def _lit(value: str) -> Any:
+    import ibis
+
+    return ibis.literal(value, type="string")
+
+
+def _null_text() -> Any:
+    import ibis
+
+    return ibis.null().cast("string")
+
+
+def validate(engine: Any, table: Any, *, source: str, id: str, domain: str | None,
+             target: str | None) -> int:
+    """Rows in the table; InputError on no rows, null or duplicate ids, an absent target."""
+    n, nulls = engine.rows(table.aggregate(n=table.count(), nulls=table[id].isnull().cast("int64").sum()))[0]
+    if n == 0:
+        raise InputError(f"{source}: the table has no rows; a manifest needs one row per example")
+    if nulls:
+        raise InputError(f"{source}: column {id!r} has {nulls} empty id(s); every row needs a unique id "
+                         "(fill or drop those rows)")
+    _check_duplicates(engine, table, source=source, id=id)
+    if target is not None and domain is not None:
+        _check_target(engine, table, source=source, domain=domain, target=target)
+    return int(n)
+
+
+def _check_duplicates(engine: Any, table: Any, *, source: str, id: str) -> None:
+    # group 64-bit hashes first (small keys, little memory), then confirm on the text
+    keyed = table.select(k=_text(table[id]), h=engine.hash64(_text(table[id])))
+    suspects = keyed.group_by("h").aggregate(c=keyed.count()).filter(lambda t: t.c > 1).select("h")
+    doubles = keyed.filter(keyed.h.isin(suspects.h))
+    counted = doubles.group_by("k").aggregate(c=doubles.count()).filter(lambda t: t.c > 1)
+    dups = engine.rows(counted.order_by([counted.c.desc(), counted.k]).limit(3))
+    if dups:
+        shown = ", ".join(f"{k!r} x{c}" for k, c in dups)
+        raise InputError(f"{source}: column {id!r} has duplicate ids ({shown}); ids must be unique "
+                         "(deduplicate the manifest, or pass the right --id column)")
+
+
+def _check_target(engine: Any, table: Any, *, source: str, domain: str, target: str) -> None:
+    dom = _text(table[domain])
+    if engine.scalar(table.filter(dom == _lit(target)).count()):
+        return
+    values_t = table.select(v=dom).distinct()
+    values = [v for (v,) in engine.rows(values_t.order_by(values_t.v.asc(nulls_first=False)).limit(11))]
+    shown = ", ".join(repr(v) for v in values[:10]) + (", ..." if len(values) > 10 else "")
+    from mlstrat._numbers import did_you_mean
+
+    hint = did_you_mean(target, [str(v) for v in values if v is not None])
+    raise InputError(f"{source}: target {target!r} does not occur in column {domain!r}{hint}; "
+                     f"values found: {shown}")
+
+
+def read_lock(engine: Any, lock: Any, *, id: str, manifest: Any) -> tuple[Any, dict[str, Any]]:
+    """The lock as ``lid``, ``lsplit`` (materialized), and what it holds; InputError when bad."""
+    from mlstrat.tables import describe_source, read_table, require_columns
+
+    name = describe_source(lock)
+    raw = read_table(lock, con=engine, text_columns=(id,))
+    require_columns(raw, [id, "split"], source=name, role="lock column")
+    table = engine.materialize(raw.select(lid=_text(raw[id]), lsplit=_text(raw.split)))
+    bad_t = table.filter(table.lsplit.isnull() | ~table.lsplit.isin(list(SPLITS)))
+    bad_t = bad_t.group_by("lsplit").aggregate(n=bad_t.count())
+    bad = engine.rows(bad_t.order_by(bad_t.lsplit.asc(nulls_first=True)).limit(3))
+    if bad:
+        shown = ", ".join(repr(v) for v, _ in bad)
+        raise InputError(f"{name}: column 'split' of the lock has value(s) {shown}; allowed: {', '.join(SPLITS)}")
+    dups_t = table.group_by("lid").aggregate(c=table.count()).filter(lambda t: t.c > 1)
+    dups = engine.rows(dups_t.select("lid").order_by("lid").limit(3))
+    if dups:
+        raise InputError(f"{name}: the lock lists id {dups[0][0]!r} more than once; a lock has one row per id")
+    ids = manifest.select(mid=_text(manifest[id]))
+    n_lock, gone = engine.rows(table.aggregate(
+        n=table.count(), gone=(~table.lid.isin(ids.mid)).cast("int64").sum()))[0]
+    return table, {"source": name, "rows": int(n_lock), "missing_from_manifest": int(gone or 0)}
+
+
+@dataclass(frozen=True)
+class Units:
+    """The assignment units and their strata.
+
+    Attributes
+    ----------
+    rows : ibis.Table
+        One row per manifest row: ``id_txt``, ``key`` (group or id text), ``lab``, ``dom``,
+        ``elig`` (may go to dev/test), ``lsplit`` (its locked split or null).
+    units : ibis.Table
+        One row per unit (a row, or a whole group): ``key``, ``tie``, ``size``, ``elig``,
+        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``.
+    strata : dict
+        ``(elig, dom, lab)`` -> rows, new rows, new units, rows locked per split.
+    """
+
+    rows: Any
+    units: Any
+    strata: dict[tuple[Any, ...], dict[str, Any]]
+
+
+def count_units(engine: Any, table: Any, *, id: str, label: str | None, domain: str | None,
+                group: str | None, target: str | None, mix: bool, lock: Any) -> Units:
+    """Rows -> units -> per-stratum counts (one aggregation in the engine)."""
+    rows = _rows(table, id=id, label=label, domain=domain, group=group, target=target, mix=mix, lock=lock)
+    import ibis
+
+    units = _grouped_units(engine, rows) if group else rows.select(
+        "key", tie=rows.id_txt, size=ibis.literal(1, type="int64"), elig=rows.elig, dom=rows.dom,
+        lab=rows.lab, lsplit=rows.lsplit)
+    stats = units.group_by(["elig", "dom", "lab", "lsplit"]).aggregate(
+        n_rows=units.size.cast("int64").sum(), n_units=units.count())
+    return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)))
+
+
+def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: str | None,
+          target: str | None, mix: bool, lock: Any) -> Any:
+    import ibis
+
+    id_txt = _text(table[id])
+    key = _text(table[group]).coalesce(id_txt) if group else id_txt
+    dom = _text(table[domain]) if domain else _null_text()
+    elig = (dom == _lit(target)).coalesce(False) if target is not None and not mix else ibis.literal(True)
+    rows = table.select(id_txt=id_txt, key=key, lab=_text(table[label]) if label else _null_text(),
+                        dom=dom, elig=elig)
+    if lock is None:
+        return rows.mutate(lsplit=_null_text())
+    joined = rows.left_join(lock, rows.id_txt == lock.lid)
+    return joined.select("id_txt", "key", "lab", "dom", "elig", "lsplit")
+
+
+def _grouped_units(engine: Any, rows: Any) -> Any:
+    # A group may go to dev/test only when every row is a target row. Its stratum is its domain
+    # and label when all its rows share them, else null ("mixed"): min/max keep this one
+    # cheap hash aggregation even for millions of groups.
+    g = rows.group_by("key").aggregate(
+        size=rows.count(), elig=rows.elig.all(), dmin=rows.dom.min(), dmax=rows.dom.max(),
+        lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min())
+    return engine.materialize(g.select(
+        "key", tie=g.key, size=g.size, elig=g.elig,
+        dom=(g.dmin == g.dmax).ifelse(g.dmin, _null_text()),
+        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit))
+
+
+def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    strata: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for elig, d, lab_v, lsplit, n_rows, n_units in stats:
+        key = (bool(elig), d, lab_v)
+        s = strata.setdefault(key, {"elig": bool(elig), "dom": d, "lab": lab_v, "rows": 0, "new_rows": 0,
+                                    "new_units": 0, "locked": dict.fromkeys(SPLITS, 0)})
+        s["rows"] += int(n_rows)
+        if lsplit is None:
+            s["new_rows"] += int(n_rows)
+            s["new_units"] += int(n_units)
+        else:
+            s["locked"][lsplit] += int(n_rows)
+    return dict(sorted(strata.items(), key=lambda kv: tuple((v is None, str(v)) for v in kv[0])))
+
+
+def mixed_domain_groups(engine: Any, units: Units) -> tuple[int, int]:
+    """Target rows (and their groups) kept out of dev/test because the group mixes domains."""
+    r, u = units.rows, units.units.select(ukey="key", uelig="elig")
+    kept = r.join(u, r.key == u.ukey).filter(lambda t: t.elig & ~t.uelig)
+    n_rows, n_groups = engine.rows(kept.aggregate(n=kept.count(), g=kept.key.nunique()))[0]
+    return int(n_rows), int(n_groups)
+
+
+def _plan_table(engine: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
+    import pyarrow as pa
+
+    cols = list(zip(*plan)) if plan else [[]] * 5
+    return engine.register(pa.table({
+        "pelig": pa.array(cols[0], pa.bool_()), "pdom": pa.array(cols[1], pa.string()),
+        "plab": pa.array(cols[2], pa.string()), "pneed": pa.array(cols[3], pa.int64()),
+        "theta": pa.array(cols[4], pa.float64()),
+    }))
+
+
+def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *, salt: str) -> Any:
+    """New units whose hash lies below their stratum's ``theta``, with ``c0``: the rows before
+    them in ``(u, key, tie)`` order within the stratum. Materialized (read twice).
+
+    ``plan`` rows: ``(elig, dom, lab, rows needed, theta)``.
+    """
+    import ibis
+
+    from mlstrat.tables import unit_hash
+
+    p = _plan_table(engine, plan)
+    new = units.filter(units.lsplit.isnull())
+    new = new.mutate(h=unit_hash(engine, new.key, salt))
+    j = new.join(p, [new.elig == p.pelig, new.dom.identical_to(p.pdom), new.lab.identical_to(p.plab)])
+    j = j.filter(j.h < j.theta)
+    window = ibis.cumulative_window(group_by=[j.elig, j.dom, j.lab], order_by=[j.h, j.key, j.tie])
+    cand = j.select("elig", "dom", "lab", "key", "size", c0=(j.size.sum().over(window) - j.size).cast("int64"))
+    return engine.materialize(cand)
+
+
+def candidate_rows(engine: Any, cand: Any) -> tuple[dict[tuple[Any, ...], int], list[tuple[Any, ...]]]:
+    """Rows drawn per stratum, and the candidates ``(elig, dom, lab, key, size, c0)`` in stratum
+    then ``c0`` order (strata: false before true, nulls last)."""
+    got_t = cand.group_by(["elig", "dom", "lab"]).aggregate(got=cand.size.cast("int64").sum())
+    got = {(bool(e), d, lab): int(n) for e, d, lab, n in engine.rows(got_t)}
+    rows = engine.rows(cand.select("elig", "dom", "lab", "key", "size", "c0"))
+    rows.sort(key=lambda r: (bool(r[0]), r[1] is None, r[1] or "", r[2] is None, r[2] or "", r[5]))
+    return got, rows
+
+
+def group_label_counts(engine: Any, units: Units, *, salt: str) -> list[tuple[Any, ...]]:
+    """``(elig, dom, lab, key, u, row label, rows)`` of every new unit: the greedy placement's input."""
+    from mlstrat.tables import unit_hash
+
+    u = units.units.filter(units.units.lsplit.isnull())
+    u = u.select(uelig="elig", udom="dom", ulab="lab", ukey="key", h=unit_hash(engine, u.key, salt))
+    j = units.rows.join(u, units.rows.key == u.ukey)
+    counts = j.group_by(["uelig", "udom", "ulab", "ukey", "h", "lab"]).aggregate(n=j.count())
+    return engine.rows(counts)
+
+
+def drawn_table(engine: Any, keys: list[str], splits: list[str], *, units: Any, grouped: bool) -> Any:
+    """``key`` -> ``split`` of the units that leave train (locked groups' new rows follow the group)."""
+    import pyarrow as pa
+
+    drawn = engine.register(pa.table({"dkey": pa.array(keys, pa.string()),
+                                      "dsplit": pa.array(splits, pa.string())}))
+    if not grouped:
+        return drawn
+    locked = units.filter(units.lsplit.notnull() & (units.lsplit != _lit("train")))
+    return drawn.union(locked.select(dkey=locked.key, dsplit=locked.lsplit))
+
+
+def output(table: Any, drawn: Any, lock: Any, *, id: str, group: str | None) -> Any:
+    """Every input column (but an old ``split``) plus the assigned ``split``."""
+    keep = [c for c in table.columns if c != "split"]
+    id_txt = _text(table[id])
+    key = _text(table[group]).coalesce(id_txt) if group else id_txt
+    base = table.mutate(_mlstrat_key=key, _mlstrat_id=id_txt)
+    out = base.left_join(drawn, base._mlstrat_key == drawn.dkey)
+    assigned = out.dsplit
+    if lock is not None:
+        lk = lock.select(_mlstrat_lid="lid", _mlstrat_lsplit="lsplit")
+        out = out.left_join(lk, out._mlstrat_id == lk._mlstrat_lid)
+        assigned = out._mlstrat_lsplit.coalesce(out.dsplit)
+    return out.select(*keep, split=assigned.coalesce(_lit("train")))
+
+
+def split_counts(engine: Any, out: Any, *, label: str | None, domain: str | None) -> list[tuple[Any, ...]]:
+    """``(split, domain, label, rows)`` of the output."""
+    cols = {"split": out.split}
+    if domain:
+        cols["d"] = _text(out[domain])
+    if label:
+        cols["l"] = _text(out[label])
+    keyed = out.select(**cols)
+    counts = engine.rows(keyed.group_by(list(cols)).aggregate(n=keyed.count()))
+    return [(r[0], r[1] if domain else None, r[-2] if label else None, int(r[-1])) for r in counts]
+
+
+def groups_across_splits(engine: Any, out: Any, *, group: str) -> list[str]:
+    g = out.select(g=_text(out[group]), split=out.split)
+    across = g.group_by("g").aggregate(s=g.split.nunique()).filter(lambda t: t.s > 1)
+    return sorted((r[0] for r in engine.rows(across.select("g"))), key=lambda v: (v is None, v or ""))
+
+
+def content_across_splits(engine: Any, out: Any, *, content: list[str]) -> list[tuple[Any, ...]]:
+    """``(values, splits, rows)`` of content present in several splits, most rows first."""
+    flags = {f"in_{s}": (out.split == _lit(s)).cast("int64").max() for s in SPLITS}
+    agg = out.group_by(content).aggregate(n=out.count(), **flags)
+    found = engine.rows(agg.filter(sum(agg[f] for f in flags) > 1))
+    result = []
+    for row in found:
+        values, n, present = row[:len(content)], int(row[len(content)]), row[len(content) + 1:]
+        splits = sorted(s for s, f in zip(SPLITS, present) if f)
+        result.append((values, splits, n))
+    result.sort(key=lambda r: (-r[2], r[1], [(v is None, str(v)) for v in r[0]]))
+    return result
