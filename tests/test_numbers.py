@@ -8,7 +8,7 @@ from mlstrat._numbers import Size, parse_assignments, parse_rate, parse_size
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0.5%", 0.005), ("0.005", 0.005), ("10%", 0.1), ("0", 0.0), ("1", 1.0), ("100%", 1.0), (0.25, 0.25)],
+    [("0.5%", 0.005), ("0.005", 0.005), ("10%", 0.1), ("0", 0.0), ("0.999", 0.999), ("100%", 1.0), (0.25, 0.25)],
 )
 def test_parse_rate(text, expected):
     assert parse_rate(text) == pytest.approx(expected)
@@ -22,6 +22,12 @@ def test_parse_rate(text, expected):
         ("-1%", r"human: -1% is outside \[0, 1\]"),
         ("nan", r"human: 'nan' is not a finite number"),
         ("150%", r"outside \[0, 1\]"),
+        # a bare 1 reads as 100% or as 1%: refused with the hint 15 gets
+        ("1", r"human: 1 is ambiguous \(100% or 1%\?\); rates are fractions in \[0, 1\]. "
+              r"Did you mean 1% \(= 0.01\)\? Write 100% for all of them.$"),
+        ("1.0", r"human: 1.0 is ambiguous .* Did you mean 1.0% \(= 0.01\)\?"),
+        (1, r"human: 1 is ambiguous .* Did you mean 1% \(= 0.01\)\?"),
+        ("15", r"human: 15 is above 1; rates are fractions in \[0, 1\]. Did you mean 15% \(= 0.15\)\?$"),
     ],
 )
 def test_parse_rate_errors(text, message):

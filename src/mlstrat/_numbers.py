@@ -1,7 +1,8 @@
 """The number grammar shared by every command.
 
 Rates (errors, human level, tolerances): ``"0.5%"`` is a percentage, a bare number is a
-fraction in [0, 1]; a bare number above 1 is rejected with a hint to add ``%``.
+fraction in [0, 1); a bare number of 1 or more is rejected with a hint to add ``%`` (a bare
+``1`` could mean 100% or 1%: write ``100%`` or ``1%``).
 
 Sizes (dev/test/train-dev): ``"auto"``, an integer count (``"500"``), a fraction in (0, 1)
 (``"0.1"``) or a percentage (``"10%"``).
@@ -31,7 +32,10 @@ def _float(text: str, name: str) -> float:
 
 
 def parse_rate(text: str | float, *, name: str = "value") -> float:
-    """Parse a rate: ``"0.5%"`` -> 0.005, ``"0.005"`` -> 0.005; must end in [0, 1]."""
+    """Parse a rate: ``"0.5%"`` -> 0.005, ``"0.005"`` -> 0.005; must end in [0, 1].
+
+    A bare ``1`` is refused like ``15``: it reads as 100% or as 1% (write ``100%`` or ``1%``).
+    """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         value, raw = float(text), repr(text)
         percent = False
@@ -45,6 +49,11 @@ def parse_rate(text: str | float, *, name: str = "value") -> float:
         raise ConfigError(
             f"{name}: {raw} is above 1; rates are fractions in [0, 1]. "
             f"Did you mean {raw}% (= {value / 100:g})?"
+        )
+    elif value == 1:
+        raise ConfigError(
+            f"{name}: {raw} is ambiguous (100% or 1%?); rates are fractions in [0, 1]. "
+            f"Did you mean {raw}% (= {value / 100:g})? Write 100% for all of them."
         )
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name}: {raw} is outside [0, 1]; give a fraction like 0.05 or 5%")

@@ -23,17 +23,26 @@ def _predictions(path):
 def test_diagnose_records_runs_and_warns_on_test_reuse(tmp_path):
     pred = _predictions(tmp_path / "pred.parquet")
     store = tmp_path / "runs.db"
+    for i in range(3):  # the test split is sealed: ordinary diagnoses are not looks
+        result = runner.invoke(app, ["diagnose", str(pred), "--human", "1%", "--store", str(store)])
+        assert result.exit_code == 0, result.output
+        assert "test_sealed" in result.output
     for i in range(6):
         result = runner.invoke(app, ["diagnose", str(pred), "--human", "1%", "--store", str(store),
-                                     "--note", f"try {i}"])
+                                     "--note", f"try {i}", "--test"])
         assert result.exit_code == 0, result.output
     assert "recorded run" in result.output
     # the sixth evaluation of the same test set warns, naming its fingerprint as text
     text = " ".join(result.output.split())
     assert "has been evaluated 6 times (threshold 5)" in text
-    assert "the test set test-100-" in text
+    assert "The test set test-100-" in text
     listed = json.loads(runner.invoke(app, ["runs", "list", "--json", "--store", str(store)]).output)
-    assert len(listed["runs"]) == 6
+    assert len(listed["runs"]) == 9
+    # each run keeps the count at its time: sealed runs none, looks 1..6
+    from mlstrat.runs import RunStore
+
+    counts = [r.test_evaluations for r in RunStore(store).list()]
+    assert counts == [None] * 3 + [1, 2, 3, 4, 5, 6]
 
 
 def test_no_record_leaves_no_store(tmp_path):

@@ -68,7 +68,7 @@ def test_sample_summarize_on_the_digits_scenario(tmp_path):
     r = invoke("errors", "summarize", sheet)
     assert r.exit_code == 0
     out = one_line(r.output)
-    assert "20 of 20 sampled errors tagged" in out and "blurry" in out and "60.0%" in out
+    assert "20 of 20 sampled errors reviewed, 20 of them with a category" in out and "blurry" in out and "60.0%" in out
     assert "Error due to incorrect labels (mislabeled):" in out and "Fixing labels is" in out
 
 

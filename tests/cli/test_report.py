@@ -59,7 +59,8 @@ def test_report_from_predictions_with_human_and_sheet(tmp_path, monkeypatch):
     result = _invoke("report", preds, "--human", "typical person=3%", "--human", "expert team=0.5%",
                      "--sheet", summary, "-o", out, "--store", tmp_path / "runs.db")
     assert result.exit_code == 0, result.output
-    assert calls == [{"human": ["typical person=3%", "expert team=0.5%"]}]
+    assert [c["human"] for c in calls] == [["typical person=3%", "expert team=0.5%"]]
+    assert calls[0]["test"] is False  # the test split stays sealed without --test
     html = out.read_text(encoding="utf-8")
     assert 'id="error-analysis"' in html and 'id="confusion"' in html
 

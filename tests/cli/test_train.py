@@ -43,6 +43,10 @@ def test_predictions_go_straight_into_diagnose(trained):
     assert list(preds.sizes) == ["train", "train_dev", "dev", "test"]
     result = runner.invoke(app, ["diagnose", str(run / "predictions.parquet"), "--human", "1%", "--json"])
     assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)["errors"]) == {"train", "train_dev", "dev"}  # test sealed
+    result = runner.invoke(app, ["diagnose", str(run / "predictions.parquet"), "--human", "1%", "--json",
+                                 "--test"])
+    assert result.exit_code == 0, result.output
     assert set(json.loads(result.output)["errors"]) == {"train", "train_dev", "dev", "test"}
 
 
@@ -64,7 +68,10 @@ def test_train_json(workdir):
     result = runner.invoke(app, ["train", str(workdir / "digits.toml"), "-o", str(workdir / "run-json"), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data["metrics"]) == {"train", "train_dev", "dev", "test"}
+    assert set(data["metrics"]) == {"train", "train_dev", "dev"}  # the test split is sealed
+    assert [w["code"] for w in data["warnings"]] == ["test_sealed"]
+    on_disk = json.loads((workdir / "run-json" / "metrics.json").read_text())
+    assert set(on_disk) == {"train", "train_dev", "dev"}
     assert data["history"]["best_epoch"] >= 1 and data["run_dir"].endswith("run-json")
 
 
@@ -175,3 +182,21 @@ def test_transfer_input_mismatch_exits_2(trained, workdir):
     result = runner.invoke(app, ["train", str(workdir / "transfer.toml"), "-o", str(workdir / "run-t")])
     assert result.exit_code == 2
     assert "the source model takes 64 input features but this config selects 2" in " ".join(result.output.split())
+
+
+def test_train_with_test_counts_one_look(workdir, tmp_path):
+    from mlstrat.runs import RunStore, fingerprint_test_set
+
+    store = tmp_path / "looks.db"
+    result = runner.invoke(app, ["train", str(workdir / "digits.toml"), "-o", str(tmp_path / "t"), "--test",
+                                 "--store", str(store), "--human", "1%", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data["metrics"]) == {"train", "train_dev", "dev", "test"}
+    assert [w["code"] for w in data["warnings"]] == ["test_split_used"]
+    fp = fingerprint_test_set(tmp_path / "t" / "predictions.parquet")
+    # trained, diagnosed, metrics computed and recorded: one look, not three
+    assert RunStore(store).test_evaluation_count(fp) == 1
+    (run,) = RunStore(store).list()
+    assert run.test_evaluations == 1 and "test" in run.diagnosis["errors"]
+    assert run.diagnosis["components"]["dev_overfitting"]["value"] is not None

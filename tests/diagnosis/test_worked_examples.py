@@ -89,7 +89,8 @@ def test_noise_decides_with_sizes():
     msg = next(w.message for w in small.warnings if w.code == "split_too_small")
     assert msg.startswith("Variance of 2.0 pts is within noise (95% CI")
     assert msg.endswith(
-        "the train and dev samples are too small to decide; about 1,572 examples each would."
+        # the smallest n at which the Newcombe interval excludes 0 (see test_settling_size)
+        "the train and dev samples are too small to decide; about 1,578 examples each would."
     )
     assert small.verdict == (
         "No problem can be established: variance exceeds the 1.0 pts tolerance but is within "
@@ -174,12 +175,15 @@ def test_surpassed_human_level_warns():
     assert not d.components["avoidable_bias"].significant
 
 
-def test_no_human_level_assumes_zero_and_warns():
+def test_no_human_level_leaves_bias_undetermined_and_warns():
     d = diagnose(errors="train=3%,dev=3.5%")
-    assert d.human_level.assumed is True
-    assert d.human_level.bayes_proxy.value == 0.0
-    assert d.problems == ("avoidable_bias",)
+    assert d.human_level.bayes_proxy is None
+    assert d.components["avoidable_bias"].status == "undetermined"
+    assert d.problems == ()
     assert d.warnings[0].code == "no_human_level"
+    explicit = diagnose(errors="train=3%,dev=3.5%", human=["0%"])
+    assert explicit.human_level.bayes_proxy.value == 0.0
+    assert explicit.problems == ("avoidable_bias",)
 
 
 def test_best_human_reference_is_bayes_proxy_unless_chosen():
@@ -235,7 +239,6 @@ def test_to_dict_shape():
             {"name": "expert team", "value": 0.005, "ci_low": None, "ci_high": None, "n": None}
         ],
         "bayes_proxy": {"name": "expert team", "value": 0.005},
-        "assumed": False,
     }
     assert list(out["components"]) == list(COMPONENTS)
     assert set(out["components"]["variance"]) == {
@@ -243,6 +246,7 @@ def test_to_dict_shape():
         "ci_low",
         "ci_high",
         "significant",
+        "status",
         "from",
         "to",
     }
@@ -262,6 +266,7 @@ def test_to_dict_shape():
         "ci_low": None,
         "ci_high": None,
         "significant": False,
+        "status": "missing",
         "from": "train_dev",
         "to": "dev",
     }
@@ -354,6 +359,7 @@ def test_dict_errors_and_alias():
 def test_too_small_with_an_exact_human_level_names_only_the_train_split():
     d = diagnose(errors="train=2.5%,dev=5%", sizes="train=100,dev=100", human=["1%"])
     bias = next(w.message for w in d.warnings if w.message.startswith("Avoidable bias"))
-    # one sampled proportion: n = z^2 p (1 - p) / gap^2 = 3.8415 * 0.025 * 0.975 / 0.015^2
-    assert bias.endswith("the train split is too small to decide; about 416 examples would.")
+    # one sampled proportion: the smallest n whose Wilson interval of 2.5% lies above 1%
+    # (statsmodels' proportion_confint at 170 and 169, checked in test_settling_size)
+    assert bias.endswith("the train split is too small to decide; about 170 examples would.")
     assert d.problems == ()

@@ -49,7 +49,8 @@ def test_worked_example_exact(tmp_path):
     }
     out = make_sheet(tmp_path, marks)
     s = summarize_sheet(out)
-    assert (s.split, s.split_error, s.sample_size, s.tagged) == ("dev", 0.1, 100, 100)
+    assert (s.split, s.split_error, s.sample_size, s.reviewed) == ("dev", 0.1, 100, 100)
+    assert s.tagged == 100 and s.other_causes.count == 0
     assert [c.name for c in s.categories] == ["blurry", "great cat", "dog", "mislabeled"]
     expected = {
         "blurry": (61, 0.61),
@@ -78,11 +79,14 @@ def test_to_dict_has_exactly_the_issue_keys(tmp_path):
         "split",
         "split_error",
         "sample_size",
+        "reviewed",
         "tagged",
         "categories",
+        "other_causes",
         "mislabeled",
         "warnings",
     ]
+    assert d["other_causes"]["name"] == "no category: other causes"
     assert list(d["categories"][0]) == [
         "name",
         "count",
@@ -131,14 +135,13 @@ def test_custom_mislabeled_name(tmp_path):
         summarize_sheet(out, mislabeled="bad labl")
 
 
-def test_untagged_rows_are_reported_and_excluded(tmp_path):
+def test_untagged_rows_are_other_causes_in_the_denominator(tmp_path):
     out = make_sheet(tmp_path, {"blurry": ["1"] * 30 + [""] * 10 + ["1"] * 10})
     s = summarize_sheet(out)
-    assert s.sample_size == 100 and s.tagged == 40
-    assert s.category("blurry").share == 1.0
-    assert s.warnings[0]["code"] == "untagged"
-    assert s.warnings[0]["message"].startswith("60 of 100 sampled errors have no category (")
-    assert s.warnings[0]["message"].endswith(", ...); they are excluded from the shares")
+    assert (s.sample_size, s.reviewed, s.tagged) == (100, 100, 40)
+    assert s.category("blurry").share == 0.4  # 40 / 100 examined, not 40 / 40
+    assert (s.other_causes.count, s.other_causes.share) == (60, 0.6)
+    assert s.warnings == ()
     assert len(s.untagged) == 60
 
 
@@ -146,7 +149,12 @@ def test_small_sample_and_nothing_tagged_warnings(tmp_path):
     s = summarize_sheet(make_sheet(tmp_path, {"blurry": ["1"] * 5}, n_errors=5, n_dev=50))
     assert [w["code"] for w in s.warnings] == ["small_sample"]
     s = summarize_sheet(make_sheet(tmp_path, {"blurry": []}, n_errors=5, n_dev=50, name="e.csv"))
-    assert s.tagged == 0 and [w["code"] for w in s.warnings] == ["nothing_tagged"]
+    # without a reviewed column every row was examined: 0 blurry of 5, 5 other causes
+    assert s.tagged == 0 and s.reviewed == 5 and s.category("blurry").share == 0.0
+    assert s.other_causes.share == 1.0
+    s = summarize_marks(split="dev", split_error=0.1, categories=["blurry"], marks=[frozenset()] * 5,
+                        is_error=[True] * 5, ids=list("abcde"), reviewed=[False] * 5)
+    assert s.reviewed == 0 and [w["code"] for w in s.warnings] == ["nothing_reviewed"]
     assert math.isnan(s.categories[0].share)
     assert (
         s.to_dict()["categories"][0]["share"] != s.to_dict()["categories"][0]["share"]
@@ -222,6 +230,7 @@ def test_include_correct_rows_are_not_in_shares(tmp_path):
     )
     s = summarize_sheet(out)
     assert s.sample_size == 20 and s.tagged == 10 and s.category("mislabeled").count == 10
+    assert s.category("mislabeled").share == 0.5  # 10 of the 20 errors examined
     assert any(
         w["code"] == "mislabeled_correct" and w["message"].startswith("2 correctly classified")
         for w in s.warnings
@@ -252,7 +261,10 @@ def test_summary_invariants(marks, err):
         ids=[str(i) for i in range(len(marks))],
     )
     assert s.tagged == sum(1 for m in marks if m)
-    for c in s.categories:
+    assert s.reviewed == len(marks)
+    assert s.other_causes.count == len(marks) - s.tagged
+    for c in (*s.categories, s.other_causes):
+        assert c.share == c.count / len(marks)
         if s.tagged:
             assert 0.0 <= c.share <= 1.0
             assert c.share_ci[0] <= c.share <= c.share_ci[1]

@@ -148,7 +148,11 @@ def test_trusted_hosts_when_served(sheet):
 def test_state_and_row(client, sheet):
     s = client.get("/api/state", headers=H).json()
     assert s["categories"] == ["dog", "blurry", "mislabeled"]
-    assert s["total"] == 5 and s["position"] == 0 and s["progress"] == {"tagged": 0, "total": 5}
+    assert s["total"] == 5 and s["position"] == 0 and s["progress"] == {
+        "tagged": 0,
+        "reviewed": 0,
+        "total": 5,
+    }
     first = rows(sheet)[0]
     assert s["row"]["id"] == first["id"] and s["row"]["y_true"] == first["y_true"]
     assert s["row"]["images"] == [{"column": "path", "path": first["path"]}]
@@ -164,9 +168,13 @@ def test_tag_is_committed_and_exported(client, sheet):
     r = client.post("/api/tag", json={"id": ids[1], "category": "blurry", "on": True}, headers=H)
     assert r.status_code == 200
     data = r.json()
-    assert data["row"]["tags"] == ["blurry"] and data["progress"] == {"tagged": 1, "total": 5}
+    assert data["row"]["tags"] == ["blurry"]
+    assert data["progress"] == {"tagged": 1, "reviewed": 1, "total": 5}
+    # one tag: 1 of 1 reviewed, shown with its interval (not "100% of the errors" as a fact)
     blurry = next(c for c in data["summary"]["categories"] if c["name"] == "blurry")
+    assert (data["summary"]["reviewed"], data["summary"]["sample_size"]) == (1, 5)
     assert blurry["share"] == 1.0 and blurry["ceiling"] == pytest.approx(0.25)
+    assert blurry["share_ci"] == pytest.approx([0.2065493, 1.0], abs=1e-6)  # Wilson 1/1 (scipy)
     # acknowledged -> in SQLite and in the CSV
     con = sqlite3.connect(store_path(sheet))
     assert con.execute("SELECT id, category FROM tags").fetchall() == [(ids[1], "blurry")]
@@ -187,7 +195,7 @@ def test_comment_category_and_position(client, sheet):
     assert rows(sheet)[0]["comment"] == 'odd, "quoted"\nline'
     r = client.post("/api/category", json={"name": "  thin stroke "}, headers=H)
     assert r.status_code == 200 and r.json()["added"] == "thin stroke"
-    assert list(rows(sheet)[0])[-2:] == ["thin stroke", "comment"]
+    assert list(rows(sheet)[0])[-3:] == ["thin stroke", "comment", "reviewed"]
     assert (
         client.post(
             "/api/tag", json={"id": ids[2], "category": "thin stroke", "on": True}, headers=H

@@ -35,7 +35,8 @@ def _table(seed=0, n=600):
 
 def test_regression_metrics_equal_sklearn_per_split():
     t = _table()
-    report = compute_regression_metrics(t)
+    assert list(compute_regression_metrics(t).splits) == ["train", "train_dev", "dev"]  # sealed
+    report = compute_regression_metrics(t, test=True, store=False)
     assert list(report.splits) == ["train", "train_dev", "dev", "test"]
     for split, m in report.splits.items():
         mask = t["split"] == split

@@ -32,12 +32,13 @@ def stream_config(manifest, **data):
 def memory_run(tmp_path_factory, digits_path):
     config = dataclasses.replace(small_config(digits_path),
                                  data=dataclasses.replace(small_config(digits_path).data, loader="memory"))
-    return train(config, run_dir=tmp_path_factory.mktemp("mem") / "r")
+    return train(config, run_dir=tmp_path_factory.mktemp("mem") / "r", test=True, store=False)
 
 
 @pytest.fixture(scope="module")
 def stream_run(tmp_path_factory, digits_path):
-    return train(stream_config(digits_path), run_dir=tmp_path_factory.mktemp("stream") / "r")
+    return train(stream_config(digits_path), run_dir=tmp_path_factory.mktemp("stream") / "r", test=True,
+                 store=False)
 
 
 def test_stream_statistics_match_memory(digits_path):

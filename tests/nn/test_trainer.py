@@ -29,7 +29,8 @@ from tests.nn.conftest import small_config
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, digits_path):
     run_dir = tmp_path_factory.mktemp("run") / "r"
-    return train(small_config(digits_path), run_dir=run_dir)
+    # test=True: the test figures are checked below; store=False: no look is counted
+    return train(small_config(digits_path), run_dir=run_dir, test=True, store=False)
 
 
 def test_run_directory_contract(run, digits_table):
@@ -370,3 +371,12 @@ def test_image_shape_must_match_features(tmp_path, digits_path):
                                                        image_shape=(1, 4, 4)))
     with pytest.raises(InputError, match=r"image_shape = \[1, 4, 4\] holds 16 values but 64 feature columns"):
         train(config, run_dir=tmp_path / "r")
+
+
+def test_test_split_is_sealed_by_default(tmp_path, digits_path):
+    r = train(small_config(digits_path), run_dir=tmp_path / "r")
+    metrics = json.loads((r.run_dir / "metrics.json").read_text())
+    assert "test" not in metrics and "test" not in r.metrics and "dev" in metrics
+    assert [w["code"] for w in r.warnings] == ["test_sealed"]
+    preds = read_predictions(r.run_dir / "predictions.parquet", require_id=True)
+    assert preds.sizes["test"] > 0  # the predictions still hold the test rows

@@ -50,7 +50,8 @@ def test_every_result_has_a_short_repr_and_a_table(tmp_path):
     results = {
         "<MetricsReport error: train ": metrics,
         "<Comparison ": store.compare([r.id for r in runs]),
-        "<ErrorSummary dev: 0/5 tagged; blurry -": mlstrat.summarize_sheet(sample.sheet),
+        # no reviewed column: every sampled row was examined, none tagged blurry
+        "<ErrorSummary dev: 5/5 reviewed; blurry 0%": mlstrat.summarize_sheet(sample.sheet),
         "<SplitResult train=": mlstrat.split(manifest, label="label"),
     }
     for start, result in results.items():

@@ -61,17 +61,20 @@ def _run_dir(tmp_path, name="run1", *, predictions=False, diagnosis=False):
 def test_predictions_file_is_diagnosed(tmp_path, stand_ins):
     preds = tmp_path / "preds.parquet"
     preds.write_bytes(b"PAR1 stand-in")
-    inputs = report_inputs(preds, store=RunStore(tmp_path / "runs.db"), human=["expert team=0.5%"])
+    store = RunStore(tmp_path / "runs.db")
+    inputs = report_inputs(preds, store=store, human=["expert team=0.5%"], test=True)
     assert inputs.diagnosis == DIAGNOSIS and inputs.metrics == METRICS
-    assert stand_ins == [("diagnose", str(preds), {"human": ["expert team=0.5%"]}),
-                         ("compute_metrics", str(preds), {})]
+    # the diagnosis counts the look at the test set; the metrics do not count it again
+    assert stand_ins == [("diagnose", str(preds), {"human": ["expert team=0.5%"], "test": True,
+                                                   "store": store}),
+                         ("compute_metrics", str(preds), {"test": True, "store": False})]
     assert inputs.sources == (str(preds),)
     assert inputs.sections() == ["diagnosis", "actions", "metrics", "confusion matrix"]
 
 
 def test_run_directory(tmp_path, stand_ins):
     path = _run_dir(tmp_path, predictions=True)
-    inputs = report_inputs(path, store=RunStore(tmp_path / "runs.db"))
+    inputs = report_inputs(path, store=RunStore(tmp_path / "runs.db"), test=True)
     assert inputs.history == HISTORY and inputs.metrics == METRICS and inputs.diagnosis == DIAGNOSIS
     assert [c[0] for c in stand_ins] == ["diagnose", "compute_metrics"]
     assert "learning curves" in inputs.sections()
@@ -104,12 +107,29 @@ def test_run_id(tmp_path):
     path = _run_dir(tmp_path, diagnosis=True)
     a = store.record("train", diagnosis=DIAGNOSIS, metrics=METRICS)
     b = store.record("train", diagnosis=improved_diagnosis(), metrics=METRICS, artifacts=path)
-    inputs = report_inputs(b.id[:6], store=store)
+    inputs = report_inputs(b.id[:6], store=store, test=True)
     assert [r.id for r in inputs.runs] == [a.id, b.id]
     assert inputs.history == HISTORY and inputs.diagnosis == improved_diagnosis()
-    assert report_inputs("latest~1", store=store).runs == (store.get(a.id),)
+    assert report_inputs("latest~1", store=store, test=True).runs == (store.get(a.id),)
     with pytest.raises(InputError, match="--human needs the run's predictions.parquet"):
         report_inputs(b.id, store=store, human=["1%"])
+
+
+def test_stored_test_figures_are_sealed_unless_asked(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    run = store.record("train", diagnosis=DIAGNOSIS, metrics=METRICS, test_fingerprint="test-600-ab")
+    assert store.test_evaluation_count("test-600-ab") == 1
+    inputs = report_inputs(run.id, store=store)
+    assert "test" not in inputs.diagnosis["errors"] and "test" not in inputs.metrics["splits"]
+    assert inputs.diagnosis["components"]["dev_overfitting"]["value"] is None
+    assert all("test" not in (r.diagnosis["errors"]) for r in inputs.runs)
+    assert [w["code"] for w in inputs.warnings] == ["test_sealed"]
+    assert store.test_evaluation_count("test-600-ab") == 1  # not a look
+    shown = report_inputs(run.id, store=store, test=True)
+    assert shown.diagnosis == DIAGNOSIS
+    assert store.test_evaluation_count("test-600-ab") == 2  # one counted look
+    assert [w["code"] for w in shown.warnings] == ["test_split_used"]
+    assert "look 2 at test set test-600-ab" in shown.warnings[0]["message"]
 
 
 def test_diagnosis_json_and_sheets(tmp_path, stand_ins):
@@ -117,7 +137,7 @@ def test_diagnosis_json_and_sheets(tmp_path, stand_ins):
     diag.write_text(json.dumps(DIAGNOSIS))
     summary = tmp_path / "summary.json"
     summary.write_text(json.dumps(ERROR_SUMMARY))
-    inputs = report_inputs(diag, store=RunStore(tmp_path / "runs.db"), sheet=summary)
+    inputs = report_inputs(diag, store=RunStore(tmp_path / "runs.db"), sheet=summary, test=True)
     assert inputs.diagnosis == DIAGNOSIS and inputs.error_summary == ERROR_SUMMARY
     assert inputs.sources == (str(diag), str(summary))
     sheet = tmp_path / "sheet.csv"

@@ -49,7 +49,8 @@ def recorded(tmp_path, monkeypatch):
         {"epoch": 1, "train_error": 0.3, "dev_error": 0.35}, {"epoch": 2, "train_error": 0.1, "dev_error": 0.3}]}))
     store = RunStore(tmp_path / "runs.db")
     run = record_predictions_run("train", preds, store=store, config={"optim": {"lr": 0.01, "epochs": 2}},
-                                 metrics=compute_metrics(str(preds)), diagnosis=diagnose(str(preds), human=["1%"]),
+                                 metrics=compute_metrics(str(preds), test=True, store=False),
+                                 diagnosis=diagnose(str(preds), human=["1%"], test=True, store=False),
                                  artifacts=run_dir, note="baseline")
     return store, run
 

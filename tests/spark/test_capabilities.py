@@ -84,8 +84,8 @@ def test_metrics_identical(predictions, duck, spark):
     from mlstrat.metrics import compute_metrics
 
     src = str(predictions / "preds.parquet")
-    on_duck = compute_metrics(src, con=duck, weight="weight").to_dict()
-    on_spark = compute_metrics(src, con=spark, weight="weight").to_dict()
+    on_duck = compute_metrics(src, con=duck, weight="weight", test=True, store=False).to_dict()
+    on_spark = compute_metrics(src, con=spark, weight="weight", test=True, store=False).to_dict()
     assert_same(on_duck, on_spark)
     assert on_duck["splits"]["dev"]["n"] > 100  # a real table, not an empty comparison
 
@@ -95,8 +95,8 @@ def test_diagnosis_json_identical_from_csv(predictions, duck, spark):
     from mlstrat.diagnosis import diagnose
 
     src = str(predictions / "preds.csv")
-    on_duck = to_jsonable(diagnose(src, human=["experts=2%"], con=duck))
-    on_spark = to_jsonable(diagnose(src, human=["experts=2%"], con=spark))
+    on_duck = to_jsonable(diagnose(src, human=["experts=2%"], con=duck, test=True, store=False))
+    on_spark = to_jsonable(diagnose(src, human=["experts=2%"], con=spark, test=True, store=False))
     assert_same(on_duck, on_spark)
 
 

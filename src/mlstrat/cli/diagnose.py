@@ -66,6 +66,12 @@ def diagnose_command(
         help="Train and dev come from different distributions (detected from a 'domain' column by "
         "default).",
     ),
+    test: bool = typer.Option(
+        False,
+        "--test",
+        help="Include the test split of the predictions (sealed by default): its error and dev "
+        "overfitting. Each look is counted in the run store.",
+    ),
     model_family: str | None = typer.Option(
         None,
         "--model-family",
@@ -92,24 +98,33 @@ def diagnose_command(
     engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
+    import warnings
+
     from mlstrat.diagnosis import diagnose, parse_problems
+    from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
     if predictions is not None or human_labels is not None:
         start_engine(engine)
-    result = diagnose(
-        predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
-        errors=errors,
-        sizes=sizes,
-        human=human,
-        bayes=bayes,
-        human_labels=str(human_labels) if human_labels is not None else None,
-        metric=metric,
-        higher_is_better=higher_is_better or None,
-        tolerance=tolerance,
-        mismatched=mismatched,
-        model_family=model_family,
-    )
+    with warnings.catch_warnings():
+        # the reuse warning is in result.warnings (rendered, or on stderr with --json)
+        warnings.simplefilter("ignore", ReusedTestSetWarning)
+        result = diagnose(
+            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
+            errors=errors,
+            sizes=sizes,
+            human=human,
+            bayes=bayes,
+            human_labels=str(human_labels) if human_labels is not None else None,
+            metric=metric,
+            higher_is_better=higher_is_better or None,
+            tolerance=tolerance,
+            mismatched=mismatched,
+            model_family=model_family,
+            test=test,
+            store=store,
+        )
+    _print_reuse(result, quiet=json_out)
     if record and predictions is not None:
         _record(predictions, result, store=store, note=note, quiet=json_out)
     if json_out:
@@ -131,26 +146,30 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
-            quiet: bool) -> None:
-    """Record the diagnosis as a run; warn on test-set reuse.
-
-    The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
-    recomputed here, which would cost two more passes over a large file.
-    """
-    import warnings
-
-    from mlstrat.runs import ReusedTestSetWarning, RunStore, record_predictions_run
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ReusedTestSetWarning)
-        run = record_predictions_run("diagnose", predictions, store=RunStore(store),
-                                     diagnosis=result, note=note)
+def _print_reuse(result: object, *, quiet: bool) -> None:
+    """With --json, the reuse warning on stderr too (it is in the JSON's warnings as well)."""
     from mlstrat.cli._common import err_console, safe
 
-    err = err_console()
-    for w in caught:
-        if issubclass(w.category, ReusedTestSetWarning):
-            err.print(f"[yellow]Warning:[/] {safe(w.message)}", emoji=False)
     if not quiet:
-        err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")
+        return  # the human rendering lists the warnings already
+    for w in result.warnings:  # type: ignore[attr-defined]
+        if w.code == "test_set_reused":
+            err_console().print(f"[yellow]Warning:[/] {safe(w.message)}", emoji=False)
+
+
+def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
+            quiet: bool) -> None:
+    """Record the diagnosis as a run.
+
+    The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
+    recomputed here, which would cost two more passes over a large file. A look at the test
+    set was counted by the diagnosis itself, so recording does not count it again.
+    """
+    from mlstrat.runs import RunStore, record_predictions_run
+
+    run = record_predictions_run("diagnose", predictions, store=RunStore(store),
+                                 diagnosis=result, note=note, count_test=False)
+    from mlstrat.cli._common import err_console
+
+    if not quiet:
+        err_console().print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

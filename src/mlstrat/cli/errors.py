@@ -100,12 +100,13 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(
         f"[bold]{safe(title or summary.split)}[/]: {summary.split} error {format_rate(summary.split_error)}; "
-        f"{summary.tagged} of {summary.sample_size} sampled errors tagged"
+        f"{summary.reviewed} of {summary.sample_size} sampled errors reviewed, {summary.tagged} "
+        "of them with a category; shares are over the reviewed ones"
     )
     table = Table(show_header=True, header_style="bold")
     for col in ("category", "count", "share", "95% CI", "ceiling", "error if fixed"):
         table.add_column(col, justify="left" if col == "category" else "right")
-    for c in summary.categories:
+    for c in (*summary.categories, summary.other_causes):
         table.add_row(
             safe(c.name),
             str(c.count),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -106,6 +107,15 @@ def metrics_command(
     zero_division: str = typer.Option(
         "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
     ),
+    test: bool = typer.Option(
+        False,
+        "--test",
+        help="Include the test split (sealed by default); each look is counted in the run store.",
+    ),
+    store: Path | None = typer.Option(
+        None, "--store", help="Run store counting looks at the test set (default: $MLSTRAT_STORE "
+        "or .mlstrat/runs.db)."
+    ),
     y_true: str | None = typer.Option(None, "--y-true", help=Y_TRUE_HELP),
     y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),
     split_col: str | None = typer.Option(None, "--split-col", help=SPLIT_COL_HELP),
@@ -119,7 +129,7 @@ def metrics_command(
     import warnings
 
     if regression:
-        _regression(predictions, split, json_out)
+        _regression(predictions, split, json_out, test, store)
         return
 
     from mlstrat._exceptions import MlstratWarning
@@ -135,6 +145,8 @@ def metrics_command(
             pos_label=_label(pos_label),
             weight=weight,
             zero_division=zero_division,
+            test=test,
+            store=store,
         )
     if json_out:
         from mlstrat.cli._common import echo_json
@@ -146,17 +158,31 @@ def metrics_command(
         out = console()
         for item in _render(report):
             out.print(item)
-    if caught:
-        from mlstrat.cli._common import err_console, safe
+    from mlstrat.cli._common import err_console, safe
 
-        for w in caught:
-            err_console().print(f"[yellow]warning: {safe(w.message)}[/]")
+    for w in caught:
+        err_console().print(f"[yellow]warning: {safe(w.message)}[/]", emoji=False)
+    for note in report.warnings:  # the reuse warning came as a Python warning above
+        if note["code"] != "test_set_reused" and not json_out:
+            err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
 
 
-def _regression(predictions: Path, split: list[str], json_out: bool) -> None:
+def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
+                store: Path | None) -> None:
+    import warnings
+
     from mlstrat.metrics import compute_regression_metrics
+    from mlstrat.runs import ReusedTestSetWarning
 
-    report = compute_regression_metrics(str(predictions), split=split or None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReusedTestSetWarning)  # in report.warnings, printed below
+        report = compute_regression_metrics(str(predictions), split=split or None, test=test,
+                                            store=store)
+    for note in report.warnings:
+        if note["code"] == "test_set_reused" or not json_out:
+            from mlstrat.cli._common import err_console, safe
+
+            err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
     if json_out:
         from mlstrat.cli._common import echo_json
 

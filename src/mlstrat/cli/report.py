@@ -27,6 +27,8 @@ def report(
         "An error-analysis summary (JSON) or tagged sheet (CSV) to include.")),
     title: str = typer.Option("mlstrat report", "--title", help="The page heading."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    test: bool = typer.Option(False, "--test", help=(
+        "Show the test split's figures (sealed by default); each look is counted in the run store.")),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     engine: Optional[str] = engine_option(),
 ) -> None:
@@ -40,12 +42,27 @@ def report(
     from mlstrat.runs import RunStore
     from mlstrat.tables import check_output_path
 
+    import warnings
+
+    from mlstrat.runs import ReusedTestSetWarning
+
     start_engine(engine)
-    inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below
+        inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test)
     out = check_output_path(output, inputs=inputs.sources, force=force)
     html = render_report(**inputs.kwargs(), title=title, output=out)
     summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),
-               "runs": [r.id for r in inputs.runs]}
+               "runs": [r.id for r in inputs.runs],
+               "warnings": [dict(w) for w in inputs.warnings]}
+    from rich.markup import escape
+
+    from mlstrat.cli._common import err_console
+
+    for w in inputs.warnings:  # with --json only the reuse warning, the rest is in the JSON
+        if w["code"] == "test_set_reused" or not as_json:
+            style = "yellow" if w["code"] == "test_set_reused" else "grey50"
+            err_console().print(f"[{style}]{escape(w['message'])}[/]", emoji=False)
     if as_json:
         echo_json(summary)
         return

@@ -24,6 +24,8 @@ def train_command(
                                       help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
     note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run in the run store."),
+    test: bool = typer.Option(False, "--test", help="Report the test split's figures (sealed by default); "
+                              "each look is counted in the run store."),
     nproc: int = typer.Option(1, "--nproc", min=1,
                               help="Train in N processes with PyTorch DDP (torchrun on this machine; gloo on "
                                    "CPU, NCCL on GPUs: one per GPU); batch_size stays the global batch."),
@@ -32,15 +34,19 @@ def train_command(
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 
+    import warnings
+
+    from mlstrat.runs import ReusedTestSetWarning
+
     train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
         raise typer.Exit(_launch(ctx, train_config, nproc))
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
         _train_quietly(train_config, output, force)
         return
-    result = _train_showing_health(train, train_config, output, force)
+    result = _train_showing_health(train, train_config, output, force, test=test, store=store)
     if record:
-        run_id = _record(train_config, result, human=human, store=store, note=note)
+        run_id = _record(train_config, result, human=human, store=store, note=note, test=test)
         if not json_:
             from mlstrat.cli._common import err_console
 
@@ -113,13 +119,17 @@ def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            train(config, run_dir=output, force=force)
+            train(config, run_dir=output, force=force, store=False)
     except MlstratError:
         raise typer.Exit(2) from None
 
 
-def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None) -> str:
-    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only)."""
+def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None,
+            test: bool) -> str:
+    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only).
+
+    ``train`` counted the look at the test set (when ``test``); nothing here counts it again.
+    """
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
@@ -133,25 +143,29 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
-            diagnosis = diagnose(str(predictions), human=human)
-            metrics = compute_metrics(str(predictions))
+            diagnosis = diagnose(str(predictions), human=human, test=test, store=False)
+            metrics = compute_metrics(str(predictions), test=test, store=False)
     run = record_predictions_run("train", predictions, store=RunStore(store), config=config.to_dict(),
                                  metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
-                                 data=config.data.manifest)
+                                 data=config.data.manifest, count_test=False)
     return run.id
 
 
-def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool) -> Any:
+def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool, *,
+                          test: bool, store: Path | None) -> Any:
     """Train; the gradient-health warnings are rendered from the history (one clean line each on
-    stderr), any other warning passes through as usual."""
+    stderr), the test-set reuse warning from ``result.warnings``, any other warning passes
+    through as usual."""
     import warnings
+
+    from mlstrat.runs import ReusedTestSetWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = train(config, run_dir=output, force=force)
+        result = train(config, run_dir=output, force=force, test=test, store=store)
     health = {w["message"] for w in result.history.get("warnings", [])}
     for w in caught:
-        if str(w.message) not in health:
+        if str(w.message) not in health and not issubclass(w.category, ReusedTestSetWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if health:
         from rich.markup import escape
@@ -192,6 +206,9 @@ def _render_train(result: Any) -> None:
     for task, per_split in result.metrics.get("tasks", {}).items():
         cells = [f"{SPLIT_DISPLAY[s]} {format_rate(v['error'])}" for s, v in per_split.items()]
         out.print(f"task {task}: error " + ", ".join(cells))
+    for w in result.warnings:
+        style = "yellow" if w["code"] == "test_set_reused" else "grey50"
+        out.print(w["message"], style=style, markup=False, soft_wrap=True)
     out.print(f"Run written to {result.run_dir}", markup=False, soft_wrap=True)
     out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>",
               markup=False, soft_wrap=True)

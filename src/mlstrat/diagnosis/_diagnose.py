@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean, format_rate, parse_assignments, parse_rate
-from mlstrat.diagnosis._decompose import decompose, rank_problems
+from mlstrat.diagnosis._decompose import at_least, decompose, rank_problems
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._model import (
     COMPONENTS,
@@ -21,8 +22,8 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
-from mlstrat.diagnosis._recipe import actions_for, parse_model_family
-from mlstrat.metrics._intervals import Z95, needed_size, needed_size_sd, wilson_interval
+from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for, parse_model_family
+from mlstrat.metrics._intervals import Z95, needed_size_sd, settling_size, wilson_interval
 from mlstrat.metrics._spec import CLASSIFICATION, REGRESSION, MetricSpec, parse_metric
 
 __all__ = ["METRICS", "PROBLEM_LABELS", "diagnose", "parse_errors", "parse_sizes", "parse_problems"]
@@ -172,15 +173,18 @@ def _estimates_from_figures(
     return out
 
 
-def _estimates_from_values(pred: Any, spec: MetricSpec) -> dict[str, ErrorEstimate]:
-    """Regression and per-example metrics: one engine aggregation of sums (metrics._values)."""
+def _estimates_from_values(pred: Any, spec: MetricSpec, test: bool) -> dict[str, ErrorEstimate]:
+    """Regression and per-example metrics: one engine aggregation of sums (metrics._values).
+
+    The sealed test split is left out unless ``test``.
+    """
     from mlstrat.metrics._values import compute_metric
 
     return {split: ErrorEstimate(e.value, e.ci_low, e.ci_high, e.n)
-            for split, e in compute_metric(pred, spec).items()}
+            for split, e in compute_metric(pred, spec).items() if test or split != "test"}
 
 
-def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstimate]:
+def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str, ErrorEstimate]:
     from mlstrat.metrics._metrics import compute_metrics
 
     weight = "weight" if "weight" in pred.table.columns else None
@@ -189,8 +193,9 @@ def _estimates_from_predictions(pred: Any, metric: str) -> dict[str, ErrorEstima
             f"{pred.source}: --metric weighted_error needs a 'weight' column; "
             f"columns: {', '.join(pred.table.columns)}"
         )
-    # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently
-    report = compute_metrics(pred, weight=weight, zero_division=0.0)
+    # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently;
+    # store=False: diagnose counts the look at the test set itself, once
+    report = compute_metrics(pred, weight=weight, zero_division=0.0, test=test, store=False)
     out: dict[str, ErrorEstimate] = {}
     for split, m in report.splits.items():
         if metric == "error":
@@ -250,6 +255,8 @@ def diagnose(
     tolerance: float | str | None = None,
     mismatched: bool | None = None,
     model_family: str | None = None,
+    test: bool = False,
+    store: Any = None,
     con: Any = None,
 ) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
@@ -289,6 +296,14 @@ def diagnose(
         Words the actions for the model ("more or deeper trees" for boosting, "richer
         features, less regularization" for a linear model); a neural network by default. The
         action ids are the same for every family.
+    test : bool, default=False
+        The test split of ``predictions`` is sealed: its error (and dev overfitting) is
+        computed only with ``test=True``, and each such call counts one look at the test set
+        in the run store (warnings ``test_split_used`` with the count, ``test_set_reused``
+        past the threshold). A ``test`` figure given in ``errors`` is always used.
+    store : RunStore, path-like, None or False, default=None
+        Where looks at the test set are counted (``$MLSTRAT_STORE`` or ``.mlstrat/runs.db``
+        by default); ``False`` when the caller counts the same look itself.
     con : ibis DuckDB backend, default=None
         Engine connection for ``predictions``.
 
@@ -310,7 +325,7 @@ def diagnose(
     try:
         return _diagnose(predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
                          human_labels=human_labels, spec=spec, tolerance=tolerance,
-                         mismatched=mismatched, family=family, con=con)
+                         mismatched=mismatched, family=family, test=test, store=store, con=con)
     finally:
         _METRIC.reset(token)
 
@@ -356,6 +371,8 @@ def _diagnose(
     tolerance: float | str | None,
     mismatched: bool | None,
     family: str,
+    test: bool,
+    store: Any,
     con: Any,
 ) -> Diagnosis:
     if predictions is None and errors is None:
@@ -379,12 +396,13 @@ def _diagnose(
     pred = None
     if predictions is not None:
         pred = _open_predictions(predictions, spec, con)
-        estimates = (_estimates_from_predictions(pred, spec.kind) if spec.is_rate
-                     else _estimates_from_values(pred, spec))
+        estimates = (_estimates_from_predictions(pred, spec.kind, test) if spec.is_rate
+                     else _estimates_from_values(pred, spec, test))
         if mismatched is None:
             mismatched = _domains_differ(pred)
     else:
         estimates = _estimates_from_figures(errors, sizes, spec)  # type: ignore[arg-type]
+    test_notes = _test_notes(predictions, pred, estimates, store=store, con=con)
     tolerance = (_default_tolerance(spec, estimates) if tolerance is None
                  else _parser(spec)(tolerance, name="--tolerance"))
     if human_labels is not None:
@@ -413,38 +431,21 @@ def _diagnose(
     if spec.higher_is_better:
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
         refs = [_as_loss(r) for r in refs]  # type: ignore[misc]
-    if refs:
-        proxy, assumed = choose_bayes_proxy(refs, bayes), False
-    else:
-        if bayes is not None:
-            raise ConfigError(
-                f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
-            )
-        if spec.higher_is_better:
-            raise ConfigError(
-                f"--metric {spec.name} is higher-is-better and has no natural best value: give "
-                'the human (or perfect) level, e.g. --human "annotators=0.92" or --human "perfect=1"'
-            )
-        proxy, assumed = HumanReference(value=0.0, name="assumed zero"), True
-        notes.append(
-            DiagnosisWarning(
-                "no_human_level",
-                f"No human-level error given: assumed {_fig(0.0)}, so avoidable bias is the whole "
-                f'training {spec.label}. Give --human "expert={"0.5%" if spec.is_rate else "..."}"'
-                f"{' (or --human-labels)' if spec.is_rate else ''} for an honest anchor.",
-            )
-        )
-
+    proxy = _bayes_proxy(refs, bayes, spec, notes)
     components = decompose(estimates, proxy, tolerance=tolerance)
     problems, principal = rank_problems(components)
-    notes.extend(_warnings(estimates, proxy, assumed, components, mismatched, tolerance))
+    notes.extend(_warnings(estimates, proxy, components, mismatched, tolerance))
+    notes.extend(test_notes)
     if spec.higher_is_better:
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
-        proxy = _as_loss(proxy)  # type: ignore[assignment]
+        proxy = _as_loss(proxy) if proxy is not None else None  # type: ignore[assignment]
+    actions = actions_for(problems, model_family=family)
+    if components["avoidable_bias"].status == "undetermined" and not problems:
+        actions = (MEASURE_HUMAN_LEVEL,)
     return Diagnosis(
         metric=spec,
         errors=estimates,
-        human_level=HumanLevel(tuple(reported_refs), proxy, assumed),
+        human_level=HumanLevel(tuple(reported_refs), proxy),
         components=components,
         problems=problems,
         principal_problem=principal,
@@ -455,11 +456,41 @@ def _diagnose(
             tolerance,
             confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
-        actions=actions_for(problems, model_family=family),
+        actions=actions,
         model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
     )
+
+
+def _bayes_proxy(
+    refs: Sequence[HumanReference], bayes: str | None, spec: MetricSpec,
+    notes: list[DiagnosisWarning],
+) -> HumanReference | None:
+    """The Bayes proxy among ``refs``; ``None`` (and a warning) when no human level is given:
+    avoidable bias is then undetermined, never assumed."""
+    if refs:
+        return choose_bayes_proxy(refs, bayes)
+    if bayes is not None:
+        raise ConfigError(
+            f'--bayes {bayes!r}: no human reference given; add --human "{bayes}=0.5%"'
+        )
+    if spec.higher_is_better:
+        raise ConfigError(
+            f"--metric {spec.name} is higher-is-better and has no natural best value: give "
+            'the human (or perfect) level, e.g. --human "annotators=0.92" or --human "perfect=1"'
+        )
+    example, zero = ("0.5%", "0%") if spec.is_rate else ("...", "0")
+    notes.append(
+        DiagnosisWarning(
+            "no_human_level",
+            f"No human-level error given: avoidable bias is undetermined (the training "
+            f"{spec.label} alone cannot tell Bayes error from avoidable bias). Give --human "
+            f'"expert={example}"{" (or --human-labels)" if spec.is_rate else ""}; --human {zero} '
+            f"treats the whole training {spec.label} as avoidable bias.",
+        )
+    )
+    return None
 
 
 def _pts(value: float) -> str:
@@ -476,15 +507,14 @@ def _fig(value: float) -> str:
 
 def _warnings(
     estimates: Mapping[str, ErrorEstimate],
-    proxy: HumanReference,
-    assumed: bool,
+    proxy: HumanReference | None,
     components: Mapping[str, Component],
     mismatched: bool | None,
     tolerance: float,
 ) -> list[DiagnosisWarning]:
     out: list[DiagnosisWarning] = []
     train = estimates.get("train")
-    if train is not None and not assumed and train.value < proxy.value:
+    if train is not None and proxy is not None and train.value < proxy.value:
         out.append(
             DiagnosisWarning(
                 "surpassed_human_level",
@@ -505,7 +535,7 @@ def _warnings(
             )
         )
     for name, c in components.items():
-        if c.value is None or c.ci_low is None or c.significant or c.value < tolerance:
+        if c.value is None or c.ci_low is None or c.significant or not at_least(c.value, tolerance):
             continue
         out.append(DiagnosisWarning("split_too_small", _too_small(name, c, estimates, proxy)))
     if any(e.ci_low is None for e in estimates.values()):
@@ -517,37 +547,67 @@ def _warnings(
                 "predictions table.",
             )
         )
-    if "test" in estimates:
-        out.append(
+    return out
+
+
+def _test_notes(
+    predictions: Any,
+    pred: Any,
+    estimates: Mapping[str, ErrorEstimate],
+    *,
+    store: Any,
+    con: Any,
+) -> list[DiagnosisWarning]:
+    """The test split: sealed (not computed), or used (a counted look when from a table)."""
+    if pred is None:
+        if "test" not in estimates:
+            return []
+        return [
             DiagnosisWarning(
                 "test_split_used",
                 "The test error is reported: look at it rarely and never tune on it, or it "
                 "stops being an unbiased estimate. Decide with dev.",
             )
-        )
-    return out
+        ]
+    if "test" not in estimates:
+        if not pred.sizes.get("test"):
+            return []
+        from mlstrat.runs._looks import sealed_warning
+
+        return [DiagnosisWarning(**sealed_warning(pred.sizes["test"]))]
+    from mlstrat.runs._looks import count_test_look
+
+    look = count_test_look(
+        predictions if isinstance(predictions, (str, os.PathLike)) else pred.table,
+        store=store,
+        con=con,
+    )
+    return [DiagnosisWarning(**w) for w in look.warnings()] if look is not None else []
 
 
 def _too_small(
-    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference
+    name: str, c: Component, estimates: Mapping[str, ErrorEstimate], proxy: HumanReference | None
 ) -> str:
-    """Message for a practically large component whose interval still includes 0."""
+    """Message for a practically large component whose interval still includes 0.
+
+    For rates the size quoted is one at which the same intervals would exclude 0 if the
+    rates held (:func:`mlstrat.metrics._intervals.settling_size`), not a normal-approximation
+    guess.
+    """
     later = estimates[c.to]
     earlier = proxy if c.from_ == "human_level" else estimates[c.from_]
+    if earlier is None:  # unreachable: a computed component has both ends
+        raise ValueError(f"{name}: no earlier figure")
     gap = c.value or 0.0
+    sampled = earlier.ci_low is not None
     if not _METRIC.get().is_rate:
         n = _needed_size_values(earlier, later, gap)
-        where = f"the {_place(c.to)} split is" if earlier.ci_low is None else \
-            f"the {_place(c.from_)} and {_place(c.to)} samples are"
-        each = "" if earlier.ci_low is None else " each"
-    elif earlier.ci_low is None:  # an exact human figure: only the later split is sampled
-        n = needed_size(later.value, later.value, gap) // 2
-        where = f"the {_place(c.to)} split is"
-        each = ""
     else:
-        n = needed_size(earlier.value, later.value, gap)
-        where = f"the {_place(c.from_)} and {_place(c.to)} samples are"
-        each = " each"
+        n = settling_size(later.value, earlier.value, earlier_sampled=sampled) or 0
+    if not sampled:  # an exact human figure: only the later split is sampled
+        where, each = f"the {_place(c.to)} split is", ""
+    else:
+        where, each = f"the {_place(c.from_)} and {_place(c.to)} samples are", " each"
     return (
         f"{PROBLEM_LABELS[name].capitalize()} of {_pts(gap)} is within noise (95% CI "
         f"{_pts(c.ci_low or 0.0)} to {_pts(c.ci_high or 0.0)}): {where} too small to decide; "
@@ -577,24 +637,59 @@ def _verdict(
     *,
     confounded: bool,
 ) -> str:
-    if all(c.value is None for c in components.values()):
+    if all(c.value is None for c in components.values()) and "train" not in estimates:
         return (
             "Nothing to compare: give at least the train error and a human level, "
             "or train and dev errors."
         )
+    bias = components["avoidable_bias"]
+    if bias.status == "undetermined":
+        settle = (
+            f"Avoidable bias is undetermined: the training {_METRIC.get().label} "
+            f"({_fig(estimates['train'].value)}) cannot be split into Bayes error and "
+            "avoidable bias without a human level; give it (--human \"expert="
+            f"{'0.5%' if _METRIC.get().is_rate else '...'}\""
+            f"{', or --human-labels' if _METRIC.get().is_rate else ''}) to settle whether bias "
+            "is a problem."
+        )
+        if all(c.value is None for c in components.values()):
+            return settle
+        return _problems_sentence(components, problems, tolerance, confounded=confounded,
+                                  human=False) + " " + settle
+    return _problems_sentence(components, problems, tolerance, confounded=confounded, human=True)
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_ALL = {2: "both", 3: "all three", 4: "all four"}
+
+
+def _problems_sentence(
+    components: Mapping[str, Component],
+    problems: Sequence[str],
+    tolerance: float,
+    *,
+    confounded: bool,
+    human: bool,
+) -> str:
     if not problems:
         undecided = [
             PROBLEM_LABELS[c.name]
             for c in components.values()
-            if c.value is not None and c.ci_low is not None and c.value >= tolerance - 1e-12
+            if c.value is not None and c.ci_low is not None and at_least(c.value, tolerance)
         ]
         if undecided:
             verbs = ("exceeds", "is") if len(undecided) == 1 else ("exceed", "are")
             return (
-                f"No problem can be established: {' and '.join(undecided)} {verbs[0]} the "
+                f"No problem can be established: {_and(undecided)} {verbs[0]} the "
                 f"{_pts(tolerance)} tolerance but {verbs[1]} within the noise of these split "
                 "sizes; collect bigger splits to decide."
             )
+        if not human:
+            return f"No other component is above noise and the {_pts(tolerance)} tolerance."
         return (
             f"No component is above noise and the {_pts(tolerance)} tolerance: the model is as "
             "good as this data and the human reference can tell; look at the remaining mistakes."
@@ -606,15 +701,14 @@ def _verdict(
         f"{_place(principal.from_)} to {_place(principal.to)})"
     )
     if len(problems) > 1:
-        others = " and ".join(
-            f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]
+        others = _and(
+            [f"{PROBLEM_LABELS[p]} ({_pts(components[p].value or 0.0)})" for p in problems[1:]]
         )
-        what += f", with {others} comparable: work on both"
+        verb = "is" if len(problems) == 2 else "are"
+        what += f", and {others} {verb} comparable: work on {_ALL[len(problems)]}"
     secondary = [c for c in components.values() if c.significant and c.name not in problems]
     if secondary:
-        what += "; " + " and ".join(
-            f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary
-        )
+        what += "; " + _and([f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0)})" for c in secondary])
         what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
     if confounded and "variance" in problems:
         what += "; without a train-dev split part of the variance may be data mismatch"

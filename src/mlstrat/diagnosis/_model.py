@@ -52,17 +52,16 @@ class HumanReference(ErrorEstimate):
 
 @dataclass(frozen=True)
 class HumanLevel:
-    """The references and the Bayes-error proxy among them (``assumed``: none given, 0 used)."""
+    """The references and the Bayes-error proxy among them (``None``: no human level given)."""
 
     references: tuple[HumanReference, ...]
-    bayes_proxy: HumanReference
-    assumed: bool = False
+    bayes_proxy: HumanReference | None
 
     def to_dict(self) -> dict[str, Any]:
+        proxy = self.bayes_proxy
         return {
             "references": [r.to_dict() for r in self.references],
-            "bayes_proxy": {"name": self.bayes_proxy.name, "value": self.bayes_proxy.value},
-            "assumed": self.assumed,
+            "bayes_proxy": None if proxy is None else {"name": proxy.name, "value": proxy.value},
         }
 
 
@@ -70,17 +69,21 @@ class HumanLevel:
 class Component:
     """One term of the decomposition: ``error[to] - error[from]`` with its interval.
 
-    ``value`` is None when a split it needs is missing; ``significant`` is the decision rule
-    of :func:`mlstrat.diagnosis.is_significant`.
+    ``status`` says whether the term could be computed: ``"computed"``; ``"missing"`` (a
+    split it needs is absent: ``value`` None, ``significant`` False); ``"undetermined"``
+    (avoidable bias without a human level: ``value`` None, ``significant`` None, since a
+    training error alone cannot tell Bayes error from avoidable bias). ``significant`` is
+    the decision rule of :func:`mlstrat.diagnosis.is_significant`.
     """
 
     name: str
     value: float | None
     ci_low: float | None
     ci_high: float | None
-    significant: bool
+    significant: bool | None
     from_: str
     to: str
+    status: str = "computed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +91,7 @@ class Component:
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "significant": self.significant,
+            "status": self.status,
             "from": self.from_,
             "to": self.to,
         }

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from mlstrat.diagnosis._model import Action
 
-__all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "actions_for",
-           "parse_model_family"]
+__all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "MEASURE_HUMAN_LEVEL",
+           "actions_for", "parse_model_family"]
 
 #: problem -> action ids, most direct first.
 RECIPE: dict[str, tuple[str, ...]] = {
@@ -78,6 +78,16 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "Dev error is lower than test error: tuning has overfit the dev set.",
     ),
 }
+
+
+#: The next step when no component is a problem but avoidable bias is undetermined.
+MEASURE_HUMAN_LEVEL = Action(
+    "measure_human_level",
+    "Measure or look up the human-level error (--human, or --human-labels)",
+    "Without a human level the training error cannot be split into Bayes error and avoidable "
+    "bias; that figure settles whether bias is the problem.",
+    (),
+)
 
 
 #: The model families the recipe is worded for (``ACTIONS`` is the neural-network wording).

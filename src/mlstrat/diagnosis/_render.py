@@ -53,12 +53,17 @@ def component_bar(diag: Diagnosis) -> Any:
     """
     from rich.text import Text
 
+    proxy = diag.human_level.bayes_proxy
     ladder = Text()
     ladder.append(
-        f"human {_fmt(diag, diag.human_level.bayes_proxy.value)}", style=_COLORS["human"]
+        f"human {_fmt(diag, proxy.value) if proxy else '?'}", style=_COLORS["human"]
     )
     for name in COMPONENTS:
         c = diag.components[name]
+        if c.status == "undetermined":
+            ladder.append(" ─?→ ", style=_COLORS[name])
+            ladder.append(f"{SPLIT_DISPLAY[c.to]} {_fmt(diag, diag.errors[c.to].value)}")
+            continue
         if c.value is None:
             continue
         ladder.append(
@@ -66,9 +71,12 @@ def component_bar(diag: Diagnosis) -> Any:
         )
         ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {_fmt(diag, diag.errors[c.to].value)}")
 
-    # a higher-is-better score has no zero to stack the human level on: gaps only
-    human = 0.0 if diag.metric.higher_is_better else max(diag.human_level.bayes_proxy.value, 0.0)
-    parts = [("human", human)]
+    train = diag.errors.get("train")
+    if proxy is None:  # human level and avoidable bias together: the train error, undivided
+        parts = [("human", max(train.value, 0.0) if train else 0.0)]
+    else:
+        # a higher-is-better score has no zero to stack the human level on: gaps only
+        parts = [("human", 0.0 if diag.metric.higher_is_better else max(proxy.value, 0.0))]
     parts += [(name, max(diag.components[name].value or 0.0, 0.0)) for name in COMPONENTS]
     total = sum(v for _, v in parts) or 1.0
     bar = Text()
@@ -76,7 +84,8 @@ def component_bar(diag: Diagnosis) -> Any:
         width = int(round(BAR_WIDTH * value / total))
         if width:
             solid = name == "human" or diag.components[name].significant
-            bar.append(("█" if solid else "░") * width, style=_COLORS[name])
+            mark = "▒" if name == "human" and proxy is None else ("█" if solid else "░")
+            bar.append(mark * width, style=_COLORS[name])
     legend = Text()
     for i, name in enumerate(("human",) + COMPONENTS):
         legend.append(" " if i else "")
@@ -87,7 +96,11 @@ def component_bar(diag: Diagnosis) -> Any:
         bar,
         "\n",
         legend,
-        Text("  (█ significant, ░ noise or under tolerance)", style="grey50"),
+        Text(
+            "  (█ significant, ░ noise or under tolerance"
+            + (", ▒ human level + avoidable bias, undivided)" if proxy is None else ")"),
+            style="grey50",
+        ),
     )
 
 
@@ -106,10 +119,12 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
     errors.add_column("95% CI", justify="right")
     errors.add_column("n", justify="right")
     proxy = diag.human_level.bayes_proxy
-    for ref in diag.human_level.references or (proxy,):
-        star = " (Bayes proxy)" if ref.name == proxy.name else ""
+    if proxy is None:
+        errors.add_row(Text("human level: not given", style="grey50"), "?", "-", "-")
+    for ref in diag.human_level.references:
+        star = " (Bayes proxy)" if proxy is not None and ref.name == proxy.name else ""
         name = "human level" if ref.name == "human" else f"human: {ref.name}"
-        label = f"{name}{star}" if not diag.human_level.assumed else "human: assumed 0"
+        label = f"{name}{star}"
         errors.add_row(
             Text(label, style="grey50"),
             _fmt(diag, ref.value),
@@ -140,7 +155,7 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
         if c.value is None:
-            flag = "n/a"
+            flag = "undetermined" if c.status == "undetermined" else "n/a"
         ci = "-" if c.ci_low is None else f"{_gap(diag, c.ci_low)} .. {_gap(diag, c.ci_high or 0)}"
         style = (
             "bold red"

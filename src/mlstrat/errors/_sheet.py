@@ -31,10 +31,13 @@ __all__ = [
     "write_sheet_csv",
     "split_error_stats",
     "SHEET_FORMAT",
+    "REVIEWED",
 ]
 
 SHEET_FORMAT = "mlstrat-error-sheet/1"
 _COMMENT = "comment"
+#: optional column: whether a row has been examined (the UI fills it; absent = all were)
+REVIEWED = "reviewed"
 _SAMPLED_AS = "sampled_as"
 _DROP = ("split", "y_true", "y_pred", "id")
 _MAX_STAT_COLUMNS = 500  # z-scores for the UI's feature table; wider tables are pixels or embeddings
@@ -214,13 +217,13 @@ def sample_errors(
     fixed = ["id", "y_true", "y_pred"] + (["confidence"] if preds.proba_columns else [])
     fixed += [_SAMPLED_AS] if include_correct else []
     for col in extra:
-        if col in fixed or col == _COMMENT:
+        if col in fixed or col in (_COMMENT, REVIEWED):
             raise InputError(
                 f"{preds.source}: column {col!r} clashes with the sheet's own {col!r} "
                 "column; rename it in the predictions table"
             )
     fixed += extra
-    cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT,))
+    cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT, REVIEWED))
 
     size, n_errors = split_error_stats(table, split)
     if size == 0:
@@ -334,14 +337,17 @@ class Sheet:
     fixed : list of str
         Non-category columns (from the meta file) present in the header.
     categories : list of str
-        Category columns: every column that is neither fixed nor ``comment`` (new columns
-        added while tagging are categories).
+        Category columns: every column that is neither fixed nor ``comment`` nor
+        ``reviewed`` (new columns added while tagging are categories).
     rows : list of dict
         Raw cell text per row.
     marks : list of frozenset of str
         Tagged categories per row.
     is_error : list of bool
         Whether each row was sampled as a misclassified row.
+    reviewed : list of bool or None
+        The ``reviewed`` column's marks; ``None`` when the sheet has no such column (then
+        every row counts as reviewed).
     """
 
     path: Path
@@ -352,6 +358,7 @@ class Sheet:
     rows: list[dict[str, str]] = field(repr=False)
     marks: list[frozenset[str]] = field(repr=False)
     is_error: list[bool] = field(repr=False)
+    reviewed: list[bool] | None = field(default=None, repr=False)
 
 
 def parse_mark(value: str | None, *, where: str) -> bool:
@@ -446,10 +453,14 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
         )
     known_fixed = set(meta.get("columns") or [])
     fixed = [h for h in header if h in known_fixed]
-    categories = [h for h in header if h and h not in known_fixed and h != _COMMENT]
+    categories = [
+        h for h in header if h and h not in known_fixed and h not in (_COMMENT, REVIEWED)
+    ]
+    has_reviewed = REVIEWED in header
     rows: list[dict[str, str]] = []
     marks: list[frozenset[str]] = []
     is_error: list[bool] = []
+    reviewed: list[bool] = []
     for number, cells in enumerate(reader, start=1):
         if not any(c.strip() for c in cells):
             continue  # blank line
@@ -462,6 +473,9 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
             if parse_mark(row.get(cat), where=where):
                 tagged.add(cat)
         marks.append(frozenset(tagged))
+        if has_reviewed:
+            where = f"{path}: row {number} (id {row['id']!r}), column {REVIEWED!r}"
+            reviewed.append(parse_mark(row.get(REVIEWED), where=where))
         kind = row.get(_SAMPLED_AS, "error").strip().lower() or "error"
         is_error.append(kind != "correct")
     return Sheet(
@@ -473,4 +487,5 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
         rows=rows,
         marks=marks,
         is_error=is_error,
+        reviewed=reviewed if has_reviewed else None,
     )

@@ -1,8 +1,14 @@
 """From a tagged sheet to shares, ceilings and the mislabeled split of the error (METHOD.md §4).
 
-For each category: ``share = tagged with it / tagged errors``,
-``ceiling = split error x share`` (the most fixing it can remove) and
-``error_if_fixed = split error x (1 - share)`` (the error left if every such mistake is fixed).
+For each category: ``share = tagged with it / examined errors``, where the examined errors
+are every sampled mistake that was reviewed, including those that fit no category (they are
+"other causes", reported as their own line); ``ceiling = split error x share`` (the most
+fixing it can remove) and ``error_if_fixed = split error x (1 - share)`` (the error left if
+every such mistake is fixed).
+
+Which rows were reviewed: the sheet's ``reviewed`` column (the tagging UI fills it when a row
+has been shown and left); a row with a category counts as reviewed whatever that column
+says; without the column every sampled row counts as reviewed.
 """
 
 from __future__ import annotations
@@ -33,15 +39,17 @@ __all__ = [
     "summarize_marks",
 ]
 
-#: below this many tagged errors the shares are rough
+#: below this many examined errors the shares are rough
 SMALL_SAMPLE = 30
+#: the line of reviewed errors that fit no category
+OTHER_CAUSES = "no category: other causes"
 #: mislabeled share from which fixing labels is worth it even when another category is larger
 WORTH_FIXING_SHARE = 0.25
 
 
 @dataclass(frozen=True)
 class CategoryShare:
-    """One category of the sheet: ``count`` tagged errors, ``share`` of the tagged errors."""
+    """One category of the sheet: ``count`` tagged errors, ``share`` of the examined errors."""
 
     name: str
     count: int
@@ -88,16 +96,20 @@ class ErrorSummary:
         The split's error when the sheet was sampled (from the meta file).
     sample_size : int
         Misclassified rows in the sheet.
+    reviewed : int
+        Of those, rows that were examined (reviewed or tagged); shares are over these.
     tagged : int
-        Of those, rows with at least one category; shares are over these.
+        Of the reviewed ones, rows with at least one category.
     categories : tuple of CategoryShare
         Sorted by ceiling, largest first.
+    other_causes : CategoryShare
+        The reviewed errors with no category (named :data:`OTHER_CAUSES`), never dropped.
     mislabeled : MislabeledSplit or None
         ``None`` when the sheet has no mislabeled category.
     warnings : tuple of dict
         ``{"code", "message"}`` entries.
     untagged : tuple of str
-        Ids of the sampled errors without any category (not in :meth:`to_dict`).
+        Ids of the reviewed errors without any category (not in :meth:`to_dict`).
     advice : str or None
         Whether fixing labels is worth it (not in :meth:`to_dict`; rendered by the CLI).
     """
@@ -105,8 +117,10 @@ class ErrorSummary:
     split: str
     split_error: float
     sample_size: int
+    reviewed: int
     tagged: int
     categories: tuple[CategoryShare, ...]
+    other_causes: CategoryShare
     mislabeled: MislabeledSplit | None
     warnings: tuple[dict[str, str], ...] = ()
     untagged: tuple[str, ...] = field(default=(), repr=False)
@@ -127,8 +141,10 @@ class ErrorSummary:
             "split": self.split,
             "split_error": self.split_error,
             "sample_size": self.sample_size,
+            "reviewed": self.reviewed,
             "tagged": self.tagged,
             "categories": [c.to_dict() for c in self.categories],
+            "other_causes": self.other_causes.to_dict(),
             "mislabeled": self.mislabeled.to_dict() if self.mislabeled else None,
             "warnings": [dict(w) for w in self.warnings],
         }
@@ -145,6 +161,21 @@ def _warning(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+def share_of(name: str, count: int, examined: int, split_error: float) -> CategoryShare:
+    """The one rule: ``count`` of ``examined`` errors, its Wilson interval, ceiling, error left."""
+    if not examined:
+        return CategoryShare(name, count, math.nan, (math.nan, math.nan), math.nan, math.nan)
+    share = count / examined
+    return CategoryShare(
+        name,
+        count,
+        share,
+        wilson_interval(count, examined, z=Z95),
+        split_error * share,
+        split_error * (1.0 - share),
+    )
+
+
 def summarize_marks(
     *,
     split: str,
@@ -153,6 +184,7 @@ def summarize_marks(
     marks: Sequence[frozenset[str]],
     is_error: Sequence[bool],
     ids: Sequence[str],
+    reviewed: Sequence[bool] | None = None,
     mislabeled: str | None = "mislabeled",
 ) -> ErrorSummary:
     """The arithmetic of :func:`summarize_sheet` on already-parsed marks (also used by the UI).
@@ -170,59 +202,33 @@ def summarize_marks(
         Whether each row is a sampled error (``False`` for ``include_correct`` rows).
     ids : sequence of str
         Row ids, for messages.
+    reviewed : sequence of bool, default=None
+        Whether each row was examined; ``None``: every row was. A row with a category counts
+        as examined whatever this says.
     mislabeled : str or None, default="mislabeled"
         The category meaning "the label is wrong"; used only if present.
     """
-    error_marks = [m for m, e in zip(marks, is_error) if e]
-    sample_size = len(error_marks)
-    untagged = tuple(i for i, m, e in zip(ids, marks, is_error) if e and not m)
-    tagged = sample_size - len(untagged)
-    entries = []
-    for name in categories:
-        count = sum(1 for m in error_marks if name in m)
-        if tagged:
-            share = count / tagged
-            ci = wilson_interval(count, tagged, z=Z95)
-            ceiling, if_fixed = split_error * share, split_error * (1.0 - share)
-        else:
-            share, ci, ceiling, if_fixed = math.nan, (math.nan, math.nan), math.nan, math.nan
-        entries.append(CategoryShare(name, count, share, ci, ceiling, if_fixed))
+    seen = [True] * len(marks) if reviewed is None else [bool(r) for r in reviewed]
+    errors = [(i, m, bool(m) or r) for i, m, r, e in zip(ids, marks, seen, is_error) if e]
+    sample_size = len(errors)
+    examined_marks = [m for _, m, r in errors if r]
+    examined = len(examined_marks)
+    untagged = tuple(i for i, m, r in errors if r and not m)
+    entries = [
+        share_of(name, sum(1 for m in examined_marks if name in m), examined, split_error)
+        for name in categories
+    ]
     entries.sort(
         key=lambda c: (-(c.ceiling if not math.isnan(c.ceiling) else -1.0), -c.count, c.name)
     )
-
-    notes: list[dict[str, str]] = []
-    if tagged == 0:
-        notes.append(
-            _warning(
-                "nothing_tagged",
-                f"none of the {sample_size} sampled errors is tagged yet; "
-                "shares and ceilings are undefined",
-            )
-        )
-    elif untagged:
-        shown = ", ".join(untagged[:10]) + (", ..." if len(untagged) > 10 else "")
-        notes.append(
-            _warning(
-                "untagged",
-                f"{len(untagged)} of {sample_size} sampled errors have no "
-                f"category ({shown}); they are excluded from the shares",
-            )
-        )
-    if 0 < tagged < SMALL_SAMPLE:
-        notes.append(
-            _warning(
-                "small_sample",
-                f"only {tagged} tagged errors: shares are rough, read "
-                "them with their 95% intervals (share_ci)",
-            )
-        )
+    other = share_of(OTHER_CAUSES, len(untagged), examined, split_error)
+    notes = _notes(sample_size, examined)
 
     mis = None
     advice = None
     if mislabeled and mislabeled in categories:
         entry = next(c for c in entries if c.name == mislabeled)
-        if tagged:
+        if examined:
             mis = MislabeledSplit(mislabeled, entry.ceiling, entry.error_if_fixed)
             advice = _advice(entry, [c for c in entries if c.name != mislabeled], split)
         correct_mis = sum(1 for m, e in zip(marks, is_error) if not e and mislabeled in m)
@@ -238,8 +244,10 @@ def summarize_marks(
         split=split,
         split_error=split_error,
         sample_size=sample_size,
-        tagged=tagged,
+        reviewed=examined,
+        tagged=examined - len(untagged),
         categories=tuple(entries),
+        other_causes=other,
         mislabeled=mis,
         warnings=tuple(notes),
         untagged=untagged,
@@ -247,12 +255,42 @@ def summarize_marks(
     )
 
 
+def _notes(sample_size: int, examined: int) -> list[dict[str, str]]:
+    notes: list[dict[str, str]] = []
+    if examined == 0:
+        notes.append(
+            _warning(
+                "nothing_reviewed",
+                f"none of the {sample_size} sampled errors is reviewed yet; "
+                "shares and ceilings are undefined",
+            )
+        )
+        return notes
+    if examined < sample_size:
+        notes.append(
+            _warning(
+                "not_all_reviewed",
+                f"{examined} of {sample_size} sampled errors are reviewed; shares are over "
+                "those, the others are not counted yet",
+            )
+        )
+    if examined < SMALL_SAMPLE:
+        notes.append(
+            _warning(
+                "small_sample",
+                f"only {examined} reviewed errors: shares are rough, read "
+                "them with their 95% intervals (share_ci)",
+            )
+        )
+    return notes
+
+
 def _advice(entry: CategoryShare, others: list[CategoryShare], split: str) -> str:
     largest = max(others, key=lambda c: c.share, default=None)
     due, other = format_rate(entry.ceiling), format_rate(entry.error_if_fixed)
     head = (
         f"Incorrect labels explain {due} of the {split} error ({format_rate(entry.share, 0)} of "
-        f"the errors); other causes explain {other}."
+        f"the errors examined); other causes explain {other}."
     )
     if entry.share >= WORTH_FIXING_SHARE or largest is None or entry.share >= largest.share:
         return (
@@ -262,7 +300,8 @@ def _advice(entry: CategoryShare, others: list[CategoryShare], split: str) -> st
         )
     return (
         f"{head} Fixing labels is probably not worth it yet: {largest.name!r} "
-        f"({format_rate(largest.share, 0)} of the errors, ceiling {format_rate(largest.ceiling)}) "
+        f"({format_rate(largest.share, 0)} of the errors examined, ceiling "
+        f"{format_rate(largest.ceiling)}) "
         "offers more."
     )
 
@@ -300,8 +339,9 @@ def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled")
     """Summarize a tagged error-analysis sheet.
 
     Marks ``1``, ``x``, ``X``, ``yes``, ``true``, ``✓`` count as tagged; empty, ``0``, ``no``
-    (and ``false``) as not. Columns added while tagging are categories. Sampled errors with no
-    category are reported (warning ``untagged``) and excluded from the shares.
+    (and ``false``) as not. Columns added while tagging are categories. Shares are over the
+    examined errors (the ``reviewed`` column, or every sampled row without it); reviewed
+    errors with no category are the line ``other_causes``.
 
     Parameters
     ----------
@@ -323,8 +363,8 @@ def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled")
 
     Examples
     --------
-    With a dev error of 10% and 43 of 100 tagged errors in ``great cat``: share 0.43,
-    ceiling 0.043, error if fixed 0.057.
+    With a dev error of 10% and 43 of 100 examined errors in ``great cat``: share 0.43,
+    ceiling 0.043, error if fixed 0.057, whatever the other 57 are tagged with.
     """
     data = read_sheet(sheet)
     if mislabeled != "mislabeled" and mislabeled not in data.categories:
@@ -340,6 +380,7 @@ def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled")
         marks=data.marks,
         is_error=data.is_error,
         ids=[r["id"] for r in data.rows],
+        reviewed=data.reviewed,
         mislabeled=mislabeled,
     )
     extra = _check_fingerprint(data)
@@ -399,8 +440,9 @@ def compare_sheets(
 ) -> SheetComparison:
     """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, METHOD.md §4).
 
-    For every category present in either sheet: both shares, the difference (second - first)
-    and its 95% Newcombe interval; ``significant`` when the interval excludes 0.
+    For every category present in either sheet: both shares (over each sheet's examined
+    errors, the rule of :func:`summarize_sheet`), the difference (second - first) and its 95%
+    Newcombe interval; ``significant`` when the interval excludes 0.
 
     Returns
     -------
@@ -417,9 +459,9 @@ def compare_sheets(
         ca = next((c for c in a.categories if c.name == name), None)
         cb = next((c for c in b.categories if c.name == name), None)
         ka, kb = (ca.count if ca else 0), (cb.count if cb else 0)
-        sa = ka / a.tagged if a.tagged else math.nan
-        sb = kb / b.tagged if b.tagged else math.nan
-        ci = _newcombe(ka, a.tagged, kb, b.tagged)
+        sa = ka / a.reviewed if a.reviewed else math.nan
+        sb = kb / b.reviewed if b.reviewed else math.nan
+        ci = _newcombe(ka, a.reviewed, kb, b.reviewed)
         significant = not math.isnan(ci[0]) and (ci[0] > 0 or ci[1] < 0)
         diffs.append(CategoryDifference(name, (sa, sb), sb - sa, ci, significant))
         if ca is None or cb is None:

@@ -126,12 +126,16 @@ class MetricsReport:
         The policy applied to undefined precision/recall/F1.
     source : str
         Where the predictions came from.
+    warnings : tuple of dict
+        ``{"code", "message"}`` entries: ``test_sealed`` (a test split present but not
+        computed), ``test_split_used`` (with the look count), ``test_set_reused``.
     """
 
     splits: dict[str, SplitMetrics] = field(default_factory=dict)
     weight: str | None = None
     zero_division: Any = "warn"
     source: str = ""
+    warnings: tuple[dict[str, str], ...] = ()
 
     def __getitem__(self, split: str) -> SplitMetrics:
         return self.splits[split]
@@ -153,6 +157,7 @@ class MetricsReport:
             "weight": self.weight,
             "zero_division": zd if isinstance(zd, str) or not math.isnan(zd) else "nan",
             "source": self.source,
+            "warnings": [dict(w) for w in self.warnings],
         }
 
 

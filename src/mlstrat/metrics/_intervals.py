@@ -27,6 +27,7 @@ __all__ = [
     "mover_difference",
     "normal_interval",
     "needed_size",
+    "settling_size",
     "mean_interval",
     "rmse_interval",
     "ratio_interval",
@@ -99,6 +100,39 @@ def needed_size(p1: float, p2: float, delta: float, *, z: float = Z95) -> int:
     return int(math.ceil(z * z * (p1 * (1 - p1) + p2 * (1 - p2)) / (delta * delta)))
 
 
+def _gap_low(later: float, earlier: float, n: int, earlier_sampled: bool, z: float) -> float:
+    """Lower end of the 95% interval of ``later - earlier`` with ``n`` examples per sample."""
+    l_low, l_high = wilson_interval(later * n, n, z=z)
+    if not earlier_sampled:  # an exact figure (a human level given as a number)
+        return mover_difference(later, l_low, l_high, earlier, earlier, earlier)[0]
+    e_low, e_high = wilson_interval(earlier * n, n, z=z)
+    return mover_difference(later, l_low, l_high, earlier, e_low, e_high)[0]
+
+
+def settling_size(
+    later: float, earlier: float, *, earlier_sampled: bool = True, z: float = Z95
+) -> int | None:
+    """The smallest ``n`` at which the gap ``later - earlier`` would be told apart from 0.
+
+    With ``n`` examples in each sampled split and the rates unchanged, the same intervals
+    the diagnosis uses (Wilson on each rate, MOVER/Newcombe on the difference; an exact
+    ``earlier`` figure adds no width) have a lower end above 0 at ``n`` and not at ``n - 1``.
+    ``None`` when ``later <= earlier`` (no size makes a gap that is not there).
+    """
+    if later <= earlier:
+        return None
+    start = max(1, needed_size(earlier, later, later - earlier, z=z) // 4)
+    low, high = 1, start
+    while _gap_low(later, earlier, high, earlier_sampled, z) <= 0:
+        low, high = high, high * 2
+    # the lower end grows with n at fixed rates: bisect for the first n above 0
+    while low < high:
+        mid = (low + high) // 2
+        if _gap_low(later, earlier, mid, earlier_sampled, z) > 0:
+            high = mid
+        else:
+            low = mid + 1
+    return high
 def _sample_var(n: float, s1: float, s2: float) -> float:
     """Unbiased variance from ``n``, ``sum x`` and ``sum x^2`` (0 for a single value)."""
     if n <= 1:

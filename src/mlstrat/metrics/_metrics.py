@@ -22,11 +22,18 @@ __all__ = ["compute_metrics", "metrics_from_arrays", "confusion_counts", "resolv
 
 
 def resolve_splits(
-    split: str | Sequence[str] | None, present: dict[str, int], source: str
+    split: str | Sequence[str] | None,
+    present: dict[str, int],
+    source: str,
+    *,
+    test: bool = True,
 ) -> list[str]:
-    """Validate requested split names against :data:`SPLITS` and the splits present."""
+    """Validate requested split names against :data:`SPLITS` and the splits present.
+
+    With ``test=False`` the test split is sealed: left out by default, refused when named.
+    """
     if split is None:
-        return [s for s in SPLITS if present.get(s)]
+        return [s for s in SPLITS if present.get(s) and (test or s != "test")]
     wanted = [split] if isinstance(split, str) else list(split)
     out: list[str] = []
     for name in wanted:
@@ -37,6 +44,11 @@ def resolve_splits(
         if not present.get(name):
             have = ", ".join(s for s in SPLITS if present.get(s)) or "none"
             raise InputError(f"{source}: split {name!r} has 0 rows; splits present: {have}")
+        if name == "test" and not test:
+            raise ConfigError(
+                "the test split is sealed: pass --test (test=True) to compute its figures; each "
+                "look is counted, and tuning on it overfits it"
+            )
         if name not in out:
             out.append(name)
     return out
@@ -99,6 +111,8 @@ def compute_metrics(
     pos_label: Any = None,
     weight: str | None = None,
     zero_division: Any = "warn",
+    test: bool = False,
+    store: Any = None,
     con: Any = None,
 ) -> MetricsReport:
     """Per-split classification metrics with confidence intervals.
@@ -118,6 +132,13 @@ def compute_metrics(
     zero_division : {"warn", 0, 1, nan}, default="warn"
         Value of a precision/recall/F1 whose denominator is 0. ``"warn"`` gives 0 and an
         :class:`mlstrat.UndefinedMetricWarning`; ``nan`` leaves it out of averages.
+    test : bool, default=False
+        The test split is sealed: its metrics are computed only with ``test=True``, and each
+        such call counts one look at the test set in the run store (warning
+        ``test_set_reused`` past the threshold, also in ``report.warnings``).
+    store : RunStore, path-like, None or False, default=None
+        Where looks at the test set are counted (``$MLSTRAT_STORE`` or ``.mlstrat/runs.db``
+        by default); ``False`` when the caller counts the same look itself.
     con : ibis DuckDB backend, default=None
         Engine connection; the process-wide one by default.
 
@@ -156,9 +177,11 @@ def compute_metrics(
         raise InputError(
             f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.table.columns)}"
         )
-    splits = resolve_splits(split, pred.sizes, pred.source)
+    splits = resolve_splits(split, pred.sizes, pred.source, test=test)
     counts = confusion_counts(pred.table, splits, weight=weight)
     check_pos_label(pos_label, [label for s in splits for label in counts[s].labels], source=pred.source)
+    notes = _test_notes(predictions, pred, splits, test=test or split is not None, store=store,
+                        con=con)
     return MetricsReport(
         splits={
             s: metrics_from_counts(
@@ -169,9 +192,30 @@ def compute_metrics(
         weight=weight,
         zero_division=zero_division,
         source=pred.source,
+        warnings=tuple(notes),
     )
 
 
+def _test_notes(
+    predictions: Any, pred: Any, splits: Sequence[str], *, test: bool, store: Any, con: Any
+) -> list[dict[str, str]]:
+    """Count the look when test figures were computed; say so when a test split was sealed
+    (``test`` also true when the splits were named: then leaving test out was the request)."""
+    if "test" in splits:
+        from mlstrat.runs._looks import count_test_look
+        from mlstrat.tables import Predictions
+
+        look = count_test_look(
+            pred.table if isinstance(predictions, Predictions) else predictions,
+            store=store,
+            con=con,
+        )
+        return look.warnings() if look is not None else []
+    if not test and pred.sizes.get("test"):
+        from mlstrat.runs._looks import sealed_warning
+
+        return [sealed_warning(pred.sizes["test"])]
+    return []
 def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> None:
     """Refuse a positive class that is no label at all (it would give silent zeros).
 

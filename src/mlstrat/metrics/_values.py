@@ -70,6 +70,8 @@ class RegressionReport:
     splits: dict[str, RegressionSplit] = field(default_factory=dict)
     source: str = ""
     interval: str = "CLT (MAE), CLT on MSE square-rooted (RMSE), delta method (R^2)"
+    #: ``{"code", "message"}``: the test split sealed, or used (with the look count)
+    warnings: tuple[dict[str, str], ...] = ()
 
     def __getitem__(self, split: str) -> RegressionSplit:
         return self.splits[split]
@@ -80,6 +82,7 @@ class RegressionReport:
             "splits": {name: m.to_dict() for name, m in self.splits.items()},
             "interval": self.interval,
             "source": self.source,
+            "warnings": [dict(w) for w in self.warnings],
         }
 
 
@@ -260,12 +263,14 @@ def _split_metrics(sums: dict[str, float]) -> RegressionSplit:
 
 
 def compute_regression_metrics(predictions: Any, *, split: str | Sequence[str] | None = None,
+                               test: bool = False, store: Any = None,
                                con: Any = None) -> RegressionReport:
     """MAE, RMSE and R^2 per split with 95% intervals, in one engine pass.
 
     Equal to scikit-learn's ``mean_absolute_error``, ``root_mean_squared_error`` and
     ``r2_score`` per split. Intervals: CLT for MAE, the CLT interval of the MSE
-    square-rooted for RMSE, the delta method for R^2.
+    square-rooted for RMSE, the delta method for R^2. The test split is sealed as in
+    :func:`mlstrat.compute_metrics` (``test``, ``store``).
 
     Examples
     --------
@@ -275,12 +280,15 @@ def compute_regression_metrics(predictions: Any, *, split: str | Sequence[str] |
     >>> r["dev"].rmse.value, r["dev"].r2.value
     (1.0, 0.2)
     """
-    from mlstrat.metrics._metrics import resolve_splits
+    from mlstrat.metrics._metrics import _test_notes, resolve_splits
 
     pred = _open(predictions, con)
-    splits = resolve_splits(split, pred.sizes, pred.source)
+    splits = resolve_splits(split, pred.sizes, pred.source, test=test)
     sums = metric_sums(pred, MetricSpec("regression", "regression"), splits)
-    return RegressionReport({s: _split_metrics(sums[s]) for s in splits}, source=pred.source)
+    notes = _test_notes(predictions, pred, splits, test=test or split is not None, store=store,
+                        con=con)
+    return RegressionReport({s: _split_metrics(sums[s]) for s in splits}, source=pred.source,
+                            warnings=tuple(notes))
 
 
 def regression_from_arrays(y_true: Any, y_pred: Any) -> RegressionSplit:

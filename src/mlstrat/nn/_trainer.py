@@ -56,6 +56,8 @@ class TrainResult:
     history : dict
         history.json: ``epochs`` (per epoch train/dev cost and error), ``best_epoch``,
         ``stopped_early``, ``restored_best``.
+    warnings : tuple of dict
+        ``{"code", "message"}``: the test split sealed, or used (with the look count).
     """
 
     run_dir: Path
@@ -67,11 +69,13 @@ class TrainResult:
     n_parameters: int = 0
     seconds: float = 0.0
     processes: int = 1  # DDP world size: processes that trained together
+    warnings: tuple[dict[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
                 "seconds": round(self.seconds, 3), "processes": self.processes, "classes": self.classes,
-                "tasks": self.tasks, "metrics": self.metrics, "history": self.history}
+                "tasks": self.tasks, "metrics": self.metrics, "history": self.history,
+                "warnings": list(self.warnings)}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -675,8 +679,13 @@ def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], 
 
 
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
-          con: Any = None, force: bool = False) -> TrainResult:
+          con: Any = None, force: bool = False, test: bool = False, store: Any = None) -> TrainResult:
     """Train a network as configured and write its run directory.
+
+    The test split is sealed: predictions.parquet holds its rows, but metrics.json and the
+    result hold its figures only with ``test=True``, which counts one look at the test set in
+    the run store (``store``: a RunStore or path, ``None`` for the default, ``False`` not to
+    count).
 
     Parameters
     ----------
@@ -690,6 +699,10 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         Engine connection used to read the manifest.
     force : bool, default=False
         Overwrite a run directory that already holds a model.
+    test : bool, default=False
+        Report the test split's figures (one counted look).
+    store : RunStore, path-like, None or False, default=None
+        Where the look is counted.
 
     Returns
     -------
@@ -713,7 +726,32 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
                           "use TrainConfig.from_toml(path)")
     with distributed(resolve_device(config.optim.device)) as dist:
-        return _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist)
+        result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist)
+    return _seal_test(result, test=test, store=store, con=con)
+
+
+def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> TrainResult:
+    """Keep the test split's figures out of metrics.json and the result unless asked; count a look."""
+    from dataclasses import replace
+
+    from mlstrat._json import dumps
+    from mlstrat.runs._looks import count_test_look, sealed_warning
+    from mlstrat.tables import atomic_write_text
+
+    metrics = result.metrics
+    has_test = "test" in metrics or any("test" in v for v in (metrics.get("tasks") or {}).values())
+    if not has_test:
+        return result
+    if test:
+        look = count_test_look(result.run_dir / "predictions.parquet", store=store, con=con)
+        return replace(result, warnings=tuple(look.warnings()) if look else ())
+    rows = int((metrics.get("test") or {}).get("n") or 0)
+    sealed = {k: v for k, v in metrics.items() if k != "test"}
+    if "tasks" in metrics:
+        sealed["tasks"] = {t: {s: m for s, m in v.items() if s != "test"}
+                           for t, v in metrics["tasks"].items()}
+    atomic_write_text(result.run_dir / "metrics.json", dumps(sealed) + "\n")
+    return replace(result, metrics=sealed, warnings=(sealed_warning(rows),) if rows else ())
 
 
 def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,

@@ -108,17 +108,20 @@ def _metrics_text(m: Mapping[str, Any]) -> str:
 
 
 def _summary_html(s: Mapping[str, Any]) -> str:
+    other = s.get("other_causes")
+    cats = list(s.get("categories") or []) + ([other] if isinstance(other, Mapping) else [])
     rows = [(c["name"], c["count"], _pct(c.get("share"), 1), _ci(c.get("share_ci")), _pct(c.get("ceiling")),
-             _pct(c.get("error_if_fixed"))) for c in s.get("categories") or []]
-    note = (f"{s.get('split')} error {_pct(s.get('split_error'))}; {s.get('tagged')} of {s.get('sample_size')} "
-            "sampled errors tagged")
+             _pct(c.get("error_if_fixed"))) for c in cats]
+    note = (f"{s.get('split')} error {_pct(s.get('split_error'))}; {s.get('reviewed')} of "
+            f"{s.get('sample_size')} sampled errors reviewed ({s.get('tagged')} with a category); "
+            "shares are over the reviewed ones")
     return _box("Error analysis", _p(note, "muted"),
                 _table(("category", "count", "share", "95% CI", "ceiling", "error if fixed"), rows))
 
 
 def _summary_text(s: Mapping[str, Any]) -> str:
     cats = ", ".join(f"{c['name']} {_pct(c.get('share'), 0)}" for c in (s.get("categories") or [])[:5])
-    return (f"<ErrorSummary {s.get('split')}: {s.get('tagged')}/{s.get('sample_size')} tagged; "
+    return (f"<ErrorSummary {s.get('split')}: {s.get('reviewed')}/{s.get('sample_size')} reviewed; "
             f"{cats or 'no categories'}>")
 
 

@@ -137,8 +137,9 @@ def _components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]
         ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
                 SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
         rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
-                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None
-                     else "not computable",
+                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
+                         "undetermined (no human level)" if c.get("status") == "undetermined"
+                         else "not computable"),
                      "ci_text": _ci_text(c["ci_low"], c["ci_high"], diagnosis),
                      "span": " → ".join(str(e) for e in ends if e),
                      "significant": c["significant"], "principal": key == principal,
@@ -261,8 +262,9 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     cats = [c for c in summary.get("categories") or [] if isinstance(c, Mapping)]
     split_error = finite_or_none(summary.get("split_error"))
+    other = summary.get("other_causes")
     rows = []
-    for c in cats:
+    for c in cats + ([other] if isinstance(other, Mapping) else []):
         ci = c.get("share_ci") or [None, None]
         rows.append({"name": c.get("name"), "count": _n_text(c.get("count")),
                      "share": format_pct(finite_or_none(c.get("share"))), "share_ci": _ci_text(finite_or_none(ci[0]), finite_or_none(ci[1])),
@@ -278,7 +280,8 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     return {
         "split": SPLIT_DISPLAY.get(summary.get("split"), summary.get("split") or "dev"),
         "split_error": format_pct(split_error), "sample_size": _n_text(summary.get("sample_size")),
-        "tagged": _n_text(summary.get("tagged")), "rows": rows, "mislabeled": mislabeled,
+        "tagged": _n_text(summary.get("tagged")), "reviewed": _n_text(summary.get("reviewed")),
+        "rows": rows, "mislabeled": mislabeled,
         "warnings": [_warning_text(w) for w in summary.get("warnings") or []],
         "svg": error_analysis_svg(cats, split_error=split_error) if cats else None,
     }

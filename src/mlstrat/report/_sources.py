@@ -33,6 +33,8 @@ class ReportInputs:
     curves: dict[str, Any] | None = None
     #: files read, so that the output never overwrites one of them
     sources: tuple[str, ...] = field(default_factory=tuple)
+    #: ``{"code", "message"}``: the test split sealed, or looked at (with the count)
+    warnings: tuple[dict[str, str], ...] = ()
 
     def kwargs(self) -> dict[str, Any]:
         return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
@@ -71,15 +73,79 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return doc
 
 
-def _diagnose(predictions: Path, human: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Diagnosis and metrics of a predictions table (the capabilities load only here)."""
+@dataclass
+class _Seal:
+    """Whether the report shows the test split, where a look at it is counted, and whether
+    computing the documents here counted it already (so that it is counted once)."""
+
+    test: bool = False
+    store: Any = None
+    counted: bool = False
+
+
+def _diagnose(predictions: Path, human: Sequence[str], seal: _Seal) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Diagnosis and metrics of a predictions table (the capabilities load only here).
+
+    The diagnosis counts the look at the test set (``seal.test``); the metrics do not count it
+    again.
+    """
     from mlstrat.diagnosis import diagnose
     from mlstrat.metrics import compute_metrics
 
     kwargs = {"human": list(human)} if human else {}
-    diagnosis = to_jsonable(diagnose(str(predictions), **kwargs))
-    metrics = to_jsonable(compute_metrics(str(predictions)))
+    diagnosis = to_jsonable(diagnose(str(predictions), test=seal.test, store=seal.store, **kwargs))
+    seal.counted = seal.counted or seal.test
+    metrics = to_jsonable(compute_metrics(str(predictions), test=seal.test, store=False))
     return diagnosis, metrics
+
+
+_WITHHELD = ("The verdict is withheld: it involves the test split, which is sealed "
+             "(mlstrat report --test shows it, as one counted look).")
+
+
+def seal_documents(diagnosis: dict[str, Any] | None,
+                   metrics: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Stored documents without their test figures (a report shows them only with ``--test``)."""
+    import copy
+
+    if diagnosis and "test" in (diagnosis.get("errors") or {}):
+        diagnosis = copy.deepcopy(diagnosis)
+        diagnosis["errors"].pop("test")
+        comp = (diagnosis.get("components") or {}).get("dev_overfitting")
+        if isinstance(comp, dict):
+            comp.update(value=None, ci_low=None, ci_high=None, significant=False, status="missing")
+        if "dev_overfitting" in (diagnosis.get("problems") or []):
+            diagnosis["problems"] = [p for p in diagnosis["problems"] if p != "dev_overfitting"]
+            if diagnosis.get("principal_problem") == "dev_overfitting":
+                diagnosis["principal_problem"] = (diagnosis["problems"] or [None])[0]
+            diagnosis["actions"] = [a for a in diagnosis.get("actions") or []
+                                    if set(a.get("addresses") or []) - {"dev_overfitting"}]
+        if "dev overfitting" in str(diagnosis.get("verdict") or "") or "test" in str(
+                diagnosis.get("verdict") or ""):
+            diagnosis["verdict"] = _WITHHELD
+    if metrics and "test" in (metrics.get("splits") or {}):
+        metrics = copy.deepcopy(metrics)
+        metrics["splits"].pop("test")
+    if metrics and "test" in metrics and "splits" not in metrics:  # a training run's metrics.json
+        metrics = {k: v for k, v in metrics.items() if k != "test"}
+    return diagnosis, metrics
+
+
+def _seal_run(run: Run) -> Run:
+    diagnosis, metrics = seal_documents(run.diagnosis, run.metrics)
+    return replace(run, diagnosis=diagnosis, metrics=metrics)
+
+
+def _count_stored_look(runs: Sequence[Run], seal: _Seal) -> list[dict[str, str]]:
+    """``--test`` on stored documents: one look at the test set of the run shown."""
+    from mlstrat.runs._looks import TestLook, resolve_store
+
+    shown = runs[-1] if runs else None
+    store = resolve_store(seal.store)
+    if shown is None or not shown.test_fingerprint or store is None:
+        return TestLook(None, None, store.test_reuse_threshold if store else 0).warnings()
+    count = store.count_test_evaluation(shown.test_fingerprint)
+    return TestLook(shown.test_fingerprint, count, store.test_reuse_threshold).warnings()
 
 
 def _error_summary(sheet: Path | None) -> dict[str, Any] | None:
@@ -117,7 +183,7 @@ def _curves(predictions: Path | None) -> dict[str, Any] | None:
         return None  # the curves are an extra: a table the diagnosis cannot read fails there, by name
 
 
-def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
+def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
     files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
     present = {k: v for k, v in files.items() if v.is_file()}
@@ -140,7 +206,7 @@ def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
             diagnosis = diagnosis or match[-1].diagnosis
             metrics = metrics or match[-1].metrics
     if _PREDICTIONS in present and (diagnosis is None or metrics is None or human):
-        computed_diagnosis, computed = _diagnose(present[_PREDICTIONS], human)
+        computed_diagnosis, computed = _diagnose(present[_PREDICTIONS], human, seal)
         diagnosis = computed_diagnosis if (diagnosis is None or human) else diagnosis
         metrics = metrics or computed
     elif human:
@@ -150,7 +216,7 @@ def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
                         sources=tuple(str(p) for p in present.values()))
 
 
-def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
+def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
     history = None
     diagnosis, metrics = run.diagnosis, run.metrics
     sources: list[str] = []
@@ -163,7 +229,7 @@ def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
         if predictions is None or not predictions.is_file():
             raise InputError(f"run {run.short_id}: --human needs the run's {_PREDICTIONS} "
                              f"(artifacts: {run.artifacts or 'none recorded'})")
-        diagnosis, metrics = _diagnose(predictions, human)
+        diagnosis, metrics = _diagnose(predictions, human, seal)
     runs = _store_history(store, run)
     curves = _curves(artifacts / _PREDICTIONS if artifacts is not None else None)
     return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
@@ -171,7 +237,7 @@ def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
 
 
 def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequence[str] = (),
-                  sheet: str | os.PathLike | None = None) -> ReportInputs:
+                  sheet: str | os.PathLike | None = None, test: bool = False) -> ReportInputs:
     """Gather a report's documents from ``target``.
 
     Parameters
@@ -187,14 +253,18 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         diagnosed (e.g. ``"expert team=0.5%"``).
     sheet : path-like, default=None
         An error-analysis summary (JSON) or a tagged sheet (summarized here).
+    test : bool, default=False
+        The test split is sealed: its figures are computed and shown only with ``test=True``
+        (one look counted in ``store``); stored documents that hold them are shown without.
     """
     from mlstrat.runs import RunStore
 
     store = store if store is not None else RunStore()
+    seal = _Seal(test=test, store=store)
     path = Path(target)
     summary = _error_summary(Path(sheet) if sheet is not None else None)
     if path.is_dir():
-        inputs = _from_run_dir(path, store, human)
+        inputs = _from_run_dir(path, store, human, seal)
     elif path.is_file():
         doc = None
         if path.suffix.lower() == ".json":
@@ -209,7 +279,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         elif path.suffix.lower() == ".toml":
             raise InputError(f"{path}: is a config file; give a run directory, a run id or a predictions table")
         else:
-            diagnosis, metrics = _diagnose(path, human)
+            diagnosis, metrics = _diagnose(path, human, seal)
             inputs = ReportInputs(diagnosis=diagnosis, metrics=metrics, subtitle=path.name,
                                   curves=_curves(path), sources=(str(path),))
     else:
@@ -222,11 +292,41 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
                 raise InputError(f"{text}: no such file or directory; give a run directory, a "
                                  "predictions file or a run id") from None
             raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
-        inputs = _from_run(run, store, human)
+        inputs = _from_run(run, store, human, seal)
+    inputs = _sealed(inputs, seal)
     if summary is not None:
         _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
     return inputs
+
+
+def _has_test(doc: dict[str, Any] | None) -> bool:
+    doc = doc or {}
+    return "test" in (doc.get("errors") or {}) or "test" in (doc.get("splits") or {}) or (
+        "splits" not in doc and "errors" not in doc and "test" in doc)
+
+
+def _sealed(inputs: ReportInputs, seal: _Seal) -> ReportInputs:
+    """Stored documents lose their test figures unless ``--test``; with it, the look counts
+    (once: documents computed here from predictions counted it when computed)."""
+    if seal.test:
+        if seal.counted:
+            notes = [w for w in (inputs.diagnosis or {}).get("warnings") or []
+                     if w.get("code") in ("test_split_used", "test_set_reused")]
+        elif _has_test(inputs.diagnosis) or _has_test(inputs.metrics):
+            notes = _count_stored_look(inputs.runs, seal)
+        else:
+            notes = []
+        return replace(inputs, warnings=tuple(notes))
+    stored = [_has_test(inputs.diagnosis), _has_test(inputs.metrics)]
+    stored += [_has_test(r.diagnosis) or _has_test(r.metrics) for r in inputs.runs]
+    sealed = [w for w in (inputs.diagnosis or {}).get("warnings") or [] if w.get("code") == "test_sealed"]
+    if any(stored):
+        sealed = [{"code": "test_sealed", "message": "The stored test figures are sealed: not shown. "
+                   "Pass --test for the final estimate; each look is counted."}]
+    diagnosis, metrics = seal_documents(inputs.diagnosis, inputs.metrics)
+    return replace(inputs, diagnosis=diagnosis, metrics=metrics,
+                   runs=tuple(_seal_run(r) for r in inputs.runs), warnings=tuple(sealed))
 
 
 def _report_predictions(path: Path, store: Any, *, text: str) -> Path | None:

@@ -9,6 +9,7 @@ evaluations of each test set and warns when the test set is being overfit by reu
 from mlstrat.runs._candidates import runs_as_candidates
 from mlstrat.runs._mlflow import MlflowExport, autolog_run, export_to_mlflow
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
+from mlstrat.runs._looks import TestLook, count_test_look
 from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
 from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
 from mlstrat.runs._schema import SCHEMA_VERSION
@@ -37,8 +38,10 @@ __all__ = [
     "MlflowExport",
     "Step",
     "THRESHOLD_ENV",
+    "TestLook",
     "autolog_run",
     "compare_runs",
+    "count_test_look",
     "export_to_mlflow",
     "flatten_config",
     "format_pct",

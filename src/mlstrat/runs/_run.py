@@ -126,7 +126,8 @@ def split_errors(diagnosis: Mapping[str, Any] | None,
 
 
 def components_of(diagnosis: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``name -> {"value", "ci_low", "ci_high", "significant", "from", "to"}`` in staircase order."""
+    """``name -> {"value", "ci_low", "ci_high", "significant", "status", "from", "to"}`` in staircase
+    order (``status`` ``"computed"`` for runs recorded before it existed)."""
     comps = (diagnosis or {}).get("components") or {}
     out: dict[str, dict[str, Any]] = {}
     for name in COMPONENTS:
@@ -135,6 +136,7 @@ def components_of(diagnosis: Mapping[str, Any] | None) -> dict[str, dict[str, An
             out[name] = {"value": finite_or_none(entry.get("value")), "ci_low": finite_or_none(entry.get("ci_low")),
                          "ci_high": finite_or_none(entry.get("ci_high")),
                          "significant": bool(entry.get("significant")),
+                         "status": entry.get("status") or "computed",
                          "from": entry.get("from"), "to": entry.get("to")}
     return out
 

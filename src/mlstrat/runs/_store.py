@@ -237,7 +237,8 @@ class RunStore:
     def record(self, kind: str, *, config: Mapping[str, Any] | str | os.PathLike | None = None,
                data_fingerprint: str | None = None, metrics: Any = None, diagnosis: Any = None,
                artifacts: str | os.PathLike | None = None, note: str | None = None,
-               test_fingerprint: str | None = None, run_id: str | None = None) -> Run:
+               test_fingerprint: str | None = None, run_id: str | None = None,
+               count_test: bool = True) -> Run:
         """Record one run and return it.
 
         Parameters
@@ -262,6 +263,10 @@ class RunStore:
         run_id : str, default=None
             The id to record under, from :meth:`new_id` (so that the artifacts can be written
             to ``artifacts_root / run_id`` before the run is recorded); a fresh one by default.
+        count_test : bool, default=True
+            ``False`` when the look at the test set was already counted (the diagnosis or the
+            metrics counted it when they computed the test figures): the run then keeps the
+            current count without adding one.
 
         Warns
         -----
@@ -282,7 +287,13 @@ class RunStore:
         with _closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                evaluations = self._increment(conn, test_fingerprint, created) if counts else None
+                evaluations = None
+                if counts and count_test:
+                    evaluations = self._increment(conn, test_fingerprint, created)
+                elif counts:
+                    row = conn.execute("SELECT count FROM test_evaluations WHERE test_fingerprint = ?",
+                                       (test_fingerprint,)).fetchone()
+                    evaluations = int(row[0]) if row else None
                 seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
                 if run_id is None:
                     run_id = self._new_id(conn)
@@ -298,7 +309,7 @@ class RunStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        if evaluations is not None:
+        if evaluations is not None and count_test:
             self._warn_reuse(test_fingerprint, evaluations)
         return Run(id=run_id, seq=seq, created_at=created, kind=kind, config=config_doc,
                    config_hash=config_hash(config_doc), data_fingerprint=data_fingerprint,

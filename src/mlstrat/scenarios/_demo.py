@@ -375,6 +375,8 @@ def _changes(ctx: _Context) -> list[dict[str, Any]]:
     for name in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):
         before = first["components"][name]["value"]
         after = last["components"][name]["value"]
+        if before is None and after is None:  # e.g. dev overfitting with the test split sealed
+            continue
         rows.append({"component": name, "before": before, "after": after,
                      "change": None if before is None or after is None else after - before,
                      "significant_before": first["components"][name]["significant"],

@@ -286,7 +286,12 @@ def create_app(
                 extra["added"] = store.add_category(body["name"])
             elif action == "position":
                 store.set_position(body["position"])
-                return {"ok": True, "position": store.position()}
+                return {
+                    "ok": True,
+                    "position": store.position(),
+                    "progress": store.progress(),
+                    "summary": _summary_dict(store),
+                }
             rows = {r["id"]: r for r in store.rows()}
             row = rows.get(str(body.get("id", "")))
             return {

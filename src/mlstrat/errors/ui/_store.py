@@ -27,7 +27,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.errors._common import parse_categories
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize
-from mlstrat.errors._sheet import read_sheet
+from mlstrat.errors._sheet import REVIEWED, read_sheet
 from mlstrat.errors._summary import ErrorSummary, summarize_marks
 
 __all__ = ["TagStore", "store_path"]
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS categories (pos INTEGER PRIMARY KEY, name TEXT NOT NU
 CREATE TABLE IF NOT EXISTS tags (id TEXT NOT NULL, category TEXT NOT NULL, PRIMARY KEY (id, category));
 CREATE TABLE IF NOT EXISTS comments (id TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviewed (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS unowned (id TEXT PRIMARY KEY, cells TEXT NOT NULL);
 """
 # A column with an empty header is kept in the header under this prefix plus its position; its
@@ -116,7 +117,11 @@ class TagStore:
         return [r[0] for r in self._con.execute("SELECT name FROM categories ORDER BY pos")]
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every row: its cells plus ``tags`` (list) and ``comment``."""
+        """Every row: its cells plus ``tags`` (list), ``comment`` and ``reviewed`` (bool).
+
+        A row is reviewed once it has been shown and left (:meth:`set_position`), or tagged.
+        """
+        seen = {r[0] for r in self._con.execute("SELECT id FROM reviewed")}
         tags: dict[str, list[str]] = {}
         order = {c: i for i, c in enumerate(self.categories())}
         for rid, cat in self._con.execute("SELECT id, category FROM tags"):
@@ -132,6 +137,7 @@ class TagStore:
                     "cells": cells,
                     "tags": sorted(tags.get(rid, []), key=lambda c: order.get(c, 1 << 30)),
                     "comment": comments.get(rid, ""),
+                    "reviewed": rid in seen or rid in tags,
                 }
             )
         return out
@@ -154,12 +160,17 @@ class TagStore:
                 r["cells"].get("sampled_as", "error").strip().lower() != "correct" for r in rows
             ],
             ids=[r["id"] for r in rows],
+            reviewed=[r["reviewed"] for r in rows],
             mislabeled=self.mislabeled,
         )
 
     def progress(self) -> dict[str, int]:
         rows = self.rows()
-        return {"tagged": sum(1 for r in rows if r["tags"]), "total": len(rows)}
+        return {
+            "tagged": sum(1 for r in rows if r["tags"]),
+            "reviewed": sum(1 for r in rows if r["reviewed"]),
+            "total": len(rows),
+        }
 
     # ----- writing (each public method = one transaction, then the CSV export) --------------
     def _import(self, data: Any) -> None:
@@ -172,9 +183,9 @@ class TagStore:
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("rows", "categories", "tags", "comments", "unowned"):
+            for table in ("rows", "categories", "tags", "comments", "unowned", "reviewed"):
                 con.execute(f"DELETE FROM {table}")
-            drop = set(data.categories) | {_COMMENT}
+            drop = set(data.categories) | {_COMMENT, REVIEWED}
             text = self.sheet.read_text(encoding="utf-8-sig")
             unowned = _unowned_cells(text, data.header)
             for pos, row in enumerate(data.rows):
@@ -188,11 +199,21 @@ class TagStore:
                     con.execute("INSERT INTO tags VALUES (?, ?)", (row["id"], cat))
                 if row.get(_COMMENT, "").strip():
                     con.execute("INSERT INTO comments VALUES (?, ?)", (row["id"], row[_COMMENT]))
+                # without a reviewed column, rows someone tagged or commented were looked at
+                looked = (
+                    data.reviewed[pos]
+                    if data.reviewed is not None
+                    else bool(data.marks[pos] or row.get(_COMMENT, "").strip())
+                )
+                if looked:
+                    con.execute("INSERT OR IGNORE INTO reviewed VALUES (?)", (row["id"],))
             for pos, cat in enumerate(data.categories):
                 con.execute("INSERT INTO categories VALUES (?, ?)", (pos, cat))
             header = [h or f"{_UNNAMED}{i}" for i, h in enumerate(data.header)]
             if _COMMENT not in header:
                 header.append(_COMMENT)
+            if REVIEWED not in header:
+                header.append(REVIEWED)
             self._set("header", json.dumps(header))
             self._set("fixed", json.dumps(data.fixed))
             position = int(self._state("position", "0") or 0)
@@ -221,6 +242,7 @@ class TagStore:
             cells = dict(r["cells"])
             cells.update({c: ("1" if c in r["tags"] else "") for c in cats})
             cells[_COMMENT] = r["comment"]
+            cells[REVIEWED] = "1" if r["reviewed"] else ""
             kept = unowned.get(r["id"], {"at": {}, "tail": []})
             writer.writerow([kept["at"].get(h, "") if h.startswith(_UNNAMED) else neutralize(str(cells.get(h, "")))
                              for h in header] + kept["tail"])
@@ -306,19 +328,27 @@ class TagStore:
             return cat
 
     def set_position(self, pos: int) -> None:
-        """Remember where the user is (restart resumes there)."""
+        """Remember where the user is (restart resumes there); the row left is now reviewed."""
         with self._lock:
             n = self._con.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
             pos = max(0, min(int(pos), max(n - 1, 0)))
-            self._transaction(
-                [
-                    (
-                        "INSERT INTO state VALUES ('position', ?) ON CONFLICT(key) "
-                        "DO UPDATE SET value = excluded.value",
-                        (str(pos),),
-                    )
-                ]
-            )
+            left = self.position()
+            statements: list[tuple[str, tuple[Any, ...]]] = [
+                (
+                    "INSERT INTO state VALUES ('position', ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value = excluded.value",
+                    (str(pos),),
+                )
+            ]
+            first = self._con.execute(
+                "SELECT id FROM rows WHERE pos = ? AND id NOT IN (SELECT id FROM reviewed)",
+                (left,),
+            ).fetchone()
+            if pos != left and first is not None:
+                statements.append(("INSERT OR IGNORE INTO reviewed VALUES (?)", (first[0],)))
+            self._transaction(statements)
+            if len(statements) > 1:
+                self._export()
 
     def close(self) -> None:
         self._con.close()

@@ -95,14 +95,22 @@
     });
   }
 
+  function fmtInterval(ci) {
+    if (!ci || ci[0] === null || ci[0] === undefined) { return "-"; }
+    return (100 * ci[0]).toFixed(0) + "–" + (100 * ci[1]).toFixed(0) + "%";
+  }
+
+  // Shares are over the mistakes reviewed so far (tagged or not): "N of M reviewed" and the
+  // interval keep early shares readable as the rough estimates they are.
   function renderSummary() {
     var s = state.summary;
-    $("summary-note").textContent = s.tagged + " of " + s.sample_size + " sampled errors tagged";
+    $("summary-note").textContent = s.reviewed + " of " + s.sample_size + " reviewed";
     var body = $("summary-body");
     body.textContent = "";
-    s.categories.forEach(function (c) {
-      var tr = el("tr");
-      [c.name, String(c.count), fmtPct(c.share, 0), fmtPct(c.ceiling, 2), fmtPct(c.error_if_fixed, 2)]
+    s.categories.concat([s.other_causes]).forEach(function (c, i, all) {
+      var tr = el("tr", i === all.length - 1 ? { "class": "other" } : {});
+      [c.name, String(c.count), fmtPct(c.share, 0), fmtInterval(c.share_ci), fmtPct(c.ceiling, 2),
+       fmtPct(c.error_if_fixed, 2)]
         .forEach(function (v) { tr.appendChild(el("td", {}, v)); });
       body.appendChild(tr);
     });
@@ -213,7 +221,8 @@
     api("GET", "/api/rows/" + pos).then(function (data) {
       row = data;
       renderRow();
-      api("POST", "/api/position", { position: pos }).catch(function () {});
+      // the row left is now reviewed: the answer carries the new summary
+      api("POST", "/api/position", { position: pos }).then(applyUpdate).catch(function () {});
     }).catch(function (err) { status("Could not load: " + err.message, "error"); });
   }
 
