@@ -45,7 +45,8 @@ def train_command(
 
 
 def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None) -> str:
-    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only)."""
+    """Record the training run with its metrics and diagnosis (multi-task runs: per task and
+    on the task-averaged error)."""
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
@@ -53,7 +54,13 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
 
     predictions = result.run_dir / "predictions.parquet"
     diagnosis = metrics = None
-    if not result.tasks:
+    if result.tasks:
+        from mlstrat.diagnosis import diagnose_tasks
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlstratWarning)
+            diagnosis = diagnose_tasks(str(predictions), human=human)
+    else:
         from mlstrat.diagnosis import diagnose
         from mlstrat.metrics import compute_metrics
 
