@@ -8,7 +8,7 @@ import pytest
 import mlstrat
 
 CAPABILITIES = ["tables", "splits", "metrics", "diagnosis", "errors", "mismatch", "runs", "report",
-                "scenarios", "nn"]
+                "scenarios", "nn", "tune"]
 
 
 @pytest.mark.parametrize("name", mlstrat.__all__)

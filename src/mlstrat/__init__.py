@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "connect": "mlstrat.tables",
     "read_table": "mlstrat.tables",
     "write_table": "mlstrat.tables",
     "read_predictions": "mlstrat.tables",

@@ -31,7 +31,7 @@ def test_train_writes_a_run_and_prints_errors(trained):
     run, output = trained
     assert "Error per split" in output and "train-dev" in output
     assert f"mlstrat diagnose {run / 'predictions.parquet'}" in output
-    assert {p.name for p in run.iterdir()} == {"model.pt", "config.toml", "history.json",
+    assert {p.name for p in run.iterdir()} == {"model.pt", "config.resolved.toml", "history.json",
                                                "predictions.parquet", "metrics.json"}
 
 

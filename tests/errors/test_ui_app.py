@@ -222,7 +222,7 @@ def test_bad_requests(client):
     assert client.post("/api/tag", json=[1], headers=H).status_code == 400
     assert client.post("/api/tag", content=b"{", headers=H).status_code == 400
     assert client.post("/api/tag", json={"id": "x"}, headers=H).json() == {
-        "error": "bad request body for tag"
+        "error": "missing field 'category' for tag"
     }
 
 

@@ -188,3 +188,36 @@ def test_audio_needs_a_pool_and_the_mix_transform(tmp_path):
             pool=tmp_path / "noise",
             output=tmp_path / "o.csv",
         )
+
+
+def test_ids_that_sanitize_alike_each_get_their_own_file(tmp_path):
+    """``x/1``, ``x_1``, ``x 1`` and non-Latin ids used to share one file (the last write won)."""
+    manifest, t = _image_manifest(tmp_path)
+    ids = ["x/1", "x_1", "x 1", "кот", "собака", "猫", "x?1", "X_1", "r8", "r9", "r10", "r11"]
+    pcsv.write_csv(t.set_column(0, "id", pa.array(ids)), manifest)
+    out = tmp_path / "synth.csv"
+    r = synthesize(manifest, image_col="path", transforms=["noise"], like="app", output=out, folds=2)
+    new = pcsv.read_csv(out).slice(t.num_rows)["path"].to_pylist()
+    assert len(new) == r.n_synthesized == 6
+    assert len(set(new)) == len(new)
+    files = list((tmp_path / "synth_files").iterdir())
+    assert len(files) == len(new)
+
+
+def test_safe_name_is_readable_and_injective():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mlstrat.mismatch._rows import safe_name
+
+    assert re.fullmatch(r"x_1-[0-9a-f]{12}", safe_name("x/1"))
+    assert len({safe_name(v) for v in ("x/1", "x_1", "x 1", "X_1")}) == 4
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(min_size=0, max_size=300), min_size=2, max_size=20, unique=True))
+    def distinct(values):
+        names = [safe_name(v) for v in values]
+        assert len(set(names)) == len(values)
+        assert all(len(n.encode()) <= 100 and "/" not in n and not n.startswith(".") for n in names)
+
+    distinct()

@@ -18,7 +18,7 @@ from mlstrat.nn._trainer import _resolve_loader
 from mlstrat.tables import connect, read_predictions
 from tests.nn.conftest import small_config
 
-RUN_FILES = ["config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
+RUN_FILES = ["config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
 
 
 def stream_config(manifest, **data):
@@ -94,7 +94,7 @@ def test_stream_run_directory_contract(stream_run, memory_run, digits_table):
     assert ckpt["feature_names"] == ref["feature_names"] and ckpt["classes"] == ref["classes"]
     torch.testing.assert_close(ckpt["mean"], ref["mean"], rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(ckpt["std"], ref["std"], rtol=1e-6, atol=1e-6)
-    assert TrainConfig.from_toml(run_dir / "config.toml").data.loader == "stream"
+    assert TrainConfig.from_toml(run_dir / "config.resolved.toml").data.loader == "stream"
     # predict() on the streamed model gives the streamed predictions
     again = predict(run_dir, digits_table)
     np.testing.assert_allclose(again["proba_3"].to_numpy(), preds["proba_3"].to_numpy(), atol=1e-6)

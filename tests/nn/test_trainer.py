@@ -34,11 +34,15 @@ def run(tmp_path_factory, digits_path):
 
 def test_run_directory_contract(run, digits_table):
     files = sorted(p.name for p in run.run_dir.iterdir())
-    assert files == ["config.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
+    assert files == ["config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
     history = json.loads((run.run_dir / "history.json").read_text())
-    assert set(history) == {"epochs", "best_epoch", "stopped_early", "restored_best"}
+    assert set(history) == {"epochs", "best_epoch", "stopped_early", "restored_best", "warnings"}
+    assert history["warnings"] == []  # a healthy ReLU/He network: no gradient warning
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3]
-    assert set(history["epochs"][0]) == {"epoch", "train_cost", "dev_cost", "train_error", "dev_error"}
+    assert set(history["epochs"][0]) == {"epoch", "train_cost", "dev_cost", "train_error", "dev_error",
+                                         "lr", "layers"}
+    assert set(history["epochs"][0]["layers"]) == {"hidden.0", "head"}
+    assert set(history["epochs"][0]["layers"]["head"]) == {"grad_norm", "weight_norm", "update_ratio", "size"}
     assert history == run.history
 
     preds = pq.read_table(run.run_dir / "predictions.parquet")
@@ -64,7 +68,7 @@ def test_run_directory_contract(run, digits_table):
         assert metrics[s]["accuracy"] == pytest.approx(1 - metrics[s]["error"])
     assert metrics["dev"]["error"] < 0.3  # it learned something in 3 epochs
 
-    saved = TrainConfig.from_toml(run.run_dir / "config.toml")
+    saved = TrainConfig.from_toml(run.run_dir / "config.resolved.toml")
     assert saved.model.hidden == (32,) and saved.optim.epochs == 3
     ckpt = load_checkpoint(run.run_dir)
     assert ckpt["classes"] == classes and len(ckpt["feature_names"]) == 64

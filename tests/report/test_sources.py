@@ -48,7 +48,7 @@ def stand_ins(monkeypatch):
 def _run_dir(tmp_path, name="run1", *, predictions=False, diagnosis=False):
     path = tmp_path / name
     path.mkdir()
-    (path / "config.toml").write_text("[optim]\nlr = 0.1\n")
+    (path / "config.resolved.toml").write_text("[optim]\nlr = 0.1\n")
     (path / "history.json").write_text(json.dumps(HISTORY))
     (path / "metrics.json").write_text(json.dumps(METRICS))
     if diagnosis:

@@ -17,8 +17,33 @@ from mlstrat._exceptions import MlstratError
 __all__ = ["app", "main"]
 
 
+#: options whose value may be left out (``--mlflow`` alone: the tracking URI from the environment)
+OPTIONAL_VALUE_OPTIONS = ("--mlflow",)
+
+
+def fill_optional_values(args: list[str]) -> list[str]:
+    """``--mlflow`` at the end or before another option becomes ``--mlflow=`` (empty value).
+
+    Click has optional option values, Typer does not expose them; an empty value means "use
+    the default" to the command.
+    """
+    out = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        out.append(f"{arg}=" if arg in OPTIONAL_VALUE_OPTIONS and (nxt is None or nxt.startswith("-")) else arg)
+    return out
+
+
 class _Group(TyperGroup):
     """Turns library errors into one red line and exit code 2, never a traceback."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        import sys
+
+        args = fill_optional_values(list(sys.argv[1:] if args is None else args))
+        return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,10 +61,9 @@ class _Group(TyperGroup):
 
 
 def _error_line(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from mlstrat.cli._common import err_console, safe
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {escape(message)}")
+    err_console(soft_wrap=True).print(f"[bold red]Error:[/] {safe(message)}")
 
 
 app = typer.Typer(
@@ -90,4 +114,5 @@ from mlstrat.cli import (  # noqa: E402,F401
     split,
     synth,
     train,
+    tune,
 )

@@ -2,24 +2,79 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
 
-__all__ = ["console", "err_console", "echo_json", "bad_option"]
+__all__ = ["console", "err_console", "echo_json", "bad_option", "safe", "strip_control",
+           "engine_option", "start_engine"]
+
+# C0 and C1 control characters and DEL, except tab and newline: an ESC in a column name or a
+# label would otherwise reach the terminal raw (colour changes, cursor moves, title rewrites);
+# bidi overrides can reorder what a reader sees
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def console() -> Any:
-    """Rich console on stdout."""
+def strip_control(text: str) -> str:
+    """``text`` with each control character shown as its escape (``\\x1b``), never sent raw."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# Rich's markup grammar: a tag is "[" + [a-z#/@] + no "[" + "]", its preceding backslashes halved
+# (odd: the tag is literal); outside tags only "\\[" is unescaped to "[". rich.markup.escape
+# misses the second rule ("\\[" in data loses its backslash), hence this function.
+_BRACKET = re.compile(r"(\\*)\[")
+_TAG_AHEAD = re.compile(r"[a-z#/@][^\[]*?\]")
+_TRAILING = re.compile(r"(\\+)$")
+
+
+def _escape_markup(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        run = m.group(1)
+        if _TAG_AHEAD.match(text, m.end()):
+            return run * 2 + "\\["  # halved back to `run`, and the tag is literal
+        return run + "\\["  # only the backslash right before "[" is dropped
+
+    out = _BRACKET.sub(one, text)
+    trailing = _TRAILING.search(out)
+    if trailing:  # a tag written after the value would eat these: let an empty tag take them
+        out = out[: trailing.start()] + trailing.group(1) * 2 + "[i][/i]"
+    return out
+
+
+def safe(value: Any) -> str:
+    """Any value that comes from data (labels, ids, column and category names, paths, messages
+    that quote them) as text to put inside Rich markup: control characters shown as escapes,
+    markup escaped so it prints as itself. Every renderer routes data through here."""
+    return _escape_markup(strip_control(str(value)))
+
+
+def _console_class() -> Any:
     from rich.console import Console
+    from rich.segment import Segment
 
-    return Console(highlight=False)
+    class SafeConsole(Console):
+        """A console that never writes a control character it did not make itself: the text of
+        every segment is cleaned just before styles turn into escape sequences (the safety net
+        under :func:`safe` for renderables such as ``Text`` built from data)."""
+
+        def _render_buffer(self, buffer: Any) -> str:
+            return str(super()._render_buffer(
+                seg if seg.control else Segment(strip_control(seg.text), seg.style, seg.control)
+                for seg in buffer))
+
+    return SafeConsole
 
 
-def err_console() -> Any:
-    from rich.console import Console
+def console(**options: Any) -> Any:
+    """Rich console on stdout (no emoji codes, no highlighting, control characters cleaned)."""
+    return _console_class()(highlight=False, emoji=False, **options)
 
-    return Console(stderr=True, highlight=False)
+
+def err_console(**options: Any) -> Any:
+    """Rich console on stderr, like :func:`console`."""
+    return _console_class()(stderr=True, highlight=False, emoji=False, **options)
 
 
 def echo_json(obj: Any) -> None:
@@ -31,3 +86,19 @@ def echo_json(obj: Any) -> None:
 
 def bad_option(message: str) -> typer.BadParameter:
     return typer.BadParameter(message)
+
+
+ENGINE_HELP = ("Engine that reads the tables: duckdb (default, embedded), spark (a SparkSession from "
+               "your Spark configuration) or sc://HOST:PORT (Spark Connect).")
+
+
+def engine_option() -> Any:
+    """The ``--engine`` option every table command takes; ``MLSTRAT_ENGINE`` sets its default."""
+    return typer.Option(None, "--engine", envvar="MLSTRAT_ENGINE", show_envvar=True, help=ENGINE_HELP)
+
+
+def start_engine(engine: str | None) -> None:
+    """Make ``--engine`` the process-wide engine of the library calls that follow."""
+    from mlstrat.tables import use_engine
+
+    use_engine(engine)

@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 @app.command("diagnose")
 def diagnose_command(
-    predictions: Path | None = typer.Argument(
-        None, help="Predictions table (split, y_true, y_pred, ...)."
+    predictions: str | None = typer.Argument(
+        None, help="Predictions table (split, y_true, y_pred, ...): a file, directory or URI."
     ),
     errors: str | None = typer.Option(
         None,
@@ -78,11 +79,14 @@ def diagnose_command(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
     ),
+    engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     from mlstrat.diagnosis import diagnose, parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    if predictions is not None or human_labels is not None:
+        start_engine(engine)
     if predictions is not None and errors is None and _has_tasks(predictions, metric):
         _diagnose_tasks(predictions, human=human, bayes=bayes, tolerance=tolerance,
                         mismatched=mismatched, model_family=model_family, fail=fail,
@@ -122,7 +126,7 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _has_tasks(predictions: Path, metric: str) -> bool:
+def _has_tasks(predictions: str, metric: str) -> bool:
     """A multi-task predictions table (a ``task`` column) diagnosed on its error rate."""
     from mlstrat.metrics._spec import parse_metric
     from mlstrat.tables import read_table
@@ -130,7 +134,7 @@ def _has_tasks(predictions: Path, metric: str) -> bool:
     return parse_metric(metric).kind == "error" and "task" in read_table(str(predictions)).columns
 
 
-def _diagnose_tasks(predictions: Path, *, human: list[str], bayes: str | None, tolerance: str | None,
+def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, tolerance: str | None,
                     mismatched: bool | None, model_family: str | None, fail: tuple[str, ...],
                     json_out: bool, store: Path | None, note: str | None, record: bool) -> None:
     """Per task and on the task-averaged error (multi-task runs)."""
@@ -180,7 +184,7 @@ def _render_tasks(result: object) -> None:
     out.print(table)
 
 
-def _record(predictions: Path, result: object, *, store: Path | None, note: str | None,
+def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
             quiet: bool) -> None:
     """Record the diagnosis as a run; warn on test-set reuse.
 
@@ -195,13 +199,11 @@ def _record(predictions: Path, result: object, *, store: Path | None, note: str 
         warnings.simplefilter("always", ReusedTestSetWarning)
         run = record_predictions_run("diagnose", predictions, store=RunStore(store),
                                      diagnosis=result, note=note)
-    from rich.markup import escape
-
-    from mlstrat.cli._common import err_console
+    from mlstrat.cli._common import err_console, safe
 
     err = err_console()
     for w in caught:
         if issubclass(w.category, ReusedTestSetWarning):
-            err.print(f"[yellow]Warning:[/] {escape(str(w.message))}", emoji=False)
+            err.print(f"[yellow]Warning:[/] {safe(w.message)}", emoji=False)
     if not quiet:
         err.print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")

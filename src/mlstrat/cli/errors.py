@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 errors_app = typer.Typer(
     name="errors",
@@ -36,8 +36,8 @@ def _print_loss_sample(result: object) -> None:
 
 @errors_app.command("sample")
 def sample(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (id, split, y_true, y_pred, ...)."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
     split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
@@ -54,17 +54,32 @@ def sample(
         help="Also add K correctly classified rows (marked sampled_as=correct).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Split file (or any table with id) whose columns the predictions lack (path, text, "
+        "features) are joined back by id; default: the run's manifest when the predictions "
+        "come from a run directory.",
+    ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of pixel feature columns (px_0, ...) so the UI draws them, e.g. 8x8; "
+        "default: the run config's image_shape.",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
     metric: str | None = typer.Option(
         None, "--metric",
         help="mae | rmse | mean:COL | ratio:NUM/DEN: take the rows with the largest loss instead.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag
     (with --metric: the rows with the largest per-example loss)."""
     from mlstrat.errors import sample_errors
 
+    start_engine(engine)
     result = sample_errors(
         predictions,
         split=split,
@@ -75,6 +90,8 @@ def sample(
         output=output,
         force=force,
         metric=metric,
+        manifest=manifest,
+        image_shape=image_shape,
     )
     if as_json:
         echo_json(result)
@@ -92,12 +109,12 @@ def sample(
         f"Sampled {result.sample_size} of {result.n_errors} misclassified {result.split} rows "
         f"({result.split} error {format_rate(result.split_error)} on {result.split_size} rows)"
         + (f" + {result.n_correct} correct rows" if result.n_correct else "")
-        + f" -> {result.sheet}"
+        + f" -> {safe(result.sheet)}"
     )
-    out.print(f"Meta: {result.meta}")
-    cats = ", ".join(result.categories) or "(none yet: add columns while tagging)"
+    out.print(f"Meta: {safe(result.meta)}")
+    cats = safe(", ".join(result.categories)) or "(none yet: add columns while tagging)"
     out.print(f"Categories: {cats}")
-    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {result.sheet}")
+    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {safe(result.sheet)}")
 
 
 def _render_summary(summary: Any, title: str | None = None) -> None:
@@ -108,7 +125,7 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(
-        f"[bold]{title or summary.split}[/]: {summary.split} error {format_rate(summary.split_error)}; "
+        f"[bold]{safe(title or summary.split)}[/]: {summary.split} error {format_rate(summary.split_error)}; "
         f"{summary.tagged} of {summary.sample_size} sampled errors tagged"
     )
     table = Table(show_header=True, header_style="bold")
@@ -116,7 +133,7 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
         table.add_column(col, justify="left" if col == "category" else "right")
     for c in summary.categories:
         table.add_row(
-            c.name,
+            safe(c.name),
             str(c.count),
             format_rate(c.share, 1),
             f"{format_rate(c.share_ci[0], 1)} - {format_rate(c.share_ci[1], 1)}",
@@ -127,13 +144,13 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     if summary.mislabeled:
         m = summary.mislabeled
         out.print(
-            f"Error due to incorrect labels ({m.category}): {format_rate(m.error_due)}; "
+            f"Error due to incorrect labels ({safe(m.category)}): {format_rate(m.error_due)}; "
             f"due to other causes: {format_rate(m.error_other)}"
         )
     if summary.advice:
-        out.print(summary.advice)
+        out.print(safe(summary.advice))
     for w in summary.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True, markup=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True, markup=True)
 
 
 def _is_loss_sheet(sheet: Path) -> bool:
@@ -228,7 +245,7 @@ def summarize(
         table.add_column(col, justify="left" if col == "category" else "right")
     for d in result.categories:
         table.add_row(
-            d.name,
+            safe(d.name),
             format_rate(d.shares[0], 1),
             format_rate(d.shares[1], 1),
             format_rate(d.difference, 1),
@@ -237,7 +254,7 @@ def summarize(
         )
     console().print(table, soft_wrap=False)
     for w in result.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)
 
 
 @errors_app.command("ui")
@@ -249,6 +266,12 @@ def ui(
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     mislabeled: str = typer.Option(
         "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
+    ),
+    image_shape: str | None = typer.Option(
+        None,
+        "--image-shape",
+        help="HxW or CxHxW of the sheet's pixel columns (px_0, ...), e.g. 8x8; "
+        "default: the shape recorded by 'errors sample', else square.",
     ),
 ) -> None:
     """Tag the sheet in the browser (local only; prints its URL with a secret token first)."""
@@ -262,4 +285,11 @@ def ui(
             f"{sheet} as you make them."
         )
 
-    serve(sheet, port=port, open_browser=not no_browser, mislabeled=mislabeled, on_ready=ready)
+    serve(
+        sheet,
+        port=port,
+        open_browser=not no_browser,
+        mislabeled=mislabeled,
+        on_ready=ready,
+        image_shape=image_shape,
+    )

@@ -8,16 +8,16 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, err_console
+from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 
 
 @app.command("labels")
 def labels(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table with out-of-sample proba_<class> columns."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table with out-of-sample proba_<class> columns (file, directory or URI)."
     ),
     split: str = typer.Option("dev", "--split", help="Which split to examine."),
-    output: Optional[Path] = typer.Option(
+    output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Write the ranked suspects to this CSV/Parquet file."
     ),
     rank_by: str = typer.Option(
@@ -33,11 +33,14 @@ def labels(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
     import warnings
 
     from mlstrat.errors import find_label_issues
+
+    start_engine(engine)
 
     if output is not None:
         from mlstrat.tables import check_output_path
@@ -78,7 +81,7 @@ def labels(
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
     out.print(
-        f"[bold]{result.split}[/]: {result.n} rows, error {format_rate(result.split_error)} "
+        f"[bold]{safe(result.split)}[/]: {result.n} rows, error {format_rate(result.split_error)} "
         f"({result.n_errors} misclassified)"
     )
     out.print(
@@ -91,7 +94,7 @@ def labels(
         for col in ("given", "true", "count", "P(given | true)"):
             table.add_column(col, justify="right")
         for r in result.noise[:10]:
-            table.add_row(r.given, r.true, f"{r.count:.1f}", format_rate(r.rate, 1))
+            table.add_row(safe(r.given), safe(r.true), f"{r.count:.1f}", format_rate(r.rate, 1))
         out.print(table)
     if result.issues:
         table = Table(
@@ -102,17 +105,20 @@ def labels(
             table.add_column(col, justify="left" if col == "id" else "right")
         for rank, issue in enumerate(result.issues[:top], start=1):
             table.add_row(
-                str(rank), issue.id, issue.given_label, issue.suggested_label, f"{issue.score:.4f}"
+                str(rank), safe(issue.id), safe(issue.given_label), safe(issue.suggested_label),
+                f"{issue.score:.4f}",
             )
         out.print(table)
         if len(result.issues) > top:
             out.print(
                 f"... {len(result.issues) - top} more"
-                + (f" in {output}" if output else " (use -o or --json)")
+                + (f" in {safe(output)}" if output else " (use -o or --json)")
             )
     elif not result.warnings:
         out.print("No suspect labels found.")
     if output is not None:
-        out.print(f"Wrote {len(result.issues)} suspects -> {output}")
+        from mlstrat.tables import describe_output
+
+        out.print(f"Wrote {len(result.issues)} suspects -> {safe(describe_output(output))}")
     for w in result.warnings:
-        err_console().print(f"[yellow]Warning:[/] {w['message']}", soft_wrap=True)
+        err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)

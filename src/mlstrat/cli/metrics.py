@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 
 def _render(report: Any) -> list[Any]:
@@ -15,12 +15,13 @@ def _render(report: Any) -> list[Any]:
 
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import safe
 
     def ci(pair: tuple[float, float]) -> str:
         return f"{100 * pair[0]:.2f}-{100 * pair[1]:.2f}%"
 
     first = next(iter(report.splits.values()))
-    kind = f"binary, positive = {first.pos_label}" if first.average == "binary" else "macro"
+    kind = f"binary, positive = {safe(first.pos_label)}" if first.average == "binary" else "macro"
     summary = Table(title="Errors per split (95% CI)", title_justify="left")
     for col in ("split", "n", "error", "95% CI", "weighted error", "95% CI "):
         summary.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
@@ -54,15 +55,15 @@ def _render(report: Any) -> list[Any]:
             cm.add_column("true \\ pred")
             labels = list(m.per_class)
             for label in labels:
-                cm.add_column(label, justify="right")
+                cm.add_column(safe(label), justify="right")
             for i, label in enumerate(labels):
-                cm.add_row(label, *(f"{int(v):,}" for v in m.matrix[i]))
+                cm.add_row(safe(label), *(f"{int(v):,}" for v in m.matrix[i]))
             out.append(cm)
         if m.most_confused:
-            pairs = ", ".join(f"{p['true']}→{p['pred']} ({p['count']:,})" for p in m.most_confused)
+            pairs = ", ".join(f"{safe(p['true'])}→{safe(p['pred'])} ({p['count']:,})" for p in m.most_confused)
             out.append(f"Most confused ({SPLIT_DISPLAY[name]}, true→predicted): {pairs}")
     if report.weight:
-        out.append(f"weighted error uses column {report.weight!r}")
+        out.append(f"weighted error uses column {safe(repr(report.weight))}")
     return out
 
 
@@ -85,8 +86,8 @@ def _render_regression(report: Any) -> list[Any]:
 
 @app.command("metrics")
 def metrics_command(
-    predictions: Path = typer.Argument(
-        ..., help="Predictions table (split, y_true, y_pred[, weight])."
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
         [], "--split", help="Only this split (repeatable); all present by default."
@@ -104,6 +105,7 @@ def metrics_command(
         False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
@@ -114,6 +116,8 @@ def metrics_command(
 
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.metrics import compute_metrics
+
+    start_engine(engine)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
@@ -135,10 +139,10 @@ def metrics_command(
         for item in _render(report):
             out.print(item)
     if caught:
-        from mlstrat.cli._common import err_console
+        from mlstrat.cli._common import err_console, safe
 
         for w in caught:
-            err_console().print(f"[yellow]warning: {w.message}[/]")
+            err_console().print(f"[yellow]warning: {safe(w.message)}[/]")
 
 
 def _regression(predictions: Path, split: list[str], json_out: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["mismatch", "parse_numbers", "render_warnings"]
 
@@ -38,15 +39,15 @@ def parse_numbers(
 
 
 def render_warnings(con: Any, messages: tuple[str, ...] | list[str]) -> None:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe
 
     for message in messages:
-        con.print(f"[yellow]Warning:[/] {escape(message)}")
+        con.print(f"[yellow]Warning:[/] {safe(message)}")
 
 
 @app.command("mismatch")
 def mismatch(
-    manifest: Path = typer.Argument(..., help="Manifest table (CSV, Parquet, JSONL, Arrow)."),
+    manifest: str = typer.Argument(..., help="Manifest table (CSV, Parquet, JSONL, Arrow; a directory or URI)."),
     target: str = typer.Option(
         ..., "--target", help="Value of --domain that marks the target rows (e.g. app)."
     ),
@@ -79,7 +80,7 @@ def mismatch(
     group: str | None = typer.Option(
         None, "--group", help="Group column: folds never split a group."
     ),
-    predictions: Path | None = typer.Option(
+    predictions: str | None = typer.Option(
         None,
         "--predictions",
         help="Predictions table: compare misclassified dev rows with train rows.",
@@ -87,11 +88,12 @@ def mismatch(
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds, classifier and permutations."),
     top: int = typer.Option(10, "--top", min=1, help="Number of features shown."),
-    output: Path | None = typer.Option(
+    output: str | None = typer.Option(
         None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Tell target rows from source rows with a cross-validated classifier (adversarial validation).
 
@@ -102,6 +104,7 @@ def mismatch(
     from mlstrat.mismatch import analyze_mismatch
     from mlstrat.tables import check_output_path
 
+    start_engine(engine)
     if output is not None:
         check_output_path(output, inputs=[manifest], force=force)
     with warnings.catch_warnings():
@@ -135,13 +138,15 @@ def mismatch(
 
 
 def _render(con: Any, report: Any, written: Path | None) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
+    from mlstrat.cli._common import safe as escape
+    from mlstrat.tables import describe_output
+
     auc = report.auc
-    grouped = f", folds grouped by {report.grouped_by!r}" if report.grouped_by else ""
+    grouped = f", folds grouped by {escape(repr(report.grouped_by))}" if report.grouped_by else ""
     con.print(
-        f"Domain classifier: {report.domain} = {escape(report.target)} ({report.n_target} rows) vs "
+        f"Domain classifier: {escape(report.domain)} = {escape(report.target)} ({report.n_target} rows) vs "
         f"{escape(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
         f"({report.feature_kind}), {report.folds}-fold CV{grouped}"
     )
@@ -165,7 +170,8 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     )
     if written is not None:
         con.print(
-            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to {written}"
+            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to "
+            f"{escape(describe_output(written))}"
         )
     if report.errors is not None:
         e = report.errors
@@ -197,6 +203,8 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
 def _features_table(
     shifts: Any, title: str, Table: Any, sides: tuple[str, str] = ("source", "target")
 ) -> Any:
+    from mlstrat.cli._common import safe
+
     table = Table(title=title, title_justify="left")
     table.add_column("feature", no_wrap=True)
     for col in ("AUC drop", "KS", f"mean {sides[0]}", f"mean {sides[1]}"):
@@ -204,11 +212,11 @@ def _features_table(
     table.add_column("usually means")
     for f in shifts:
         table.add_row(
-            f.feature,
+            safe(f.feature),
             f"{f.importance:.3f}±{f.importance_std:.3f}",
             f"{f.ks:.3f}",
             f"{f.mean_source:.4g}",
             f"{f.mean_target:.4g}",
-            f.hint or "",
+            safe(f.hint or ""),
         )
     return table

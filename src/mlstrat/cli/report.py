@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["report"]
 
@@ -27,17 +28,19 @@ def report(
     title: str = typer.Option("mlstrat report", "--title", help="The page heading."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    engine: Optional[str] = engine_option(),
 ) -> None:
     """Write an HTML report: errors with intervals, the error staircase, learning curves,
     confusion matrix, error analysis, recommended actions and the run history.
 
     The page is self-contained (inline CSS and SVG): it opens offline and can be mailed.
     """
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.report import render_report, report_inputs
     from mlstrat.runs import RunStore
     from mlstrat.tables import check_output_path
 
+    start_engine(engine)
     inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet)
     out = check_output_path(output, inputs=inputs.sources, force=force)
     html = render_report(**inputs.kwargs(), title=title, output=out)
@@ -46,4 +49,4 @@ def report(
     if as_json:
         echo_json(summary)
         return
-    console().print(f"Wrote {out} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")
+    console().print(f"Wrote {safe(out)} ({summary['bytes'] / 1024:.0f} KiB): {', '.join(summary['sections'])}")

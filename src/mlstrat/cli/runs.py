@@ -1,4 +1,4 @@
-"""`mlstrat runs list | show RUN | compare RUN RUN...`: the history of experiments."""
+"""`mlstrat runs list | show RUN | compare RUN RUN... | export RUN... --mlflow`: the history of experiments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     no_args_is_help=True,
-    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare.",
+    help="The history of runs (SQLite store, .mlstrat/runs.db): list, show, compare, export.",
 )
 app.add_typer(runs_app, name="runs")
 
@@ -80,7 +80,7 @@ def list_runs(
     from rich.table import Table
 
     from mlstrat._constants import SPLITS
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
 
     run_store = _store(store)
     runs = run_store.list(kind=kind, limit=limit)
@@ -89,11 +89,11 @@ def list_runs(
         return
     out = console()
     if not runs:
-        out.print(f"No runs recorded in {run_store.path}.")
+        out.print(f"No runs recorded in {safe(run_store.path)}.")
         return
     kinds = len({r.kind for r in runs}) > 1
     splits = [s for s in SPLITS if any(s in r.errors() for r in runs)]
-    table = Table(title=f"Runs in {run_store.path}", title_justify="left", header_style="bold",
+    table = Table(title=f"Runs in {safe(run_store.path)}", title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("id", style="cyan", no_wrap=True)
@@ -112,7 +112,7 @@ def list_runs(
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
                       *[_rate(errors.get(s, {}).get("value"), run.diagnosis) for s in splits],
-                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", run.note or "")
+                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(run.note or ""))
     out.print(table)
 
 
@@ -126,7 +126,7 @@ def show_run(
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.runs import COMPONENT_DISPLAY, flatten_config
 
     run_store = _store(store)
@@ -137,14 +137,14 @@ def show_run(
                    "test_reuse_threshold": run_store.test_reuse_threshold})
         return
     out = console()
-    out.print(f"[bold]Run {run.id}[/] (#{run.seq}, {run.kind}) at {run.created_at[:19].replace('T', ' ')} UTC")
+    out.print(f"[bold]Run {safe(run.id)}[/] (#{run.seq}, {safe(run.kind)}) at {run.created_at[:19].replace('T', ' ')} UTC")
     if run.note:
-        out.print(f"note: {run.note}")
+        out.print(f"note: {safe(run.note)}")
     facts = [("artifacts", run.artifacts), ("config", run.config_hash),
              ("data", run.data_fingerprint), ("test set", run.test_fingerprint)]
     for name, value in facts:
         if value:
-            out.print(f"[dim]{name}:[/] {value}")
+            out.print(f"[dim]{name}:[/] {safe(value)}")
     if evaluations is not None:
         over = evaluations > run_store.test_reuse_threshold
         style = "bold yellow" if over else "dim"
@@ -155,7 +155,7 @@ def show_run(
         table.add_column("key")
         table.add_column("value")
         for key, value in flatten_config(run.config).items():
-            table.add_row(key, str(value))
+            table.add_row(safe(key), safe(value))
         out.print(table)
     errors = run.errors()
     if errors:
@@ -184,12 +184,13 @@ def show_run(
         out.print(table)
     diagnosis = run.diagnosis or {}
     if diagnosis.get("verdict"):
-        out.print(f"[bold]Verdict:[/] {diagnosis['verdict']}")
+        out.print(f"[bold]Verdict:[/] {safe(diagnosis['verdict'])}")
     for i, action in enumerate(diagnosis.get("actions") or [], 1):
-        out.print(f"  {i}. [bold]{action.get('title') or action.get('id')}[/]: {action.get('why', '')}")
+        if isinstance(action, dict):
+            out.print(f"  {i}. [bold]{safe(action.get('title') or action.get('id'))}[/]: {safe(action.get('why', ''))}")
     for warning in diagnosis.get("warnings") or []:
         message = warning.get("message") if isinstance(warning, dict) else warning
-        out.print(f"[yellow]Warning:[/] {message}")
+        out.print(f"[yellow]Warning:[/] {safe(message)}")
 
 
 @runs_app.command("compare")
@@ -202,7 +203,7 @@ def compare_runs(
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.runs import COMPONENT_DISPLAY
 
     comparison = _store(store).compare(run_ids)
@@ -222,7 +223,7 @@ def compare_runs(
             table.add_column(head, justify="right")
         table.add_column("change", justify="right")
         for key, values in rows.items():
-            table.add_row(names.get(key, key), *[_rate(v, diagnosis) for v in values],
+            table.add_row(safe(names.get(key, key)), *[_rate(v, diagnosis) for v in values],
                           _change(values[0], values[-1], diagnosis))
         out.print(table)
 
@@ -234,10 +235,43 @@ def compare_runs(
         for head in heads:
             table.add_column(head)
         for key, values in comparison.config.items():
-            table.add_row(key, *["-" if v is None else str(v) for v in values])
+            table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
         out.print(table)
     by_id = {r.id: f"#{r.seq}" for r in comparison.runs}
     for step in comparison.steps:
-        out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {step.summary}")
+        out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
     for warning in comparison.warnings:
-        out.print(f"[yellow]Warning:[/] {warning['message']}")
+        out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
+
+
+@runs_app.command("export")
+def export_runs(
+    run_ids: list[str] = typer.Argument(..., metavar="RUN...", help="Run ids (or prefixes, or 'latest')."),
+    mlflow: Optional[str] = typer.Option(
+        None, "--mlflow", metavar="[TRACKING_URI]",
+        help="Log the runs to MLflow: params, metrics per split and component, diagnosis, report, "
+             "sheet summaries, tags. Without a URI: $MLFLOW_TRACKING_URI, else ./mlruns."),
+    experiment: str = typer.Option("mlstrat", "--experiment", help="The MLflow experiment (created if missing)."),
+    sheet: Optional[list[Path]] = typer.Option(None, "--sheet", help="A tagged sheet whose summary to attach (repeatable)."),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print what was exported as JSON."),
+) -> None:
+    """Export recorded runs to an experiment tracker (MLflow); a run exported before is not duplicated."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.cli._common import console, echo_json
+
+    if mlflow is None:
+        raise ConfigError("runs export: say where to: --mlflow [TRACKING_URI]")
+    from mlstrat.runs import export_to_mlflow
+
+    runs_store = _store(store)
+    results = [export_to_mlflow(runs_store.get(rid), tracking_uri=mlflow or None, experiment=experiment,
+                                sheets=sheet or ()) for rid in run_ids]
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    out = console()
+    for r in results:
+        verb = "exported" if r.created else "already exported"
+        out.print(f"run {r.run_id[:8]} {verb}: MLflow run {r.mlflow_run_id} (experiment {r.experiment_id}) "
+                  f"at {r.tracking_uri}", markup=False, soft_wrap=True)

@@ -14,35 +14,37 @@ def _render(sel: Any) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
+    from mlstrat.cli._common import safe, strip_control
+
     arrow = "↑" if sel.direction == "maximize" else "↓"
     table = Table(
-        title=f"Candidates ({sel.direction} {sel.metric}"
-        + (f"; require {', '.join(c.text for c in sel.constraints)})" if sel.constraints else ")"),
+        title=f"Candidates ({sel.direction} {safe(sel.metric)}"
+        + (f"; require {safe(', '.join(c.text for c in sel.constraints))})" if sel.constraints else ")"),
         title_justify="left",
     )
     table.add_column("rank", justify="right")
     table.add_column("name")
-    table.add_column(f"{sel.metric} {arrow}", justify="right")
+    table.add_column(f"{safe(sel.metric)} {arrow}", justify="right")
     columns = list(dict.fromkeys(c.column for c in sel.constraints if c.column != sel.metric))
     for col in columns:
-        table.add_column(col, justify="right")
+        table.add_column(safe(col), justify="right")
     table.add_column("excluded by")
     for cand in sel.candidates:
         style = "bold green" if cand.name == sel.winner else ("" if cand.eligible else "grey50")
         table.add_row(
             str(cand.rank or "-"),
-            Text(cand.name, style=style),
+            Text(strip_control(cand.name), style=style),
             f"{cand.score:g}",
             *(f"{cand.values[c]:g}" for c in columns),
-            ", ".join(cand.excluded_by) or "-",
+            safe(", ".join(cand.excluded_by)) or "-",
         )
     out: list[Any] = [table]
     if sel.winner is not None:
-        out.append(Text(f"Winner: {sel.winner}", style="bold green"))
+        out.append(Text(f"Winner: {strip_control(sel.winner)}", style="bold green"))
     else:
         out.append(
             Text(
-                f"No candidate meets every constraint; closest: {', '.join(sel.closest)}",
+                f"No candidate meets every constraint; closest: {strip_control(', '.join(sel.closest))}",
                 style="bold red",
             )
         )

@@ -62,9 +62,10 @@ def split_command(
         raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
     out = out or default_output(manifest)
     check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
+    if lock is not None:
+        check_output_path(lock, inputs=[manifest], force=True)  # refreshed in place, never the manifest
     lock_in = lock if lock is not None and lock.exists() else None
     con = connect(memory_limit=memory_limit)
-    con.raw_sql("SET preserve_insertion_order = false")  # lets the writer stream in parallel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,
@@ -131,7 +132,7 @@ def render_summary(summary: dict[str, Any]) -> None:
             t.add_column(SPLIT_DISPLAY[name], justify="right")
         shown = list(rows.items())
         for key, counts in shown[:30]:
-            t.add_row(str(key), *(f"{counts[s]:,}" for s in SPLITS))
+            t.add_row(_escape(key), *(f"{counts[s]:,}" for s in SPLITS))
         if len(shown) > 30:
             t.add_row(f"... {len(shown) - 30} more", *([""] * len(SPLITS)))
         con.print(t)
@@ -150,9 +151,9 @@ def render_summary(summary: dict[str, Any]) -> None:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe
 
-    return escape(str(text))
+    return safe(text)
 
 
 def _policy_line(policy: dict[str, Any], salt: str) -> str:

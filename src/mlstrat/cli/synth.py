@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._common import engine_option, start_engine
 
 __all__ = ["synth", "parse_params"]
 
@@ -36,7 +37,7 @@ def parse_params(text: str | None) -> dict[str, dict[str, float]]:
 
 @app.command("synth")
 def synth(
-    manifest: Path = typer.Argument(..., help="Manifest with a split column (from mlstrat split)."),
+    manifest: str = typer.Argument(..., help="Manifest with a split column (from mlstrat split); a file, directory or URI."),
     transform: str = typer.Option(
         ...,
         "--transform",
@@ -86,6 +87,7 @@ def synth(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
 ) -> None:
     """Synthesize target-like training rows (blur, noise, fog, ...; audio mixed with noise).
 
@@ -94,6 +96,8 @@ def synth(
     from mlstrat.cli._common import console, echo_json
     from mlstrat.cli.mismatch import parse_numbers, render_warnings
     from mlstrat.mismatch import synthesize
+
+    start_engine(engine)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered below from result.warnings
@@ -127,7 +131,9 @@ def synth(
 
 
 def _render(con: Any, r: Any, render_warnings: Any) -> None:
-    from rich.markup import escape
+    from mlstrat.cli._common import safe as escape
+
+    from mlstrat.tables import describe_output
 
     params = "; ".join(
         f"{t}(" + ", ".join(f"{k}={v:g}" for k, v in ps.items()) + ")" for t, ps in r.params.items()
@@ -153,9 +159,9 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
         p = r.pool
         con.print(f"Pool: {p.kind}, {p.size:g} {p.unit}, reused {p.reuse_factor:.1f}x")
     if r.files_dir:
-        con.print(f"New files in {r.files_dir}")
+        con.print(f"New files in {escape(r.files_dir)}")
     con.print(
         f"Wrote {r.n_input_rows + r.n_synthesized} rows ({r.n_input_rows} original + {r.n_synthesized} "
-        f"synthetic, column synthetic_of) to {r.output}"
+        f"synthetic, column synthetic_of) to {escape(describe_output(r.output))}"
     )
     render_warnings(con, r.warnings)

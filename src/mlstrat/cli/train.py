@@ -12,6 +12,7 @@ from mlstrat.cli._app import app
 
 @app.command("train")
 def train_command(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help="TOML config ([data], [model], [regularization], [optim], ...)."),
     output: Path | None = typer.Option(None, "-o", "--output",
                                        help="Run directory to write (default: runs/run-<UTC time>)."),
@@ -23,12 +24,20 @@ def train_command(
                                       help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
     note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run in the run store."),
+    nproc: int = typer.Option(1, "--nproc", min=1,
+                              help="Train in N processes with PyTorch DDP (torchrun on this machine; gloo on "
+                                   "CPU, NCCL on GPUs: one per GPU); batch_size stays the global batch."),
 ) -> None:
-    """Train a network and write a run directory: model.pt, config.toml, history.json,
+    """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     from mlstrat.nn import TrainConfig, train
 
     train_config = TrainConfig.from_toml(config)
+    if nproc > 1 and not _in_launcher():
+        raise typer.Exit(_launch(ctx, train_config, nproc))
+    if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
+        _train_quietly(train_config, output, force)
+        return
     result = train(train_config, run_dir=output, force=force)
     if record:
         run_id = _record(train_config, result, human=human, store=store, note=note)
@@ -42,6 +51,71 @@ def train_command(
         echo_json(result)
         return
     _render_train(result)
+
+
+def _in_launcher() -> bool:
+    import os
+
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0")) if _in_launcher() else 0
+
+
+def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
+    """This very command again, without --nproc, in ``nproc`` processes under torchrun (after the
+    checks that need no data, so that they fail before any process starts)."""
+    from mlstrat.cli._common import err_console
+    from mlstrat.nn._distributed import check_batch, check_gpus, launch
+    from mlstrat.nn._trainer import resolve_device
+
+    check_batch(config.optim.batch_size, nproc)
+    if resolve_device(config.optim.device).type == "cuda":
+        check_gpus(nproc)
+
+    code = launch(nproc, ["train", *_command_args(ctx, drop={"nproc"})])
+    if code > 128:
+        err_console().print(f"[bold red]Error:[/] a training process was killed by signal {code - 128}")
+    return code
+
+
+def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
+    """The command line that gives ``ctx``'s parsed values again (options by their first name)."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in drop or value is None:
+            continue
+        if param.param_type_name == "argument":
+            args.append(str(value))
+        elif param.is_flag:
+            names = param.opts if value else param.secondary_opts
+            args.extend(names[:1])
+        elif param.multiple:
+            for v in value:
+                args.extend([param.opts[0], str(v)])
+        else:
+            args.extend([param.opts[0], str(value)])
+    return args
+
+
+def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
+    """A rank other than 0 trains; its errors and warnings are rank 0's too, which already
+    prints them."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratError
+    from mlstrat.nn import train
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train(config, run_dir=output, force=force)
+    except MlstratError:
+        raise typer.Exit(2) from None
 
 
 def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None) -> str:
@@ -89,7 +163,8 @@ def _render_train(result: Any) -> None:
         notes.append("stopped early")
     if h["restored_best"]:
         notes.append("restored the best dev weights")
-    out.print(f"Trained {result.n_parameters:,} parameters on {result.device} in {result.seconds:.1f} s "
+    where = result.device if result.processes == 1 else f"{result.device} x {result.processes} processes (DDP)"
+    out.print(f"Trained {result.n_parameters:,} parameters on {where} in {result.seconds:.1f} s "
               f"({', '.join(notes)}).")
     table = Table(title="Error per split")
     for col in ("split", "n", "error", "accuracy"):

@@ -68,9 +68,11 @@ def loss_split_stats(table: Any, split: str, spec: MetricSpec) -> dict[str, floa
     return {"n": n, "total": total, "value": value}
 
 
-def sample_losses(preds: Any, split: str, spec: MetricSpec, n: int, seed: int
+def sample_losses(preds: Any, split: str, spec: MetricSpec, n: int, seed: int, *, table: Any = None
                   ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """The ``n`` rows of ``split`` with the largest loss (column ``loss``) and the split's stats."""
+    """The ``n`` rows of ``split`` with the largest loss (column ``loss``) and the split's stats.
+
+    ``table``: the predictions with manifest columns joined back (default: ``preds.table``)."""
     from mlstrat.metrics._values import _check_columns
 
     if spec.higher_is_better:
@@ -79,7 +81,7 @@ def sample_losses(preds: Any, split: str, spec: MetricSpec, n: int, seed: int
             "column (e.g. 1 - IoU) and sample with --metric mean:<that column>"
         )
     _check_columns(preds, spec)
-    table = preds.table
+    table = preds.table if table is None else table
     stats = loss_split_stats(table, split, spec)
     if stats["n"] == 0:
         raise InputError(f"{preds.source}: split {split!r} has no rows (splits present: "

@@ -20,6 +20,7 @@ from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, label_text, parse_categories
+from mlstrat.errors._csvsafe import allow_large_fields, neutralize, restore
 
 __all__ = [
     "SampleResult",
@@ -36,6 +37,7 @@ SHEET_FORMAT = "mlstrat-error-sheet/1"
 _COMMENT = "comment"
 _SAMPLED_AS = "sampled_as"
 _DROP = ("split", "y_true", "y_pred", "id")
+_MAX_STAT_COLUMNS = 500  # z-scores for the UI's feature table; wider tables are pixels or embeddings
 
 
 def meta_path(sheet: str | os.PathLike) -> Path:
@@ -128,6 +130,8 @@ def sample_errors(
     force: bool = False,
     metric: Any = None,
     con: Any = None,
+    manifest: Any = None,
+    image_shape: Any = None,
 ) -> SampleResult:
     """Write a tagging sheet: a seeded random sample of the split's misclassified rows.
 
@@ -162,6 +166,13 @@ def sample_errors(
         column and the meta file the split's figure and total loss (see
         :mod:`mlstrat.errors._losses`).
     con : ibis DuckDB backend, default=None
+    manifest : path-like or table, default=None
+        A table with an ``id`` column (the split file): its columns that the predictions lack
+        (path, text, features) are joined back by id so the sheet shows each example. By
+        default, the manifest named in the run's ``config.toml`` beside the predictions.
+    image_shape : str or sequence of int, default=None
+        ``HxW`` or ``CxHxW`` of pixel feature columns (``px_0 ..``), so the tagging UI draws
+        them as an image; by default the run config's ``[data] image_shape``.
 
     Returns
     -------
@@ -187,7 +198,15 @@ def sample_errors(
         raise ConfigError(f"include_correct: {include_correct!r} must be a whole number >= 0")
     out = check_output_path(output, inputs=[predictions], force=force)
     meta_out = meta_path(out)
-    check_output_path(meta_out, inputs=[predictions], force=force)
+    check_output_path(meta_out, inputs=[predictions], force=force, replaces=("meta",))
+
+    from mlstrat.errors._context import (
+        default_manifest,
+        example_context,
+        join_manifest,
+        run_data_config,
+        train_feature_stats,
+    )
 
     from mlstrat.errors._losses import parse_value_metric
 
@@ -199,9 +218,15 @@ def sample_errors(
                              labels=spec is None or spec.kind in ("mae", "rmse"))
     table = preds.table
     labels = [c for c in ("y_true", "y_pred") if c in table.columns]
+    run_data = run_data_config(predictions)
+    manifest = manifest if manifest is not None else default_manifest(run_data)
+    if manifest is not None:
+        table = join_manifest(table, manifest, id_column=run_data.get("id", "id"),
+                              label=run_data.get("label", "label"), con=con)
+    context = example_context(run_data, list(table.columns), manifest=manifest, image_shape=image_shape)
     extra = [c for c in table.columns if c not in _DROP and not c.startswith("proba_")]
     if spec is not None:
-        return _sample_losses(preds, spec, split=split, n=int(n), seed=int(seed), out=out,
+        return _sample_losses(preds, spec, table=table, split=split, n=int(n), seed=int(seed), out=out,
                               meta_out=meta_out, categories=categories, predictions=predictions,
                               fixed=["id", *labels, "loss"], extra=extra)
     fixed = ["id", "y_true", "y_pred"] + (["confidence"] if preds.proba_columns else [])
@@ -257,6 +282,7 @@ def sample_errors(
         Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
     )
     fp = fingerprint(source_path) if source_path is not None else None
+    stats_columns = [c for c in extra if c not in set(context.image_features)][:_MAX_STAT_COLUMNS]
     meta = {
         "format": SHEET_FORMAT,
         "predictions": str(source_path) if source_path else preds.source,
@@ -270,6 +296,10 @@ def sample_errors(
         "seed": int(seed),
         "categories": list(cats),
         "columns": fixed,
+        "manifest": context.manifest,
+        "image_shape": list(context.image_shape) if context.image_shape else None,
+        "image_features": list(context.image_features),
+        "feature_stats": train_feature_stats(table, stats_columns),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
@@ -288,7 +318,7 @@ def sample_errors(
     )
 
 
-def _sample_losses(preds: Any, spec: Any, *, split: str, n: int, seed: int, out: Path,
+def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, seed: int, out: Path,
                    meta_out: Path, categories: Any, predictions: Any, fixed: list[str],
                    extra: list[str]) -> SampleResult:
     """``sample_errors`` for a metric in its unit: the rows with the largest losses."""
@@ -301,7 +331,7 @@ def _sample_losses(preds: Any, spec: Any, *, split: str, n: int, seed: int, out:
                              "column; rename it in the predictions table")
     fixed = fixed + extra
     cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT,))
-    records, stats = sample_losses(preds, split, spec, n, seed)
+    records, stats = sample_losses(preds, split, spec, n, seed, table=table)
     rows = []
     for rec in records:
         row = {c: "" if rec.get(c) is None else _cell(rec[c]) for c in fixed if c != "id"}
@@ -347,9 +377,9 @@ def write_sheet_csv(header: list[str], rows: list[dict[str, str]]) -> str:
     """The sheet as CSV text (RFC 4180 quoting, ``\\n`` line ends)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer.writerow({k: neutralize(k) for k in header})
     for row in rows:
-        writer.writerow({k: row.get(k, "") for k in header})
+        writer.writerow({k: neutralize(str(row.get(k, ""))) for k in header})
     return buf.getvalue()
 
 
@@ -442,7 +472,8 @@ def read_sheet(sheet: str | os.PathLike) -> Sheet:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheet programs add a BOM
     except UnicodeDecodeError:
         raise InputError(f"{path}: is not UTF-8 text; save the sheet as CSV UTF-8") from None
-    reader = csv.reader(io.StringIO(text))
+    allow_large_fields()
+    reader = (list(map(restore, cells)) for cells in csv.reader(io.StringIO(text)))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:

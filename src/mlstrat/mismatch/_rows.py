@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,15 @@ def require(data: Any, columns: Sequence[str | None], *, name: str, role: str) -
 
 
 def safe_name(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value))
+    """A file name for an id: its readable part plus a short hash of the exact id text.
+
+    Sanitizing alone maps ``x/1``, ``x_1``, ``x 1`` and every non-Latin id of the same length
+    to one name; the hash (48 bits of SHA-256) gives every distinct id its own file, and the
+    readable part is cut so the name stays within file-system limits.
+    """
+    text = str(value)
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:80] or "id"
+    return f"{readable}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def stored_path(path: Path, out_path: Path | None) -> str:

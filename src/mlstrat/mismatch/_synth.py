@@ -202,7 +202,7 @@ def synthesize(
     -------
     SynthResult
     """
-    from mlstrat.tables import check_output_path, describe_source, read_table
+    from mlstrat.tables import check_output_path, describe_source, is_uri, read_table
 
     kind, names, user_params = _check_options(
         transforms,
@@ -303,8 +303,8 @@ def synthesize(
         warnings=tuple(notes),
         table=table,
     )
-    if out_path is not None:
-        result.write(out_path, force=force, inputs=[manifest])
+    if out_path is not None:  # a URI stays a URI (Path would fold its "//")
+        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest])
     return result
 
 

@@ -22,16 +22,17 @@ from mlstrat._numbers import did_you_mean
 __all__ = [
     "DataConfig", "ModelConfig", "RegularizationConfig", "OptimConfig", "EarlyStoppingConfig",
     "TransferConfig", "MultitaskConfig", "TrainConfig",
-    "KINDS", "ACTIVATIONS", "INITS", "OPTIMIZERS", "MONITORS", "LOADERS", "DEVICES",
+    "KINDS", "ACTIVATIONS", "INITS", "OPTIMIZERS", "MONITORS", "LOADERS", "DEVICES", "LR_DECAYS",
 ]
 
 KINDS = ("mlp", "cnn")
-ACTIVATIONS = ("relu", "tanh", "leaky_relu")
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
 INITS = ("he", "xavier", "glorot")
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 MONITORS = ("dev_cost", "dev_error")
 LOADERS = ("auto", "memory", "dataloader", "stream")
 DEVICES = ("auto", "cpu", "cuda")
+LR_DECAYS = ("none", "inverse", "exponential", "step", "cosine")
 
 
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -96,12 +97,15 @@ class ModelConfig:
     _section: ClassVar[str] = "model"
     kind: str = "mlp"  # mlp: dense layers; cnn: conv layers on image_shape, then dense layers
     hidden: tuple[int, ...] = (256, 256)  # units of each dense hidden layer
-    activation: str = "relu"  # relu | tanh | leaky_relu (slope 0.01)
+    activation: str = "relu"  # relu | tanh | leaky_relu (slope 0.01) | sigmoid
     init: str = "he"  # he: N(0, 2/n_prev); xavier: N(0, 1/n_prev); glorot: N(0, 2/(n_prev + n))
+    init_scale: float = 1.0  # multiplies the init's standard deviation; != 1 only to study vanishing/exploding gradients
     channels: tuple[int, ...] = (16, 32)  # cnn only: output channels of each 3x3 conv (each followed by 2x2 max-pool)
+    batch_norm: bool = False  # batch normalization of each hidden (and conv) layer's pre-activations; learned gamma, beta
 
     def __post_init__(self) -> None:
         _choice("model", "kind", self.kind, KINDS)
+        _positive("model", "init_scale", self.init_scale)
         _choice("model", "activation", self.activation, ACTIVATIONS)
         _choice("model", "init", self.init, INITS)
         for key, sizes in (("hidden", self.hidden), ("channels", self.channels)):
@@ -164,10 +168,24 @@ class OptimConfig:
     epochs: int = 30  # passes over the train split
     seed: int = 0  # seeds init, shuffling, dropout and augmentation: same seed, same weights (CPU)
     device: str = "auto"  # auto: cuda when available, else cpu
-    threads: int = 0  # torch CPU threads while training; 0 = auto (1 for small mini-batches, else torch default)
+    threads: int = 0  # torch CPU threads while training; 0 = auto (from the measured table in nn/_threads.py)
+    lr_decay: str = "none"  # none | inverse: lr/(1 + decay_rate*epoch) | exponential: lr*decay_gamma^epoch | step: lr*decay_gamma^(epoch//decay_step) | cosine: to lr_min over epochs (epoch counts from 0)
+    decay_rate: float = 1.0  # inverse decay rate
+    decay_gamma: float = 0.95  # exponential and step: factor per epoch / per step
+    decay_step: int = 10  # step: epochs between two decays
+    lr_min: float = 0.0  # cosine: the learning rate reached at the last epoch
+    clip_grad_norm: float = 0.0  # rescale the gradient when its global L2 norm exceeds this; 0 = off
 
     def __post_init__(self) -> None:
         _choice("optim", "optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim", "lr_decay", self.lr_decay, LR_DECAYS)
+        _positive("optim", "decay_rate", self.decay_rate, strict=False)
+        _positive("optim", "decay_step", self.decay_step)
+        _positive("optim", "lr_min", self.lr_min, strict=False)
+        _positive("optim", "clip_grad_norm", self.clip_grad_norm, strict=False)
+        if not 0.0 < self.decay_gamma <= 1.0:
+            raise ConfigError(f"[optim] decay_gamma = {self.decay_gamma!r} must be in (0, 1]: the factor the "
+                              "learning rate is multiplied by (0.95 = 5% less per epoch)")
         _choice("optim", "device", self.device, DEVICES)
         _positive("optim", "lr", self.lr)
         _positive("optim", "epsilon", self.epsilon)
@@ -178,6 +196,9 @@ class OptimConfig:
         _positive("optim", "epochs", self.epochs)
         _positive("optim", "batch_size", self.batch_size, strict=False)
         _positive("optim", "threads", self.threads, strict=False)
+        if self.lr_decay == "cosine" and self.lr_min >= self.lr:
+            raise ConfigError(f"[optim] lr_min = {self.lr_min!r} must be below lr = {self.lr!r}: cosine decay "
+                              "goes from lr down to lr_min")
 
 
 @dataclass(frozen=True)
@@ -203,6 +224,7 @@ class TransferConfig:
     _section: ClassVar[str] = "transfer"
     init_from: str | None = None  # a run directory or a model.pt; relative to the config file
     freeze: int | str = 0  # freeze the first k layers, or "all_but_head" (train only the new head)
+    unfreeze_after: int = 0  # two-stage fine-tuning: after this many epochs with the freeze, train all layers; 0 = never
 
     def __post_init__(self) -> None:
         if isinstance(self.freeze, str) and self.freeze != "all_but_head":
@@ -210,6 +232,10 @@ class TransferConfig:
                               f"'all_but_head'{did_you_mean(self.freeze, ['all_but_head'])}")
         if isinstance(self.freeze, int) and self.freeze < 0:
             raise ConfigError(f"[transfer] freeze = {self.freeze} must be zero or positive")
+        _positive("transfer", "unfreeze_after", self.unfreeze_after, strict=False)
+        if self.unfreeze_after and self.freeze in (0, None):
+            raise ConfigError(f"[transfer] unfreeze_after = {self.unfreeze_after} needs freeze: the first stage "
+                              "trains the new head with the transferred layers frozen")
         if self.freeze not in (0, None) and self.init_from is None:
             raise ConfigError("[transfer] freeze needs init_from: freezing randomly initialised layers "
                               "makes no sense")

@@ -15,9 +15,21 @@ from mlstrat._constants import SPLITS
 from mlstrat._exceptions import InputError
 from mlstrat.nn._config import DataConfig
 
-__all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer"]
+__all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer",
+           "passthrough_columns"]
 
-PASSTHROUGH = ("domain", "group")
+#: columns the predictions table writes itself: a manifest column of that name is not copied
+_OUTPUT_NAMES = ("id", "split", "y_true", "y_pred", "task", "weight")
+
+
+def passthrough_columns(columns: list[str], *, used: list[str]) -> list[str]:
+    """The manifest columns copied to the predictions table: everything that is not a feature.
+
+    Paths, text, domain, group, ... travel with each prediction so that error analysis shows
+    the example itself. ``used`` lists the id, split, label/task and feature columns.
+    """
+    skip = set(used) | set(_OUTPUT_NAMES)
+    return [c for c in columns if c not in skip and not c.startswith("proba_")]
 
 
 @dataclass
@@ -109,7 +121,7 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
     names = select_features(columns, data, source=source)
     targets = list(tasks) if tasks else [data.label]
     require_columns(table, targets, source=source, role="task column" if tasks else "label column")
-    passthrough = [c for c in PASSTHROUGH if c in columns and c not in names]
+    passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
     wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *names]))
     arrow = table.select(*wanted).to_pyarrow()
 

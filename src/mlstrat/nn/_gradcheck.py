@@ -94,9 +94,11 @@ class GradcheckResult:
 
 
 def _functional_penalty(params: dict[str, torch.Tensor], *, l2: float, l1: float, m: int) -> torch.Tensor:
+    from mlstrat.nn._model import is_penalized
+
     total = 0.0
     for name, w in params.items():
-        if name.endswith("weight"):
+        if is_penalized(name):
             if l2:
                 total = total + (l2 / (2.0 * m)) * w.pow(2).sum()
             if l1:
@@ -249,8 +251,8 @@ def _full_affine(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Call
     """
     from mlstrat.nn._model import Network
 
-    if type(net) is not Network:
-        return {}
+    if type(net) is not Network or net.arch.batch_norm:
+        return {}  # batch norm sits between a layer and its activation: the generic path handles it
     try:
         from mlstrat.nn._model import cross_entropy_cost
 

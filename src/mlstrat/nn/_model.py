@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["Architecture", "Network", "InvertedDropout", "initialize", "init_std", "penalty",
-           "weight_parameters", "cross_entropy_cost", "masked_bce_cost", "ACTIVATION_FNS"]
+           "weight_parameters", "is_penalized", "cross_entropy_cost", "masked_bce_cost", "ACTIVATION_FNS"]
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "tanh": torch.tanh,
     "leaky_relu": F.leaky_relu,  # slope 0.01
+    "sigmoid": torch.sigmoid,  # saturates: deep sigmoid stacks are the textbook vanishing-gradient case
 }
 
 
@@ -33,6 +34,7 @@ class Architecture:
     activation: str
     image_shape: tuple[int, ...] | None = None  # (C, H, W) for cnn
     channels: tuple[int, ...] = ()  # cnn conv output channels
+    batch_norm: bool = False  # batch normalization before each hidden activation
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -42,11 +44,12 @@ class Architecture:
         return cls(kind=d["kind"], n_inputs=int(d["n_inputs"]), hidden=tuple(d["hidden"]),
                    n_outputs=int(d["n_outputs"]), activation=d["activation"],
                    image_shape=tuple(d["image_shape"]) if d.get("image_shape") else None,
-                   channels=tuple(d.get("channels") or ()))
+                   channels=tuple(d.get("channels") or ()), batch_norm=bool(d.get("batch_norm", False)))
 
     def body_signature(self) -> tuple:
         """Everything but the head: two architectures with equal signatures share body weights."""
-        return (self.kind, self.n_inputs, self.hidden, self.activation, self.image_shape, self.channels)
+        return (self.kind, self.n_inputs, self.hidden, self.activation, self.image_shape, self.channels,
+                self.batch_norm)
 
 
 class InvertedDropout(nn.Module):
@@ -71,7 +74,9 @@ class Network(nn.Module):
     """Flat features (N, F) -> logits (N, n_outputs).
 
     Layers, in the order ``[transfer] freeze`` counts them: the conv layers (cnn), the dense
-    hidden layers, then the head.
+    hidden layers, then the head. With ``batch_norm`` each conv / hidden layer is followed by a
+    batch normalization (``conv_norms`` / ``norms``) before its activation: the layer's bias is
+    dropped (beta replaces it), gamma and beta are learned, running statistics serve eval mode.
     """
 
     def __init__(self, arch: Architecture, keep_probs: tuple[float, ...] | None = None) -> None:
@@ -79,18 +84,22 @@ class Network(nn.Module):
         self.arch = arch
         self.act = ACTIVATION_FNS[arch.activation]
         self.convs = nn.ModuleList()
+        bn = arch.batch_norm
         width = arch.n_inputs
         if arch.kind == "cnn":
             c, h, w = arch.image_shape
             for out_c in arch.channels:
-                self.convs.append(nn.Conv2d(c, out_c, kernel_size=3, padding=1))
+                self.convs.append(nn.Conv2d(c, out_c, kernel_size=3, padding=1, bias=not bn))
                 c = out_c
                 h, w = max(h // 2, 1), max(w // 2, 1)
             width = c * h * w
         self.hidden = nn.ModuleList()
         for units in arch.hidden:
-            self.hidden.append(nn.Linear(width, units))
+            self.hidden.append(nn.Linear(width, units, bias=not bn))
             width = units
+        # empty lists without batch norm: forward then zips against nothing and costs nothing
+        self.conv_norms = nn.ModuleList(nn.BatchNorm2d(c.out_channels) for c in self.convs) if bn else nn.ModuleList()
+        self.norms = nn.ModuleList(nn.BatchNorm1d(h.out_features) for h in self.hidden) if bn else nn.ModuleList()
         keep_probs = keep_probs or (1.0,) * len(arch.hidden)
         self.dropouts = nn.ModuleList(InvertedDropout(p) for p in keep_probs)
         self.head = nn.Linear(width, arch.n_outputs)
@@ -101,13 +110,15 @@ class Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.convs:
             x = x.reshape(x.shape[0], *self.arch.image_shape)  # (N, C, H, W)
-            for conv in self.convs:
-                x = self.act(conv(x))
+            for i, conv in enumerate(self.convs):
+                z = conv(x)
+                x = self.act(self.conv_norms[i](z) if self.conv_norms else z)
                 if min(x.shape[-2:]) >= 2:
                     x = F.max_pool2d(x, 2)  # (N, C', H/2, W/2)
             x = x.flatten(1)  # (N, C' H' W')
-        for layer, drop in zip(self.hidden, self.dropouts):
-            x = self.act(layer(x))  # (N, units)
+        for i, (layer, drop) in enumerate(zip(self.hidden, self.dropouts)):
+            z = layer(x)  # (N, units)
+            x = self.act(self.norms[i](z) if self.norms else z)
             if drop.keep_prob < 1.0:
                 x = drop(x)
         return self.head(x)  # (N, n_outputs)
@@ -131,18 +142,27 @@ def _fans(layer: nn.Module) -> tuple[int, int]:
     return w.shape[1] * receptive, w.shape[0] * receptive
 
 
-def initialize(modules: list[nn.Module], scheme: str, generator: torch.Generator) -> None:
-    """Weights ~ N(0, std(scheme)^2) to break symmetry; biases 0."""
+def initialize(modules: list[nn.Module], scheme: str, generator: torch.Generator, *, scale: float = 1.0) -> None:
+    """Weights ~ N(0, (scale * std(scheme))^2) to break symmetry; biases 0. ``scale`` != 1 is a
+    deliberately wrong init (to study vanishing / exploding gradients)."""
     with torch.no_grad():
         for layer in modules:
             fan_in, fan_out = _fans(layer)
-            layer.weight.normal_(0.0, init_std(scheme, fan_in, fan_out), generator=generator)
-            layer.bias.zero_()
+            layer.weight.normal_(0.0, scale * init_std(scheme, fan_in, fan_out), generator=generator)
+            if layer.bias is not None:
+                layer.bias.zero_()
+
+
+def is_penalized(name: str) -> bool:
+    """Whether the parameter called ``name`` is a weight matrix / conv kernel W (what L2/L1 act
+    on): not a bias, not batch norm's gamma (also called ``weight`` by torch)."""
+    return name.endswith("weight") and not name.startswith(("norms.", "conv_norms."))
 
 
 def weight_parameters(model: nn.Module) -> list[torch.Tensor]:
-    """The weights W (matrices and conv kernels), not the biases: what L2/L1 act on."""
-    return [p for name, p in model.named_parameters() if name.endswith("weight")]
+    """The weights W (matrices and conv kernels), not the biases nor batch norm's gamma/beta:
+    what L2/L1 act on."""
+    return [p for name, p in model.named_parameters() if is_penalized(name)]
 
 
 def penalty(model: nn.Module, *, l2: float, l1: float, m: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 
 from mlstrat._exceptions import InputError
 from mlstrat.nn._checkpoint import load_checkpoint, network_from_checkpoint
-from mlstrat.nn._data import PASSTHROUGH, feature_matrix
+from mlstrat.nn._data import feature_matrix, passthrough_columns
 from mlstrat.nn._trainer import outputs_to_predictions, predict_outputs
 
 __all__ = ["predict"]
@@ -25,7 +25,8 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
         A run directory written by :func:`train`, or its ``model.pt``.
     data : path-like or table
         Anything :func:`mlstrat.tables.read_table` reads, with the model's feature columns.
-        ``id``, ``split``, the label (or task) columns and ``domain``/``group`` are copied when present.
+        ``id``, ``split``, the label (or task) columns and every column that is not a feature
+        (paths, text, ``domain``, ...) are copied when present.
         For a model trained on image files (``[data] image_col``), that column of image paths,
         relative to the data file's folder.
     output : path-like, default=None
@@ -54,9 +55,11 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
     targets = [t for t in tasks if t in columns] if tasks else ([label] if label in columns else [])
     if tasks and targets and len(targets) != len(tasks):
         raise InputError(f"{source}: has task column(s) {', '.join(targets)} but not all of {', '.join(tasks)}")
-    keep = [c for c in (id_col, "split", *targets, *PASSTHROUGH) if c in columns]
-    arrow = table.select(*dict.fromkeys(keep + names)).to_pyarrow()
     image_col = payload.get("config", {}).get("data", {}).get("image_col")
+    extra = passthrough_columns(columns, used=[id_col, "split", *targets, *tasks, label or "",
+                                               *(n for n in names if n != image_col)])
+    keep = [c for c in (id_col, "split", *targets, *extra) if c in columns]
+    arrow = table.select(*dict.fromkeys(keep + names)).to_pyarrow()
     if image_col:  # a model trained on image files: names == [image_col]
         from pathlib import Path
 
@@ -78,8 +81,7 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
         task_targets = _task_matrix(arrow, tasks, source=source)
     elif targets:
         labels = arrow.column(label).to_numpy(zero_copy_only=False)
-    passthrough = {c: arrow.column(c).to_numpy(zero_copy_only=False) for c in PASSTHROUGH
-                   if c in columns and c not in names}
+    passthrough = {c: arrow.column(c).to_numpy(zero_copy_only=False) for c in extra}
     result = outputs_to_predictions(proba, ids=ids, split=split, labels=labels,
                                     classes=list(payload["classes"]), tasks=tasks,
                                     task_targets=task_targets, passthrough=passthrough)

@@ -25,7 +25,8 @@ from torch.utils.data import IterableDataset
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._config import DataConfig
-from mlstrat.nn._data import PASSTHROUGH, Normalizer, raise_nan_features, select_features
+from mlstrat.nn._data import Normalizer, passthrough_columns, raise_nan_features, select_features
+from mlstrat.nn._distributed import StreamShards
 
 __all__ = ["DEFAULT_STREAM_ROWS", "choose_loader", "StreamSource", "StreamStats", "TrainStream",
            "load_images", "record_batches"]
@@ -58,13 +59,10 @@ def choose_loader(data: DataConfig, n_rows: int | None) -> str:
 
 
 def record_batches(con: Any, expr: Any, chunk_size: int) -> Iterator[Any]:
-    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on DuckDB."""
-    import ibis
+    """pyarrow RecordBatches of at most ``chunk_size`` rows of an Ibis expression on the engine."""
+    from mlstrat.tables import engine_of
 
-    sql = str(ibis.to_sql(expr, dialect="duckdb"))
-    # ibis' to_pyarrow_batches calls a cursor method DuckDB 2 no longer has; a relation reader streams
-    reader = con.con.sql(sql).to_arrow_reader(chunk_size)
-    for batch in reader:
+    for batch in engine_of(con).batches(expr, chunk_size=chunk_size):
         if batch.num_rows:
             yield batch
 
@@ -159,7 +157,8 @@ class StreamSource:
             names: list[str] = []
         else:
             names = select_features(columns, data, source=source)
-        passthrough = [c for c in PASSTHROUGH if c in columns and c not in names]
+        # the image path column is both the input and what error analysis shows: copied too
+        passthrough = passthrough_columns(columns, used=[data.id, "split", data.label, *names])
         schema = {f.name: _decode_type(f.type) for f in table.schema().to_pyarrow()}
         base = Path(manifest).resolve().parent if isinstance(manifest, (str, os.PathLike)) else Path.cwd()
         return cls(str(manifest), data, con, table, source, names, passthrough, schema, base)
@@ -331,12 +330,18 @@ class TrainStream(IterableDataset):
     are permuted with a NumPy generator seeded from ``seed`` (set it per epoch with
     :meth:`epoch`), half a buffer is emitted as mini-batches and the rest is mixed with the next
     rows. A buffer at least as large as the train split gives a full shuffle.
+
+    Under DDP (``shards``), this rank keeps only its blocks of rows, takes its share of the global
+    batch, and ends each epoch with empty batches until it has run as many steps as every rank.
     """
 
     def __init__(self, src: StreamSource, stats: StreamStats, normalizer: Normalizer, *, batch_size: int,
-                 device: torch.device, augment: Any = None) -> None:
+                 device: torch.device, augment: Any = None, shards: StreamShards | None = None) -> None:
         super().__init__()
         self.src, self.stats, self.normalizer = src, stats, normalizer
+        self.shards = shards
+        if shards is not None:
+            batch_size = shards.local_batch(shards.rank)
         self.batch_size, self.device, self.augment = batch_size, device, augment
         self.buffer = max(src.data.shuffle_buffer, batch_size)
         self.seed = 0
@@ -353,13 +358,29 @@ class TrainStream(IterableDataset):
         return X.to(self.device), torch.from_numpy(y).to(self.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        rng = np.random.default_rng(self.seed)
+        batches = self._local_batches()
+        if self.shards is None:
+            yield from batches
+            return
+        steps = 0
+        for batch in batches:
+            steps += 1
+            yield batch
+        empty = (torch.zeros((0, self.src.n_inputs), device=self.device),  # (0, F)
+                 torch.zeros(0, dtype=torch.long, device=self.device))
+        for _ in range(steps, self.shards.steps()):  # DDP: keep in step with the ranks that have more rows
+            yield empty
+
+    def _local_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        shards = self.shards
+        rng = np.random.default_rng(self.seed if shards is None else [self.seed, shards.rank])
         b = self.batch_size
         keys_buf: list[np.ndarray] = []
         y_buf: list[np.ndarray] = []
         held = 0
         columns = [self.src.data.label, *self.src.input_columns()]
-        for batch in self.src.batches(columns, split="train"):
+        batches = self.src.batches(columns, split="train")
+        for batch in batches if shards is None else shards.select(batches):
             keys_buf.append(self.src.keys(batch))
             y_buf.append(self.src.label_index(batch, self.stats.classes))
             held += batch.num_rows
@@ -381,11 +402,14 @@ class TrainStream(IterableDataset):
 
 
 def eval_chunks(src: StreamSource, stats: StreamStats, normalizer: Normalizer, *, split: str | None,
-                extra: list[str] = ()) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
-    """(record batch, normalized features, class index) over the rows of ``split`` (all when None)."""
+                extra: list[str] = (), shards: StreamShards | None = None
+                ) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
+    """(record batch, normalized features, class index) over the rows of ``split`` (all when None);
+    with ``shards``, only this rank's blocks of those rows."""
     columns = [src.data.label, *src.input_columns(), *extra]
     step = _IMAGE_CHUNK if src.data.image_col is not None else _EVAL_CHUNK
-    for batch in src.batches(columns, split=split):
+    batches = src.batches(columns, split=split)
+    for batch in batches if shards is None else shards.select(batches):
         y = src.label_index(batch, stats.classes)
         keys = src.keys(batch)
         for i in range(0, batch.num_rows, step):

@@ -2,7 +2,7 @@
 
 ``train(config)`` reads the manifest, normalizes with train statistics, builds (or transfers)
 the network, runs mini-batch optimization with early stopping on the dev split, then writes
-the run directory: model.pt, config.toml, history.json, predictions.parquet, metrics.json.
+the run directory: model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._checkpoint import load_checkpoint, network_from_checkpoint, save_checkpoint
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._data import Dataset, Normalizer, load_dataset
+from mlstrat.nn._distributed import Dist
 from mlstrat.nn._model import (
     Architecture,
     Network,
@@ -49,7 +50,7 @@ class TrainResult:
     Attributes
     ----------
     run_dir : Path
-        The run directory (model.pt, config.toml, history.json, predictions.parquet, metrics.json).
+        The run directory (model.pt, config.resolved.toml, history.json, predictions.parquet, metrics.json).
     metrics : dict
         metrics.json: per split ``n``, ``error``, ``accuracy``, ``cost``; ``tasks`` for multi-task.
     history : dict
@@ -65,11 +66,12 @@ class TrainResult:
     device: str = "cpu"
     n_parameters: int = 0
     seconds: float = 0.0
+    processes: int = 1  # DDP world size: processes that trained together
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
-                "seconds": round(self.seconds, 3), "classes": self.classes, "tasks": self.tasks,
-                "metrics": self.metrics, "history": self.history}
+                "seconds": round(self.seconds, 3), "processes": self.processes, "classes": self.classes,
+                "tasks": self.tasks, "metrics": self.metrics, "history": self.history}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -114,7 +116,8 @@ def _architecture(config: TrainConfig, n_inputs: int, n_outputs: int) -> Archite
     cnn = config.model.kind == "cnn"
     return Architecture(kind=config.model.kind, n_inputs=n_inputs, hidden=config.model.hidden,
                         n_outputs=n_outputs, activation=config.model.activation,
-                        image_shape=shape, channels=config.model.channels if cnn else ())
+                        image_shape=shape, channels=config.model.channels if cnn else (),
+                        batch_norm=config.model.batch_norm)
 
 
 def build_network(config: TrainConfig, n_inputs: int, n_outputs: int, X_train: np.ndarray,
@@ -128,7 +131,7 @@ def _build_network(config: TrainConfig, n_inputs: int, n_outputs: int, generator
                    fit: Callable[[], Normalizer]) -> tuple[Network, Normalizer]:
     arch = _architecture(config, n_inputs, n_outputs)
     model = Network(arch, config.regularization.keep_probs(len(arch.hidden)))
-    initialize([*model.body_layers(), model.head], config.model.init, generator)
+    initialize([*model.body_layers(), model.head], config.model.init, generator, scale=config.model.init_scale)
     source = config.transfer.init_from
     if not source:
         return model, fit()
@@ -153,33 +156,51 @@ def _build_network(config: TrainConfig, n_inputs: int, n_outputs: int, generator
     if k > len(layers):
         raise ConfigError(f"[transfer] freeze = {freeze} but the model has only {len(layers)} layer(s) "
                           "before the head; use at most that, or 'all_but_head'")
-    for layer in layers[:k]:
+    for i, layer in enumerate(layers[:k]):
         layer.requires_grad_(False)
+        norms = [*model.conv_norms, *model.norms]
+        if norms:
+            norms[i].requires_grad_(False)  # the layer's gamma and beta go with it
     return model, normalizer
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim.Optimizer:
     """torch.optim for the config. L2 enters as weight_decay = lambda/m on the weights only: torch's
     (coupled) weight decay adds (lambda/m) W to the gradient, exactly the gradient of
-    (lambda/2m) ||W||^2, inside the optimizer's fused update."""
+    (lambda/2m) ||W||^2, inside the optimizer's fused update.
+
+    Every parameter is handed over, frozen ones included: torch's optimizers skip a parameter
+    whose gradient is None, so unfreezing (two-stage fine-tuning) needs no new optimizer.
+    """
     o = config.optim
     weights = {id(p) for p in weight_parameters(model)}
-    trainable = [p for p in model.parameters() if p.requires_grad]
     decay = config.regularization.l2 / m
-    groups = [
-        {"params": [p for p in trainable if id(p) in weights], "weight_decay": decay},
-        {"params": [p for p in trainable if id(p) not in weights], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    # foreach: one multi-tensor kernel per update step instead of a Python loop over tensors
-    # (torch enables it by default on CUDA only; on CPU it is ~10% faster for small MLPs)
+    params = list(model.parameters())
+    if decay:
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in params if id(p) in weights], "weight_decay": decay},
+            {"params": [p for p in params if id(p) not in weights], "weight_decay": 0.0},
+        ]
+    else:  # one group: the multi-tensor kernels run once per step instead of once per group
+        groups = [{"params": params, "weight_decay": 0.0}]
+    kernel = _kernel_options(o.optimizer, params)
     if o.optimizer == "gd":
-        return torch.optim.SGD(groups, lr=o.lr, foreach=True)
+        return torch.optim.SGD(groups, lr=o.lr, **kernel)
     if o.optimizer == "momentum":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, foreach=True)
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, **kernel)
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, foreach=True)
-    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, foreach=True)
+        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
+    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
+
+
+def _kernel_options(optimizer: str, params: list[torch.Tensor]) -> dict[str, bool]:
+    """fused (one kernel for the whole update) where torch has it for this optimizer and device
+    (Adam and SGD on CPU and CUDA: +7-20% end to end, docs/benchmarks/train.md), else foreach (one
+    multi-tensor kernel per step instead of a Python loop over tensors)."""
+    device = params[0].device.type if params else "cpu"
+    if optimizer != "rmsprop" and device in ("cpu", "cuda") and params and params[0].dtype != torch.float64:
+        return {"fused": True}
+    return {"foreach": True}
 
 
 @dataclass(frozen=True)
@@ -189,6 +210,8 @@ class EpochStats:
     dev_cost: float | None
     train_error: float
     dev_error: float | None
+    lr: float | None = None  # the learning rate this epoch ran at
+    layers: dict[str, dict[str, float]] | None = None  # gradient health per layer (nn/_health.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -215,31 +238,64 @@ class Fitter:
     X_dev, y_dev : torch.Tensor or None
     augment : callable, default=None
         Maps row indices of the train split to a normalized, augmented batch (train only).
+    dist : Dist, default=None
+        This process's place in a DDP group (see ``_distributed``); ``None``: one process.
     """
 
     def __init__(self, model: Network, config: TrainConfig, X_train: torch.Tensor, y_train: torch.Tensor,
                  X_dev: torch.Tensor | None = None, y_dev: torch.Tensor | None = None, *,
                  generator: torch.Generator, augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 loader: str = "memory") -> None:
+                 loader: str = "memory", dist: Dist | None = None) -> None:
         self.model, self.config = model, config
         self.X_train, self.y_train, self.X_dev, self.y_dev = X_train, y_train, X_dev, y_dev
         self.m = int(X_train.shape[0])
         self.multitask = bool(config.multitask.tasks)
         self.loss_fn = masked_bce_cost if self.multitask else cross_entropy_cost
-        self.optimizer = make_optimizer(model, config, self.m)
         self.generator, self.augment, self.loader = generator, augment, loader
         self.batch_size = config.optim.batch_size or self.m
         self.l1 = config.regularization.l1
         self.device = X_train.device
+        self._distribute(dist)
+        self._setup_optimization()
+
+    def _setup_optimization(self) -> None:
+        """Optimizer, learning-rate schedule, gradient clipping and the gradient-health monitor."""
+        from mlstrat.nn._health import HealthMonitor
+        from mlstrat.nn._schedules import make_scheduler
+
+        self.optimizer = make_optimizer(self.model, self.config, self.m)
+        self.scheduler = make_scheduler(self.optimizer, self.config.optim)
+        self.clip = self.config.optim.clip_grad_norm
+        self.health = HealthMonitor(self.model, steps_per_epoch=math.ceil(self.m / self.batch_size))
+
+    def _distribute(self, dist: Dist | None) -> None:
+        """DDP: the forward of training steps goes through the wrapper that all-reduces gradients;
+        evaluation uses the bare model."""
+        self.dist = dist
+        self.forward_module: nn.Module = self.model if dist is None else dist.wrap(self.model)
+        self.step_rows = 0  # DDP: rows of the current global batch, set by the batch iterator
 
     def _has_dev(self) -> bool:
         return self.X_dev is not None and self.X_dev.shape[0] > 0
 
     def _dev_cost(self) -> tuple[float, float]:
+        if self.dist is not None:  # DDP: each rank evaluates its share of dev; the sums are totalled
+            rows = self.dist.share(int(self.X_dev.shape[0]))
+            total, wrong, counted = self.dist.total(self._cost_sums(self.X_dev[rows], self.y_dev[rows]))
+            return total / max(counted, 1), wrong / max(counted, 1)
         return self.cost(self.X_dev, self.y_dev, regularized=False)
 
     def cost(self, X: torch.Tensor, y: torch.Tensor, *, regularized: bool) -> tuple[float, float]:
         """(cost, error) in eval mode; the train cost J includes the penalty, the dev cost does not."""
+        total, wrong, counted = self._cost_sums(X, y)
+        J = total / max(counted, 1)
+        if regularized:
+            with torch.no_grad():
+                J += float(self._penalty())
+        return J, wrong / max(counted, 1)
+
+    def _cost_sums(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, int, int]:
+        """(summed loss, wrong, counted) over ``X`` in eval mode."""
         self.model.eval()
         total, wrong, counted = 0.0, 0, 0
         with torch.no_grad():
@@ -250,10 +306,7 @@ class Fitter:
                 weight = float(c) if self.multitask else xb.shape[0]
                 total += float(self.loss_fn(logits, yb)) * weight
                 wrong, counted = wrong + int(w), counted + int(c)
-            J = total / max(counted, 1)
-            if regularized:
-                J += float(self._penalty())
-        return J, wrong / max(counted, 1)
+        return total, wrong, counted
 
     def _penalty(self) -> torch.Tensor:
         r = self.config.regularization
@@ -267,31 +320,54 @@ class Fitter:
             device = self.X_train.device
             ds = TensorDataset(self.X_train.cpu(), self.y_train.cpu())
             for xb, yb in DataLoader(ds, batch_size=b, shuffle=True, generator=self.generator):
+                if self.dist is not None:
+                    part = self._take(len(yb))
+                    xb, yb = xb[part], yb[part]
                 yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             return
         perm = torch.randperm(n, generator=self.generator).to(self.X_train.device)
         for i in range(0, n, b):
             idx = perm[i:i + b]
+            if self.dist is not None:
+                idx = idx[self._take(len(idx))]
             xb = self.augment(idx) if self.augment is not None else self.X_train[idx]
             yield xb, self.y_train[idx]
+
+    def _take(self, n: int) -> slice:
+        """DDP: every rank drew the same global batch of ``n`` rows; this rank's share of it."""
+        self.step_rows = n
+        return self.dist.share(n)
+
+    def _share(self, yb: torch.Tensor) -> float:
+        """DDP: the weight of this rank's mean loss, (local rows / global rows) x world, so that the
+        gradient DDP averages over the ranks is the gradient of the mean over the global batch
+        (a Python float: float64, whatever the default tensor dtype)."""
+        if self.multitask:  # the mean runs over labeled (example, task) entries: count them all
+            local = (~torch.isnan(yb)).sum()
+            return int(local) * self.dist.world / max(int(self.dist.count(local)), 1)
+        return yb.shape[0] * self.dist.world / max(self.step_rows, 1)
 
     def run_epoch(self) -> tuple[float, float]:
         """One pass over train; returns the mean batch data loss and the batch error rate (training
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
         device = self.device
-        # running sums stay on the device: no host sync inside the loop
-        loss_sum = torch.zeros((), device=device)
+        # running sums stay on the device: no host sync inside the loop; float64 so that the epoch
+        # cost does not depend on how the rows were grouped (in batches, or across DDP ranks)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         wrong = torch.zeros((), dtype=torch.long, device=device)
         counted = torch.zeros((), dtype=torch.long, device=device)
         rows = 0
         for xb, yb in self._batches():
-            logits = self.model(xb)  # (B, n_outputs)
-            loss = self.loss_fn(logits, yb)
-            objective = loss + penalty(self.model, l2=0.0, l1=self.l1, m=self.m) if self.l1 else loss
+            logits = self.forward_module(xb)  # (B, n_outputs)
+            # DDP: a rank with no rows in this step still joins the gradient all-reduce (with zeros)
+            loss = self.loss_fn(logits, yb) if yb.shape[0] else logits.sum()
+            objective = loss if self.dist is None else loss * self._share(yb)
+            if self.l1:
+                objective = objective + penalty(self.model, l2=0.0, l1=self.l1, m=self.m)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
-            self.optimizer.step()
+            self._step()
             if self.multitask:
                 w, c = _error_count(logits.detach(), yb, True)
                 loss_sum.add_(loss.detach() * c)
@@ -301,8 +377,29 @@ class Fitter:
                 loss_sum.add_(loss.detach(), alpha=yb.shape[0])
                 rows += yb.shape[0]
             wrong.add_(w)
+        if self.dist is not None:  # the epoch's figures over every rank's rows
+            n_local = int(counted) if self.multitask else rows
+            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), n_local])
+            return total / max(n, 1), wrong_n / max(n, 1)
         n = max(int(counted) if self.multitask else rows, 1)
         return float(loss_sum) / n, int(wrong) / n
+
+    def _step(self) -> None:
+        """Measure gradient health (raw gradients), clip, update."""
+        self.health.before_step()
+        if self.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip, foreach=True)
+        self.optimizer.step()
+        self.health.after_step()
+
+    def _end_epoch(self, epoch: int) -> None:
+        """Step the learning-rate schedule; unfreeze every layer after the first fine-tuning stage."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if epoch == self.config.transfer.unfreeze_after:
+            self.model.requires_grad_(True)
+            if self.dist is not None:  # DDP all-reduces only what was trainable when it wrapped the model
+                self.forward_module = self.dist.wrap(self.model)
 
     def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
         """Train for ``epochs`` with early stopping; returns the history.json dict."""
@@ -315,13 +412,16 @@ class Fitter:
         best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
         with Steps(epochs, "Training", progress=progress) as bar:
             for epoch in range(1, epochs + 1):
+                lr = float(self.optimizer.param_groups[0]["lr"])
                 data_cost, train_error = self.run_epoch()
+                layers = self.health.end_epoch()
+                self._end_epoch(epoch)
                 with torch.no_grad():
                     train_cost = data_cost + float(self._penalty())
                 dev_cost = dev_error = None
                 if has_dev:
                     dev_cost, dev_error = self._dev_cost()
-                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error))
+                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers))
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
                             + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
                 if not has_dev:
@@ -342,8 +442,23 @@ class Fitter:
             # whether or not early stopping fired: the best dev epoch's weights are the result
             self.model.load_state_dict(best_state)
             restored = True
-        return {"epochs": [h.to_dict() for h in history], "best_epoch": best_epoch,
-                "stopped_early": stopped, "restored_best": restored}
+        return _history_dict(history, best_epoch=best_epoch, stopped=stopped, restored=restored)
+
+
+def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool) -> dict[str, Any]:
+    """history.json, with the gradient-health warnings (also raised as MlstratWarning)."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat.nn._health import gradient_warnings
+
+    epochs = [h.to_dict() for h in history]
+    found = gradient_warnings(epochs)
+    for w in found:
+        # stack: _history_dict < fit < _train < train < the caller
+        warnings.warn(w["message"], MlstratWarning, stacklevel=5)
+    return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
+            "warnings": found}
 
 
 def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, device: torch.device,
@@ -483,6 +598,17 @@ def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
     return path
 
 
+def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """The run's text files. The resolved config is ``config.resolved.toml``: a ``config.toml``
+    in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept."""
+    from mlstrat._json import dumps
+    from mlstrat.tables import atomic_write_text
+
+    atomic_write_text(folder / "config.resolved.toml", config.to_toml())
+    atomic_write_text(folder / "history.json", dumps(history) + "\n")
+    atomic_write_text(folder / "metrics.json", dumps(metrics) + "\n")
+
+
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False) -> TrainResult:
     """Train a network as configured and write its run directory.
@@ -509,22 +635,41 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     ConfigError, InputError
         Bad configuration or data (missing columns, NaN features, labels unseen in train,
         no ``split`` column, transfer source of another input size).
+
+    Notes
+    -----
+    In a process started by torchrun (``RANK``/``WORLD_SIZE`` set) or inside an initialized
+    process group, every rank calls ``train`` and trains with DistributedDataParallel; rank 0
+    alone writes ``run_dir`` (see docs/guide/scale.md).
     """
-    from mlstrat._json import dumps
-    from mlstrat.tables import atomic_write_text, write_table
+    from mlstrat.nn._distributed import distributed
 
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
                           "use TrainConfig.from_toml(path)")
+    with distributed(resolve_device(config.optim.device)) as dist:
+        return _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist)
+
+
+def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
+           force: bool, dist: Dist | None) -> TrainResult:
+    from mlstrat.nn._rundir import staged_run_dir
+    from mlstrat.tables import write_table
+
+    if dist is not None:  # DDP: one bar (rank 0's); a global batch each rank can take a share of
+        from mlstrat.nn._distributed import check_batch
+
+        progress = progress if dist.is_main else False
+        check_batch(config.optim.batch_size, dist.world)
     if not config.data.manifest:
         raise ConfigError("[data] manifest is not set; give the table written by `mlstrat split`")
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
     if _resolve_loader(config, con) == "stream":
-        return _train_stream(config, path, con=con, progress=progress, started=started)
+        return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
-    device = resolve_device(config.optim.device)
+    device = resolve_device(config.optim.device) if dist is None else dist.device
     seed = config.optim.seed
     train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
     n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
@@ -533,7 +678,9 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
                          "classification needs at least two")
 
     with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # dropout masks draw from the global generator
+        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
+        # from `generator`, the same on every rank
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
         generator = torch.Generator().manual_seed(seed)
         X_train_raw = ds.X[train_rows]  # (m, F)
         model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
@@ -544,18 +691,21 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
         augment = None
         if config.regularization.augment:
-            augment = _augmenter(config, X_train_raw, normalizer, device, seed)
+            augment = _augmenter(config, X_train_raw, normalizer, device,
+                                 seed if dist is None else dist.seed(seed))
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader)
+                        augment=augment, loader=loader, dist=dist)
         if not dev_rows.any():
             import warnings
 
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=2)
+                          MlstratWarning, stacklevel=3)
         history = fitter.fit(progress=progress)
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
         model.cpu()
         proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
 
@@ -563,18 +713,24 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
                                    tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
                                    passthrough=ds.passthrough)
-    path.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
-                    classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
-    write_table(table, path / "predictions.parquet", con=con, force=True)
+    with staged_run_dir(path) as stage:
+        save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
+                        classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
+                        id_column=config.data.id)
+        write_run_files(stage, config, history, metrics)
+        write_table(table, stage / "predictions.parquet", con=con, force=True)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
+
+
+def _worker_result(path: Path, history: dict[str, Any], classes: list[Any], tasks: list[str],
+                   device: torch.device, model: Network, started: float, world: int) -> TrainResult:
+    """What a DDP rank other than 0 returns: the history (the same on every rank), no metrics."""
+    return TrainResult(run_dir=path, metrics={}, history=history, classes=list(classes), tasks=list(tasks),
+                       device=str(device), n_parameters=sum(p.numel() for p in model.parameters()),
+                       seconds=time.perf_counter() - started, processes=world)
 
 
 # -- the streaming path ([data] loader = "stream") ------------------------------------------------
@@ -599,22 +755,27 @@ class StreamFitter(Fitter):
     engine in record batches through a shuffle buffer, dev is evaluated by streaming its rows."""
 
     def __init__(self, model: Network, config: TrainConfig, stream: Any, *, m: int, n_dev: int,
-                 generator: torch.Generator, device: torch.device) -> None:
+                 generator: torch.Generator, device: torch.device, dist: Dist | None = None) -> None:
         self.model, self.config = model, config
         self.X_train = self.y_train = self.X_dev = self.y_dev = None
         self.m, self.n_dev = m, n_dev
         self.multitask = False
         self.loss_fn = cross_entropy_cost
-        self.optimizer = make_optimizer(model, config, m)
         self.generator, self.augment, self.loader = generator, None, "stream"
         self.batch_size = config.optim.batch_size or m
         self.l1 = config.regularization.l1
         self.device = device
         self.stream = stream
+        self._distribute(dist)
+        self._setup_optimization()
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        yield from self.stream.epoch(seed)
+        shards = self.stream.shards
+        for step, batch in enumerate(self.stream.epoch(seed)):
+            if shards is not None:  # DDP: the global batch of this step, from the shared schedule
+                self.step_rows = shards.global_rows(step)
+            yield batch
 
     def _has_dev(self) -> bool:
         return self.n_dev > 0
@@ -626,12 +787,14 @@ class StreamFitter(Fitter):
         self.model.eval()
         total, wrong, counted = 0.0, 0, 0
         with torch.no_grad():
-            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split="dev"):
+            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split="dev", shards=s.shards):
                 xb, yb = torch.from_numpy(X).to(self.device), torch.from_numpy(y).to(self.device)
                 logits = self.model(xb)
                 total += float(self.loss_fn(logits, yb)) * xb.shape[0]
                 wrong += int((logits.argmax(dim=1) != yb).sum())
                 counted += xb.shape[0]
+        if self.dist is not None:  # each rank evaluated its blocks of dev
+            total, wrong, counted = self.dist.total([total, wrong, counted])
         return total / max(counted, 1), wrong / max(counted, 1)
 
 
@@ -653,10 +816,9 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
 
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
-                  started: float) -> TrainResult:
-    from mlstrat._json import dumps
+                  started: float, dist: Dist | None = None) -> TrainResult:
+    from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource, TrainStream
-    from mlstrat.tables import atomic_write_text
 
     if config.multitask.tasks:
         raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
@@ -666,41 +828,49 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
     if n_outputs < 2:
         raise InputError(f"{src.source}: train has a single class ({stats.classes[0]!r}); "
                          "classification needs at least two")
-    device = resolve_device(config.optim.device)
+    device = resolve_device(config.optim.device) if dist is None else dist.device
     seed = config.optim.seed
     with _threads(auto_threads(config, src.n_inputs)), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
         generator = torch.Generator().manual_seed(seed)
         model, normalizer = _build_network(config, src.n_inputs, n_outputs, generator, lambda: stats.normalizer)
         model.to(device)
         augment = None
         if config.regularization.augment:
-            augment = _stream_augmenter(config, stats.low, stats.high, seed)
-        stream = TrainStream(src, stats, normalizer, batch_size=config.optim.batch_size or stats.m,
-                             device=device, augment=augment)
+            augment = _stream_augmenter(config, stats.low, stats.high,
+                                        seed if dist is None else dist.seed(seed))
+        batch_size = config.optim.batch_size or stats.m
+        shards = None
+        if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
+            from mlstrat.nn._distributed import StreamShards
+
+            shards = StreamShards(rank=dist.rank, world=dist.world, block=config.data.chunk_size,
+                                  m=stats.m, batch_size=batch_size)
+        stream = TrainStream(src, stats, normalizer, batch_size=batch_size, device=device, augment=augment,
+                             shards=shards)
         fitter = StreamFitter(model, config, stream, m=stats.m, n_dev=stats.n.get("dev", 0),
-                              generator=generator, device=device)
+                              generator=generator, device=device, dist=dist)
         if not fitter._has_dev():
             import warnings
 
             from mlstrat._exceptions import MlstratWarning
 
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=3)
+                          MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
-        path.mkdir(parents=True, exist_ok=True)
-        metrics = _stream_predictions(model, src, stats, normalizer, path / "predictions.parquet", device)
-    model.cpu()
-    save_checkpoint(path / "model.pt", model=model, normalizer=normalizer, feature_names=src.feature_names,
-                    classes=stats.classes, tasks=[], config=config.to_dict(), label=config.data.label,
-                    id_column=config.data.id)
-    atomic_write_text(path / "config.toml", config.to_toml())
-    atomic_write_text(path / "history.json", dumps(history) + "\n")
-    atomic_write_text(path / "metrics.json", dumps(metrics) + "\n")
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
+        with staged_run_dir(path) as stage:
+            metrics = _stream_predictions(model, src, stats, normalizer, stage / "predictions.parquet", device)
+            model.cpu()
+            save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer,
+                            feature_names=src.feature_names, classes=stats.classes, tasks=[],
+                            config=config.to_dict(), label=config.data.label, id_column=config.data.id)
+            write_run_files(stage, config, history, metrics)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
 
 
 def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normalizer, final: Path,

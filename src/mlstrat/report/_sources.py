@@ -101,7 +101,7 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
 
 
 def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
-    files = {name: path / name for name in ("config.toml", "history.json", "metrics.json",
+    files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
     present = {k: v for k, v in files.items() if v.is_file()}
     if not set(present) & {"history.json", "metrics.json", "diagnosis.json", _PREDICTIONS}:

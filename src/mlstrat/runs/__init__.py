@@ -6,6 +6,7 @@ says what changed ("variance 5.1% -> 2.0% after keep_prob 0.5"); the store also 
 evaluations of each test set and warns when the test set is being overfit by reuse.
 """
 
+from mlstrat.runs._mlflow import MlflowExport, autolog_run, export_to_mlflow
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
 from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
 from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
@@ -32,9 +33,12 @@ __all__ = [
     "RunStore",
     "SCHEMA_VERSION",
     "STORE_ENV",
+    "MlflowExport",
     "Step",
     "THRESHOLD_ENV",
+    "autolog_run",
     "compare_runs",
+    "export_to_mlflow",
     "flatten_config",
     "format_pct",
     "record_predictions_run",

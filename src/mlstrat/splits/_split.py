@@ -90,14 +90,20 @@ class SplitResult:
         """
         from mlstrat.tables import write_table
 
-        return write_table(self.table, path, con=self._con, force=force, inputs=self._inputs)
+        return write_table(self.table, path, con=self._con, force=force, inputs=self._inputs,
+                           keep_order=False)  # row order carries no meaning: the writer runs in parallel
 
     def write_lock(self, path: str | os.PathLike, *, force: bool = True) -> Path:
         """Write the lock (``id``, ``split`` of every row) that keeps this assignment stable."""
         from mlstrat.tables import write_table
 
         lock = self.table.select(self._id, "split")
-        inputs = tuple(i for i in self._inputs if not _same_path(i, path))
+        if _same_path(self.source, path) and Path(self.source).exists():
+            from mlstrat._exceptions import InputError
+
+            raise InputError(f"{path}: the lock path is the manifest; mlstrat never overwrites its input. "
+                             "Give --lock a file of its own (e.g. split.lock.parquet)")
+        inputs = tuple(i for i in self._inputs if not _same_path(i, path))  # the lock read may be refreshed
         return write_table(lock, path, con=self._con, force=force, inputs=inputs)
 
 
@@ -266,10 +272,7 @@ def split(
         eligible = sum(s["rows"] for s in strata.values() if s["elig"])
         total_rows = sum(s["rows"] for s in strata.values())
         if target is not None and not mix and group is not None:
-            mixed = sum(s["rows"] for s in strata.values() if not s["elig"] and s["dom"] == target)
-            if mixed:
-                warn.append(f"{mixed} {target!r} row(s) belong to groups that also have other domains; "
-                            "those groups stay in train/train-dev so that dev/test remain pure")
+            _warn_mixed_domain_groups(eng, rows, units, target=target, warn=warn)
         if eligible == 0:
             raise InputError(f"{source}: no group of column {group!r} lies wholly in target domain {target!r}; "
                              "dev and test cannot be drawn (check --group/--target)")
@@ -279,7 +282,8 @@ def split(
                                      source=source, policy=policy)
 
         steps.advance("drawing")
-        drawn = _draw(eng, units, allocation, grouped=group is not None, salt=salt)
+        drawn = _draw(eng, units, allocation, grouped=group is not None, salt=salt,
+                      rows=rows if group is not None and label is not None else None)
         out_view = _output_view(eng, base, columns, drawn, lock_view, id=id, group=group)
         steps.advance("summarizing")
         summary = _summarize(eng, out_view, label=label, domain=domain, group=group, target=target,
@@ -416,6 +420,18 @@ def _units(eng: _Engine, rows: str, *, grouped: bool, salt: str) -> str:
     ))
 
 
+def _warn_mixed_domain_groups(eng: _Engine, rows: str, units: str, *, target: str, warn: list[str]) -> None:
+    """Warn about target rows kept out of dev/test because their group also holds other domains."""
+    # A mixed group's stratum has no single domain, so these rows are counted row by row.
+    n_rows, n_groups = eng.rows(
+        f"SELECT count(*)::BIGINT, count(DISTINCT r.key)::BIGINT FROM {rows} r JOIN {units} u ON r.key = u.key "
+        "WHERE r.elig AND NOT u.elig"
+    )[0]
+    if n_rows:
+        warn.append(f"{n_rows} {target!r} row(s) in {n_groups} group(s) that also hold other domains stay in "
+                    "train/train-dev so that dev/test remain pure target rows")
+
+
 def _strata_stats(eng: _Engine, units: str) -> dict[tuple[Any, ...], dict[str, Any]]:
     stats = eng.rows(
         f"SELECT elig, dom, lab, lsplit, sum(size)::BIGINT, count(*)::BIGINT "
@@ -494,9 +510,15 @@ def _allocate(strata: dict[tuple[Any, ...], dict[str, Any]], n_test: int, n_dev:
 
 
 def _draw(eng: _Engine, units: str, bounds: dict[tuple[Any, ...], tuple[int, int, int]], *,
-          grouped: bool, salt: str) -> str:
-    """The drawn units: key -> split, for units that leave train."""
-    if bounds:
+          grouped: bool, salt: str, rows: str | None = None) -> str:
+    """The drawn units: key -> split, for units that leave train.
+
+    ``rows`` is given when groups and labels are: groups are then placed by
+    :func:`_draw_labelled_groups` so that every split keeps the label shares.
+    """
+    if bounds and rows is not None:
+        drawn = _draw_labelled_groups(eng, units, rows, bounds, salt=salt)
+    elif bounds:
         drawn = _draw_new(eng, units, bounds, salt=salt)
     else:
         drawn = eng.temp_table("drawn", "SELECT CAST(NULL AS VARCHAR) AS key, CAST(NULL AS VARCHAR) AS split "
@@ -567,6 +589,186 @@ def _draw_new(eng: _Engine, units: str, bounds: dict[tuple[Any, ...], tuple[int,
     eng.run(f"CREATE OR REPLACE TEMP TABLE {drawn} AS SELECT * FROM {drawn}_arrow")
     eng.con.con.unregister(drawn + "_arrow")
     return drawn
+
+
+def _draw_labelled_groups(eng: _Engine, units: str, rows: str,
+                          bounds: dict[tuple[Any, ...], tuple[int, int, int]], *, salt: str) -> str:
+    """Place whole groups so that every split keeps the label shares of the exact allocation.
+
+    Drawing groups at random within strata lets label shares drift: a group holding several
+    labels has no single stratum, and a large one-label group overshoots its stratum's quota.
+    Like scikit-learn's ``StratifiedGroupKFold``, groups are placed greedily, largest first
+    (ties in hash order, so the result is a pure function of data and salt): each goes to the
+    bucket (test, dev, train-dev or train) whose per-label counts move closest, in squared
+    error, to the targets that the per-stratum allocation (``bounds``) sets. Single-row units,
+    which come last, fill the remaining per-label gaps in hash order.
+    """
+    import pyarrow as pa
+
+    u = hash_sql("u.key", salt)
+    counts = eng.rows(
+        f"SELECT u.elig, u.dom, u.lab, u.key, {u} AS h, r.lab, count(*)::BIGINT FROM {units} u "
+        f"JOIN {rows} r ON r.key = u.key WHERE u.lsplit IS NULL GROUP BY ALL"
+    )
+    parts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for elig, dom, ulab, key, h, lab, n in counts:
+        stratum = (bool(elig), dom, ulab)
+        if stratum in bounds:
+            unit = parts.setdefault(stratum[:2], {}).setdefault(key, [h, stratum, {}])
+            unit[2][lab] = int(n)
+    keys: list[str] = []
+    splits: list[str] = []
+    for part in parts.values():
+        placed = _greedy_place(part, bounds)
+        keys += list(placed)
+        splits += list(placed.values())
+    drawn = eng.name("drawn")
+    eng.con.con.register(drawn + "_arrow", pa.table({"key": pa.array(keys, pa.string()),
+                                                     "split": pa.array(splits, pa.string())}))
+    eng.run(f"CREATE OR REPLACE TEMP TABLE {drawn} AS SELECT * FROM {drawn}_arrow")
+    eng.con.con.unregister(drawn + "_arrow")
+    return drawn
+
+
+def _greedy_place(units: dict[str, list[Any]],
+                  bounds: dict[tuple[Any, ...], tuple[int, int, int]]) -> dict[str, str]:
+    """key -> split for the units of one ``(eligible, domain)`` that leave train."""
+    import numpy as np
+
+    labels = sorted({lab for *_x, labs in units.values() for lab in labs}, key=lambda v: (v is None, str(v)))
+    col = {lab: i for i, lab in enumerate(labels)}
+    vectors = {k: np.zeros(len(labels)) for k in units}
+    stratum_totals: dict[tuple[Any, ...], Any] = {}
+    for k, (_h, stratum, labs) in units.items():
+        for lab, n in labs.items():
+            vectors[k][col[lab]] = n
+        stratum_totals[stratum] = stratum_totals.get(stratum, 0) + vectors[k]
+    # Bucket sizes come from the per-stratum allocation; label targets are the exact shares of
+    # these units (the per-stratum quotas are rounded, up to a row per stratum and split).
+    quota = np.zeros(4)  # test, dev, train-dev, train
+    for stratum, totals in stratum_totals.items():
+        b = bounds[stratum]
+        quota += [b[0], b[1] - b[0], b[2] - b[1], totals.sum() - b[2]]
+    totals = sum(stratum_totals.values())
+    target = np.outer(quota, totals / totals.sum())  # (bucket, label)
+    order = sorted(units, key=lambda k: (-sum(units[k][2].values()), units[k][0], k))
+    g = np.array([vectors[k] for k in order])  # (unit, label)
+    buckets = _Buckets(target)
+    where = buckets.greedy(g)
+    buckets.refine(g, where)
+    return {k: _DRAWN[j] for k, j in zip(order, where) if j < 3}
+
+
+class _Buckets:
+    """The objective the group placement minimizes, and the two searches over it.
+
+    Per bucket ``j`` (test, dev, train-dev, train) with target counts ``T_j`` (per label) and
+    target shares ``t_j = T_j / |T_j|``: ``(||c_j - n_j t_j||^2 + SIZE_WEIGHT (n_j - |T_j|)^2) / |T_j|``
+    where ``c_j`` are the placed counts and ``n_j`` their total. The first term is the error in
+    label *shares* (what stratification promises), the second keeps sizes near the request;
+    dividing by the bucket size puts small dev/test sets on par with a large train set.
+    """
+
+    SIZE_WEIGHT = 0.1
+
+    def __init__(self, target: Any) -> None:
+        import numpy as np
+
+        sizes = target.sum(axis=1)
+        self.open = sizes > 0
+        self.w = np.where(self.open, 1.0 / np.maximum(sizes, 1), 0.0)
+        self.t = target / np.maximum(sizes, 1)[:, None]  # (bucket, label)
+        self.sizes = sizes
+
+    def state(self, g: Any, where: Any) -> tuple[Any, Any]:
+        import numpy as np
+
+        counts = np.stack([g[where == j].sum(axis=0) for j in range(len(self.t))])
+        n = counts.sum(axis=1)
+        return counts - n[:, None] * self.t, n - self.sizes
+
+    def delta(self, j: int, d: Any, e: Any, change: Any) -> Any:
+        """Objective change of bucket ``j`` when ``change`` (..., label) counts join it."""
+        size = change.sum(axis=-1)
+        h = change - size[..., None] * self.t[j]
+        return self.w[j] * ((h * (2 * d[j] + h)).sum(axis=-1) + self.SIZE_WEIGHT * size * (2 * e[j] + size))
+
+    def greedy(self, g: Any) -> Any:
+        """Each unit, in order, joins the bucket where the objective grows least.
+
+        Plain Python floats: with a handful of buckets and labels, per-unit numpy calls would
+        cost more than the arithmetic (this loop runs once per group).
+        """
+        import numpy as np
+
+        t = self.t.tolist()
+        w = self.w.tolist()
+        d = (-self.t * self.sizes[:, None]).tolist()  # placed - target, per bucket and label
+        e = (-self.sizes).tolist()
+        lam = self.SIZE_WEIGHT
+        buckets = [j for j in range(len(t)) if self.open[j]]
+        labels = range(len(t[0]))
+        where = np.empty(len(g), dtype=int)
+        for i, gi in enumerate(g.tolist()):
+            size = sum(gi)
+            best_j, best = buckets[0], math.inf
+            for j in buckets:
+                dj, tj = d[j], t[j]
+                cost = lam * size * (2 * e[j] + size)
+                for c in labels:
+                    h = gi[c] - size * tj[c]
+                    cost += h * (2 * dj[c] + h)
+                cost *= w[j]
+                if cost < best:
+                    best_j, best = j, cost
+            dj, tj = d[best_j], t[best_j]
+            for c in labels:
+                dj[c] += gi[c] - size * tj[c]
+            e[best_j] += size
+            where[i] = best_j
+        return where
+
+    def refine(self, g: Any, where: Any, *, rounds: int = 300, per_bucket: int = 400) -> None:
+        """Local search: apply the best single move or pairwise swap until none helps.
+
+        Swaps are tried among the ``per_bucket`` smallest units of each bucket (the fine-grained
+        ones), which bounds the work on tables with very many groups.
+        """
+        import numpy as np
+
+        buckets = [j for j in range(len(self.t)) if self.open[j]]
+        for _ in range(rounds):
+            d, e = self.state(g, where)
+            best, action = -1e-9, None
+            for a in buckets:
+                mine = np.flatnonzero(where == a)
+                if not len(mine):
+                    continue
+                leave = self.delta(a, d, e, -g[mine])
+                for b in buckets:
+                    if b == a:
+                        continue
+                    gain = leave + self.delta(b, d, e, g[mine])
+                    i = int(np.argmin(gain))
+                    if gain[i] < best:
+                        best, action = gain[i], ("move", mine[i], b)
+                    theirs = np.flatnonzero(where == b)[-per_bucket:]
+                    if b < a or not len(theirs):
+                        continue
+                    near = mine[-per_bucket:]
+                    v = g[theirs][None, :, :] - g[near][:, None, :]  # (mine, theirs, label): what a gains
+                    swap = self.delta(a, d, e, v) + self.delta(b, d, e, -v)
+                    flat = int(np.argmin(swap))
+                    if swap.flat[flat] < best:
+                        i, k = divmod(flat, len(theirs))
+                        best, action = swap.flat[flat], ("swap", near[i], theirs[k])
+            if action is None:
+                return
+            kind, i, other = action
+            if kind == "move":
+                where[i] = other
+            else:
+                where[i], where[other] = where[other], where[i]
 
 
 def _place(cand_rows: list[tuple[Any, ...]],

@@ -1,16 +1,29 @@
-"""Reading and writing tables through one engine (Ibis over DuckDB by default).
+"""Reading and writing tables through one engine (Ibis over DuckDB by default, or Spark).
 
-Every capability takes its data through here: files (CSV, Parquet, JSONL, Arrow IPC) or
-in-memory objects (pandas, polars, pyarrow, dicts of numpy arrays) become an Ibis table on an
-embedded DuckDB connection, so large files stream instead of loading into pandas.
+Every capability takes its data through here: files (CSV, Parquet, JSONL, Arrow IPC, part-file
+directories, URIs) or in-memory objects (pandas, polars, pyarrow, dicts of numpy arrays) become
+an Ibis table on the engine (embedded DuckDB, or a SparkSession), so large files stream instead
+of loading into pandas. :mod:`mlstrat.tables._engine` is the only place that knows which
+engine runs.
 """
 
-from mlstrat.tables._engine import connect, default_connection
+from mlstrat.tables._engine import (
+    ENGINES,
+    Engine,
+    connect,
+    default_connection,
+    engine_of,
+    hash64_halves,
+    is_uri,
+    unit_hash,
+    use_engine,
+)
 from mlstrat.tables._io import (
     READERS,
     atomic_write_bytes,
     atomic_write_text,
     check_output_path,
+    describe_output,
     describe_source,
     fingerprint,
     read_table,
@@ -20,6 +33,8 @@ from mlstrat.tables._io import (
 from mlstrat.tables._predictions import Predictions, read_predictions
 
 __all__ = [
+    "ENGINES",
+    "Engine",
     "READERS",
     "Predictions",
     "atomic_write_bytes",
@@ -27,10 +42,16 @@ __all__ = [
     "check_output_path",
     "connect",
     "default_connection",
+    "describe_output",
     "describe_source",
+    "engine_of",
     "fingerprint",
+    "hash64_halves",
+    "is_uri",
     "read_predictions",
     "read_table",
     "require_columns",
+    "unit_hash",
+    "use_engine",
     "write_table",
 ]

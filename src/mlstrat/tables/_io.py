@@ -11,11 +11,12 @@ from typing import Any
 
 from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.tables._engine import default_connection
+from mlstrat.tables._engine import engine_of, is_uri
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
-    "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source",
+    "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "protected_kind",
+    "part_files", "describe_output",
 ]
 
 # file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
@@ -36,12 +37,14 @@ def describe_source(source: Any) -> str:
     return f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
 
 
-def _format_of(path: Path) -> str:
+def _format_of(path: Path, *, default: str | None = None) -> str:
     name = path.name.lower()
     for comp in _COMPRESSIONS:
         if name.endswith(comp):
             name = name[: -len(comp)]
     suffix = os.path.splitext(name)[1]
+    if suffix not in READERS and default is not None:
+        return default
     if suffix not in READERS:
         known = ", ".join(sorted(READERS))
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {known}")
@@ -79,11 +82,13 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
 
     Parameters
     ----------
-    source : path-like, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
+    source : path-like, URI, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
         A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
-        ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too) or an in-memory table.
-    con : ibis DuckDB backend, default=None
-        Connection to register the table on; the process-wide one by default.
+        ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
+        files (as Spark writes them), a URI the engine reads (``s3://``, ``hdfs://``,
+        ``file://``; a URI without a known suffix is read as Parquet) or an in-memory table.
+    con : ibis backend or SparkSession, default=None
+        The engine (see :func:`mlstrat.connect`); the process-wide one by default.
     name : str, default=None
         Name of the view to create; a unique one by default.
     text_columns : sequence of str, default=()
@@ -96,56 +101,68 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     InputError
         When the file is missing, of an unknown type, or cannot be parsed.
     """
-    con = con or default_connection()
-    if hasattr(source, "schema") and hasattr(source, "execute") and callable(getattr(source, "op", None)):
+    if _is_expr(source):
         return source  # already an Ibis expression
+    engine = engine_of(con)
     view = name or f"mlstrat_t{next(_COUNTER)}"
+    text = [c for c in text_columns if c]
+    if isinstance(source, (str, os.PathLike)) and is_uri(source) and not str(source).startswith("file://"):
+        uri = os.fspath(source)
+        fmt = _format_of(Path(uri), default="parquet")
+        return _wrap(uri, fmt, lambda: _read_file(engine, uri, fmt, view, text))
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
+        path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
             raise InputError(f"{path}: no such file; check the path")
         if path.is_dir():
-            parquet = sorted(path.rglob("*.parquet"))
-            if not parquet:
-                raise InputError(f"{path}: is a directory without Parquet files; give a file")
-            return _wrap(path, "parquet", lambda: con.read_parquet([str(p) for p in parquet], table_name=view))
+            fmt = _directory_format(path)
+            return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text))
         fmt = _format_of(path)
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
-        readers: dict[str, Callable[[], Any]] = {
-            "csv": lambda: _read_csv(con, path, view, [c for c in text_columns if c]),
-            "parquet": lambda: con.read_parquet(str(path), table_name=view),
-            "json": lambda: con.read_json(str(path), table_name=view),
-            "arrow": lambda: _read_arrow_file(con, path, view),
-        }
-        return _wrap(path, fmt, readers[fmt])
-    arrow = _to_arrow(source)
-    con.con.register(view, arrow)
-    return con.table(view)
+        return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text))
+    return engine.register(_to_arrow(source), view=view)
 
 
-def _read_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> Any:
-    table = con.read_csv(str(path), table_name=view)
-    present = [c for c in text_columns if c in table.columns]
-    if not present:
-        return table
-    return con.read_csv(str(path), table_name=view, types={c: "VARCHAR" for c in present})
+def _read_file(engine: Any, path: str, fmt: str, view: str, text: list[str]) -> Any:
+    if fmt == "arrow":  # Arrow IPC is read on this machine, then handed to the engine
+        return engine.register(_read_arrow_file(path), view=view)
+    return engine.read(path, fmt, view=view, text_columns=text)
 
 
-def _read_arrow_file(con: Any, path: Path, view: str) -> Any:
+def part_files(path: Path, fmt: str) -> list[Path]:
+    """The data files of a directory in ``fmt`` (Spark's ``_SUCCESS`` and hidden files skipped)."""
+    found = []
+    for p in sorted(path.rglob("*")):
+        if not p.is_file() or p.name.startswith((".", "_")):
+            continue
+        try:
+            if _format_of(p) == fmt:
+                found.append(p)
+        except InputError:
+            continue
+    return found
+
+
+def _directory_format(path: Path) -> str:
+    for fmt in ("parquet", "csv", "json"):
+        if part_files(path, fmt):
+            return fmt
+    raise InputError(f"{path}: is a directory without Parquet, CSV or JSON part files; give a file")
+
+
+def _read_arrow_file(path: str) -> Any:
     import pyarrow as pa
     import pyarrow.feather as feather
 
     try:
-        table = feather.read_table(str(path), memory_map=True)
+        return feather.read_table(path, memory_map=True)
     except (pa.ArrowInvalid, OSError):
-        with pa.memory_map(str(path)) as source:
-            table = pa.ipc.open_stream(source).read_all()
-    con.con.register(view, table)
-    return con.table(view)
+        with pa.memory_map(path) as source:
+            return pa.ipc.open_stream(source).read_all()
 
 
-def _wrap(path: Path, fmt: str, read: Callable[[], Any]) -> Any:
+def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
     try:
         table = read()
         table.schema()  # bind now so that parse errors surface here
@@ -185,17 +202,73 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
             )
 
 
-def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False) -> Path:
-    """Refuse to overwrite an input, or an existing output without ``force``."""
+#: kinds of files that ``--force`` never replaces: they hold state a person built up
+PROTECTED_KINDS = ("store", "meta")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def protected_kind(path: Path) -> str | None:
+    """What ``path`` is, when it is a file ``--force`` must never replace; ``None`` otherwise.
+
+    ``"store"``: a SQLite database (the run store, the tagging UI's working store), known by
+    its header bytes whatever its name. ``"meta"``: an error sheet's ``.meta.json``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                return "store"
+    except OSError:
+        return None
+    if path.name.endswith(".meta.json"):
+        return "meta"
+    return None
+
+
+_KIND_TEXT = {"store": "a SQLite store (run history or tagging state)", "meta": "an error sheet's meta file"}
+
+
+def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False,
+                      replaces: Sequence[str] = ()) -> Path:
+    """Refuse to overwrite an input, a store, or an existing output without ``force``.
+
+    A remote URI (``s3://...``) is checked by the engine when it writes (Spark refuses an
+    existing path unless ``force``).
+
+    Parameters
+    ----------
+    replaces : sequence of str, default=()
+        Protected kinds (:data:`PROTECTED_KINDS`) this writer owns and may replace with
+        ``force`` (``errors sample`` re-creates a sheet's meta file).
+    """
     out = Path(output)
+    if is_uri(output) and not str(output).startswith("file://"):
+        for src in inputs:
+            if isinstance(src, (str, os.PathLike)) and os.fspath(src).rstrip("/") == os.fspath(output).rstrip("/"):
+                raise InputError(f"{output}: the output path is the input; mlstrat never overwrites "
+                                 "its input. Choose another -o path")
+        return out
+    if str(output).startswith("file://"):
+        out = Path(str(output)[len("file://"):])
     for src in inputs:
-        if isinstance(src, (str, os.PathLike)) and _same_file(out, Path(src)):
+        if isinstance(src, (str, os.PathLike)) and not is_uri(src) and _same_file(out, Path(src)):
             raise InputError(f"{out}: the output path is the input file; mlstrat never overwrites "
                              "its input. Choose another -o path")
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite it")
-    if not out.parent.exists():
-        raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file path for the output")
+    if out.exists():
+        kind = protected_kind(out)
+        if kind is not None and kind not in replaces:
+            raise InputError(f"{out}: is {_KIND_TEXT[kind]}; mlstrat never overwrites it, even with "
+                             "--force. Choose another -o path")
+        if not force:
+            raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite it")
+    parent = out.parent
+    if not parent.exists():
+        raise InputError(f"{out}: the folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise InputError(f"{out}: {parent} is not a folder; choose another -o path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{out}: the folder {parent} is not writable; choose another -o path")
     return out
 
 
@@ -206,10 +279,37 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _temp_path(final: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix, dir=final.parent)
+    """A fresh temporary name beside ``final``: ``.<name>.<pid>.<random>.tmp<suffix>``.
+
+    The process id in the name lets the next writer of the same output remove what a killed
+    process left (hundreds of MB for a large split) without touching a live writer's file.
+    """
+    _remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp" + final.suffix,
+                               dir=final.parent)
     os.close(fd)
     os.unlink(tmp)  # writers want to create the file themselves
     return Path(tmp)
+
+
+def _remove_stale_temps(final: Path) -> None:
+    from mlstrat.tables._engine import _pid_alive
+
+    prefix = f".{final.name}."
+    try:
+        entries = list(final.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and ".tmp" in name[len(prefix):]):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                entry.unlink()
+            except OSError:
+                pass
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -244,42 +344,69 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: bool = False,
-                inputs: Sequence[Any] = ()) -> Path:
+                inputs: Sequence[Any] = (), keep_order: bool = True) -> Path:
     """Write an Ibis expression or in-memory table to Parquet/CSV/JSONL, atomically.
 
-    Ibis expressions stream through DuckDB's ``COPY`` (never materialized in Python).
+    The engine writes: DuckDB streams one file through ``COPY`` (never materialized in
+    Python; temp file + rename); Spark writes a directory of part files at ``path`` (see
+    :func:`describe_output`). ``keep_order=False`` lets the writer work in parallel when the
+    row order carries no meaning.
     """
+    remote = is_uri(path) and not str(path).startswith("file://")
     final = check_output_path(path, inputs=inputs, force=force)
-    fmt = _WRITERS.get(final.suffix.lower())
+    suffix = os.path.splitext(str(path).rstrip("/"))[1].lower()
+    fmt = _WRITERS.get(suffix)
     if fmt is None:
-        raise InputError(f"{final}: tables are written as {', '.join(sorted(_WRITERS))}")
-    con = con or default_connection()
-    expr = read_table(data, con=con) if not _is_expr(data) else data
+        raise InputError(f"{path}: tables are written as {', '.join(sorted(_WRITERS))}")
+    engine = engine_of(con)
+    expr = data if _is_expr(data) else read_table(data, con=engine)
+    if engine.kind == "spark" or remote:
+        return Path(engine.write(expr, os.fspath(path) if remote else str(final), fmt, force=force,
+                                 keep_order=keep_order).path)
+    if final.is_dir():  # an earlier engine's directory output, replaced on --force
+        import shutil
+
+        shutil.rmtree(final)
     tmp = _temp_path(final)
     try:
-        if fmt == "parquet":
-            con.to_parquet(expr, str(tmp))
-        elif fmt == "csv":
-            con.to_csv(expr, str(tmp))
-        else:
-            import ibis
-
-            sql = ibis.to_sql(expr, dialect="duckdb")
-            con.raw_sql(f"COPY ({sql}) TO '{tmp}' (FORMAT JSON)")
+        engine.write(expr, str(tmp), fmt, force=True, keep_order=keep_order)
         _replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
     return final
 
 
+def describe_output(path: str | os.PathLike) -> str:
+    """The output line's path: says when the engine wrote a directory of part files."""
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        fmt = _directory_format(Path(text))
+        label = {"parquet": "Parquet", "csv": "CSV", "json": "JSON"}[fmt]
+        return f"{text} (a {label} directory written by Spark)"
+    if is_uri(text) and not text.startswith("file://"):
+        return f"{text} (a directory written by Spark)"
+    return text
+
+
 def _is_expr(obj: Any) -> bool:
     return callable(getattr(obj, "op", None)) and hasattr(obj, "schema")
 
 
-def fingerprint(path: str | os.PathLike) -> str:
-    """``"sha256:<hex>"`` of the file's bytes (streams in 1 MiB chunks)."""
+def fingerprint(path: str | os.PathLike) -> str | None:
+    """``"sha256:<hex>"`` of the file's bytes (streams in 1 MiB chunks).
+
+    A directory of part files hashes each file's relative name and bytes in name order;
+    a remote URI has no fingerprint here (``None``).
+    """
+    if is_uri(path) and not str(path).startswith("file://"):
+        return None
+    root = Path(str(path)[len("file://"):] if str(path).startswith("file://") else path)
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()] if root.is_dir() else [root]
+    for file in files:
+        if root.is_dir():
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"

@@ -48,6 +48,7 @@ def serve(
     open_browser: bool = True,
     mislabeled: str = "mislabeled",
     on_ready: Callable[[str], Any] | None = None,
+    image_shape: Any = None,
 ) -> None:
     """Serve the tagging UI for ``sheet`` until interrupted.
 
@@ -64,10 +65,17 @@ def serve(
     on_ready : callable, default=None
         Called with the URL (``http://127.0.0.1:PORT/?token=...``) once the socket listens;
         the CLI prints it as the first line of stdout.
+    image_shape : str or sequence of int, default=None
+        ``HxW`` or ``CxHxW`` of the sheet's pixel columns; overrides the shape in its meta file.
     """
     import uvicorn
 
+    from mlstrat.errors._context import parse_image_shape
+
+    shape = parse_image_shape(image_shape)
     store = TagStore(sheet, mislabeled=mislabeled)
+    if shape is not None:
+        store.meta["image_shape"] = list(shape)
     token = secrets.token_urlsafe(24)
     app = create_app(store, token=token, allowed_hosts=["127.0.0.1", "localhost"])
     sock = bind(port)

@@ -2,42 +2,34 @@
 
 Security model: the server binds 127.0.0.1 only; every request must carry the random token
 (``?token=``, the ``X-Mlstrat-Token`` header, or the cookie the page sets); changes (POST)
-need the header, so a cookie alone cannot forge them. Files are served only when their exact
-path text is a value of the sheet; there is no directory listing.
+need the header, so a cookie alone cannot forge them. The cookie's name carries a hash of the
+token: two UIs on one host (dev and test sheets) each keep their own. Files are served only
+when their exact path text is a value of the sheet and they are regular image files (the rules
+in :mod:`mlstrat.errors.ui._guard`); there is no directory listing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import re
 import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import MlstratError
+from mlstrat.errors.ui._example import layout_columns, render_example
+from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_file
 from mlstrat.errors.ui._store import TagStore
 
 __all__ = ["create_app", "IMAGE_TYPES"]
 
-#: suffix -> media type of the files the UI may show (no SVG: it can carry scripts)
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-}
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-_PIXEL = re.compile(r"^(?:px|pixel)_?(\d+)$")
-_TEXT_NAMES = ("text", "sentence", "utterance", "transcript", "caption", "title", "body")
-_COOKIE = "mlstrat_token"
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+        "img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -65,37 +57,17 @@ def _finite(value: Any) -> Any:
 
 
 class _View:
-    """How rows are shown: which columns are images, pixels, text or plain fields."""
+    """How rows are shown (see ``_example``), and which file paths may be served."""
 
     def __init__(self, store: TagStore) -> None:
-        fixed = [
-            c
-            for c in store.fixed
-            if c not in ("id", "y_true", "y_pred", "confidence", "sampled_as")
-        ]
         rows = store.rows()
-        self.image_columns = [
-            c
-            for c in fixed
-            if rows
-            and all(
-                (not r["cells"].get(c)) or Path(r["cells"][c]).suffix.lower() in IMAGE_TYPES
-                for r in rows
-            )
-            and any(r["cells"].get(c) for r in rows)
-        ]
-        pixels = sorted((int(m.group(1)), c) for c in fixed if (m := _PIXEL.match(c)))
-        side = int(math.isqrt(len(pixels)))
-        self.pixel_columns = [c for _, c in pixels] if pixels and side * side == len(pixels) else []
-        self.side = side if self.pixel_columns else 0
-        self.text_columns = [c for c in fixed if c.lower() in _TEXT_NAMES]
-        shown = set(self.image_columns) | set(self.pixel_columns) | set(self.text_columns)
-        self.field_columns = [c for c in fixed if c not in shown]
+        self.meta = store.meta
+        self.layout = layout_columns(store.fixed, rows, store.meta)
         self.sheet_dir = store.sheet.parent
         # the exact path texts that may be served, and where they live
         self.files: dict[str, Path] = {}
         for r in rows:
-            for c in self.image_columns:
+            for c in self.layout.images + self.layout.audio:
                 value = r["cells"].get(c)
                 if value:
                     p = Path(value)
@@ -103,31 +75,14 @@ class _View:
 
     def detail(self, row: dict[str, Any], pos: int, total: int) -> dict[str, Any]:
         cells = row["cells"]
-        pixels = None
-        if self.pixel_columns:
-            values = []
-            for c in self.pixel_columns:
-                try:
-                    values.append(float(cells.get(c) or 0.0))
-                except ValueError:
-                    values = []
-                    break
-            if values:
-                pixels = {"side": self.side, "values": values}
         return {
             "pos": pos,
             "total": total,
             "id": row["id"],
             "y_true": cells.get("y_true", ""),
             "y_pred": cells.get("y_pred", ""),
-            "confidence": cells.get("confidence", ""),
             "sampled_as": cells.get("sampled_as", "error") or "error",
-            "images": [{"column": c, "path": cells[c]} for c in self.image_columns if cells.get(c)],
-            "pixels": pixels,
-            "texts": [
-                {"column": c, "text": cells.get(c, "")} for c in self.text_columns if cells.get(c)
-            ],
-            "fields": [{"column": c, "value": cells.get(c, "")} for c in self.field_columns],
+            **render_example(self.layout, cells, self.meta),
             "tags": row["tags"],
             "comment": row["comment"],
         }
@@ -197,6 +152,8 @@ def create_app(
     from starlette.routing import Route
 
     token = token or secrets.token_urlsafe(24)
+    # cookies are per host, not per port: a per-server name keeps two UIs from clobbering each other
+    cookie = "mlstrat_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
     view = _View(store)
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
@@ -210,7 +167,7 @@ def create_app(
             "HEAD",
         ):  # changes need the header: a cookie alone is not enough
             return bool(given) and secrets.compare_digest(given.encode(), token.encode())
-        given = given or request.query_params.get("token") or request.cookies.get(_COOKIE)
+        given = given or request.query_params.get("token") or request.cookies.get(cookie)
         return bool(given) and secrets.compare_digest(given.encode(), token.encode())
 
     def secure(response: Response) -> Response:
@@ -264,7 +221,7 @@ def create_app(
             keys=list(range(1, 10)),
         )
         response = secure(HTMLResponse(html))
-        response.set_cookie(_COOKIE, token, httponly=True, samesite="strict", path="/")
+        response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
         return response
 
     async def static(request: Request) -> Response:
@@ -274,10 +231,11 @@ def create_app(
         return secure(Response(_asset(f"static/{name}"), media_type=_STATIC[name]))
 
     async def file(request: Request) -> Response:
-        target = view.files.get(request.path_params["path"])
-        if target is None or not target.is_file():
+        listed = view.files.get(request.path_params["path"])
+        found = servable_file(listed) if listed is not None else None
+        if found is None:
             return not_found()
-        return secure(FileResponse(target, media_type=IMAGE_TYPES[target.suffix.lower()]))
+        return secure(FileResponse(found[0], media_type=found[1]))
 
     def api_state(request: Request) -> Response:
         return secure(JSONResponse(state()))
@@ -294,20 +252,26 @@ def create_app(
 
     async def mutate(request: Request, action: str) -> Response:
         try:
-            body = await request.json()
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return secure(JSONResponse({"error": "expected a JSON object"}, status_code=400))
+            body = parse_body(await _read_capped(request), action)
+        except BadRequest as exc:
+            return secure(JSONResponse({"error": str(exc)}, status_code=400))
         try:
             result = await _run(action, body)
         except MlstratError as exc:
             return secure(JSONResponse({"error": str(exc)}, status_code=400))
-        except (KeyError, TypeError, ValueError):
-            return secure(
-                JSONResponse({"error": f"bad request body for {action}"}, status_code=400)
-            )
         return secure(JSONResponse(_finite(result)))
+
+    async def _read_capped(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _run(action: str, body: dict[str, Any]) -> dict[str, Any]:
         from starlette.concurrency import run_in_threadpool
@@ -315,13 +279,13 @@ def create_app(
         def work() -> dict[str, Any]:
             extra: dict[str, Any] = {}
             if action == "tag":
-                store.set_tag(str(body["id"]), str(body["category"]), bool(body["on"]))
+                store.set_tag(body["id"], body["category"], body["on"])
             elif action == "comment":
-                store.set_comment(str(body["id"]), str(body["text"]))
+                store.set_comment(body["id"], body["text"])
             elif action == "category":
-                extra["added"] = store.add_category(str(body["name"]))
+                extra["added"] = store.add_category(body["name"])
             elif action == "position":
-                store.set_position(int(body["position"]))
+                store.set_position(body["position"])
                 return {"ok": True, "position": store.position()}
             rows = {r["id"]: r for r in store.rows()}
             row = rows.get(str(body.get("id", "")))

@@ -14,7 +14,9 @@ A CSV edited by hand while the UI was stopped is detected the same way and re-im
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -24,7 +26,8 @@ from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.errors._common import parse_categories
-from mlstrat.errors._sheet import read_sheet, write_sheet_csv
+from mlstrat.errors._csvsafe import allow_large_fields, neutralize
+from mlstrat.errors._sheet import read_sheet
 from mlstrat.errors._summary import ErrorSummary, summarize_marks
 
 __all__ = ["TagStore", "store_path"]
@@ -36,7 +39,26 @@ CREATE TABLE IF NOT EXISTS categories (pos INTEGER PRIMARY KEY, name TEXT NOT NU
 CREATE TABLE IF NOT EXISTS tags (id TEXT NOT NULL, category TEXT NOT NULL, PRIMARY KEY (id, category));
 CREATE TABLE IF NOT EXISTS comments (id TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unowned (id TEXT PRIMARY KEY, cells TEXT NOT NULL);
 """
+# A column with an empty header is kept in the header under this prefix plus its position; its
+# cells, and cells beyond the header, are data the UI does not own: written back as they came.
+_UNNAMED = "\x00"
+
+
+def _unowned_cells(text: str, header: list[str]) -> list[dict[str, Any]]:
+    """Per data row (blank lines skipped as :func:`read_sheet` skips them): the cells of the
+    columns without a header name, by placeholder, and the cells beyond the header."""
+    allow_large_fields()
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    out = []
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        named = {f"{_UNNAMED}{i}": cells[i] for i, h in enumerate(header) if not h and i < len(cells)}
+        out.append({"at": named, "tail": cells[len(header):]})
+    return out
 
 
 def store_path(sheet: str | os.PathLike) -> Path:
@@ -150,21 +172,25 @@ class TagStore:
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("rows", "categories", "tags", "comments"):
+            for table in ("rows", "categories", "tags", "comments", "unowned"):
                 con.execute(f"DELETE FROM {table}")
             drop = set(data.categories) | {_COMMENT}
+            text = self.sheet.read_text(encoding="utf-8-sig")
+            unowned = _unowned_cells(text, data.header)
             for pos, row in enumerate(data.rows):
                 cells = {k: v for k, v in row.items() if k not in drop}
                 con.execute(
                     "INSERT INTO rows VALUES (?, ?, ?)", (pos, row["id"], json.dumps(cells))
                 )
+                if unowned[pos]["at"] or unowned[pos]["tail"]:
+                    con.execute("INSERT INTO unowned VALUES (?, ?)", (row["id"], json.dumps(unowned[pos])))
                 for cat in data.marks[pos]:
                     con.execute("INSERT INTO tags VALUES (?, ?)", (row["id"], cat))
                 if row.get(_COMMENT, "").strip():
                     con.execute("INSERT INTO comments VALUES (?, ?)", (row["id"], row[_COMMENT]))
             for pos, cat in enumerate(data.categories):
                 con.execute("INSERT INTO categories VALUES (?, ?)", (pos, cat))
-            header = [h for h in data.header if h]
+            header = [h or f"{_UNNAMED}{i}" for i, h in enumerate(data.header)]
             if _COMMENT not in header:
                 header.append(_COMMENT)
             self._set("header", json.dumps(header))
@@ -187,13 +213,18 @@ class TagStore:
 
         cats = self.categories()
         header = self.header
-        rows = []
+        unowned = {rid: json.loads(v) for rid, v in self._con.execute("SELECT id, cells FROM unowned")}
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["" if h.startswith(_UNNAMED) else neutralize(h) for h in header])
         for r in self.rows():
             cells = dict(r["cells"])
             cells.update({c: ("1" if c in r["tags"] else "") for c in cats})
             cells[_COMMENT] = r["comment"]
-            rows.append(cells)
-        data = write_sheet_csv(header, rows).encode("utf-8")
+            kept = unowned.get(r["id"], {"at": {}, "tail": []})
+            writer.writerow([kept["at"].get(h, "") if h.startswith(_UNNAMED) else neutralize(str(cells.get(h, "")))
+                             for h in header] + kept["tail"])
+        data = buf.getvalue().encode("utf-8")
         atomic_write_bytes(self.sheet, data)
         self._con.execute("BEGIN IMMEDIATE")
         self._set("exported", _digest(data))

@@ -109,19 +109,68 @@
     $("advice").textContent = s.advice || "";
   }
 
+  // Pixel features as an image: shape (C, H, W), C = 1 (grey, ink dark on white) or 3 (RGB).
   function drawPixels(px) {
-    var side = px.side, vals = px.values;
+    var shape = px.shape || [1, px.side, px.side];
+    var c = shape[0], h = shape[1], w = shape[2], vals = px.values, plane = h * w;
     var max = Math.max.apply(null, vals), min = Math.min(0, Math.min.apply(null, vals));
     var span = (max - min) || 1;
-    var canvas = el("canvas", { width: side, height: side, "class": "pixels", "aria-label": "pixel image" });
+    var canvas = el("canvas", { width: w, height: h, "class": "pixels", "aria-label": "pixel image " + h + "x" + w });
     var ctx = canvas.getContext("2d");
-    var img = ctx.createImageData(side, side);
-    for (var i = 0; i < side * side; i++) {
-      var g = Math.round(255 * (1 - (vals[i] - min) / span)); // ink dark on white
-      img.data[4 * i] = g; img.data[4 * i + 1] = g; img.data[4 * i + 2] = g; img.data[4 * i + 3] = 255;
+    var img = ctx.createImageData(w, h);
+    for (var i = 0; i < plane; i++) {
+      for (var k = 0; k < 3; k++) {
+        var v = (vals[(c === 3 ? k : 0) * plane + i] - min) / span;
+        img.data[4 * i + k] = Math.round(255 * (c === 3 ? v : 1 - v));
+      }
+      img.data[4 * i + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
+    var scale = Math.max(1, Math.floor(224 / Math.max(w, h)));
+    canvas.style.width = (w * scale) + "px";
+    canvas.style.height = (h * scale) + "px";
     return canvas;
+  }
+
+  function fileUrl(path) { return "/file/" + encodeURIComponent(path); }
+
+  function renderMedia(vis) {
+    vis.textContent = "";
+    row.images.forEach(function (im) {
+      var fig = el("figure");
+      fig.appendChild(el("img", { alt: im.column + ": " + im.path, src: fileUrl(im.path) }));
+      fig.appendChild(el("figcaption", {}, im.path));
+      vis.appendChild(fig);
+    });
+    (row.audio || []).forEach(function (au) {
+      var fig = el("figure", { "class": "audio" });
+      fig.appendChild(el("audio", { controls: "", preload: "metadata", src: fileUrl(au.path),
+                                    "aria-label": au.column + ": " + au.path }));
+      fig.appendChild(el("figcaption", {}, au.path));
+      vis.appendChild(fig);
+    });
+    if (row.pixels) { vis.appendChild(drawPixels(row.pixels)); }
+  }
+
+  // Numeric features: value and z-score against train; the most unusual ones highlighted.
+  function renderFeatures() {
+    var box = $("features");
+    box.textContent = "";
+    var feats = row.features || [];
+    box.className = feats.length ? "features" : "features hidden";
+    if (!feats.length) { return; }
+    var table = el("table");
+    var head = el("tr");
+    ["feature", "value", "z vs train"].forEach(function (h) { head.appendChild(el("th", {}, h)); });
+    table.appendChild(head);
+    feats.forEach(function (f) {
+      var tr = el("tr", f.unusual ? { "class": "unusual", title: "among the most unusual values (|z| >= 2)" } : {});
+      tr.appendChild(el("th", {}, f.column));
+      tr.appendChild(el("td", {}, f.value));
+      tr.appendChild(el("td", {}, f.z === null ? "" : (f.z > 0 ? "+" : "") + f.z.toFixed(1)));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
   }
 
   function renderRow() {
@@ -133,23 +182,15 @@
     $("y-pred").className = row.y_pred === row.y_true ? "match" : "";
     $("confidence").textContent = row.confidence ? "confidence " + row.confidence : "";
     $("sampled-as").className = "badge " + (row.sampled_as === "correct" ? "correct" : "hidden");
-    var vis = $("visual");
-    vis.textContent = "";
-    row.images.forEach(function (im) {
-      var fig = el("figure");
-      fig.appendChild(el("img", { alt: im.column + ": " + im.path,
-                                  src: "/file/" + encodeURIComponent(im.path) }));
-      fig.appendChild(el("figcaption", {}, im.path));
-      vis.appendChild(fig);
-    });
-    if (row.pixels) { vis.appendChild(drawPixels(row.pixels)); }
+    renderMedia($("visual"));
+    renderFeatures();
     var texts = $("texts");
     texts.textContent = "";
     row.texts.forEach(function (t) {
-      var p = el("p");
-      p.appendChild(el("span", { "class": "muted" }, t.column));
-      p.appendChild(document.createTextNode(" " + t.text));
-      texts.appendChild(p);
+      var fig = el("figure", { "class": "text" });
+      fig.appendChild(el("figcaption", {}, t.column));
+      fig.appendChild(el("div", { "class": "text-body", tabindex: "0" }, t.text));
+      texts.appendChild(fig);
     });
     var fields = $("fields");
     fields.textContent = "";
@@ -159,7 +200,9 @@
       tr.appendChild(el("td", {}, f.value));
       fields.appendChild(tr);
     });
-    $("fields-box").open = !row.images.length && !row.pixels && !row.texts.length;
+    $("fields-box").className = row.fields.length ? "" : "hidden";
+    $("fields-box").open = !row.images.length && !(row.audio || []).length && !row.pixels &&
+      !row.texts.length && !(row.features || []).length;
     $("comment").value = row.comment;
     renderCategories();
   }

@@ -1,0 +1,93 @@
+"""`mlstrat tune`: random hyperparameter search, coarse to fine, chosen on dev."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mlstrat.cli._app import app
+
+
+@app.command("tune")
+def tune_command(
+    config: Path = typer.Argument(..., help="Training TOML with a [tune] section ([tune.space] name = [low, high])."),
+    budget: int | None = typer.Option(None, "--budget", min=2, help="Trials in all (default: [tune] budget)."),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help="Trials trained in parallel processes."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Seeds the sampler (default: [tune] seed)."),
+    output: Path | None = typer.Option(None, "-o", "--output",
+                                       help="Folder for the trials, tune.db and tune.json (default: runs/tune-<config>)."),
+    force: bool = typer.Option(False, "--force", help="Reuse an output folder that already holds a search."),
+    human: list[str] = typer.Option([], "--human", help='Human-level error for the trials\' diagnoses: "expert=0.5%"'),
+    store: Path | None = typer.Option(None, "--store", help="Run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Record every trial in the run store."),
+    json_: bool = typer.Option(False, "--json", help="Print tune.json."),
+) -> None:
+    """Search the [tune.space] hyperparameters at random (log scales, never a grid), zoom on the
+    best region, record every trial with its diagnosis, and choose the winner on dev under the
+    satisficing constraints."""
+    from mlstrat.tune import tune
+
+    result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
+                  record=record, force=force)
+    if json_:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(result.to_dict())
+        return
+    _render(result)
+
+
+def _render(result: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import console
+
+    out = console()
+    doc = result.to_dict()
+    names = [p["name"] for p in doc["space"]]
+    best = doc["best"]
+    table = Table(title=f"{len(doc['trials'])} trials, chosen on {doc['metric']} (dev)")
+    for col in ("#", "round", *names, doc["metric"], "seconds", "parameters", "feasible"):
+        table.add_column(escape(col), justify="right")
+    for t in sorted(doc["trials"], key=lambda t: (t["value"] is None, t["value"] or 0.0)):
+        mark = "[bold green]" if best and t["number"] == best["number"] else ""
+        value = "failed" if t["value"] is None else (format_rate(t["value"]) if doc["metric"] == "dev_error"
+                                                     else f"{t['value']:.4f}")
+        cells = [str(t["number"]), str(t["round"]), *[_fmt(t["params"][n]) for n in names], value,
+                 f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
+        table.add_row(*[mark + escape(c) for c in cells])
+    out.print(table)
+    zoom = ", ".join(f"{p['name']} {_fmt(p['low'])}..{_fmt(p['high'])}" for p in doc["zoomed"])
+    out.print(f"Zoomed region (round 2): {escape(zoom)}")
+    _render_effects(out, doc["effects"])
+    if best is None:
+        out.print("[bold red]No trial met the constraints.[/] Relax [tune] max_seconds / max_parameters.")
+    else:
+        values = ", ".join(f"{k} = {_fmt(v)}" for k, v in best["params"].items())
+        out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} "
+                  f"{best['value']:.4g}; run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
+    out.print(f"Written to {escape(str(Path(doc['output']) / 'tune.json'))}")
+
+
+def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> None:
+    from rich.table import Table
+
+    components = sorted({c for per in effects.values() for c in per})
+    if not components:
+        return
+    table = Table(title="Which component each hyperparameter moved (Spearman rho across trials; "
+                        "+ = the component grows with the value)")
+    table.add_column("hyperparameter")
+    for c in components:
+        table.add_column(c.replace("_", " "), justify="right")
+    for name, per in effects.items():
+        table.add_row(name, *["n/a" if per.get(c) is None else f"{per[c]:+.2f}" for c in components])
+    out.print(table)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)

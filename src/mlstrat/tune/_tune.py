@@ -1,0 +1,250 @@
+"""``mlstrat tune``: hyperparameter search over a training config, the method on top of Optuna.
+
+Each trial trains the config with its sampled values and is recorded in the run store with its
+metrics and diagnosis (train, train-dev and dev only: tuning never evaluates the test set, so
+trials do not count as test-set evaluations). The winner is the feasible trial with the best
+optimizing metric on dev; feasibility is the satisficing constraints (training time, parameter
+count). The effects table says which component (avoidable bias, variance) each hyperparameter
+moved across the trials.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlstrat._exceptions import ConfigError, InputError, MlstratError
+from mlstrat.tune._search import SearchResult, Trial, search
+from mlstrat.tune._space import TuneConfig, apply_params
+
+__all__ = ["TuneResult", "tune", "read_tune_config"]
+
+_NOT_TEST = ("train", "train_dev", "dev")
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What :func:`tune` found: every trial, the winner, the zoomed region and the effects."""
+
+    search: SearchResult
+    config: TuneConfig
+    output: Path
+    effects: dict[str, dict[str, float | None]]  # hyperparameter -> component -> Spearman rho
+    run_ids: dict[int, str]  # trial number -> recorded run id
+
+    @property
+    def best(self) -> Trial | None:
+        return self.search.best
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "output": str(self.output), "metric": self.config.metric, "budget": len(self.search.trials),
+            "seed": self.config.seed, "jobs": self.config.jobs,
+            "constraints": {"max_seconds": self.config.max_seconds or None,
+                            "max_parameters": self.config.max_parameters or None},
+            "space": [_param_dict(p) for p in self.search.space],
+            "zoomed": [_param_dict(p) for p in self.search.zoomed],
+            "best": None if best is None else {**best.to_dict(), "run_id": self.run_ids.get(best.number)},
+            "trials": [{**t.to_dict(), "run_id": self.run_ids.get(t.number)} for t in self.search.trials],
+            "effects": self.effects,
+        }
+
+
+def _param_dict(p: Any) -> dict[str, Any]:
+    return {"name": p.name, "low": p.low, "high": p.high, "scale": p.scale}
+
+
+def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfig]:
+    """(the training sections, the [tune] section) of a TOML config file."""
+    import tomllib
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        tune_config = TuneConfig.from_dict(raw.pop("tune", {}))
+        from mlstrat.nn import TrainConfig
+
+        TrainConfig.from_dict(raw, base_dir=path.parent)  # fail now, not in the first trial
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return raw, tune_config
+
+
+def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any], base_dir: str, output: str,
+                metric: str, threads: int) -> dict[str, Any]:
+    """Train one trial (in a worker process); returns only dev figures and the run's costs."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat.nn import TrainConfig, train
+
+    values = apply_params(config, params)
+    if threads:
+        values.setdefault("optim", {})["threads"] = threads
+    run_dir = Path(output) / f"trial-{number:03d}"
+    try:
+        train_config = TrainConfig.from_dict(values, base_dir=base_dir)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = train(train_config, run_dir=run_dir, force=True, progress=False)
+    except MlstratError as exc:
+        return {"value": None, "error": str(exc), "run_dir": str(run_dir)}
+    dev = result.metrics.get("dev")
+    if dev is None:
+        raise InputError(f"{train_config.data.manifest}: no dev rows; tuning chooses on dev")
+    key = "error" if metric == "dev_error" else "cost"
+    return {"value": dev[key], "dev": {"error": dev["error"], "cost": dev["cost"], "n": dev["n"]},
+            "seconds": round(result.seconds, 3), "n_parameters": result.n_parameters, "run_dir": str(run_dir),
+            "warnings": sorted({str(w.message) for w in caught if issubclass(w.category, MlstratWarning)})}
+
+
+def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | None = None, seed: int | None = None,
+         output: str | os.PathLike | None = None, store: Any = None, human: Sequence[str] = (),
+         record: bool = True, force: bool = False) -> TuneResult:
+    """Search the ``[tune.space]`` of a training config; record each trial; choose on dev.
+
+    Parameters
+    ----------
+    config : path-like
+        A training TOML with a ``[tune]`` section (``[tune.space]``: name = [low, high]).
+    budget, jobs, seed : int, default=None
+        Override ``[tune] budget``, ``jobs`` and ``seed``.
+    output : path-like, default=None
+        Folder for the trials' run directories, ``tune.db`` (Optuna) and ``tune.json``;
+        ``runs/tune-<config name>`` by default.
+    store : RunStore or path, default=None
+        Run store the trials are recorded in.
+    human : sequence of str
+        Human-level error(s) for the trials' diagnoses ("expert=0.5%").
+    record : bool, default=True
+    force : bool, default=False
+        Reuse an ``output`` folder that already holds a search.
+    """
+    import dataclasses
+
+    from mlstrat._json import dumps
+    from mlstrat.tables import atomic_write_text
+
+    path = Path(config)
+    raw, tc = read_tune_config(path)
+    overrides = {k: v for k, v in (("budget", budget), ("jobs", jobs), ("seed", seed)) if v is not None}
+    try:
+        tc = dataclasses.replace(tc, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("[tune] ", "--")) from None
+    out = Path(output) if output is not None else Path("runs") / f"tune-{path.stem}"
+    db = out / "tune.db"
+    if db.exists():
+        if not force:
+            raise InputError(f"{out}: already holds a search (tune.db); choose another folder (-o) or pass --force")
+        db.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    objective = _objective(raw, tc, base_dir=path.parent.resolve(), output=out.resolve())
+    recorder = _Recorder(store, human, raw, path) if record else None
+
+    def feasible(info: Mapping[str, Any]) -> bool:
+        return ((not tc.max_seconds or info.get("seconds", math.inf) <= tc.max_seconds)
+                and (not tc.max_parameters or info.get("n_parameters", math.inf) <= tc.max_parameters))
+
+    result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse, top=tc.top,
+                    storage=f"sqlite:///{db.resolve()}", feasible=feasible,
+                    on_trial=recorder.record if recorder else None)
+    effects = component_effects(result.trials, tc.space)
+    tuned = TuneResult(search=result, config=tc, output=out, effects=effects,
+                       run_ids=recorder.run_ids if recorder else {})
+    atomic_write_text(out / "tune.json", dumps(tuned.to_dict()) + "\n")
+    return tuned
+
+
+def _objective(raw: dict[str, Any], tc: TuneConfig, *, base_dir: Path, output: Path) -> Any:
+    # one thread per trial when trials run side by side: the processes share the cores
+    return functools.partial(train_trial, config=raw, base_dir=str(base_dir), output=str(output),
+                             metric=tc.metric, threads=1 if tc.jobs > 1 else 0)
+
+
+class _Recorder:
+    """Records each finished trial in the run store with its diagnosis on train/train-dev/dev."""
+
+    def __init__(self, store: Any, human: Sequence[str], raw: dict[str, Any], path: Path) -> None:
+        from mlstrat.runs import RunStore
+
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.human, self.raw, self.path = list(human), raw, path
+        self.run_ids: dict[int, str] = {}
+
+    def record(self, trial: Trial) -> None:
+        import warnings
+
+        from mlstrat._exceptions import MlstratWarning
+        from mlstrat.diagnosis import diagnose
+        from mlstrat.metrics import compute_metrics
+        from mlstrat.tables import fingerprint
+
+        run_dir = Path(trial.info["run_dir"])
+        predictions = run_dir / "predictions.parquet"
+        if trial.value is None or not predictions.exists():
+            return
+        table = _without_test(predictions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlstratWarning)
+            diagnosis = diagnose(table, human=self.human)
+            metrics = compute_metrics(table)
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+        note = f"tune {self.path.name} trial {trial.number} (round {trial.round}): {values}"
+        manifest = self.raw.get("data", {}).get("manifest")
+        data_fp = fingerprint(str((self.path.parent / manifest).resolve())) if manifest else None
+        run = self.store.record("tune", config=apply_params(self.raw, trial.params), data_fingerprint=data_fp,
+                                metrics=metrics, diagnosis=diagnosis, artifacts=run_dir, note=note)
+        self.run_ids[trial.number] = run.id
+        trial.info["components"] = _components(diagnosis)
+
+
+def _without_test(predictions: Path) -> Any:
+    """The trial's predictions on train, train-dev and dev: the test rows never leave the file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(predictions)
+    return table.filter(pc.is_in(table["split"], value_set=pa.array(list(_NOT_TEST))))
+
+
+def _components(diagnosis: Any) -> dict[str, float | None]:
+    """avoidable bias, variance, data mismatch (dev overfitting needs test: never here)."""
+    return {name: c.value for name, c in diagnosis.components.items() if name != "dev_overfitting"}
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def component_effects(trials: Sequence[Trial], space: Sequence[Any]) -> dict[str, dict[str, float | None]]:
+    """Spearman's rho between each hyperparameter (on its sampling axis) and each diagnosis
+    component across the recorded trials: which component a hyperparameter moved, and which way."""
+    from scipy.stats import spearmanr
+
+    rows = [t for t in trials if t.info.get("components")]
+    names = sorted({c for t in rows for c, v in t.info["components"].items() if v is not None})
+    out: dict[str, dict[str, float | None]] = {}
+    for p in space:
+        out[p.name] = {}
+        for c in names:
+            pairs = [(p.axis(t.params[p.name]), t.info["components"][c]) for t in rows
+                     if t.info["components"].get(c) is not None]
+            if len(pairs) < 4 or len({x for x, _ in pairs}) < 2 or len({y for _, y in pairs}) < 2:
+                out[p.name][c] = None
+                continue
+            rho = spearmanr([x for x, _ in pairs], [y for _, y in pairs]).statistic
+            out[p.name][c] = None if not math.isfinite(rho) else round(float(rho), 3)
+    return out

@@ -1,0 +1,87 @@
+"""Groups holding several labels or several domains (compared with scikit-learn and hand counts)."""
+
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.model_selection import StratifiedGroupKFold
+
+from mlstrat import MlstratWarning
+from mlstrat.splits import split
+
+from .conftest import assignment, run_split
+
+
+def _grouped_manifest(seed: int, n_groups: int = 150) -> pa.Table:
+    """Groups of 1-30 rows whose labels follow a group-specific (mostly skewed) mix."""
+    rng = np.random.default_rng(seed)
+    ids, grp, lab = [], [], []
+    for g in range(n_groups):
+        p = rng.dirichlet([0.5, 0.5, 0.5])
+        for _ in range(int(rng.integers(1, 31))):
+            ids.append(f"r{len(ids)}")
+            grp.append(f"g{g}")
+            lab.append("abc"[rng.choice(3, p=p)])
+    return pa.table({"id": ids, "grp": grp, "label": lab})
+
+
+def _worst_share_gap(y: np.ndarray, mask: np.ndarray) -> float:
+    return max(abs((y[mask] == c).mean() - (y == c).mean()) for c in np.unique(y))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_label_shares_with_mixed_groups_match_stratified_group_kfold(seed):
+    m = _grouped_manifest(seed)
+    y, groups = np.array(m.column("label").to_pylist()), np.array(m.column("grp").to_pylist())
+    # Reference: scikit-learn's 5-fold StratifiedGroupKFold; fold 0 as test, fold 1 as dev (20% each).
+    folds = list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(y, y, groups))
+    ref = max(_worst_share_gap(y, np.isin(np.arange(len(y)), folds[i][1])) for i in (0, 1))
+
+    res = run_split(m, label="label", group="grp", dev_size=0.2, test_size=0.2, train_dev="none")
+    got = assignment(res)
+    sp = np.array([got[i] for i in m.column("id").to_pylist()])
+    ours = max(_worst_share_gap(y, sp == s) for s in ("test", "dev"))
+    assert ours <= ref
+    assert all(len({sp[i] for i in np.flatnonzero(groups == g)}) == 1 for g in np.unique(groups))
+    # sizes stay near the request although groups are whole
+    assert abs((sp == "test").sum() - 0.2 * len(y)) <= 15
+
+
+def test_mixed_label_groups_are_deterministic_and_locked(tmp_path):
+    m = _grouped_manifest(7, n_groups=60)
+    first = run_split(m, label="label", group="grp", dev_size=0.2, test_size=0.2, train_dev=0.1)
+    assert assignment(run_split(m.take(np.arange(m.num_rows)[::-1]), label="label", group="grp", dev_size=0.2,
+                                test_size=0.2, train_dev=0.1)) == assignment(first)
+    lock = first.write_lock(tmp_path / "lock.parquet")
+    more = _grouped_manifest(8, n_groups=20)
+    more = pa.table({"id": [f"n{i}" for i in range(more.num_rows)],
+                     "grp": [f"new{g}" for g in more.column("grp").to_pylist()],
+                     "label": more.column("label")})
+    second = run_split(pa.concat_tables([m, more]), label="label", group="grp", dev_size=0.2, test_size=0.2,
+                       train_dev=0.1, lock=lock)
+    after = assignment(second)
+    assert all(after[i] == s for i, s in assignment(first).items())
+
+
+def test_target_rows_in_mixed_domain_groups_warn_with_counts():
+    # g1: 2 app + 1 web (mixed), g2: 1 app + 2 web (mixed), g3..: app only. Hand count: 3 rows, 2 groups.
+    grp = ["g1", "g1", "g1", "g2", "g2", "g2"] + [f"a{i}" for i in range(20)]
+    dom = ["app", "app", "web", "app", "web", "web"] + ["app"] * 20
+    m = pa.table({"id": [f"r{i}" for i in range(len(grp))], "grp": grp, "domain": dom})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = split(m, group="grp", target="app", dev_size=4, test_size=4)
+    message = ("3 'app' row(s) in 2 group(s) that also hold other domains stay in train/train-dev so that "
+               "dev/test remain pure target rows")
+    assert message in res.summary["warnings"]
+    assert any(str(w.message) == message and w.category is MlstratWarning for w in caught)
+    got = assignment(res)
+    assert {got[f"r{i}"] for i in range(6)} <= {"train", "train_dev"}
+
+
+def test_no_mixed_domain_warning_when_groups_are_pure():
+    m = pa.table({"id": [f"r{i}" for i in range(20)], "grp": [f"g{i // 2}" for i in range(20)],
+                  "domain": ["app"] * 10 + ["web"] * 10})
+    res = run_split(m, group="grp", target="app", dev_size=2, test_size=2)
+    assert not any("other domains" in w for w in res.summary["warnings"])
