@@ -12,7 +12,12 @@ mlstrat is timed end to end (read the Parquet manifest, normalize, train, predic
 write the run directory) and, separately, its training loop alone (Fitter.fit).
 The bare loop and sklearn get in-memory arrays (no file reading, no predictions written).
 
-Run: flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py
+Run: flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py --batches 128,512,2048
+
+With ``--batches`` the tools run interleaved per round and batch size; mlstrat chooses its threads
+by measurement and the bare loop then runs with the same count. Each row adds the physical
+limit: FLOPs per sample (6 x weights: forward 2, backward 4 multiply-adds per weight) times
+samples/s, against the cores' fp32 peak (AVX2 with two FMA pipes: 32 FLOP per cycle per core).
 
 `--stream` compares instead the memory and streaming loaders of `mlstrat train` end to end,
 each run in a fresh process so that its peak RSS is its own (interleaved, `--rounds` rounds):
@@ -106,6 +111,28 @@ def run_bare(X, y, train, threads: int) -> dict:
             "threads": threads}
 
 
+def flops_per_sample() -> int:
+    """Training FLOPs per example for the benchmark MLP: 2 (forward) + 4 (backward) per weight."""
+    sizes = (64, *HIDDEN, 10)
+    return 6 * sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def peak_flops() -> float:
+    """fp32 peak of the cores torch may use: cores x GHz x 32 (AVX2, two 256-bit FMA pipes)."""
+    import os
+
+    mhz = 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                mhz = float(line.split(":")[1])
+                break
+    return (os.cpu_count() or 1) * mhz * 1e6 * 32
+
+
+DEVICE = "cpu"
+
+
 def run_mlstrat(path: Path, loader: str) -> dict:
     from mlstrat.nn import DataConfig, ModelConfig, OptimConfig, RegularizationConfig, TrainConfig, train
     from mlstrat.nn import _trainer
@@ -123,7 +150,7 @@ def run_mlstrat(path: Path, loader: str) -> dict:
     _trainer.Fitter.fit = timed
     config = TrainConfig(data=DataConfig(manifest=str(path), feature_prefix="px_", loader=loader),
                          model=ModelConfig(hidden=HIDDEN), regularization=RegularizationConfig(l2=L2),
-                         optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS))
+                         optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS, device=DEVICE))
     run_dir = DATA / f"run-{loader}"
     shutil.rmtree(run_dir, ignore_errors=True)
     try:
@@ -135,7 +162,38 @@ def run_mlstrat(path: Path, loader: str) -> dict:
     m = result.metrics["train"]["n"]
     return {"seconds": seconds, "samples_per_s": EPOCHS * m / seconds, "fit_seconds": fit_seconds[0],
             "fit_samples_per_s": EPOCHS * m / fit_seconds[0], "dev_error": result.metrics["dev"]["error"],
-            "loader": loader}
+            "loader": loader, "threads": result.history.get("threads"), "device": result.device}
+
+
+def batches_table(path: Path, X, y, train, batches: list[int], rounds: int) -> None:
+    """sklearn (default BLAS threads and 1 thread), mlstrat end to end and its loop, the bare loop,
+    interleaved per round and batch size; a JSON line each, then the medians with the
+    hardware fraction."""
+    global BATCH
+    flops, peak = flops_per_sample(), peak_flops()
+    print(json.dumps({"flops_per_sample": flops, "peak_gflops": round(peak / 1e9, 1)}), flush=True)
+    results = []
+    for r in range(rounds):
+        for batch in batches:
+            BATCH = batch
+            ml = run_mlstrat(path, "memory")
+            runs = {"mlstrat": ml, "bare_torch": run_bare(X, y, train, ml["threads"] or 1),
+                    "sklearn": run_sklearn(X, y, train), "sklearn_1thread": run_sklearn(X, y, train, threads=1)}
+            for tool, out in runs.items():
+                row = {"round": r + 1, "batch": batch, "tool": tool, **out,
+                       "pct_of_peak": 100 * out["samples_per_s"] * flops / peak}
+                results.append(row)
+                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+    for batch in batches:
+        med = {t: float(np.median([x["samples_per_s"] for x in results if x["tool"] == t and x["batch"] == batch]))
+               for t in ("mlstrat", "bare_torch", "sklearn", "sklearn_1thread")}
+        loop = float(np.median([x["fit_samples_per_s"] for x in results if x["tool"] == "mlstrat" and x["batch"] == batch]))
+        print(json.dumps({"batch": batch, **{k: round(v) for k, v in med.items()}, "mlstrat_loop": round(loop),
+                          "vs_sklearn_best": round(med["mlstrat"] / max(med["sklearn"], med["sklearn_1thread"]), 2),
+                          "vs_bare": round(med["mlstrat"] / med["bare_torch"], 2),
+                          "loop_vs_bare": round(loop / med["bare_torch"], 2),
+                          "mlstrat_pct_of_peak": round(100 * med["mlstrat"] * flops / peak, 2)}), flush=True)
+    shutil.rmtree(DATA / "run-memory", ignore_errors=True)
 
 
 def run_loader_in_fresh_process(path: Path, loader: str) -> dict:
@@ -166,15 +224,17 @@ def stream_vs_memory(path: Path, rounds: int) -> None:
 
 
 def main() -> None:
-    global BATCH, EPOCHS
+    global BATCH, EPOCHS, DEVICE
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--stream", action="store_true", help="memory vs stream loader, fresh processes")
+    parser.add_argument("--batches", default="", help="comma-separated batch sizes: the side-by-side table")
+    parser.add_argument("--device", default="cpu", help="mlstrat's [optim] device (cuda: scripts/gpu-check.sh)")
     args = parser.parse_args()
-    BATCH, EPOCHS = args.batch, args.epochs
+    BATCH, EPOCHS, DEVICE = args.batch, args.epochs, args.device
     if args.stream:
         path, *_ = make_data(args.tiles)
         stream_vs_memory(path, args.rounds)
@@ -185,6 +245,10 @@ def main() -> None:
     from mlstrat.nn import ModelConfig, OptimConfig, TrainConfig
 
     path, X, y, train = make_data(args.tiles)
+    if args.batches:
+        run_mlstrat(path, "memory")  # warm-up: imports, once per process
+        batches_table(path, X, y, train, [int(b) for b in args.batches.split(",")], args.rounds)
+        return
     threads = auto_threads(TrainConfig(model=ModelConfig(hidden=HIDDEN), optim=OptimConfig(batch_size=BATCH)), 64)
     print(f"batch {BATCH}, rows {len(y)} (train {int(train.sum())}), torch {torch.__version__}, "
           f"cuda available: {torch.cuda.is_available()}, mlstrat threads: {threads}", flush=True)

@@ -129,11 +129,11 @@ def test_from_predictions_file(predictions):
 
 def test_predictions_bad_input(tmp_path):
     path = tmp_path / "p.csv"
-    path.write_text("split,y_true,y_pred\nvalid,1,1\n")
+    path.write_text("split,y_true,y_pred\nholdout,1,1\n")
     result = _run(str(path))
     assert result.exit_code == 2
     assert (
-        "column 'split' has unknown value(s) 'valid'; allowed: train, train_dev, dev, test"
+        "column 'split' has unknown value(s) 'holdout'; allowed: train, train_dev, dev, test"
         in result.output
     )
     path.write_text("split,y_true\ndev,1\n")

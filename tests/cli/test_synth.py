@@ -111,7 +111,7 @@ def test_pool_warning_is_shown(manifest, tmp_path):
         (
             ["-t", "blur,haze"],
             "unknown transform(s) 'haze'; available for images: blur, noise, brightness_contrast, "
-            "shift, rotate, fog",
+            "shift, rotate, fog, hflip, vflip, crop",
         ),
         (
             ["-t", "blur", "--split", "test"],

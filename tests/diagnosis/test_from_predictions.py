@@ -147,9 +147,9 @@ def test_human_labels_bad_input(tmp_path):
 
 def test_unknown_split_in_predictions():
     table = _table({"train": 8, "dev": 60}, n=20)
-    table["split"] = np.where(table["split"] == "dev", "valid", table["split"])
+    table["split"] = np.where(table["split"] == "dev", "holdout", table["split"])
     with pytest.raises(
-        InputError, match=r"unknown value\(s\) 'valid'; allowed: train, train_dev, dev, test"
+        InputError, match=r"unknown value\(s\) 'holdout'; allowed: train, train_dev, dev, test"
     ):
         diagnose(table)
 

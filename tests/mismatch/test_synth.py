@@ -143,7 +143,7 @@ def test_writes_the_output_and_never_overwrites_the_input(tmp_path, small_digits
             dict(transforms=["blur", "fogg"]),
             ConfigError,
             r"^unknown transform\(s\) 'fogg' \(did you mean 'fog'\?\); available for images: blur, noise, "
-            r"brightness_contrast, shift, rotate, fog$",
+            r"brightness_contrast, shift, rotate, fog, hflip, vflip, crop$",
         ),
         (
             dict(transforms=["blur"], split="dev"),

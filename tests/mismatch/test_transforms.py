@@ -74,7 +74,7 @@ def test_unknown_transform_lists_the_available_ones():
     with pytest.raises(
         ConfigError,
         match=r"^unknown transform 'blurr' \(did you mean 'blur'\?\); available: "
-        r"blur, noise, brightness_contrast, shift, rotate, fog$",
+        r"blur, noise, brightness_contrast, shift, rotate, fog, hflip, vflip, crop$",
     ):
         apply_transforms(_x(), ["blurr"], rng=np.random.default_rng(0))
 

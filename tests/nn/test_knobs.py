@@ -177,7 +177,8 @@ def test_gradcheck_passes_with_batch_norm():
         out = torch.func.functional_call(net64, state, (X64,))
         return cross_entropy_cost(out, y)
 
-    assert torch.autograd.gradcheck(J, tuple(p.detach().clone().requires_grad_(True) for p in params), eps=1e-6)
+    assert torch.autograd.gradcheck(J, tuple(p.detach().clone().requires_grad_(True) for p in params), eps=1e-6,
+                                    fast_mode=True)  # random projections of the Jacobian: seconds, not minutes
 
 
 def test_trainer_with_batch_norm_learns_and_round_trips(tmp_path, digits_path):
@@ -220,3 +221,27 @@ def test_l2_still_skips_batch_norm_gamma_in_the_optimizer():
     decayed, free = make_optimizer(net, config, m=10).param_groups
     assert len(decayed["params"]) == 3 and all(p.dim() == 2 for p in decayed["params"])
     assert len(free["params"]) == 5  # gamma, beta of two norms + the head's bias
+
+
+# -- threads from a measurement -------------------------------------------------------------------
+
+
+def test_thread_measurement_changes_nothing_it_measures():
+    from mlstrat.nn._threads import measure_threads
+
+    net = _bn_net()
+    net.dropouts[0].keep_prob = 0.5
+    X, y = torch.randn(256, 6), torch.randint(0, 3, (256,))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rng = torch.get_rng_state()
+    n = measure_threads(net, X, y, cross_entropy_cost, steps=10_000)
+    assert n in (1, torch.get_num_threads())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # weights and BN buffers
+    assert torch.equal(rng, torch.get_rng_state())  # dropout draws untouched
+    assert all(p.grad is None for p in net.parameters())
+    assert measure_threads(net, X, y, cross_entropy_cost, steps=10) == 1  # too short a run to measure
+
+
+def test_pinned_threads_are_recorded(tmp_path, digits_path):
+    config = small_config(digits_path, optim=OptimConfig(epochs=1, batch_size=64, threads=2))
+    assert train(config, run_dir=tmp_path / "t").history["threads"] == 2

@@ -163,3 +163,34 @@ def test_f1_diagnosis_without_human_level():
     html = render_report(diagnosis=d)
     assert "1 - F1 diagnosis" in html and "<th class=\"num\">1 - F1</th>" in html
     assert html.count("<svg") == 1
+
+
+def test_learning_rate_and_gradient_health_are_drawn():
+    epochs = [{"epoch": e, "train_cost": 1.0 / e, "dev_cost": 1.2 / e, "train_error": 0.1, "dev_error": 0.12,
+               "lr": 0.1 * 0.95 ** (e - 1),
+               "layers": {"hidden.0": {"grad_norm": 1e-6 * e, "weight_norm": 5.0, "update_ratio": 1e-3, "size": 64},
+                          "head": {"grad_norm": 0.3, "weight_norm": 3.0, "update_ratio": 1e-3, "size": 16}}}
+              for e in range(1, 6)]
+    warning = {"code": "gradient-vanishing", "message": "layer hidden.0: <vanishing> & co"}
+    html = render_report(history={"epochs": epochs, "best_epoch": 5, "stopped_early": False,
+                                  "restored_best": False, "warnings": [warning]})
+    assert "Learning rate and gradient health" in html
+    assert "Learning rate and gradient norm per layer, per epoch" in html  # the chart's title
+    assert "layer hidden.0: &lt;vanishing&gt; &amp; co" in html  # escaped
+    plain = render_report(history=HISTORY)  # an older history without lr / layers: no chart
+    assert "Learning rate and gradient health" not in plain
+
+
+def test_tune_section_shows_the_effects_and_the_trials():
+    tune = {"metric": "dev_error", "space": [{"name": "lr"}, {"name": "l2"}],
+            "best": {"number": 1},
+            "trials": [{"number": 0, "round": 1, "params": {"lr": 0.1, "l2": 1.0}, "value": 0.2, "feasible": True},
+                       {"number": 1, "round": 2, "params": {"lr": 0.01, "l2": 0.5}, "value": 0.05, "feasible": True},
+                       {"number": 2, "round": 2, "params": {"lr": 0.02, "l2": 0.7}, "value": None, "feasible": False}],
+            "effects": {"lr": {"avoidable_bias": -0.5, "variance": 0.25}, "l2": {"avoidable_bias": None, "variance": -0.8}}}
+    html = render_report(tune=tune)
+    assert 'id="tune"' in html and "Which component each hyperparameter moved" in html
+    assert "-0.50" in html and "+0.25" in html and "-0.80" in html and "n/a" in html
+    body = html[html.index('id="tune"'):]
+    assert body.index("1 (best)") < body.index(">0<") < body.index("failed")  # best first, failed last
+    assert "5.0%" in body

@@ -27,6 +27,12 @@ def _predictions(path, seed=0, n=400):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _artifacts_under_tmp(tmp_path, monkeypatch):
+    """A SQLite tracking store keeps artifacts under ./mlruns of the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def uri(tmp_path_factory):
     """One SQLite tracking store for the module (creating one runs MLflow's migrations: slow)."""

@@ -133,8 +133,8 @@ def test_read_predictions_sizes():
 
 
 def test_read_predictions_unknown_split():
-    with pytest.raises(InputError, match=r"column 'split' has unknown value\(s\) 'valid'; allowed: train, train_dev, dev, test"):
-        read_predictions(_preds(split=["train", "valid", "dev", "test"]))
+    with pytest.raises(InputError, match=r"column 'split' has unknown value\(s\) 'holdout'; allowed: train, train_dev, dev, test"):
+        read_predictions(_preds(split=["train", "holdout", "dev", "test"]))
 
 
 def test_read_predictions_nan_labels():

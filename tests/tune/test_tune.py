@@ -67,6 +67,7 @@ def test_dev_is_the_only_split_the_search_looks_at(tmp_path):
     assert values[0] != values[2]  # the dev labels did
     assert a.best.number == b.best.number
     assert a.best.value == min(values[0]) and a.best.value == a.best.info["dev"]["error"]
+    assert "Which component each hyperparameter moved" in (tmp_path / "ta" / "tune.html").read_text()
 
     # every trial is a recorded run, with its diagnosis and without the test split
     runs = [store.get(a.run_ids[t.number]) for t in a.search.trials]

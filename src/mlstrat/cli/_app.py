@@ -36,6 +36,45 @@ def fill_optional_values(args: list[str]) -> list[str]:
     return out
 
 
+def _reflow(text: str) -> str:
+    """Join the hard line breaks inside each paragraph (lists and indented blocks stay)."""
+    out = []
+    for para in text.split("\n\n"):
+        lines = [ln.strip() for ln in para.strip().splitlines()]
+        listed = any(ln[:1] in "-*•" or ln[:2].rstrip(".").isdigit() for ln in lines[1:])
+        out.append("\n".join(lines) if listed else " ".join(lines))
+    return "\n\n".join(out)
+
+
+def polish_help(command: click.Command) -> None:
+    """Help as written: ``[data]`` is text, not Rich markup; no ``<bool>`` after flags; no
+    hard line breaks in the middle of a sentence. Applied to every command of the tree."""
+    import inspect
+
+    from rich.markup import escape
+
+    if command.help:
+        command.help = escape(_reflow(inspect.cleandoc(command.help)))
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # a flag takes no value: show none
+    if not getattr(command, "_mlstrat_help_patched", False):
+        original = command.get_help_option
+
+        def get_help_option(ctx: click.Context) -> Any:
+            option = original(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = get_help_option  # type: ignore[method-assign]
+        command._mlstrat_help_patched = True  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        polish_help(sub)
+
+
 class _Group(TyperGroup):
     """Turns library errors into one red line and exit code 2, never a traceback."""
 
@@ -43,6 +82,7 @@ class _Group(TyperGroup):
         import sys
 
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
+        polish_help(self)
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:

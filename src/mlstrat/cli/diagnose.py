@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._common import (
+    SPLIT_COL_HELP,
+    Y_PRED_HELP,
+    Y_TRUE_HELP,
+    engine_option,
+    predictions_source,
+    start_engine,
+)
 
 
 @app.command("diagnose")
@@ -71,6 +78,9 @@ def diagnose_command(
         help="Exit 1 when one of these problems is found: "
         "avoidable_bias,variance,data_mismatch,dev_overfitting",
     ),
+    y_true: str | None = typer.Option(None, "--y-true", help=Y_TRUE_HELP),
+    y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),
+    split_col: str | None = typer.Option(None, "--split-col", help=SPLIT_COL_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     store: Path | None = typer.Option(
         None, "--store", help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."
@@ -93,7 +103,7 @@ def diagnose_command(
                         json_out=json_out, store=store, note=note, record=record)
         return
     result = diagnose(
-        str(predictions) if predictions is not None else None,
+        predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
         errors=errors,
         sizes=sizes,
         human=human,

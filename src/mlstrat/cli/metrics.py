@@ -7,7 +7,14 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._common import (
+    SPLIT_COL_HELP,
+    Y_PRED_HELP,
+    Y_TRUE_HELP,
+    engine_option,
+    predictions_source,
+    start_engine,
+)
 
 
 def _render(report: Any) -> list[Any]:
@@ -101,6 +108,9 @@ def metrics_command(
     zero_division: str = typer.Option(
         "warn", "--zero-division", help="Value of undefined P/R/F1: warn (0 + warning), 0, 1, nan."
     ),
+    y_true: str | None = typer.Option(None, "--y-true", help=Y_TRUE_HELP),
+    y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),
+    split_col: str | None = typer.Option(None, "--split-col", help=SPLIT_COL_HELP),
     regression: bool = typer.Option(
         False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
     ),
@@ -122,7 +132,7 @@ def metrics_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
         report = compute_metrics(
-            str(predictions),
+            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
             split=split or None,
             pos_label=_label(pos_label),
             weight=weight,

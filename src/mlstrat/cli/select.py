@@ -53,8 +53,8 @@ def _render(sel: Any) -> list[Any]:
 
 @app.command("select")
 def select_command(
-    candidates: Path = typer.Argument(
-        ..., help="Table of candidates (CSV, JSON, Parquet): one row per model."
+    candidates: Path | None = typer.Argument(
+        None, help="Table of candidates (CSV, JSON, Parquet): one row per model; or use --runs."
     ),
     maximize: str | None = typer.Option(
         None, "--maximize", help="The optimizing metric to maximize."
@@ -66,14 +66,33 @@ def select_command(
         [], "--require", help='Satisficing constraint, repeatable: "latency_ms<100".'
     ),
     name_col: str = typer.Option("name", "--name-col", help="Column naming each candidate."),
+    runs: bool = typer.Option(
+        False,
+        "--runs",
+        help="Choose among the recorded runs: columns dev_error, train_error, dev_f1, ..., "
+        "the components (variance, ...) and numeric config keys (optim.lr); never test metrics.",
+    ),
+    kind: str | None = typer.Option(None, "--kind", help="With --runs: only runs of this kind."),
+    store: Path | None = typer.Option(
+        None, "--store", help="With --runs: the run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the selection as JSON."),
 ) -> None:
     """Pick the best model: optimize one metric among the candidates meeting every constraint."""
+    from mlstrat._exceptions import ConfigError
     from mlstrat.metrics import select
 
-    sel = select(
-        str(candidates), maximize=maximize, minimize=minimize, require=require, name_col=name_col
-    )
+    if (candidates is None) == (not runs):
+        raise ConfigError("select: give a table of candidates or --runs (one of them)")
+    if runs:
+        from mlstrat.runs import RunStore, runs_as_candidates
+
+        table: object = runs_as_candidates(RunStore(store).list(kind=kind))
+        if not table:
+            raise ConfigError("select --runs: the run store has no runs" + (f" of kind {kind!r}" if kind else ""))
+    else:
+        table = str(candidates)
+    sel = select(table, maximize=maximize, minimize=minimize, require=require, name_col=name_col)
     if json_out:
         from mlstrat.cli._common import echo_json
 

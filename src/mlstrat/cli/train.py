@@ -38,7 +38,7 @@ def train_command(
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
         _train_quietly(train_config, output, force)
         return
-    result = train(train_config, run_dir=output, force=force)
+    result = _train_showing_health(train, train_config, output, force)
     if record:
         run_id = _record(train_config, result, human=human, store=store, note=note)
         if not json_:
@@ -146,6 +146,28 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
                                  metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
                                  data=config.data.manifest)
     return run.id
+
+
+def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool) -> Any:
+    """Train; the gradient-health warnings are rendered from the history (one clean line each on
+    stderr), any other warning passes through as usual."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(config, run_dir=output, force=force)
+    health = {w["message"] for w in result.history.get("warnings", [])}
+    for w in caught:
+        if str(w.message) not in health:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if health:
+        from rich.markup import escape
+
+        from mlstrat.cli._common import err_console
+
+        for message in sorted(health):
+            err_console().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+    return result
 
 
 def _render_train(result: Any) -> None:

@@ -68,8 +68,9 @@ def _render(result: Any) -> None:
         out.print("[bold red]No trial met the constraints.[/] Relax [tune] max_seconds / max_parameters.")
     else:
         values = ", ".join(f"{k} = {_fmt(v)}" for k, v in best["params"].items())
-        out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} "
-                  f"{best['value']:.4g}; run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
+        value = format_rate(best["value"]) if doc["metric"] == "dev_error" else f"{best['value']:.4f}"
+        out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} {value}; "
+                  f"run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
     out.print(f"Written to {escape(str(Path(doc['output']) / 'tune.json'))}")
 
 

@@ -138,6 +138,16 @@ class Diagnosis:
     tolerance: float = 0.01
     model_family: str = "neural_network"  # how the actions are worded; their ids never change
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric.to_dict(),

@@ -112,6 +112,16 @@ class ErrorSummary:
     untagged: tuple[str, ...] = field(default=(), repr=False)
     advice: str | None = None
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "split": self.split,

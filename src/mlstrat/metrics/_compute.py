@@ -136,6 +136,16 @@ class MetricsReport:
     def __getitem__(self, split: str) -> SplitMetrics:
         return self.splits[split]
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         zd = self.zero_division
         return {

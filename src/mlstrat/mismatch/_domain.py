@@ -117,6 +117,16 @@ class MismatchReport:
     warnings: tuple[str, ...] = ()
     weights: Any = field(default=None, repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "domain": self.domain,

@@ -20,7 +20,7 @@ from mlstrat._exceptions import ConfigError
 from mlstrat._numbers import did_you_mean
 
 __all__ = ["TRANSFORMS", "Transform", "apply_transforms", "blur", "noise", "brightness_contrast",
-           "shift", "rotate", "fog"]
+           "shift", "rotate", "fog", "hflip", "vflip", "crop"]
 
 Images = np.ndarray  # (N, C, H, W)
 
@@ -100,6 +100,45 @@ def fog(x: Images, rng: np.random.Generator, *, pool: np.ndarray | None = None, 
     return ((1 - alpha) * x + alpha * overlay).astype(x.dtype, copy=False)
 
 
+def hflip(x: Images, rng: np.random.Generator, *, p: float = 0.5,
+          value_range: tuple[float, float] | None = None) -> Images:
+    """Mirror each image left-right with probability ``p`` (natural images; not digits or text,
+    whose mirror image is another symbol)."""
+    flip = rng.random(x.shape[0]) < p
+    out = x.copy()
+    out[flip] = x[flip][..., ::-1]
+    return out
+
+
+def vflip(x: Images, rng: np.random.Generator, *, p: float = 0.5,
+          value_range: tuple[float, float] | None = None) -> Images:
+    """Mirror each image top-bottom with probability ``p`` (aerial, microscopy images)."""
+    flip = rng.random(x.shape[0]) < p
+    out = x.copy()
+    out[flip] = x[flip][..., ::-1, :]
+    return out
+
+
+def crop(x: Images, rng: np.random.Generator, *, scale: float = 0.8,
+         value_range: tuple[float, float] | None = None) -> Images:
+    """Random crop: a window of U(scale, 1) times each side, at a random position, resized back
+    to the full size (bilinear)."""
+    from scipy.ndimage import map_coordinates
+
+    n, c, h, w = x.shape
+    out = np.empty_like(x)
+    sides = rng.uniform(scale, 1.0, size=n)
+    for i, s in enumerate(sides):
+        ch, cw = s * (h - 1), s * (w - 1)
+        y0, x0 = rng.uniform(0, (h - 1) - ch), rng.uniform(0, (w - 1) - cw)
+        rows = y0 + np.linspace(0, ch, h)
+        cols = x0 + np.linspace(0, cw, w)
+        grid = np.meshgrid(rows, cols, indexing="ij")
+        for k in range(c):
+            out[i, k] = map_coordinates(x[i, k], grid, order=1, mode="nearest")
+    return out
+
+
 @dataclass(frozen=True)
 class Transform:
     """A named transform with its default parameters."""
@@ -118,6 +157,9 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("shift", shift, {"max_shift": 1}),
         Transform("rotate", rotate, {"max_degrees": 10.0}),
         Transform("fog", fog, {"alpha": 0.3}),
+        Transform("hflip", hflip, {"p": 0.5}),
+        Transform("vflip", vflip, {"p": 0.5}),
+        Transform("crop", crop, {"scale": 0.8}),
     )
 }
 

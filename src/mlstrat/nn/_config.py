@@ -33,6 +33,8 @@ MONITORS = ("dev_cost", "dev_error")
 LOADERS = ("auto", "memory", "dataloader", "stream")
 DEVICES = ("auto", "cpu", "cuda")
 LR_DECAYS = ("none", "inverse", "exponential", "step", "cosine")
+# friendly strength names of [regularization] augment -> the transform's parameter
+AUGMENT_ALIASES = {"rotate": {"degrees": "max_degrees"}, "shift": {"pixels": "max_shift"}}
 
 
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -123,7 +125,7 @@ class RegularizationConfig:
     l2: float = 0.0  # lambda of (lambda/2m) sum ||W||_F^2 over weights (not biases); m = train rows
     l1: float = 0.0  # lambda of (lambda/m) sum |w| over weights
     keep_prob: float | tuple[float, ...] = 1.0  # inverted dropout after each hidden layer; a list: one per layer
-    augment: tuple[str, ...] = ()  # transforms applied to train batches only (needs image_shape)
+    augment: tuple[str | dict, ...] = ()  # transforms of train batches only (needs image_shape): names, or {name = "rotate", degrees = 10}
 
     def __post_init__(self) -> None:
         for key in ("l2", "l1"):
@@ -137,13 +139,36 @@ class RegularizationConfig:
                 raise ConfigError(f"[regularization] keep_prob = {p!r} must be in (0, 1]: the probability "
                                   "of keeping a unit (1.0 = no dropout)")
         if self.augment:
-            from mlstrat.mismatch.transforms import TRANSFORMS
+            self.augment_plan()  # validates names and strengths
 
-            for name in self.augment:
-                if name not in TRANSFORMS:
-                    raise ConfigError(f"[regularization] augment: unknown transform {name!r}"
-                                      f"{did_you_mean(name, TRANSFORMS)}; available: {', '.join(TRANSFORMS)}")
+    def augment_plan(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """(transform names in order, their parameters) for ``apply_transforms``; strengths
+        may use the friendly names of :data:`AUGMENT_ALIASES` (rotate ``degrees``, shift ``pixels``)."""
+        from mlstrat.mismatch.transforms import TRANSFORMS
 
+        names: list[str] = []
+        params: dict[str, dict[str, Any]] = {}
+        for entry in self.augment:
+            spec = dict(entry) if isinstance(entry, dict) else {"name": entry}
+            name = spec.pop("name", None)
+            if not isinstance(name, str) or name not in TRANSFORMS:
+                raise ConfigError(f"[regularization] augment: unknown transform {name!r}"
+                                  f"{did_you_mean(str(name), TRANSFORMS)}; available: {', '.join(TRANSFORMS)}")
+            if name in names:
+                raise ConfigError(f"[regularization] augment lists {name!r} twice; give it once with its strength")
+            aliases = AUGMENT_ALIASES.get(name, {})
+            allowed = {**{k: k for k in TRANSFORMS[name].defaults}, **aliases}
+            kwargs = {}
+            for key, value in spec.items():
+                if key not in allowed:
+                    raise ConfigError(f"[regularization] augment {name}: unknown strength {key!r}"
+                                      f"{did_you_mean(key, allowed)}; {name} takes {', '.join(allowed)}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ConfigError(f"[regularization] augment {name}: {key} = {value!r} must be a number >= 0")
+                kwargs[allowed[key]] = value
+            names.append(name)
+            params[name] = kwargs
+        return names, params
     def keep_probs(self, n_layers: int) -> tuple[float, ...]:
         """One keep probability per hidden layer."""
         if not isinstance(self.keep_prob, tuple):
@@ -366,6 +391,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -404,6 +431,14 @@ def _try(value: Any, hint: Any) -> tuple[bool, Any]:
         return ok, float(value) if ok else None
     if hint is str:
         return isinstance(value, str), value
+    if hint is dict:
+        return isinstance(value, dict), dict(value) if isinstance(value, dict) else None
+    if typing.get_origin(hint) in (typing.Union, _UnionType):
+        for option in typing.get_args(hint):
+            ok, converted = _try(value, option)
+            if ok:
+                return True, converted
+        return False, None
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, (list, tuple)):
             return False, None

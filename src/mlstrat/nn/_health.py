@@ -112,6 +112,11 @@ class HealthMonitor:
         return out
 
 
+def _times(x: float) -> str:
+    """123456.7 -> '123,457x'; 12.3 -> '12.3x'."""
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.3g}x"
+
+
 def _rms(stats: dict[str, Any]) -> float:
     return stats["grad_norm"] / math.sqrt(max(stats.get("size") or 1, 1))
 
@@ -143,7 +148,7 @@ def _relative(layers: dict[str, dict[str, Any]], when: str) -> list[dict[str, st
     worst = max(rel, key=rel.get)
     if rel[worst] > RELATIVE:
         return [{"code": "gradient-exploding", "message": (
-            f"layer {worst}: its gradient norm is {rel[worst]:.3g}x its weights' norm {when} "
+            f"layer {worst}: its gradient norm is {_times(rel[worst])} its weights' norm {when} "
             f"(exploding gradients); {EXPLODING_REMEDY}")}]
     return []
 
@@ -161,11 +166,11 @@ def _across_depth(layers: dict[str, dict[str, Any]], when: str) -> list[dict[str
     high = max(body, key=body.get)
     if body[low] < head / RATIO:
         return [{"code": "gradient-vanishing", "message": (
-            f"layer {low}: its gradient per weight is {head / body[low]:.3g}x smaller than the head's {when} "
+            f"layer {low}: its gradient per weight is {_times(head / body[low])} smaller than the head's {when} "
             f"(vanishing gradients: the first layers barely learn); {VANISHING_REMEDY}")}]
     if body[high] > head * RATIO:
         return [{"code": "gradient-exploding", "message": (
-            f"layer {high}: its gradient per weight is {body[high] / head:.3g}x larger than the head's {when} "
+            f"layer {high}: its gradient per weight is {_times(body[high] / head)} larger than the head's {when} "
             f"(exploding gradients); {EXPLODING_REMEDY}")}]
     return []
 
@@ -177,6 +182,6 @@ def _over_epochs(rows: list[dict[str, dict[str, Any]]]) -> list[dict[str, str]]:
         w = last.get(name, {}).get("weight_norm", 0.0)
         if a > 0 and b > a * RATIO and b > w:  # a layer waking up from a vanished start is not exploding
             return [{"code": "gradient-exploding", "message": (
-                f"layer {name}: its gradient norm grew {b / a:.3g}x from the first to the last epoch "
+                f"layer {name}: its gradient norm grew {_times(b / a)} from the first to the last epoch "
                 f"(exploding gradients); {EXPLODING_REMEDY}")}]
     return []

@@ -84,7 +84,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def auto_threads(config: TrainConfig, n_inputs: int) -> int:
-    """CPU threads for training: the config's ``threads``, else 1 for small mini-batches.
+    """CPU threads before the measurement: the config's ``threads``, else torch's default (the
+    in-memory path then measures, :func:`mlstrat.nn._threads.measure_threads`); the streaming
+    path keeps 1 thread for small mini-batches.
 
     A (64 x 256) matmul takes ~20 us on one core; spreading it over OpenMP threads costs more in
     synchronization than it saves, and on a shared machine a busy second core makes it up to
@@ -95,6 +97,21 @@ def auto_threads(config: TrainConfig, n_inputs: int) -> int:
     width = max((n_inputs, *config.model.hidden))
     work = (config.optim.batch_size or 10**6) * width
     return 1 if work <= 64 * 1024 else torch.get_num_threads()
+
+
+def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor, multitask: bool) -> int:
+    """Set torch's threads to the fastest count for one real mini-batch (unless the config pins
+    them); returns the count used."""
+    from mlstrat.nn._threads import measure_threads
+
+    if config.optim.threads:
+        return config.optim.threads
+    b = min(config.optim.batch_size or X.shape[0], X.shape[0])
+    steps = math.ceil(X.shape[0] / max(b, 1)) * config.optim.epochs
+    loss = masked_bce_cost if multitask else cross_entropy_cost
+    n = measure_threads(model, X[:b], y[:b], loss, steps=steps)
+    torch.set_num_threads(n)
+    return n
 
 
 @contextlib.contextmanager
@@ -455,8 +472,8 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
     epochs = [h.to_dict() for h in history]
     found = gradient_warnings(epochs)
     for w in found:
-        # stack: _history_dict < fit < _train < train < the caller
-        warnings.warn(w["message"], MlstratWarning, stacklevel=5)
+        # stack: _history_dict < fit < _fit_in_memory or _train_stream < _train < train < the caller
+        warnings.warn(w["message"], MlstratWarning, stacklevel=6)
     return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
             "warnings": found}
 
@@ -469,11 +486,11 @@ def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, d
     shape = config.data.image_shape
     value_range = config.data.value_range or (float(X_raw.min()), float(X_raw.max()))
     rng = np.random.default_rng(seed)
-    names = list(config.regularization.augment)
+    names, params = config.regularization.augment_plan()
 
     def augment(idx: torch.Tensor) -> torch.Tensor:
         raw = X_raw[idx.cpu().numpy()].reshape(-1, *shape)  # (B, C, H, W)
-        out = apply_transforms(raw, names, rng=rng, value_range=value_range).reshape(raw.shape[0], -1)
+        out = apply_transforms(raw, names, rng=rng, params=params, value_range=value_range).reshape(raw.shape[0], -1)
         return torch.from_numpy(normalizer(out.astype(np.float32))).to(device)
 
     return augment
@@ -598,6 +615,54 @@ def _prepare_run_dir(run_dir: str | os.PathLike | None, force: bool) -> Path:
     return path
 
 
+def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
+                   dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
+    """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
+    history, probabilities; None on a DDP rank other than 0, which neither predicts nor writes)."""
+    seed = config.optim.seed
+    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
+    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
+    if not ds.tasks and n_outputs < 2:
+        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
+                         "classification needs at least two")
+    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts
+    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
+    with _threads(pinned), torch.random.fork_rng(devices=[]):
+        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
+        # from `generator`, the same on every rank
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
+        model.to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
+        y_train = _target_tensor(ds, train_rows, device)
+        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
+        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
+        augment = None
+        if config.regularization.augment:
+            augment = _augmenter(config, X_train_raw, normalizer, device,
+                                 seed if dist is None else dist.seed(seed))
+        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
+        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
+                        augment=augment, loader=loader, dist=dist)
+        if not dev_rows.any():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=4)
+        history = fitter.fit(progress=progress)
+        history["threads"] = threads
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return model, normalizer, history, None
+        model.cpu()
+        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    return model, normalizer, history, proba
+
+
 def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any]) -> None:
     """The run's text files. The resolved config is ``config.resolved.toml``: a ``config.toml``
     in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept."""
@@ -666,48 +731,16 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
+    from mlstrat.nn._eager import preload_dynamo
+
+    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device) if dist is None else dist.device
-    seed = config.optim.seed
-    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
-    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
-    if not ds.tasks and n_outputs < 2:
-        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
-                         "classification needs at least two")
-
-    with _threads(auto_threads(config, ds.X.shape[1])), torch.random.fork_rng(devices=[]):
-        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
-        # from `generator`, the same on every rank
-        torch.manual_seed(seed if dist is None else dist.seed(seed))
-        generator = torch.Generator().manual_seed(seed)
-        X_train_raw = ds.X[train_rows]  # (m, F)
-        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
-        model.to(device)
-        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
-        y_train = _target_tensor(ds, train_rows, device)
-        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
-        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
-        augment = None
-        if config.regularization.augment:
-            augment = _augmenter(config, X_train_raw, normalizer, device,
-                                 seed if dist is None else dist.seed(seed))
-        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
-        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader, dist=dist)
-        if not dev_rows.any():
-            import warnings
-
-            from mlstrat._exceptions import MlstratWarning
-
-            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=3)
-        history = fitter.fit(progress=progress)
-        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
-            return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
-        model.cpu()
-        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist)
+    if proba is None:  # a DDP rank other than 0
+        return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
 
     metrics = _metrics(proba, ds)
     table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
@@ -805,11 +838,11 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
     shape = config.data.image_shape
     value_range = config.data.value_range or (low, high)
     rng = np.random.default_rng(seed)
-    names = list(config.regularization.augment)
+    names, params = config.regularization.augment_plan()
 
     def augment(raw: np.ndarray) -> np.ndarray:
         images = raw.reshape(-1, *shape)
-        out = apply_transforms(images, names, rng=rng, value_range=value_range)
+        out = apply_transforms(images, names, rng=rng, params=params, value_range=value_range)
         return out.reshape(raw.shape[0], -1).astype(np.float32)
 
     return augment
@@ -858,6 +891,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
+        history["threads"] = torch.get_num_threads()
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
         with staged_run_dir(path) as stage:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "confusion_svg", "history_svg",
+__all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "confusion_svg", "history_svg",
            "error_analysis_svg"]
 
 #: Colours shared by the charts and the CSS (component chips use the same ones).
@@ -105,6 +105,12 @@ def clean_svg(text: str, *, prefix: str, label: str) -> str:
         return f'<svg{attrs} role="img" aria-label="{escaped}" preserveAspectRatio="xMidYMid meet">'
 
     return re.sub(r"<svg([^>]*)>", root, text, count=1).strip()
+
+
+def _legend_below(ax: Any, *, ncols: int = 3) -> None:
+    """The legend under the axes, outside them: it never covers the data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=ncols, fontsize=8.5, frameon=False)
 
 
 def _style(rc: Mapping[str, Any] = _RC) -> Any:
@@ -206,12 +212,52 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
         ax_err.set_ylim(bottom=0)
         _pct_axis(ax_err)
         for ax in (ax_cost, ax_err):
-            ax.legend(loc="upper right", fontsize=8.5, frameon=True, framealpha=0.92,
-                      facecolor="white", edgecolor="none")
+            _legend_below(ax)
         if stopped_early:
             ax_cost.annotate("stopped early", xy=(0.02, 0.04), xycoords="axes fraction",
                              color=PALETTE["muted"], fontsize=8.5)
         return _to_svg(fig, "curves", "Learning curves: train and dev cost and error per epoch")
+
+
+def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
+    """Learning rate per epoch and gradient norm per layer and epoch (log scale: vanishing and
+    exploding gradients are orders of magnitude); None when the history has neither."""
+    from matplotlib.ticker import MaxNLocator
+
+    xs = [e.get("epoch") for e in epochs]
+    lrs = [e.get("lr") for e in epochs]
+    layers: dict[str, list[tuple[int, float]]] = {}
+    for x, e in zip(xs, epochs):
+        for name, stats in (e.get("layers") or {}).items():
+            g = stats.get("grad_norm") if isinstance(stats, Mapping) else None
+            if isinstance(g, (int, float)) and g > 0 and g == g and g != float("inf"):
+                layers.setdefault(name, []).append((x, float(g)))
+    if all(v is None for v in lrs) and not layers:
+        return None
+    import matplotlib as mpl
+
+    with _style():
+        fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
+        pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
+        if pts:
+            ax_lr.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE["train"], linewidth=2,
+                       marker="o" if len(pts) <= 30 else None, markersize=3)
+        ax_lr.set_title("Learning rate", color=PALETTE["ink"])
+        ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+        cmap = mpl.colormaps["viridis"]
+        for i, (name, series) in enumerate(layers.items()):
+            color = cmap(i / max(len(layers) - 1, 1) * 0.9)
+            ax_g.plot([p[0] for p in series], [p[1] for p in series], color=color, linewidth=1.8, label=name)
+        if layers:
+            ax_g.set_yscale("log")
+            # beside the axes: the lines of a deep network fill the plot area
+            ax_g.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
+        for ax in (ax_lr, ax_g):
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
+            ax.set_axisbelow(True)
+        return _to_svg(fig, "dynamics", "Learning rate and gradient norm per layer, per epoch")
 
 
 # -- confusion matrix -----------------------------------------------------------------------
@@ -278,7 +324,7 @@ def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None
                            label="human level")
         ax_err.set_title("Error by run", color=PALETTE["ink"])
         ax_err.set_ylim(bottom=0)
-        ax_err.legend(fontsize=8, loc="best")
+        _legend_below(ax_err)
         present = [c for c, v in components.items() if any(x is not None for x in v)]
         width = 0.8 / max(len(present), 1)
         for j, comp in enumerate(present):
@@ -288,7 +334,7 @@ def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None
         ax_comp.axhline(0, color=PALETTE["muted"], linewidth=0.8)
         ax_comp.set_title("Components by run", color=PALETTE["ink"])
         if present:
-            ax_comp.legend(fontsize=8, loc="best")
+            _legend_below(ax_comp)
         for ax in (ax_err, ax_comp):
             ax.set_xticks(xs)
             ax.set_xticklabels(names, fontsize=8.5, rotation=0 if n <= 6 else 45,
@@ -381,5 +427,5 @@ def size_curve_svg(curve: Mapping[str, Any]) -> str:
         ax.set_axisbelow(True)
         if rate:
             _pct_axis(ax)
-        ax.legend(fontsize=8.5, loc="upper right")
+        _legend_below(ax)
         return _to_svg(fig, "sizecurve", "Train and dev figures against training-set size")

@@ -158,7 +158,7 @@ def _actions(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, Any] | None:
-    from mlstrat.report._charts import learning_curves_svg
+    from mlstrat.report._charts import dynamics_svg, learning_curves_svg
 
     if not history:
         return None
@@ -174,6 +174,8 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
         "stopped_early": bool(history.get("stopped_early")),
         "restored_best": bool(history.get("restored_best")),
         "best_dev_error": format_pct(finite_or_none((best_row or {}).get("dev_error"))),
+        "dynamics_svg": dynamics_svg(epochs),
+        "warnings": [str(w.get("message", "")) for w in history.get("warnings") or [] if isinstance(w, Mapping)],
     }
 
 
@@ -189,6 +191,32 @@ def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"svg": size_curve_svg(curve), "reading": curve.get("reading") or "",
             "sizes": len(curve["points"]), "exponent": fit.get("exponent"),
             "exponent_ci": (lo, hi), "warnings": list(curve.get("warnings") or [])}
+
+
+def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The search's trials (best first) and the hyperparameter -> component effects."""
+    if not tune or not tune.get("trials"):
+        return None
+    names = [p.get("name") for p in tune.get("space") or []]
+    rate = tune.get("metric") == "dev_error"
+    best = (tune.get("best") or {}).get("number")
+
+    def fmt(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    trials = sorted(tune["trials"], key=lambda t: (t.get("value") is None, t.get("value") or 0.0))
+    rows = [{"number": t.get("number"), "round": t.get("round"), "best": t.get("number") == best,
+             "params": [fmt((t.get("params") or {}).get(n)) for n in names],
+             "value": "failed" if t.get("value") is None else (format_pct(t["value"]) if rate else f"{t['value']:.4f}"),
+             "feasible": bool(t.get("feasible"))} for t in trials]
+    effects = tune.get("effects") or {}
+    components = sorted({c for per in effects.values() for c in per})
+    effect_rows = [{"name": n, "cells": [{"value": None if (effects.get(n) or {}).get(c) is None
+                                          else f"{effects[n][c]:+.2f}",
+                                          "sign": ((effects.get(n) or {}).get(c) or 0) > 0} for c in components]}
+                   for n in names]
+    return {"metric": tune.get("metric"), "names": names, "rows": rows, "components":
+            [{"key": c, "label": COMPONENT_DISPLAY.get(c, c)} for c in components], "effects": effect_rows}
 
 
 def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -296,8 +324,9 @@ def _value(v: Any) -> str:
 
 
 def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, metrics: Any = None,
-                  history: Any = None, error_summary: Any = None, title: str = "mlstrat report",
-                  subtitle: str | None = None, output: str | os.PathLike | None = None) -> str:
+                  history: Any = None, error_summary: Any = None, tune: Any = None,
+                  title: str = "mlstrat report", subtitle: str | None = None,
+                  output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -316,10 +345,15 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         A training run's ``history.json``: the learning curves.
     error_summary : mapping, default=None
         An error-analysis summary (``mlstrat errors summarize --json``).
+    tune : mapping, default=None
+        A hyperparameter search's ``tune.json``: the trials, the winner and which component each
+        hyperparameter moved.
     title, subtitle : str
         The page heading and the line under it.
     output : path-like, default=None
         Where to write the page (atomically; an existing file is replaced).
+    curves : mapping, default=None
+        ROC / precision-recall / calibration (``mlstrat.report._proba.probability_curves``).
 
     Returns
     -------
@@ -341,9 +375,10 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     metrics = _doc(metrics, "metrics")
     history = _doc(history, "history")
     error_summary = _doc(error_summary, "error_summary")
+    tune = _doc(tune, "tune")
     if run_list and diagnosis is None and metrics is None:
         diagnosis, metrics = run_list[-1].diagnosis, run_list[-1].metrics
-    if not any([run_list, diagnosis, metrics, history, error_summary]):
+    if not any([run_list, diagnosis, metrics, history, error_summary, tune]):
         raise ConfigError("nothing to report: give a diagnosis, metrics, a training history, "
                           "an error-analysis summary or runs")
 
@@ -373,10 +408,12 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "tolerance": format_figure(finite_or_none((diagnosis or {}).get("tolerance")), diagnosis),
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
+        "curves": curves,
         "size_curve": _size_curve(metrics),
         "metrics_rows": _metrics_rows(metrics),
         "error_analysis": _error_analysis(error_summary),
         "history": _history(run_list),
+        "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),

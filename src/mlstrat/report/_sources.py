@@ -29,12 +29,15 @@ class ReportInputs:
     history: dict[str, Any] | None = None
     error_summary: dict[str, Any] | None = None
     subtitle: str | None = None
+    #: ROC / precision-recall / calibration of the predictions' probabilities (when they have some)
+    curves: dict[str, Any] | None = None
     #: files read, so that the output never overwrites one of them
     sources: tuple[str, ...] = field(default_factory=tuple)
 
     def kwargs(self) -> dict[str, Any]:
         return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
-                "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle}
+                "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle,
+                "curves": self.curves}
 
     def sections(self) -> list[str]:
         """Names of the sections the report will have."""
@@ -47,6 +50,8 @@ class ReportInputs:
             names.append("metrics")
             if any((s or {}).get("confusion") for s in (metrics.get("splits") or {}).values()):
                 names.append("confusion matrix")
+        if self.curves:
+            names.append("probability curves")
         if self.history:
             names.append("learning curves")
         if self.error_summary:
@@ -100,6 +105,18 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
     return tuple(runs[-_HISTORY_MAX_RUNS:]) or (run,)
 
 
+def _curves(predictions: Path | None) -> dict[str, Any] | None:
+    if predictions is None or not predictions.is_file():
+        return None
+    from mlstrat._exceptions import MlstratError
+    from mlstrat.report._proba import probability_curves
+
+    try:
+        return probability_curves(predictions)
+    except MlstratError:
+        return None  # the curves are an extra: a table the diagnosis cannot read fails there, by name
+
+
 def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
     files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
@@ -110,20 +127,27 @@ def _from_run_dir(path: Path, store: Any, human: Sequence[str]) -> ReportInputs:
                          "predictions file")
     history = _read_json(present["history.json"], "training history") if "history.json" in present else None
     metrics = _read_json(present["metrics.json"], "metrics") if "metrics.json" in present else None
+    if metrics is not None and "splits" not in metrics:
+        metrics = None  # the trainer's short per-split summary: the full metrics come from below
     diagnosis = _read_json(present["diagnosis.json"], "diagnosis") if "diagnosis.json" in present else None
-    if _PREDICTIONS in present and (diagnosis is None or human):
-        diagnosis, computed = _diagnose(present[_PREDICTIONS], human)
-        metrics = metrics or computed
-    elif human:
-        raise InputError(f"{path}: --human needs {_PREDICTIONS} in the run directory to diagnose")
     runs: tuple[Run, ...] = ()
     if store is not None and store.path.exists():
         resolved = str(path.absolute())
         match = [r for r in store.list() if r.artifacts and os.path.abspath(r.artifacts) == resolved]
         if match:
             runs = _store_history(store, match[-1])
+            # the recorded run carries the diagnosis made with its human level: as complete as by run id
+            diagnosis = diagnosis or match[-1].diagnosis
+            metrics = metrics or match[-1].metrics
+    if _PREDICTIONS in present and (diagnosis is None or metrics is None or human):
+        computed_diagnosis, computed = _diagnose(present[_PREDICTIONS], human)
+        diagnosis = computed_diagnosis if (diagnosis is None or human) else diagnosis
+        metrics = metrics or computed
+    elif human:
+        raise InputError(f"{path}: --human needs {_PREDICTIONS} in the run directory to diagnose")
     return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
-                        subtitle=f"run directory {path.name}", sources=tuple(str(p) for p in present.values()))
+                        subtitle=f"run directory {path.name}", curves=_curves(present.get(_PREDICTIONS)),
+                        sources=tuple(str(p) for p in present.values()))
 
 
 def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
@@ -141,8 +165,9 @@ def _from_run(run: Run, store: Any, human: Sequence[str]) -> ReportInputs:
                              f"(artifacts: {run.artifacts or 'none recorded'})")
         diagnosis, metrics = _diagnose(predictions, human)
     runs = _store_history(store, run)
+    curves = _curves(artifacts / _PREDICTIONS if artifacts is not None else None)
     return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
-                        subtitle=None, sources=tuple(sources))
+                        subtitle=None, curves=curves, sources=tuple(sources))
 
 
 def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequence[str] = (),
@@ -186,7 +211,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         else:
             diagnosis, metrics = _diagnose(path, human)
             inputs = ReportInputs(diagnosis=diagnosis, metrics=metrics, subtitle=path.name,
-                                  sources=(str(path),))
+                                  curves=_curves(path), sources=(str(path),))
     else:
         text = str(target)
         looks_like_path = os.sep in text or "." in text

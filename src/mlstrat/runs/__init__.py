@@ -6,6 +6,7 @@ says what changed ("variance 5.1% -> 2.0% after keep_prob 0.5"); the store also 
 evaluations of each test set and warns when the test set is being overfit by reuse.
 """
 
+from mlstrat.runs._candidates import runs_as_candidates
 from mlstrat.runs._mlflow import MlflowExport, autolog_run, export_to_mlflow
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
 from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
@@ -42,5 +43,6 @@ __all__ = [
     "flatten_config",
     "format_pct",
     "record_predictions_run",
+    "runs_as_candidates",
     "fingerprint_test_set",
 ]

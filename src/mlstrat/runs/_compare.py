@@ -108,6 +108,16 @@ class Comparison:
     steps: tuple[Step, ...]
     warnings: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": [{"id": r.id, "created_at": r.created_at, "kind": r.kind, "note": r.note,

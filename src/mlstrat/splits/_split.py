@@ -79,6 +79,16 @@ class SplitResult:
         """True when an id, group or identical content sits in two splits."""
         return bool(self.summary["checks"]["leakage"]["found"])
 
+    def __repr__(self) -> str:
+        from mlstrat.report._notebook import text_repr
+
+        return text_repr(self)
+
+    def _repr_html_(self) -> str:
+        from mlstrat.report._notebook import html_repr
+
+        return html_repr(self)
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.summary)
 

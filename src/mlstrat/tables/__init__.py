@@ -30,12 +30,15 @@ from mlstrat.tables._io import (
     require_columns,
     write_table,
 )
+from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
 from mlstrat.tables._predictions import Predictions, read_predictions
 
 __all__ = [
+    "MappedTable",
     "ENGINES",
     "Engine",
     "READERS",
+    "SPLIT_ALIASES",
     "Predictions",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -46,6 +49,8 @@ __all__ = [
     "describe_source",
     "engine_of",
     "fingerprint",
+    "map_predictions",
+    "map_split_aliases",
     "hash64_halves",
     "is_uri",
     "read_predictions",

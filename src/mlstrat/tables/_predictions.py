@@ -36,17 +36,19 @@ class Predictions:
 
 
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
-                     weight: str | None = None, labels: bool = True) -> Predictions:
+                     weight: str | None = None, labels: bool = True, _name: str | None = None) -> Predictions:
     """Open and validate a predictions table (one engine pass).
 
     Checks: the required columns exist; ``split`` values are among ``train``, ``train_dev``,
     ``dev``, ``test``; no null/NaN ``y_true``/``y_pred``; no null or negative weights; at least
     one row. ``labels=False`` accepts a table without ``y_true``/``y_pred`` (a per-example loss
-    or a ratio's columns are the metric).
+    or a ratio's columns are the metric). Split values other tools use (``val``,
+    ``validation``, ``train-dev``, ...; see :data:`SPLIT_ALIASES`) are read as the method's,
+    with a :class:`MlstratWarning` saying so.
     """
     import ibis
 
-    name = describe_source(source)
+    name = _name or describe_source(source)
     table = read_table(source, con=con, text_columns=("id",))
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
@@ -81,6 +83,16 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         raise InputError(f"{name}: column 'split' has {found[None]['n']} empty value(s); "
                          f"every row needs one of: {', '.join(SPLITS)}")
     unknown = sorted(str(s) for s in found if s not in SPLITS)
+    if unknown and _name is None and all(_is_alias(u) for u in unknown):
+        import warnings
+
+        from mlstrat._exceptions import MlstratWarning
+        from mlstrat.tables._mapping import map_split_aliases
+
+        mapped = map_split_aliases(table, source=name)
+        warnings.warn(f"{name}: {'; '.join(mapped.notes)}", MlstratWarning, stacklevel=2)
+        return read_predictions(mapped.table, con=con, require_id=require_id, weight=weight, labels=labels,
+                                _name=name)
     if unknown:
         raise InputError(
             f"{name}: column 'split' has unknown value(s) {', '.join(repr(u) for u in unknown)}; "
@@ -99,3 +111,10 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}
     proba = {c[len("proba_"):]: c for c in table.columns if c.startswith("proba_")}
     return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba)
+
+
+def _is_alias(value: str) -> bool:
+    from mlstrat.tables._mapping import SPLIT_ALIASES
+
+    key = value.strip().lower()
+    return key in SPLIT_ALIASES or key in SPLITS

@@ -48,7 +48,8 @@ class SearchResult:
 def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: int = 0, jobs: int = 1,
            coarse: float = 0.6, top: float = 0.1, storage: str | None = None, study_name: str = "mlstrat-tune",
            feasible: Callable[[Mapping[str, Any]], bool] | None = None,
-           on_trial: Callable[[Trial], None] | None = None) -> SearchResult:
+           on_trial: Callable[[Trial], None] | None = None,
+           initializer: Callable[[], None] | None = None) -> SearchResult:
     """Minimize ``objective(number, params)["value"]`` by random search in two rounds.
 
     Parameters
@@ -70,6 +71,9 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
         Satisficing constraints on a trial's info; an infeasible trial is recorded but cannot win.
     on_trial : callable, default=None
         Called with each finished trial, in trial order.
+    initializer : callable, default=None
+        Run once in each worker process (in this process when ``jobs`` is 1) before any trial:
+        one-off costs such as imports then do not count in a trial's time.
     """
     import optuna
 
@@ -79,7 +83,7 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     n_coarse = min(max(math.ceil(coarse * budget), 1), budget)
     feasible = feasible or (lambda info: True)
     trials: list[Trial] = []
-    with _Pool(jobs) as pool:
+    with _Pool(jobs, initializer) as pool:
         trials += _round(study, space, objective, n_coarse, 1, pool, feasible, on_trial)
         ranked = sorted((t for t in trials if t.feasible and t.value is not None), key=lambda t: t.value)
         best_region = ranked[:max(2, math.ceil(top * len(ranked)))]
@@ -123,8 +127,8 @@ def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, rou
 class _Pool:
     """``map`` in order over spawned worker processes, or in this process for one job."""
 
-    def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
+    def __init__(self, jobs: int, initializer: Callable[[], None] | None = None) -> None:
+        self.jobs, self.initializer = jobs, initializer
         self.executor: Any = None
 
     def __enter__(self) -> _Pool:
@@ -132,7 +136,10 @@ class _Pool:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            self.executor = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+            self.executor = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=self.initializer)
+        elif self.initializer is not None:
+            self.initializer()
         return self
 
     def __exit__(self, *exc: Any) -> None:

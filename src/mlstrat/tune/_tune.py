@@ -81,6 +81,20 @@ def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfi
     return raw, tune_config
 
 
+def warm_up() -> None:
+    """Pay a worker's one-off costs (torch, its optimizers' torch._dynamo, the engine) before the
+    first trial, so that the training-time constraint measures training."""
+    import ibis
+    import pyarrow.parquet  # noqa: F401
+    import torch._dynamo  # noqa: F401
+    import torch.optim  # noqa: F401
+
+    import mlstrat.nn._trainer  # noqa: F401
+    import mlstrat.tables  # noqa: F401
+
+    ibis.duckdb.connect().disconnect()  # the engine's first connection loads its extensions
+
+
 def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any], base_dir: str, output: str,
                 metric: str, threads: int) -> dict[str, Any]:
     """Train one trial (in a worker process); returns only dev figures and the run's costs."""
@@ -159,11 +173,14 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
 
     result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse, top=tc.top,
                     storage=f"sqlite:///{db.resolve()}", feasible=feasible,
-                    on_trial=recorder.record if recorder else None)
+                    on_trial=recorder.record if recorder else None, initializer=warm_up)
     effects = component_effects(result.trials, tc.space)
     tuned = TuneResult(search=result, config=tc, output=out, effects=effects,
                        run_ids=recorder.run_ids if recorder else {})
     atomic_write_text(out / "tune.json", dumps(tuned.to_dict()) + "\n")
+    from mlstrat.report import render_report
+
+    render_report(tune=tuned.to_dict(), title=f"mlstrat tune {path.name}", output=out / "tune.html")
     return tuned
 
 

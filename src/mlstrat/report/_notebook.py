@@ -1,0 +1,197 @@
+"""Result objects in notebooks: ``_repr_html_`` (the report's tables and staircase chart,
+inline SVG, nothing fetched) and a short plain ``__repr__``.
+
+Each result class gets its two methods from :func:`html_repr` / :func:`text_repr`, which
+dispatch on the class name to one small renderer of its ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._numbers import finite_or_none
+
+__all__ = ["html_repr", "text_repr"]
+
+_STYLE = (
+    "<style>.mlstrat-nb{font:13px/1.4 system-ui,sans-serif;max-width:760px}"
+    ".mlstrat-nb table{border-collapse:collapse;margin:.3em 0 .8em}"
+    ".mlstrat-nb th,.mlstrat-nb td{padding:.15em .6em;border-bottom:1px solid #e3e6ec;text-align:right}"
+    ".mlstrat-nb th:first-child,.mlstrat-nb td:first-child{text-align:left}"
+    ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#6b7280}"
+    ".mlstrat-nb svg{max-width:100%;height:auto}</style>"
+)
+
+
+def _pct(value: Any, digits: int | None = None) -> str:
+    from mlstrat.runs import format_pct
+
+    v = finite_or_none(value)
+    if v is None:
+        return "-"
+    return f"{100 * v:.{digits}f}%" if digits is not None else format_pct(v)
+
+
+def _ci(pair: Any) -> str:
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2 or None in pair:
+        return "-"
+    return f"{_pct(pair[0])} – {_pct(pair[1])}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _box(title: str, *parts: str) -> str:
+    return f'{_STYLE}<div class="mlstrat-nb"><strong>{html.escape(title)}</strong>{"".join(parts)}</div>'
+
+
+def _p(text: str, cls: str = "") -> str:
+    return f'<p class="{cls}">{html.escape(text)}</p>' if text else ""
+
+
+# -- diagnosis ------------------------------------------------------------------------------
+
+
+def _diagnosis_html(d: Mapping[str, Any]) -> str:
+    from mlstrat.report._charts import staircase_svg
+    from mlstrat.report._render import _components_section, _errors_section, _levels
+
+    errors = _errors_section(dict(d), None) or {"rows": []}
+    err_rows = [(r["label"], r["value_text"], r["ci_text"], r["n_text"]) for r in errors["rows"]]
+    comp_rows = [(c["label"] + (" (principal)" if c["principal"] else ""), c["value_text"], c["ci_text"],
+                  "yes" if c["significant"] else "no") for c in _components_section(dict(d))]
+    levels = _levels(dict(d))
+    chart = staircase_svg(levels) if len(levels) >= 2 else ""
+    actions = "".join(f"<li><strong>{html.escape(str(a.get('title')))}</strong> "
+                      f"<span class='muted'>{html.escape(str(a.get('why') or ''))}</span></li>"
+                      for a in d.get("actions") or [])
+    return _box("Diagnosis", _p(str(d.get("verdict") or ""), "verdict"), chart,
+                _table(("", d.get("metric") or "error", "95% CI", "n"), err_rows),
+                _table(("component", "value", "95% CI", "significant"), comp_rows),
+                f"<ol>{actions}</ol>" if actions else "")
+
+
+def _diagnosis_text(d: Mapping[str, Any]) -> str:
+    errors = ", ".join(f"{s} {_pct(e.get('value'))}" for s, e in (d.get("errors") or {}).items())
+    return f"<Diagnosis principal_problem={d.get('principal_problem')!r}: {errors}>\n{d.get('verdict') or ''}"
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+def _metrics_rows(m: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    rows = []
+    for split in SPLITS:
+        e = (m.get("splits") or {}).get(split)
+        if isinstance(e, Mapping):
+            rows.append((SPLIT_DISPLAY[split], f"{e.get('n', 0):,}", _pct(e.get("error")), _ci(e.get("error_ci")),
+                         _pct(e.get("precision")), _pct(e.get("recall")), _pct(e.get("f1"))))
+    return rows
+
+
+def _metrics_html(m: Mapping[str, Any]) -> str:
+    return _box("Metrics", _table(("split", "n", "error", "95% CI", "precision", "recall", "F1"), _metrics_rows(m)))
+
+
+def _metrics_text(m: Mapping[str, Any]) -> str:
+    parts = [f"{s} {_pct(e.get('error'))} (n={e.get('n')})" for s, e in (m.get("splits") or {}).items()]
+    return f"<MetricsReport error: {', '.join(parts)}>"
+
+
+# -- error summary --------------------------------------------------------------------------
+
+
+def _summary_html(s: Mapping[str, Any]) -> str:
+    rows = [(c["name"], c["count"], _pct(c.get("share"), 1), _ci(c.get("share_ci")), _pct(c.get("ceiling")),
+             _pct(c.get("error_if_fixed"))) for c in s.get("categories") or []]
+    note = (f"{s.get('split')} error {_pct(s.get('split_error'))}; {s.get('tagged')} of {s.get('sample_size')} "
+            "sampled errors tagged")
+    return _box("Error analysis", _p(note, "muted"),
+                _table(("category", "count", "share", "95% CI", "ceiling", "error if fixed"), rows))
+
+
+def _summary_text(s: Mapping[str, Any]) -> str:
+    cats = ", ".join(f"{c['name']} {_pct(c.get('share'), 0)}" for c in (s.get("categories") or [])[:5])
+    return (f"<ErrorSummary {s.get('split')}: {s.get('tagged')}/{s.get('sample_size')} tagged; "
+            f"{cats or 'no categories'}>")
+
+
+# -- split ----------------------------------------------------------------------------------
+
+
+def _split_html(s: Mapping[str, Any]) -> str:
+    sizes = s.get("sizes") or {}
+    total = sum(int(v) for v in sizes.values()) or 1
+    rows = [(SPLIT_DISPLAY.get(k, k), f"{int(v):,}", _pct(int(v) / total, 1)) for k, v in sizes.items()]
+    warnings = "".join(_p(str(w.get("message") if isinstance(w, Mapping) else w), "muted")
+                       for w in s.get("warnings") or [])
+    return _box("Split", _table(("split", "rows", "share"), rows), warnings)
+
+
+def _split_text(s: Mapping[str, Any]) -> str:
+    sizes = ", ".join(f"{k}={int(v):,}" for k, v in (s.get("sizes") or {}).items())
+    return f"<SplitResult {sizes}>"
+
+
+# -- run comparison -------------------------------------------------------------------------
+
+
+def _comparison_html(c: Mapping[str, Any]) -> str:
+    from mlstrat.runs import COMPONENT_DISPLAY
+
+    heads = [str(r["id"])[:8] for r in c.get("runs") or []]
+    err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v) for v in vals]) for k, vals in (c.get("errors") or {}).items()]
+    comp = [(COMPONENT_DISPLAY.get(k, k), *[_pct(v) for v in vals])
+            for k, vals in (c.get("components") or {}).items()]
+    steps = "".join(_p(str(s.get("summary") or "")) for s in c.get("steps") or [])
+    return _box("Run comparison", _table(("error", *heads), err), _table(("component", *heads), comp), steps)
+
+
+def _comparison_text(c: Mapping[str, Any]) -> str:
+    ids = " -> ".join(str(r["id"])[:8] for r in c.get("runs") or [])
+    last = (c.get("steps") or [{}])[-1].get("summary") if c.get("steps") else ""
+    return f"<Comparison {ids}>" + (f"\n{last}" if last else "")
+
+
+# -- mismatch -------------------------------------------------------------------------------
+
+
+def _mismatch_html(m: Mapping[str, Any]) -> str:
+    auc = m.get("auc") or {}
+    line = (f"domain classifier AUC {auc.get('value', float('nan')):.3f} "
+            f"(95% CI {auc.get('ci_low', float('nan')):.3f} – {auc.get('ci_high', float('nan')):.3f}): "
+            f"{m.get('strength')} mismatch between {', '.join(m.get('source') or [])} and {m.get('target')}")
+    rows = [(f.get("feature"), f"{f.get('importance', float('nan')):.3g}", f"{f.get('ks', float('nan')):.2f}",
+             f.get("hint") or "") for f in (m.get("top_features") or [])[:10]]
+    return _box("Data mismatch", _p(line), _table(("feature", "importance", "KS", "usually means"), rows))
+
+
+def _mismatch_text(m: Mapping[str, Any]) -> str:
+    auc = (m.get("auc") or {}).get("value")
+    return f"<MismatchReport {m.get('target')} vs {', '.join(m.get('source') or [])}: AUC {auc:.3f}, {m.get('strength')}>"
+
+
+_RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
+    "Diagnosis": (_diagnosis_html, _diagnosis_text),
+    "MetricsReport": (_metrics_html, _metrics_text),
+    "ErrorSummary": (_summary_html, _summary_text),
+    "SplitResult": (_split_html, _split_text),
+    "Comparison": (_comparison_html, _comparison_text),
+    "MismatchReport": (_mismatch_html, _mismatch_text),
+}
+
+
+def html_repr(result: Any) -> str:
+    """The notebook's rich view of a result object."""
+    return _RENDERERS[type(result).__name__][0](result.to_dict())
+
+
+def text_repr(result: Any) -> str:
+    """A few lines that say what the result is (the plain ``repr``)."""
+    return _RENDERERS[type(result).__name__][1](result.to_dict())

@@ -1,0 +1,47 @@
+"""The CUDA path (run by scripts/gpu-check.sh on a machine with a GPU). Without CUDA these
+tests skip: they are the only tests of the suite allowed to."""
+
+import numpy as np
+import pytest
+import torch
+
+from mlstrat.nn import ModelConfig, OptimConfig, train
+
+from .conftest import small_config
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU (scripts/gpu-check.sh runs these)")]
+
+
+def _config(path, device, **model):
+    return small_config(path, model=ModelConfig(hidden=(64, 64), **model),
+                        optim=OptimConfig(epochs=4, batch_size=64, lr=0.01, device=device))
+
+
+def test_cuda_training_matches_cpu_closely(tmp_path, digits_path):
+    cpu = train(_config(digits_path, "cpu"), run_dir=tmp_path / "cpu")
+    gpu = train(_config(digits_path, "cuda"), run_dir=tmp_path / "gpu")
+    assert gpu.device.startswith("cuda")
+    # same seed and data: the same optimization up to float rounding on another device
+    assert abs(gpu.metrics["dev"]["error"] - cpu.metrics["dev"]["error"]) < 0.03
+    costs = [[e["train_cost"] for e in r.history["epochs"]] for r in (cpu, gpu)]
+    np.testing.assert_allclose(costs[0], costs[1], rtol=0.05)
+
+
+def test_cuda_batch_norm_health_and_schedule(tmp_path, digits_path):
+    config = small_config(digits_path, model=ModelConfig(hidden=(32,) * 4, batch_norm=True),
+                          optim=OptimConfig(epochs=3, batch_size=64, lr=0.01, device="cuda", lr_decay="exponential",
+                                            clip_grad_norm=1.0))
+    r = train(config, run_dir=tmp_path / "bn")
+    assert [e["lr"] for e in r.history["epochs"]] == pytest.approx([0.01, 0.0095, 0.009025])
+    assert all(e["layers"]["hidden.0"]["grad_norm"] > 0 for e in r.history["epochs"])
+    assert r.history["warnings"] == []
+    assert r.metrics["dev"]["error"] < 0.2
+
+
+def test_cuda_model_predicts_on_cpu(tmp_path, digits_path):
+    from mlstrat.nn import predict
+
+    r = train(_config(digits_path, "cuda"), run_dir=tmp_path / "gpu")
+    out = predict(r.run_dir, digits_path)  # model.pt holds CPU tensors
+    assert out.num_rows > 0 and "proba_0" in out.column_names
