@@ -55,3 +55,24 @@ def test_unknown_scenario_is_a_clear_error(tmp_path):
     out = CliRunner().invoke(app, ["demo", "--scenario", "bais", "-o", str(tmp_path)])
     assert out.exit_code == 2
     assert "unknown scenario 'bais'" in out.output
+
+
+@pytest.mark.slow
+def test_tabular_shift_scenario_diagnosed_on_rmse_and_importance_weighting(tmp_path):
+    """The non-image scenario: regression, RMSE in its unit, mismatch found, weighting applied."""
+    out = CliRunner().invoke(app, ["demo", "--scenario", "tabular-shift", "-o", str(tmp_path), "--quick",
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["planted"] == doc["found"] == "data_mismatch"
+    first, last = doc["iterations"][0]["diagnosis"], doc["iterations"][-1]["diagnosis"]
+    assert first["metric"]["name"] == "rmse" and first["model_family"] == "gradient_boosting"
+    assert first["actions"][0]["id"] == "error_analysis"
+    assert first["human_level"]["bayes_proxy"] == {"name": "noise floor", "value": 25.0}
+    # the weighted model does better on the clinic (dev) and the mismatch gap closes
+    assert last["errors"]["dev"]["value"] < first["errors"]["dev"]["value"]
+    assert last["components"]["data_mismatch"]["ci_high"] < first["components"]["data_mismatch"]["ci_low"]
+    assert doc["steps"]["mismatch"]["auc"]["value"] > 0.8
+    assert (tmp_path / "report.html").exists()
+    text = CliRunner().invoke(app, ["demo", "--scenario", "tabular-shift", "-o", str(tmp_path), "--quick"])
+    assert "%" not in text.output.split("Verdict")[0]  # RMSE figures, not percentages

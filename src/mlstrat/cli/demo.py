@@ -19,7 +19,8 @@ _SPLIT_NAMES = {"train": "train", "train_dev": "train-dev", "dev": "dev", "test"
 @app.command("demo")
 def demo_command(
     scenario: str = typer.Option("mismatch", "--scenario", "-s",
-                                 help="mismatch (default: web -> app) | bias | variance | label-noise | clean"),
+                                 help="mismatch (default: web -> app) | bias | variance | label-noise | clean | "
+                                 "tabular-shift (regression on a table, RMSE)"),
     out: Path = typer.Option(Path("mlstrat-demo"), "-o", "--out",
                              help="Folder for the demo's files (re-running replaces them)."),
     quick: bool = typer.Option(False, "--quick", help="Fewer folds in the mismatch analysis (same training and diagnoses)."),
@@ -66,14 +67,21 @@ def render_demo(result: Any) -> None:
         if number == 2:
             _print_steps(out, steps, format_rate)
     if result.changes:
+        from mlstrat.runs._run import format_figure, is_rate_metric
+
+        first = result.iterations[0].diagnosis
+        rate = is_rate_metric(first)
         table = Table(title="What changed, first → last iteration", title_justify="left")
         for col in ("", "before", "after", "change"):
             table.add_column(col, justify="left" if not col else "right")
         for row in result.changes:
             name = _COMPONENT_NAMES.get(row["component"]) or \
                 _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
-            change = "-" if row["change"] is None else f"{100 * row['change']:+.1f} pts"
-            table.add_row(name, format_rate(row["before"], 1), format_rate(row["after"], 1), change)
+            if row["change"] is None:
+                change = "-"
+            else:
+                change = f"{100 * row['change']:+.1f} pts" if rate else f"{row['change']:+.3g}"
+            table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first), change)
         out.print()
         out.print(table)
     planted = result.planted or "no significant problem"
@@ -89,14 +97,23 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
     from rich.table import Table
 
     from mlstrat._numbers import format_rate
+    from mlstrat.runs._run import is_rate_metric
+
+    rate = is_rate_metric(diagnosis)
+
+    def fig(v: float) -> str:
+        return format_rate(v, 1) if rate else f"{v:.4g}"
+
+    def half(e: dict[str, Any]) -> str:
+        width = (e["ci_high"] - e["ci_low"]) / 2
+        return f"{100 * width:.1f}" if rate else f"{width:.2g}"
 
     table = Table(box=None, pad_edge=False, show_header=True, header_style="grey50")
     table.add_column("human", justify="right")
     for split in diagnosis["errors"]:
         table.add_column(_SPLIT_NAMES[split], justify="right")
-    row = [format_rate(diagnosis["human_level"]["bayes_proxy"]["value"], 1)]
-    row += [f"{format_rate(e['value'], 1)} [grey50]±{100 * (e['ci_high'] - e['ci_low']) / 2:.1f}[/]"
-            if e.get("ci_low") is not None else format_rate(e["value"], 1)
+    row = [fig(diagnosis["human_level"]["bayes_proxy"]["value"])]
+    row += [f"{fig(e['value'])} [grey50]±{half(e)}[/]" if e.get("ci_low") is not None else fig(e["value"])
             for e in diagnosis["errors"].values()]
     table.add_row(*row)
     gaps = []
@@ -104,8 +121,9 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
         if c["value"] is not None:
             style = "bold red" if name == diagnosis["principal_problem"] else \
                 ("red" if name in diagnosis["problems"] else "grey50")
-            gaps.append(f"[{style}]{_COMPONENT_NAMES[name]} {100 * c['value']:+.1f}[/]")
-    return Group(table, "  " + " · ".join(gaps) + " pts")
+            value = f"{100 * c['value']:+.1f}" if rate else f"{c['value']:+.3g}"
+            gaps.append(f"[{style}]{_COMPONENT_NAMES[name]} {value}[/]")
+    return Group(table, "  " + " · ".join(gaps) + (" pts" if rate else ""))
 
 
 def _print_steps(out: Any, steps: dict[str, Any], format_rate: Any) -> None:
@@ -117,7 +135,8 @@ def _print_steps(out: Any, steps: dict[str, Any], format_rate: Any) -> None:
     if "mismatch" in steps:
         m = steps["mismatch"]
         top = ", ".join(f["feature"] for f in m["top_features"][:3])
-        out.print(f"[bold]Mismatch:[/] a classifier tells app from web with AUC {m['auc']['value']:.3f} "
+        sides = m.get("sides", "app from web")
+        out.print(f"[bold]Mismatch:[/] a classifier tells {sides} with AUC {m['auc']['value']:.3f} "
                   f"({m['strength']}); top differences: {top}")
     if "synth" in steps:
         s = steps["synth"]

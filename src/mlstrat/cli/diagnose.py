@@ -106,6 +106,11 @@ def diagnose_command(
     fail = parse_problems(fail_on) if fail_on is not None else ()
     if predictions is not None or human_labels is not None:
         start_engine(engine)
+    if predictions is not None and errors is None and _has_tasks(predictions, metric):
+        _diagnose_tasks(predictions, human=human, bayes=bayes, tolerance=tolerance,
+                        mismatched=mismatched, model_family=model_family, fail=fail,
+                        json_out=json_out, store=store, note=note, record=record, test=test)
+        return
     with warnings.catch_warnings():
         # the reuse warning is in result.warnings (rendered, or on stderr with --json)
         warnings.simplefilter("ignore", ReusedTestSetWarning)
@@ -144,6 +149,68 @@ def diagnose_command(
 
         err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
         raise typer.Exit(1)
+
+
+def _has_tasks(predictions: str, metric: str) -> bool:
+    """A multi-task predictions table (a ``task`` column) diagnosed on its error rate."""
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.tables import read_table
+
+    return parse_metric(metric).kind == "error" and "task" in read_table(str(predictions)).columns
+
+
+def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, tolerance: str | None,
+                    mismatched: bool | None, model_family: str | None, fail: tuple[str, ...],
+                    json_out: bool, store: Path | None, note: str | None, record: bool,
+                    test: bool) -> None:
+    """Per task and on the task-averaged error (multi-task runs); with ``test``, one look at the
+    test set is counted for the whole command."""
+    from mlstrat.diagnosis import diagnose_tasks
+    from mlstrat.runs import count_test_look
+
+    result = diagnose_tasks(str(predictions), human=human, bayes=bayes, tolerance=tolerance,
+                            mismatched=mismatched, model_family=model_family, test=test, store=False)
+    if test:
+        count_test_look(str(predictions), store=store)
+    if record:
+        _record(predictions, result, store=store, note=note, quiet=json_out)
+    if json_out:
+        from mlstrat.cli._common import echo_json
+
+        echo_json(result)
+    else:
+        _render_tasks(result)
+    found = sorted({p for d in [result.average, *result.tasks.values()] for p in d.problems if p in fail})
+    if found:
+        from mlstrat.cli._common import err_console
+
+        err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
+        raise typer.Exit(1)
+
+
+def _render_tasks(result: object) -> None:
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+    from mlstrat._numbers import format_rate
+    from mlstrat.cli._common import console, safe
+    from mlstrat.diagnosis._render import render_diagnosis
+
+    out = console()
+    out.print("[bold]Averaged over tasks[/] (error over every labeled entry; intervals over examples)")
+    for item in render_diagnosis(result.average):  # type: ignore[attr-defined]
+        out.print(item)
+    table = Table(title="Per task", title_justify="left")
+    table.add_column("task")
+    splits = [s for s in SPLITS if s in result.average.errors]  # type: ignore[attr-defined]
+    for s in splits:
+        table.add_column(SPLIT_DISPLAY[s], justify="right")
+    table.add_column("principal problem")
+    table.add_column("first action")
+    for name, d in result.tasks.items():  # type: ignore[attr-defined]
+        table.add_row(safe(name), *[format_rate(d.errors[s].value) if s in d.errors else "-" for s in splits],
+                      (d.principal_problem or "none").replace("_", " "), d.actions[0].id if d.actions else "-")
+    out.print(table)
 
 
 def _print_reuse(result: object, *, quiet: bool) -> None:

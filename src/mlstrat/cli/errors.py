@@ -19,6 +19,21 @@ errors_app = typer.Typer(
 app.add_typer(errors_app, name="errors")
 
 
+def _print_loss_sample(result: object) -> None:
+    import json
+
+    meta = json.loads(result.meta.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    out = console()
+    out.soft_wrap = True
+    out.print(
+        f"Took the {result.sample_size} {result.split} rows with the largest loss "  # type: ignore[attr-defined]
+        f"({meta['metric']['name']} {meta['split_value']:.4g} on {result.split_size} rows); "  # type: ignore[attr-defined]
+        f"they hold {100 * meta['sample_loss_share']:.1f}% of the split's total loss -> {result.sheet}"  # type: ignore[attr-defined]
+    )
+    out.print(f"Meta: {result.meta}")  # type: ignore[attr-defined]
+    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {result.sheet}")  # type: ignore[attr-defined]
+
+
 @errors_app.command("sample")
 def sample(
     predictions: str = typer.Argument(
@@ -53,10 +68,15 @@ def sample(
         "default: the run config's image_shape.",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing sheet."),
+    metric: str | None = typer.Option(
+        None, "--metric",
+        help="mae | rmse | mean:COL | ratio:NUM/DEN: take the rows with the largest loss instead.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: str | None = engine_option(),
 ) -> None:
-    """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag."""
+    """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag
+    (with --metric: the rows with the largest per-example loss)."""
     from mlstrat.errors import sample_errors
 
     start_engine(engine)
@@ -69,11 +89,17 @@ def sample(
         seed=seed,
         output=output,
         force=force,
+        metric=metric,
         manifest=manifest,
         image_shape=image_shape,
     )
     if as_json:
         echo_json(result)
+        return
+    from mlstrat.errors._losses import parse_value_metric
+
+    if parse_value_metric(metric) is not None:
+        _print_loss_sample(result)
         return
     from mlstrat._numbers import format_rate
 
@@ -128,6 +154,43 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
         err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True, markup=True)
 
 
+def _is_loss_sheet(sheet: Path) -> bool:
+    from mlstrat.errors._sheet import meta_path
+
+    path = meta_path(sheet)
+    if not path.exists():
+        return False
+    import json
+
+    try:
+        return "total_loss" in json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+
+
+def _loss_summary(sheet: Path, as_json: bool) -> None:
+    """Ceilings of a loss sheet: each category's share of the split's total loss."""
+    from rich.table import Table
+
+    from mlstrat.errors._losses import loss_ceilings
+
+    result = loss_ceilings(sheet)
+    if as_json:
+        echo_json(result)
+        return
+    name = result["metric"]["name"]
+    table = Table(title=f"Ceilings on {result['split']} {name} {result['split_value']:.4g} "
+                        f"({result['examined']} rows examined, holding "
+                        f"{100 * result['examined_share_of_total_loss']:.1f}% of the total loss)",
+                  header_style="bold", title_justify="left")
+    for col in ("category", "rows", "share of total loss", f"{name} if all fixed"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for c in result["categories"]:
+        table.add_row(c["category"], str(c["rows"]), f"{100 * c['share_of_total_loss']:.1f}%",
+                      f"{c['figure_if_fixed']:.4g}")
+    console().print(table, soft_wrap=False)
+
+
 @errors_app.command("summarize")
 def summarize(
     sheets: list[Path] = typer.Argument(
@@ -149,6 +212,9 @@ def summarize(
             f"summarize: {len(sheets)} sheets given; give one sheet, or two to compare "
             "(e.g. dev_sheet.csv test_sheet.csv)"
         )
+    if len(sheets) == 1 and _is_loss_sheet(sheets[0]):
+        _loss_summary(sheets[0], as_json)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered from the result's warnings
         if len(sheets) == 1:

@@ -126,7 +126,8 @@ def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
 
 def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None,
             test: bool) -> str:
-    """Record the training run with its metrics and diagnosis (multi-task runs: metrics only).
+    """Record the training run with its metrics and diagnosis (multi-task runs: per task and
+    on the task-averaged error).
 
     ``train`` counted the look at the test set (when ``test``); nothing here counts it again.
     """
@@ -137,7 +138,13 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
 
     predictions = result.run_dir / "predictions.parquet"
     diagnosis = metrics = None
-    if not result.tasks:
+    if result.tasks:
+        from mlstrat.diagnosis import diagnose_tasks
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlstratWarning)
+            diagnosis = diagnose_tasks(str(predictions), human=human, test=test, store=False)
+    else:
         from mlstrat.diagnosis import diagnose
         from mlstrat.metrics import compute_metrics
 

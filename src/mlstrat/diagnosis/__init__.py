@@ -25,6 +25,7 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
+from mlstrat.diagnosis._tasks import TaskDiagnoses, diagnose_tasks
 from mlstrat.diagnosis._recipe import (
     ACTIONS,
     FAMILY_ACTIONS,
@@ -43,6 +44,7 @@ __all__ = [
     "MODEL_FAMILIES",
     "PROBLEM_LABELS",
     "RECIPE",
+    "TaskDiagnoses",
     "Action",
     "Component",
     "Diagnosis",
@@ -54,6 +56,7 @@ __all__ = [
     "choose_bayes_proxy",
     "decompose",
     "diagnose",
+    "diagnose_tasks",
     "human_from_labels",
     "is_significant",
     "parse_errors",

@@ -131,6 +131,7 @@ def sample_errors(
     seed: int = 0,
     output: str | os.PathLike,
     force: bool = False,
+    metric: Any = None,
     con: Any = None,
     manifest: Any = None,
     image_shape: Any = None,
@@ -162,6 +163,11 @@ def sample_errors(
         The CSV sheet to write; ``<output>.meta.json`` is written beside it.
     force : bool, default=False
         Overwrite an existing sheet.
+    metric : str, default=None
+        ``mae``, ``rmse``, ``mean:COL`` or ``ratio:NUM/DEN``: sample the ``n`` rows with the
+        largest per-example loss instead of misclassified rows; the sheet gets a ``loss``
+        column and the meta file the split's figure and total loss (see
+        :mod:`mlstrat.errors._losses`).
     con : ibis DuckDB backend, default=None
     manifest : path-like or table, default=None
         A table with an ``id`` column (the split file): its columns that the predictions lack
@@ -205,8 +211,16 @@ def sample_errors(
         train_feature_stats,
     )
 
-    preds = read_predictions(predictions, con=con, require_id=True)
+    from mlstrat.errors._losses import parse_value_metric
+
+    spec = parse_value_metric(metric)
+    if spec is not None and include_correct:
+        raise ConfigError("include_correct: with a loss metric every row has a loss; "
+                          "there are no 'correct' rows to add")
+    preds = read_predictions(predictions, con=con, require_id=True,
+                             labels=spec is None or spec.kind in ("mae", "rmse"))
     table = preds.table
+    labels = [c for c in ("y_true", "y_pred") if c in table.columns]
     run_data = run_data_config(predictions)
     manifest = manifest if manifest is not None else default_manifest(run_data)
     if manifest is not None:
@@ -214,6 +228,10 @@ def sample_errors(
                               label=run_data.get("label", "label"), con=con)
     context = example_context(run_data, list(table.columns), manifest=manifest, image_shape=image_shape)
     extra = [c for c in table.columns if c not in _DROP and not c.startswith("proba_")]
+    if spec is not None:
+        return _sample_losses(preds, spec, table=table, split=split, n=int(n), seed=int(seed), out=out,
+                              meta_out=meta_out, categories=categories, predictions=predictions,
+                              fixed=["id", *labels, "loss"], extra=extra)
     fixed = ["id", "y_true", "y_pred"] + (["confidence"] if preds.proba_columns else [])
     fixed += [_SAMPLED_AS] if include_correct else []
     for col in extra:
@@ -300,6 +318,50 @@ def sample_errors(
         categories=cats,
         fingerprint=fp,
     )
+
+
+def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, seed: int, out: Path,
+                   meta_out: Path, categories: Any, predictions: Any, fixed: list[str],
+                   extra: list[str]) -> SampleResult:
+    """``sample_errors`` for a metric in its unit: the rows with the largest losses."""
+    from mlstrat.errors._losses import sample_losses
+    from mlstrat.tables import atomic_write_text, fingerprint
+
+    for col in extra:
+        if col in fixed or col == _COMMENT:
+            raise InputError(f"{preds.source}: column {col!r} clashes with the sheet's own {col!r} "
+                             "column; rename it in the predictions table")
+    fixed = fixed + extra
+    cats = parse_categories(categories, reserved=tuple(fixed) + (_COMMENT,))
+    records, stats = sample_losses(preds, split, spec, n, seed, table=table)
+    rows = []
+    for rec in records:
+        row = {c: "" if rec.get(c) is None else _cell(rec[c]) for c in fixed if c != "id"}
+        row["id"] = label_text(rec["id"])
+        row["loss"] = f"{float(rec['loss']):.6g}"
+        row.update({c: "" for c in cats})
+        row[_COMMENT] = ""
+        rows.append(row)
+    header = fixed + list(cats) + [_COMMENT]
+    atomic_write_text(out, write_sheet_csv(header, rows))
+    source_path = Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
+    fp = fingerprint(source_path) if source_path is not None else None
+    sampled_loss = sum(float(r["loss"]) for r in records)
+    meta = {
+        "format": SHEET_FORMAT,
+        "predictions": str(source_path) if source_path else preds.source,
+        "fingerprint": fp, "split": split,
+        "metric": spec.to_dict(), "split_value": stats["value"], "total_loss": stats["total"],
+        "sample_loss_share": sampled_loss / stats["total"],
+        "split_error": stats["value"], "split_size": stats["n"], "n_errors": stats["n"],
+        "sample_size": len(records), "n_correct": 0, "seed": seed,
+        "categories": list(cats), "columns": fixed,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return SampleResult(sheet=out, meta=meta_out, split=split, split_error=stats["value"],
+                        split_size=stats["n"], n_errors=stats["n"], sample_size=len(records),
+                        n_correct=0, seed=seed, categories=cats, fingerprint=fp)
 
 
 def _fetch(expr: Any, limit: int) -> list[dict[str, Any]]:
