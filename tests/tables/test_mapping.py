@@ -31,7 +31,7 @@ def test_columns_and_split_aliases_are_mapped_with_notes():
     got = compute_metrics(mapped.table)
     dev = frame[frame.set == "val"]
     assert got.splits["dev"].error == pytest.approx(float((dev.label != dev.prediction).mean()))
-    assert set(got.splits) == {"train", "train_dev", "dev", "test"}
+    assert set(got.splits) == {"train", "train_dev", "dev"}  # test stays sealed unless asked
 
 
 def test_library_reads_aliases_with_a_warning():
@@ -56,7 +56,7 @@ def test_cli_metrics_maps_and_says_so(tmp_path):
     path = tmp_path / "preds.csv"
     _frame().to_csv(path, index=False)
     res = CliRunner().invoke(app, ["metrics", str(path), "--y-true", "label", "--y-pred", "prediction",
-                                   "--split-col", "set", "--json"])
+                                   "--split-col", "set", "--test", "--json"])
     assert res.exit_code == 0, res.output
     assert "mapped: column 'label' read as y_true; column 'prediction' read as y_pred" in res.stderr
     assert set(json.loads(res.stdout)["splits"]) == {"train", "train_dev", "dev", "test"}
