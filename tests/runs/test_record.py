@@ -38,3 +38,23 @@ def test_record_counts_test_evaluations(tmp_path):
         record_predictions_run("diagnose", path, store=store, diagnosis={"errors": {"test": {"value": 0.5}}})
     assert store.test_evaluation_count(fingerprint_test_set(path)) == 2
     assert len(store.list()) == 2
+
+
+def test_test_set_fingerprint_is_computed_once_per_file_version(tmp_path, monkeypatch):
+    """Counting a look and recording the run need the same fingerprint: one md5 pass, not two;
+    a changed file is fingerprinted again."""
+    import os
+
+    from mlstrat.runs import _record
+
+    path = tmp_path / "p.csv"
+    path.write_text("id,split,y_true,y_pred\n1,test,a,a\n2,test,b,a\n3,dev,a,a\n")
+    calls = []
+    real = _record._fingerprint_test_set
+    monkeypatch.setattr(_record, "_fingerprint_test_set", lambda p, con=None: calls.append(p) or real(p, con=con))
+    first = _record.fingerprint_test_set(str(path))
+    assert _record.fingerprint_test_set(str(path)) == first and len(calls) == 1
+    path.write_text("id,split,y_true,y_pred\n1,test,a,a\n2,test,a,a\n3,dev,a,a\n")
+    os.utime(path, ns=(1, 1))
+    second = _record.fingerprint_test_set(str(path))
+    assert len(calls) == 2 and second != first and second.startswith("test-2-")

@@ -22,6 +22,36 @@ def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     on the same test set share it while every model's predictions file differs. ``None``
     when there is no test split or no ``id`` column.
     """
+    key = _file_key(predictions, con)
+    if key is not None and key in _FINGERPRINTS:
+        return _FINGERPRINTS[key]
+    found = _fingerprint_test_set(predictions, con=con)
+    if key is not None:
+        while len(_FINGERPRINTS) >= 8:
+            _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+        _FINGERPRINTS[key] = found
+    return found
+
+
+# one command may need a file's test-set fingerprint twice (counting the look at the test set,
+# then recording the run): an md5 per test row is worth computing once per file version
+_FINGERPRINTS: dict[tuple[Any, ...], str | None] = {}
+
+
+def _file_key(predictions: Any, con: Any) -> tuple[Any, ...] | None:
+    """(path, size, mtime, engine) of a local file; ``None`` for tables and remote paths."""
+    if not isinstance(predictions, (str, os.PathLike)):
+        return None
+    try:
+        stat = os.stat(predictions)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(predictions):
+        return None
+    return (os.path.realpath(predictions), stat.st_size, stat.st_mtime_ns, id(con))
+
+
+def _fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     from mlstrat.tables import engine_of, hash64_halves, read_table
 
     engine = engine_of(con)
