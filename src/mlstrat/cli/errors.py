@@ -157,15 +157,18 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
 def _is_loss_sheet(sheet: Path) -> bool:
     from mlstrat.errors._sheet import meta_path
 
+    if not sheet.is_file():
+        return False  # read_sheet says what is wrong with the path
     path = meta_path(sheet)
     if not path.exists():
         return False
     import json
 
     try:
-        return "total_loss" in json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return False  # read_sheet names what is wrong with it
+    return isinstance(doc, dict) and "total_loss" in doc
 
 
 def _loss_summary(sheet: Path, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -465,7 +466,12 @@ def read_meta(sheet: Path) -> dict[str, Any]:
 def _check_meta_values(mpath: Path, meta: dict[str, Any]) -> None:
     """The values the summary computes with: a hand-edited meta file fails here, in one line."""
     error = meta["split_error"]
-    if isinstance(error, bool) or not isinstance(error, (int, float)) or not 0 <= error <= 1:
+    number = not isinstance(error, bool) and isinstance(error, (int, float)) and math.isfinite(error)
+    if "total_loss" in meta:  # a loss sheet (errors sample --metric): the figure is in the metric's unit
+        if not number:
+            raise InputError(f"{mpath}: split_error is {error!r}; it must be a finite number (the split's "
+                             "metric). Re-create the meta file with 'mlstrat errors sample'")
+    elif not number or not 0 <= error <= 1:
         raise InputError(f"{mpath}: split_error is {error!r}; it must be a number from 0 to 1 (the "
                          "split's error rate). Re-create the meta file with 'mlstrat errors sample'")
     if not isinstance(meta["split"], str):
