@@ -531,7 +531,12 @@ def test_paths(work, ok_preds, a, b, command):
     a, b = (p.format(d=work) for p in (a, b))
     protected = {str(ok_preds), str(work / "o'brien.csv")}
     before = {p: Path(p).read_bytes() for p in protected}
-    run_cli([x.format(a=a, b=b) for x in command], "paths")
+    home = os.getcwd()
+    os.chdir(work)  # relative paths such as "-" land in the test's folder, not the checkout
+    try:
+        run_cli([x.format(a=a, b=b) for x in command], "paths")
+    finally:
+        os.chdir(home)
     assert {p: Path(p).read_bytes() for p in protected} == before, "an input was overwritten"
 
 
