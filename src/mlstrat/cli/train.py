@@ -121,7 +121,16 @@ def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
             warnings.simplefilter("ignore")
             train(config, run_dir=output, force=force, store=False)
     except MlstratError:
+        # the launcher stops every rank as soon as one exits: wait so that rank 0, which meets
+        # the same error, prints it before this exit can cut it off
+        import time
+
+        time.sleep(_PRINT_GRACE_S)
         raise typer.Exit(2) from None
+
+
+#: how long a failing DDP worker waits for rank 0 to report the shared error
+_PRINT_GRACE_S = 5.0
 
 
 def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None,
