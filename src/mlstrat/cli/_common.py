@@ -95,15 +95,18 @@ SPLIT_COL_HELP = "Column holding the split, when it is not named split (values v
 
 
 def predictions_source(path: Any, *, y_true: str | None = None, y_pred: str | None = None,
-                       split_col: str | None = None) -> Any:
-    """The path as given, or the table with the user's names mapped; says on stderr what was mapped."""
+                       split_col: str | None = None, columns: Any = None) -> Any:
+    """The path as given, or the table with the user's names mapped; says on stderr what was mapped.
+
+    ``columns``: the columns the command reads (a ``ColumnSelection``), so a mapped wide file
+    is read for those only."""
     if path is None:
         return None
     from rich.markup import escape
 
     from mlstrat.tables import map_predictions
 
-    mapped = map_predictions(path, y_true=y_true, y_pred=y_pred, split_col=split_col)
+    mapped = map_predictions(path, y_true=y_true, y_pred=y_pred, split_col=split_col, columns=columns)
     if not mapped.notes:
         return str(path)
     err_console().print(f"[grey50]mapped: {escape('; '.join(mapped.notes))}[/]", soft_wrap=True)

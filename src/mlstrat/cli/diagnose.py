@@ -101,6 +101,7 @@ def diagnose_command(
     import warnings
 
     from mlstrat.diagnosis import diagnose, parse_problems
+    from mlstrat.metrics._spec import metric_columns
     from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
@@ -115,7 +116,8 @@ def diagnose_command(
         # the reuse warning is in result.warnings (rendered, or on stderr with --json)
         warnings.simplefilter("ignore", ReusedTestSetWarning)
         result = diagnose(
-            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
+            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col,
+                               columns=None if predictions is None else metric_columns(metric)),
             errors=errors,
             sizes=sizes,
             human=human,
@@ -154,9 +156,11 @@ def diagnose_command(
 def _has_tasks(predictions: str, metric: str) -> bool:
     """A multi-task predictions table (a ``task`` column) diagnosed on its error rate."""
     from mlstrat.metrics._spec import parse_metric
-    from mlstrat.tables import read_table
+    from mlstrat.tables import read_table, select_columns
 
-    return parse_metric(metric).kind == "error" and "task" in read_table(str(predictions)).columns
+    if parse_metric(metric).kind != "error":
+        return False
+    return "task" in read_table(str(predictions), columns=select_columns("task")).columns
 
 
 def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, tolerance: str | None,

@@ -134,13 +134,15 @@ def metrics_command(
 
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.metrics import compute_metrics
+    from mlstrat.tables import PREDICTION_COLUMNS
 
     start_engine(engine)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlstratWarning)
         report = compute_metrics(
-            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
+            predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col,
+                               columns=PREDICTION_COLUMNS.plus(weight)),
             split=split or None,
             pos_label=_label(pos_label),
             weight=weight,

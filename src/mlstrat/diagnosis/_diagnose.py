@@ -191,7 +191,7 @@ def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str,
     if metric == "weighted_error" and weight is None:
         raise ConfigError(
             f"{pred.source}: --metric weighted_error needs a 'weight' column; "
-            f"columns: {', '.join(pred.table.columns)}"
+            f"columns: {', '.join(pred.source_columns)}"
         )
     # zero_division=0: a class never predicted counts as F1 0 (the conservative reading), silently;
     # store=False: diagnose counts the look at the test set itself, once
@@ -347,12 +347,14 @@ def _as_loss(e: ErrorEstimate) -> ErrorEstimate:
 
 
 def _open_predictions(predictions: Any, spec: MetricSpec, con: Any) -> Any:
+    from mlstrat.metrics._spec import metric_columns
     from mlstrat.tables import Predictions, read_predictions
 
     if isinstance(predictions, Predictions):
         pred = predictions
     else:
-        pred = read_predictions(predictions, con=con, labels=spec.kind not in ("mean", "ratio"))
+        pred = read_predictions(predictions, con=con, labels=spec.kind not in ("mean", "ratio"),
+                                columns=metric_columns(spec))
     if spec.kind == "weighted_error" and "weight" in pred.table.columns:
         # validate the weights (no nulls, none negative) only when they are used
         pred = read_predictions(pred.table, con=con, weight="weight")

@@ -40,9 +40,9 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
     import ibis
 
     from mlstrat.diagnosis._diagnose import diagnose
-    from mlstrat.tables import read_predictions
+    from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
-    pred = read_predictions(predictions, con=con, require_id=True)
+    pred = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS.plus(task_col))
     table = pred.table
     if task_col not in table.columns:
         raise InputError(f"{pred.source}: no {task_col!r} column; a multi-task predictions table has one "

@@ -582,11 +582,11 @@ def _select_pass(batches: Any, index: dict[str, int], proba: list[str], chosen: 
 def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
     """The predictions (validated in one engine pass), the split's columns as an expression, the connection."""
     from mlstrat.errors._sheet import _check_split
-    from mlstrat.tables import default_connection, read_predictions
+    from mlstrat.tables import PREDICTION_COLUMNS, default_connection, read_predictions
 
     _check_split(split)
     con = con or default_connection()
-    preds = read_predictions(predictions, con=con, require_id=True)
+    preds = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS)
     if not preds.proba_columns:
         raise InputError(
             f"{preds.source}: no proba_<class> columns; label issues need the predicted "

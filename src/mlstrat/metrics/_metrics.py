@@ -156,7 +156,7 @@ def compute_metrics(
     >>> report.splits["dev"].error
     0.25
     """
-    from mlstrat.tables import Predictions, read_predictions, read_table
+    from mlstrat.tables import PREDICTION_COLUMNS, Predictions, read_predictions, read_table
 
     zero_division = check_zero_division(zero_division)
     if isinstance(predictions, Predictions):
@@ -170,12 +170,14 @@ def compute_metrics(
 
             pred = dataclasses.replace(pred, table=_numeric_weight(pred.table, weight, pred.source))
     else:
-        if weight is None and "weight" in read_table(predictions, con=con).columns:
+        columns = PREDICTION_COLUMNS.plus(weight)  # a wide file is read for these only
+        if weight is None and "weight" in read_table(predictions, con=con, columns=columns,
+                                                     text_columns=("id",)).columns:
             weight = "weight"
-        pred = read_predictions(predictions, con=con, weight=weight)
+        pred = read_predictions(predictions, con=con, weight=weight, columns=columns)
     if weight is not None and weight not in pred.table.columns:
         raise InputError(
-            f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.table.columns)}"
+            f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.source_columns)}"
         )
     splits = resolve_splits(split, pred.sizes, pred.source, test=test)
     counts = confusion_counts(pred.table, splits, weight=weight)

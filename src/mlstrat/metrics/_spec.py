@@ -23,7 +23,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError
 from mlstrat._numbers import did_you_mean
 
-__all__ = ["MetricSpec", "parse_metric", "CLASSIFICATION", "REGRESSION", "metric_name"]
+__all__ = ["MetricSpec", "parse_metric", "CLASSIFICATION", "REGRESSION", "metric_name", "metric_columns"]
 
 #: Rates computed from confusion counts.
 CLASSIFICATION: tuple[str, ...] = ("error", "weighted_error", "f1")
@@ -146,3 +146,11 @@ def metric_name(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("name") or "error")
     return str(value or "error")
+
+
+def metric_columns(metric: str | MetricSpec) -> Any:
+    """The predictions columns a metric reads (a ``ColumnSelection``): the core ones and its own."""
+    from mlstrat.tables._predictions import PREDICTION_COLUMNS  # the engine layer only when reading
+
+    spec = metric if isinstance(metric, MetricSpec) else parse_metric(metric)
+    return PREDICTION_COLUMNS.plus(spec.column, spec.denominator)

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlstrat._exceptions import InputError
 from mlstrat.metrics._intervals import mean_interval, r2_interval, ratio_interval, rmse_interval
-from mlstrat.metrics._spec import MetricSpec, parse_metric
+from mlstrat.metrics._spec import MetricSpec, metric_columns, parse_metric
 
 __all__ = [
     "Estimate",
@@ -113,7 +113,7 @@ def _check_columns(pred: Any, spec: MetricSpec) -> None:
         if col not in table.columns:
             raise InputError(
                 f"{pred.source}: --metric {spec.name} needs a column {col!r}; "
-                f"columns: {', '.join(table.columns)}"
+                f"columns: {', '.join(pred.source_columns)}"
             )
         if not table[col].type().is_numeric():
             what = "y_true and y_pred must be numbers for" if col in ("y_true", "y_pred") else \
@@ -233,7 +233,7 @@ def compute_metric(predictions: Any, metric: str | MetricSpec, *,
     from mlstrat.metrics._metrics import resolve_splits
 
     spec = metric if isinstance(metric, MetricSpec) else _parse(metric)
-    pred = _open(predictions, con, labels=spec.kind not in ("mean", "ratio"))
+    pred = _open(predictions, con, labels=spec.kind not in ("mean", "ratio"), columns=metric_columns(spec))
     splits = resolve_splits(split, pred.sizes, pred.source)
     sums = metric_sums(pred, spec, splits)
     return {s: estimates_from_sums(spec, sums[s]) for s in splits}
@@ -243,12 +243,12 @@ def _parse(metric: str) -> MetricSpec:
     return MetricSpec("r2", "r2") if metric == "r2" else parse_metric(metric)
 
 
-def _open(predictions: Any, con: Any, *, labels: bool = True) -> Any:
+def _open(predictions: Any, con: Any, *, labels: bool = True, columns: Any = None) -> Any:
     from mlstrat.tables import Predictions, read_predictions
 
     if isinstance(predictions, Predictions):
         return predictions
-    return read_predictions(predictions, con=con, labels=labels)
+    return read_predictions(predictions, con=con, labels=labels, columns=columns)
 
 
 def _split_metrics(sums: dict[str, float]) -> RegressionSplit:

@@ -467,7 +467,7 @@ def analyze_mismatch(
     ConfigError
         No or several feature sources, an image shape that does not match the features.
     """
-    from mlstrat.tables import describe_source, read_table, require_columns
+    from mlstrat.tables import describe_source, read_table, require_columns, select_columns, source_columns
 
     spec = FeatureSpec(
         features=tuple(features) if features else None,
@@ -478,10 +478,13 @@ def analyze_mismatch(
         value_range=tuple(value_range) if value_range else None,
     )  # type: ignore[arg-type]
     name = describe_source(manifest)
-    table = read_table(manifest, con=con)
+    # a wide manifest is read for these columns only
+    wanted = select_columns(id_col, domain, group, spec.image_col, spec.embedding_col, *(spec.features or ()),
+                            prefixes=(spec.feature_prefix,) if spec.feature_prefix else ())
+    table = read_table(manifest, con=con, columns=wanted)
     require_columns(table, [domain], source=name, role="domain column")
     require_columns(table, [group], source=name, role="group column")
-    cols = feature_columns(table.columns, spec, source=name)
+    cols = feature_columns(source_columns(table), spec, source=name)
     id_present = id_col in table.columns
     keep = list(
         dict.fromkeys([c for c in (id_col if id_present else None, domain, group) if c] + cols)
@@ -618,13 +621,13 @@ def _error_rows(
     predictions: Any, data: Any, *, name: str, id_col: str, id_present: bool, con: Any
 ) -> tuple[list[int], list[int], list[int]]:
     """Manifest row numbers of the misclassified dev, correct dev and train rows of a predictions table."""
-    from mlstrat.tables import read_predictions
+    from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
     if not id_present:
         raise InputError(
             f"{name}: comparing with predictions needs the manifest's id column {id_col!r}"
         )
-    preds = read_predictions(predictions, con=con, require_id=True)
+    preds = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS)
     rows = preds.table.select("id", "split", "y_true", "y_pred").to_pyarrow().to_pylist()
     index = {v: i for i, v in enumerate(_as_text(data.column(id_col).to_pylist()))}
     wanted = [r for r in rows if r["split"] in ("train", "dev")]

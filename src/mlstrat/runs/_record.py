@@ -52,10 +52,11 @@ def _file_key(predictions: Any, con: Any) -> tuple[Any, ...] | None:
 
 
 def _fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
-    from mlstrat.tables import engine_of, hash64_halves, read_table
+    from mlstrat.tables import engine_of, hash64_halves, read_table, select_columns
 
     engine = engine_of(con)
-    table = read_table(predictions, con=engine)
+    # ids as the engine types them (no text_columns): the fingerprint of a file stays what it was
+    table = read_table(predictions, con=engine, columns=select_columns("id", "split", "y_true"))
     if not {"id", "split", "y_true"} <= set(table.columns):
         return None
     test = table.filter(table.split.cast("string") == "test")

@@ -7,6 +7,7 @@ of loading into pandas. :mod:`mlstrat.tables._engine` is the only place that kno
 engine runs.
 """
 
+from mlstrat.tables._columns import ColumnSelection, select_columns
 from mlstrat.tables._engine import (
     ENGINES,
     Engine,
@@ -28,13 +29,16 @@ from mlstrat.tables._io import (
     fingerprint,
     read_table,
     require_columns,
+    source_columns,
     write_table,
 )
 from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
-from mlstrat.tables._predictions import Predictions, read_predictions
+from mlstrat.tables._predictions import PREDICTION_COLUMNS, Predictions, read_predictions
 
 __all__ = [
+    "ColumnSelection",
     "MappedTable",
+    "PREDICTION_COLUMNS",
     "ENGINES",
     "Engine",
     "READERS",
@@ -56,6 +60,8 @@ __all__ = [
     "read_predictions",
     "read_table",
     "require_columns",
+    "select_columns",
+    "source_columns",
     "unit_hash",
     "use_engine",
     "write_table",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlstrat._exceptions import ConfigError
+from mlstrat.tables._columns import ColumnSelection, plain_csv_header
 
 __all__ = [
     "ENGINES", "Engine", "DuckDBEngine", "SparkEngine", "Written", "connect", "default_connection",
@@ -259,8 +260,12 @@ class Engine:
         raise NotImplementedError
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
-             text_columns: Sequence[str] = ()) -> Any:
-        """A file, directory or URI as an engine table (``fmt``: csv, parquet, json)."""
+             text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
+        """A file, directory or URI as an engine table (``fmt``: csv, parquet, json).
+
+        ``columns``: the columns the caller will use; an engine may read only those (the others
+        may be absent from the table it returns).
+        """
         raise NotImplementedError
 
     # --- materialize, stream, write ----------------------------------------------------
@@ -319,9 +324,14 @@ def hash64_halves(engine: Engine, text: Any) -> tuple[Any, Any]:
     return little_endian(12), little_endian(8)
 
 
-#: from this many columns on, a CSV is sniffed once and read with the sniffed schema
+#: from this many columns on, a CSV is read column by column as the command asks (see
+#: :meth:`DuckDBEngine.read`), or sniffed once when it needs every column
 WIDE_CSV = 256
 _SNIFFED: dict[tuple[str, int, int], tuple[list[tuple[str, str]], dict[str, Any]]] = {}
+#: (file version, connection, text columns) -> {selected columns: the temp table holding them}
+_SELECTED: dict[tuple[Any, ...], dict[tuple[str, ...], str]] = {}
+#: view name -> every column of the file behind it, when the view holds a selection of them
+_HEADERS: dict[str, tuple[str, ...]] = {}
 
 
 def _header_width(path: Path) -> int:
@@ -333,13 +343,17 @@ def _header_width(path: Path) -> int:
     return max(first.count(b","), first.count(b"\t")) + 1
 
 
+def _file_version(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
 def _sniff(con: Any, path: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """DuckDB's sniffer run once per file version (it costs seconds on thousands of columns, and a
     view over ``read_csv`` would sniff again on every query)."""
     import sqlglot.expressions as sge
 
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = _file_version(path)
     if key not in _SNIFFED:
         literal = sge.Literal.string(str(path)).sql(dialect="duckdb")
         columns, delim, quote, escape, header = con.raw_sql(
@@ -368,6 +382,31 @@ def _read_wide_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> 
     return con.table(view)
 
 
+def _has_quotes(path: Path) -> bool:
+    """Whether the file holds a double quote: without one no value can hold a line break, and the
+    reader may cut the file at any line break (about twice as fast on a wide file)."""
+    with open(path, "rb") as fh:
+        return any(b'"' in block for block in iter(lambda: fh.read(1 << 24), b""))
+
+
+def _selected_as_text(path: Path, header: Any, wanted: list[str]) -> Any:
+    """The ``wanted`` columns of a CSV as text (a pyarrow Table): every line is cut into fields,
+    only the wanted fields are kept. Empty fields stay empty strings, so that rewritten as CSV
+    they read back exactly as the engine reads them in the original file."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    return pcsv.read_csv(
+        path,
+        read_options=pcsv.ReadOptions(column_names=list(header.names), skip_rows=1),
+        parse_options=pcsv.ParseOptions(delimiter=header.delimiter, quote_char='"', double_quote=True,
+                                        newlines_in_values=_has_quotes(path)),
+        convert_options=pcsv.ConvertOptions(include_columns=wanted,
+                                            column_types=dict.fromkeys(wanted, pa.string()),
+                                            strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+
+
 
 class DuckDBEngine(Engine):
     """Embedded DuckDB: files stream through it; outputs are single files."""
@@ -381,7 +420,7 @@ class DuckDBEngine(Engine):
         return self.backend.table(view)
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
-             text_columns: Sequence[str] = ()) -> Any:
+             text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
         con = self.backend
         source = _duckdb_source(path, fmt)
@@ -390,7 +429,10 @@ class DuckDBEngine(Engine):
         if fmt == "json":
             return con.read_json(source, table_name=view)
         if isinstance(source, str) and os.path.isfile(source) and _header_width(Path(source)) > WIDE_CSV:
-            return _read_wide_csv(con, Path(source), view, list(text_columns))
+            header = plain_csv_header(Path(source)) if columns is not None else None
+            if header is None:
+                return _read_wide_csv(con, Path(source), view, list(text_columns))
+            return self._read_selected(Path(source), header, columns, view=view, text_columns=text_columns)
         options: dict[str, Any] = {}
         try:
             table = con.read_csv(source, table_name=view)
@@ -404,6 +446,59 @@ class DuckDBEngine(Engine):
         if not present:
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
+
+    def _read_selected(self, path: Path, header: Any, columns: ColumnSelection, *, view: str,
+                       text_columns: Sequence[str]) -> Any:
+        """The selected columns of a wide CSV, typed as DuckDB types them in a narrow file.
+
+        The file is cut into fields once per file version and selection (pyarrow's reader, which
+        converts only the kept columns); those columns are written to a narrow CSV that DuckDB
+        reads as it reads any CSV (its sniffer, its types), kept in a temp table. The cost grows
+        with the file's bytes, not with the number of columns.
+        """
+        import sqlglot.expressions as sge
+
+        wanted = columns.of(header.names) or [header.names[0]]  # the command reports what it misses
+        text = [c for c in text_columns if c in wanted]
+        # a table loaded earlier with these columns among others serves (same text columns)
+        key = (_file_version(path), id(self.backend.con), tuple(text))
+        loaded = _SELECTED.setdefault(key, {})
+        table = next((t for cols, t in loaded.items() if set(wanted) <= set(cols) and self._exists(t)), None)
+        if table is None:
+            table = self._load_selected(path, header, wanted, text)
+            loaded[tuple(wanted)] = table
+        names = ", ".join(sge.to_identifier(c).sql(dialect="duckdb") for c in wanted)
+        quoted = sge.to_identifier(view).sql(dialect="duckdb")
+        self.backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT {names} FROM {table}"
+                             ).fetchall()
+        _HEADERS[view] = tuple(header.names)
+        return self.backend.table(view)
+
+    def _load_selected(self, path: Path, header: Any, wanted: list[str], text: list[str]) -> str:
+        import sqlglot.expressions as sge
+
+        folder = spill_directory()
+        folder.mkdir(parents=True, exist_ok=True)
+        narrow = folder / f"{self.name()}.csv"
+        arrow, table = self.name(), self.name()
+        try:
+            self.backend.con.register(arrow, _selected_as_text(path, header, wanted))
+            target = sge.Literal.string(str(narrow)).sql(dialect="duckdb")
+            self.backend.raw_sql(f"COPY {arrow} TO {target} (FORMAT CSV, HEADER)").fetchall()
+            self.backend.con.unregister(arrow)
+            staged = self.read(str(narrow), "csv", text_columns=text)
+            self.backend.raw_sql(f"CREATE TEMP TABLE {table} AS SELECT * FROM {staged.get_name()}").fetchall()
+            self.backend.raw_sql(f"DROP VIEW {staged.get_name()}").fetchall()
+        finally:
+            narrow.unlink(missing_ok=True)
+        return table
+
+    def _exists(self, table: str) -> bool:
+        try:
+            self.backend.raw_sql(f"SELECT 1 FROM {table} LIMIT 0").fetchall()
+        except Exception:  # dropped, or another connection behind the same id
+            return False
+        return True
 
     def materialize(self, expr: Any) -> Any:
         # ibis' cache() drops its table from a finalizer, which DuckDB 2 rejects at exit
@@ -499,7 +594,7 @@ class SparkEngine(Engine):
         return self.backend.table(view)
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
-             text_columns: Sequence[str] = ()) -> Any:
+             text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
         reader = self.session.read
         if fmt == "parquet":

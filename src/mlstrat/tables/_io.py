@@ -11,12 +11,13 @@ from typing import Any
 
 from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
+from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._engine import engine_of, is_uri
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
     "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "protected_kind",
-    "part_files", "describe_output",
+    "part_files", "describe_output", "source_columns",
 ]
 
 # file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
@@ -77,7 +78,7 @@ def _to_arrow(obj: Any) -> Any:
 
 
 def read_table(source: Any, *, con: Any = None, name: str | None = None,
-               text_columns: Sequence[str | None] = ()) -> Any:
+               text_columns: Sequence[str | None] = (), columns: ColumnSelection | None = None) -> Any:
     """Open ``source`` as an Ibis table on the engine.
 
     Parameters
@@ -95,6 +96,11 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
         Columns to read as text from CSV files, when present: keys such as ids keep their
         exact spelling (``"007"`` stays ``"007"``, not the integer 7). Other formats carry
         their own types.
+    columns : ColumnSelection, default=None
+        The columns the caller uses (see :func:`mlstrat.tables.select_columns`); the table
+        holds only those present, in the source's order. A wide CSV is then read for those
+        columns only, so its other columns cost only their bytes. ``None``: every column.
+        :func:`source_columns` gives every column of the source, for messages.
 
     Raises
     ------
@@ -103,31 +109,60 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     """
     if _is_expr(source):
         return source  # already an Ibis expression
+    table = _read_source(source, con=con, view=name or f"mlstrat_t{next(_COUNTER)}",
+                         text=[c for c in text_columns if c], columns=columns)
+    if columns is None:
+        return table
+    from mlstrat.tables._engine import _HEADERS
+
+    every = _HEADERS.pop(table.get_name(), None) or tuple(table.columns)
+    wanted = columns.of(table.columns)
+    if wanted == list(table.columns) and every == tuple(table.columns):
+        return table
+    selected = table.select(wanted) if wanted else table
+    _EVERY_COLUMN[selected.op()] = every
+    return selected
+
+
+def source_columns(table: Any) -> list[str]:
+    """Every column of the source ``table`` was read from (also those a selection left out)."""
+    every = _EVERY_COLUMN.get(table.op()) if _is_expr(table) else None
+    if every is not None:
+        return list(every)
+    return list(table.column_names if hasattr(table, "column_names") else table.columns)
+
+
+# a selected table (its Ibis node) -> every column of its source, for "available columns: ..."
+_EVERY_COLUMN: dict[Any, tuple[str, ...]] = {}
+
+
+def _read_source(source: Any, *, con: Any, view: str, text: list[str],
+                 columns: ColumnSelection | None) -> Any:
     engine = engine_of(con)
-    view = name or f"mlstrat_t{next(_COUNTER)}"
-    text = [c for c in text_columns if c]
     if isinstance(source, (str, os.PathLike)) and is_uri(source) and not str(source).startswith("file://"):
         uri = os.fspath(source)
         fmt = _format_of(Path(uri), default="parquet")
-        return _wrap(uri, fmt, lambda: _read_file(engine, uri, fmt, view, text))
+        return _wrap(uri, fmt, lambda: _read_file(engine, uri, fmt, view, text, columns))
     if isinstance(source, (str, os.PathLike)):
         path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
             raise InputError(f"{path}: no such file; check the path")
         if path.is_dir():
             fmt = _directory_format(path)
-            return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text))
+            return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,
+                                                        columns=columns))
         fmt = _format_of(path)
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
-        return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text))
+        return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text, columns))
     return engine.register(_to_arrow(source), view=view)
 
 
-def _read_file(engine: Any, path: str, fmt: str, view: str, text: list[str]) -> Any:
+def _read_file(engine: Any, path: str, fmt: str, view: str, text: list[str],
+               columns: ColumnSelection | None) -> Any:
     if fmt == "arrow":  # Arrow IPC is read on this machine, then handed to the engine
         return engine.register(_read_arrow_file(path), view=view)
-    return engine.read(path, fmt, view=view, text_columns=text)
+    return engine.read(path, fmt, view=view, text_columns=text, columns=columns)
 
 
 def part_files(path: Path, fmt: str) -> list[Path]:
@@ -188,8 +223,7 @@ _COUNTER = iter(_counter())
 
 def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column") -> None:
     """Raise :class:`InputError` naming the first missing column and the available ones."""
-    # Ibis tables have .columns (names); pyarrow tables have .column_names
-    available = list(table.column_names if hasattr(table, "column_names") else table.columns)
+    available = source_columns(table)
     wanted = [c for c in columns if c is not None]
     # a column that is itself required is no candidate ("missing y_pred, did you mean y_true?")
     candidates = [c for c in available if c not in wanted]

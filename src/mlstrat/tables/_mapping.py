@@ -62,7 +62,8 @@ def map_split_aliases(table: Any, *, source: str) -> MappedTable:
 
 
 def map_predictions(source: Any, *, y_true: str | None = None, y_pred: str | None = None,
-                    split_col: str | None = None, id_col: str | None = None, con: Any = None) -> MappedTable:
+                    split_col: str | None = None, id_col: str | None = None, con: Any = None,
+                    columns: Any = None) -> MappedTable:
     """Open a predictions table whose columns have other names, and map split aliases.
 
     Parameters
@@ -70,19 +71,23 @@ def map_predictions(source: Any, *, y_true: str | None = None, y_pred: str | Non
     source : path-like or table
     y_true, y_pred, split_col, id_col : str, default=None
         The user's names of the true label, predicted label, split and id columns.
+    columns : ColumnSelection, default=None
+        The columns the command reads (the user's names are added); ``None``: every column.
     """
     from mlstrat._numbers import did_you_mean
-    from mlstrat.tables._io import describe_source, read_table
+    from mlstrat.tables._io import describe_source, read_table, source_columns
 
     name = describe_source(source)
-    table = read_table(source, con=con, text_columns=(id_col or "id",))
+    table = read_table(source, con=con, text_columns=(id_col or "id",),
+                       columns=None if columns is None else columns.plus(y_true, y_pred, split_col, id_col))
     rename: dict[str, str] = {}
     for role, given in (("y_true", y_true), ("y_pred", y_pred), ("split", split_col), ("id", id_col)):
         if not given or given == role:
             continue
         if given not in table.columns:
-            raise InputError(f"{name}: no column {given!r} to read as {role}{did_you_mean(given, table.columns)}; "
-                             f"columns: {', '.join(table.columns[:20])}")
+            every = source_columns(table)
+            raise InputError(f"{name}: no column {given!r} to read as {role}{did_you_mean(given, every)}; "
+                             f"columns: {', '.join(every[:20])}")
         if role in table.columns:
             raise InputError(f"{name}: has a column {role!r} already; drop it or do not map {given!r} onto it")
         rename[role] = given

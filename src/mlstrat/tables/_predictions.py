@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import InputError
-from mlstrat.tables._io import describe_source, read_table, require_columns
+from mlstrat.tables._columns import ColumnSelection, select_columns
+from mlstrat.tables._io import describe_source, read_table, require_columns, source_columns
 
-__all__ = ["Predictions", "read_predictions"]
+__all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS"]
+
+#: the columns of a predictions table that metrics, diagnose and label issues read
+PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "task", prefixes=("proba_",))
 
 
 @dataclass(frozen=True)
@@ -27,12 +32,21 @@ class Predictions:
         Rows per split present in the table, in the order of :data:`mlstrat.SPLITS`.
     proba_columns : dict of str to str
         Class label (as text) -> ``proba_<class>`` column name.
+    all_columns : tuple of str
+        Every column of the source, also those a column selection left out of ``table``
+        (for messages); empty when ``table`` has them all.
     """
 
     table: Any
     source: str
     sizes: dict[str, int] = field(default_factory=dict)
     proba_columns: dict[str, str] = field(default_factory=dict)
+    all_columns: tuple[str, ...] = ()
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every column of the source, for messages that list what is available."""
+        return list(self.all_columns or self.table.columns)
 
 
 def _numeric_weight(table: Any, weight: str, name: str) -> Any:
@@ -50,7 +64,8 @@ def _numeric_weight(table: Any, weight: str, name: str) -> Any:
 
 
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
-                     weight: str | None = None, labels: bool = True, _name: str | None = None) -> Predictions:
+                     weight: str | None = None, labels: bool = True, columns: ColumnSelection | None = None,
+                     _name: str | None = None) -> Predictions:
     """Open and validate a predictions table (one engine pass).
 
     Checks: the required columns exist; ``split`` values are among ``train``, ``train_dev``,
@@ -59,11 +74,18 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     or a ratio's columns are the metric). Split values other tools use (``val``,
     ``validation``, ``train-dev``, ...; see :data:`SPLIT_ALIASES`) are read as the method's,
     with a :class:`MlstratWarning` saying so.
+
+    ``columns`` (a :class:`~mlstrat.tables.ColumnSelection`, such as :data:`PREDICTION_COLUMNS`)
+    keeps only those columns besides the required ones: a wide file is then read for them only.
+    ``None`` keeps every column (the error-analysis sheet passes them through).
     """
     import ibis
 
     name = _name or describe_source(source)
-    table = read_table(source, con=con, text_columns=("id",))
+    if columns is not None:
+        columns = columns.plus("split", "y_true", "y_pred", "id", weight)
+    table = read_table(source, con=con, text_columns=("id",), columns=columns)
+    every = tuple(source_columns(table))
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
@@ -113,8 +135,9 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
 
         mapped = map_split_aliases(table, source=name)
         warnings.warn(f"{name}: {'; '.join(mapped.notes)}", MlstratWarning, stacklevel=2)
-        return read_predictions(mapped.table, con=con, require_id=require_id, weight=weight, labels=labels,
-                                _name=name)
+        mapped_predictions = read_predictions(mapped.table, con=con, require_id=require_id, weight=weight,
+                                              labels=labels, _name=name)
+        return dataclasses.replace(mapped_predictions, all_columns=every)
     if unknown:
         raise InputError(
             f"{name}: column 'split' has unknown value(s) {', '.join(repr(u) for u in unknown)}; "
@@ -134,7 +157,7 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         _refuse_disjoint_kinds(table, name, kinds)
     sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}
     proba = {c[len("proba_"):]: c for c in table.columns if c.startswith("proba_")}
-    return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba)
+    return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba, all_columns=every)
 
 
 def _refuse_disjoint_kinds(table: Any, name: str, kinds: tuple[str, str]) -> None:
