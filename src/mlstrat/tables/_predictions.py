@@ -14,7 +14,8 @@ from mlstrat.tables._io import describe_source, read_table, require_columns, sou
 __all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS"]
 
 #: the columns of a predictions table that metrics, diagnose and label issues read
-PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "task", prefixes=("proba_",))
+PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "domain", "task",
+                                    prefixes=("proba_",))
 
 
 @dataclass(frozen=True)
