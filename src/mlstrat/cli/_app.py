@@ -115,7 +115,10 @@ def load_command(name: str) -> click.Command | None:
     part.registered_groups = [i for i in app.registered_groups if _registered_name(i) == name]
     command = typer.main.get_command(part).commands.get(name)  # type: ignore[attr-defined]
     if command is not None:
+        from mlstrat.cli._coercion import defer_coercion
+
         polish_help(command)
+        defer_coercion(command)
     return command
 
 
@@ -143,8 +146,11 @@ class _Group(TyperGroup):
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         import sys
 
+        from mlstrat.cli._coercion import defer_coercion
+
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
         polish_help(self)
+        defer_coercion(self)
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
