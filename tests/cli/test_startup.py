@@ -128,7 +128,7 @@ def test_deferred_coercion_gives_what_typer_gives():
     from mlstrat.cli._app import load_command
     from mlstrat.cli._coercion import _DeferredCoercion
 
-    samples = {str: ["a b", "0.5%", "", "--x"], list[str]: [(), ("x",), ("a", "b c")],
+    samples = {str: ["a b", "0.5%", "", "--x", "caf\udce9.csv"], list[str]: [(), ("x",), ("a", "b c")],
                int: ["3", "-1"], float: ["0.25", "1e-3"]}
     checked = 0
     for name in COMMANDS:
