@@ -101,8 +101,6 @@ def diagnose_command(
     import warnings
 
     from mlstrat.diagnosis import diagnose, parse_problems
-    from mlstrat.metrics._spec import metric_columns
-    from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
     if predictions is not None or human_labels is not None:
@@ -113,11 +111,14 @@ def diagnose_command(
                         json_out=json_out, store=store, note=note, record=record, test=test)
         return
     with warnings.catch_warnings():
-        # the reuse warning is in result.warnings (rendered, or on stderr with --json)
-        warnings.simplefilter("ignore", ReusedTestSetWarning)
+        if predictions is not None:  # only a table's test split is counted (bare figures: no store)
+            from mlstrat.runs import ReusedTestSetWarning
+
+            # the reuse warning is in result.warnings (rendered, or on stderr with --json)
+            warnings.simplefilter("ignore", ReusedTestSetWarning)
         result = diagnose(
             predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col,
-                               columns=None if predictions is None else metric_columns(metric)),
+                               columns=_columns(predictions, metric)),
             errors=errors,
             sizes=sizes,
             human=human,
@@ -151,6 +152,15 @@ def diagnose_command(
 
         err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
         raise typer.Exit(1)
+
+
+def _columns(predictions: Path | None, metric: str) -> object:
+    """The columns the diagnosis reads from a predictions table (a wide file is read for those)."""
+    if predictions is None:
+        return None
+    from mlstrat.metrics._spec import metric_columns
+
+    return metric_columns(metric)
 
 
 def _has_tasks(predictions: str, metric: str) -> bool:
