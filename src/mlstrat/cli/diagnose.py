@@ -154,7 +154,7 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
-def _columns(predictions: Path | None, metric: str) -> object:
+def _columns(predictions: str | None, metric: str) -> object:
     """The columns the diagnosis reads from a predictions table (a wide file is read for those)."""
     if predictions is None:
         return None
