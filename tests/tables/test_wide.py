@@ -131,3 +131,18 @@ def test_spark_reads_the_same_wide_csv_to_the_same_metrics(files, spark):
     wide, _ = files
     on_spark = compute_metrics(str(wide), con=spark, test=True, store=False).to_dict()["splits"]
     assert on_spark == compute_metrics(str(wide), con=connect(), test=True, store=False).to_dict()["splits"]
+
+
+def test_names_that_need_quoting_are_selected_as_written(tmp_path):
+    """A keyword, a quote, a comma, spaces inside and non-Latin letters in the names of kept columns."""
+    names = ["group", 'say "hi"', "a,b", "x y", "кот"]
+    head = ",".join(['"' + n.replace('"', '""') + '"' for n in names] + [f"f{j}" for j in range(WIDTH)])
+    rows = [",".join([str(i), "t", f'"{i},{i}"', "v", "w"] + ["1"] * WIDTH) for i in range(4)]
+    wide = tmp_path / "names.csv"
+    wide.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    con = connect()
+    table = read_table(wide, con=con, columns=select_columns(*names))
+    assert list(table.columns) == names
+    assert max(_temp_table_widths(con).values()) == len(names)  # read column by column
+    assert table.to_pyarrow().column("a,b").to_pylist() == ["0,0", "1,1", "2,2", "3,3"]
+    assert table.to_pyarrow().column("group").to_pylist() == [0, 1, 2, 3]

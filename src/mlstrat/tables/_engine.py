@@ -467,7 +467,7 @@ class DuckDBEngine(Engine):
         if table is None:
             table = self._load_selected(path, header, wanted, text)
             loaded[tuple(wanted)] = table
-        names = ", ".join(sge.to_identifier(c).sql(dialect="duckdb") for c in wanted)
+        names = ", ".join(sge.to_identifier(c, quoted=True).sql(dialect="duckdb") for c in wanted)
         quoted = sge.to_identifier(view).sql(dialect="duckdb")
         self.backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT {names} FROM {table}"
                              ).fetchall()
