@@ -4,6 +4,7 @@ Usage (heavy runs under the shared lock):
 
     python benchmarks/diagnose_bench.py generate --rows 100000000
     flock /tmp/mlstrat-bench.lock python benchmarks/diagnose_bench.py run --rows 100000000
+    python benchmarks/diagnose_bench.py fingerprint --rows 100000000   # the test-set hash alone
     python benchmarks/diagnose_bench.py light   # start-up of `mlstrat diagnose --errors`
     python benchmarks/diagnose_bench.py clean
 
@@ -130,6 +131,38 @@ def run(rows: int, repeats: int, baseline: bool) -> dict:
     return summary
 
 
+FINGERPRINT_PROBE = """
+import sys, time
+from mlstrat.runs import _record
+from mlstrat.tables._engine import DuckDBEngine, Engine
+if sys.argv[2] == "portable":  # the hex-digest form every engine has (the one Spark runs)
+    DuckDBEngine.md5_low64_parts = Engine.md5_low64_parts
+print(_record._fingerprint_test_set(sys.argv[1]))
+"""
+
+
+def fingerprint(rows: int, repeats: int) -> dict:
+    """The test-set fingerprint alone, DuckDB's md5_number form vs the portable hex form,
+    interleaved in fresh processes; both must give the same fingerprint."""
+    path = generate(rows)
+    tools = {form: (lambda form=form: [PY, "-c", FINGERPRINT_PROBE, str(path), form])
+             for form in ("md5_number", "portable")}
+    seen: set[str] = set()
+
+    def check(tool: str, stdout: str) -> None:
+        seen.add(stdout.strip())
+        if len(seen) > 1:
+            raise SystemExit(f"the forms disagree: {seen}")
+
+    summary = {"rows": rows, "repeats": repeats, "machine": machine(), "fingerprint": None,
+               "tools": summarize(interleave(tools, repeats, env=SRC_ENV, check=check))}
+    summary["fingerprint"] = seen.pop()
+    print(json.dumps(summary, indent=2))
+    print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
+    (DATA / f"fingerprint_results_{rows}.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def light(repeats: int) -> dict:
     """Start-up of the light path: `mlstrat diagnose --errors ...` (no engine, no numpy)."""
     env = {"PYTHONPATH": str(ROOT / "src")}
@@ -186,6 +219,9 @@ def main() -> None:
     r.add_argument(
         "--no-baseline", action="store_true", help="only mlstrat (when pandas cannot fit)"
     )
+    f = sub.add_parser("fingerprint", help="the test-set fingerprint alone: fast vs portable form")
+    f.add_argument("--rows", type=int, default=100_000_000)
+    f.add_argument("--repeats", type=int, default=3)
     lt = sub.add_parser("light")
     lt.add_argument("--repeats", type=int, default=15)
     sub.add_parser("clean")
@@ -194,6 +230,8 @@ def main() -> None:
         generate(args.rows)
     elif args.cmd == "run":
         run(args.rows, args.repeats, not args.no_baseline)
+    elif args.cmd == "fingerprint":
+        fingerprint(args.rows, args.repeats)
     elif args.cmd == "light":
         light(args.repeats)
     else:
