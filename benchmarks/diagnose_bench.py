@@ -79,12 +79,14 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return float(res["wall_s"]), float(res["peak_rss_mb"]), str(res["stdout"])
 
 
-def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
+def mlstrat_cmd(path: Path, *, record: bool = True, src: Path | None = None) -> list[str]:
     """The default command records a run (fingerprints the file and its test set); the
     store goes to a scratch file so the benchmark leaves nothing in the checkout. ``--test``
-    asks for the test figures, so every tool computes the same four splits."""
+    asks for the test figures, so every tool computes the same four splits. ``src``: run
+    another source tree's mlstrat (a previous version, for a before/after in the same run)."""
     store = ["--store", str(DATA / "bench-runs.db")] if record else ["--no-record"]
-    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--test", "--json",
+    prefix = ["env", f"PYTHONPATH={src}"] if src is not None else []
+    return [*prefix, PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--test", "--json",
             *store]
 
 
@@ -105,14 +107,19 @@ def _checker(reference: dict[str, dict]) -> "Callable[[str, str], None]":
     return check
 
 
-def run(rows: int, repeats: int, baseline: bool) -> dict:
+def run(rows: int, repeats: int, baseline: bool, *, before: Path | None = None,
+        pandas: bool = True) -> dict:
     path = generate(rows)
     reference = json.loads(measure(peer_cmd("duckdb", path))["stdout"])
     tools = {"mlstrat": lambda: mlstrat_cmd(path),
-             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False),
-             "duckdb_floor": lambda: peer_cmd("duckdb", path)}
-    if baseline:
+             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False)}
+    if before is not None:
+        tools["before"] = lambda: mlstrat_cmd(path, src=before)
+        tools["before_no_record"] = lambda: mlstrat_cmd(path, record=False, src=before)
+    tools["duckdb_floor"] = lambda: peer_cmd("duckdb", path)
+    if baseline and pandas:
         tools["pandas_lean"] = lambda: peer_cmd("pandas", path)
+    if baseline:
         tools["polars_streaming"] = lambda: peer_cmd("polars", path)
     runs = interleave(tools, repeats, env=SRC_ENV, check=_checker(reference))
     summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3),
@@ -121,12 +128,13 @@ def run(rows: int, repeats: int, baseline: bool) -> dict:
     peers = [t for t in ("pandas_lean", "polars_streaming") if t in summary["tools"]]
     if peers:
         fastest = min(summary["tools"][t]["wall_s"]["median"] for t in peers)
-        for t in ("mlstrat", "mlstrat_no_record"):
+        for t in [t for t in ("mlstrat", "mlstrat_no_record", "before", "before_no_record")
+                  if t in summary["tools"]]:
             summary["tools"][t]["x_fastest_peer"] = round(
                 fastest / summary["tools"][t]["wall_s"]["median"], 2)
     print(json.dumps(summary, indent=2))
     print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
-    out = DATA / f"diagnose_results_{rows}.json"
+    out = DATA / f"diagnose_results_{rows}{'_before' if before else ''}.json"
     out.write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -219,6 +227,9 @@ def main() -> None:
     r.add_argument(
         "--no-baseline", action="store_true", help="only mlstrat (when pandas cannot fit)"
     )
+    r.add_argument("--no-pandas", action="store_true", help="leave the lean pandas peer out")
+    r.add_argument("--before", type=Path, metavar="SRC",
+                   help="also run the mlstrat of this source folder (e.g. an earlier version's src/)")
     f = sub.add_parser("fingerprint", help="the test-set fingerprint alone: fast vs portable form")
     f.add_argument("--rows", type=int, default=100_000_000)
     f.add_argument("--repeats", type=int, default=3)
@@ -229,7 +240,7 @@ def main() -> None:
     if args.cmd == "generate":
         generate(args.rows)
     elif args.cmd == "run":
-        run(args.rows, args.repeats, not args.no_baseline)
+        run(args.rows, args.repeats, not args.no_baseline, before=args.before, pandas=not args.no_pandas)
     elif args.cmd == "fingerprint":
         fingerprint(args.rows, args.repeats)
     elif args.cmd == "light":
