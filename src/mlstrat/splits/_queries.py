@@ -40,16 +40,31 @@ def _null_text() -> Any:
 def validate(engine: Any, table: Any, *, source: str, id: str, domain: str | None,
              target: str | None) -> int:
     """Rows in the table; InputError on no rows, null or duplicate ids, an absent target."""
-    n, nulls = engine.rows(table.aggregate(n=table.count(), nulls=table[id].isnull().cast("int64").sum()))[0]
+    n, nulls, suspects = _id_counts(engine, table, id=id)
     if n == 0:
         raise InputError(f"{source}: the table has no rows; a manifest needs one row per example")
     if nulls:
         raise InputError(f"{source}: column {id!r} has {nulls} empty id(s); every row needs a unique id "
                          "(fill or drop those rows)")
-    _check_duplicates(engine, table, source=source, id=id)
+    if suspects:
+        _check_duplicates(engine, table, source=source, id=id)
     if target is not None and domain is not None:
         _check_target(engine, table, source=source, domain=domain, target=target)
     return int(n)
+
+
+def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, int]:
+    """Rows, null ids, and 64-bit id hashes shared by several ids: one pass over the ids.
+
+    Grouping small hashes is cheap even for many millions of rows; a shared hash is only a
+    suspect (confirmed on the text by :func:`_check_duplicates`, which the common case skips).
+    """
+    keyed = table.select(k=_text(table[id]))
+    keyed = keyed.mutate(h=engine.hash64(keyed.k))
+    per = keyed.group_by("h").aggregate(c=keyed.count(), nn=keyed.k.count())
+    n, nulls, suspects = engine.rows(per.aggregate(
+        n=per.c.sum(), nulls=(per.c - per.nn).sum(), s=(per.nn > 1).cast("int64").sum()))[0]
+    return int(n or 0), int(nulls or 0), int(suspects or 0)
 
 
 def _check_duplicates(engine: Any, table: Any, *, source: str, id: str) -> None:
