@@ -12,7 +12,7 @@ steps the progress bar names. The engine work is written once as Ibis expression
 4. draw: within each stratum, units in ``(u, key, id)`` order fill test, then dev, then
    train-dev; only units below a per-stratum hash threshold are ranked (a few times the rows
    needed), so the ranking is small whatever the table size. Labelled groups are placed
-   greedily so that every split keeps the label shares;
+   greedily so that every split keeps the label shares, from a pool chosen the same way;
 5. summarize: the output joins the drawn units back; counts and checks read it.
 """
 
