@@ -33,6 +33,9 @@ ENGINES = ("duckdb", "spark")
 _DEFAULT: Any = None
 _NAMES = itertools.count(1)
 _SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (one per session)
+_CONNECT_SESSIONS: dict[str, Any] = {}  # sc://... -> its Spark Connect session
+#: seconds a Spark Connect server has to accept the connection before --engine sc://... fails
+CONNECT_TIMEOUT = 10.0
 # DuckDB's own grammar for sizes ("2GB", "512 MiB", "80%"); checked before the engine sees it so a
 # bad value is one clear line, and settings travel through the engine's config API, never SQL text
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
@@ -145,16 +148,60 @@ def _spark_session(spec: str, kind: str) -> Any:
         raise ConfigError("engine: Spark needs pyspark; install mlstrat[spark] "
                           "(pip install 'mlstrat[spark]')") from None
     if kind == "connect":
-        try:
-            return SparkSession.builder.remote(spec).getOrCreate()
-        except ImportError as exc:
-            raise ConfigError(f"engine {spec}: Spark Connect needs the client libraries ({exc}); "
-                              "pip install 'pyspark[connect]>=4.0,<4.1'") from None
+        return _connect_session(spec)
     # master, memory and the rest come from the user's Spark configuration (spark-submit,
     # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
     # Spark's console progress bars would interleave with mlstrat's own on stderr
     return (SparkSession.builder.appName("mlstrat")
             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+
+
+def _connect_session(address: str) -> Any:
+    """A Spark Connect session on ``address`` (one per address in this process).
+
+    The Connect builder is used directly: ``pyspark.sql.SparkSession.builder.remote`` refuses
+    to start while a classic session runs in the process and, with ``getOrCreate``, returns
+    the session of whichever address came first.
+    """
+    try:
+        from pyspark.sql.connect.client import DefaultChannelBuilder
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:
+        raise ConfigError(f"engine {address}: Spark Connect needs its client libraries ({exc}); "
+                          "pip install 'mlstrat[spark]'") from None
+    session = _CONNECT_SESSIONS.get(address)
+    if session is not None and not session.is_stopped:
+        return session
+    try:
+        channel = DefaultChannelBuilder(address)
+    except Exception as exc:
+        raise ConfigError(f"engine {address}: not a Spark Connect address ({_first_line(exc)}); "
+                          "use sc://HOST:PORT") from None
+    _require_server(address, channel)
+    session = ConnectSession.builder.remote(address).create()
+    _CONNECT_SESSIONS[address] = session
+    return session
+
+
+def _require_server(address: str, channel: Any) -> None:
+    """Fail in seconds when nothing answers: the client would retry for minutes in silence."""
+    import grpc
+
+    timeout = CONNECT_TIMEOUT
+    probe = channel.toChannel()
+    try:
+        grpc.channel_ready_future(probe).result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        raise ConfigError(f"engine {address}: no Spark Connect server answered at {channel.endpoint} "
+                          f"within {timeout:g} s; start one (see docs/guide/scale.md) or check the "
+                          "address") from None
+    finally:
+        probe.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _spark_backend(session: Any) -> Any:
