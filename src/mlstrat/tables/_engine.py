@@ -448,6 +448,7 @@ class DuckDBEngine(Engine):
             options = {"max_line_size": MAX_CSV_LINE}
             table = con.read_csv(source, table_name=view, **options)
         present = [c for c in text_columns if c in table.columns]
+        present += _worded_booleans(con, source, table, options, skip=present)
         if not present:
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
@@ -500,6 +501,21 @@ class DuckDBEngine(Engine):
 
     def hash64(self, value: Any) -> Any:
         return value.hash()
+
+
+def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any], *, skip: list[str]) -> list[str]:
+    """CSV columns DuckDB sniffed as BOOLEAN from words other than true/false (yes/no, y/n, t/f).
+
+    Such a column is a label ("yes"/"no") that must stay text, as Spark reads it: typed
+    BOOLEAN it would print as true/false and no longer match its ``proba_yes`` column.
+    """
+    flags = [c for c, t in table.schema().items() if t.is_boolean() and c not in skip]
+    if not flags:
+        return []
+    raw = con.read_csv(source, types={c: "VARCHAR" for c in flags}, **options)
+    worded = {c: (raw[c].notnull() & ~raw[c].strip().lower().isin(["true", "false"])).any() for c in flags}
+    found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
+    return [c for c in flags if found[c]]
 
 
 def _duckdb_source(path: str, fmt: str) -> Any:
