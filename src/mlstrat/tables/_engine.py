@@ -558,7 +558,12 @@ class SparkEngine(Engine):
 
     def register(self, arrow: Any, *, view: str | None = None) -> Any:
         view = view or self.name()
-        self.session.createDataFrame(arrow).createOrReplaceTempView(view)
+        schema = None
+        if arrow.num_rows == 0:  # Spark Connect cannot infer a schema from no rows
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            schema = from_arrow_schema(arrow.schema)
+        self.session.createDataFrame(arrow, schema=schema).createOrReplaceTempView(view)
         return self.backend.table(view)
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
@@ -616,6 +621,12 @@ class SparkEngine(Engine):
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{next(_NAMES)}.tmp")
         try:
             writer.mode("overwrite").save(str(tmp.absolute()))
+            if not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
+                from mlstrat._exceptions import InputError
+
+                raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
+                                 "which this machine does not see; give a path both see (a shared "
+                                 "mount) or a URI (s3a://, hdfs://, abfss://)")
             if final.is_dir():
                 shutil.rmtree(final)
             elif final.exists():
