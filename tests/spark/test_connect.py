@@ -38,8 +38,11 @@ def _cli(*args: str) -> dict:
     return json.loads(result.output)
 
 
-def test_metrics_and_diagnose_through_connect_match_duckdb(inputs, spark_connect):
-    src = str(inputs / "preds.csv")
+def test_metrics_and_diagnose_through_connect_match_duckdb(inputs, spark_connect, monkeypatch):
+    # a relative path: the server resolves paths in its own working directory, so the client
+    # must hand it an absolute one
+    monkeypatch.chdir(inputs)
+    src = "preds.csv"
     for command in (["metrics", src, "--weight", "weight"],
                     ["diagnose", src, "--human", "experts=2%", "--no-record"]):
         on_duck = _cli(*command, "--json", "--engine", "duckdb")

@@ -569,6 +569,8 @@ class SparkEngine(Engine):
     def read(self, path: str, fmt: str, *, view: str | None = None,
              text_columns: Sequence[str] = ()) -> Any:
         view = view or self.name()
+        if not is_uri(path):  # a Spark Connect server resolves a relative path in its own directory
+            path = str(Path(path).absolute())
         reader = self.session.read
         if fmt == "parquet":
             frame = reader.parquet(path)
