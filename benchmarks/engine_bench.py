@@ -67,10 +67,12 @@ def _command(engine: str, args: list[str]) -> list[str]:
     return ["env", *settings, PY, "-m", "mlstrat", *args]
 
 
-def _split_args(manifest: Path, out: Path) -> list[str]:
+def _split_args(manifest: Path, out: Path, rows: int) -> list[str]:
+    """dev, test and train-dev 10 000 rows each (fewer below 1M rows: 1%, so a smoke run fits)."""
+    size = str(min(10_000, rows // 100))
     return ["split", str(manifest), "-o", str(out), "--label", "label", "--domain", "domain",
-            "--target", "app", "--group", "group", "--dev-size", "10000", "--test-size", "10000",
-            "--train-dev", "10000", "--force", "--json"]
+            "--target", "app", "--group", "group", "--dev-size", size, "--test-size", size,
+            "--train-dev", size, "--force", "--json"]
 
 
 def _same_summary() -> object:
@@ -103,8 +105,11 @@ def main() -> None:
     results: dict[str, object] = {"machine": machine(), "engines": {e: ENGINES[e] for e in engines}}
     if args.split_rows:
         manifest = split_inputs(args.split_rows)
-        tools = {e: (lambda e=e: _command(e, _split_args(manifest, work / f"split-{e.replace(' ', '_')}.parquet")))
-                 for e in engines}
+        def split_of(engine: str) -> list[str]:
+            out = work / f"split-{engine.replace(' ', '_')}.parquet"
+            return _command(engine, _split_args(manifest, out, args.split_rows))
+
+        tools = {e: (lambda e=e: split_of(e)) for e in engines}
         runs = interleave(tools, args.repeats, env=store, check=_same_summary())
         results["split"] = {"rows": args.split_rows, "summary": summarize(runs, floor=engines[0])}
         print(markdown_table(results["split"]["summary"], label=f"split {args.split_rows:,} rows"))
