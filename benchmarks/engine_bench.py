@@ -90,7 +90,8 @@ def _same_summary() -> object:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split-rows", type=int, default=10_000_000)
     parser.add_argument("--diagnose-rows", type=int, default=100_000_000)
     parser.add_argument("--repeats", "--reps", type=int, default=3)

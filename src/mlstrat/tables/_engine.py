@@ -137,8 +137,7 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
     try:
         return duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"the engine refused its settings ({first})") from None
+        raise ConfigError(f"the engine refused its settings ({_first_line(exc)})") from None
 
 
 def _spark_session(spec: str, kind: str) -> Any:
@@ -503,7 +502,8 @@ class DuckDBEngine(Engine):
         return value.hash()
 
 
-def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any], *, skip: list[str]) -> list[str]:
+def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any], *,
+                     skip: list[str]) -> list[str]:
     """CSV columns DuckDB sniffed as BOOLEAN from words other than true/false (yes/no, y/n, t/f).
 
     Such a column is a label ("yes"/"no") that must stay text, as Spark reads it: typed
@@ -513,7 +513,8 @@ def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any],
     if not flags:
         return []
     raw = con.read_csv(source, types={c: "VARCHAR" for c in flags}, **options)
-    worded = {c: (raw[c].notnull() & ~raw[c].strip().lower().isin(["true", "false"])).any() for c in flags}
+    worded = {c: (raw[c].notnull() & ~raw[c].strip().lower().isin(["true", "false"])).any()
+              for c in flags}
     found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
     return [c for c in flags if found[c]]
 
