@@ -34,15 +34,13 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_CONNECT_PORT = _free_port()
+def _connect_address(session) -> str:
+    """``sc://127.0.0.1:PORT`` of the shared session's Connect server (it bound a free port: 0 asked)."""
+    env = os.environ.get("MLSTRAT_TEST_SPARK_CONNECT")
+    if env:
+        return env
+    service = getattr(session._jvm, "org.apache.spark.sql.connect.service.SparkConnectService$")
+    return f"sc://127.0.0.1:{getattr(service, 'MODULE$').localPort()}"
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +72,7 @@ def spark_session():
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=error")
         .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
         .config("spark.connect.grpc.binding.address", "127.0.0.1")
-        .config("spark.connect.grpc.binding.port", str(_CONNECT_PORT))
+        .config("spark.connect.grpc.binding.port", "0")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -94,7 +92,7 @@ def spark_connect(spark_session):
         import pyspark.sql.connect.session  # noqa: F401  (checks grpcio & co.)
     except ImportError as exc:
         _skip_or_fail(f"the Spark Connect client is not installed ({exc}; pip install -e '.[spark]')")
-    return os.environ.get("MLSTRAT_TEST_SPARK_CONNECT") or f"sc://127.0.0.1:{_CONNECT_PORT}"
+    return _connect_address(spark_session)
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +106,5 @@ def spark(spark_session):
     if os.environ.get("MLSTRAT_TEST_SPARK") == "connect":
         import mlstrat
 
-        address = os.environ.get("MLSTRAT_TEST_SPARK_CONNECT") or f"sc://127.0.0.1:{_CONNECT_PORT}"
-        return mlstrat.connect(address)
+        return mlstrat.connect(_connect_address(spark_session))
     return engine_of(spark_session).backend  # one backend per session, cached by the engine layer
