@@ -33,6 +33,9 @@ ENGINES = ("duckdb", "spark")
 _DEFAULT: Any = None
 _NAMES = itertools.count(1)
 _SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (one per session)
+_CONNECT_SESSIONS: dict[str, Any] = {}  # sc://... -> its Spark Connect session
+#: seconds a Spark Connect server has to accept the connection before --engine sc://... fails
+CONNECT_TIMEOUT = 10.0
 # DuckDB's own grammar for sizes ("2GB", "512 MiB", "80%"); checked before the engine sees it so a
 # bad value is one clear line, and settings travel through the engine's config API, never SQL text
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
@@ -134,8 +137,7 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
     try:
         return duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"the engine refused its settings ({first})") from None
+        raise ConfigError(f"the engine refused its settings ({_first_line(exc)})") from None
 
 
 def _spark_session(spec: str, kind: str) -> Any:
@@ -145,16 +147,60 @@ def _spark_session(spec: str, kind: str) -> Any:
         raise ConfigError("engine: Spark needs pyspark; install mlstrat[spark] "
                           "(pip install 'mlstrat[spark]')") from None
     if kind == "connect":
-        try:
-            return SparkSession.builder.remote(spec).getOrCreate()
-        except ImportError as exc:
-            raise ConfigError(f"engine {spec}: Spark Connect needs the client libraries ({exc}); "
-                              "pip install 'pyspark[connect]>=4.0,<4.1'") from None
+        return _connect_session(spec)
     # master, memory and the rest come from the user's Spark configuration (spark-submit,
     # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
     # Spark's console progress bars would interleave with mlstrat's own on stderr
     return (SparkSession.builder.appName("mlstrat")
             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+
+
+def _connect_session(address: str) -> Any:
+    """A Spark Connect session on ``address`` (one per address in this process).
+
+    The Connect builder is used directly: ``pyspark.sql.SparkSession.builder.remote`` refuses
+    to start while a classic session runs in the process and, with ``getOrCreate``, returns
+    the session of whichever address came first.
+    """
+    try:
+        from pyspark.sql.connect.client import DefaultChannelBuilder
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:
+        raise ConfigError(f"engine {address}: Spark Connect needs its client libraries ({exc}); "
+                          "pip install 'mlstrat[spark]'") from None
+    session = _CONNECT_SESSIONS.get(address)
+    if session is not None and not session.is_stopped:
+        return session
+    try:
+        channel = DefaultChannelBuilder(address)
+    except Exception as exc:
+        raise ConfigError(f"engine {address}: not a Spark Connect address ({_first_line(exc)}); "
+                          "use sc://HOST:PORT") from None
+    _require_server(address, channel)
+    session = ConnectSession.builder.remote(address).create()
+    _CONNECT_SESSIONS[address] = session
+    return session
+
+
+def _require_server(address: str, channel: Any) -> None:
+    """Fail in seconds when nothing answers: the client would retry for minutes in silence."""
+    import grpc
+
+    timeout = CONNECT_TIMEOUT
+    probe = channel.toChannel()
+    try:
+        grpc.channel_ready_future(probe).result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        raise ConfigError(f"engine {address}: no Spark Connect server answered at {channel.endpoint} "
+                          f"within {timeout:g} s; start one (see docs/guide/scale.md) or check the "
+                          "address") from None
+    finally:
+        probe.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _spark_backend(session: Any) -> Any:
@@ -436,6 +482,7 @@ class DuckDBEngine(Engine):
             options = {"max_line_size": MAX_CSV_LINE}
             table = con.read_csv(source, table_name=view, **options)
         present = [c for c in text_columns if c in table.columns]
+        present += _worded_booleans(con, source, table, options, skip=present)
         if not present:
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
@@ -497,6 +544,23 @@ class DuckDBEngine(Engine):
         return (((_duckdb_md5_number(text.cast("string")) >> 64).cast("uint64"), 0),)
 
 
+def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any], *,
+                     skip: list[str]) -> list[str]:
+    """CSV columns DuckDB sniffed as BOOLEAN from words other than true/false (yes/no, y/n, t/f).
+
+    Such a column is a label ("yes"/"no") that must stay text, as Spark reads it: typed
+    BOOLEAN it would print as true/false and no longer match its ``proba_yes`` column.
+    """
+    flags = [c for c, t in table.schema().items() if t.is_boolean() and c not in skip]
+    if not flags:
+        return []
+    raw = con.read_csv(source, types={c: "VARCHAR" for c in flags}, **options)
+    worded = {c: (raw[c].notnull() & ~raw[c].strip().lower().isin(["true", "false"])).any()
+              for c in flags}
+    found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
+    return [c for c in flags if found[c]]
+
+
 def _duckdb_source(path: str, fmt: str) -> Any:
     """DuckDB reads a list of files, not a folder: a directory becomes its part files."""
     if path.startswith("file://"):
@@ -537,12 +601,19 @@ class SparkEngine(Engine):
 
     def register(self, arrow: Any, *, view: str | None = None) -> Any:
         view = view or self.name()
-        self.session.createDataFrame(arrow).createOrReplaceTempView(view)
+        schema = None
+        if arrow.num_rows == 0:  # Spark Connect cannot infer a schema from no rows
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            schema = from_arrow_schema(arrow.schema)
+        self.session.createDataFrame(arrow, schema=schema).createOrReplaceTempView(view)
         return self.backend.table(view)
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
              text_columns: Sequence[str] = ()) -> Any:
         view = view or self.name()
+        if not is_uri(path):  # a Spark Connect server resolves a relative path in its own directory
+            path = str(Path(path).absolute())
         reader = self.session.read
         if fmt == "parquet":
             frame = reader.parquet(path)
@@ -595,6 +666,12 @@ class SparkEngine(Engine):
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{next(_NAMES)}.tmp")
         try:
             writer.mode("overwrite").save(str(tmp.absolute()))
+            if not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
+                from mlstrat._exceptions import InputError
+
+                raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
+                                 "which this machine does not see; give a path both see (a shared "
+                                 "mount) or a URI (s3a://, hdfs://, abfss://)")
             if final.is_dir():
                 shutil.rmtree(final)
             elif final.exists():
