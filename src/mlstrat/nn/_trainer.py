@@ -353,7 +353,9 @@ class Fitter:
         for i in range(0, n, b):
             idx = perm[i:i + b]
             if self.dist is not None:
-                idx = idx[self._take(len(idx), self.w_train, self.y_train[idx], idx)]
+                if self.w_train is not None:
+                    self._global_weight(self.w_train[idx], self.y_train[idx])
+                idx = idx[self._take(len(idx))]
             xb = self.augment(idx) if self.augment is not None else self.X_train[idx]
             yield xb, self.y_train[idx], None if self.w_train is None else self.w_train[idx]
 
@@ -369,18 +371,22 @@ class Fitter:
         for xb, yb, *wb in loader:
             w = wb[0] if wb else None
             if self.dist is not None:
-                part = self._take(len(yb), w, yb)
+                if w is not None:
+                    self._global_weight(w, yb)
+                part = self._take(len(yb))
                 xb, yb, w = xb[part], yb[part], None if w is None else w[part]
             yield (xb.to(device, non_blocking=True), yb.to(device, non_blocking=True),
                    None if w is None else w.to(device, non_blocking=True))
 
-    def _take(self, n: int, w: torch.Tensor | None, y: torch.Tensor, idx: torch.Tensor | None = None) -> slice:
-        """DDP: every rank drew the same global batch of ``n`` rows (``y`` its targets; ``w`` the
-        weights, of the batch or indexed by ``idx``); this rank's share of it."""
+    def _take(self, n: int) -> slice:
+        """DDP: every rank drew the same global batch of ``n`` rows; this rank's share of it."""
         self.step_rows = n
-        if w is not None:  # computed as one process computes it: the same bits on every rank
-            self.step_weight = weight_sum(w if idx is None else w[idx], y, multitask=self.multitask).to(self.device)
         return self.dist.share(n)
+
+    def _global_weight(self, w: torch.Tensor, y: torch.Tensor) -> None:
+        """DDP: the weight of the global batch (``w``, ``y``: all of its rows), computed as one
+        process computes it, so every rank and a single process divide by the same bits."""
+        self.step_weight = weight_sum(w, y, multitask=self.multitask).to(self.device)
 
     def _share(self, yb: torch.Tensor) -> float:
         """DDP: the weight of this rank's mean loss, (local rows / global rows) x world, so that the
