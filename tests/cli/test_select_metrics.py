@@ -49,8 +49,9 @@ def _by_note(selection: dict) -> dict:
 RESIDUALS = {"wide": [0.0, 0.0, 0.0, 4.0], "even": [1.5] * 4, "mixed": [1.0, 1.0, 1.0, 3.0]}
 
 
-@pytest.fixture
-def regression_store(tmp_path):
+@pytest.fixture(scope="module")
+def regression_store(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("regression")
     store = tmp_path / "runs.db"
     y = [10.0, 12.0, 14.0, 16.0]
     for note, residuals in RESIDUALS.items():
