@@ -7,7 +7,7 @@ Usage (heavy runs under the shared lock):
     python benchmarks/regression_bench.py clean
 
 Both tools run as fresh subprocesses, interleaved (mlstrat, mlstrat --no-record, baseline,
-...), under ``/usr/bin/time`` for wall time and peak RSS. Both compute per split: n, RMSE with
+...), through ``benchmarks/_harness.py``: wall and CPU time and peak RSS, median (min-max). Both compute per split: n, RMSE with
 the 95% interval of the MSE square-rooted, MAE and R^2 (the baseline with scikit-learn's
 ``root_mean_squared_error``, ``mean_absolute_error``, ``r2_score`` on a categorical split
 column, the leanest pandas reading); the script checks that the two agree on every RMSE and
@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
-ROOT = HERE.parent
-PY = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (DATA, PY, SRC_ENV, interleave, machine, markdown_table,  # noqa: E402
+                      summarize)
 
 # 4 splits (train 85%, train-dev/dev/test 5% each); y ~ uniform(0, 100); the prediction error
 # is uniform with a spread that grows train -> train-dev -> dev and a shift on dev/test.
@@ -91,52 +87,38 @@ def generate(rows: int) -> Path:
     return out
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``cmd`` under /usr/bin/time: (wall seconds, peak RSS in MB, stdout)."""
-    proc = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *cmd], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    line = [x for x in proc.stderr.splitlines() if x.startswith("TIME ")][-1]
-    _, wall, rss_kb = line.split()
-    return float(wall), int(rss_kb) / 1024, proc.stdout
-
-
 def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
     store = ["--store", str(DATA / "bench-runs.db")] if record else ["--no-record"]
     return [PY, "-m", "mlstrat", "diagnose", str(path), "--metric", "rmse", "--human", "1.0",
             "--json", *store]
 
 
+def agree(mine: dict, theirs: dict) -> bool:
+    """mlstrat's RMSE and interval equal the baseline's on every split (to 1e-9)."""
+    return all(abs(mine[s]["value"] - theirs[s]["rmse"]) < 1e-9
+               and abs(mine[s]["ci_low"] - theirs[s]["rmse_ci"][0]) < 1e-9
+               and abs(mine[s]["ci_high"] - theirs[s]["rmse_ci"][1]) < 1e-9 for s in mine)
+
+
 def run(rows: int, repeats: int) -> dict:
     path = generate(rows)
-    env = {"PYTHONPATH": str(ROOT / "src")}
-    results: dict[str, list[tuple[float, float]]] = {"mlstrat": [], "mlstrat_no_record": [],
-                                                     "pandas_sklearn": []}
-    agree = None
-    for _ in range(repeats):
-        wall, rss, out = timed(mlstrat_cmd(path), env)
-        results["mlstrat"].append((wall, rss))
-        mine = json.loads(out)["errors"]
-        wall, rss, _ = timed(mlstrat_cmd(path, record=False), env)
-        results["mlstrat_no_record"].append((wall, rss))
-        wall, rss, out = timed([PY, "-c", BASELINE, str(path)])
-        results["pandas_sklearn"].append((wall, rss))
-        theirs = json.loads(out)
-        agree = all(abs(mine[s]["value"] - theirs[s]["rmse"]) < 1e-9
-                    and abs(mine[s]["ci_low"] - theirs[s]["rmse_ci"][0]) < 1e-9
-                    and abs(mine[s]["ci_high"] - theirs[s]["rmse_ci"][1]) < 1e-9 for s in mine)
-    summary: dict = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3),
-                     "repeats": repeats, "agree_on_rmse_and_cis": agree}
-    for tool, runs in results.items():
-        walls = [w for w, _ in runs]
-        summary[tool] = {"wall_s": walls, "median_wall_s": statistics.median(walls),
-                         "peak_rss_mb": round(max(r for _, r in runs))}
-    summary["speedup"] = round(summary["pandas_sklearn"]["median_wall_s"]
-                               / summary["mlstrat"]["median_wall_s"], 1)
-    summary["speedup_no_record"] = round(summary["pandas_sklearn"]["median_wall_s"]
-                                         / summary["mlstrat_no_record"]["median_wall_s"], 1)
+    outputs: dict[str, dict] = {}
+
+    def keep(tool: str, stdout: str) -> None:
+        if tool in ("mlstrat", "pandas_sklearn"):
+            outputs[tool] = json.loads(stdout)
+
+    tools = {"mlstrat": lambda: mlstrat_cmd(path),
+             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False),
+             "pandas_sklearn": lambda: [PY, "-c", BASELINE, str(path)]}
+    runs = interleave(tools, repeats, env=SRC_ENV, check=keep)
+    summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3), "repeats": repeats,
+               "machine": machine(),
+               "agree_on_rmse_and_cis": agree(outputs["mlstrat"]["errors"],
+                                              outputs["pandas_sklearn"]),
+               "tools": summarize(runs)}
     print(json.dumps(summary, indent=2))
+    print(markdown_table(summary["tools"], label=f"diagnose --metric rmse, {rows:,} rows"))
     return summary
 
 

@@ -1,18 +1,22 @@
-"""The Typer application, its error handling and the registration of every command module.
+"""The Typer application, its error handling and the lazy registration of the command modules.
 
-Command modules import the library inside their functions so that ``mlstrat --help`` stays
-fast and never imports torch, DuckDB or matplotlib.
+Only the module of the command being run is imported (``mlstrat metrics`` never loads the
+training or report commands); ``mlstrat --help`` imports them all to list their help. Command
+modules import the library inside their functions so that no command module, on import,
+loads torch, DuckDB or matplotlib.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from mlstrat._exceptions import MlstratError
+
+if TYPE_CHECKING:  # annotations only: Typer runs its own copy of Click
+    import click
 
 __all__ = ["app", "main"]
 
@@ -75,14 +79,78 @@ def polish_help(command: click.Command) -> None:
         polish_help(sub)
 
 
+#: every command, in the order ``mlstrat --help`` lists them, and the module that defines it
+COMMANDS = {
+    "curve": "curve", "demo": "demo", "diagnose": "diagnose", "gradcheck": "gradcheck",
+    "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
+    "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
+    "tune": "tune", "errors": "errors", "runs": "runs",
+}
+
+
+def _registered_name(info: Any) -> str | None:
+    """The command name Typer gives a registered command or sub-app."""
+    if getattr(info, "name", None):
+        return str(info.name)
+    callback = getattr(info, "callback", None)  # Typer's rule: the function's name, dashed
+    return callback.__name__.lower().replace("_", "-") if callback else None
+
+
+def load_command(name: str) -> click.Command | None:
+    """Import the module defining command ``name`` and build that one Click command.
+
+    The module registers its commands on :data:`app` when imported; a throwaway Typer app
+    holding only ``name``'s registration turns it into a Click command with Typer's public
+    ``get_command``, so the other commands are never built.
+    """
+    import importlib
+
+    if name not in COMMANDS:
+        return None
+    importlib.import_module(f"mlstrat.cli.{COMMANDS[name]}")
+    part = typer.Typer(rich_markup_mode=app.rich_markup_mode,
+                       pretty_exceptions_short=app.pretty_exceptions_short, add_completion=False)
+    part.callback()(lambda: None)  # a callback makes get_command return a group
+    part.registered_commands = [i for i in app.registered_commands if _registered_name(i) == name]
+    part.registered_groups = [i for i in app.registered_groups if _registered_name(i) == name]
+    command = typer.main.get_command(part).commands.get(name)  # type: ignore[attr-defined]
+    if command is not None:
+        from mlstrat.cli._coercion import defer_coercion
+
+        polish_help(command)
+        defer_coercion(command)
+    return command
+
+
 class _Group(TyperGroup):
-    """Turns library errors into one red line and exit code 2, never a traceback."""
+    """Builds a command only when it is asked for (see :func:`load_command`); turns library
+    errors into one red line and exit code 2, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in COMMANDS and args[0] not in self.commands:
+            for name in COMMANDS:  # a mistyped name: Typer suggests among the built commands
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            command = load_command(cmd_name)
+            if command is None:
+                return None
+            self.commands[cmd_name] = command
+        return self.commands[cmd_name]
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         import sys
 
+        from mlstrat.cli._coercion import defer_coercion
+
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
         polish_help(self)
+        defer_coercion(self)
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -147,22 +215,3 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
-
-# Registration: each module adds its commands to ``app`` when imported.
-from mlstrat.cli import (  # noqa: E402,F401
-    curve,
-    demo,
-    diagnose,
-    errors,
-    gradcheck,
-    labels,
-    metrics,
-    mismatch,
-    report,
-    runs,
-    select,
-    split,
-    synth,
-    train,
-    tune,
-)

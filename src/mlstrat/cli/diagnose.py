@@ -101,7 +101,6 @@ def diagnose_command(
     import warnings
 
     from mlstrat.diagnosis import diagnose, parse_problems
-    from mlstrat.runs import ReusedTestSetWarning
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
     if predictions is not None or human_labels is not None:
@@ -112,8 +111,11 @@ def diagnose_command(
                         json_out=json_out, store=store, note=note, record=record, test=test)
         return
     with warnings.catch_warnings():
-        # the reuse warning is in result.warnings (rendered, or on stderr with --json)
-        warnings.simplefilter("ignore", ReusedTestSetWarning)
+        if predictions is not None:  # only a table's test split is counted (bare figures: no store)
+            from mlstrat.runs import ReusedTestSetWarning
+
+            # the reuse warning is in result.warnings (rendered, or on stderr with --json)
+            warnings.simplefilter("ignore", ReusedTestSetWarning)
         result = diagnose(
             predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
             errors=errors,

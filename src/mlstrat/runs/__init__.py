@@ -4,23 +4,15 @@ Each ``train`` and each ``diagnose`` records a run (config, data fingerprint, pe
 metrics, diagnosis, artifacts, note). :meth:`RunStore.compare` puts runs side by side and
 says what changed ("variance 5.1% -> 2.0% after keep_prob 0.5"); the store also counts the
 evaluations of each test set and warns when the test set is being overfit by reuse.
+
+Public names load lazily: a command that only reads one of them (the reuse warning, the
+look counter) does not import the whole store, its comparisons and the MLflow bridge.
 """
 
-from mlstrat.runs._candidates import runs_as_candidates
-from mlstrat.runs._mlflow import MlflowExport, autolog_run, export_to_mlflow
-from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, ConfigChange, Step, compare_runs, flatten_config
-from mlstrat.runs._looks import TestLook, count_test_look
-from mlstrat.runs._record import record_predictions_run, fingerprint_test_set
-from mlstrat.runs._run import COMPONENT_DISPLAY, COMPONENTS, Run, format_pct
-from mlstrat.runs._schema import SCHEMA_VERSION
-from mlstrat.runs._store import (
-    DEFAULT_STORE,
-    DEFAULT_TEST_REUSE_THRESHOLD,
-    STORE_ENV,
-    THRESHOLD_ENV,
-    ReusedTestSetWarning,
-    RunStore,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import Any as _Any
 
 __all__ = [
     "COMPONENTS",
@@ -49,3 +41,45 @@ __all__ = [
     "runs_as_candidates",
     "fingerprint_test_set",
 ]
+
+# public name -> the module of this package that defines it
+_WHERE: dict[str, str] = {
+    "runs_as_candidates": "_candidates",
+    "MlflowExport": "_mlflow",
+    "autolog_run": "_mlflow",
+    "export_to_mlflow": "_mlflow",
+    "DEFAULT_IGNORE": "_compare",
+    "Comparison": "_compare",
+    "ConfigChange": "_compare",
+    "Step": "_compare",
+    "compare_runs": "_compare",
+    "flatten_config": "_compare",
+    "TestLook": "_looks",
+    "count_test_look": "_looks",
+    "record_predictions_run": "_record",
+    "fingerprint_test_set": "_record",
+    "COMPONENT_DISPLAY": "_run",
+    "COMPONENTS": "_run",
+    "Run": "_run",
+    "format_pct": "_run",
+    "SCHEMA_VERSION": "_schema",
+    "DEFAULT_STORE": "_store",
+    "DEFAULT_TEST_REUSE_THRESHOLD": "_store",
+    "STORE_ENV": "_store",
+    "THRESHOLD_ENV": "_store",
+    "ReusedTestSetWarning": "_store",
+    "RunStore": "_store",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlstrat.runs' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"mlstrat.runs.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
