@@ -4,6 +4,7 @@ Usage (heavy runs under the shared lock):
 
     python benchmarks/diagnose_bench.py generate --rows 100000000
     flock /tmp/mlstrat-bench.lock python benchmarks/diagnose_bench.py run --rows 100000000
+    python benchmarks/diagnose_bench.py fingerprint --rows 100000000   # the test-set hash alone
     python benchmarks/diagnose_bench.py light   # start-up of `mlstrat diagnose --errors`
     python benchmarks/diagnose_bench.py clean
 
@@ -78,12 +79,14 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return float(res["wall_s"]), float(res["peak_rss_mb"]), str(res["stdout"])
 
 
-def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
+def mlstrat_cmd(path: Path, *, record: bool = True, src: Path | None = None) -> list[str]:
     """The default command records a run (fingerprints the file and its test set); the
     store goes to a scratch file so the benchmark leaves nothing in the checkout. ``--test``
-    asks for the test figures, so every tool computes the same four splits."""
+    asks for the test figures, so every tool computes the same four splits. ``src``: run
+    another source tree's mlstrat (a previous version, for a before/after in the same run)."""
     store = ["--store", str(DATA / "bench-runs.db")] if record else ["--no-record"]
-    return [PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--test", "--json",
+    prefix = ["env", f"PYTHONPATH={src}"] if src is not None else []
+    return [*prefix, PY, "-m", "mlstrat", "diagnose", str(path), "--human", "1%", "--test", "--json",
             *store]
 
 
@@ -104,14 +107,19 @@ def _checker(reference: dict[str, dict]) -> "Callable[[str, str], None]":
     return check
 
 
-def run(rows: int, repeats: int, baseline: bool) -> dict:
+def run(rows: int, repeats: int, baseline: bool, *, before: Path | None = None,
+        pandas: bool = True) -> dict:
     path = generate(rows)
     reference = json.loads(measure(peer_cmd("duckdb", path))["stdout"])
     tools = {"mlstrat": lambda: mlstrat_cmd(path),
-             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False),
-             "duckdb_floor": lambda: peer_cmd("duckdb", path)}
-    if baseline:
+             "mlstrat_no_record": lambda: mlstrat_cmd(path, record=False)}
+    if before is not None:
+        tools["before"] = lambda: mlstrat_cmd(path, src=before)
+        tools["before_no_record"] = lambda: mlstrat_cmd(path, record=False, src=before)
+    tools["duckdb_floor"] = lambda: peer_cmd("duckdb", path)
+    if baseline and pandas:
         tools["pandas_lean"] = lambda: peer_cmd("pandas", path)
+    if baseline:
         tools["polars_streaming"] = lambda: peer_cmd("polars", path)
     runs = interleave(tools, repeats, env=SRC_ENV, check=_checker(reference))
     summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3),
@@ -120,13 +128,46 @@ def run(rows: int, repeats: int, baseline: bool) -> dict:
     peers = [t for t in ("pandas_lean", "polars_streaming") if t in summary["tools"]]
     if peers:
         fastest = min(summary["tools"][t]["wall_s"]["median"] for t in peers)
-        for t in ("mlstrat", "mlstrat_no_record"):
+        for t in [t for t in ("mlstrat", "mlstrat_no_record", "before", "before_no_record")
+                  if t in summary["tools"]]:
             summary["tools"][t]["x_fastest_peer"] = round(
                 fastest / summary["tools"][t]["wall_s"]["median"], 2)
     print(json.dumps(summary, indent=2))
     print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
-    out = DATA / f"diagnose_results_{rows}.json"
+    out = DATA / f"diagnose_results_{rows}{'_before' if before else ''}.json"
     out.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+FINGERPRINT_PROBE = """
+import sys, time
+from mlstrat.runs import _record
+from mlstrat.tables._engine import DuckDBEngine, Engine
+if sys.argv[2] == "portable":  # the hex-digest form every engine has (the one Spark runs)
+    DuckDBEngine.md5_low64_parts = Engine.md5_low64_parts
+print(_record._fingerprint_test_set(sys.argv[1]))
+"""
+
+
+def fingerprint(rows: int, repeats: int) -> dict:
+    """The test-set fingerprint alone, DuckDB's md5_number form vs the portable hex form,
+    interleaved in fresh processes; both must give the same fingerprint."""
+    path = generate(rows)
+    tools = {form: (lambda form=form: [PY, "-c", FINGERPRINT_PROBE, str(path), form])
+             for form in ("md5_number", "portable")}
+    seen: set[str] = set()
+
+    def check(tool: str, stdout: str) -> None:
+        seen.add(stdout.strip().splitlines()[-1].split()[-1])  # after DuckDB's progress bar
+        if len(seen) > 1:
+            raise SystemExit(f"the forms disagree: {seen}")
+
+    summary = {"rows": rows, "repeats": repeats, "machine": machine(), "fingerprint": None,
+               "tools": summarize(interleave(tools, repeats, env=SRC_ENV, check=check))}
+    summary["fingerprint"] = seen.pop()
+    print(json.dumps(summary, indent=2))
+    print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
+    (DATA / f"fingerprint_results_{rows}.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -186,6 +227,12 @@ def main() -> None:
     r.add_argument(
         "--no-baseline", action="store_true", help="only mlstrat (when pandas cannot fit)"
     )
+    r.add_argument("--no-pandas", action="store_true", help="leave the lean pandas peer out")
+    r.add_argument("--before", type=Path, metavar="SRC",
+                   help="also run the mlstrat of this source folder (e.g. an earlier version's src/)")
+    f = sub.add_parser("fingerprint", help="the test-set fingerprint alone: fast vs portable form")
+    f.add_argument("--rows", type=int, default=100_000_000)
+    f.add_argument("--repeats", type=int, default=3)
     lt = sub.add_parser("light")
     lt.add_argument("--repeats", type=int, default=15)
     sub.add_parser("clean")
@@ -193,7 +240,9 @@ def main() -> None:
     if args.cmd == "generate":
         generate(args.rows)
     elif args.cmd == "run":
-        run(args.rows, args.repeats, not args.no_baseline)
+        run(args.rows, args.repeats, not args.no_baseline, before=args.before, pandas=not args.no_pandas)
+    elif args.cmd == "fingerprint":
+        fingerprint(args.rows, args.repeats)
     elif args.cmd == "light":
         light(args.repeats)
     else:

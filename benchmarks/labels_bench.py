@@ -27,6 +27,18 @@ Run::
     PYTHONPATH=src .venv/bin/python benchmarks/labels_bench.py --seeds 0-9 [--cleanlab-python PATH]
 
 Without that interpreter the cleanlab column is skipped with a message.
+
+``--table ROWS`` (the table benchmark): ``mlstrat labels PRED --split dev --json`` on a
+synthetic predictions table of ROWS dev rows (10 classes, 10% of the labels flipped; written
+once by ``labels_scale_bench.write_table`` under ``benchmarks/data/``), interleaved in one run
+with the peers of ``benchmarks/_labels_peers.py``: the lean pandas + NumPy version of the same
+rule, Polars, the bare-DuckDB floor (read the split + the one group by label) and, when the
+throwaway venv has cleanlab and pyarrow, cleanlab's ``find_label_issues`` on the arrays (its
+own default rule, so its suspects are not compared). Each run is a fresh process under
+``/usr/bin/time`` (wall, CPU, peak RSS; benchmarks/_harness.py); numpy and Polars must return
+exactly mlstrat's suspects::
+
+    flock /tmp/mlstrat-bench.lock python benchmarks/labels_bench.py --table 1000000 --repeats 3
 """
 
 from __future__ import annotations
@@ -307,6 +319,62 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
+CLEANLAB_TABLE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from cleanlab.filter import find_label_issues
+    names = [c for c in pq.read_schema(sys.argv[1]).names if c.startswith("proba_")]
+    t = pq.read_table(sys.argv[1], columns=["id", "split", "y_true", *names], filters=[("split", "==", "dev")])
+    classes = {c[len("proba_"):]: j for j, c in enumerate(names)}
+    labels = np.array([classes[str(v)] for v in t["y_true"].to_pylist()])
+    probs = np.column_stack([t[c].to_numpy() for c in names])
+    mask = find_label_issues(labels, probs)
+    print(json.dumps({"n_issues": int(mask.sum())}))
+""")
+
+
+def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
+    """mlstrat labels vs the lean NumPy, Polars and DuckDB-floor peers (and cleanlab) on a table."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _harness import DATA, HERE, PY, SRC_ENV, interleave, machine, markdown_table, measure, summarize
+    from labels_scale_bench import write_table
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"labels_{rows}.parquet"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.parquet")
+        write_table(tmp, rows)
+        tmp.rename(path)
+    peer = HERE / "_labels_peers.py"
+    reference = sorted(json.loads(measure([PY, str(peer), "numpy", str(path)])["stdout"])["issues"])
+
+    def check(tool: str, stdout: str) -> None:
+        doc = json.loads(stdout)
+        if "issues" not in doc:
+            return  # the floor and cleanlab: no suspects to compare
+        ids = sorted(i["id"] if isinstance(i, dict) else i for i in doc["issues"])
+        if ids != reference:
+            raise SystemExit(f"{tool} disagrees: {len(ids)} suspects vs {len(reference)}")
+
+    tools = {"mlstrat": lambda: [PY, "-m", "mlstrat", "labels", str(path), "--split", "dev", "--json"],
+             "numpy_lean": lambda: [PY, str(peer), "numpy", str(path)],
+             "polars": lambda: [PY, str(peer), "polars", str(path)],
+             "duckdb_floor": lambda: [PY, str(peer), "duckdb", str(path)]}
+    if cleanlab_python:
+        script = Path(tempfile.mkdtemp()) / "cleanlab_table.py"
+        script.write_text(CLEANLAB_TABLE)
+        tools["cleanlab"] = lambda: [cleanlab_python, str(script), str(path)]
+    runs = interleave(tools, repeats, env=SRC_ENV, check=check)
+    summary = {"rows": rows, "suspects": len(reference), "file_mb": round(path.stat().st_size / 1e6, 1),
+               "repeats": repeats, "machine": machine(), "tools": summarize(runs, floor="duckdb_floor")}
+    print(json.dumps(summary, indent=2))
+    print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
+    (DATA / f"labels_results_{rows}.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-9", help="seeds: 0-9 or 0,3,7")
@@ -322,7 +390,14 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="datasets x noise types (the default rule's benchmark)")
     parser.add_argument("--cache", type=Path, help="--grid: .npz of the generated cases (labels, out-of-fold "
                         "probabilities, flipped rows); written when absent, read when present")
+    parser.add_argument("--table", type=int, metavar="ROWS",
+                        help="the table benchmark on ROWS dev rows (module docstring)")
+    parser.add_argument("--repeats", type=int, default=3, help="--table: interleaved rounds")
     args = parser.parse_args()
+    if args.table:
+        python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
+        run_table(args.table, args.repeats, python)
+        return
     if args.grid:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
         if python is None:

@@ -27,18 +27,34 @@ def _spark_missing() -> str | None:
     return None
 
 
+def _skip_or_fail(reason: str) -> None:
+    """Under ``CI=true`` a missing Java, pyspark or Connect client fails instead of skipping."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason + "; CI must run the Spark tests")
+    pytest.skip(reason)
+
+
+def _connect_address(session) -> str:
+    """``sc://127.0.0.1:PORT`` of the shared session's Connect server (it bound a free port: 0 asked)."""
+    env = os.environ.get("MLSTRAT_TEST_SPARK_CONNECT")
+    if env:
+        return env
+    service = getattr(session._jvm, "org.apache.spark.sql.connect.service.SparkConnectService$")
+    return f"sc://127.0.0.1:{getattr(service, 'MODULE$').localPort()}"
+
+
 @pytest.fixture(scope="session")
 def spark_session():
     """One local[2] SparkSession per test worker, shared by every Spark test.
 
     Starting Spark costs 10-25 s, so it starts once; small shuffles, no UI, loopback only.
-    Under ``CI=true`` a missing Java or pyspark fails the tests instead of skipping them.
+    The same JVM serves Spark Connect on a free loopback port (Spark's own
+    ``SparkConnectPlugin``, the server ``start-connect-server.sh`` runs): the Connect tests
+    cost no second JVM. Under ``CI=true`` a missing Java or pyspark fails the tests.
     """
     reason = _spark_missing()
     if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + "; CI must run the Spark tests")
-        pytest.skip(reason)
+        _skip_or_fail(reason)
     import sys
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -54,6 +70,9 @@ def spark_session():
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=error")
+        .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
+        .config("spark.connect.grpc.binding.address", "127.0.0.1")
+        .config("spark.connect.grpc.binding.port", "0")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -62,8 +81,30 @@ def spark_session():
 
 
 @pytest.fixture(scope="session")
+def spark_connect(spark_session):
+    """The address ``sc://127.0.0.1:PORT`` of a Spark Connect server.
+
+    ``MLSTRAT_TEST_SPARK_CONNECT`` points the tests at a server started apart (e.g. with
+    ``spark-submit --class org.apache.spark.sql.connect.service.SparkConnectServer``);
+    otherwise the shared session's own Connect endpoint.
+    """
+    try:
+        import pyspark.sql.connect.session  # noqa: F401  (checks grpcio & co.)
+    except ImportError as exc:
+        _skip_or_fail(f"the Spark Connect client is not installed ({exc}; pip install -e '.[spark]')")
+    return _connect_address(spark_session)
+
+
+@pytest.fixture(scope="session")
 def spark(spark_session):
-    """The Ibis backend on the shared SparkSession (what ``con=`` takes)."""
+    """The Ibis backend on the shared SparkSession (what ``con=`` takes).
+
+    ``MLSTRAT_TEST_SPARK=connect`` runs every Spark test through Spark Connect instead.
+    """
     from mlstrat.tables import engine_of
 
+    if os.environ.get("MLSTRAT_TEST_SPARK") == "connect":
+        import mlstrat
+
+        return mlstrat.connect(_connect_address(spark_session))
     return engine_of(spark_session).backend  # one backend per session, cached by the engine layer

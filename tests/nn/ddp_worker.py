@@ -27,14 +27,15 @@ from mlstrat.nn import (
     TransferConfig,
 )
 
-VARIANTS = ("classes", "multitask", "unfreeze")
+VARIANTS = ("classes", "multitask", "unfreeze", "weighted", "weighted_multitask")
 
 
 def digits_config(manifest: Path, *, loader: str) -> TrainConfig:
-    """Digits, a global batch of 75 (38 + 37 rows per rank), early stopping that fires."""
+    """Digits, a global batch of 75 (38 + 37 rows per rank), early stopping that fires; the
+    DataLoader and streaming runs are weighted by the manifest's column ``w``."""
     return TrainConfig(
         data=DataConfig(manifest=str(manifest), feature_prefix="px_", loader=loader, chunk_size=100,
-                        shuffle_buffer=300),
+                        shuffle_buffer=300, weight_col=None if loader == "memory" else "w"),
         model=ModelConfig(hidden=(32,)),
         optim=OptimConfig(optimizer="adam", lr=0.05, batch_size=75, epochs=25, seed=1, device="cpu"),
         early_stopping=EarlyStoppingConfig(patience=2, restore_best=True),
@@ -54,6 +55,14 @@ def float64_config(*, multitask: bool = False, unfreeze: bool = False) -> TrainC
                        else TransferConfig())
 
 
+def float64_weights() -> torch.Tensor:
+    """Importance weights of the 203 train rows: spread over [0, 3), a tenth of them 0."""
+    rng = np.random.default_rng(11)
+    w = rng.uniform(0.0, 3.0, 203)
+    w[rng.random(203) < 0.1] = 0.0
+    return torch.from_numpy(w)
+
+
 def float64_data(*, multitask: bool = False) -> tuple[torch.Tensor, ...]:
     rng = np.random.default_rng(7)
     X = rng.normal(size=(264, 10))
@@ -68,11 +77,13 @@ def float64_data(*, multitask: bool = False) -> tuple[torch.Tensor, ...]:
 
 def fit_float64(dist: object = None, *, variant: str = "classes") -> tuple[dict, dict]:
     """(history, state_dict) of the float64 network, on one process (``dist=None``) or a rank;
-    ``variant``: classes, multitask, or unfreeze (classes with two-stage fine-tuning)."""
+    ``variant``: classes, multitask, unfreeze (classes with two-stage fine-tuning), weighted or
+    weighted_multitask (importance weights of the train rows)."""
     from mlstrat.nn._model import Architecture, Network, initialize
     from mlstrat.nn._trainer import Fitter
 
-    multitask = variant == "multitask"
+    multitask = variant in ("multitask", "weighted_multitask")
+    weights = float64_weights() if variant.startswith("weighted") else None
     config = float64_config(multitask=multitask, unfreeze=variant == "unfreeze")
     X, y, Xd, yd = float64_data(multitask=multitask)
     with torch.random.fork_rng(devices=[]):
@@ -85,7 +96,8 @@ def fit_float64(dist: object = None, *, variant: str = "classes") -> tuple[dict,
         model.double()
         if variant == "unfreeze":
             model.body_layers()[0].requires_grad_(False)
-        history = Fitter(model, config, X, y, Xd, yd, generator=generator, dist=dist).fit(progress=False)
+        history = Fitter(model, config, X, y, Xd, yd, generator=generator, dist=dist,
+                         w_train=weights).fit(progress=False)
     return history, model.state_dict()
 
 

@@ -1,4 +1,5 @@
-"""Distributed training (DDP): 2 processes on CPU train what 1 process trains.
+"""Distributed training (DDP): 2 processes on CPU train what 1 process trains, with and without
+importance weights.
 
 Two launches of 2 processes each (torchrun on 127.0.0.1): tests/nn/ddp_worker.py, and
 ``mlstrat train --nproc 2``; the rest runs in this process.
@@ -44,8 +45,12 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> Path:
+    import pyarrow as pa
+
     path = tmp_path_factory.mktemp("ddp_data") / "split.parquet"
-    pq.write_table(split_digits(), path)
+    table = split_digits()
+    w = np.random.default_rng(5).uniform(0.0, 2.0, table.num_rows)  # importance weights, some near 0
+    pq.write_table(table.append_column("w", pa.array(w)), path)
     return path
 
 
@@ -206,7 +211,7 @@ def test_stream_shards_run_the_same_number_of_steps(manifest):
         shards = StreamShards(rank=rank, world=2, block=data.chunk_size, m=m, batch_size=75)
         stream = TrainStream(src, stats, stats.normalizer, batch_size=75, device=torch.device("cpu"),
                              shards=shards)
-        sizes = [len(y) for _, y in stream.epoch(5)]
+        sizes = [len(y) for _, y, _ in stream.epoch(5)]
         steps.append(len(sizes))
         ys.append(sizes)
         assert shards.rows(rank) == sum(sizes)
@@ -245,3 +250,11 @@ def test_cli_refuses_a_batch_smaller_than_nproc_before_launching(manifest, tmp_p
     assert result.exit_code == 2
     assert "[optim] batch_size = 1 is smaller than the 2 training processes" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_weighted_variants_learn_something_else():
+    """The weights reach the gradient: without them the same fits end elsewhere."""
+    for weighted, plain in (("weighted", "classes"), ("weighted_multitask", "multitask")):
+        _, a = fit_float64(None, variant=weighted)
+        _, b = fit_float64(None, variant=plain)
+        assert max(float((a[k] - b[k]).abs().max()) for k in a) > 1e-3

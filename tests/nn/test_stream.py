@@ -134,8 +134,8 @@ def test_shuffle_buffer_yields_every_train_row_once_in_a_seeded_order(digits_pat
 
     def epoch(seed):
         batches = list(stream.epoch(seed))
-        assert all(len(y) == 64 for _, y in batches[:-1]) and 0 < len(batches[-1][1]) <= 64
-        return torch.cat([x for x, _ in batches]).numpy(), torch.cat([y for _, y in batches]).numpy()
+        assert all(len(y) == 64 and w is None for _, y, w in batches[:-1]) and 0 < len(batches[-1][1]) <= 64
+        return torch.cat([x for x, _, _ in batches]).numpy(), torch.cat([y for _, y, _ in batches]).numpy()
 
     X1, y1 = epoch(1)
     X1b, _ = epoch(1)

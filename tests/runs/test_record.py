@@ -1,4 +1,6 @@
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlstrat.runs import RunStore, record_predictions_run, fingerprint_test_set
 
@@ -58,3 +60,60 @@ def test_test_set_fingerprint_is_computed_once_per_file_version(tmp_path, monkey
     os.utime(path, ns=(1, 1))
     second = _record.fingerprint_test_set(str(path))
     assert len(calls) == 2 and second != first and second.startswith("test-2-")
+
+
+def _reference(frame):
+    """The documented fingerprint in plain Python: count and xor of md5 bytes 8..15 of id:y_true."""
+    import hashlib
+
+    test = frame[frame.split == "test"]
+    h = 0
+    for key in (f"{i}:{y}" for i, y in zip(test.id, test.y_true)):
+        h ^= int.from_bytes(hashlib.md5(key.encode()).digest()[8:], "little")
+    return f"test-{len(test)}-{h:016x}" if len(test) else None
+
+
+_ROWS = st.lists(st.tuples(st.text(alphabet="ab'\\ü7:", min_size=1, max_size=6),
+                           st.sampled_from(["train", "dev", "test"]), st.integers(0, 3)),
+                 min_size=1, max_size=30, unique_by=lambda r: r[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(_ROWS, st.data())
+def test_fingerprint_follows_every_test_row(rows, data):
+    """Equal to the hashlib formula on any table, so it changes when one test row's id or
+    true label changes (and only then: predictions and other splits leave it alone)."""
+    frame = pd.DataFrame(rows, columns=["id", "split", "y_true"]).assign(y_pred=0)
+    base = fingerprint_test_set(frame)
+    assert base == _reference(frame)
+    if base is None:
+        return
+    i = data.draw(st.sampled_from(list(frame.index[frame.split == "test"])))
+    relabelled = frame.copy()
+    relabelled.loc[i, "y_true"] += 1
+    renamed = frame.copy()
+    renamed.loc[i, "id"] = renamed.loc[i, "id"] + "x"
+    other_model = frame.assign(y_pred=1)
+    assert fingerprint_test_set(relabelled) != base
+    assert fingerprint_test_set(renamed) != base  # "x" is outside the ids' alphabet: a new id
+    assert fingerprint_test_set(other_model) == base
+
+
+def test_duckdb_fast_hash_equals_the_portable_form():
+    """DuckDB's md5_number path gives the number of the hex-digest path every engine has."""
+    import pyarrow as pa
+
+    from mlstrat.tables import engine_of, read_table
+    from mlstrat.tables._engine import Engine
+
+    engine = engine_of(None)
+    table = read_table(pa.table({"k": ["a", "o'brien", "ünï", "", "x" * 100, "7:0"]}), con=engine)
+
+    def number(parts):
+        cols = {f"p{i}": part for i, (part, _) in enumerate(parts)}
+        return [sum(int(v) << shift for v, (_, shift) in zip(row, parts))
+                for row in engine.rows(table.select(**cols))]
+
+    fast = number(engine.md5_low64_parts(table.k))
+    assert len(engine.md5_low64_parts(table.k)) == 1  # the fast form is in use
+    assert fast == number(Engine.md5_low64_parts(engine, table.k))

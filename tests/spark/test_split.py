@@ -81,6 +81,8 @@ def test_cli_split_identical_and_written_by_spark(manifest_file, spark, tmp_path
 
 
 def test_labelled_groups_identical(manifest_file, spark):
+    # the web rows' mixed-label groups are placed from a hash-chosen pool (about a third of
+    # them), so this also checks that the pool is the same on both engines
     duck = mlstrat.connect("duckdb")
     options = dict(label="label", group="user", target="app", salt="a\\'b", dev_size=100, test_size=100)
     a1, s1 = _run(str(manifest_file), duck, **options)

@@ -85,3 +85,36 @@ def test_no_mixed_domain_warning_when_groups_are_pure():
                   "domain": ["app"] * 10 + ["web"] * 10})
     res = run_split(m, group="grp", target="app", dev_size=2, test_size=2)
     assert not any("other domains" in w for w in res.summary["warnings"])
+
+
+def _many_groups(seed: int, n_groups: int) -> pa.Table:
+    """Like _grouped_manifest, vectorized: thousands of groups of 1-30 rows, skewed label mixes."""
+    rng = np.random.default_rng(seed)
+    grp = np.repeat(np.arange(n_groups), rng.integers(1, 31, n_groups))
+    mix = np.cumsum(rng.dirichlet([0.5, 0.5, 0.5], n_groups)[grp], axis=1)
+    lab = np.minimum((rng.random(len(grp))[:, None] > mix).sum(axis=1), 2)
+    return pa.table({"id": [f"r{i}" for i in range(len(grp))], "grp": [f"g{g}" for g in grp],
+                     "label": np.array(list("abc"))[lab]})
+
+
+def test_pool_of_groups_keeps_the_label_shares_of_placing_every_group(monkeypatch):
+    """With 2 000 groups and 1% splits, only a hash-chosen pool (about 4x the rows drawn) is
+    placed; the worst label-share gap equals that of placing every group (the old way)."""
+    import mlstrat.splits._split as split_module
+
+    m = _many_groups(0, 2000)
+    y, groups = np.array(m.column("label").to_pylist()), np.array(m.column("grp").to_pylist())
+    options = dict(label="label", group="grp", dev_size=300, test_size=300, train_dev=300)
+
+    def assigned(res):
+        got = assignment(res)
+        return np.array([got[i] for i in m.column("id").to_pylist()])
+
+    pooled = assigned(run_split(m, **options))
+    monkeypatch.setattr(split_module, "POOL", 10**9)  # a pool larger than any stratum: every group
+    every = assigned(run_split(m, **options))
+    assert (pooled != every).any()  # the pool was in effect
+    for s in ("test", "dev", "train_dev"):
+        assert _worst_share_gap(y, pooled == s) <= _worst_share_gap(y, every == s) + 1e-12
+        assert abs((pooled == s).sum() - 300) <= 15
+    assert all(len(set(pooled[groups == g])) == 1 for g in np.unique(groups))

@@ -167,3 +167,14 @@ def test_csv_text_columns_keep_their_spelling(tmp_path):
     assert read_table(p).to_pyarrow()["id"].to_pylist()[-1] == 7
     ids = read_table(p, text_columns=("id", "absent")).to_pyarrow()["id"].to_pylist()
     assert ids[-1] == "0007" and ids[6] == "7"
+
+
+def test_csv_yes_no_labels_stay_text_true_false_stays_boolean(tmp_path):
+    """DuckDB sniffs yes/no (and y/n, t/f) as BOOLEAN; Spark reads them as text, and so do we:
+    a "yes" label keeps matching its proba_yes column."""
+    p = tmp_path / "p.csv"
+    p.write_text("id,y_true,flag,short\n1,yes,true,y\n2,no,FALSE,n\n3,,true,\n")
+    t = read_table(p).to_pyarrow()
+    assert t["y_true"].to_pylist() == ["yes", "no", None]
+    assert t["short"].to_pylist() == ["y", "n", None]
+    assert t["flag"].type == pa.bool_() and t["flag"].to_pylist() == [True, False, True]

@@ -348,17 +348,23 @@ def _as_loss(e: ErrorEstimate) -> ErrorEstimate:
 
 def _open_predictions(predictions: Any, spec: MetricSpec, con: Any) -> Any:
     from mlstrat.metrics._spec import metric_columns
-    from mlstrat.tables import Predictions, read_predictions
+    from mlstrat.tables import Predictions, read_predictions, read_table
 
     if isinstance(predictions, Predictions):
         pred = predictions
-    else:
-        pred = read_predictions(predictions, con=con, labels=spec.kind not in ("mean", "ratio"),
-                                columns=metric_columns(spec))
-    if spec.kind == "weighted_error" and "weight" in pred.table.columns:
-        # validate the weights (no nulls, none negative) only when they are used
-        pred = read_predictions(pred.table, con=con, weight="weight")
-    return pred
+        if spec.kind == "weighted_error" and "weight" in pred.table.columns:
+            pred = read_predictions(pred.table, con=con, weight="weight", counts=True, counts_weight="weight")
+        return pred
+    columns = metric_columns(spec)  # a wide file is read for these only
+    has_weight = "weight" in read_table(predictions, con=con, columns=columns,
+                                        text_columns=("id",)).columns
+    # one pass: the checks, and for a rate the confusion counts it is computed from (with the
+    # weight sums when a weight column exists: weighted error is among the figures); the
+    # weights are validated (no nulls, none negative) only when the metric uses them
+    return read_predictions(predictions, con=con, labels=spec.kind not in ("mean", "ratio"),
+                            weight="weight" if spec.kind == "weighted_error" and has_weight else None,
+                            counts=spec.is_rate, counts_weight="weight" if has_weight else None,
+                            columns=columns)
 
 
 def _diagnose(

@@ -55,36 +55,22 @@ def resolve_splits(
 
 
 def confusion_counts(
-    table: Any, splits: Sequence[str], *, weight: str | None = None
+    table: Any, splits: Sequence[str], *, weight: str | None = None, groups: Any = None
 ) -> dict[str, Counts]:
     """One engine pass: ``GROUP BY split, y_true, y_pred`` with row counts and weight sums.
 
     The result has at most ``splits x K x K`` rows, so it is tiny whatever the table size.
+    ``groups``: that result already computed (``Predictions.label_counts``, from the
+    validation pass), so no pass at all.
     """
-    import ibis
-
-    t = table.mutate(_split=table.split.cast("string"))
-    if set(splits) != set(SPLITS):
-        t = t.filter(t._split.isin(list(splits)))
-    aggs: dict[str, Any] = {"n": ibis._.count()}
-    if weight:
-        w = t[weight].cast("float64")
-        aggs.update(w=w.sum(), w2=(w * w).sum())
-    rows = t.group_by(["_split", "y_true", "y_pred"]).aggregate(**aggs).to_pyarrow()
-    split_col = rows.column("_split").to_pylist()
-    y_true = rows.column("y_true").to_pylist()
-    y_pred = rows.column("y_pred").to_pylist()
-    n = np.asarray(rows.column("n").to_pylist(), dtype=np.int64)
-    w = (
-        np.asarray(rows.column("w").to_pylist(), dtype=np.float64)
-        if weight
-        else n.astype(np.float64)
-    )
-    w2 = (
-        np.asarray(rows.column("w2").to_pylist(), dtype=np.float64)
-        if weight
-        else n.astype(np.float64)
-    )
+    if groups is None:
+        groups = _group_labels(table, splits, weight=weight)
+    split_col = groups.column("_split").to_pylist()
+    y_true = groups.column("y_true").to_pylist()
+    y_pred = groups.column("y_pred").to_pylist()
+    n = np.asarray(groups.column("n").to_pylist(), dtype=np.int64)
+    w = np.asarray(groups.column("w").to_pylist(), dtype=np.float64) if weight else n.astype(np.float64)
+    w2 = np.asarray(groups.column("w2").to_pylist(), dtype=np.float64) if weight else n.astype(np.float64)
 
     out: dict[str, Counts] = {}
     for name in splits:
@@ -102,6 +88,20 @@ def confusion_counts(
             w2m[a, b] += w2[i]
         out[name] = Counts(labels, matrix, wm, w2m)
     return out
+
+
+def _group_labels(table: Any, splits: Sequence[str], *, weight: str | None) -> Any:
+    """The engine pass of :func:`confusion_counts` (an Arrow table)."""
+    import ibis
+
+    t = table.mutate(_split=table.split.cast("string"))
+    if set(splits) != set(SPLITS):
+        t = t.filter(t._split.isin(list(splits)))
+    aggs: dict[str, Any] = {"n": ibis._.count()}
+    if weight:
+        w = t[weight].cast("float64")
+        aggs.update(w=w.sum(), w2=(w * w).sum())
+    return t.group_by(["_split", "y_true", "y_pred"]).aggregate(**aggs).to_pyarrow()
 
 
 def compute_metrics(
@@ -174,13 +174,16 @@ def compute_metrics(
         if weight is None and "weight" in read_table(predictions, con=con, columns=columns,
                                                      text_columns=("id",)).columns:
             weight = "weight"
-        pred = read_predictions(predictions, con=con, weight=weight, columns=columns)
+        # the confusion counts come from the validation pass: one pass over the table
+        pred = read_predictions(predictions, con=con, weight=weight, counts=True, counts_weight=weight,
+                                columns=columns)
     if weight is not None and weight not in pred.table.columns:
         raise InputError(
             f"{pred.source}: no weight column {weight!r}; columns: {', '.join(pred.source_columns)}"
         )
     splits = resolve_splits(split, pred.sizes, pred.source, test=test)
-    counts = confusion_counts(pred.table, splits, weight=weight)
+    reuse = pred.label_counts is not None and pred.counts_weight == weight
+    counts = confusion_counts(pred.table, splits, weight=weight, groups=pred.label_counts if reuse else None)
     check_pos_label(pos_label, [label for s in splits for label in counts[s].labels], source=pred.source)
     notes = _test_notes(predictions, pred, splits, test=test or split is not None, store=store,
                         con=con)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "resize_overlay",
     "with_pool",
     "calibrate",
+    "coordinate_search",
     "maybe_calibrate",
     "plain_params",
     "to_byte_range",
@@ -199,20 +200,39 @@ def calibrate(
         for t in names
         if t in CALIBRATED and (t, CALIBRATED[t][0]) not in fixed
     ]
+    best, best_d = coordinate_search(params, free, distance)
+    return best, stats_distance(before, target, scale), best_d
+
+
+def coordinate_search(
+    params: Mapping[str, Mapping[str, float]],
+    free: Sequence[tuple[str, str, Sequence[float]]],
+    distance: Callable[[dict[str, dict[str, float]]], float],
+    *,
+    sweeps: int = 3,
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Minimize ``distance`` over the free strengths, one at a time on its grid.
+
+    ``free`` lists ``(transform, parameter, grid)``; each sweep tries every grid value of each
+    free parameter in turn, the others held at their best so far, and keeps a value only when
+    it lowers the distance (by more than 1e-12: ties keep the earlier value, so the result does
+    not depend on rounding noise). Stops after ``sweeps`` sweeps or a sweep that changed
+    nothing. Returns (best parameters, their distance); used by the image and tabular synthesis.
+    """
     best = {k: dict(v) for k, v in params.items()}
     best_d = distance(best)
-    for _ in range(3):
+    for _ in range(sweeps):
         changed = False
-        for t, name, grid in free:
+        for transform, name, grid in free:
             for value in grid:
                 trial = {k: dict(v) for k, v in best.items()}
-                trial[t][name] = float(value)
+                trial[transform][name] = float(value)
                 d = distance(trial)
                 if d < best_d - 1e-12:
                     best, best_d, changed = trial, d, True
         if not changed:
             break
-    return best, stats_distance(before, target, scale), best_d
+    return best, best_d
 
 
 def maybe_calibrate(

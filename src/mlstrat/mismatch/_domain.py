@@ -150,12 +150,13 @@ class MismatchReport:
         }
 
     def write_weights(
-        self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = ()
+        self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = (), con: Any = None
     ) -> Path:
-        """Write the per-source-row target-likeness table (Parquet, CSV or JSONL by suffix)."""
+        """Write the per-source-row target-likeness table (Parquet, CSV or JSONL by suffix);
+        ``con`` picks the engine that writes (the process-wide one by default)."""
         from mlstrat.tables import write_table
 
-        return write_table(self.weights, path, force=force, inputs=inputs)
+        return write_table(self.weights, path, force=force, inputs=inputs, con=con)
 
 
 #: below this many rows on the smaller side, an AUC (and its asymptotic interval) means little

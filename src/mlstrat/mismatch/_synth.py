@@ -98,16 +98,19 @@ class SynthResult:
         }
 
     def write(
-        self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = ()
+        self, path: str | os.PathLike, *, force: bool = False, inputs: Sequence[Any] = (), con: Any = None
     ) -> Path:
-        """Write the table (Parquet, CSV or JSONL by suffix), atomically; never over an input."""
+        """Write the table (Parquet, CSV or JSONL by suffix), atomically; never over an input.
+
+        ``con`` picks the engine that writes (the process-wide one by default): on Spark, a
+        directory of part files."""
         from mlstrat.tables import write_table
 
         if self.table is None:
             raise ConfigError("the transforms changed nothing (a no-op), so there is no table to write; "
                               "pass force=True to synthesize to make the copies anyway")
 
-        return write_table(self.table, path, force=force, inputs=inputs)
+        return write_table(self.table, path, force=force, inputs=inputs, con=con)
 
 
 def _check_transforms(names: Sequence[str], allowed: Sequence[str], kind: str) -> tuple[str, ...]:
@@ -315,7 +318,7 @@ def synthesize(
         table=table,
     )
     if out_path is not None and table is not None:  # a URI stays a URI (Path would fold its "//")
-        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest])
+        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=con)
     return result
 
 

@@ -60,26 +60,16 @@ def _distance(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
 
 def calibrate_tabular(X_src: np.ndarray, X_tgt: np.ndarray, names: Sequence[str], params: dict,
                       fixed: set[tuple[str, str]], moments: _Moments, seed: int) -> tuple[dict, float, float]:
-    """Coordinate search over the free strengths (three passes), common random numbers."""
+    """Coordinate search over the free strengths (three sweeps), common random numbers."""
+    from mlstrat.mismatch._calibrate import coordinate_search
+
     scale = np.maximum(np.concatenate([X_src, X_tgt]).std(axis=0), 1e-12)
     free = [(t, *TABULAR_CALIBRATED[t]) for t in names if (t, TABULAR_CALIBRATED[t][0]) not in fixed]
 
     def distance(p: dict) -> float:
         return _distance(apply_tabular(X_src, names, p, moments, np.random.default_rng(seed + 1)), X_tgt, scale)
 
-    best = {k: dict(v) for k, v in params.items()}
-    best_d = distance(best)
-    for _ in range(3):
-        changed = False
-        for t, key, grid in free:
-            for value in grid:
-                trial = {k: dict(v) for k, v in best.items()}
-                trial[t][key] = float(value)
-                d = distance(trial)
-                if d < best_d - 1e-12:
-                    best, best_d, changed = trial, d, True
-        if not changed:
-            break
+    best, best_d = coordinate_search(params, free, distance)
     return best, _distance(X_src, X_tgt, scale), best_d
 
 

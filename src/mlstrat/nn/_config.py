@@ -77,6 +77,7 @@ class DataConfig:
     image_col: str | None = None  # column of image file paths (relative to the manifest's folder), instead of feature columns
     chunk_size: int = 65536  # stream: rows per record batch read from the engine
     shuffle_buffer: int = 65536  # stream: rows shuffled together (seeded); >= train rows = a full shuffle
+    weight_col: str | None = None  # importance weight of each train row (>= 0; e.g. `mlstrat mismatch -o`'s weight): the loss is sum(w l) / sum(w) per global batch; dev is never weighted
 
     def __post_init__(self) -> None:
         _choice("data", "loader", self.loader, LOADERS)
@@ -99,8 +100,24 @@ class DataConfig:
             if len(self.image_shape) != 3 or min(self.image_shape) < 1:
                 raise ConfigError(f"[data] image_shape = {list(self.image_shape)} must be three positive "
                                   "sizes [channels, height, width], e.g. [1, 8, 8]")
+        if self.weight_col is not None:
+            self._check_weight_col()
         if self.value_range is not None and not self.value_range[0] < self.value_range[1]:
             raise ConfigError(f"[data] value_range = {list(self.value_range)} must be [low, high] with low < high")
+
+
+    def _check_weight_col(self) -> None:
+        """The weight column must be a column of its own, not one the trainer reads as something else."""
+        col = self.weight_col
+        roles = {self.label: "label", self.id: "id", "split": "split", self.image_col: "image_col"}
+        if not col:
+            raise ConfigError("[data] weight_col is empty; name the column of importance weights or leave it out")
+        if col in roles:
+            raise ConfigError(f"[data] weight_col = {col!r} is also the {roles[col]} column; name the column of "
+                              "importance weights (e.g. \"weight\" from `mlstrat mismatch -o`)")
+        if self.features is not None and col in self.features:
+            raise ConfigError(f"[data] weight_col = {col!r} is also listed in features; a row's weight must "
+                              "not be an input of the model")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Digits-size data fits in memory, so the selected columns are materialized once t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from mlstrat._exceptions import InputError
 from mlstrat.nn._config import DataConfig
 
 __all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer",
-           "passthrough_columns"]
+           "passthrough_columns", "check_weight_column", "weight_values", "WeightCheck"]
 
 #: columns the predictions table writes itself: a manifest column of that name is not copied
 _OUTPUT_NAMES = ("id", "split", "y_true", "y_pred", "task", "weight")
@@ -46,6 +47,7 @@ class Dataset:
     y: np.ndarray  # (N,) int64 class index, or (N, T) float32 with NaN = missing (multi-task)
     tasks: list[str] = field(default_factory=list)
     passthrough: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: np.ndarray | None = None  # (N,) float64 importance weights ([data] weight_col); checked on train rows only
 
     def mask(self, split: str) -> np.ndarray:
         return self.split == split
@@ -106,6 +108,74 @@ def raise_nan_features(counts: np.ndarray, names: list[str], *, source: str) -> 
                      f"NaN/empty value(s){more}; fill or drop those rows before training")
 
 
+def check_weight_column(table: Any, data: DataConfig, features: list[str], *, source: str) -> None:
+    """``[data] weight_col`` names a column of the table that is not also a feature."""
+    from mlstrat.tables import require_columns
+
+    col = data.weight_col
+    if col is None:
+        return
+    require_columns(table, [col], source=source, role="weight column ([data] weight_col)")
+    if col in features:
+        raise InputError(f"{source}: weight column {col!r} is also selected as a feature by feature_prefix "
+                         f"{data.feature_prefix!r}; rename the weight column or list [data] features")
+
+
+def weight_values(column: Any, *, name: str, source: str) -> np.ndarray:
+    """(N,) float64 weights of a pyarrow column, empty values as NaN; a non-numeric column raises
+    :class:`InputError`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+            or pa.types.is_boolean(column.type) or pa.types.is_null(column.type)):
+        raise InputError(f"{source}: weight column {name!r} ([data] weight_col) has type {column.type}; "
+                         "importance weights must be numbers >= 0")
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+@dataclass
+class WeightCheck:
+    """Checks the train rows' weights, batch by batch: finite, >= 0, not all zero.
+
+    Only train rows are checked (and used): dev and test are never weighted, so their weights
+    may be empty (``mlstrat mismatch -o`` writes weights for source rows only).
+    """
+
+    name: str
+    source: str
+    bad: int = 0  # empty, NaN or infinite
+    negative: int = 0
+    smallest: float = math.inf
+    total: float = 0.0
+    rows: int = 0
+
+    def add(self, weights: np.ndarray) -> None:
+        finite = np.isfinite(weights)
+        self.bad += int((~finite).sum())
+        ok = weights[finite]
+        self.negative += int((ok < 0).sum())
+        if ok.size:
+            self.smallest = min(self.smallest, float(ok.min()))
+        self.total += float(ok[ok > 0].sum())
+        self.rows += len(weights)
+
+    def check(self) -> None:
+        where = f"{self.source}: weight column {self.name!r}"
+        if self.bad:
+            raise InputError(f"{where} has {self.bad} empty, NaN or infinite value(s) in train rows; every "
+                             "train row needs a finite weight >= 0 (give target rows in train one too)")
+        if self.negative:
+            raise InputError(f"{where} has {self.negative} negative value(s) in train rows (smallest "
+                             f"{self.smallest:g}); importance weights must be >= 0")
+        if self.rows and not self.total > 0:
+            raise InputError(f"{where} is 0 on every train row; at least one train row needs a positive weight")
+
+
 def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
                  classes: list[Any] | None = None) -> Dataset:
     """Read the manifest and check it: split column, features, labels."""
@@ -121,8 +191,10 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
     names = select_features(columns, data, source=source)
     targets = list(tasks) if tasks else [data.label]
     require_columns(table, targets, source=source, role="task column" if tasks else "label column")
+    check_weight_column(table, data, names, source=source)
     passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
-    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *names]))
+    weight = [data.weight_col] if data.weight_col is not None else []
+    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *weight, *names]))
     arrow = table.select(*wanted).to_pyarrow()
 
     split = np.asarray(_numpy(arrow.column("split")), dtype=object)
@@ -141,11 +213,22 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
     X = feature_matrix(arrow, names, source=source)
     ids = _numpy(arrow.column(data.id))
     extra = {c: _numpy(arrow.column(c)) for c in passthrough}
+    weights = _train_weights(arrow, data, split, source=source)
     if tasks:
         y = _task_matrix(arrow, list(tasks), source=source)
-        return Dataset(source, ids, split, X, names, None, [], y, list(tasks), extra)
+        return Dataset(source, ids, split, X, names, None, [], y, list(tasks), extra, weights)
     labels, known, y = _labels(arrow.column(data.label), split, data.label, source=source, classes=classes)
-    return Dataset(source, ids, split, X, names, labels, known, y, [], extra)
+    return Dataset(source, ids, split, X, names, labels, known, y, [], extra, weights)
+
+
+def _train_weights(arrow: Any, data: DataConfig, split: np.ndarray, *, source: str) -> np.ndarray | None:
+    if data.weight_col is None:
+        return None
+    weights = weight_values(arrow.column(data.weight_col), name=data.weight_col, source=source)
+    check = WeightCheck(data.weight_col, source)
+    check.add(weights[split == "train"])
+    check.check()
+    return weights
 
 
 def _labels(column: Any, split: np.ndarray, name: str, *, source: str,

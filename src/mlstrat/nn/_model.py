@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["Architecture", "Network", "InvertedDropout", "initialize", "init_std", "penalty",
-           "weight_parameters", "is_penalized", "cross_entropy_cost", "masked_bce_cost", "ACTIVATION_FNS"]
+           "weight_parameters", "is_penalized", "cross_entropy_cost", "masked_bce_cost", "weight_sum",
+           "weighted_cost_sums", "ACTIVATION_FNS"]
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
@@ -190,3 +191,25 @@ def masked_bce_cost(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")  # (N, T)
     losses = torch.where(labeled, losses, torch.zeros_like(losses))
     return losses.sum() / labeled.sum().clamp(min=1)
+
+
+def weight_sum(w: torch.Tensor, y: torch.Tensor, *, multitask: bool) -> torch.Tensor:
+    """The denominator of the weighted mean loss: sum of w_i over the counted entries (each
+    labeled (example, task) entry of a multi-task batch carries its example's weight)."""
+    if multitask:
+        return (w[:, None] * ~torch.isnan(y)).sum()  # (N, T) -> ()
+    return w.sum()
+
+
+def weighted_cost_sums(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, *,
+                       multitask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum_i w_i l_i, sum_i w_i): numerator and denominator of the importance-weighted mean loss
+    (softmax cross-entropy, or binary cross-entropy over the labeled entries of each task)."""
+    if multitask:
+        labeled = ~torch.isnan(y)  # (N, T)
+        target = torch.where(labeled, y, torch.zeros_like(y))
+        losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")  # (N, T)
+        losses = torch.where(labeled, losses, torch.zeros_like(losses))
+        return (losses * w[:, None]).sum(), weight_sum(w, y, multitask=True)
+    return (F.cross_entropy(logits, y, reduction="none") * w).sum(), w.sum()
+

@@ -25,13 +25,23 @@ from torch.utils.data import IterableDataset
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._config import DataConfig
-from mlstrat.nn._data import Normalizer, passthrough_columns, raise_nan_features, select_features
+from mlstrat.nn._data import (
+    Normalizer,
+    WeightCheck,
+    check_weight_column,
+    passthrough_columns,
+    raise_nan_features,
+    select_features,
+    weight_values,
+)
 from mlstrat.nn._distributed import StreamShards
 
 __all__ = ["DEFAULT_STREAM_ROWS", "choose_loader", "StreamSource", "StreamStats", "TrainStream",
            "load_images", "record_batches"]
 
 DEFAULT_STREAM_ROWS = 5_000_000
+#: a training mini-batch: features (B, F), class index (B,), importance weights (B,) or None
+Batch = tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]
 _IMAGE_CHUNK = 512  # images decoded at once outside of training mini-batches
 _EVAL_CHUNK = 8192
 _NULL = "\x00null"  # stands for an empty split value while counting
@@ -157,6 +167,7 @@ class StreamSource:
             names: list[str] = []
         else:
             names = select_features(columns, data, source=source)
+        check_weight_column(table, data, names, source=source)
         # the image path column is both the input and what error analysis shows: copied too
         passthrough = passthrough_columns(columns, used=[data.id, "split", data.label, *names])
         schema = {f.name: _decode_type(f.type) for f in table.schema().to_pyarrow()}
@@ -211,6 +222,10 @@ class StreamSource:
             return keys
         return load_images(keys.tolist(), tuple(self.data.image_shape))
 
+    def weights(self, batch: Any) -> np.ndarray:
+        """(N,) float64 importance weights of a batch (``[data] weight_col``), empty values as NaN."""
+        return weight_values(batch.column(self.data.weight_col), name=self.data.weight_col, source=self.source)
+
     def label_index(self, batch: Any, classes: list[Any]) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -227,7 +242,9 @@ class StreamSource:
         import pyarrow.compute as pc
 
         data = self.data
-        columns = ["split", data.label, *self.input_columns()]
+        weight = [data.weight_col] if data.weight_col is not None else []
+        columns = ["split", data.label, *self.input_columns(), *weight]
+        weights = WeightCheck(data.weight_col, self.source) if weight else None
         n: Counter[str] = Counter()
         empty_split = 0
         nan_counts = np.zeros(len(self.names), np.int64)
@@ -254,6 +271,8 @@ class StreamSource:
                     labels[row["s"]][row["v"]] += row["count_all"]
             keys = self.keys(batch)
             train = split == "train"
+            if weights is not None:
+                weights.add(self.weights(batch)[train])
             if data.image_col is not None:
                 exists = np.array([k is not None and os.path.isfile(k) for k in keys.tolist()])
                 if not exists.all():
@@ -294,6 +313,8 @@ class StreamSource:
                              f"e.g. {', '.join(missing)}; paths are relative to the manifest's folder "
                              f"{self.base_dir}")
         raise_nan_features(nan_counts, self.names, source=self.source)
+        if weights is not None:
+            weights.check()
         if empty_labels:
             raise InputError(f"{self.source}: label column {data.label!r} has {empty_labels} empty/NaN value(s); "
                              "drop those rows or fill the labels")
@@ -333,6 +354,9 @@ class TrainStream(IterableDataset):
 
     Under DDP (``shards``), this rank keeps only its blocks of rows, takes its share of the global
     batch, and ends each epoch with empty batches until it has run as many steps as every rank.
+
+    Batches are (features, class index, importance weights); the weights are ``None`` without
+    ``[data] weight_col``.
     """
 
     def __init__(self, src: StreamSource, stats: StreamStats, normalizer: Normalizer, *, batch_size: int,
@@ -345,19 +369,21 @@ class TrainStream(IterableDataset):
         self.batch_size, self.device, self.augment = batch_size, device, augment
         self.buffer = max(src.data.shuffle_buffer, batch_size)
         self.seed = 0
+        self.weighted = src.data.weight_col is not None
 
-    def epoch(self, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, seed: int) -> Iterator[Batch]:
         self.seed = seed
         return iter(self)
 
-    def _emit(self, keys: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _emit(self, keys: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Batch:
         raw = self.src.materialize(keys)
         if self.augment is not None:
             raw = self.augment(raw)
         X = torch.from_numpy(self.normalizer(raw))
-        return X.to(self.device), torch.from_numpy(y).to(self.device)
+        weights = None if w is None else torch.from_numpy(w.astype(np.float32)).to(self.device)
+        return X.to(self.device), torch.from_numpy(y).to(self.device), weights
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         batches = self._local_batches()
         if self.shards is None:
             yield from batches
@@ -367,38 +393,44 @@ class TrainStream(IterableDataset):
             steps += 1
             yield batch
         empty = (torch.zeros((0, self.src.n_inputs), device=self.device),  # (0, F)
-                 torch.zeros(0, dtype=torch.long, device=self.device))
+                 torch.zeros(0, dtype=torch.long, device=self.device),
+                 torch.zeros(0, device=self.device) if self.weighted else None)
         for _ in range(steps, self.shards.steps()):  # DDP: keep in step with the ranks that have more rows
             yield empty
 
-    def _local_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _local_batches(self) -> Iterator[Batch]:
         shards = self.shards
         rng = np.random.default_rng(self.seed if shards is None else [self.seed, shards.rank])
         b = self.batch_size
-        keys_buf: list[np.ndarray] = []
-        y_buf: list[np.ndarray] = []
+        # per row: (feature keys, class index, weight); the weight is 1 when unweighted (not emitted)
+        buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         held = 0
-        columns = [self.src.data.label, *self.src.input_columns()]
+        weight = [self.src.data.weight_col] if self.weighted else []
+        columns = [self.src.data.label, *self.src.input_columns(), *weight]
         batches = self.src.batches(columns, split="train")
         for batch in batches if shards is None else shards.select(batches):
-            keys_buf.append(self.src.keys(batch))
-            y_buf.append(self.src.label_index(batch, self.stats.classes))
+            w = self.src.weights(batch) if self.weighted else np.ones(batch.num_rows)
+            buf.append((self.src.keys(batch), self.src.label_index(batch, self.stats.classes), w))
             held += batch.num_rows
             if held < self.buffer:
                 continue
-            keys, y = np.concatenate(keys_buf), np.concatenate(y_buf)
-            perm = rng.permutation(held)
-            keys, y = keys[perm], y[perm]
+            keys, y, w = _shuffled(buf, rng)
             emit = ((held - self.buffer // 2) // b) * b
             for i in range(0, emit, b):
-                yield self._emit(keys[i:i + b], y[i:i + b])
-            keys_buf, y_buf, held = [keys[emit:]], [y[emit:]], held - emit
+                yield self._emit(keys[i:i + b], y[i:i + b], w[i:i + b] if self.weighted else None)
+            buf, held = [(keys[emit:], y[emit:], w[emit:])], held - emit
         if held:
-            keys, y = np.concatenate(keys_buf), np.concatenate(y_buf)
-            perm = rng.permutation(held)
-            keys, y = keys[perm], y[perm]
+            keys, y, w = _shuffled(buf, rng)
             for i in range(0, held, b):
-                yield self._emit(keys[i:i + b], y[i:i + b])
+                yield self._emit(keys[i:i + b], y[i:i + b], w[i:i + b] if self.weighted else None)
+
+
+def _shuffled(buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The buffer's rows concatenated and permuted together."""
+    keys, y, w = (np.concatenate(parts) for parts in zip(*buf))
+    perm = rng.permutation(len(y))
+    return keys[perm], y[perm], w[perm]
 
 
 def eval_chunks(src: StreamSource, stats: StreamStats, normalizer: Normalizer, *, split: str | None,

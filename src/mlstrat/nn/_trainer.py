@@ -35,6 +35,8 @@ from mlstrat.nn._model import (
     masked_bce_cost,
     penalty,
     weight_parameters,
+    weight_sum,
+    weighted_cost_sums,
 )
 
 __all__ = ["TrainResult", "train", "resolve_device", "build_network", "make_optimizer", "Fitter",
@@ -257,6 +259,9 @@ class Fitter:
     X_train, y_train : torch.Tensor
         Normalized features (N, F) and targets on ``device``.
     X_dev, y_dev : torch.Tensor or None
+    w_train : torch.Tensor of shape (N,), default=None
+        Importance weights of the train rows (``[data] weight_col``): each step minimizes
+        sum(w l) / sum(w) over the global batch. Dev evaluation is never weighted.
     augment : callable, default=None
         Maps row indices of the train split to a normalized, augmented batch (train only).
     dist : Dist, default=None
@@ -266,9 +271,11 @@ class Fitter:
     def __init__(self, model: Network, config: TrainConfig, X_train: torch.Tensor, y_train: torch.Tensor,
                  X_dev: torch.Tensor | None = None, y_dev: torch.Tensor | None = None, *,
                  generator: torch.Generator, augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 loader: str = "memory", dist: Dist | None = None) -> None:
+                 loader: str = "memory", dist: Dist | None = None, w_train: torch.Tensor | None = None) -> None:
         self.model, self.config = model, config
         self.X_train, self.y_train, self.X_dev, self.y_dev = X_train, y_train, X_dev, y_dev
+        self.w_train = w_train
+        self.weighted = w_train is not None
         self.m = int(X_train.shape[0])
         self.multitask = bool(config.multitask.tasks)
         self.loss_fn = masked_bce_cost if self.multitask else cross_entropy_cost
@@ -295,6 +302,9 @@ class Fitter:
         self.dist = dist
         self.forward_module: nn.Module = self.model if dist is None else dist.wrap(self.model)
         self.step_rows = 0  # DDP: rows of the current global batch, set by the batch iterator
+        # DDP with weights: the global batch's weight sum, set by the batch iterator when every rank
+        # holds the whole batch (in memory); None: summed across the ranks at each step (streaming)
+        self.step_weight: torch.Tensor | None = None
 
     def _has_dev(self) -> bool:
         return self.X_dev is not None and self.X_dev.shape[0] > 0
@@ -333,31 +343,50 @@ class Fitter:
         r = self.config.regularization
         return penalty(self.model, l2=r.l2, l1=r.l1, m=self.m)
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """(features, targets, weights or None) of each mini-batch (this rank's share under DDP)."""
         n, b = self.m, self.batch_size
         if self.loader == "dataloader":
-            from torch.utils.data import DataLoader, TensorDataset
-
-            device = self.X_train.device
-            ds = TensorDataset(self.X_train.cpu(), self.y_train.cpu())
-            for xb, yb in DataLoader(ds, batch_size=b, shuffle=True, generator=self.generator):
-                if self.dist is not None:
-                    part = self._take(len(yb))
-                    xb, yb = xb[part], yb[part]
-                yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            yield from self._dataloader_batches()
             return
         perm = torch.randperm(n, generator=self.generator).to(self.X_train.device)
         for i in range(0, n, b):
             idx = perm[i:i + b]
             if self.dist is not None:
+                if self.w_train is not None:
+                    self._global_weight(self.w_train[idx], self.y_train[idx])
                 idx = idx[self._take(len(idx))]
             xb = self.augment(idx) if self.augment is not None else self.X_train[idx]
-            yield xb, self.y_train[idx]
+            yield xb, self.y_train[idx], None if self.w_train is None else self.w_train[idx]
+
+    def _dataloader_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        from torch.utils.data import DataLoader, TensorDataset
+
+        device = self.X_train.device
+        tensors = [self.X_train.cpu(), self.y_train.cpu()]
+        if self.w_train is not None:
+            tensors.append(self.w_train.cpu())
+        loader = DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, shuffle=True,
+                            generator=self.generator)
+        for xb, yb, *wb in loader:
+            w = wb[0] if wb else None
+            if self.dist is not None:
+                if w is not None:
+                    self._global_weight(w, yb)
+                part = self._take(len(yb))
+                xb, yb, w = xb[part], yb[part], None if w is None else w[part]
+            yield (xb.to(device, non_blocking=True), yb.to(device, non_blocking=True),
+                   None if w is None else w.to(device, non_blocking=True))
 
     def _take(self, n: int) -> slice:
         """DDP: every rank drew the same global batch of ``n`` rows; this rank's share of it."""
         self.step_rows = n
         return self.dist.share(n)
+
+    def _global_weight(self, w: torch.Tensor, y: torch.Tensor) -> None:
+        """DDP: the weight of the global batch (``w``, ``y``: all of its rows), computed as one
+        process computes it, so every rank and a single process divide by the same bits."""
+        self.step_weight = weight_sum(w, y, multitask=self.multitask).to(self.device)
 
     def _share(self, yb: torch.Tensor) -> float:
         """DDP: the weight of this rank's mean loss, (local rows / global rows) x world, so that the
@@ -372,38 +401,34 @@ class Fitter:
         """One pass over train; returns the mean batch data loss and the batch error rate (training
         mode, as the weights moved), without extra passes over the data."""
         self.model.train()
-        device = self.device
-        # running sums stay on the device: no host sync inside the loop; float64 so that the epoch
-        # cost does not depend on how the rows were grouped (in batches, or across DDP ranks)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        wrong = torch.zeros((), dtype=torch.long, device=device)
-        counted = torch.zeros((), dtype=torch.long, device=device)
-        rows = 0
-        for xb, yb in self._batches():
+        sums = _EpochSums(self.device, weighted=self.weighted)
+        for xb, yb, wb in self._batches():
             logits = self.forward_module(xb)  # (B, n_outputs)
-            # DDP: a rank with no rows in this step still joins the gradient all-reduce (with zeros)
-            loss = self.loss_fn(logits, yb) if yb.shape[0] else logits.sum()
-            objective = loss if self.dist is None else loss * self._share(yb)
+            loss, objective = self._objective(logits, yb, wb)
             if self.l1:
                 objective = objective + penalty(self.model, l2=0.0, l1=self.l1, m=self.m)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self._step()
-            if self.multitask:
-                w, c = _error_count(logits.detach(), yb, True)
-                loss_sum.add_(loss.detach() * c)
-                counted.add_(c)
-            else:  # the mean loss weighted by the batch size; rows counted on the host
-                w = (logits.detach().argmax(dim=1) != yb).sum()
-                loss_sum.add_(loss.detach(), alpha=yb.shape[0])
-                rows += yb.shape[0]
-            wrong.add_(w)
-        if self.dist is not None:  # the epoch's figures over every rank's rows
-            n_local = int(counted) if self.multitask else rows
-            total, wrong_n, n = self.dist.total([float(loss_sum), int(wrong), n_local])
-            return total / max(n, 1), wrong_n / max(n, 1)
-        n = max(int(counted) if self.multitask else rows, 1)
-        return float(loss_sum) / n, int(wrong) / n
+            sums.add(logits.detach(), yb, wb, loss.detach(), multitask=self.multitask)
+        return sums.result(self.dist, multitask=self.multitask)
+
+    def _objective(self, logits: torch.Tensor, yb: torch.Tensor,
+                   wb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the batch's loss for the epoch figures, the objective to differentiate).
+
+        Unweighted: the mean loss. Weighted: the loss is sum(w l) and the objective
+        sum(w l) / sum(w) over the global batch (under DDP each rank divides its sum by the global
+        weight and multiplies by the world size, which DDP's gradient averaging divides back)."""
+        if wb is not None:
+            num, den = weighted_cost_sums(logits, yb, wb, multitask=self.multitask)
+            if self.dist is None:
+                return num, num / den.clamp_min(torch.finfo(den.dtype).tiny)  # all-zero batch: 0, no NaN
+            total = self.step_weight if self.step_weight is not None else self.dist.count(den)
+            return num, num / total.clamp_min(torch.finfo(total.dtype).tiny) * self.dist.world
+        # DDP: a rank with no rows in this step still joins the gradient all-reduce (with zeros)
+        loss = self.loss_fn(logits, yb) if yb.shape[0] else logits.sum()
+        return loss, loss if self.dist is None else loss * self._share(yb)
 
     def _step(self) -> None:
         """Measure gradient health (raw gradients), clip, update."""
@@ -464,6 +489,53 @@ class Fitter:
             self.model.load_state_dict(best_state)
             restored = True
         return _history_dict(history, best_epoch=best_epoch, stopped=stopped, restored=restored)
+
+
+class _EpochSums:
+    """One epoch's running loss, errors and count. They stay on the device (no host sync inside
+    the loop), in float64 so that the epoch cost does not depend on how the rows were grouped (in
+    batches, or across DDP ranks). Weighted training sums w l, w [wrong] and w: the epoch figures
+    are then the weighted means the optimizer minimizes."""
+
+    def __init__(self, device: torch.device, *, weighted: bool) -> None:
+        count_type = torch.float64 if weighted else torch.long
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.wrong = torch.zeros((), dtype=count_type, device=device)
+        self.counted = torch.zeros((), dtype=count_type, device=device)
+        self.weighted = weighted
+        self.rows = 0  # unweighted single-task: rows counted on the host
+
+    def add(self, logits: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None, loss: torch.Tensor, *,
+            multitask: bool) -> None:
+        if wb is not None:  # loss is sum(w l) already
+            if multitask:
+                labeled = ~torch.isnan(yb)
+                wrong = ((logits > 0) != (yb > 0.5)) & labeled
+                self.wrong.add_((wrong * wb[:, None]).sum())
+            else:
+                self.wrong.add_(((logits.argmax(dim=1) != yb) * wb).sum())
+            self.loss.add_(loss)
+            self.counted.add_(weight_sum(wb, yb, multitask=multitask))
+        elif multitask:
+            w, c = _error_count(logits, yb, True)
+            self.loss.add_(loss * c)
+            self.counted.add_(c)
+            self.wrong.add_(w)
+        else:  # the mean loss weighted by the batch size
+            self.loss.add_(loss, alpha=yb.shape[0])
+            self.wrong.add_((logits.argmax(dim=1) != yb).sum())
+            self.rows += yb.shape[0]
+
+    def result(self, dist: Dist | None, *, multitask: bool) -> tuple[float, float]:
+        """(mean loss, error rate) over the epoch (every rank's rows under DDP)."""
+        if self.weighted:
+            wrong, n = float(self.wrong), float(self.counted)
+        else:
+            wrong, n = int(self.wrong), int(self.counted) if multitask else self.rows
+        loss = float(self.loss)
+        if dist is not None:
+            loss, wrong, n = dist.total([loss, wrong, n])
+        return (loss / n, wrong / n) if n > 0 else (0.0, 0.0)
 
 
 def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool) -> dict[str, Any]:
@@ -641,6 +713,9 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         model.to(device)
         X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
         y_train = _target_tensor(ds, train_rows, device)
+        w_train = None
+        if ds.weights is not None:  # importance weights of the train rows, in the features' dtype
+            w_train = torch.from_numpy(ds.weights[train_rows]).to(device=device, dtype=X_train.dtype)
         X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
         y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
         augment = None
@@ -650,7 +725,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader, dist=dist)
+                        augment=augment, loader=loader, dist=dist, w_train=w_train)
         if not dev_rows.any():
             import warnings
 
@@ -837,10 +912,12 @@ class StreamFitter(Fitter):
         self.l1 = config.regularization.l1
         self.device = device
         self.stream = stream
+        self.w_train = None
+        self.weighted = stream.weighted
         self._distribute(dist)
         self._setup_optimization()
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
         shards = self.stream.shards
         for step, batch in enumerate(self.stream.epoch(seed)):

@@ -18,7 +18,8 @@ def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     Order-independent and streaming: ``count`` and ``bit_xor`` over the rows of a 64-bit md5
     of ``"<id>:<y_true>"`` (bytes 8..15 of the digest, little endian, as DuckDB's
     ``md5_number_lower``; the same on every engine and version, unlike a generic ``hash()``;
-    xor-ed as two 32-bit halves because Spark has no unsigned 64-bit type). Two models evaluated
+    each engine computes it its fastest exact way, see ``Engine.md5_low64_parts``). The
+    prediction is left out on purpose: two models evaluated
     on the same test set share it while every model's predictions file differs. ``None``
     when there is no test split or no ``id`` column.
     """
@@ -52,7 +53,7 @@ def _file_key(predictions: Any, con: Any) -> tuple[Any, ...] | None:
 
 
 def _fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
-    from mlstrat.tables import engine_of, hash64_halves, read_table, select_columns
+    from mlstrat.tables import engine_of, read_table, select_columns
 
     engine = engine_of(con)
     # ids as the engine types them (no text_columns): the fingerprint of a file stays what it was
@@ -60,15 +61,22 @@ def _fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
     if not {"id", "split", "y_true"} <= set(table.columns):
         return None
     test = table.filter(table.split.cast("string") == "test")
-    high, low = hash64_halves(engine, test.id.cast("string").concat(":", test.y_true.cast("string")))
-    hashed = test.select(hi=high, lo=low)
-    n, h_high, h_low = engine.rows(hashed.aggregate(n=hashed.count(), hi=engine.bit_xor(hashed.hi),
-                                                    lo=engine.bit_xor(hashed.lo)))[0]
+    parts = engine.md5_low64_parts(test.id.cast("string").concat(":", test.y_true.cast("string")))
+    hashed = test.select(**{f"h{i}": part for i, (part, _) in enumerate(parts)})
+    n, *xors = engine.rows(hashed.aggregate(
+        n=hashed.count(), **{f"h{i}": engine.bit_xor(hashed[f"h{i}"]) for i in range(len(parts))}))[0]
     if not n:
         return None
-    h = (int(h_high) << 32) | int(h_low)
+    h = 0
+    for value, (_, shift) in zip(xors, parts):
+        h |= int(value) << shift
+    return _fingerprint_text(int(n), h)
+
+
+def _fingerprint_text(n: int, h: int) -> str:
+    """The stored form: ``test-<rows>-<16 hex digits of the xor>``."""
     # no ":word:" in the text: Rich would render ":100:" as an emoji
-    return f"test-{n}-{int(h):016x}"
+    return f"test-{n}-{h:016x}"
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,

@@ -9,17 +9,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["greedy_place"]
+__all__ = ["POOL", "greedy_place"]
 
 _DRAWN = ("test", "dev", "train_dev")
 
+# Units offered to the placement per stratum: about POOL times the rows it draws (chosen by hash,
+# so on every engine the same). Greedy placement needs a choice of units, not all of them: past a
+# few times the rows drawn, a larger pool no longer brings the label shares closer, while the
+# work (a Python loop per unit) grows with it.
+POOL = 4
 
-def greedy_place(units: dict[str, list[Any]],
-                  bounds: dict[tuple[Any, ...], tuple[int, int, int]]) -> dict[str, str]:
-    """key -> split for the units of one ``(eligible, domain)`` that leave train."""
+
+def greedy_place(units: dict[str, list[Any]], bounds: dict[tuple[Any, ...], tuple[int, int, int]], *,
+                 outside: dict[tuple[Any, ...], dict[Any, int]] | None = None) -> dict[str, str]:
+    """key -> split for the units of one ``(eligible, domain)`` that leave train.
+
+    ``units``: ``key -> [u, stratum, {label: rows}]``, the pool; ``outside``: per stratum, the
+    rows per label of its units left out of the pool (they stay in train). The label shares
+    aimed at are those of all rows, pool and outside together.
+    """
     import numpy as np
 
-    labels = sorted({lab for *_x, labs in units.values() for lab in labs}, key=lambda v: (v is None, str(v)))
+    outside = outside or {}
+    found = {lab for *_x, labs in units.values() for lab in labs} | {lab for labs in outside.values() for lab in labs}
+    labels = sorted(found, key=lambda v: (v is None, str(v)))
     col = {lab: i for i, lab in enumerate(labels)}
     vectors = {k: np.zeros(len(labels)) for k in units}
     stratum_totals: dict[tuple[Any, ...], Any] = {}
@@ -27,14 +40,26 @@ def greedy_place(units: dict[str, list[Any]],
         for lab, n in labs.items():
             vectors[k][col[lab]] = n
         stratum_totals[stratum] = stratum_totals.get(stratum, 0) + vectors[k]
+    if not units:
+        return {}
     # Bucket sizes come from the per-stratum allocation; label targets are the exact shares of
-    # these units (the per-stratum quotas are rounded, up to a row per stratum and split).
+    # all the units (the per-stratum quotas are rounded, up to a row per stratum and split).
+    # Train's bucket holds what the pool keeps in train.
     quota = np.zeros(4)  # test, dev, train-dev, train
     for stratum, totals in stratum_totals.items():
         b = bounds[stratum]
         quota += [b[0], b[1] - b[0], b[2] - b[1], totals.sum() - b[2]]
-    totals = sum(stratum_totals.values())
+    pool = sum(stratum_totals.values())
+    totals = pool.copy()
+    for labs in outside.values():
+        for lab, n in labs.items():
+            totals[col[lab]] += n
     target = np.outer(quota, totals / totals.sum())  # (bucket, label)
+    if outside:
+        # The pool is a sample: its label shares stray from all rows' a little. Train's part of
+        # the pool takes what the drawn splits leave, so that the stray lands in train (where
+        # the rows outside the pool dilute it) rather than in the small drawn splits.
+        target[3] = np.maximum(pool - target[:3].sum(axis=0), 0)
     order = sorted(units, key=lambda k: (-sum(units[k][2].values()), units[k][0], k))
     g = np.array([vectors[k] for k in order])  # (unit, label)
     buckets = _Buckets(target)
@@ -76,6 +101,22 @@ class _Buckets:
         size = change.sum(axis=-1)
         h = change - size[..., None] * self.t[j]
         return self.w[j] * ((h * (2 * d[j] + h)).sum(axis=-1) + self.SIZE_WEIGHT * size * (2 * e[j] + size))
+
+    def swap_delta(self, j: int, d: Any, e: Any, *, gain: Any, lose: Any) -> Any:
+        """Objective change of bucket ``j`` when ``gain[k]`` joins it and ``lose[i]`` leaves, as
+        an ``(i, k)`` matrix: :meth:`delta` of ``gain[k] - lose[i]`` expanded so that the cross
+        terms are one matrix product (no ``(i, k, label)`` array)."""
+        import numpy as np
+
+        lam, dj, ej = self.SIZE_WEIGHT, d[j], e[j]
+        s_in, s_out = gain.sum(axis=1), lose.sum(axis=1)
+        h_in = gain - s_in[:, None] * self.t[j]
+        h_out = lose - s_out[:, None] * self.t[j]
+        col = (h_in * (2 * dj + h_in)).sum(axis=1) + lam * s_in * (2 * ej + s_in)
+        row = (h_out * (h_out - 2 * dj)).sum(axis=1) + lam * s_out * (s_out - 2 * ej)
+        # einsum's own loop, not BLAS: a threaded BLAS call costs ~100x more on a busy machine
+        cross = np.einsum("il,kl->ik", h_out, h_in) + lam * s_out[:, None] * s_in[None, :]
+        return self.w[j] * (row[:, None] + col[None, :] - 2 * cross)
 
     def greedy(self, g: Any) -> Any:
         """Each unit, in order, joins the bucket where the objective grows least.
@@ -140,8 +181,9 @@ class _Buckets:
                     if b < a or not len(theirs):
                         continue
                     near = mine[-per_bucket:]
-                    v = g[theirs][None, :, :] - g[near][:, None, :]  # (mine, theirs, label): what a gains
-                    swap = self.delta(a, d, e, v) + self.delta(b, d, e, -v)
+                    # (mine, theirs): a gives near[i] and takes theirs[k]; b the reverse
+                    swap = (self.swap_delta(a, d, e, gain=g[theirs], lose=g[near])
+                            + self.swap_delta(b, d, e, gain=g[near], lose=g[theirs]).T)
                     flat = int(np.argmin(swap))
                     if swap.flat[flat] < best:
                         i, k = divmod(flat, len(theirs))

@@ -40,16 +40,31 @@ def _null_text() -> Any:
 def validate(engine: Any, table: Any, *, source: str, id: str, domain: str | None,
              target: str | None) -> int:
     """Rows in the table; InputError on no rows, null or duplicate ids, an absent target."""
-    n, nulls = engine.rows(table.aggregate(n=table.count(), nulls=table[id].isnull().cast("int64").sum()))[0]
+    n, nulls, suspects = _id_counts(engine, table, id=id)
     if n == 0:
         raise InputError(f"{source}: the table has no rows; a manifest needs one row per example")
     if nulls:
         raise InputError(f"{source}: column {id!r} has {nulls} empty id(s); every row needs a unique id "
                          "(fill or drop those rows)")
-    _check_duplicates(engine, table, source=source, id=id)
+    if suspects:
+        _check_duplicates(engine, table, source=source, id=id)
     if target is not None and domain is not None:
         _check_target(engine, table, source=source, domain=domain, target=target)
     return int(n)
+
+
+def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, int]:
+    """Rows, null ids, and 64-bit id hashes shared by several ids: one pass over the ids.
+
+    Grouping small hashes is cheap even for many millions of rows; a shared hash is only a
+    suspect (confirmed on the text by :func:`_check_duplicates`, which the common case skips).
+    """
+    keyed = table.select(k=_text(table[id]))
+    keyed = keyed.mutate(h=engine.hash64(keyed.k))
+    per = keyed.group_by("h").aggregate(c=keyed.count(), nn=keyed.k.count())
+    n, nulls, suspects = engine.rows(per.aggregate(
+        n=per.c.sum(), nulls=(per.c - per.nn).sum(), s=(per.nn > 1).cast("int64").sum()))[0]
+    return int(n or 0), int(nulls or 0), int(suspects or 0)
 
 
 def _check_duplicates(engine: Any, table: Any, *, source: str, id: str) -> None:
@@ -114,7 +129,8 @@ class Units:
         ``elig`` (may go to dev/test), ``lsplit`` (its locked split or null).
     units : ibis.Table
         One row per unit (a row, or a whole group): ``key``, ``tie``, ``size``, ``elig``,
-        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``.
+        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``; with groups also
+        ``n_elig``, the group's target rows.
     strata : dict
         ``(elig, dom, lab)`` -> rows, new rows, new units, rows locked per split.
     """
@@ -158,13 +174,14 @@ def _grouped_units(engine: Any, rows: Any) -> Any:
     # A group may go to dev/test only when every row is a target row. Its stratum is its domain
     # and label when all its rows share them, else null ("mixed"): min/max keep this one
     # cheap hash aggregation even for millions of groups.
+    # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass.
     g = rows.group_by("key").aggregate(
-        size=rows.count(), elig=rows.elig.all(), dmin=rows.dom.min(), dmax=rows.dom.max(),
-        lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min())
+        size=rows.count(), elig=rows.elig.all(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(),
+        dmax=rows.dom.max(), lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min())
     return engine.materialize(g.select(
         "key", tie=g.key, size=g.size, elig=g.elig,
         dom=(g.dmin == g.dmax).ifelse(g.dmin, _null_text()),
-        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit))
+        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit, n_elig=g.n_elig))
 
 
 def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -184,21 +201,19 @@ def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any
 
 def mixed_domain_groups(engine: Any, units: Units) -> tuple[int, int]:
     """Target rows (and their groups) kept out of dev/test because the group mixes domains."""
-    r, u = units.rows, units.units.select(ukey="key", uelig="elig")
-    kept = r.join(u, r.key == u.ukey).filter(lambda t: t.elig & ~t.uelig)
-    n_rows, n_groups = engine.rows(kept.aggregate(n=kept.count(), g=kept.key.nunique()))[0]
-    return int(n_rows), int(n_groups)
+    u = units.units
+    kept = u.filter(~u.elig & (u.n_elig > 0))
+    n_rows, n_groups = engine.rows(kept.aggregate(n=kept.n_elig.sum(), g=kept.count()))[0]
+    return int(n_rows or 0), int(n_groups)
 
 
 def _plan_table(engine: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
-    import pyarrow as pa
-
-    cols = list(zip(*plan)) if plan else [[]] * 5
-    return engine.register(pa.table({
-        "pelig": pa.array(cols[0], pa.bool_()), "pdom": pa.array(cols[1], pa.string()),
-        "plab": pa.array(cols[2], pa.string()), "pneed": pa.array(cols[3], pa.int64()),
-        "theta": pa.array(cols[4], pa.float64()),
-    }))
+    cols = list(zip(*plan)) if plan else [()] * 5
+    return engine.from_columns({
+        "pelig": ("boolean", list(cols[0])), "pdom": ("string", list(cols[1])),
+        "plab": ("string", list(cols[2])), "pneed": ("int64", list(cols[3])),
+        "theta": ("float64", list(cols[4])),
+    })
 
 
 def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *, salt: str) -> Any:
@@ -231,23 +246,34 @@ def candidate_rows(engine: Any, cand: Any) -> tuple[dict[tuple[Any, ...], int], 
     return got, rows
 
 
-def group_label_counts(engine: Any, units: Units, *, salt: str) -> list[tuple[Any, ...]]:
-    """``(elig, dom, lab, key, u, row label, rows)`` of every new unit: the greedy placement's input."""
+def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]], *,
+                       salt: str) -> list[tuple[Any, ...]]:
+    """The greedy placement's input: ``(elig, dom, lab, key, u, row label, rows)``.
+
+    Units of a planned stratum whose hash lies below its ``theta`` (the pool) come one row per
+    unit and row label; the other new units of that stratum stay in train, and their rows come
+    summed per stratum and row label, with a null ``key`` and ``u`` (they only weigh in the
+    label shares the placement aims at). ``plan`` rows: ``(elig, dom, lab, rows needed, theta)``.
+    """
+    import ibis
+
     from mlstrat.tables import unit_hash
 
+    p = _plan_table(engine, plan)
     u = units.units.filter(units.units.lsplit.isnull())
-    u = u.select(uelig="elig", udom="dom", ulab="lab", ukey="key", h=unit_hash(engine, u.key, salt))
+    u = u.mutate(h=unit_hash(engine, u.key, salt))
+    u = u.join(p, [u.elig == p.pelig, u.dom.identical_to(p.pdom), u.lab.identical_to(p.plab)])
+    pooled = u.h < u.theta
+    u = u.select(uelig="elig", udom="dom", ulab="lab", ukey="key", pkey=pooled.ifelse(u.key, _null_text()),
+                 ph=pooled.ifelse(u.h, ibis.null().cast("float64")))
     j = units.rows.join(u, units.rows.key == u.ukey)
-    counts = j.group_by(["uelig", "udom", "ulab", "ukey", "h", "lab"]).aggregate(n=j.count())
+    counts = j.group_by(["uelig", "udom", "ulab", "pkey", "ph", "lab"]).aggregate(n=j.count())
     return engine.rows(counts)
 
 
 def drawn_table(engine: Any, keys: list[str], splits: list[str], *, units: Any, grouped: bool) -> Any:
     """``key`` -> ``split`` of the units that leave train (locked groups' new rows follow the group)."""
-    import pyarrow as pa
-
-    drawn = engine.register(pa.table({"dkey": pa.array(keys, pa.string()),
-                                      "dsplit": pa.array(splits, pa.string())}))
+    drawn = engine.from_columns({"dkey": ("string", keys), "dsplit": ("string", splits)})
     if not grouped:
         return drawn
     locked = units.filter(units.lsplit.notnull() & (units.lsplit != _lit("train")))

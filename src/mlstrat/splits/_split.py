@@ -12,7 +12,7 @@ steps the progress bar names. The engine work is written once as Ibis expression
 4. draw: within each stratum, units in ``(u, key, id)`` order fill test, then dev, then
    train-dev; only units below a per-stratum hash threshold are ranked (a few times the rows
    needed), so the ranking is small whatever the table size. Labelled groups are placed
-   greedily so that every split keeps the label shares;
+   greedily so that every split keeps the label shares, from a pool chosen the same way;
 5. summarize: the output joins the drawn units back; counts and checks read it.
 """
 
@@ -37,7 +37,7 @@ from mlstrat.splits._checks import (
     label_check,
     purity,
 )
-from mlstrat.splits._groups import greedy_place
+from mlstrat.splits._groups import POOL, greedy_place
 from mlstrat.splits._hashing import DEFAULT_SALT
 from mlstrat.splits._plan import DRAWN, allocate, place, sizes, threshold
 from mlstrat.splits._policy import SizeRequest, parse_error_rate, parse_request
@@ -374,20 +374,51 @@ def _draw_by_hash(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tup
 
 def _place_labelled_groups(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tuple[int, int, int]],
                            *, salt: str) -> dict[str, list[Any]]:
-    """Groups with labels: placed per ``(eligible, domain)`` by :func:`greedy_place`."""
-    parts: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for elig, dom, ulab, key, h, lab, n in q.group_label_counts(engine, units, salt=salt):
-        stratum = (bool(elig), dom, ulab)
-        if stratum in bounds:
-            unit = parts.setdefault(stratum[:2], {}).setdefault(key, [h, stratum, {}])
-            unit[2][lab] = int(n)
+    """Groups with labels: placed per ``(eligible, domain)`` by :func:`greedy_place`.
+
+    Only a pool of units is placed: in each stratum, those below a hash threshold that holds
+    about ``POOL`` times the rows it gives to test, dev and train-dev (all of them when that is
+    most of the stratum). The other units stay in train; their label counts still set the
+    shares the placement aims at. The pool is a hash sample, so it is the same on every engine.
+    """
+    plan = {k: threshold(POOL * b[2], units.strata[k]["new_rows"], units.strata[k]["new_units"])
+            for k, b in bounds.items()}
+    for _attempt in range(3):
+        parts, outside, pooled = _label_counts(engine, units, bounds, plan, salt=salt)
+        # The hash fell unluckily: a stratum whose pool holds under half the rows it was sized for
+        # gets all its units.
+        short = [k for k, b in bounds.items() if plan[k] <= 1 and pooled.get(k, 0) < POOL * b[2] / 2]
+        if not short:
+            break
+        plan.update(dict.fromkeys(short, 2.0))
     keys: list[str] = []
     splits: list[str] = []
-    for part in parts.values():
-        placed = greedy_place(part, bounds)
+    for part_key, part in parts.items():
+        placed = greedy_place(part, bounds, outside=outside.get(part_key, {}))
         keys += list(placed)
         splits += list(placed.values())
     return {"key": keys, "split": splits}
+
+
+def _label_counts(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tuple[int, int, int]],
+                  plan: dict[tuple[Any, ...], float], *, salt: str) -> tuple[dict[Any, Any], dict[Any, Any],
+                                                                             dict[Any, int]]:
+    """Per ``(eligible, domain)``: the pool's units ``key -> [u, stratum, {label: rows}]`` and the
+    rows left out of the pool per stratum and label; and the pool's rows per stratum."""
+    parts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    outside: dict[tuple[Any, ...], dict[tuple[Any, ...], dict[Any, int]]] = {}
+    pooled: dict[tuple[Any, ...], int] = {}
+    counts = q.group_label_counts(engine, units, [(*k, b[2], plan[k]) for k, b in bounds.items()], salt=salt)
+    for elig, dom, ulab, key, h, lab, n in counts:
+        stratum = (bool(elig), dom, ulab)
+        if key is None:
+            rest = outside.setdefault(stratum[:2], {}).setdefault(stratum, {})
+            rest[lab] = rest.get(lab, 0) + int(n)
+            continue
+        unit = parts.setdefault(stratum[:2], {}).setdefault(key, [h, stratum, {}])
+        unit[2][lab] = int(n)
+        pooled[stratum] = pooled.get(stratum, 0) + int(n)
+    return parts, outside, pooled
 
 
 def _summarize(engine: Any, out: Any, spec: SplitSpec, allocation: _Allocation, *, lock: bool,

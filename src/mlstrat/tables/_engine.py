@@ -34,6 +34,9 @@ ENGINES = ("duckdb", "spark")
 _DEFAULT: Any = None
 _NAMES = itertools.count(1)
 _SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (one per session)
+_CONNECT_SESSIONS: dict[str, Any] = {}  # sc://... -> its Spark Connect session
+#: seconds a Spark Connect server has to accept the connection before --engine sc://... fails
+CONNECT_TIMEOUT = 10.0
 # DuckDB's own grammar for sizes ("2GB", "512 MiB", "80%"); checked before the engine sees it so a
 # bad value is one clear line, and settings travel through the engine's config API, never SQL text
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
@@ -135,8 +138,7 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
     try:
         return duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"the engine refused its settings ({first})") from None
+        raise ConfigError(f"the engine refused its settings ({_first_line(exc)})") from None
 
 
 def _spark_session(spec: str, kind: str) -> Any:
@@ -146,16 +148,60 @@ def _spark_session(spec: str, kind: str) -> Any:
         raise ConfigError("engine: Spark needs pyspark; install mlstrat[spark] "
                           "(pip install 'mlstrat[spark]')") from None
     if kind == "connect":
-        try:
-            return SparkSession.builder.remote(spec).getOrCreate()
-        except ImportError as exc:
-            raise ConfigError(f"engine {spec}: Spark Connect needs the client libraries ({exc}); "
-                              "pip install 'pyspark[connect]>=4.0,<4.1'") from None
+        return _connect_session(spec)
     # master, memory and the rest come from the user's Spark configuration (spark-submit,
     # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
     # Spark's console progress bars would interleave with mlstrat's own on stderr
     return (SparkSession.builder.appName("mlstrat")
             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+
+
+def _connect_session(address: str) -> Any:
+    """A Spark Connect session on ``address`` (one per address in this process).
+
+    The Connect builder is used directly: ``pyspark.sql.SparkSession.builder.remote`` refuses
+    to start while a classic session runs in the process and, with ``getOrCreate``, returns
+    the session of whichever address came first.
+    """
+    try:
+        from pyspark.sql.connect.client import DefaultChannelBuilder
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:
+        raise ConfigError(f"engine {address}: Spark Connect needs its client libraries ({exc}); "
+                          "pip install 'mlstrat[spark]'") from None
+    session = _CONNECT_SESSIONS.get(address)
+    if session is not None and not session.is_stopped:
+        return session
+    try:
+        channel = DefaultChannelBuilder(address)
+    except Exception as exc:
+        raise ConfigError(f"engine {address}: not a Spark Connect address ({_first_line(exc)}); "
+                          "use sc://HOST:PORT") from None
+    _require_server(address, channel)
+    session = ConnectSession.builder.remote(address).create()
+    _CONNECT_SESSIONS[address] = session
+    return session
+
+
+def _require_server(address: str, channel: Any) -> None:
+    """Fail in seconds when nothing answers: the client would retry for minutes in silence."""
+    import grpc
+
+    timeout = CONNECT_TIMEOUT
+    probe = channel.toChannel()
+    try:
+        grpc.channel_ready_future(probe).result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        raise ConfigError(f"engine {address}: no Spark Connect server answered at {channel.endpoint} "
+                          f"within {timeout:g} s; start one (see docs/guide/scale.md) or check the "
+                          "address") from None
+    finally:
+        probe.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _spark_backend(session: Any) -> Any:
@@ -259,6 +305,15 @@ class Engine:
         """An in-memory pyarrow Table as an engine table."""
         raise NotImplementedError
 
+    def from_columns(self, columns: dict[str, tuple[str, list[Any]]]) -> Any:
+        """A small table from Python lists: ``name -> (type, values)``, types ``boolean``,
+        ``string``, ``int64``, ``float64``; all lists of one length."""
+        import pyarrow as pa
+
+        types = {"boolean": pa.bool_(), "string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+        return self.register(pa.table({name: pa.array(values, types[kind])
+                                       for name, (kind, values) in columns.items()}))
+
     def read(self, path: str, fmt: str, *, view: str | None = None,
              text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         """A file, directory or URI as an engine table (``fmt``: csv, parquet, json).
@@ -295,6 +350,27 @@ class Engine:
         """The xor of an integer column (an aggregate): order-independent hash combining."""
         return column.bit_xor()
 
+    def md5_low64_parts(self, text: Any) -> tuple[tuple[Any, int], ...]:
+        """Bytes 8..15 of the md5 of ``text`` read little endian, as ``(part, shift)`` pairs.
+
+        The 64-bit number is ``sum(part << shift)``; each part is an integer column the engine
+        can ``bit_xor`` (Spark has no unsigned 64-bit type: two 32-bit halves). Portable form:
+        from the hex digest (substrings, hex -> integer); an engine with a faster exact form
+        overrides it (md5 fixes the number, so every engine and version gives the same one;
+        tested against :mod:`hashlib`).
+        """
+        high, low = self._md5_low64_halves(text)
+        return ((high, 32), (low, 0))
+
+    def _md5_low64_halves(self, text: Any) -> tuple[Any, Any]:
+        digest = text.cast("string").hexdigest("md5")
+
+        def little_endian(first_byte: int) -> Any:
+            parts = [digest.substr(2 * (first_byte + i), 2) for i in (3, 2, 1, 0)]
+            return self.hex_to_int(parts[0].concat(*parts[1:]))
+
+        return little_endian(12), little_endian(8)
+
 
 def unit_hash(engine: Engine, key: Any, salt: str) -> Any:
     """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (DESIGN.md).
@@ -315,13 +391,7 @@ def hash64_halves(engine: Engine, text: Any) -> tuple[Any, Any]:
     Each half fits a signed 64-bit integer on every engine (Spark has no unsigned type);
     ``(high << 32) | low`` is the 64-bit number.
     """
-    digest = text.cast("string").hexdigest("md5")
-
-    def little_endian(first_byte: int) -> Any:
-        parts = [digest.substr(2 * (first_byte + i), 2) for i in (3, 2, 1, 0)]
-        return engine.hex_to_int(parts[0].concat(*parts[1:]))
-
-    return little_endian(12), little_endian(8)
+    return engine._md5_low64_halves(text)
 
 
 #: from this many columns on, a CSV is read column by column as the command asks (see
@@ -419,6 +489,17 @@ class DuckDBEngine(Engine):
         self.backend.con.register(view, arrow)
         return self.backend.table(view)
 
+    def from_columns(self, columns: dict[str, tuple[str, list[Any]]]) -> Any:
+        # Lists bound as parameters and unnested by DuckDB: building an Arrow table in Python
+        # imports pandas (pyarrow's conversion checks for pandas objects), a third of a second.
+        sql_types = {"boolean": "BOOLEAN", "string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
+        name = self.name()
+        select = ", ".join(f"unnest(${i}::{sql_types[kind]}[]) AS \"{col}\""
+                           for i, (col, (kind, _v)) in enumerate(columns.items(), start=1))
+        self.backend.con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select}",
+                                 [list(values) for _k, values in columns.values()]).fetchall()
+        return self.backend.table(name)
+
     def read(self, path: str, fmt: str, *, view: str | None = None,
              text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
@@ -443,6 +524,7 @@ class DuckDBEngine(Engine):
             options = {"max_line_size": MAX_CSV_LINE}
             table = con.read_csv(source, table_name=view, **options)
         present = [c for c in text_columns if c in table.columns]
+        present += _worded_booleans(con, source, table, options, skip=present)
         if not present:
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
@@ -549,6 +631,30 @@ class DuckDBEngine(Engine):
     def hash64(self, value: Any) -> Any:
         return value.hash()
 
+    def md5_low64_parts(self, text: Any) -> tuple[tuple[Any, int], ...]:
+        # md5_number is the digest as a little-endian UHUGEINT: its upper 64 bits are bytes 8..15,
+        # one UBIGINT DuckDB xors as it is. Five times faster than the hex digest's substrings
+        # (and than DuckDB 2's own md5_number_lower); the bytes are md5's, so the number is the
+        # portable form's.
+        return (((_duckdb_md5_number(text.cast("string")) >> 64).cast("uint64"), 0),)
+
+
+def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any], *,
+                     skip: list[str]) -> list[str]:
+    """CSV columns DuckDB sniffed as BOOLEAN from words other than true/false (yes/no, y/n, t/f).
+
+    Such a column is a label ("yes"/"no") that must stay text, as Spark reads it: typed
+    BOOLEAN it would print as true/false and no longer match its ``proba_yes`` column.
+    """
+    flags = [c for c, t in table.schema().items() if t.is_boolean() and c not in skip]
+    if not flags:
+        return []
+    raw = con.read_csv(source, types={c: "VARCHAR" for c in flags}, **options)
+    worded = {c: (raw[c].notnull() & ~raw[c].strip().lower().isin(["true", "false"])).any()
+              for c in flags}
+    found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
+    return [c for c in flags if found[c]]
+
 
 def _duckdb_source(path: str, fmt: str) -> Any:
     """DuckDB reads a list of files, not a folder: a directory becomes its part files."""
@@ -590,12 +696,19 @@ class SparkEngine(Engine):
 
     def register(self, arrow: Any, *, view: str | None = None) -> Any:
         view = view or self.name()
-        self.session.createDataFrame(arrow).createOrReplaceTempView(view)
+        schema = None
+        if arrow.num_rows == 0:  # Spark Connect cannot infer a schema from no rows
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            schema = from_arrow_schema(arrow.schema)
+        self.session.createDataFrame(arrow, schema=schema).createOrReplaceTempView(view)
         return self.backend.table(view)
 
     def read(self, path: str, fmt: str, *, view: str | None = None,
              text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
+        if not is_uri(path):  # a Spark Connect server resolves a relative path in its own directory
+            path = str(Path(path).absolute())
         reader = self.session.read
         if fmt == "parquet":
             frame = reader.parquet(path)
@@ -648,6 +761,12 @@ class SparkEngine(Engine):
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{next(_NAMES)}.tmp")
         try:
             writer.mode("overwrite").save(str(tmp.absolute()))
+            if not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
+                from mlstrat._exceptions import InputError
+
+                raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
+                                 "which this machine does not see; give a path both see (a shared "
+                                 "mount) or a URI (s3a://, hdfs://, abfss://)")
             if final.is_dir():
                 shutil.rmtree(final)
             elif final.exists():
@@ -671,6 +790,17 @@ class SparkEngine(Engine):
             ...
 
         return bit_xor(column)
+
+
+def _duckdb_md5_number(value: Any) -> Any:
+    import ibis
+
+    # typed int64 for Ibis (it has no 128-bit type); only ever shifted and cast to UBIGINT
+    @ibis.udf.scalar.builtin(name="md5_number")
+    def md5_number(value: str) -> int:  # DuckDB's md5 as a UHUGEINT
+        ...
+
+    return md5_number(value)
 
 
 def _spark_csv(session: Any, path: str, text_columns: Sequence[str]) -> Any:

@@ -33,6 +33,13 @@ class Predictions:
         Rows per split present in the table, in the order of :data:`mlstrat.SPLITS`.
     proba_columns : dict of str to str
         Class label (as text) -> ``proba_<class>`` column name.
+    label_counts : pyarrow.Table or None
+        With ``read_predictions(..., counts=True)``: one row per (``_split``, ``y_true``,
+        ``y_pred``) with its row count ``n`` (and ``w``, ``w2``: the sums of the weight and
+        of its square when a count weight was named), from the validation pass itself, so
+        the confusion counts cost no second pass over the table.
+    counts_weight : str or None
+        The weight column summed in ``label_counts``.
     all_columns : tuple of str
         Every column of the source, also those a column selection left out of ``table``
         (for messages); empty when ``table`` has them all.
@@ -42,6 +49,8 @@ class Predictions:
     source: str
     sizes: dict[str, int] = field(default_factory=dict)
     proba_columns: dict[str, str] = field(default_factory=dict)
+    label_counts: Any = None
+    counts_weight: str | None = None
     all_columns: tuple[str, ...] = ()
 
     @property
@@ -65,7 +74,8 @@ def _numeric_weight(table: Any, weight: str, name: str) -> Any:
 
 
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
-                     weight: str | None = None, labels: bool = True, columns: ColumnSelection | None = None,
+                     weight: str | None = None, labels: bool = True, counts: bool = False,
+                     counts_weight: str | None = None, columns: ColumnSelection | None = None,
                      _name: str | None = None) -> Predictions:
     """Open and validate a predictions table (one engine pass).
 
@@ -76,51 +86,34 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     ``validation``, ``train-dev``, ...; see :data:`SPLIT_ALIASES`) are read as the method's,
     with a :class:`MlstratWarning` saying so.
 
+    ``counts=True`` (class labels only) groups the same pass by ``split, y_true, y_pred``
+    and keeps the groups in :attr:`Predictions.label_counts` (with the sums of
+    ``counts_weight`` when named, a column checked to hold numbers but not validated
+    otherwise); the checks are then read from the groups.
+
     ``columns`` (a :class:`~mlstrat.tables.ColumnSelection`, such as :data:`PREDICTION_COLUMNS`)
     keeps only those columns besides the required ones: a wide file is then read for them only.
     ``None`` keeps every column (the error-analysis sheet passes them through).
     """
-    import ibis
-
     name = _name or describe_source(source)
     if columns is not None:
-        columns = columns.plus("split", "y_true", "y_pred", "id", weight)
+        columns = columns.plus("split", "y_true", "y_pred", "id", weight, counts_weight)
     table = read_table(source, con=con, text_columns=("id",), columns=columns)
     every = tuple(source_columns(table))
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
     require_columns(table, required, source=name)
-    kinds = None  # (y_true type, y_pred type) when one is text and the other is not
-    if labels and table.y_true.type() != table.y_pred.type():
-        y_true, y_pred = table.y_true, table.y_pred
-        numeric = y_true.type().is_numeric() and y_pred.type().is_numeric()
-        if numeric:
-            table = table.mutate(y_true=y_true.cast("float64"), y_pred=y_pred.cast("float64"))
-        else:
-            kinds = (str(y_true.type()), str(y_pred.type()))
-            table = table.mutate(y_true=y_true.cast("string"), y_pred=y_pred.cast("string"))
-
-    def missing(col: Any) -> Any:
-        bad = col.isnull()
-        if col.type().is_floating():
-            bad = bad | col.isnan()
-        return bad.cast("int64").sum()
-
-    split_col = table.split.cast("string")
-    aggs = {"n": ibis._.count()}
-    if labels:
-        aggs.update(null_true=missing(table.y_true), null_pred=missing(table.y_pred))
+    table, kinds = _comparable_labels(table) if labels else (table, None)
     if weight:
         table = _numeric_weight(table, weight, name)
-        w = table[weight]
-        bad = w.isnull() | (w < 0)
-        if w.type().is_floating():
-            bad = bad | w.isnan() | w.isinf()
-        aggs["bad_weight"] = bad.cast("int64").sum()
-    if kinds:
-        aggs["agree"] = (table.y_true == table.y_pred).cast("int64").sum()
-    stats = table.mutate(_split=split_col).group_by("_split").aggregate(**aggs).to_pyarrow().to_pylist()
+    counts = counts and labels
+    if counts and counts_weight and counts_weight != weight:
+        require_columns(table, [counts_weight], source=name)
+        table = _numeric_weight(table, counts_weight, name)
+    groups = _validation_pass(table, labels=labels, weight=weight, kinds=kinds, counts=counts,
+                              counts_weight=counts_weight)
+    stats = _per_split(groups, kinds=kinds) if counts else groups.to_pylist()
     if not stats:
         raise InputError(f"{name}: the predictions table has no rows")
     found = {row["_split"]: row for row in stats}
@@ -137,13 +130,88 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         mapped = map_split_aliases(table, source=name)
         warnings.warn(f"{name}: {'; '.join(mapped.notes)}", MlstratWarning, stacklevel=2)
         mapped_predictions = read_predictions(mapped.table, con=con, require_id=require_id, weight=weight,
-                                              labels=labels, _name=name)
+                                              labels=labels, counts=counts, counts_weight=counts_weight,
+                                              _name=name)
         return dataclasses.replace(mapped_predictions, all_columns=every)
     if unknown:
         raise InputError(
             f"{name}: column 'split' has unknown value(s) {', '.join(repr(u) for u in unknown)}; "
             f"allowed: {', '.join(SPLITS)}"
         )
+    _check_stats(stats, name=name, weight=weight)
+    if kinds and not sum(int(row["agree"] or 0) for row in stats):
+        _refuse_disjoint_kinds(table, name, kinds)
+    sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}
+    proba = {c[len("proba_"):]: c for c in table.columns if c.startswith("proba_")}
+    return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba,
+                       label_counts=groups if counts else None,
+                       counts_weight=counts_weight if counts else None, all_columns=every)
+
+
+def _comparable_labels(table: Any) -> tuple[Any, tuple[str, str] | None]:
+    """y_true and y_pred of one type: numbers as float64, else both as text; ``kinds`` =
+    (y_true type, y_pred type) when one was text and the other not."""
+    y_true, y_pred = table.y_true, table.y_pred
+    if y_true.type() == y_pred.type():
+        return table, None
+    if y_true.type().is_numeric() and y_pred.type().is_numeric():
+        return table.mutate(y_true=y_true.cast("float64"), y_pred=y_pred.cast("float64")), None
+    kinds = (str(y_true.type()), str(y_pred.type()))
+    return table.mutate(y_true=y_true.cast("string"), y_pred=y_pred.cast("string")), kinds
+
+
+def _validation_pass(table: Any, *, labels: bool, weight: str | None, kinds: Any, counts: bool,
+                     counts_weight: str | None) -> Any:
+    """The one engine pass (an Arrow table): per split, or per (split, y_true, y_pred) with
+    ``counts``, where empty labels are groups of their own and need no aggregate."""
+    import ibis
+
+    def missing(col: Any) -> Any:
+        bad = col.isnull()
+        if col.type().is_floating():
+            bad = bad | col.isnan()
+        return bad.cast("int64").sum()
+
+    aggs = {"n": ibis._.count()}
+    if labels and not counts:
+        aggs.update(null_true=missing(table.y_true), null_pred=missing(table.y_pred))
+    if weight:
+        w = table[weight]
+        bad = w.isnull() | (w < 0)
+        if w.type().is_floating():
+            bad = bad | w.isnan() | w.isinf()
+        aggs["bad_weight"] = bad.cast("int64").sum()
+    if kinds and not counts:
+        aggs["agree"] = (table.y_true == table.y_pred).cast("int64").sum()
+    if counts_weight and counts:
+        w = table[counts_weight].cast("float64")
+        aggs.update(w=w.sum(), w2=(w * w).sum())
+    keys = ["_split", "y_true", "y_pred"] if counts else ["_split"]
+    return table.mutate(_split=table.split.cast("string")).group_by(keys).aggregate(**aggs).to_pyarrow()
+
+
+def _per_split(groups: Any, *, kinds: Any) -> list[dict[str, Any]]:
+    """The per-split figures the checks read, summed from the (split, y_true, y_pred) groups."""
+    out: dict[Any, dict[str, Any]] = {}
+    for row in groups.to_pylist():
+        split = out.setdefault(row["_split"], {"_split": row["_split"], "n": 0, "null_true": 0,
+                                                "null_pred": 0, "bad_weight": 0, "agree": 0})
+        n = row["n"]
+        split["n"] += n
+        split["null_true"] += n if _empty(row["y_true"]) else 0
+        split["null_pred"] += n if _empty(row["y_pred"]) else 0
+        split["bad_weight"] += row.get("bad_weight") or 0
+        if kinds and not _empty(row["y_true"]) and row["y_true"] == row["y_pred"]:
+            split["agree"] += n
+    return list(out.values())
+
+
+def _empty(value: Any) -> bool:
+    """Null or NaN (a NaN is the one value unequal to itself)."""
+    return value is None or value != value
+
+
+def _check_stats(stats: list[dict[str, Any]], *, name: str, weight: str | None) -> None:
     for key, col in (("null_true", "y_true"), ("null_pred", "y_pred")):
         count = sum(int(row.get(key) or 0) for row in stats)
         if count:
@@ -154,11 +222,6 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
         if count:
             raise InputError(f"{name}: column {weight!r} has {count} empty, negative or infinite "
                              "weight(s); weights must be finite numbers >= 0")
-    if kinds and not sum(int(row["agree"] or 0) for row in stats):
-        _refuse_disjoint_kinds(table, name, kinds)
-    sizes = {s: int(found[s]["n"]) for s in SPLITS if s in found}
-    proba = {c[len("proba_"):]: c for c in table.columns if c.startswith("proba_")}
-    return Predictions(table=table, source=name, sizes=sizes, proba_columns=proba, all_columns=every)
 
 
 def _refuse_disjoint_kinds(table: Any, name: str, kinds: tuple[str, str]) -> None:
