@@ -4,6 +4,7 @@ import sys
 import pytest
 
 import mlstrat
+from tests._probe import modules_of_command, top_packages
 
 CORE = ["mlstrat", "mlstrat.tables", "mlstrat.cli", "mlstrat.scenarios", "mlstrat.mismatch.transforms"]
 
@@ -57,26 +58,12 @@ def test_sklearn_bridge_imports_sklearn_only_when_used():
     assert "mlstrat.sklearn._bridge" in loaded and "sklearn" not in loaded
 
 
-_PROBE = """
-import runpy, sys
-sys.argv = ["mlstrat", *sys.argv[1:]]
-try:
-    runpy.run_module("mlstrat", run_name="__main__")
-except SystemExit as exc:
-    assert not exc.code, exc.code
-print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
-"""
-
-
 @pytest.mark.parametrize("command", [["metrics"], ["diagnose", "--no-record"]])
 def test_table_commands_keep_pandas_off_their_path(tmp_path, command):
     """A table command on a small file reads and computes through DuckDB and Arrow: pandas
     (a third of a second to import) is not loaded (see benchmarks/startup_bench.py)."""
     pred = tmp_path / "pred.csv"
     pred.write_text("id,split,y_true,y_pred\n1,train,a,a\n2,train,b,b\n3,dev,a,b\n4,dev,b,b\n")
-    out = subprocess.run([sys.executable, "-c", _PROBE, command[0], str(pred), *command[1:]],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    loaded = set(out.stdout.split("\n")[-2].split())
+    loaded = top_packages(modules_of_command([command[0], str(pred), *command[1:]], tmp_path))
     assert {"duckdb", "ibis", "pyarrow"} <= loaded
     assert "pandas" not in loaded

@@ -9,11 +9,9 @@ Public names load lazily: ``import mlstrat`` imports neither torch, DuckDB nor m
 
 from __future__ import annotations
 
-import importlib as _importlib
-from typing import Any as _Any
-
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError, MlstratError, MlstratWarning, UndefinedMetricWarning
+from mlstrat._lazy import lazy_names as _lazy_names
 
 __version__ = "0.1.0"
 
@@ -57,14 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlstrat' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())

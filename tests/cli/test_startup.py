@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -17,41 +15,19 @@ from typer.testing import CliRunner
 import mlstrat.cli
 from mlstrat.cli import app
 from mlstrat.cli._app import COMMANDS
+from tests._probe import modules_of_command, top_packages
 
 #: the commands `mlstrat --help` listed, in this order, when every module was imported eagerly
 LISTED = ["curve", "demo", "diagnose", "gradcheck", "labels", "metrics", "mismatch", "report", "select",
           "split", "synth", "train", "predict", "tune", "errors", "runs"]
 SUBCOMMANDS = {"errors": ["sample", "summarize", "ui"], "runs": ["list", "show", "compare", "export"]}
 
-_PROBE = """
-import runpy, sys
-sys.argv = ["mlstrat", *sys.argv[1:]]
-try:
-    runpy.run_module("mlstrat", run_name="__main__")
-except SystemExit as exc:
-    assert not exc.code, exc.code
-print("MODULES", " ".join(sorted(sys.modules)))
-"""
-
-
-def _modules_of_command(args: list[str], cwd) -> set[str]:
-    """The modules loaded by ``python -m mlstrat ARGS`` (the real entry point, a fresh process)."""
-    out = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, cwd=cwd,
-                         env={**__import__("os").environ, "MLSTRAT_STORE": str(cwd / "runs.db")})
-    assert out.returncode == 0, out.stderr[-2000:]
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("MODULES ")][-1]
-    return set(line.split()[1:])
-
-
-def _tops(modules: set[str]) -> set[str]:
-    return {m.split(".")[0] for m in modules}
-
 
 def test_bare_figures_import_no_engine_no_pydantic_no_other_command(tmp_path):
-    loaded = _modules_of_command(["diagnose", "--errors", "train=1%,dev=10%", "--human", "0.5%"], tmp_path)
+    loaded = modules_of_command(["diagnose", "--errors", "train=1%,dev=10%", "--human", "0.5%"], tmp_path)
     heavy = {"ibis", "duckdb", "pyarrow", "pandas", "numpy", "sqlglot", "pydantic", "pydantic_core",
              "torch", "sklearn", "matplotlib", "click"}
-    assert _tops(loaded) & heavy == set()
+    assert top_packages(loaded) & heavy == set()
     assert {m for m in loaded if m.startswith("mlstrat.cli.")} <= {
         "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli.diagnose"}
     assert "mlstrat.runs" not in loaded  # nothing is recorded from bare figures
@@ -60,9 +36,9 @@ def test_bare_figures_import_no_engine_no_pydantic_no_other_command(tmp_path):
 def test_metrics_imports_its_own_command_only(tmp_path):
     pred = tmp_path / "pred.csv"
     pred.write_text("id,split,y_true,y_pred\n1,train,a,a\n2,train,b,b\n3,dev,a,b\n4,dev,b,b\n")
-    loaded = _modules_of_command(["metrics", str(pred)], tmp_path)
-    assert {"duckdb", "ibis", "pyarrow"} <= _tops(loaded)
-    assert _tops(loaded) & {"pandas", "pydantic", "torch", "sklearn", "matplotlib"} == set()
+    loaded = modules_of_command(["metrics", str(pred)], tmp_path)
+    assert {"duckdb", "ibis", "pyarrow"} <= top_packages(loaded)
+    assert top_packages(loaded) & {"pandas", "pydantic", "torch", "sklearn", "matplotlib"} == set()
     assert {m for m in loaded if m.startswith("mlstrat.cli.")} == {
         "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli.metrics"}
 

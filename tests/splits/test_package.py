@@ -5,6 +5,7 @@ import sys
 import pyarrow as pa
 
 from mlstrat.splits import _allocate, _hashing, split
+from tests._probe import modules_of_command, top_packages
 
 
 def test_docstring_examples():
@@ -27,17 +28,6 @@ def test_progress_bar_path_runs(capsys):
     assert capsys.readouterr().out == ""  # the bar goes to stderr only
 
 
-_PROBE = """
-import runpy, sys
-sys.argv = ["mlstrat", *sys.argv[1:]]
-try:
-    runpy.run_module("mlstrat", run_name="__main__")
-except SystemExit as exc:
-    assert not exc.code, exc.code
-print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
-"""
-
-
 def test_split_command_keeps_pandas_off_its_path(tmp_path):
     """The plan and the drawn units reach DuckDB as bound lists: building Arrow tables in
     Python would import pandas (pyarrow's conversion checks for pandas objects)."""
@@ -46,11 +36,9 @@ def test_split_command_keeps_pandas_off_its_path(tmp_path):
         f"{i},{'ab'[i % 2]},g{i // 3},{'app' if i % 5 else 'web'}\n" for i in range(60)))
     lock = tmp_path / "lock.csv"
     for _run in ("creates the lock", "reads it"):
-        out = subprocess.run([sys.executable, "-W", "ignore", "-c", _PROBE, "split", str(manifest), "-o",
-                              str(tmp_path / "out.csv"), "--force", "--label", "label", "--group", "grp",
-                              "--domain", "domain", "--target", "app", "--dev-size", "6", "--test-size", "6",
-                              "--lock", str(lock)], capture_output=True, text=True, cwd=tmp_path)
-        assert out.returncode == 0, out.stderr[-2000:]
-        loaded = set(out.stdout.split("\n")[-2].split())
+        loaded = top_packages(modules_of_command(
+            ["split", str(manifest), "-o", str(tmp_path / "out.csv"), "--force", "--label", "label",
+             "--group", "grp", "--domain", "domain", "--target", "app", "--dev-size", "6",
+             "--test-size", "6", "--lock", str(lock)], tmp_path))
         assert {"duckdb", "ibis", "pyarrow"} <= loaded
         assert "pandas" not in loaded

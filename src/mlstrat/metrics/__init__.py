@@ -7,8 +7,7 @@ without importing numpy or the engine.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mlstrat._lazy import lazy_names as _lazy_names
 
 __all__ = [
     "Candidate",
@@ -37,40 +36,30 @@ __all__ = [
 ]
 
 _WHERE: dict[str, str] = {
-    "Counts": "_compute",
-    "MetricsReport": "_compute",
-    "SplitMetrics": "_compute",
-    "metrics_from_counts": "_compute",
-    "compute_metrics": "_metrics",
-    "confusion_counts": "_metrics",
-    "metrics_from_arrays": "_metrics",
-    "Candidate": "_select",
-    "Constraint": "_select",
-    "Selection": "_select",
-    "parse_constraint": "_select",
-    "select": "_select",
-    "mover_difference": "_intervals",
-    "normal_interval": "_intervals",
-    "wilson_interval": "_intervals",
-    "MetricSpec": "_spec",
-    "parse_metric": "_spec",
-    "Estimate": "_values",
-    "RegressionReport": "_values",
-    "RegressionSplit": "_values",
-    "compute_metric": "_values",
-    "compute_regression_metrics": "_values",
-    "regression_from_arrays": "_values",
+    "Counts": "._compute",
+    "MetricsReport": "._compute",
+    "SplitMetrics": "._compute",
+    "metrics_from_counts": "._compute",
+    "compute_metrics": "._metrics",
+    "confusion_counts": "._metrics",
+    "metrics_from_arrays": "._metrics",
+    "Candidate": "._select",
+    "Constraint": "._select",
+    "Selection": "._select",
+    "parse_constraint": "._select",
+    "select": "._select",
+    "mover_difference": "._intervals",
+    "normal_interval": "._intervals",
+    "wilson_interval": "._intervals",
+    "MetricSpec": "._spec",
+    "parse_metric": "._spec",
+    "Estimate": "._values",
+    "RegressionReport": "._values",
+    "RegressionSplit": "._values",
+    "compute_metric": "._values",
+    "compute_regression_metrics": "._values",
+    "regression_from_arrays": "._values",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlstrat.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"mlstrat.metrics.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_names(__name__, _WHERE, globals())

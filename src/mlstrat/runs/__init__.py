@@ -11,8 +11,7 @@ look counter) does not import the whole store, its comparisons and the MLflow br
 
 from __future__ import annotations
 
-import importlib as _importlib
-from typing import Any as _Any
+from mlstrat._lazy import lazy_names as _lazy_names
 
 __all__ = [
     "COMPONENTS",
@@ -44,42 +43,32 @@ __all__ = [
 
 # public name -> the module of this package that defines it
 _WHERE: dict[str, str] = {
-    "runs_as_candidates": "_candidates",
-    "MlflowExport": "_mlflow",
-    "autolog_run": "_mlflow",
-    "export_to_mlflow": "_mlflow",
-    "DEFAULT_IGNORE": "_compare",
-    "Comparison": "_compare",
-    "ConfigChange": "_compare",
-    "Step": "_compare",
-    "compare_runs": "_compare",
-    "flatten_config": "_compare",
-    "TestLook": "_looks",
-    "count_test_look": "_looks",
-    "record_predictions_run": "_record",
-    "fingerprint_test_set": "_record",
-    "COMPONENT_DISPLAY": "_run",
-    "COMPONENTS": "_run",
-    "Run": "_run",
-    "format_pct": "_run",
-    "SCHEMA_VERSION": "_schema",
-    "DEFAULT_STORE": "_store",
-    "DEFAULT_TEST_REUSE_THRESHOLD": "_store",
-    "STORE_ENV": "_store",
-    "THRESHOLD_ENV": "_store",
-    "ReusedTestSetWarning": "_store",
-    "RunStore": "_store",
+    "runs_as_candidates": "._candidates",
+    "MlflowExport": "._mlflow",
+    "autolog_run": "._mlflow",
+    "export_to_mlflow": "._mlflow",
+    "DEFAULT_IGNORE": "._compare",
+    "Comparison": "._compare",
+    "ConfigChange": "._compare",
+    "Step": "._compare",
+    "compare_runs": "._compare",
+    "flatten_config": "._compare",
+    "TestLook": "._looks",
+    "count_test_look": "._looks",
+    "record_predictions_run": "._record",
+    "fingerprint_test_set": "._record",
+    "COMPONENT_DISPLAY": "._run",
+    "COMPONENTS": "._run",
+    "Run": "._run",
+    "format_pct": "._run",
+    "SCHEMA_VERSION": "._schema",
+    "DEFAULT_STORE": "._store",
+    "DEFAULT_TEST_REUSE_THRESHOLD": "._store",
+    "STORE_ENV": "._store",
+    "THRESHOLD_ENV": "._store",
+    "ReusedTestSetWarning": "._store",
+    "RunStore": "._store",
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlstrat.runs' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"mlstrat.runs.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_names(__name__, _WHERE, globals())
