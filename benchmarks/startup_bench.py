@@ -12,6 +12,10 @@ from their environment and every command runs once, untimed, before the rounds, 
 source tree has its ``.pyc`` files (site-packages has its own from installation); without
 them every run would recompile mlstrat's sources, about a tenth of a second.
 
+Two floors run in the same rounds: importing Ibis with its DuckDB backend, and importing
+DuckDB + PyArrow and running one query, what the required stack costs before mlstrat reads
+anything.
+
 Then each command runs once more under ``python -X importtime`` and the script lists the
 top-level packages by the import time spent in their own modules, so a regression names its
 culprit.
@@ -39,6 +43,11 @@ MANIFEST = "id,label\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(10))
 #: seconds: the goals of the start-up work (bare figures need no engine at all)
 GOALS = {"diagnose --errors": 0.25, "metrics PRED": 0.4, "diagnose PRED --no-record": 0.4,
          "split MANIFEST": 0.4}
+#: what the required stack costs before mlstrat does anything: the floor under a table command
+FLOORS = {
+    "floor: import ibis + its DuckDB backend": "import ibis, ibis.backends.duckdb",
+    "floor: import duckdb + pyarrow, one query": "import duckdb, pyarrow; duckdb.sql('select 1').arrow()",
+}
 
 
 def commands(work: Path) -> dict[str, list[str]]:
@@ -96,18 +105,24 @@ def main() -> None:
             sources = {args.baseline: export_sources(args.baseline, work / "baseline"), **sources}
         cmds = {f"{name} [{label}]": mlstrat(src, c)
                 for name, c in commands(work).items() for label, src in sources.items()}
+        cmds.update({name: [PY, "-c", code] for name, code in FLOORS.items()})
         env = {"MLSTRAT_STORE": str(work / "runs.db")}
         interleave({n: (lambda c=c: c) for n, c in cmds.items()}, 1, env=env)  # writes the .pyc files
         runs = interleave({n: (lambda c=c: c) for n, c in cmds.items()}, args.repeats, env=env)
         summary = {"machine": machine(), "repeats": args.repeats, "bytecode": ".pyc present (warm-up run)",
                    "tools": summarize(runs),
                    "imports_ms": {n: import_profile(c[:5] + ["-X", "importtime"] + c[5:])
-                                  for n, c in cmds.items()}}
+                                  for n, c in cmds.items() if n not in FLOORS}}
     print(json.dumps(summary, indent=2))
     print("| command | wall s, median (min–max) | CPU s, median | goal | top imports (ms) |")
     print("|---|---|---|---|---|")
     for name, row in summary["tools"].items():
-        w, goal = row["wall_s"], GOALS[name.rsplit(" [", 1)[0]]
+        w = row["wall_s"]
+        if name in FLOORS:
+            print(f"| {name} | {w['median']:.2f} ({w['min']:.2f}–{w['max']:.2f}) | "
+                  f"{row['cpu_s']['median']:.2f} | — | `{FLOORS[name]}` |")
+            continue
+        goal = GOALS[name.rsplit(" [", 1)[0]]
         imports = ", ".join(f"{m} {ms:.0f}" for m, ms in summary["imports_ms"][name][:5])
         print(f"| `mlstrat {name}` | {w['median']:.2f} ({w['min']:.2f}–{w['max']:.2f}) | "
               f"{row['cpu_s']['median']:.2f} | < {goal} s: {'yes' if w['median'] < goal else 'no'} | {imports} |")
