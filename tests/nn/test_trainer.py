@@ -380,3 +380,18 @@ def test_test_split_is_sealed_by_default(tmp_path, digits_path):
     assert [w["code"] for w in r.warnings] == ["test_sealed"]
     preds = read_predictions(r.run_dir / "predictions.parquet", require_id=True)
     assert preds.sizes["test"] > 0  # the predictions still hold the test rows
+
+
+def test_metrics_file_is_sealed_when_written_not_after(tmp_path, digits_path, monkeypatch):
+    """A process that dies right after the run directory is published (before the result is
+    sealed) leaves no test figure on disk: metrics.json is written sealed in the staged folder."""
+    import mlstrat.nn._trainer as trainer
+
+    def die(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "_seal_test", die)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_config(digits_path), run_dir=tmp_path / "r")
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "test" not in metrics and {"train", "dev"} <= set(metrics)

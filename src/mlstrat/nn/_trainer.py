@@ -742,15 +742,27 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
     return model, normalizer, history, proba
 
 
-def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any]) -> None:
+def write_run_files(folder: Path, config: TrainConfig, history: dict[str, Any], metrics: dict[str, Any],
+                    *, test: bool = False) -> None:
     """The run's text files. The resolved config is ``config.resolved.toml``: a ``config.toml``
-    in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept."""
+    in the run directory is the user's own file (``train exp1/config.toml -o exp1``) and is kept.
+    ``metrics.json`` holds the test split's figures only with ``test`` (sealed before it is
+    written, so no file ever shows them unasked)."""
     from mlstrat._json import dumps
     from mlstrat.tables import atomic_write_text
 
     atomic_write_text(folder / "config.resolved.toml", config.to_toml())
     atomic_write_text(folder / "history.json", dumps(history) + "\n")
-    atomic_write_text(folder / "metrics.json", dumps(metrics) + "\n")
+    atomic_write_text(folder / "metrics.json", dumps(metrics if test else sealed_metrics(metrics)) + "\n")
+
+
+def sealed_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` without the test split's figures (also per task)."""
+    sealed = {k: v for k, v in metrics.items() if k != "test"}
+    if "tasks" in metrics:
+        sealed["tasks"] = {t: {s: m for s, m in v.items() if s != "test"}
+                           for t, v in metrics["tasks"].items()}
+    return sealed
 
 
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
@@ -801,17 +813,17 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
                           "use TrainConfig.from_toml(path)")
     with distributed(resolve_device(config.optim.device)) as dist:
-        result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist)
+        result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist,
+                        test=test)
     return _seal_test(result, test=test, store=store, con=con)
 
 
 def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> TrainResult:
-    """Keep the test split's figures out of metrics.json and the result unless asked; count a look."""
+    """Keep the test split's figures out of the result unless asked (metrics.json was written
+    sealed already); count a look."""
     from dataclasses import replace
 
-    from mlstrat._json import dumps
     from mlstrat.runs._looks import count_test_look, sealed_warning
-    from mlstrat.tables import atomic_write_text
 
     metrics = result.metrics
     has_test = "test" in metrics or any("test" in v for v in (metrics.get("tasks") or {}).values())
@@ -821,16 +833,11 @@ def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> Trai
         look = count_test_look(result.run_dir / "predictions.parquet", store=store, con=con)
         return replace(result, warnings=tuple(look.warnings()) if look else ())
     rows = int((metrics.get("test") or {}).get("n") or 0)
-    sealed = {k: v for k, v in metrics.items() if k != "test"}
-    if "tasks" in metrics:
-        sealed["tasks"] = {t: {s: m for s, m in v.items() if s != "test"}
-                           for t, v in metrics["tasks"].items()}
-    atomic_write_text(result.run_dir / "metrics.json", dumps(sealed) + "\n")
-    return replace(result, metrics=sealed, warnings=(sealed_warning(rows),) if rows else ())
+    return replace(result, metrics=sealed_metrics(metrics), warnings=(sealed_warning(rows),) if rows else ())
 
 
 def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
-           force: bool, dist: Dist | None) -> TrainResult:
+           force: bool, dist: Dist | None, test: bool) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.tables import write_table
 
@@ -848,7 +855,8 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
 
     preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
-        return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist)
+        return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
+                             test=test)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device) if dist is None else dist.device
     model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist)
@@ -863,7 +871,7 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
         save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
                         classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
                         id_column=config.data.id)
-        write_run_files(stage, config, history, metrics)
+        write_run_files(stage, config, history, metrics, test=test)
         write_table(table, stage / "predictions.parquet", con=con, force=True)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
@@ -964,7 +972,7 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
 
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
-                  started: float, dist: Dist | None = None) -> TrainResult:
+                  started: float, dist: Dist | None = None, test: bool = False) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource, TrainStream
 
@@ -1015,7 +1023,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
             save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer,
                             feature_names=src.feature_names, classes=stats.classes, tasks=[],
                             config=config.to_dict(), label=config.data.label, id_column=config.data.id)
-            write_run_files(stage, config, history, metrics)
+            write_run_files(stage, config, history, metrics, test=test)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,
