@@ -492,9 +492,11 @@ class DuckDBEngine(Engine):
     def from_columns(self, columns: dict[str, tuple[str, list[Any]]]) -> Any:
         # Lists bound as parameters and unnested by DuckDB: building an Arrow table in Python
         # imports pandas (pyarrow's conversion checks for pandas objects), a third of a second.
+        import sqlglot.expressions as sge
+
         sql_types = {"boolean": "BOOLEAN", "string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
         name = self.name()
-        select = ", ".join(f"unnest(${i}::{sql_types[kind]}[]) AS \"{col}\""
+        select = ", ".join(f"unnest(${i}::{sql_types[kind]}[]) AS {sge.to_identifier(col, quoted=True).sql('duckdb')}"
                            for i, (col, (kind, _v)) in enumerate(columns.items(), start=1))
         self.backend.con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select}",
                                  [list(values) for _k, values in columns.values()]).fetchall()
