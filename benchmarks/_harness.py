@@ -24,6 +24,24 @@ PY = sys.executable
 SRC_ENV = {"PYTHONPATH": str(ROOT / "src")}
 
 
+def generate_parquet(sql: str, out: Path) -> Path:
+    """Write ``out`` (once) with DuckDB's ``sql``, a ``COPY (...) TO '{out}'`` template:
+    through a temporary file and a rename, so an interrupted run leaves no half file."""
+    import time
+
+    import duckdb
+
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.parquet")
+    start = time.perf_counter()
+    duckdb.connect().execute(sql.format(out=tmp))
+    tmp.rename(out)
+    print(f"generated {out} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} s")
+    return out
+
+
 def measure(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
             cwd: Path = ROOT) -> dict[str, object]:
     """Run ``cmd``; return wall_s, cpu_s (user + sys), peak_rss_mb and its stdout."""

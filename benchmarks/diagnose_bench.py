@@ -25,12 +25,12 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import DATA, HERE, PY, ROOT, SRC_ENV, interleave, machine, markdown_table, measure, summarize
+from _harness import (DATA, HERE, PY, ROOT, SRC_ENV, generate_parquet, interleave, machine,  # noqa: E402
+                      markdown_table, measure, summarize)
 
 
 # A 4-split, 10-class predictions table with weights, made with deterministic hashes in DuckDB
@@ -55,22 +55,7 @@ def data_path(rows: int) -> Path:
 
 
 def generate(rows: int) -> Path:
-    import duckdb
-
-    DATA.mkdir(parents=True, exist_ok=True)
-    out = data_path(rows)
-    if out.exists():
-        return out
-    tmp = out.with_suffix(".tmp.parquet")
-    start = time.perf_counter()
-    con = duckdb.connect()
-    con.execute(GENERATE_SQL.format(rows=rows, out=tmp))
-    tmp.rename(out)
-    print(
-        f"generated {out} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} "
-        "s"
-    )
-    return out
+    return generate_parquet(GENERATE_SQL.replace("{rows}", str(rows)), data_path(rows))
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:

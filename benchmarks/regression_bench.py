@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (DATA, PY, SRC_ENV, interleave, machine, markdown_table,  # noqa: E402
-                      summarize)
+from _harness import (DATA, PY, SRC_ENV, generate_parquet, interleave, machine,  # noqa: E402
+                      markdown_table, summarize)
 
 # 4 splits (train 85%, train-dev/dev/test 5% each); y ~ uniform(0, 100); the prediction error
 # is uniform with a spread that grows train -> train-dev -> dev and a shift on dev/test.
@@ -73,18 +72,7 @@ def data_path(rows: int) -> Path:
 
 
 def generate(rows: int) -> Path:
-    import duckdb
-
-    DATA.mkdir(parents=True, exist_ok=True)
-    out = data_path(rows)
-    if out.exists():
-        return out
-    tmp = out.with_suffix(".tmp.parquet")
-    start = time.perf_counter()
-    duckdb.connect().execute(GENERATE_SQL.format(rows=rows, out=tmp))
-    tmp.rename(out)
-    print(f"generated {out} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} s")
-    return out
+    return generate_parquet(GENERATE_SQL.replace("{rows}", str(rows)), data_path(rows))
 
 
 def mlstrat_cmd(path: Path, *, record: bool = True) -> list[str]:
