@@ -72,12 +72,12 @@ def curve_command(
 
         echo_json(curve)
         return
-    from mlstrat.cli._common import console
+    from mlstrat.cli._common import console, safe
 
     out = console()
     for item in _render(curve):
         out.print(item)
-    out.print(f"[grey50]wrote {output / 'curve.json'} and {output / 'curve.svg'}[/]")
+    out.print(f"[grey50]wrote {safe(output / 'curve.json')} and {safe(output / 'curve.svg')}[/]")
 
 
 def _write(curve: Any, output: Path) -> None:

@@ -50,7 +50,7 @@ def render_demo(result: Any) -> None:
     from rich.table import Table
 
     from mlstrat._numbers import format_rate
-    from mlstrat.cli._common import console
+    from mlstrat.cli._common import console, safe
 
     out = console()
     steps = result.steps
@@ -88,7 +88,7 @@ def render_demo(result: Any) -> None:
     found = result.found or "no significant problem"
     mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
     out.print(f"\n{mark} planted: [bold]{planted}[/] · diagnosed: [bold]{found}[/] · {result.seconds:.1f} s")
-    out.print(f"Report: [bold]{result.report}[/]  (open it in a browser)")
+    out.print(f"Report: [bold]{safe(result.report)}[/]  (open it in a browser)")
 
 
 def _errors_table(diagnosis: dict[str, Any]) -> Any:

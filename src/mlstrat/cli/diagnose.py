@@ -250,7 +250,7 @@ def _record(predictions: str, result: object, *, store: Path | None, note: str |
 
     run = record_predictions_run("diagnose", predictions, store=RunStore(store),
                                  diagnosis=result, note=note, count_test=False)
-    from mlstrat.cli._common import err_console
+    from mlstrat.cli._common import err_console, safe
 
     if not quiet:
-        err_console().print(f"[grey50]recorded run {run.id} in {RunStore(store).path}[/]")
+        err_console().print(f"[grey50]recorded run {run.id} in {safe(RunStore(store).path)}[/]")

@@ -27,11 +27,11 @@ def _print_loss_sample(result: object) -> None:
     out.soft_wrap = True
     out.print(
         f"Took the {result.sample_size} {result.split} rows with the largest loss "  # type: ignore[attr-defined]
-        f"({meta['metric']['name']} {meta['split_value']:.4g} on {result.split_size} rows); "  # type: ignore[attr-defined]
-        f"they hold {100 * meta['sample_loss_share']:.1f}% of the split's total loss -> {result.sheet}"  # type: ignore[attr-defined]
+        f"({safe(meta['metric']['name'])} {meta['split_value']:.4g} on {result.split_size} rows); "  # type: ignore[attr-defined]
+        f"they hold {100 * meta['sample_loss_share']:.1f}% of the split's total loss -> {safe(result.sheet)}"  # type: ignore[attr-defined]
     )
-    out.print(f"Meta: {result.meta}")  # type: ignore[attr-defined]
-    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {result.sheet}")  # type: ignore[attr-defined]
+    out.print(f"Meta: {safe(result.meta)}")  # type: ignore[attr-defined]
+    out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {safe(result.sheet)}")  # type: ignore[attr-defined]
 
 
 @errors_app.command("sample")
