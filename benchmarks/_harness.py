@@ -42,6 +42,14 @@ def generate_parquet(sql: str, out: Path) -> Path:
     return out
 
 
+def clean(*patterns: str) -> None:
+    """Remove the generated files under ``benchmarks/data`` that match ``patterns``."""
+    for pattern in patterns:
+        for path in DATA.glob(pattern):
+            path.unlink()
+            print(f"removed {path}")
+
+
 def measure(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
             cwd: Path = ROOT) -> dict[str, object]:
     """Run ``cmd``; return wall_s, cpu_s (user + sys), peak_rss_mb and its stdout."""

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (DATA, HERE, PY, ROOT, SRC_ENV, generate_parquet, interleave, machine,  # noqa: E402
+from _harness import (DATA, HERE, PY, ROOT, SRC_ENV, clean, generate_parquet, interleave, machine,  # noqa: E402
                       markdown_table, measure, summarize)
 
 
@@ -231,9 +231,7 @@ def main() -> None:
     elif args.cmd == "light":
         light(args.repeats)
     else:
-        for p in [*DATA.glob("predictions_*.parquet"), *DATA.glob("bench-runs.db*")]:
-            p.unlink()
-            print(f"removed {p}")
+        clean("predictions_*.parquet", "bench-runs.db*")
 
 
 if __name__ == "__main__":

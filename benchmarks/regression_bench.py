@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (DATA, PY, SRC_ENV, generate_parquet, interleave, machine,  # noqa: E402
+from _harness import (DATA, PY, SRC_ENV, clean, generate_parquet, interleave, machine,  # noqa: E402
                       markdown_table, summarize)
 
 # 4 splits (train 85%, train-dev/dev/test 5% each); y ~ uniform(0, 100); the prediction error
@@ -126,9 +126,7 @@ def main() -> None:
     elif args.cmd == "run":
         run(args.rows, args.repeats)
     else:
-        for p in [*DATA.glob("regression_*.parquet"), *DATA.glob("bench-runs.db*")]:
-            p.unlink()
-            print(f"removed {p}")
+        clean("regression_*.parquet", "bench-runs.db*")
 
 
 if __name__ == "__main__":
