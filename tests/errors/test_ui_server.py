@@ -155,7 +155,11 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         opts.add_argument(arg)
     server = Server(digits_sheet)
     driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    wait = WebDriverWait(driver, 20)
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    # the page re-renders its category buttons after each answer: a button read mid-render is
+    # stale, so conditions are re-tried rather than read once
+    wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
     text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
 
     def press(keys: str) -> None:
@@ -212,11 +216,10 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         driver.get(server.url)  # new token, new port
         wait.until(lambda d: text("progress") == "2 / 10")
         assert text("pos") == "2"  # resumes where we were
-        assert tags_on() == ["thin stroke", "mislabeled", "smudge"]
+        wait.until(lambda d: tags_on() == ["thin stroke", "mislabeled", "smudge"])
         assert driver.find_element(By.ID, "comment").get_attribute("value") == "looks like a 7"
         press("k")
-        wait.until(lambda d: text("pos") == "1")
-        assert tags_on() == ["blurry"]
+        wait.until(lambda d: text("pos") == "1" and tags_on() == ["blurry"])
         artifacts = REPO / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         for target in (tmp_path / "errors-ui.png", artifacts / "errors-ui.png"):
