@@ -11,6 +11,9 @@ def pytest_configure(config):
     (module-scoped fixtures run before function-scoped ones, so this is set for the session)."""
     # recorded runs are logged to MLflow when this is set: only the tests that ask for it do
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    # one fixed clock for every time written into an output (report pages, sheets): two
+    # renderings of the same inputs are then identical whatever minute each ran in
+    os.environ["SOURCE_DATE_EPOCH"] = "1767225600"  # 2026-01-01 00:00 UTC
     if "MLSTRAT_STORE" not in os.environ:
         os.environ["MLSTRAT_STORE"] = os.path.join(tempfile.mkdtemp(prefix="mlstrat-store-"), "runs.db")
 

@@ -13,10 +13,10 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlstrat._clock import utc_now
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
@@ -303,7 +303,7 @@ def sample_errors(
         "image_shape": list(context.image_shape) if context.image_shape else None,
         "image_features": list(context.image_features),
         "feature_stats": train_feature_stats(table, stats_columns),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now().isoformat(timespec="seconds"),
     }
     atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return SampleResult(
@@ -357,7 +357,7 @@ def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, see
         "split_error": stats["value"], "split_size": stats["n"], "n_errors": stats["n"],
         "sample_size": len(records), "n_correct": 0, "seed": seed,
         "categories": list(cats), "columns": fixed,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now().isoformat(timespec="seconds"),
     }
     atomic_write_text(meta_out, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return SampleResult(sheet=out, meta=meta_out, split=split, split_error=stats["value"],

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlstrat._clock import utc_now
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
@@ -392,7 +392,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     context = {
         "title": title,
         "subtitle": subtitle,
-        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
         "version": __version__,
         "palette": PALETTE,
         "diagnosis": diagnosis,
