@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, UndefinedMetricWarning
+from mlstrat._labels import label_text
 from mlstrat.metrics._intervals import normal_interval, wilson_interval
 
 __all__ = [
@@ -50,15 +51,6 @@ class Counts:
     matrix: Any
     weight: Any
     weight_sq: Any
-
-
-def label_text(label: Any) -> str:
-    """A label as JSON key text: ``3.0`` -> ``"3"`` (labels cast to float by type unification)."""
-    if isinstance(label, (float, np.floating)) and float(label).is_integer():
-        return str(int(label))
-    if isinstance(label, (np.generic,)):
-        return str(label.item())
-    return str(label)
 
 
 @dataclass(frozen=True)

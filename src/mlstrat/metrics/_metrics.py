@@ -226,7 +226,7 @@ def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> No
 
     A label present in some splits but absent from one keeps the zero-division policy there.
     """
-    from mlstrat.errors._common import label_text
+    from mlstrat._labels import label_text
     from mlstrat.metrics._compute import _find_label
 
     if pos_label is None or _find_label(labels, pos_label) is not None:
