@@ -19,7 +19,7 @@ ROOT = "mlstrat"
 
 # From the ground up; packages on one line share a layer and may import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_",),  # mlstrat itself and the shared mlstrat/_*.py modules
+    ("_",),  # the shared mlstrat/_*.py modules
     ("display",),
     ("tables",),
     ("sealing",),
@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("curves", "tune"),
     ("scenarios",),
     ("integrations", "sklearn", "lightning"),  # mlstrat.sklearn / mlstrat.lightning re-export integrations
-    ("cli", "__main__"),
+    ("cli", "__main__", ROOT),  # the package root: lazy public names, and it wires MLflow into recording
 )
 LAYER_OF: dict[str, int] = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
@@ -119,7 +119,9 @@ def import_graph(src: Path = SRC) -> list[Import]:
 def layer(module: str) -> int:
     """The layer of a dotted module name; an unknown package is an error, so a new one gets placed."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1].startswith("_") and parts[1] != "__main__":
+    if len(parts) == 1:
+        return LAYER_OF[ROOT]
+    if parts[1].startswith("_") and parts[1] != "__main__":
         return LAYER_OF["_"]
     if parts[1] not in LAYER_OF:
         raise KeyError(f"package {parts[1]!r} has no layer: add it to LAYERS in tests/test_layering.py")
