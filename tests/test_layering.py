@@ -1,7 +1,8 @@
 """The layering of the package, read from every module's syntax tree.
 
 A module imports only from its own layer or below, imports written inside functions
-included, and no chain of imports leads back to where it started. The layers, from the
+included (and the modules behind a package's lazily loaded public names), and no chain of
+imports leads back to where it started. The layers, from the
 ground up, are ``LAYERS`` below; docs/ARCHITECTURE.md draws them.
 """
 
@@ -81,6 +82,24 @@ def _literal_import_module(node: ast.Call) -> str | None:
     return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
 
 
+def _lazy_name_modules(tree: ast.Module, package: str) -> list[tuple[int, str]]:
+    """``(line, module)`` of each public name a package loads lazily: the values of the dict
+    literal handed to ``lazy_names(__name__, WHERE, globals())`` (``"._x"`` is relative)."""
+    passed = {call.args[1].id for call in ast.walk(tree)
+              if isinstance(call, ast.Call) and len(call.args) >= 2 and isinstance(call.args[1], ast.Name)
+              and getattr(call.func, "id", getattr(call.func, "attr", "")).lstrip("_") == "lazy_names"}
+    found = []
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id in passed and isinstance(node.value, ast.Dict):
+            for value in node.value.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    name = value.value
+                    found.append((value.lineno, package + name if name.startswith(".") else name))
+    return found
+
+
 def imports_of(module: str, path: Path, modules: Mapping[str, Path], src: Path = SRC) -> list[Import]:
     """The package modules ``module`` imports anywhere in its file (functions included)."""
     is_package = path.name == "__init__.py"
@@ -95,7 +114,10 @@ def imports_of(module: str, path: Path, modules: Mapping[str, Path], src: Path =
             if target != module:
                 found.append(Import(module, target, rel, line))
 
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for line, target in _lazy_name_modules(tree, module if is_package else module.rsplit(".", 1)[0]):
+        add(target, line)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name, node.lineno)
@@ -178,22 +200,20 @@ def import_cycles(edges: Iterable[Import]) -> list[str]:
 
 
 def _describe_cycle(component: list[str], out: Mapping[str, list[Import]]) -> str:
-    """One cycle through ``component``: follow edges inside it from its first module back to it."""
+    """One cycle inside ``component``: walk its edges from its first module until a module
+    repeats, and show the loop from that module back to itself."""
     members = set(component)
-    start = component[0]
     chain: list[Import] = []
-    seen = {start}
-    current = start
+    position = {component[0]: 0}
+    current = component[0]
     while True:
         inside = [e for e in out.get(current, []) if e.target in members]
-        back = [e for e in inside if e.target == start]
-        step = back[0] if back else next((e for e in inside if e.target not in seen), inside[0])
+        step = next((e for e in inside if e.target in position), inside[0])
         chain.append(step)
-        if step.target == start or step.target in seen:
-            break
-        seen.add(step.target)
+        if step.target in position:
+            return " -> ".join(e.where() for e in chain[position[step.target]:])
+        position[step.target] = len(chain)
         current = step.target
-    return " -> ".join(e.where() for e in chain)
 
 
 def test_every_package_has_a_layer():
@@ -244,6 +264,24 @@ def test_checker_finds_a_circle_and_names_each_step(tmp_path):
     assert import_cycles(edges) == [
         "mlstrat/tables/_engine.py:2 imports mlstrat.tables._io -> "
         "mlstrat/tables/_io.py:4 imports mlstrat.tables._engine"]
+
+
+def test_checker_reads_the_lazy_public_names_of_a_package(tmp_path):
+    _write(tmp_path, {
+        "mlstrat/__init__.py": "",
+        "mlstrat/metrics/__init__.py": (
+            "from mlstrat._lazy import lazy_names as _lazy_names\n"
+            "_WHERE: dict[str, str] = {\n    'a': '._a',\n    'b': 'mlstrat.runs._store',\n}\n"
+            "__getattr__, __dir__ = _lazy_names(__name__, _WHERE, globals())\n"),
+        "mlstrat/metrics/_a.py": "",
+        "mlstrat/_lazy.py": "",
+        "mlstrat/runs/__init__.py": "",
+        "mlstrat/runs/_store.py": "",
+    })
+    edges = import_graph(tmp_path)
+    assert {e.target for e in edges if e.source == "mlstrat.metrics"} == {
+        "mlstrat._lazy", "mlstrat.metrics._a", "mlstrat.runs._store"}
+    assert upward_imports(edges) == ["mlstrat/metrics/__init__.py:4 imports mlstrat.runs._store (layer 4 -> 7)"]
 
 
 def test_checker_accepts_same_layer_and_downward_imports(tmp_path):
