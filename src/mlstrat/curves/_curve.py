@@ -121,7 +121,7 @@ def _figure(metric: str, y: Any, p: Any) -> tuple[float, float, float]:
     import numpy as np
 
     from mlstrat.metrics._intervals import wilson_interval
-    from mlstrat.metrics._values import regression_from_arrays
+    from mlstrat.metrics._regression import regression_from_arrays
 
     if metric == "error":
         wrong = int(np.sum(np.asarray(y) != np.asarray(p)))

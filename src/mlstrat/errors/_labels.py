@@ -38,7 +38,7 @@ import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._labels import label_text
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 
 __all__ = [
     "LabelIssue",

@@ -21,7 +21,7 @@ from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat._labels import label_text
-from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, parse_categories
+from mlstrat.errors._categories import TAGGED_MARKS, UNTAGGED_MARKS, parse_categories
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize, restore
 
 __all__ = [

@@ -26,7 +26,7 @@ from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat.display._numbers import format_rate
 from mlstrat.display._repr import NotebookRepr
-from mlstrat.errors._common import Z95, wilson_interval
+from mlstrat.errors._categories import Z95, wilson_interval
 from mlstrat.errors._losses import figure_after
 from mlstrat.errors._sheet import Sheet, read_sheet
 from mlstrat.metrics._intervals import mover_difference

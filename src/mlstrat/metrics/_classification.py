@@ -10,7 +10,7 @@ import numpy as np
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.metrics._compute import (
+from mlstrat.metrics._from_counts import (
     Counts,
     MetricsReport,
     SplitMetrics,
@@ -227,7 +227,7 @@ def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> No
     A label present in some splits but absent from one keeps the zero-division policy there.
     """
     from mlstrat._labels import label_text
-    from mlstrat.metrics._compute import _find_label
+    from mlstrat.metrics._from_counts import _find_label
 
     if pos_label is None or _find_label(labels, pos_label) is not None:
         return
