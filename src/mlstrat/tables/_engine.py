@@ -468,7 +468,6 @@ def _selected_as_text(path: Path, header: Any, wanted: list[str]) -> Any:
     )
 
 
-
 class DuckDBEngine(Engine):
     """Embedded DuckDB: files stream through it; outputs are single files."""
 
