@@ -10,7 +10,7 @@ from mlstrat.runs._rows import DevRows, dev_rows_from_predictions, dev_rows_path
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 
-__all__ = ["fingerprint_test_set", "record_predictions_run", "dev_rows_of_run"]
+__all__ = ["fingerprint_test_set", "record_predictions_run", "dev_rows_of_run", "keep_dev_rows"]
 
 
 def fingerprint_test_set(predictions: Any, *, con: Any = None) -> str | None:
@@ -121,3 +121,13 @@ def dev_rows_of_run(predictions: Any, *, diagnosis: Any = None, metrics: Any = N
         task = doc.get("task") if isinstance(doc, Mapping) else None
         spec = spec_of_diagnosis({"metric": "rmse" if task == "regression" else "error"})
     return dev_rows_from_predictions(predictions, spec, con=con)
+
+
+def keep_dev_rows(store: RunStore, run_id: str, predictions: Any, *, diagnosis: Any = None,
+                  metrics: Any = None) -> DevRows | None:
+    """Keep a recorded run's per-row dev results beside it (for runs recorded with
+    :meth:`RunStore.record` directly); returns them, or ``None`` when there is nothing to keep."""
+    rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
+    if rows is not None:
+        write_dev_rows(dev_rows_path(store, run_id), rows)
+    return rows
