@@ -139,3 +139,33 @@ def test_regression_runs_pair_their_squared_errors(tmp_path, store):
     assert step.dev.paired and step.dev.value == pytest.approx(expected.value)
     assert (step.dev.ci_low, step.dev.ci_high) == (pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))
     assert step.dev_line.startswith("dev rmse ")
+
+
+def test_select_runs_names_the_runs_tied_with_the_winner(tmp_path, store):
+    from mlstrat.cli import app
+
+    winner = _record(store, _predictions(tmp_path / "w.parquet", wrong=set(range(18))), "winner")
+    close = _record(store, _predictions(tmp_path / "t.parquet", wrong=set(range(17)) | {60, 61}), "close")
+    behind = _record(store, _predictions(tmp_path / "l.parquet", wrong=set(range(40))), "behind")
+    runner = CliRunner()
+    args = ["select", "--runs", "--store", str(store.path), "--minimize", "dev_error"]
+    data = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert data["winner"] == f"{winner.short_id} winner"
+    assert data["tied"] == [f"{close.short_id} close"]
+    versus = data["versus_winner"]
+    assert versus[f"{behind.short_id} behind"]["verdict"] == "worse"
+    assert versus[f"{behind.short_id} behind"]["paired"] is True
+    assert versus[f"{close.short_id} close"]["change"] == pytest.approx(1 / 120)
+    text = runner.invoke(app, args, env={"COLUMNS": "250"}).output
+    assert f"Tied with the winner within noise: {close.short_id} close" in text
+
+
+def test_select_runs_refuses_runs_of_different_label_sets(tmp_path, store):
+    from mlstrat.cli import app
+
+    a = _record(store, _predictions(tmp_path / "a.parquet", wrong={1}), "a")
+    b = _record(store, _predictions(tmp_path / "b.parquet", wrong={1, 2}, labels=("0", "1")), "b")
+    result = CliRunner().invoke(app, ["select", "--runs", "--store", str(store.path), "--minimize", "dev_error"],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert f"runs {a.short_id} and {b.short_id} have different label sets (cat, dog vs 0, 1)" in result.output

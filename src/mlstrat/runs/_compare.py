@@ -402,9 +402,10 @@ def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
                                higher_is_better=higher), reason
 
 
-def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None]) -> None:
-    """Runs of different metrics or label sets are not ranked together: one line naming them."""
-    metrics = [(r, _metric_of(r)) for r in runs if _metric_of(r) is not None]
+def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None], *, metrics: bool = True) -> None:
+    """Runs of different metrics or label sets are not ranked together: one line naming them
+    (``metrics=False``: only the label sets, when each run's figure is in its own column)."""
+    metrics = [(r, _metric_of(r)) for r in runs if metrics and _metric_of(r) is not None]
     for (ra, ma), (rb, mb) in zip(metrics, metrics[1:]):
         if ma != mb:
             raise ConfigError(f"runs {ra.short_id} ({ma}) and {rb.short_id} ({mb}) measure different "
