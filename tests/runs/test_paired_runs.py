@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 
 import numpy as np
 import pandas as pd
@@ -169,3 +170,19 @@ def test_select_runs_refuses_runs_of_different_label_sets(tmp_path, store):
                                 env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert f"runs {a.short_id} and {b.short_id} have different label sets (cat, dog vs 0, 1)" in result.output
+
+
+def test_report_history_and_notebook_show_the_paired_dev_change(tmp_path, store):
+    from mlstrat.report import render_report
+
+    a = _record(store, _predictions(tmp_path / "a.parquet", wrong=set(range(30))), "a")
+    b = _record(store, _predictions(tmp_path / "b.parquet", wrong=set(range(18))), "b")
+    line = store.compare([a.id, b.id]).steps[0].dev_line
+    assert line.startswith("dev error 25.0% -> 15.0%: better (-10.0 pts, 95% interval")
+    html = render_report(runs=store.list(), dev_rows=store.dev_rows)
+    assert 'class="changes verdict-better"' in html
+    assert line.replace(" -> ", " → ") in html
+    # without the kept rows the history compares the two intervals as independent samples
+    assert "compared unpaired: per-row results not recorded" in render_report(runs=store.list())
+    comparison = store.compare([a.id, b.id])
+    assert line in repr(comparison) and html_escape(line) in comparison._repr_html_()

@@ -20,7 +20,8 @@ from mlstrat.runs._run import (
     is_rate_metric,
 )
 
-__all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE"]
+__all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE",
+           "error_change"]
 
 #: Config keys that name where things go rather than how the model is built or trained;
 #: they differ between runs without being a knob.
@@ -393,7 +394,12 @@ def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
         reason = _DIFFERENT_ROWS
     else:
         reason = _NOT_RECORDED
-    ea, eb = a.errors().get("dev"), b.errors().get("dev")
+    return _unpaired(a, b, "dev", reason)
+
+
+def _unpaired(a: Run, b: Run, split: str, reason: str) -> tuple[Difference | None, str | None]:
+    higher = _higher_is_better(b)
+    ea, eb = a.errors().get(split), b.errors().get(split)
     if not ea or not eb or None in (ea["ci_low"], ea["ci_high"], eb["ci_low"], eb["ci_high"]):
         return None, None
     n = min(int(ea.get("n") or 0), int(eb.get("n") or 0))
@@ -417,3 +423,16 @@ def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None], *, metr
             raise ConfigError(f"runs {ra.short_id} and {rb.short_id} have different label sets "
                               f"({', '.join(la)} vs {', '.join(lb)}): different tasks are not "
                               "compared or ranked together")
+
+
+def error_change(a: Run, b: Run, split: str = "dev", *,
+                 rows: Callable[[Run], DevRows | None] | None = None) -> tuple[Difference | None, str | None]:
+    """B minus A on one split's figure, with its 95% interval and verdict, and how it was paired.
+
+    On dev, paired on the same rows when both runs kept them (``rows``); other splits, whose
+    rows are not kept, are compared from the runs' own intervals (``"compared unpaired"``).
+    Returns ``(None, None)`` when a run lacks the figure or its interval.
+    """
+    if split == "dev":
+        return _dev_difference(a, b, rows(a) if rows else None, rows(b) if rows else None)
+    return _unpaired(a, b, split, "only dev rows are kept per row")
