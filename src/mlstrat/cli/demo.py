@@ -81,9 +81,9 @@ def render_demo(result: Any) -> None:
                           *_change_cells(row, rate))
         out.print()
         out.print(table)
-        if any(row.get("paired") for row in result.changes):
+        if any(row.get("ci_low") is not None for row in result.changes):
             out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
-                      "other splits: the two runs' intervals combined as independent samples[/]")
+                      "†: unpaired, the two runs' intervals combined as independent samples[/]")
     planted = result.planted or "no significant problem"
     found = result.found or "no significant problem"
     mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
@@ -93,16 +93,16 @@ def render_demo(result: Any) -> None:
 
 def _change_cells(row: dict[str, Any], rate: bool) -> tuple[str, str, str]:
     """change, its 95% interval and the verdict of one row of the "What changed" table."""
-    def pts(v: float) -> str:
-        return f"{100 * v:+.1f} pts" if rate else f"{v:+.3g}"
+    def fig(v: float) -> str:
+        return f"{100 * v:+.1f}" if rate else f"{v:+.3g}"
 
+    unit = " pts" if rate else ""
     if row["change"] is None:
         return "-", "-", ""
     if row.get("ci_low") is None:
-        return pts(row["change"]), "-", ""
-    interval = f"{pts(row['ci_low'])} to {pts(row['ci_high'])}"
-    verdict = row["verdict"] + ("" if row.get("paired") else " (unpaired)")
-    return pts(row["change"]), interval, verdict
+        return fig(row["change"]) + unit, "-", ""
+    interval = f"{fig(row['ci_low'])} to {fig(row['ci_high'])}{unit}"
+    return fig(row["change"]) + unit, interval, row["verdict"] + ("" if row.get("paired") else " †")
 
 
 def _errors_table(diagnosis: dict[str, Any]) -> Any:

@@ -74,7 +74,7 @@ class Step:
 
     @property
     def dev_line(self) -> str:
-        """``"dev error 20.9% -> 14.8%: better (-6.1 pts, 95% interval -9.0 to -3.2 pts; paired)"``."""
+        """``"dev error 20.9% -> 14.8%: better (-6.1 pp, 95% interval -9.0 pp to -3.2 pp; paired)"``."""
         if self.dev is None:
             return ""
         d, fmt = self.dev, (_pct if self.dev_is_rate else _num)
@@ -195,7 +195,7 @@ def _num(value: float) -> str:
 
 
 def _signed(value: float, rate: bool) -> str:
-    return f"{100 * value:+.1f} pts" if rate else f"{value:+.3g}"
+    return f"{100 * value:+.1f} pp" if rate else f"{value:+.3g}"
 
 
 def _delta(a: float | None, b: float | None) -> float | None:
