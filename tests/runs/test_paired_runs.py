@@ -186,3 +186,45 @@ def test_report_history_and_notebook_show_the_paired_dev_change(tmp_path, store)
     assert "compared unpaired: per-row results not recorded" in render_report(runs=store.list())
     comparison = store.compare([a.id, b.id])
     assert line in repr(comparison) and html_escape(line) in comparison._repr_html_()
+
+
+def test_repeated_dev_ids_keep_no_rows_and_compare_unpaired(tmp_path, store):
+    path = _predictions(tmp_path / "a.parquet", wrong={1})
+    frame = pd.read_parquet(path)
+    frame.loc[frame["id"] == "r1", "id"] = "r0"  # two dev rows share an id: rows cannot be matched
+    frame.to_parquet(path)
+    a = _record(store, path, "a")
+    b = _record(store, _predictions(tmp_path / "b.parquet", wrong={2}), "b")
+    assert store.dev_rows(a.id) is None
+    (step,) = store.compare([a.id, b.id]).steps
+    assert not step.dev.paired and step.dev_pairing == "per-row results not recorded"
+
+
+@pytest.mark.parametrize("metric, kind", [("ratio:word_errors/words", "ratio"), ("mean:word_errors", "mean"),
+                                          ("weighted_error", "ratio")])
+def test_per_example_and_ratio_metrics_keep_what_their_pairing_needs(tmp_path, store, metric, kind):
+    from mlstrat.metrics._paired import paired_difference
+
+    rng = np.random.default_rng(7)
+    words = rng.integers(1, 20, 150)
+    weight = rng.uniform(0.5, 2.0, 150)
+    truth = rng.integers(0, 2, 150)
+    runs, per_row = [], []
+    for name, rate in (("a", 0.3), ("b", 0.2)):
+        errors = rng.binomial(words, rate)
+        pred = np.where(rng.random(150) < rate, 1 - truth, truth)
+        path = tmp_path / f"{name}.parquet"
+        pd.DataFrame({"id": range(150), "split": "dev", "y_true": truth, "y_pred": pred, "weight": weight,
+                      "word_errors": errors, "words": words}).to_parquet(path)
+        runs.append(record_predictions_run("diagnose", path, store=store, diagnosis={"metric": {
+            "name": metric, "direction": "lower_is_better", "unit": "value"}}))
+        wrong = (pred != truth).astype(float)
+        per_row.append({"ratio:word_errors/words": (errors, words), "mean:word_errors": errors,
+                        "weighted_error": (wrong * weight, weight)}[metric])
+    kept = store.dev_rows(runs[0].id)
+    assert kept.kind == kind and kept.metric == metric
+    (step,) = store.compare([r.id for r in runs]).steps
+    expected = paired_difference(kind, *per_row)
+    assert step.dev.paired
+    assert (step.dev.value, step.dev.ci_low, step.dev.ci_high) == (
+        pytest.approx(expected.value), pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))

@@ -386,14 +386,16 @@ def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
                     rows_b: DevRows | None) -> tuple[Difference | None, str | None]:
     """B - A on dev: paired on the same rows when both kept them, else from the two intervals."""
     higher = _higher_is_better(b)
-    if rows_a is not None and rows_b is not None and rows_a.metric == rows_b.metric:
-        if rows_a.fingerprint == rows_b.fingerprint:
-            order = rows_a.ids.tolist()
-            return paired_difference(rows_a.kind, rows_a.aligned(order), rows_b.aligned(order),
-                                     higher_is_better=higher), _PAIRED
+    if rows_a is None or rows_b is None:
+        reason = _NOT_RECORDED
+    elif rows_a.metric != rows_b.metric:
+        reason = "different metrics"
+    elif rows_a.fingerprint != rows_b.fingerprint:
         reason = _DIFFERENT_ROWS
     else:
-        reason = _NOT_RECORDED
+        order = rows_a.ids.tolist()
+        return paired_difference(rows_a.kind, rows_a.aligned(order), rows_b.aligned(order),
+                                 higher_is_better=higher), _PAIRED
     return _unpaired(a, b, "dev", reason)
 
 

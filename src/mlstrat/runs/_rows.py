@@ -103,7 +103,8 @@ def _text(values: list[Any]) -> list[str]:
 
 def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = None) -> DevRows | None:
     """The dev split's per-row results of a predictions table; ``None`` when there is nothing to
-    pair (no ``id`` column, no dev rows, or ``f1``, which is not a mean of per-row values)."""
+    pair (no ``id`` column, ids repeated within dev, no dev rows, or ``f1``, which is not a
+    mean of per-row values)."""
     from mlstrat.tables import read_table, select_columns
 
     if spec.kind not in _ROW_KIND:
@@ -119,6 +120,8 @@ def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = 
     if not rows["id"]:
         return None
     ids = [str(i) for i in rows["id"]]
+    if len(set(ids)) != len(ids):  # rows cannot be matched by id: such runs compare unpaired
+        return None
     truth = _text(rows["y_true"]) if "y_true" in rows else None
     values, denominators = _per_row(spec, rows)
     labels = None
