@@ -75,7 +75,8 @@ def _render(result: Any) -> None:
         if tied:
             numbers = ", ".join(str(t["number"]) for t in tied)
             out.print(f"[yellow]Tied with the best within noise[/] (95% paired interval includes 0): "
-                      f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on more dev rows")
+                      f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
+                      "more dev rows")
     out.print(f"Written to {escape(str(Path(doc['output']) / 'tune.json'))}")
 
 

@@ -190,7 +190,8 @@ def _mean(a: Any, b: Any, z: float) -> tuple[float, float, float, float, float, 
     n = len(diff)
     half = z * float(np.std(diff, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
     d = float(diff.mean())
-    return float(a.mean()), float(b.mean()), d, d - half, d + half, {"method": "paired CLT on per-row differences"}
+    method = {"method": "paired CLT on per-row differences"}
+    return float(a.mean()), float(b.mean()), d, d - half, d + half, method
 
 
 def _rmse(a: Any, b: Any, z: float) -> tuple[float, float, float, float, float, dict[str, Any]]:

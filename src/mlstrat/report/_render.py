@@ -312,7 +312,8 @@ def _history(runs: Sequence[Run], dev_rows: Callable[[Run], Any] | None = None) 
     steps = [{"from": names[i], "to": names[i + 1], "summary": s.summary,
               "changes": [f"{c.key}: {_value(c.before)} → {_value(c.after)}" for c in s.config_changes],
               "several": s.several_knobs, "dev": s.dev_line,
-              "verdict": s.dev.verdict if s.dev is not None else None} for i, s in enumerate(comparison.steps)]
+              "verdict": s.dev.verdict if s.dev is not None else None}
+             for i, s in enumerate(comparison.steps)]
     return {
         "svg": history_svg(names, comparison.errors, comparison.components, human_level=human,
                            component_labels=COMPONENT_DISPLAY, split_labels=SPLIT_DISPLAY),

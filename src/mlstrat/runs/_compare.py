@@ -313,7 +313,8 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
         dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
         steps.append(Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
                           _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
-                          dev_pairing=pairing, dev_label=_dev_label(b), dev_is_rate=is_rate_metric(b.diagnosis)))
+                          dev_pairing=pairing, dev_label=_dev_label(b),
+                          dev_is_rate=is_rate_metric(b.diagnosis)))
         if pairing == _DIFFERENT_ROWS:
             warnings.append({"code": "unpaired", "message": (
                 f"{a.short_id} -> {b.short_id} compared unpaired: different dev rows "

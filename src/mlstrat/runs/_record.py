@@ -6,7 +6,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from mlstrat.runs._rows import DevRows, dev_rows_from_predictions, dev_rows_path, spec_of_diagnosis, write_dev_rows
+from mlstrat.runs._rows import (
+    DevRows,
+    dev_rows_from_predictions,
+    dev_rows_path,
+    spec_of_diagnosis,
+    write_dev_rows,
+)
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 

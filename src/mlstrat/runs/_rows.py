@@ -134,8 +134,8 @@ def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = 
 
 def _per_row(spec: MetricSpec, rows: dict[str, list[Any]]) -> tuple[Any, Any]:
     if spec.kind in ("error", "weighted_error"):
-        wrong = np.array([t != p and _text([t]) != _text([p]) for t, p in zip(rows["y_true"], rows["y_pred"])],
-                         dtype=np.float64)
+        pairs = zip(rows["y_true"], rows["y_pred"])
+        wrong = np.array([t != p and _text([t]) != _text([p]) for t, p in pairs], dtype=np.float64)
         if spec.kind == "error":
             return wrong, None
         weight = np.asarray(rows.get("weight") or [1.0] * len(wrong), dtype=np.float64)
@@ -185,9 +185,10 @@ def read_dev_rows(path: str | os.PathLike) -> DevRows | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     labels = meta.get("labels")
+    denominators = data.get("denominator")
     return DevRows(metric=str(meta["metric"]), kind=str(meta["kind"]),
                    ids=np.asarray(data["id"], dtype=object),
                    values=np.asarray(data["value"], dtype=np.float64),
-                   denominators=np.asarray(data["denominator"], dtype=np.float64) if "denominator" in data else None,
+                   denominators=None if denominators is None else np.asarray(denominators, dtype=np.float64),
                    fingerprint=str(meta["fingerprint"]), labels=None if labels is None else tuple(labels),
                    higher_is_better=bool(meta.get("higher_is_better")))

@@ -88,8 +88,8 @@ def tied_with(best: Trial, others: Sequence[Trial], rows: RowsOf | None) -> tupl
     out = []
     for trial in others:
         theirs = None if trial.number == best.number else rows(trial)
-        if theirs is None or theirs[0] != kind or len(theirs[1]) != len(ids) or set(theirs[1]) != set(position):
-            continue
+        if theirs is None or theirs[0] != kind or sorted(theirs[1]) != sorted(position):
+            continue  # no rows, or other rows: never called tied
         order = [position[key] for key in theirs[1]]
         difference = paired_difference(kind, _take(values, order), theirs[2])
         if difference.verdict == TIED:
@@ -157,8 +157,8 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     candidates = _ranked(trials)
     best = candidates[0] if candidates else None
     tied = tied_with(best, candidates[1:], rows) if best is not None else ()
-    return SearchResult(trials=tuple(trials), best=best, space=tuple(space), zoomed=tuple(zoomed), storage=storage,
-                        tied=tied, region=tuple(t.number for t in best_region))
+    return SearchResult(trials=tuple(trials), best=best, space=tuple(space), zoomed=tuple(zoomed),
+                        storage=storage, tied=tied, region=tuple(t.number for t in best_region))
 
 
 def _ranked(trials: Sequence[Trial]) -> list[Trial]:
