@@ -155,4 +155,4 @@ def test_runs_compare_shows_figures_in_the_metrics_unit(regression_store):
     text = runner.invoke(app, ["runs", "compare", ids[0], ids[1], "--store", str(regression_store)]).output
     assert "2 -> 1.5" in " ".join(text.split()) and "%" not in text.replace("95% interval", "")
     # four dev rows, residuals 0, 0, 0, 4 against 1.5 each: paired on the same rows, and noise
-    assert "dev rmse 2 -> 1.5: tied within noise (-0.5, 95% interval" in " ".join(text.split())
+    assert "dev RMSE 2 -> 1.5: tied within noise (-0.5, 95% interval" in " ".join(text.split())

@@ -139,7 +139,7 @@ def test_regression_runs_pair_their_squared_errors(tmp_path, store):
     expected = paired_difference("rmse", (paths[0][1] - y) ** 2, (paths[1][1] - y) ** 2)
     assert step.dev.paired and step.dev.value == pytest.approx(expected.value)
     assert (step.dev.ci_low, step.dev.ci_high) == (pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))
-    assert step.dev_line.startswith("dev rmse ")
+    assert step.dev_line.startswith("dev RMSE ")
 
 
 def test_select_runs_names_the_runs_tied_with_the_winner(tmp_path, store):

@@ -9,8 +9,8 @@ from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError
-from mlstrat.runs._rows import DevRows
 from mlstrat.metrics._paired import Difference, paired_difference, unpaired_difference
+from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import (
     COMPONENT_DISPLAY,
     COMPONENTS,
@@ -378,9 +378,14 @@ def _higher_is_better(run: Run) -> bool:
 
 
 def _dev_label(run: Run) -> str:
-    """The dev figure's name: ``error`` for a rate, else the metric's name (``rmse``)."""
+    """The dev figure's name in sentences: ``error``, ``1 - F1``, ``RMSE``, ``mean(logloss)``."""
+    from mlstrat.metrics._spec import parse_metric
+
     name = _metric_of(run)
-    return "error" if name is None or is_rate_metric(run.diagnosis) and name == "error" else name
+    try:
+        return parse_metric(name or "error").label
+    except ConfigError:  # a metric this version does not know: its name as recorded
+        return str(name)
 
 
 def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
