@@ -228,3 +228,10 @@ def test_per_example_and_ratio_metrics_keep_what_their_pairing_needs(tmp_path, s
     assert step.dev.paired
     assert (step.dev.value, step.dev.ci_low, step.dev.ci_high) == (
         pytest.approx(expected.value), pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))
+
+
+def test_a_long_label_set_is_shortened_in_the_refusal():
+    from mlstrat.runs._compare import _labels_text
+
+    assert _labels_text(("a", "b")) == "a, b"
+    assert _labels_text(tuple(str(i) for i in range(12))) == "0, 1, 2, 3, 4, ... (12 labels)"

@@ -429,8 +429,14 @@ def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None], *, metr
     for (ra, la), (rb, lb) in zip(labelled, labelled[1:]):
         if la != lb:
             raise ConfigError(f"runs {ra.short_id} and {rb.short_id} have different label sets "
-                              f"({', '.join(la)} vs {', '.join(lb)}): different tasks are not "
+                              f"({_labels_text(la)} vs {_labels_text(lb)}): different tasks are not "
                               "compared or ranked together")
+
+
+def _labels_text(labels: Sequence[str], most: int = 5) -> str:
+    """``"a, b, c"``; a long label set shows its first ``most`` labels and how many there are."""
+    shown = ", ".join(labels[:most])
+    return shown if len(labels) <= most else f"{shown}, ... ({len(labels)} labels)"
 
 
 def error_change(a: Run, b: Run, split: str = "dev", *,
