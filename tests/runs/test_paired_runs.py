@@ -235,3 +235,15 @@ def test_a_long_label_set_is_shortened_in_the_refusal():
 
     assert _labels_text(("a", "b")) == "a, b"
     assert _labels_text(tuple(str(i) for i in range(12))) == "0, 1, 2, 3, 4, ... (12 labels)"
+
+
+def test_labels_read_as_floats_match_integer_predictions(tmp_path):
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.runs._rows import dev_rows_from_predictions
+
+    path = tmp_path / "p.parquet"
+    pd.DataFrame({"id": [10, 11, 12, 13], "split": "dev", "y_true": [0.0, 1.0, 2.0, 1.0],
+                  "y_pred": [0, 1, 1, 1]}).to_parquet(path)
+    rows = dev_rows_from_predictions(path, parse_metric("error"))
+    assert rows.values.tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert rows.labels == ("0", "1", "2") and rows.ids.tolist() == ["10", "11", "12", "13"]

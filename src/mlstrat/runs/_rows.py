@@ -89,22 +89,41 @@ def dev_rows_path(store: Any, run_id: str) -> Path:
     return Path(store.artifacts_root) / run_id / DEV_ROWS_FILE
 
 
-def _fingerprint(ids: list[str], labels: list[str] | None) -> str:
-    pairs = sorted(zip(ids, labels or [""] * len(ids)))
-    digest = hashlib.sha256("\n".join(f"{i}\x1f{y}" for i, y in pairs).encode("utf-8")).hexdigest()
+def _fingerprint(ids: Any, labels: Any) -> str:
+    """``dev-<rows>-<12 hex>``: sha256 of the sorted ``id<US>label`` lines (pyarrow string arrays)."""
+    import pyarrow.compute as pc
+
+    lines = ids if labels is None else pc.binary_join_element_wise(ids, labels, "\x1f")
+    ordered = pc.take(lines, pc.sort_indices(lines))
+    digest = hashlib.sha256("\n".join(ordered.to_pylist()).encode("utf-8")).hexdigest()
     return f"dev-{len(ids)}-{digest[:12]}"
 
 
-def _text(values: list[Any]) -> list[str]:
+def _label_text(column: Any) -> Any:
+    """A label column as the text :func:`~mlstrat.metrics._compute.label_text` gives each value
+    (``3.0`` -> ``"3"``), vectorized for the usual types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from mlstrat.metrics._compute import label_text
 
-    return [label_text(v) for v in values]
+    kind = column.type
+    if pa.types.is_floating(kind):
+        integral = pc.all(pc.equal(column, pc.floor(column))).as_py()
+        if integral and pc.all(pc.is_finite(column)).as_py():
+            return pc.cast(pc.cast(column, pa.int64()), pa.string())
+    if pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pc.cast(column, pa.string())
+    return pa.array([label_text(v) for v in column.to_pylist()], pa.string())
 
 
 def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = None) -> DevRows | None:
     """The dev split's per-row results of a predictions table; ``None`` when there is nothing to
     pair (no ``id`` column, ids repeated within dev, no dev rows, or ``f1``, which is not a
     mean of per-row values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from mlstrat.tables import read_table, select_columns
 
     if spec.kind not in _ROW_KIND:
@@ -116,37 +135,42 @@ def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = 
     if not {"id", "split"} <= set(table.columns) or not all(c in table.columns for c in spec.columns()):
         return None
     dev = table.filter(table.split.cast("string") == "dev")
-    rows = dev.select(*[c for c in sorted(wanted) if c in table.columns]).to_pyarrow().to_pydict()
-    if not rows["id"]:
+    rows = dev.select(*[c for c in sorted(wanted) if c in table.columns]).to_pyarrow().combine_chunks()
+    if rows.num_rows == 0:
         return None
-    ids = [str(i) for i in rows["id"]]
-    if len(set(ids)) != len(ids):  # rows cannot be matched by id: such runs compare unpaired
+    ids = _label_text(rows["id"].combine_chunks())
+    if pc.count_distinct(ids).as_py() != len(ids):  # rows cannot be matched by id: compare unpaired
         return None
-    truth = _text(rows["y_true"]) if "y_true" in rows else None
-    values, denominators = _per_row(spec, rows)
+    truth = _label_text(rows["y_true"].combine_chunks()) if "y_true" in rows.column_names else None
+    values, denominators = _per_row(spec, rows, truth)
     labels = None
-    if spec.is_rate:
-        labels = tuple(sorted(set(truth or [])))
-    return DevRows(metric=spec.name, kind=_ROW_KIND[spec.kind], ids=np.asarray(ids, dtype=object),
+    if spec.is_rate and truth is not None:
+        labels = tuple(sorted(pc.unique(truth).to_pylist()))
+    return DevRows(metric=spec.name, kind=_ROW_KIND[spec.kind], ids=np.asarray(ids.to_pylist(), dtype=object),
                    values=values, denominators=denominators, fingerprint=_fingerprint(ids, truth),
                    labels=labels, higher_is_better=spec.higher_is_better)
 
 
-def _per_row(spec: MetricSpec, rows: dict[str, list[Any]]) -> tuple[Any, Any]:
+def _numbers(rows: Any, name: str) -> Any:
+    return rows[name].to_numpy().astype(np.float64)
+
+
+def _per_row(spec: MetricSpec, rows: Any, truth: Any) -> tuple[Any, Any]:
+    import pyarrow.compute as pc
+
     if spec.kind in ("error", "weighted_error"):
-        pairs = zip(rows["y_true"], rows["y_pred"])
-        wrong = np.array([t != p and _text([t]) != _text([p]) for t, p in pairs], dtype=np.float64)
+        predicted = _label_text(rows["y_pred"].combine_chunks())
+        wrong = pc.not_equal(truth, predicted).to_numpy(zero_copy_only=False).astype(np.float64)
         if spec.kind == "error":
             return wrong, None
-        weight = np.asarray(rows.get("weight") or [1.0] * len(wrong), dtype=np.float64)
+        weight = _numbers(rows, "weight") if "weight" in rows.column_names else np.ones(len(wrong))
         return wrong * weight, weight
     if spec.kind in ("mae", "rmse"):
-        e = np.asarray(rows["y_pred"], dtype=np.float64) - np.asarray(rows["y_true"], dtype=np.float64)
+        e = _numbers(rows, "y_pred") - _numbers(rows, "y_true")
         return (np.abs(e), None) if spec.kind == "mae" else (e * e, None)
     if spec.kind == "mean":
-        return np.asarray(rows[spec.column], dtype=np.float64), None
-    return (np.asarray(rows[spec.column], dtype=np.float64),
-            np.asarray(rows[spec.denominator], dtype=np.float64))
+        return _numbers(rows, spec.column or ""), None
+    return _numbers(rows, spec.column or ""), _numbers(rows, spec.denominator or "")
 
 
 def write_dev_rows(path: str | os.PathLike, rows: DevRows) -> Path:
