@@ -105,7 +105,7 @@ def _label_text(column: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from mlstrat.metrics._compute import label_text
+    from mlstrat._labels import label_text
 
     kind = column.type
     if pa.types.is_floating(kind):

@@ -244,7 +244,7 @@ def dev_rows_of_trial(trial: Trial, *, metric: str = "dev_error") -> tuple[str, 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from mlstrat.metrics._compute import label_text
+    from mlstrat._labels import label_text
 
     path = Path(str(trial.info.get("run_dir", ""))) / "predictions.parquet"
     if trial.value is None or not path.is_file():
