@@ -196,3 +196,23 @@ def test_recording_into_the_run_store_as_tracker_is_skipped(tmp_path, monkeypatc
                                             r"locally: sqlite:///.+ is mlstrat's run store"):
         run = record_predictions_run("diagnose", preds, store=store, diagnosis=diagnose(str(preds)))
     assert store.get(run.id).id == run.id
+
+
+def test_train_with_an_unreachable_tracker_records_and_says_export_skipped(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from tests.nn.conftest import split_digits
+
+    pq.write_table(split_digits(), tmp_path / "split.parquet")
+    (tmp_path / "digits.toml").write_text('[data]\nmanifest = "split.parquet"\nfeature_prefix = "px_"\n'
+                                          "[model]\nhidden = [8]\n[optim]\nepochs = 1\nlr = 0.01\n")
+    url = f"http://127.0.0.1:{refused_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    store = tmp_path / "runs.db"
+    r = CliRunner().invoke(app, ["train", str(tmp_path / "digits.toml"), "-o", str(tmp_path / "run"),
+                                 "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    (run,) = RunStore(store).list()
+    (line,) = [ln for ln in r.stderr.splitlines() if "MLflow" in ln]
+    assert line.startswith(f"Warning: MLflow export of run {run.short_id} skipped, the run is recorded locally: "
+                           f"no tracking server answered at {url} (Connection refused)"), r.stderr
