@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from mlstrat._exceptions import ConfigError, MlstratWarning
 from mlstrat.cli import app
 from mlstrat.diagnosis import diagnose
-from mlstrat.runs import RunStore, export_to_mlflow, record_predictions_run
+from mlstrat.integrations import export_to_mlflow
+from mlstrat.runs import RunStore, record_predictions_run
 from tests._servers import refused_port, silent_server
 from tests.runs.test_mlflow import _predictions
 
@@ -69,7 +70,7 @@ def test_exporting_into_the_run_store_is_refused(recorded, tmp_path):
 
 
 def test_a_failed_export_is_completed_by_the_next(recorded, uri, monkeypatch):
-    from mlstrat.runs import _mlflow
+    from mlstrat.integrations import _mlflow
 
     _, run = recorded
     real = _mlflow._write_artifacts
@@ -157,7 +158,7 @@ def test_a_server_that_never_answers_is_one_line(recorded, monkeypatch):
 
 
 def test_http_settings_are_bounded_for_mlstrats_calls_only(monkeypatch):
-    from mlstrat.runs._mlflow import HTTP_DEFAULTS, bounded_http
+    from mlstrat.integrations._mlflow import HTTP_DEFAULTS, bounded_http
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
     with bounded_http():

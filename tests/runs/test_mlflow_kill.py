@@ -34,7 +34,7 @@ if stage == "building":  # MLflow has created its first tables, the migrations a
     import mlflow.store.db.utils as db_utils
     db_utils._upgrade_db = stop_here
 else:  # the MLflow run exists, its artifacts are being written
-    from mlstrat.runs import _mlflow
+    from mlstrat.integrations import _mlflow
     _mlflow._write_artifacts = stop_here
 from mlstrat.cli import app
 app(args)
