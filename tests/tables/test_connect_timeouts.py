@@ -93,20 +93,20 @@ def test_a_server_that_stops_answering_mid_query_is_one_line(preds, monkeypatch,
 
 def test_every_call_of_a_session_has_a_deadline(monkeypatch):
     """A query on a session that connected fine, then the server stops answering."""
-    from mlstrat.tables import _engine
+    from mlstrat.tables import _spark_connect
 
     fake = _DyingConnectServer(unavailable=False)
     server, port = _grpc_server(fake)
     address = f"sc://127.0.0.1:{port}"
     try:
-        session = _engine._connect_session(address, 1)
+        session = _spark_connect.remote_session(address, 1)
         with pytest.raises(Exception) as caught:
             session.range(3).count()
     finally:
         fake.release.set()
         server.stop(0)
-        _engine._CONNECT_SESSIONS.pop(address, None)
-    assert str(_engine.connect_failure(caught.value)) == (
+        _spark_connect.forget_session(address)
+    assert str(_spark_connect.connect_failure(caught.value)) == (
         f"engine {address}: the Spark Connect server did not answer within 1 s; check that it is running, "
         "or allow more time with MLSTRAT_SPARK_TIMEOUT (now 1 s)")
 
@@ -123,9 +123,9 @@ def test_another_grpc_service_is_one_line(preds):
 
 @pytest.mark.parametrize("fake", [silent_server, garbage_server])
 def test_a_socket_that_is_not_grpc_is_one_line(preds, monkeypatch, fake):
-    from mlstrat.tables import _engine
+    from mlstrat.tables import _spark_connect
 
-    monkeypatch.setattr(_engine, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(_spark_connect, "CONNECT_TIMEOUT", 0.5)
     with fake() as port:
         line = _metrics_line(preds, f"sc://127.0.0.1:{port}")
     assert line == (f"Error: engine sc://127.0.0.1:{port}: no Spark Connect server answered at "
@@ -142,7 +142,7 @@ def test_a_timeout_that_is_not_seconds_is_one_line(preds, monkeypatch, value):
 
 @pytest.mark.parametrize(("seconds", "budget"), [(1, 0.5), (10, 5), (300, 60), (3600, 60)])
 def test_retries_wait_at_most_half_the_timeout_and_a_minute(seconds, budget):
-    from mlstrat.tables._engine import _bounded_retries
+    from mlstrat.tables._spark_connect import _bounded_retries
 
     policy = _bounded_retries(seconds)
     waits, wait = [], policy.initial_backoff

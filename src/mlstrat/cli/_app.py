@@ -180,7 +180,7 @@ def _remote_failure(exc: Exception) -> Any:
 
     if "grpc" not in sys.modules:  # no Spark Connect session was ever opened
         return None
-    from mlstrat.tables._engine import connect_failure
+    from mlstrat.tables._spark_connect import connect_failure
 
     return connect_failure(exc)
 
