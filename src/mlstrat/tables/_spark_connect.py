@@ -52,7 +52,9 @@ def remote_session(address: str, timeout: float | None = None) -> Any:
         return session
     seconds = spark_timeout(timeout)
     try:
-        builder = DefaultChannelBuilder(address, channelOptions=_keepalive_options(seconds))
+        # no keepalive pings: Spark's server (grpc-java) answers pings more often than every five
+        # minutes with GOAWAY; a host that vanished is caught by the deadline instead
+        builder = DefaultChannelBuilder(address)
     except Exception as exc:
         raise ConfigError(f"engine {address}: not a Spark Connect address ({first_line(exc)}); "
                           "use sc://HOST:PORT") from None
@@ -89,13 +91,6 @@ def spark_timeout(timeout: float | None = None) -> float:
         raise ConfigError(f"Spark Connect timeout {raw!r} is not a positive number of seconds; "
                           f"set MLSTRAT_SPARK_TIMEOUT to e.g. {SPARK_TIMEOUT:g}")
     return seconds
-
-
-def _keepalive_options(seconds: float) -> list[tuple[str, Any]]:
-    """HTTP/2 pings so a server that vanished (host down, network cut) is noticed mid-stream."""
-    ping_ms = int(min(max(seconds / 4, 1.0), 30.0) * 1000)
-    return [("grpc.keepalive_time_ms", ping_ms), ("grpc.keepalive_timeout_ms", ping_ms),
-            ("grpc.keepalive_permit_without_calls", 0), ("grpc.http2.max_pings_without_data", 0)]
 
 
 def _bounded_retries(seconds: float) -> Any:
