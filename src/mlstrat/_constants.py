@@ -13,7 +13,7 @@ SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 #: How each split is written for humans.
 SPLIT_DISPLAY: dict[str, str] = {"train": "train", "train_dev": "train-dev", "dev": "dev", "test": "test"}
 
-#: The four components of the decomposition (METHOD.md §3), in the order of the ladder
+#: The four components of the decomposition (docs/method.md §3), in the order of the ladder
 #: human -> train -> train-dev -> dev -> test.
 COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 
