@@ -62,7 +62,8 @@ def _kill_at(stage: str, args: list[str], cwd) -> None:
 
 
 @pytest.fixture
-def two_runs(tmp_path):
+def two_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow keeps the artifacts of a SQLite store under ./mlruns
     preds = _predictions(tmp_path / "p.parquet", seed=11)
     store = RunStore(tmp_path / "runs.db")
     runs = [record_predictions_run("diagnose", preds, store=store, diagnosis=diagnose(str(preds)), note=note)
@@ -95,7 +96,6 @@ def test_export_killed_while_mlflow_builds_its_database(two_runs, tmp_path, monk
     _kill_at("building", ["runs", "export", *[r.id for r in runs], "--store", str(store.path), "--mlflow", uri],
              tmp_path)
     assert not (tmp_path / "mlflow.db").exists()  # never a half-built database under its own name
-    monkeypatch.chdir(tmp_path)  # MLflow keeps the artifacts of a SQLite store under ./mlruns
     done = _export(store, uri, *[r.id for r in runs])
     assert done.exit_code == 0, done.output
     assert done.stdout.count(" exported: MLflow run ") == 2
@@ -111,7 +111,6 @@ def test_export_killed_while_writing_a_run(two_runs, tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     MlflowClient(tracking_uri=uri).create_experiment("mlstrat")  # the database exists already
     _kill_at("artifacts", ["runs", "export", runs[0].id, "--store", str(store.path), "--mlflow", uri], tmp_path)
-    monkeypatch.chdir(tmp_path)  # MLflow keeps the artifacts of a SQLite store under ./mlruns
     done = _export(store, uri, *[r.id for r in runs])
     assert done.exit_code == 0, done.output
     assert done.stdout.count(" exported: MLflow run ") == 2, done.stdout  # not "already exported"
