@@ -406,12 +406,13 @@ def gradcheck_config(config: Any, *, rows: int = 64, mode: str = "auto", eps: fl
     import numpy as np
 
     from mlstrat.nn._data import load_dataset
+    from mlstrat.nn._fitter import Fitter
     from mlstrat.nn._model import cross_entropy_cost, masked_bce_cost
-    from mlstrat.nn._trainer import Fitter, build_network
+    from mlstrat.nn._setup import build_network
 
     if not config.data.manifest:
         raise ConfigError("[data] manifest is not set")
-    from mlstrat.nn._trainer import _resolve_loader
+    from mlstrat.nn._train import _resolve_loader
 
     if not config.multitask.tasks and _resolve_loader(config, con) == "stream":
         return _gradcheck_stream(config, rows=rows, mode=mode, eps=eps, directions=directions,
@@ -458,9 +459,10 @@ def _gradcheck_stream(config: Any, *, rows: int, mode: str, eps: float, directio
     """gradcheck_config for streamed data (image files, big manifests): the first ``rows`` train rows."""
     import numpy as np
 
+    from mlstrat.nn._fitter import StreamFitter
     from mlstrat.nn._model import cross_entropy_cost
+    from mlstrat.nn._setup import _build_network
     from mlstrat.nn._stream import StreamSource, TrainStream
-    from mlstrat.nn._trainer import StreamFitter, _build_network
 
     src = StreamSource.open(config.data.manifest, config.data, con=con)
     stats = src.scan()
