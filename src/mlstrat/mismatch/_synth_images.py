@@ -253,7 +253,7 @@ def domain_aucs(
     """Domain-classifier AUC of the target rows vs the source rows, then vs the synthesized rows.
 
     Features: image statistics, plus the pixels for feature-vector images."""
-    from mlstrat.mismatch._domain import domain_auc
+    from mlstrat.mismatch._adversarial import domain_auc
 
     def feats(imgs: Images, idx: np.ndarray | None) -> np.ndarray:
         stats = imgs.stats(idx)
