@@ -15,11 +15,11 @@ from mlstrat.mismatch._auc import Auc, delong_auc
 from mlstrat.mismatch._features import (
     FeatureMatrix,
     FeatureSpec,
-    _as_text,
     build_features,
     manifest_bases,
 )
 from mlstrat.mismatch._result import ErrorComparison, FeatureShift
+from mlstrat.mismatch._rows import as_text
 
 
 def _error_rows(
@@ -34,7 +34,7 @@ def _error_rows(
         )
     preds = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS)
     rows = preds.table.select("id", "split", "y_true", "y_pred").to_pyarrow().to_pylist()
-    index = {v: i for i, v in enumerate(_as_text(data.column(id_col).to_pylist()))}
+    index = {v: i for i, v in enumerate(as_text(data.column(id_col).to_pylist()))}
     wanted = [r for r in rows if r["split"] in ("train", "dev")]
     missing = [str(r["id"]) for r in wanted if str(r["id"]) not in index]
     if missing:
@@ -83,7 +83,7 @@ def _compare_errors(
     fm = build_features(
         data.take(pa.array(take)), fm_spec, source=name, bases=manifest_bases(manifest)
     )
-    groups_all = _as_text(data.column(group).to_pylist()) if group else None
+    groups_all = as_text(data.column(group).to_pylist()) if group else None
     n_w, n_r = len(wrong), len(right)
     X_w, X_r, X_t = fm.X[:n_w], fm.X[n_w : n_w + n_r], fm.X[n_w + n_r :]
     g = (lambda idx: groups_all[np.array(idx)]) if groups_all is not None else (lambda idx: None)

@@ -30,12 +30,12 @@ from mlstrat.mismatch._auc import delong_auc
 from mlstrat.mismatch._compare import _compare_errors, _error_rows
 from mlstrat.mismatch._features import (
     FeatureSpec,
-    _as_text,
     build_features,
     feature_columns,
     manifest_bases,
 )
 from mlstrat.mismatch._result import MismatchReport
+from mlstrat.mismatch._rows import as_text
 
 __all__ = ["analyze_mismatch"]
 
@@ -134,7 +134,7 @@ def analyze_mismatch(
     )  # type: ignore[arg-type]
     name, data, id_present = _read_manifest(manifest, spec, domain=domain, group=group, id_col=id_col,
                                             con=con)
-    dom = _as_text(data.column(domain).to_pylist())
+    dom = as_text(data.column(domain).to_pylist())
     target = str(target)
     sources = _source_values(dom, target, source, name=name, domain=domain)
     error_rows = (
@@ -148,7 +148,7 @@ def analyze_mismatch(
     sub = data.filter(used)
     fm = build_features(sub, spec, source=name, bases=manifest_bases(manifest))
     y = is_target[used].astype(int)
-    groups = _as_text(sub.column(group).to_pylist()) if group else None
+    groups = as_text(sub.column(group).to_pylist()) if group else None
 
     notes: list[str] = []
     cv = _cross_validate(

@@ -188,7 +188,3 @@ def build_features(
     return FeatureMatrix(
         np.concatenate([S, X], axis=1), list(IMAGE_STATS) + cols, "pixels+image_stats"
     )
-
-
-def _as_text(values: list[Any]) -> np.ndarray:
-    return np.array([None if v is None else str(v) for v in values], dtype=object)
