@@ -22,19 +22,21 @@ from mlstrat._numbers import did_you_mean
 from mlstrat.mismatch._adversarial import (
     MIN_AUC_ROWS,
     _cross_validate,
+    _CvResult,
     _few_rows_note,
     _shifts,
     _strength,
 )
-from mlstrat.mismatch._auc import delong_auc
+from mlstrat.mismatch._auc import Auc, delong_auc
 from mlstrat.mismatch._compare import _compare_errors, _error_rows
 from mlstrat.mismatch._features import (
+    FeatureMatrix,
     FeatureSpec,
     build_features,
     feature_columns,
     manifest_bases,
 )
-from mlstrat.mismatch._result import MismatchReport
+from mlstrat.mismatch._result import FeatureShift, MismatchReport
 from mlstrat.mismatch._rows import as_text
 
 __all__ = ["analyze_mismatch"]
@@ -151,36 +153,16 @@ def analyze_mismatch(
     groups = as_text(sub.column(group).to_pylist()) if group else None
 
     notes: list[str] = []
-    cv = _cross_validate(
-        fm.X, y, folds=folds, seed=seed, groups=groups, importance_repeats=importance_repeats
-    )
-    if cv.folds < folds:
-        notes.append(f"only {cv.folds} folds were possible (too few rows or groups on one side)")
-    auc = delong_auc(y, cv.oof, level=level)
-    shifts = _shifts(fm, y, cv, top)
-    n_small = int(min(y.sum(), (y == 0).sum()))
-    if n_small < MIN_AUC_ROWS:
-        side_name = f"{target!r} rows" if y.sum() <= (y == 0).sum() else "source rows"
-        notes.append(_few_rows_note(n_small, side_name, auc))
+    cv, auc, shifts = _classify(fm, y, groups, folds=folds, seed=seed, importance_repeats=importance_repeats,
+                                level=level, top=top, target=target, notes=notes)
     weights, summary = _likeness(sub, cv.oof, y, np.flatnonzero(used)[y == 0],
                                  id_col=id_col if id_present else None, domain=domain)
 
     errors = None
     if error_rows is not None:
-        errors = _compare_errors(
-            error_rows,
-            data,
-            fm_spec=spec,
-            manifest=manifest,
-            name=name,
-            folds=folds,
-            seed=seed,
-            top=top,
-            importance_repeats=importance_repeats,
-            level=level,
-            group=group,
-            notes=notes,
-        )
+        errors = _compare_errors(error_rows, data, fm_spec=spec, manifest=manifest, name=name, folds=folds,
+                                 seed=seed, top=top, importance_repeats=importance_repeats, level=level,
+                                 group=group, notes=notes)
     for note in notes:
         warnings.warn(note, MlstratWarning, stacklevel=2)
     return MismatchReport(
@@ -202,6 +184,25 @@ def analyze_mismatch(
         warnings=tuple(notes),
         weights=weights,
     )
+
+
+def _classify(fm: FeatureMatrix, y: np.ndarray, groups: np.ndarray | None, *, folds: int, seed: int,
+              importance_repeats: int, level: float, top: int, target: str,
+              notes: list[str]) -> tuple[_CvResult, Auc, tuple[FeatureShift, ...]]:
+    """The domain classifier, cross-validated: (its folds and out-of-fold probabilities, the AUC
+    with its interval, the features that separate the domains)."""
+    cv = _cross_validate(
+        fm.X, y, folds=folds, seed=seed, groups=groups, importance_repeats=importance_repeats
+    )
+    if cv.folds < folds:
+        notes.append(f"only {cv.folds} folds were possible (too few rows or groups on one side)")
+    auc = delong_auc(y, cv.oof, level=level)
+    shifts = _shifts(fm, y, cv, top)
+    n_small = int(min(y.sum(), (y == 0).sum()))
+    if n_small < MIN_AUC_ROWS:
+        side_name = f"{target!r} rows" if y.sum() <= (y == 0).sum() else "source rows"
+        notes.append(_few_rows_note(n_small, side_name, auc))
+    return cv, auc, shifts
 
 
 def _read_manifest(manifest: Any, spec: FeatureSpec, *, domain: str, group: str | None, id_col: str,
