@@ -7,7 +7,8 @@
 - :mod:`mlstrat.errors.ui` serves the sheet in the browser for tagging.
 """
 
-from mlstrat.errors._labels import LabelIssue, LabelIssues, NoiseRate, find_label_issues
+from mlstrat.errors._label_result import LabelIssue, LabelIssues, NoiseRate
+from mlstrat.errors._labels import find_label_issues
 from mlstrat.errors._sheet import SampleResult, Sheet, read_sheet, sample_errors
 from mlstrat.errors._summary import (
     CategoryDifference,
