@@ -9,7 +9,8 @@
 
 from mlstrat.errors._label_result import LabelIssue, LabelIssues, NoiseRate
 from mlstrat.errors._labels import find_label_issues
-from mlstrat.errors._sheet import SampleResult, Sheet, read_sheet, sample_errors
+from mlstrat.errors._sample import SampleResult, sample_errors
+from mlstrat.errors._sheet import Sheet, read_sheet
 from mlstrat.errors._summary import (
     CategoryDifference,
     CategoryShare,
