@@ -48,57 +48,6 @@ from mlstrat.nn._setup import (
 __all__ = ["train"]
 
 
-def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
-                   dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
-    """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
-    history, probabilities; None on a DDP rank other than 0, which neither predicts nor writes)."""
-    seed = config.optim.seed
-    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
-    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
-    if not ds.tasks and n_outputs < 2:
-        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
-                         "classification needs at least two")
-    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts
-    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
-    with _threads(pinned), torch.random.fork_rng(devices=[]):
-        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
-        # from `generator`, the same on every rank
-        torch.manual_seed(seed if dist is None else dist.seed(seed))
-        generator = torch.Generator().manual_seed(seed)
-        X_train_raw = ds.X[train_rows]  # (m, F)
-        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
-        model.to(device)
-        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
-        y_train = _target_tensor(ds, train_rows, device)
-        w_train = None
-        if ds.weights is not None:  # importance weights of the train rows, in the features' dtype
-            w_train = torch.from_numpy(ds.weights[train_rows]).to(device=device, dtype=X_train.dtype)
-        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
-        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
-        augment = None
-        if config.regularization.augment:
-            augment = _augmenter(config, X_train_raw, normalizer, device,
-                                 seed if dist is None else dist.seed(seed))
-        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
-        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
-        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader, dist=dist, w_train=w_train)
-        if not dev_rows.any():
-            import warnings
-
-            from mlstrat._exceptions import MlstratWarning
-
-            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
-                          MlstratWarning, stacklevel=4)
-        history = fitter.fit(progress=progress)
-        history["threads"] = threads
-        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
-            return model, normalizer, history, None
-        model.cpu()
-        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
-    return model, normalizer, history, proba
-
-
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False, test: bool = False, store: Any = None) -> TrainResult:
     """Train a network as configured and write its run directory.
@@ -211,6 +160,57 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
                        seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
+
+
+def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
+                   dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
+    """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
+    history, probabilities; None on a DDP rank other than 0, which neither predicts nor writes)."""
+    seed = config.optim.seed
+    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
+    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
+    if not ds.tasks and n_outputs < 2:
+        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
+                         "classification needs at least two")
+    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts
+    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
+    with _threads(pinned), torch.random.fork_rng(devices=[]):
+        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
+        # from `generator`, the same on every rank
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
+        model.to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
+        y_train = _target_tensor(ds, train_rows, device)
+        w_train = None
+        if ds.weights is not None:  # importance weights of the train rows, in the features' dtype
+            w_train = torch.from_numpy(ds.weights[train_rows]).to(device=device, dtype=X_train.dtype)
+        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
+        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
+        augment = None
+        if config.regularization.augment:
+            augment = _augmenter(config, X_train_raw, normalizer, device,
+                                 seed if dist is None else dist.seed(seed))
+        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
+        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
+                        augment=augment, loader=loader, dist=dist, w_train=w_train)
+        if not dev_rows.any():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=4)
+        history = fitter.fit(progress=progress)
+        history["threads"] = threads
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return model, normalizer, history, None
+        model.cpu()
+        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    return model, normalizer, history, proba
 
 
 # -- the streaming path ([data] loader = "stream") ------------------------------------------------
