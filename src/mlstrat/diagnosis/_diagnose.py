@@ -315,10 +315,10 @@ def _test_notes(
     if "test" not in estimates:
         if not pred.sizes.get("test"):
             return []
-        from mlstrat.runs._looks import sealed_warning
+        from mlstrat.sealing._looks import sealed_warning
 
         return [DiagnosisWarning(**sealed_warning(pred.sizes["test"]))]
-    from mlstrat.runs._looks import count_test_look
+    from mlstrat.sealing._looks import count_test_look
 
     look = count_test_look(
         predictions if isinstance(predictions, (str, os.PathLike)) else pred.table,

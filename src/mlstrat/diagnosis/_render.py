@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-from mlstrat._numbers import format_rate
-from mlstrat.diagnosis._sentences import PROBLEM_LABELS
 from mlstrat.diagnosis._results import COMPONENTS, Diagnosis
+from mlstrat.diagnosis._sentences import PROBLEM_LABELS
+from mlstrat.display._numbers import format_rate
 
 __all__ = ["render_diagnosis", "component_bar"]
 

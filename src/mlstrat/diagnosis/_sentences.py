@@ -9,7 +9,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 from mlstrat._constants import SPLIT_DISPLAY
-from mlstrat._numbers import format_rate
 from mlstrat.diagnosis._decompose import at_least
 from mlstrat.diagnosis._results import (
     Component,
@@ -17,6 +16,7 @@ from mlstrat.diagnosis._results import (
     ErrorEstimate,
     HumanReference,
 )
+from mlstrat.display._numbers import format_rate
 from mlstrat.metrics._intervals import Z95, needed_size_sd, settling_size
 from mlstrat.metrics._spec import MetricSpec
 

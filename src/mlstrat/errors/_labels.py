@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
-from mlstrat.errors._common import label_text
+from mlstrat._labels import label_text
 from mlstrat.errors._confident import (
     METHODS,
     RANKINGS,

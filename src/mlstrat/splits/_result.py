@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
+
 __all__ = ["SplitResult"]
 
 
 @dataclass(frozen=True)
-class SplitResult:
+class SplitResult(NotebookRepr):
     """The manifest with its ``split`` column, and the summary of how it was made.
 
     Attributes
@@ -42,16 +44,6 @@ class SplitResult:
     def leakage(self) -> bool:
         """True when an id, group or identical content sits in two splits."""
         return bool(self.summary["checks"]["leakage"]["found"])
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.summary)
