@@ -613,17 +613,15 @@ class DuckDBEngine(Engine):
         return Written(path=path, directory=False, format=fmt, engine=self.label)
 
     def _write(self, expr: Any, path: str, fmt: str) -> None:
-        con = self.backend
-        if fmt == "parquet":
-            con.to_parquet(expr, path)
-        elif fmt == "csv":
-            con.to_csv(expr, path)
-        else:  # ibis has no to_json; DuckDB's COPY writes JSON lines
-            import ibis
-            import sqlglot
+        import sqlglot
 
-            target = sqlglot.exp.Literal.string(path).sql(dialect="duckdb")
-            con.raw_sql(f"COPY ({ibis.to_sql(expr, dialect='duckdb')}) TO {target} (FORMAT JSON)").fetchall()
+        con = self.backend
+        # the path reaches DuckDB as a literal quoted by sqlglot: Ibis' to_csv/to_parquet quote it
+        # with Python's repr, which DuckDB reads differently for a backslash or a control character
+        target = sqlglot.exp.Literal.string(path).sql(dialect="duckdb")
+        options = {"parquet": "FORMAT PARQUET", "csv": "FORMAT CSV, HEADER", "json": "FORMAT JSON"}[fmt]
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables, as Ibis' own writers do
+        con.raw_sql(f"COPY ({con.compile(expr)}) TO {target} ({options})").fetchall()
 
     def hex_to_int(self, hexits: Any) -> Any:
         import ibis
@@ -710,7 +708,7 @@ class SparkEngine(Engine):
              text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
         if not is_uri(path):  # a Spark Connect server resolves a relative path in its own directory
-            path = str(Path(path).absolute())
+            path = _hadoop_literal(str(Path(path).absolute()))
         reader = self.session.read
         if fmt == "parquet":
             frame = reader.parquet(path)
@@ -752,31 +750,13 @@ class SparkEngine(Engine):
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
     def write(self, expr: Any, path: str, fmt: str, *, force: bool, keep_order: bool = True) -> Written:
-        """Spark writes a directory of part files; a local one appears whole (temp dir + rename)."""
+        """Spark writes a directory of part files at ``path`` (``write_table`` gives a local output
+        a temporary folder, renamed into place when whole)."""
         writer = self.dataframe(expr).write.format(fmt)
         if fmt == "csv":
             writer = writer.option("header", "true")
-        if is_uri(path) and not path.startswith("file://"):
-            writer.mode("overwrite" if force else "errorifexists").save(path)
-            return Written(path=path, directory=True, format=fmt, engine=self.label)
-        final = Path(path[len("file://"):] if path.startswith("file://") else path)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{next(_NAMES)}.tmp")
-        try:
-            writer.mode("overwrite").save(str(tmp.absolute()))
-            if not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
-                from mlstrat._exceptions import InputError
-
-                raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
-                                 "which this machine does not see; give a path both see (a shared "
-                                 "mount) or a URI (s3a://, hdfs://, abfss://)")
-            if final.is_dir():
-                shutil.rmtree(final)
-            elif final.exists():
-                final.unlink()
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return Written(path=str(final), directory=True, format=fmt, engine=self.label)
+        writer.mode("overwrite" if force else "errorifexists").save(path)
+        return Written(path=path, directory=True, format=fmt, engine=self.label)
 
     def hex_to_int(self, hexits: Any) -> Any:
         return _spark_conv(hexits, 16, 10).cast("int64")
@@ -803,6 +783,12 @@ def _duckdb_md5_number(value: Any) -> Any:
         ...
 
     return md5_number(value)
+
+
+def _hadoop_literal(path: str) -> str:
+    """``path`` with Hadoop's glob characters escaped: Spark reads ``a[1].csv`` as that file, not a
+    pattern."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
 
 
 def _spark_csv(session: Any, path: str, text_columns: Sequence[str]) -> Any:
