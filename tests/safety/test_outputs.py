@@ -200,3 +200,21 @@ def test_a_failing_engine_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="the engine failed mid-write"):
         write_table(pa.table({"a": [1]}), tmp_path / "o.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_curve_force_replaces_its_own_output_folder(tmp_path):
+    from tests.nn.conftest import split_digits
+
+    pq.write_table(split_digits().slice(0, 300), tmp_path / "split.parquet")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[data]\nmanifest = "{tmp_path / "split.parquet"}"\nfeature_prefix = "px_"\n'
+                      '[model]\nhidden = [8]\n[optim]\nepochs = 1\n')
+    args = ["curve", str(config), "--sizes", "50%,100%", "-o", str(tmp_path / "curve"), "--no-record", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert "the folder is not empty; give another --output or --force" in " ".join(refused.output.split())
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert forced.output == first.output

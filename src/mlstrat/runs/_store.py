@@ -168,6 +168,10 @@ class RunStore:
                 self._prepare_retrying(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            from mlstrat.tables._outputs import is_no_space, no_space_error
+
+            if is_no_space(exc):  # a full disk while creating the schema is no sign of a foreign file
+                raise no_space_error(self.path, fix="pass another --store") from None
             raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
                              "pass another --store") from None
         except BaseException:
@@ -284,7 +288,9 @@ class RunStore:
         artifacts_text = str(Path(artifacts).absolute()) if artifacts is not None else None
         counts = test_fingerprint is not None and _evaluates_test(metrics_doc, diagnosis_doc)
         created = _now()
-        with _closing(self._writer()) as conn:
+        from mlstrat.tables._outputs import reporting_full_disk
+
+        with reporting_full_disk(self.path, fix="pass another --store"), _closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 evaluations = None
@@ -307,7 +313,7 @@ class RunStore:
                      note, test_fingerprint, evaluations))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         if evaluations is not None and count_test:
             self._warn_reuse(test_fingerprint, evaluations)
@@ -349,13 +355,15 @@ class RunStore:
         """
         if not isinstance(test_fingerprint, str) or not test_fingerprint:
             raise InputError(f"test_fingerprint: expected a non-empty string, got {test_fingerprint!r}")
-        with _closing(self._writer()) as conn:
+        from mlstrat.tables._outputs import reporting_full_disk
+
+        with reporting_full_disk(self.path, fix="pass another --store"), _closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 count = self._increment(conn, test_fingerprint, _now())
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         self._warn_reuse(test_fingerprint, count)
         return count
@@ -458,6 +466,16 @@ class RunStore:
         if isinstance(run_ids, str):
             run_ids = [run_ids]
         return compare_runs([self.get(r) for r in run_ids], ignore=ignore)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already (it rolls back by itself on a full
+    disk): a failing ROLLBACK must not hide the error that caused it."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class _closing:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlstrat._exceptions import InputError, MlstratError
 
-__all__ = ["temp_path", "publish", "remove_path", "is_table_folder", "is_no_space", "no_space_error",
+__all__ = ["DiskFullError", "temp_path", "publish", "remove_path", "is_table_folder", "is_no_space", "no_space_error",
            "reporting_full_disk", "atomic_write_bytes", "atomic_write_text"]
 
 #: errno values that mean "the device (or the user's quota) is full"
@@ -22,6 +22,14 @@ _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
 #: entries a Spark (Hadoop) writer puts in an output folder; a folder of nothing else is a table
 _SPARK_ENTRIES = ("part-", "_SUCCESS", "_committed_", "_started_", ".part-", "._SUCCESS")
+
+
+class DiskFullError(InputError):
+    """The disk (or quota) filled up while writing :attr:`path`."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def is_no_space(exc: BaseException) -> bool:
@@ -35,16 +43,22 @@ def is_no_space(exc: BaseException) -> bool:
     return any(words in text for words in _FULL_TEXTS)
 
 
-def no_space_error(path: str | os.PathLike, *, fix: str = "choose another -o path") -> InputError:
+def no_space_error(path: str | os.PathLike, *, fix: str = "choose another -o path") -> DiskFullError:
     """The one line for a full disk: the path that could not be written, and what to do."""
-    return InputError(f"{os.fspath(path)}: no space left on device; free some space or {fix}")
+    return DiskFullError(f"{os.fspath(path)}: no space left on device; free some space or {fix}",
+                         path=os.fspath(path))
 
 
 @contextmanager
 def reporting_full_disk(path: str | os.PathLike, *, fix: str = "choose another -o path") -> Iterator[None]:
-    """Turn a full-disk error raised inside the block into :func:`no_space_error` for ``path``."""
+    """Turn a full-disk error raised inside the block into :func:`no_space_error` for ``path``
+    (also one already raised for a file inside ``path``, such as a run folder's model file)."""
     try:
         yield
+    except DiskFullError as exc:
+        if exc.path == os.fspath(path):
+            raise
+        raise no_space_error(path, fix=fix) from None
     except MlstratError:
         raise
     except Exception as exc:
