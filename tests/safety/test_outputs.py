@@ -202,6 +202,7 @@ def test_a_failing_engine_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_curve_force_replaces_its_own_output_folder(tmp_path):
     from tests.nn.conftest import split_digits
 
