@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["SPLITS", "SPLIT_DISPLAY"]
 
-#: The four splits, in the order of the method (METHOD.md §1).
+#: The four splits, in the order of the method (docs/method.md §1).
 SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 
 #: How each split is written for humans.

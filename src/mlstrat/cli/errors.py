@@ -1,4 +1,4 @@
-"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (METHOD.md §4)."""
+"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ __all__ = [
     "Diagnosis",
 ]
 
-#: The four components of METHOD.md §3, in the order of the ladder human -> train -> ... -> test.
+#: The components of docs/method.md §3, in the order of the ladder human -> train -> ... -> test.
 COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 
 

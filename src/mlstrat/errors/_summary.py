@@ -1,4 +1,4 @@
-"""From a tagged sheet to shares, ceilings and the mislabeled split of the error (METHOD.md §4).
+"""A tagged sheet -> shares, ceilings and the mislabeled split of the error (docs/method.md §4).
 
 For each category: ``share = tagged with it / examined errors``, where the examined errors
 are every sampled mistake that was reviewed, including those that fit no category (they are
@@ -438,7 +438,7 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
 def compare_sheets(
     first: str | os.PathLike, second: str | os.PathLike, *, mislabeled: str = "mislabeled"
 ) -> SheetComparison:
-    """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, METHOD.md §4).
+    """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, docs/method.md §4).
 
     For every category present in either sheet: both shares (over each sheet's examined
     errors, the rule of :func:`summarize_sheet`), the difference (second - first) and its 95%

@@ -12,7 +12,7 @@ from mlstrat._numbers import finite_or_none
 __all__ = ["Run", "COMPONENTS", "COMPONENT_DISPLAY", "split_errors", "components_of",
            "bayes_proxy", "format_pct", "format_figure", "is_rate_metric"]
 
-#: The four components of the decomposition, in the order of the staircase (METHOD.md §3).
+#: The four components of the decomposition, in the order of the staircase (docs/method.md §3).
 COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 
 COMPONENT_DISPLAY: dict[str, str] = {

@@ -207,7 +207,7 @@ def split(
     Parameters
     ----------
     manifest : path-like, DataFrame, pyarrow.Table or ibis.Table
-        One row per example (DESIGN.md's manifest table).
+        One row per example (a manifest table, docs/guide/split.md).
     id : str, default="id"
         Unique, non-null example id; hashed as its text when there are no groups.
     label : str, default=None

@@ -373,7 +373,7 @@ class Engine:
 
 
 def unit_hash(engine: Engine, key: Any, salt: str) -> Any:
-    """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (DESIGN.md).
+    """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (docs/method.md §1).
 
     The salt enters as an Ibis literal, so each dialect quotes it itself: quotes and
     backslashes hash the same on every engine.
