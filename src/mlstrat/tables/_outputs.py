@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlstrat._exceptions import InputError, MlstratError
+from mlstrat.tables._files import pid_alive
 
 __all__ = ["DiskFullError", "temp_path", "publish", "remove_path", "is_table_folder", "is_no_space", "no_space_error",
            "reporting_full_disk", "atomic_write_bytes", "atomic_write_text"]
@@ -88,8 +89,6 @@ def temp_path(final: Path, *, suffix: str | None = None) -> Path:
 
 def remove_stale_temps(final: Path) -> None:
     """Remove the temporary files and folders of ``final`` whose writing process no longer exists."""
-    from mlstrat.tables._engine import _pid_alive
-
     prefix = _temp_prefix(final)
     try:
         entries = list(final.parent.iterdir())
@@ -100,7 +99,7 @@ def remove_stale_temps(final: Path) -> None:
         if not (name.startswith(prefix) and ".tmp" in name[len(prefix):]):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             remove_path(entry)
 
 
