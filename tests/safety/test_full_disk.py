@@ -66,7 +66,7 @@ def test_a_full_disk_while_writing_an_output_is_one_line(preds, tmp_path, monkey
 
 def test_a_full_disk_while_creating_the_run_store_is_not_called_a_foreign_file(preds, tmp_path, monkeypatch):
     store = tmp_path / "runs.db"
-    monkeypatch.setattr("mlstrat.runs._store.migrate", _sqlite_full)
+    monkeypatch.setattr("mlstrat.sealing._ledger.migrate", _sqlite_full)
     res = runner.invoke(app, ["diagnose", str(preds), "--store", str(store)])
     assert res.exit_code == 2, res.output
     assert f"{store}: {FULL}; free some space or pass another --store" in _line(res)
