@@ -296,27 +296,39 @@ def _failure(store: TagStore, exc: Exception) -> Response | None:
     return None
 
 
-def _change(action: str) -> Any:
-    """The POST handler of ``/api/<action>``."""
+async def _change(request: Request, action: str) -> Response:
+    """Validate the body of a POST to ``/api/<action>``, apply it off the event loop, answer."""
+    from starlette.concurrency import run_in_threadpool
 
-    async def handler(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
+    store = _ui(request).store
+    try:
+        body = parse_body(await _read_capped(request), action)
+    except BadRequest as exc:
+        return _error(str(exc), 400)
+    try:
+        result = await run_in_threadpool(_apply, store, action, body)
+    except Exception as exc:
+        answer = _failure(store, exc)
+        if answer is None:
+            raise
+        return answer
+    return _secure(JSONResponse(_finite(result)))
 
-        store = _ui(request).store
-        try:
-            body = parse_body(await _read_capped(request), action)
-        except BadRequest as exc:
-            return _error(str(exc), 400)
-        try:
-            result = await run_in_threadpool(_apply, store, action, body)
-        except Exception as exc:
-            answer = _failure(store, exc)
-            if answer is None:
-                raise
-            return answer
-        return _secure(JSONResponse(_finite(result)))
 
-    return handler
+async def _api_tag(request: Request) -> Response:
+    return await _change(request, "tag")
+
+
+async def _api_comment(request: Request) -> Response:
+    return await _change(request, "comment")
+
+
+async def _api_category(request: Request) -> Response:
+    return await _change(request, "category")
+
+
+async def _api_position(request: Request) -> Response:
+    return await _change(request, "position")
 
 
 _ROUTES = [
@@ -325,8 +337,10 @@ _ROUTES = [
     Route("/file/{path:path}", _file),
     Route("/api/state", _api_state),
     Route("/api/rows/{pos}", _api_row),
-    *(Route(f"/api/{action}", _change(action), methods=["POST"])
-      for action in ("tag", "comment", "category", "position")),
+    Route("/api/tag", _api_tag, methods=["POST"]),
+    Route("/api/comment", _api_comment, methods=["POST"]),
+    Route("/api/category", _api_category, methods=["POST"]),
+    Route("/api/position", _api_position, methods=["POST"]),
 ]
 
 
