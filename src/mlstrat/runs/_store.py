@@ -283,11 +283,21 @@ class RunStore(LookLedger):
         from each run to the next, and which config keys differ.
 
         Warns (in :attr:`Comparison.warnings`) when a step changed several knobs at once: the
-        method's orthogonalization is one knob at a time.
+        method's orthogonalization is one knob at a time. Each step's dev change is paired on
+        the runs' kept per-row dev results when both have them on the same rows.
         """
         if isinstance(run_ids, str):
             run_ids = [run_ids]
-        return compare_runs([self.get(r) for r in run_ids], ignore=ignore)
+        return compare_runs([self.get(r) for r in run_ids], ignore=ignore, rows=self.dev_rows)
+
+    def dev_rows(self, run: Run | str) -> Any:
+        """The run's per-row dev results (:class:`~mlstrat.runs._rows.DevRows`, with its dev
+        fingerprint), kept in ``artifacts_root / <run_id> / dev_rows.parquet``; ``None`` when
+        the run did not keep them."""
+        from mlstrat.runs._rows import dev_rows_path, read_dev_rows
+
+        run_id = run.id if isinstance(run, Run) else self.get(run).id
+        return read_dev_rows(dev_rows_path(self, run_id))
 
 
 def _dump(doc: dict[str, Any] | None) -> str | None:
