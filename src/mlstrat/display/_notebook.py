@@ -183,6 +183,28 @@ def _mismatch_text(m: Mapping[str, Any]) -> str:
     return f"<MismatchReport {m.get('target')} vs {', '.join(m.get('source') or [])}: AUC {auc:.3f}, {m.get('strength')}>"
 
 
+# -- operating point ------------------------------------------------------------------------
+
+
+def _threshold_html(o: Mapping[str, Any]) -> str:
+    if not o.get("feasible"):
+        return _box("Operating point", _p(str(o.get("message") or "")))
+    rows = [(p["split"], p["n"], *(f"{_pct(p.get(k))} ({_ci(p.get(k + '_ci'))})"
+                                   for k in ("precision", "recall", "f1", "fpr")))
+            for p in (o.get("dev"), o.get("test")) if p]
+    head = (f"threshold {o.get('threshold'):.6g} on {o.get('score_column')}: maximize {o.get('maximize')}"
+            + (f" with {', '.join(o.get('require') or [])}" if o.get("require") else ""))
+    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows))
+
+
+def _threshold_text(o: Mapping[str, Any]) -> str:
+    if not o.get("feasible"):
+        return f"<OperatingPoint infeasible: {o.get('message')}>"
+    dev = o.get("dev") or {}
+    return (f"<OperatingPoint threshold {o.get('threshold'):.6g}: dev precision {_pct(dev.get('precision'))}, "
+            f"recall {_pct(dev.get('recall'))}>")
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -190,6 +212,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "SplitResult": (_split_html, _split_text),
     "Comparison": (_comparison_html, _comparison_text),
     "MismatchReport": (_mismatch_html, _mismatch_text),
+    "OperatingPoint": (_threshold_html, _threshold_text),
 }
 
 
