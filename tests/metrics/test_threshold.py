@@ -152,3 +152,12 @@ def test_notebook_display():
     assert isinstance(point, OperatingPoint)
     assert repr(point) == "<OperatingPoint threshold 0.7: dev precision 66.7%, recall 100.0%>"
     assert "Operating point" in point._repr_html_() and "<td>dev</td>" in point._repr_html_()
+
+
+@pytest.mark.parametrize("value", ["x", "inf", ""])
+def test_scores_that_are_not_finite_numbers_are_refused(tmp_path, value):
+    path = tmp_path / "pred.csv"
+    path.write_text(f"id,split,y_true,y_pred,proba_a,proba_b\n1,dev,a,a,0.8,{value}\n2,dev,b,b,0.1,0.9\n")
+    with pytest.raises(InputError, match=r"pred.csv: column 'proba_b' has missing, non-numeric or infinite "
+                                         r"scores on the dev split; give every row a probability$"):
+        choose_threshold(path)

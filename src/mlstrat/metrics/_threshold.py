@@ -237,11 +237,12 @@ def _positive_column(proba_columns: dict[str, str], positive: Any, source: str) 
 def _arrays(table: Any, split: str, column: str, positive: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     """(1 for the positive class else 0, score) of one split's rows: two columns pulled."""
     part = table.filter(table["split"] == split).select(
-        y=table["y_true"].cast("string"), score=table[column].cast("float64")).to_pyarrow()
+        y=table["y_true"].cast("string"), score=table[column].try_cast("float64")).to_pyarrow()
     y = np.asarray(part.column("y").to_pylist(), dtype=object) == positive
-    score = part.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-    if np.isnan(score).any():
-        raise InputError(f"{source}: column {column!r} has missing or NaN scores on the {split} split")
+    score = np.asarray(part.column("score").to_pylist(), dtype=np.float64)  # None (no number) -> nan
+    if not np.isfinite(score).all():
+        raise InputError(f"{source}: column {column!r} has missing, non-numeric or infinite scores on the "
+                         f"{split} split; give every row a probability")
     return y.astype(np.int64), score
 
 
