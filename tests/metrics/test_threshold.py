@@ -95,7 +95,7 @@ def test_ties_go_to_the_higher_threshold():
     assert choose_threshold(table(y, score), maximize="precision").threshold == 0.9
 
 
-def test_one_vs_rest_for_a_chosen_class(breast_cancer):
+def test_one_vs_rest_for_a_chosen_class():
     rng = np.random.default_rng(0)
     n = 240
     y = rng.choice(["cat", "dog", "fox"], n)
