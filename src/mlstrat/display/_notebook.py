@@ -205,6 +205,17 @@ def _threshold_text(o: Mapping[str, Any]) -> str:
             f"recall {_pct(dev.get('recall'))}>")
 
 
+def _data_checks_html(c: Mapping[str, Any]) -> str:
+    rows = [(f["check"], f["column"] or "-", f["count"], f["message"], f["fix"]) for f in c.get("findings", [])]
+    found = _table(("check", "column", "count", "finding", "fix"), rows) if rows else _p("nothing found", "muted")
+    return _box(f"Data checks: {c.get('source')} ({c.get('rows', 0):,} rows)", found)
+
+
+def _data_checks_text(c: Mapping[str, Any]) -> str:
+    checks = sorted({f["check"] for f in c.get("findings", [])})
+    return f"<DataChecks {c.get('rows', 0):,} rows: {', '.join(checks) if checks else 'nothing found'}>"
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -213,6 +224,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "Comparison": (_comparison_html, _comparison_text),
     "MismatchReport": (_mismatch_html, _mismatch_text),
     "OperatingPoint": (_threshold_html, _threshold_text),
+    "DataChecks": (_data_checks_html, _data_checks_text),
 }
 
 
