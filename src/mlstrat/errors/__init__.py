@@ -3,12 +3,16 @@
 - :func:`sample_errors` writes a seeded sample of misclassified rows as a CSV sheet to tag;
 - :func:`summarize_sheet` turns the tags into shares, ceilings and the mislabeled split;
 - :func:`compare_sheets` sets two sheets (dev and test) side by side;
+- :func:`slice_metrics` breaks a split's metric down by columns (intervals, shares, ceilings);
+- :func:`find_slices` finds the cohorts where the model fails most (SliceLine score, BH);
 - :func:`find_label_issues` finds suspect labels by confident learning;
 - :mod:`mlstrat.errors.ui` serves the sheet in the browser for tagging.
 """
 
+from mlstrat.errors._by import SliceFigure, SliceMetrics, slice_metrics
 from mlstrat.errors._labels import LabelIssue, LabelIssues, NoiseRate, find_label_issues
 from mlstrat.errors._sheet import SampleResult, Sheet, read_sheet, sample_errors
+from mlstrat.errors._slices import Slice, SliceReport, find_slices
 from mlstrat.errors._summary import (
     CategoryDifference,
     CategoryShare,
@@ -30,9 +34,15 @@ __all__ = [
     "SampleResult",
     "Sheet",
     "SheetComparison",
+    "Slice",
+    "SliceFigure",
+    "SliceMetrics",
+    "SliceReport",
     "compare_sheets",
     "find_label_issues",
+    "find_slices",
     "read_sheet",
     "sample_errors",
+    "slice_metrics",
     "summarize_sheet",
 ]
