@@ -281,6 +281,8 @@ def find_slices(predictions: Any, *, split: str = "dev", columns: Sequence[str] 
     -------
     SliceReport
     """
+    import ibis
+
     _check(max_depth, alpha, fdr, top, min_support)
     spec = slice_spec(metric)
     if spec.kind not in _KINDS or spec.higher_is_better:
@@ -288,9 +290,10 @@ def find_slices(predictions: Any, *, split: str = "dev", columns: Sequence[str] 
                           "loss; use error, mae, rmse or mean:COL")
     pred, t = open_split(predictions, spec, split, weight=None, con=con)
     keys = plan_keys(t, slice_columns(t, columns, source=pred.source), bins=bins)
-    x, d = row_terms(t, spec)
-    total = as_sums(group_sums(t, {}, x, d).to_pyarrow().to_pylist()[0])
-    found = _search(t, keys, x, d, total, max_depth=max_depth, min_support=min_support)
+    keyed = _keyed(t, keys, spec, con)
+    x, d = keyed._x, ibis.literal(1.0, "float64")
+    total = as_sums(group_sums(keyed, {}, x, d).to_pyarrow().to_pylist()[0])
+    found = _search(keyed, len(keys), total, max_depth=max_depth, min_support=min_support)
     tested = [s for level in found for s in level]
     slices = _rank(spec, keys, tested, total, alpha=alpha)
     q_values = benjamini_hochberg([s.p_value for s in slices])
@@ -306,6 +309,15 @@ def find_slices(predictions: Any, *, split: str = "dev", columns: Sequence[str] 
                        levels=tuple(len(level) for level in found))
 
 
+def _keyed(t: Any, keys: Sequence[ColumnKey], spec: MetricSpec, con: Any) -> Any:
+    """The split's rows as their loss ``_x`` and keys ``_k0, _k1, ...``, computed once and
+    kept by the engine: every GROUP BY of the search then reads these few columns only."""
+    from mlstrat.tables import engine_of
+
+    x, _ = row_terms(t, spec)
+    return engine_of(con).materialize(t.select(_x=x, **{f"_k{i}": k.expr(t) for i, k in enumerate(keys)}))
+
+
 def _with_q(s: Slice, q: float) -> Slice:
     from dataclasses import replace
 
@@ -315,26 +327,25 @@ def _with_q(s: Slice, q: float) -> Slice:
 Candidate = tuple[tuple[int, ...], tuple[Any, ...], dict[str, float]]
 
 
-def _search(t: Any, keys: Sequence[ColumnKey], x: Any, d: Any, total: dict[str, float], *,
+def _search(t: Any, width: int, total: dict[str, float], *,
             max_depth: int, min_support: int) -> list[list[Candidate]]:
     """Level by level: the candidates with at least ``min_support`` rows (below the whole split).
 
-    A slice is extended only when it has ``min_support`` rows and some error (a child
-    has at most its parent's rows and errors); a level-``l`` slice is evaluated only when
-    all its ``l`` parents were extensible.
+    ``t`` holds the keys ``_k0 .. _k{width-1}``. A slice is extended only when it has
+    ``min_support`` rows and some error (a child has at most its parent's rows and errors);
+    a level-``l`` slice is evaluated only when all its ``l`` parents were extensible.
     """
     levels: list[list[Candidate]] = []
     alive: set[tuple[tuple[int, ...], tuple[Any, ...]]] = set()
-    for depth in range(1, min(max_depth, len(keys)) + 1):
+    for depth in range(1, min(max_depth, width) + 1):
         level: list[Candidate] = []
         grown: set[tuple[tuple[int, ...], tuple[Any, ...]]] = set()
-        for cols in itertools.combinations(range(len(keys)), depth):
+        for cols in itertools.combinations(range(width), depth):
             if depth > 1 and not _parents_alive(cols, alive):
                 continue
-            names = {f"_k{j}": keys[c].expr(t) for j, c in enumerate(cols)}
-            rows = group_sums(t, names, x, d).to_pyarrow().to_pylist()
+            rows = _level_sums(t, [f"_k{c}" for c in cols])
             for row in rows:
-                values = tuple(row[f"_k{j}"] for j in range(depth))
+                values = tuple(row[f"_g{j}"] for j in range(depth))
                 sums = as_sums(row)
                 if sums["n"] < min_support:
                     continue
@@ -349,6 +360,19 @@ def _search(t: Any, keys: Sequence[ColumnKey], x: Any, d: Any, total: dict[str, 
         if not alive:
             break
     return levels
+
+
+def _level_sums(t: Any, keys: list[str]) -> list[dict[str, Any]]:
+    """``GROUP BY keys`` of the keyed table: ``n``, ``x``, ``xx`` (the sums a search needs;
+    the others follow, as every row's denominator is 1), keys renamed ``_g0, _g1, ...``."""
+    import ibis
+
+    grouped = t.group_by({f"_g{j}": t[k] for j, k in enumerate(keys)}).aggregate(
+        n=ibis._.count(), x=t._x.sum(), xx=(t._x * t._x).sum())
+    rows = grouped.to_pyarrow().to_pylist()
+    for row in rows:
+        row.update(d=row["n"], dd=row["n"], xd=row["x"])
+    return rows
 
 
 def _parents(cols: tuple[int, ...], values: tuple[Any, ...]) -> list[tuple[tuple[int, ...], tuple[Any, ...]]]:

@@ -160,35 +160,33 @@ def _is_binnable(dtype: Any) -> bool:
     return bool(dtype.is_numeric() and not dtype.is_boolean())
 
 
-def plan_keys(table: Any, columns: Sequence[str], *, bins: int) -> list[ColumnKey]:
-    """One engine aggregation: each column's distinct count and, for numbers, its quantiles.
+def _many_values(table: Any, column: str, bins: int) -> bool:
+    """More than ``bins`` distinct values? (a DISTINCT ... LIMIT stops early: no full count)."""
+    distinct = table.select(table[column]).distinct().limit(bins + 1)
+    return int(distinct.count().to_pyarrow().as_py()) > bins
 
-    A number with more distinct values than ``bins`` is cut at the ``i / bins`` quantiles
-    (repeated edges merged, so a column with a heavy value has fewer bins); anything else
-    keeps its values.
+
+def plan_keys(table: Any, columns: Sequence[str], *, bins: int) -> list[ColumnKey]:
+    """How each column is cut: a number with more distinct values than ``bins`` at its
+    ``i / bins`` quantiles (repeated edges merged, so a column with a heavy value has fewer
+    bins), anything else by its values. One aggregation computes every column's quantiles.
     """
     if bins < 2:
         raise ConfigError(f"--bins {bins}: needs at least 2 bins")
-    aggs: dict[str, Any] = {}
+    binned = [name for name in columns
+              if _is_binnable(table[name].type()) and _many_values(table, name, bins)]
     quantiles = [i / bins for i in range(1, bins)]
-    for i, name in enumerate(columns):
-        col = table[name]
-        aggs[f"u{i}"] = col.nunique()
-        if _is_binnable(col.type()):
-            x = col.cast("float64")
-            for j, q in enumerate(quantiles):
-                aggs[f"q{i}_{j}"] = x.quantile(q, where=x.notnull() & ~x.isnan())
-    row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-    keys = []
-    for i, name in enumerate(columns):
-        distinct = int(row[f"u{i}"] or 0)
-        if _is_binnable(table[name].type()) and distinct > bins:
-            edges = sorted({float(row[f"q{i}_{j}"]) for j in range(len(quantiles))
-                            if row[f"q{i}_{j}"] is not None})
-            keys.append(ColumnKey(name, "bins", tuple(edges)))
-        else:
-            keys.append(ColumnKey(name, "values"))
-    return keys
+    edges: dict[str, tuple[float, ...]] = {}
+    if binned:
+        aggs = {}
+        for i, name in enumerate(binned):
+            x = table[name].cast("float64")
+            aggs[f"q{i}"] = x.quantile(quantiles, where=x.notnull() & ~x.isnan())
+        row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+        for i, name in enumerate(binned):
+            edges[name] = tuple(sorted({float(v) for v in row[f"q{i}"] or () if v is not None}))
+    return [ColumnKey(name, "bins", edges[name]) if name in edges else ColumnKey(name, "values")
+            for name in columns]
 
 
 def slice_spec(metric: str | MetricSpec, *, flag: str = "--metric") -> MetricSpec:
