@@ -331,6 +331,13 @@ def test_bad_search_settings_are_one_clear_error(kwargs, message):
         find_slices(_table(), **kwargs)
 
 
+def test_a_table_without_metadata_has_nothing_to_slice():
+    frame = _table()[["split", "y_true", "y_pred", "weight"]]
+    with pytest.raises(InputError, match=r"<pandas.DataFrame>: no metadata or feature column to slice by "
+                                         r"\(only split, y_true, y_pred, weight\)"):
+        find_slices(frame)
+
+
 def test_notebook_views_name_the_result():
     frame = _table()
     report = find_slices(frame, columns=["region", "device"])

@@ -134,8 +134,12 @@ def slice_columns(table: Any, columns: Sequence[str] | None, *, source: str,
     prediction itself (``id``, ``split``, ``y_true``, ``y_pred``, ``weight``, ``proba_*``)."""
     have = list(table.columns)
     if columns is None:
-        return [c for c in have if c not in RESERVED and not c.startswith("proba_")
-                and not c.startswith("_")]
+        found = [c for c in have if c not in RESERVED and not c.startswith("proba_")
+                 and not c.startswith("_")]
+        if not found:
+            raise InputError(f"{source}: no metadata or feature column to slice by (only "
+                             f"{', '.join(have)}); add columns such as device or region")
+        return found
     out: list[str] = []
     for name in columns:
         name = name.strip()
