@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._slicing import (
     ColumnKey,
     as_sums,
@@ -72,7 +73,7 @@ class SliceFigure:
 
 
 @dataclass(frozen=True)
-class SliceMetrics:
+class SliceMetrics(NotebookRepr):
     """A split's metric per slice; ``to_dict()`` is ``mlstrat metrics --by COL --json``.
 
     Attributes
@@ -108,16 +109,6 @@ class SliceMetrics:
     top: int = 20
     source: str = ""
     interval: str = field(default="")
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._by import open_split
 from mlstrat.errors._slicing import (
     ColumnKey,
@@ -107,7 +108,7 @@ class Slice:
 
 
 @dataclass(frozen=True)
-class SliceReport:
+class SliceReport(NotebookRepr):
     """The slices where a split fails most; ``to_dict()`` is ``mlstrat errors slices --json``.
 
     Attributes
@@ -150,16 +151,6 @@ class SliceReport:
     test: str = ""
     source: str = ""
     levels: tuple[int, ...] = field(default=())
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         from mlstrat.errors._by import _key_dict

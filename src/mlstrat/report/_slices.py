@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._numbers import finite_or_none
-from mlstrat.runs import format_pct
+from mlstrat.display import format_pct
 
 __all__ = ["where_it_fails", "slices_section"]
 
