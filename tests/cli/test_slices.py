@@ -110,3 +110,10 @@ def test_sample_takes_categories_from_the_top_slices(preds, tmp_path):
     assert doc["categories"] == ["blurry", "region = c and device = app", "region = c"]
     header = pd.read_csv(sheet, nrows=0).columns
     assert list(header[-4:]) == ["blurry", "region = c and device = app", "region = c", "comment"]
+
+
+def test_slice_categories_come_from_the_named_columns_only(preds, tmp_path):
+    r = invoke("errors", "sample", preds, "-o", tmp_path / "s.csv", "-n", "5",
+               "--categories-from-slices", "3", "--slice-columns", "region", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["categories"] == ["region = c"]

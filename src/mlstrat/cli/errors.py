@@ -76,8 +76,11 @@ def sample(
     ),
     categories_from_slices: int = typer.Option(
         0, "--categories-from-slices",
-        help="Add the descriptions of the top K slices of 'errors slices' (default settings) "
-        "as categories, e.g. 3.",
+        help="Add the descriptions of the top K slices of 'errors slices' as categories, e.g. 3.",
+    ),
+    slice_columns: str | None = typer.Option(
+        None, "--slice-columns",
+        help="With --categories-from-slices: the columns to slice by (as 'errors slices --columns').",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: str | None = engine_option(),
@@ -88,7 +91,8 @@ def sample(
 
     start_engine(engine)
     if categories_from_slices:
-        categories = _slice_categories(predictions, categories, split, categories_from_slices)
+        categories = _slice_categories(predictions, categories, split, categories_from_slices,
+                                       slice_columns)
     result = sample_errors(
         predictions,
         split=split,
@@ -126,14 +130,16 @@ def sample(
     out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {safe(result.sheet)}")
 
 
-def _slice_categories(predictions: str, categories: str, split: str, k: int) -> list[str]:
+def _slice_categories(predictions: str, categories: str, split: str, k: int,
+                      columns: str | None) -> list[str]:
     """The categories given plus the descriptions of the split's top ``k`` slices."""
     from mlstrat._exceptions import ConfigError
     from mlstrat.errors import find_slices
 
     if k < 0:
         raise ConfigError(f"--categories-from-slices {k}: give the number of slices, e.g. 3")
-    report = find_slices(predictions, split=split, top=k)
+    report = find_slices(predictions, split=split, top=k,
+                         columns=None if columns is None else columns.split(","))
     given = [c.strip() for c in categories.split(",") if c.strip()]
     found = [s.slice for s in report.slices if s.slice not in given]
     if not found:
