@@ -95,6 +95,12 @@ def test_errors_slices_finds_the_planted_cohort(preds):
     assert "one-sided Fisher exact test" in text
 
 
+def test_by_bins_that_are_not_a_number_is_exit_2(preds):
+    r = invoke("metrics", preds, "--by", "age", "--bins", "ten")
+    assert r.exit_code == 2
+    assert "--bins 'ten': give a whole number, e.g. 10" in r.output
+
+
 def test_errors_slices_bad_setting_is_exit_2(preds):
     r = invoke("errors", "slices", preds, "--fdr", "2")
     assert r.exit_code == 2

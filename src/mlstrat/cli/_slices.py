@@ -8,6 +8,17 @@ from typing import Any
 from mlstrat.cli._common import console, echo_json, safe
 
 
+def whole_number(text: str, flag: str) -> int:
+    """``--bins``/``--top`` of the table commands: read as text (no Pydantic coercion at
+    start-up) and turned into a number here."""
+    from mlstrat._exceptions import ConfigError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: give a whole number, e.g. 10") from None
+
+
 def _value(value: float, rate: bool) -> str:
     if value is None or not math.isfinite(value):
         return "-"

@@ -127,9 +127,9 @@ def metrics_command(
         help="Break the error down by COL[,COL] (each value, or quantile bin of a number, is a "
         "slice) on --split (default dev): interval, share of mistakes, ceiling per slice.",
     ),
-    bins: int = typer.Option(10, "--bins", help="With --by: quantile bins of a numeric column."),
-    top: int = typer.Option(
-        20, "--top", help="With --by: slices listed (most mistakes first); the rest pooled as (other)."
+    bins: str = typer.Option("10", "--bins", help="With --by: quantile bins of a numeric column."),
+    top: str = typer.Option(
+        "20", "--top", help="With --by: slices listed (most mistakes first); the rest pooled as (other)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     engine: str | None = engine_option(),
@@ -212,17 +212,18 @@ def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
         out.print(item)
 
 
-def _by(source: Any, by: str, *, split: list[str], metric: str, weight: str | None, bins: int,
-        top: int, json_out: bool) -> None:
+def _by(source: Any, by: str, *, split: list[str], metric: str, weight: str | None, bins: str,
+        top: str, json_out: bool) -> None:
     """``--by``: one split's metric per slice (the first --split, dev by default)."""
     from mlstrat._exceptions import ConfigError
-    from mlstrat.cli._slices import print_slice_metrics
+    from mlstrat.cli._slices import print_slice_metrics, whole_number
     from mlstrat.errors import slice_metrics
 
     if len(split) > 1:
         raise ConfigError(f"--by breaks down one split; got --split {' --split '.join(split)}")
     result = slice_metrics(source, by, split=split[0] if split else "dev", metric=metric,
-                           weight=weight, bins=bins, top=top)
+                           weight=weight, bins=whole_number(bins, "--bins"),
+                           top=whole_number(top, "--top"))
     print_slice_metrics(result, json_out=json_out)
 
 
