@@ -123,10 +123,11 @@ def generate(rows: int) -> Path:
 
 
 def _check(name: str, stdout: str) -> None:
-    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    # the answer is the last line (DuckDB may draw its progress bar on stdout before it)
+    lines = [ln.split("\r")[-1].strip() for ln in stdout.splitlines() if ln.strip()]
     if not lines:
         raise SystemExit(f"{name}: no output")
-    print(f"{name}: {lines[0][:120]}", flush=True)
+    print(f"{name}: {lines[-1][-120:]}", flush=True)
 
 
 def main() -> None:
