@@ -346,3 +346,17 @@ def test_notebook_views_name_the_result():
     by = slice_metrics(frame, "region")
     assert repr(by) == "<SliceMetrics error by region on dev: 5 slices of 5>"
     assert "<td>region = east</td>" in by._repr_html_()
+
+
+def test_scores_equal_the_sliceline_package_where_it_is_installed():
+    """The reference implementation (PyPI ``sliceline``), when present: same top slices, same scores."""
+    sliceline = pytest.importorskip("sliceline.slicefinder")
+    frame = _table(n=1500, seed=3)
+    dev = frame[frame.split == "dev"]
+    columns = ["region", "device"]
+    wrong = (dev.y_true != dev.y_pred).to_numpy(dtype=float)
+    finder = sliceline.Slicefinder(alpha=0.95, k=4, max_l=2, min_sup=32, verbose=False)
+    finder.fit(dev[columns].to_numpy(), wrong)
+    report = find_slices(frame, columns=columns, fdr=1.0, top=4)
+    expected = [s["slice_score"] for s in finder.top_slices_statistics_]
+    assert [s.score for s in report.slices] == pytest.approx(expected, rel=1e-9)
