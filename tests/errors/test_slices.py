@@ -331,6 +331,13 @@ def test_bad_search_settings_are_one_clear_error(kwargs, message):
         find_slices(_table(), **kwargs)
 
 
+def test_the_test_split_stays_sealed():
+    frame = _table().assign(split=lambda f: f.split.replace({"train": "test"}))
+    with pytest.raises(ConfigError, match=r"--split test: the test split is sealed; break down "
+                                          r"and search dev"):
+        find_slices(frame, split="test")
+
+
 def test_a_table_without_metadata_has_nothing_to_slice():
     frame = _table()[["split", "y_true", "y_pred", "weight"]]
     with pytest.raises(InputError, match=r"<pandas.DataFrame>: no metadata or feature column to slice by "

@@ -156,6 +156,9 @@ def open_split(predictions: Any, spec: MetricSpec, split: str, *, weight: str | 
     labels = spec.kind not in ("mean", "ratio")
     pred = predictions if isinstance(predictions, Predictions) else read_predictions(
         predictions, con=con, labels=labels, weight=weight)
+    if split == "test" and pred.sizes.get("test"):
+        raise ConfigError("--split test: the test split is sealed; break down and search dev "
+                          "(or train, train_dev): slices chosen on test would overfit it")
     resolve_splits([split], pred.sizes, pred.source, test=False)
     if spec.kind in ("mae", "rmse", "mean", "ratio"):
         metric_sums(pred, spec, [split])  # its checks: numeric columns, no empty values
