@@ -149,8 +149,8 @@ _INTERVALS = {
 def open_split(predictions: Any, spec: MetricSpec, split: str, *, weight: str | None,
                con: Any) -> tuple[Any, Any]:
     """``(predictions, rows of the split)``: validated, the metric's columns checked."""
-    from mlstrat.metrics._metrics import resolve_splits
-    from mlstrat.metrics._values import metric_sums
+    from mlstrat.metrics._classification import resolve_splits
+    from mlstrat.metrics._regression import metric_sums
     from mlstrat.tables import Predictions, read_predictions
 
     labels = spec.kind not in ("mean", "ratio")
