@@ -205,6 +205,54 @@ def _threshold_text(o: Mapping[str, Any]) -> str:
             f"recall {_pct(dev.get('recall'))}>")
 
 
+# -- slices ---------------------------------------------------------------------------------
+
+
+def _slice_value(value: Any, rate: bool) -> str:
+    v = finite_or_none(value)
+    if v is None:
+        return "-"
+    return _pct(v) if rate else f"{v:.4g}"
+
+
+def _slice_metrics_html(r: Mapping[str, Any]) -> str:
+    rate = (r.get("metric") or {}).get("unit") == "rate"
+    rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["value"], rate),
+             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
+             _pct(s["share"], 1), _slice_value(s["ceiling"], rate)) for s in r.get("slices") or []]
+    name = (r.get("metric") or {}).get("name", "error")
+    return _box(f"{name} by {', '.join(r.get('by') or [])} ({r.get('split')})",
+                _p(f"{r.get('split')} {name} {_slice_value(r.get('value'), rate)} on {r.get('n'):,} rows", "muted"),
+                _table(("slice", "n", name, "95% CI", f"share of {r.get('share_of')}", "ceiling"), rows))
+
+
+def _slice_metrics_text(r: Mapping[str, Any]) -> str:
+    name = (r.get("metric") or {}).get("name", "error")
+    return (f"<SliceMetrics {name} by {', '.join(r.get('by') or [])} on {r.get('split')}: "
+            f"{len(r.get('slices') or [])} slices of {r.get('groups')}>")
+
+
+def _slice_report_html(r: Mapping[str, Any]) -> str:
+    rate = (r.get("metric") or {}).get("unit") == "rate"
+    rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["error"], rate),
+             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
+             f"{s['lift']:.2f}x", _slice_value(s["ceiling"], rate), f"{s['score']:.3f}",
+             f"{s['q_value']:.2g}") for s in r.get("slices") or []]
+    note = (f"{r.get('tested')} slices tested; {r.get('significant')} above average at FDR "
+            f"{r.get('fdr')} (Benjamini–Hochberg; {r.get('test')})")
+    return _box(f"Where the model fails ({r.get('split')})", _p(note, "muted"),
+                _table(("slice", "n", "error", "95% CI", "lift", "ceiling", "score", "q"), rows))
+
+
+def _slice_report_text(r: Mapping[str, Any]) -> str:
+    top = (r.get("slices") or [{}])[0].get("slice", "none")
+    return (f"<SliceReport {r.get('split')}: {r.get('significant')} of {r.get('tested')} slices "
+            f"above average at FDR {r.get('fdr')}; top: {top}>")
+
+
+# -- data checks ----------------------------------------------------------------------------
+
+
 def _data_checks_html(c: Mapping[str, Any]) -> str:
     rows = [(f["check"], f["column"] or "-", f["count"], f["message"], f["fix"]) for f in c.get("findings", [])]
     found = _table(("check", "column", "count", "finding", "fix"), rows) if rows else _p("nothing found", "muted")
@@ -224,6 +272,8 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "Comparison": (_comparison_html, _comparison_text),
     "MismatchReport": (_mismatch_html, _mismatch_text),
     "OperatingPoint": (_threshold_html, _threshold_text),
+    "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
+    "SliceReport": (_slice_report_html, _slice_report_text),
     "DataChecks": (_data_checks_html, _data_checks_text),
 }
 
