@@ -34,10 +34,10 @@ def train_command(
 ) -> None:
     """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
-    from mlstrat.nn import TrainConfig
-
     if _in_launcher():
         _join_launcher()
+    from mlstrat.nn import TrainConfig
+
     train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
         raise typer.Exit(_launch(ctx, train_config, nproc))

@@ -37,6 +37,7 @@ __all__ = ["Dist", "PEER_LOST_EXIT", "StreamShards", "check_cpus", "distributed"
 # a rank that stops answering (a crashed peer the launcher has not yet reaped) fails after this
 _TIMEOUT = datetime.timedelta(minutes=10)
 _ELASTIC_LOGGERS = ("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")
+_HANDLED_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"  # the signals torch's launcher turns into its own exception
 
 
 def launched_by_torchrun() -> bool:
@@ -254,8 +255,8 @@ def launch(nproc: int, args: list[str]) -> tuple[int, int | None]:
     it); see :func:`failure_code`.
 
     The ranks learn this process's pid (``MLSTRAT_OWNER_PID``): they die with it and publish
-    nothing once it is gone. SIGINT and SIGTERM stop every rank and raise
-    :class:`~mlstrat._processes.Stopped`. The launcher's own log lines (including its failure
+    nothing once it is gone. Under :func:`~mlstrat._processes.stop_on_signals`, SIGINT and
+    SIGTERM stop every rank and raise :class:`~mlstrat._processes.Stopped`. The launcher's own log lines (including its failure
     summary, which repeats what rank 0 already said) are silenced.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -273,8 +274,11 @@ def launch(nproc: int, args: list[str]) -> tuple[int, int | None]:
         "--rdzv-endpoint", "127.0.0.1:0", "--rdzv-id", f"mlstrat-{os.getpid()}",
         "--max-restarts", "0", "--module", "mlstrat", *args,
     ])
-    owner = os.environ.get(OWNER_ENV)
-    os.environ[OWNER_ENV] = str(os.getpid())
+    # the ranks learn who owns them; SIGINT and SIGTERM stay with the caller's handlers (torch
+    # would forward a SIGINT to the ranks, whose start-up could print a KeyboardInterrupt): the
+    # exception they raise makes the launcher stop every rank with SIGTERM, which ends them at once
+    saved = {key: os.environ.get(key) for key in (OWNER_ENV, _HANDLED_ENV)}
+    os.environ.update({OWNER_ENV: str(os.getpid()), _HANDLED_ENV: "SIGHUP,SIGQUIT"})
     with _silenced(_ELASTIC_LOGGERS):
         try:
             run(parsed)
@@ -283,10 +287,11 @@ def launch(nproc: int, args: list[str]) -> tuple[int, int | None]:
         except SignalException as exc:
             raise Stopped(int(exc.sigval)) from None
         finally:
-            if owner is None:
-                os.environ.pop(OWNER_ENV, None)
-            else:
-                os.environ[OWNER_ENV] = owner
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     return 0, None
 
 

@@ -4,8 +4,9 @@ A ``concurrent.futures`` pool breaks as a whole when one worker dies (the out-of
 SIGKILL): every pending trial then fails with ``BrokenProcessPool``. Here each worker holds one
 trial at a time over its own pipe, so a dead worker fails exactly the trial it held and a fresh
 worker takes the next one. Workers are spawned (a forked process would inherit torch's thread
-pools), die with this process (``PR_SET_PDEATHSIG``), ignore Ctrl-C (the terminal sends it to
-the whole process group; this process stops them) and are killed when the search stops.
+pools), die with this process (``PR_SET_PDEATHSIG``), ignore Ctrl-C from birth (the terminal
+sends it to the whole process group; this process stops them) and are killed when the search
+stops.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _JOIN_S = 10.0  # how long a stopped worker may take to exit before SIGKILL
 def _serve(conn: Any, initializer: Callable[[], None] | None, parent: int) -> None:
     """A worker's loop: (objective, number, params) in, ("ok", info) or ("raise", error) out."""
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is for the search to handle
     failed = None
     if initializer is not None:
         try:
@@ -130,7 +131,13 @@ class Pool:
         ours, theirs = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(theirs, self.initializer, os.getpid()), daemon=True,
                               name="mlstrat-tune-worker")
-        process.start()
+        # born with SIGINT blocked (the mask survives exec): a Ctrl-C while the worker starts up
+        # cannot print its traceback; this process gets the signal once it is unblocked
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
         worker = _Worker(process, ours)
         self.workers.append(worker)
