@@ -71,6 +71,12 @@ def alive(ident: tuple[int, str]) -> bool:
     return fields is not None and fields[19] == ident[1] and fields[0] != "Z"
 
 
+def own_group(pid: int) -> bool:
+    """Whether ``pid`` leads its own process group (a Ctrl-C to its parent's group misses it)."""
+    fields = _stat(pid)
+    return fields is not None and fields[2] == str(pid)
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc)."""
     out = []

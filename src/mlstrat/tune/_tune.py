@@ -81,9 +81,12 @@ def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfi
         tune_config = TuneConfig.from_dict(raw.pop("tune", {}))
         from mlstrat.nn import TrainConfig
 
-        TrainConfig.from_dict(raw, base_dir=path.parent)  # fail now, not in the first trial
+        train_config = TrainConfig.from_dict(raw, base_dir=path.parent)  # fail now, not in the first trial
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    manifest = train_config.data.manifest
+    if manifest and "://" not in str(manifest) and not Path(manifest).exists():
+        raise ConfigError(f"{path}: [data] manifest: {manifest}: no such file; check the path")
     return raw, tune_config
 
 
