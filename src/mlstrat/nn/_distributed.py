@@ -37,7 +37,7 @@ __all__ = ["Dist", "PEER_LOST_EXIT", "StreamShards", "check_cpus", "distributed"
 # a rank that stops answering (a crashed peer the launcher has not yet reaped) fails after this
 _TIMEOUT = datetime.timedelta(minutes=10)
 _ELASTIC_LOGGERS = ("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")
-_HANDLED_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"  # the signals torch's launcher turns into its own exception
+_HANDLED_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"  # torch's launcher sets it from --signals-to-handle
 
 
 def launched_by_torchrun() -> bool:
@@ -272,13 +272,13 @@ def launch(nproc: int, args: list[str]) -> tuple[int, int | None]:
     parsed = get_args_parser().parse_args([
         "--nnodes", "1", "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
         "--rdzv-endpoint", "127.0.0.1:0", "--rdzv-id", f"mlstrat-{os.getpid()}",
-        "--max-restarts", "0", "--module", "mlstrat", *args,
+        "--max-restarts", "0", "--signals-to-handle", "SIGHUP,SIGQUIT", "--module", "mlstrat", *args,
     ])
     # the ranks learn who owns them; SIGINT and SIGTERM stay with the caller's handlers (torch
     # would forward a SIGINT to the ranks, whose start-up could print a KeyboardInterrupt): the
     # exception they raise makes the launcher stop every rank with SIGTERM, which ends them at once
     saved = {key: os.environ.get(key) for key in (OWNER_ENV, _HANDLED_ENV)}
-    os.environ.update({OWNER_ENV: str(os.getpid()), _HANDLED_ENV: "SIGHUP,SIGQUIT"})
+    os.environ[OWNER_ENV] = str(os.getpid())
     with _silenced(_ELASTIC_LOGGERS):
         try:
             run(parsed)
