@@ -49,7 +49,7 @@ def render_demo(result: Any) -> None:
     """Print the loop: each iteration's diagnosis, the steps between, the change, the report."""
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console, safe
 
     out = console()
@@ -67,7 +67,7 @@ def render_demo(result: Any) -> None:
         if number == 2:
             _print_steps(out, steps, format_rate)
     if result.changes:
-        from mlstrat.runs._run import format_figure, is_rate_metric
+        from mlstrat.display._numbers import format_figure, is_rate_metric
 
         first = result.iterations[0].diagnosis
         rate = is_rate_metric(first)
@@ -96,8 +96,8 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
-    from mlstrat.runs._run import is_rate_metric
+    from mlstrat.display._numbers import format_rate
+    from mlstrat.display._numbers import is_rate_metric
 
     rate = is_rate_metric(diagnosis)
 

@@ -33,13 +33,13 @@ def _store(path: Optional[Path]) -> Any:
 
 def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
     """A rate as a percentage, or a figure in the diagnosed metric's unit (RMSE, WER, ...)."""
-    from mlstrat.runs._run import format_figure
+    from mlstrat.display._numbers import format_figure
 
     return format_figure(value, diagnosis)
 
 
 def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
-    from mlstrat.runs._run import is_rate_metric
+    from mlstrat.display._numbers import is_rate_metric
 
     if before is None or after is None:
         return "-"
@@ -262,7 +262,7 @@ def export_runs(
 
     if mlflow is None:
         raise ConfigError("runs export: say where to: --mlflow [TRACKING_URI]")
-    from mlstrat.runs import export_to_mlflow
+    from mlstrat.integrations import export_to_mlflow
 
     runs_store = _store(store)
     results = [export_to_mlflow(runs_store.get(rid), tracking_uri=mlflow or None, experiment=experiment,

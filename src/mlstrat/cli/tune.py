@@ -75,7 +75,7 @@ def _render(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console
 
     out = console()

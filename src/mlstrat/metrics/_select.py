@@ -1,4 +1,4 @@
-"""Optimizing + satisficing model selection (METHOD.md §2).
+"""Optimizing + satisficing model selection (docs/method.md §2).
 
 Maximize (or minimize) one metric over the candidates that meet every threshold on the
 others. Thresholds are parsed from a tiny grammar (``column op number``), never evaluated.

@@ -7,15 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError
-from mlstrat.runs._run import (
-    COMPONENT_DISPLAY,
-    COMPONENTS,
-    Run,
-    bayes_proxy,
-    format_figure,
-)
+from mlstrat.display._documents import bayes_proxy
+from mlstrat.display._numbers import format_figure
+from mlstrat.display._repr import NotebookRepr
+from mlstrat.runs._run import Run
 
 __all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE"]
 
@@ -81,7 +78,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(NotebookRepr):
     """Runs side by side (see :meth:`mlstrat.RunStore.compare`).
 
     Attributes
@@ -107,16 +104,6 @@ class Comparison:
     config: dict[str, list[Any]]
     steps: tuple[Step, ...]
     warnings: tuple[dict[str, str], ...] = field(default_factory=tuple)
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

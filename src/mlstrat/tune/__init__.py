@@ -1,4 +1,4 @@
-"""Hyperparameter search (METHOD.md §5): random sampling on each hyperparameter's scale, coarse
+"""Hyperparameter search (docs/method.md §5): random sampling on each parameter's scale, coarse
 to fine, trials in parallel processes, every trial a recorded run with its diagnosis, the winner
 chosen on dev under satisficing constraints. Optuna (its RandomSampler and SQLite storage) does
 the sampling and the bookkeeping; this package adds the method."""
