@@ -119,7 +119,7 @@ def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
     from mlstrat._processes import Stopped, exit_description, signal_label, stop_on_signals
     from mlstrat.cli._common import err_console
     from mlstrat.nn._distributed import PEER_LOST_EXIT, check_batch, check_cpus, check_gpus, launch
-    from mlstrat.nn._trainer import resolve_device
+    from mlstrat.nn._setup import resolve_device
 
     check_batch(config.optim.batch_size, nproc)
     if resolve_device(config.optim.device).type == "cuda":

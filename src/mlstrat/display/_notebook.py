@@ -149,14 +149,20 @@ def _comparison_html(c: Mapping[str, Any]) -> str:
     err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v) for v in vals]) for k, vals in (c.get("errors") or {}).items()]
     comp = [(COMPONENT_DISPLAY.get(k, k), *[_pct(v) for v in vals])
             for k, vals in (c.get("components") or {}).items()]
-    steps = "".join(_p(str(s.get("summary") or "")) for s in c.get("steps") or [])
+    steps = "".join(_p(str(s.get("summary") or "")) + _p(_dev_line(s), "muted") for s in c.get("steps") or [])
     return _box("Run comparison", _table(("error", *heads), err), _table(("component", *heads), comp), steps)
+
+
+def _dev_line(step: Mapping[str, Any]) -> str:
+    """The step's dev change with its 95% interval and verdict (paired on the same rows or not)."""
+    return str((step.get("dev") or {}).get("line") or "")
 
 
 def _comparison_text(c: Mapping[str, Any]) -> str:
     ids = " -> ".join(str(r["id"])[:8] for r in c.get("runs") or [])
-    last = (c.get("steps") or [{}])[-1].get("summary") if c.get("steps") else ""
-    return f"<Comparison {ids}>" + (f"\n{last}" if last else "")
+    step = (c.get("steps") or [{}])[-1] if c.get("steps") else {}
+    lines = [line for line in (step.get("summary"), _dev_line(step)) if line]
+    return f"<Comparison {ids}>" + "".join(f"\n{line}" for line in lines)
 
 
 # -- mismatch -------------------------------------------------------------------------------

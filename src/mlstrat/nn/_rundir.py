@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlstrat._processes import check_owner
+from mlstrat.tables._outputs import reporting_full_disk
 
 __all__ = ["RUN_FILES", "staged_run_dir"]
 
@@ -89,11 +90,12 @@ def staged_run_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_partials(final)
     stage = final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    stage.mkdir()
     try:
-        yield stage
-        check_owner(str(final))  # a worker whose command is gone publishes nothing
-        _commit(stage, final)
+        with reporting_full_disk(final, fix="choose another -o folder"):
+            stage.mkdir()
+            yield stage
+            check_owner(str(final))  # a worker whose command is gone publishes nothing
+            _commit(stage, final)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)

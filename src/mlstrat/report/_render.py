@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,13 +203,14 @@ def _warning_text(w: Any) -> str:
     return str(w.get("message") or w.get("code")) if isinstance(w, Mapping) else str(w)
 
 
-def _history(runs: Sequence[Run]) -> dict[str, Any] | None:
+def _history(runs: Sequence[Run], dev_rows: Callable[[Run], Any] | None = None) -> dict[str, Any] | None:
     from mlstrat.display._charts import history_svg
 
     if len(runs) < 2:
         return None
     runs = list(runs)[-_HISTORY_MAX_RUNS:]
-    comparison = compare_runs(runs)
+    # a history shows every run it is given: runs of another metric are warned about, not refused
+    comparison = compare_runs(runs, rows=dev_rows, strict=False)
     names = [f"#{r.seq}" if r.seq else r.short_id for r in runs]
     humans = [bayes_proxy(r.diagnosis)[1] for r in runs]
     human = humans[-1] if humans and all(h == humans[-1] for h in humans) else None
@@ -222,7 +223,9 @@ def _history(runs: Sequence[Run]) -> dict[str, Any] | None:
                       "principal": COMPONENT_DISPLAY.get((run.diagnosis or {}).get("principal_problem"), "–")})
     steps = [{"from": names[i], "to": names[i + 1], "summary": s.summary,
               "changes": [f"{c.key}: {_value(c.before)} → {_value(c.after)}" for c in s.config_changes],
-              "several": s.several_knobs} for i, s in enumerate(comparison.steps)]
+              "several": s.several_knobs, "dev": s.dev_line,
+              "verdict": s.dev.verdict if s.dev is not None else None}
+             for i, s in enumerate(comparison.steps)]
     return {
         "svg": history_svg(names, comparison.errors, comparison.components, human_level=human,
                            component_labels=COMPONENT_DISPLAY, split_labels=SPLIT_DISPLAY),
@@ -241,7 +244,8 @@ def _value(v: Any) -> str:
 def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, metrics: Any = None,
                   history: Any = None, error_summary: Any = None, tune: Any = None,
                   title: str = "mlstrat report", subtitle: str | None = None,
-                  output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None) -> str:
+                  output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
+                  dev_rows: Callable[[Run], Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -269,6 +273,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         Where to write the page (atomically; an existing file is replaced).
     curves : mapping, default=None
         ROC / precision-recall / calibration (``mlstrat.report._proba.probability_curves``).
+    dev_rows : callable, default=None
+        ``dev_rows(run)``: a run's kept per-row dev results (``RunStore.dev_rows``); the history
+        then pairs each step's dev change on the same rows (else it compares them unpaired).
 
     Returns
     -------
@@ -327,7 +334,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "metrics_rows": _metrics_rows(metrics),
         "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
-        "history": _history(run_list),
+        "history": _history(run_list, dev_rows),
         "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,
     }

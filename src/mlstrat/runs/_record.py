@@ -7,11 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlstrat._events import run_recorded
+from mlstrat.runs._rows import (
+    DevRows,
+    dev_rows_from_predictions,
+    dev_rows_path,
+    spec_of_diagnosis,
+    write_dev_rows,
+)
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 from mlstrat.sealing._fingerprint import fingerprint_test_set
 
-__all__ = ["record_predictions_run"]
+__all__ = ["record_predictions_run", "dev_rows_of_run", "keep_dev_rows"]
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
@@ -25,13 +32,41 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     predictions file itself. ``count_test=False`` when the documents' test figures were
     already counted as a look (:func:`mlstrat.runs.count_test_look`). With
     ``$MLFLOW_TRACKING_URI`` set and MLflow installed, the run is also logged to MLflow.
+    The dev split's per-row results are kept beside the run (:mod:`mlstrat.runs._rows`) so
+    that comparisons with later runs on the same rows are paired.
     """
     from mlstrat.tables import fingerprint
 
     store = RunStore() if store is None else store
+    rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
     run = store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
                        diagnosis=diagnosis, artifacts=artifacts, note=note,
                        test_fingerprint=fingerprint_test_set(predictions), run_id=run_id,
                        count_test=count_test)
+    if rows is not None:
+        write_dev_rows(dev_rows_path(store, run.id), rows)
     run_recorded(run)  # the MLflow export listens: when $MLFLOW_TRACKING_URI is set and MLflow is installed
     return run
+
+
+def dev_rows_of_run(predictions: Any, *, diagnosis: Any = None, metrics: Any = None,
+                    con: Any = None) -> DevRows | None:
+    """The per-row dev results of a run, for the metric its diagnosis names (``error`` without
+    one, ``rmse`` for a regression metrics report)."""
+    if diagnosis is not None:
+        spec = spec_of_diagnosis(diagnosis)
+    else:
+        doc = metrics.to_dict() if hasattr(metrics, "to_dict") else (metrics or {})
+        task = doc.get("task") if isinstance(doc, Mapping) else None
+        spec = spec_of_diagnosis({"metric": "rmse" if task == "regression" else "error"})
+    return dev_rows_from_predictions(predictions, spec, con=con)
+
+
+def keep_dev_rows(store: RunStore, run_id: str, predictions: Any, *, diagnosis: Any = None,
+                  metrics: Any = None) -> DevRows | None:
+    """Keep a recorded run's per-row dev results beside it (for runs recorded with
+    :meth:`RunStore.record` directly); returns them, or ``None`` when there is nothing to keep."""
+    rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
+    if rows is not None:
+        write_dev_rows(dev_rows_path(store, run_id), rows)
+    return rows

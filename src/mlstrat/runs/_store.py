@@ -25,6 +25,7 @@ from mlstrat.sealing._ledger import (
     ReusedTestSetWarning,
     closing,
     now,
+    rollback,
 )
 from mlstrat.sealing._schema import config_hash
 
@@ -162,7 +163,9 @@ class RunStore(LookLedger):
         artifacts_text = str(Path(artifacts).absolute()) if artifacts is not None else None
         counts = test_fingerprint is not None and _evaluates_test(metrics_doc, diagnosis_doc)
         created = now()
-        with closing(self._writer()) as conn:
+        from mlstrat.tables._outputs import reporting_full_disk
+
+        with reporting_full_disk(self.path, fix="pass another --store"), closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 evaluations = None
@@ -185,7 +188,7 @@ class RunStore(LookLedger):
                      note, test_fingerprint, evaluations))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
         if evaluations is not None and count_test:
             self._warn_reuse(test_fingerprint, evaluations)
@@ -280,11 +283,21 @@ class RunStore(LookLedger):
         from each run to the next, and which config keys differ.
 
         Warns (in :attr:`Comparison.warnings`) when a step changed several knobs at once: the
-        method's orthogonalization is one knob at a time.
+        method's orthogonalization is one knob at a time. Each step's dev change is paired on
+        the runs' kept per-row dev results when both have them on the same rows.
         """
         if isinstance(run_ids, str):
             run_ids = [run_ids]
-        return compare_runs([self.get(r) for r in run_ids], ignore=ignore)
+        return compare_runs([self.get(r) for r in run_ids], ignore=ignore, rows=self.dev_rows)
+
+    def dev_rows(self, run: Run | str) -> Any:
+        """The run's per-row dev results (:class:`~mlstrat.runs._rows.DevRows`, with its dev
+        fingerprint), kept in ``artifacts_root / <run_id> / dev_rows.parquet``; ``None`` when
+        the run did not keep them."""
+        from mlstrat.runs._rows import dev_rows_path, read_dev_rows
+
+        run_id = run.id if isinstance(run, Run) else self.get(run).id
+        return read_dev_rows(dev_rows_path(self, run_id))
 
 
 def _dump(doc: dict[str, Any] | None) -> str | None:

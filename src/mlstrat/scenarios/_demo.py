@@ -20,6 +20,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat._progress import Steps
+from mlstrat.scenarios._changes import demo_changes
 from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
 
 __all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
@@ -457,36 +458,13 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
     with Steps(spec.n_steps + 1, f"demo: {scenario}", progress=progress) as bar:
         ctx = _Context(out=out, quick=quick, human=spec.human, store=store, bar=bar)
         spec.run(ctx)
-        changes = _changes(ctx)
+        changes = demo_changes(ctx.iterations, ctx.store)
         last = ctx.iterations[-1]
         runs = [store.get(it.run_id) for it in ctx.iterations]
         render_report(runs=runs, history=last.history or ctx.iterations[0].history,
                       title=f"mlstrat demo: {scenario}", subtitle=spec.description,
-                      output=out / "report.html")
+                      output=out / "report.html", dev_rows=store.dev_rows)
         bar.advance("report")
     return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
                       steps=ctx.steps, changes=changes, report=str(out / "report.html"),
                       seconds=time.perf_counter() - started)
-
-
-def _changes(ctx: _Context) -> list[dict[str, Any]]:
-    """Each component's value in the first and last iteration."""
-    if len(ctx.iterations) < 2:
-        return []
-    first, last = ctx.iterations[0].diagnosis, ctx.iterations[-1].diagnosis
-    rows = []
-    for name in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):
-        before = first["components"][name]["value"]
-        after = last["components"][name]["value"]
-        if before is None and after is None:  # e.g. dev overfitting with the test split sealed
-            continue
-        rows.append({"component": name, "before": before, "after": after,
-                     "change": None if before is None or after is None else after - before,
-                     "significant_before": first["components"][name]["significant"],
-                     "significant_after": last["components"][name]["significant"]})
-    for split in ("train", "train_dev", "dev", "test"):
-        if split in first["errors"] and split in last["errors"]:
-            b, a = first["errors"][split]["value"], last["errors"][split]["value"]
-            rows.append({"component": f"{split}_error", "before": b, "after": a, "change": a - b,
-                         "significant_before": None, "significant_after": None})
-    return rows

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
-from mlstrat.tune._search import SearchResult, Trial, search
+from mlstrat.tune._search import SearchResult, Trial, dev_rows_of_trial, search
 from mlstrat.tune._space import TuneConfig, apply_params
 
 __all__ = ["TuneResult", "tune", "read_tune_config"]
@@ -47,6 +47,11 @@ class TuneResult:
         trials = self.search.trials
         return trials[0] if trials and all(t.value is None for t in trials) else None
 
+    @property
+    def tied(self) -> tuple[Trial, ...]:
+        """The trials tied with the best within noise (paired on the same dev rows)."""
+        return tuple(t.trial for t in self.search.tied)
+
     def to_dict(self) -> dict[str, Any]:
         best = self.best
         return {
@@ -57,6 +62,9 @@ class TuneResult:
             "space": [_param_dict(p) for p in self.search.space],
             "zoomed": [_param_dict(p) for p in self.search.zoomed],
             "best": None if best is None else {**best.to_dict(), "run_id": self.run_ids.get(best.number)},
+            # the trials the best cannot be told apart from on the same dev rows (95% paired interval)
+            "tied": [{**t.to_dict(), "run_id": self.run_ids.get(t.trial.number)} for t in self.search.tied],
+            "zoom_region": list(self.search.region),
             "trials": [{**t.to_dict(), "run_id": self.run_ids.get(t.number)} for t in self.search.trials],
             "effects": self.effects,
         }
@@ -98,7 +106,7 @@ def warm_up() -> None:
     import torch._dynamo  # noqa: F401
     import torch.optim  # noqa: F401
 
-    import mlstrat.nn._trainer  # noqa: F401
+    import mlstrat.nn._train  # noqa: F401
     import mlstrat.tables  # noqa: F401
 
     ibis.duckdb.connect().disconnect()  # the engine's first connection loads its extensions
@@ -181,7 +189,8 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
     try:
         result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse,
                         top=tc.top, storage=f"sqlite:///{db.resolve()}", feasible=feasible,
-                        on_trial=recorder.record if recorder else None, initializer=warm_up)
+                        on_trial=recorder.record if recorder else None, initializer=warm_up,
+                        rows=functools.partial(dev_rows_of_trial, metric=tc.metric))
     except MlstratError:
         if fresh:  # a search that stopped on bad input leaves nothing that blocks the fixed command
             db.unlink(missing_ok=True)
@@ -276,6 +285,7 @@ class _Recorder:
         from mlstrat._exceptions import MlstratWarning
         from mlstrat.diagnosis import diagnose
         from mlstrat.metrics import compute_metrics
+        from mlstrat.runs import keep_dev_rows
         from mlstrat.tables import fingerprint
 
         run_dir = Path(trial.info["run_dir"]) if "run_dir" in trial.info else None
@@ -298,6 +308,7 @@ class _Recorder:
         data_fp = fingerprint(str((self.path.parent / manifest).resolve())) if manifest else None
         self.store.record("tune", config=config, data_fingerprint=data_fp, metrics=metrics, diagnosis=diagnosis,
                           artifacts=run_dir, note=note, run_id=run_id)
+        keep_dev_rows(self.store, run_id, table, diagnosis=diagnosis)  # later comparisons pair them
 
 
 def _check_store(store: Any) -> None:
