@@ -132,7 +132,11 @@ class Pool:
         process = ctx.Process(target=_serve, args=(theirs, self.initializer, os.getpid()), daemon=True,
                               name="mlstrat-tune-worker")
         # born with SIGINT blocked (the mask survives exec): a Ctrl-C while the worker starts up
-        # cannot print its traceback; this process gets the signal once it is unblocked
+        # cannot print its traceback; this process gets the signal once it is unblocked. The
+        # resource tracker first: starting it unblocks SIGINT in this thread
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             process.start()
