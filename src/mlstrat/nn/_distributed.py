@@ -32,7 +32,7 @@ import torch
 from mlstrat._exceptions import ConfigError
 
 __all__ = ["Dist", "PEER_LOST_EXIT", "StreamShards", "check_cpus", "distributed", "failure_code", "launch",
-           "launched_by_torchrun", "env_rank", "peer_lost"]
+           "launched_by_torchrun", "peer_lost"]
 
 # a rank that stops answering (a crashed peer the launcher has not yet reaped) fails after this
 _TIMEOUT = datetime.timedelta(minutes=10)
@@ -43,11 +43,6 @@ _HANDLED_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"  # torch's launcher sets it from
 def launched_by_torchrun() -> bool:
     """Whether this process is a worker that a launcher (torchrun, TorchDistributor) started."""
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
-
-
-def env_rank() -> int:
-    """This process's global rank as the launcher set it (0 outside any launcher)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 @dataclass(frozen=True)
