@@ -58,7 +58,7 @@ def test_show(store):
     out = result.output
     assert f"Run {run.id} (#1, train)" in out
     assert "regularization.keep_prob" in out and "test set evaluated 2 time(s) in this store (threshold 5)" in out
-    assert "data mismatch (principal)" in out and "8.9% – 13.9%" in out
+    assert "data mismatch (principal)" in out and "[8.9%, 13.9%]" in out
     assert "Verdict: Data mismatch is the principal problem" in out
     assert "1. Carry out manual error analysis" in out
     result = _invoke("runs", "show", "latest", "--store", store.path, "--json")
@@ -71,7 +71,9 @@ def test_compare(store):
     result = _invoke("runs", "compare", a.id[:6], b.id[:6], "--store", store.path)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "data mismatch" in out and "7.8%" in out and "1.6%" in out and "-6.2 pp" in out
+    assert "data mismatch" in out and "+7.80 pts" in out and "+1.60 pts" in out and "-6.20 pts" in out
+    # the change is the difference of the figures shown, in one precision per table
+    assert "│ dev       │       11.2% │        5.2% │ -6.0 pts │" in out
     assert "regularization.keep_prob" in out
     assert "#1 -> #2: data mismatch 7.8% -> 1.6% after keep_prob 0.5" in out
     doc = json.loads(_invoke("runs", "compare", a.id, b.id, "--store", store.path, "--json").output)

@@ -35,14 +35,15 @@ def _store(path: Optional[Path]) -> Any:
     return RunStore(path)
 
 
-def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None, digits: Optional[int] = None) -> str:
     """A rate as a percentage, or a figure in the diagnosed metric's unit (RMSE, WER, ...)."""
     from mlstrat.display._numbers import format_figure
 
-    return format_figure(value, diagnosis)
+    return format_figure(value, diagnosis, digits=digits)
 
 
-def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None,
+            digits: Optional[int] = None) -> str:
     from mlstrat.display._numbers import is_rate_metric
 
     if before is None or after is None:
@@ -55,11 +56,13 @@ def _change(before: Optional[float], after: Optional[float], diagnosis: Optional
         # errors and components: down is better; a higher-is-better score's errors go up
         better = delta > 0 if metric.get("direction") == "higher_is_better" else delta < 0
         return f"[{'green' if better else 'red'}]{delta:+.3g}[/]"
-    delta = 100 * (after - before)
-    if abs(delta) < 0.05:
-        return "[dim]±0.0 pp[/]"
-    colour = "green" if delta < 0 else "red"  # errors and components: down is better
-    return f"[{colour}]{delta:+.1f} pp[/]"
+    from mlstrat.display._numbers import format_change
+
+    text = format_change(before, after, digits=digits)[2]
+    if text.startswith("+0.0 ") or text.startswith("+0.00 "):
+        return f"[dim]{text}[/]"
+    colour = "green" if after < before else "red"  # errors and components: down is better
+    return f"[{colour}]{text}[/]"
 
 
 def _summary(run: Any) -> dict[str, Any]:
@@ -132,6 +135,7 @@ def show_run(
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.runs import COMPONENT_DISPLAY, flatten_config
+    from mlstrat.display._numbers import format_interval, is_rate_metric
 
     run_store = _store(store)
     run = run_store.get(run_id)
@@ -167,8 +171,7 @@ def show_run(
         for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
             table.add_column(name, justify=justify)
         for split, e in errors.items():
-            interval = (f"{_rate(e['ci_low'], run.diagnosis)} – {_rate(e['ci_high'], run.diagnosis)}"
-                        if e["ci_low"] is not None else "-")
+            interval = format_interval(e["ci_low"], e["ci_high"], rate=is_rate_metric(run.diagnosis))
             table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
                           _rate(e["value"], run.diagnosis), interval)
         out.print(table)
@@ -180,8 +183,7 @@ def show_run(
                               ("significant", "left")):
             table.add_column(name, justify=justify)
         for key, c in components.items():
-            interval = (f"{_rate(c['ci_low'], run.diagnosis)} – {_rate(c['ci_high'], run.diagnosis)}"
-                        if c["ci_low"] is not None else "-")
+            interval = format_interval(c["ci_low"], c["ci_high"], rate=is_rate_metric(run.diagnosis), signed=True)
             label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
             table.add_row(label, _rate(c["value"], run.diagnosis), interval, "yes" if c["significant"] else "no",
                           style="bold" if key == principal else None)
@@ -213,6 +215,7 @@ def compare_runs(
 
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat.cli._common import console, echo_json, safe
+    from mlstrat.display._numbers import column_digits, format_figure, is_rate_metric
     from mlstrat.runs import COMPONENT_DISPLAY
 
     comparison = _store(store).compare(run_ids)
@@ -223,7 +226,8 @@ def compare_runs(
     heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
     diagnosis = comparison.runs[-1].diagnosis
 
-    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str]) -> None:
+    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str],
+                     points: bool = False) -> None:
         if not rows:
             return
         table = Table(title=title, title_justify="left", header_style="bold")
@@ -231,13 +235,15 @@ def compare_runs(
         for head in heads:
             table.add_column(head, justify="right")
         table.add_column("change", justify="right")
+        # one precision for the table: the change reads as the difference of the values shown
+        digits = column_digits([v for vals in rows.values() for v in vals]) if is_rate_metric(diagnosis) else None
         for key, values in rows.items():
-            table.add_row(safe(names.get(key, key)), *[_rate(v, diagnosis) for v in values],
-                          _change(values[0], values[-1], diagnosis))
+            table.add_row(safe(names.get(key, key)), *[format_figure(v, diagnosis, digits=digits, signed=points) for v in values],
+                          _change(values[0], values[-1], diagnosis, digits))
         out.print(table)
 
     side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
-    side_by_side("Components", comparison.components, COMPONENT_DISPLAY)
+    side_by_side("Components", comparison.components, COMPONENT_DISPLAY, points=True)
     if comparison.config:
         table = Table(title="Config keys that differ", title_justify="left", header_style="bold")
         table.add_column("key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-from mlstrat.display._numbers import format_rate
+from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.diagnosis._diagnose import PROBLEM_LABELS
 from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
 
@@ -21,28 +21,34 @@ _COLORS = {
 BAR_WIDTH = 48
 
 
+def _digits(diag: Diagnosis) -> int:
+    """One precision for every figure of the diagnosis (errors, intervals, components)."""
+    values: list[float | None] = [e.value for e in diag.errors.values()]
+    values += [r.value for r in diag.human_level.references]
+    values += [c.value for c in diag.components.values()]
+    return column_digits(values, rate=diag.metric.is_rate)
+
+
 def _fmt(diag: Diagnosis, value: float | None) -> str:
     """A figure: a percentage for rates, the number in the metric's unit otherwise."""
     if diag.metric.is_rate or value is None:
-        return format_rate(value)
+        return format_pct(value, digits=_digits(diag))
     return f"{value:.4g}"
 
 
 def _ci(diag: Diagnosis, low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return "-"
-    return f"{_fmt(diag, low)} .. {_fmt(diag, high)}"
+    digits = _digits(diag) if diag.metric.is_rate else None
+    return format_interval(low, high, rate=diag.metric.is_rate, digits=digits)
 
 
-def _gap(diag: Diagnosis, value: float, digits: int = 2) -> str:
+def _gap(diag: Diagnosis, value: float) -> str:
     """A signed gap: percentage points for rates, the metric's unit otherwise."""
-    return f"{100 * value:+.{digits}f}" if diag.metric.is_rate else f"{value:+.3g}"
+    digits = _digits(diag) if diag.metric.is_rate else None
+    return format_pts(value, digits=digits, rate=diag.metric.is_rate)
 
 
 def _signed(diag: Diagnosis, value: float | None) -> str:
-    if value is None:
-        return "-"
-    return _gap(diag, value) + (" pts" if diag.metric.is_rate else "")
+    return "-" if value is None else _gap(diag, value)
 
 
 def component_bar(diag: Diagnosis) -> Any:
@@ -67,7 +73,7 @@ def component_bar(diag: Diagnosis) -> Any:
         if c.value is None:
             continue
         ladder.append(
-            f" ─{_gap(diag, c.value, 1)}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
+            f" ─{_gap(diag, c.value)}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
         )
         ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {_fmt(diag, diag.errors[c.to].value)}")
 
@@ -156,7 +162,8 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
         if c.value is None:
             flag = "undetermined" if c.status == "undetermined" else "n/a"
-        ci = "-" if c.ci_low is None else f"{_gap(diag, c.ci_low)} .. {_gap(diag, c.ci_high or 0)}"
+        ci = format_interval(c.ci_low, c.ci_high, rate=diag.metric.is_rate, signed=True,
+                             digits=_digits(diag) if diag.metric.is_rate else None)
         style = (
             "bold red"
             if name == diag.principal_problem

@@ -15,7 +15,7 @@ from typing import Any
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._charts import staircase_svg
-from mlstrat.display._numbers import format_pct
+from mlstrat.display._numbers import column_digits, format_interval, format_pct
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
 __all__ = ["html_repr", "text_repr"]
@@ -37,10 +37,18 @@ def _pct(value: Any, digits: int | None = None) -> str:
     return f"{100 * v:.{digits}f}%" if digits is not None else format_pct(v)
 
 
-def _ci(pair: Any) -> str:
-    if not isinstance(pair, (list, tuple)) or len(pair) != 2 or None in pair:
+def _ci(pair: Any, digits: int | None = None) -> str:
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
         return "-"
-    return f"{_pct(pair[0])} – {_pct(pair[1])}"
+    return format_interval(finite_or_none(pair[0]), finite_or_none(pair[1]), digits=digits)
+
+
+def _metric_name(d: Mapping[str, Any]) -> str:
+    """The diagnosed metric's name: a bare name in older runs, ``{"name", "label", ...}`` now."""
+    metric = d.get("metric")
+    if isinstance(metric, Mapping):
+        return str(metric.get("label") or metric.get("name") or "error")
+    return str(metric or "error")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -71,7 +79,7 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
                       f"<span class='muted'>{html.escape(str(a.get('why') or ''))}</span></li>"
                       for a in d.get("actions") or [])
     return _box("Diagnosis", _p(str(d.get("verdict") or ""), "verdict"), chart,
-                _table(("", d.get("metric") or "error", "95% CI", "n"), err_rows),
+                _table(("", _metric_name(d), "95% CI", "n"), err_rows),
                 _table(("component", "value", "95% CI", "significant"), comp_rows),
                 f"<ol>{actions}</ol>" if actions else "")
 
@@ -85,13 +93,11 @@ def _diagnosis_text(d: Mapping[str, Any]) -> str:
 
 
 def _metrics_rows(m: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    rows = []
-    for split in SPLITS:
-        e = (m.get("splits") or {}).get(split)
-        if isinstance(e, Mapping):
-            rows.append((SPLIT_DISPLAY[split], f"{e.get('n', 0):,}", _pct(e.get("error")), _ci(e.get("error_ci")),
-                         _pct(e.get("precision")), _pct(e.get("recall")), _pct(e.get("f1"))))
-    return rows
+    entries = [(s, e) for s in SPLITS if isinstance(e := (m.get("splits") or {}).get(s), Mapping)]
+    dig = {k: column_digits([finite_or_none(e.get(k)) for _, e in entries]) for k in ("error", "precision", "recall", "f1")}
+    return [(SPLIT_DISPLAY[split], f"{e.get('n', 0):,}", _pct(e.get("error"), dig["error"]),
+             _ci(e.get("error_ci"), dig["error"]), _pct(e.get("precision"), dig["precision"]),
+             _pct(e.get("recall"), dig["recall"]), _pct(e.get("f1"), dig["f1"])) for split, e in entries]
 
 
 def _metrics_html(m: Mapping[str, Any]) -> str:
@@ -109,8 +115,10 @@ def _metrics_text(m: Mapping[str, Any]) -> str:
 def _summary_html(s: Mapping[str, Any]) -> str:
     other = s.get("other_causes")
     cats = list(s.get("categories") or []) + ([other] if isinstance(other, Mapping) else [])
-    rows = [(c["name"], c["count"], _pct(c.get("share"), 1), _ci(c.get("share_ci")), _pct(c.get("ceiling")),
-             _pct(c.get("error_if_fixed"))) for c in cats]
+    dig = {k: column_digits([finite_or_none(c.get(k)) for c in cats]) for k in ("share", "ceiling", "error_if_fixed")}
+    rows = [(c["name"], c["count"], _pct(c.get("share"), dig["share"]), _ci(c.get("share_ci"), dig["share"]),
+             _pct(c.get("ceiling"), dig["ceiling"]), _pct(c.get("error_if_fixed"), dig["error_if_fixed"]))
+            for c in cats]
     note = (f"{s.get('split')} error {_pct(s.get('split_error'))}; {s.get('reviewed')} of "
             f"{s.get('sample_size')} sampled errors reviewed ({s.get('tagged')} with a category); "
             "shares are over the reviewed ones")
@@ -171,7 +179,7 @@ def _comparison_text(c: Mapping[str, Any]) -> str:
 def _mismatch_html(m: Mapping[str, Any]) -> str:
     auc = m.get("auc") or {}
     line = (f"domain classifier AUC {auc.get('value', float('nan')):.3f} "
-            f"(95% CI {auc.get('ci_low', float('nan')):.3f} – {auc.get('ci_high', float('nan')):.3f}): "
+            f"(95% CI {format_interval(auc.get('ci_low'), auc.get('ci_high'), rate=False, digits=3)}): "
             f"{m.get('strength')} mismatch between {', '.join(m.get('source') or [])} and {m.get('target')}")
     rows = [(f.get("feature"), f"{f.get('importance', float('nan')):.3g}", f"{f.get('ks', float('nan')):.2f}",
              f.get("hint") or "") for f in (m.get("top_features") or [])[:10]]

@@ -8,15 +8,24 @@ from typing import Any
 
 from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPLITS
 from mlstrat.display._documents import bayes_proxy, components_of, split_errors
-from mlstrat.display._numbers import format_figure
+from mlstrat.display._numbers import column_digits, format_figure, format_interval, is_rate_metric
 
-__all__ = ["ci_text", "n_text", "errors_section", "staircase_levels", "components_section"]
+__all__ = ["ci_text", "diagnosis_digits", "n_text", "errors_section", "staircase_levels", "components_section"]
 
 
-def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None) -> str:
-    if lo is None or hi is None:
-        return "–"
-    return f"{format_figure(lo, diagnosis)} – {format_figure(hi, diagnosis)}"
+def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None, *,
+            digits: int | None = None, signed: bool = False) -> str:
+    """An interval as ``[low, high]`` in the diagnosis's unit (``-`` when not computed)."""
+    rate = is_rate_metric(diagnosis)
+    if not rate and digits is None:
+        digits = column_digits([lo, hi], rate=False)
+    return format_interval(lo, hi, rate=rate, digits=digits, signed=signed)
+
+
+def diagnosis_digits(diagnosis: dict[str, Any] | None, values: list[float | None]) -> int | None:
+    """One precision for a table of a diagnosis's figures (rates only; a metric's own unit keeps
+    its significant digits)."""
+    return column_digits(values) if is_rate_metric(diagnosis) else None
 
 
 def n_text(n: Any) -> str:
@@ -35,9 +44,10 @@ def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | N
     for split, entry in errors.items():
         rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
     scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
+    digits = diagnosis_digits(diagnosis, [r["value"] for r in rows])
     for r in rows:
-        r["value_text"] = format_figure(r["value"], diagnosis)
-        r["ci_text"] = ci_text(r["ci_low"], r["ci_high"], diagnosis)
+        r["value_text"] = format_figure(r["value"], diagnosis, digits=digits)
+        r["ci_text"] = ci_text(r["ci_low"], r["ci_high"], diagnosis, digits=digits)
         r["n_text"] = n_text(r["n"])
         # positions on the interval strip, in percent of its width
         r["dot"] = 100 * r["value"] / scale
@@ -77,6 +87,7 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
     principal = (diagnosis or {}).get("principal_problem")
     problems = set((diagnosis or {}).get("problems") or [])
     rows = []
+    digits = diagnosis_digits(diagnosis, [c.get("value") for c in comps.values()])
     for key in COMPONENTS:
         c = comps.get(key)
         if c is None:
@@ -84,10 +95,11 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
         ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
                 SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
         rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
-                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
+                     "value_text": format_figure(c["value"], diagnosis, signed=True, digits=digits)
+                     if c["value"] is not None else (
                          "undetermined (no human level)" if c.get("status") == "undetermined"
                          else "not computable"),
-                     "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis),
+                     "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis, digits=digits, signed=True),
                      "span": " → ".join(str(e) for e in ends if e),
                      "significant": c["significant"], "principal": key == principal,
                      "problem": key in problems})
