@@ -6,18 +6,14 @@ from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
+from mlstrat.display._palette import rich_style
 from mlstrat.diagnosis._diagnose import PROBLEM_LABELS
 from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
 
 __all__ = ["render_diagnosis", "component_bar"]
 
-_COLORS = {
-    "human": "grey50",
-    "avoidable_bias": "yellow",
-    "variance": "magenta",
-    "data_mismatch": "cyan",
-    "dev_overfitting": "blue",
-}
+# the palette's colours: the same as the report's charts and chips
+_COLORS = {name: rich_style(name) for name in ("human", *COMPONENTS)}
 BAR_WIDTH = 48
 
 

@@ -25,7 +25,7 @@ _STYLE = (
     ".mlstrat-nb table{border-collapse:collapse;margin:.3em 0 .8em}"
     ".mlstrat-nb th,.mlstrat-nb td{padding:.15em .6em;border-bottom:1px solid #e3e6ec;text-align:right}"
     ".mlstrat-nb th:first-child,.mlstrat-nb td:first-child{text-align:left}"
-    ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#6b7280}"
+    ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#555d65}"
     ".mlstrat-nb svg{max-width:100%;height:auto}</style>"
 )
 

@@ -10,7 +10,7 @@ from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPL
 from mlstrat.display._documents import bayes_proxy, components_of, split_errors
 from mlstrat.display._numbers import column_digits, format_figure, format_interval, is_rate_metric
 
-__all__ = ["ci_text", "diagnosis_digits", "n_text", "errors_section", "staircase_levels", "components_section"]
+__all__ = ["step_note", "ci_text", "diagnosis_digits", "n_text", "errors_section", "staircase_levels", "components_section"]
 
 
 def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None, *,
@@ -57,7 +57,28 @@ def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | N
     return {"rows": rows, "scale_text": format_figure(scale, diagnosis)}
 
 
+def step_note(key: str, component: dict[str, Any]) -> str | None:
+    """Why a step of the staircase is not a problem, or None when it is one (or has no value).
+
+    ``"within noise"``: its interval includes 0; ``"below human level"``: a negative avoidable
+    bias (train better than the human level); ``"below tolerance"``: its interval excludes 0 but
+    the component is under the diagnosis's tolerance.
+    """
+    value = component.get("value")
+    if value is None or component.get("significant"):
+        return None
+    lo, hi = component.get("ci_low"), component.get("ci_high")
+    if lo is not None and hi is not None and lo <= 0 <= hi:
+        return "within noise"
+    if key == "avoidable_bias" and value < 0:
+        return "below human level"
+    return "below tolerance"
+
+
 def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    """The staircase's levels: the human level, then each split with the component that leads
+    to it. A step's whisker (``whisker_low``/``whisker_high``) is the *component's* interval
+    placed on the level before it, not the split's own interval."""
     errors = split_errors(diagnosis)
     comps = components_of(diagnosis)
     name, human = bayes_proxy(diagnosis)
@@ -73,11 +94,15 @@ def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         entry = errors[split]
         level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
-                 "component_label": None, "significant": True}
+                 "component_label": None, "significant": True, "note": None,
+                 "whisker_low": None, "whisker_high": None}
         key, comp = by_target.get(split, (None, None))
         if comp is not None and levels:
             level.update(component=key, component_label=COMPONENT_DISPLAY[key],
-                         significant=bool(comp.get("significant")))
+                         significant=bool(comp.get("significant")), note=step_note(key, comp))
+            prev = levels[-1]["value"]
+            if comp.get("ci_low") is not None and comp.get("ci_high") is not None:
+                level.update(whisker_low=prev + comp["ci_low"], whisker_high=prev + comp["ci_high"])
         levels.append(level)
     return levels
 

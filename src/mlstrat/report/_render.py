@@ -347,7 +347,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("report.html.j2").render(**context)
+    from mlstrat.display._palette import css_variables
+
+    html = env.get_template("report.html.j2").render(palette_css=css_variables(), **context)
     if output is not None:
         from mlstrat.tables._io import atomic_write_text
 
