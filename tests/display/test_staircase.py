@@ -79,3 +79,12 @@ def test_labels_and_drops() -> None:
     assert {"stair-drop-avoidable_bias", "stair-rise-variance", "stair-rise-data_mismatch",
             "stair-drop-dev_overfitting"} <= ids
     assert not any("within-noise" in i for i in ids if "dev_overfitting" in i or "data_mismatch" in i)
+
+
+def test_the_report_table_says_the_same_as_the_chart() -> None:
+    from mlstrat.report import render_report
+
+    html = render_report(diagnosis=_diagnosis())
+    assert '<span class="chip outline">below human level</span>' in html
+    assert '<span class="chip outline">below tolerance</span>' in html
+    assert '<span class="chip outline">within noise</span>' in html

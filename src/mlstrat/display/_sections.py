@@ -127,5 +127,6 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
                      "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis, digits=digits, signed=True),
                      "span": " → ".join(str(e) for e in ends if e),
                      "significant": c["significant"], "principal": key == principal,
+                     "note": step_note(key, c),
                      "problem": key in problems})
     return rows
