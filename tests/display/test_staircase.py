@@ -28,6 +28,7 @@ def _diagnosis() -> dict:
     c["variance"].update(value=0.013, ci_low=-0.005, ci_high=0.031, significant=False)
     c["data_mismatch"].update(value=0.078, ci_low=0.048, ci_high=0.108, significant=True)
     c["dev_overfitting"].update(value=-0.020, ci_low=-0.032, ci_high=-0.008, significant=False)
+    d["problems"] = ["data_mismatch"]
     return d
 
 
