@@ -116,7 +116,7 @@ def test_a_wide_csv_read_whole_is_sniffed_once_and_reads_the_same(tmp_path):
     """Every column asked for (a sheet's pass-through, a split's output): DuckDB's sniffer, once per file
     version. Commands that name their columns read only those (tests/tables/test_wide.py)."""
     from mlstrat.tables import read_table
-    from mlstrat.tables import _engine as _io
+    from mlstrat.tables import _duckdb_engine as _io
 
     width = _io.WIDE_CSV + 50
     head = "id,split,y_true,y_pred," + ",".join(f"f{i}" for i in range(width))

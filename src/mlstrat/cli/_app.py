@@ -169,7 +169,20 @@ class _Group(TyperGroup):
             if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow", "sqlite3"}:
                 _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
                 ctx.exit(2)
+            if (remote := _remote_failure(exc)) is not None:  # a Spark Connect server failed mid-query
+                _error_line(str(remote))
+                ctx.exit(2)
             raise
+
+
+def _remote_failure(exc: Exception) -> Any:
+    import sys
+
+    if "grpc" not in sys.modules:  # no Spark Connect session was ever opened
+        return None
+    from mlstrat.tables._spark_connect import connect_failure
+
+    return connect_failure(exc)
 
 
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:

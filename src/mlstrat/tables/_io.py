@@ -12,7 +12,8 @@ from typing import Any
 from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
-from mlstrat.tables._engine import engine_of, is_uri
+from mlstrat.tables._connect import engine_of
+from mlstrat.tables._engine import is_uri
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import READERS, part_files
 from mlstrat.tables._files import format_of as _format_of
