@@ -162,9 +162,13 @@ def test_ui_one_tag_is_one_of_one_reviewed(ui):
     blurry = next(c for c in summary["categories"] if c["name"] == "blurry")
     assert blurry["share"] == 1.0
     assert blurry["share_ci"] == pytest.approx(list(_wilson(1, 1)), abs=1e-9)
-    # leave row 0 for row 1, then row 1 (untagged) for row 2: 2 reviewed, blurry 1 of 2
+    # moving on and back (j, k) reviews nothing: row 1 was only looked at
     client.post("/api/position", json={"position": 1}, headers=H)
-    data = client.post("/api/position", json={"position": 2}, headers=H).json()
+    data = client.post("/api/position", json={"position": 0}, headers=H).json()
+    assert data["progress"] == {"tagged": 1, "reviewed": 1, "total": 5}
+    # row 1 marked "no category" explicitly: 2 reviewed, blurry 1 of 2
+    data = client.post("/api/tag", json={"id": ids[1], "category": "no category: other causes", "on": True},
+                       headers=H).json()
     assert data["progress"] == {"tagged": 1, "reviewed": 2, "total": 5}
     summary = data["summary"]
     assert summary["reviewed"] == 2

@@ -85,6 +85,7 @@ class _View:
             **render_example(self.layout, cells, self.meta),
             "tags": row["tags"],
             "comment": row["comment"],
+            "reviewed": row["reviewed"],
         }
 
 
@@ -298,7 +299,7 @@ def create_app(
                 "ok": True,
                 **extra,
                 "categories": store.categories(),
-                "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]}
+                "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"], "reviewed": row["reviewed"]}
                 if row
                 else None,
                 "progress": store.progress(),
