@@ -231,17 +231,15 @@ class DuckDBEngine(Engine):
         return Written(path=path, directory=False, format=fmt, engine=self.label)
 
     def _write(self, expr: Any, path: str, fmt: str) -> None:
-        con = self.backend
-        if fmt == "parquet":
-            con.to_parquet(expr, path)
-        elif fmt == "csv":
-            con.to_csv(expr, path)
-        else:  # ibis has no to_json; DuckDB's COPY writes JSON lines
-            import ibis
-            import sqlglot
+        import sqlglot
 
-            target = sqlglot.exp.Literal.string(path).sql(dialect="duckdb")
-            con.raw_sql(f"COPY ({ibis.to_sql(expr, dialect='duckdb')}) TO {target} (FORMAT JSON)").fetchall()
+        con = self.backend
+        # the path reaches DuckDB as a literal quoted by sqlglot: Ibis' to_csv/to_parquet quote it
+        # with Python's repr, which DuckDB reads differently for a backslash or a control character
+        target = sqlglot.exp.Literal.string(path).sql(dialect="duckdb")
+        options = {"parquet": "FORMAT PARQUET", "csv": "FORMAT CSV, HEADER", "json": "FORMAT JSON"}[fmt]
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables, as Ibis' own writers do
+        con.raw_sql(f"COPY ({con.compile(expr)}) TO {target} ({options})").fetchall()
 
     def hex_to_int(self, hexits: Any) -> Any:
         import ibis

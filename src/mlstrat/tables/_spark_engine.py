@@ -3,14 +3,13 @@ the executors; outputs are folders of part files."""
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlstrat.tables._columns import ColumnSelection
-from mlstrat.tables._engine import Engine, Written, is_uri, unique_number
+from mlstrat.tables._engine import Engine, Written, is_uri
 
 __all__ = ["SparkEngine"]
 
@@ -56,7 +55,7 @@ class SparkEngine(Engine):
              text_columns: Sequence[str] = (), columns: ColumnSelection | None = None) -> Any:
         view = view or self.name()
         if not is_uri(path):  # a Spark Connect server resolves a relative path in its own directory
-            path = str(Path(path).absolute())
+            path = _hadoop_literal(str(Path(path).absolute()))
         reader = self.session.read
         if fmt == "parquet":
             frame = reader.parquet(path)
@@ -98,31 +97,13 @@ class SparkEngine(Engine):
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
     def write(self, expr: Any, path: str, fmt: str, *, force: bool, keep_order: bool = True) -> Written:
-        """Spark writes a directory of part files; a local one appears whole (temp dir + rename)."""
+        """Spark writes a directory of part files at ``path`` (``write_table`` gives a local output
+        a temporary folder, renamed into place when whole)."""
         writer = self.dataframe(expr).write.format(fmt)
         if fmt == "csv":
             writer = writer.option("header", "true")
-        if is_uri(path) and not path.startswith("file://"):
-            writer.mode("overwrite" if force else "errorifexists").save(path)
-            return Written(path=path, directory=True, format=fmt, engine=self.label)
-        final = Path(path[len("file://"):] if path.startswith("file://") else path)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{unique_number()}.tmp")
-        try:
-            writer.mode("overwrite").save(str(tmp.absolute()))
-            if not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
-                from mlstrat._exceptions import InputError
-
-                raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
-                                 "which this machine does not see; give a path both see (a shared "
-                                 "mount) or a URI (s3a://, hdfs://, abfss://)")
-            if final.is_dir():
-                shutil.rmtree(final)
-            elif final.exists():
-                final.unlink()
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return Written(path=str(final), directory=True, format=fmt, engine=self.label)
+        writer.mode("overwrite" if force else "errorifexists").save(path)
+        return Written(path=path, directory=True, format=fmt, engine=self.label)
 
     def hex_to_int(self, hexits: Any) -> Any:
         return _spark_conv(hexits, 16, 10).cast("int64")
@@ -171,3 +152,9 @@ def _spark_xxhash64(value: Any) -> Any:
         ...
 
     return xxhash64(value)
+
+
+def _hadoop_literal(path: str) -> str:
+    """``path`` with Hadoop's glob characters escaped: Spark reads ``a[1].csv`` as that file, not a
+    pattern."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
