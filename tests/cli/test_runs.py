@@ -36,7 +36,17 @@ def test_list_table(store):
         assert cell in row_a, cell
     for cell in ["5.2%", "bias", "dropout"]:
         assert cell in row_b, cell
+    # what changed since the run before, folded under the note when the terminal is narrow
+    assert "keep_prob 1.0 -> 0.5" in " ".join(result.output.split())
     assert lines.index(row_a) < lines.index(row_b)  # oldest first
+
+
+def test_list_and_compare_at_80_columns_cut_nothing(store):
+    for args in (("runs", "list"), ("runs", "compare", *[r.id[:6] for r in store.list()])):
+        result = CliRunner().invoke(app, [*args, "--store", str(store.path)], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
+    assert "regularization.keep_prob" in result.output  # the key that differs, whole
 
 
 def test_list_json_and_empty(store, tmp_path):

@@ -88,6 +88,7 @@ def list_runs(
 
     from mlstrat._constants import SPLITS
     from mlstrat.cli._common import console, echo_json, safe
+    from mlstrat.runs import flatten_config
 
     run_store = _store(store)
     runs = run_store.list(kind=kind, limit=limit)
@@ -110,17 +111,33 @@ def list_runs(
     for split in splits:
         table.add_column(_SHORT_SPLIT[split], justify="right", no_wrap=True)
     table.add_column("principal", no_wrap=True)
-    # the note gets what the figures leave: they must never be cut, a long note may be
-    fixed = 40 + 8 * len(splits) + (10 if kinds else 0)
-    table.add_column("note", overflow="ellipsis", no_wrap=True, max_width=max(8, out.width - fixed))
+    # the note and what changed get what the figures leave: figures are never cut, words fold
+    table.add_column("note / changed", overflow="fold")
+    previous: dict[str, Any] | None = None
     for run in runs:
         errors = run.errors()
         principal = (run.diagnosis or {}).get("principal_problem")
+        config = flatten_config(run.config)
+        changed = _changed_keys(previous, config)
+        previous = config if config else previous
+        what = "; ".join(part for part in (run.note or "", changed) if part)
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
                       *[_rate(errors.get(s, {}).get("value"), run.diagnosis) for s in splits],
-                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(run.note or ""))
+                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(what))
     out.print(table)
+
+
+def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """``"keep_prob 1.0 -> 0.5"``: the config keys that differ from the run before (last part of
+    each dotted key; at most three, then a count)."""
+    if not before or not after:
+        return ""
+    keys = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    parts = [f"{k.rsplit('.', 1)[-1]} {before.get(k, '-')} -> {after.get(k, '-')}" for k in keys[:3]]
+    if len(keys) > 3:
+        parts.append(f"and {len(keys) - 3} more")
+    return ", ".join(parts)
 
 
 @runs_app.command("show")
@@ -246,9 +263,10 @@ def compare_runs(
     side_by_side("Components", comparison.components, COMPONENT_DISPLAY, points=True)
     if comparison.config:
         table = Table(title="Config keys that differ", title_justify="left", header_style="bold")
-        table.add_column("key")
+        # a long key or value folds onto the next line: never cut
+        table.add_column("key", overflow="fold")
         for head in heads:
-            table.add_column(head)
+            table.add_column(head, overflow="fold")
         for key, values in comparison.config.items():
             table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
         out.print(table)
