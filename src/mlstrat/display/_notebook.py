@@ -201,11 +201,63 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
 }
 
 
+# -- any other result -----------------------------------------------------------------------
+
+#: rows shown of a list of records (the rest is counted)
+_MAX_ROWS = 12
+
+
+def _cell(value: Any) -> str:
+    """One value as text: numbers with 4 significant digits, lists joined, records counted."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else ("yes" if value else "no")
+    if isinstance(value, float):
+        v = finite_or_none(value)
+        return "-" if v is None else f"{v:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in list(value.items())[:6]) + (
+            ", ..." if len(value) > 6 else "")
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, Mapping) for v in value):
+            return f"{len(value)} records"
+        return ", ".join(_cell(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
+    return str(value)
+
+
+def _records_table(records: Sequence[Mapping[str, Any]]) -> str:
+    headers = list(dict.fromkeys(k for r in records[:_MAX_ROWS] for k in r))
+    rows = [[_cell(r.get(h)) for h in headers] for r in records[:_MAX_ROWS]]
+    more = _p(f"{len(records) - _MAX_ROWS} more", "muted") if len(records) > _MAX_ROWS else ""
+    return _table(headers, rows) + more
+
+
+def _generic_html(title: str, d: Mapping[str, Any]) -> str:
+    """Any result as a table of its fields, and one table per list of records (never a raw dict)."""
+    fields = [(k, _cell(v)) for k, v in d.items()
+              if not (isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v))]
+    parts = [_table(("field", "value"), fields)] if fields else []
+    for key, value in d.items():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(x, Mapping) for x in value):
+            parts.append(f"<p><strong>{html.escape(str(key))}</strong></p>" + _records_table(value))
+    return _box(title, *parts)
+
+
+def _generic_text(title: str, d: Mapping[str, Any]) -> str:
+    scalars = [f"{k}={_cell(v)}" for k, v in d.items() if isinstance(v, (str, int, float, bool)) or v is None]
+    return f"<{title} {', '.join(scalars[:6])}>"
+
+
 def html_repr(result: Any) -> str:
     """The notebook's rich view of a result object."""
-    return _RENDERERS[type(result).__name__][0](result.to_dict())
+    name = type(result).__name__
+    if name not in _RENDERERS:
+        return _generic_html(name, result.to_dict())
+    return _RENDERERS[name][0](result.to_dict())
 
 
 def text_repr(result: Any) -> str:
     """A few lines that say what the result is (the plain ``repr``)."""
-    return _RENDERERS[type(result).__name__][1](result.to_dict())
+    name = type(result).__name__
+    if name not in _RENDERERS:
+        return _generic_text(name, result.to_dict())
+    return _RENDERERS[name][1](result.to_dict())
