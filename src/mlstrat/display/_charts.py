@@ -190,20 +190,22 @@ def _step(ax: Any, i: int, lv: Mapping[str, Any], prev: float, *, width: float, 
 
 def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int | None = None,
                         human_level: float | None = None, stopped_early: bool = False) -> str:
-    """Cost and error per epoch for train and dev, with the human-level line and best epoch."""
+    """Cost and error per epoch for train, train-dev (when the history has it) and dev, with the
+    human-level line and best epoch."""
     from matplotlib.ticker import MaxNLocator
 
     with _style():
         fig, (ax_cost, ax_err) = _figure(8.6, 3.2, ncols=2)
         xs = [e.get("epoch") for e in epochs]
         for ax, kind, title in ((ax_cost, "cost", "Cost per epoch"), (ax_err, "error", "Error per epoch")):
-            for split in ("train", "dev"):
+            for split in ("train", "train_dev", "dev"):
                 ys = [e.get(f"{split}_{kind}") for e in epochs]
                 pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE[split],
-                            linewidth=2, label=split, marker="o" if len(pts) <= 30 else None,
-                            markersize=3)
+                    line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE[split],
+                                    linewidth=2, label=split.replace("_", "-"),
+                                    marker="o" if len(pts) <= 30 else None, markersize=3)
+                    line.set_gid(f"line-{split}-{kind}")
             if best_epoch is not None:
                 ax.axvline(best_epoch, color=PALETTE["muted"], linestyle=":", linewidth=1.2,
                            label=f"best epoch ({best_epoch})")
@@ -227,7 +229,10 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
 
 def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
     """Learning rate per epoch and gradient norm per layer and epoch (log scale: vanishing and
-    exploding gradients are orders of magnitude); None when the history has neither."""
+    exploding gradients are orders of magnitude); None when the history has neither.
+
+    A panel that carries no information is left out: a constant learning rate has no panel
+    (None when it is also the only panel)."""
     from matplotlib.ticker import MaxNLocator
 
     xs = [e.get("epoch") for e in epochs]
@@ -238,27 +243,35 @@ def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
             g = stats.get("grad_norm") if isinstance(stats, Mapping) else None
             if isinstance(g, (int, float)) and g > 0 and g == g and g != float("inf"):
                 layers.setdefault(name, []).append((x, float(g)))
-    if all(v is None for v in lrs) and not layers:
+    pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
+    lr_varies = len({y for _, y in pts}) > 1
+    if not lr_varies and not layers:
         return None
     import matplotlib as mpl
 
     with _style():
-        fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
-        pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
-        if pts:
+        if lr_varies and layers:
+            fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
+        else:
+            fig, only = _figure(8.6 if layers else 4.6, 3.0)
+            ax_lr, ax_g = (only, None) if lr_varies else (None, only)
+        if ax_lr is not None:
             ax_lr.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE["train"], linewidth=2,
                        marker="o" if len(pts) <= 30 else None, markersize=3)
-        ax_lr.set_title("Learning rate", color=PALETTE["ink"])
-        ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+            ax_lr.set_title("Learning rate", color=PALETTE["ink"])
+            ax_lr.set_ylabel("learning rate")
+        if ax_g is not None:
+            ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+            ax_g.set_ylabel("gradient norm (L2, log scale)").set_gid("grad-norm-axis-label")
         cmap = mpl.colormaps["viridis"]
-        for i, (name, series) in enumerate(layers.items()):
+        for i, (name, series) in enumerate(layers.items() if ax_g is not None else ()):
             color = cmap(i / max(len(layers) - 1, 1) * 0.9)
             ax_g.plot([p[0] for p in series], [p[1] for p in series], color=color, linewidth=1.8, label=name)
-        if layers:
+        if ax_g is not None:
             ax_g.set_yscale("log")
             # beside the axes: the lines of a deep network fill the plot area
             ax_g.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
-        for ax in (ax_lr, ax_g):
+        for ax in (a for a in (ax_lr, ax_g) if a is not None):
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
