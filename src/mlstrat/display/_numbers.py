@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["format_rate", "format_pct", "format_pp", "format_pts", "format_figure", "format_interval",
-           "format_change", "column_digits", "is_rate_metric"]
+           "format_change", "column_digits", "is_rate_metric",
+           "format_param"]
 
 PTS = "pts"
 
@@ -152,3 +153,8 @@ def format_figure(value: float | None, diagnosis: Mapping[str, Any] | None, *,
     if _missing(value):
         return "-"
     return _fig_text(value, digits) if digits is not None else f"{value:.4g}"
+
+
+def format_param(value: object) -> str:
+    """A hyperparameter value: 3 significant digits for a float, any other value as text."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.display._numbers import format_rate
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 from mlstrat.errors._summary import ErrorSummary, _warning, summarize_sheet
 from mlstrat.metrics._intervals import mover_difference
 

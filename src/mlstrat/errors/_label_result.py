@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlstrat.display._repr import NotebookRepr
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 
 __all__ = ["LabelIssue", "NoiseRate", "LabelIssues"]
 
