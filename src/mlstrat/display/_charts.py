@@ -379,14 +379,16 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         ys = range(len(cats))
         if split_error:
             ax.barh(ys, [split_error] * len(cats), 0.62, color=PALETTE["base"], zorder=1)
-        ax.barh(ys, ceilings, 0.62, color=PALETTE["data_mismatch"], zorder=2)
+        # the split's colour: a category is part of the dev error, not a component
+        ax.barh(ys, ceilings, 0.62, color=PALETTE["dev"], zorder=2)
         ax.set_yticks(list(ys))
         ax.set_yticklabels(names, fontsize=9)
         ax.tick_params(axis="y", length=0)
         right = max([split_error or 0.0] + ceilings + [1e-4])
+        digits = column_digits(ceilings)  # the same precision as the report's ceiling column
         for y, ceiling, share in zip(ys, ceilings, shares):
             share_text = f" ({100 * share:.0f}% of errors)" if share is not None else ""
-            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling)}{share_text}", va="center",
+            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling, digits=digits)}{share_text}", va="center",
                     fontsize=8.5, color=PALETTE["ink"], zorder=3)
         ax.set_xlim(0, right * 1.3)
         ax.xaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
