@@ -57,3 +57,18 @@ def test_the_report_and_the_terminal_use_the_palette() -> None:
     assert "--muted: var(--c-muted)" in html
     from mlstrat.diagnosis import _render
     assert _render._COLORS["variance"] == rich_style("variance") == COMPONENT_COLOURS["variance"]
+
+
+def test_the_terminal_diagnosis_colours_splits_and_components_like_the_report() -> None:
+    from rich.text import Text
+
+    from mlstrat.diagnosis import diagnose
+    from mlstrat.diagnosis._render import render_diagnosis
+
+    diag = diagnose(errors={"train": 0.08, "train_dev": 0.09, "dev": 0.15},
+                    sizes={"train": 5000, "train_dev": 1000, "dev": 1000}, human="2%")
+    errors, comps = render_diagnosis(diag)[:2]
+    split_styles = {str(c.plain): str(c.style) for c in errors.columns[0]._cells if isinstance(c, Text)}
+    assert split_styles["dev"] == SPLIT_COLOURS["dev"] and split_styles["train-dev"] == SPLIT_COLOURS["train_dev"]
+    comp_styles = {str(c.plain): str(c.style) for c in comps.columns[0]._cells if isinstance(c, Text)}
+    assert comp_styles["data mismatch"] == COMPONENT_COLOURS["data_mismatch"]

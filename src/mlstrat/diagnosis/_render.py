@@ -164,7 +164,7 @@ def _errors_table(diag: Diagnosis) -> Any:
         e = diag.errors.get(split)
         if e is not None:
             errors.add_row(
-                SPLIT_DISPLAY[split],
+                Text(SPLIT_DISPLAY[split], style=rich_style(split)),  # the report's split colour
                 _fmt(diag, e.value),
                 _ci(diag, e.ci_low, e.ci_high),
                 "-" if e.n is None else f"{e.n:,}",

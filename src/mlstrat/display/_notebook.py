@@ -15,7 +15,7 @@ from typing import Any
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._charts import staircase_svg
-from mlstrat.display._numbers import column_digits, format_interval, format_pct
+from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
 __all__ = ["html_repr", "text_repr"]
@@ -154,9 +154,13 @@ def _split_text(s: Mapping[str, Any]) -> str:
 
 def _comparison_html(c: Mapping[str, Any]) -> str:
     heads = [str(r["id"])[:8] for r in c.get("runs") or []]
-    err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v) for v in vals]) for k, vals in (c.get("errors") or {}).items()]
-    comp = [(COMPONENT_DISPLAY.get(k, k), *[_pct(v) for v in vals])
-            for k, vals in (c.get("components") or {}).items()]
+    # one precision per table, components in points
+    errs, comps = c.get("errors") or {}, c.get("components") or {}
+    e_dig = column_digits([v for vals in errs.values() for v in vals])
+    c_dig = column_digits([v for vals in comps.values() for v in vals])
+    err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v, e_dig) for v in vals]) for k, vals in errs.items()]
+    comp = [(COMPONENT_DISPLAY.get(k, k), *[format_pts(finite_or_none(v), digits=c_dig) for v in vals])
+            for k, vals in comps.items()]
     steps = "".join(_p(str(s.get("summary") or "")) + _p(_dev_line(s), "muted") for s in c.get("steps") or [])
     return _box("Run comparison", _table(("error", *heads), err), _table(("component", *heads), comp), steps)
 
