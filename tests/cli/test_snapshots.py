@@ -43,7 +43,6 @@ def _common_checks(text: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 @pytest.mark.parametrize("name,args", [
-    ("help", ["--help"]),
     ("diagnose-help", ["diagnose", "--help"]),
     ("diagnose-errors", ERRORS),
 ])
@@ -64,6 +63,14 @@ def test_errors_summarize_output(width: int, tmp_path: Path) -> None:
         if a and b and len(a) >= width - 1 and not a.startswith(("┃", "│", "┏", "└", "┡")):
             assert a[-1] in " .,;:)" or b[0] == " " or not (a[-1].isalnum() and b[0].isalnum()), (a, b)
     _check(f"errors-summarize-{width}", text)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_root_help_fits(width: int, tmp_path: Path) -> None:
+    # not a snapshot: the list of commands grows; every line fits and nothing is cut mid-word
+    text = _run(["--help"], width, tmp_path / "runs.db")
+    _common_checks(text, width)
+    assert "diagnose" in text
 
 
 def test_diagnose_help_at_80_is_readable(tmp_path: Path) -> None:
