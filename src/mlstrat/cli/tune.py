@@ -93,7 +93,7 @@ def _render(result: Any) -> None:
                  f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
         table.add_row(*[mark + escape(c) for c in cells])
     out.print(table)
-    zoom = ", ".join(f"{p['name']} {_fmt(p['low'])}..{_fmt(p['high'])}" for p in doc["zoomed"])
+    zoom = ", ".join(f"{p['name']} [{_fmt(p['low'])}, {_fmt(p['high'])}]" for p in doc["zoomed"])
     out.print(f"Zoomed region (round 2): {escape(zoom)}")
     _render_effects(out, doc["effects"])
     if best is None:
