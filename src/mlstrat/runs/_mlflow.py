@@ -10,26 +10,36 @@ duplicating it.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstrat._exceptions import ConfigError, MlstratWarning
+from mlstrat._exceptions import ConfigError, MlstratError, MlstratWarning
 from mlstrat.runs._compare import flatten_config
 from mlstrat.runs._run import Run
+from mlstrat.tables._engine import _pid_alive
 
-__all__ = ["MlflowExport", "export_to_mlflow", "mlflow_autolog_enabled", "autolog_run", "TRACKING_ENV"]
+__all__ = ["MlflowExport", "export_to_mlflow", "mlflow_autolog_enabled", "autolog_run", "bounded_http",
+           "sqlite_path", "TRACKING_ENV", "HTTP_DEFAULTS"]
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_EXPERIMENT = "mlstrat"
 _RUN_TAG = "mlstrat.run_id"
 _PARAM_MAX = 6000  # MLflow's limit on a param value
+#: MLflow's HTTP settings for mlstrat's calls, unless the user set them: one retry, 10 s per
+#: request (MLflow's own defaults wait about four minutes on a server that does not answer)
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+_BUILDING = ".mlstrat-building"  # suffix of a database being created (see _prepare_sqlite)
 _SPLIT_NUMBERS = ("error", "accuracy", "weighted_error", "precision", "recall", "f1", "n", "errors")
 
 
@@ -153,15 +163,21 @@ def _write_artifacts(run: Run, folder: Path, *, sheets: list[Path], report: bool
 
 def export_to_mlflow(run: Run, *, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
                      sheets: Iterable[str | os.PathLike] = (), report: bool = True) -> MlflowExport:
-    """Log a recorded run to MLflow (once: a second export returns the first).
+    """Log a recorded run to MLflow (once: a second export returns the first complete one).
+
+    An export is complete when its MLflow run is ``FINISHED`` (the last call of an export);
+    an earlier export that failed or was killed is deleted and the run exported afresh.
+    HTTP calls are bounded (see :func:`bounded_http`), so an unreachable server fails in
+    seconds instead of minutes.
 
     Parameters
     ----------
     run : Run
         A run from :class:`RunStore`.
     tracking_uri : str, default=None
-        MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, a folder);
-        default: ``$MLFLOW_TRACKING_URI``, else MLflow's own default (``./mlruns``).
+        MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ``databricks``);
+        default: ``$MLFLOW_TRACKING_URI``, else MLflow's own default (``sqlite:///mlflow.db``
+        in the working directory).
     experiment : str, default="mlstrat"
         The MLflow experiment, created when missing.
     sheets : iterable of path-like, default=()
@@ -169,42 +185,227 @@ def export_to_mlflow(run: Run, *, tracking_uri: str | None = None, experiment: s
         directory are attached too).
     report : bool, default=True
         Attach the HTML report of the run.
+
+    Raises
+    ------
+    ConfigError
+        The URI is mlstrat's run store, or MLflow failed (unknown scheme, missing
+        credentials, a folder, an unreachable server, a damaged database): one line naming
+        the URI and what to do.
     """
     mlflow = _mlflow()
+    uri = tracking_uri or os.environ.get(TRACKING_ENV) or mlflow.get_tracking_uri()
+    with bounded_http(), _quiet_mlflow():
+        try:
+            _prepare_sqlite(uri)
+            return _export(run, uri, experiment=experiment, sheets=sheets, report=report)
+        except MlstratError:
+            raise
+        except Exception as exc:  # MLflow, SQLAlchemy, requests: each its own exception types
+            raise _failure(uri, exc) from None
+
+
+def _export(run: Run, uri: str, *, experiment: str, sheets: Iterable[str | os.PathLike],
+            report: bool) -> MlflowExport:
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or os.environ.get(TRACKING_ENV) or mlflow.get_tracking_uri()
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-    existing = client.search_runs([experiment_id], filter_string=f"tags.`{_RUN_TAG}` = '{run.id}'", max_results=1)
-    if existing:
-        return MlflowExport(run.id, existing[0].info.run_id, experiment_id, uri, created=False)
-    from mlflow.entities import Metric, Param, RunTag
-
+    earlier = client.search_runs([experiment_id], filter_string=f"tags.`{_RUN_TAG}` = '{run.id}'")
+    complete = [r for r in earlier if r.info.status == "FINISHED"]
+    if complete:
+        return MlflowExport(run.id, complete[0].info.run_id, experiment_id, uri, created=False)
+    for stale in earlier:  # a failed or killed export: never completed, never counted
+        client.delete_run(stale.info.run_id)
     created = client.create_run(experiment_id, tags=run_tags(run))
     mlflow_id = created.info.run_id
     try:
-        now = int(created.info.start_time)
-        metrics = [Metric(k, v, now, 0) for k, v in run_metrics(run).items()]
-        for epoch in _history(run):
-            step = int(epoch.get("epoch", 0))
-            metrics += [Metric(f"history.{k}", v, now, step) for k, val in epoch.items()
-                        if k != "epoch" and (v := _finite(val)) is not None]
-        params = [Param(k, v) for k, v in run_params(run).items()]
-        client.log_batch(mlflow_id, tags=[RunTag("mlstrat.created_at", run.created_at)])
-        for i in range(0, len(params), 100):  # MLflow's limits per batch: 100 params, 1000 metrics
-            client.log_batch(mlflow_id, params=params[i:i + 100])
-        for i in range(0, len(metrics), 1000):
-            client.log_batch(mlflow_id, metrics=metrics[i:i + 1000])
-        with tempfile.TemporaryDirectory(prefix="mlstrat-mlflow-") as tmp:
-            _write_artifacts(run, Path(tmp), sheets=_sheets(run, sheets), report=report)
-            client.log_artifacts(mlflow_id, tmp)
-        client.set_terminated(mlflow_id, "FINISHED")
+        _log_contents(client, mlflow_id, run, start_time=int(created.info.start_time),
+                      sheets=_sheets(run, sheets), report=report)
+        client.set_terminated(mlflow_id, "FINISHED")  # last: FINISHED means complete
     except BaseException:
-        client.set_terminated(mlflow_id, "FAILED")
+        with contextlib.suppress(Exception):  # the server may be the failure
+            client.set_terminated(mlflow_id, "FAILED")
         raise
     return MlflowExport(run.id, mlflow_id, experiment_id, uri, created=True)
+
+
+def _log_contents(client: Any, mlflow_id: str, run: Run, *, start_time: int, sheets: list[Path],
+                  report: bool) -> None:
+    """Params, metrics (the learning curves as steps), the creation tag and the artifacts."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    metrics = [Metric(k, v, start_time, 0) for k, v in run_metrics(run).items()]
+    for epoch in _history(run):
+        step = int(epoch.get("epoch", 0))
+        metrics += [Metric(f"history.{k}", v, start_time, step) for k, val in epoch.items()
+                    if k != "epoch" and (v := _finite(val)) is not None]
+    params = [Param(k, v) for k, v in run_params(run).items()]
+    client.log_batch(mlflow_id, tags=[RunTag("mlstrat.created_at", run.created_at)])
+    for i in range(0, len(params), 100):  # MLflow's limits per batch: 100 params, 1000 metrics
+        client.log_batch(mlflow_id, params=params[i:i + 100])
+    for i in range(0, len(metrics), 1000):
+        client.log_batch(mlflow_id, metrics=metrics[i:i + 1000])
+    with tempfile.TemporaryDirectory(prefix="mlstrat-mlflow-") as tmp:
+        _write_artifacts(run, Path(tmp), sheets=sheets, report=report)
+        client.log_artifacts(mlflow_id, tmp)
+
+
+@contextlib.contextmanager
+def bounded_http() -> Iterator[None]:
+    """MLflow's HTTP settings bounded for mlstrat's calls; a user's own setting wins.
+
+    MLflow's defaults (120 s per request, 7 retries with exponential backoff) keep a
+    command waiting about four minutes on a server that does not answer. Inside this
+    block each ``MLFLOW_HTTP_REQUEST_*`` variable the user has not set takes mlstrat's
+    value (:data:`HTTP_DEFAULTS`); the environment is restored on exit.
+    """
+    added = [name for name in HTTP_DEFAULTS if name not in os.environ]
+    for name in added:
+        os.environ[name] = HTTP_DEFAULTS[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's and Alembic's log lines (migrations, credential fallbacks) held back: a failure
+    is mlstrat's one line, a success prints nothing of MLflow's."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` URI (SQLAlchemy's form), else ``None``."""
+    if not uri.lower().startswith("sqlite://"):
+        return None
+    rest = uri[len("sqlite://"):].split("?", 1)[0]
+    if not rest.startswith("/") or rest in ("/", "/:memory:"):
+        return None  # sqlite:// alone is an in-memory database
+    return Path(rest[1:])  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
+
+
+def _is_run_store(path: Path) -> bool:
+    """A SQLite file with mlstrat's ``schema_version`` table (read-only look)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    except (sqlite3.Error, OSError):
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+                            ).fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def _prepare_sqlite(uri: str) -> None:
+    """Refuse mlstrat's run store; build a new MLflow database aside and rename it in place.
+
+    MLflow creates its tables in a dozen migrations; a process killed among them would
+    leave a database every later export fails on. Building it under a temporary name and
+    renaming it when complete means the file at ``uri`` is either absent or whole.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    if path.exists() and _is_run_store(path):
+        raise ConfigError(f"MLflow: {uri} is mlstrat's run store, which holds mlstrat's runs alone; "
+                          "export to another database, e.g. --mlflow sqlite:///mlflow.db")
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as MLflow itself would
+    except OSError as exc:
+        raise ConfigError(f"MLflow: {uri}: cannot create the folder {path.parent} ({exc.strerror}); "
+                          "choose another database path (--mlflow sqlite:///PATH/mlflow.db)") from None
+    _remove_dead_builds(path)
+    building = path.with_name(f".{path.name}.{os.getpid()}{_BUILDING}")
+    try:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=f"sqlite:///{building.resolve()}").get_experiment_by_name("Default")
+        with contextlib.suppress(FileExistsError):  # another export may have finished one first
+            os.link(building, path)  # atomic, and never replaces a database
+    finally:
+        building.unlink(missing_ok=True)
+
+
+def _remove_dead_builds(path: Path) -> None:
+    """Temporary databases of exports that were killed while building one."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_BUILDING}"):
+        pid = stale.name[len(path.name) + 2: -len(_BUILDING)]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _failure(uri: str, exc: BaseException) -> ConfigError:
+    """One line naming ``uri``, what went wrong and what to do."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    if "unsupported uri" in lowered or "could not find a registered" in lowered:
+        fix = "use sqlite:///PATH/mlflow.db, http(s)://HOST:PORT or databricks (--mlflow or MLFLOW_TRACKING_URI)"
+        return ConfigError(f"MLflow: {uri} is not a tracking URI MLflow supports; {fix}")
+    if "filesystem tracking backend" in lowered:
+        return ConfigError(f"MLflow: {uri} is a folder (a file store), which MLflow 3 refuses; use a database "
+                           "such as --mlflow sqlite:///mlflow.db (or set MLFLOW_ALLOW_FILE_STORE=true)")
+    if "databricks" in lowered and ("credential" in lowered or "authentication" in lowered):
+        return ConfigError(f"MLflow: {uri}: no Databricks credentials; set DATABRICKS_HOST and "
+                           "DATABRICKS_TOKEN (or run 'databricks auth login')")
+    if (reason := _unreachable(exc, text)) is not None:
+        return ConfigError(f"MLflow: no tracking server answered at {uri} ({reason}); start it or fix "
+                           "the URI (--mlflow or MLFLOW_TRACKING_URI); MLFLOW_HTTP_REQUEST_TIMEOUT sets the wait")
+    if (reason := _database_error(exc, text)) is not None:
+        return ConfigError(f"MLflow: the database at {uri} cannot be used ({reason}); it may be damaged "
+                           "or from another MLflow version: export to a new one (--mlflow sqlite:///NEW.db)")
+    return ConfigError(f"MLflow: the export to {uri} failed ({_short(text)}); check the tracking URI "
+                       "(--mlflow or MLFLOW_TRACKING_URI)")
+
+
+#: the cause of an HTTP failure, as requests and urllib3 word it (innermost first)
+_HTTP_CAUSES = re.compile(r"read timed out|connect(ion)? timed out|connection refused|name or service not known|"
+                          r"temporary failure in name resolution|connection reset by peer|"
+                          r"remote end closed connection without response|no route to host", re.IGNORECASE)
+#: a database driver's own words inside MLflow's message: "(sqlite3.OperationalError) no such table: x"
+_DB_CAUSE = re.compile(r"\((?:sqlite3|psycopg2?|pymysql|pyodbc|MySQLdb)\.\w+\) ([^\[\n]+)")
+
+
+def _unreachable(exc: BaseException, text: str) -> str | None:
+    """What stopped an HTTP call ("Read timed out", "Connection refused"), else ``None``."""
+    if (found := _HTTP_CAUSES.search(text)) is not None:
+        return found.group(0)
+    if type(exc).__module__.split(".")[0] in {"requests", "urllib3"} or "max retries exceeded" in text.lower():
+        return _short(text)
+    return None
+
+
+def _database_error(exc: BaseException, text: str) -> str | None:
+    """The database driver's reason when a SQL store failed, else ``None``."""
+    if (found := _DB_CAUSE.search(text)) is not None:
+        return _short(found.group(1).strip())
+    if type(exc).__module__.split(".")[0] in {"sqlalchemy", "alembic", "sqlite3"}:
+        return _short(text)
+    return None
+
+
+def _short(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def mlflow_autolog_enabled() -> bool:
@@ -221,7 +422,8 @@ def autolog_run(run: Run) -> MlflowExport | None:
     try:
         return export_to_mlflow(run)
     except Exception as exc:  # the run is recorded locally already; MLflow is a copy
-        warnings.warn(f"MLflow: could not log run {run.short_id} to {os.environ.get(TRACKING_ENV)} ({exc}); "
+        reason = str(exc).removeprefix("MLflow: ")
+        warnings.warn(f"MLflow export of run {run.short_id} skipped, the run is recorded locally: {reason}; "
                       f"retry with 'mlstrat runs export {run.short_id} --mlflow'", MlstratWarning, stacklevel=2)
         return None
 
