@@ -28,6 +28,7 @@ from mlstrat.nn._config import DataConfig
 from mlstrat.nn._data import (
     Normalizer,
     WeightCheck,
+    check_label_type,
     check_weight_column,
     passthrough_columns,
     raise_nan_features,
@@ -129,6 +130,7 @@ class StreamStats:
     normalizer: Normalizer
     low: float
     high: float
+    weight_scale: float = 1.0  # the train weights are divided by it (WeightCheck.scale)
 
     @property
     def m(self) -> int:
@@ -162,6 +164,7 @@ class StreamSource:
                              f"{', '.join(SPLITS)}. Run `mlstrat split {source} -o split.parquet` first")
         require_columns(table, [data.id], source=source, role="id column")
         require_columns(table, [data.label], source=source, role="label column")
+        check_label_type(table, data.label, source=source)
         if data.image_col is not None:
             require_columns(table, [data.image_col], source=source, role="image path column (image_col)")
             names: list[str] = []
@@ -335,7 +338,8 @@ class StreamSource:
         normalizer = Normalizer(mean.astype(np.float32), std.astype(np.float32))
         if data.image_col is not None:
             low, high = 0.0, 1.0
-        return StreamStats(dict(n), classes, normalizer, low, high)
+        return StreamStats(dict(n), classes, normalizer, low, high,
+                           weight_scale=weights.scale if weights is not None else 1.0)
 
 
 def _decode_type(typ: Any) -> Any:
@@ -409,7 +413,7 @@ class TrainStream(IterableDataset):
         columns = [self.src.data.label, *self.src.input_columns(), *weight]
         batches = self.src.batches(columns, split="train")
         for batch in batches if shards is None else shards.select(batches):
-            w = self.src.weights(batch) if self.weighted else np.ones(batch.num_rows)
+            w = self.src.weights(batch) / self.stats.weight_scale if self.weighted else np.ones(batch.num_rows)
             buf.append((self.src.keys(batch), self.src.label_index(batch, self.stats.classes), w))
             held += batch.num_rows
             if held < self.buffer:
