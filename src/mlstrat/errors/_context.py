@@ -58,15 +58,22 @@ def parse_image_shape(value: Any) -> tuple[int, ...] | None:
     return shape
 
 
+#: Where a run directory keeps its configuration, most authoritative first: the trainer writes
+#: the resolved config (absolute manifest path, every default filled in); a ``config.toml`` in
+#: the run directory is the user's own file, read only when there is no resolved one.
+RUN_CONFIG_NAMES = ("config.resolved.toml", "config.toml")
+
+
 def run_data_config(predictions: Any) -> dict[str, Any]:
-    """The ``[data]`` section of the run directory's ``config.toml`` beside ``predictions``
+    """The ``[data]`` section of the run directory's config beside ``predictions``
     (``{}`` when there is none): it names the manifest and the image shape."""
     import tomllib
 
     if not isinstance(predictions, (str, os.PathLike)):
         return {}
-    path = Path(predictions).resolve().parent / "config.toml"
-    if not path.is_file():
+    folder = Path(predictions).resolve().parent
+    path = next((folder / name for name in RUN_CONFIG_NAMES if (folder / name).is_file()), None)
+    if path is None:
         return {}
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

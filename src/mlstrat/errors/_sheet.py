@@ -173,7 +173,7 @@ def sample_errors(
     manifest : path-like or table, default=None
         A table with an ``id`` column (the split file): its columns that the predictions lack
         (path, text, features) are joined back by id so the sheet shows each example. By
-        default, the manifest named in the run's ``config.toml`` beside the predictions.
+        default, the manifest named in the run's config (``config.resolved.toml``) beside the predictions.
     image_shape : str or sequence of int, default=None
         ``HxW`` or ``CxHxW`` of pixel feature columns (``px_0 ..``), so the tagging UI draws
         them as an image; by default the run config's ``[data] image_shape``.
