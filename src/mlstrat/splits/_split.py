@@ -44,6 +44,9 @@ from mlstrat.splits._policy import SizeRequest, parse_error_rate, parse_request
 
 __all__ = ["split", "SplitResult", "SplitSpec", "CHI2_ALPHA", "ADEQUATE_DIFFERENCE", "DEFAULT_EXPECTED_ERROR"]
 
+#: the key of rows without a label (null or NaN) in the summary's ``by_label`` and label checks
+EMPTY_LABEL = "(empty)"
+
 
 @dataclass(frozen=True)
 class SplitResult:
@@ -303,6 +306,13 @@ def _read(engine: Any, manifest: Any, spec: SplitSpec) -> Any:
                       ("group column", spec.group)):
         require_columns(table, [col], source=spec.source, role=role)
     require_columns(table, spec.content, source=spec.source, role="content column")
+    for flag, col in (("--id", spec.id), ("--label", spec.label), ("--domain", spec.domain),
+                      ("--group", spec.group)):
+        if col is not None and table[col].type().is_binary():
+            # DuckDB spells bytes as '\xFF' escapes, Spark decodes them as UTF-8: the hashes would differ
+            raise InputError(f"{spec.source}: column {col!r} ({flag}) holds bytes (binary); ids, labels, domains "
+                             "and groups are hashed and compared as text, which engines spell differently for "
+                             "bytes: write the column as text (e.g. hex) or integers")
     return table
 
 
@@ -440,6 +450,11 @@ def _summarize(engine: Any, out: Any, spec: SplitSpec, allocation: _Allocation, 
                             "are approximate (large groups make them coarser)")
     if spec.label:
         checks["label_shares"] = _label_shares(by_label, eligible)
+        empty = sum(by_label.get(EMPTY_LABEL, {}).values())
+        checks["empty_labels"] = empty
+        if empty:
+            warn.append(f"column {spec.label!r} has {empty} empty label(s); they are split like the other rows and "
+                        f"counted as the label {EMPTY_LABEL!r} in the label checks (fill or drop them)")
     return {"sizes": sizes_, "by_domain": by_domain, "by_label": by_label, "checks": checks}
 
 
@@ -452,6 +467,7 @@ def _tally(counts: list[tuple[Any, ...]], spec: SplitSpec) -> tuple[dict[str, in
     eligible: dict[str, int] = {}
     for sp, d, lab_v, n in counts:
         sizes_[sp] += n
+        lab_v = EMPTY_LABEL if lab_v is None or lab_v != lab_v else lab_v  # null or NaN
         if spec.label and (spec.target is None or spec.mix or d == spec.target):
             eligible[str(lab_v)] = eligible.get(str(lab_v), 0) + n
         if spec.domain:
