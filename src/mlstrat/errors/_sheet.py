@@ -226,7 +226,7 @@ def sample_errors(
     manifest = manifest if manifest is not None else default_manifest(run_data)
     if manifest is not None:
         table = join_manifest(table, manifest, id_column=run_data.get("id", "id"),
-                              label=run_data.get("label", "label"), con=con)
+                              label=run_data.get("label", "label"), con=con, predictions=preds.source)
     context = example_context(run_data, list(table.columns), manifest=manifest, image_shape=image_shape)
     extra = [c for c in table.columns if c not in _DROP and not c.startswith("proba_")]
     if spec is not None:
