@@ -2,7 +2,7 @@
 
     python benchmarks/_labels_peers.py numpy|polars|duckdb PRED.parquet
 
-The rule is mlstrat's default (METHOD.md, docs/guide/errors.md): confident learning with
+The rule is mlstrat's default (docs/method.md §4, docs/guide/errors.md): confident learning with
 per-class thresholds ``t_j`` = mean probability of class ``j`` over the rows labeled ``j``; the
 confident joint counts (given label, most probable class among those at or above their
 threshold); each row of it rescaled to the given counts, then to ``n``, and rounded row by row

@@ -126,7 +126,7 @@ def run(rows: int, repeats: int, baseline: bool, *, before: Path | None = None,
 
 FINGERPRINT_PROBE = """
 import sys, time
-from mlstrat.runs import _record
+from mlstrat.sealing import _fingerprint as _record
 from mlstrat.tables._engine import DuckDBEngine, Engine
 if sys.argv[2] == "portable":  # the hex-digest form every engine has (the one Spark runs)
     DuckDBEngine.md5_low64_parts = Engine.md5_low64_parts

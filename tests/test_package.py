@@ -55,7 +55,7 @@ def test_optional_integrations_stay_unimported():
 
 def test_sklearn_bridge_imports_sklearn_only_when_used():
     loaded = _modules_after_import(["mlstrat.sklearn"])
-    assert "mlstrat.sklearn._bridge" in loaded and "sklearn" not in loaded
+    assert "mlstrat.integrations.sklearn._bridge" in loaded and "sklearn" not in loaded
 
 
 @pytest.mark.parametrize("command", [["metrics"], ["diagnose", "--no-record"]])

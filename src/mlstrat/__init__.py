@@ -10,10 +10,10 @@ Public names load lazily: ``import mlstrat`` imports neither torch, DuckDB nor m
 from __future__ import annotations
 
 from mlstrat._constants import SPLITS
+from mlstrat._constants import VERSION as __version__
+from mlstrat._events import on_run_recorded as _on_run_recorded
 from mlstrat._exceptions import ConfigError, InputError, MlstratError, MlstratWarning, UndefinedMetricWarning
 from mlstrat._lazy import lazy_names as _lazy_names
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -56,3 +56,14 @@ __all__ = [
 
 
 __getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())
+
+
+@_on_run_recorded
+def _log_to_mlflow(run: object) -> None:
+    """Each recorded run goes to MLflow too when ``$MLFLOW_TRACKING_URI`` is set (a failure warns).
+
+    Subscribed here, at the top of the package, so that the run store below never imports
+    the integration, and every way of recording a run (CLI, Python, Lightning) logs it."""
+    from mlstrat.integrations._mlflow import autolog_run
+
+    autolog_run(run)

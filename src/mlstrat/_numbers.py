@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "format_rate",
-           "finite_or_none"]
+__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "finite_or_none"]
 
 
 def _float(text: str, name: str) -> float:
@@ -130,13 +129,6 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` when a close match exists, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def format_rate(value: float | None, digits: int = 2) -> str:
-    """Render a fraction as a percentage for humans: 0.0512 -> '5.12%'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{100 * value:.{digits}f}%"
 
 
 def finite_or_none(value: object) -> float | None:

@@ -146,8 +146,13 @@ def test_runs_compare_shows_figures_in_the_metrics_unit(regression_store):
 
     runs = {r.note: r for r in RunStore(regression_store).list()}
     ids = [runs["wide-rmse"].id, runs["even-rmse"].id, runs["even-mae"].id]
-    out = _invoke("runs", "compare", *ids, "--store", str(regression_store))
-    assert out["errors"]["dev"] == pytest.approx([2.0, 1.5, 1.5])
-    assert [w["code"] for w in out["warnings"]].count("different_metric") == 1
+    out = _invoke("runs", "compare", *ids[:2], "--store", str(regression_store))
+    assert out["errors"]["dev"] == pytest.approx([2.0, 1.5])
+    # an RMSE beside a MAE is not a comparison: refused, naming the runs
+    mixed = runner.invoke(app, ["runs", "compare", *ids, "--store", str(regression_store)], env={"COLUMNS": "300"})
+    assert mixed.exit_code == 2
+    assert f"runs {ids[1][:8]} (rmse) and {ids[2][:8]} (mae) measure different metrics" in mixed.output
     text = runner.invoke(app, ["runs", "compare", ids[0], ids[1], "--store", str(regression_store)]).output
-    assert "2 -> 1.5" in " ".join(text.split()) and "%" not in text
+    assert "2 -> 1.5" in " ".join(text.split()) and "%" not in text.replace("95% interval", "")
+    # four dev rows, residuals 0, 0, 0, 4 against 1.5 each: paired on the same rows, and noise
+    assert "dev RMSE 2 -> 1.5: tied within noise (-0.5, 95% interval" in " ".join(text.split())

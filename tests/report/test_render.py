@@ -103,7 +103,7 @@ def test_without_train_dev_and_with_null_components():
 
 
 def test_staircase_levels_follow_the_components():
-    from mlstrat.report._render import _levels
+    from mlstrat.display._sections import staircase_levels as _levels
 
     levels = _levels(DIAGNOSIS)
     assert [(lv["name"], lv["component"]) for lv in levels] == [
@@ -155,7 +155,7 @@ def test_rendering_never_imports_torch():
 
 
 def test_f1_diagnosis_without_human_level():
-    from mlstrat.report._render import _levels
+    from mlstrat.display._sections import staircase_levels as _levels
 
     d = diagnosis(metric="f1", human_level=None)
     d["components"]["avoidable_bias"].update(value=None, ci_low=None, ci_high=None, significant=False)

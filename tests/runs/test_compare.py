@@ -84,7 +84,10 @@ def test_different_data_test_set_metric_and_anchor_are_warned():
     d2["human_level"]["bayes_proxy"]["value"] = 0.03
     a = _run("a" * 12, 1, BASE, DIAGNOSIS, data_fingerprint="sha256:" + "1" * 64, test_fingerprint="t1")
     b = _run("b" * 12, 2, BASE, d2, data_fingerprint="sha256:" + "2" * 64, test_fingerprint="t2")
-    messages = {w["code"]: w["message"] for w in compare_runs([a, b]).warnings}
+    with pytest.raises(ConfigError, match=r"^runs aaaaaaaa \(error\) and bbbbbbbb \(f1\) measure different "
+                       "metrics: they are not compared or ranked together; compare runs of one task and metric$"):
+        compare_runs([a, b])
+    messages = {w["code"]: w["message"] for w in compare_runs([a, b], strict=False).warnings}
     assert set(messages) == {"different_data", "different_test_set", "different_metric", "different_human_level"}
     assert "aaaaaaaa: 111111111111, bbbbbbbb: 222222222222" in messages["different_data"]
     assert "aaaaaaaa: 0.50%, bbbbbbbb: 3.0%" in messages["different_human_level"]

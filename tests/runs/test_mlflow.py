@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from mlstrat.diagnosis import diagnose
 from mlstrat.metrics import compute_metrics
-from mlstrat.runs import RunStore, export_to_mlflow, record_predictions_run
+from mlstrat.integrations import export_to_mlflow
+from mlstrat.runs import RunStore, record_predictions_run
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402

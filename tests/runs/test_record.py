@@ -47,7 +47,7 @@ def test_test_set_fingerprint_is_computed_once_per_file_version(tmp_path, monkey
     a changed file is fingerprinted again."""
     import os
 
-    from mlstrat.runs import _record
+    from mlstrat.sealing import _fingerprint as _record
 
     path = tmp_path / "p.csv"
     path.write_text("id,split,y_true,y_pred\n1,test,a,a\n2,test,b,a\n3,dev,a,a\n")

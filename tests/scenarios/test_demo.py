@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from mlstrat._exceptions import ConfigError
 from mlstrat.cli import app
+from mlstrat.metrics._paired import paired_difference
 from mlstrat.runs import RunStore
 from mlstrat.scenarios import SCENARIOS, run_demo
 
@@ -28,6 +29,25 @@ def test_acting_on_the_recipe_shrinks_the_planted_component(tmp_path):
     result = run_demo("bias", out=tmp_path, quick=True, progress=False)
     change = {row["component"]: row for row in result.changes}
     assert change["avoidable_bias"]["after"] < change["avoidable_bias"]["before"] / 4
+    # the dev change is paired on the rows both runs scored, computed here from the predictions
+    first, last = (_dev_mistakes(it.run_dir) for it in (result.iterations[0], result.iterations[-1]))
+    expected = paired_difference("rate", first.to_numpy(), last.loc[first.index].to_numpy())
+    dev = change["dev_error"]
+    assert dev["paired"] is True and dev["pairing"] == "paired"
+    assert (dev["ci_low"], dev["ci_high"]) == (pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))
+    assert dev["verdict"] == expected.verdict == "better"
+    assert dev["p_value"] == pytest.approx(expected.p_value)
+    # the train error, whose rows are not kept, is compared from the two runs' own intervals
+    assert change["train_error"]["paired"] is False
+    assert change["train_error"]["pairing"] == "only dev rows are kept per row"
+
+
+def _dev_mistakes(run_dir):
+    import pandas as pd
+
+    frame = pd.read_parquet(f"{run_dir}/predictions.parquet")
+    dev = frame[frame["split"] == "dev"].set_index("id")
+    return (dev["y_true"] != dev["y_pred"]).astype(float)
 
 
 def test_label_noise_scenario_finds_the_flipped_labels(tmp_path):

@@ -84,6 +84,11 @@ def test_dev_is_the_only_split_the_search_looks_at(tmp_path):
     doc = json.loads((tmp_path / "ta" / "tune.json").read_text())
     assert doc["best"]["number"] == a.best.number and doc["best"]["run_id"] == a.run_ids[a.best.number]
     assert [t["round"] for t in doc["trials"]] == [1, 1, 2]
+    # the tied set is named (paired on the same dev rows) and each trial kept its dev rows
+    assert {t["number"] for t in doc["tied"]} == {t.number for t in a.tied}
+    assert a.best.number not in {t.number for t in a.tied}
+    kept = [store.dev_rows(r.id) for r in runs]
+    assert len({k.fingerprint for k in kept}) == 1 and all(k.kind == "rate" for k in kept)
 
 
 @pytest.mark.slow

@@ -82,7 +82,7 @@ def curve_command(
 
 def _write(curve: Any, output: Path) -> None:
     from mlstrat._json import dumps
-    from mlstrat.report._charts import size_curve_svg
+    from mlstrat.display._charts import size_curve_svg
     from mlstrat.tables import atomic_write_text
 
     doc = curve.to_dict()

@@ -49,7 +49,7 @@ def render_demo(result: Any) -> None:
     """Print the loop: each iteration's diagnosis, the steps between, the change, the report."""
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console, safe
 
     out = console()
@@ -67,23 +67,23 @@ def render_demo(result: Any) -> None:
         if number == 2:
             _print_steps(out, steps, format_rate)
     if result.changes:
-        from mlstrat.runs._run import format_figure, is_rate_metric
+        from mlstrat.display._numbers import format_figure, is_rate_metric
 
         first = result.iterations[0].diagnosis
         rate = is_rate_metric(first)
         table = Table(title="What changed, first → last iteration", title_justify="left")
-        for col in ("", "before", "after", "change"):
-            table.add_column(col, justify="left" if not col else "right")
+        for col in ("", "before", "after", "change", "95% interval", "verdict"):
+            table.add_column(col, justify="left" if col in ("", "verdict") else "right")
         for row in result.changes:
             name = _COMPONENT_NAMES.get(row["component"]) or \
                 _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
-            if row["change"] is None:
-                change = "-"
-            else:
-                change = f"{100 * row['change']:+.1f} pts" if rate else f"{row['change']:+.3g}"
-            table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first), change)
+            table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first),
+                          *_change_cells(row, rate))
         out.print()
         out.print(table)
+        if any(row.get("ci_low") is not None for row in result.changes):
+            out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
+                      "†: unpaired, the two runs' intervals combined as independent samples[/]")
     planted = result.planted or "no significant problem"
     found = result.found or "no significant problem"
     mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
@@ -91,13 +91,27 @@ def render_demo(result: Any) -> None:
     out.print(f"Report: [bold]{safe(result.report)}[/]  (open it in a browser)")
 
 
+def _change_cells(row: dict[str, Any], rate: bool) -> tuple[str, str, str]:
+    """change, its 95% interval and the verdict of one row of the "What changed" table."""
+    def fig(v: float) -> str:
+        return f"{100 * v:+.1f}" if rate else f"{v:+.3g}"
+
+    unit = " pts" if rate else ""
+    if row["change"] is None:
+        return "-", "-", ""
+    if row.get("ci_low") is None:
+        return fig(row["change"]) + unit, "-", ""
+    interval = f"{fig(row['ci_low'])} to {fig(row['ci_high'])}{unit}"
+    return fig(row["change"]) + unit, interval, row["verdict"] + ("" if row.get("paired") else " †")
+
+
 def _errors_table(diagnosis: dict[str, Any]) -> Any:
     """The errors per split in one row, and the components under it."""
     from rich.console import Group
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
-    from mlstrat.runs._run import is_rate_metric
+    from mlstrat.display._numbers import format_rate
+    from mlstrat.display._numbers import is_rate_metric
 
     rate = is_rate_metric(diagnosis)
 

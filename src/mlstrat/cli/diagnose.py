@@ -206,7 +206,7 @@ def _render_tasks(result: object) -> None:
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console, safe
     from mlstrat.diagnosis._render import render_diagnosis
 

@@ -1,4 +1,4 @@
-"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (METHOD.md §4)."""
+"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (docs/method.md §4)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def sample(
     if parse_value_metric(metric) is not None:
         _print_loss_sample(result)
         return
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
 
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
@@ -120,7 +120,7 @@ def sample(
 def _render_summary(summary: Any, title: str | None = None) -> None:
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
 
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)
@@ -175,7 +175,7 @@ def _loss_summary(sheet: Path, as_json: bool) -> None:
     """Ceilings of a loss sheet: each category's share of the split's total loss."""
     from rich.table import Table
 
-    from mlstrat.errors._losses import loss_ceilings
+    from mlstrat.errors._summary import loss_ceilings
 
     result = loss_ceilings(sheet)
     if as_json:
@@ -232,7 +232,7 @@ def summarize(
         return
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
 
     for sheet, summary in zip(sheets, result.sheets):
         _render_summary(summary, title=str(sheet))

@@ -82,7 +82,7 @@ def labels(
         return
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
 
     out = console()
     out.soft_wrap = True  # paths and messages stay on one line (copy-pastable)

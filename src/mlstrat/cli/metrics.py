@@ -22,7 +22,7 @@ def _render(report: Any) -> list[Any]:
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import safe
 
     def ci(pair: tuple[float, float]) -> str:

@@ -51,7 +51,7 @@ def report(
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below
         inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test)
     out = check_output_path(output, inputs=inputs.sources, force=force)
-    html = render_report(**inputs.kwargs(), title=title, output=out)
+    html = render_report(**inputs.kwargs(), title=title, output=out, dev_rows=RunStore(store).dev_rows)
     summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),
                "runs": [r.id for r in inputs.runs],
                "warnings": [dict(w) for w in inputs.warnings]}

@@ -25,6 +25,10 @@ _STORE_HELP = ("The run store (SQLite file). Default: $MLSTRAT_STORE, else .mlst
                "working directory.")
 
 
+# a comparison's verdict: a change is better or worse only when its 95% interval excludes 0
+_VERDICT_STYLE = {"better": "bold green", "worse": "bold red", "tied within noise": "yellow"}
+
+
 def _store(path: Optional[Path]) -> Any:
     from mlstrat.runs import RunStore
 
@@ -33,13 +37,13 @@ def _store(path: Optional[Path]) -> Any:
 
 def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
     """A rate as a percentage, or a figure in the diagnosed metric's unit (RMSE, WER, ...)."""
-    from mlstrat.runs._run import format_figure
+    from mlstrat.display._numbers import format_figure
 
     return format_figure(value, diagnosis)
 
 
 def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
-    from mlstrat.runs._run import is_rate_metric
+    from mlstrat.display._numbers import is_rate_metric
 
     if before is None or after is None:
         return "-"
@@ -199,7 +203,12 @@ def compare_runs(
     store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
-    """Compare runs side by side: errors, components, what changed and its effect."""
+    """Compare runs side by side: errors, components, what changed and its effect.
+
+    Each step's dev change has a 95% interval and a verdict (better, worse, tied within noise),
+    paired on the same dev rows when both runs kept them; runs of different metrics or label
+    sets are refused.
+    """
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY
@@ -240,6 +249,10 @@ def compare_runs(
     by_id = {r.id: f"#{r.seq}" for r in comparison.runs}
     for step in comparison.steps:
         out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
+        if step.dev is not None:
+            colour = _VERDICT_STYLE.get(step.dev.verdict, "")
+            line = safe(step.dev_line).replace(step.dev.verdict, f"[{colour}]{step.dev.verdict}[/]", 1)
+            out.print(f"  {line}")
     for warning in comparison.warnings:
         out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
 
@@ -262,7 +275,7 @@ def export_runs(
 
     if mlflow is None:
         raise ConfigError("runs export: say where to: --mlflow [TRACKING_URI]")
-    from mlstrat.runs import export_to_mlflow
+    from mlstrat.integrations import export_to_mlflow
 
     runs_store = _store(store)
     results = [export_to_mlflow(runs_store.get(rid), tracking_uri=mlflow or None, experiment=experiment,

@@ -113,7 +113,7 @@ def render_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console
 
     con = console()

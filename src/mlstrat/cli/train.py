@@ -197,7 +197,7 @@ def _render_train(result: Any) -> None:
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console
 
     out = console()

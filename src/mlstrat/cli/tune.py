@@ -43,7 +43,7 @@ def _render(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from mlstrat._numbers import format_rate
+    from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console
 
     out = console()
@@ -71,6 +71,12 @@ def _render(result: Any) -> None:
         value = format_rate(best["value"]) if doc["metric"] == "dev_error" else f"{best['value']:.4f}"
         out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} {value}; "
                   f"run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
+        tied = doc.get("tied") or []
+        if tied:
+            numbers = ", ".join(str(t["number"]) for t in tied)
+            out.print(f"[yellow]Tied with the best within noise[/] (95% paired interval includes 0): "
+                      f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
+                      "more dev rows")
     out.print(f"Written to {escape(str(Path(doc['output']) / 'tune.json'))}")
 
 

@@ -1,4 +1,5 @@
-"""Bias / variance / data-mismatch diagnosis against human level (METHOD.md §3) and the recipe.
+"""Bias / variance / data-mismatch diagnosis against human level and the recipe
+(docs/method.md §3).
 
 Light on purpose: importing it loads neither numpy, the engine nor torch, so
 ``mlstrat diagnose --errors ...`` starts in a blink; the engine is imported only when a

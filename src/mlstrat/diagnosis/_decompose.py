@@ -1,4 +1,4 @@
-"""The decomposition (METHOD.md §3) and the decision rule that turns components into problems.
+"""The decomposition (docs/method.md §3) and the decision rule that turns components into problems.
 
 Decision rule
 -------------

@@ -10,7 +10,8 @@ from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError, InputError
-from mlstrat._numbers import did_you_mean, format_rate, parse_assignments, parse_rate
+from mlstrat._numbers import did_you_mean, parse_assignments, parse_rate
+from mlstrat.display._numbers import format_rate
 from mlstrat.diagnosis._decompose import at_least, decompose, rank_problems
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._model import (
@@ -580,10 +581,10 @@ def _test_notes(
     if "test" not in estimates:
         if not pred.sizes.get("test"):
             return []
-        from mlstrat.runs._looks import sealed_warning
+        from mlstrat.sealing._looks import sealed_warning
 
         return [DiagnosisWarning(**sealed_warning(pred.sizes["test"]))]
-    from mlstrat.runs._looks import count_test_look
+    from mlstrat.sealing._looks import count_test_look
 
     look = count_test_look(
         predictions if isinstance(predictions, (str, os.PathLike)) else pred.table,

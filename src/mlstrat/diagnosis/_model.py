@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstrat._constants import COMPONENTS
+from mlstrat.display._repr import NotebookRepr
+
 __all__ = [
     "COMPONENTS",
     "ErrorEstimate",
@@ -15,9 +18,6 @@ __all__ = [
     "DiagnosisWarning",
     "Diagnosis",
 ]
-
-#: The four components of METHOD.md §3, in the order of the ladder human -> train -> ... -> test.
-COMPONENTS: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class DiagnosisWarning:
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(NotebookRepr):
     """The outcome of :func:`mlstrat.diagnose`; ``to_dict()`` is ``mlstrat diagnose --json``."""
 
     metric: Any  # a mlstrat.metrics.MetricSpec: name, direction, unit
@@ -141,16 +141,6 @@ class Diagnosis:
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
     model_family: str = "neural_network"  # how the actions are worded; their ids never change
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

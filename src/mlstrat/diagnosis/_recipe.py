@@ -1,4 +1,4 @@
-"""The basic recipe (METHOD.md §3): which actions address which component."""
+"""The basic recipe (docs/method.md §3): which actions address which component."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
-from mlstrat._numbers import format_rate
+from mlstrat.display._numbers import format_rate
 from mlstrat.diagnosis._diagnose import PROBLEM_LABELS
 from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
 

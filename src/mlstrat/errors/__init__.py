@@ -1,4 +1,4 @@
-"""Error analysis (METHOD.md §4): the tagging sheet, ceilings, label issues, and a tagging UI.
+"""Error analysis (docs/method.md §4): the tagging sheet, ceilings, label issues, and a tagging UI.
 
 - :func:`sample_errors` writes a seeded sample of misclassified rows as a CSV sheet to tag;
 - :func:`summarize_sheet` turns the tags into shares, ceilings and the mislabeled split;

@@ -10,7 +10,6 @@ from mlstrat.metrics._intervals import Z95
 from mlstrat.metrics._intervals import wilson_interval as _wilson
 
 __all__ = [
-    "label_text",
     "wilson_interval",
     "parse_categories",
     "Z95",
@@ -23,15 +22,6 @@ __all__ = [
 TAGGED_MARKS: frozenset[str] = frozenset({"1", "x", "yes", "true", "✓", "✔"})
 #: marks that count as "not tagged"
 UNTAGGED_MARKS: frozenset[str] = frozenset({"", "0", "no", "false"})
-
-
-def label_text(value: Any) -> str:
-    """A label as text, the way ``proba_<class>`` columns spell it: ``3.0`` -> ``"3"``."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
-        return label_text(value.item())
-    return str(value)
 
 
 def wilson_interval(k: int, n: int, *, z: float = Z95) -> tuple[float, float]:

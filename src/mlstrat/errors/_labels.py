@@ -37,7 +37,8 @@ from typing import Any, Optional
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
-from mlstrat.errors._common import label_text, wilson_interval
+from mlstrat._labels import label_text
+from mlstrat.errors._common import wilson_interval
 
 __all__ = [
     "LabelIssue",

@@ -25,7 +25,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.metrics._spec import MetricSpec, parse_metric
 
-__all__ = ["loss_expression", "figure_after", "loss_split_stats", "sample_losses", "loss_ceilings",
+__all__ = ["loss_expression", "figure_after", "loss_split_stats", "sample_losses",
            "parse_value_metric"]
 
 
@@ -105,29 +105,3 @@ def parse_value_metric(metric: str | MetricSpec | None) -> MetricSpec | None:
         return None
     spec = parse_metric(metric)
     return None if spec.is_rate else spec
-
-
-def loss_ceilings(sheet: Any) -> dict[str, Any]:
-    """Per category: the share of the split's total loss its tagged rows hold, and the figure
-    if they were all fixed (see the module doc). ``sheet``: a path or a read :class:`Sheet`."""
-    from mlstrat.errors._sheet import Sheet, read_sheet
-
-    sh = sheet if isinstance(sheet, Sheet) else read_sheet(sheet)
-    meta = sh.meta
-    if "metric" not in meta or "total_loss" not in meta:
-        raise InputError(f"{sh.path}: not a loss sheet (sampled without --metric); "
-                         "use `mlstrat errors summarize` for misclassified rows")
-    spec = parse_metric(meta["metric"]["name"])
-    total, value = float(meta["total_loss"]), float(meta["split_value"])
-    losses = [float(r.get("loss") or 0.0) for r in sh.rows]
-    rows = []
-    for cat in sh.categories:
-        held = sum(loss for loss, marks in zip(losses, sh.marks, strict=True) if cat in marks)
-        share = held / total if total > 0 else 0.0
-        rows.append({"category": cat, "rows": sum(cat in m for m in sh.marks), "loss": held,
-                     "share_of_total_loss": share, "figure_if_fixed": figure_after(spec, value, share)})
-    rows.sort(key=lambda r: -r["share_of_total_loss"])
-    return {"metric": meta["metric"], "split": meta.get("split"), "split_value": value,
-            "total_loss": total, "examined": len(losses),
-            "examined_share_of_total_loss": sum(losses) / total if total > 0 else 0.0,
-            "categories": rows}

@@ -20,7 +20,8 @@ from mlstrat._clock import utc_now
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, label_text, parse_categories
+from mlstrat._labels import label_text
+from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS, parse_categories
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize, restore
 
 __all__ = [

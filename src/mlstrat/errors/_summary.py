@@ -1,4 +1,4 @@
-"""From a tagged sheet to shares, ceilings and the mislabeled split of the error (METHOD.md §4).
+"""A tagged sheet -> shares, ceilings and the mislabeled split of the error (docs/method.md §4).
 
 For each category: ``share = tagged with it / examined errors``, where the examined errors
 are every sampled mistake that was reviewed, including those that fit no category (they are
@@ -23,10 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import InputError, MlstratWarning
-from mlstrat._numbers import did_you_mean, format_rate
+from mlstrat._numbers import did_you_mean
+from mlstrat.display._numbers import format_rate
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._common import Z95, wilson_interval
-from mlstrat.metrics._intervals import mover_difference
+from mlstrat.errors._losses import figure_after
 from mlstrat.errors._sheet import Sheet, read_sheet
+from mlstrat.metrics._intervals import mover_difference
+from mlstrat.metrics._spec import parse_metric
 
 __all__ = [
     "CategoryShare",
@@ -37,6 +41,7 @@ __all__ = [
     "summarize_sheet",
     "compare_sheets",
     "summarize_marks",
+    "loss_ceilings",
 ]
 
 #: below this many examined errors the shares are rough
@@ -86,7 +91,7 @@ class MislabeledSplit:
 
 
 @dataclass(frozen=True)
-class ErrorSummary:
+class ErrorSummary(NotebookRepr):
     """Summary of a tagged sheet.
 
     Attributes
@@ -125,16 +130,6 @@ class ErrorSummary:
     warnings: tuple[dict[str, str], ...] = ()
     untagged: tuple[str, ...] = field(default=(), repr=False)
     advice: str | None = None
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -438,7 +433,7 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
 def compare_sheets(
     first: str | os.PathLike, second: str | os.PathLike, *, mislabeled: str = "mislabeled"
 ) -> SheetComparison:
-    """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, METHOD.md §4).
+    """Compare two tagged sheets, e.g. dev and test (fix dev and test alike, docs/method.md §4).
 
     For every category present in either sheet: both shares (over each sheet's examined
     errors, the rule of :func:`summarize_sheet`), the difference (second - first) and its 95%
@@ -492,3 +487,28 @@ def compare_sheets(
                 )
             )
     return SheetComparison(sheets=(a, b), categories=tuple(diffs), warnings=tuple(notes))
+
+
+def loss_ceilings(sheet: Any) -> dict[str, Any]:
+    """Per category: the share of the split's total loss its tagged rows hold, and the figure
+    if they were all fixed (see :mod:`mlstrat.errors._losses`). ``sheet``: a path or a read
+    :class:`Sheet`."""
+    sh = sheet if isinstance(sheet, Sheet) else read_sheet(sheet)
+    meta = sh.meta
+    if "metric" not in meta or "total_loss" not in meta:
+        raise InputError(f"{sh.path}: not a loss sheet (sampled without --metric); "
+                         "use `mlstrat errors summarize` for misclassified rows")
+    spec = parse_metric(meta["metric"]["name"])
+    total, value = float(meta["total_loss"]), float(meta["split_value"])
+    losses = [float(r.get("loss") or 0.0) for r in sh.rows]
+    rows = []
+    for cat in sh.categories:
+        held = sum(loss for loss, marks in zip(losses, sh.marks, strict=True) if cat in marks)
+        share = held / total if total > 0 else 0.0
+        rows.append({"category": cat, "rows": sum(cat in m for m in sh.marks), "loss": held,
+                     "share_of_total_loss": share, "figure_if_fixed": figure_after(spec, value, share)})
+    rows.sort(key=lambda r: -r["share_of_total_loss"])
+    return {"metric": meta["metric"], "split": meta.get("split"), "split_value": value,
+            "total_loss": total, "examined": len(losses),
+            "examined_share_of_total_loss": sum(losses) / total if total > 0 else 0.0,
+            "categories": rows}

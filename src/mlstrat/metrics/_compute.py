@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, UndefinedMetricWarning
+from mlstrat._labels import label_text
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.metrics._intervals import normal_interval, wilson_interval
 
 __all__ = [
@@ -50,15 +52,6 @@ class Counts:
     matrix: Any
     weight: Any
     weight_sq: Any
-
-
-def label_text(label: Any) -> str:
-    """A label as JSON key text: ``3.0`` -> ``"3"`` (labels cast to float by type unification)."""
-    if isinstance(label, (float, np.floating)) and float(label).is_integer():
-        return str(int(label))
-    if isinstance(label, (np.generic,)):
-        return str(label.item())
-    return str(label)
 
 
 @dataclass(frozen=True)
@@ -114,7 +107,7 @@ class SplitMetrics:
 
 
 @dataclass(frozen=True)
-class MetricsReport:
+class MetricsReport(NotebookRepr):
     """Per-split metrics, in the order of :data:`mlstrat.SPLITS`.
 
     Attributes
@@ -139,16 +132,6 @@ class MetricsReport:
 
     def __getitem__(self, split: str) -> SplitMetrics:
         return self.splits[split]
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         zd = self.zero_division

@@ -207,7 +207,7 @@ def _test_notes(
     """Count the look when test figures were computed; say so when a test split was sealed
     (``test`` also true when the splits were named: then leaving test out was the request)."""
     if "test" in splits:
-        from mlstrat.runs._looks import count_test_look
+        from mlstrat.sealing._looks import count_test_look
         from mlstrat.tables import Predictions
 
         look = count_test_look(
@@ -217,7 +217,7 @@ def _test_notes(
         )
         return look.warnings() if look is not None else []
     if not test and pred.sizes.get("test"):
-        from mlstrat.runs._looks import sealed_warning
+        from mlstrat.sealing._looks import sealed_warning
 
         return [sealed_warning(pred.sizes["test"])]
     return []
@@ -226,7 +226,7 @@ def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> No
 
     A label present in some splits but absent from one keeps the zero-division policy there.
     """
-    from mlstrat.errors._common import label_text
+    from mlstrat._labels import label_text
     from mlstrat.metrics._compute import _find_label
 
     if pos_label is None or _find_label(labels, pos_label) is not None:

@@ -1,4 +1,4 @@
-"""Optimizing + satisficing model selection (METHOD.md §2).
+"""Optimizing + satisficing model selection (docs/method.md §2).
 
 Maximize (or minimize) one metric over the candidates that meet every threshold on the
 others. Thresholds are parsed from a tiny grammar (``column op number``), never evaluated.
@@ -124,6 +124,14 @@ class Selection:
     constraints: tuple[Constraint, ...]
     candidates: tuple[Candidate, ...]
     closest: tuple[str, ...] = field(default=())
+    #: eligible candidates that cannot be told apart from the winner (the 95% interval of their
+    #: difference includes 0); filled when the candidates carry per-row results (``select --runs``)
+    tied: tuple[str, ...] = field(default=())
+    #: candidate name -> its difference from the winner (``change``, ``ci_low``, ``ci_high``,
+    #: ``verdict``, ``paired``)
+    versus_winner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: sentences about the comparison (candidates compared unpaired, on different rows)
+    notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +141,9 @@ class Selection:
             "constraints": [c.text for c in self.constraints],
             "candidates": [c.to_dict() for c in self.candidates],
             "closest": list(self.closest),
+            "tied": list(self.tied),
+            "versus_winner": self.versus_winner,
+            "notes": list(self.notes),
         }
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.mismatch._auc import Auc, delong_auc
 from mlstrat.mismatch._features import (
     FeatureMatrix,
@@ -95,7 +96,7 @@ class ErrorComparison:
 
 
 @dataclass(frozen=True)
-class MismatchReport:
+class MismatchReport(NotebookRepr):
     """What :func:`analyze_mismatch` found. ``weights`` (a pyarrow table, one row per source row:
     id, domain, p_target, target_likeness, weight) is not part of :meth:`to_dict`."""
 
@@ -116,16 +117,6 @@ class MismatchReport:
     errors: ErrorComparison | None = None
     warnings: tuple[str, ...] = ()
     weights: Any = field(default=None, repr=False, compare=False)
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

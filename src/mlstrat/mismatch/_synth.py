@@ -1,4 +1,4 @@
-"""Artificial data synthesis: make training rows look like the target (METHOD.md §3, data mismatch).
+"""Artificial data synthesis: make training rows look like the target (docs/method.md §3).
 
 Three kinds of rows: feature-vector images (pixel columns + ``image_shape``), image files
 (``image_col``) and audio clips (``audio_col``, mixed with noise clips from a pool). New rows

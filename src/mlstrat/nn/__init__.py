@@ -1,4 +1,4 @@
-"""PyTorch trainer with the method's knobs (METHOD.md §5-7): normalization from train only,
+"""PyTorch trainer with the method's knobs (docs/method.md §5-7): normalization from train only,
 He/Xavier/Glorot init, L2/L1, inverted dropout, gd/momentum/RMSprop/Adam, early stopping with
 best-weight restore, augmentation, transfer and multi-task learning, and gradient checking.
 

@@ -1,6 +1,6 @@
 """The training configuration: a frozen dataclass tree read from and written to TOML.
 
-Each section mirrors a knob group of METHOD.md §5-7; every field carries a comment. Unknown
+Each section mirrors a knob group of docs/method.md §5-7; every field carries a comment. Unknown
 keys, wrong types and out-of-range values raise :class:`~mlstrat.ConfigError` naming the
 ``[section] key``, the value and the fix.
 """
@@ -324,7 +324,7 @@ _SECTIONS: dict[str, type] = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``mlstrat train`` needs, one section per knob group (METHOD.md §5-7).
+    """Everything ``mlstrat train`` needs, one section per knob group (docs/method.md §5-7).
 
     Build it with :meth:`from_toml`, :meth:`from_dict` or directly::
 

@@ -1,4 +1,4 @@
-"""Gradient checking (METHOD.md §6).
+"""Gradient checking (docs/method.md §6).
 
 The cost J(theta) = loss + regularization is evaluated on a float64 copy of the model in eval
 mode (dropout off). ``full`` mode perturbs every parameter: dtheta_approx[i] =
@@ -26,7 +26,7 @@ from mlstrat._exceptions import ConfigError
 __all__ = ["GradcheckResult", "ParameterCheck", "gradcheck", "gradcheck_config", "verdict_for",
            "OK_BELOW", "BUG_FROM"]
 
-OK_BELOW = 1e-7  # "great" in METHOD.md §6
+OK_BELOW = 1e-7  # "all is well" in docs/method.md §6
 BUG_FROM = 1e-3  # "almost surely a bug"
 MODES = ("full", "directional")
 
@@ -400,7 +400,7 @@ def gradcheck_config(config: Any, *, rows: int = 64, mode: str = "auto", eps: fl
     """Gradient-check the network a :class:`TrainConfig` describes, on ``rows`` train examples.
 
     Checks at the random initialization and, when ``after_epochs`` > 0, again after that many
-    epochs of training (METHOD.md §6: some bugs only show once weights move away from zero).
+    epochs of training (docs/method.md §6: some bugs only show once weights move away from zero).
     ``mode="auto"`` uses ``full`` up to ``max_full`` parameters, ``directional`` beyond.
     """
     import numpy as np

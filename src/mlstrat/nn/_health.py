@@ -1,4 +1,4 @@
-"""Gradient health (METHOD.md §5, vanishing / exploding gradients).
+"""Gradient health (docs/method.md §5, vanishing / exploding gradients).
 
 Per layer (conv, hidden, head: its weight matrix or kernel W) and epoch, the history records
 

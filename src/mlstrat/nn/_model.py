@@ -1,4 +1,4 @@
-"""The network: dense (mlp) or conv + dense (cnn) layers, inverted dropout, the METHOD.md inits,
+"""The network: dense (mlp) or conv + dense (cnn) layers, inverted dropout, the method's inits,
 the regularization penalty and the losses (softmax cross-entropy, masked multi-task BCE)."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Network(nn.Module):
 
 
 def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
-    """Standard deviation of the weights (METHOD.md §5): He sqrt(2/n_prev), Xavier
+    """Standard deviation of the weights (docs/method.md §5): He sqrt(2/n_prev), Xavier
     sqrt(1/n_prev), Glorot sqrt(2/(n_prev + n))."""
     if scheme == "he":
         return math.sqrt(2.0 / fan_in)

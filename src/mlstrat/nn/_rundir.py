@@ -27,7 +27,7 @@ RUN_FILES = frozenset({"model.pt", "config.resolved.toml", "history.json", "metr
 def _remove_dead_partials(final: Path) -> None:
     """Clean up after a killed run: its partial folder goes; a folder it had moved aside (killed
     between the two renames of the swap) goes back into place."""
-    from mlstrat.tables._engine import _pid_alive
+    from mlstrat.tables._files import pid_alive as _pid_alive
 
     for entry in sorted(final.parent.iterdir()):
         for kind in ("partial", "old"):

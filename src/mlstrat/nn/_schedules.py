@@ -1,4 +1,4 @@
-"""Learning-rate decay (METHOD.md §5): one torch.optim.lr_scheduler per ``[optim] lr_decay``.
+"""Learning-rate decay (docs/method.md §5): one torch.optim.lr_scheduler per ``[optim] lr_decay``.
 
 Epochs count from 0: the first epoch runs at ``lr`` and the scheduler steps once after each
 epoch, so epoch e (0-based) runs at

@@ -823,7 +823,7 @@ def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> Trai
     sealed already); count a look."""
     from dataclasses import replace
 
-    from mlstrat.runs._looks import count_test_look, sealed_warning
+    from mlstrat.sealing._looks import count_test_look, sealed_warning
 
     metrics = result.metrics
     has_test = "test" in metrics or any("test" in v for v in (metrics.get("tasks") or {}).values())

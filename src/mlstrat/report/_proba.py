@@ -99,7 +99,7 @@ def probability_curves(predictions: str | os.PathLike) -> dict[str, Any] | None:
 
 def _draw(fpr: Any, tpr: Any, recall: Any, precision: Any, mean_pred: Any, frac_pos: Any, *, roc_auc: float,
           ap: float, base_rate: float, multiclass: bool) -> str:
-    from mlstrat.report._charts import PALETTE, _figure, _style, _to_svg
+    from mlstrat.display._charts import PALETTE, _figure, _style, _to_svg
 
     with _style():
         fig, (roc, pr, cal) = _figure(10.5, 3.4, ncols=3)

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlstrat._clock import utc_now
-from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS, VERSION
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
+from mlstrat.display._documents import bayes_proxy
+from mlstrat.display._numbers import format_figure, format_pct, is_rate_metric
+from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
-from mlstrat.runs._run import (
-    COMPONENT_DISPLAY,
-    COMPONENTS,
-    Run,
-    bayes_proxy,
-    components_of,
-    format_figure,
-    format_pct,
-    is_rate_metric,
-    split_errors,
-)
+from mlstrat.runs._run import Run
 
 __all__ = ["render_report"]
 
@@ -53,12 +46,6 @@ def _run(value: Any) -> Run:
     return Run.from_dict(doc)
 
 
-def _ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None) -> str:
-    if lo is None or hi is None:
-        return "–"
-    return f"{format_figure(lo, diagnosis)} – {format_figure(hi, diagnosis)}"
-
-
 def _metric_label(diagnosis: dict[str, Any] | None) -> str:
     from mlstrat.metrics._spec import metric_name, parse_metric
 
@@ -69,82 +56,7 @@ def _metric_label(diagnosis: dict[str, Any] | None) -> str:
         return name.replace("_", " ")
 
 
-def _n_text(n: Any) -> str:
-    return f"{int(n):,}".replace(",", "\u202f") if isinstance(n, (int, float)) and not isinstance(n, bool) else "–"
-
-
 # -- sections -------------------------------------------------------------------------------
-
-
-def _errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
-    errors = split_errors(diagnosis, metrics)
-    name, human = bayes_proxy(diagnosis)
-    if not errors and human is None:
-        return None
-    rows = []
-    if human is not None:
-        rows.append({"key": "human", "label": "human level", "sub": name or "", "value": human,
-                     "ci_low": None, "ci_high": None, "n": None})
-    for split, entry in errors.items():
-        rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
-    scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
-    for r in rows:
-        r["value_text"] = format_figure(r["value"], diagnosis)
-        r["ci_text"] = _ci_text(r["ci_low"], r["ci_high"], diagnosis)
-        r["n_text"] = _n_text(r["n"])
-        # positions on the interval strip, in percent of its width
-        r["dot"] = 100 * r["value"] / scale
-        if r["ci_low"] is not None and r["ci_high"] is not None:
-            r["bar_left"] = 100 * r["ci_low"] / scale
-            r["bar_width"] = max(100 * (r["ci_high"] - r["ci_low"]) / scale, 0.6)
-    return {"rows": rows, "scale_text": format_figure(scale, diagnosis)}
-
-
-def _levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
-    errors = split_errors(diagnosis)
-    comps = components_of(diagnosis)
-    name, human = bayes_proxy(diagnosis)
-    assumed = bool((diagnosis.get("human_level") or {}).get("assumed"))
-    levels: list[dict[str, Any]] = []
-    if human is not None:
-        label = "human" + (" (assumed)" if assumed else "")
-        levels.append({"name": "human", "label": label, "value": human, "ci_low": None,
-                       "ci_high": None, "component": None})
-    by_target = {c.get("to"): (key, c) for key, c in comps.items()}
-    for split in SPLITS:
-        if split not in errors:
-            continue
-        entry = errors[split]
-        level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
-                 "component_label": None, "significant": True}
-        key, comp = by_target.get(split, (None, None))
-        if comp is not None and levels:
-            level.update(component=key, component_label=COMPONENT_DISPLAY[key],
-                         significant=bool(comp.get("significant")))
-        levels.append(level)
-    return levels
-
-
-def _components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
-    comps = components_of(diagnosis)
-    principal = (diagnosis or {}).get("principal_problem")
-    problems = set((diagnosis or {}).get("problems") or [])
-    rows = []
-    for key in COMPONENTS:
-        c = comps.get(key)
-        if c is None:
-            continue
-        ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
-                SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
-        rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
-                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
-                         "undetermined (no human level)" if c.get("status") == "undetermined"
-                         else "not computable"),
-                     "ci_text": _ci_text(c["ci_low"], c["ci_high"], diagnosis),
-                     "span": " → ".join(str(e) for e in ends if e),
-                     "significant": c["significant"], "principal": key == principal,
-                     "problem": key in problems})
-    return rows
 
 
 def _actions(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -159,7 +71,7 @@ def _actions(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, Any] | None:
-    from mlstrat.report._charts import dynamics_svg, learning_curves_svg
+    from mlstrat.display._charts import dynamics_svg, learning_curves_svg
 
     if not history:
         return None
@@ -182,7 +94,7 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
 
 def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     """The learning curve against training-set size (``mlstrat curve`` records it in metrics)."""
-    from mlstrat.report._charts import size_curve_svg
+    from mlstrat.display._charts import size_curve_svg
 
     curve = (metrics or {}).get("curve")
     if not isinstance(curve, Mapping) or len(curve.get("points") or []) < 2:
@@ -221,7 +133,7 @@ def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
-    from mlstrat.report._charts import confusion_svg
+    from mlstrat.display._charts import confusion_svg
 
     splits = (metrics or {}).get("splits") or {}
     split = next((s for s in _CONFUSION_ORDER if (splits.get(s) or {}).get("confusion")), None)
@@ -237,7 +149,7 @@ def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     for label, stats in (entry.get("per_class") or {}).items():
         per_class.append({"label": label, "precision": format_pct(finite_or_none(stats.get("precision"))),
                           "recall": format_pct(finite_or_none(stats.get("recall"))),
-                          "f1": format_pct(finite_or_none(stats.get("f1"))), "support": _n_text(stats.get("support"))})
+                          "f1": format_pct(finite_or_none(stats.get("f1"))), "support": n_text(stats.get("support"))})
     return {"split": SPLIT_DISPLAY.get(split, split), "svg": confusion_svg(labels, matrix, split=split),
             "per_class": per_class}
 
@@ -249,14 +161,14 @@ def _metrics_rows(metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
         e = splits.get(split)
         if not isinstance(e, Mapping):
             continue
-        rows.append({"label": SPLIT_DISPLAY[split], "n": _n_text(e.get("n")),
+        rows.append({"label": SPLIT_DISPLAY[split], "n": n_text(e.get("n")),
                      **{k: format_pct(finite_or_none(e.get(k))) for k in
                         ("error", "accuracy", "weighted_error", "precision", "recall", "f1")}})
     return rows
 
 
 def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
-    from mlstrat.report._charts import error_analysis_svg
+    from mlstrat.display._charts import error_analysis_svg
 
     if not summary:
         return None
@@ -266,8 +178,8 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     rows = []
     for c in cats + ([other] if isinstance(other, Mapping) else []):
         ci = c.get("share_ci") or [None, None]
-        rows.append({"name": c.get("name"), "count": _n_text(c.get("count")),
-                     "share": format_pct(finite_or_none(c.get("share"))), "share_ci": _ci_text(finite_or_none(ci[0]), finite_or_none(ci[1])),
+        rows.append({"name": c.get("name"), "count": n_text(c.get("count")),
+                     "share": format_pct(finite_or_none(c.get("share"))), "share_ci": ci_text(finite_or_none(ci[0]), finite_or_none(ci[1])),
                      "ceiling": format_pct(finite_or_none(c.get("ceiling"))),
                      "error_if_fixed": format_pct(finite_or_none(c.get("error_if_fixed")))})
     mislabeled = summary.get("mislabeled")
@@ -279,8 +191,8 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
         mislabeled = None
     return {
         "split": SPLIT_DISPLAY.get(summary.get("split"), summary.get("split") or "dev"),
-        "split_error": format_pct(split_error), "sample_size": _n_text(summary.get("sample_size")),
-        "tagged": _n_text(summary.get("tagged")), "reviewed": _n_text(summary.get("reviewed")),
+        "split_error": format_pct(split_error), "sample_size": n_text(summary.get("sample_size")),
+        "tagged": n_text(summary.get("tagged")), "reviewed": n_text(summary.get("reviewed")),
         "rows": rows, "mislabeled": mislabeled,
         "warnings": [_warning_text(w) for w in summary.get("warnings") or []],
         "svg": error_analysis_svg(cats, split_error=split_error) if cats else None,
@@ -291,13 +203,14 @@ def _warning_text(w: Any) -> str:
     return str(w.get("message") or w.get("code")) if isinstance(w, Mapping) else str(w)
 
 
-def _history(runs: Sequence[Run]) -> dict[str, Any] | None:
-    from mlstrat.report._charts import history_svg
+def _history(runs: Sequence[Run], dev_rows: Callable[[Run], Any] | None = None) -> dict[str, Any] | None:
+    from mlstrat.display._charts import history_svg
 
     if len(runs) < 2:
         return None
     runs = list(runs)[-_HISTORY_MAX_RUNS:]
-    comparison = compare_runs(runs)
+    # a history shows every run it is given: runs of another metric are warned about, not refused
+    comparison = compare_runs(runs, rows=dev_rows, strict=False)
     names = [f"#{r.seq}" if r.seq else r.short_id for r in runs]
     humans = [bayes_proxy(r.diagnosis)[1] for r in runs]
     human = humans[-1] if humans and all(h == humans[-1] for h in humans) else None
@@ -310,7 +223,9 @@ def _history(runs: Sequence[Run]) -> dict[str, Any] | None:
                       "principal": COMPONENT_DISPLAY.get((run.diagnosis or {}).get("principal_problem"), "–")})
     steps = [{"from": names[i], "to": names[i + 1], "summary": s.summary,
               "changes": [f"{c.key}: {_value(c.before)} → {_value(c.after)}" for c in s.config_changes],
-              "several": s.several_knobs} for i, s in enumerate(comparison.steps)]
+              "several": s.several_knobs, "dev": s.dev_line,
+              "verdict": s.dev.verdict if s.dev is not None else None}
+             for i, s in enumerate(comparison.steps)]
     return {
         "svg": history_svg(names, comparison.errors, comparison.components, human_level=human,
                            component_labels=COMPONENT_DISPLAY, split_labels=SPLIT_DISPLAY),
@@ -329,7 +244,8 @@ def _value(v: Any) -> str:
 def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, metrics: Any = None,
                   history: Any = None, error_summary: Any = None, tune: Any = None,
                   title: str = "mlstrat report", subtitle: str | None = None,
-                  output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None) -> str:
+                  output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
+                  dev_rows: Callable[[Run], Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -357,6 +273,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         Where to write the page (atomically; an existing file is replaced).
     curves : mapping, default=None
         ROC / precision-recall / calibration (``mlstrat.report._proba.probability_curves``).
+    dev_rows : callable, default=None
+        ``dev_rows(run)``: a run's kept per-row dev results (``RunStore.dev_rows``); the history
+        then pairs each step's dev change on the same rows (else it compares them unpaired).
 
     Returns
     -------
@@ -370,8 +289,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     """
     import jinja2
 
-    from mlstrat import __version__
-    from mlstrat.report._charts import PALETTE, staircase_svg
+    from mlstrat.display._charts import PALETTE, staircase_svg
 
     run_list = [_run(r) for r in runs or []]
     diagnosis = _doc(diagnosis, "diagnosis")
@@ -386,14 +304,14 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                           "an error-analysis summary or runs")
 
     _, human = bayes_proxy(diagnosis)
-    levels = _levels(diagnosis) if diagnosis else []
+    levels = staircase_levels(diagnosis) if diagnosis else []
     principal = (diagnosis or {}).get("principal_problem")
     metric = _metric_label(diagnosis)
     context = {
         "title": title,
         "subtitle": subtitle,
         "generated_at": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
-        "version": __version__,
+        "version": VERSION,
         "palette": PALETTE,
         "diagnosis": diagnosis,
         "metric": metric,
@@ -401,10 +319,10 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "verdict": (diagnosis or {}).get("verdict"),
         "principal": {"key": principal, "label": COMPONENT_DISPLAY.get(principal)} if principal else None,
         "problems": [{"key": p, "label": COMPONENT_DISPLAY.get(p, p)} for p in (diagnosis or {}).get("problems") or []],
-        "errors": _errors_section(diagnosis, metrics),
+        "errors": errors_section(diagnosis, metrics),
         "staircase": staircase_svg(levels, ylabel=metric, rate=is_rate_metric(diagnosis))
         if len(levels) >= 2 else None,
-        "components": _components_section(diagnosis),
+        "components": components_section(diagnosis),
         "actions": _actions(diagnosis),
         "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}
                      for w in (diagnosis or {}).get("warnings") or []],
@@ -416,7 +334,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "metrics_rows": _metrics_rows(metrics),
         "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
-        "history": _history(run_list),
+        "history": _history(run_list, dev_rows),
         "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,
     }

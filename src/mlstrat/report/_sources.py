@@ -138,7 +138,7 @@ def _seal_run(run: Run) -> Run:
 
 def _count_stored_look(runs: Sequence[Run], seal: _Seal) -> list[dict[str, str]]:
     """``--test`` on stored documents: one look at the test set of the run shown."""
-    from mlstrat.runs._looks import TestLook, resolve_store
+    from mlstrat.sealing._looks import TestLook, resolve_store
 
     shown = runs[-1] if runs else None
     store = resolve_store(seal.store)

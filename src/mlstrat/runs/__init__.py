@@ -6,7 +6,8 @@ says what changed ("variance 5.1% -> 2.0% after keep_prob 0.5"); the store also 
 evaluations of each test set and warns when the test set is being overfit by reuse.
 
 Public names load lazily: a command that only reads one of them (the reuse warning, the
-look counter) does not import the whole store, its comparisons and the MLflow bridge.
+look counter) does not import the whole store and its comparisons. Exporting runs to
+MLflow is :mod:`mlstrat.integrations`.
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ __all__ = [
     "RunStore",
     "SCHEMA_VERSION",
     "STORE_ENV",
-    "MlflowExport",
     "Step",
     "THRESHOLD_ENV",
     "TestLook",
-    "autolog_run",
     "compare_runs",
     "count_test_look",
-    "export_to_mlflow",
+    "error_change",
     "flatten_config",
     "format_pct",
+    "keep_dev_rows",
     "record_predictions_run",
     "runs_as_candidates",
     "fingerprint_test_set",
@@ -44,24 +44,23 @@ __all__ = [
 # public name -> the module of this package that defines it
 _WHERE: dict[str, str] = {
     "runs_as_candidates": "._candidates",
-    "MlflowExport": "._mlflow",
-    "autolog_run": "._mlflow",
-    "export_to_mlflow": "._mlflow",
     "DEFAULT_IGNORE": "._compare",
     "Comparison": "._compare",
     "ConfigChange": "._compare",
     "Step": "._compare",
     "compare_runs": "._compare",
+    "error_change": "._compare",
     "flatten_config": "._compare",
-    "TestLook": "._looks",
-    "count_test_look": "._looks",
+    "TestLook": "mlstrat.sealing._looks",
+    "count_test_look": "mlstrat.sealing._looks",
     "record_predictions_run": "._record",
-    "fingerprint_test_set": "._record",
-    "COMPONENT_DISPLAY": "._run",
-    "COMPONENTS": "._run",
+    "keep_dev_rows": "._record",
+    "fingerprint_test_set": "mlstrat.sealing._fingerprint",
+    "COMPONENT_DISPLAY": "mlstrat._constants",
+    "COMPONENTS": "mlstrat._constants",
     "Run": "._run",
-    "format_pct": "._run",
-    "SCHEMA_VERSION": "._schema",
+    "format_pct": "mlstrat.display._numbers",
+    "SCHEMA_VERSION": "mlstrat.sealing._schema",
     "DEFAULT_STORE": "._store",
     "DEFAULT_TEST_REUSE_THRESHOLD": "._store",
     "STORE_ENV": "._store",

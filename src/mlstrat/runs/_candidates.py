@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlstrat.runs._compare import flatten_config
+from mlstrat.runs._compare import _check_one_task, _dev_difference, flatten_config
+from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
-__all__ = ["runs_as_candidates", "metric_column"]
+__all__ = ["runs_as_candidates", "metric_column", "candidate_name", "mark_ties"]
 
 _SPLIT_NUMBERS = ("error", "accuracy", "precision", "recall", "f1")
 # a regression report's per-split estimates (value with its interval)
@@ -74,7 +76,7 @@ def runs_as_candidates(runs: Sequence[Run]) -> list[dict[str, Any]]:
     numeric config key (``optim.lr``), per run."""
     rows = []
     for run in runs:
-        row: dict[str, Any] = {"name": run.short_id + (f" {run.note}" if run.note else "")}
+        row: dict[str, Any] = {"name": candidate_name(run)}
         row.update(_diagnosed_columns(run))
         for key, v in _metric_columns(run).items():
             row.setdefault(key, v)
@@ -86,3 +88,64 @@ def runs_as_candidates(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 row.setdefault(key, v)
         rows.append(row)
     return rows
+
+
+def candidate_name(run: Run) -> str:
+    """A run's name among candidates: its short id, and its note."""
+    return run.short_id + (f" {run.note}" if run.note else "")
+
+
+def _dev_columns(run: Run) -> set[str]:
+    """The candidate columns that are the run's diagnosed dev figure (what its dev rows score)."""
+    metric = (run.diagnosis or {}).get("metric")
+    names = {"dev_error"}
+    if isinstance(metric, dict) and metric.get("unit") == "value":
+        names.add(f"dev_{metric_column(str(metric.get('name')))}")
+    return names
+
+
+def mark_ties(selection: Any, runs: Sequence[Run], rows: Callable[[Run], DevRows | None]) -> Any:
+    """The selection with the eligible runs tied with the winner within noise.
+
+    The eligible runs must be of one task: runs with different label sets, or ranked on a
+    ``<split>_error`` column that holds different metrics (an RMSE beside a MAE), raise a
+    ConfigError naming two of them. Only a ranking on the runs' diagnosed dev figure
+    (``dev_error``, ``dev_rmse``, ...) is judged for ties: each eligible run is compared with the
+    winner paired on the same dev rows when both kept them, else from the two dev intervals as
+    independent samples (said in ``notes``).
+    """
+    by_name = {candidate_name(r): r for r in runs}
+    ranked = [by_name[c.name] for c in selection.candidates if c.rank is not None and c.name in by_name]
+    kept = [rows(r) for r in ranked]
+    _check_one_task(ranked, kept, metrics=selection.metric.endswith("_error"))
+    winner = by_name.get(selection.winner) if selection.winner is not None else None
+    if winner is None or selection.metric not in _dev_columns(winner):
+        return selection
+    higher = selection.direction == "maximize"
+    winner_rows = rows(winner)
+    tied, versus, unpaired = [], {}, []
+    for cand in selection.candidates:
+        run = by_name.get(cand.name)
+        if cand.rank is None or run is None or run.id == winner.id:
+            continue
+        # the candidate minus the winner: "worse" when it is clearly behind
+        difference, pairing = _dev_difference(winner, run, winner_rows, rows(run))
+        if difference is None:
+            continue
+        difference = dataclasses.replace(difference, verdict=_verdict(difference, higher))
+        versus[cand.name] = {**difference.to_dict(), "pairing": pairing}
+        if difference.verdict == "tied within noise":
+            tied.append(cand.name)
+        if not difference.paired:
+            unpaired.append(f"{run.short_id} ({pairing})")
+    notes = ()
+    if unpaired:
+        notes = (f"compared with the winner unpaired: {', '.join(unpaired)}; their intervals treat the two "
+                 "dev figures as independent samples",)
+    return dataclasses.replace(selection, tied=tuple(tied), versus_winner=versus, notes=notes)
+
+
+def _verdict(difference: Any, higher_is_better: bool) -> str:
+    from mlstrat.metrics._paired import verdict
+
+    return verdict(difference.ci_low, difference.ci_high, higher_is_better=higher_is_better)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPLITS
 from mlstrat._exceptions import ConfigError
-from mlstrat.runs._run import (
-    COMPONENT_DISPLAY,
-    COMPONENTS,
-    Run,
-    bayes_proxy,
-    format_figure,
-)
+from mlstrat.display._documents import bayes_proxy
+from mlstrat.display._numbers import format_figure, is_rate_metric
+from mlstrat.display._repr import NotebookRepr
+from mlstrat.metrics._paired import Difference, paired_difference, unpaired_difference
+from mlstrat.runs._rows import DevRows
+from mlstrat.runs._run import Run
 
-__all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE"]
+__all__ = ["Comparison", "Step", "ConfigChange", "compare_runs", "flatten_config", "DEFAULT_IGNORE",
+           "error_change"]
 
 #: Config keys that name where things go rather than how the model is built or trained;
 #: they differ between runs without being a knob.
@@ -60,6 +60,26 @@ class Step:
     components: dict[str, tuple[float | None, float | None]]
     principal_problem: tuple[str | None, str | None]
     summary: str
+    #: the change of the dev figure with its 95% interval and verdict (``None`` without dev)
+    dev: Difference | None = None
+    #: ``paired`` (same dev rows), ``different dev rows`` or ``per-row results not recorded``
+    dev_pairing: str | None = None
+    #: the dev figure's name in sentences (``error``, ``RMSE``) and whether it is a rate
+    dev_label: str = "error"
+    dev_is_rate: bool = True
+
+    @property
+    def dev_line(self) -> str:
+        """``"dev error 20.9% -> 14.8%: better (-6.1 pp, 95% interval -9.0 pp to -3.2 pp; paired)"``."""
+        if self.dev is None:
+            return ""
+        d, fmt = self.dev, (_pct if self.dev_is_rate else _num)
+        how = "paired" if self.dev.paired else f"compared unpaired: {self.dev_pairing}"
+        if d.p_value is not None:
+            how += f", McNemar p = {d.p_value:.2g}"
+        return (f"dev {self.dev_label} {fmt(d.before)} -> {fmt(d.after)}: {d.verdict} "
+                f"({_signed(d.value, self.dev_is_rate)}, 95% interval "
+                f"{_signed(d.ci_low, self.dev_is_rate)} to {_signed(d.ci_high, self.dev_is_rate)}; {how})")
 
     @property
     def several_knobs(self) -> bool:
@@ -77,11 +97,13 @@ class Step:
                            for k, (a, b) in self.components.items()},
             "principal_problem": {"before": self.principal_problem[0], "after": self.principal_problem[1]},
             "summary": self.summary,
+            "dev": None if self.dev is None else {**self.dev.to_dict(), "pairing": self.dev_pairing,
+                                                   "line": self.dev_line},
         }
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(NotebookRepr):
     """Runs side by side (see :meth:`mlstrat.RunStore.compare`).
 
     Attributes
@@ -107,16 +129,6 @@ class Comparison:
     config: dict[str, list[Any]]
     steps: tuple[Step, ...]
     warnings: tuple[dict[str, str], ...] = field(default_factory=tuple)
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +170,18 @@ def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(value, separators=(", ", ": "))
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _signed(value: float, rate: bool) -> str:
+    return f"{100 * value:+.1f} pp" if rate else f"{value:+.3g}"
 
 
 def _delta(a: float | None, b: float | None) -> float | None:
@@ -213,8 +237,13 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
     return f"{what} after {knobs}"
 
 
-def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE) -> Comparison:
+def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
+                 rows: Callable[[Run], DevRows | None] | None = None, strict: bool = True) -> Comparison:
     """Compare recorded runs in the order given (oldest first reads as a history).
+
+    Each step's dev change comes with its 95% interval and a verdict ("better", "worse",
+    "tied within noise"): paired when both runs kept their per-row dev results on the same
+    rows (same dev fingerprint), else from the runs' own intervals as independent samples.
 
     Parameters
     ----------
@@ -222,11 +251,17 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE)
         At least two distinct runs.
     ignore : iterable of str, default=DEFAULT_IGNORE
         Config keys (dotted, or a last component) that are not knobs, e.g. output paths.
+    rows : callable, default=None
+        ``rows(run)`` -> the run's per-row dev results (:class:`~mlstrat.runs._rows.DevRows`)
+        or None; without it every step is compared unpaired.
+    strict : bool, default=True
+        Refuse runs of different metrics or label sets (different tasks are not ranked
+        together); ``False`` only warns (a history that shows every run of a store).
 
     Raises
     ------
     ConfigError
-        With fewer than two runs or a run given twice.
+        With fewer than two runs, a run given twice, or (``strict``) runs of different tasks.
     """
     runs = tuple(runs)
     if len(runs) < 2:
@@ -238,6 +273,9 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE)
             raise ConfigError(f"run {run.short_id} is given twice; give each run once")
         seen.add(run.id)
     ignore = frozenset(ignore)
+    dev_rows = [rows(r) if rows is not None else None for r in runs]
+    if strict:
+        _check_one_task(runs, dev_rows)
 
     per_run_errors = [r.errors() for r in runs]
     per_run_comps = [r.components() for r in runs]
@@ -258,8 +296,16 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE)
         step_errors = {s: (v[i], v[i + 1]) for s, v in errors.items()}
         step_comps = {c: (v[i], v[i + 1]) for c, v in components.items()}
         principal = ((a.diagnosis or {}).get("principal_problem"), (b.diagnosis or {}).get("principal_problem"))
+        dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
         steps.append(Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
-                          _summary(a, b, step_comps, step_errors, changes, config_known)))
+                          _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
+                          dev_pairing=pairing, dev_label=_dev_label(b),
+                          dev_is_rate=is_rate_metric(b.diagnosis)))
+        if pairing == _DIFFERENT_ROWS:
+            warnings.append({"code": "unpaired", "message": (
+                f"{a.short_id} -> {b.short_id} compared unpaired: different dev rows "
+                f"({a.short_id}: {dev_rows[i].fingerprint}, {b.short_id}: {dev_rows[i + 1].fingerprint}); "
+                "the interval treats the two dev figures as independent samples")})
         if len(changes) > 1:
             warnings.append({"code": "several_knobs", "message": (
                 f"{a.short_id} -> {b.short_id} changed {len(changes)} config keys at once "
@@ -305,3 +351,88 @@ def _short(value: Any) -> str:
     if text.startswith("sha256:"):
         return text[7:19]
     return text
+
+
+_PAIRED = "paired"
+_DIFFERENT_ROWS = "different dev rows"
+_NOT_RECORDED = "per-row results not recorded"
+
+
+def _higher_is_better(run: Run) -> bool:
+    metric = (run.diagnosis or {}).get("metric")
+    return isinstance(metric, Mapping) and metric.get("direction") == "higher_is_better"
+
+
+def _dev_label(run: Run) -> str:
+    """The dev figure's name in sentences: ``error``, ``1 - F1``, ``RMSE``, ``mean(logloss)``."""
+    from mlstrat.metrics._spec import parse_metric
+
+    name = _metric_of(run)
+    try:
+        return parse_metric(name or "error").label
+    except ConfigError:  # a metric this version does not know: its name as recorded
+        return str(name)
+
+
+def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
+                    rows_b: DevRows | None) -> tuple[Difference | None, str | None]:
+    """B - A on dev: paired on the same rows when both kept them, else from the two intervals."""
+    higher = _higher_is_better(b)
+    if rows_a is None or rows_b is None:
+        reason = _NOT_RECORDED
+    elif rows_a.metric != rows_b.metric:
+        reason = "different metrics"
+    elif rows_a.fingerprint != rows_b.fingerprint:
+        reason = _DIFFERENT_ROWS
+    else:
+        order = rows_a.ids.tolist()
+        return paired_difference(rows_a.kind, rows_a.aligned(order), rows_b.aligned(order),
+                                 higher_is_better=higher), _PAIRED
+    return _unpaired(a, b, "dev", reason)
+
+
+def _unpaired(a: Run, b: Run, split: str, reason: str) -> tuple[Difference | None, str | None]:
+    higher = _higher_is_better(b)
+    ea, eb = a.errors().get(split), b.errors().get(split)
+    if not ea or not eb or None in (ea["ci_low"], ea["ci_high"], eb["ci_low"], eb["ci_high"]):
+        return None, None
+    n = min(int(ea.get("n") or 0), int(eb.get("n") or 0))
+    return unpaired_difference((ea["value"], ea["ci_low"], ea["ci_high"]),
+                               (eb["value"], eb["ci_low"], eb["ci_high"]), n=n,
+                               higher_is_better=higher), reason
+
+
+def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None], *, metrics: bool = True) -> None:
+    """Runs of different metrics or label sets are not ranked together: one line naming them
+    (``metrics=False``: only the label sets, when each run's figure is in its own column)."""
+    metrics = [(r, _metric_of(r)) for r in runs if metrics and _metric_of(r) is not None]
+    for (ra, ma), (rb, mb) in zip(metrics, metrics[1:]):
+        if ma != mb:
+            raise ConfigError(f"runs {ra.short_id} ({ma}) and {rb.short_id} ({mb}) measure different "
+                              "metrics: they are not compared or ranked together; compare runs of "
+                              "one task and metric")
+    labelled = [(r, x.labels) for r, x in zip(runs, rows) if x is not None and x.labels is not None]
+    for (ra, la), (rb, lb) in zip(labelled, labelled[1:]):
+        if la != lb:
+            raise ConfigError(f"runs {ra.short_id} and {rb.short_id} have different label sets "
+                              f"({_labels_text(la)} vs {_labels_text(lb)}): different tasks are not "
+                              "compared or ranked together")
+
+
+def _labels_text(labels: Sequence[str], most: int = 5) -> str:
+    """``"a, b, c"``; a long label set shows its first ``most`` labels and how many there are."""
+    shown = ", ".join(labels[:most])
+    return shown if len(labels) <= most else f"{shown}, ... ({len(labels)} labels)"
+
+
+def error_change(a: Run, b: Run, split: str = "dev", *,
+                 rows: Callable[[Run], DevRows | None] | None = None) -> tuple[Difference | None, str | None]:
+    """B minus A on one split's figure, with its 95% interval and verdict, and how it was paired.
+
+    On dev, paired on the same rows when both runs kept them (``rows``); other splits, whose
+    rows are not kept, are compared from the runs' own intervals (``"compared unpaired"``).
+    Returns ``(None, None)`` when a run lacks the figure or its interval.
+    """
+    if split == "dev":
+        return _dev_difference(a, b, rows(a) if rows else None, rows(b) if rows else None)
+    return _unpaired(a, b, split, "only dev rows are kept per row")

@@ -6,11 +6,9 @@ import json
 import os
 import re
 import sqlite3
-import time
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +16,25 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._json import to_jsonable
 from mlstrat.runs._compare import DEFAULT_IGNORE, Comparison, compare_runs
 from mlstrat.runs._run import Run
-from mlstrat.runs._schema import SCHEMA_VERSION, config_hash, current_version, migrate
+from mlstrat.sealing._ledger import (
+    DEFAULT_STORE,
+    DEFAULT_TEST_REUSE_THRESHOLD,
+    STORE_ENV,
+    THRESHOLD_ENV,
+    LookLedger,
+    ReusedTestSetWarning,
+    closing,
+    now,
+)
+from mlstrat.sealing._schema import config_hash
 
 __all__ = ["RunStore", "ReusedTestSetWarning", "DEFAULT_STORE", "DEFAULT_TEST_REUSE_THRESHOLD",
            "THRESHOLD_ENV", "STORE_ENV"]
-
-#: Where the store lives, relative to the working directory.
-DEFAULT_STORE = Path(".mlstrat") / "runs.db"
-#: Environment variable naming the store used when no path is given.
-STORE_ENV = "MLSTRAT_STORE"
-#: Evaluations of one test set allowed before the reuse warning.
-DEFAULT_TEST_REUSE_THRESHOLD = 5
-#: Environment variable that overrides the threshold (the CLI has no flag for it).
-THRESHOLD_ENV = "MLSTRAT_TEST_REUSE_THRESHOLD"
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ID = re.compile(r"^[0-9a-f]{6,32}$")
 _COLUMNS = ("id, seq, created_at, kind, config, config_hash, data_fingerprint, metrics, diagnosis, "
             "artifacts, note, test_fingerprint, test_evaluations")
-
-
-class ReusedTestSetWarning(MlstratWarning):
-    """The same test set was evaluated more often than the threshold: decisions overfit it."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _document(value: Any, name: str) -> dict[str, Any] | None:
@@ -85,23 +76,7 @@ def _evaluates_test(metrics: Mapping[str, Any] | None, diagnosis: Mapping[str, A
     return in_metrics or in_diagnosis
 
 
-def _threshold(value: int | None) -> int:
-    source = "test_reuse_threshold"
-    if value is None:
-        raw = os.environ.get(THRESHOLD_ENV)
-        if raw is None or not raw.strip():
-            return DEFAULT_TEST_REUSE_THRESHOLD
-        source = THRESHOLD_ENV
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{THRESHOLD_ENV}={raw!r} is not a whole number; give e.g. 5") from None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{source}: {value!r} must be a whole number >= 1 (default 5)")
-    return value
-
-
-class RunStore:
+class RunStore(LookLedger):
     """The history of runs, in one SQLite file.
 
     Parameters
@@ -129,103 +104,6 @@ class RunStore:
     >>> store.get(run.id[:4]).note                                    # doctest: +SKIP
     'baseline'
     """
-
-    def __init__(self, path: str | os.PathLike | None = None, *, test_reuse_threshold: int | None = None,
-                 timeout: float = 30.0) -> None:
-        if path is None:
-            path = os.environ.get(STORE_ENV) or Path.cwd() / DEFAULT_STORE
-        self.path = Path(path)
-        self.test_reuse_threshold = _threshold(test_reuse_threshold)
-        self.timeout = float(timeout)
-        self._ready = False
-
-    def __repr__(self) -> str:
-        return f"RunStore({str(self.path)!r})"
-
-    # -- connections -------------------------------------------------------------------------
-
-    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        """An open connection with the current schema, or ``None`` when the file is absent and
-        ``create`` is false."""
-        if not self.path.exists():
-            if not create:
-                return None
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise InputError(f"{self.path}: cannot create the run store folder ({exc.strerror}); "
-                                 "pass another --store") from None
-        if self.path.is_dir():
-            raise InputError(f"{self.path}: is a directory; --store takes the database file "
-                             f"(e.g. {self.path / 'runs.db'})")
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise InputError(f"{self.path}: cannot open the run store ({exc})") from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            if not self._ready:
-                self._prepare_retrying(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
-                             "pass another --store") from None
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _writer(self) -> sqlite3.Connection:
-        conn = self._connect(create=True)
-        if conn is None:  # unreachable: create=True makes the file
-            raise InputError(f"{self.path}: cannot create the run store")
-        return conn
-
-    def _prepare_retrying(self, conn: sqlite3.Connection) -> None:
-        """:meth:`_prepare`, waiting out the lock when another process creates the store:
-        switching a fresh file to WAL can fail with "database is locked" without going
-        through SQLite's busy handler."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                return self._prepare(conn)
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        version = current_version(conn)
-        if version > SCHEMA_VERSION:
-            raise InputError(f"{self.path}: run store schema version {version} is newer than this "
-                             f"mlstrat understands ({SCHEMA_VERSION}); upgrade mlstrat")
-        if version < SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = current_version(conn)  # another process may have migrated meanwhile
-                if version == 0 and conn.execute(
-                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
-                    raise InputError(f"{self.path}: is a SQLite database but not an mlstrat run "
-                                     "store (no schema_version table); pass another --store")
-                migrate(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        self._ready = True
-
-    @property
-    def schema_version(self) -> int:
-        """The schema version of the file (0 when it does not exist yet)."""
-        conn = self._connect(create=False)
-        if conn is None:
-            return 0
-        with _closing(conn):
-            return current_version(conn)
 
     @property
     def artifacts_root(self) -> Path:
@@ -283,8 +161,8 @@ class RunStore:
         diagnosis_doc = _document(diagnosis, "diagnosis")
         artifacts_text = str(Path(artifacts).absolute()) if artifacts is not None else None
         counts = test_fingerprint is not None and _evaluates_test(metrics_doc, diagnosis_doc)
-        created = _now()
-        with _closing(self._writer()) as conn:
+        created = now()
+        with closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 evaluations = None
@@ -328,57 +206,6 @@ class RunStore:
             if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 return run_id
 
-    @staticmethod
-    def _increment(conn: sqlite3.Connection, test_fingerprint: str, now: str) -> int:
-        conn.execute(
-            "INSERT INTO test_evaluations (test_fingerprint, count, first_at, last_at) VALUES (?, 1, ?, ?) "
-            "ON CONFLICT (test_fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
-            (test_fingerprint, now, now))
-        return int(conn.execute("SELECT count FROM test_evaluations WHERE test_fingerprint = ?",
-                                (test_fingerprint,)).fetchone()[0])
-
-    def count_test_evaluation(self, test_fingerprint: str) -> int:
-        """Count one more evaluation of the test set ``test_fingerprint``; return the new total.
-
-        The count lives in the store, so it adds up across processes and sessions.
-
-        Warns
-        -----
-        ReusedTestSetWarning
-            When the total exceeds ``test_reuse_threshold``.
-        """
-        if not isinstance(test_fingerprint, str) or not test_fingerprint:
-            raise InputError(f"test_fingerprint: expected a non-empty string, got {test_fingerprint!r}")
-        with _closing(self._writer()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                count = self._increment(conn, test_fingerprint, _now())
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        self._warn_reuse(test_fingerprint, count)
-        return count
-
-    def test_evaluation_count(self, test_fingerprint: str) -> int:
-        """How many evaluations of ``test_fingerprint`` were counted (without counting one)."""
-        conn = self._connect(create=False)
-        if conn is None:
-            return 0
-        with _closing(conn):
-            row = conn.execute("SELECT count FROM test_evaluations WHERE test_fingerprint = ?",
-                               (test_fingerprint,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def _warn_reuse(self, test_fingerprint: str, count: int) -> None:
-        if count > self.test_reuse_threshold:
-            shown = test_fingerprint[7:19] if test_fingerprint.startswith("sha256:") else test_fingerprint
-            warnings.warn(ReusedTestSetWarning(
-                f"the test set {shown} has been evaluated {count} times (threshold "
-                f"{self.test_reuse_threshold}): decisions made while looking at it are overfitting "
-                "the test set, so its error is no longer an unbiased estimate. Decide on dev, and "
-                "get a fresh test set for the final estimate"), stacklevel=3)
-
     # -- reading -----------------------------------------------------------------------------
 
     def list(self, *, kind: str | None = None, limit: int | None = None) -> list[Run]:
@@ -392,7 +219,7 @@ class RunStore:
         sql = f"SELECT {_COLUMNS} FROM runs {where} ORDER BY seq DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with _closing(conn):
+        with closing(conn):
             rows = self._fetch(conn, sql, params)
         return [_run(row) for row in reversed(rows)]
 
@@ -407,7 +234,7 @@ class RunStore:
         conn = self._connect(create=False)
         if conn is None:
             return 0
-        with _closing(conn):
+        with closing(conn):
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
     def get(self, run_id: str) -> Run:
@@ -425,7 +252,7 @@ class RunStore:
         if conn is None:
             raise InputError(f"{self.path}: no run store here yet (no runs recorded); "
                              "record runs with `mlstrat train`/`mlstrat diagnose` or pass --store")
-        with _closing(conn):
+        with closing(conn):
             latest = re.fullmatch(r"latest(?:~(\d+))?", text)
             if latest:
                 back = int(latest.group(1) or 0)
@@ -453,22 +280,21 @@ class RunStore:
         from each run to the next, and which config keys differ.
 
         Warns (in :attr:`Comparison.warnings`) when a step changed several knobs at once: the
-        method's orthogonalization is one knob at a time.
+        method's orthogonalization is one knob at a time. Each step's dev change is paired on
+        the runs' kept per-row dev results when both have them on the same rows.
         """
         if isinstance(run_ids, str):
             run_ids = [run_ids]
-        return compare_runs([self.get(r) for r in run_ids], ignore=ignore)
+        return compare_runs([self.get(r) for r in run_ids], ignore=ignore, rows=self.dev_rows)
 
+    def dev_rows(self, run: Run | str) -> Any:
+        """The run's per-row dev results (:class:`~mlstrat.runs._rows.DevRows`, with its dev
+        fingerprint), kept in ``artifacts_root / <run_id> / dev_rows.parquet``; ``None`` when
+        the run did not keep them."""
+        from mlstrat.runs._rows import dev_rows_path, read_dev_rows
 
-class _closing:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()
+        run_id = run.id if isinstance(run, Run) else self.get(run).id
+        return read_dev_rows(dev_rows_path(self, run_id))
 
 
 def _dump(doc: dict[str, Any] | None) -> str | None:

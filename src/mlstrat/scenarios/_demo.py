@@ -462,7 +462,7 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
         runs = [store.get(it.run_id) for it in ctx.iterations]
         render_report(runs=runs, history=last.history or ctx.iterations[0].history,
                       title=f"mlstrat demo: {scenario}", subtitle=spec.description,
-                      output=out / "report.html")
+                      output=out / "report.html", dev_rows=store.dev_rows)
         bar.advance("report")
     return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
                       steps=ctx.steps, changes=changes, report=str(out / "report.html"),
@@ -470,7 +470,8 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
 
 
 def _changes(ctx: _Context) -> list[dict[str, Any]]:
-    """Each component's value in the first and last iteration."""
+    """Each component's value in the first and last iteration; each split error's change with its
+    95% interval and verdict (paired on the dev rows both runs scored)."""
     if len(ctx.iterations) < 2:
         return []
     first, last = ctx.iterations[0].diagnosis, ctx.iterations[-1].diagnosis
@@ -484,9 +485,22 @@ def _changes(ctx: _Context) -> list[dict[str, Any]]:
                      "change": None if before is None or after is None else after - before,
                      "significant_before": first["components"][name]["significant"],
                      "significant_after": last["components"][name]["significant"]})
+    runs = ctx.store.get(ctx.iterations[0].run_id), ctx.store.get(ctx.iterations[-1].run_id)
     for split in ("train", "train_dev", "dev", "test"):
         if split in first["errors"] and split in last["errors"]:
             b, a = first["errors"][split]["value"], last["errors"][split]["value"]
             rows.append({"component": f"{split}_error", "before": b, "after": a, "change": a - b,
-                         "significant_before": None, "significant_after": None})
+                         "significant_before": None, "significant_after": None,
+                         **_error_change(ctx, runs, split)})
     return rows
+
+
+def _error_change(ctx: _Context, runs: tuple[Any, Any], split: str) -> dict[str, Any]:
+    """The 95% interval of a split's error change and its verdict (dev: paired on the same rows)."""
+    from mlstrat.runs import error_change
+
+    difference, pairing = error_change(*runs, split, rows=ctx.store.dev_rows)
+    if difference is None:
+        return {}
+    return {"ci_low": difference.ci_low, "ci_high": difference.ci_high, "verdict": difference.verdict,
+            "paired": difference.paired, "pairing": pairing, "p_value": difference.p_value}

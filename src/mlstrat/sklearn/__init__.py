@@ -1,9 +1,11 @@
 """scikit-learn in the method's loop: predictions tables from fitted estimators, out-of-fold
 probabilities for label issues, and the method's dev set as a ``GridSearchCV`` splitter.
 
+The public name of :mod:`mlstrat.integrations.sklearn`, where the bridge lives.
+
 >>> from mlstrat.sklearn import predictions_table, train_dev_cv   # doctest: +SKIP
 """
 
-from mlstrat.sklearn._bridge import TrainDevCV, out_of_fold_predictions, predictions_table, train_dev_cv
+from mlstrat.integrations.sklearn import TrainDevCV, out_of_fold_predictions, predictions_table, train_dev_cv
 
 __all__ = ["TrainDevCV", "out_of_fold_predictions", "predictions_table", "train_dev_cv"]

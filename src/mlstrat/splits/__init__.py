@@ -2,7 +2,7 @@
 
 ``split`` assigns each manifest row from the md5 hash of its group (or id) and a salt,
 stratified by label and domain, with dev/test drawn from the target domain and sized by the
-data (METHOD.md §1).
+data (docs/method.md §1).
 """
 
 from mlstrat.splits._allocate import apportion

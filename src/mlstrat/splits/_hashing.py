@@ -1,4 +1,4 @@
-"""The hashed assignment key (DESIGN.md): ``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32``.
+"""Hashed assignment key (docs/method.md §1): ``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32``.
 
 The same number comes out of pure Python (:func:`assign_hash`) and out of every engine
 (:func:`mlstrat.tables.unit_hash`: an Ibis expression of ``md5``, ``substr`` and a hex

@@ -1,4 +1,4 @@
-"""Size policy: how many rows go to dev, test and train-dev (METHOD.md §1, rule 3)."""
+"""Size policy: how many rows go to dev, test and train-dev (docs/method.md §1, rule 3)."""
 
 from __future__ import annotations
 

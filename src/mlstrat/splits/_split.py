@@ -28,6 +28,7 @@ from typing import Any
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._progress import Steps
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.splits import _queries as q
 from mlstrat.splits._checks import (
     ADEQUATE_DIFFERENCE,
@@ -49,7 +50,7 @@ EMPTY_LABEL = "(empty)"
 
 
 @dataclass(frozen=True)
-class SplitResult:
+class SplitResult(NotebookRepr):
     """The manifest with its ``split`` column, and the summary of how it was made.
 
     Attributes
@@ -78,16 +79,6 @@ class SplitResult:
     def leakage(self) -> bool:
         """True when an id, group or identical content sits in two splits."""
         return bool(self.summary["checks"]["leakage"]["found"])
-
-    def __repr__(self) -> str:
-        from mlstrat.report._notebook import text_repr
-
-        return text_repr(self)
-
-    def _repr_html_(self) -> str:
-        from mlstrat.report._notebook import html_repr
-
-        return html_repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.summary)
@@ -210,7 +201,7 @@ def split(
     Parameters
     ----------
     manifest : path-like, DataFrame, pyarrow.Table or ibis.Table
-        One row per example (DESIGN.md's manifest table).
+        One row per example (a manifest table, docs/guide/split.md).
     id : str, default="id"
         Unique, non-null example id; hashed as its text when there are no groups.
     label : str, default=None

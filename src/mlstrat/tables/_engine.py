@@ -22,6 +22,9 @@ from typing import Any, ClassVar
 
 from mlstrat._exceptions import ConfigError
 from mlstrat.tables._columns import ColumnSelection, plain_csv_header
+from mlstrat.tables._files import HEADERS as _HEADERS
+from mlstrat.tables._files import part_files
+from mlstrat.tables._files import pid_alive as _pid_alive
 
 __all__ = [
     "ENGINES", "Engine", "DuckDBEngine", "SparkEngine", "Written", "connect", "default_connection",
@@ -43,16 +46,6 @@ _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$"
 _MAX_THREADS = 4096
 #: longest CSV line read (DuckDB's default is 2 MB): long documents in a text column stay readable
 MAX_CSV_LINE = 256 << 20
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else
-    return True
 
 
 def spill_directory(root: str | os.PathLike | None = None) -> Path:
@@ -373,7 +366,7 @@ class Engine:
 
 
 def unit_hash(engine: Engine, key: Any, salt: str) -> Any:
-    """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (DESIGN.md).
+    """``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32`` in the engine (docs/method.md §1).
 
     The salt enters as an Ibis literal, so each dialect quotes it itself: quotes and
     backslashes hash the same on every engine.
@@ -404,8 +397,6 @@ _SELECTED: dict[tuple[Any, ...], dict[tuple[str, ...], str]] = {}
 _LONG_LINES: dict[tuple[Any, ...], str] = {}
 #: versions of the files read that way
 _LONG_FILES: set[tuple[str, int, int]] = set()
-#: view name -> every column of the file behind it, when the view holds a selection of them
-_HEADERS: dict[str, tuple[str, ...]] = {}
 
 
 def _header_width(path: Path) -> int:
@@ -719,8 +710,6 @@ def _duckdb_source(path: str, fmt: str) -> Any:
         path = path[len("file://"):]
     if is_uri(path) or not Path(path).is_dir():
         return path
-    from mlstrat.tables._io import part_files
-
     return [str(p) for p in part_files(Path(path), fmt)]
 
 

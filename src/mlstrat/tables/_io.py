@@ -13,6 +13,10 @@ from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._engine import engine_of, is_uri
+from mlstrat.tables._files import HEADERS as _HEADERS
+from mlstrat.tables._files import READERS, part_files
+from mlstrat.tables._files import format_of as _format_of
+from mlstrat.tables._files import pid_alive as _pid_alive
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
@@ -20,14 +24,6 @@ __all__ = [
     "part_files", "describe_output", "source_columns",
 ]
 
-# file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
-READERS: dict[str, str] = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "json", ".ndjson": "json", ".json": "json",
-    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
-}
-_COMPRESSIONS = (".gz", ".zst")
 _WRITERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 
 
@@ -36,20 +32,6 @@ def describe_source(source: Any) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
     return f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
-
-
-def _format_of(path: Path, *, default: str | None = None) -> str:
-    name = path.name.lower()
-    for comp in _COMPRESSIONS:
-        if name.endswith(comp):
-            name = name[: -len(comp)]
-    suffix = os.path.splitext(name)[1]
-    if suffix not in READERS and default is not None:
-        return default
-    if suffix not in READERS:
-        known = ", ".join(sorted(READERS))
-        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {known}")
-    return READERS[suffix]
 
 
 def _to_arrow(obj: Any) -> Any:
@@ -113,8 +95,6 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
                          text=[c for c in text_columns if c], columns=columns)
     if columns is None:
         return table
-    from mlstrat.tables._engine import _HEADERS
-
     every = _HEADERS.pop(table.get_name(), None) or tuple(table.columns)
     wanted = columns.of(table.columns)
     if wanted == list(table.columns) and every == tuple(table.columns):
@@ -163,20 +143,6 @@ def _read_file(engine: Any, path: str, fmt: str, view: str, text: list[str],
     if fmt == "arrow":  # Arrow IPC is read on this machine, then handed to the engine
         return engine.register(_read_arrow_file(path), view=view)
     return engine.read(path, fmt, view=view, text_columns=text, columns=columns)
-
-
-def part_files(path: Path, fmt: str) -> list[Path]:
-    """The data files of a directory in ``fmt`` (Spark's ``_SUCCESS`` and hidden files skipped)."""
-    found = []
-    for p in sorted(path.rglob("*")):
-        if not p.is_file() or p.name.startswith((".", "_")):
-            continue
-        try:
-            if _format_of(p) == fmt:
-                found.append(p)
-        except InputError:
-            continue
-    return found
 
 
 def _directory_format(path: Path) -> str:
@@ -327,7 +293,6 @@ def _temp_path(final: Path) -> Path:
 
 
 def _remove_stale_temps(final: Path) -> None:
-    from mlstrat.tables._engine import _pid_alive
 
     prefix = f".{final.name}."
     try:

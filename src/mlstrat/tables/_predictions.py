@@ -1,4 +1,4 @@
-"""The predictions table (DESIGN.md): the core input of metrics, diagnose and error analysis."""
+"""The predictions table (docs/guide/diagnose.md): what metrics, diagnose and errors read."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Hyperparameter search (METHOD.md §5): random sampling on each hyperparameter's scale, coarse
+"""Hyperparameter search (docs/method.md §5): random sampling on each parameter's scale, coarse
 to fine, trials in parallel processes, every trial a recorded run with its diagnosis, the winner
 chosen on dev under satisficing constraints. Optuna (its RandomSampler and SQLite storage) does
 the sampling and the bookkeeping; this package adds the method."""
 
-from mlstrat.tune._search import SearchResult, Trial, search
+from mlstrat.tune._search import SearchResult, Tie, Trial, search
 from mlstrat.tune._space import PARAMS, Param, TuneConfig, apply_params, zoom
 from mlstrat.tune._tune import TuneResult, component_effects, read_tune_config, tune
 
-__all__ = ["PARAMS", "Param", "SearchResult", "Trial", "TuneConfig", "TuneResult", "apply_params",
+__all__ = ["PARAMS", "Param", "SearchResult", "Tie", "Trial", "TuneConfig", "TuneResult", "apply_params",
            "component_effects", "read_tune_config", "search", "tune", "zoom"]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from mlstrat.metrics._paired import TIED, Difference, paired_difference
 from mlstrat.tune._space import Param, zoom
 
-__all__ = ["Trial", "SearchResult", "search"]
+__all__ = ["Trial", "Tie", "SearchResult", "search", "tied_with", "dev_rows_of_trial"]
 
 Objective = Callable[[int, dict[str, float]], Mapping[str, Any]]
 
@@ -37,19 +39,77 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class Tie:
+    """A trial whose dev figure cannot be told apart from the best trial's (paired on the same rows)."""
+
+    trial: Trial
+    difference: Difference  # this trial minus the best
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.difference
+        return {"number": self.trial.number, "value": self.trial.value, "change": d.value,
+                "ci_low": d.ci_low, "ci_high": d.ci_high, "paired": d.paired, "p_value": d.p_value}
+
+
+@dataclass(frozen=True)
 class SearchResult:
     trials: tuple[Trial, ...]
     best: Trial | None  # the best feasible trial
     space: tuple[Param, ...]  # the coarse round's ranges
     zoomed: tuple[Param, ...]  # the second round's ranges
     storage: str | None
+    #: feasible trials tied with ``best`` within noise (95% paired interval of the difference
+    #: includes 0), best first; empty when no per-row results were given
+    tied: tuple[Tie, ...] = ()
+    #: the coarse round's trials the second round zoomed around: its best and those tied with it
+    #: (or, when none is tied, the best ``top`` share)
+    region: tuple[int, ...] = ()
+
+
+#: A trial's per-row dev results: (kind, row ids, per-row values), see
+#: :func:`mlstrat.metrics._paired.paired_difference`; ``None`` when the trial has none.
+RowsOf = Callable[[Trial], "tuple[str, Sequence[str], Any] | None"]
+
+
+def tied_with(best: Trial, others: Sequence[Trial], rows: RowsOf | None) -> tuple[Tie, ...]:
+    """The trials of ``others`` that the best cannot be told apart from on the same dev rows.
+
+    Each is compared with ``best`` paired, row by row (:func:`paired_difference`); a trial is
+    tied when the 95% interval of its difference from the best includes 0. Trials without
+    per-row results, or scored on other rows, are never called tied.
+    """
+    if rows is None:
+        return ()
+    mine = rows(best)
+    if mine is None:
+        return ()
+    kind, ids, values = mine
+    position = {key: i for i, key in enumerate(ids)}
+    out = []
+    for trial in others:
+        theirs = None if trial.number == best.number else rows(trial)
+        if theirs is None or theirs[0] != kind or sorted(theirs[1]) != sorted(position):
+            continue  # no rows, or other rows: never called tied
+        order = [position[key] for key in theirs[1]]
+        difference = paired_difference(kind, _take(values, order), theirs[2])
+        if difference.verdict == TIED:
+            out.append(Tie(trial, difference))
+    return tuple(out)
+
+
+def _take(values: Any, order: list[int]) -> Any:
+    import numpy as np
+
+    if isinstance(values, tuple):  # a ratio's (numerators, denominators)
+        return tuple(np.asarray(v)[order] for v in values)
+    return np.asarray(values)[order]
 
 
 def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: int = 0, jobs: int = 1,
            coarse: float = 0.6, top: float = 0.1, storage: str | None = None, study_name: str = "mlstrat-tune",
            feasible: Callable[[Mapping[str, Any]], bool] | None = None,
            on_trial: Callable[[Trial], None] | None = None,
-           initializer: Callable[[], None] | None = None) -> SearchResult:
+           initializer: Callable[[], None] | None = None, rows: RowsOf | None = None) -> SearchResult:
     """Minimize ``objective(number, params)["value"]`` by random search in two rounds.
 
     Parameters
@@ -60,7 +120,8 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
         number, from 0); must be picklable when ``jobs`` > 1.
     budget : int
         Trials in all; ``ceil(coarse * budget)`` in the first round over the full ranges, the rest
-        in the region spanned by the best ``top`` share of the first round's feasible trials.
+        in the region spanned by the first round's best trial and the trials tied with it within
+        noise (with ``rows``); when none is tied, by the best ``top`` share of its feasible trials.
     seed : int
         Seeds Optuna's RandomSampler.
     jobs : int
@@ -74,6 +135,10 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     initializer : callable, default=None
         Run once in each worker process (in this process when ``jobs`` is 1) before any trial:
         one-off costs such as imports then do not count in a trial's time.
+    rows : callable, default=None
+        ``rows(trial) -> (kind, ids, values)``: a trial's per-row dev results. With it, the
+        result names the trials tied with the best (:func:`tied_with`) and the zoom centres
+        on the coarse round's tied set rather than on one noisy winner.
     """
     import optuna
 
@@ -85,14 +150,33 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     trials: list[Trial] = []
     with _Pool(jobs, initializer) as pool:
         trials += _round(study, space, objective, n_coarse, 1, pool, feasible, on_trial)
-        ranked = sorted((t for t in trials if t.feasible and t.value is not None), key=lambda t: t.value)
-        best_region = ranked[:max(2, math.ceil(top * len(ranked)))]
+        best_region = _zoom_region(trials, top, rows)
         zoomed = zoom(space, [t.params for t in best_region]) if best_region else tuple(space)
         trials += _round(study, zoomed, objective, budget - n_coarse, 2, pool, feasible, on_trial,
                          start=len(trials))
+    candidates = _ranked(trials)
+    best = candidates[0] if candidates else None
+    tied = tied_with(best, candidates[1:], rows) if best is not None else ()
+    return SearchResult(trials=tuple(trials), best=best, space=tuple(space), zoomed=tuple(zoomed),
+                        storage=storage, tied=tied, region=tuple(t.number for t in best_region))
+
+
+def _ranked(trials: Sequence[Trial]) -> list[Trial]:
+    """Feasible finished trials, best first (ties on the figure: fewer parameters, then earlier)."""
     candidates = [t for t in trials if t.feasible and t.value is not None and math.isfinite(t.value)]
-    best = min(candidates, key=lambda t: (t.value, t.info.get("n_parameters", 0), t.number), default=None)
-    return SearchResult(trials=tuple(trials), best=best, space=tuple(space), zoomed=tuple(zoomed), storage=storage)
+    return sorted(candidates, key=lambda t: (t.value, t.info.get("n_parameters", 0), t.number))
+
+
+def _zoom_region(trials: Sequence[Trial], top: float, rows: RowsOf | None) -> list[Trial]:
+    """The coarse trials the fine round zooms around: the best and every trial tied with it
+    within noise; the best ``top`` share when none is tied (the best then stands out)."""
+    ranked = _ranked(trials)
+    if not ranked:
+        return []
+    tied = tied_with(ranked[0], ranked[1:], rows)
+    if tied:
+        return [ranked[0], *(t.trial for t in tied)]
+    return ranked[:max(2, math.ceil(top * len(ranked)))]
 
 
 def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, round_: int, pool: _Pool,
@@ -150,3 +234,32 @@ class _Pool:
         if self.executor is None:
             return (fn(i, p) for i, p in zip(numbers, points))  # lazily: on_trial sees each trial as it ends
         return self.executor.map(fn, numbers, points)
+
+
+def dev_rows_of_trial(trial: Trial, *, metric: str = "dev_error") -> tuple[str, list[str], Any] | None:
+    """A trained trial's per-row dev results from its ``predictions.parquet``: 0/1 mistakes
+    (``dev_error``) or the cross-entropy of the true class (``dev_cost``, from the
+    ``proba_<class>`` columns); ``None`` when the file, the ids or the probabilities are missing."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from mlstrat._labels import label_text
+
+    path = Path(str(trial.info.get("run_dir", ""))) / "predictions.parquet"
+    if trial.value is None or not path.is_file():
+        return None
+    table = pq.read_table(path)
+    if not {"id", "split", "y_true", "y_pred"} <= set(table.column_names):
+        return None
+    dev = table.filter(pc.equal(pc.cast(table["split"], "string"), "dev")).to_pydict()
+    ids = [str(i) for i in dev["id"]]
+    truth = [label_text(y) for y in dev["y_true"]]
+    if metric == "dev_error":
+        wrong = [t != label_text(p) for t, p in zip(truth, dev["y_pred"])]
+        return "rate", ids, np.asarray(wrong, dtype=np.float64)
+    columns = [f"proba_{y}" for y in truth]
+    if not all(c in dev for c in set(columns)):
+        return None
+    p_true = np.array([dev[c][i] for i, c in enumerate(columns)], dtype=np.float64)
+    return "mean", ids, -np.log(np.clip(p_true, 1e-15, 1.0))

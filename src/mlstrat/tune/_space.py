@@ -1,4 +1,4 @@
-"""The search space (METHOD.md §5, hyperparameter search) and the ``[tune]`` config section.
+"""The search space (docs/method.md §5, hyperparameter search) and the ``[tune]`` config section.
 
 Each hyperparameter is drawn at random on its own scale, never from a grid:
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
-from mlstrat.tune._search import SearchResult, Trial, search
+from mlstrat.tune._search import SearchResult, Trial, dev_rows_of_trial, search
 from mlstrat.tune._space import TuneConfig, apply_params
 
 __all__ = ["TuneResult", "tune", "read_tune_config"]
@@ -41,6 +41,11 @@ class TuneResult:
     def best(self) -> Trial | None:
         return self.search.best
 
+    @property
+    def tied(self) -> tuple[Trial, ...]:
+        """The trials tied with the best within noise (paired on the same dev rows)."""
+        return tuple(t.trial for t in self.search.tied)
+
     def to_dict(self) -> dict[str, Any]:
         best = self.best
         return {
@@ -51,6 +56,9 @@ class TuneResult:
             "space": [_param_dict(p) for p in self.search.space],
             "zoomed": [_param_dict(p) for p in self.search.zoomed],
             "best": None if best is None else {**best.to_dict(), "run_id": self.run_ids.get(best.number)},
+            # the trials the best cannot be told apart from on the same dev rows (95% paired interval)
+            "tied": [{**t.to_dict(), "run_id": self.run_ids.get(t.trial.number)} for t in self.search.tied],
+            "zoom_region": list(self.search.region),
             "trials": [{**t.to_dict(), "run_id": self.run_ids.get(t.number)} for t in self.search.trials],
             "effects": self.effects,
         }
@@ -173,7 +181,8 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
 
     result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse, top=tc.top,
                     storage=f"sqlite:///{db.resolve()}", feasible=feasible,
-                    on_trial=recorder.record if recorder else None, initializer=warm_up)
+                    on_trial=recorder.record if recorder else None, initializer=warm_up,
+                    rows=functools.partial(dev_rows_of_trial, metric=tc.metric))
     effects = component_effects(result.trials, tc.space)
     tuned = TuneResult(search=result, config=tc, output=out, effects=effects,
                        run_ids=recorder.run_ids if recorder else {})
@@ -206,6 +215,7 @@ class _Recorder:
         from mlstrat._exceptions import MlstratWarning
         from mlstrat.diagnosis import diagnose
         from mlstrat.metrics import compute_metrics
+        from mlstrat.runs import keep_dev_rows
         from mlstrat.tables import fingerprint
 
         run_dir = Path(trial.info["run_dir"])
@@ -224,6 +234,7 @@ class _Recorder:
         run = self.store.record("tune", config=apply_params(self.raw, trial.params), data_fingerprint=data_fp,
                                 metrics=metrics, diagnosis=diagnosis, artifacts=run_dir, note=note)
         self.run_ids[trial.number] = run.id
+        keep_dev_rows(self.store, run.id, table, diagnosis=diagnosis)  # later comparisons pair them
         trial.info["components"] = _components(diagnosis)
 
 

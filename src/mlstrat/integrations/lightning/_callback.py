@@ -226,7 +226,7 @@ class MlstratCallback(Callback):
         return run.id
 
     def _verdict_text(self) -> str:
-        from mlstrat.runs import format_pct
+        from mlstrat.display._numbers import format_pct
 
         d = self.diagnosis
         errors = ", ".join(f"{s} {format_pct(e.value)}" for s, e in d.errors.items())

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlstrat.display._numbers import format_pct, format_pp
+
 __all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "confusion_svg", "history_svg",
            "error_analysis_svg"]
 
@@ -69,18 +71,6 @@ def _pct_axis(ax: Any, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
-def _pct(value: float | None) -> str:
-    if value is None:
-        return "-"
-    digits = 1 if abs(value) >= 0.01 or value == 0 else 2
-    return f"{100 * value:.{digits}f}%"
-
-
-def _pp(value: float) -> str:
-    digits = 1 if abs(value) >= 0.01 or value == 0 else 2
-    return f"{100 * value:+.{digits}f} pp"
-
-
 def _to_svg(fig: Any, prefix: str, label: str) -> str:
     import matplotlib
 
@@ -131,8 +121,8 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
     ``rate``: figures are fractions shown as percentages; False for a metric in its own unit
     (RMSE, a word error rate, a mean log loss).
     """
-    fig_text = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
-    gap_text = _pp if rate else (lambda v: f"{v:+.3g}")
+    fig_text = format_pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    gap_text = format_pp if rate else (lambda v: f"{v:+.3g}")
     with _style():
         fig, ax = _figure(8.6, 3.9)
         top = max([lv["value"] for lv in levels] + [lv.get("ci_high") or 0 for lv in levels] + [1e-4])
@@ -208,7 +198,7 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
             ax.set_axisbelow(True)
         if human_level is not None:
             ax_err.axhline(human_level, color=PALETTE["human"], linestyle="--", linewidth=1.5,
-                           label=f"human level ({_pct(human_level)})")
+                           label=f"human level ({format_pct(human_level)})")
         ax_err.set_ylim(bottom=0)
         _pct_axis(ax_err)
         for ax in (ax_cost, ax_err):
@@ -367,14 +357,14 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         right = max([split_error or 0.0] + ceilings + [1e-4])
         for y, ceiling, share in zip(ys, ceilings, shares):
             share_text = f" ({100 * share:.0f}% of errors)" if share is not None else ""
-            ax.text(ceiling + right * 0.01, y, f"{_pct(ceiling)}{share_text}", va="center",
+            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling)}{share_text}", va="center",
                     fontsize=8.5, color=PALETTE["ink"], zorder=3)
         ax.set_xlim(0, right * 1.3)
         ax.xaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
         ax.set_axisbelow(True)
         _pct_axis(ax, "x")
         ax.set_xlabel("ceiling: the most error fixing the category can remove"
-                      + (f" (grey: the split's error {_pct(split_error)})" if split_error else ""))
+                      + (f" (grey: the split's error {format_pct(split_error)})" if split_error else ""))
         return _to_svg(fig, "ea", "Error-analysis ceilings per category")
 
 
@@ -412,7 +402,7 @@ def size_curve_svg(curve: Mapping[str, Any]) -> str:
         human = curve.get("human_level")
         if human is not None:
             ax.axhline(human, color=PALETTE["human"], linestyle="--", linewidth=1.5,
-                       label=f"human level ({_pct(human) if rate else f'{human:.4g}'})")
+                       label=f"human level ({format_pct(human) if rate else f'{human:.4g}'})")
         from matplotlib.ticker import FixedLocator, NullLocator
 
         ax.set_xscale("log")

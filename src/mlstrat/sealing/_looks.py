@@ -14,6 +14,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from mlstrat.sealing._fingerprint import fingerprint_test_set
+from mlstrat.sealing._ledger import LookLedger, ReusedTestSetWarning
+
 __all__ = ["TestLook", "count_test_look", "sealed_warning", "resolve_store"]
 
 
@@ -81,14 +84,12 @@ def sealed_warning(rows: int) -> dict[str, str]:
 
 
 def resolve_store(store: Any) -> Any:
-    """``None`` -> the default :class:`RunStore`; a path -> that store; ``False`` -> ``None``
-    (the caller counts the look itself); a store as is."""
-    from mlstrat.runs._store import RunStore
-
+    """``None`` -> the default store's ledger; a path -> that store's ledger; ``False`` -> ``None``
+    (the caller counts the look itself); a store (:class:`mlstrat.runs.RunStore`) as is."""
     if store is False:
         return None
     if store is None or isinstance(store, (str, os.PathLike)):
-        return RunStore(store)
+        return LookLedger(store)
     return store
 
 
@@ -99,7 +100,7 @@ def count_test_look(predictions: Any, *, store: Any = None, con: Any = None) -> 
     ----------
     predictions : path-like, table or Predictions
         What the test figures were computed from.
-    store : RunStore, path-like, None or False
+    store : RunStore, LookLedger, path-like, None or False
         Where the count lives (the default store for ``None``); ``False``: do not count,
         return ``None`` (the caller counts the same look elsewhere).
 
@@ -108,9 +109,6 @@ def count_test_look(predictions: Any, *, store: Any = None, con: Any = None) -> 
     ReusedTestSetWarning
         When the test set has now been evaluated more than the store's threshold.
     """
-    from mlstrat.runs._record import fingerprint_test_set
-    from mlstrat.runs._store import ReusedTestSetWarning
-
     runs = resolve_store(store)
     if runs is None:
         return None

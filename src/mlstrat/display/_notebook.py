@@ -1,8 +1,9 @@
 """Result objects in notebooks: ``_repr_html_`` (the report's tables and staircase chart,
 inline SVG, nothing fetched) and a short plain ``__repr__``.
 
-Each result class gets its two methods from :func:`html_repr` / :func:`text_repr`, which
-dispatch on the class name to one small renderer of its ``to_dict()``.
+Each result class gets its two methods from :class:`mlstrat.display.NotebookRepr`, which
+calls :func:`html_repr` / :func:`text_repr`; they dispatch on the class name to one small
+renderer of its ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
+from mlstrat.display._charts import staircase_svg
+from mlstrat.display._numbers import format_pct
+from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
 __all__ = ["html_repr", "text_repr"]
 
@@ -27,8 +31,6 @@ _STYLE = (
 
 
 def _pct(value: Any, digits: int | None = None) -> str:
-    from mlstrat.runs import format_pct
-
     v = finite_or_none(value)
     if v is None:
         return "-"
@@ -59,14 +61,11 @@ def _p(text: str, cls: str = "") -> str:
 
 
 def _diagnosis_html(d: Mapping[str, Any]) -> str:
-    from mlstrat.report._charts import staircase_svg
-    from mlstrat.report._render import _components_section, _errors_section, _levels
-
-    errors = _errors_section(dict(d), None) or {"rows": []}
+    errors = errors_section(dict(d), None) or {"rows": []}
     err_rows = [(r["label"], r["value_text"], r["ci_text"], r["n_text"]) for r in errors["rows"]]
     comp_rows = [(c["label"] + (" (principal)" if c["principal"] else ""), c["value_text"], c["ci_text"],
-                  "yes" if c["significant"] else "no") for c in _components_section(dict(d))]
-    levels = _levels(dict(d))
+                  "yes" if c["significant"] else "no") for c in components_section(dict(d))]
+    levels = staircase_levels(dict(d))
     chart = staircase_svg(levels) if len(levels) >= 2 else ""
     actions = "".join(f"<li><strong>{html.escape(str(a.get('title')))}</strong> "
                       f"<span class='muted'>{html.escape(str(a.get('why') or ''))}</span></li>"
@@ -146,20 +145,24 @@ def _split_text(s: Mapping[str, Any]) -> str:
 
 
 def _comparison_html(c: Mapping[str, Any]) -> str:
-    from mlstrat.runs import COMPONENT_DISPLAY
-
     heads = [str(r["id"])[:8] for r in c.get("runs") or []]
     err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v) for v in vals]) for k, vals in (c.get("errors") or {}).items()]
     comp = [(COMPONENT_DISPLAY.get(k, k), *[_pct(v) for v in vals])
             for k, vals in (c.get("components") or {}).items()]
-    steps = "".join(_p(str(s.get("summary") or "")) for s in c.get("steps") or [])
+    steps = "".join(_p(str(s.get("summary") or "")) + _p(_dev_line(s), "muted") for s in c.get("steps") or [])
     return _box("Run comparison", _table(("error", *heads), err), _table(("component", *heads), comp), steps)
+
+
+def _dev_line(step: Mapping[str, Any]) -> str:
+    """The step's dev change with its 95% interval and verdict (paired on the same rows or not)."""
+    return str((step.get("dev") or {}).get("line") or "")
 
 
 def _comparison_text(c: Mapping[str, Any]) -> str:
     ids = " -> ".join(str(r["id"])[:8] for r in c.get("runs") or [])
-    last = (c.get("steps") or [{}])[-1].get("summary") if c.get("steps") else ""
-    return f"<Comparison {ids}>" + (f"\n{last}" if last else "")
+    step = (c.get("steps") or [{}])[-1] if c.get("steps") else {}
+    lines = [line for line in (step.get("summary"), _dev_line(step)) if line]
+    return f"<Comparison {ids}>" + "".join(f"\n{line}" for line in lines)
 
 
 # -- mismatch -------------------------------------------------------------------------------

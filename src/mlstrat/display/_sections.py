@@ -1,0 +1,94 @@
+"""The sections of a diagnosis as rows to show: the error table, the staircase's levels and
+the components. Pure functions of the JSON documents, shared by the HTML report and the
+notebook views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPLITS
+from mlstrat.display._documents import bayes_proxy, components_of, split_errors
+from mlstrat.display._numbers import format_figure
+
+__all__ = ["ci_text", "n_text", "errors_section", "staircase_levels", "components_section"]
+
+
+def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None) -> str:
+    if lo is None or hi is None:
+        return "–"
+    return f"{format_figure(lo, diagnosis)} – {format_figure(hi, diagnosis)}"
+
+
+def n_text(n: Any) -> str:
+    return f"{int(n):,}".replace(",", "\u202f") if isinstance(n, (int, float)) and not isinstance(n, bool) else "–"
+
+
+def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    errors = split_errors(diagnosis, metrics)
+    name, human = bayes_proxy(diagnosis)
+    if not errors and human is None:
+        return None
+    rows = []
+    if human is not None:
+        rows.append({"key": "human", "label": "human level", "sub": name or "", "value": human,
+                     "ci_low": None, "ci_high": None, "n": None})
+    for split, entry in errors.items():
+        rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
+    scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
+    for r in rows:
+        r["value_text"] = format_figure(r["value"], diagnosis)
+        r["ci_text"] = ci_text(r["ci_low"], r["ci_high"], diagnosis)
+        r["n_text"] = n_text(r["n"])
+        # positions on the interval strip, in percent of its width
+        r["dot"] = 100 * r["value"] / scale
+        if r["ci_low"] is not None and r["ci_high"] is not None:
+            r["bar_left"] = 100 * r["ci_low"] / scale
+            r["bar_width"] = max(100 * (r["ci_high"] - r["ci_low"]) / scale, 0.6)
+    return {"rows": rows, "scale_text": format_figure(scale, diagnosis)}
+
+
+def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    errors = split_errors(diagnosis)
+    comps = components_of(diagnosis)
+    name, human = bayes_proxy(diagnosis)
+    assumed = bool((diagnosis.get("human_level") or {}).get("assumed"))
+    levels: list[dict[str, Any]] = []
+    if human is not None:
+        label = "human" + (" (assumed)" if assumed else "")
+        levels.append({"name": "human", "label": label, "value": human, "ci_low": None,
+                       "ci_high": None, "component": None})
+    by_target = {c.get("to"): (key, c) for key, c in comps.items()}
+    for split in SPLITS:
+        if split not in errors:
+            continue
+        entry = errors[split]
+        level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
+                 "component_label": None, "significant": True}
+        key, comp = by_target.get(split, (None, None))
+        if comp is not None and levels:
+            level.update(component=key, component_label=COMPONENT_DISPLAY[key],
+                         significant=bool(comp.get("significant")))
+        levels.append(level)
+    return levels
+
+
+def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
+    comps = components_of(diagnosis)
+    principal = (diagnosis or {}).get("principal_problem")
+    problems = set((diagnosis or {}).get("problems") or [])
+    rows = []
+    for key in COMPONENTS:
+        c = comps.get(key)
+        if c is None:
+            continue
+        ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
+                SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
+        rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
+                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
+                         "undetermined (no human level)" if c.get("status") == "undetermined"
+                         else "not computable"),
+                     "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis),
+                     "span": " → ".join(str(e) for e in ends if e),
+                     "significant": c["significant"], "principal": key == principal,
+                     "problem": key in problems})
+    return rows

@@ -1,0 +1,218 @@
+"""Each run's per-row dev results, kept so that later comparisons can pair them.
+
+A recorded run keeps, for its dev split, one row per example in
+``<store folder>/runs/<run_id>/dev_rows.parquet``: the example's ``id`` and what the run's
+metric needs of it (a 0/1 mistake for error rates, the absolute or squared error for MAE and
+RMSE, the loss of a ``mean:COL``, the numerator and denominator of a ``ratio:NUM/DEN`` or of a
+weighted error). The file's metadata holds the metric, the label set and the **dev
+fingerprint** (the ids with their true labels): two runs with the same fingerprint were scored
+on the same rows and are compared paired (:mod:`mlstrat.metrics._paired`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlstrat.metrics._spec import MetricSpec, parse_metric
+
+__all__ = ["DevRows", "DEV_ROWS_FILE", "dev_rows_path", "dev_rows_from_predictions", "write_dev_rows",
+           "read_dev_rows", "spec_of_diagnosis"]
+
+#: The file name of a run's per-row dev results, in the run's folder under the store.
+DEV_ROWS_FILE = "dev_rows.parquet"
+
+# metric kind -> the per-row kind of the paired comparison; f1 is not a per-row quantity
+_ROW_KIND = {"error": "rate", "weighted_error": "ratio", "mae": "mean", "rmse": "rmse", "mean": "mean",
+             "ratio": "ratio"}
+
+
+@dataclass(frozen=True)
+class DevRows:
+    """One run's per-row dev results.
+
+    Attributes
+    ----------
+    metric : str
+        The metric's name (``error``, ``rmse``, ``ratio:word_errors/words``).
+    kind : str
+        ``rate``, ``mean``, ``rmse`` or ``ratio`` (see :func:`mlstrat.metrics._paired.paired_difference`).
+    ids : ndarray of str
+    values : ndarray of float
+        The per-row mistake, loss, squared error or numerator.
+    denominators : ndarray of float or None
+        The per-row denominator of a ratio.
+    fingerprint : str
+        ``dev-<rows>-<12 hex digits>``: sha256 of the sorted ``id``/``y_true`` pairs.
+    labels : tuple of str or None
+        The true labels of the dev rows (classification), to refuse ranking different tasks
+        together.
+    higher_is_better : bool
+    """
+
+    metric: str
+    kind: str
+    ids: Any
+    values: Any
+    denominators: Any
+    fingerprint: str
+    labels: tuple[str, ...] | None
+    higher_is_better: bool = False
+
+    def aligned(self, order: Any) -> Any:
+        """The per-row values in the order of ``order`` (ids): arrays, or a pair for ratios."""
+        index = {key: i for i, key in enumerate(self.ids.tolist())}
+        rows = np.fromiter((index[key] for key in order), dtype=np.int64, count=len(order))
+        if self.kind == "ratio":
+            return self.values[rows], self.denominators[rows]
+        return self.values[rows]
+
+
+def spec_of_diagnosis(diagnosis: Any) -> MetricSpec:
+    """The :class:`MetricSpec` a diagnosis JSON names (``error`` when it names none)."""
+    from mlstrat.metrics._spec import metric_name
+
+    doc = diagnosis.to_dict() if hasattr(diagnosis, "to_dict") else (diagnosis or {})
+    metric = doc.get("metric") if isinstance(doc, dict) else None
+    higher = isinstance(metric, dict) and metric.get("direction") == "higher_is_better"
+    return parse_metric(metric_name(metric), higher_is_better=higher or None)
+
+
+def dev_rows_path(store: Any, run_id: str) -> Path:
+    return Path(store.artifacts_root) / run_id / DEV_ROWS_FILE
+
+
+def _fingerprint(ids: Any, labels: Any) -> str:
+    """``dev-<rows>-<12 hex>``: sha256 of the sorted ``id<US>label`` lines (pyarrow string arrays)."""
+    import pyarrow.compute as pc
+
+    lines = ids if labels is None else pc.binary_join_element_wise(ids, labels, "\x1f")
+    ordered = pc.take(lines, pc.sort_indices(lines))
+    digest = hashlib.sha256("\n".join(ordered.to_pylist()).encode("utf-8")).hexdigest()
+    return f"dev-{len(ids)}-{digest[:12]}"
+
+
+def _label_text(column: Any) -> Any:
+    """A label column as the text :func:`~mlstrat.metrics._compute.label_text` gives each value
+    (``3.0`` -> ``"3"``), vectorized for the usual types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mlstrat._labels import label_text
+
+    kind = column.type
+    if pa.types.is_floating(kind):
+        integral = pc.all(pc.equal(column, pc.floor(column))).as_py()
+        if integral and pc.all(pc.is_finite(column)).as_py():
+            return pc.cast(pc.cast(column, pa.int64()), pa.string())
+    if pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pc.cast(column, pa.string())
+    return pa.array([label_text(v) for v in column.to_pylist()], pa.string())
+
+
+def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = None) -> DevRows | None:
+    """The dev split's per-row results of a predictions table; ``None`` when there is nothing to
+    pair (no ``id`` column, ids repeated within dev, no dev rows, or ``f1``, which is not a
+    mean of per-row values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mlstrat.tables import read_table, select_columns
+
+    if spec.kind not in _ROW_KIND:
+        return None
+    wanted = {"id", "split", "y_true", "y_pred", *spec.columns()}
+    if spec.kind == "weighted_error":
+        wanted.add("weight")
+    table = read_table(predictions, con=con, columns=select_columns(*wanted))
+    if not {"id", "split"} <= set(table.columns) or not all(c in table.columns for c in spec.columns()):
+        return None
+    dev = table.filter(table.split.cast("string") == "dev")
+    rows = dev.select(*[c for c in sorted(wanted) if c in table.columns]).to_pyarrow().combine_chunks()
+    if rows.num_rows == 0:
+        return None
+    ids = _label_text(rows["id"].combine_chunks())
+    if pc.count_distinct(ids).as_py() != len(ids):  # rows cannot be matched by id: compare unpaired
+        return None
+    truth = _label_text(rows["y_true"].combine_chunks()) if "y_true" in rows.column_names else None
+    values, denominators = _per_row(spec, rows, truth)
+    labels = None
+    if spec.is_rate and truth is not None:
+        labels = tuple(sorted(pc.unique(truth).to_pylist()))
+    return DevRows(metric=spec.name, kind=_ROW_KIND[spec.kind], ids=np.asarray(ids.to_pylist(), dtype=object),
+                   values=values, denominators=denominators, fingerprint=_fingerprint(ids, truth),
+                   labels=labels, higher_is_better=spec.higher_is_better)
+
+
+def _numbers(rows: Any, name: str) -> Any:
+    return rows[name].to_numpy().astype(np.float64)
+
+
+def _per_row(spec: MetricSpec, rows: Any, truth: Any) -> tuple[Any, Any]:
+    import pyarrow.compute as pc
+
+    if spec.kind in ("error", "weighted_error"):
+        predicted = _label_text(rows["y_pred"].combine_chunks())
+        wrong = pc.not_equal(truth, predicted).to_numpy(zero_copy_only=False).astype(np.float64)
+        if spec.kind == "error":
+            return wrong, None
+        weight = _numbers(rows, "weight") if "weight" in rows.column_names else np.ones(len(wrong))
+        return wrong * weight, weight
+    if spec.kind in ("mae", "rmse"):
+        e = _numbers(rows, "y_pred") - _numbers(rows, "y_true")
+        return (np.abs(e), None) if spec.kind == "mae" else (e * e, None)
+    if spec.kind == "mean":
+        return _numbers(rows, spec.column or ""), None
+    return _numbers(rows, spec.column or ""), _numbers(rows, spec.denominator or "")
+
+
+def write_dev_rows(path: str | os.PathLike, rows: DevRows) -> Path:
+    """Write ``rows`` as Parquet (zstd) with the metric and fingerprint in its metadata, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlstrat.tables import atomic_write_bytes
+
+    columns = {"id": pa.array(rows.ids.tolist(), pa.string()), "value": pa.array(rows.values, pa.float64())}
+    if rows.denominators is not None:
+        columns["denominator"] = pa.array(rows.denominators, pa.float64())
+    meta = {"metric": rows.metric, "kind": rows.kind, "fingerprint": rows.fingerprint,
+            "labels": None if rows.labels is None else list(rows.labels),
+            "higher_is_better": rows.higher_is_better}
+    table = pa.table(columns).replace_schema_metadata({"mlstrat": json.dumps(meta)})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_dev_rows(path: str | os.PathLike) -> DevRows | None:
+    """A run's per-row dev results, or ``None`` when the file is absent or unreadable (a run
+    recorded before they were kept compares unpaired, from its own interval)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[b"mlstrat"])
+        data = table.to_pydict()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    labels = meta.get("labels")
+    denominators = data.get("denominator")
+    return DevRows(metric=str(meta["metric"]), kind=str(meta["kind"]),
+                   ids=np.asarray(data["id"], dtype=object),
+                   values=np.asarray(data["value"], dtype=np.float64),
+                   denominators=None if denominators is None else np.asarray(denominators, dtype=np.float64),
+                   fingerprint=str(meta["fingerprint"]), labels=None if labels is None else tuple(labels),
+                   higher_is_better=bool(meta.get("higher_is_better")))

@@ -1,0 +1,64 @@
+"""What the engine and the readers both need to know about files on disk: the formats by
+suffix, the part files of a directory, whether a writer's process still lives, and the
+full header behind a view that holds a selection of a file's columns."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlstrat._exceptions import InputError
+
+__all__ = ["READERS", "COMPRESSIONS", "HEADERS", "format_of", "part_files", "pid_alive"]
+
+# file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
+READERS: dict[str, str] = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "json", ".ndjson": "json", ".json": "json",
+    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+}
+COMPRESSIONS = (".gz", ".zst")
+
+#: view name -> every column of the file behind it, when the view holds a selection of them
+HEADERS: dict[str, tuple[str, ...]] = {}
+
+
+def format_of(path: Path, *, default: str | None = None) -> str:
+    """The format name of a file by its suffix (compression suffixes skipped)."""
+    name = path.name.lower()
+    for comp in COMPRESSIONS:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+    suffix = os.path.splitext(name)[1]
+    if suffix not in READERS and default is not None:
+        return default
+    if suffix not in READERS:
+        known = ", ".join(sorted(READERS))
+        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {known}")
+    return READERS[suffix]
+
+
+def part_files(path: Path, fmt: str) -> list[Path]:
+    """The data files of a directory in ``fmt`` (Spark's ``_SUCCESS`` and hidden files skipped)."""
+    found = []
+    for p in sorted(path.rglob("*")):
+        if not p.is_file() or p.name.startswith((".", "_")):
+            continue
+        try:
+            if format_of(p) == fmt:
+                found.append(p)
+        except InputError:
+            continue
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (the owner of a temp file or spill folder)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
