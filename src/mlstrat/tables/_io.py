@@ -187,8 +187,13 @@ def _counter() -> Iterable[int]:
 _COUNTER = iter(_counter())
 
 
-def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column") -> None:
-    """Raise :class:`InputError` naming the first missing column and the available ones."""
+def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column",
+                    argument: str | None = None) -> None:
+    """Raise :class:`InputError` naming the first missing column and the available ones.
+
+    ``argument``: the caller's keyword argument that names the column (``split_col``), kept on
+    the error as ``column_argument`` so an interface can say which of its options names it.
+    """
     available = source_columns(table)
     wanted = [c for c in columns if c is not None]
     # a column that is itself required is no candidate ("missing y_pred, did you mean y_true?")
@@ -198,7 +203,7 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
             shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
             raise InputError(
                 f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, candidates)}; "
-                f"available columns: {shown}"
+                f"available columns: {shown}", column_argument=argument
             )
 
 

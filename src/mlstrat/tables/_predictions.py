@@ -16,6 +16,9 @@ __all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS", "expand_prob
 #: the columns of a predictions table that metrics, diagnose and label issues read
 PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "domain", "task", "proba",
                                     prefixes=("proba_",))
+#: the keyword argument that names each column when the table calls it otherwise
+#: (``map_predictions(..., split_col="fold")``), carried by missing-column errors
+_ARGUMENTS = {"split": "split_col", "id": "id_col"}
 #: labels fetched to decide whether a list column's positions are the classes 0 .. K-1
 _LABELS_SHOWN = 1000
 
@@ -105,7 +108,8 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
-    require_columns(table, required, source=name)
+    for col in required:
+        require_columns(table, [col], source=name, argument=_ARGUMENTS.get(col, col))
     table = expand_proba_lists(table, name=name)
     table, kinds = _comparable_labels(table) if labels else (table, None)
     if weight:
