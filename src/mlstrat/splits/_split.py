@@ -292,10 +292,10 @@ def _read(engine: Any, manifest: Any, spec: SplitSpec) -> Any:
     from mlstrat.tables import read_table, require_columns
 
     table = read_table(manifest, con=engine, text_columns=(spec.id, spec.group))
-    require_columns(table, [spec.id], source=spec.source, role="id column", argument="id")
+    require_columns(table, [spec.id], source=spec.source, role="id column", arguments={spec.id: "id"})
     for role, col in (("label column", spec.label), ("domain column", spec.domain),
                       ("group column", spec.group)):
-        require_columns(table, [col], source=spec.source, role=role, argument=role.split()[0])
+        require_columns(table, [col], source=spec.source, role=role, arguments={col or "": role.split()[0]})
     require_columns(table, spec.content, source=spec.source, role="content column")
     for flag, col in (("--id", spec.id), ("--label", spec.label), ("--domain", spec.domain),
                       ("--group", spec.group)):

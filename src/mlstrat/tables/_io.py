@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +188,11 @@ _COUNTER = iter(_counter())
 
 
 def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column",
-                    argument: str | None = None) -> None:
+                    arguments: Mapping[str, str] | None = None) -> None:
     """Raise :class:`InputError` naming the first missing column and the available ones.
 
-    ``argument``: the caller's keyword argument that names the column (``split_col``), kept on
-    the error as ``column_argument`` so an interface can say which of its options names it.
+    ``arguments``: column -> the caller's keyword argument that names it (``{"split": "split_col"}``),
+    kept on the error as ``column_argument`` so an interface can say which of its options names it.
     """
     available = source_columns(table)
     wanted = [c for c in columns if c is not None]
@@ -203,7 +203,7 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
             shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
             raise InputError(
                 f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, candidates)}; "
-                f"available columns: {shown}", column_argument=argument
+                f"available columns: {shown}", column_argument=(arguments or {}).get(col)
             )
 
 

@@ -18,7 +18,7 @@ PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight",
                                     prefixes=("proba_",))
 #: the keyword argument that names each column when the table calls it otherwise
 #: (``map_predictions(..., split_col="fold")``), carried by missing-column errors
-_ARGUMENTS = {"split": "split_col", "id": "id_col"}
+_ARGUMENTS = {"split": "split_col", "id": "id_col", "y_true": "y_true", "y_pred": "y_pred"}
 #: labels fetched to decide whether a list column's positions are the classes 0 .. K-1
 _LABELS_SHOWN = 1000
 
@@ -108,8 +108,8 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
-    for col in required:
-        require_columns(table, [col], source=name, argument=_ARGUMENTS.get(col, col))
+    named_by = {**_ARGUMENTS, **({weight: "weight"} if weight else {})}
+    require_columns(table, required, source=name, arguments=named_by)
     table = expand_proba_lists(table, name=name)
     table, kinds = _comparable_labels(table) if labels else (table, None)
     if weight:
