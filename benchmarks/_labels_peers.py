@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-SPREAD = 0.15  # mlstrat.errors._labels.SPREAD
+SPREAD = 0.15  # mlstrat.errors._confident.SPREAD
 
 
 def _proba_columns(path: str) -> list[str]:

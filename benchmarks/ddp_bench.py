@@ -53,8 +53,8 @@ def worker(batch: int, threads: int, out: Path) -> None:
 
     from mlstrat.nn import EarlyStoppingConfig, ModelConfig, OptimConfig, TrainConfig
     from mlstrat.nn._distributed import distributed
+    from mlstrat.nn._fitter import Fitter
     from mlstrat.nn._model import Architecture, Network, initialize
-    from mlstrat.nn._trainer import Fitter
 
     torch.set_num_threads(threads)
     X, y, dev = make_data()

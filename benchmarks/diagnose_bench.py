@@ -127,7 +127,8 @@ def run(rows: int, repeats: int, baseline: bool, *, before: Path | None = None,
 FINGERPRINT_PROBE = """
 import sys, time
 from mlstrat.sealing import _fingerprint as _record
-from mlstrat.tables._engine import DuckDBEngine, Engine
+from mlstrat.tables._duckdb_engine import DuckDBEngine
+from mlstrat.tables._engine import Engine
 if sys.argv[2] == "portable":  # the hex-digest form every engine has (the one Spark runs)
     DuckDBEngine.md5_low64_parts = Engine.md5_low64_parts
 print(_record._fingerprint_test_set(sys.argv[1]))

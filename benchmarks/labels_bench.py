@@ -116,7 +116,7 @@ def run_mlstrat(
     import pyarrow as pa
 
     from mlstrat.errors import find_label_issues
-    from mlstrat.errors._labels import confident_learning
+    from mlstrat.errors._confident import confident_learning
 
     confident_learning(labels, probs, method=method)  # warm-up
     core = []

@@ -135,10 +135,10 @@ DEVICE = "cpu"
 
 def run_mlstrat(path: Path, loader: str) -> dict:
     from mlstrat.nn import DataConfig, ModelConfig, OptimConfig, RegularizationConfig, TrainConfig, train
-    from mlstrat.nn import _trainer
+    from mlstrat.nn import _fitter
 
     fit_seconds = []
-    original = _trainer.Fitter.fit
+    original = _fitter.Fitter.fit
 
     def timed(self, **kwargs):
         started = time.perf_counter()
@@ -147,7 +147,7 @@ def run_mlstrat(path: Path, loader: str) -> dict:
         finally:
             fit_seconds.append(time.perf_counter() - started)
 
-    _trainer.Fitter.fit = timed
+    _fitter.Fitter.fit = timed
     config = TrainConfig(data=DataConfig(manifest=str(path), feature_prefix="px_", loader=loader),
                          model=ModelConfig(hidden=HIDDEN), regularization=RegularizationConfig(l2=L2),
                          optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS, device=DEVICE))
@@ -158,7 +158,7 @@ def run_mlstrat(path: Path, loader: str) -> dict:
         result = train(config, run_dir=run_dir, progress=False)
         seconds = time.perf_counter() - started
     finally:
-        _trainer.Fitter.fit = original
+        _fitter.Fitter.fit = original
     m = result.metrics["train"]["n"]
     return {"seconds": seconds, "samples_per_s": EPOCHS * m / seconds, "fit_seconds": fit_seconds[0],
             "fit_samples_per_s": EPOCHS * m / fit_seconds[0], "dev_error": result.metrics["dev"]["error"],
@@ -241,7 +241,7 @@ def main() -> None:
         return
     import torch
 
-    from mlstrat.nn._trainer import auto_threads
+    from mlstrat.nn._setup import auto_threads
     from mlstrat.nn import ModelConfig, OptimConfig, TrainConfig
 
     path, X, y, train = make_data(args.tiles)

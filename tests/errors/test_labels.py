@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from mlstrat import ConfigError, InputError, MlstratWarning
 from mlstrat.errors import find_label_issues
-from mlstrat.errors._labels import confident_learning
+from mlstrat.errors._confident import confident_learning
 from tests.errors._data import simple_predictions, write
 
 
@@ -291,7 +291,7 @@ def test_streaming_in_small_batches_gives_the_same_result_in_any_row_order():
     (np.eye(3, dtype=int) * 10, "prune_by_noise_rate"),  # no noise at all
 ])
 def test_auto_method_follows_how_noise_is_spread(counts, expected):
-    from mlstrat.errors._labels import resolve_method
+    from mlstrat.errors._confident import resolve_method
 
     assert resolve_method("auto", counts) == expected
     assert resolve_method("rank", counts) == "rank"

@@ -298,7 +298,7 @@ def test_compare_dev_and_test(tmp_path):
 
 def test_compare_newcombe_reference():
     # Newcombe (1998) table II, example (a): 56/70 vs 48/80 -> difference 0.2, CI 0.0524 to 0.3339
-    from mlstrat.errors._summary import _newcombe
+    from mlstrat.errors._compare_sheets import _newcombe
 
     low, high = _newcombe(48, 80, 56, 70)
     assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)

@@ -5,7 +5,7 @@ import pytest
 
 from mlstrat import ConfigError, InputError, MlstratWarning
 from mlstrat.mismatch import analyze_mismatch
-from mlstrat.mismatch._domain import _permutation_drops
+from mlstrat.mismatch._adversarial import _permutation_drops
 
 BLUR_NOISE = {
     "img_background",

@@ -80,7 +80,7 @@ def fit_float64(dist: object = None, *, variant: str = "classes") -> tuple[dict,
     ``variant``: classes, multitask, unfreeze (classes with two-stage fine-tuning), weighted or
     weighted_multitask (importance weights of the train rows)."""
     from mlstrat.nn._model import Architecture, Network, initialize
-    from mlstrat.nn._trainer import Fitter
+    from mlstrat.nn._fitter import Fitter
 
     multitask = variant in ("multitask", "weighted_multitask")
     weights = float64_weights() if variant.startswith("weighted") else None

@@ -8,7 +8,7 @@ from mlstrat import ConfigError
 from mlstrat.mismatch.transforms import apply_transforms, crop, hflip, vflip
 from mlstrat.nn import DataConfig, RegularizationConfig, TrainConfig
 from mlstrat.nn._data import Normalizer
-from mlstrat.nn._trainer import _augmenter
+from mlstrat.nn._setup import _augmenter
 
 
 def test_strengths_from_toml_round_trip(tmp_path):

@@ -181,7 +181,7 @@ def test_result_to_dict():
 def test_affine_fast_path_equals_plain_finite_differences(kind, l2, l1, two_sided):
     # the fast path reuses the unchanged prefix of the network: it must give the same numbers
     # as perturbing the parameter and running the whole network again
-    from mlstrat.nn._gradcheck import _full_affine, _full_loop, _functional_penalty
+    from mlstrat.nn._differences import _full_affine, _full_loop, _functional_penalty
 
     arch = (Architecture("cnn", 16, (6, 5), 3, "tanh", (1, 4, 4), (2,)) if kind == "cnn"
             else Architecture("mlp", 4, (6, 5), 3, "relu"))

@@ -11,7 +11,7 @@ from mlstrat._exceptions import MlstratWarning
 from mlstrat.nn import ModelConfig, OptimConfig, TrainConfig, train
 from mlstrat.nn._health import gradient_warnings
 from mlstrat.nn._model import Architecture, Network, initialize
-from mlstrat.nn._trainer import Fitter
+from mlstrat.nn._fitter import Fitter
 
 from .conftest import small_config
 

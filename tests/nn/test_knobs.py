@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mlstrat import ConfigError
 from mlstrat.nn import ModelConfig, OptimConfig, RegularizationConfig, TrainConfig, TransferConfig, train
 from mlstrat.nn._model import Architecture, Network, cross_entropy_cost, initialize, penalty
-from mlstrat.nn._trainer import Fitter
+from mlstrat.nn._fitter import Fitter
 
 from .conftest import small_config
 
@@ -214,7 +214,7 @@ def test_two_stage_fine_tuning_unfreezes_after_k_epochs(tmp_path, digits_path):
 
 
 def test_l2_still_skips_batch_norm_gamma_in_the_optimizer():
-    from mlstrat.nn._trainer import make_optimizer
+    from mlstrat.nn._setup import make_optimizer
 
     net = _bn_net()
     config = TrainConfig(regularization=RegularizationConfig(l2=2.0))

@@ -14,7 +14,7 @@ from mlstrat.nn import DataConfig, ModelConfig, OptimConfig, TrainConfig, predic
 from mlstrat.nn._checkpoint import load_checkpoint
 from mlstrat.nn._data import Normalizer, load_dataset
 from mlstrat.nn._stream import StreamSource, TrainStream, choose_loader, load_images
-from mlstrat.nn._trainer import _resolve_loader
+from mlstrat.nn._train import _resolve_loader
 from mlstrat.tables import connect, read_predictions
 from tests.nn.conftest import small_config
 

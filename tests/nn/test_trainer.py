@@ -21,7 +21,8 @@ from mlstrat.nn import (
 )
 from mlstrat.nn._checkpoint import load_checkpoint
 from mlstrat.nn._model import Architecture, Network, initialize
-from mlstrat.nn._trainer import Fitter, make_optimizer, resolve_device
+from mlstrat.nn._fitter import Fitter
+from mlstrat.nn._setup import make_optimizer, resolve_device
 from mlstrat.tables import read_predictions
 from tests.nn.conftest import small_config
 
@@ -385,7 +386,7 @@ def test_test_split_is_sealed_by_default(tmp_path, digits_path):
 def test_metrics_file_is_sealed_when_written_not_after(tmp_path, digits_path, monkeypatch):
     """A process that dies right after the run directory is published (before the result is
     sealed) leaves no test figure on disk: metrics.json is written sealed in the staged folder."""
-    import mlstrat.nn._trainer as trainer
+    import mlstrat.nn._train as trainer
 
     def die(*args, **kwargs):
         raise KeyboardInterrupt

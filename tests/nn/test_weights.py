@@ -19,7 +19,7 @@ import torch
 from mlstrat import ConfigError, InputError
 from mlstrat.nn import DataConfig, EarlyStoppingConfig, ModelConfig, OptimConfig, TrainConfig, train
 from mlstrat.nn._model import Architecture, Network, initialize, weighted_cost_sums
-from mlstrat.nn._trainer import Fitter
+from mlstrat.nn._fitter import Fitter
 
 # -- the loss ------------------------------------------------------------------------------------
 

@@ -116,7 +116,7 @@ def test_a_wide_csv_read_whole_is_sniffed_once_and_reads_the_same(tmp_path):
     """Every column asked for (a sheet's pass-through, a split's output): DuckDB's sniffer, once per file
     version. Commands that name their columns read only those (tests/tables/test_wide.py)."""
     from mlstrat.tables import read_table
-    from mlstrat.tables import _engine as _io
+    from mlstrat.tables import _duckdb_engine as _io
 
     width = _io.WIDE_CSV + 50
     head = "id,split,y_true,y_pred," + ",".join(f"f{i}" for i in range(width))
@@ -153,7 +153,8 @@ def test_a_csv_with_long_lines_is_parsed_once_per_file_version(tmp_path, monkeyp
     """A field past DuckDB's line limit: the file is found to have long lines without DuckDB's failing
     first try, parsed once into a temp table that later reads of the same version reuse, and read again
     when the file changes (the timing is in benchmarks/long_field_bench.py)."""
-    from mlstrat.tables import _engine, read_table
+    from mlstrat.tables import _duckdb_engine as _engine
+    from mlstrat.tables import read_table
 
     calls = []
     original = _engine.DuckDBEngine._typed_csv

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mlstrat import ConfigError, InputError
 from mlstrat.cli import app
-from mlstrat.tables import check_output_path, connect, write_table
+from mlstrat.tables import check_output_path, connect, read_table, write_table
 from mlstrat.tables._engine import spill_directory
 
 runner = CliRunner()
@@ -143,12 +143,10 @@ def test_temp_file_of_a_killed_split_is_removed_by_the_next_run(manifest, tmp_pa
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {SRC!r})
-        import ibis.backends.duckdb as bd
-        real = bd.Backend.to_parquet
-        def killed(self, expr, path, **kw):
-            real(self, expr, path, **kw)
+        import mlstrat.tables._io as io
+        def killed(tmp, final):
             os.kill(os.getpid(), signal.SIGKILL)
-        bd.Backend.to_parquet = killed
+        io.publish = killed
         from mlstrat.cli import app
         app(["split", {str(manifest)!r}, "-o", {str(out)!r}])
     """)
@@ -161,3 +159,63 @@ def test_temp_file_of_a_killed_split_is_removed_by_the_next_run(manifest, tmp_pa
     assert res.exit_code == 0, res.output
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.parquet.")] == []
     assert pq.read_table(out).num_rows == 200
+
+
+# A backslash, control characters, DEL and a line separator: each once in a file name and in a
+# folder name, through each format. Ibis quoted paths with Python's repr, which DuckDB read as
+# another name: the write failed at the rename and left the full temporary file behind.
+ODD = ["back\\slash", "esc\x1bape", "new\nline", "t\tab", "del\x7fete", "line\u2028sep", "br[ack]et",
+       "~tilde", "quote's"]
+
+
+@pytest.mark.parametrize("odd", ODD, ids=ascii)
+def test_odd_characters_in_output_paths_are_written_exactly_there(tmp_path, odd):
+    folder = tmp_path / f"d{odd}"
+    folder.mkdir()
+    table = pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    for suffix in ("csv", "parquet", "jsonl"):
+        out = write_table(table, folder / f"{odd}.{suffix}")
+        assert out == folder / f"{odd}.{suffix}"
+        assert read_table(out).count().execute() == 3
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{odd}.{s}" for s in ("csv", "parquet", "jsonl"))
+    assert pq.read_table(folder / f"{odd}.parquet").equals(table)
+
+
+def test_split_to_an_output_with_a_backslash_and_a_newline(manifest, tmp_path):
+    out = tmp_path / "a\\b\nc.parquet"
+    res = runner.invoke(app, ["split", str(manifest), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert pq.read_table(out).num_rows == 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([manifest.name, out.name])
+
+
+def test_a_failing_engine_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from mlstrat.tables._engine import DuckDBEngine
+
+    def half_written(self, expr, path, fmt):
+        Path(path).write_bytes(b"x" * 4096)
+        raise RuntimeError("the engine failed mid-write")
+
+    monkeypatch.setattr(DuckDBEngine, "_write", half_written)
+    with pytest.raises(RuntimeError, match="the engine failed mid-write"):
+        write_table(pa.table({"a": [1]}), tmp_path / "o.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_curve_force_replaces_its_own_output_folder(tmp_path):
+    from tests.nn.conftest import split_digits
+
+    pq.write_table(split_digits().slice(0, 300), tmp_path / "split.parquet")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[data]\nmanifest = "{tmp_path / "split.parquet"}"\nfeature_prefix = "px_"\n'
+                      '[model]\nhidden = [8]\n[optim]\nepochs = 1\n')
+    args = ["curve", str(config), "--sizes", "50%,100%", "-o", str(tmp_path / "curve"), "--no-record", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert "the folder is not empty; give another --output or --force" in " ".join(refused.output.split())
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert forced.output == first.output

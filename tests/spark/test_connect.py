@@ -82,11 +82,23 @@ def test_python_api_takes_a_connect_session(inputs, spark_connect, spark_session
 
 
 def test_no_server_is_one_line_exit_2(inputs, monkeypatch):
-    from mlstrat.tables import _engine
+    from mlstrat.tables import _spark_connect
 
-    monkeypatch.setattr(_engine, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(_spark_connect, "CONNECT_TIMEOUT", 0.5)
     r = CliRunner().invoke(app, ["metrics", str(inputs / "preds.csv"), "--engine", "sc://127.0.0.1:9"])
     assert r.exit_code == 2
     assert " ".join(r.output.split()) == (
         "Error: engine sc://127.0.0.1:9: no Spark Connect server answered at 127.0.0.1:9 within "
         "0.5 s; start one (see docs/guide/scale.md) or check the address")
+
+
+def test_a_connect_session_has_deadlines_and_bounded_retries(inputs, spark_connect):
+    """The real server through the same interceptor and retry policy as the fakes of
+    tests/tables/test_connect_timeouts.py: queries pass, and nothing retries for minutes."""
+    from mlstrat.tables import _spark_connect
+
+    session = mlstrat.connect(spark_connect)._session
+    (policy,) = session.client.get_retry_policies()
+    assert policy.max_backoff <= 30_000 and policy.max_retries < 15 and policy.jitter == 0
+    assert _spark_connect._TIMEOUTS[spark_connect] == _spark_connect.SPARK_TIMEOUT
+    assert session.range(5).count() == 5

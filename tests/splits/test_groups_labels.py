@@ -100,7 +100,7 @@ def _many_groups(seed: int, n_groups: int) -> pa.Table:
 def test_pool_of_groups_keeps_the_label_shares_of_placing_every_group(monkeypatch):
     """With 2 000 groups and 1% splits, only a hash-chosen pool (about 4x the rows drawn) is
     placed; the worst label-share gap equals that of placing every group (the old way)."""
-    import mlstrat.splits._split as split_module
+    import mlstrat.splits._draw as split_module
 
     m = _many_groups(0, 2000)
     y, groups = np.array(m.column("label").to_pylist()), np.array(m.column("grp").to_pylist())

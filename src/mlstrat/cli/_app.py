@@ -168,12 +168,32 @@ class _Group(TyperGroup):
             _error_line(str(exc))
             ctx.exit(2)
         except Exception as exc:
+            from mlstrat.tables._outputs import is_no_space
+
+            if is_no_space(exc):  # a write no layer named: still one line, naming the file if known
+                where = getattr(exc, "filename", None)
+                _error_line(f"{where}: no space left on device; free some space" if where else
+                            "no space left on device; free some space or choose another output path")
+                ctx.exit(2)
             # The engine's parse/IO errors reach here when a file is bad deep inside
             # (e.g. a corrupt row group found mid-stream): still a bad-input exit.
             if type(exc).__module__.split(".")[0] in {"duckdb", "_duckdb", "pyarrow", "sqlite3"}:
                 _error_line(f"could not process the data: {str(exc).strip().splitlines()[0]}")
                 ctx.exit(2)
+            if (remote := _remote_failure(exc)) is not None:  # a Spark Connect server failed mid-query
+                _error_line(str(remote))
+                ctx.exit(2)
             raise
+
+
+def _remote_failure(exc: Exception) -> Any:
+    import sys
+
+    if "grpc" not in sys.modules:  # no Spark Connect session was ever opened
+        return None
+    from mlstrat.tables._spark_connect import connect_failure
+
+    return connect_failure(exc)
 
 
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:

@@ -263,7 +263,7 @@ def export_runs(
     mlflow: Optional[str] = typer.Option(
         None, "--mlflow", metavar="[TRACKING_URI]",
         help="Log the runs to MLflow: params, metrics per split and component, diagnosis, report, "
-             "sheet summaries, tags. Without a URI: $MLFLOW_TRACKING_URI, else ./mlruns."),
+             "sheet summaries, tags. Without a URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here."),
     experiment: str = typer.Option("mlstrat", "--experiment", help="The MLflow experiment (created if missing)."),
     sheet: Optional[list[Path]] = typer.Option(None, "--sheet", help="A tagged sheet whose summary to attach (repeatable)."),
     store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),

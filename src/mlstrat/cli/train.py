@@ -76,7 +76,7 @@ def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
     checks that need no data, so that they fail before any process starts)."""
     from mlstrat.cli._common import err_console
     from mlstrat.nn._distributed import check_batch, check_gpus, launch
-    from mlstrat.nn._trainer import resolve_device
+    from mlstrat.nn._setup import resolve_device
 
     check_batch(config.optim.batch_size, nproc)
     if resolve_device(config.optim.device).type == "cuda":

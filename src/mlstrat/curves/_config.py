@@ -40,7 +40,8 @@ def _subset_manifests(config: Any, counts: list[int], out: Path, seed: int, con:
     for k in counts:
         keep = np.sort(np.concatenate([other_rows, order[:k]]))
         path = out / f"manifest-train-{k}.parquet"
-        write_table(table.take(pa.array(keep)), path)
+        # --force (checked by the caller) lets a run into the same folder replace its subsets
+        write_table(table.take(pa.array(keep)), path, force=True, inputs=[config.data.manifest])
         manifests.append(path)
     return manifests
 

@@ -7,16 +7,10 @@ predictions table is given.
 """
 
 from mlstrat.diagnosis._decompose import COMPARABLE, decompose, is_significant, rank_problems
-from mlstrat.diagnosis._diagnose import (
-    METRICS,
-    PROBLEM_LABELS,
-    diagnose,
-    parse_errors,
-    parse_problems,
-    parse_sizes,
-)
+from mlstrat.diagnosis._diagnose import diagnose
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
-from mlstrat.diagnosis._model import (
+from mlstrat.diagnosis._parse import METRICS, parse_errors, parse_problems, parse_sizes
+from mlstrat.diagnosis._results import (
     COMPONENTS,
     Action,
     Component,
@@ -26,6 +20,7 @@ from mlstrat.diagnosis._model import (
     HumanLevel,
     HumanReference,
 )
+from mlstrat.diagnosis._sentences import PROBLEM_LABELS
 from mlstrat.diagnosis._tasks import TaskDiagnoses, diagnose_tasks
 from mlstrat.diagnosis._recipe import (
     ACTIONS,

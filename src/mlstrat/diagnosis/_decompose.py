@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from mlstrat.diagnosis._model import COMPONENTS, Component, ErrorEstimate
+from mlstrat.diagnosis._results import COMPONENTS, Component, ErrorEstimate
 from mlstrat.metrics._intervals import mover_difference
 
 __all__ = ["COMPARABLE", "decompose", "is_significant", "rank_problems"]

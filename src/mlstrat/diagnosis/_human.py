@@ -8,7 +8,7 @@ from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean, parse_rate
-from mlstrat.diagnosis._model import HumanReference
+from mlstrat.diagnosis._results import HumanReference
 from mlstrat.metrics._intervals import wilson_interval
 
 __all__ = ["parse_human", "choose_bayes_proxy", "human_from_labels"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlstrat.diagnosis._model import Action
+from mlstrat.diagnosis._results import Action
 
 __all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "MEASURE_HUMAN_LEVEL",
            "actions_for", "parse_model_family"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
+from mlstrat.diagnosis._results import COMPONENTS, Diagnosis
+from mlstrat.diagnosis._sentences import PROBLEM_LABELS
 from mlstrat.display._numbers import format_rate
-from mlstrat.diagnosis._diagnose import PROBLEM_LABELS
-from mlstrat.diagnosis._model import COMPONENTS, Diagnosis
 
 __all__ = ["render_diagnosis", "component_bar"]
 
@@ -106,6 +106,24 @@ def component_bar(diag: Diagnosis) -> Any:
 
 def render_diagnosis(diag: Diagnosis) -> list[Any]:
     """Renderables in reading order: errors, components + bar, verdict, actions, warnings."""
+    from rich.text import Text
+
+    out: list[Any] = [
+        _errors_table(diag),
+        _components_table(diag),
+        component_bar(diag),
+        Text(""),
+        Text(diag.verdict, style="bold"),
+    ]
+    if diag.actions:
+        out.append(_actions_table(diag))
+    for w in diag.warnings:
+        out.append(Text(f"warning [{w.code}]: {w.message}", style="yellow"))
+    return out
+
+
+def _errors_table(diag: Diagnosis) -> Any:
+    """The human references and the error per split, with intervals and sizes."""
     from rich.table import Table
     from rich.text import Text
 
@@ -140,6 +158,13 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
                 _ci(diag, e.ci_low, e.ci_high),
                 "-" if e.n is None else f"{e.n:,}",
             )
+    return errors
+
+
+def _components_table(diag: Diagnosis) -> Any:
+    """One row per component: the gap it spans, its value and interval, whether it is a problem."""
+    from rich.table import Table
+    from rich.text import Text
 
     comps = Table(title="Components", title_justify="left")
     for col, justify in (
@@ -169,25 +194,20 @@ def render_diagnosis(diag: Diagnosis) -> list[Any]:
             ci,
             Text(flag, style=style),
         )
+    return comps
 
-    out: list[Any] = [
-        errors,
-        comps,
-        component_bar(diag),
-        Text(""),
-        Text(diag.verdict, style="bold"),
-    ]
-    if diag.actions:
-        actions = Table(title="Next actions", title_justify="left", show_header=True)
-        actions.add_column("#", justify="right")
-        actions.add_column("id")
-        actions.add_column("action")
-        actions.add_column("addresses")
-        for i, a in enumerate(diag.actions, 1):
-            actions.add_row(
-                str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
-            )
-        out.append(actions)
-    for w in diag.warnings:
-        out.append(Text(f"warning [{w.code}]: {w.message}", style="yellow"))
-    return out
+
+def _actions_table(diag: Diagnosis) -> Any:
+    """The recipe's next actions, in order, with the problems each addresses."""
+    from rich.table import Table
+
+    actions = Table(title="Next actions", title_justify="left", show_header=True)
+    actions.add_column("#", justify="right")
+    actions.add_column("id")
+    actions.add_column("action")
+    actions.add_column("addresses")
+    for i, a in enumerate(diag.actions, 1):
+        actions.add_row(
+            str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
+        )
+    return actions

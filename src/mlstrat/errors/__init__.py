@@ -7,17 +7,12 @@
 - :mod:`mlstrat.errors.ui` serves the sheet in the browser for tagging.
 """
 
-from mlstrat.errors._labels import LabelIssue, LabelIssues, NoiseRate, find_label_issues
-from mlstrat.errors._sheet import SampleResult, Sheet, read_sheet, sample_errors
-from mlstrat.errors._summary import (
-    CategoryDifference,
-    CategoryShare,
-    ErrorSummary,
-    MislabeledSplit,
-    SheetComparison,
-    compare_sheets,
-    summarize_sheet,
-)
+from mlstrat.errors._compare_sheets import CategoryDifference, SheetComparison, compare_sheets
+from mlstrat.errors._label_result import LabelIssue, LabelIssues, NoiseRate
+from mlstrat.errors._labels import find_label_issues
+from mlstrat.errors._sample import SampleResult, sample_errors
+from mlstrat.errors._sheet import Sheet, read_sheet
+from mlstrat.errors._summary import CategoryShare, ErrorSummary, MislabeledSplit, summarize_sheet
 
 __all__ = [
     "CategoryDifference",

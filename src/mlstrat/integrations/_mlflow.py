@@ -26,7 +26,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, MlstratError, MlstratWarning
 from mlstrat.runs._compare import flatten_config
 from mlstrat.runs._run import Run
-from mlstrat.tables._engine import _pid_alive
+from mlstrat.tables._files import pid_alive
 
 __all__ = ["MlflowExport", "export_to_mlflow", "mlflow_autolog_enabled", "autolog_run", "bounded_http",
            "sqlite_path", "TRACKING_ENV", "HTTP_DEFAULTS"]
@@ -351,7 +351,7 @@ def _remove_dead_builds(path: Path) -> None:
     """Temporary databases of exports that were killed while building one."""
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_BUILDING}"):
         pid = stale.name[len(path.name) + 2: -len(_BUILDING)]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             stale.unlink(missing_ok=True)
 
 

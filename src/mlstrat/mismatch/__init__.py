@@ -4,7 +4,8 @@ NumPy-only at import time: scikit-learn, SciPy, Pillow and soundfile load inside
 """
 
 from mlstrat.mismatch._auc import Auc, delong_auc
-from mlstrat.mismatch._domain import ErrorComparison, FeatureShift, MismatchReport, analyze_mismatch
+from mlstrat.mismatch._domain import analyze_mismatch
+from mlstrat.mismatch._result import ErrorComparison, FeatureShift, MismatchReport
 from mlstrat.mismatch._stats import IMAGE_STATS, image_statistics
 from mlstrat.mismatch._synth import (
     AUDIO_TRANSFORMS,

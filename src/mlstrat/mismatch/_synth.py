@@ -35,6 +35,7 @@ from mlstrat.mismatch._rows import (
 )
 from mlstrat.mismatch._synth_audio import AUDIO_TRANSFORMS, synth_audio
 from mlstrat.mismatch._synth_images import synth_images
+from mlstrat.mismatch._synth_spec import SynthBatch, Synthesized, SynthSpec
 from mlstrat.mismatch._synth_tabular import TABULAR_TRANSFORMS, synth_tabular
 from mlstrat.mismatch.transforms import TRANSFORMS
 
@@ -210,22 +211,101 @@ def synthesize(
     -------
     SynthResult
     """
-    from mlstrat.tables import check_output_path, describe_source, is_uri, read_table
-
-    kind, names, user_params = _check_options(
-        transforms,
+    spec = SynthSpec(
+        transforms=transforms,
         split=split,
+        like=like,
+        image_shape=image_shape,
+        value_range=value_range,
+        pool=pool,
+        max_reuse=max_reuse,
+        seed=seed,
         features=features,
         feature_prefix=feature_prefix,
         image_col=image_col,
         audio_col=audio_col,
-        image_shape=image_shape,
-        pool=pool,
-        max_reuse=max_reuse,
+        domain=domain,
+        params=params,
         copies=copies,
         snr=snr,
-        params=params,
+        split_col=split_col,
+        id_col=id_col,
+        group_col=group_col,
+        folds=folds,
     )
+    return _synthesize(manifest, spec, output=output, files_dir=files_dir, force=force, con=con)
+
+
+def _synthesize(
+    manifest: Any,
+    spec: SynthSpec,
+    *,
+    output: str | os.PathLike | None,
+    files_dir: str | os.PathLike | None,
+    force: bool,
+    con: Any,
+) -> SynthResult:
+    """:func:`synthesize` with its options in one spec: check, read, synthesize, warn, write."""
+    from mlstrat.tables import describe_source, is_uri, read_table
+
+    kind, names, user_params = _check_options(spec)
+    out_path, files_dir = _output_paths(manifest, kind, output=output, files_dir=files_dir, force=force)
+
+    name = describe_source(manifest)
+    data = read_table(manifest, con=con).to_pyarrow()
+    sel = _select_rows(
+        data,
+        name=name,
+        split_col=spec.split_col,
+        id_col=spec.id_col,
+        group_col=spec.group_col,
+        like=spec.like,
+        domain=spec.domain,
+    )
+    batch = SynthBatch(
+        kind=kind, name=name, data=data, sel=sel, names=names, user_params=user_params,
+        jobs=np.repeat(sel.base_idx, spec.copies),  # (J,) manifest row of each synthetic row
+        copy_no=np.tile(np.arange(1, spec.copies + 1), len(sel.base_idx)),
+        rng=np.random.default_rng(spec.seed), notes=sel.notes, out_path=out_path,
+        files_dir=Path(files_dir) if files_dir else None, bases=manifest_bases(manifest), force=force,
+    )
+    made = _SYNTHESIZERS[kind](spec, batch)
+    notes = batch.notes
+    pool_note(made.pool, notes)
+    for note in notes:
+        warnings.warn(note, MlstratWarning, stacklevel=3)  # the caller of synthesize
+    result = SynthResult(
+        kind=kind,
+        split=spec.split,
+        transforms=names,
+        params=made.params,
+        n_input_rows=data.num_rows,
+        n_source_rows=len(sel.base_idx),
+        n_synthesized=made.n_new,
+        copies=spec.copies,
+        seed=spec.seed,
+        like=None if spec.like is None else str(spec.like),
+        calibration=made.calibration,
+        auc_before=made.auc_before,
+        auc_after=made.auc_after,
+        pool=made.pool,
+        files_dir=str(files_dir) if kind in ("image_files", "audio_files") else None,
+        output=str(out_path) if out_path and made.table is not None else None,
+        excluded_leaking=sel.excluded,
+        warnings=tuple(notes),
+        table=made.table,
+    )
+    if out_path is not None and made.table is not None:  # a URI stays a URI (Path would fold its "//")
+        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=con)
+    return result
+
+
+def _output_paths(manifest: Any, kind: str, *, output: str | os.PathLike | None,
+                  files_dir: str | os.PathLike | None, force: bool) -> tuple[Path | None, Any]:
+    """(the checked output path or None, the folder for synthesized files or None): files go
+    next to the output by default; image and audio files need one of the two."""
+    from mlstrat.tables import check_output_path
+
     out_path = (
         check_output_path(output, inputs=[manifest], force=force) if output is not None else None
     )
@@ -235,118 +315,21 @@ def synthesize(
         raise ConfigError(
             "synthesized files need a folder: give output (files go next to it) or files_dir"
         )
-
-    name = describe_source(manifest)
-    data = read_table(manifest, con=con).to_pyarrow()
-    sel = _select_rows(
-        data,
-        name=name,
-        split_col=split_col,
-        id_col=id_col,
-        group_col=group_col,
-        like=like,
-        domain=domain,
-    )
-    notes = sel.notes
-    rng = np.random.default_rng(seed)
-    jobs = np.repeat(sel.base_idx, copies)  # (J,) manifest row of each synthetic row
-    copy_no = np.tile(np.arange(1, copies + 1), len(sel.base_idx))
-    common = dict(
-        name=name,
-        data=data,
-        id_col=id_col,
-        jobs=jobs,
-        copy_no=copy_no,
-        rng=rng,
-        names=names,
-        max_reuse=max_reuse,
-        out_path=out_path,
-        files_dir=Path(files_dir) if files_dir else None,
-        bases=manifest_bases(manifest),
-    )
-    if kind == "tabular":
-        table, params_used, n_new, calibration, auc_before, auc_after = _tabular(
-            sel=sel, features=features, feature_prefix=feature_prefix, user_params=user_params, like=like,
-            domain=domain, seed=seed, folds=folds, notes=notes, force=force, **common)
-        pool_usage = None
-    elif kind == "audio_files":
-        table, params_used, pool_usage, n_new = synth_audio(
-            audio_col=audio_col or "", pool=pool, snr=snr, like=like, notes=notes, **common
-        )
-        calibration = auc_before = auc_after = None
-    else:
-        table, params_used, pool_usage, n_new, calibration, auc_before, auc_after = synth_images(
-            kind=kind,
-            sel=sel,
-            features=features,
-            feature_prefix=feature_prefix,
-            image_col=image_col,
-            image_shape=image_shape,
-            value_range=value_range,
-            pool=pool,
-            user_params=user_params,
-            like=like,
-            domain=domain,
-            seed=seed,
-            folds=folds,
-            notes=notes,
-            force=force,
-            **common,
-        )
-    pool_note(pool_usage, notes)
-    for note in notes:
-        warnings.warn(note, MlstratWarning, stacklevel=2)
-    result = SynthResult(
-        kind=kind,
-        split=split,
-        transforms=names,
-        params=params_used,
-        n_input_rows=data.num_rows,
-        n_source_rows=len(sel.base_idx),
-        n_synthesized=n_new,
-        copies=copies,
-        seed=seed,
-        like=None if like is None else str(like),
-        calibration=calibration,
-        auc_before=auc_before,
-        auc_after=auc_after,
-        pool=pool_usage,
-        files_dir=str(files_dir) if kind in ("image_files", "audio_files") else None,
-        output=str(out_path) if out_path and table is not None else None,
-        excluded_leaking=sel.excluded,
-        warnings=tuple(notes),
-        table=table,
-    )
-    if out_path is not None and table is not None:  # a URI stays a URI (Path would fold its "//")
-        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=con)
-    return result
+    return out_path, files_dir
 
 
-def _check_options(
-    transforms: Sequence[str] | str,
-    *,
-    split: str,
-    features: Any,
-    feature_prefix: Any,
-    image_col: Any,
-    audio_col: Any,
-    image_shape: Any,
-    pool: Any,
-    max_reuse: float | None,
-    copies: int,
-    snr: tuple[float, float],
-    params: Mapping[str, Mapping[str, float]] | None,
-) -> tuple[str, tuple[str, ...], dict[str, dict[str, float]]]:
+def _check_options(spec: SynthSpec) -> tuple[str, tuple[str, ...], dict[str, dict[str, float]]]:
     """Validate the options before any data is read: (kind, transform names, parameter overrides)."""
+    transforms = spec.transforms
     if isinstance(transforms, str):
         transforms = transforms.split(",")
     sources = [
         n
         for n, v in (
-            ("features", features),
-            ("feature_prefix", feature_prefix),
-            ("image_col", image_col),
-            ("audio_col", audio_col),
+            ("features", spec.features),
+            ("feature_prefix", spec.feature_prefix),
+            ("image_col", spec.image_col),
+            ("audio_col", spec.audio_col),
         )
         if v
     ]
@@ -355,29 +338,29 @@ def _check_options(
             "give exactly one data source: features, feature_prefix, image_col or audio_col "
             f"(got {' and '.join(sources) or 'none'})"
         )
-    kind = "audio_files" if audio_col else "image_files" if image_col else "pixels"
-    if kind == "pixels" and image_shape is None:
+    kind = "audio_files" if spec.audio_col else "image_files" if spec.image_col else "pixels"
+    if kind == "pixels" and spec.image_shape is None:
         kind = "tabular"  # feature columns without an image shape: numbers, not pixels
     allowed = {"audio_files": AUDIO_TRANSFORMS, "tabular": list(TABULAR_TRANSFORMS)}.get(kind, list(TRANSFORMS))
     what = {"audio_files": "audio", "tabular": "tabular features (without image_shape)"}.get(kind, "images")
     names = _check_transforms(transforms, allowed, what)
-    if split != "train":
+    if spec.split != "train":
         raise ConfigError(
-            f"split={split!r}: synthetic rows are appended to 'train' only (dev and test keep "
+            f"split={spec.split!r}: synthetic rows are appended to 'train' only (dev and test keep "
             "measuring the real target; train-dev must stay unseen); use split='train'"
         )
-    if copies < 1:
-        raise ConfigError(f"copies must be at least 1; got {copies}")
-    if max_reuse is not None and max_reuse <= 0:
-        raise ConfigError(f"max_reuse must be positive; got {max_reuse}")
+    if spec.copies < 1:
+        raise ConfigError(f"copies must be at least 1; got {spec.copies}")
+    if spec.max_reuse is not None and spec.max_reuse <= 0:
+        raise ConfigError(f"max_reuse must be positive; got {spec.max_reuse}")
     if kind == "audio_files":
-        if pool is None:
+        if spec.pool is None:
             raise ConfigError(
                 "mix needs a pool of noise clips (a folder or files); give pool=/--pool"
             )
-        if not (snr[0] <= snr[1]):
-            raise ConfigError(f"snr range must be (low, high) with low <= high; got {snr}")
-    user_params = {k: dict(v) for k, v in (params or {}).items()}
+        if not (spec.snr[0] <= spec.snr[1]):
+            raise ConfigError(f"snr range must be (low, high) with low <= high; got {spec.snr}")
+    user_params = {k: dict(v) for k, v in (spec.params or {}).items()}
     for t in user_params:
         if t not in names:
             raise ConfigError(
@@ -386,38 +369,44 @@ def _check_options(
     return kind, names, user_params
 
 
-def _tabular(*, name: str, data: Any, sel: Selection, features: Any, feature_prefix: Any, jobs: np.ndarray,
-             copy_no: np.ndarray, rng: np.random.Generator, names: tuple[str, ...], user_params: dict,
-             like: str | None, domain: str, seed: int, folds: int, notes: list[str], force: bool, id_col: str,
-             **_unused: Any) -> tuple[Any, dict, int, Any, Any, Any]:
-    """Tabular rows: (table or None for a no-op, parameters used, rows made, calibration, AUCs)."""
+def _tabular(spec: SynthSpec, batch: SynthBatch) -> Synthesized:
+    """Tabular rows: the table (None for a no-op), parameters used, rows made, calibration, AUCs."""
     import pyarrow as pa
 
     from mlstrat.mismatch._rows import append_rows, make_ids
 
+    name, data, jobs, names, id_col = batch.name, batch.data, batch.jobs, batch.names, spec.id_col
+    features, feature_prefix = spec.features, spec.feature_prefix
     cols = list(features) if features else [c for c in data.column_names if c.startswith(feature_prefix)]
     if not cols:
         raise InputError(f"{name}: no column starts with {feature_prefix!r}")
     require(data, cols, name=name, role="feature column")
     new, params, calibration, before, after = synth_tabular(
-        name=name, data=data, sel=sel, cols=cols, jobs=jobs, rng=rng, names=names, user_params=user_params,
-        like=like, domain=domain, seed=seed, folds=folds, notes=notes)
+        name=name, data=data, sel=batch.sel, cols=cols, jobs=jobs, rng=batch.rng, names=names,
+        user_params=batch.user_params, like=spec.like, domain=spec.domain, seed=spec.seed, folds=spec.folds,
+        notes=batch.notes)
     original = np.column_stack([np.asarray(data.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
                                 for c in cols])[jobs]
     if np.array_equal(new, original):
         from mlstrat.mismatch._synth_images import _noop_note
 
-        notes.append(_noop_note(names, params, calibration, before, after, force).replace("image", "row"))
-        if not force:
-            return None, params, 0, calibration, before, after
+        batch.notes.append(_noop_note(names, params, calibration, before, after, batch.force)
+                           .replace("image", "row"))
+        if not batch.force:
+            return Synthesized(None, params, 0, None, calibration, before, after)
     taken = data.take(pa.array(jobs))
     for j, c in enumerate(cols):
         typ = data.schema.field(c).type
         vals = np.rint(new[:, j]) if pa.types.is_integer(typ) else new[:, j]
         taken = taken.set_column(taken.schema.get_field_index(c), c, pa.array(vals).cast(typ))
-    new_ids = make_ids(data.column(id_col), jobs, copy_no, name, id_col)
+    new_ids = make_ids(data.column(id_col), jobs, batch.copy_no, name, id_col)
     table = append_rows(data, taken, new_ids, data.column(id_col).type, id_col, jobs)
-    return table, params, len(jobs), calibration, before, after
+    return Synthesized(table, params, len(jobs), None, calibration, before, after)
+
+
+#: the synthesizer of each kind of row
+_SYNTHESIZERS = {"pixels": synth_images, "image_files": synth_images, "audio_files": synth_audio,
+                 "tabular": _tabular}
 
 
 def _select_rows(

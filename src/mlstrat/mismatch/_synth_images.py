@@ -18,7 +18,7 @@ from mlstrat.mismatch._calibrate import (
     to_byte_range,
 )
 from mlstrat.mismatch._features import as_images
-from mlstrat.mismatch._pool import PoolUsage, cap_by_pool
+from mlstrat.mismatch._pool import cap_by_pool
 from mlstrat.mismatch._rows import (
     Selection,
     append_rows,
@@ -30,6 +30,7 @@ from mlstrat.mismatch._rows import (
     stored_path,
 )
 from mlstrat.mismatch._stats import IMAGE_STATS
+from mlstrat.mismatch._synth_spec import SynthBatch, Synthesized, SynthSpec
 from mlstrat.mismatch.transforms import TRANSFORMS
 
 __all__ = ["load_images", "synth_images", "domain_aucs"]
@@ -91,55 +92,27 @@ def load_images(
     return Images(loaded, tuple(value_range) if value_range else (0.0, 255.0)), [image_col or ""]
 
 
-def synth_images(
-    *,
-    kind: str,
-    name: str,
-    data: Any,
-    sel: Selection,
-    id_col: str,
-    jobs: np.ndarray,
-    copy_no: np.ndarray,
-    rng: np.random.Generator,
-    names: tuple[str, ...],
-    features: Any,
-    feature_prefix: Any,
-    image_col: str | None,
-    image_shape: Any,
-    value_range: Any,
-    pool: Any,
-    max_reuse: float | None,
-    user_params: dict[str, dict[str, float]],
-    like: str | None,
-    domain: str,
-    seed: int,
-    folds: int,
-    notes: list[str],
-    out_path: Path | None,
-    files_dir: Path | None,
-    bases: list[Path],
-    force: bool = False,
-) -> tuple[Any, dict, PoolUsage | None, int, Calibration | None, Auc | None, Auc | None]:
+def synth_images(spec: SynthSpec, batch: SynthBatch) -> Synthesized:
     """The synthesized table (``None`` when the transforms change nothing and ``force`` is not
     given), parameters used, pool usage, rows made, calibration and domain AUCs."""
-    import pyarrow as pa
-
+    name, data, names, rng, notes = batch.name, batch.data, batch.names, batch.rng, batch.notes
+    sel, like = batch.sel, spec.like
     images, cols = load_images(
         data,
         name=name,
-        kind=kind,
+        kind=batch.kind,
         sel=sel,
-        features=features,
-        feature_prefix=feature_prefix,
-        image_col=image_col,
-        image_shape=image_shape,
-        value_range=value_range,
-        bases=bases,
+        features=spec.features,
+        feature_prefix=spec.feature_prefix,
+        image_col=spec.image_col,
+        image_shape=spec.image_shape,
+        value_range=spec.value_range,
+        bases=batch.bases,
     )
     overlay = (
-        load_overlays(pool, images.value_range) if "fog" in names and pool is not None else None
+        load_overlays(spec.pool, images.value_range) if "fog" in names and spec.pool is not None else None
     )
-    pool_usage = None
+    jobs, copy_no, pool_usage = batch.jobs, batch.copy_no, None
     if overlay is not None:
         jobs, copy_no, pool_usage = cap_by_pool(
             jobs,
@@ -148,44 +121,67 @@ def synth_images(
             float(len(overlay)),
             "fog overlay",
             "images",
-            max_reuse,
+            spec.max_reuse,
             rng,
             notes,
         )
-    full_params = {t: {**TRANSFORMS[t].defaults, **user_params.get(t, {})} for t in names}
-    calibration = auc_before = auc_after = None
-    target_idx = np.flatnonzero(sel.is_target)
-    if like is not None:
-        if len(target_idx) < 2:
-            raise InputError(
-                f"{name}: only {len(target_idx)} {domain} = {like!r} row(s) outside test; "
-                "need at least 2 to calibrate against"
-            )
-        full_params, calibration = maybe_calibrate(
-            images,
-            sel.base_idx,
-            target_idx,
-            names,
-            full_params,
-            user_params,
-            overlay,
-            seed,
-            str(like),
-            notes,
-        )
+    full_params, calibration = _full_params(spec, batch, images, overlay)
     new = images.transform(jobs, names, full_params, rng, overlay)
+    auc_before = auc_after = None
     if like is not None:
         auc_before, auc_after = domain_aucs(
-            images, new, target_idx, sel.base_idx, jobs, data, sel.group, folds, seed
+            images, new, np.flatnonzero(sel.is_target), sel.base_idx, jobs, data, sel.group, spec.folds,
+            spec.seed
         )
     if _unchanged(images, new, jobs):
-        notes.append(_noop_note(names, plain_params(full_params), calibration, auc_before, auc_after, force))
-        if not force:
-            return None, plain_params(full_params), pool_usage, 0, calibration, auc_before, auc_after
+        notes.append(_noop_note(names, plain_params(full_params), calibration, auc_before, auc_after,
+                                batch.force))
+        if not batch.force:
+            return Synthesized(None, plain_params(full_params), 0, pool_usage, calibration, auc_before,
+                               auc_after)
+    table = _image_rows(batch, spec.id_col, images, new, cols, jobs, copy_no)
+    return Synthesized(table, plain_params(full_params), len(jobs), pool_usage, calibration, auc_before,
+                       auc_after)
 
+
+def _full_params(spec: SynthSpec, batch: SynthBatch, images: Images,
+                 overlay: Any) -> tuple[dict[str, dict[str, float]], Calibration | None]:
+    """Every transform's parameters: the defaults under the overrides, then with ``like`` the
+    free strengths calibrated to the target rows."""
+    names, user_params = batch.names, batch.user_params
+    full_params = {t: {**TRANSFORMS[t].defaults, **user_params.get(t, {})} for t in names}
+    if spec.like is None:
+        return full_params, None
+    target_idx = np.flatnonzero(batch.sel.is_target)
+    if len(target_idx) < 2:
+        raise InputError(
+            f"{batch.name}: only {len(target_idx)} {spec.domain} = {spec.like!r} row(s) outside test; "
+            "need at least 2 to calibrate against"
+        )
+    return maybe_calibrate(
+        images,
+        batch.sel.base_idx,
+        target_idx,
+        names,
+        full_params,
+        user_params,
+        overlay,
+        spec.seed,
+        str(spec.like),
+        batch.notes,
+    )
+
+
+def _image_rows(batch: SynthBatch, id_col: str, images: Images, new: Any, cols: list[str],
+                jobs: np.ndarray, copy_no: np.ndarray) -> Any:
+    """The manifest with the synthetic rows appended: new pixel values, or new image files
+    written to ``files_dir``."""
+    import pyarrow as pa
+
+    name, data = batch.name, batch.data
     new_ids = make_ids(data.column(id_col), jobs, copy_no, name, id_col)
     taken = data.take(pa.array(jobs))
-    if kind == "pixels":
+    if batch.kind == "pixels":
         flat = np.asarray(new).reshape(len(jobs), -1)
         for j, c in enumerate(cols):
             typ = data.schema.field(c).type
@@ -194,29 +190,20 @@ def synth_images(
     else:
         from mlstrat.mismatch._files import write_image
 
-        files_dir = need_folder(files_dir)
+        files_dir = need_folder(batch.files_dir)
         files_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for img, new_id in zip(new, new_ids.to_pylist()):
             path = files_dir / f"{safe_name(new_id)}.png"
             write_image(path, to_byte_range(img[0], images.value_range))
-            written.append(stored_path(path, out_path))
+            written.append(stored_path(path, batch.out_path))
         col = cols[0]
         taken = taken.set_column(
             taken.schema.get_field_index(col),
             col,
             pa.array(written).cast(data.schema.field(col).type),
         )
-    table = append_rows(data, taken, new_ids, data.column(id_col).type, id_col, jobs)
-    return (
-        table,
-        plain_params(full_params),
-        pool_usage,
-        len(jobs),
-        calibration,
-        auc_before,
-        auc_after,
-    )
+    return append_rows(data, taken, new_ids, data.column(id_col).type, id_col, jobs)
 
 
 def _unchanged(images: Any, new: Any, jobs: np.ndarray) -> bool:
@@ -253,7 +240,7 @@ def domain_aucs(
     """Domain-classifier AUC of the target rows vs the source rows, then vs the synthesized rows.
 
     Features: image statistics, plus the pixels for feature-vector images."""
-    from mlstrat.mismatch._domain import domain_auc
+    from mlstrat.mismatch._adversarial import domain_auc
 
     def feats(imgs: Images, idx: np.ndarray | None) -> np.ndarray:
         stats = imgs.stats(idx)

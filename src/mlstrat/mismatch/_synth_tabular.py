@@ -77,8 +77,8 @@ def synth_tabular(*, name: str, data: Any, sel: Any, cols: list[str], jobs: np.n
                   names: tuple[str, ...], user_params: dict, like: str | None, domain: str, seed: int,
                   folds: int, notes: list[str]) -> tuple[np.ndarray, dict, Any, Any, Any]:
     """(new feature rows (J, F), parameters used, calibration, AUC before, AUC after)."""
+    from mlstrat.mismatch._adversarial import domain_auc
     from mlstrat.mismatch._calibrate import Calibration
-    from mlstrat.mismatch._domain import domain_auc
     from mlstrat.mismatch._rows import as_text
 
     X = np.column_stack([np.asarray(data.column(c).to_numpy(zero_copy_only=False), dtype=np.float64) for c in cols])

@@ -16,8 +16,9 @@ from mlstrat.nn._config import (
     TransferConfig,
 )
 from mlstrat.nn._gradcheck import GradcheckResult, ParameterCheck, gradcheck, gradcheck_config
+from mlstrat.nn._outputs import TrainResult
 from mlstrat.nn._predict import predict
-from mlstrat.nn._trainer import TrainResult, train
+from mlstrat.nn._train import train
 
 __all__ = [
     "DataConfig",

@@ -8,57 +8,36 @@ keys, wrong types and out-of-range values raise :class:`~mlstrat.ConfigError` na
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlstrat._exceptions import ConfigError
 from mlstrat._numbers import did_you_mean
+from mlstrat.nn._config_checks import (
+    ACTIVATIONS,
+    AUGMENT_ALIASES,
+    DEVICES,
+    INITS,
+    KINDS,
+    LIMITS,
+    LOADERS,
+    LR_DECAYS,
+    MONITORS,
+    OPTIMIZERS,
+    _at_most,
+    _choice,
+    _positive,
+)
+from mlstrat.nn._config_toml import _build_section, _toml_value
 
 __all__ = [
     "DataConfig", "ModelConfig", "RegularizationConfig", "OptimConfig", "EarlyStoppingConfig",
     "TransferConfig", "MultitaskConfig", "TrainConfig",
     "KINDS", "ACTIVATIONS", "INITS", "OPTIMIZERS", "MONITORS", "LOADERS", "DEVICES", "LR_DECAYS",
 ]
-
-KINDS = ("mlp", "cnn")
-ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
-INITS = ("he", "xavier", "glorot")
-OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
-MONITORS = ("dev_cost", "dev_error")
-LOADERS = ("auto", "memory", "dataloader", "stream")
-DEVICES = ("auto", "cpu", "cuda")
-LR_DECAYS = ("none", "inverse", "exponential", "step", "cosine")
-# friendly strength names of [regularization] augment -> the transform's parameter
-AUGMENT_ALIASES = {"rotate": {"degrees": "max_degrees"}, "shift": {"pixels": "max_shift"}}
-
-
-def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"[{section}] {key} = {value!r} is not one of {', '.join(allowed)}"
-                          f"{did_you_mean(str(value), allowed)}")
-
-
-# Upper bounds that no real run reaches: a typo such as `lr = 1e300` or `hidden = [2000000000]`
-# fails here, in one line, instead of as NaN losses or an allocation of petabytes
-LIMITS = {"lr": 10.0, "epsilon": 1.0, "hidden": 1 << 16, "channels": 1 << 12, "threads": 1024,
-          "epochs": 1_000_000, "batch_size": 1 << 31}
-
-
-def _at_most(section: str, key: str, value: float) -> None:
-    if value > LIMITS[key]:
-        raise ConfigError(f"[{section}] {key} = {value!r} is too large; the limit is {LIMITS[key]:g}")
-
-
-def _positive(section: str, key: str, value: float, *, strict: bool = True) -> None:
-    bad = value <= 0 if strict else value < 0
-    if bad or (isinstance(value, float) and not math.isfinite(value)):
-        what = "positive" if strict else "zero or positive"
-        raise ConfigError(f"[{section}] {key} = {value!r} must be {what}")
 
 
 @dataclass(frozen=True)
@@ -419,92 +398,3 @@ class TrainConfig:
             lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
             lines.append("")
         return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # an inline table
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def _build_section(cls: type, values: dict[str, Any]) -> Any:
-    section = cls._section
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in values.items():
-        if key not in names:
-            raise ConfigError(f"[{section}] unknown key {key!r}{did_you_mean(key, names)}; "
-                              f"keys: {', '.join(names)}")
-        kwargs[key] = _coerce(value, hints[key], f"[{section}] {key}")
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Convert a TOML value to the annotated type (lists -> tuples, ints -> floats)."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
-    for option in options:
-        ok, converted = _try(value, option)
-        if ok:
-            return converted
-    raise ConfigError(f"{where} = {value!r}: expected {_describe(hint)}")
-
-
-def _try(value: Any, hint: Any) -> tuple[bool, Any]:
-    if hint is type(None):
-        return False, None  # TOML has no null: a None field is written by leaving it out
-    if hint is bool:
-        return isinstance(value, bool), value
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return ok, float(value) if ok else None
-    if hint is str:
-        return isinstance(value, str), value
-    if hint is dict:
-        return isinstance(value, dict), dict(value) if isinstance(value, dict) else None
-    if typing.get_origin(hint) in (typing.Union, _UnionType):
-        for option in typing.get_args(hint):
-            ok, converted = _try(value, option)
-            if ok:
-                return True, converted
-        return False, None
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, (list, tuple)):
-            return False, None
-        args = typing.get_args(hint)
-        item_types = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
-        if len(item_types) != len(value):
-            return False, None
-        out = []
-        for item, item_type in zip(value, item_types):
-            ok, converted = _try(item, item_type)
-            if not ok:
-                return False, None
-            out.append(converted)
-        return True, tuple(out)
-    return False, None
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) in (typing.Union, _UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        plural = {int: "integers", float: "numbers", str: "strings"}.get(args[0], "values")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {plural}"
-        return f"a list of {len(args)} {plural}"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
-
-
-_UnionType = type(int | None)

@@ -10,7 +10,7 @@ import numpy as np
 from mlstrat._exceptions import InputError
 from mlstrat.nn._checkpoint import load_checkpoint, network_from_checkpoint
 from mlstrat.nn._data import feature_matrix, passthrough_columns
-from mlstrat.nn._trainer import outputs_to_predictions, predict_outputs
+from mlstrat.nn._outputs import outputs_to_predictions, predict_outputs
 
 __all__ = ["predict"]
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlstrat.tables._outputs import reporting_full_disk
+
 __all__ = ["RUN_FILES", "staged_run_dir"]
 
 #: the files a run writes; everything else in a run directory belongs to the user and is kept
@@ -86,10 +88,11 @@ def staged_run_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_partials(final)
     stage = final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    stage.mkdir()
     try:
-        yield stage
-        _commit(stage, final)
+        with reporting_full_disk(final, fix="choose another -o folder"):
+            stage.mkdir()
+            yield stage
+            _commit(stage, final)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)

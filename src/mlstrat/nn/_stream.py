@@ -241,86 +241,70 @@ class StreamSource:
 
     def scan(self) -> StreamStats:
         """One pass over every row: check split, features/images and labels; train statistics."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         data = self.data
         weight = [data.weight_col] if data.weight_col is not None else []
         columns = ["split", data.label, *self.input_columns(), *weight]
-        weights = WeightCheck(data.weight_col, self.source) if weight else None
-        n: Counter[str] = Counter()
-        empty_split = 0
-        nan_counts = np.zeros(len(self.names), np.int64)
-        labels: dict[str, Counter[Any]] = {s: Counter() for s in SPLITS}
-        empty_labels = 0
-        missing: list[str] = []
-        n_missing = 0
-        count, mean, m2 = 0, None, None
-        low, high = math.inf, -math.inf
+        tally = _ScanTally(len(self.names), WeightCheck(data.weight_col, self.source) if weight else None)
         for batch in self.batches(columns):
-            split_col = _decode(batch.column("split"))
-            empty_split += split_col.null_count
-            split = np.asarray(pc.fill_null(split_col.cast(pa.string()), _NULL).to_numpy(zero_copy_only=False),
-                               dtype=str)
-            for value, k in zip(*np.unique(split, return_counts=True)):
-                n[str(value)] += int(k)
-            label_col = _decode(batch.column(data.label))
-            empty = pc.is_null(label_col, nan_is_null=True)
-            empty_labels += int(pc.sum(empty).as_py() or 0)
-            # distinct (split, label) pairs with their counts, computed by Arrow, not per row in Python
-            pairs = pa.table({"s": pa.array(split), "v": label_col}).filter(pc.invert(empty))
-            for row in pairs.group_by(["s", "v"]).aggregate([([], "count_all")]).to_pylist():
-                if row["s"] in labels:
-                    labels[row["s"]][row["v"]] += row["count_all"]
+            split = tally.add_splits_and_labels(batch, data.label)
             keys = self.keys(batch)
             train = split == "train"
-            if weights is not None:
-                weights.add(self.weights(batch)[train])
-            if data.image_col is not None:
-                exists = np.array([k is not None and os.path.isfile(k) for k in keys.tolist()])
-                if not exists.all():
-                    bad = [str(k) for k in keys[~exists].tolist()]
-                    n_missing += len(bad)
-                    missing.extend(bad[:max(0, 5 - len(missing))])
-                train &= exists
-            else:
-                nan_counts += (~np.isfinite(keys)).sum(axis=0)
-                train &= np.isfinite(keys).all(axis=1)
+            if tally.weights is not None:
+                tally.weights.add(self.weights(batch)[train])
+            train &= self._usable(keys, tally)
             rows = keys[train]
             step = _IMAGE_CHUNK if data.image_col is not None else max(len(rows), 1)
             for i in range(0, len(rows), step):
-                X = self.materialize(rows[i:i + step]).astype(np.float64)
-                # Chan et al.'s merge of (count, mean, M2): no cancellation as in sum(x^2) - n mean^2
-                b, bmean = X.shape[0], X.mean(axis=0)
-                bm2 = ((X - bmean) ** 2).sum(axis=0)
-                if mean is None:
-                    count, mean, m2 = b, bmean, bm2
-                else:
-                    delta, total = bmean - mean, count + b
-                    mean = mean + delta * (b / total)
-                    m2 = m2 + bm2 + delta ** 2 * (count * b / total)
-                    count = total
-                if X.size:
-                    low, high = min(low, float(X.min())), max(high, float(X.max()))
+                tally.moments.add(self.materialize(rows[i:i + step]).astype(np.float64))
+        self._check_scan(tally)
+        classes = self._train_classes(tally.labels)
+        moments = tally.moments
+        std = np.sqrt(moments.m2 / moments.count)
+        std = np.where(std > 1e-12, std, 1.0)
+        normalizer = Normalizer(moments.mean.astype(np.float32), std.astype(np.float32))
+        low, high = (0.0, 1.0) if data.image_col is not None else (moments.low, moments.high)
+        scale = tally.weights.scale if tally.weights is not None else 1.0
+        return StreamStats(dict(tally.n), classes, normalizer, low, high, weight_scale=scale)
+
+    def _usable(self, keys: np.ndarray, tally: _ScanTally) -> np.ndarray:
+        """(N,) rows whose inputs are there: image files that exist, or finite features; what is
+        missing is counted in ``tally``."""
+        if self.data.image_col is not None:
+            exists = np.array([k is not None and os.path.isfile(k) for k in keys.tolist()])
+            if not exists.all():
+                bad = [str(k) for k in keys[~exists].tolist()]
+                tally.n_missing += len(bad)
+                tally.missing.extend(bad[:max(0, 5 - len(tally.missing))])
+            return exists
+        tally.nan_counts += (~np.isfinite(keys)).sum(axis=0)
+        return np.isfinite(keys).all(axis=1)
+
+    def _check_scan(self, tally: _ScanTally) -> None:
+        """What the pass found wrong, the first problem in a fixed order, in one line."""
+        data, n = self.data, tally.n
         unknown_split = {s for s in n if s not in SPLITS and s != _NULL}
-        if empty_split:
-            raise InputError(f"{self.source}: column 'split' has {empty_split} empty value(s); every row "
+        if tally.empty_split:
+            raise InputError(f"{self.source}: column 'split' has {tally.empty_split} empty value(s); every row "
                              f"needs one of {', '.join(SPLITS)}")
         if unknown_split:
             raise InputError(f"{self.source}: column 'split' has unknown value(s) "
                              f"{', '.join(map(repr, sorted(unknown_split)))}; allowed: {', '.join(SPLITS)}")
         if not n["train"]:
             raise InputError(f"{self.source}: no 'train' rows; the model needs training examples")
-        if n_missing:
-            raise InputError(f"{self.source}: {n_missing} image file(s) of column {data.image_col!r} not found, "
-                             f"e.g. {', '.join(missing)}; paths are relative to the manifest's folder "
-                             f"{self.base_dir}")
-        raise_nan_features(nan_counts, self.names, source=self.source)
-        if weights is not None:
-            weights.check()
-        if empty_labels:
-            raise InputError(f"{self.source}: label column {data.label!r} has {empty_labels} empty/NaN value(s); "
-                             "drop those rows or fill the labels")
+        if tally.n_missing:
+            raise InputError(f"{self.source}: {tally.n_missing} image file(s) of column {data.image_col!r} not "
+                             f"found, e.g. {', '.join(tally.missing)}; paths are relative to the manifest's "
+                             f"folder {self.base_dir}")
+        raise_nan_features(tally.nan_counts, self.names, source=self.source)
+        if tally.weights is not None:
+            tally.weights.check()
+        if tally.empty_labels:
+            raise InputError(f"{self.source}: label column {data.label!r} has {tally.empty_labels} empty/NaN "
+                             "value(s); drop those rows or fill the labels")
+
+    def _train_classes(self, labels: dict[str, Counter[Any]]) -> list[Any]:
+        """The classes seen in train, sorted; a label of another split never seen in train is an
+        error."""
         classes = sorted(labels["train"])
         known = set(classes)
         parts = []
@@ -333,13 +317,66 @@ class StreamSource:
         if parts:
             raise InputError(f"{self.source}: label(s) never seen in train: {'; '.join(parts)}; the model cannot "
                              "learn a class without training examples. Add such rows to train or drop them")
-        std = np.sqrt(m2 / count)
-        std = np.where(std > 1e-12, std, 1.0)
-        normalizer = Normalizer(mean.astype(np.float32), std.astype(np.float32))
-        if data.image_col is not None:
-            low, high = 0.0, 1.0
-        return StreamStats(dict(n), classes, normalizer, low, high,
-                           weight_scale=weights.scale if weights is not None else 1.0)
+        return classes
+
+
+class _RunningMoments:
+    """Count, mean and M2 per feature over batches (Chan et al.'s merge: no cancellation as in
+    sum(x^2) - n mean^2), and the smallest and largest value."""
+
+    def __init__(self) -> None:
+        self.count, self.mean, self.m2 = 0, None, None
+        self.low, self.high = math.inf, -math.inf
+
+    def add(self, X: np.ndarray) -> None:
+        b, bmean = X.shape[0], X.mean(axis=0)
+        bm2 = ((X - bmean) ** 2).sum(axis=0)
+        if self.mean is None:
+            self.count, self.mean, self.m2 = b, bmean, bm2
+        else:
+            delta, total = bmean - self.mean, self.count + b
+            self.mean = self.mean + delta * (b / total)
+            self.m2 = self.m2 + bm2 + delta ** 2 * (self.count * b / total)
+            self.count = total
+        if X.size:
+            self.low, self.high = min(self.low, float(X.min())), max(self.high, float(X.max()))
+
+
+class _ScanTally:
+    """What the checking pass counts: rows per split, empty and unknown values, labels per
+    split, missing image files, NaN features, the weights' check and the train moments."""
+
+    def __init__(self, n_features: int, weights: WeightCheck | None) -> None:
+        self.n: Counter[str] = Counter()
+        self.empty_split = 0
+        self.nan_counts = np.zeros(n_features, np.int64)
+        self.labels: dict[str, Counter[Any]] = {s: Counter() for s in SPLITS}
+        self.empty_labels = 0
+        self.missing: list[str] = []
+        self.n_missing = 0
+        self.weights = weights
+        self.moments = _RunningMoments()
+
+    def add_splits_and_labels(self, batch: Any, label: str) -> np.ndarray:
+        """Count a batch's splits and (split, label) pairs; returns its split per row (N,)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        split_col = _decode(batch.column("split"))
+        self.empty_split += split_col.null_count
+        split = np.asarray(pc.fill_null(split_col.cast(pa.string()), _NULL).to_numpy(zero_copy_only=False),
+                           dtype=str)
+        for value, k in zip(*np.unique(split, return_counts=True)):
+            self.n[str(value)] += int(k)
+        label_col = _decode(batch.column(label))
+        empty = pc.is_null(label_col, nan_is_null=True)
+        self.empty_labels += int(pc.sum(empty).as_py() or 0)
+        # distinct (split, label) pairs with their counts, computed by Arrow, not per row in Python
+        pairs = pa.table({"s": pa.array(split), "v": label_col}).filter(pc.invert(empty))
+        for row in pairs.group_by(["s", "v"]).aggregate([([], "count_all")]).to_pylist():
+            if row["s"] in self.labels:
+                self.labels[row["s"]][row["v"]] += row["count_all"]
+        return split
 
 
 def _decode_type(typ: Any) -> Any:

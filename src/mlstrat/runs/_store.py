@@ -25,6 +25,7 @@ from mlstrat.sealing._ledger import (
     ReusedTestSetWarning,
     closing,
     now,
+    rollback,
 )
 from mlstrat.sealing._schema import config_hash
 
@@ -162,7 +163,9 @@ class RunStore(LookLedger):
         artifacts_text = str(Path(artifacts).absolute()) if artifacts is not None else None
         counts = test_fingerprint is not None and _evaluates_test(metrics_doc, diagnosis_doc)
         created = now()
-        with closing(self._writer()) as conn:
+        from mlstrat.tables._outputs import reporting_full_disk
+
+        with reporting_full_disk(self.path, fix="pass another --store"), closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 evaluations = None
@@ -185,7 +188,7 @@ class RunStore(LookLedger):
                      note, test_fingerprint, evaluations))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
         if evaluations is not None and count_test:
             self._warn_reuse(test_fingerprint, evaluations)

@@ -20,6 +20,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat._progress import Steps
+from mlstrat.scenarios._changes import demo_changes
 from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
 
 __all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
@@ -457,7 +458,7 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
     with Steps(spec.n_steps + 1, f"demo: {scenario}", progress=progress) as bar:
         ctx = _Context(out=out, quick=quick, human=spec.human, store=store, bar=bar)
         spec.run(ctx)
-        changes = _changes(ctx)
+        changes = demo_changes(ctx.iterations, ctx.store)
         last = ctx.iterations[-1]
         runs = [store.get(it.run_id) for it in ctx.iterations]
         render_report(runs=runs, history=last.history or ctx.iterations[0].history,
@@ -467,40 +468,3 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
     return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
                       steps=ctx.steps, changes=changes, report=str(out / "report.html"),
                       seconds=time.perf_counter() - started)
-
-
-def _changes(ctx: _Context) -> list[dict[str, Any]]:
-    """Each component's value in the first and last iteration; each split error's change with its
-    95% interval and verdict (paired on the dev rows both runs scored)."""
-    if len(ctx.iterations) < 2:
-        return []
-    first, last = ctx.iterations[0].diagnosis, ctx.iterations[-1].diagnosis
-    rows = []
-    for name in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):
-        before = first["components"][name]["value"]
-        after = last["components"][name]["value"]
-        if before is None and after is None:  # e.g. dev overfitting with the test split sealed
-            continue
-        rows.append({"component": name, "before": before, "after": after,
-                     "change": None if before is None or after is None else after - before,
-                     "significant_before": first["components"][name]["significant"],
-                     "significant_after": last["components"][name]["significant"]})
-    runs = ctx.store.get(ctx.iterations[0].run_id), ctx.store.get(ctx.iterations[-1].run_id)
-    for split in ("train", "train_dev", "dev", "test"):
-        if split in first["errors"] and split in last["errors"]:
-            b, a = first["errors"][split]["value"], last["errors"][split]["value"]
-            rows.append({"component": f"{split}_error", "before": b, "after": a, "change": a - b,
-                         "significant_before": None, "significant_after": None,
-                         **_error_change(ctx, runs, split)})
-    return rows
-
-
-def _error_change(ctx: _Context, runs: tuple[Any, Any], split: str) -> dict[str, Any]:
-    """The 95% interval of a split's error change and its verdict (dev: paired on the same rows)."""
-    from mlstrat.runs import error_change
-
-    difference, pairing = error_change(*runs, split, rows=ctx.store.dev_rows)
-    if difference is None:
-        return {}
-    return {"ci_low": difference.ci_low, "ci_high": difference.ci_high, "verdict": difference.verdict,
-            "paired": difference.paired, "pairing": pairing, "p_value": difference.p_value}

@@ -100,6 +100,10 @@ class LookLedger:
                 self._prepare_retrying(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            from mlstrat.tables._outputs import is_no_space, no_space_error
+
+            if is_no_space(exc):  # a full disk while creating the schema is no sign of a foreign file
+                raise no_space_error(self.path, fix="pass another --store") from None
             raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
                              "pass another --store") from None
         except BaseException:
@@ -180,13 +184,15 @@ class LookLedger:
         """
         if not isinstance(test_fingerprint, str) or not test_fingerprint:
             raise InputError(f"test_fingerprint: expected a non-empty string, got {test_fingerprint!r}")
-        with closing(self._writer()) as conn:
+        from mlstrat.tables._outputs import reporting_full_disk
+
+        with reporting_full_disk(self.path, fix="pass another --store"), closing(self._writer()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 count = self._increment(conn, test_fingerprint, now())
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
         self._warn_reuse(test_fingerprint, count)
         return count
@@ -209,6 +215,16 @@ class LookLedger:
                 f"{self.test_reuse_threshold}): decisions made while looking at it are overfitting "
                 "the test set, so its error is no longer an unbiased estimate. Decide on dev, and "
                 "get a fresh test set for the final estimate"), stacklevel=3)
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already (it rolls back by itself on a full
+    disk): a failing ROLLBACK must not hide the error that caused it."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class closing:

@@ -8,7 +8,9 @@ data (docs/method.md §1).
 from mlstrat.splits._allocate import apportion
 from mlstrat.splits._hashing import DEFAULT_SALT, assign_hash
 from mlstrat.splits._policy import AUTO_CAP, AUTO_FRACTION, auto_size, resolvable_difference, resolve_size
-from mlstrat.splits._split import SplitResult, SplitSpec, split
+from mlstrat.splits._request import SplitSpec
+from mlstrat.splits._result import SplitResult
+from mlstrat.splits._split import split
 
 __all__ = [
     "AUTO_CAP",

@@ -3,22 +3,13 @@
 Every capability takes its data through here: files (CSV, Parquet, JSONL, Arrow IPC, part-file
 directories, URIs) or in-memory objects (pandas, polars, pyarrow, dicts of numpy arrays) become
 an Ibis table on the engine (embedded DuckDB, or a SparkSession), so large files stream instead
-of loading into pandas. :mod:`mlstrat.tables._engine` is the only place that knows which
-engine runs.
+of loading into pandas. The engine layer (:mod:`mlstrat.tables._engine` and the modules it
+names) is the only place that knows which engine runs.
 """
 
 from mlstrat.tables._columns import ColumnSelection, select_columns
-from mlstrat.tables._engine import (
-    ENGINES,
-    Engine,
-    connect,
-    default_connection,
-    engine_of,
-    hash64_halves,
-    is_uri,
-    unit_hash,
-    use_engine,
-)
+from mlstrat.tables._connect import ENGINES, connect, default_connection, engine_of, use_engine
+from mlstrat.tables._engine import Engine, hash64_halves, is_uri, unit_hash
 from mlstrat.tables._io import (
     READERS,
     atomic_write_bytes,

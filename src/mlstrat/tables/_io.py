@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,20 @@ from typing import Any
 from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
-from mlstrat.tables._engine import engine_of, is_uri
+from mlstrat.tables._connect import engine_of
+from mlstrat.tables._engine import is_uri
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import READERS, part_files
 from mlstrat.tables._files import format_of as _format_of
-from mlstrat.tables._files import pid_alive as _pid_alive
+from mlstrat.tables._outputs import (
+    atomic_write_bytes,
+    atomic_write_text,
+    is_table_folder,
+    publish,
+    remove_path,
+    reporting_full_disk,
+    temp_path,
+)
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
@@ -237,7 +245,8 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
     """Refuse to overwrite an input, a store, or an existing output without ``force``.
 
     A remote URI (``s3://...``) is checked by the engine when it writes (Spark refuses an
-    existing path unless ``force``).
+    existing path unless ``force``). A folder is an earlier output only when it holds nothing
+    but a Spark writer's part files; any other folder is refused, even with ``force``.
 
     Parameters
     ----------
@@ -258,7 +267,7 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
         if isinstance(src, (str, os.PathLike)) and not is_uri(src) and _same_file(out, Path(src)):
             raise InputError(f"{out}: the output path is the input file; mlstrat never overwrites "
                              "its input. Choose another -o path")
-    if out.is_dir():
+    if out.is_dir() and not is_table_folder(out):
         raise InputError(f"{out}: is a folder; give a file path for the output")
     if out.exists():
         kind = protected_kind(out)
@@ -283,68 +292,9 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.absolute() == b.absolute()
 
 
-def _temp_path(final: Path) -> Path:
-    """A fresh temporary name beside ``final``: ``.<name>.<pid>.<random>.tmp<suffix>``.
-
-    The process id in the name lets the next writer of the same output remove what a killed
-    process left (hundreds of MB for a large split) without touching a live writer's file.
-    """
-    _remove_stale_temps(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp" + final.suffix,
-                               dir=final.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers want to create the file themselves
-    return Path(tmp)
-
-
-def _remove_stale_temps(final: Path) -> None:
-
-    prefix = f".{final.name}."
-    try:
-        entries = list(final.parent.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(prefix) and ".tmp" in name[len(prefix):]):
-            continue
-        pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                entry.unlink()
-            except OSError:
-                pass
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    os.replace(tmp, final)
-    try:  # make the rename durable on crash
-        dfd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file + rename: readers never see half a file."""
-    final = Path(path)
-    tmp = _temp_path(final)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+# the trainer's streamed predictions publish through these names
+_temp_path = temp_path
+_replace = publish
 
 
 def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: bool = False,
@@ -364,20 +314,28 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
         raise InputError(f"{path}: tables are written as {', '.join(sorted(_WRITERS))}")
     engine = engine_of(con)
     expr = data if _is_expr(data) else read_table(data, con=engine)
-    if engine.kind == "spark" or remote:
-        return Path(engine.write(expr, os.fspath(path) if remote else str(final), fmt, force=force,
-                                 keep_order=keep_order).path)
-    if final.is_dir():  # an earlier engine's directory output, replaced on --force
-        import shutil
-
-        shutil.rmtree(final)
-    tmp = _temp_path(final)
-    try:
-        engine.write(expr, str(tmp), fmt, force=True, keep_order=keep_order)
-        _replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if remote:
+        return Path(engine.write(expr, os.fspath(path), fmt, force=force, keep_order=keep_order).path)
+    folder = engine.kind == "spark"  # Spark writes a folder of part files
+    with reporting_full_disk(final):
+        tmp = temp_path(final, suffix="" if folder else None)
+        try:
+            # the engine gets an absolute name we chose; the user's spelling is only ever renamed to
+            engine.write(expr, str(tmp.absolute()), fmt, force=True, keep_order=keep_order)
+            _check_written(tmp, final, folder=folder)
+            publish(tmp, final)
+        finally:
+            remove_path(tmp)
     return final
+
+
+def _check_written(tmp: Path, final: Path, *, folder: bool) -> None:
+    if folder and not tmp.is_dir():  # a Spark Connect server on another machine wrote it there
+        raise InputError(f"{final}: the Spark server wrote this output on its own filesystem, "
+                         "which this machine does not see; give a path both see (a shared "
+                         "mount) or a URI (s3a://, hdfs://, abfss://)")
+    if not tmp.exists():
+        raise InputError(f"{final}: the engine wrote no file at {tmp}; choose another -o path")
 
 
 def describe_output(path: str | os.PathLike) -> str:

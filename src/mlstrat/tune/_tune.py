@@ -97,7 +97,7 @@ def warm_up() -> None:
     import torch._dynamo  # noqa: F401
     import torch.optim  # noqa: F401
 
-    import mlstrat.nn._trainer  # noqa: F401
+    import mlstrat.nn._train  # noqa: F401
     import mlstrat.tables  # noqa: F401
 
     ibis.duckdb.connect().disconnect()  # the engine's first connection loads its extensions

@@ -14,9 +14,16 @@ import hashlib
 import json
 import math
 import secrets
+import sqlite3
+from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from mlstrat._exceptions import MlstratError
 from mlstrat.errors.ui._example import layout_columns, render_example
@@ -104,7 +111,6 @@ class _Guard:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         from starlette.datastructures import MutableHeaders
-        from starlette.requests import Request
 
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -121,6 +127,221 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+@dataclass
+class _UI:
+    """What every handler needs: the store, the row view, the page template and the secret."""
+
+    store: TagStore
+    view: _View
+    pages: Any  # jinja2.Environment
+    token: str
+    cookie: str
+
+
+def _ui(request: Request) -> _UI:
+    return request.app.state.ui
+
+
+def _authorized(ui: _UI, request: Request) -> bool:
+    given = request.headers.get("x-mlstrat-token")
+    if request.method not in ("GET", "HEAD"):  # changes need the header: a cookie alone is not enough
+        return bool(given) and secrets.compare_digest(given.encode(), ui.token.encode())
+    given = given or request.query_params.get("token") or request.cookies.get(ui.cookie)
+    return bool(given) and secrets.compare_digest(given.encode(), ui.token.encode())
+
+
+def _secure(response: Response) -> Response:
+    for k, v in _HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
+
+
+def _forbidden() -> Response:
+    return _secure(PlainTextResponse(
+        "403 Forbidden: open the URL printed by 'mlstrat errors ui' (it carries the token)", status_code=403))
+
+
+def _not_found() -> Response:
+    return _secure(PlainTextResponse("404 Not Found", status_code=404))
+
+
+def _error(message: str, status: int) -> Response:
+    return _secure(JSONResponse({"error": message}, status_code=status))
+
+
+def _state(ui: _UI, pos: int | None = None) -> dict[str, Any]:
+    """Everything the page shows: the sheet, its categories, the rows' marks and one row in full."""
+    store = ui.store
+    rows = store.rows()
+    pos = store.position() if pos is None else pos
+    pos = max(0, min(pos, len(rows) - 1)) if rows else 0
+    return _finite({
+        "sheet": store.sheet.name,
+        "split": store.meta.get("split"),
+        "split_error": store.meta.get("split_error"),
+        "categories": store.categories(),
+        "position": pos,
+        "total": len(rows),
+        "rows": [{"id": r["id"], "tags": r["tags"], "sampled_as": r["cells"].get("sampled_as") or "error"}
+                 for r in rows],
+        "row": ui.view.detail(rows[pos], pos, len(rows)) if rows else None,
+        "progress": store.progress(),
+        "summary": _summary_dict(store),
+    })
+
+
+async def _index(request: Request) -> Response:
+    ui = _ui(request)
+    data = _state(ui)
+    html = ui.pages.get_template("index.html").render(
+        state=data,
+        state_json=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+        token=ui.token,
+        keys=list(range(1, 10)),
+    )
+    response = _secure(HTMLResponse(html))
+    response.set_cookie(ui.cookie, ui.token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+async def _static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in _STATIC:
+        return _not_found()
+    return _secure(Response(_asset(f"static/{name}"), media_type=_STATIC[name]))
+
+
+async def _file(request: Request) -> Response:
+    listed = _ui(request).view.files.get(request.path_params["path"])
+    found = servable_file(listed) if listed is not None else None
+    if found is None:
+        return _not_found()
+    return _secure(FileResponse(found[0], media_type=found[1]))
+
+
+def _api_state(request: Request) -> Response:
+    return _secure(JSONResponse(_state(_ui(request))))
+
+
+def _api_row(request: Request) -> Response:
+    ui = _ui(request)
+    try:
+        pos = int(request.path_params["pos"])
+    except ValueError:
+        return _not_found()
+    rows = ui.store.rows()
+    if not 0 <= pos < len(rows):
+        return _not_found()
+    return _secure(JSONResponse(_finite(ui.view.detail(rows[pos], pos, len(rows)))))
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _apply(store: TagStore, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Make one change (durable when this returns) and answer with what the page updates."""
+    extra: dict[str, Any] = {}
+    if action == "tag":
+        store.set_tag(body["id"], body["category"], body["on"])
+    elif action == "comment":
+        store.set_comment(body["id"], body["text"])
+    elif action == "category":
+        extra["added"] = store.add_category(body["name"])
+    elif action == "position":
+        store.set_position(body["position"])
+        return {"ok": True, "position": store.position(), "progress": store.progress(),
+                "summary": _summary_dict(store)}
+    row = {r["id"]: r for r in store.rows()}.get(str(body.get("id", "")))
+    return {
+        "ok": True,
+        **extra,
+        "categories": store.categories(),
+        "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]} if row else None,
+        "progress": store.progress(),
+        "summary": _summary_dict(store),
+    }
+
+
+def _failure(store: TagStore, exc: Exception) -> Response | None:
+    """The answer to a change that failed, or ``None`` for an error nobody foresaw (a 500).
+
+    A full disk is 507 naming the file that could not be written; a store another process holds
+    locked (two servers on one sheet) is 503; a refused change is 400. None is acknowledged.
+    """
+    from mlstrat.tables._outputs import DiskFullError, is_no_space
+
+    if isinstance(exc, DiskFullError):
+        return _error(f"{exc.path}: no space left on device; free some space, then repeat the change "
+                      "(it was not saved to the sheet)", 507)
+    if isinstance(exc, sqlite3.Error) and is_no_space(exc):
+        return _error(f"{store.path}: no space left on device; free some space, then repeat the change "
+                      "(it was not saved)", 507)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return _error(f"{store.path}: the tagging store is locked by another process (a second "
+                      "'mlstrat errors ui' on this sheet?); close it, then repeat the change", 503)
+    if isinstance(exc, MlstratError):
+        return _error(str(exc), 400)
+    return None
+
+
+async def _change(request: Request, action: str) -> Response:
+    """Validate the body of a POST to ``/api/<action>``, apply it off the event loop, answer."""
+    from starlette.concurrency import run_in_threadpool
+
+    store = _ui(request).store
+    try:
+        body = parse_body(await _read_capped(request), action)
+    except BadRequest as exc:
+        return _error(str(exc), 400)
+    try:
+        result = await run_in_threadpool(_apply, store, action, body)
+    except Exception as exc:
+        answer = _failure(store, exc)
+        if answer is None:
+            raise
+        return answer
+    return _secure(JSONResponse(_finite(result)))
+
+
+async def _api_tag(request: Request) -> Response:
+    return await _change(request, "tag")
+
+
+async def _api_comment(request: Request) -> Response:
+    return await _change(request, "comment")
+
+
+async def _api_category(request: Request) -> Response:
+    return await _change(request, "category")
+
+
+async def _api_position(request: Request) -> Response:
+    return await _change(request, "position")
+
+
+_ROUTES = [
+    Route("/", _index),
+    Route("/static/{name}", _static),
+    Route("/file/{path:path}", _file),
+    Route("/api/state", _api_state),
+    Route("/api/rows/{pos}", _api_row),
+    Route("/api/tag", _api_tag, methods=["POST"]),
+    Route("/api/comment", _api_comment, methods=["POST"]),
+    Route("/api/category", _api_category, methods=["POST"]),
+    Route("/api/position", _api_position, methods=["POST"]),
+]
 
 
 def create_app(
@@ -141,200 +362,19 @@ def create_app(
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
-    from starlette.requests import Request
-    from starlette.responses import (
-        FileResponse,
-        HTMLResponse,
-        JSONResponse,
-        PlainTextResponse,
-        Response,
-    )
-    from starlette.routing import Route
 
     token = token or secrets.token_urlsafe(24)
-    # cookies are per host, not per port: a per-server name keeps two UIs from clobbering each other
-    cookie = "mlstrat_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
-    view = _View(store)
-    env = jinja2.Environment(
+    pages = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: _asset(f"templates/{name}").decode("utf-8")),
         autoescape=True,
     )
-
-    def authorized(request: Request) -> bool:
-        given = request.headers.get("x-mlstrat-token")
-        if request.method not in (
-            "GET",
-            "HEAD",
-        ):  # changes need the header: a cookie alone is not enough
-            return bool(given) and secrets.compare_digest(given.encode(), token.encode())
-        given = given or request.query_params.get("token") or request.cookies.get(cookie)
-        return bool(given) and secrets.compare_digest(given.encode(), token.encode())
-
-    def secure(response: Response) -> Response:
-        for k, v in _HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
-
-    def forbidden() -> Response:
-        return secure(
-            PlainTextResponse(
-                "403 Forbidden: open the URL printed by 'mlstrat errors ui' (it carries the token)",
-                status_code=403,
-            )
-        )
-
-    def not_found() -> Response:
-        return secure(PlainTextResponse("404 Not Found", status_code=404))
-
-    def state(pos: int | None = None) -> dict[str, Any]:
-        rows = store.rows()
-        pos = store.position() if pos is None else pos
-        pos = max(0, min(pos, len(rows) - 1)) if rows else 0
-        return _finite(
-            {
-                "sheet": store.sheet.name,
-                "split": store.meta.get("split"),
-                "split_error": store.meta.get("split_error"),
-                "categories": store.categories(),
-                "position": pos,
-                "total": len(rows),
-                "rows": [
-                    {
-                        "id": r["id"],
-                        "tags": r["tags"],
-                        "sampled_as": r["cells"].get("sampled_as") or "error",
-                    }
-                    for r in rows
-                ],
-                "row": view.detail(rows[pos], pos, len(rows)) if rows else None,
-                "progress": store.progress(),
-                "summary": _summary_dict(store),
-            }
-        )
-
-    async def index(request: Request) -> Response:
-        data = state()
-        html = env.get_template("index.html").render(
-            state=data,
-            state_json=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
-            token=token,
-            keys=list(range(1, 10)),
-        )
-        response = secure(HTMLResponse(html))
-        response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
-        return response
-
-    async def static(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in _STATIC:
-            return not_found()
-        return secure(Response(_asset(f"static/{name}"), media_type=_STATIC[name]))
-
-    async def file(request: Request) -> Response:
-        listed = view.files.get(request.path_params["path"])
-        found = servable_file(listed) if listed is not None else None
-        if found is None:
-            return not_found()
-        return secure(FileResponse(found[0], media_type=found[1]))
-
-    def api_state(request: Request) -> Response:
-        return secure(JSONResponse(state()))
-
-    def api_row(request: Request) -> Response:
-        try:
-            pos = int(request.path_params["pos"])
-        except ValueError:
-            return not_found()
-        rows = store.rows()
-        if not 0 <= pos < len(rows):
-            return not_found()
-        return secure(JSONResponse(_finite(view.detail(rows[pos], pos, len(rows)))))
-
-    async def mutate(request: Request, action: str) -> Response:
-        try:
-            body = parse_body(await _read_capped(request), action)
-        except BadRequest as exc:
-            return secure(JSONResponse({"error": str(exc)}, status_code=400))
-        try:
-            result = await _run(action, body)
-        except MlstratError as exc:
-            return secure(JSONResponse({"error": str(exc)}, status_code=400))
-        return secure(JSONResponse(_finite(result)))
-
-    async def _read_capped(request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise BadRequest(f"the request body is over {MAX_BODY >> 20} MiB")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def _run(action: str, body: dict[str, Any]) -> dict[str, Any]:
-        from starlette.concurrency import run_in_threadpool
-
-        def work() -> dict[str, Any]:
-            extra: dict[str, Any] = {}
-            if action == "tag":
-                store.set_tag(body["id"], body["category"], body["on"])
-            elif action == "comment":
-                store.set_comment(body["id"], body["text"])
-            elif action == "category":
-                extra["added"] = store.add_category(body["name"])
-            elif action == "position":
-                store.set_position(body["position"])
-                return {
-                    "ok": True,
-                    "position": store.position(),
-                    "progress": store.progress(),
-                    "summary": _summary_dict(store),
-                }
-            rows = {r["id"]: r for r in store.rows()}
-            row = rows.get(str(body.get("id", "")))
-            return {
-                "ok": True,
-                **extra,
-                "categories": store.categories(),
-                "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]}
-                if row
-                else None,
-                "progress": store.progress(),
-                "summary": _summary_dict(store),
-            }
-
-        return await run_in_threadpool(work)
-
-    async def api_tag(request: Request) -> Response:
-        return await mutate(request, "tag")
-
-    async def api_comment(request: Request) -> Response:
-        return await mutate(request, "comment")
-
-    async def api_category(request: Request) -> Response:
-        return await mutate(request, "category")
-
-    async def api_position(request: Request) -> Response:
-        return await mutate(request, "position")
-
-    routes = [
-        Route("/", index),
-        Route("/static/{name}", static),
-        Route("/file/{path:path}", file),
-        Route("/api/state", api_state),
-        Route("/api/rows/{pos}", api_row),
-        Route("/api/tag", api_tag, methods=["POST"]),
-        Route("/api/comment", api_comment, methods=["POST"]),
-        Route("/api/category", api_category, methods=["POST"]),
-        Route("/api/position", api_position, methods=["POST"]),
-    ]
-    middleware = (
-        [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
-    )
-    middleware.append(Middleware(_Guard, authorized=authorized, forbidden=forbidden))
-    app = Starlette(routes=routes, middleware=middleware)
+    # cookies are per host, not per port: a per-server name keeps two UIs from clobbering each other
+    cookie = "mlstrat_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+    ui = _UI(store=store, view=_View(store), pages=pages, token=token, cookie=cookie)
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    middleware.append(Middleware(_Guard, authorized=partial(_authorized, ui), forbidden=_forbidden))
+    app = Starlette(routes=_ROUTES, middleware=middleware)
+    app.state.ui = ui
     app.state.token = token
     app.state.store = store
     return app

@@ -111,7 +111,20 @@ def parse_body(raw: bytes, action: str) -> dict[str, Any]:
             raise BadRequest(f"field {name!r} must be {_TYPE_NAMES[kind]}")
         if kind is int and not 0 <= value < _MAX_POSITION:
             raise BadRequest(f"field {name!r} is out of range")
+        if kind is str and not _is_unicode(value):
+            raise BadRequest(f"field {name!r} is not valid Unicode (a lone surrogate such as \\ud800); "
+                             "send UTF-8 text")
     return body
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be stored: JSON's ``\\ud800`` decodes to a lone surrogate, which no
+    UTF-8 file or SQLite text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def servable_file(path: Path) -> tuple[Path, str] | None:

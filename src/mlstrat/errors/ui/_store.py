@@ -62,6 +62,16 @@ def _unowned_cells(text: str, header: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def _rollback(con: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already (it rolls back by itself on a full
+    disk): a failing ROLLBACK must not hide the error that caused it."""
+    if con.in_transaction:
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 def store_path(sheet: str | os.PathLike) -> Path:
     """``sheet.csv`` -> ``sheet.csv.ui.sqlite``."""
     sheet = Path(sheet)
@@ -220,7 +230,7 @@ class TagStore:
             self._set("position", str(min(position, max(len(data.rows) - 1, 0))))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
 
     def _set(self, key: str, value: str) -> None:
@@ -260,7 +270,7 @@ class TagStore:
                 con.execute(sql, args)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
 
     def _require_row(self, row_id: str) -> None:

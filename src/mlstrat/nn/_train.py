@@ -1,0 +1,289 @@
+"""The public :func:`train`: reads the manifest, normalizes with train statistics, builds (or
+transfers) the network, fits it (:mod:`._fitter`) with early stopping on the dev split, then writes
+the run directory (:mod:`._outputs`): model.pt, config.resolved.toml, history.json,
+predictions.parquet, metrics.json. The data are held in memory or streamed from the engine; under
+DDP every rank trains and rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat.nn._checkpoint import save_checkpoint
+from mlstrat.nn._config import TrainConfig
+from mlstrat.nn._data import Dataset, Normalizer, load_dataset
+from mlstrat.nn._distributed import Dist
+from mlstrat.nn._fitter import Fitter, StreamFitter
+from mlstrat.nn._model import Network
+from mlstrat.nn._outputs import (
+    TrainResult,
+    _metrics,
+    _prepare_run_dir,
+    _stream_predictions,
+    _worker_result,
+    outputs_to_predictions,
+    predict_outputs,
+    sealed_metrics,
+    write_run_files,
+)
+from mlstrat.nn._setup import (
+    _augmenter,
+    _build_network,
+    _measured_threads,
+    _stream_augmenter,
+    _target_tensor,
+    _threads,
+    auto_threads,
+    build_network,
+    resolve_device,
+)
+
+__all__ = ["train"]
+
+
+def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
+          con: Any = None, force: bool = False, test: bool = False, store: Any = None) -> TrainResult:
+    """Train a network as configured and write its run directory.
+
+    The test split is sealed: predictions.parquet holds its rows, but metrics.json and the
+    result hold its figures only with ``test=True``, which counts one look at the test set in
+    the run store (``store``: a RunStore or path, ``None`` for the default, ``False`` not to
+    count).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration (``TrainConfig.from_toml(path)``).
+    run_dir : path-like, default=None
+        Where to write; ``runs/run-<UTC time>`` under the working directory by default.
+    progress : bool, default=None
+        A Rich bar per epoch (train cost, dev error); ``None``: only on a terminal.
+    con : ibis DuckDB backend, default=None
+        Engine connection used to read the manifest.
+    force : bool, default=False
+        Overwrite a run directory that already holds a model.
+    test : bool, default=False
+        Report the test split's figures (one counted look).
+    store : RunStore, path-like, None or False, default=None
+        Where the look is counted.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ConfigError, InputError
+        Bad configuration or data (missing columns, NaN features, labels unseen in train,
+        no ``split`` column, transfer source of another input size).
+
+    Notes
+    -----
+    In a process started by torchrun (``RANK``/``WORLD_SIZE`` set) or inside an initialized
+    process group, every rank calls ``train`` and trains with DistributedDataParallel; rank 0
+    alone writes ``run_dir`` (see docs/guide/scale.md).
+    """
+    from mlstrat.nn._distributed import distributed
+
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
+                          "use TrainConfig.from_toml(path)")
+    with distributed(resolve_device(config.optim.device)) as dist:
+        result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist,
+                        test=test)
+    return _seal_test(result, test=test, store=store, con=con)
+
+
+def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> TrainResult:
+    """Keep the test split's figures out of the result unless asked (metrics.json was written
+    sealed already); count a look."""
+    from dataclasses import replace
+
+    from mlstrat.sealing._looks import count_test_look, sealed_warning
+
+    metrics = result.metrics
+    has_test = "test" in metrics or any("test" in v for v in (metrics.get("tasks") or {}).values())
+    if not has_test:
+        return result
+    if test:
+        look = count_test_look(result.run_dir / "predictions.parquet", store=store, con=con)
+        return replace(result, warnings=tuple(look.warnings()) if look else ())
+    rows = int((metrics.get("test") or {}).get("n") or 0)
+    return replace(result, metrics=sealed_metrics(metrics), warnings=(sealed_warning(rows),) if rows else ())
+
+
+def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
+           force: bool, dist: Dist | None, test: bool) -> TrainResult:
+    from mlstrat.nn._rundir import staged_run_dir
+    from mlstrat.tables import write_table
+
+    if dist is not None:  # DDP: one bar (rank 0's); a global batch each rank can take a share of
+        from mlstrat.nn._distributed import check_batch
+
+        progress = progress if dist.is_main else False
+        check_batch(config.optim.batch_size, dist.world)
+    if not config.data.manifest:
+        raise ConfigError("[data] manifest is not set; give the table written by `mlstrat split`")
+    started = time.perf_counter()
+    config = config.resolve_paths(Path.cwd())
+    path = _prepare_run_dir(run_dir, force)
+    from mlstrat.nn._eager import preload_dynamo
+
+    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
+    if _resolve_loader(config, con) == "stream":
+        return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
+                             test=test)
+    ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
+    device = resolve_device(config.optim.device) if dist is None else dist.device
+    model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist)
+    if proba is None:  # a DDP rank other than 0
+        return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
+
+    metrics = _metrics(proba, ds)
+    table = outputs_to_predictions(proba, ids=ds.ids, split=ds.split, labels=ds.labels, classes=ds.classes,
+                                   tasks=ds.tasks, task_targets=ds.y if ds.tasks else None,
+                                   passthrough=ds.passthrough)
+    with staged_run_dir(path) as stage:
+        save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer, feature_names=ds.feature_names,
+                        classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
+                        id_column=config.data.id)
+        write_run_files(stage, config, history, metrics, test=test)
+        write_table(table, stage / "predictions.parquet", con=con, force=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
+                       tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
+
+
+def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
+                   dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
+    """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
+    history, probabilities; None on a DDP rank other than 0, which neither predicts nor writes)."""
+    seed = config.optim.seed
+    train_rows, dev_rows = ds.mask("train"), ds.mask("dev")
+    n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
+    if not ds.tasks and n_outputs < 2:
+        raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
+                         "classification needs at least two")
+    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts
+    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
+    with _threads(pinned), torch.random.fork_rng(devices=[]):
+        # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
+        # from `generator`, the same on every rank
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        X_train_raw = ds.X[train_rows]  # (m, F)
+        model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_train_raw, generator)
+        model.to(device)
+        X_train = torch.from_numpy(normalizer(X_train_raw)).to(device)
+        y_train = _target_tensor(ds, train_rows, device)
+        w_train = None
+        if ds.weights is not None:  # importance weights of the train rows, in the features' dtype
+            w_train = torch.from_numpy(ds.weights[train_rows]).to(device=device, dtype=X_train.dtype)
+        X_dev = torch.from_numpy(normalizer(ds.X[dev_rows])).to(device) if dev_rows.any() else None
+        y_dev = _target_tensor(ds, dev_rows, device) if dev_rows.any() else None
+        augment = None
+        if config.regularization.augment:
+            augment = _augmenter(config, X_train_raw, normalizer, device,
+                                 seed if dist is None else dist.seed(seed))
+        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        loader = "dataloader" if config.data.loader == "dataloader" else "memory"
+        fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
+                        augment=augment, loader=loader, dist=dist, w_train=w_train)
+        if not dev_rows.any():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=4)
+        history = fitter.fit(progress=progress)
+        history["threads"] = threads
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return model, normalizer, history, None
+        model.cpu()
+        proba = predict_outputs(model, ds.X, normalizer, multitask=bool(ds.tasks))
+    return model, normalizer, history, proba
+
+
+# -- the streaming path ([data] loader = "stream") ------------------------------------------------
+
+
+def _resolve_loader(config: TrainConfig, con: Any) -> str:
+    """``auto`` -> stream for image files or more rows than MLSTRAT_STREAM_ROWS, memory otherwise."""
+    from mlstrat.nn._stream import choose_loader
+
+    data = config.data
+    if data.loader != "auto" or data.image_col is not None:
+        return choose_loader(data, None)
+    if config.multitask.tasks:
+        return "memory"
+    from mlstrat.tables import read_table
+
+    return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
+
+
+def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
+                  started: float, dist: Dist | None = None, test: bool = False) -> TrainResult:
+    from mlstrat.nn._rundir import staged_run_dir
+    from mlstrat.nn._stream import StreamSource, TrainStream
+
+    if config.multitask.tasks:
+        raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
+    src = StreamSource.open(config.data.manifest, config.data, con=con)
+    stats = src.scan()
+    n_outputs = len(stats.classes)
+    if n_outputs < 2:
+        raise InputError(f"{src.source}: train has a single class ({stats.classes[0]!r}); "
+                         "classification needs at least two")
+    device = resolve_device(config.optim.device) if dist is None else dist.device
+    seed = config.optim.seed
+    with _threads(auto_threads(config, src.n_inputs)), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed if dist is None else dist.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        model, normalizer = _build_network(config, src.n_inputs, n_outputs, generator, lambda: stats.normalizer)
+        model.to(device)
+        augment = None
+        if config.regularization.augment:
+            augment = _stream_augmenter(config, stats.low, stats.high,
+                                        seed if dist is None else dist.seed(seed))
+        batch_size = config.optim.batch_size or stats.m
+        shards = None
+        if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
+            from mlstrat.nn._distributed import StreamShards
+
+            shards = StreamShards(rank=dist.rank, world=dist.world, block=config.data.chunk_size,
+                                  m=stats.m, batch_size=batch_size)
+        stream = TrainStream(src, stats, normalizer, batch_size=batch_size, device=device, augment=augment,
+                             shards=shards)
+        fitter = StreamFitter(model, config, stream, m=stats.m, n_dev=stats.n.get("dev", 0),
+                              generator=generator, device=device, dist=dist)
+        if not fitter._has_dev():
+            import warnings
+
+            from mlstrat._exceptions import MlstratWarning
+
+            warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
+                          MlstratWarning, stacklevel=4)
+        history = fitter.fit(progress=progress)
+        history["threads"] = torch.get_num_threads()
+        if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
+            return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
+        with staged_run_dir(path) as stage:
+            metrics = _stream_predictions(model, src, stats, normalizer, stage / "predictions.parquet", device)
+            model.cpu()
+            save_checkpoint(stage / "model.pt", model=model, normalizer=normalizer,
+                            feature_names=src.feature_names, classes=stats.classes, tasks=[],
+                            config=config.to_dict(), label=config.data.label, id_column=config.data.id)
+            write_run_files(stage, config, history, metrics, test=test)
+    n_params = sum(p.numel() for p in model.parameters())
+    return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
+                       tasks=[], device=str(device), n_parameters=n_params,
+                       seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)

@@ -1,0 +1,179 @@
+"""Opening an engine: ``connect`` (``--engine``, ``MLSTRAT_ENGINE``), ``engine_of`` (``con=``)
+and the process-wide default connection."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from mlstrat._exceptions import ConfigError
+from mlstrat.tables._duckdb_engine import DuckDBEngine
+from mlstrat.tables._engine import Engine, first_line, spill_directory
+from mlstrat.tables._spark_connect import connect_failure, forget_session, remote_session
+from mlstrat.tables._spark_engine import SparkEngine
+
+__all__ = ["ENGINES", "connect", "default_connection", "engine_of", "use_engine"]
+
+#: Engine names accepted by ``--engine`` besides a Spark Connect address ``sc://HOST:PORT``.
+ENGINES = ("duckdb", "spark")
+
+_DEFAULT: Any = None
+_SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (one per session)
+# DuckDB's own grammar for sizes ("2GB", "512 MiB", "80%"); checked before the engine sees it so a
+# bad value is one clear line, and settings travel through the engine's config API, never SQL text
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
+_MAX_THREADS = 4096
+_BY_BACKEND: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "pyspark": SparkEngine}
+
+
+def _engine_kind(spec: str) -> str:
+    """``"duckdb"``, ``"spark"`` or ``"connect"`` for an ``--engine`` value; ConfigError otherwise."""
+    text = str(spec).strip()
+    if text.lower() in ENGINES:
+        return text.lower()
+    if text.startswith("sc://") and len(text) > len("sc://"):
+        return "connect"
+    raise ConfigError(f"engine: unknown engine {spec!r}; use duckdb, spark or a Spark Connect "
+                      "address sc://HOST:PORT (--engine or MLSTRAT_ENGINE)")
+
+
+def connect(engine: str | None = None, *, memory_limit: str | None = None, threads: int | None = None,
+            temp_directory: str | None = None, timeout: float | None = None) -> Any:
+    """Open an engine and return its Ibis backend (what every ``con=`` argument accepts).
+
+    Parameters
+    ----------
+    engine : str, default=None
+        ``"duckdb"`` (embedded, the default), ``"spark"`` (starts or reuses a SparkSession
+        whose master comes from the usual Spark configuration: ``spark.master``,
+        ``SPARK_REMOTE``, ``spark-submit``) or ``"sc://HOST:PORT"`` (Spark Connect).
+        Defaults to the ``MLSTRAT_ENGINE`` environment variable, else DuckDB.
+    memory_limit : str, default=None
+        DuckDB only: memory limit such as ``"2GB"``; beyond it DuckDB spills to
+        ``temp_directory``. Defaults to ``MLSTRAT_MEMORY_LIMIT``, else DuckDB's default.
+    threads : int, default=None
+        DuckDB only: worker threads; defaults to DuckDB's choice (all cores).
+    temp_directory : str, default=None
+        DuckDB only: where it spills; defaults to a per-process folder under the system
+        temporary directory (see :func:`spill_directory`).
+    timeout : float, default=None
+        Spark Connect only: seconds one call to the server may take before it fails with one
+        line naming the address; defaults to ``MLSTRAT_SPARK_TIMEOUT``, else 300. Fixed when
+        the address is first connected in the process.
+
+    Raises
+    ------
+    ConfigError
+        An unknown engine, a memory limit that is not a size (``"2GB"``, ``"512MiB"``,
+        ``"80%"``) or a thread count outside 1..4096.
+
+    Examples
+    --------
+    >>> con = mlstrat.connect("spark")            # doctest: +SKIP
+    >>> mlstrat.diagnose("s3://lake/preds/", con=con)  # doctest: +SKIP
+    """
+    kind = _engine_kind(engine or os.environ.get("MLSTRAT_ENGINE") or "duckdb")
+    if kind == "duckdb":
+        return _connect_duckdb(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
+    if memory_limit or threads or temp_directory:
+        raise ConfigError("memory_limit, threads and temp_directory (--memory-limit) apply to DuckDB; "
+                          "size a Spark job with Spark's own configuration (spark.executor.memory, ...)")
+    spec = str(engine or os.environ["MLSTRAT_ENGINE"]).strip()
+    session = _spark_session(spec, kind, timeout=timeout)
+    try:
+        return _spark_backend(session)  # Ibis asks the server for its settings: a first query
+    except Exception as exc:
+        if kind == "connect":
+            forget_session(spec)  # the next connect() starts afresh
+            if (failure := connect_failure(exc, address=spec)) is not None:
+                raise failure from None
+        raise
+
+
+def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_directory: str | None) -> Any:
+    from mlstrat.tables._duckdb import duckdb_backend_class
+
+    config: dict[str, Any] = {}
+    memory_limit = memory_limit or os.environ.get("MLSTRAT_MEMORY_LIMIT")
+    if memory_limit:
+        if not _MEMORY.match(str(memory_limit)):
+            raise ConfigError(f"memory limit {memory_limit!r} is not a size; use e.g. 2GB, 512MiB or 80%")
+        config["memory_limit"] = str(memory_limit).strip()
+    if threads:
+        if not 1 <= int(threads) <= _MAX_THREADS:
+            raise ConfigError(f"threads = {threads} is out of range; use 1 to {_MAX_THREADS}")
+        config["threads"] = int(threads)
+    config["temp_directory"] = str(temp_directory or spill_directory())
+    try:
+        return duckdb_backend_class()().connect(**config)
+    except Exception as exc:  # the engine refuses a setting: name it
+        raise ConfigError(f"the engine refused its settings ({first_line(exc)})") from None
+
+
+def _spark_session(spec: str, kind: str, *, timeout: float | None = None) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("engine: Spark needs pyspark; install mlstrat[spark] "
+                          "(pip install 'mlstrat[spark]')") from None
+    if kind == "connect":
+        return remote_session(spec, timeout)
+    # master, memory and the rest come from the user's Spark configuration (spark-submit,
+    # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
+    # Spark's console progress bars would interleave with mlstrat's own on stderr
+    return (SparkSession.builder.appName("mlstrat")
+            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+
+
+def _spark_backend(session: Any) -> Any:
+    backend = _SPARK_BACKENDS.get(id(session))
+    if backend is None or backend._session is not session:
+        import ibis
+
+        backend = ibis.pyspark.connect(session)
+        _SPARK_BACKENDS[id(session)] = backend
+    return backend
+
+
+def default_connection() -> Any:
+    """The process-wide backend used when a function is not given one (``MLSTRAT_ENGINE``)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = connect()
+    return _DEFAULT
+
+
+def use_engine(engine: str | None) -> Any:
+    """Make ``engine`` the process-wide default (the CLI's ``--engine``); ``None`` keeps it."""
+    global _DEFAULT
+    if engine is not None:
+        _DEFAULT = connect(engine)
+    return default_connection()
+
+
+def _backend(con: Any) -> Any:
+    """The Ibis backend behind ``con``: an Ibis backend, a SparkSession, an Engine or None."""
+    if con is None:
+        return default_connection()
+    if isinstance(con, Engine):
+        return con.backend
+    if type(con).__module__.startswith("pyspark.sql"):  # a SparkSession (classic or Connect)
+        return _spark_backend(con)
+    if isinstance(con, str):
+        return connect(con)
+    if not hasattr(con, "compile") or not hasattr(con, "name"):
+        raise ConfigError(f"con: expected an Ibis backend, a SparkSession or an engine name, "
+                          f"got a {type(con).__name__}")
+    return con
+
+
+def engine_of(con: Any = None) -> Engine:
+    """The :class:`Engine` for ``con`` (see :func:`connect`); the default one when ``None``."""
+    if isinstance(con, Engine):
+        return con
+    backend = _backend(con)
+    cls = _BY_BACKEND.get(backend.name)
+    if cls is None:
+        raise ConfigError(f"con: the Ibis {backend.name!r} backend is not supported; use DuckDB or Spark")
+    return cls(backend)
