@@ -13,7 +13,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._documents import bayes_proxy
-from mlstrat.display._numbers import format_figure, format_pct, is_rate_metric
+from mlstrat.display._numbers import format_figure, format_param, format_pct, is_rate_metric
 from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import Run
@@ -113,13 +113,9 @@ def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
     names = [p.get("name") for p in tune.get("space") or []]
     rate = tune.get("metric") == "dev_error"
     best = (tune.get("best") or {}).get("number")
-
-    def fmt(v: Any) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
     trials = sorted(tune["trials"], key=lambda t: (t.get("value") is None, t.get("value") or 0.0))
     rows = [{"number": t.get("number"), "round": t.get("round"), "best": t.get("number") == best,
-             "params": [fmt((t.get("params") or {}).get(n)) for n in names],
+             "params": [format_param((t.get("params") or {}).get(n)) for n in names],
              "value": "failed" if t.get("value") is None else (format_pct(t["value"]) if rate else f"{t['value']:.4f}"),
              "feasible": bool(t.get("feasible"))} for t in trials]
     effects = tune.get("effects") or {}
@@ -245,7 +241,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                   history: Any = None, error_summary: Any = None, tune: Any = None,
                   title: str = "mlstrat report", subtitle: str | None = None,
                   output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
-                  dev_rows: Callable[[Run], Any] | None = None) -> str:
+                  dev_rows: Callable[[Run], Any] | None = None, slices: Any = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -276,6 +272,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     dev_rows : callable, default=None
         ``dev_rows(run)``: a run's kept per-row dev results (``RunStore.dev_rows``); the history
         then pairs each step's dev change on the same rows (else it compares them unpaired).
+    slices : mapping or SliceReport, default=None
+        The slices where the model fails most (:func:`mlstrat.errors.find_slices`): the
+        "where it fails" section.
 
     Returns
     -------
@@ -290,6 +289,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     import jinja2
 
     from mlstrat.display._charts import PALETTE, staircase_svg
+    from mlstrat.report._slices import slices_section
 
     run_list = [_run(r) for r in runs or []]
     diagnosis = _doc(diagnosis, "diagnosis")
@@ -299,7 +299,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     tune = _doc(tune, "tune")
     if run_list and diagnosis is None and metrics is None:
         diagnosis, metrics = run_list[-1].diagnosis, run_list[-1].metrics
-    if not any([run_list, diagnosis, metrics, history, error_summary, tune]):
+    if not any([run_list, diagnosis, metrics, history, error_summary, tune, slices]):
         raise ConfigError("nothing to report: give a diagnosis, metrics, a training history, "
                           "an error-analysis summary or runs")
 
@@ -334,6 +334,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "metrics_rows": _metrics_rows(metrics),
         "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
+        "slices": slices_section(_doc(slices, "slices")),
         "history": _history(run_list, dev_rows),
         "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,
