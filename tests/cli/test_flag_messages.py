@@ -107,3 +107,17 @@ def test_split_aliases_on_the_command_line(tmp_path, preds, alias, name):
         res = runner.invoke(app, ["errors", "sample", str(preds), "--split", split, "-o", str(tmp_path / sheet)])
         assert res.exit_code == 0, res.output
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_split_aliases_in_the_by_breakdown(tmp_path):
+    preds = tmp_path / "p.csv"
+    preds.write_text("id,split,y_true,y_pred,source\n" + "".join(
+        f"r{i},{('train', 'dev')[i % 2]},a,{'ab'[i % 4 == 1]},{'xy'[i % 3 == 0]}\n" for i in range(80)))
+
+    def out(split):
+        res = runner.invoke(app, ["diagnose", str(preds), "--no-record", "--by", "source", "--split", split,
+                                  "--json"])
+        assert res.exit_code == 0, res.output
+        return json.JSONDecoder().raw_decode(res.stdout)[0]
+
+    assert out("validation") == out("dev")

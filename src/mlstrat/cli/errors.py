@@ -155,7 +155,8 @@ def slices(
     predictions: str = typer.Argument(
         ..., help="Predictions table (split, y_true, y_pred and metadata or feature columns)."
     ),
-    split: str = typer.Option("dev", "--split", help="The split to search."),
+    split: str = typer.Option("dev", "--split", callback=split_callback,
+                              help="The split to search (val, validation, train-dev... accepted)."),
     columns: str | None = typer.Option(
         None, "--columns",
         help="Columns to slice by, comma-separated (default: every column but id, split, "
