@@ -250,6 +250,20 @@ def _slice_report_text(r: Mapping[str, Any]) -> str:
             f"above average at FDR {r.get('fdr')}; top: {top}>")
 
 
+# -- data checks ----------------------------------------------------------------------------
+
+
+def _data_checks_html(c: Mapping[str, Any]) -> str:
+    rows = [(f["check"], f["column"] or "-", f["count"], f["message"], f["fix"]) for f in c.get("findings", [])]
+    found = _table(("check", "column", "count", "finding", "fix"), rows) if rows else _p("nothing found", "muted")
+    return _box(f"Data checks: {c.get('source')} ({c.get('rows', 0):,} rows)", found)
+
+
+def _data_checks_text(c: Mapping[str, Any]) -> str:
+    checks = sorted({f["check"] for f in c.get("findings", [])})
+    return f"<DataChecks {c.get('rows', 0):,} rows: {', '.join(checks) if checks else 'nothing found'}>"
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -260,6 +274,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "OperatingPoint": (_threshold_html, _threshold_text),
     "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
     "SliceReport": (_slice_report_html, _slice_report_text),
+    "DataChecks": (_data_checks_html, _data_checks_text),
 }
 
 
