@@ -15,6 +15,7 @@ from mlstrat.cli._common import (
     predictions_source,
     start_engine,
 )
+from mlstrat.cli._flags import split_callback
 
 
 @app.command("diagnose")
@@ -100,7 +101,8 @@ def diagnose_command(
         help="Instead of the diagnosis: the --metric of --split per slice of COL[,COL], with "
         "interval, share of mistakes (or loss) and ceiling.",
     ),
-    by_split: str = typer.Option("dev", "--split", help="With --by: the split to break down."),
+    by_split: str = typer.Option("dev", "--split", callback=split_callback,
+                                 help="With --by: the split to break down (val, validation... accepted)."),
     bins: str = typer.Option("10", "--bins", help="With --by: quantile bins of a numeric column."),
     top: str = typer.Option("20", "--top", help="With --by: slices listed; the rest pooled as (other)."),
     engine: str | None = engine_option(),

@@ -16,6 +16,7 @@ from mlstrat.cli._common import (
     predictions_source,
     start_engine,
 )
+from mlstrat.cli._flags import split_callback
 
 
 def _render(report: Any) -> list[Any]:
@@ -97,7 +98,8 @@ def metrics_command(
         ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
-        [], "--split", help="Only this split (repeatable); all present by default."
+        [], "--split", callback=split_callback,
+        help="Only this split (repeatable; val, validation, train-dev... accepted); all present by default."
     ),
     pos_label: str | None = typer.Option(
         None, "--pos-label", help="Report binary P/R/F1 for this class (macro otherwise)."

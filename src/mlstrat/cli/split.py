@@ -172,6 +172,8 @@ def _policy_line(policy: dict[str, Any], salt: str) -> str:
 
 
 def _check_lines(checks: dict[str, Any]) -> list[str]:
+    from mlstrat.splits._checks import share_text
+
     lines = []
     leak = checks["leakage"]
     if leak["found"]:
@@ -187,7 +189,7 @@ def _check_lines(checks: dict[str, Any]) -> list[str]:
     if purity:
         colour = "green" if purity["ok"] else "yellow"
         lines.append(f"[{colour}]dev/test purity ({_escape(repr(purity['target']))}):[/] "
-                     f"dev {purity['dev']:.1%}, test {purity['test']:.1%}")
+                     f"dev {share_text(purity['dev'])}, test {share_text(purity['test'])}")
     size = checks["dev_size"]
     if size["resolvable_difference"] is not None:
         colour = "green" if size["adequate"] else "yellow"
