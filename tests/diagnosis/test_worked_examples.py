@@ -200,7 +200,7 @@ def test_best_human_reference_is_bayes_proxy_unless_chosen():
 def test_mismatched_without_train_dev_warns():
     d = diagnose(errors="train=1%,dev=11%", human=["0%"], mismatched=True)
     assert "mismatched_without_train_dev" in [w.code for w in d.warnings]
-    assert "part of the variance may be data mismatch" in d.verdict
+    assert "undetermined between variance and data mismatch" in d.verdict
     d = diagnose(errors="train=1%,train_dev=2%,dev=11%", human=["0%"], mismatched=True)
     assert "mismatched_without_train_dev" not in [w.code for w in d.warnings]
 

@@ -11,6 +11,7 @@ from mlstrat.diagnosis._decompose import decompose, rank_problems
 from mlstrat.diagnosis._estimates import (
     _as_loss,
     _default_tolerance,
+    _dev_domain,
     _domains_differ,
     _estimates_from_figures,
     _estimates_from_predictions,
@@ -19,7 +20,12 @@ from mlstrat.diagnosis._estimates import (
 )
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._parse import _parser
-from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for, parse_model_family
+from mlstrat.diagnosis._recipe import (
+    MEASURE_HUMAN_LEVEL,
+    actions_for,
+    carve_train_dev,
+    parse_model_family,
+)
 from mlstrat.diagnosis._results import (
     Diagnosis,
     DiagnosisWarning,
@@ -145,7 +151,7 @@ def _diagnose(
     if human_labels is not None:
         refs.extend(_measured_human(human_labels, pred, spec, notes, con))
     return _decide(spec, estimates, refs, bayes=bayes, tolerance=tolerance, mismatched=mismatched,
-                   family=family, notes=notes, test_notes=test_notes)
+                   family=family, notes=notes, test_notes=test_notes, target=_dev_domain(pred))
 
 
 def _check_sources(predictions: Any, errors: Any, sizes: Any) -> None:
@@ -222,6 +228,7 @@ def _decide(
     family: str,
     notes: list[DiagnosisWarning],
     test_notes: list[DiagnosisWarning],
+    target: str | None = None,
 ) -> Diagnosis:
     """Components against the Bayes proxy, the problems ranked, the verdict and the actions.
 
@@ -231,16 +238,14 @@ def _decide(
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
         refs = [_as_loss(r) for r in refs]  # type: ignore[misc]
     proxy = _bayes_proxy(refs, bayes, spec, notes)
-    components = decompose(estimates, proxy, tolerance=tolerance)
+    components = decompose(estimates, proxy, tolerance=tolerance, mismatched=mismatched)
     problems, principal = rank_problems(components)
     notes.extend(_warnings(spec, estimates, proxy, components, mismatched, tolerance))
     notes.extend(test_notes)
     if spec.higher_is_better:
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
         proxy = _as_loss(proxy) if proxy is not None else None  # type: ignore[assignment]
-    actions = actions_for(problems, model_family=family)
-    if components["avoidable_bias"].status == "undetermined" and not problems:
-        actions = (MEASURE_HUMAN_LEVEL,)
+    actions = _actions(components, problems, family=family, target=target)
     return Diagnosis(
         metric=spec,
         errors=estimates,
@@ -254,13 +259,26 @@ def _decide(
             problems,
             estimates,
             tolerance,
-            confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
         actions=actions,
         model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
     )
+
+
+def _actions(components: Mapping[str, Any], problems: Sequence[str], *, family: str,
+             target: str | None) -> tuple[Any, ...]:
+    """The recipe for the problems; an undetermined variance (mismatched domains without a
+    train-dev split) puts "carve a train-dev split" first, since that settles what the gap is."""
+    actions = actions_for(problems, model_family=family)
+    if components["avoidable_bias"].status == "undetermined" and not problems:
+        actions = (MEASURE_HUMAN_LEVEL,)
+    if components["variance"].status == "undetermined":
+        lead = carve_train_dev(target)
+        actions = (lead,) + actions if problems else (lead,) + tuple(
+            a for a in actions if a.id == MEASURE_HUMAN_LEVEL.id)
+    return actions
 
 
 def _bayes_proxy(

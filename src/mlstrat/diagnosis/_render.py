@@ -58,14 +58,19 @@ def component_bar(diag: Diagnosis) -> Any:
     ladder.append(
         f"human {_fmt(diag, proxy.value) if proxy else '?'}", style=_COLORS["human"]
     )
+    reached = "human_level"
     for name in COMPONENTS:
         c = diag.components[name]
         if c.status == "undetermined":
+            if c.to == reached:  # variance and data mismatch both undetermined: one step to dev
+                continue
+            reached = c.to
             ladder.append(" ─?→ ", style=_COLORS[name])
             ladder.append(f"{SPLIT_DISPLAY[c.to]} {_fmt(diag, diag.errors[c.to].value)}")
             continue
         if c.value is None:
             continue
+        reached = c.to
         ladder.append(
             f" ─{_gap(diag, c.value, 1)}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
         )
@@ -179,8 +184,10 @@ def _components_table(diag: Diagnosis) -> Any:
         c = diag.components[name]
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
-        if c.value is None:
-            flag = "undetermined" if c.status == "undetermined" else "n/a"
+        if c.status == "undetermined":
+            flag = "undetermined"
+        elif c.value is None:
+            flag = "n/a"
         ci = "-" if c.ci_low is None else f"{_gap(diag, c.ci_low)} .. {_gap(diag, c.ci_high or 0)}"
         style = (
             "bold red"
