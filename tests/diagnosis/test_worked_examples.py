@@ -247,6 +247,7 @@ def test_to_dict_shape():
         "ci_high",
         "significant",
         "status",
+        "reason",
         "from",
         "to",
     }
