@@ -268,6 +268,7 @@ def test_to_dict_shape():
         "ci_high": None,
         "significant": False,
         "status": "missing",
+        "reason": None,
         "from": "train_dev",
         "to": "dev",
     }
