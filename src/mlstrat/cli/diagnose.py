@@ -103,6 +103,7 @@ def diagnose_command(
     from mlstrat.diagnosis import diagnose, parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    _require_rate_units(metric, errors=errors, human=human, tolerance=tolerance)
     if predictions is not None or human_labels is not None:
         start_engine(engine)
     if predictions is not None and errors is None and _has_tasks(predictions, metric):
@@ -152,6 +153,23 @@ def diagnose_command(
 
         err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
         raise typer.Exit(1)
+
+
+def _require_rate_units(metric: str, *, errors: str | None, human: list[str],
+                        tolerance: str | None) -> None:
+    """For a rate metric every figure carries its % sign (``--human 0.5`` could be 0.5% or
+    50%); metrics in a unit (RMSE, MAE, mean:, ratio:) take bare numbers in that unit."""
+    from mlstrat._numbers import require_percent
+    from mlstrat.metrics._spec import parse_metric
+
+    if not parse_metric(metric).is_rate:
+        return
+    if errors is not None:
+        require_percent(errors, name="--errors", assignments=True)
+    for item in human:
+        require_percent(item, name="--human")
+    if tolerance is not None:
+        require_percent(tolerance, name="--tolerance")
 
 
 def _columns(predictions: str | None, metric: str) -> object:
