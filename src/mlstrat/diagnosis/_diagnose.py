@@ -138,13 +138,18 @@ def _diagnose(
     test: bool,
     store: Any,
     con: Any,
+    measured_as: MetricSpec | None = None,
 ) -> Diagnosis:
+    """``measured_as``: how the figures are computed from the table when that differs from
+    ``spec``, the figure reported and decided on (a task-averaged error rate is measured as
+    ``ratio:wrong/labeled`` over examples, and read, parsed and decided as an error rate)."""
     _check_sources(predictions, errors, sizes)
     if isinstance(human, (str, float, int)):
         human = [human]
     refs = parse_human(human, parse=_parser(spec))
     notes: list[DiagnosisWarning] = []
-    pred, estimates, mismatched = _measure(predictions, errors, sizes, spec, mismatched, test, con)
+    pred, estimates, mismatched = _measure(predictions, errors, sizes, measured_as or spec,
+                                           mismatched, test, con)
     test_notes = _test_notes(predictions, pred, estimates, store=store, con=con)
     tolerance = (_default_tolerance(spec, estimates) if tolerance is None
                  else _parser(spec)(tolerance, name="--tolerance"))
