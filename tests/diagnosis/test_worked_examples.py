@@ -230,6 +230,7 @@ def test_to_dict_shape():
         "warnings",
         "tolerance",
         "model_family",
+        "dev_test_check",
     ]
     assert list(out["errors"]) == ["train", "train_dev", "dev", "test"]
     assert set(out["errors"]["train"]) == {"value", "ci_low", "ci_high", "n"}

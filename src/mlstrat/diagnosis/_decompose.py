@@ -30,7 +30,7 @@ from decimal import Decimal
 from mlstrat.diagnosis._results import COMPONENTS, Component, ErrorEstimate
 from mlstrat.metrics._intervals import mover_difference
 
-__all__ = ["COMPARABLE", "CONFOUNDED_REASON", "decompose", "is_significant", "rank_problems"]
+__all__ = ["COMPARABLE", "CONFOUNDED_REASON", "decompose", "dev_test_differ", "is_significant", "rank_problems"]
 
 #: A significant component at least this fraction of the principal one is also a problem.
 COMPARABLE = 0.5
@@ -116,6 +116,13 @@ def _confounded(variance: Component) -> dict[str, Component]:
     mismatch = Component("data_mismatch", None, None, None, None, "train_dev", "dev",
                          "undetermined", CONFOUNDED_REASON)
     return {"variance": kept, "data_mismatch": mismatch}
+
+
+def dev_test_differ(component: Component, reason: str) -> Component:
+    """Dev overfitting when dev and test come from different distributions: the test - dev gap
+    is a difference of distributions, not tuning on dev; undetermined, the gap kept."""
+    return Component("dev_overfitting", component.value, component.ci_low, component.ci_high,
+                     None, "dev", "test", "undetermined", f"dev and test differ: {reason}")
 
 
 def decompose(

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
-from mlstrat.diagnosis._decompose import decompose, rank_problems
+from mlstrat.diagnosis._decompose import decompose, dev_test_differ, rank_problems
+from mlstrat.diagnosis._devtest import DevTestCheck, dev_test_check
 from mlstrat.diagnosis._estimates import (
     _as_loss,
     _default_tolerance,
@@ -25,6 +26,7 @@ from mlstrat.diagnosis._recipe import (
     actions_for,
     carve_train_dev,
     parse_model_family,
+    rebuild_dev_test,
 )
 from mlstrat.diagnosis._results import (
     Diagnosis,
@@ -55,6 +57,7 @@ def diagnose(
     test: bool = False,
     store: Any = None,
     con: Any = None,
+    dev_test_auc: Any = None,
 ) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
 
@@ -103,6 +106,13 @@ def diagnose(
         by default); ``False`` when the caller counts the same look itself.
     con : ibis DuckDB backend, default=None
         Engine connection for ``predictions``.
+    dev_test_auc : Auc, default=None
+        A domain-classifier AUC of test rows against dev rows (``value``, ``ci_low``,
+        ``ci_high``; e.g. :func:`mlstrat.mismatch.domain_auc` on their features), computed by
+        the caller. With the label distributions of dev and test (compared whenever the test
+        split is), it decides whether dev and test differ: then the test - dev gap is not dev
+        overfitting (``dev_overfitting`` undetermined, action ``rebuild_dev_test``). The
+        result is in ``dev_test_check``.
 
     Returns
     -------
@@ -120,7 +130,8 @@ def diagnose(
     family = parse_model_family(model_family)
     return _diagnose(predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
                      human_labels=human_labels, spec=spec, tolerance=tolerance,
-                     mismatched=mismatched, family=family, test=test, store=store, con=con)
+                     mismatched=mismatched, family=family, test=test, store=store, con=con,
+                     dev_test_auc=dev_test_auc)
 
 
 def _diagnose(
@@ -139,6 +150,7 @@ def _diagnose(
     store: Any,
     con: Any,
     measured_as: MetricSpec | None = None,
+    dev_test_auc: Any = None,
 ) -> Diagnosis:
     """``measured_as``: how the figures are computed from the table when that differs from
     ``spec``, the figure reported and decided on (a task-averaged error rate is measured as
@@ -155,8 +167,12 @@ def _diagnose(
                  else _parser(spec)(tolerance, name="--tolerance"))
     if human_labels is not None:
         refs.extend(_measured_human(human_labels, pred, spec, notes, con))
+    check = (dev_test_check(pred, labels=spec.is_rate and measured_as is None, auc=dev_test_auc)
+             if "test" in estimates
+             else DevTestCheck(None, None, None, None))
     return _decide(spec, estimates, refs, bayes=bayes, tolerance=tolerance, mismatched=mismatched,
-                   family=family, notes=notes, test_notes=test_notes, target=_dev_domain(pred))
+                   family=family, notes=notes, test_notes=test_notes, target=_dev_domain(pred),
+                   check=check)
 
 
 def _check_sources(predictions: Any, errors: Any, sizes: Any) -> None:
@@ -234,6 +250,7 @@ def _decide(
     notes: list[DiagnosisWarning],
     test_notes: list[DiagnosisWarning],
     target: str | None = None,
+    check: DevTestCheck | None = None,
 ) -> Diagnosis:
     """Components against the Bayes proxy, the problems ranked, the verdict and the actions.
 
@@ -244,6 +261,9 @@ def _decide(
         refs = [_as_loss(r) for r in refs]  # type: ignore[misc]
     proxy = _bayes_proxy(refs, bayes, spec, notes)
     components = decompose(estimates, proxy, tolerance=tolerance, mismatched=mismatched)
+    if check is not None and check.differ and components["dev_overfitting"].value is not None:
+        components["dev_overfitting"] = dev_test_differ(components["dev_overfitting"],
+                                                        check.reason or "")
     problems, principal = rank_problems(components)
     notes.extend(_warnings(spec, estimates, proxy, components, mismatched, tolerance))
     notes.extend(test_notes)
@@ -269,6 +289,7 @@ def _decide(
         model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
+        dev_test_check=check,
     )
 
 
@@ -279,10 +300,14 @@ def _actions(components: Mapping[str, Any], problems: Sequence[str], *, family: 
     actions = actions_for(problems, model_family=family)
     if components["avoidable_bias"].status == "undetermined" and not problems:
         actions = (MEASURE_HUMAN_LEVEL,)
+    leads = []
     if components["variance"].status == "undetermined":
-        lead = carve_train_dev(target)
-        actions = (lead,) + actions if problems else (lead,) + tuple(
-            a for a in actions if a.id == MEASURE_HUMAN_LEVEL.id)
+        leads.append(carve_train_dev(target))
+    if components["dev_overfitting"].status == "undetermined":
+        leads.append(rebuild_dev_test(target))
+    if leads:
+        kept = actions if problems else tuple(a for a in actions if a.id == MEASURE_HUMAN_LEVEL.id)
+        actions = (*leads, *kept)
     return actions
 
 

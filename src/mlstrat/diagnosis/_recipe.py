@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from mlstrat.diagnosis._results import Action
 
 __all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "MEASURE_HUMAN_LEVEL",
-           "actions_for", "carve_train_dev", "parse_model_family"]
+           "actions_for", "carve_train_dev", "parse_model_family",
+           "rebuild_dev_test"]
 
 #: problem -> action ids, most direct first.
 RECIPE: dict[str, tuple[str, ...]] = {
@@ -106,6 +107,21 @@ def carve_train_dev(target: str | None = None, *, domain: str = "domain") -> Act
         "mismatch or both. A train-dev split (training distribution, not trained on) tells them "
         "apart; diagnose again with it.",
         ("variance", "data_mismatch"),
+    )
+
+
+def rebuild_dev_test(target: str | None = None, *, domain: str = "domain") -> Action:
+    """The action when dev and test differ: draw both again from the one target distribution."""
+    import shlex
+
+    target_text = shlex.quote(target) if target is not None else "TARGET"
+    command = f"mlstrat split MANIFEST --domain {shlex.quote(domain)} --target {target_text}"
+    return Action(
+        "rebuild_dev_test",
+        f"Rebuild dev and test from one distribution: {command}",
+        "Dev and test differ, so a model tuned on dev aims at the wrong target and the test - dev "
+        "gap says nothing about overfitting dev; draw both from the distribution you will deploy on.",
+        ("dev_overfitting",),
     )
 
 

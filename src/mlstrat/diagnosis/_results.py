@@ -146,6 +146,7 @@ class Diagnosis(NotebookRepr):
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
     model_family: str = "neural_network"  # how the actions are worded; their ids never change
+    dev_test_check: Any = None  # a DevTestCheck: whether dev and test share one distribution
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,4 +161,5 @@ class Diagnosis(NotebookRepr):
             "warnings": [w.to_dict() for w in self.warnings],
             "tolerance": self.tolerance,
             "model_family": self.model_family,
+            "dev_test_check": None if self.dev_test_check is None else self.dev_test_check.to_dict(),
         }

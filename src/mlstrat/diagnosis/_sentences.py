@@ -145,9 +145,20 @@ def _verdict(
     estimates: Mapping[str, ErrorEstimate],
     tolerance: float,
 ) -> str:
-    confounded = _confounded_sentence(spec, components)
-    sentence = _verdict_core(spec, components, problems, estimates, tolerance)
-    return sentence if not confounded else f"{sentence} {confounded}"
+    extra = [s for s in (_confounded_sentence(spec, components), _dev_test_sentence(spec, components))
+             if s]
+    return " ".join([_verdict_core(spec, components, problems, estimates, tolerance), *extra])
+
+
+def _dev_test_sentence(spec: MetricSpec, components: Mapping[str, Component]) -> str:
+    """Dev overfitting undetermined because dev and test differ: say so, and what to do."""
+    c = components["dev_overfitting"]
+    if c.status != "undetermined":
+        return ""
+    gap = "" if c.value is None else f" ({_pts(c.value, spec)})"
+    return (f"Dev and test differ: the test - dev gap{gap} is not dev overfitting; "
+            f"{(c.reason or '').removeprefix('dev and test differ: ')}. Rebuild dev and test from "
+            "one distribution (mlstrat split --target).")
 
 
 def _confounded_sentence(spec: MetricSpec, components: Mapping[str, Component]) -> str:
