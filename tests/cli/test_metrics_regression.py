@@ -15,7 +15,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from typer.testing import CliRunner
 
 from mlstrat.cli import app
-from mlstrat.metrics._values import is_regression_table
+from mlstrat.metrics._regression import is_regression_table
 
 
 def _frame(x, y, model, train_rows: int) -> pd.DataFrame:

@@ -195,7 +195,7 @@ def _is_regression(predictions: str, *, metric: str | None, regression: bool, en
         return not spec.is_rate
     if regression:
         return True
-    from mlstrat.metrics._values import is_regression_table
+    from mlstrat.metrics._regression import is_regression_table
     from mlstrat.tables import map_predictions, select_columns
 
     start_engine(engine)

@@ -16,7 +16,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError
 
 __all__ = ["CurvePoint", "LearningCurve", "learning_curve", "parse_curve_sizes", "model_family_of",
-           "resolve_sizes", "read_curve"]
+           "resolve_sizes"]
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,6 @@ class LearningCurve:
                 "points": [p.to_dict() for p in self.points],
                 "fit": None if self.fit is None else self.fit.to_dict(),
                 "reading": self.reading, "warnings": list(self.warnings)}
-
-
-def read_curve(doc: dict[str, Any]) -> LearningCurve:
-    """A :class:`LearningCurve` back from its ``to_dict()`` (the fit is re-derived)."""
-    points = tuple(CurvePoint(int(p["size"]),
-                              tuple(p["train"][k] for k in ("value", "ci_low", "ci_high")),  # type: ignore[arg-type]
-                              tuple(p["dev"][k] for k in ("value", "ci_low", "ci_high")))  # type: ignore[arg-type]
-                   for p in doc.get("points") or [])
-    return _assemble(doc.get("metric", "error"), points, doc.get("human_level"),
-                     doc.get("model_family", "other"))
 
 
 def parse_curve_sizes(text: str | Sequence[Any]) -> tuple[float, ...]:
@@ -121,7 +111,7 @@ def _figure(metric: str, y: Any, p: Any) -> tuple[float, float, float]:
     import numpy as np
 
     from mlstrat.metrics._intervals import wilson_interval
-    from mlstrat.metrics._values import regression_from_arrays
+    from mlstrat.metrics._regression import regression_from_arrays
 
     if metric == "error":
         wrong = int(np.sum(np.asarray(y) != np.asarray(p)))
