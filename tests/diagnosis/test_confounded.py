@@ -110,3 +110,13 @@ def test_cli_fail_on_variance_does_not_trip_on_an_undetermined_gap(tmp_path):
     assert out["components"]["variance"]["status"] == "undetermined"
     assert out["components"]["variance"]["reason"] == CONFOUNDED_REASON
     assert out["actions"][0]["id"] == "carve_train_dev"
+
+
+def test_report_sections_name_why_data_mismatch_is_undetermined():
+    from mlstrat.display._sections import components_section
+
+    d = diagnose(errors="train=1%,dev=11%", sizes="train=5000,dev=2000", human=["0.5%"],
+                 mismatched=True)
+    rows = {r["key"]: r for r in components_section(d.to_dict())}
+    assert rows["data_mismatch"]["value_text"] == "undetermined (no train-dev split)"
+    assert rows["variance"]["problem"] is False and rows["variance"]["significant"] is None
