@@ -80,3 +80,11 @@ def test_require_percent_rule():
     require_percent("abc", name="--human")  # not a number: the parser says so
     with pytest.raises(ConfigError, match=r"^--human: 1 has no unit; on the command line a rate carries a % sign: write 1%$"):
         require_percent("1", name="--human")
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_train_and_tune_refuse_a_bare_human_level_before_any_training(tmp_path, command):
+    config = tmp_path / "missing.toml"  # never read: the rate is checked first
+    result = _run(command, str(config), "--human", "expert=0.5")
+    assert result.exit_code == 2
+    assert "--human expert: 0.5 has no unit" in " ".join(result.output.split())

@@ -27,8 +27,11 @@ def tune_command(
     """Search the [tune.space] hyperparameters at random (log scales, never a grid), zoom on the
     best region, record every trial with its diagnosis, and choose the winner on dev under the
     satisficing constraints."""
+    from mlstrat._numbers import require_percent
     from mlstrat.tune import tune
 
+    for item in human:  # refused before any trial: a bare 0.5 could be 0.5% or 50%
+        require_percent(item, name="--human")
     result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
                   record=record, force=force)
     if json_:
