@@ -68,6 +68,11 @@ def split_command(
 
     if fail_on is not None and fail_on not in _FAIL_ON:
         raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
+    from mlstrat._numbers import require_percent
+
+    for rate, flag in ((resolve, "--resolve"), (expected_error, "--expected-error")):
+        if rate is not None:  # error rates: a bare 0.01 could be 1% or 0.01%
+            require_percent(rate, name=flag)
     out = out or default_output(manifest)
     check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
     if lock is not None:
