@@ -90,6 +90,6 @@ def curve_from_config(config: Any, *, sizes: str = "10%,25%,50%,100%", output: s
     points = []
     for k, manifest in zip(counts, _subset_manifests(config, counts, out, seed, con), strict=True):
         sub = dataclasses.replace(config, data=dataclasses.replace(config.data, manifest=str(manifest)))
-        result = train(sub, run_dir=out / f"size-{k}", progress=False, force=True, con=con)
+        result = train(sub, run_dir=out / f"size-{k}", progress=False, force=True, con=con, record=False)
         points.append(_point(k, result.metrics))
     return _assemble("error", tuple(points), human, "neural_network")

@@ -37,6 +37,8 @@ class TrainResult:
         ``stopped_early``, ``restored_best``.
     warnings : tuple of dict
         ``{"code", "message"}``: the test split sealed, or used (with the look count).
+    run_id : str or None
+        The id of the run recorded in the run store (``None``: not recorded).
     """
 
     run_dir: Path
@@ -49,6 +51,7 @@ class TrainResult:
     seconds: float = 0.0
     processes: int = 1  # DDP world size: processes that trained together
     warnings: tuple[dict[str, str], ...] = ()
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,

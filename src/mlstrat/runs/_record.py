@@ -18,7 +18,7 @@ from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 from mlstrat.sealing._fingerprint import fingerprint_test_set
 
-__all__ = ["record_predictions_run", "dev_rows_of_run", "keep_dev_rows"]
+__all__ = ["record_predictions_run", "record_training_run", "training_failure", "dev_rows_of_run", "keep_dev_rows"]
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
@@ -70,3 +70,65 @@ def keep_dev_rows(store: RunStore, run_id: str, predictions: Any, *, diagnosis: 
     if rows is not None:
         write_dev_rows(dev_rows_path(store, run_id), rows)
     return rows
+
+
+def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.PathLike | None = None,
+                        human: Any = (), note: str | None = None, test: bool = False) -> Run:
+    """Record a training run (``result``: what :func:`mlstrat.train` returned, ``config``: its
+    TrainConfig) with its metrics and diagnosis: multi-task runs per task and on the
+    task-averaged error. ``train`` counted the look at the test set (when ``test``); nothing
+    here counts it again.
+
+    A run whose cost became NaN or infinite is recorded as failed: no metrics or diagnosis
+    (the figures of diverged weights mean nothing), ``{"status": "failed", "failure": ...}`` as
+    its metrics document and the failure at the head of its note.
+    """
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    failure = training_failure(result.history)
+    if failure is not None:
+        return _record_failed_training(result, config, store=store, failure=failure, note=note)
+    predictions = result.run_dir / "predictions.parquet"
+    metrics = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
+        if result.tasks:
+            from mlstrat.diagnosis import diagnose_tasks
+
+            diagnosis = diagnose_tasks(str(predictions), human=list(human), test=test, store=False)
+        else:
+            from mlstrat.diagnosis import diagnose
+            from mlstrat.metrics import compute_metrics
+
+            diagnosis = diagnose(str(predictions), human=list(human), test=test, store=False)
+            metrics = compute_metrics(str(predictions), test=test, store=False)
+    return record_predictions_run("train", predictions, store=store, config=config.to_dict(), metrics=metrics,
+                                  diagnosis=diagnosis, artifacts=result.run_dir, note=note,
+                                  data=config.data.manifest, count_test=False)
+
+
+def training_failure(history: Mapping[str, Any] | None) -> str | None:
+    """The message of a training history that diverged (its cost became NaN or infinite), or
+    ``None`` for a run that completed."""
+    history = history or {}
+    if not history.get("diverged"):
+        return None
+    for warning in history.get("warnings") or []:
+        if warning.get("code") == "diverged":
+            return str(warning["message"])
+    return "diverged: lower the learning rate"
+
+
+def _record_failed_training(result: Any, config: Any, *, store: RunStore, failure: str,
+                            note: str | None) -> Run:
+    from mlstrat.tables import fingerprint
+
+    full_note = f"failed: {failure}" + (f" | {note}" if note else "")
+    run = store.record("train", config=config.to_dict(), data_fingerprint=fingerprint(config.data.manifest),
+                       metrics={"status": "failed", "failure": failure}, artifacts=result.run_dir,
+                       note=full_note, count_test=False)
+    run_recorded(run)
+    return run
