@@ -190,7 +190,7 @@ def test_split_to_an_output_with_a_backslash_and_a_newline(manifest, tmp_path):
 
 
 def test_a_failing_engine_write_leaves_no_temporary_file(tmp_path, monkeypatch):
-    from mlstrat.tables._engine import DuckDBEngine
+    from mlstrat.tables._duckdb_engine import DuckDBEngine
 
     def half_written(self, expr, path, fmt):
         Path(path).write_bytes(b"x" * 4096)

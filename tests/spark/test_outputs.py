@@ -39,7 +39,7 @@ def test_glob_characters_and_force_on_a_spark_output_folder(spark, tmp_path):
 
 
 def test_temporary_folders_of_failed_and_killed_spark_writes_are_removed(spark, tmp_path, monkeypatch):
-    from mlstrat.tables._engine import SparkEngine
+    from mlstrat.tables._spark_engine import SparkEngine
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
