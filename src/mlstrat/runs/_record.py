@@ -18,7 +18,7 @@ from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 from mlstrat.sealing._fingerprint import fingerprint_test_set
 
-__all__ = ["record_predictions_run", "record_training_run", "training_failure", "dev_rows_of_run", "keep_dev_rows"]
+__all__ = ["record_predictions_run", "record_diagnosis_run", "record_training_run", "training_failure", "dev_rows_of_run", "keep_dev_rows"]
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
@@ -132,3 +132,67 @@ def _record_failed_training(result: Any, config: Any, *, store: RunStore, failur
                        note=full_note, count_test=False)
     run_recorded(run)
     return run
+
+
+def record_diagnosis_run(predictions: str | os.PathLike, diagnosis: Any, *, options: Mapping[str, Any],
+                         store: RunStore | None = None, note: str | None = None) -> tuple[Run, bool]:
+    """Record a diagnosis of ``predictions`` made with ``options`` (the command's options, kept
+    as the run's config); ``(run, updated)``.
+
+    A diagnosis of the same file (same fingerprint) with the same options is the same run:
+    diagnosing it again updates that run (its diagnosis, its place as the latest run, the note
+    when one is given) instead of adding a copy. A changed file or other options make a new
+    run. The look at the test set was counted by the diagnosis; nothing here counts it again.
+    """
+    from mlstrat.sealing._schema import config_hash
+    from mlstrat.tables import fingerprint
+
+    store = RunStore() if store is None else store
+    config = {"diagnose": dict(options)}
+    data = fingerprint(predictions)
+    wanted = config_hash(to_plain(config))
+    same = [r for r in store.list(kind="diagnose") if r.data_fingerprint == data and r.config_hash == wanted]
+    if not same:
+        run = record_predictions_run("diagnose", predictions, store=store, config=to_plain(config),
+                                     diagnosis=diagnosis, note=note, count_test=False)
+        return run, False
+    run = _update_diagnosis(store, same[-1], predictions, diagnosis, note=note)
+    keep_dev_rows(store, run.id, predictions, diagnosis=diagnosis)
+    run_recorded(run)
+    return run, True
+
+
+def to_plain(value: Any) -> Any:
+    """JSON-safe options: paths and other objects as text (so that equal options hash equally)."""
+    import json
+
+    from mlstrat._json import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(value), default=str))
+
+
+def _update_diagnosis(store: RunStore, run: Run, predictions: Any, diagnosis: Any, *,
+                      note: str | None) -> Run:
+    """Replace a recorded diagnosis run's diagnosis (and note, when given); it becomes the
+    latest run."""
+    from mlstrat.runs._store import _document, _dump, _evaluates_test
+    from mlstrat.sealing._ledger import closing, now, rollback
+    from mlstrat.tables._outputs import reporting_full_disk
+
+    doc = _document(diagnosis, "diagnosis")
+    test_fingerprint = fingerprint_test_set(predictions)
+    evaluations = None
+    if test_fingerprint is not None and _evaluates_test(None, doc):
+        evaluations = store.test_evaluation_count(test_fingerprint)
+    with reporting_full_disk(store.path, fix="pass another --store"), closing(store._writer()) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
+            conn.execute("UPDATE runs SET diagnosis = ?, note = COALESCE(?, note), created_at = ?, seq = ?, "
+                         "test_fingerprint = ?, test_evaluations = ? WHERE id = ?",
+                         (_dump(doc), note, now(), seq, test_fingerprint, evaluations, run.id))
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+    return store.get(run.id)
