@@ -188,6 +188,8 @@ def _render_train(result: Any) -> None:
     h = result.history
     last = h["epochs"][-1]["epoch"] if h["epochs"] else 0
     notes = [f"{last} epoch(s)", f"best dev epoch {h['best_epoch']}"]
+    if h.get("diverged"):
+        notes.append(f"diverged at epoch {h['diverged']['epoch']}: the figures below are of NaN/inf weights")
     if h["stopped_early"]:
         notes.append("stopped early")
     if h["restored_best"]:
