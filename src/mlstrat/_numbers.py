@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "finite_or_none"]
+__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "finite_or_none",
+           "finite_number"]
 
 
 def _float(text: str, name: str) -> float:
@@ -140,3 +141,10 @@ def finite_or_none(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def finite_number(value: object) -> float | None:
+    """``float(value)`` when it is already a finite int or float (not a bool, not text), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None

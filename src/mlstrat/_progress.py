@@ -9,30 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
-__all__ = ["progress_enabled", "track", "Steps"]
-
-T = TypeVar("T")
+__all__ = ["progress_enabled", "Steps"]
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
     if progress is not None:
         return progress
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in {"1", "true", "yes"}
-
-
-def track(items: Iterable[T], description: str, *, total: int | None = None,
-          progress: bool | None = None) -> Iterator[T]:
-    """Iterate over ``items`` with a progress bar when enabled."""
-    if not progress_enabled(progress):
-        yield from items
-        return
-    from rich.progress import track as rich_track
-
-    yield from rich_track(items, description=description, total=total, transient=True,
-                          console=_console())
 
 
 class Steps:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from mlstrat.curves import fit_power_law, read_curve
+from mlstrat.curves import CurvePoint, fit_power_law
+from mlstrat.curves._curve import _assemble
 
 SIZES = [100, 200, 400, 800, 1600]
 
@@ -59,6 +60,17 @@ def _doc(points, *, mismatched=None, metric="error"):
 
     return {"metric": metric, "human_level": None, "mismatched": mismatched, "model_family": "other",
             "points": [{"size": m, **{k: est(v) for k, v in p.items()}} for m, p in zip(SIZES, points)]}
+
+
+def read_curve(doc):
+    """The curve of constructed points (as ``curve.json`` holds them), read and fitted afresh."""
+    def est(p, split):
+        e = p.get(split)
+        return None if e is None else (e["value"], e["ci_low"], e["ci_high"])
+
+    points = tuple(CurvePoint(p["size"], est(p, "train"), est(p, "dev"), est(p, "train_dev"))
+                   for p in doc["points"])
+    return _assemble(doc["metric"], points, doc["human_level"], "other", mismatched=doc["mismatched"])
 
 
 def test_no_reliable_trend_gives_no_forecast():

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mlstrat import ConfigError
 from mlstrat.cli import app
 from mlstrat.errors import sample_errors
-from mlstrat.errors._summary import loss_ceilings
+from mlstrat.errors._loss_ceilings import loss_ceilings
 from mlstrat.metrics import parse_metric
 
 

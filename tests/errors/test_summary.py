@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mlstrat import InputError, MlstratWarning
 from mlstrat.errors import compare_sheets, sample_errors, summarize_sheet
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 from mlstrat.errors._sheet import meta_path
 from mlstrat.errors._summary import summarize_marks
 from tests.errors._data import simple_predictions, write

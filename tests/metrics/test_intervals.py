@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest, norm
 
 from mlstrat.metrics import metrics_from_arrays, mover_difference, wilson_interval
-from mlstrat.metrics._compute import Counts, _f1_sd
+from mlstrat.metrics._from_counts import Counts, _f1_sd
 from mlstrat.metrics._intervals import Z95, needed_size
 
 

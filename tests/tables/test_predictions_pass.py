@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mlstrat._exceptions import InputError
 from mlstrat.metrics import compute_metrics
-from mlstrat.metrics._metrics import confusion_counts
+from mlstrat.metrics._classification import confusion_counts
 from mlstrat.tables import read_predictions
 
 
@@ -62,7 +62,7 @@ def test_counts_from_the_validation_pass_equal_their_own_pass(rows, weighted):
 
 def test_compute_metrics_on_a_file_makes_one_pass(tmp_path, monkeypatch):
     """The confusion counts of a file come from the validation pass: no second GROUP BY."""
-    from mlstrat.metrics import _metrics
+    from mlstrat.metrics import _classification as _metrics
 
     path = tmp_path / "p.parquet"
     _preds().to_parquet(path)

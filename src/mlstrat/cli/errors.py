@@ -181,7 +181,7 @@ def _loss_summary(sheet: Path, as_json: bool) -> None:
     """Ceilings of a loss sheet: each category's share of the split's total loss."""
     from rich.table import Table
 
-    from mlstrat.errors._summary import loss_ceilings
+    from mlstrat.errors._loss_ceilings import loss_ceilings
 
     result = loss_ceilings(sheet)
     if as_json:

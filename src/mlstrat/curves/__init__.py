@@ -11,7 +11,6 @@ from mlstrat.curves._curve import (
     learning_curve,
     model_family_of,
     parse_curve_sizes,
-    read_curve,
     resolve_sizes,
 )
 from mlstrat.curves._powerlaw import Doubling, PowerLawFit, fit_power_law
@@ -26,6 +25,5 @@ __all__ = [
     "learning_curve",
     "model_family_of",
     "parse_curve_sizes",
-    "read_curve",
     "resolve_sizes",
 ]

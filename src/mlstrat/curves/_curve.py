@@ -16,7 +16,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError, InputError
 
 __all__ = ["CurvePoint", "LearningCurve", "learning_curve", "parse_curve_sizes", "model_family_of",
-           "resolve_sizes", "read_curve"]
+           "resolve_sizes"]
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,6 @@ class LearningCurve:
                 "points": [p.to_dict() for p in self.points],
                 "fit": None if self.fit is None else self.fit.to_dict(),
                 "reading": self.reading, "warnings": list(self.warnings)}
-
-
-def read_curve(doc: dict[str, Any]) -> LearningCurve:
-    """A :class:`LearningCurve` back from its ``to_dict()`` (the fit is re-derived)."""
-    def est(p: dict[str, Any], split: str) -> tuple[float, float, float] | None:
-        e = p.get(split)
-        return None if e is None else (e["value"], e["ci_low"], e["ci_high"])
-
-    points = tuple(CurvePoint(int(p["size"]), est(p, "train"), est(p, "dev"), est(p, "train_dev"))  # type: ignore[arg-type]
-                   for p in doc.get("points") or [])
-    return _assemble(doc.get("metric", "error"), points, doc.get("human_level"),
-                     doc.get("model_family", "other"), mismatched=doc.get("mismatched"))
 
 
 def parse_curve_sizes(text: str | Sequence[Any]) -> tuple[float, ...]:
@@ -128,7 +116,7 @@ def _figure(metric: str, y: Any, p: Any) -> tuple[float, float, float]:
     import numpy as np
 
     from mlstrat.metrics._intervals import wilson_interval
-    from mlstrat.metrics._values import regression_from_arrays
+    from mlstrat.metrics._regression import regression_from_arrays
 
     if metric == "error":
         wrong = int(np.sum(np.asarray(y) != np.asarray(p)))

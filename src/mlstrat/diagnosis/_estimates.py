@@ -53,18 +53,18 @@ def _estimates_from_figures(
 
 
 def _estimates_from_values(pred: Any, spec: MetricSpec, test: bool) -> dict[str, ErrorEstimate]:
-    """Regression and per-example metrics: one engine aggregation of sums (metrics._values).
+    """Regression and per-example metrics: one engine aggregation of sums (metrics._regression).
 
     The sealed test split is left out unless ``test``.
     """
-    from mlstrat.metrics._values import compute_metric
+    from mlstrat.metrics._regression import compute_metric
 
     return {split: ErrorEstimate(e.value, e.ci_low, e.ci_high, e.n)
             for split, e in compute_metric(pred, spec).items() if test or split != "test"}
 
 
 def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str, ErrorEstimate]:
-    from mlstrat.metrics._metrics import compute_metrics
+    from mlstrat.metrics._classification import compute_metrics
 
     weight = "weight" if "weight" in pred.table.columns else None
     if metric == "weighted_error" and weight is None:

@@ -12,6 +12,7 @@ from mlstrat._lazy import lazy_names as _lazy_names
 __all__ = [
     "NotebookRepr",
     "format_figure",
+    "format_param",
     "format_pct",
     "format_pp",
     "format_rate",
@@ -25,6 +26,7 @@ _WHERE: dict[str, str] = {
     "html_repr": "._notebook",
     "text_repr": "._notebook",
     "format_figure": "._numbers",
+    "format_param": "._numbers",
     "format_pct": "._numbers",
     "format_pp": "._numbers",
     "format_rate": "._numbers",

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["format_rate", "format_pct", "format_pp", "format_figure", "is_rate_metric"]
+__all__ = ["format_rate", "format_pct", "format_pp", "format_figure", "format_param", "is_rate_metric"]
 
 
 def format_rate(value: float | None, digits: int = 2) -> str:
@@ -52,3 +52,8 @@ def format_figure(value: float | None, diagnosis: Mapping[str, Any] | None, *,
     if value is None:
         return "-"
     return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def format_param(value: object) -> str:
+    """A hyperparameter value: 3 significant digits for a float, any other value as text."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlstrat.display._numbers import format_rate
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 from mlstrat.errors._summary import ErrorSummary, _warning, summarize_sheet
 from mlstrat.metrics._intervals import mover_difference
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlstrat.errors._common import wilson_interval
+from mlstrat.errors._categories import wilson_interval
 
 __all__ = ["LabelIssue", "NoiseRate", "LabelIssues"]
 

@@ -73,7 +73,7 @@ def sample_losses(preds: Any, split: str, spec: MetricSpec, n: int, seed: int, *
     """The ``n`` rows of ``split`` with the largest loss (column ``loss``) and the split's stats.
 
     ``table``: the predictions with manifest columns joined back (default: ``preds.table``)."""
-    from mlstrat.metrics._values import _check_columns
+    from mlstrat.metrics._regression import _check_columns
 
     if spec.higher_is_better:
         raise ConfigError(

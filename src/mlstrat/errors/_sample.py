@@ -14,7 +14,7 @@ from typing import Any
 from mlstrat._clock import utc_now
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._labels import label_text
-from mlstrat.errors._common import parse_categories
+from mlstrat.errors._categories import parse_categories
 from mlstrat.errors._sheet import (
     _COMMENT,
     _SAMPLED_AS,

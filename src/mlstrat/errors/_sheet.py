@@ -21,7 +21,7 @@ from typing import Any
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.errors._common import TAGGED_MARKS, UNTAGGED_MARKS
+from mlstrat.errors._categories import TAGGED_MARKS, UNTAGGED_MARKS
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize, restore
 
 __all__ = [

@@ -26,10 +26,8 @@ from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat.display._numbers import format_rate
 from mlstrat.display._repr import NotebookRepr
-from mlstrat.errors._common import Z95, wilson_interval
-from mlstrat.errors._losses import figure_after
+from mlstrat.errors._categories import Z95, wilson_interval
 from mlstrat.errors._sheet import Sheet, read_sheet
-from mlstrat.metrics._spec import parse_metric
 
 __all__ = [
     "CategoryShare",
@@ -37,7 +35,6 @@ __all__ = [
     "ErrorSummary",
     "summarize_sheet",
     "summarize_marks",
-    "loss_ceilings",
 ]
 
 #: below this many examined errors the shares are rough
@@ -380,28 +377,3 @@ def summarize_sheet(sheet: str | os.PathLike, *, mislabeled: str = "mislabeled")
     if extra:
         summary = dataclasses.replace(summary, warnings=tuple(extra) + summary.warnings)
     return summary
-
-
-def loss_ceilings(sheet: Any) -> dict[str, Any]:
-    """Per category: the share of the split's total loss its tagged rows hold, and the figure
-    if they were all fixed (see :mod:`mlstrat.errors._losses`). ``sheet``: a path or a read
-    :class:`Sheet`."""
-    sh = sheet if isinstance(sheet, Sheet) else read_sheet(sheet)
-    meta = sh.meta
-    if "metric" not in meta or "total_loss" not in meta:
-        raise InputError(f"{sh.path}: not a loss sheet (sampled without --metric); "
-                         "use `mlstrat errors summarize` for misclassified rows")
-    spec = parse_metric(meta["metric"]["name"])
-    total, value = float(meta["total_loss"]), float(meta["split_value"])
-    losses = [float(r.get("loss") or 0.0) for r in sh.rows]
-    rows = []
-    for cat in sh.categories:
-        held = sum(loss for loss, marks in zip(losses, sh.marks, strict=True) if cat in marks)
-        share = held / total if total > 0 else 0.0
-        rows.append({"category": cat, "rows": sum(cat in m for m in sh.marks), "loss": held,
-                     "share_of_total_loss": share, "figure_if_fixed": figure_after(spec, value, share)})
-    rows.sort(key=lambda r: -r["share_of_total_loss"])
-    return {"metric": meta["metric"], "split": meta.get("split"), "split_value": value,
-            "total_loss": total, "examined": len(losses),
-            "examined_share_of_total_loss": sum(losses) / total if total > 0 else 0.0,
-            "categories": rows}

@@ -36,13 +36,13 @@ __all__ = [
 ]
 
 _WHERE: dict[str, str] = {
-    "Counts": "._compute",
-    "MetricsReport": "._compute",
-    "SplitMetrics": "._compute",
-    "metrics_from_counts": "._compute",
-    "compute_metrics": "._metrics",
-    "confusion_counts": "._metrics",
-    "metrics_from_arrays": "._metrics",
+    "Counts": "._from_counts",
+    "MetricsReport": "._from_counts",
+    "SplitMetrics": "._from_counts",
+    "metrics_from_counts": "._from_counts",
+    "compute_metrics": "._classification",
+    "confusion_counts": "._classification",
+    "metrics_from_arrays": "._classification",
     "Candidate": "._select",
     "Constraint": "._select",
     "Selection": "._select",
@@ -53,12 +53,12 @@ _WHERE: dict[str, str] = {
     "wilson_interval": "._intervals",
     "MetricSpec": "._spec",
     "parse_metric": "._spec",
-    "Estimate": "._values",
-    "RegressionReport": "._values",
-    "RegressionSplit": "._values",
-    "compute_metric": "._values",
-    "compute_regression_metrics": "._values",
-    "regression_from_arrays": "._values",
+    "Estimate": "._regression",
+    "RegressionReport": "._regression",
+    "RegressionSplit": "._regression",
+    "compute_metric": "._regression",
+    "compute_regression_metrics": "._regression",
+    "regression_from_arrays": "._regression",
 }
 
 

@@ -5,7 +5,7 @@
   (Zou & Donner 2008), which with Wilson intervals on both sides is exactly Newcombe's (1998)
   hybrid score interval, "method 10";
 - a smooth function of counts (F1, weighted error): delta method, a normal interval clipped
-  to [0, 1] (see :mod:`mlstrat.metrics._compute`);
+  to [0, 1] (see :mod:`mlstrat.metrics._from_counts`);
 - a mean of per-example values (MAE, a mean log loss, a mean IoU): the CLT interval
   ``mean +- z s / sqrt(n)`` with the sample standard deviation ``s``;
 - RMSE: the CLT interval of the mean squared error, square-rooted at both ends (a monotone

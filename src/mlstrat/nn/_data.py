@@ -17,7 +17,8 @@ from mlstrat._exceptions import InputError
 from mlstrat.nn._config import DataConfig
 
 __all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer",
-           "passthrough_columns", "check_weight_column", "weight_values", "WeightCheck"]
+           "passthrough_columns", "check_weight_column", "weight_values", "WeightCheck",
+           "open_manifest"]
 
 #: columns the predictions table writes itself: a manifest column of that name is not copied
 _OUTPUT_NAMES = ("id", "split", "y_true", "y_pred", "task", "weight")
@@ -176,18 +177,26 @@ class WeightCheck:
             raise InputError(f"{where} is 0 on every train row; at least one train row needs a positive weight")
 
 
-def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
-                 classes: list[Any] | None = None) -> Dataset:
-    """Read the manifest and check it: split column, features, labels."""
+def open_manifest(manifest: Any, data: DataConfig, *, con: Any = None) -> tuple[str, Any]:
+    """``(name for messages, table)`` of a training manifest that has a split and an id column."""
     from mlstrat.tables import describe_source, read_table, require_columns
 
     source = describe_source(manifest)
     table = read_table(manifest, con=con)
-    columns = list(table.columns)
-    if "split" not in columns:
+    if "split" not in table.columns:
         raise InputError(f"{source}: no 'split' column; training needs to know which rows are "
                          f"{', '.join(SPLITS)}. Run `mlstrat split {source} -o split.parquet` first")
     require_columns(table, [data.id], source=source, role="id column")
+    return source, table
+
+
+def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
+                 classes: list[Any] | None = None) -> Dataset:
+    """Read the manifest and check it: split column, features, labels."""
+    from mlstrat.tables import require_columns
+
+    source, table = open_manifest(manifest, data, con=con)
+    columns = list(table.columns)
     names = select_features(columns, data, source=source)
     targets = list(tasks) if tasks else [data.label]
     require_columns(table, targets, source=source, role="task column" if tasks else "label column")

@@ -31,7 +31,7 @@ import torch
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["Dist", "StreamShards", "distributed", "launch", "launched_by_torchrun", "env_rank"]
+__all__ = ["Dist", "StreamShards", "distributed", "launch", "launched_by_torchrun"]
 
 # a rank that stops answering (a crashed peer the launcher has not yet reaped) fails after this
 _TIMEOUT = datetime.timedelta(minutes=10)
@@ -41,11 +41,6 @@ _ELASTIC_LOGGERS = ("torch.distributed.elastic", "torch.distributed.run", "torch
 def launched_by_torchrun() -> bool:
     """Whether this process is a worker that a launcher (torchrun, TorchDistributor) started."""
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
-
-
-def env_rank() -> int:
-    """This process's global rank as the launcher set it (0 outside any launcher)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HealthMonitor", "divergence_warning", "gradient_warnings", "named_layers", "layer_gradient_norms", "SAMPLES", "RATIO"]
+__all__ = ["HealthMonitor", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
 
 SAMPLES = 16  # measured steps per epoch
 RATIO = 100.0  # two orders of magnitude
@@ -51,11 +51,6 @@ def named_layers(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-def layer_gradient_norms(model: nn.Module) -> dict[str, float]:
-    """||dJ/dW||_2 per layer from the gradients left by the last backward pass (0 when frozen)."""
-    return {name: float(w.grad.norm()) if w.grad is not None else 0.0 for name, w in named_layers(model)}
-
-
 class HealthMonitor:
     """Measures gradient, weight and update norms on about :data:`SAMPLES` steps per epoch.
 
@@ -71,9 +66,6 @@ class HealthMonitor:
         self._reset()
 
     def _reset(self) -> None:
-        self._grad_sum = [0.0] * len(self.layers)
-        self._ratio_sum = [0.0] * len(self.layers)
-        self._count = 0
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def before_step(self) -> None:

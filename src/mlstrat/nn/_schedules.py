@@ -11,28 +11,11 @@ epoch, so epoch e (0-based) runs at
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-__all__ = ["make_scheduler", "decayed_lr"]
-
-
-def decayed_lr(optim: Any, epoch: int) -> float:
-    """The learning rate of 0-based ``epoch``, computed from the formulas above (no torch): what
-    the scheduler must reproduce."""
-    lr, kind = optim.lr, optim.lr_decay
-    if kind == "inverse":
-        return lr / (1.0 + optim.decay_rate * epoch)
-    if kind == "exponential":
-        return lr * optim.decay_gamma ** epoch
-    if kind == "step":
-        return lr * optim.decay_gamma ** (epoch // optim.decay_step)
-    if kind == "cosine":
-        span = max(optim.epochs - 1, 1)
-        return optim.lr_min + (optim.lr - optim.lr_min) * (1.0 + math.cos(math.pi * min(epoch, span) / span)) / 2.0
-    return lr
+__all__ = ["make_scheduler"]
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, optim: Any) -> Any:

@@ -29,6 +29,7 @@ from mlstrat.nn._data import (
     Normalizer,
     WeightCheck,
     check_weight_column,
+    open_manifest,
     passthrough_columns,
     raise_nan_features,
     select_features,
@@ -151,16 +152,11 @@ class StreamSource:
 
     @classmethod
     def open(cls, manifest: str, data: DataConfig, *, con: Any = None) -> StreamSource:
-        from mlstrat.tables import default_connection, describe_source, read_table, require_columns
+        from mlstrat.tables import default_connection, require_columns
 
         con = con or default_connection()
-        source = describe_source(manifest)
-        table = read_table(manifest, con=con)
+        source, table = open_manifest(manifest, data, con=con)
         columns = list(table.columns)
-        if "split" not in columns:
-            raise InputError(f"{source}: no 'split' column; training needs to know which rows are "
-                             f"{', '.join(SPLITS)}. Run `mlstrat split {source} -o split.parquet` first")
-        require_columns(table, [data.id], source=source, role="id column")
         require_columns(table, [data.label], source=source, role="label column")
         if data.image_col is not None:
             require_columns(table, [data.image_col], source=source, role="image path column (image_col)")

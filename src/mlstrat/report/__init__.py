@@ -2,6 +2,6 @@
 analysis, recommended actions and run history in one offline page (Jinja2 + matplotlib SVG)."""
 
 from mlstrat.report._render import render_report
-from mlstrat.report._sources import ReportInputs, report_inputs
+from mlstrat.report._inputs import ReportInputs, report_inputs
 
 __all__ = ["ReportInputs", "render_report", "report_inputs"]

@@ -13,7 +13,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._documents import bayes_proxy
-from mlstrat.display._numbers import format_figure, format_pct, is_rate_metric
+from mlstrat.display._numbers import format_figure, format_param, format_pct, is_rate_metric
 from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import Run
@@ -113,13 +113,9 @@ def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
     names = [p.get("name") for p in tune.get("space") or []]
     rate = tune.get("metric") == "dev_error"
     best = (tune.get("best") or {}).get("number")
-
-    def fmt(v: Any) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
     trials = sorted(tune["trials"], key=lambda t: (t.get("value") is None, t.get("value") or 0.0))
     rows = [{"number": t.get("number"), "round": t.get("round"), "best": t.get("number") == best,
-             "params": [fmt((t.get("params") or {}).get(n)) for n in names],
+             "params": [format_param((t.get("params") or {}).get(n)) for n in names],
              "value": "failed" if t.get("value") is None else (format_pct(t["value"]) if rate else f"{t['value']:.4f}"),
              "feasible": bool(t.get("feasible"))} for t in trials]
     effects = tune.get("effects") or {}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlstrat._numbers import finite_number
 from mlstrat.runs._compare import _check_one_task, _dev_difference, flatten_config
 from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
@@ -19,12 +19,6 @@ _SPLIT_NUMBERS = ("error", "accuracy", "precision", "recall", "f1")
 _ESTIMATES = ("mae", "rmse", "r2")
 # choosing among models by their test error is test-set overfitting: test columns are left out
 _SELECTABLE_SPLITS = ("train", "train_dev", "dev")
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def metric_column(name: str) -> str:
@@ -47,7 +41,7 @@ def _diagnosed_columns(run: Run) -> dict[str, float]:
     own = metric_column(str(spec.get("name"))) if spec.get("unit") == "value" else None
     out: dict[str, float] = {}
     for split, err in run.errors().items():
-        if split in _SELECTABLE_SPLITS and (v := _number(err.get("value"))) is not None:
+        if split in _SELECTABLE_SPLITS and (v := finite_number(err.get("value"))) is not None:
             if not higher:
                 out[f"{split}_error"] = v
             if own is not None:
@@ -66,7 +60,7 @@ def _metric_columns(run: Run) -> dict[str, float]:
             value = numbers.get(name)
             if isinstance(value, dict):
                 value = value.get("value")
-            if (v := _number(value)) is not None:
+            if (v := finite_number(value)) is not None:
                 out[f"{split}_{name}"] = v
     return out
 
@@ -81,10 +75,10 @@ def runs_as_candidates(runs: Sequence[Run]) -> list[dict[str, Any]]:
         for key, v in _metric_columns(run).items():
             row.setdefault(key, v)
         for name, comp in run.components().items():
-            if (v := _number(comp.get("value"))) is not None:
+            if (v := finite_number(comp.get("value"))) is not None:
                 row[name] = v
         for key, value in flatten_config(run.config).items():
-            if (v := _number(value)) is not None:
+            if (v := finite_number(value)) is not None:
                 row.setdefault(key, v)
         rows.append(row)
     return rows

@@ -100,7 +100,7 @@ def _fingerprint(ids: Any, labels: Any) -> str:
 
 
 def _label_text(column: Any) -> Any:
-    """A label column as the text :func:`~mlstrat.metrics._compute.label_text` gives each value
+    """A label column as the text :func:`~mlstrat._labels.label_text` gives each value
     (``3.0`` -> ``"3"``), vectorized for the usual types."""
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -22,6 +22,7 @@ __all__ = [
     "fingerprint_test_set",
     "resolve_store",
     "sealed_warning",
+    "look_notes",
 ]
 
 # public name -> the module of this package that defines it
@@ -37,6 +38,7 @@ _WHERE: dict[str, str] = {
     "count_test_look": "._looks",
     "resolve_store": "._looks",
     "sealed_warning": "._looks",
+    "look_notes": "._looks",
     "SCHEMA_VERSION": "._schema",
 }
 

@@ -30,6 +30,7 @@ DEFAULT_TEST_REUSE_THRESHOLD = 5
 #: Environment variable that overrides the threshold (the CLI has no flag for it).
 THRESHOLD_ENV = "MLSTRAT_TEST_REUSE_THRESHOLD"
 
+
 class ReusedTestSetWarning(MlstratWarning):
     """The same test set was evaluated more often than the threshold: decisions overfit it."""
 

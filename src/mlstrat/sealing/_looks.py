@@ -17,7 +17,7 @@ from typing import Any
 from mlstrat.sealing._fingerprint import fingerprint_test_set
 from mlstrat.sealing._ledger import LookLedger, ReusedTestSetWarning
 
-__all__ = ["TestLook", "count_test_look", "sealed_warning", "resolve_store"]
+__all__ = ["TestLook", "count_test_look", "sealed_warning", "resolve_store", "look_notes"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,14 @@ def count_test_look(predictions: Any, *, store: Any = None, con: Any = None) -> 
     for w in caught:  # re-issued from here so that callers see it at their own call
         warnings.warn(w.message, w.category, stacklevel=3)
     return TestLook(fingerprint, count, runs.test_reuse_threshold)
+
+
+def look_notes(predictions: Any, *, used: bool, sealed_rows: int, store: Any = None,
+               con: Any = None) -> list[dict[str, str]]:
+    """The warnings of one computation over a predictions table: when its test figures were
+    computed (``used``), one counted look and what it says; else, when ``sealed_rows`` test
+    rows were left out, the note that the test split is sealed."""
+    if used:
+        look = count_test_look(predictions, store=store, con=con)
+        return look.warnings() if look is not None else []
+    return [sealed_warning(sealed_rows)] if sealed_rows else []

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError
-from mlstrat.errors._common import parse_categories
+from mlstrat.errors._categories import parse_categories
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize
 from mlstrat.errors._sheet import REVIEWED, read_sheet
 from mlstrat.errors._summary import ErrorSummary, summarize_marks

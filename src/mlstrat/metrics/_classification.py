@@ -10,7 +10,7 @@ import numpy as np
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
-from mlstrat.metrics._compute import (
+from mlstrat.metrics._from_counts import (
     Counts,
     MetricsReport,
     SplitMetrics,
@@ -206,28 +206,21 @@ def _test_notes(
 ) -> list[dict[str, str]]:
     """Count the look when test figures were computed; say so when a test split was sealed
     (``test`` also true when the splits were named: then leaving test out was the request)."""
-    if "test" in splits:
-        from mlstrat.sealing._looks import count_test_look
-        from mlstrat.tables import Predictions
+    from mlstrat.sealing._looks import look_notes
+    from mlstrat.tables import Predictions
 
-        look = count_test_look(
-            pred.table if isinstance(predictions, Predictions) else predictions,
-            store=store,
-            con=con,
-        )
-        return look.warnings() if look is not None else []
-    if not test and pred.sizes.get("test"):
-        from mlstrat.sealing._looks import sealed_warning
+    return look_notes(pred.table if isinstance(predictions, Predictions) else predictions,
+                      used="test" in splits, sealed_rows=0 if test else pred.sizes.get("test", 0),
+                      store=store, con=con)
 
-        return [sealed_warning(pred.sizes["test"])]
-    return []
+
 def check_pos_label(pos_label: Any, labels: Sequence[Any], *, source: str) -> None:
     """Refuse a positive class that is no label at all (it would give silent zeros).
 
     A label present in some splits but absent from one keeps the zero-division policy there.
     """
     from mlstrat._labels import label_text
-    from mlstrat.metrics._compute import _find_label
+    from mlstrat.metrics._from_counts import _find_label
 
     if pos_label is None or _find_label(labels, pos_label) is not None:
         return

@@ -1,4 +1,4 @@
-"""Small helpers shared by the sheet, the summary, label issues and the UI."""
+"""Category names and the marks that tag a sheet row with one, and the interval of a category's share."""
 
 from __future__ import annotations
 

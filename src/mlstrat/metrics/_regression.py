@@ -230,7 +230,7 @@ def compute_metric(predictions: Any, metric: str | MetricSpec, *,
     >>> est["dev"].value
     0.5
     """
-    from mlstrat.metrics._metrics import resolve_splits
+    from mlstrat.metrics._classification import resolve_splits
 
     spec = metric if isinstance(metric, MetricSpec) else _parse(metric)
     pred = _open(predictions, con, labels=spec.kind not in ("mean", "ratio"), columns=metric_columns(spec))
@@ -280,7 +280,7 @@ def compute_regression_metrics(predictions: Any, *, split: str | Sequence[str] |
     >>> r["dev"].rmse.value, r["dev"].r2.value
     (1.0, 0.2)
     """
-    from mlstrat.metrics._metrics import _test_notes, resolve_splits
+    from mlstrat.metrics._classification import _test_notes, resolve_splits
 
     pred = _open(predictions, con)
     splits = resolve_splits(split, pred.sizes, pred.source, test=test)
