@@ -76,6 +76,7 @@ def test_train_from_python_records_the_run_like_the_cli(tmp_path, digits_path):
                            human=["expert=0.5%"], note="from python")
     (run,) = RunStore(store).list()
     assert (run.id, run.kind, run.note) == (result.run_id, "train", "from python")
+    assert result.to_dict()["run_id"] == run.id
     assert run.artifacts == str((tmp_path / "run").absolute())
     assert run.config["optim"]["lr"] == 0.01
     # the recorded dev error is the one train() measured
@@ -101,6 +102,7 @@ def test_the_cli_stops_with_one_line_exit_1_and_runs_list_says_failed(tmp_path):
                                  "--store", str(store)])
     assert result.exit_code == 1, result.output
     assert "Training failed: diverged: lower the learning rate (try [optim] lr = 0.5)" in result.output
+    assert "diverged at epoch" in result.output  # the summary does not pass the figures off as a result
     assert "Traceback" not in result.output
     listed = runner.invoke(app, ["runs", "list", "--store", str(store), "--json"])
     (run,) = json.loads(listed.output)["runs"]

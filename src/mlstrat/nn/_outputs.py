@@ -57,7 +57,7 @@ class TrainResult:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
                 "seconds": round(self.seconds, 3), "processes": self.processes, "classes": self.classes,
                 "tasks": self.tasks, "metrics": self.metrics, "history": self.history,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "run_id": self.run_id}
 
 
 def predict_outputs(model: Network, X: np.ndarray, normalizer: Normalizer, *, multitask: bool,
