@@ -2,8 +2,8 @@
 and is recorded as failed; ``mlstrat.train`` from Python records its run like the CLI."""
 
 import json
-import re
 import math
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -103,7 +103,9 @@ def test_the_cli_stops_with_one_line_exit_1_and_runs_list_says_failed(tmp_path):
                                  "--store", str(store)])
     assert result.exit_code == 1, result.output
     assert "Training failed: diverged: lower the learning rate (try [optim] lr = 0.5)" in result.output
-    assert re.search(r"diverged at epoch \d+: the figures below are of NaN/inf weights", " ".join(result.output.split()))  # the summary does not pass the figures off as a result
+    # the summary does not pass the figures off as a result
+    summary = " ".join(result.output.split())
+    assert re.search(r"diverged at epoch \d+: the figures below are of NaN/inf weights", summary)
     assert "Traceback" not in result.output
     listed = runner.invoke(app, ["runs", "list", "--store", str(store), "--json"])
     (run,) = json.loads(listed.output)["runs"]
