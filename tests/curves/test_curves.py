@@ -70,7 +70,7 @@ def test_variance_curve_reads_as_variance():
                            X_dev=X[3000:], y_dev=y[3000:], sizes=[100, 300, 1000, 3000])
     assert curve.metric == "error" and curve.model_family == "gradient_boosting"
     assert curve.points[0].train[0] == 0.0  # a full tree memorizes its subset
-    assert curve.reading.startswith("Variance: the train-dev gap closes")
+    assert curve.reading.startswith("Variance: the gap from train to dev closes")
     assert "doubling to 6,000 examples" in curve.reading
 
 

@@ -1,4 +1,4 @@
-"""`mlstrat curve`: train on nested subsets of train and plot train and dev error against size."""
+"""`mlstrat curve`: train on nested subsets of train and plot train, train-dev and dev error against size."""
 
 from __future__ import annotations
 
@@ -19,16 +19,21 @@ def _render(curve: Any) -> list[Any]:
     def fig(v: float) -> str:
         return f"{100 * v:.2f}%" if rate else f"{v:.4g}"
 
+    with_train_dev = all(p.train_dev is not None for p in curve.points)
     table = Table(title=f"Learning curve ({curve.metric}, 95% CI)", title_justify="left")
-    for col in ("train examples", "train", "dev", "dev 95% CI"):
+    columns = ["train examples", "train", *(["train-dev"] if with_train_dev else []), "dev", "dev 95% CI"]
+    for col in columns:
         table.add_column(col, justify="right")
     for p in curve.points:
-        table.add_row(f"{p.size:,}", fig(p.train[0]), fig(p.dev[0]), f"{fig(p.dev[1])} .. {fig(p.dev[2])}")
+        middle = [fig(p.train_dev[0])] if with_train_dev else []
+        table.add_row(f"{p.size:,}", fig(p.train[0]), *middle, fig(p.dev[0]),
+                      f"{fig(p.dev[1])} .. {fig(p.dev[2])}")
     out: list[Any] = [table]
     if curve.fit is not None:
         lo, hi = curve.fit.exponent_ci
+        trend = "" if curve.fit.reliable else "; the interval includes 0: no reliable trend"
         out.append(Text(f"power law: dev = floor + b·m^-c, c = {curve.fit.exponent:.3f} "
-                        f"(95% CI {lo:.3f} .. {hi:.3f}, {curve.fit.points} sizes)"))
+                        f"(95% CI {lo:.3f} .. {hi:.3f}, {curve.fit.points} sizes{trend})"))
     out.append(Text(curve.reading, style="bold"))
     out += [Text(f"warning: {w}", style="yellow") for w in curve.warnings]
     return out

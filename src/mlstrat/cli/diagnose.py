@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,6 +21,7 @@ from mlstrat.cli._flags import split_callback
 
 @app.command("diagnose")
 def diagnose_command(
+    ctx: typer.Context,
     predictions: str | None = typer.Argument(
         None, help="Predictions table (split, y_true, y_pred, ...): a file, directory or URI."
     ),
@@ -130,7 +132,8 @@ def diagnose_command(
     if predictions is not None and errors is None and _has_tasks(predictions, metric):
         _diagnose_tasks(predictions, human=human, bayes=bayes, tolerance=tolerance,
                         mismatched=mismatched, model_family=model_family, fail=fail,
-                        json_out=json_out, store=store, note=note, record=record, test=test)
+                        json_out=json_out, store=store, note=note, record=record, test=test,
+                        options=_identity(ctx))
         return
     with warnings.catch_warnings():
         if predictions is not None:  # only a table's test split is counted (bare figures: no store)
@@ -157,7 +160,7 @@ def diagnose_command(
         )
     _print_reuse(result, quiet=json_out)
     if record and predictions is not None:
-        _record(predictions, result, store=store, note=note, quiet=json_out)
+        _record(predictions, result, store=store, note=note, quiet=json_out, options=_identity(ctx))
     if json_out:
         from mlstrat.cli._common import echo_json
 
@@ -249,7 +252,7 @@ def _has_tasks(predictions: str, metric: str) -> bool:
 def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, tolerance: str | None,
                     mismatched: bool | None, model_family: str | None, fail: tuple[str, ...],
                     json_out: bool, store: Path | None, note: str | None, record: bool,
-                    test: bool) -> None:
+                    test: bool, options: dict[str, Any]) -> None:
     """Per task and on the task-averaged error (multi-task runs); with ``test``, one look at the
     test set is counted for the whole command."""
     from mlstrat.diagnosis import diagnose_tasks
@@ -260,7 +263,7 @@ def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, to
     if test:
         count_test_look(str(predictions), store=store)
     if record:
-        _record(predictions, result, store=store, note=note, quiet=json_out)
+        _record(predictions, result, store=store, note=note, quiet=json_out, options=options)
     if json_out:
         from mlstrat.cli._common import echo_json
 
@@ -312,18 +315,31 @@ def _print_reuse(result: object, *, quiet: bool) -> None:
 
 
 def _record(predictions: str, result: object, *, store: Path | None, note: str | None,
-            quiet: bool) -> None:
+            quiet: bool, options: dict[str, Any]) -> None:
     """Record the diagnosis as a run.
 
     The run keeps the diagnosis (its per-split errors are what `runs` shows); metrics are not
     recomputed here, which would cost two more passes over a large file. A look at the test
     set was counted by the diagnosis itself, so recording does not count it again.
-    """
-    from mlstrat.runs import RunStore, record_predictions_run
 
-    run = record_predictions_run("diagnose", predictions, store=RunStore(store),
-                                 diagnosis=result, note=note, count_test=False)
+    The same file diagnosed again with the same options updates its run instead of adding a
+    copy (the options that change the diagnosis identify it, with the file's fingerprint).
+    """
+    from mlstrat.runs import RunStore
+    from mlstrat.runs._record import record_diagnosis_run
+
+    run, updated = record_diagnosis_run(predictions, result, options=options, store=RunStore(store), note=note)
     from mlstrat.cli._common import err_console, safe
 
     if not quiet:
-        err_console().print(f"[grey50]recorded run {run.id} in {safe(RunStore(store).path)}[/]")
+        done = "updated" if updated else "recorded"
+        err_console().print(f"[grey50]{done} run {run.id} in {safe(RunStore(store).path)}[/]")
+
+
+def _identity(ctx: typer.Context) -> dict[str, Any]:
+    """The command's options that change the diagnosis (what identifies its run with the file)."""
+    return {k: v for k, v in ctx.params.items() if k not in _NOT_IDENTITY}
+
+
+#: options that do not change a diagnosis: a run diagnosed again with only these changed is the same run
+_NOT_IDENTITY = frozenset({"predictions", "json_out", "store", "note", "record", "engine", "fail_on"})

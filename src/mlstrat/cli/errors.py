@@ -12,6 +12,7 @@ import typer
 from mlstrat.cli._app import app
 from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 from mlstrat.cli._flags import split_callback
+from mlstrat.cli._sealed import TEST_HELP, count_look, gate_test_sheets, require_test
 
 errors_app = typer.Typer(
     name="errors",
@@ -86,11 +87,14 @@ def sample(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: str | None = engine_option(),
+    test: bool = typer.Option(False, "--test", help=TEST_HELP),
 ) -> None:
     """Write a seeded random sample of the split's misclassified rows as a CSV sheet to tag
     (with --metric: the rows with the largest per-example loss)."""
     from mlstrat.errors import sample_errors
 
+    if split == "test":
+        require_test(test, command="errors sample --split test")
     start_engine(engine)
     if categories_from_slices:
         categories = _slice_categories(predictions, categories, split, categories_from_slices,
@@ -108,6 +112,8 @@ def sample(
         manifest=manifest,
         image_shape=image_shape,
     )
+    if split == "test":
+        count_look(predictions, quiet=as_json)
     if as_json:
         echo_json(result)
         return
@@ -289,6 +295,7 @@ def summarize(
         "mislabeled", "--mislabeled", help="The category that means 'the label is wrong'."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    test: bool = typer.Option(False, "--test", help=TEST_HELP),
 ) -> None:
     """Shares, ceilings (split error x share) and the mislabeled split of a tagged sheet."""
     import warnings
@@ -301,6 +308,7 @@ def summarize(
             f"summarize: {len(sheets)} sheets given; give one sheet, or two to compare "
             "(e.g. dev_sheet.csv test_sheet.csv)"
         )
+    gate_test_sheets(sheets, test=test, quiet=as_json)
     if len(sheets) == 1 and _is_loss_sheet(sheets[0]):
         _loss_summary(sheets[0], as_json)
         return

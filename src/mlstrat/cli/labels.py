@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from mlstrat.cli._app import app
 from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
 from mlstrat.cli._flags import split_callback
+from mlstrat.cli._sealed import TEST_HELP, count_look, require_test
 
 #: warnings that qualify the estimated count; shown next to it
 ROUGH = ("weak_model", "small_split")
@@ -42,12 +42,15 @@ def labels(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: Optional[str] = engine_option(),
+    test: bool = typer.Option(False, "--test", help=TEST_HELP),
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
     import warnings
 
     from mlstrat.errors import find_label_issues
 
+    if split == "test":
+        require_test(test, command="labels --split test")
     start_engine(engine)
 
     if output is not None:
@@ -57,6 +60,8 @@ def labels(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered from the result's warnings
         result = find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
+    if split == "test":
+        count_look(predictions, quiet=as_json)
     if output is not None:
         from mlstrat.tables import write_table
 

@@ -9,6 +9,7 @@ import typer
 
 from mlstrat.cli._app import app
 from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._sealed import require_test, sheet_split
 
 __all__ = ["report"]
 
@@ -46,6 +47,10 @@ def report(
 
     from mlstrat.runs import ReusedTestSetWarning
 
+    if sheet is not None and sheet_split(sheet) == "test":
+        # the sheet shows the test error; with --test the report's own look at the same
+        # predictions (the sheet must come from them) is the one counted
+        require_test(test, command="report --sheet of a test-split sheet")
     start_engine(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below

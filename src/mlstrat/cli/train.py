@@ -57,19 +57,35 @@ def _train_and_record(train_config: Any, output: Path | None, force: bool, *, js
                       store: Path | None, note: str | None, record: bool, test: bool) -> None:
     from mlstrat.nn import train
 
-    result = _train_showing_health(train, train_config, output, force, test=test, store=store)
-    if record:
-        run_id = _record(train_config, result, human=human, store=store, note=note, test=test)
-        if not json_:
-            from mlstrat.cli._common import err_console
+    result = _train_showing_health(train, train_config, output, force, test=test, store=store,
+                                   record=record, human=human, note=note)
+    if result.run_id is not None and not json_:
+        from mlstrat.cli._common import err_console
 
-            err_console().print(f"[grey50]recorded run {run_id}[/]")
+        err_console().print(f"[grey50]recorded run {result.run_id}[/]")
     if json_:
         from mlstrat.cli._common import echo_json
 
         echo_json(result)
+    else:
+        _render_train(result)
+    _exit_if_diverged(result)
+
+
+def _exit_if_diverged(result: Any) -> None:
+    """A run whose cost became NaN or infinite failed: one red line, exit 1 (its files are kept
+    for inspection, and the run store records it as failed)."""
+    from mlstrat.runs._record import training_failure
+
+    failure = training_failure(result.history)
+    if failure is None:
         return
-    _render_train(result)
+    from rich.markup import escape
+
+    from mlstrat.cli._common import err_console
+
+    err_console().print(f"[bold red]Training failed:[/] {escape(failure)}", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _join_launcher() -> None:
@@ -193,44 +209,9 @@ def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
 _PRINT_GRACE_S = 5.0
 
 
-def _record(config: Any, result: Any, *, human: list[str], store: Path | None, note: str | None,
-            test: bool) -> str:
-    """Record the training run with its metrics and diagnosis (multi-task runs: per task and
-    on the task-averaged error).
-
-    ``train`` counted the look at the test set (when ``test``); nothing here counts it again.
-    """
-    import warnings
-
-    from mlstrat._exceptions import MlstratWarning
-    from mlstrat._processes import check_owner
-    from mlstrat.runs import RunStore, record_predictions_run
-
-    check_owner(f"the record of {result.run_dir}")
-    predictions = result.run_dir / "predictions.parquet"
-    diagnosis = metrics = None
-    if result.tasks:
-        from mlstrat.diagnosis import diagnose_tasks
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MlstratWarning)
-            diagnosis = diagnose_tasks(str(predictions), human=human, test=test, store=False)
-    else:
-        from mlstrat.diagnosis import diagnose
-        from mlstrat.metrics import compute_metrics
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
-            diagnosis = diagnose(str(predictions), human=human, test=test, store=False)
-            metrics = compute_metrics(str(predictions), test=test, store=False)
-    run = record_predictions_run("train", predictions, store=RunStore(store), config=config.to_dict(),
-                                 metrics=metrics, diagnosis=diagnosis, artifacts=result.run_dir, note=note,
-                                 data=config.data.manifest, count_test=False)
-    return run.id
-
-
 def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool, *,
-                          test: bool, store: Path | None) -> Any:
+                          test: bool, store: Path | None, record: bool, human: list[str],
+                          note: str | None) -> Any:
     """Train; the gradient-health warnings are rendered from the history (one clean line each on
     stderr), the test-set reuse warning from ``result.warnings``, any other warning passes
     through as usual."""
@@ -240,7 +221,8 @@ def _train_showing_health(train: Any, config: Any, output: Path | None, force: b
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = train(config, run_dir=output, force=force, test=test, store=store)
+        result = train(config, run_dir=output, force=force, test=test, store=store, record=record,
+                       human=human, note=note)
     health = {w["message"] for w in result.history.get("warnings", [])}
     for w in caught:
         if str(w.message) not in health and not issubclass(w.category, ReusedTestSetWarning):
@@ -266,6 +248,8 @@ def _render_train(result: Any) -> None:
     h = result.history
     last = h["epochs"][-1]["epoch"] if h["epochs"] else 0
     notes = [f"{last} epoch(s)", f"best dev epoch {h['best_epoch']}"]
+    if h.get("diverged"):
+        notes.append(f"diverged at epoch {h['diverged']['epoch']}: the figures below are of NaN/inf weights")
     if h["stopped_early"]:
         notes.append("stopped early")
     if h["restored_best"]:

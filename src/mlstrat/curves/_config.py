@@ -65,7 +65,7 @@ def _point(k: int, metrics: dict[str, Any]) -> CurvePoint:
         low, high = wilson_interval(m["error"] * m["n"], m["n"])
         return m["error"], low, high
 
-    return CurvePoint(k, est("train"), est("dev"))
+    return CurvePoint(k, est("train"), est("dev"), est("train_dev") if metrics.get("train_dev") else None)
 
 
 def curve_from_config(config: Any, *, sizes: str = "10%,25%,50%,100%", output: str | os.PathLike,
@@ -90,6 +90,28 @@ def curve_from_config(config: Any, *, sizes: str = "10%,25%,50%,100%", output: s
     points = []
     for k, manifest in zip(counts, _subset_manifests(config, counts, out, seed, con), strict=True):
         sub = dataclasses.replace(config, data=dataclasses.replace(config.data, manifest=str(manifest)))
-        result = train(sub, run_dir=out / f"size-{k}", progress=False, force=True, con=con)
+        result = train(sub, run_dir=out / f"size-{k}", progress=False, force=True, con=con, record=False)
         points.append(_point(k, result.metrics))
-    return _assemble("error", tuple(points), human, "neural_network")
+    return _assemble("error", tuple(points), human, "neural_network", mismatched=_domains_differ(config, con))
+
+
+def _domains_differ(config: Any, con: Any) -> bool | None:
+    """Whether train and dev come from different distributions, by the manifest's ``domain``
+    column, with the rule ``diagnose`` uses (total-variation distance of the domain shares
+    above DOMAIN_SHIFT); ``None`` without a domain column."""
+    from collections import Counter
+
+    from mlstrat.diagnosis._estimates import DOMAIN_SHIFT
+    from mlstrat.tables import read_table
+
+    t = read_table(config.data.manifest, con=con)
+    if "domain" not in t.columns:
+        return None
+    rows = t.select(split=t.split.cast("string"), domain=t.domain.cast("string")).to_pyarrow().to_pylist()
+    share = {s: Counter(r["domain"] for r in rows if r["split"] == s) for s in ("train", "dev")}
+    totals = {s: sum(c.values()) for s, c in share.items()}
+    if not all(totals.values()):
+        return None
+    keys = set(share["train"]) | set(share["dev"])
+    tvd = 0.5 * sum(abs(share["train"][k] / totals["train"] - share["dev"][k] / totals["dev"]) for k in keys)
+    return tvd > DOMAIN_SHIFT

@@ -22,17 +22,21 @@ __all__ = ["CurvePoint", "LearningCurve", "learning_curve", "parse_curve_sizes",
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """Train and dev figures (with 95% intervals) at one training-set size."""
+    """Train, train-dev (when held out) and dev figures (with 95% intervals) at one size."""
 
     size: int
     train: tuple[float, float, float]  # value, ci_low, ci_high
     dev: tuple[float, float, float]
+    train_dev: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def est(t: tuple[float, float, float]) -> dict[str, float]:
             return {"value": t[0], "ci_low": t[1], "ci_high": t[2]}
 
-        return {"size": self.size, "train": est(self.train), "dev": est(self.dev)}
+        out = {"size": self.size, "train": est(self.train), "dev": est(self.dev)}
+        if self.train_dev is not None:
+            out["train_dev"] = est(self.train_dev)
+        return out
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ class LearningCurve(NotebookRepr):
     reading: str
     model_family: str = "other"
     warnings: tuple[str, ...] = field(default=())
+    mismatched: bool | None = None  # train and dev from different distributions (None: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "human_level": self.human_level,
-                "model_family": self.model_family,
+                "model_family": self.model_family, "mismatched": self.mismatched,
                 "points": [p.to_dict() for p in self.points],
                 "fit": None if self.fit is None else self.fit.to_dict(),
                 "reading": self.reading, "warnings": list(self.warnings)}
@@ -122,46 +127,75 @@ def _figure(metric: str, y: Any, p: Any) -> tuple[float, float, float]:
     return est.value, est.ci_low, est.ci_high
 
 
-def _reading(points: Sequence[CurvePoint], human: float | None, fit: Any, metric: str) -> str:
+def _reading(points: Sequence[CurvePoint], human: float | None, fit: Any, metric: str,
+             mismatched: bool | None = None) -> str:
+    """One sentence on the curve's shape, attributing the gap as ``diagnose`` does: with a
+    train-dev split, train -> train-dev is variance and train-dev -> dev data mismatch; without
+    one, a train -> dev gap between different distributions is undetermined."""
     def fig(v: float) -> str:
         return f"{100 * v:.2f}%" if metric == "error" else f"{v:.4g}"
 
-    last = points[-1]
+    first, last = points[0], points[-1]
     gap = last.dev[0] - last.train[0]
-    first_gap = points[0].dev[0] - points[0].train[0]
     bias = None if human is None else last.train[0] - human
-    what = "dev" if metric == "error" else f"dev {metric.upper()}"
     if bias is not None and bias > max(gap, 0) and (fit is None or fit.exponent < 0.1):
         return ("Bias: train and dev are both well above human level and flat with more data; "
                 "more data will not help much, a bigger model will.")
-    if gap > 0 and gap < first_gap:
-        text = "Variance: the train-dev gap closes as the training set grows, so more data helps"
-        if fit is not None and fit.doubling is not None:
-            d = fit.doubling
-            text += (f"; doubling to {2 * d.size:,} examples likely takes {what} from "
-                     f"{fig(d.now)} to {fig(d.predicted)} (95% interval {fig(d.ci_low)} to "
-                     f"{fig(d.ci_high)})")
-        return text + "."
+    if last.train_dev is not None and first.train_dev is not None:
+        variance = last.train_dev[0] - last.train[0]
+        mismatch = last.dev[0] - last.train_dev[0]
+        if mismatch > 0 and mismatch > variance:
+            return (f"Data mismatch: at {last.size:,} examples dev is {fig(mismatch)} above train-dev "
+                    f"({fig(last.train_dev[0])} -> {fig(last.dev[0])}), a gap that more data from the "
+                    "training distribution does not close; make the training data more like dev "
+                    "(mlstrat mismatch).")
+        if 0 < variance < first.train_dev[0] - first.train[0]:
+            return ("Variance: the gap from train to train-dev closes as the training set grows, so "
+                    "more data helps" + _forecast(fit, metric, fig) + ".")
+    elif mismatched and gap > 0:
+        return (f"Undetermined: train and dev come from different distributions and there is no "
+                f"train-dev split, so the gap from train to dev ({fig(gap)}) may be variance or data "
+                "mismatch; carve a train-dev split (mlstrat split --train-dev auto) and run the "
+                "curve again.")
+    elif 0 < gap < first.dev[0] - first.train[0]:
+        return ("Variance: the gap from train to dev closes as the training set grows, so more "
+                "data helps" + _forecast(fit, metric, fig) + ".")
     return "Neither shape is clear: the dev curve is flat and close to train; look at the errors."
 
 
+def _forecast(fit: Any, metric: str, fig: Any) -> str:
+    """What doubling the data likely buys, or why nothing can be said."""
+    if fit is None or fit.doubling is None:
+        return ""
+    if not fit.reliable:
+        lo, hi = fit.exponent_ci
+        return (f"; but the dev curve shows no reliable trend: the fitted exponent's 95% interval "
+                f"({lo:.2f} to {hi:.2f}) includes 0, so what more data buys cannot be forecast "
+                "from these sizes")
+    d = fit.doubling
+    what = "dev" if metric == "error" else f"dev {metric.upper()}"
+    return (f"; doubling to {2 * d.size:,} examples likely takes {what} from {fig(d.now)} to "
+            f"{fig(d.predicted)} (95% interval {fig(d.ci_low)} to {fig(d.ci_high)})")
+
+
 def _assemble(metric: str, points: tuple[CurvePoint, ...], human: float | None,
-              family: str) -> LearningCurve:
+              family: str, *, mismatched: bool | None = None) -> LearningCurve:
     from mlstrat.curves._powerlaw import fit_power_law
 
     notes: list[str] = []
     try:
         fit = fit_power_law([p.size for p in points], [p.dev[0] for p in points],
-                            floor=human or 0.0)
+                            floor=human or 0.0, ceiling=1.0 if metric == "error" else None)
     except InputError as exc:
         fit, notes = None, [str(exc)]
-    return LearningCurve(metric, points, human, fit, _reading(points, human, fit, metric),
-                         family, tuple(notes))
+    return LearningCurve(metric, points, human, fit, _reading(points, human, fit, metric, mismatched),
+                         family, tuple(notes), mismatched)
 
 
 def learning_curve(estimator: Any, X: Any, y: Any, *, X_dev: Any, y_dev: Any,
                    sizes: str | Sequence[Any] = "10%,25%,50%,100%", metric: str | None = None,
-                   human: float | None = None, sample_weight: Any = None, seed: int = 0
+                   human: float | None = None, sample_weight: Any = None, seed: int = 0,
+                   X_train_dev: Any = None, y_train_dev: Any = None, mismatched: bool | None = None
                    ) -> LearningCurve:
     """Fit ``estimator`` on nested subsets of train; measure train and dev at each size.
 
@@ -183,11 +217,17 @@ def learning_curve(estimator: Any, X: Any, y: Any, *, X_dev: Any, y_dev: Any,
         Passed to ``fit`` (importance weights from ``mlstrat mismatch -o``).
     seed : int, default=0
         Seeds the permutation that makes the subsets nested.
+    X_train_dev, y_train_dev : array-like, default=None
+        A train-dev split (held out from the training distribution): measured at each size, it
+        tells variance (train -> train-dev) from data mismatch (train-dev -> dev).
+    mismatched : bool, default=None
+        Train and dev come from different distributions. Without a train-dev split the gap
+        from train to dev is then undetermined, as in :func:`mlstrat.diagnose`.
 
     Returns
     -------
     LearningCurve
-        ``points`` (size, train, dev), ``fit`` (power law and doubling), ``reading``.
+        ``points`` (size, train, train-dev, dev), ``fit`` (power law and doubling), ``reading``.
     """
     import numpy as np
     from sklearn.base import clone, is_regressor
@@ -207,6 +247,8 @@ def learning_curve(estimator: Any, X: Any, y: Any, *, X_dev: Any, y_dev: Any,
         Xk = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
         fit_kw = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[idx]}
         model = clone(estimator).fit(Xk, y_arr[idx], **fit_kw)
+        train_dev = None if X_train_dev is None else _figure(metric, np.asarray(y_train_dev),
+                                                              model.predict(X_train_dev))
         points.append(CurvePoint(k, _figure(metric, y_arr[idx], model.predict(Xk)),
-                                 _figure(metric, y_dev_arr, model.predict(X_dev))))
-    return _assemble(metric, tuple(points), human, model_family_of(estimator))
+                                 _figure(metric, y_dev_arr, model.predict(X_dev)), train_dev))
+    return _assemble(metric, tuple(points), human, model_family_of(estimator), mismatched=mismatched)

@@ -4,7 +4,9 @@ Model: ``dev(m) = floor + b * m^(-c)`` with ``floor`` the human level (the Bayes
 without one). Taking logs, ``log(dev - floor) = log b - c log m`` is a straight line fitted by
 ordinary least squares; the exponent's 95% interval and the prediction interval at ``2 M``
 use Student's t with ``k - 2`` degrees of freedom (k sizes). With 4 sizes that is 2 degrees
-of freedom: the intervals are wide, honestly so.
+of freedom: the intervals are wide, honestly so. They are clipped to the metric's range (an
+error rate cannot pass 100%). When the exponent's interval includes 0 the data show no
+reliable trend (the curve may be flat), and no forecast is made from it.
 """
 
 from __future__ import annotations
@@ -54,14 +56,20 @@ class PowerLawFit:
     def predict(self, m: float) -> float:
         return self.floor + self.scale * m ** (-self.exponent)
 
+    @property
+    def reliable(self) -> bool:
+        """Whether the exponent's 95% interval lies above 0: the dev figure is shown to fall
+        with more data, so the doubling forecast means something."""
+        return bool(self.exponent_ci[0] > 0)
+
     def to_dict(self) -> dict[str, Any]:
         return {"exponent": self.exponent, "exponent_ci": list(self.exponent_ci),
-                "scale": self.scale, "floor": self.floor, "points": self.points,
+                "scale": self.scale, "floor": self.floor, "points": self.points, "reliable": self.reliable,
                 "doubling": None if self.doubling is None else self.doubling.to_dict()}
 
 
-def fit_power_law(sizes: Sequence[float], dev: Sequence[float], *, floor: float = 0.0
-                  ) -> PowerLawFit:
+def fit_power_law(sizes: Sequence[float], dev: Sequence[float], *, floor: float = 0.0,
+                  ceiling: float | None = None) -> PowerLawFit:
     """Fit ``dev(m) = floor + b m^-c`` by least squares on logs; predict the dev figure at 2 M.
 
     Parameters
@@ -72,6 +80,9 @@ def fit_power_law(sizes: Sequence[float], dev: Sequence[float], *, floor: float 
         The dev figure (lower is better) at each size.
     floor : float, default=0
         The level the curve tends to (human level); points at or below it are left out.
+    ceiling : float, default=None
+        The metric's largest value (1 for an error rate): the prediction and its interval are
+        clipped to it. ``None``: unbounded above (RMSE, MAE).
 
     Examples
     --------
@@ -107,7 +118,12 @@ def fit_power_law(sizes: Sequence[float], dev: Sequence[float], *, floor: float 
     se_pred = s * math.sqrt(1.0 / k + (x0 - x_bar) ** 2 / sxx)
     log_pred = intercept + slope * x0
     now = float(e[m == m.max()][0])
-    doubling = Doubling(int(round(float(m.max()))), now, floor + math.exp(log_pred),
-                        floor + math.exp(log_pred - q * se_pred), floor + math.exp(log_pred + q * se_pred))
+    top = math.inf if ceiling is None else ceiling
+
+    def clipped(log_value: float) -> float:  # exp() of a wide interval's end can pass the metric's range
+        return min(floor + math.exp(log_value), top)
+
+    doubling = Doubling(int(round(float(m.max()))), now, clipped(log_pred), clipped(log_pred - q * se_pred),
+                        clipped(log_pred + q * se_pred))
     return PowerLawFit(c, (c - q * se_slope, c + q * se_slope), math.exp(intercept), floor, k,
                        doubling)

@@ -413,13 +413,16 @@ def size_curve_svg(curve: Mapping[str, Any]) -> str:
     with _style():
         fig, ax = _figure(8.6, 3.6)
         sizes = [p["size"] for p in points]
-        for split in ("train", "dev"):
+        for split in ("train", "train_dev", "dev"):
+            if not points or any(split not in p for p in points):  # train-dev: only when held out
+                continue
             ax.plot(sizes, [p[split]["value"] for p in points], color=PALETTE[split], linewidth=2,
-                    marker="o", markersize=4, label=split, zorder=3)
+                    marker="o", markersize=4, label=split.replace("_", "-"), zorder=3)
         ax.fill_between(sizes, [p["dev"]["ci_low"] for p in points], [p["dev"]["ci_high"] for p in points],
                         color=PALETTE["dev"], alpha=0.15, linewidth=0, label="dev 95% interval")
         fit = curve.get("fit") or {}
-        doubling = fit.get("doubling")
+        # no forecast drawn when the exponent's interval includes 0 (no reliable trend)
+        doubling = fit.get("doubling") if fit.get("reliable", True) else None
         if fit and doubling:
             xs = np.geomspace(min(sizes), doubling["to"], 60)
             ax.plot(xs, fit["floor"] + fit["scale"] * xs ** (-fit["exponent"]), color=PALETTE["dev"],

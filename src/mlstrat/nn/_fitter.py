@@ -263,6 +263,7 @@ class Fitter:
         has_dev = self._has_dev()
         history: list[EpochStats] = []
         best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
+        diverged: dict[str, Any] | None = None
         with Steps(epochs, "Training", progress=progress) as bar:
             for epoch in range(1, epochs + 1):
                 lr = float(self.optimizer.param_groups[0]["lr"])
@@ -277,6 +278,9 @@ class Fitter:
                 history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers))
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
                             + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
+                diverged = _divergence(epoch, lr, train_cost, dev_cost)
+                if diverged is not None:  # no later epoch can recover from NaN weights
+                    break
                 if not has_dev:
                     best_epoch = epoch
                     continue
@@ -290,6 +294,9 @@ class Fitter:
                     if es.patience and waited >= es.patience:
                         stopped = epoch < epochs
                         break
+        if diverged is not None:  # the weights are not finite: there is nothing to restore or keep
+            return _history_dict(history, best_epoch=best_epoch, stopped=False, restored=False,
+                                 diverged=diverged)
         restored = False
         if best_state is not None and best_epoch != history[-1].epoch:
             # whether or not early stopping fired: the best dev epoch's weights are the result
@@ -345,20 +352,31 @@ class _EpochSums:
         return (loss / n, wrong / n) if n > 0 else (0.0, 0.0)
 
 
-def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool) -> dict[str, Any]:
-    """history.json, with the gradient-health warnings (also raised as MlstratWarning)."""
+def _divergence(epoch: int, lr: float, train_cost: float, dev_cost: float | None) -> dict[str, Any] | None:
+    """``{"epoch", "lr", "cost"}`` when this epoch's train or dev cost is not finite (NaN or
+    infinite): the run diverged. ``None`` otherwise."""
+    for cost in (train_cost, dev_cost):
+        if cost is not None and not math.isfinite(cost):
+            return {"epoch": epoch, "lr": lr, "cost": str(cost)}
+    return None
+
+
+def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool,
+                  diverged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """history.json, with the gradient-health warnings (also raised as MlstratWarning); a
+    diverged run carries ``diverged`` and the advice to lower the learning rate first."""
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
-    from mlstrat.nn._health import gradient_warnings
+    from mlstrat.nn._health import divergence_warning, gradient_warnings
 
     epochs = [h.to_dict() for h in history]
-    found = gradient_warnings(epochs)
+    found = [divergence_warning(diverged)] if diverged is not None else gradient_warnings(epochs)
     for w in found:
         # stack: _history_dict < fit < _fit_in_memory or _train_stream < _train < train < the caller
         warnings.warn(w["message"], MlstratWarning, stacklevel=6)
     return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
-            "warnings": found}
+            "warnings": found, "diverged": diverged}
 
 
 class StreamFitter(Fitter):

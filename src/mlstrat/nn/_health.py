@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HealthMonitor", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
+__all__ = ["HealthMonitor", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
 
 SAMPLES = 16  # measured steps per epoch
 RATIO = 100.0  # two orders of magnitude
@@ -111,6 +111,18 @@ def _times(x: float) -> str:
 
 def _rms(stats: dict[str, Any]) -> float:
     return stats["grad_norm"] / math.sqrt(max(stats.get("size") or 1, 1))
+
+
+def divergence_warning(diverged: dict[str, Any]) -> dict[str, str]:
+    """The warning of a run whose cost became NaN or infinite (``diverged``: ``{"epoch", "lr",
+    "cost"}`` from the epoch loop). A too-large learning rate is by far the usual cause, so the
+    advice is to lower it, before anything about initialization or clipping."""
+    lr = diverged.get("lr")
+    at = f" at lr = {lr:g}" if isinstance(lr, (int, float)) else ""
+    lower = f" (try [optim] lr = {lr / 10:g})" if isinstance(lr, (int, float)) and lr > 0 else ""
+    return {"code": "diverged", "message": (
+        f"diverged: lower the learning rate{lower}; the cost became {diverged.get('cost')} at epoch "
+        f"{diverged.get('epoch')}{at} and training stopped there")}
 
 
 def gradient_warnings(epochs: list[dict[str, Any]]) -> list[dict[str, str]]:

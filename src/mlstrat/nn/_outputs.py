@@ -38,6 +38,8 @@ class TrainResult(NotebookRepr):
         ``stopped_early``, ``restored_best``.
     warnings : tuple of dict
         ``{"code", "message"}``: the test split sealed, or used (with the look count).
+    run_id : str or None
+        The id of the run recorded in the run store (``None``: not recorded).
     """
 
     run_dir: Path
@@ -50,12 +52,13 @@ class TrainResult(NotebookRepr):
     seconds: float = 0.0
     processes: int = 1  # DDP world size: processes that trained together
     warnings: tuple[dict[str, str], ...] = ()
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "device": self.device, "n_parameters": self.n_parameters,
                 "seconds": round(self.seconds, 3), "processes": self.processes, "classes": self.classes,
                 "tasks": self.tasks, "metrics": self.metrics, "history": self.history,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "run_id": self.run_id}
 
 
 def predict_outputs(model: Network, X: np.ndarray, normalizer: Normalizer, *, multitask: bool,

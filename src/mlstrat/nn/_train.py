@@ -49,13 +49,19 @@ __all__ = ["train"]
 
 
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
-          con: Any = None, force: bool = False, test: bool = False, store: Any = None) -> TrainResult:
+          con: Any = None, force: bool = False, test: bool = False, store: Any = None,
+          record: bool = True, human: Any = (), note: str | None = None) -> TrainResult:
     """Train a network as configured and write its run directory.
 
     The test split is sealed: predictions.parquet holds its rows, but metrics.json and the
     result hold its figures only with ``test=True``, which counts one look at the test set in
     the run store (``store``: a RunStore or path, ``None`` for the default, ``False`` not to
     count).
+
+    The run is recorded in that run store with its metrics and diagnosis, as ``mlstrat train``
+    records it (``record=False`` or ``store=False``: not recorded). A run whose cost became NaN
+    or infinite stops at that epoch, warns "diverged: lower the learning rate", carries
+    ``history["diverged"]`` and is recorded as failed.
 
     Parameters
     ----------
@@ -72,7 +78,13 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     test : bool, default=False
         Report the test split's figures (one counted look).
     store : RunStore, path-like, None or False, default=None
-        Where the look is counted.
+        Where the look is counted and the run recorded.
+    record : bool, default=True
+        Record the run in ``store``.
+    human : sequence of str or float, default=()
+        Human-level error for the recorded diagnosis (``"expert=0.5%"``, or a fraction).
+    note : str, default=None
+        A note saved with the recorded run.
 
     Returns
     -------
@@ -98,7 +110,16 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     with distributed(resolve_device(config.optim.device)) as dist:
         result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist,
                         test=test)
-    return _seal_test(result, test=test, store=store, con=con)
+        writes = dist is None or dist.is_main  # under DDP rank 0 alone writes and records
+    result = _seal_test(result, test=test, store=store, con=con)
+    if record and store is not False and writes:
+        from dataclasses import replace
+
+        from mlstrat.runs._record import record_training_run
+
+        run = record_training_run(result, config, store=store, human=human, note=note, test=test)
+        result = replace(result, run_id=run.id)
+    return result
 
 
 def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> TrainResult:

@@ -18,7 +18,7 @@ from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
 from mlstrat.sealing._fingerprint import fingerprint_test_set
 
-__all__ = ["record_predictions_run", "dev_rows_of_run", "keep_dev_rows"]
+__all__ = ["record_predictions_run", "record_diagnosis_run", "record_training_run", "training_failure", "dev_rows_of_run", "keep_dev_rows"]
 
 
 def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: RunStore | None = None,
@@ -70,3 +70,131 @@ def keep_dev_rows(store: RunStore, run_id: str, predictions: Any, *, diagnosis: 
     if rows is not None:
         write_dev_rows(dev_rows_path(store, run_id), rows)
     return rows
+
+
+def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.PathLike | None = None,
+                        human: Any = (), note: str | None = None, test: bool = False) -> Run:
+    """Record a training run (``result``: what :func:`mlstrat.train` returned, ``config``: its
+    TrainConfig) with its metrics and diagnosis: multi-task runs per task and on the
+    task-averaged error. ``train`` counted the look at the test set (when ``test``); nothing
+    here counts it again.
+
+    A run whose cost became NaN or infinite is recorded as failed: no metrics or diagnosis
+    (the figures of diverged weights mean nothing), ``{"status": "failed", "failure": ...}`` as
+    its metrics document and the failure at the head of its note.
+    """
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+    from mlstrat._processes import check_owner
+
+    check_owner(f"the record of {result.run_dir}")  # a DDP rank whose launcher is gone records nothing
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    failure = training_failure(result.history)
+    if failure is not None:
+        return _record_failed_training(result, config, store=store, failure=failure, note=note)
+    predictions = result.run_dir / "predictions.parquet"
+    metrics = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
+        if result.tasks:
+            from mlstrat.diagnosis import diagnose_tasks
+
+            diagnosis = diagnose_tasks(str(predictions), human=list(human), test=test, store=False)
+        else:
+            from mlstrat.diagnosis import diagnose
+            from mlstrat.metrics import compute_metrics
+
+            diagnosis = diagnose(str(predictions), human=list(human), test=test, store=False)
+            metrics = compute_metrics(str(predictions), test=test, store=False)
+    return record_predictions_run("train", predictions, store=store, config=config.to_dict(), metrics=metrics,
+                                  diagnosis=diagnosis, artifacts=result.run_dir, note=note,
+                                  data=config.data.manifest, count_test=False)
+
+
+def training_failure(history: Mapping[str, Any] | None) -> str | None:
+    """The message of a training history that diverged (its cost became NaN or infinite), or
+    ``None`` for a run that completed."""
+    history = history or {}
+    if not history.get("diverged"):
+        return None
+    for warning in history.get("warnings") or []:
+        if warning.get("code") == "diverged":
+            return str(warning["message"])
+    return "diverged: lower the learning rate"
+
+
+def _record_failed_training(result: Any, config: Any, *, store: RunStore, failure: str,
+                            note: str | None) -> Run:
+    from mlstrat.tables import fingerprint
+
+    full_note = f"failed: {failure}" + (f" | {note}" if note else "")
+    run = store.record("train", config=config.to_dict(), data_fingerprint=fingerprint(config.data.manifest),
+                       metrics={"status": "failed", "failure": failure}, artifacts=result.run_dir,
+                       note=full_note, count_test=False)
+    run_recorded(run)
+    return run
+
+
+def record_diagnosis_run(predictions: str | os.PathLike, diagnosis: Any, *, options: Mapping[str, Any],
+                         store: RunStore | None = None, note: str | None = None) -> tuple[Run, bool]:
+    """Record a diagnosis of ``predictions`` made with ``options`` (the command's options, kept
+    as the run's config); ``(run, updated)``.
+
+    A diagnosis of the same file (same fingerprint) with the same options is the same run:
+    diagnosing it again updates that run (its diagnosis, its place as the latest run, the note
+    when one is given) instead of adding a copy. A changed file or other options make a new
+    run. The look at the test set was counted by the diagnosis; nothing here counts it again.
+    """
+    from mlstrat.sealing._schema import config_hash
+    from mlstrat.tables import fingerprint
+
+    store = RunStore() if store is None else store
+    config = {"diagnose": dict(options)}
+    data = fingerprint(predictions)
+    wanted = config_hash(to_plain(config))
+    same = [r for r in store.list(kind="diagnose") if r.data_fingerprint == data and r.config_hash == wanted]
+    if not same:
+        run = record_predictions_run("diagnose", predictions, store=store, config=to_plain(config),
+                                     diagnosis=diagnosis, note=note, count_test=False)
+        return run, False
+    run = _update_diagnosis(store, same[-1], predictions, diagnosis, note=note)
+    keep_dev_rows(store, run.id, predictions, diagnosis=diagnosis)
+    run_recorded(run)
+    return run, True
+
+
+def to_plain(value: Any) -> Any:
+    """JSON-safe options: paths and other objects as text (so that equal options hash equally)."""
+    import json
+
+    from mlstrat._json import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(value), default=str))
+
+
+def _update_diagnosis(store: RunStore, run: Run, predictions: Any, diagnosis: Any, *,
+                      note: str | None) -> Run:
+    """Replace a recorded diagnosis run's diagnosis (and note, when given); it becomes the
+    latest run."""
+    from mlstrat.runs._store import _document, _dump, _evaluates_test
+    from mlstrat.sealing._ledger import closing, now, rollback
+    from mlstrat.tables._outputs import reporting_full_disk
+
+    doc = _document(diagnosis, "diagnosis")
+    test_fingerprint = fingerprint_test_set(predictions)
+    evaluations = None
+    if test_fingerprint is not None and _evaluates_test(None, doc):
+        evaluations = store.test_evaluation_count(test_fingerprint)
+    with reporting_full_disk(store.path, fix="pass another --store"), closing(store._writer()) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
+            conn.execute("UPDATE runs SET diagnosis = ?, note = COALESCE(?, note), created_at = ?, seq = ?, "
+                         "test_fingerprint = ?, test_evaluations = ? WHERE id = ?",
+                         (_dump(doc), note, now(), seq, test_fingerprint, evaluations, run.id))
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+    return store.get(run.id)

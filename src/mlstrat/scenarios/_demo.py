@@ -148,7 +148,7 @@ def _train(ctx: _Context, name: str, manifest: Path, **overrides: dict[str, Any]
 
     config = _config(manifest, **overrides)
     run_id = ctx.store.new_id()
-    result = train(config, run_dir=ctx.store.artifacts_root / run_id, progress=False)
+    result = train(config, run_dir=ctx.store.artifacts_root / run_id, progress=False, record=False)
     ctx.bar.advance(f"trained {name}")
     return _diagnose(ctx, name, result.run_dir / "predictions.parquet", run_id=run_id,
                      config=config.to_dict(), data=manifest, run_dir=result.run_dir,

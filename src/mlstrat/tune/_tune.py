@@ -129,7 +129,7 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
         train_config = TrainConfig.from_dict(values, base_dir=base_dir)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = train(train_config, run_dir=run_dir, force=True, progress=False)
+            result = train(train_config, run_dir=run_dir, force=True, progress=False, record=False)
     except MlstratError as exc:
         return {"value": None, "error": str(exc), "run_dir": str(run_dir)}
     except Exception as exc:  # e.g. out of memory in torch: this trial fails, the search goes on
