@@ -56,27 +56,7 @@ def labels(
         warnings.simplefilter("ignore")  # rendered from the result's warnings
         result = find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
     if output is not None:
-        from mlstrat.tables import write_table
-
-        rows = {
-            "rank": list(range(1, len(result.issues) + 1)),
-            "id": [i.id for i in result.issues],
-            "given_label": [i.given_label for i in result.issues],
-            "suggested_label": [i.suggested_label for i in result.issues],
-            "score": [i.score for i in result.issues],
-        }
-        import pyarrow as pa
-
-        schema = pa.schema(
-            [
-                ("rank", pa.int64()),
-                ("id", pa.string()),
-                ("given_label", pa.string()),
-                ("suggested_label", pa.string()),
-                ("score", pa.float64()),
-            ]
-        )
-        write_table(pa.table(rows, schema=schema), output, force=force, inputs=[predictions])
+        result.write(output, force=force, inputs=[predictions])
     if as_json:
         echo_json(result)
         return

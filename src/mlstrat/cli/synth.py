@@ -94,7 +94,8 @@ def synth(
     New rows carry synthetic_of (the original id), inherit its group and go to train only.
     """
     from mlstrat.cli._common import console, echo_json
-    from mlstrat.cli.mismatch import parse_numbers, render_warnings
+    from mlstrat._numbers import parse_numbers
+    from mlstrat.cli.mismatch import render_warnings
     from mlstrat.mismatch import synthesize
 
     start_engine(engine)

@@ -35,13 +35,16 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
 
     ``options`` go to :func:`mlstrat.diagnose` (``human``, ``tolerance``, ``model_family``...);
     each task's diagnosis decomposes its error rate; the average is decomposed as
-    ``ratio:wrong/labeled`` over examples.
+    ``ratio:wrong/labeled`` over examples. With ``test=True``, one look at the test set is
+    counted in ``store`` for the whole call (``store=False``: not counted), not one per task.
     """
     import ibis
 
     from mlstrat.diagnosis._diagnose import diagnose
     from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
+    store = options.pop("store", None)
+    options["store"] = False  # the parts do not count looks: the call counts one below
     pred = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS.plus(task_col))
     table = pred.table
     if task_col not in table.columns:
@@ -59,4 +62,8 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
                 .aggregate(wrong=ibis._._wrong.sum(), labeled=ibis._.count()))
     extra = {k: v for k, v in options.items() if k not in ("metric", "higher_is_better")}
     average = diagnose(examples, metric="ratio:wrong/labeled", con=con, **extra)
+    if options.get("test"):
+        from mlstrat.sealing import count_test_look
+
+        count_test_look(predictions, store=store, con=con)
     return TaskDiagnoses(average=average, tasks=per_task)
