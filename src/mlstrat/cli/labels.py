@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
+from mlstrat.cli._common import console, echo_json, err_console, safe, start_engine
+from mlstrat.cli._options import EngineOption, JsonOption
 
 #: warnings that qualify the estimated count; shown next to it
 ROUGH = ("weak_model", "small_split")
@@ -38,8 +39,8 @@ def labels(
         20, "--top", help="Suspects to show in the table (all go to -o and --json)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    engine: Optional[str] = engine_option(),
+    as_json: JsonOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
     import warnings

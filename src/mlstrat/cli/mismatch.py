@@ -9,7 +9,8 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._common import start_engine
+from mlstrat.cli._options import EngineOption, JsonOption
 
 __all__ = ["mismatch", "render_warnings"]
 
@@ -68,8 +69,8 @@ def mismatch(
         None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
-    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    engine: str | None = engine_option(),
+    json_: JsonOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Tell target rows from source rows with a cross-validated classifier (adversarial validation).
 

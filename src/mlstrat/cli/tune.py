@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._options import StoreOption
 
 
 @app.command("tune")
@@ -20,7 +21,7 @@ def tune_command(
                                        help="Folder for the trials, tune.db and tune.json (default: runs/tune-<config>)."),
     force: bool = typer.Option(False, "--force", help="Reuse an output folder that already holds a search."),
     human: list[str] = typer.Option([], "--human", help='Human-level error for the trials\' diagnoses: "expert=0.5%"'),
-    store: Path | None = typer.Option(None, "--store", help="Run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    store: StoreOption = None,
     record: bool = typer.Option(True, "--record/--no-record", help="Record every trial in the run store."),
     json_: bool = typer.Option(False, "--json", help="Print tune.json."),
 ) -> None:
@@ -31,12 +32,9 @@ def tune_command(
 
     result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
                   record=record, force=force)
-    if json_:
-        from mlstrat.cli._common import echo_json
+    from mlstrat.cli._common import emit
 
-        echo_json(result.to_dict())
-        return
-    _render(result)
+    emit(result.to_dict(), as_json=json_, render=lambda _: _render(result))
 
 
 def _render(result: Any) -> None:
