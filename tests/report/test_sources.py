@@ -35,9 +35,13 @@ def stand_ins(monkeypatch):
         calls.append(("summarize_sheet", sheet, kwargs))
         return _Result(ERROR_SUMMARY)
 
+    def find_slices(source, **kwargs):  # the stand-in predictions have no metadata column
+        raise InputError(f"{source}: no metadata or feature column to slice by")
+
     for name, attrs in {"mlstrat.diagnosis": {"diagnose": diagnose},
                         "mlstrat.metrics": {"compute_metrics": compute_metrics},
-                        "mlstrat.errors": {"summarize_sheet": summarize_sheet}}.items():
+                        "mlstrat.errors": {"summarize_sheet": summarize_sheet,
+                                           "find_slices": find_slices}}.items():
         module = types.ModuleType(name)
         for key, value in attrs.items():
             setattr(module, key, value)

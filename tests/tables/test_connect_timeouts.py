@@ -152,3 +152,4 @@ def test_retries_wait_at_most_half_the_timeout_and_a_minute(seconds, budget):
     assert policy.jitter == 0 and policy.max_retries >= 2
     assert sum(waits) / 1000 <= budget
     assert sum(waits) / 1000 + policy.max_backoff / 1000 > budget or policy.max_retries == 15  # no waste
+

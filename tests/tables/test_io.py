@@ -178,3 +178,14 @@ def test_csv_yes_no_labels_stay_text_true_false_stays_boolean(tmp_path):
     assert t["y_true"].to_pylist() == ["yes", "no", None]
     assert t["short"].to_pylist() == ["y", "n", None]
     assert t["flag"].type == pa.bool_() and t["flag"].to_pylist() == [True, False, True]
+
+
+def test_the_embedded_engine_draws_no_progress_bar_and_downloads_no_extension():
+    """DuckDB's own progress bar goes to stdout (it would corrupt --json output) and a missing
+    extension must never be fetched from the network."""
+    from mlstrat.tables import connect
+
+    con = connect("duckdb")
+    settings = con.raw_sql("SELECT current_setting('enable_progress_bar'), "
+                           "current_setting('autoinstall_known_extensions')").fetchall()
+    assert settings == [(False, False)]

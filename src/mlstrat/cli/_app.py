@@ -84,7 +84,7 @@ COMMANDS = {
     "curve": "curve", "demo": "demo", "diagnose": "diagnose", "gradcheck": "gradcheck",
     "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
     "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
-    "tune": "tune", "errors": "errors", "runs": "runs",
+    "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold",
 }
 
 

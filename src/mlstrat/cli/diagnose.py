@@ -95,10 +95,29 @@ def diagnose_command(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Record a diagnosis of a predictions table as a run."
     ),
+    by: str | None = typer.Option(
+        None, "--by",
+        help="Instead of the diagnosis: the --metric of --split per slice of COL[,COL], with "
+        "interval, share of mistakes (or loss) and ceiling.",
+    ),
+    by_split: str = typer.Option("dev", "--split", help="With --by: the split to break down."),
+    bins: str = typer.Option("10", "--bins", help="With --by: quantile bins of a numeric column."),
+    top: str = typer.Option("20", "--top", help="With --by: slices listed; the rest pooled as (other)."),
     engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
     import warnings
+
+    if by is not None and predictions is not None:
+        from mlstrat.cli._slices import print_slice_metrics, whole_number
+        from mlstrat.errors import slice_metrics
+
+        start_engine(engine)
+        source = predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col)
+        result = slice_metrics(source, by, split=by_split, metric=metric,
+                               bins=whole_number(bins, "--bins"), top=whole_number(top, "--top"))
+        print_slice_metrics(result, json_out=json_out)
+        return
 
     from mlstrat.diagnosis import diagnose, parse_problems
 

@@ -1,4 +1,5 @@
-"""`mlstrat errors sample|summarize|ui`: the error-analysis sheet (docs/method.md §4)."""
+"""`mlstrat errors sample|summarize|ui|slices`: the error-analysis sheet and the slices where the
+model fails (docs/method.md §4)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from mlstrat.cli._common import console, echo_json, engine_option, err_console, 
 errors_app = typer.Typer(
     name="errors",
     no_args_is_help=True,
-    help="Error analysis: sample misclassified rows to tag, summarize the tags, tag in the browser.",
+    help="Error analysis: sample misclassified rows to tag, summarize the tags, tag in the browser, "
+    "find the slices where the model fails.",
 )
 app.add_typer(errors_app, name="errors")
 
@@ -72,6 +74,14 @@ def sample(
         None, "--metric",
         help="mae | rmse | mean:COL | ratio:NUM/DEN: take the rows with the largest loss instead.",
     ),
+    categories_from_slices: int = typer.Option(
+        0, "--categories-from-slices",
+        help="Add the descriptions of the top K slices of 'errors slices' as categories, e.g. 3.",
+    ),
+    slice_columns: str | None = typer.Option(
+        None, "--slice-columns",
+        help="With --categories-from-slices: the columns to slice by (as 'errors slices --columns').",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     engine: str | None = engine_option(),
 ) -> None:
@@ -80,6 +90,9 @@ def sample(
     from mlstrat.errors import sample_errors
 
     start_engine(engine)
+    if categories_from_slices:
+        categories = _slice_categories(predictions, categories, split, categories_from_slices,
+                                       slice_columns)
     result = sample_errors(
         predictions,
         split=split,
@@ -115,6 +128,71 @@ def sample(
     cats = safe(", ".join(result.categories)) or "(none yet: add columns while tagging)"
     out.print(f"Categories: {cats}")
     out.print(f"Tag it in a spreadsheet or with: mlstrat errors ui {safe(result.sheet)}")
+
+
+def _slice_categories(predictions: str, categories: str, split: str, k: int,
+                      columns: str | None) -> list[str]:
+    """The categories given plus the descriptions of the split's top ``k`` slices."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.errors import find_slices
+
+    if k < 0:
+        raise ConfigError(f"--categories-from-slices {k}: give the number of slices, e.g. 3")
+    report = find_slices(predictions, split=split, top=k,
+                         columns=None if columns is None else columns.split(","))
+    given = [c.strip() for c in categories.split(",") if c.strip()]
+    found = [s.slice for s in report.slices if s.slice not in given]
+    if not found:
+        err_console().print(f"[yellow]warning: no slice of {split} errs significantly more than "
+                            "the rest; no category added from slices[/]")
+    return given + found
+
+
+@errors_app.command("slices")
+def slices(
+    predictions: str = typer.Argument(
+        ..., help="Predictions table (split, y_true, y_pred and metadata or feature columns)."
+    ),
+    split: str = typer.Option("dev", "--split", help="The split to search."),
+    columns: str | None = typer.Option(
+        None, "--columns",
+        help="Columns to slice by, comma-separated (default: every column but id, split, "
+        "y_true, y_pred, weight and proba_*).",
+    ),
+    max_depth: int = typer.Option(2, "--max-depth", help="Most predicates in one slice."),
+    bins: int = typer.Option(10, "--bins", help="Quantile bins of a numeric column."),
+    min_support: int = typer.Option(
+        32, "--min-support", help="Fewest rows of a slice that is scored and tested (SliceLine's sigma)."
+    ),
+    alpha: float = typer.Option(
+        0.95, "--alpha", help="SliceLine's weight of a slice's error against its size, in (0, 1]."
+    ),
+    fdr: float = typer.Option(
+        0.05, "--fdr", help="False-discovery rate (Benjamini–Hochberg over the slices tested)."
+    ),
+    top: int = typer.Option(10, "--top", help="Slices shown, best score first."),
+    metric: str = typer.Option(
+        "error", "--metric", help="error | mae | rmse | mean:COL (a per-example loss column)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    engine: str | None = engine_option(),
+) -> None:
+    """Find the slices (conjunctions of column values or bins) where the model fails most,
+    ranked by SliceLine's score, false discoveries controlled by Benjamini–Hochberg."""
+    from mlstrat.cli._slices import render_slice_report
+    from mlstrat.errors import find_slices
+
+    start_engine(engine)
+    report = find_slices(
+        predictions, split=split,
+        columns=None if columns is None else columns.split(","),
+        max_depth=max_depth, bins=bins, min_support=min_support, alpha=alpha, fdr=fdr,
+        top=top, metric=metric,
+    )
+    if as_json:
+        echo_json(report)
+        return
+    render_slice_report(report)
 
 
 def _render_summary(summary: Any, title: str | None = None) -> None:

@@ -122,12 +122,27 @@ def metrics_command(
     regression: bool = typer.Option(
         False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
     ),
+    by: str | None = typer.Option(
+        None, "--by",
+        help="Break the error down by COL[,COL] (each value, or quantile bin of a number, is a "
+        "slice) on --split (default dev): interval, share of mistakes, ceiling per slice.",
+    ),
+    bins: str = typer.Option("10", "--bins", help="With --by: quantile bins of a numeric column."),
+    top: str = typer.Option(
+        "20", "--top", help="With --by: slices listed (most mistakes first); the rest pooled as (other)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     engine: str | None = engine_option(),
 ) -> None:
     """Error, weighted error, precision/recall/F1 and confusion matrix per split, with 95% CIs."""
     import warnings
 
+    if by is not None:
+        start_engine(engine)
+        metric = "weighted_error" if weight else ("mae" if regression else "error")
+        _by(predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
+            by, split=split, metric=metric, weight=weight, bins=bins, top=top, json_out=json_out)
+        return
     if regression:
         _regression(predictions, split, json_out, test, store)
         return
@@ -195,6 +210,21 @@ def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
     out = console()
     for item in _render_regression(report):
         out.print(item)
+
+
+def _by(source: Any, by: str, *, split: list[str], metric: str, weight: str | None, bins: str,
+        top: str, json_out: bool) -> None:
+    """``--by``: one split's metric per slice (the first --split, dev by default)."""
+    from mlstrat._exceptions import ConfigError
+    from mlstrat.cli._slices import print_slice_metrics, whole_number
+    from mlstrat.errors import slice_metrics
+
+    if len(split) > 1:
+        raise ConfigError(f"--by breaks down one split; got --split {' --split '.join(split)}")
+    result = slice_metrics(source, by, split=split[0] if split else "dev", metric=metric,
+                           weight=weight, bins=whole_number(bins, "--bins"),
+                           top=whole_number(top, "--top"))
+    print_slice_metrics(result, json_out=json_out)
 
 
 def _label(text: str | None) -> Any:

@@ -183,6 +183,73 @@ def _mismatch_text(m: Mapping[str, Any]) -> str:
     return f"<MismatchReport {m.get('target')} vs {', '.join(m.get('source') or [])}: AUC {auc:.3f}, {m.get('strength')}>"
 
 
+# -- operating point ------------------------------------------------------------------------
+
+
+def _threshold_html(o: Mapping[str, Any]) -> str:
+    if not o.get("feasible"):
+        return _box("Operating point", _p(str(o.get("message") or "")))
+    rows = [(p["split"], p["n"], *(f"{_pct(p.get(k))} ({_ci(p.get(k + '_ci'))})"
+                                   for k in ("precision", "recall", "f1", "fpr")))
+            for p in (o.get("dev"), o.get("test")) if p]
+    head = (f"threshold {o.get('threshold'):.6g} on {o.get('score_column')}: maximize {o.get('maximize')}"
+            + (f" with {', '.join(o.get('require') or [])}" if o.get("require") else ""))
+    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows))
+
+
+def _threshold_text(o: Mapping[str, Any]) -> str:
+    if not o.get("feasible"):
+        return f"<OperatingPoint infeasible: {o.get('message')}>"
+    dev = o.get("dev") or {}
+    return (f"<OperatingPoint threshold {o.get('threshold'):.6g}: dev precision {_pct(dev.get('precision'))}, "
+            f"recall {_pct(dev.get('recall'))}>")
+
+
+# -- slices ---------------------------------------------------------------------------------
+
+
+def _slice_value(value: Any, rate: bool) -> str:
+    v = finite_or_none(value)
+    if v is None:
+        return "-"
+    return _pct(v) if rate else f"{v:.4g}"
+
+
+def _slice_metrics_html(r: Mapping[str, Any]) -> str:
+    rate = (r.get("metric") or {}).get("unit") == "rate"
+    rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["value"], rate),
+             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
+             _pct(s["share"], 1), _slice_value(s["ceiling"], rate)) for s in r.get("slices") or []]
+    name = (r.get("metric") or {}).get("name", "error")
+    return _box(f"{name} by {', '.join(r.get('by') or [])} ({r.get('split')})",
+                _p(f"{r.get('split')} {name} {_slice_value(r.get('value'), rate)} on {r.get('n'):,} rows", "muted"),
+                _table(("slice", "n", name, "95% CI", f"share of {r.get('share_of')}", "ceiling"), rows))
+
+
+def _slice_metrics_text(r: Mapping[str, Any]) -> str:
+    name = (r.get("metric") or {}).get("name", "error")
+    return (f"<SliceMetrics {name} by {', '.join(r.get('by') or [])} on {r.get('split')}: "
+            f"{len(r.get('slices') or [])} slices of {r.get('groups')}>")
+
+
+def _slice_report_html(r: Mapping[str, Any]) -> str:
+    rate = (r.get("metric") or {}).get("unit") == "rate"
+    rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["error"], rate),
+             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
+             f"{s['lift']:.2f}x", _slice_value(s["ceiling"], rate), f"{s['score']:.3f}",
+             f"{s['q_value']:.2g}") for s in r.get("slices") or []]
+    note = (f"{r.get('tested')} slices tested; {r.get('significant')} above average at FDR "
+            f"{r.get('fdr')} (Benjamini–Hochberg; {r.get('test')})")
+    return _box(f"Where the model fails ({r.get('split')})", _p(note, "muted"),
+                _table(("slice", "n", "error", "95% CI", "lift", "ceiling", "score", "q"), rows))
+
+
+def _slice_report_text(r: Mapping[str, Any]) -> str:
+    top = (r.get("slices") or [{}])[0].get("slice", "none")
+    return (f"<SliceReport {r.get('split')}: {r.get('significant')} of {r.get('tested')} slices "
+            f"above average at FDR {r.get('fdr')}; top: {top}>")
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -190,6 +257,9 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "SplitResult": (_split_html, _split_text),
     "Comparison": (_comparison_html, _comparison_text),
     "MismatchReport": (_mismatch_html, _mismatch_text),
+    "OperatingPoint": (_threshold_html, _threshold_text),
+    "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
+    "SliceReport": (_slice_report_html, _slice_report_text),
 }
 
 

@@ -31,6 +31,8 @@ class ReportInputs:
     subtitle: str | None = None
     #: ROC / precision-recall / calibration of the predictions' probabilities (when they have some)
     curves: dict[str, Any] | None = None
+    #: the slices where the model fails most (``find_slices(...).to_dict()``), when it applies
+    slices: dict[str, Any] | None = None
     #: files read, so that the output never overwrites one of them
     sources: tuple[str, ...] = field(default_factory=tuple)
     #: ``{"code", "message"}``: the test split sealed, or looked at (with the count)
@@ -39,7 +41,7 @@ class ReportInputs:
     def kwargs(self) -> dict[str, Any]:
         return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
                 "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle,
-                "curves": self.curves}
+                "curves": self.curves, "slices": self.slices}
 
     def sections(self) -> list[str]:
         """Names of the sections the report will have."""
@@ -58,6 +60,8 @@ class ReportInputs:
             names.append("learning curves")
         if self.error_summary:
             names.append("error analysis")
+        if self.slices:
+            names.append("where it fails")
         if len(self.runs) >= 2:
             names.append("run history")
         return names
@@ -294,6 +298,10 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
             raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
         inputs = _from_run(run, store, human, seal)
     inputs = _sealed(inputs, seal)
+    if inputs.metrics is not None:  # a predictions table was read: the slices of its dev split
+        from mlstrat.report._slices import where_it_fails
+
+        inputs = replace(inputs, slices=where_it_fails(_report_predictions(path, store, text=str(target))))
     if summary is not None:
         _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))

@@ -241,7 +241,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                   history: Any = None, error_summary: Any = None, tune: Any = None,
                   title: str = "mlstrat report", subtitle: str | None = None,
                   output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
-                  dev_rows: Callable[[Run], Any] | None = None) -> str:
+                  dev_rows: Callable[[Run], Any] | None = None, slices: Any = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -272,6 +272,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     dev_rows : callable, default=None
         ``dev_rows(run)``: a run's kept per-row dev results (``RunStore.dev_rows``); the history
         then pairs each step's dev change on the same rows (else it compares them unpaired).
+    slices : mapping or SliceReport, default=None
+        The slices where the model fails most (:func:`mlstrat.errors.find_slices`): the
+        "where it fails" section.
 
     Returns
     -------
@@ -286,6 +289,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     import jinja2
 
     from mlstrat.display._charts import PALETTE, staircase_svg
+    from mlstrat.report._slices import slices_section
 
     run_list = [_run(r) for r in runs or []]
     diagnosis = _doc(diagnosis, "diagnosis")
@@ -295,7 +299,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     tune = _doc(tune, "tune")
     if run_list and diagnosis is None and metrics is None:
         diagnosis, metrics = run_list[-1].diagnosis, run_list[-1].metrics
-    if not any([run_list, diagnosis, metrics, history, error_summary, tune]):
+    if not any([run_list, diagnosis, metrics, history, error_summary, tune, slices]):
         raise ConfigError("nothing to report: give a diagnosis, metrics, a training history, "
                           "an error-analysis summary or runs")
 
@@ -330,6 +334,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "metrics_rows": _metrics_rows(metrics),
         "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),
+        "slices": slices_section(_doc(slices, "slices")),
         "history": _history(run_list, dev_rows),
         "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,

@@ -105,10 +105,17 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
             raise ConfigError(f"threads = {threads} is out of range; use 1 to {_MAX_THREADS}")
         config["threads"] = int(threads)
     config["temp_directory"] = str(temp_directory or spill_directory())
+    # nothing is fetched from the network: an extension that is not installed is an error to
+    # report, never a download
+    config["autoinstall_known_extensions"] = False
     try:
-        return duckdb_backend_class()().connect(**config)
+        backend = duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
         raise ConfigError(f"the engine refused its settings ({first_line(exc)})") from None
+    # DuckDB draws a progress bar on stdout for long queries, piped or not: it would corrupt
+    # --json output and interleave with mlstrat's own bars (stderr, terminals only)
+    backend.raw_sql("SET enable_progress_bar = false")
+    return backend
 
 
 def _spark_session(spec: str, kind: str, *, timeout: float | None = None) -> Any:
