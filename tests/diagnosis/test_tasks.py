@@ -64,3 +64,15 @@ def test_cli_detects_tasks_and_keeps_the_top_level_keys(table, tmp_path):
     fail = CliRunner().invoke(app, ["diagnose", str(path), "--human", "1%", "--no-record",
                                     "--fail-on", "variance", "--json"])
     assert fail.exit_code == 1
+
+
+def test_a_look_at_the_test_set_is_counted_once_for_all_tasks(table, tmp_path):
+    from mlstrat.sealing import LookLedger, fingerprint_test_set
+
+    test_rows = table[table.split == "dev"].assign(split="test", id=lambda d: "test-" + d.id)
+    with_test = pd.concat([table, test_rows], ignore_index=True)
+    store = tmp_path / "runs.db"
+    result = diagnose_tasks(with_test, human=["1%"], test=True, store=store)
+    assert "test" in result.tasks["a"].errors
+    ledger = LookLedger(store)
+    assert ledger.test_evaluation_count(fingerprint_test_set(with_test)) == 1
