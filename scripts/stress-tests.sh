@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the tests most exposed to timing (Spark, headless Chromium, 2-process DDP) N times
+# Runs the tests most exposed to timing (Spark, headless Chromium, DDP, killed processes) N times
 # under load: one CPU burner per core runs beside them, so that a test relying on timing, a
 # port chosen in advance or the order of processes shows up as a failed round.
 #
@@ -7,7 +7,9 @@
 #
 # Each round is a fresh pytest process on the same selection: every test marked `spark` or
 # `browser`, every test that asks for the shared Spark session without the marker, and
-# tests/nn/test_distributed.py. The burners are killed on exit, Ctrl-C or SIGTERM.
+# the DDP and process tests (tests/nn/test_distributed*.py, tests/tune/test_durable.py,
+# tests/test_processes.py, tests/runs/test_mlflow_kill.py: real processes killed, interrupted
+# or orphaned). The burners are killed on exit, Ctrl-C or SIGTERM.
 # Knobs (environment): STRESS_BURNERS (default: the number of cores), STRESS_WORKERS
 # (pytest-xdist workers, default 2 as in `make test`), STRESS_ROUND_TIMEOUT (seconds a
 # round may take before it counts as failed, default 1800).
@@ -58,7 +60,11 @@ import sys
 import pytest
 
 SPARK_FIXTURES = {"spark", "spark_session", "spark_connect"}
-DDP_FILE = "tests/nn/test_distributed.py"
+# DDP, and the tests that kill, interrupt or orphan real processes (train --nproc, tune,
+# runs export): the ones that depend most on scheduling
+PROCESS_FILES = ("tests/nn/test_distributed.py", "tests/nn/test_distributed_signals.py",
+                 "tests/tune/test_durable.py", "tests/test_processes.py",
+                 "tests/runs/test_mlflow_kill.py")
 
 
 class Select:
@@ -69,7 +75,7 @@ class Select:
         for item in items:
             marked = "spark" in item.keywords or "browser" in item.keywords
             uses_spark = bool(SPARK_FIXTURES & set(getattr(item, "fixturenames", ())))
-            if marked or uses_spark or item.nodeid.startswith(DDP_FILE):
+            if marked or uses_spark or item.nodeid.startswith(PROCESS_FILES):
                 self.ids.append(item.nodeid)
 
 

@@ -139,3 +139,18 @@ def test_predictions_compare_misclassified_dev_rows_with_train(manifest, tmp_pat
     e = json.loads(result.output)["errors"]
     assert e["n_misclassified"] == wrong.sum() and e["n_train"] == (split == "train").sum()
     assert e["auc_misclassified"]["value"] > 0.9
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_features_table_cuts_no_figure(manifest, width):
+    result = runner.invoke(app, ["mismatch", str(manifest), "--target", "app", *SHAPE, "--folds", "3"],
+                           env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    table = [line for line in lines if line.startswith("│")]
+    assert table and "…" not in "\n".join(table)
+    assert max(len(line) for line in table) <= width
+    narrow_note = "mean source / mean target left out at this width (wider terminal or --json)"
+    assert (narrow_note in " ".join(result.output.split())) == (width < 100)
+    header = next(line for line in lines if "AUC drop" in line)
+    assert ("mean source" in header) == (width >= 100)

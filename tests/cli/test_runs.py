@@ -36,7 +36,17 @@ def test_list_table(store):
         assert cell in row_a, cell
     for cell in ["5.2%", "bias", "dropout"]:
         assert cell in row_b, cell
+    # what changed since the run before, folded under the note when the terminal is narrow
+    assert "keep_prob 1.0 -> 0.5" in " ".join(result.output.split())
     assert lines.index(row_a) < lines.index(row_b)  # oldest first
+
+
+def test_list_and_compare_at_80_columns_cut_nothing(store):
+    for args in (("runs", "list"), ("runs", "compare", *[r.id[:6] for r in store.list()])):
+        result = CliRunner().invoke(app, [*args, "--store", str(store.path)], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
+    assert "regularization.keep_prob" in result.output  # the key that differs, whole
 
 
 def test_list_json_and_empty(store, tmp_path):
@@ -58,7 +68,7 @@ def test_show(store):
     out = result.output
     assert f"Run {run.id} (#1, train)" in out
     assert "regularization.keep_prob" in out and "test set evaluated 2 time(s) in this store (threshold 5)" in out
-    assert "data mismatch (principal)" in out and "8.9% – 13.9%" in out
+    assert "data mismatch (principal)" in out and "[8.9%, 13.9%]" in out
     assert "Verdict: Data mismatch is the principal problem" in out
     assert "1. Carry out manual error analysis" in out
     result = _invoke("runs", "show", "latest", "--store", store.path, "--json")
@@ -71,7 +81,9 @@ def test_compare(store):
     result = _invoke("runs", "compare", a.id[:6], b.id[:6], "--store", store.path)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "data mismatch" in out and "7.8%" in out and "1.6%" in out and "-6.2 pp" in out
+    assert "data mismatch" in out and "+7.80 pts" in out and "+1.60 pts" in out and "-6.20 pts" in out
+    # the change is the difference of the figures shown, in one precision per table
+    assert "│ dev       │       11.2% │        5.2% │ -6.0 pts │" in out
     assert "regularization.keep_prob" in out
     assert "#1 -> #2: data mismatch 7.8% -> 1.6% after keep_prob 0.5" in out
     doc = json.loads(_invoke("runs", "compare", a.id, b.id, "--store", store.path, "--json").output)

@@ -302,3 +302,16 @@ def test_compare_newcombe_reference():
 
     low, high = _newcombe(48, 80, 56, 70)
     assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+
+
+def test_label_advice_waits_for_a_narrow_interval(tmp_path):
+    # 3 of 5 reviewed errors mislabeled: the share's interval is far too wide to act on
+    out = make_sheet(tmp_path, {"blurry": ["1", "1", "", "", ""], "mislabeled": ["", "", "1", "1", "1"]},
+                     n_dev=1000, n_errors=5)
+    s = summarize_sheet(out)
+    low, high = s.category("mislabeled").share_ci
+    # independent: n for a 10-point half width at p = 0.6 is 1.96^2 * 0.24 / 0.01 = 92.2 -> 93
+    assert s.advice == (f"Too few errors reviewed to decide on fixing labels: incorrect labels are "
+                        f"[{100 * low:.0f}%, {100 * high:.0f}%] of the errors (95% interval); tag ~88 more "
+                        "to know it within 10 points.")
+    assert "worth it" not in s.advice

@@ -201,14 +201,20 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         wait.until(settled)
         press("j")
         wait.until(lambda d: text("pos") == "3")
-        press("k")
+        press("k")  # row 3 only looked at: not reviewed
         wait.until(lambda d: text("pos") == "2" and text("progress") == "2 / 10")
-        # rows 1 and 2 tagged, row 3 shown and left untagged: 3 reviewed, mislabeled 1 of 3
+        wait.until(lambda d: settled(d) and text("summary-note") == "2 of 10 reviewed")
+        press("j")
+        wait.until(lambda d: text("pos") == "3")
+        press("0")  # row 3 marked "no category" explicitly
+        wait.until(lambda d: settled(d) and text("summary-note") == "3 of 10 reviewed")
+        press("k")
+        wait.until(lambda d: text("pos") == "2" and settled(d))
+        # rows 1 and 2 tagged, row 3 marked: 3 reviewed, mislabeled 1 of 3
         # (Wilson 95% interval of 1/3: 6-79%), row 3 on the "other causes" line
-        wait.until(lambda d: text("summary-note") == "3 of 10 reviewed")  # after the move's answer
         summary = text("summary-body")
-        assert "mislabeled 1 33% 6–79%" in summary
-        assert "no category: other causes 1 33% 6–79%" in summary
+        assert "mislabeled 1 33% [6%, 79%]" in summary
+        assert "no category: other causes 1 33% [6%, 79%]" in summary
         driver.save_screenshot(str(tmp_path / "errors-ui-before-kill.png"))
 
         server.kill()  # SIGKILL: no chance to flush anything

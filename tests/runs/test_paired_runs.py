@@ -72,8 +72,8 @@ def test_compare_pairs_runs_on_the_same_rows(tmp_path, store):
     _, low, high = paired_rate_interval(18, 12, 2, 88)
     assert (dev.ci_low, dev.ci_high) == (pytest.approx(-high), pytest.approx(-low))
     assert dev.verdict == "better"
-    assert step.dev_line == (f"dev error 25.0% -> 16.7%: better (-8.3 pp, 95% interval {100 * -high:+.1f} pp "
-                             f"to {100 * -low:+.1f} pp; paired, McNemar p = {dev.p_value:.2g})")
+    assert step.dev_line == (f"dev error 25.0% -> 16.7%: better (-8.3 pts, 95% interval [{100 * -high:+.1f}, "
+                             f"{100 * -low:+.1f}] pts; paired, McNemar p = {dev.p_value:.2g})")
 
 
 def test_runs_on_different_dev_rows_are_compared_unpaired_and_say_so(tmp_path, store):
@@ -110,7 +110,7 @@ def test_cli_runs_compare_prints_the_verdict_and_refuses_mixed_tasks(tmp_path, s
     result = runner.invoke(app, ["runs", "compare", a.id, b.id, "--store", str(store.path)],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "dev error 25.0% -> 15.0%: better (-10.0 pp, 95% interval" in result.output
+    assert "dev error 25.0% -> 15.0%: better (-10.0 pts, 95% interval" in result.output
     data = json.loads(runner.invoke(app, ["runs", "compare", a.id, b.id, "--store", str(store.path),
                                           "--json"]).output)
     assert data["steps"][0]["dev"]["verdict"] == "better" and data["steps"][0]["dev"]["paired"] is True
@@ -178,7 +178,7 @@ def test_report_history_and_notebook_show_the_paired_dev_change(tmp_path, store)
     a = _record(store, _predictions(tmp_path / "a.parquet", wrong=set(range(30))), "a")
     b = _record(store, _predictions(tmp_path / "b.parquet", wrong=set(range(18))), "b")
     line = store.compare([a.id, b.id]).steps[0].dev_line
-    assert line.startswith("dev error 25.0% -> 15.0%: better (-10.0 pp, 95% interval")
+    assert line.startswith("dev error 25.0% -> 15.0%: better (-10.0 pts, 95% interval")
     html = render_report(runs=store.list(), dev_rows=store.dev_rows)
     assert 'class="changes verdict-better"' in html
     assert line.replace(" -> ", " → ") in html

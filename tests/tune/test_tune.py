@@ -104,7 +104,7 @@ def test_parameter_constraint_and_cli(tmp_path):
     assert all(t["n_parameters"] > 3000 for t in infeasible) and infeasible
     again = CliRunner().invoke(app, ["tune", str(config), "-o", str(tmp_path / "t"), "--no-record"])
     assert again.exit_code == 2
-    assert "already holds a search (tune.db); choose another folder (-o) or pass --force" in again.output
+    assert "already holds a search (tune.db); go on with it (--resume), start a new one (--force)" in again.output
 
 
 def test_bad_tune_config_is_one_line(tmp_path):

@@ -50,6 +50,31 @@ def _reflow(text: str) -> str:
     return "\n\n".join(out)
 
 
+#: below this many columns, help is laid out by Click (description under a fixed indent)
+#: rather than in Rich's panels, whose option columns squeeze descriptions to a few words
+NARROW_HELP_COLUMNS = 100
+
+
+def _narrow_aware(command: click.Command) -> Any:
+    """``command.format_help`` that, in a terminal narrower than :data:`NARROW_HELP_COLUMNS`,
+    uses Click's plain layout (wrapped at word boundaries, nothing cut) instead of Rich's."""
+    import shutil
+
+    rich_format = command.format_help
+    # the first Click class of the command (Typer runs its own copy of Click): plain layout
+    plain_base = next(c for c in type(command).__mro__ if c.__module__.endswith("click.core"))
+
+    def format_help(ctx: Any, formatter: Any) -> None:
+        if shutil.get_terminal_size().columns >= NARROW_HELP_COLUMNS:
+            return rich_format(ctx, formatter)
+        plain_base.format_help(command, ctx, formatter)
+        # the help texts are escaped for Rich markup (see polish_help): unescape for plain text
+        formatter.buffer[:] = [part.replace("\\[", "[") for part in formatter.buffer]
+        return None
+
+    return format_help
+
+
 def polish_help(command: click.Command) -> None:
     """Help as written: ``[data]`` is text, not Rich markup; no ``<bool>`` after flags; no
     hard line breaks in the middle of a sentence. Applied to every command of the tree."""
@@ -74,6 +99,7 @@ def polish_help(command: click.Command) -> None:
             return option
 
         command.get_help_option = get_help_option  # type: ignore[method-assign]
+        command.format_help = _narrow_aware(command)  # type: ignore[method-assign]
         command._mlstrat_help_patched = True  # type: ignore[attr-defined]
     for sub in getattr(command, "commands", {}).values():
         polish_help(sub)
@@ -84,7 +110,7 @@ COMMANDS = {
     "curve": "curve", "demo": "demo", "diagnose": "diagnose", "gradcheck": "gradcheck",
     "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
     "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
-    "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold",
+    "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold", "check": "check",
 }
 
 

@@ -110,24 +110,22 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from mlstrat.display._numbers import format_rate
-    from mlstrat.display._numbers import is_rate_metric
+    from mlstrat.display._numbers import column_digits, format_figure, format_interval, is_rate_metric
 
     rate = is_rate_metric(diagnosis)
+    digits = column_digits([e["value"] for e in diagnosis["errors"].values()]
+                           + [c["value"] for c in diagnosis["components"].values()], rate=rate) if rate else None
 
     def fig(v: float) -> str:
-        return format_rate(v, 1) if rate else f"{v:.4g}"
-
-    def half(e: dict[str, Any]) -> str:
-        width = (e["ci_high"] - e["ci_low"]) / 2
-        return f"{100 * width:.1f}" if rate else f"{width:.2g}"
+        return format_figure(v, diagnosis, digits=digits)
 
     table = Table(box=None, pad_edge=False, show_header=True, header_style="grey50")
     table.add_column("human", justify="right")
     for split in diagnosis["errors"]:
         table.add_column(_SPLIT_NAMES[split], justify="right")
     row = [fig(diagnosis["human_level"]["bayes_proxy"]["value"])]
-    row += [f"{fig(e['value'])} [grey50]±{half(e)}[/]" if e.get("ci_low") is not None else fig(e["value"])
+    row += [f"{fig(e['value'])} {format_interval(e['ci_low'], e['ci_high'], rate=rate, digits=digits)}"
+            if e.get("ci_low") is not None else fig(e["value"])
             for e in diagnosis["errors"].values()]
     table.add_row(*row)
     gaps = []
@@ -135,9 +133,9 @@ def _errors_table(diagnosis: dict[str, Any]) -> Any:
         if c["value"] is not None:
             style = "bold red" if name == diagnosis["principal_problem"] else \
                 ("red" if name in diagnosis["problems"] else "grey50")
-            value = f"{100 * c['value']:+.1f}" if rate else f"{c['value']:+.3g}"
+            value = format_figure(c["value"], diagnosis, signed=True, digits=digits)
             gaps.append(f"[{style}]{_COMPONENT_NAMES[name]} {value}[/]")
-    return Group(table, "  " + " · ".join(gaps) + (" pts" if rate else ""))
+    return Group(table, "  " + " · ".join(gaps))
 
 
 def _print_steps(out: Any, steps: dict[str, Any], format_rate: Any) -> None:

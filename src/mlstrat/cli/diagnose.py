@@ -81,8 +81,8 @@ def diagnose_command(
     fail_on: str | None = typer.Option(
         None,
         "--fail-on",
-        help="Exit 1 when one of these problems is found: "
-        "avoidable_bias,variance,data_mismatch,dev_overfitting",
+        help="Exit 1 when one of these problems is found, comma-separated: "
+        "avoidable_bias, variance, data_mismatch, dev_overfitting.",
     ),
     y_true: str | None = typer.Option(None, "--y-true", help=Y_TRUE_HELP),
     y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),

@@ -79,7 +79,8 @@ def _render_regression(report: Any) -> list[Any]:
     from mlstrat._constants import SPLIT_DISPLAY
 
     def cell(e: Any, fmt: str = ".4g") -> str:
-        return f"{e.value:{fmt}}\n[grey50]{e.ci_low:{fmt}}–{e.ci_high:{fmt}}[/]"
+        # the interval in the project's vocabulary: [low, high]
+        return f"{e.value:{fmt}}\n[grey50]\\[{e.ci_low:{fmt}}, {e.ci_high:{fmt}}][/]"
 
     table = Table(title="Regression metrics per split (value, 95% CI below)", title_justify="left")
     for col in ("split", "n", "MAE", "RMSE", "R²", "mean residual"):

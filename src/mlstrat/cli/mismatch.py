@@ -181,20 +181,27 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
 def _features_table(
     shifts: Any, title: str, Table: Any, sides: tuple[str, str] = ("source", "target")
 ) -> Any:
-    from mlstrat.cli._common import safe
+    from mlstrat.cli._common import console, safe
 
-    table = Table(title=title, title_justify="left")
-    table.add_column("feature", no_wrap=True)
-    for col in ("AUC drop", "KS", f"mean {sides[0]}", f"mean {sides[1]}"):
+    # in a narrow terminal the two means (the lowest priority) are left out, with a note:
+    # the figures that stay are never cut, and names and hints fold
+    narrow = console().width < NARROW_COLUMNS
+    caption = (f"mean {sides[0]} / mean {sides[1]} left out at this width (wider terminal or --json)"
+               if narrow else None)
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("feature", overflow="fold")
+    means = () if narrow else (f"mean {sides[0]}", f"mean {sides[1]}")
+    for col in ("AUC drop", "KS", *means):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("usually means")
+    table.add_column("usually means", overflow="fold")
     for f in shifts:
-        table.add_row(
-            safe(f.feature),
-            f"{f.importance:.3f}±{f.importance_std:.3f}",
-            f"{f.ks:.3f}",
-            f"{f.mean_source:.4g}",
-            f"{f.mean_target:.4g}",
-            safe(f.hint or ""),
-        )
+        # importance ± its standard deviation over the permutation repeats (a symmetric spread)
+        figures = [f"{f.importance:.3f}±{f.importance_std:.3f}", f"{f.ks:.3f}"]
+        if not narrow:
+            figures += [f"{f.mean_source:.4g}", f"{f.mean_target:.4g}"]
+        table.add_row(safe(f.feature), *figures, safe(f.hint or ""))
     return table
+
+
+#: below this many columns, the features table leaves out its two means
+NARROW_COLUMNS = 100

@@ -35,14 +35,15 @@ def _store(path: Optional[Path]) -> Any:
     return RunStore(path)
 
 
-def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None, digits: Optional[int] = None) -> str:
     """A rate as a percentage, or a figure in the diagnosed metric's unit (RMSE, WER, ...)."""
     from mlstrat.display._numbers import format_figure
 
-    return format_figure(value, diagnosis)
+    return format_figure(value, diagnosis, digits=digits)
 
 
-def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None) -> str:
+def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None,
+            digits: Optional[int] = None) -> str:
     from mlstrat.display._numbers import is_rate_metric
 
     if before is None or after is None:
@@ -55,11 +56,13 @@ def _change(before: Optional[float], after: Optional[float], diagnosis: Optional
         # errors and components: down is better; a higher-is-better score's errors go up
         better = delta > 0 if metric.get("direction") == "higher_is_better" else delta < 0
         return f"[{'green' if better else 'red'}]{delta:+.3g}[/]"
-    delta = 100 * (after - before)
-    if abs(delta) < 0.05:
-        return "[dim]±0.0 pp[/]"
-    colour = "green" if delta < 0 else "red"  # errors and components: down is better
-    return f"[{colour}]{delta:+.1f} pp[/]"
+    from mlstrat.display._numbers import format_change
+
+    text = format_change(before, after, digits=digits)[2]
+    if text.startswith("+0.0 ") or text.startswith("+0.00 "):
+        return f"[dim]{text}[/]"
+    colour = "green" if after < before else "red"  # errors and components: down is better
+    return f"[{colour}]{text}[/]"
 
 
 def _summary(run: Any) -> dict[str, Any]:
@@ -85,6 +88,7 @@ def list_runs(
 
     from mlstrat._constants import SPLITS
     from mlstrat.cli._common import console, echo_json, safe
+    from mlstrat.runs import flatten_config
 
     run_store = _store(store)
     runs = run_store.list(kind=kind, limit=limit)
@@ -107,17 +111,33 @@ def list_runs(
     for split in splits:
         table.add_column(_SHORT_SPLIT[split], justify="right", no_wrap=True)
     table.add_column("principal", no_wrap=True)
-    # the note gets what the figures leave: they must never be cut, a long note may be
-    fixed = 40 + 8 * len(splits) + (10 if kinds else 0)
-    table.add_column("note", overflow="ellipsis", no_wrap=True, max_width=max(8, out.width - fixed))
+    # the note and what changed get what the figures leave: figures are never cut, words fold
+    table.add_column("note / changed", overflow="fold")
+    previous: dict[str, Any] | None = None
     for run in runs:
         errors = run.errors()
         principal = (run.diagnosis or {}).get("principal_problem")
+        config = flatten_config(run.config)
+        changed = _changed_keys(previous, config)
+        previous = config if config else previous
+        what = "; ".join(part for part in (run.note or "", changed) if part)
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
                       *[_rate(errors.get(s, {}).get("value"), run.diagnosis) for s in splits],
-                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(run.note or ""))
+                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(what))
     out.print(table)
+
+
+def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """``"keep_prob 1.0 -> 0.5"``: the config keys that differ from the run before (last part of
+    each dotted key; at most three, then a count)."""
+    if not before or not after:
+        return ""
+    keys = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    parts = [f"{k.rsplit('.', 1)[-1]} {before.get(k, '-')} -> {after.get(k, '-')}" for k in keys[:3]]
+    if len(keys) > 3:
+        parts.append(f"and {len(keys) - 3} more")
+    return ", ".join(parts)
 
 
 @runs_app.command("show")
@@ -132,6 +152,7 @@ def show_run(
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.runs import COMPONENT_DISPLAY, flatten_config
+    from mlstrat.display._numbers import format_interval, is_rate_metric
 
     run_store = _store(store)
     run = run_store.get(run_id)
@@ -167,8 +188,7 @@ def show_run(
         for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
             table.add_column(name, justify=justify)
         for split, e in errors.items():
-            interval = (f"{_rate(e['ci_low'], run.diagnosis)} – {_rate(e['ci_high'], run.diagnosis)}"
-                        if e["ci_low"] is not None else "-")
+            interval = format_interval(e["ci_low"], e["ci_high"], rate=is_rate_metric(run.diagnosis))
             table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
                           _rate(e["value"], run.diagnosis), interval)
         out.print(table)
@@ -180,8 +200,7 @@ def show_run(
                               ("significant", "left")):
             table.add_column(name, justify=justify)
         for key, c in components.items():
-            interval = (f"{_rate(c['ci_low'], run.diagnosis)} – {_rate(c['ci_high'], run.diagnosis)}"
-                        if c["ci_low"] is not None else "-")
+            interval = format_interval(c["ci_low"], c["ci_high"], rate=is_rate_metric(run.diagnosis), signed=True)
             label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
             table.add_row(label, _rate(c["value"], run.diagnosis), interval, "yes" if c["significant"] else "no",
                           style="bold" if key == principal else None)
@@ -213,6 +232,7 @@ def compare_runs(
 
     from mlstrat._constants import SPLIT_DISPLAY
     from mlstrat.cli._common import console, echo_json, safe
+    from mlstrat.display._numbers import column_digits, format_figure, is_rate_metric
     from mlstrat.runs import COMPONENT_DISPLAY
 
     comparison = _store(store).compare(run_ids)
@@ -223,7 +243,8 @@ def compare_runs(
     heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
     diagnosis = comparison.runs[-1].diagnosis
 
-    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str]) -> None:
+    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str],
+                     points: bool = False) -> None:
         if not rows:
             return
         table = Table(title=title, title_justify="left", header_style="bold")
@@ -231,18 +252,21 @@ def compare_runs(
         for head in heads:
             table.add_column(head, justify="right")
         table.add_column("change", justify="right")
+        # one precision for the table: the change reads as the difference of the values shown
+        digits = column_digits([v for vals in rows.values() for v in vals]) if is_rate_metric(diagnosis) else None
         for key, values in rows.items():
-            table.add_row(safe(names.get(key, key)), *[_rate(v, diagnosis) for v in values],
-                          _change(values[0], values[-1], diagnosis))
+            table.add_row(safe(names.get(key, key)), *[format_figure(v, diagnosis, digits=digits, signed=points) for v in values],
+                          _change(values[0], values[-1], diagnosis, digits))
         out.print(table)
 
     side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
-    side_by_side("Components", comparison.components, COMPONENT_DISPLAY)
+    side_by_side("Components", comparison.components, COMPONENT_DISPLAY, points=True)
     if comparison.config:
         table = Table(title="Config keys that differ", title_justify="left", header_style="bold")
-        table.add_column("key")
+        # a long key or value folds onto the next line: never cut
+        table.add_column("key", overflow="fold")
         for head in heads:
-            table.add_column(head)
+            table.add_column(head, overflow="fold")
         for key, values in comparison.config.items():
             table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
         out.print(table)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +34,26 @@ def train_command(
 ) -> None:
     """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
-    from mlstrat.nn import TrainConfig, train
-
-    import warnings
-
-    from mlstrat.runs import ReusedTestSetWarning
+    if _in_launcher():
+        _join_launcher()
+    from mlstrat.nn import TrainConfig
 
     train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
         raise typer.Exit(_launch(ctx, train_config, nproc))
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
-        _train_quietly(train_config, output, force)
+        with _quiet_when_peers_die():
+            _train_quietly(train_config, output, force)
         return
+    with _quiet_when_peers_die():
+        _train_and_record(train_config, output, force, json_=json_, human=human, store=store, note=note,
+                          record=record, test=test)
+
+
+def _train_and_record(train_config: Any, output: Path | None, force: bool, *, json_: bool, human: list[str],
+                      store: Path | None, note: str | None, record: bool, test: bool) -> None:
+    from mlstrat.nn import train
+
     result = _train_showing_health(train, train_config, output, force, test=test, store=store)
     if record:
         run_id = _record(train_config, result, human=human, store=store, note=note, test=test)
@@ -57,6 +67,38 @@ def train_command(
         echo_json(result)
         return
     _render_train(result)
+
+
+def _join_launcher() -> None:
+    """A rank of ``train --nproc``: it dies with the launcher (nothing it would publish belongs
+    to anyone once the command is gone), and a signal the launcher forwards ends it at once,
+    without a traceback (the launcher says what happened)."""
+    import os
+    import signal
+
+    from mlstrat._processes import OWNER_ENV, die_with_parent
+
+    owner = os.environ.get(OWNER_ENV, "")
+    if owner.isdigit():
+        die_with_parent(int(owner))
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _quiet_when_peers_die() -> Iterator[None]:
+    """A rank whose collective failed because another rank died exits at once with
+    ``PEER_LOST_EXIT`` and says nothing: the launcher reports the rank that died."""
+    try:
+        yield
+    except Exception as exc:
+        from mlstrat.nn._distributed import PEER_LOST_EXIT, peer_lost
+
+        if _in_launcher() and peer_lost(exc):
+            import os
+
+            os._exit(PEER_LOST_EXIT)  # (a normal exit can abort in gloo's destructors)
+        raise
 
 
 def _in_launcher() -> bool:
@@ -74,17 +116,32 @@ def _rank() -> int:
 def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
     """This very command again, without --nproc, in ``nproc`` processes under torchrun (after the
     checks that need no data, so that they fail before any process starts)."""
+    from mlstrat._processes import Stopped, exit_description, signal_label, stop_on_signals
     from mlstrat.cli._common import err_console
-    from mlstrat.nn._distributed import check_batch, check_gpus, launch
+    from mlstrat.nn._distributed import PEER_LOST_EXIT, check_batch, check_cpus, check_gpus, launch
     from mlstrat.nn._setup import resolve_device
 
     check_batch(config.optim.batch_size, nproc)
     if resolve_device(config.optim.device).type == "cuda":
         check_gpus(nproc)
+    else:
+        check_cpus(nproc)
 
-    code = launch(nproc, ["train", *_command_args(ctx, drop={"nproc"})])
+    try:
+        with stop_on_signals():
+            code, rank = launch(nproc, ["train", *_command_args(ctx, drop={"nproc"})])
+    except Stopped as stop:
+        err_console(soft_wrap=True).print(
+            f"[bold red]Stopped:[/] training stopped by {signal_label(stop.signum)}: every training process "
+            "was stopped before writing; no run directory written, nothing recorded")
+        return stop.exit_code
     if code > 128:
-        err_console().print(f"[bold red]Error:[/] a training process was killed by signal {code - 128}")
+        err_console(soft_wrap=True).print(
+            f"[bold red]Error:[/] rank {rank} {exit_description(128 - code)}; the other training "
+            "processes were stopped; no run directory written, nothing recorded")
+    elif code == PEER_LOST_EXIT:
+        err_console(soft_wrap=True).print("[bold red]Error:[/] the training processes lost contact with each "
+                                          "other; nothing recorded")
     return code
 
 
@@ -143,8 +200,10 @@ def _record(config: Any, result: Any, *, human: list[str], store: Path | None, n
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
+    from mlstrat._processes import check_owner
     from mlstrat.runs import RunStore, record_predictions_run
 
+    check_owner(f"the record of {result.run_dir}")
     predictions = result.run_dir / "predictions.parquet"
     diagnosis = metrics = None
     if result.tasks:

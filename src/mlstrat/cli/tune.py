@@ -19,7 +19,9 @@ def tune_command(
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seeds the sampler (default: [tune] seed)."),
     output: Path | None = typer.Option(None, "-o", "--output",
                                        help="Folder for the trials, tune.db and tune.json (default: runs/tune-<config>)."),
-    force: bool = typer.Option(False, "--force", help="Reuse an output folder that already holds a search."),
+    force: bool = typer.Option(False, "--force", help="Start a new search in an output folder that already holds one."),
+    resume: bool = typer.Option(False, "--resume", help="Go on with the search the output folder holds (stopped by "
+                                "Ctrl-C, kill or a crash): finished trials are kept, the others trained."),
     human: list[str] = typer.Option([], "--human", help='Human-level error for the trials\' diagnoses: "expert=0.5%"'),
     store: StoreOption = None,
     record: bool = typer.Option(True, "--record/--no-record", help="Record every trial in the run store."),
@@ -28,13 +30,43 @@ def tune_command(
     """Search the [tune.space] hyperparameters at random (log scales, never a grid), zoom on the
     best region, record every trial with its diagnosis, and choose the winner on dev under the
     satisficing constraints."""
+    from mlstrat._processes import Stopped, stop_on_signals
     from mlstrat.tune import tune
 
-    result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
-                  record=record, force=force)
+    try:
+        with stop_on_signals():
+            result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
+                          record=record, force=force, resume=resume)
+    except Stopped as stop:
+        _stopped(stop, config, output)
+        raise typer.Exit(stop.exit_code) from None
+    failed = result.first_failure
+    if failed is not None:
+        from mlstrat.cli._common import err_console, safe
+
+        err_console(soft_wrap=True).print(
+            f"[bold red]Error:[/] every trial failed ({len(result.search.trials)}); the first, trial "
+            f"{failed.number}: {safe(failed.info.get('error', 'no cause given'))}")
+        raise typer.Exit(1)
     from mlstrat.cli._common import emit
 
     emit(result.to_dict(), as_json=json_, render=lambda _: _render(result))
+
+
+def _stopped(stop: Any, config: Path, output: Path | None) -> None:
+    """One line: which signal, and how to go on when the search had started."""
+    import shlex
+
+    from mlstrat._processes import signal_label
+    from mlstrat.cli._common import err_console, safe
+    from mlstrat.tune._tune import output_folder
+
+    out = output_folder(config, output)
+    line = f"[bold red]Stopped:[/] tune stopped by {signal_label(stop.signum)}"
+    if (out / "tune.db").exists():
+        again = shlex.join(["mlstrat", "tune", str(config), "-o", str(out), "--resume"])
+        line += f"; its finished trials are kept: go on with {safe(again)}"
+    err_console(soft_wrap=True).print(line)
 
 
 def _render(result: Any) -> None:
@@ -59,11 +91,13 @@ def _render(result: Any) -> None:
                  f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
         table.add_row(*[mark + escape(c) for c in cells])
     out.print(table)
-    zoom = ", ".join(f"{p['name']} {format_param(p['low'])}..{format_param(p['high'])}" for p in doc["zoomed"])
+    zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
     out.print(f"Zoomed region (round 2): {escape(zoom)}")
     _render_effects(out, doc["effects"])
     if best is None:
-        out.print("[bold red]No trial met the constraints.[/] Relax [tune] max_seconds / max_parameters.")
+        limits = [f"{k} = {v}" for k, v in doc["constraints"].items() if v]
+        out.print("[bold red]No trial met the constraints[/]"
+                  + (f" ({escape(', '.join(limits))}): relax them in [tune]." if limits else "."))
     else:
         values = ", ".join(f"{k} = {format_param(v)}" for k, v in best["params"].items())
         value = format_rate(best["value"]) if doc["metric"] == "dev_error" else f"{best['value']:.4f}"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat._exceptions import ConfigError, InputError
 
 __all__ = ["CurvePoint", "LearningCurve", "learning_curve", "parse_curve_sizes", "model_family_of",
@@ -35,7 +36,7 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
-class LearningCurve:
+class LearningCurve(NotebookRepr):
     """The curve, its power-law fit and a one-sentence reading of its shape."""
 
     metric: str

@@ -7,42 +7,46 @@ from typing import Any
 from mlstrat._constants import SPLIT_DISPLAY, SPLITS
 from mlstrat.diagnosis._results import COMPONENTS, Diagnosis
 from mlstrat.diagnosis._sentences import PROBLEM_LABELS
-from mlstrat.display._numbers import format_rate
+from mlstrat.display._numbers import column_digits, format_change, format_interval, format_pct, format_pts
+from mlstrat.display._palette import rich_style
 
 __all__ = ["render_diagnosis", "component_bar"]
 
-_COLORS = {
-    "human": "grey50",
-    "avoidable_bias": "yellow",
-    "variance": "magenta",
-    "data_mismatch": "cyan",
-    "dev_overfitting": "blue",
-}
+# the palette's colours: the same as the report's charts and chips
+_COLORS = {name: rich_style(name) for name in ("human", *COMPONENTS)}
 BAR_WIDTH = 48
+
+
+def _digits(diag: Diagnosis, *, gaps: bool = False) -> int:
+    """One precision per table: the errors (with the human level), or the components
+    (``gaps``)."""
+    if gaps:
+        return column_digits([c.value for c in diag.components.values()], rate=diag.metric.is_rate)
+    values: list[float | None] = [e.value for e in diag.errors.values()]
+    values += [r.value for r in diag.human_level.references]
+    return column_digits(values, rate=diag.metric.is_rate)
 
 
 def _fmt(diag: Diagnosis, value: float | None) -> str:
     """A figure: a percentage for rates, the number in the metric's unit otherwise."""
     if diag.metric.is_rate or value is None:
-        return format_rate(value)
+        return format_pct(value, digits=_digits(diag))
     return f"{value:.4g}"
 
 
 def _ci(diag: Diagnosis, low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return "-"
-    return f"{_fmt(diag, low)} .. {_fmt(diag, high)}"
+    digits = _digits(diag) if diag.metric.is_rate else None
+    return format_interval(low, high, rate=diag.metric.is_rate, digits=digits)
 
 
-def _gap(diag: Diagnosis, value: float, digits: int = 2) -> str:
+def _gap(diag: Diagnosis, value: float) -> str:
     """A signed gap: percentage points for rates, the metric's unit otherwise."""
-    return f"{100 * value:+.{digits}f}" if diag.metric.is_rate else f"{value:+.3g}"
+    digits = _digits(diag, gaps=True) if diag.metric.is_rate else None
+    return format_pts(value, digits=digits, rate=diag.metric.is_rate)
 
 
 def _signed(diag: Diagnosis, value: float | None) -> str:
-    if value is None:
-        return "-"
-    return _gap(diag, value) + (" pts" if diag.metric.is_rate else "")
+    return "-" if value is None else _gap(diag, value)
 
 
 def component_bar(diag: Diagnosis) -> Any:
@@ -55,8 +59,12 @@ def component_bar(diag: Diagnosis) -> Any:
 
     proxy = diag.human_level.bayes_proxy
     ladder = Text()
+    digits = max(_digits(diag), _digits(diag, gaps=True))
+    # each step of the ladder is the difference of the two levels as shown (rates, lower is better)
+    as_shown = diag.metric.is_rate and not diag.metric.higher_is_better
+    level = (lambda v: format_pct(v, digits=digits)) if as_shown else (lambda v: _fmt(diag, v))
     ladder.append(
-        f"human {_fmt(diag, proxy.value) if proxy else '?'}", style=_COLORS["human"]
+        f"human {level(proxy.value) if proxy else '?'}", style=_COLORS["human"]
     )
     for name in COMPONENTS:
         c = diag.components[name]
@@ -66,10 +74,12 @@ def component_bar(diag: Diagnosis) -> Any:
             continue
         if c.value is None:
             continue
-        ladder.append(
-            f" ─{_gap(diag, c.value, 1)}→ ", style=_COLORS[name] + (" bold" if c.significant else "")
-        )
-        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {_fmt(diag, diag.errors[c.to].value)}")
+        start = proxy.value if c.from_ == "human_level" and proxy else (
+            diag.errors[c.from_].value if c.from_ in diag.errors else None)
+        gap = (format_change(start, diag.errors[c.to].value, digits=digits)[2]
+               if as_shown and start is not None else _gap(diag, c.value))
+        ladder.append(f" ─{gap}→ ", style=_COLORS[name] + (" bold" if c.significant else ""))
+        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {level(diag.errors[c.to].value)}")
 
     train = diag.errors.get("train")
     if proxy is None:  # human level and avoidable bias together: the train error, undivided
@@ -133,9 +143,10 @@ def _errors_table(diag: Diagnosis) -> Any:
     title = f"{name} per split (95% CI{better})"
     errors = Table(title=title, title_justify="left")
     errors.add_column("")
-    errors.add_column(metric, justify="right")
-    errors.add_column("95% CI", justify="right")
-    errors.add_column("n", justify="right")
+    # figures never wrap or get cut: the label column folds instead
+    errors.add_column(metric, justify="right", no_wrap=True)
+    errors.add_column("95% CI", justify="right", no_wrap=True)
+    errors.add_column("n", justify="right", no_wrap=True)
     proxy = diag.human_level.bayes_proxy
     if proxy is None:
         errors.add_row(Text("human level: not given", style="grey50"), "?", "-", "-")
@@ -153,7 +164,7 @@ def _errors_table(diag: Diagnosis) -> Any:
         e = diag.errors.get(split)
         if e is not None:
             errors.add_row(
-                SPLIT_DISPLAY[split],
+                Text(SPLIT_DISPLAY[split], style=rich_style(split)),  # the report's split colour
                 _fmt(diag, e.value),
                 _ci(diag, e.ci_low, e.ci_high),
                 "-" if e.n is None else f"{e.n:,}",
@@ -174,14 +185,16 @@ def _components_table(diag: Diagnosis) -> Any:
         ("95% CI", "right"),
         ("problem", "left"),
     ):
-        comps.add_column(col, justify=justify)  # type: ignore[arg-type]
+        comps.add_column(col, justify=justify,  # type: ignore[arg-type]
+                         no_wrap=col in ("value", "95% CI"))
     for name in COMPONENTS:
         c = diag.components[name]
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
         if c.value is None:
             flag = "undetermined" if c.status == "undetermined" else "n/a"
-        ci = "-" if c.ci_low is None else f"{_gap(diag, c.ci_low)} .. {_gap(diag, c.ci_high or 0)}"
+        ci = format_interval(c.ci_low, c.ci_high, rate=diag.metric.is_rate, signed=True,
+                             digits=_digits(diag, gaps=True) if diag.metric.is_rate else None)
         style = (
             "bold red"
             if name == diag.principal_problem

@@ -12,28 +12,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlstrat.display._numbers import format_pct, format_pp
+from mlstrat.display._numbers import column_digits, format_pct, format_pts
+from mlstrat.display._palette import PALETTE
 
 __all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "confusion_svg", "history_svg",
            "error_analysis_svg"]
 
-#: Colours shared by the charts and the CSS (component chips use the same ones).
-PALETTE: dict[str, str] = {
-    "human": "#2f9e44",
-    "avoidable_bias": "#e8590c",
-    "variance": "#7048e8",
-    "data_mismatch": "#1098ad",
-    "dev_overfitting": "#d6336c",
-    "gap": "#868e96",
-    "base": "#e9ecef",
-    "train": "#1c7ed6",
-    "train_dev": "#7048e8",
-    "dev": "#e8590c",
-    "test": "#c2255c",
-    "ink": "#212529",
-    "muted": "#6c757d",
-    "grid": "#dee2e6",
-}
 
 _RC = {
     "svg.fonttype": "path",      # text as paths: no font files, same look in every browser
@@ -117,15 +101,21 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
     """Waterfall from human level to test: each step's rise is a labelled component.
 
     ``levels``: ``{"name", "label", "value", "ci_low", "ci_high", "component", "component_label",
-    "significant"}`` in staircase order; the first is the human level (``component`` None).
+    "significant", "note", "whisker_low", "whisker_high"}`` in staircase order; the first is the
+    human level (``component`` None). A step's whisker is its component's interval
+    (``whisker_low``/``whisker_high``, placed on the level before it); the first level's whisker
+    is its own interval. A negative step is drawn as a drop (hatched, pointing down).
     ``rate``: figures are fractions shown as percentages; False for a metric in its own unit
     (RMSE, a word error rate, a mean log loss).
     """
-    fig_text = format_pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
-    gap_text = format_pp if rate else (lambda v: f"{v:+.3g}")
+    values = [lv["value"] for lv in levels]
+    digits = column_digits(values + [b - a for a, b in zip(values, values[1:])])
+    fig_text = (lambda v: format_pct(v, digits=digits)) if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    gap_text = (lambda v: format_pts(v, digits=digits)) if rate else (lambda v: f"{v:+.3g}")
     with _style():
         fig, ax = _figure(8.6, 3.9)
-        top = max([lv["value"] for lv in levels] + [lv.get("ci_high") or 0 for lv in levels] + [1e-4])
+        top = max([lv["value"] for lv in levels] + [_whisker(lv, i)[1] or 0 for i, lv in enumerate(levels)]
+                  + [1e-4])
         width = 0.62
         prev: float | None = None
         for i, lv in enumerate(levels):
@@ -135,26 +125,14 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
                 first = PALETTE["human"] if lv["name"] == "human" else PALETTE.get(lv["name"], PALETTE["gap"])
                 ax.bar(i, value, width, color=first, alpha=0.9, zorder=2)
             else:
-                base, rise = min(prev, value), abs(value - prev)
-                ax.bar(i, base, width, color=PALETTE["base"], zorder=1)
-                color = PALETTE.get(comp or "gap", PALETTE["gap"])
-                significant = lv.get("significant", True)
-                ax.bar(i, rise, width, bottom=base, color=color, alpha=0.95 if significant else 0.35,
-                       linewidth=0, zorder=2)
-                ax.plot([i - 1 + width / 2, i - width / 2], [prev, prev], color=PALETTE["muted"],
-                        linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
-                name = lv.get("component_label") or "gap"
-                sign_note = "" if significant else "\nwithin noise"
-                text = f"{name}\n{gap_text(value - prev)}{sign_note}"
-                # above the whisker, so the label never sits on the interval
-                y_text = max(value, prev, lv.get("ci_high") or 0) + top * 0.04
-                ax.annotate(text, (i, y_text), ha="center", va="bottom", fontsize=8.6,
-                            color=color if significant else PALETTE["muted"], fontweight="bold",
-                            zorder=4)
-            lo, hi = lv.get("ci_low"), lv.get("ci_high")
+                _step(ax, i, lv, prev, width=width, top=top, gap_text=gap_text)
+            lo, hi = _whisker(lv, i)
             if lo is not None and hi is not None:
-                ax.errorbar(i, value, yerr=[[max(value - lo, 0)], [max(hi - value, 0)]], fmt="none",
-                            ecolor=PALETTE["ink"], elinewidth=1.0, capsize=4, zorder=5)
+                # the whisker spans the interval, centred on nothing: the step's top may sit off-centre
+                err = ax.errorbar(i, value, yerr=[[max(value - lo, 0)], [max(hi - value, 0)]], fmt="none",
+                                  ecolor=PALETTE["ink"], elinewidth=1.0, capsize=4, zorder=5)
+                for artist in err.lines[2]:
+                    artist.set_gid(f"whisker-{lv.get('component') or lv['name']}")
             prev = value
         ax.set_xticks(range(len(levels)))
         ax.set_xticklabels([f"{lv['label']}\n{fig_text(lv['value'])}" for lv in levels], fontsize=9.5)
@@ -169,25 +147,65 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
         return _to_svg(fig, "stair", "Error staircase from human level to test with each component")
 
 
+def _whisker(level: Mapping[str, Any], index: int) -> tuple[float | None, float | None]:
+    """The interval drawn on a level: its component's for a step, its own for the first level."""
+    if index == 0 or level.get("component") is None:
+        return (level.get("ci_low"), level.get("ci_high")) if index == 0 else (None, None)
+    return level.get("whisker_low"), level.get("whisker_high")
+
+
+def _step(ax: Any, i: int, lv: Mapping[str, Any], prev: float, *, width: float, top: float,
+          gap_text: Any) -> None:
+    """One step: the grey base, the rise (solid) or the drop (hatched), the dashed link and the
+    label with the component's value and, when it is not a problem, why not."""
+    value = lv["value"]
+    comp = lv.get("component")
+    base, size = min(prev, value), abs(value - prev)
+    ax.bar(i, base, width, color=PALETTE["base"], zorder=1)
+    color = PALETTE.get(comp or "gap", PALETTE["gap"])
+    significant = lv.get("significant", True)
+    drop = value < prev
+    bars = ax.bar(i, size, width, bottom=base, color=color if not drop else "none",
+                  alpha=0.95 if significant else 0.45, edgecolor=color, hatch="////" if drop else None,
+                  linewidth=1.2 if drop else 0, zorder=2)
+    for patch in bars.patches:
+        patch.set_gid(f"{'drop' if drop else 'rise'}-{comp or 'gap'}")
+    ax.plot([i - 1 + width / 2, i - width / 2], [prev, prev], color=PALETTE["muted"],
+            linewidth=0.9, linestyle=(0, (3, 2)), zorder=3)
+    if drop:  # an arrow down the step: a drop never reads as a rise
+        ax.annotate("", xy=(i, value), xytext=(i, prev), zorder=4,
+                    arrowprops={"arrowstyle": "-|>", "color": PALETTE["ink"], "linewidth": 1.0})
+    name = lv.get("component_label") or "gap"
+    note = lv.get("note")
+    text = f"{name}\n{gap_text(value - prev)}" + (f"\n{note}" if note else "")
+    # above the whisker, so the label never sits on the interval
+    y_text = max(value, prev, lv.get("whisker_high") or 0) + top * 0.04
+    label = ax.annotate(text, (i, y_text), ha="center", va="bottom", fontsize=8.6,
+                        color=PALETTE["ink"] if significant else PALETTE["muted"], fontweight="bold", zorder=4)
+    label.set_gid(f"label-{comp or 'gap'}-{(note or 'problem').replace(' ', '-')}")
+
+
 # -- learning curves ------------------------------------------------------------------------
 
 
 def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int | None = None,
                         human_level: float | None = None, stopped_early: bool = False) -> str:
-    """Cost and error per epoch for train and dev, with the human-level line and best epoch."""
+    """Cost and error per epoch for train, train-dev (when the history has it) and dev, with the
+    human-level line and best epoch."""
     from matplotlib.ticker import MaxNLocator
 
     with _style():
         fig, (ax_cost, ax_err) = _figure(8.6, 3.2, ncols=2)
         xs = [e.get("epoch") for e in epochs]
         for ax, kind, title in ((ax_cost, "cost", "Cost per epoch"), (ax_err, "error", "Error per epoch")):
-            for split in ("train", "dev"):
+            for split in ("train", "train_dev", "dev"):
                 ys = [e.get(f"{split}_{kind}") for e in epochs]
                 pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE[split],
-                            linewidth=2, label=split, marker="o" if len(pts) <= 30 else None,
-                            markersize=3)
+                    line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE[split],
+                                    linewidth=2, label=split.replace("_", "-"),
+                                    marker="o" if len(pts) <= 30 else None, markersize=3)
+                    line.set_gid(f"line-{split}-{kind}")
             if best_epoch is not None:
                 ax.axvline(best_epoch, color=PALETTE["muted"], linestyle=":", linewidth=1.2,
                            label=f"best epoch ({best_epoch})")
@@ -211,7 +229,10 @@ def learning_curves_svg(epochs: Sequence[Mapping[str, Any]], *, best_epoch: int 
 
 def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
     """Learning rate per epoch and gradient norm per layer and epoch (log scale: vanishing and
-    exploding gradients are orders of magnitude); None when the history has neither."""
+    exploding gradients are orders of magnitude); None when the history has neither.
+
+    A panel that carries no information is left out: a constant learning rate has no panel
+    (None when it is also the only panel)."""
     from matplotlib.ticker import MaxNLocator
 
     xs = [e.get("epoch") for e in epochs]
@@ -222,27 +243,35 @@ def dynamics_svg(epochs: Sequence[Mapping[str, Any]]) -> str | None:
             g = stats.get("grad_norm") if isinstance(stats, Mapping) else None
             if isinstance(g, (int, float)) and g > 0 and g == g and g != float("inf"):
                 layers.setdefault(name, []).append((x, float(g)))
-    if all(v is None for v in lrs) and not layers:
+    pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
+    lr_varies = len({y for _, y in pts}) > 1
+    if not lr_varies and not layers:
         return None
     import matplotlib as mpl
 
     with _style():
-        fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
-        pts = [(x, y) for x, y in zip(xs, lrs) if x is not None and y is not None]
-        if pts:
+        if lr_varies and layers:
+            fig, (ax_lr, ax_g) = _figure(8.6, 3.0, ncols=2)
+        else:
+            fig, only = _figure(8.6 if layers else 4.6, 3.0)
+            ax_lr, ax_g = (only, None) if lr_varies else (None, only)
+        if ax_lr is not None:
             ax_lr.plot([p[0] for p in pts], [p[1] for p in pts], color=PALETTE["train"], linewidth=2,
                        marker="o" if len(pts) <= 30 else None, markersize=3)
-        ax_lr.set_title("Learning rate", color=PALETTE["ink"])
-        ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+            ax_lr.set_title("Learning rate", color=PALETTE["ink"])
+            ax_lr.set_ylabel("learning rate")
+        if ax_g is not None:
+            ax_g.set_title("Gradient norm per layer", color=PALETTE["ink"])
+            ax_g.set_ylabel("gradient norm (L2, log scale)").set_gid("grad-norm-axis-label")
         cmap = mpl.colormaps["viridis"]
-        for i, (name, series) in enumerate(layers.items()):
+        for i, (name, series) in enumerate(layers.items() if ax_g is not None else ()):
             color = cmap(i / max(len(layers) - 1, 1) * 0.9)
             ax_g.plot([p[0] for p in series], [p[1] for p in series], color=color, linewidth=1.8, label=name)
-        if layers:
+        if ax_g is not None:
             ax_g.set_yscale("log")
             # beside the axes: the lines of a deep network fill the plot area
             ax_g.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
-        for ax in (ax_lr, ax_g):
+        for ax in (a for a in (ax_lr, ax_g) if a is not None):
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.yaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
@@ -350,14 +379,16 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         ys = range(len(cats))
         if split_error:
             ax.barh(ys, [split_error] * len(cats), 0.62, color=PALETTE["base"], zorder=1)
-        ax.barh(ys, ceilings, 0.62, color=PALETTE["data_mismatch"], zorder=2)
+        # the split's colour: a category is part of the dev error, not a component
+        ax.barh(ys, ceilings, 0.62, color=PALETTE["dev"], zorder=2)
         ax.set_yticks(list(ys))
         ax.set_yticklabels(names, fontsize=9)
         ax.tick_params(axis="y", length=0)
         right = max([split_error or 0.0] + ceilings + [1e-4])
+        digits = column_digits(ceilings)  # the same precision as the report's ceiling column
         for y, ceiling, share in zip(ys, ceilings, shares):
             share_text = f" ({100 * share:.0f}% of errors)" if share is not None else ""
-            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling)}{share_text}", va="center",
+            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling, digits=digits)}{share_text}", va="center",
                     fontsize=8.5, color=PALETTE["ink"], zorder=3)
         ax.set_xlim(0, right * 1.3)
         ax.xaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)

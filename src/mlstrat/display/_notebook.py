@@ -15,7 +15,7 @@ from typing import Any
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._charts import staircase_svg
-from mlstrat.display._numbers import format_pct
+from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
 __all__ = ["html_repr", "text_repr"]
@@ -25,7 +25,7 @@ _STYLE = (
     ".mlstrat-nb table{border-collapse:collapse;margin:.3em 0 .8em}"
     ".mlstrat-nb th,.mlstrat-nb td{padding:.15em .6em;border-bottom:1px solid #e3e6ec;text-align:right}"
     ".mlstrat-nb th:first-child,.mlstrat-nb td:first-child{text-align:left}"
-    ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#6b7280}"
+    ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#555d65}"
     ".mlstrat-nb svg{max-width:100%;height:auto}</style>"
 )
 
@@ -37,10 +37,18 @@ def _pct(value: Any, digits: int | None = None) -> str:
     return f"{100 * v:.{digits}f}%" if digits is not None else format_pct(v)
 
 
-def _ci(pair: Any) -> str:
-    if not isinstance(pair, (list, tuple)) or len(pair) != 2 or None in pair:
+def _ci(pair: Any, digits: int | None = None) -> str:
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
         return "-"
-    return f"{_pct(pair[0])} – {_pct(pair[1])}"
+    return format_interval(finite_or_none(pair[0]), finite_or_none(pair[1]), digits=digits)
+
+
+def _metric_name(d: Mapping[str, Any]) -> str:
+    """The diagnosed metric's name: a bare name in older runs, ``{"name", "label", ...}`` now."""
+    metric = d.get("metric")
+    if isinstance(metric, Mapping):
+        return str(metric.get("label") or metric.get("name") or "error")
+    return str(metric or "error")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -71,7 +79,7 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
                       f"<span class='muted'>{html.escape(str(a.get('why') or ''))}</span></li>"
                       for a in d.get("actions") or [])
     return _box("Diagnosis", _p(str(d.get("verdict") or ""), "verdict"), chart,
-                _table(("", d.get("metric") or "error", "95% CI", "n"), err_rows),
+                _table(("", _metric_name(d), "95% CI", "n"), err_rows),
                 _table(("component", "value", "95% CI", "significant"), comp_rows),
                 f"<ol>{actions}</ol>" if actions else "")
 
@@ -85,13 +93,11 @@ def _diagnosis_text(d: Mapping[str, Any]) -> str:
 
 
 def _metrics_rows(m: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    rows = []
-    for split in SPLITS:
-        e = (m.get("splits") or {}).get(split)
-        if isinstance(e, Mapping):
-            rows.append((SPLIT_DISPLAY[split], f"{e.get('n', 0):,}", _pct(e.get("error")), _ci(e.get("error_ci")),
-                         _pct(e.get("precision")), _pct(e.get("recall")), _pct(e.get("f1"))))
-    return rows
+    entries = [(s, e) for s in SPLITS if isinstance(e := (m.get("splits") or {}).get(s), Mapping)]
+    dig = {k: column_digits([finite_or_none(e.get(k)) for _, e in entries]) for k in ("error", "precision", "recall", "f1")}
+    return [(SPLIT_DISPLAY[split], f"{e.get('n', 0):,}", _pct(e.get("error"), dig["error"]),
+             _ci(e.get("error_ci"), dig["error"]), _pct(e.get("precision"), dig["precision"]),
+             _pct(e.get("recall"), dig["recall"]), _pct(e.get("f1"), dig["f1"])) for split, e in entries]
 
 
 def _metrics_html(m: Mapping[str, Any]) -> str:
@@ -109,8 +115,10 @@ def _metrics_text(m: Mapping[str, Any]) -> str:
 def _summary_html(s: Mapping[str, Any]) -> str:
     other = s.get("other_causes")
     cats = list(s.get("categories") or []) + ([other] if isinstance(other, Mapping) else [])
-    rows = [(c["name"], c["count"], _pct(c.get("share"), 1), _ci(c.get("share_ci")), _pct(c.get("ceiling")),
-             _pct(c.get("error_if_fixed"))) for c in cats]
+    dig = {k: column_digits([finite_or_none(c.get(k)) for c in cats]) for k in ("share", "ceiling", "error_if_fixed")}
+    rows = [(c["name"], c["count"], _pct(c.get("share"), dig["share"]), _ci(c.get("share_ci"), dig["share"]),
+             _pct(c.get("ceiling"), dig["ceiling"]), _pct(c.get("error_if_fixed"), dig["error_if_fixed"]))
+            for c in cats]
     note = (f"{s.get('split')} error {_pct(s.get('split_error'))}; {s.get('reviewed')} of "
             f"{s.get('sample_size')} sampled errors reviewed ({s.get('tagged')} with a category); "
             "shares are over the reviewed ones")
@@ -146,9 +154,13 @@ def _split_text(s: Mapping[str, Any]) -> str:
 
 def _comparison_html(c: Mapping[str, Any]) -> str:
     heads = [str(r["id"])[:8] for r in c.get("runs") or []]
-    err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v) for v in vals]) for k, vals in (c.get("errors") or {}).items()]
-    comp = [(COMPONENT_DISPLAY.get(k, k), *[_pct(v) for v in vals])
-            for k, vals in (c.get("components") or {}).items()]
+    # one precision per table, components in points
+    errs, comps = c.get("errors") or {}, c.get("components") or {}
+    e_dig = column_digits([v for vals in errs.values() for v in vals])
+    c_dig = column_digits([v for vals in comps.values() for v in vals])
+    err = [(SPLIT_DISPLAY.get(k, k), *[_pct(v, e_dig) for v in vals]) for k, vals in errs.items()]
+    comp = [(COMPONENT_DISPLAY.get(k, k), *[format_pts(finite_or_none(v), digits=c_dig) for v in vals])
+            for k, vals in comps.items()]
     steps = "".join(_p(str(s.get("summary") or "")) + _p(_dev_line(s), "muted") for s in c.get("steps") or [])
     return _box("Run comparison", _table(("error", *heads), err), _table(("component", *heads), comp), steps)
 
@@ -171,7 +183,7 @@ def _comparison_text(c: Mapping[str, Any]) -> str:
 def _mismatch_html(m: Mapping[str, Any]) -> str:
     auc = m.get("auc") or {}
     line = (f"domain classifier AUC {auc.get('value', float('nan')):.3f} "
-            f"(95% CI {auc.get('ci_low', float('nan')):.3f} – {auc.get('ci_high', float('nan')):.3f}): "
+            f"(95% CI {format_interval(auc.get('ci_low'), auc.get('ci_high'), rate=False, digits=3)}): "
             f"{m.get('strength')} mismatch between {', '.join(m.get('source') or [])} and {m.get('target')}")
     rows = [(f.get("feature"), f"{f.get('importance', float('nan')):.3g}", f"{f.get('ks', float('nan')):.2f}",
              f.get("hint") or "") for f in (m.get("top_features") or [])[:10]]
@@ -250,6 +262,20 @@ def _slice_report_text(r: Mapping[str, Any]) -> str:
             f"above average at FDR {r.get('fdr')}; top: {top}>")
 
 
+# -- data checks ----------------------------------------------------------------------------
+
+
+def _data_checks_html(c: Mapping[str, Any]) -> str:
+    rows = [(f["check"], f["column"] or "-", f["count"], f["message"], f["fix"]) for f in c.get("findings", [])]
+    found = _table(("check", "column", "count", "finding", "fix"), rows) if rows else _p("nothing found", "muted")
+    return _box(f"Data checks: {c.get('source')} ({c.get('rows', 0):,} rows)", found)
+
+
+def _data_checks_text(c: Mapping[str, Any]) -> str:
+    checks = sorted({f["check"] for f in c.get("findings", [])})
+    return f"<DataChecks {c.get('rows', 0):,} rows: {', '.join(checks) if checks else 'nothing found'}>"
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -260,14 +286,67 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "OperatingPoint": (_threshold_html, _threshold_text),
     "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
     "SliceReport": (_slice_report_html, _slice_report_text),
+    "DataChecks": (_data_checks_html, _data_checks_text),
 }
+
+
+# -- any other result -----------------------------------------------------------------------
+
+#: rows shown of a list of records (the rest is counted)
+_MAX_ROWS = 12
+
+
+def _cell(value: Any) -> str:
+    """One value as text: numbers with 4 significant digits, lists joined, records counted."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else ("yes" if value else "no")
+    if isinstance(value, float):
+        v = finite_or_none(value)
+        return "-" if v is None else f"{v:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in list(value.items())[:6]) + (
+            ", ..." if len(value) > 6 else "")
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, Mapping) for v in value):
+            return f"{len(value)} records"
+        return ", ".join(_cell(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
+    return str(value)
+
+
+def _records_table(records: Sequence[Mapping[str, Any]]) -> str:
+    headers = list(dict.fromkeys(k for r in records[:_MAX_ROWS] for k in r))
+    rows = [[_cell(r.get(h)) for h in headers] for r in records[:_MAX_ROWS]]
+    more = _p(f"{len(records) - _MAX_ROWS} more", "muted") if len(records) > _MAX_ROWS else ""
+    return _table(headers, rows) + more
+
+
+def _generic_html(title: str, d: Mapping[str, Any]) -> str:
+    """Any result as a table of its fields, and one table per list of records (never a raw dict)."""
+    fields = [(k, _cell(v)) for k, v in d.items()
+              if not (isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v))]
+    parts = [_table(("field", "value"), fields)] if fields else []
+    for key, value in d.items():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(x, Mapping) for x in value):
+            parts.append(f"<p><strong>{html.escape(str(key))}</strong></p>" + _records_table(value))
+    return _box(title, *parts)
+
+
+def _generic_text(title: str, d: Mapping[str, Any]) -> str:
+    scalars = [f"{k}={_cell(v)}" for k, v in d.items() if isinstance(v, (str, int, float, bool)) or v is None]
+    return f"<{title} {', '.join(scalars[:6])}>"
 
 
 def html_repr(result: Any) -> str:
     """The notebook's rich view of a result object."""
-    return _RENDERERS[type(result).__name__][0](result.to_dict())
+    name = type(result).__name__
+    if name not in _RENDERERS:
+        return _generic_html(name, result.to_dict())
+    return _RENDERERS[name][0](result.to_dict())
 
 
 def text_repr(result: Any) -> str:
     """A few lines that say what the result is (the plain ``repr``)."""
-    return _RENDERERS[type(result).__name__][1](result.to_dict())
+    name = type(result).__name__
+    if name not in _RENDERERS:
+        return _generic_text(name, result.to_dict())
+    return _RENDERERS[name][1](result.to_dict())

@@ -8,15 +8,24 @@ from typing import Any
 
 from mlstrat._constants import COMPONENT_DISPLAY, COMPONENTS, SPLIT_DISPLAY, SPLITS
 from mlstrat.display._documents import bayes_proxy, components_of, split_errors
-from mlstrat.display._numbers import format_figure
+from mlstrat.display._numbers import column_digits, format_figure, format_interval, is_rate_metric
 
-__all__ = ["ci_text", "n_text", "errors_section", "staircase_levels", "components_section"]
+__all__ = ["step_note", "ci_text", "diagnosis_digits", "n_text", "errors_section", "staircase_levels", "components_section"]
 
 
-def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None) -> str:
-    if lo is None or hi is None:
-        return "–"
-    return f"{format_figure(lo, diagnosis)} – {format_figure(hi, diagnosis)}"
+def ci_text(lo: float | None, hi: float | None, diagnosis: dict[str, Any] | None = None, *,
+            digits: int | None = None, signed: bool = False) -> str:
+    """An interval as ``[low, high]`` in the diagnosis's unit (``-`` when not computed)."""
+    rate = is_rate_metric(diagnosis)
+    if not rate and digits is None:
+        digits = column_digits([lo, hi], rate=False)
+    return format_interval(lo, hi, rate=rate, digits=digits, signed=signed)
+
+
+def diagnosis_digits(diagnosis: dict[str, Any] | None, values: list[float | None]) -> int | None:
+    """One precision for a table of a diagnosis's figures (rates only; a metric's own unit keeps
+    its significant digits)."""
+    return column_digits(values) if is_rate_metric(diagnosis) else None
 
 
 def n_text(n: Any) -> str:
@@ -35,9 +44,10 @@ def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | N
     for split, entry in errors.items():
         rows.append({"key": split, "label": SPLIT_DISPLAY[split], "sub": "", **entry})
     scale = max([(r["ci_high"] if r["ci_high"] is not None else r["value"]) for r in rows] + [1e-9]) * 1.1
+    digits = diagnosis_digits(diagnosis, [r["value"] for r in rows])
     for r in rows:
-        r["value_text"] = format_figure(r["value"], diagnosis)
-        r["ci_text"] = ci_text(r["ci_low"], r["ci_high"], diagnosis)
+        r["value_text"] = format_figure(r["value"], diagnosis, digits=digits)
+        r["ci_text"] = ci_text(r["ci_low"], r["ci_high"], diagnosis, digits=digits)
         r["n_text"] = n_text(r["n"])
         # positions on the interval strip, in percent of its width
         r["dot"] = 100 * r["value"] / scale
@@ -47,7 +57,28 @@ def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | N
     return {"rows": rows, "scale_text": format_figure(scale, diagnosis)}
 
 
+def step_note(key: str, component: dict[str, Any]) -> str | None:
+    """Why a step of the staircase is not a problem, or None when it is one (or has no value).
+
+    ``"within noise"``: its interval includes 0; ``"below human level"``: a negative avoidable
+    bias (train better than the human level); ``"below tolerance"``: its interval excludes 0 but
+    the component is under the diagnosis's tolerance.
+    """
+    value = component.get("value")
+    if value is None or component.get("significant"):
+        return None
+    lo, hi = component.get("ci_low"), component.get("ci_high")
+    if lo is not None and hi is not None and lo <= 0 <= hi:
+        return "within noise"
+    if key == "avoidable_bias" and value < 0:
+        return "below human level"
+    return "below tolerance"
+
+
 def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    """The staircase's levels: the human level, then each split with the component that leads
+    to it. A step's whisker (``whisker_low``/``whisker_high``) is the *component's* interval
+    placed on the level before it, not the split's own interval."""
     errors = split_errors(diagnosis)
     comps = components_of(diagnosis)
     name, human = bayes_proxy(diagnosis)
@@ -63,11 +94,15 @@ def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         entry = errors[split]
         level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
-                 "component_label": None, "significant": True}
+                 "component_label": None, "significant": True, "note": None,
+                 "whisker_low": None, "whisker_high": None}
         key, comp = by_target.get(split, (None, None))
         if comp is not None and levels:
             level.update(component=key, component_label=COMPONENT_DISPLAY[key],
-                         significant=bool(comp.get("significant")))
+                         significant=bool(comp.get("significant")), note=step_note(key, comp))
+            prev = levels[-1]["value"]
+            if comp.get("ci_low") is not None and comp.get("ci_high") is not None:
+                level.update(whisker_low=prev + comp["ci_low"], whisker_high=prev + comp["ci_high"])
         levels.append(level)
     return levels
 
@@ -77,6 +112,7 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
     principal = (diagnosis or {}).get("principal_problem")
     problems = set((diagnosis or {}).get("problems") or [])
     rows = []
+    digits = diagnosis_digits(diagnosis, [c.get("value") for c in comps.values()])
     for key in COMPONENTS:
         c = comps.get(key)
         if c is None:
@@ -84,11 +120,13 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
         ends = [SPLIT_DISPLAY.get(c.get("from"), "human level" if c.get("from") == "human_level" else c.get("from")),
                 SPLIT_DISPLAY.get(c.get("to"), c.get("to"))]
         rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
-                     "value_text": format_figure(c["value"], diagnosis) if c["value"] is not None else (
+                     "value_text": format_figure(c["value"], diagnosis, signed=True, digits=digits)
+                     if c["value"] is not None else (
                          "undetermined (no human level)" if c.get("status") == "undetermined"
                          else "not computable"),
-                     "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis),
+                     "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis, digits=digits, signed=True),
                      "span": " → ".join(str(e) for e in ends if e),
                      "significant": c["significant"], "principal": key == principal,
+                     "note": step_note(key, c),
                      "problem": key in problems})
     return rows

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.display._numbers import format_rate
 from mlstrat.errors._categories import wilson_interval
 from mlstrat.errors._summary import ErrorSummary, _warning, summarize_sheet
@@ -38,7 +39,7 @@ class CategoryDifference:
 
 
 @dataclass(frozen=True)
-class SheetComparison:
+class SheetComparison(NotebookRepr):
     """Two summaries side by side (typically dev and test after fixing labels)."""
 
     sheets: tuple[ErrorSummary, ErrorSummary]

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._categories import wilson_interval
 
 __all__ = ["LabelIssue", "NoiseRate", "LabelIssues"]
@@ -49,7 +50,7 @@ class NoiseRate:
 
 
 @dataclass(frozen=True)
-class LabelIssues:
+class LabelIssues(NotebookRepr):
     """Result of :func:`find_label_issues`.
 
     Attributes

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat._clock import utc_now
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._labels import label_text
@@ -32,7 +33,7 @@ _MAX_STAT_COLUMNS = 500  # z-scores for the UI's feature table; wider tables are
 
 
 @dataclass(frozen=True)
-class SampleResult:
+class SampleResult(NotebookRepr):
     """What :func:`sample_errors` wrote.
 
     Attributes

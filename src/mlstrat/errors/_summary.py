@@ -24,7 +24,7 @@ from typing import Any
 
 from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
-from mlstrat.display._numbers import format_rate
+from mlstrat.display._numbers import format_interval, format_rate
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._categories import Z95, wilson_interval
 from mlstrat.errors._sheet import Sheet, read_sheet
@@ -43,6 +43,9 @@ SMALL_SAMPLE = 30
 OTHER_CAUSES = "no category: other causes"
 #: mislabeled share from which fixing labels is worth it even when another category is larger
 WORTH_FIXING_SHARE = 0.25
+#: advice on fixing labels waits until the share of incorrect labels is known to within this
+#: (half the width of its 95% interval): a decision on a 6%-79% share is a guess
+ACTIONABLE_HALF_WIDTH = 0.10
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def summarize_marks(
         entry = next(c for c in entries if c.name == mislabeled)
         if examined:
             mis = MislabeledSplit(mislabeled, entry.ceiling, entry.error_if_fixed)
-            advice = _advice(entry, [c for c in entries if c.name != mislabeled], split)
+            advice = _advice(entry, [c for c in entries if c.name != mislabeled], split, examined)
         correct_mis = sum(1 for m, e in zip(marks, is_error) if not e and mislabeled in m)
         if correct_mis:
             notes.append(
@@ -273,7 +276,23 @@ def _notes(sample_size: int, examined: int) -> list[dict[str, str]]:
     return notes
 
 
-def _advice(entry: CategoryShare, others: list[CategoryShare], split: str) -> str:
+def _more_to_tag(share: float, examined: int, half_width: float = ACTIONABLE_HALF_WIDTH) -> int:
+    """Reviewed errors still needed for a 95% interval of ``half_width`` around ``share``
+    (normal approximation, ``share`` kept away from 0 and 1 so that it never reads 0)."""
+    p = min(max(share, 0.1), 0.9)
+    needed = math.ceil(1.96**2 * p * (1 - p) / half_width**2)
+    return max(needed - examined, 1)
+
+
+def _advice(entry: CategoryShare, others: list[CategoryShare], split: str, examined: int | None = None) -> str:
+    low, high = entry.share_ci
+    if examined is not None and (high - low) / 2 > ACTIONABLE_HALF_WIDTH:
+        return (
+            f"Too few errors reviewed to decide on fixing labels: incorrect labels are "
+            f"{format_interval(low, high, digits=0)} of the errors (95% interval); tag "
+            f"~{_more_to_tag(entry.share, examined)} more to know it within "
+            f"{100 * ACTIONABLE_HALF_WIDTH:.0f} points."
+        )
     largest = max(others, key=lambda c: c.share, default=None)
     due, other = format_rate(entry.ceiling), format_rate(entry.error_if_fixed)
     head = (

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 
@@ -102,7 +103,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Selection:
+class Selection(NotebookRepr):
     """Outcome of :func:`select`.
 
     Attributes

@@ -343,6 +343,9 @@ class TrainConfig:
             raise ConfigError(f"a config is a table of sections; got {type(raw).__name__}")
         sections: dict[str, Any] = {}
         for name, values in raw.items():
+            if name == "tune":  # a search config: its own command reads it
+                raise ConfigError("[tune] configures a hyperparameter search: run `mlstrat tune` on this file, "
+                                  "or remove [tune] to train once")
             if name not in _SECTIONS:
                 raise ConfigError(f"unknown section [{name}]{did_you_mean(name, _SECTIONS)}; "
                                   f"sections: {', '.join(_SECTIONS)}")

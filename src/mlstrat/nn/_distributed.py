@@ -31,11 +31,13 @@ import torch
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["Dist", "StreamShards", "distributed", "launch", "launched_by_torchrun"]
+__all__ = ["Dist", "PEER_LOST_EXIT", "StreamShards", "check_cpus", "distributed", "failure_code", "launch",
+           "launched_by_torchrun", "peer_lost"]
 
 # a rank that stops answering (a crashed peer the launcher has not yet reaped) fails after this
 _TIMEOUT = datetime.timedelta(minutes=10)
 _ELASTIC_LOGGERS = ("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")
+_HANDLED_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"  # torch's launcher sets it from --signals-to-handle
 
 
 def launched_by_torchrun() -> bool:
@@ -214,16 +216,49 @@ def select_blocks(batches: Iterator[Any], *, rank: int, world: int, block: int) 
 # -- the launcher ----------------------------------------------------------------------------------
 
 
-def launch(nproc: int, args: list[str]) -> int:
-    """Run ``python -m mlstrat ARGS`` in ``nproc`` processes through torchrun's elastic launcher
-    (a standalone rendezvous on 127.0.0.1); returns the exit code: the first failure's, or
-    128 + N for a worker killed by signal N (as a shell reports it).
+#: the exit code of a rank whose collective failed because another rank died: not a cause
+PEER_LOST_EXIT = 86
 
-    The workers print; the launcher's own log lines (including its failure summary, which repeats
-    what rank 0 already said) are silenced.
+
+def peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that failed because another process of the group is gone
+    (gloo: "Connection reset by peer"; NCCL: a communicator error)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("gloo" in text or "NCCL" in text or "Connection reset" in text)
+
+
+def check_cpus(nproc: int) -> None:
+    """Warn when more processes than cores train on the CPU: they take turns, slower than fewer."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if nproc > cores:
+        warnings.warn(f"--nproc {nproc} is more than the {cores} CPU core(s) this process may use; the processes "
+                      f"will take turns on them (slower than --nproc {cores})", MlstratWarning, stacklevel=2)
+
+
+def launch(nproc: int, args: list[str]) -> tuple[int, int | None]:
+    """Run ``python -m mlstrat ARGS`` in ``nproc`` processes through torchrun's elastic launcher
+    (a standalone rendezvous on 127.0.0.1); returns (the exit code, the rank that caused it):
+    0, a rank's own error code, or 128 + N for a rank killed by signal N (as a shell reports
+    it); see :func:`failure_code`.
+
+    The ranks learn this process's pid (``MLSTRAT_OWNER_PID``): they die with it and publish
+    nothing once it is gone. Under :func:`~mlstrat._processes.stop_on_signals`, SIGINT and
+    SIGTERM stop every rank and raise :class:`~mlstrat._processes.Stopped`. The launcher's own log lines (including its failure
+    summary, which repeats what rank 0 already said) are silenced.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
+
+    from mlstrat._processes import OWNER_ENV, Stopped
 
     if nproc < 1:
         raise ConfigError(f"--nproc {nproc}: give at least 1 process")
@@ -232,17 +267,60 @@ def launch(nproc: int, args: list[str]) -> int:
     parsed = get_args_parser().parse_args([
         "--nnodes", "1", "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
         "--rdzv-endpoint", "127.0.0.1:0", "--rdzv-id", f"mlstrat-{os.getpid()}",
-        "--max-restarts", "0", "--module", "mlstrat", *args,
+        "--max-restarts", "0", "--signals-to-handle", "SIGHUP,SIGQUIT", "--module", "mlstrat", *args,
     ])
-    levels = {name: logging.getLogger(name).level for name in _ELASTIC_LOGGERS}
-    for name in _ELASTIC_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    # the ranks learn who owns them; SIGINT and SIGTERM stay with the caller's handlers (torch
+    # would forward a SIGINT to the ranks, whose start-up could print a KeyboardInterrupt): the
+    # exception they raise makes the launcher stop every rank with SIGTERM, which ends them at once
+    saved = {key: os.environ.get(key) for key in (OWNER_ENV, _HANDLED_ENV)}
+    os.environ[OWNER_ENV] = str(os.getpid())
+    with _silenced(_ELASTIC_LOGGERS):
+        try:
+            run(parsed)
+        except ChildFailedError as exc:
+            return failure_code({rank: f.exitcode for rank, f in exc.failures.items()})
+        except SignalException as exc:
+            raise Stopped(int(exc.sigval)) from None
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return 0, None
+
+
+def failure_code(codes: dict[int, int]) -> tuple[int, int]:
+    """(exit code, rank) of the cause among the ranks' exit codes (rank -> code; negative:
+    killed by that signal): a rank's own error first (it printed it); then a signal other than
+    the SIGTERM the launcher sends to stop the others (e.g. the out-of-memory killer's SIGKILL);
+    then SIGTERM; a rank that only lost its peers is the cause only when nothing else is."""
+    import signal
+
+    def rank_of_cause(rank: int) -> tuple[int, int, int]:
+        code = codes[rank]
+        if code > 0 and code != PEER_LOST_EXIT:
+            return (0, 0, rank)
+        if code < 0:
+            return (1 if -code != signal.SIGTERM else 2, -code, rank)
+        return (3, 0, rank)
+
+    rank = min(codes, key=rank_of_cause)
+    code = codes[rank]
+    return (128 - code if code < 0 else code or 1), rank
+
+
+@contextlib.contextmanager
+def _silenced(prefixes: Sequence[str]) -> Iterator[None]:
+    """torch's elastic loggers (each has its own level) above CRITICAL while inside."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name.startswith(tuple(prefixes))]
+    loggers += [logging.getLogger(name) for name in prefixes]
+    levels = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
     try:
-        run(parsed)
-    except ChildFailedError as exc:
-        codes = [f.exitcode for _, f in sorted(exc.failures.items())]
-        return next((c for c in codes if c > 0), 128 - min(codes) if min(codes) < 0 else 1)
+        yield
     finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-    return 0
+        for lg, level in levels:
+            lg.setLevel(level)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat._exceptions import ConfigError
 from mlstrat.nn._differences import (
     _directional,
@@ -60,7 +61,7 @@ class ParameterCheck:
 
 
 @dataclass(frozen=True)
-class GradcheckResult:
+class GradcheckResult(NotebookRepr):
     """Outcome of :func:`gradcheck`.
 
     Attributes

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlstrat.display._repr import NotebookRepr
 from mlstrat._exceptions import InputError
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._data import Dataset, Normalizer
@@ -23,7 +24,7 @@ __all__ = ["TrainResult", "predict_outputs", "outputs_to_predictions", "write_ru
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(NotebookRepr):
     """What :func:`train` wrote and measured.
 
     Attributes

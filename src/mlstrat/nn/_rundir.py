@@ -5,7 +5,8 @@ folder is renamed into place when every file is there. Over an existing folder (
 a folder that holds the user's own config), the files the run does not own are carried over by
 hard link first, the old folder is moved aside, the new one renamed in, and the old one
 removed: a reader sees the old run or the new run, never a mix. A killed run leaves only its
-hidden partial folder, which the next run removes.
+hidden partial folder, which the next run removes. A worker process whose command has ended
+(``MLSTRAT_OWNER_PID`` no longer its parent) removes its partial folder and publishes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlstrat._processes import check_owner
 from mlstrat.tables._outputs import reporting_full_disk
 
 __all__ = ["RUN_FILES", "staged_run_dir"]
@@ -92,6 +94,7 @@ def staged_run_dir(final: Path) -> Iterator[Path]:
         with reporting_full_disk(final, fix="choose another -o folder"):
             stage.mkdir()
             yield stage
+            check_owner(str(final))  # a worker whose command is gone publishes nothing
             _commit(stage, final)
     finally:
         if stage.exists():

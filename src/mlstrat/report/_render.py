@@ -13,7 +13,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._documents import bayes_proxy
-from mlstrat.display._numbers import format_figure, format_param, format_pct, is_rate_metric
+from mlstrat.display._numbers import column_digits, format_figure, format_param, format_pct, is_rate_metric
 from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import Run
@@ -141,26 +141,26 @@ def _confusion(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     if not labels or len(matrix) != len(labels) or any(len(row) != len(labels) for row in matrix):
         raise InputError(f"metrics: the {split} confusion matrix is not square with one row per "
                          f"label ({len(labels)} labels, {len(matrix)} rows)")
+    stats_of = [s for s in (entry.get("per_class") or {}).values() if isinstance(s, Mapping)]
+    # one precision per column, so that a column reads evenly
+    digits = {k: column_digits([finite_or_none(s.get(k)) for s in stats_of]) for k in ("precision", "recall", "f1")}
     per_class = []
     for label, stats in (entry.get("per_class") or {}).items():
-        per_class.append({"label": label, "precision": format_pct(finite_or_none(stats.get("precision"))),
-                          "recall": format_pct(finite_or_none(stats.get("recall"))),
-                          "f1": format_pct(finite_or_none(stats.get("f1"))), "support": n_text(stats.get("support"))})
+        per_class.append({"label": label, **{k: format_pct(finite_or_none(stats.get(k)), digits=d)
+                                             for k, d in digits.items()},
+                          "support": n_text(stats.get("support"))})
     return {"split": SPLIT_DISPLAY.get(split, split), "svg": confusion_svg(labels, matrix, split=split),
             "per_class": per_class}
 
 
 def _metrics_rows(metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
     splits = (metrics or {}).get("splits") or {}
-    rows = []
-    for split in SPLITS:
-        e = splits.get(split)
-        if not isinstance(e, Mapping):
-            continue
-        rows.append({"label": SPLIT_DISPLAY[split], "n": n_text(e.get("n")),
-                     **{k: format_pct(finite_or_none(e.get(k))) for k in
-                        ("error", "accuracy", "weighted_error", "precision", "recall", "f1")}})
-    return rows
+    entries = [(split, splits[split]) for split in SPLITS if isinstance(splits.get(split), Mapping)]
+    keys = ("error", "accuracy", "weighted_error", "precision", "recall", "f1")
+    digits = {k: column_digits([finite_or_none(e.get(k)) for _, e in entries]) for k in keys}
+    return [{"label": SPLIT_DISPLAY[split], "n": n_text(e.get("n")),
+             **{k: format_pct(finite_or_none(e.get(k)), digits=digits[k]) for k in keys}}
+            for split, e in entries]
 
 
 def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -172,12 +172,17 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     split_error = finite_or_none(summary.get("split_error"))
     other = summary.get("other_causes")
     rows = []
-    for c in cats + ([other] if isinstance(other, Mapping) else []):
+    entries = cats + ([other] if isinstance(other, Mapping) else [])
+    digits = {k: column_digits([finite_or_none(c.get(k)) for c in entries])
+              for k in ("share", "ceiling", "error_if_fixed")}
+    for c in entries:
         ci = c.get("share_ci") or [None, None]
         rows.append({"name": c.get("name"), "count": n_text(c.get("count")),
-                     "share": format_pct(finite_or_none(c.get("share"))), "share_ci": ci_text(finite_or_none(ci[0]), finite_or_none(ci[1])),
-                     "ceiling": format_pct(finite_or_none(c.get("ceiling"))),
-                     "error_if_fixed": format_pct(finite_or_none(c.get("error_if_fixed")))})
+                     "share": format_pct(finite_or_none(c.get("share")), digits=digits["share"]),
+                     "share_ci": ci_text(finite_or_none(ci[0]), finite_or_none(ci[1]), digits=digits["share"]),
+                     "ceiling": format_pct(finite_or_none(c.get("ceiling")), digits=digits["ceiling"]),
+                     "error_if_fixed": format_pct(finite_or_none(c.get("error_if_fixed")),
+                                                  digits=digits["error_if_fixed"])})
     mislabeled = summary.get("mislabeled")
     if isinstance(mislabeled, Mapping):
         mislabeled = {"category": mislabeled.get("category"),
@@ -211,11 +216,12 @@ def _history(runs: Sequence[Run], dev_rows: Callable[[Run], Any] | None = None) 
     humans = [bayes_proxy(r.diagnosis)[1] for r in runs]
     human = humans[-1] if humans and all(h == humans[-1] for h in humans) else None
     table = []
+    digits = column_digits([v for values in comparison.errors.values() for v in values])
     for name, run in zip(names, runs):
         errs = run.errors()
         table.append({"name": name, "id": run.short_id, "kind": run.kind, "note": run.note or "",
                       "created": run.created_at[:16].replace("T", " "),
-                      "errors": {s: format_pct(errs.get(s, {}).get("value")) for s in comparison.errors},
+                      "errors": {s: format_pct(errs.get(s, {}).get("value"), digits=digits) for s in comparison.errors},
                       "principal": COMPONENT_DISPLAY.get((run.diagnosis or {}).get("principal_problem"), "–")})
     steps = [{"from": names[i], "to": names[i + 1], "summary": s.summary,
               "changes": [f"{c.key}: {_value(c.before)} → {_value(c.after)}" for c in s.config_changes],
@@ -342,7 +348,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("report.html.j2").render(**context)
+    from mlstrat.display._palette import css_variables
+
+    html = env.get_template("report.html.j2").render(palette_css=css_variables(), **context)
     if output is not None:
         from mlstrat.tables._io import atomic_write_text
 

@@ -70,16 +70,25 @@ class Step:
 
     @property
     def dev_line(self) -> str:
-        """``"dev error 20.9% -> 14.8%: better (-6.1 pp, 95% interval -9.0 pp to -3.2 pp; paired)"``."""
+        """``"dev error 20.9% -> 14.8%: better (-6.1 pts, 95% interval [-9.0, -3.2] pts; paired)"``.
+
+        The change is the difference of the two figures as shown (one precision for all).
+        """
+        from mlstrat.display._numbers import column_digits, format_change, format_interval
+
         if self.dev is None:
             return ""
-        d, fmt = self.dev, (_pct if self.dev_is_rate else _num)
+        d, rate = self.dev, self.dev_is_rate
+        digits = column_digits([d.before, d.after, d.ci_low, d.ci_high], rate=rate)
+        before, after, change = format_change(d.before, d.after, rate=rate, digits=digits)
+        if not rate:
+            before, after = _num(d.before), _num(d.after)
+            change = f"{d.value:+.3g}"
         how = "paired" if self.dev.paired else f"compared unpaired: {self.dev_pairing}"
         if d.p_value is not None:
             how += f", McNemar p = {d.p_value:.2g}"
-        return (f"dev {self.dev_label} {fmt(d.before)} -> {fmt(d.after)}: {d.verdict} "
-                f"({_signed(d.value, self.dev_is_rate)}, 95% interval "
-                f"{_signed(d.ci_low, self.dev_is_rate)} to {_signed(d.ci_high, self.dev_is_rate)}; {how})")
+        interval = format_interval(d.ci_low, d.ci_high, rate=rate, signed=True, digits=digits)
+        return f"dev {self.dev_label} {before} -> {after}: {d.verdict} ({change}, 95% interval {interval}; {how})"
 
     @property
     def several_knobs(self) -> bool:
@@ -172,16 +181,8 @@ def _value_text(value: Any) -> str:
     return json.dumps(value, separators=(", ", ": "))
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
 def _num(value: float) -> str:
     return f"{value:.4g}"
-
-
-def _signed(value: float, rate: bool) -> str:
-    return f"{100 * value:+.1f} pp" if rate else f"{value:+.3g}"
 
 
 def _delta(a: float | None, b: float | None) -> float | None:

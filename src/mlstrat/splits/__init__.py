@@ -6,6 +6,7 @@ data (docs/method.md §1).
 """
 
 from mlstrat.splits._allocate import apportion
+from mlstrat.splits._data_checks import DataChecks, check_table
 from mlstrat.splits._hashing import DEFAULT_SALT, assign_hash
 from mlstrat.splits._policy import AUTO_CAP, AUTO_FRACTION, auto_size, resolvable_difference, resolve_size
 from mlstrat.splits._request import SplitSpec
@@ -16,11 +17,13 @@ __all__ = [
     "AUTO_CAP",
     "AUTO_FRACTION",
     "DEFAULT_SALT",
+    "DataChecks",
     "SplitResult",
     "SplitSpec",
     "apportion",
     "assign_hash",
     "auto_size",
+    "check_table",
     "resolvable_difference",
     "resolve_size",
     "split",

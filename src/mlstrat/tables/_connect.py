@@ -112,10 +112,21 @@ def _connect_duckdb(*, memory_limit: str | None, threads: int | None, temp_direc
         backend = duckdb_backend_class()().connect(**config)
     except Exception as exc:  # the engine refuses a setting: name it
         raise ConfigError(f"the engine refused its settings ({first_line(exc)})") from None
-    # DuckDB draws a progress bar on stdout for long queries, piped or not: it would corrupt
-    # --json output and interleave with mlstrat's own bars (stderr, terminals only)
-    backend.raw_sql("SET enable_progress_bar = false")
+    _quiet_progress_bar(backend)
     return backend
+
+
+def _quiet_progress_bar(backend: Any) -> None:
+    """DuckDB draws a progress bar on stdout for long queries, piped or not: it would corrupt
+    ``--json`` output and interleave with mlstrat's own bars (stderr, terminals only). In a
+    notebook DuckDB draws a widget instead and refuses the setting when ipywidgets is missing:
+    nothing reaches stdout there, so the refusal is harmless."""
+    import duckdb
+
+    try:
+        backend.raw_sql("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
 
 
 def _spark_session(spec: str, kind: str, *, timeout: float | None = None) -> Any:

@@ -3,7 +3,10 @@
 Every trial of a round is asked from the study in this process, in order, before any is
 evaluated: the sampled values depend only on the seed, whatever the number of parallel
 processes and whichever finishes first. The objective runs in ``jobs`` spawned processes (a
-forked process would inherit torch's thread pools); the results are told back in trial order.
+forked process would inherit torch's thread pools; ``_pool.py``); the results are told back in
+trial order, each with what the objective returned, so that a stopped search resumes from its
+study: finished trials are read back, asked ones trained, the rest asked with the sampler's
+draws replayed (the same values as a search never stopped).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlstrat._exceptions import ConfigError
 from mlstrat.metrics._paired import TIED, Difference, paired_difference
+from mlstrat.tune._pool import Pool
 from mlstrat.tune._space import Param, zoom
 
 __all__ = ["Trial", "Tie", "SearchResult", "search", "tied_with", "dev_rows_of_trial"]
@@ -127,7 +132,9 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     jobs : int
         Parallel processes.
     storage : str, default=None
-        Optuna storage URL (``sqlite:///path/tune.db``); in memory when None.
+        Optuna storage URL (``sqlite:///path/tune.db``); in memory when None. A study already
+        there (a stopped search with the same settings) is continued: its finished trials are
+        kept as they were, the others trained.
     feasible : callable, default=None
         Satisficing constraints on a trial's info; an infeasible trial is recorded but cannot win.
     on_trial : callable, default=None
@@ -140,15 +147,12 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
         result names the trials tied with the best (:func:`tied_with`) and the zoom centres
         on the coarse round's tied set rather than on one noisy winner.
     """
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # library code does not print
-    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed),
-                                study_name=study_name, direction="minimize")
+    study = _study(storage, study_name, seed, settings={"budget": budget, "coarse": coarse, "top": top, "seed": seed,
+                                                        "space": [_param_doc(p) for p in space]})
     n_coarse = min(max(math.ceil(coarse * budget), 1), budget)
     feasible = feasible or (lambda info: True)
     trials: list[Trial] = []
-    with _Pool(jobs, initializer) as pool:
+    with Pool(jobs, initializer) as pool:
         trials += _round(study, space, objective, n_coarse, 1, pool, feasible, on_trial)
         best_region = _zoom_region(trials, top, rows)
         zoomed = zoom(space, [t.params for t in best_region]) if best_region else tuple(space)
@@ -179,61 +183,107 @@ def _zoom_region(trials: Sequence[Trial], top: float, rows: RowsOf | None) -> li
     return ranked[:max(2, math.ceil(top * len(ranked)))]
 
 
-def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, round_: int, pool: _Pool,
+def _study(storage: str | None, name: str, seed: int, *, settings: dict[str, Any]) -> Any:
+    """The study: created, or loaded to go on where a stopped search left off (its sampler then
+    replays the draws already made, so the trials still to ask are the ones an uninterrupted
+    search would have asked)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # library code does not print
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(storage=storage, sampler=sampler, study_name=name, direction="minimize",
+                                load_if_exists=True)
+    asked = study.get_trials(deepcopy=False)
+    if not asked:
+        study.set_user_attr("settings", settings)
+        return study
+    if study.user_attrs.get("settings") != settings:
+        raise ConfigError(f"{storage}: holds a search with other settings ({_settings_text(study.user_attrs.get('settings'))}); "
+                          "resume it with the same config, or pass --force to start a new one")
+    unit = optuna.distributions.FloatDistribution(0.0, 1.0)
+    for _ in range(len(asked) * len(settings["space"])):  # one uniform draw per value sampled
+        sampler.sample_independent(study, asked[0], "replay", unit)
+    return study
+
+
+def _param_doc(p: Param) -> list[Any]:
+    return [p.name, p.low, p.high, p.scale]
+
+
+def _settings_text(settings: Any) -> str:
+    if not isinstance(settings, dict):
+        return "unknown"
+    names = ", ".join(str(p[0]) for p in settings.get("space", []))
+    return f"budget {settings.get('budget')}, seed {settings.get('seed')}, space {names}"
+
+
+def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, round_: int, pool: Pool,
            feasible: Callable, on_trial: Callable | None, *, start: int = 0) -> list[Trial]:
+    """Trials ``start`` .. ``start + n - 1``: those a stopped search finished are taken from the
+    study as they were; the others (asked and never told, or not asked yet) are trained."""
     from optuna.trial import TrialState
 
     if n <= 0:
         return []
-    distributions = {p.key: p.distribution() for p in space}
-    asked = [study.ask(distributions) for _ in range(n)]
-    points = [{p.name: p.value(t.params[p.key]) for p in space} for t in asked]
-    out = []
     numbers = list(range(start, start + n))
-    for i, (asked_trial, params, info) in enumerate(zip(asked, points, pool.map(objective, numbers, points))):
-        info = dict(info)
-        value = info.pop("value", None)
-        ok = value is not None and math.isfinite(value)
-        trial = Trial(number=start + i, round=round_, params=params, value=float(value) if ok else None,
-                      feasible=ok and bool(feasible(info)), info=info)
-        asked_trial.set_user_attr("round", round_)
-        asked_trial.set_user_attr("feasible", trial.feasible)
-        if ok:
-            study.tell(asked_trial, trial.value)
+    asked = {t.number: t for t in study.get_trials(deepcopy=False) if start <= t.number < start + n}
+    distributions = {p.key: p.distribution() for p in space}
+    for number in numbers[len(asked):]:
+        trial = study.ask(distributions)
+        trial.set_user_attr("round", round_)
+        asked[trial.number] = trial
+    points = {i: {p.name: p.value(asked[i].params[p.key]) for p in space} for i in numbers}
+    finished = {i: t for i, t in asked.items() if getattr(t, "state", TrialState.RUNNING) != TrialState.RUNNING}
+    todo = [i for i in numbers if i not in finished]
+    results = iter(pool.map(objective, todo, [points[i] for i in todo]))
+    out = []
+    for i in numbers:
+        if i in finished:
+            trial = _from_study(finished[i], points[i], round_)
         else:
-            study.tell(asked_trial, state=TrialState.FAIL)
+            trial = _tell(study, i, round_, points[i], next(results), feasible)
         if on_trial is not None:
             on_trial(trial)
         out.append(trial)
     return out
 
 
-class _Pool:
-    """``map`` in order over spawned worker processes, or in this process for one job."""
+def _tell(study: Any, number: int, round_: int, params: dict[str, float], info: Mapping[str, Any],
+          feasible: Callable) -> Trial:
+    """Record a trained trial in the study: its value, and what it returned (to resume from)."""
+    import optuna
+    from optuna.trial import TrialState
 
-    def __init__(self, jobs: int, initializer: Callable[[], None] | None = None) -> None:
-        self.jobs, self.initializer = jobs, initializer
-        self.executor: Any = None
+    info = dict(info)
+    value = info.pop("value", None)
+    ok = value is not None and math.isfinite(value)
+    trial = Trial(number=number, round=round_, params=params, value=float(value) if ok else None,
+                  feasible=ok and bool(feasible(info)), info=info)
+    frozen = study.get_trials(deepcopy=False)[number]
+    # a trial asked by an earlier (stopped) process is known here by its storage id only
+    handle = optuna.trial.Trial(study, frozen._trial_id)
+    handle.set_user_attr("round", round_)
+    handle.set_user_attr("feasible", trial.feasible)
+    handle.set_user_attr("info", _json_safe(info))
+    if ok:
+        study.tell(number, trial.value)
+    else:
+        study.tell(number, state=TrialState.FAIL)
+    return trial
 
-    def __enter__(self) -> _Pool:
-        if self.jobs > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
 
-            self.executor = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=self.initializer)
-        elif self.initializer is not None:
-            self.initializer()
-        return self
+def _from_study(frozen: Any, params: dict[str, float], round_: int) -> Trial:
+    info = dict(frozen.user_attrs.get("info", {}))
+    value = frozen.value if frozen.values else None
+    return Trial(number=frozen.number, round=round_, params=params, value=value,
+                 feasible=bool(frozen.user_attrs.get("feasible", False)), info=info)
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(cancel_futures=True)
 
-    def map(self, fn: Objective, numbers: list[int], points: list[dict[str, float]]) -> Any:
-        if self.executor is None:
-            return (fn(i, p) for i, p in zip(numbers, points))  # lazily: on_trial sees each trial as it ends
-        return self.executor.map(fn, numbers, points)
+def _json_safe(info: Mapping[str, Any]) -> dict[str, Any]:
+    """What Optuna's storage keeps of a trial's info: JSON values only."""
+    import json
+
+    return json.loads(json.dumps(info, default=str))
 
 
 def dev_rows_of_trial(trial: Trial, *, metric: str = "dev_error") -> tuple[str, list[str], Any] | None:

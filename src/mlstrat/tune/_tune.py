@@ -42,6 +42,12 @@ class TuneResult:
         return self.search.best
 
     @property
+    def first_failure(self) -> Trial | None:
+        """The first failed trial when every trial failed (nothing to choose from), else None."""
+        trials = self.search.trials
+        return trials[0] if trials and all(t.value is None for t in trials) else None
+
+    @property
     def tied(self) -> tuple[Trial, ...]:
         """The trials tied with the best within noise (paired on the same dev rows)."""
         return tuple(t.trial for t in self.search.tied)
@@ -78,9 +84,12 @@ def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfi
         tune_config = TuneConfig.from_dict(raw.pop("tune", {}))
         from mlstrat.nn import TrainConfig
 
-        TrainConfig.from_dict(raw, base_dir=path.parent)  # fail now, not in the first trial
+        train_config = TrainConfig.from_dict(raw, base_dir=path.parent)  # fail now, not in the first trial
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    manifest = train_config.data.manifest
+    if manifest and "://" not in str(manifest) and not Path(manifest).exists():
+        raise ConfigError(f"{path}: [data] manifest: {manifest}: no such file; check the path")
     return raw, tune_config
 
 
@@ -100,7 +109,8 @@ def warm_up() -> None:
 
 def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any], base_dir: str, output: str,
                 metric: str, threads: int) -> dict[str, Any]:
-    """Train one trial (in a worker process); returns only dev figures and the run's costs."""
+    """Train one trial (in a worker process); returns only dev figures and the run's costs, or
+    the failure that stopped it (``value`` None, ``error`` the cause)."""
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
@@ -117,6 +127,9 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
             result = train(train_config, run_dir=run_dir, force=True, progress=False)
     except MlstratError as exc:
         return {"value": None, "error": str(exc), "run_dir": str(run_dir)}
+    except Exception as exc:  # e.g. out of memory in torch: this trial fails, the search goes on
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return {"value": None, "error": f"{type(exc).__name__}: {first}", "run_dir": str(run_dir)}
     dev = result.metrics.get("dev")
     if dev is None:
         raise InputError(f"{train_config.data.manifest}: no dev rows; tuning chooses on dev")
@@ -128,8 +141,12 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
 
 def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | None = None, seed: int | None = None,
          output: str | os.PathLike | None = None, store: Any = None, human: Sequence[str] = (),
-         record: bool = True, force: bool = False) -> TuneResult:
+         record: bool = True, force: bool = False, resume: bool = False) -> TuneResult:
     """Search the ``[tune.space]`` of a training config; record each trial; choose on dev.
+
+    Every option is checked before the first trial trains. The search lives in ``tune.db``
+    (Optuna's study): a stopped search (Ctrl-C, ``kill``, a crash) goes on with ``resume``, its
+    finished trials kept and recorded once.
 
     Parameters
     ----------
@@ -146,44 +163,91 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
         Human-level error(s) for the trials' diagnoses ("expert=0.5%").
     record : bool, default=True
     force : bool, default=False
-        Reuse an ``output`` folder that already holds a search.
+        Start a new search in an ``output`` folder that already holds one.
+    resume : bool, default=False
+        Go on with the search that ``output`` holds (same config and settings).
     """
-    import dataclasses
-
-    from mlstrat._json import dumps
-    from mlstrat.tables import atomic_write_text
-
     path = Path(config)
-    raw, tc = read_tune_config(path)
-    overrides = {k: v for k, v in (("budget", budget), ("jobs", jobs), ("seed", seed)) if v is not None}
-    try:
-        tc = dataclasses.replace(tc, **overrides)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("[tune] ", "--")) from None
-    out = Path(output) if output is not None else Path("runs") / f"tune-{path.stem}"
-    db = out / "tune.db"
-    if db.exists():
-        if not force:
-            raise InputError(f"{out}: already holds a search (tune.db); choose another folder (-o) or pass --force")
-        db.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    raw, tc = _settings(path, budget=budget, jobs=jobs, seed=seed)
+    out = output_folder(path, output)
+    recorder = _Recorder(store, human, raw, path, out) if record else None
+    if recorder is None:
+        _check_human(human)
+    db = _prepare_output(out, force=force, resume=resume)
+    fresh = not db.exists()
     objective = _objective(raw, tc, base_dir=path.parent.resolve(), output=out.resolve())
-    recorder = _Recorder(store, human, raw, path) if record else None
 
     def feasible(info: Mapping[str, Any]) -> bool:
         return ((not tc.max_seconds or info.get("seconds", math.inf) <= tc.max_seconds)
                 and (not tc.max_parameters or info.get("n_parameters", math.inf) <= tc.max_parameters))
 
-    result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse, top=tc.top,
-                    storage=f"sqlite:///{db.resolve()}", feasible=feasible,
-                    on_trial=recorder.record if recorder else None, initializer=warm_up,
-                    rows=functools.partial(dev_rows_of_trial, metric=tc.metric))
+    try:
+        result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse,
+                        top=tc.top, storage=f"sqlite:///{db.resolve()}", feasible=feasible,
+                        on_trial=recorder.record if recorder else None, initializer=warm_up,
+                        rows=functools.partial(dev_rows_of_trial, metric=tc.metric))
+    except MlstratError:
+        if fresh:  # a search that stopped on bad input leaves nothing that blocks the fixed command
+            db.unlink(missing_ok=True)
+        raise
+    return _finish(result, tc, out, path, recorder)
+
+
+def output_folder(config: str | os.PathLike, output: str | os.PathLike | None) -> Path:
+    """Where a search of ``config`` lives: ``output``, or ``runs/tune-<config name>``."""
+    return Path(output) if output is not None else Path("runs") / f"tune-{Path(config).stem}"
+
+
+def _settings(path: Path, *, budget: int | None, jobs: int | None, seed: int | None
+              ) -> tuple[dict[str, Any], TuneConfig]:
+    """The config's training sections and its ``[tune]`` section with the flags applied."""
+    import dataclasses
+
+    raw, tc = read_tune_config(path)
+    overrides = {k: v for k, v in (("budget", budget), ("jobs", jobs), ("seed", seed)) if v is not None}
+    try:
+        return raw, dataclasses.replace(tc, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("[tune] ", "--")) from None
+
+
+def _check_human(human: Sequence[str]) -> None:
+    from mlstrat.diagnosis import parse_human
+
+    parse_human(human)
+
+
+def _prepare_output(out: Path, *, force: bool, resume: bool) -> Path:
+    """Check the output folder against --force/--resume and create it; returns ``tune.db``'s path
+    (removed for --force)."""
+    if force and resume:
+        raise ConfigError("--force starts a new search and --resume goes on with the old one: pass one of them")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; -o takes a folder for the trials")
+    db = out / "tune.db"
+    if db.exists() and not (force or resume):
+        raise InputError(f"{out}: already holds a search (tune.db); go on with it (--resume), start a new one "
+                         "(--force) or choose another folder (-o)")
+    if resume and not db.exists():
+        raise InputError(f"{out}: holds no search to resume (no tune.db); run without --resume")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the output folder ({exc.strerror}); choose another (-o)") from None
+    if force:
+        db.unlink(missing_ok=True)
+    return db
+
+
+def _finish(result: SearchResult, tc: TuneConfig, out: Path, path: Path, recorder: _Recorder | None) -> TuneResult:
+    from mlstrat._json import dumps
+    from mlstrat.report import render_report
+    from mlstrat.tables import atomic_write_text
+
     effects = component_effects(result.trials, tc.space)
     tuned = TuneResult(search=result, config=tc, output=out, effects=effects,
                        run_ids=recorder.run_ids if recorder else {})
     atomic_write_text(out / "tune.json", dumps(tuned.to_dict()) + "\n")
-    from mlstrat.report import render_report
-
     render_report(tune=tuned.to_dict(), title=f"mlstrat tune {path.name}", output=out / "tune.html")
     return tuned
 
@@ -195,13 +259,19 @@ def _objective(raw: dict[str, Any], tc: TuneConfig, *, base_dir: Path, output: P
 
 
 class _Recorder:
-    """Records each finished trial in the run store with its diagnosis on train/train-dev/dev."""
+    """Records each finished trial in the run store with its diagnosis on train/train-dev/dev.
 
-    def __init__(self, store: Any, human: Sequence[str], raw: dict[str, Any], path: Path) -> None:
+    A trial's run id is a digest of its folder and its config: a resumed or restarted search
+    that meets a trial already recorded (the same folder, the same values) records it once.
+    """
+
+    def __init__(self, store: Any, human: Sequence[str], raw: dict[str, Any], path: Path, out: Path) -> None:
         from mlstrat.runs import RunStore
 
         self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.human, self.raw, self.path = list(human), raw, path
+        _check_store(self.store)
+        _check_human(human)
+        self.human, self.raw, self.path, self.out = list(human), raw, path, out.resolve()
         self.run_ids: dict[int, str] = {}
 
     def record(self, trial: Trial) -> None:
@@ -213,24 +283,55 @@ class _Recorder:
         from mlstrat.runs import keep_dev_rows
         from mlstrat.tables import fingerprint
 
-        run_dir = Path(trial.info["run_dir"])
-        predictions = run_dir / "predictions.parquet"
-        if trial.value is None or not predictions.exists():
+        run_dir = Path(trial.info["run_dir"]) if "run_dir" in trial.info else None
+        if trial.value is None or run_dir is None or not (run_dir / "predictions.parquet").exists():
             return
-        table = _without_test(predictions)
+        table = _without_test(run_dir / "predictions.parquet")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MlstratWarning)
             diagnosis = diagnose(table, human=self.human)
             metrics = compute_metrics(table)
+        trial.info["components"] = _components(diagnosis)
+        config = apply_params(self.raw, trial.params)
+        run_id = _trial_run_id(self.out / run_dir.name, config)
+        self.run_ids[trial.number] = run_id
+        if _recorded(self.store, run_id):
+            return
         values = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
         note = f"tune {self.path.name} trial {trial.number} (round {trial.round}): {values}"
         manifest = self.raw.get("data", {}).get("manifest")
         data_fp = fingerprint(str((self.path.parent / manifest).resolve())) if manifest else None
-        run = self.store.record("tune", config=apply_params(self.raw, trial.params), data_fingerprint=data_fp,
-                                metrics=metrics, diagnosis=diagnosis, artifacts=run_dir, note=note)
-        self.run_ids[trial.number] = run.id
-        keep_dev_rows(self.store, run.id, table, diagnosis=diagnosis)  # later comparisons pair them
-        trial.info["components"] = _components(diagnosis)
+        self.store.record("tune", config=config, data_fingerprint=data_fp, metrics=metrics, diagnosis=diagnosis,
+                          artifacts=run_dir, note=note, run_id=run_id)
+        keep_dev_rows(self.store, run_id, table, diagnosis=diagnosis)  # later comparisons pair them
+
+
+def _check_store(store: Any) -> None:
+    """A --store that cannot hold runs fails now, not after the first trial trained."""
+    if store.path.exists():
+        store.schema_version  # noqa: B018 (opening it checks the file is a run store)
+        return
+    parent = store.path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{store.path}: cannot create the run store there ({parent} is not a writable "
+                         "folder); pass another --store")
+
+
+def _trial_run_id(run_dir: Path, config: Mapping[str, Any]) -> str:
+    import hashlib
+    import json
+
+    key = json.dumps([str(run_dir), config], sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _recorded(store: Any, run_id: str) -> bool:
+    try:
+        return store.get(run_id).id == run_id
+    except InputError:
+        return False
 
 
 def _without_test(predictions: Path) -> Any:

@@ -92,6 +92,7 @@ class _View:
             **render_example(self.layout, cells, self.meta),
             "tags": row["tags"],
             "comment": row["comment"],
+            "reviewed": row["reviewed"],
         }
 
 
@@ -268,7 +269,8 @@ def _apply(store: TagStore, action: str, body: dict[str, Any]) -> dict[str, Any]
         "ok": True,
         **extra,
         "categories": store.categories(),
-        "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"]} if row else None,
+        "row": {"id": row["id"], "tags": row["tags"], "comment": row["comment"], "reviewed": row["reviewed"]}
+        if row else None,
         "progress": store.progress(),
         "summary": _summary_dict(store),
     }

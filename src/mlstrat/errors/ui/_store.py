@@ -129,7 +129,8 @@ class TagStore:
     def rows(self) -> list[dict[str, Any]]:
         """Every row: its cells plus ``tags`` (list), ``comment`` and ``reviewed`` (bool).
 
-        A row is reviewed once it has been shown and left (:meth:`set_position`), or tagged.
+        A row is reviewed once tagged, or marked "no category" (:meth:`set_tag` with
+        ``OTHER_CAUSES``); looking at it is not enough.
         """
         seen = {r[0] for r in self._con.execute("SELECT id FROM reviewed")}
         tags: dict[str, list[str]] = {}
@@ -278,9 +279,20 @@ class TagStore:
             raise InputError(f"unknown row id {row_id!r}")
 
     def set_tag(self, row_id: str, category: str, on: bool) -> None:
-        """Tag (``on=True``) or untag a row; durable when this returns."""
+        """Tag (``on=True``) or untag a row; durable when this returns.
+
+        The category :data:`~mlstrat.errors._summary.OTHER_CAUSES` is the explicit "no
+        category" mark: it makes an untagged row count as reviewed (``on=False`` takes it back).
+        """
+        from mlstrat.errors._summary import OTHER_CAUSES
+
         with self._lock:
             self._require_row(row_id)
+            if category == OTHER_CAUSES:
+                sql = "INSERT OR IGNORE INTO reviewed VALUES (?)" if on else "DELETE FROM reviewed WHERE id = ?"
+                self._transaction([(sql, (row_id,))])
+                self._export()
+                return
             if category not in self.categories():
                 raise InputError(f"unknown category {category!r}; add it first")
             sql = (
@@ -338,27 +350,21 @@ class TagStore:
             return cat
 
     def set_position(self, pos: int) -> None:
-        """Remember where the user is (restart resumes there); the row left is now reviewed."""
+        """Remember where the user is (restart resumes there).
+
+        Moving never marks a row reviewed: only a tag or the explicit "no category" mark does
+        (a row glanced at on the way back is not an error of "other causes").
+        """
         with self._lock:
             n = self._con.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
             pos = max(0, min(int(pos), max(n - 1, 0)))
-            left = self.position()
-            statements: list[tuple[str, tuple[Any, ...]]] = [
+            self._transaction([
                 (
                     "INSERT INTO state VALUES ('position', ?) ON CONFLICT(key) "
                     "DO UPDATE SET value = excluded.value",
                     (str(pos),),
                 )
-            ]
-            first = self._con.execute(
-                "SELECT id FROM rows WHERE pos = ? AND id NOT IN (SELECT id FROM reviewed)",
-                (left,),
-            ).fetchone()
-            if pos != left and first is not None:
-                statements.append(("INSERT OR IGNORE INTO reviewed VALUES (?)", (first[0],)))
-            self._transaction(statements)
-            if len(statements) > 1:
-                self._export()
+            ])
 
     def close(self) -> None:
         self._con.close()

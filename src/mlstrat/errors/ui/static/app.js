@@ -3,6 +3,7 @@
   "use strict";
   var token = document.querySelector('meta[name="mlstrat-token"]').content;
   var state = JSON.parse(document.getElementById("initial-state").textContent);
+  var OTHER_CAUSES = "no category: other causes";
   var row = state.row;
   var pending = 0;
   var $ = function (id) { return document.getElementById(id); };
@@ -66,6 +67,7 @@
     if (data.row && row && data.row.id === row.id) {
       row.tags = data.row.tags;
       row.comment = data.row.comment;
+      row.reviewed = data.row.reviewed;
     }
     if (data.row) {
       state.rows.forEach(function (r) { if (r.id === data.row.id) { r.tags = data.row.tags; } });
@@ -93,11 +95,28 @@
       b.addEventListener("click", function () { toggle(cat); });
       box.appendChild(b);
     });
+    // the explicit "no category" mark: only it (or a tag) counts a row as reviewed
+    var none = row && row.reviewed && row.tags.length === 0;
+    var nb = el("button", { type: "button", "class": "nocat" + (none ? " on" : ""), id: "no-category",
+                            "aria-pressed": none ? "true" : "false" });
+    nb.appendChild(el("kbd", {}, "0"));
+    nb.appendChild(document.createTextNode(" no category (other causes)"));
+    nb.addEventListener("click", markNoCategory);
+    box.appendChild(nb);
+  }
+
+  function markNoCategory() {
+    if (!row || row.tags.length) { return; }
+    var on = !row.reviewed;
+    row.reviewed = on;
+    renderCategories();
+    change("/api/tag", { id: row.id, category: OTHER_CAUSES, on: on }).catch(function () { go(row.pos); });
   }
 
   function fmtInterval(ci) {
     if (!ci || ci[0] === null || ci[0] === undefined) { return "-"; }
-    return (100 * ci[0]).toFixed(0) + "–" + (100 * ci[1]).toFixed(0) + "%";
+    // the project's interval vocabulary: [low, high]
+    return "[" + (100 * ci[0]).toFixed(0) + "%, " + (100 * ci[1]).toFixed(0) + "%]";
   }
 
   // Shares are over the mistakes reviewed so far (tagged or not): "N of M reviewed" and the
@@ -221,7 +240,7 @@
     api("GET", "/api/rows/" + pos).then(function (data) {
       row = data;
       renderRow();
-      // the row left is now reviewed: the answer carries the new summary
+      // remember the position (moving reviews nothing: a tag or "no category" does)
       api("POST", "/api/position", { position: pos }).then(applyUpdate).catch(function () {});
     }).catch(function (err) { status("Could not load: " + err.message, "error"); });
   }
@@ -267,7 +286,9 @@
       return;
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
-    if (ev.key >= "1" && ev.key <= "9") {
+    if (ev.key === "0") {
+      markNoCategory(); ev.preventDefault();
+    } else if (ev.key >= "1" && ev.key <= "9") {
       var cat = state.categories[Number(ev.key) - 1];
       if (cat !== undefined) { toggle(cat); ev.preventDefault(); }
     } else if (ev.key === "j" || ev.key === "ArrowRight") {
