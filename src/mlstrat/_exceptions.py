@@ -6,7 +6,18 @@ __all__ = ["MlstratError", "InputError", "ConfigError", "MlstratWarning", "Undef
 
 
 class MlstratError(Exception):
-    """Root of every error mlstrat raises on purpose."""
+    """Root of every error mlstrat raises on purpose.
+
+    ``arguments``: keyword arguments of the library call that the message names by their Python
+    names (``feature_prefix``); ``column_argument``: the keyword argument that names the column the
+    message is about (``split_col``). An interface with its own names for them (the CLI's flags)
+    rewords the message with these; the library itself never needs to know those names.
+    """
+
+    def __init__(self, *args: object, arguments: tuple[str, ...] = (), column_argument: str | None = None) -> None:
+        super().__init__(*args)
+        self.arguments = tuple(arguments)
+        self.column_argument = column_argument
 
 
 class InputError(MlstratError, ValueError):

@@ -2,7 +2,9 @@
 
 Rates (errors, human level, tolerances): ``"0.5%"`` is a percentage, a bare number is a
 fraction in [0, 1); a bare number of 1 or more is rejected with a hint to add ``%`` (a bare
-``1`` could mean 100% or 1%: write ``100%`` or ``1%``).
+``1`` could mean 100% or 1%: write ``100%`` or ``1%``). On the command line a rate always
+carries its ``%`` sign (:func:`require_percent`): ``--human 0.5`` could be 0.5% or 50%, and a
+wrong guess changes the verdict. The Python API keeps fractions.
 
 Sizes (dev/test/train-dev): ``"auto"``, an integer count (``"500"``), a fraction in (0, 1)
 (``"0.1"``) or a percentage (``"10%"``).
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 
 from mlstrat._exceptions import ConfigError
 
-__all__ = ["parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean", "finite_or_none",
-           "finite_number", "parse_numbers"]
+__all__ = ["require_percent", "parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean",
+           "finite_or_none", "finite_number", "parse_numbers"]
 
 
 def _float(text: str, name: str) -> float:
@@ -58,6 +60,31 @@ def parse_rate(text: str | float, *, name: str = "value") -> float:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name}: {raw} is outside [0, 1]; give a fraction like 0.05 or 5%")
     return value
+
+
+def require_percent(text: str, *, name: str, assignments: bool = False) -> None:
+    """Refuse a bare number where the command line takes a rate: ``"0.5"`` -> ConfigError
+    suggesting ``0.5%``. ``assignments``: ``"train=1%,dev=10%"``, each value checked; a
+    ``name=value`` item (``"expert=0.5%"``) is checked on its value. ``0`` is the same in
+    every unit and passes; text that is not a number is left to the parser's own message."""
+    parts = str(text).split(",") if assignments else [str(text)]
+    for part in parts:
+        key, _, value = part.rpartition("=")
+        value = value.strip()
+        if not value or value.endswith("%"):
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if number == 0 or not math.isfinite(number):
+            continue
+        where = f"{name} {key.strip()}" if key.strip() else name
+        fraction = f" (or {100 * number:g}% for the fraction {value})" if 0 < number < 1 else ""
+        raise ConfigError(
+            f"{where}: {value} has no unit; on the command line a rate carries a % sign: write "
+            f"{value}%{fraction}"
+        )
 
 
 @dataclass(frozen=True)

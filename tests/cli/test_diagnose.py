@@ -70,8 +70,7 @@ def test_fail_on(fail_on, code):
     [
         (
             ["--errors", "train=5,dev=10%"],
-            "--errors train: 5 is above 1; rates are fractions in [0, 1]. Did you mean 5% (= "
-            "0.05)?",
+            "--errors train: 5 has no unit; on the command line a rate carries a % sign: write 5%",
         ),
         (
             ["--errors", "trn=1%"],

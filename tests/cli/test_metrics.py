@@ -91,7 +91,7 @@ def test_zero_division_warning_goes_to_stderr(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--split", "valid"], "unknown split 'valid'; allowed: train, train_dev, dev, test"),
+        (["--split", "holdout"], "unknown split 'holdout'; allowed: train, train_dev, dev, test"),
         (["--split", "test"], "split 'test' has 0 rows; splits present: train, dev"),
         (["--weight", "w8"], "w8"),
         (["--zero-division", "2"], "zero_division: '2' is not one of 'warn', 0, 1, nan"),

@@ -29,7 +29,8 @@ def test_bare_figures_import_no_engine_no_pydantic_no_other_command(tmp_path):
              "torch", "sklearn", "matplotlib", "click"}
     assert top_packages(loaded) & heavy == set()
     assert {m for m in loaded if m.startswith("mlstrat.cli.")} <= {
-        "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli.diagnose"}
+        "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli._flags",
+        "mlstrat.cli.diagnose"}
     assert "mlstrat.runs" not in loaded  # nothing is recorded from bare figures
 
 
@@ -40,7 +41,8 @@ def test_metrics_imports_its_own_command_only(tmp_path):
     assert {"duckdb", "ibis", "pyarrow"} <= top_packages(loaded)
     assert top_packages(loaded) & {"pandas", "pydantic", "torch", "sklearn", "matplotlib"} == set()
     assert {m for m in loaded if m.startswith("mlstrat.cli.")} == {
-        "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli.metrics"}
+        "mlstrat.cli._app", "mlstrat.cli._common", "mlstrat.cli._coercion", "mlstrat.cli._flags",
+        "mlstrat.cli.metrics"}
 
 
 def test_every_command_module_is_listed():

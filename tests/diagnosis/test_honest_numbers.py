@@ -34,6 +34,8 @@ def test_course_question_without_human_level_is_insufficient_information():
     assert out["components"]["avoidable_bias"] == {
         "value": None, "ci_low": None, "ci_high": None, "significant": None,
         "status": "undetermined", "from": "human_level", "to": "train",
+        "reason": "no human level: the training error alone cannot tell Bayes error from "
+                  "avoidable bias",
     }
     assert out["human_level"] == {"references": [], "bayes_proxy": None}
 

@@ -46,7 +46,8 @@ def test_average_is_the_error_over_labeled_entries_with_example_level_intervals(
         assert avg.errors[split].value == pytest.approx((part.y_true != part.y_pred).mean())
         assert avg.errors[split].n == part.id.nunique()  # examples, not entries
         assert avg.errors[split].ci_low < avg.errors[split].value < avg.errors[split].ci_high
-    assert avg.metric.name == "ratio:wrong/labeled"
+    assert avg.metric.name == "error"  # an error rate, measured as wrong/labeled over examples
+    assert avg.tolerance == 0.01  # 1 point, as for each task (not 1% of the dev figure)
 
 
 def test_cli_detects_tasks_and_keeps_the_top_level_keys(table, tmp_path):
@@ -64,6 +65,20 @@ def test_cli_detects_tasks_and_keeps_the_top_level_keys(table, tmp_path):
     fail = CliRunner().invoke(app, ["diagnose", str(path), "--human", "1%", "--no-record",
                                     "--fail-on", "variance", "--json"])
     assert fail.exit_code == 1
+
+
+def test_average_is_shown_and_judged_as_an_error_rate(table, tmp_path):
+    avg = diagnose_tasks(table, human=["1%"]).average
+    dev = table[table.split == "dev"]
+    dev_error = (dev.y_true != dev.y_pred).mean()
+    assert avg.to_dict()["metric"]["unit"] == "rate"
+    assert "pts, train to dev" in avg.verdict  # percentage points, not a bare 0.0767
+    path = tmp_path / "mt.parquet"
+    table.to_parquet(path)
+    text = CliRunner().invoke(app, ["diagnose", str(path), "--human", "1%", "--no-record"]).output
+    average_part = text.split("Per task")[0]
+    assert f"{100 * dev_error:.2f}%" in average_part
+    assert f"{dev_error:.4f}" not in average_part
 
 
 def test_a_look_at_the_test_set_is_counted_once_for_all_tasks(table, tmp_path):

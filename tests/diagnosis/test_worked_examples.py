@@ -200,7 +200,7 @@ def test_best_human_reference_is_bayes_proxy_unless_chosen():
 def test_mismatched_without_train_dev_warns():
     d = diagnose(errors="train=1%,dev=11%", human=["0%"], mismatched=True)
     assert "mismatched_without_train_dev" in [w.code for w in d.warnings]
-    assert "part of the variance may be data mismatch" in d.verdict
+    assert "undetermined between variance and data mismatch" in d.verdict
     d = diagnose(errors="train=1%,train_dev=2%,dev=11%", human=["0%"], mismatched=True)
     assert "mismatched_without_train_dev" not in [w.code for w in d.warnings]
 
@@ -230,6 +230,7 @@ def test_to_dict_shape():
         "warnings",
         "tolerance",
         "model_family",
+        "dev_test_check",
     ]
     assert list(out["errors"]) == ["train", "train_dev", "dev", "test"]
     assert set(out["errors"]["train"]) == {"value", "ci_low", "ci_high", "n"}
@@ -247,6 +248,7 @@ def test_to_dict_shape():
         "ci_high",
         "significant",
         "status",
+        "reason",
         "from",
         "to",
     }
@@ -267,6 +269,7 @@ def test_to_dict_shape():
         "ci_high": None,
         "significant": False,
         "status": "missing",
+        "reason": None,
         "from": "train_dev",
         "to": "dev",
     }

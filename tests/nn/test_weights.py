@@ -259,3 +259,29 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     assert result.exit_code == 2
     assert "weight column 'w' has 90 negative value(s) in train rows (smallest -1)" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_extreme_weight_scales_train_the_same_model(scale):
+    """The loss sum(w l) / sum(w) is scale invariant; so is training, however small or large the weights."""
+    X, y = _data()
+    w = torch.from_numpy(np.random.default_rng(4).uniform(0.1, 2.0, len(X)))
+    _assert_same_training(_fit(X, y, w), _fit(X, y, w * scale))
+
+
+@pytest.mark.parametrize("loader", ["memory", "stream"])
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_extreme_weight_scales_in_the_manifest_train_the_same_model(tmp_path, loader, scale):
+    """Weights are divided by their largest train value (in float64) before the float32 training
+    casts them: 1e-300 would otherwise be 0 and 1e300 infinite."""
+    manifest = _manifest(tmp_path)
+    table = pq.read_table(manifest)
+    scaled = tmp_path / "scaled.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("w"), "w",
+                                    pa.array(table.column("w").to_numpy() * scale)), scaled)
+    base = train(_config(manifest, loader=loader), run_dir=tmp_path / "a", progress=False)
+    run = train(_config(str(scaled), loader=loader), run_dir=tmp_path / "b", progress=False)
+    for name, value in _weights(base).items():
+        torch.testing.assert_close(_weights(run)[name], value, rtol=0, atol=1e-6)
+    for a, b in zip(base.history["epochs"], run.history["epochs"], strict=True):
+        assert a["train_cost"] == pytest.approx(b["train_cost"], rel=1e-6)

@@ -147,3 +147,28 @@ def test_a_cell_past_duckdbs_line_limit_is_read(tmp_path):
     assert len(table.column("text")[0].as_py()) == 3_000_000
     res = runner.invoke(app, ["metrics", str(path), "--json"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_csv_with_long_lines_is_parsed_once_per_file_version(tmp_path, monkeypatch):
+    """A field past DuckDB's line limit: the file is found to have long lines without DuckDB's failing
+    first try, parsed once into a temp table that later reads of the same version reuse, and read again
+    when the file changes (the timing is in benchmarks/long_field_bench.py)."""
+    from mlstrat.tables import _duckdb_engine as _engine
+    from mlstrat.tables import read_table
+
+    calls = []
+    original = _engine.DuckDBEngine._typed_csv
+    monkeypatch.setattr(_engine.DuckDBEngine, "_typed_csv",
+                        lambda self, *a, **k: calls.append(k["options"]) or original(self, *a, **k))
+    path = tmp_path / "long.csv"
+    text = "x" * 2_500_000
+    path.write_text(f"id,split,y_true,y_pred,text,ok\n007,dev,a,b,{text},yes\n2,dev,a,a,short,no\n")
+    first = read_table(path, text_columns=["id"]).to_pyarrow()
+    again = read_table(path, text_columns=["id"]).to_pyarrow()
+    assert calls == [{"max_line_size": _engine.MAX_CSV_LINE}]  # one parse, straight at the larger limit
+    assert first.equals(again)
+    assert first.column("id").to_pylist() == ["007", "2"] and first.column("ok").to_pylist() == ["yes", "no"]
+    assert len(first.column("text")[0].as_py()) == 2_500_000
+    path.write_text(f"id,split,y_true,y_pred,text,ok\n1,dev,a,b,{text}y,yes\n")
+    assert len(read_table(path, text_columns=["id"]).to_pyarrow().column("text")[0].as_py()) == 2_500_001
+    assert len(calls) == 2

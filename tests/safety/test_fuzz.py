@@ -4,9 +4,14 @@ Every reader and command family is driven in-process through Typer's CliRunner w
 inputs: predictions tables (metrics, diagnose, labels, errors sample), manifests (split),
 candidates (select), sheets with their meta files (errors summarize, and the tagging UI's API),
 TOML configs (train, gradcheck), run stores (runs list/show/compare, report) and paths
-(missing, folders, outputs over inputs, odd names). Tables stay small so the default run
-(``FUZZ_N`` = 1 050 inputs) takes a couple of minutes; ``MLSTRAT_FUZZ_N`` raises the total
-(the long run's figures are in docs/guide/safety.md).
+(missing, folders, outputs over inputs, odd names), and hostile tables (list-typed columns,
+null and bytes labels, probabilities outside [0, 1], odd characters in values and names, a
+field past DuckDB's line limit). Tables stay small so the default run (``FUZZ_N`` = 1 050
+inputs) takes a couple of minutes; ``MLSTRAT_FUZZ_N`` raises the total (the long run's figures
+are in docs/guide/safety.md).
+
+Every run draws fresh inputs from a new seed, printed at the start of the module and in every
+failure; ``MLSTRAT_FUZZ_SEED=<seed>`` replays a run's inputs exactly.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import io
 import json
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import warnings
@@ -24,13 +30,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mlstrat.cli import app
 
 FUZZ_N = int(os.environ.get("MLSTRAT_FUZZ_N", "1050"))
+#: a fresh seed per run (printed, and named in every failure); MLSTRAT_FUZZ_SEED replays one
+SEED = int(os.environ.get("MLSTRAT_FUZZ_SEED") or secrets.randbelow(2**32))
+REPLAY = f"replay these inputs with MLSTRAT_FUZZ_SEED={SEED}"
 # share of the inputs per family (sums to 1)
 SHARES = {"predictions": 0.26, "manifests": 0.12, "candidates": 0.08, "sheets": 0.20, "ui": 0.10,
           "configs": 0.10, "stores": 0.08, "paths": 0.06}
@@ -39,11 +48,21 @@ runner = CliRunner()
 TALLY: Counter[str] = Counter()
 
 
-def _settings(family: str) -> settings:
-    # no shrinking: a failure is reported as generated (shrinking wide inputs takes minutes)
-    return settings(max_examples=max(1, round(FUZZ_N * SHARES[family])), deadline=None, derandomize=True,
+def _settings(family: str, *, examples: int | None = None) -> settings:
+    # no shrinking: a failure is reported as generated (shrinking wide inputs takes minutes);
+    # the inputs come from SEED (the tests carry @seed(SEED)), not from a database of past runs
+    count = examples if examples is not None else round(FUZZ_N * SHARES[family])
+    return settings(max_examples=max(1, count), deadline=None, derandomize=False,
                     database=None, suppress_health_check=list(HealthCheck),
                     phases=(Phase.explicit, Phase.generate))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_seed(request):
+    """The seed on the terminal, whatever pytest captures."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"fuzz seed {SEED}: {REPLAY}")
 
 
 class Hang(Exception):
@@ -51,7 +70,7 @@ class Hang(Exception):
 
 
 def _alarm(signum, frame):
-    raise Hang(f"no answer within {HANG_SECONDS} s")
+    raise Hang(f"no answer within {HANG_SECONDS} s ({REPLAY})")
 
 
 ERROR_LINE = re.compile(r"^Error: \S")
@@ -70,12 +89,12 @@ def run_cli(args: list[str], family: str) -> None:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    shown = f"mlstrat {' '.join(map(str, args))}\n{res.output[-3000:]}"
+    shown = f"mlstrat {' '.join(map(str, args))}\n{res.output[-3000:]}\n({REPLAY})"
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         import traceback
 
         tb = "".join(traceback.format_exception(res.exception))
-        raise AssertionError(f"traceback from {shown}\n{tb}")
+        raise AssertionError(f"traceback from {shown}\n{tb}\n({REPLAY})")
     assert "Traceback" not in res.output, shown
     assert res.exit_code in (0, 1, 2), shown
     if res.exit_code == 2:
@@ -214,6 +233,7 @@ PRED_COMMANDS = [
 ]  # `report` is fuzzed through the stores family (it renders charts: slow per call)
 
 
+@seed(SEED)
 @_settings("predictions")
 @given(st.one_of(table_files(PRED_COLS, required=PRED_REQUIRED), table_files(PRED_COLS, required=PRED_REQUIRED),
                  table_files(PRED_COLS, required=PRED_REQUIRED), valid_ish_predictions()),
@@ -247,6 +267,7 @@ SPLIT_FLAGS = st.lists(st.sampled_from([
 ]), max_size=5)
 
 
+@seed(SEED)
 @_settings("manifests")
 @given(st.one_of(table_files(MANIFEST_COLS, required=["id", "label"], max_rows=30), valid_ish_manifests()),
        SPLIT_FLAGS)
@@ -259,6 +280,7 @@ def test_manifests(work, payload, flags):
 # ---- candidates (select) ------------------------------------------------------------------------
 
 
+@seed(SEED)
 @_settings("candidates")
 @given(table_files(["name", "acc", "latency", "", "acc"], required=["name", "acc"]),
        st.lists(st.sampled_from(["latency<100", "acc>=0.5", "latency", "x<1", "acc<<1", "latency<inf"]), max_size=2),
@@ -304,6 +326,7 @@ def _write_sheet(work: Path, sheet: bytes, meta, name="sheet") -> Path:
     return path
 
 
+@seed(SEED)
 @_settings("sheets")
 @given(sheets(), st.sampled_from([["--json"], [], ["--mislabeled", "blurry"], ["second"]]))
 def test_sheets(work, sheet, flags):
@@ -314,6 +337,7 @@ def test_sheets(work, sheet, flags):
         run_cli(["errors", "summarize", path, *flags], "sheets")
 
 
+@seed(SEED)
 @_settings("ui")
 @given(sheets(), st.lists(st.tuples(st.sampled_from(["tag", "comment", "category", "position"]),
                                     st.one_of(st.dictionaries(st.sampled_from(["id", "category", "on", "text",
@@ -340,11 +364,11 @@ def test_ui(work, sheet, posts):
         client = TestClient(create_app(store, token="t"), raise_server_exceptions=False)
         h = {"X-Mlstrat-Token": "t"}
         for url in ("/?token=t", "/api/state", "/api/rows/0", "/api/rows/99"):
-            assert client.get(url, headers=h).status_code in (200, 404), url
+            assert client.get(url, headers=h).status_code in (200, 404), (url, REPLAY)
         for action, body in posts:
             r = client.post(f"/api/{action}", content=json.dumps(body, default=str).encode(), headers=h)
-            assert r.status_code in (200, 400), (action, body, r.status_code, r.text[:500])
-        assert client.get("/api/state", headers=h).status_code == 200
+            assert r.status_code in (200, 400), (action, body, r.status_code, r.text[:500], REPLAY)
+        assert client.get("/api/state", headers=h).status_code == 200, REPLAY
     finally:
         store.close()
 
@@ -415,6 +439,7 @@ def configs(draw):
     return "\n".join(f"[{s}]\n" + "\n".join(lines) for s, lines in sections.items()).encode()
 
 
+@seed(SEED)
 @_settings("configs")
 @given(configs(), st.sampled_from(["train", "train", "gradcheck"]))
 def test_configs(work, tiny_manifest, config, command):
@@ -457,6 +482,7 @@ DAMAGE = st.sampled_from(["json", "json_list", "seq", "created", "bytes", "trunc
                           "folder", "drop_table", "none"])
 
 
+@seed(SEED)
 @_settings("stores")
 @given(DAMAGE, st.sampled_from(["config", "metrics", "diagnosis"]), st.integers(0, 10_000),
        st.sampled_from([["runs", "list"], ["runs", "list", "--json"], ["runs", "show", "latest"],
@@ -519,6 +545,7 @@ def ok_preds(work):
     return path
 
 
+@seed(SEED)
 @_settings("paths")
 @given(st.sampled_from(PATHS), st.sampled_from(PATHS),
        st.sampled_from([["metrics", "{a}"], ["split", "{a}", "-o", "{b}"], ["split", "{a}", "-o", "{b}", "--force"],
@@ -537,12 +564,127 @@ def test_paths(work, ok_preds, a, b, command):
         run_cli([x.format(a=a, b=b) for x in command], "paths")
     finally:
         os.chdir(home)
-    assert {p: Path(p).read_bytes() for p in protected} == before, "an input was overwritten"
+    assert {p: Path(p).read_bytes() for p in protected} == before, f"an input was overwritten ({REPLAY})"
+
+
+# ---- hostile tables: list-typed columns, null and bytes labels, probabilities out of range ----------
+
+#: inputs of each hostile family: few, so the families add seconds, not minutes
+HOSTILE_N = max(4, round(FUZZ_N * 0.01))
+ODD_TEXT = ["\x1b[31m", "[/]", "=1+2", "\u2028", "\t", "\x7f", "猫", "é", "'", "\"", "\\", "a,b", " ", ""]
+HOSTILE_KINDS = ["proba_vector", "proba_vector_text", "proba_singletons", "proba_ragged", "label_lists",
+                 "null_labels", "bytes", "out_of_range", "odd_names", "odd_values", "long_field"]
+
+
+def _probabilities(draw, n: int, k: int) -> list[list[float]]:
+    rows = []
+    for _ in range(n):
+        raw = [draw(st.floats(0.01, 1)) for _ in range(k)]
+        rows.append([v / sum(raw) for v in raw])
+    return rows
+
+
+@st.composite
+def hostile_predictions(draw):
+    """(suffix, bytes): a predictions table of one hostile kind (Parquet carries the types CSV cannot)."""
+    kind = draw(st.sampled_from(HOSTILE_KINDS))
+    n = draw(st.integers(1, 24))
+    k = draw(st.integers(2, 3))
+    y_true = [draw(st.integers(0, k - 1)) for _ in range(n)]
+    y_pred = [draw(st.integers(0, k - 1)) for _ in range(n)]
+    proba = _probabilities(draw, n, k)
+    cols: dict[str, list] = {"id": [f"r{i}" for i in range(n)],
+                             "split": [draw(st.sampled_from(["train", "dev", "validation", "train-dev"]))
+                                       for _ in range(n)],
+                             "y_true": y_true, "y_pred": y_pred}
+    if kind in ("proba_vector", "proba_vector_text"):
+        cols["proba"] = proba
+        if kind == "proba_vector_text":
+            cols["y_true"] = [draw(st.sampled_from(["a", "b", "c"])) for _ in range(n)]
+    elif kind in ("proba_singletons", "proba_ragged"):
+        for j in range(k):
+            cols[f"proba_{j}"] = [[p[j]] * (1 if kind == "proba_singletons" else draw(st.integers(0, 3)))
+                                  for p in proba]
+    elif kind == "label_lists":
+        cols["y_true"] = [[v] * draw(st.integers(0, 2)) for v in y_true]
+    elif kind == "null_labels":
+        cols["y_true"] = [None if draw(st.booleans()) else v for v in y_true]
+    elif kind == "bytes":
+        key = draw(st.sampled_from(["id", "y_true", "y_pred"]))
+        cols[key] = [str(v).encode() + draw(st.sampled_from([b"", b"\xff", b"\x00"])) for v in cols[key]]
+    elif kind == "out_of_range":
+        bad = [draw(st.sampled_from([-0.5, 1.5, float("nan"), float("inf"), -1e300, 3.0])) for _ in range(n)]
+        for j in range(k):
+            cols[f"proba_{j}"] = [b if draw(st.booleans()) else p[j] for p, b in zip(proba, bad)]
+    elif kind == "odd_names":
+        for j in range(k):
+            cols[f"proba_{draw(st.sampled_from(ODD_TEXT))}{j}"] = [p[j] for p in proba]
+        cols[draw(st.sampled_from(ODD_TEXT)) or "_"] = ["x"] * n
+    elif kind == "odd_values":
+        labels = draw(st.lists(st.sampled_from(ODD_TEXT), min_size=k, max_size=k, unique=True))
+        cols["y_true"], cols["y_pred"] = [labels[v] for v in y_true], [labels[v] for v in y_pred]
+        cols["id"] = [f"{draw(st.sampled_from(ODD_TEXT))}{i}" for i in range(n)]
+        for j in range(k):
+            cols[f"proba_{labels[j]}"] = [p[j] for p in proba]
+    else:  # long_field: past DuckDB's 2 MB line limit, as CSV
+        rows = [[cols["id"][i], cols["split"][i], y_true[i], y_pred[i], "x" * (2_200_000 if i == 0 else 3)]
+                for i in range(n)]
+        return ".csv", _csv(["id", "split", "y_true", "y_pred", "text"], rows)
+    sink = io.BytesIO()
+    pq.write_table(pa.table(cols), sink)
+    return ".parquet", sink.getvalue()
+
+
+HOSTILE_COMMANDS = [["labels", "{p}"], ["labels", "{p}", "--split", "validation"], ["metrics", "{p}"],
+                    ["diagnose", "{p}", "--no-record"],
+                    ["errors", "sample", "{p}", "-o", "{d}/hostile_sheet.csv", "--force", "--split", "val"]]
+
+
+@seed(SEED)
+@_settings("hostile", examples=HOSTILE_N)
+@given(hostile_predictions(), st.sampled_from(HOSTILE_COMMANDS))
+def test_hostile_predictions(work, payload, command):
+    path = _write(work, "hostile_preds", payload)
+    run_cli([a.format(p=path, d=work) for a in command], "hostile")
+
+
+@st.composite
+def hostile_manifests(draw):
+    n = draw(st.integers(1, 30))
+    kind = draw(st.sampled_from(["label_lists", "null_labels", "bytes", "odd", "all_null"]))
+    cols: dict[str, list] = {"id": [f"i{i}" for i in range(n)], "label": [draw(st.sampled_from("ab")) for _ in range(n)],
+                             "domain": [draw(st.sampled_from(["web", "app"])) for _ in range(n)],
+                             "group": [f"g{draw(st.integers(0, 4))}" for _ in range(n)]}
+    if kind == "label_lists":
+        cols["label"] = [[v] for v in cols["label"]]
+    elif kind == "null_labels":
+        cols["label"] = [None if draw(st.booleans()) else v for v in cols["label"]]
+    elif kind == "all_null":
+        cols["label"] = pa.array([None] * n, pa.string())
+    elif kind == "bytes":
+        key = draw(st.sampled_from(["id", "label", "domain", "group"]))
+        cols[key] = [str(v).encode() + draw(st.sampled_from([b"", b"\xff"])) for v in cols[key]]
+    else:
+        cols["label"] = [draw(st.sampled_from(ODD_TEXT)) for _ in range(n)]
+        cols["domain"] = [draw(st.sampled_from(ODD_TEXT + ["app"])) for _ in range(n)]
+    sink = io.BytesIO()
+    pq.write_table(pa.table(cols), sink)
+    return ".parquet", sink.getvalue()
+
+
+@seed(SEED)
+@_settings("hostile", examples=HOSTILE_N)
+@given(hostile_manifests(), st.sampled_from([[], ["--label", "label"], ["--label", "label", "--group", "group"],
+                                             ["--label", "label", "--domain", "domain", "--target", "app"],
+                                             ["--domain", "domain", "--target", "app", "--group", "group"]]))
+def test_hostile_manifests(work, payload, flags):
+    path = _write(work, "hostile_manifest", payload)
+    run_cli(["split", path, "-o", work / "hostile_split.parquet", "--force", *flags], "hostile")
 
 
 def test_zz_count():
     """Runs last (file order): the number of inputs driven through the CLI in this session."""
     total = sum(TALLY.values())
     print(f"\nfuzz inputs per family: {dict(TALLY)}; total {total}")
-    if len(TALLY) == len(SHARES):  # the whole module ran
+    if set(SHARES) <= set(TALLY):  # the whole module ran
         assert total >= min(FUZZ_N, 1000) * 0.95

@@ -93,3 +93,16 @@ def test_missing_feature_column_is_a_clear_error(split_table):
 def test_too_few_train_rows_per_class_for_the_folds(split_table):
     with pytest.raises(InputError, match=r"a class has \d+ train row\(s\), fewer than n_splits=500"):
         out_of_fold_predictions(LogisticRegression(), split_table, features=_features(split_table), n_splits=500)
+
+
+def test_a_string_of_features_is_one_column_name(split_table):
+    """features="mean_radius" is that column, not the columns 'm', 'e', 'a', ..."""
+    frame = split_table.assign(f1=split_table["mean_radius"])
+    train = frame[frame.split == "train"]
+    model = LogisticRegression().fit(train[["f1"]], train.label)
+    one = predictions_table(model, frame, features="f1")
+    listed = predictions_table(model, frame, features=["f1"])
+    pd.testing.assert_frame_equal(one, listed)
+    assert (one.y_pred.to_numpy() == model.predict(frame[["f1"]])).all()
+    with pytest.raises(InputError, match=r"split table: missing feature column\(s\) 'f2'; columns: id, "):
+        predictions_table(model, frame, features="f2")

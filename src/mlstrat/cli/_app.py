@@ -142,9 +142,11 @@ def load_command(name: str) -> click.Command | None:
     command = typer.main.get_command(part).commands.get(name)  # type: ignore[attr-defined]
     if command is not None:
         from mlstrat.cli._coercion import defer_coercion
+        from mlstrat.cli._flags import reword_errors
 
         polish_help(command)
         defer_coercion(command)
+        reword_errors(command)
     return command
 
 
@@ -173,10 +175,12 @@ class _Group(TyperGroup):
         import sys
 
         from mlstrat.cli._coercion import defer_coercion
+        from mlstrat.cli._flags import reword_errors
 
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
         polish_help(self)
         defer_coercion(self)
+        reword_errors(self)  # commands registered before this run, which load_command did not build
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:

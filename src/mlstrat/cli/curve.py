@@ -51,10 +51,12 @@ def curve_command(
     record: bool = typer.Option(True, "--record/--no-record", help="Record the curve as a run."),
 ) -> None:
     """Learning curve: train and dev error against training-set size, and what doubling the data buys."""
-    from mlstrat._numbers import parse_rate
+    from mlstrat._numbers import parse_rate, require_percent
     from mlstrat.curves import curve_from_config
     from mlstrat.nn import TrainConfig
 
+    if human is not None:
+        require_percent(human, name="--human")  # a bare 0.5 could be 0.5% or 50%
     level = parse_rate(human, name="--human") if human is not None else None
     train_config = TrainConfig.from_toml(config)
     curve = curve_from_config(train_config, sizes=sizes, output=output, human=level, seed=seed, force=force)

@@ -15,6 +15,7 @@ from mlstrat.cli._common import (
     predictions_source,
     start_engine,
 )
+from mlstrat.cli._flags import split_callback
 
 
 @app.command("diagnose")
@@ -100,7 +101,8 @@ def diagnose_command(
         help="Instead of the diagnosis: the --metric of --split per slice of COL[,COL], with "
         "interval, share of mistakes (or loss) and ceiling.",
     ),
-    by_split: str = typer.Option("dev", "--split", help="With --by: the split to break down."),
+    by_split: str = typer.Option("dev", "--split", callback=split_callback,
+                                 help="With --by: the split to break down (val, validation... accepted)."),
     bins: str = typer.Option("10", "--bins", help="With --by: quantile bins of a numeric column."),
     top: str = typer.Option("20", "--top", help="With --by: slices listed; the rest pooled as (other)."),
     engine: str | None = engine_option(),
@@ -122,6 +124,7 @@ def diagnose_command(
     from mlstrat.diagnosis import diagnose, parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
+    _require_rate_units(metric, errors=errors, human=human, tolerance=tolerance)
     if predictions is not None or human_labels is not None:
         start_engine(engine)
     if predictions is not None and errors is None and _has_tasks(predictions, metric):
@@ -150,6 +153,7 @@ def diagnose_command(
             model_family=model_family,
             test=test,
             store=store,
+            dev_test_auc=_dev_test_auc(predictions, test=test, errors=errors),
         )
     _print_reuse(result, quiet=json_out)
     if record and predictions is not None:
@@ -171,6 +175,56 @@ def diagnose_command(
 
         err_console().print(f"[red]Found {', '.join(found)} (--fail-on)[/]")
         raise typer.Exit(1)
+
+
+#: Column prefixes a dev-vs-test domain classifier reads: predicted probabilities, features.
+DEV_TEST_PREFIXES = ("proba_", "feature_")
+
+
+def _dev_test_auc(predictions: str | None, *, test: bool, errors: str | None) -> object:
+    """Cross-validated AUC of a classifier telling test rows from dev rows on the table's
+    ``proba_*`` / ``feature_*`` columns, when the test split is looked at.
+
+    Run here, not in the diagnosis: the domain classifier lives in ``mlstrat.mismatch``, a
+    layer above ``mlstrat.diagnosis``; this command sits above both and passes the AUC in.
+    """
+    if predictions is None or errors is not None or not test:
+        return None
+    import numpy as np
+
+    from mlstrat.mismatch._adversarial import MIN_AUC_ROWS, domain_auc
+    from mlstrat.tables import read_table, select_columns
+
+    table = read_table(str(predictions), columns=select_columns("split", prefixes=DEV_TEST_PREFIXES))
+    names = [c for c in table.columns if c.startswith(DEV_TEST_PREFIXES)
+             and table[c].type().is_numeric()]
+    if not names or "split" not in table.columns:
+        return None
+    rows = table.filter(table.split.cast("string").isin(["dev", "test"])).to_pyarrow()
+    split = np.asarray(rows.column("split").cast("string").to_pylist())
+    x = np.stack([rows.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in names],
+                 axis=1)
+    dev, tst = x[split == "dev"], x[split == "test"]
+    if min(len(dev), len(tst)) < MIN_AUC_ROWS or not np.isfinite(x).all():
+        return None
+    return domain_auc(tst, dev)
+
+
+def _require_rate_units(metric: str, *, errors: str | None, human: list[str],
+                        tolerance: str | None) -> None:
+    """For a rate metric every figure carries its % sign (``--human 0.5`` could be 0.5% or
+    50%); metrics in a unit (RMSE, MAE, mean:, ratio:) take bare numbers in that unit."""
+    from mlstrat._numbers import require_percent
+    from mlstrat.metrics._spec import parse_metric
+
+    if not parse_metric(metric).is_rate:
+        return
+    if errors is not None:
+        require_percent(errors, name="--errors", assignments=True)
+    for item in human:
+        require_percent(item, name="--human")
+    if tolerance is not None:
+        require_percent(tolerance, name="--tolerance")
 
 
 def _columns(predictions: str | None, metric: str) -> object:

@@ -11,6 +11,7 @@ import typer
 
 from mlstrat.cli._app import app
 from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
+from mlstrat.cli._flags import split_callback
 
 errors_app = typer.Typer(
     name="errors",
@@ -42,7 +43,8 @@ def sample(
         ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
-    split: str = typer.Option("dev", "--split", help="Which split's errors to sample."),
+    split: str = typer.Option("dev", "--split", callback=split_callback,
+                              help="Which split's errors to sample (val, validation, train-dev... accepted)."),
     n: int = typer.Option(100, "-n", "--n", help="Number of misclassified rows to sample."),
     categories: str = typer.Option(
         "",
@@ -153,7 +155,8 @@ def slices(
     predictions: str = typer.Argument(
         ..., help="Predictions table (split, y_true, y_pred and metadata or feature columns)."
     ),
-    split: str = typer.Option("dev", "--split", help="The split to search."),
+    split: str = typer.Option("dev", "--split", callback=split_callback,
+                              help="The split to search (val, validation, train-dev... accepted)."),
     columns: str | None = typer.Option(
         None, "--columns",
         help="Columns to slice by, comma-separated (default: every column but id, split, "

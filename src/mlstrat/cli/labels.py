@@ -10,6 +10,7 @@ import typer
 from mlstrat.cli._app import app
 from mlstrat.cli._common import console, echo_json, err_console, safe, start_engine
 from mlstrat.cli._options import EngineOption, JsonOption
+from mlstrat.cli._flags import split_callback
 
 #: warnings that qualify the estimated count; shown next to it
 ROUGH = ("weak_model", "small_split")
@@ -20,7 +21,8 @@ def labels(
     predictions: str = typer.Argument(
         ..., help="Predictions table with out-of-sample proba_<class> columns (file, directory or URI)."
     ),
-    split: str = typer.Option("dev", "--split", help="Which split to examine."),
+    split: str = typer.Option("dev", "--split", callback=split_callback,
+                              help="Which split to examine (val, validation, train-dev... accepted)."),
     output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Write the ranked suspects to this CSV/Parquet file."
     ),

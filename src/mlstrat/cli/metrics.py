@@ -16,6 +16,7 @@ from mlstrat.cli._common import (
     predictions_source,
     start_engine,
 )
+from mlstrat.cli._flags import split_callback
 
 
 def _render(report: Any) -> list[Any]:
@@ -97,7 +98,8 @@ def metrics_command(
         ..., help="Predictions table (split, y_true, y_pred[, weight]): a file, directory or URI."
     ),
     split: list[str] = typer.Option(
-        [], "--split", help="Only this split (repeatable); all present by default."
+        [], "--split", callback=split_callback,
+        help="Only this split (repeatable; val, validation, train-dev... accepted); all present by default."
     ),
     pos_label: str | None = typer.Option(
         None, "--pos-label", help="Report binary P/R/F1 for this class (macro otherwise)."
@@ -121,7 +123,12 @@ def metrics_command(
     y_pred: str | None = typer.Option(None, "--y-pred", help=Y_PRED_HELP),
     split_col: str | None = typer.Option(None, "--split-col", help=SPLIT_COL_HELP),
     regression: bool = typer.Option(
-        False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead."
+        False, "--regression", help="Numeric y_true/y_pred: MAE, RMSE and R² per split instead "
+        "(detected when y_true or y_pred holds a non-integer number)."
+    ),
+    metric: str | None = typer.Option(
+        None, "--metric", help="As for diagnose: error | weighted_error | f1 (the classification "
+        "report) or mae | rmse (the regression report); detected from the table by default."
     ),
     by: str | None = typer.Option(
         None, "--by",
@@ -140,12 +147,15 @@ def metrics_command(
 
     if by is not None:
         start_engine(engine)
-        metric = "weighted_error" if weight else ("mae" if regression else "error")
+        by_metric = metric if metric is not None else (
+            "weighted_error" if weight else ("mae" if regression else "error"))
         _by(predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col),
-            by, split=split, metric=metric, weight=weight, bins=bins, top=top, json_out=json_out)
+            by, split=split, metric=by_metric, weight=weight, bins=bins, top=top, json_out=json_out)
         return
-    if regression:
-        _regression(predictions, split, json_out, test, store)
+    if _is_regression(predictions, metric=metric, regression=regression, engine=engine,
+                      y_true=y_true, y_pred=y_pred, split_col=split_col):
+        source = predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col)
+        _regression(source, split, json_out, test, store)
         return
 
     from mlstrat._exceptions import MlstratWarning
@@ -185,7 +195,36 @@ def metrics_command(
             err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
 
 
-def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
+def _is_regression(predictions: str, *, metric: str | None, regression: bool, engine: str | None,
+                   y_true: str | None, y_pred: str | None, split_col: str | None) -> bool:
+    """The regression report for ``--regression``, a regression ``--metric``, or a table whose
+    y_true or y_pred holds a non-integer number (its error rate and confusion matrix would
+    mean nothing)."""
+    if metric is not None:
+        from mlstrat._exceptions import ConfigError
+        from mlstrat.metrics._spec import CLASSIFICATION, REGRESSION, parse_metric
+
+        spec = parse_metric(metric)
+        if spec.kind not in CLASSIFICATION + REGRESSION:
+            raise ConfigError(f"--metric {metric}: metrics reports {', '.join(CLASSIFICATION)} or "
+                              f"{', '.join(REGRESSION)}; for a per-example column use mlstrat "
+                              f"diagnose --metric {metric}")
+        if regression and spec.is_rate:
+            raise ConfigError(f"--regression and --metric {metric} disagree; give one of them")
+        return not spec.is_rate
+    if regression:
+        return True
+    from mlstrat.metrics._regression import is_regression_table
+    from mlstrat.tables import map_predictions, select_columns
+
+    start_engine(engine)
+    # mapped silently here: the report's own read says on stderr what was mapped, once
+    mapped = map_predictions(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col,
+                             columns=select_columns("y_true", "y_pred", "split"))
+    return is_regression_table(mapped.table if mapped.notes else str(predictions))
+
+
+def _regression(predictions: Any, split: list[str], json_out: bool, test: bool,
                 store: Path | None) -> None:
     import warnings
 
@@ -194,7 +233,7 @@ def _regression(predictions: Path, split: list[str], json_out: bool, test: bool,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in report.warnings, printed below
-        report = compute_regression_metrics(str(predictions), split=split or None, test=test,
+        report = compute_regression_metrics(predictions, split=split or None, test=test,
                                             store=store)
     for note in report.warnings:
         if note["code"] == "test_set_reused" or not json_out:

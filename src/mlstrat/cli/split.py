@@ -68,6 +68,11 @@ def split_command(
 
     if fail_on is not None and fail_on not in _FAIL_ON:
         raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
+    from mlstrat._numbers import require_percent
+
+    for rate, flag in ((resolve, "--resolve"), (expected_error, "--expected-error")):
+        if rate is not None:  # error rates: a bare 0.01 could be 1% or 0.01%
+            require_percent(rate, name=flag)
     out = out or default_output(manifest)
     check_output_path(out, inputs=[manifest, *([lock] if lock else [])], force=force)
     if lock is not None:
@@ -169,6 +174,8 @@ def _policy_line(policy: dict[str, Any], salt: str) -> str:
 
 
 def _check_lines(checks: dict[str, Any]) -> list[str]:
+    from mlstrat.splits._checks import share_text
+
     lines = []
     leak = checks["leakage"]
     if leak["found"]:
@@ -184,7 +191,7 @@ def _check_lines(checks: dict[str, Any]) -> list[str]:
     if purity:
         colour = "green" if purity["ok"] else "yellow"
         lines.append(f"[{colour}]dev/test purity ({_escape(repr(purity['target']))}):[/] "
-                     f"dev {purity['dev']:.1%}, test {purity['test']:.1%}")
+                     f"dev {share_text(purity['dev'])}, test {share_text(purity['test'])}")
     size = checks["dev_size"]
     if size["resolvable_difference"] is not None:
         colour = "green" if size["adequate"] else "yellow"

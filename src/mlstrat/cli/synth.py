@@ -11,6 +11,7 @@ import typer
 from mlstrat.cli._app import app
 from mlstrat.cli._common import start_engine
 from mlstrat.cli._options import EngineOption, JsonOption
+from mlstrat.cli._flags import split_callback
 
 __all__ = ["synth", "parse_params"]
 
@@ -50,7 +51,8 @@ def synth(
         ..., "-o", "--output", help="Output table: the input rows plus the new ones."
     ),
     split: str = typer.Option(
-        "train", "--split", help="Split to synthesize from and append to (train only)."
+        "train", "--split", callback=split_callback,
+        help="Split to synthesize from and append to (train only)."
     ),
     like: str | None = typer.Option(
         None, "--like", help="Target value of --domain: calibrate strengths and report the AUC."

@@ -36,8 +36,11 @@ def train_command(
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
     if _in_launcher():
         _join_launcher()
+    from mlstrat._numbers import require_percent
     from mlstrat.nn import TrainConfig
 
+    for item in human:  # refused before training, not after: a bare 0.5 could be 0.5% or 50%
+        require_percent(item, name="--human")
     train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
         raise typer.Exit(_launch(ctx, train_config, nproc))

@@ -30,9 +30,12 @@ def tune_command(
     """Search the [tune.space] hyperparameters at random (log scales, never a grid), zoom on the
     best region, record every trial with its diagnosis, and choose the winner on dev under the
     satisficing constraints."""
+    from mlstrat._numbers import require_percent
     from mlstrat._processes import Stopped, stop_on_signals
     from mlstrat.tune import tune
 
+    for item in human:  # refused before any trial: a bare 0.5 could be 0.5% or 50%
+        require_percent(item, name="--human")
     try:
         with stop_on_signals():
             result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,

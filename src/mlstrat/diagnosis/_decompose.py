@@ -5,7 +5,10 @@ Decision rule
 1. A component is **significant** when its value is at least the practical ``tolerance``
    AND, when its interval is known, the interval excludes 0 (``ci_low > 0``). Without
    sizes, only the tolerance applies (and the diagnosis warns ``no_intervals``).
-   Without a human level, avoidable bias is ``undetermined``: never a problem.
+   Without a human level, avoidable bias is ``undetermined``: never a problem. When train
+   and dev come from different distributions and no train-dev split separates them, the
+   dev - train gap mixes variance and data mismatch (METHOD.md §3): both are
+   ``undetermined``, never a problem, the gap kept as information.
 2. The **principal problem** is the significant component with the largest value (ties:
    the earlier one on the ladder human -> train -> train-dev -> dev -> test).
 
@@ -27,7 +30,7 @@ from decimal import Decimal
 from mlstrat.diagnosis._results import COMPONENTS, Component, ErrorEstimate
 from mlstrat.metrics._intervals import mover_difference
 
-__all__ = ["COMPARABLE", "decompose", "is_significant", "rank_problems"]
+__all__ = ["COMPARABLE", "CONFOUNDED_REASON", "decompose", "dev_test_differ", "is_significant", "rank_problems"]
 
 #: A significant component at least this fraction of the principal one is also a problem.
 COMPARABLE = 0.5
@@ -81,8 +84,11 @@ def _avoidable_bias(
     if human is None:
         status = "missing" if train is None else "undetermined"
         significant = False if train is None else None
+        reason = None if train is None else (
+            "no human level: the training error alone cannot tell Bayes error from avoidable bias"
+        )
         return Component(
-            "avoidable_bias", None, None, None, significant, "human_level", "train", status
+            "avoidable_bias", None, None, None, significant, "human_level", "train", status, reason
         )
     return _component(
         "avoidable_bias",
@@ -95,17 +101,44 @@ def _avoidable_bias(
     )
 
 
+#: Why variance and data mismatch are undetermined (mismatched domains, no train-dev split).
+CONFOUNDED_REASON = (
+    "train and dev come from different distributions and there is no train-dev split: the "
+    "dev - train gap cannot be split into variance and data mismatch"
+)
+
+
+def _confounded(variance: Component) -> dict[str, Component]:
+    """Variance and data mismatch when the dev - train gap mixes both: undetermined, the gap
+    (and its interval) kept as information, neither significant."""
+    kept = Component("variance", variance.value, variance.ci_low, variance.ci_high, None,
+                     "train", "dev", "undetermined", CONFOUNDED_REASON)
+    mismatch = Component("data_mismatch", None, None, None, None, "train_dev", "dev",
+                         "undetermined", CONFOUNDED_REASON)
+    return {"variance": kept, "data_mismatch": mismatch}
+
+
+def dev_test_differ(component: Component, reason: str) -> Component:
+    """Dev overfitting when dev and test come from different distributions: the test - dev gap
+    is a difference of distributions, not tuning on dev; undetermined, the gap kept."""
+    return Component("dev_overfitting", component.value, component.ci_low, component.ci_high,
+                     None, "dev", "test", "undetermined", f"dev and test differ: {reason}")
+
+
 def decompose(
     errors: Mapping[str, ErrorEstimate],
     human: ErrorEstimate | None,
     *,
     tolerance: float = 0.01,
+    mismatched: bool | None = None,
 ) -> dict[str, Component]:
     """The four components from per-split errors and the human-level (Bayes proxy) error.
 
     ``variance`` is train-dev minus train, or dev minus train when there is no train-dev
     split; a component whose splits are missing has ``value`` None (status ``missing``).
-    Without a human level (``human`` None) avoidable bias is ``undetermined``. An interval
+    Without a human level (``human`` None) avoidable bias is ``undetermined``. With
+    ``mismatched`` true (train and dev from different distributions) and no train-dev split,
+    variance and data mismatch are ``undetermined``: the dev - train gap is either. An interval
     is given when both sides have one, or when the earlier side is an exact figure (a human
     level given as a number): then it is the later side's interval shifted.
     """
@@ -120,6 +153,8 @@ def decompose(
         "data_mismatch": _component("data_mismatch", dev, train_dev, "train_dev", "dev", tolerance),
         "dev_overfitting": _component("dev_overfitting", test, dev, "dev", "test", tolerance),
     }
+    if mismatched and train_dev is None and train is not None and dev is not None:
+        parts.update(_confounded(parts["variance"]))
     return {name: parts[name] for name in COMPONENTS}
 
 

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
-from mlstrat.diagnosis._decompose import decompose, rank_problems
+from mlstrat.diagnosis._decompose import decompose, dev_test_differ, rank_problems
+from mlstrat.diagnosis._devtest import DevTestCheck, dev_test_check
 from mlstrat.diagnosis._estimates import (
     _as_loss,
     _default_tolerance,
+    _dev_domain,
     _domains_differ,
     _estimates_from_figures,
     _estimates_from_predictions,
@@ -19,7 +21,13 @@ from mlstrat.diagnosis._estimates import (
 )
 from mlstrat.diagnosis._human import choose_bayes_proxy, human_from_labels, parse_human
 from mlstrat.diagnosis._parse import _parser
-from mlstrat.diagnosis._recipe import MEASURE_HUMAN_LEVEL, actions_for, parse_model_family
+from mlstrat.diagnosis._recipe import (
+    MEASURE_HUMAN_LEVEL,
+    actions_for,
+    carve_train_dev,
+    parse_model_family,
+    rebuild_dev_test,
+)
 from mlstrat.diagnosis._results import (
     Diagnosis,
     DiagnosisWarning,
@@ -49,6 +57,7 @@ def diagnose(
     test: bool = False,
     store: Any = None,
     con: Any = None,
+    dev_test_auc: Any = None,
 ) -> Diagnosis:
     """Decompose the error into avoidable bias, variance, data mismatch and dev overfitting.
 
@@ -97,6 +106,13 @@ def diagnose(
         by default); ``False`` when the caller counts the same look itself.
     con : ibis DuckDB backend, default=None
         Engine connection for ``predictions``.
+    dev_test_auc : Auc, default=None
+        A domain-classifier AUC of test rows against dev rows (``value``, ``ci_low``,
+        ``ci_high``; e.g. :func:`mlstrat.mismatch.domain_auc` on their features), computed by
+        the caller. With the label distributions of dev and test (compared whenever the test
+        split is), it decides whether dev and test differ: then the test - dev gap is not dev
+        overfitting (``dev_overfitting`` undetermined, action ``rebuild_dev_test``). The
+        result is in ``dev_test_check``.
 
     Returns
     -------
@@ -114,7 +130,8 @@ def diagnose(
     family = parse_model_family(model_family)
     return _diagnose(predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
                      human_labels=human_labels, spec=spec, tolerance=tolerance,
-                     mismatched=mismatched, family=family, test=test, store=store, con=con)
+                     mismatched=mismatched, family=family, test=test, store=store, con=con,
+                     dev_test_auc=dev_test_auc)
 
 
 def _diagnose(
@@ -132,20 +149,30 @@ def _diagnose(
     test: bool,
     store: Any,
     con: Any,
+    measured_as: MetricSpec | None = None,
+    dev_test_auc: Any = None,
 ) -> Diagnosis:
+    """``measured_as``: how the figures are computed from the table when that differs from
+    ``spec``, the figure reported and decided on (a task-averaged error rate is measured as
+    ``ratio:wrong/labeled`` over examples, and read, parsed and decided as an error rate)."""
     _check_sources(predictions, errors, sizes)
     if isinstance(human, (str, float, int)):
         human = [human]
     refs = parse_human(human, parse=_parser(spec))
     notes: list[DiagnosisWarning] = []
-    pred, estimates, mismatched = _measure(predictions, errors, sizes, spec, mismatched, test, con)
+    pred, estimates, mismatched = _measure(predictions, errors, sizes, measured_as or spec,
+                                           mismatched, test, con)
     test_notes = _test_notes(predictions, pred, estimates, store=store, con=con)
     tolerance = (_default_tolerance(spec, estimates) if tolerance is None
                  else _parser(spec)(tolerance, name="--tolerance"))
     if human_labels is not None:
         refs.extend(_measured_human(human_labels, pred, spec, notes, con))
+    check = (dev_test_check(pred, labels=spec.is_rate and measured_as is None, auc=dev_test_auc)
+             if "test" in estimates
+             else DevTestCheck(None, None, None, None))
     return _decide(spec, estimates, refs, bayes=bayes, tolerance=tolerance, mismatched=mismatched,
-                   family=family, notes=notes, test_notes=test_notes)
+                   family=family, notes=notes, test_notes=test_notes, target=_dev_domain(pred),
+                   check=check)
 
 
 def _check_sources(predictions: Any, errors: Any, sizes: Any) -> None:
@@ -222,6 +249,8 @@ def _decide(
     family: str,
     notes: list[DiagnosisWarning],
     test_notes: list[DiagnosisWarning],
+    target: str | None = None,
+    check: DevTestCheck | None = None,
 ) -> Diagnosis:
     """Components against the Bayes proxy, the problems ranked, the verdict and the actions.
 
@@ -231,16 +260,17 @@ def _decide(
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
         refs = [_as_loss(r) for r in refs]  # type: ignore[misc]
     proxy = _bayes_proxy(refs, bayes, spec, notes)
-    components = decompose(estimates, proxy, tolerance=tolerance)
+    components = decompose(estimates, proxy, tolerance=tolerance, mismatched=mismatched)
+    if check is not None and check.differ and components["dev_overfitting"].value is not None:
+        components["dev_overfitting"] = dev_test_differ(components["dev_overfitting"],
+                                                        check.reason or "")
     problems, principal = rank_problems(components)
     notes.extend(_warnings(spec, estimates, proxy, components, mismatched, tolerance))
     notes.extend(test_notes)
     if spec.higher_is_better:
         estimates = {k: _as_loss(v) for k, v in estimates.items()}
         proxy = _as_loss(proxy) if proxy is not None else None  # type: ignore[assignment]
-    actions = actions_for(problems, model_family=family)
-    if components["avoidable_bias"].status == "undetermined" and not problems:
-        actions = (MEASURE_HUMAN_LEVEL,)
+    actions = _actions(components, problems, family=family, target=target)
     return Diagnosis(
         metric=spec,
         errors=estimates,
@@ -254,13 +284,31 @@ def _decide(
             problems,
             estimates,
             tolerance,
-            confounded=bool(mismatched) and "train_dev" not in estimates,
         ),
         actions=actions,
         model_family=family,
         warnings=tuple(notes),
         tolerance=tolerance,
+        dev_test_check=check,
     )
+
+
+def _actions(components: Mapping[str, Any], problems: Sequence[str], *, family: str,
+             target: str | None) -> tuple[Any, ...]:
+    """The recipe for the problems; an undetermined variance (mismatched domains without a
+    train-dev split) puts "carve a train-dev split" first, since that settles what the gap is."""
+    actions = actions_for(problems, model_family=family)
+    if components["avoidable_bias"].status == "undetermined" and not problems:
+        actions = (MEASURE_HUMAN_LEVEL,)
+    leads = []
+    if components["variance"].status == "undetermined":
+        leads.append(carve_train_dev(target))
+    if components["dev_overfitting"].status == "undetermined":
+        leads.append(rebuild_dev_test(target))
+    if leads:
+        kept = actions if problems else tuple(a for a in actions if a.id == MEASURE_HUMAN_LEVEL.id)
+        actions = (*leads, *kept)
+    return actions
 
 
 def _bayes_proxy(

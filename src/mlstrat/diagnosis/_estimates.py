@@ -94,8 +94,8 @@ def _estimates_from_predictions(pred: Any, metric: str, test: bool) -> dict[str,
     return out
 
 
-def _domains_differ(pred: Any) -> bool | None:
-    """Compare train and dev domain shares (total-variation distance > DOMAIN_SHIFT)."""
+def _domain_shares(pred: Any) -> dict[str, dict[str | None, float]] | None:
+    """Share of each domain in train and in dev; None without a ``domain`` column or a split."""
     table = pred.table
     if "domain" not in table.columns or "train" not in pred.sizes or "dev" not in pred.sizes:
         return None
@@ -116,9 +116,26 @@ def _domains_differ(pred: Any) -> bool | None:
         total = sum(s.values())
         for k in s:
             s[k] /= total
+    return share
+
+
+def _domains_differ(pred: Any) -> bool | None:
+    """Compare train and dev domain shares (total-variation distance > DOMAIN_SHIFT)."""
+    share = _domain_shares(pred)
+    if share is None:
+        return None
     keys = set(share["train"]) | set(share["dev"])
     tvd = 0.5 * sum(abs(share["train"].get(k, 0.0) - share["dev"].get(k, 0.0)) for k in keys)
     return tvd > DOMAIN_SHIFT
+
+
+def _dev_domain(pred: Any) -> str | None:
+    """The most common domain of dev (the target domain a new split should draw dev from)."""
+    share = _domain_shares(pred) if pred is not None else None
+    if not share or not share["dev"]:
+        return None
+    top = max(share["dev"].items(), key=lambda kv: kv[1])[0]
+    return None if top is None else str(top)
 
 
 def _open_predictions(predictions: Any, spec: MetricSpec, con: Any) -> Any:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from mlstrat.diagnosis._results import Action
 
 __all__ = ["RECIPE", "ACTIONS", "MODEL_FAMILIES", "FAMILY_ACTIONS", "MEASURE_HUMAN_LEVEL",
-           "actions_for", "parse_model_family"]
+           "actions_for", "carve_train_dev", "parse_model_family",
+           "rebuild_dev_test"]
 
 #: problem -> action ids, most direct first.
 RECIPE: dict[str, tuple[str, ...]] = {
@@ -88,6 +89,40 @@ MEASURE_HUMAN_LEVEL = Action(
     "bias; that figure settles whether bias is the problem.",
     (),
 )
+
+
+def carve_train_dev(target: str | None = None, *, domain: str = "domain") -> Action:
+    """The lead action when train and dev differ and no train-dev split separates variance
+    from data mismatch, with the ``mlstrat split`` command that carves one (``target``: the
+    dev domain when known)."""
+    import shlex
+
+    target_text = shlex.quote(target) if target is not None else "TARGET"
+    command = (f"mlstrat split MANIFEST --domain {shlex.quote(domain)} --target {target_text} "
+               "--train-dev auto")
+    return Action(
+        "carve_train_dev",
+        f"Carve a train-dev split from the training distribution: {command}",
+        "Train and dev come from different distributions: the dev - train gap is variance, data "
+        "mismatch or both. A train-dev split (training distribution, not trained on) tells them "
+        "apart; diagnose again with it.",
+        ("variance", "data_mismatch"),
+    )
+
+
+def rebuild_dev_test(target: str | None = None, *, domain: str = "domain") -> Action:
+    """The action when dev and test differ: draw both again from the one target distribution."""
+    import shlex
+
+    target_text = shlex.quote(target) if target is not None else "TARGET"
+    command = f"mlstrat split MANIFEST --domain {shlex.quote(domain)} --target {target_text}"
+    return Action(
+        "rebuild_dev_test",
+        f"Rebuild dev and test from one distribution: {command}",
+        "Dev and test differ, so a model tuned on dev aims at the wrong target and the test - dev "
+        "gap says nothing about overfitting dev; draw both from the distribution you will deploy on.",
+        ("dev_overfitting",),
+    )
 
 
 #: The model families the recipe is worded for (``ACTIONS`` is the neural-network wording).

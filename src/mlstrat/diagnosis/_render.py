@@ -66,14 +66,19 @@ def component_bar(diag: Diagnosis) -> Any:
     ladder.append(
         f"human {level(proxy.value) if proxy else '?'}", style=_COLORS["human"]
     )
+    reached = "human_level"
     for name in COMPONENTS:
         c = diag.components[name]
         if c.status == "undetermined":
+            if c.to == reached:  # variance and data mismatch both undetermined: one step to dev
+                continue
+            reached = c.to
             ladder.append(" ─?→ ", style=_COLORS[name])
-            ladder.append(f"{SPLIT_DISPLAY[c.to]} {_fmt(diag, diag.errors[c.to].value)}")
+            ladder.append(f"{SPLIT_DISPLAY[c.to]} {level(diag.errors[c.to].value)}")
             continue
         if c.value is None:
             continue
+        reached = c.to
         start = proxy.value if c.from_ == "human_level" and proxy else (
             diag.errors[c.from_].value if c.from_ in diag.errors else None)
         gap = (format_change(start, diag.errors[c.to].value, digits=digits)[2]
@@ -191,8 +196,10 @@ def _components_table(diag: Diagnosis) -> Any:
         c = diag.components[name]
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
         flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
-        if c.value is None:
-            flag = "undetermined" if c.status == "undetermined" else "n/a"
+        if c.status == "undetermined":
+            flag = "undetermined"
+        elif c.value is None:
+            flag = "n/a"
         ci = format_interval(c.ci_low, c.ci_high, rate=diag.metric.is_rate, signed=True,
                              digits=_digits(diag, gaps=True) if diag.metric.is_rate else None)
         style = (

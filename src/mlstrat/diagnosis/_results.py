@@ -71,9 +71,12 @@ class Component:
 
     ``status`` says whether the term could be computed: ``"computed"``; ``"missing"`` (a
     split it needs is absent: ``value`` None, ``significant`` False); ``"undetermined"``
-    (avoidable bias without a human level: ``value`` None, ``significant`` None, since a
-    training error alone cannot tell Bayes error from avoidable bias). ``significant`` is
-    the decision rule of :func:`mlstrat.diagnosis.is_significant`.
+    (``significant`` None, never a problem: avoidable bias without a human level, since a
+    training error alone cannot tell Bayes error from avoidable bias; variance and data
+    mismatch when train and dev come from different distributions and no train-dev split
+    separates them, the dev - train gap then kept in ``value`` as information). ``reason``
+    says why a term is undetermined. ``significant`` is the decision rule of
+    :func:`mlstrat.diagnosis.is_significant`.
     """
 
     name: str
@@ -84,6 +87,7 @@ class Component:
     from_: str
     to: str
     status: str = "computed"
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +96,7 @@ class Component:
             "ci_high": self.ci_high,
             "significant": self.significant,
             "status": self.status,
+            "reason": self.reason,
             "from": self.from_,
             "to": self.to,
         }
@@ -141,6 +146,7 @@ class Diagnosis(NotebookRepr):
     warnings: tuple[DiagnosisWarning, ...] = field(default=())
     tolerance: float = 0.01
     model_family: str = "neural_network"  # how the actions are worded; their ids never change
+    dev_test_check: Any = None  # a DevTestCheck: whether dev and test share one distribution
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,4 +161,5 @@ class Diagnosis(NotebookRepr):
             "warnings": [w.to_dict() for w in self.warnings],
             "tolerance": self.tolerance,
             "model_family": self.model_family,
+            "dev_test_check": None if self.dev_test_check is None else self.dev_test_check.to_dict(),
         }

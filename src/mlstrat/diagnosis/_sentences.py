@@ -64,13 +64,13 @@ def _warnings(
             DiagnosisWarning(
                 "mismatched_without_train_dev",
                 "Train and dev come from different distributions and there is no train-dev "
-                "split: the dev-train gap (reported as variance) cannot be told apart from data "
-                "mismatch. Hold out a train-dev split (mlstrat split --train-dev auto) and "
-                "diagnose again.",
+                "split: the dev-train gap is undetermined between variance and data mismatch. "
+                "Hold out a train-dev split (mlstrat split --train-dev auto) and diagnose again.",
             )
         )
     for name, c in components.items():
-        if c.value is None or c.ci_low is None or c.significant or not at_least(c.value, tolerance):
+        if (c.status != "computed" or c.value is None or c.ci_low is None or c.significant
+                or not at_least(c.value, tolerance)):
             continue
         out.append(DiagnosisWarning("split_too_small", _too_small(spec, name, c, estimates, proxy)))
     if any(e.ci_low is None for e in estimates.values()):
@@ -139,8 +139,42 @@ def _verdict(
     problems: Sequence[str],
     estimates: Mapping[str, ErrorEstimate],
     tolerance: float,
-    *,
-    confounded: bool,
+) -> str:
+    extra = [s for s in (_confounded_sentence(spec, components), _dev_test_sentence(spec, components))
+             if s]
+    return " ".join([_verdict_core(spec, components, problems, estimates, tolerance), *extra])
+
+
+def _dev_test_sentence(spec: MetricSpec, components: Mapping[str, Component]) -> str:
+    """Dev overfitting undetermined because dev and test differ: say so, and what to do."""
+    c = components["dev_overfitting"]
+    if c.status != "undetermined":
+        return ""
+    gap = "" if c.value is None else f" ({_pts(c.value, spec)})"
+    return (f"Dev and test differ: the test - dev gap{gap} is not dev overfitting; "
+            f"{(c.reason or '').removeprefix('dev and test differ: ')}. Rebuild dev and test from "
+            "one distribution (mlstrat split --target).")
+
+
+def _confounded_sentence(spec: MetricSpec, components: Mapping[str, Component]) -> str:
+    """Variance undetermined (mismatched domains, no train-dev split): the gap, and what settles it."""
+    variance = components["variance"]
+    if variance.status != "undetermined":
+        return ""
+    gap = "" if variance.value is None else f" ({_pts(variance.value, spec)})"
+    return (
+        f"The train to dev gap{gap} is undetermined between variance and data mismatch: train "
+        "and dev come from different distributions and there is no train-dev split; carve one "
+        "(mlstrat split --train-dev) to settle which it is."
+    )
+
+
+def _verdict_core(
+    spec: MetricSpec,
+    components: Mapping[str, Component],
+    problems: Sequence[str],
+    estimates: Mapping[str, ErrorEstimate],
+    tolerance: float,
 ) -> str:
     if all(c.value is None for c in components.values()) and "train" not in estimates:
         return (
@@ -159,9 +193,8 @@ def _verdict(
         )
         if all(c.value is None for c in components.values()):
             return settle
-        return _problems_sentence(spec, components, problems, tolerance, confounded=confounded,
-                                  human=False) + " " + settle
-    return _problems_sentence(spec, components, problems, tolerance, confounded=confounded, human=True)
+        return _problems_sentence(spec, components, problems, tolerance, human=False) + " " + settle
+    return _problems_sentence(spec, components, problems, tolerance, human=True)
 
 
 def _and(items: Sequence[str]) -> str:
@@ -178,14 +211,14 @@ def _problems_sentence(
     problems: Sequence[str],
     tolerance: float,
     *,
-    confounded: bool,
     human: bool,
 ) -> str:
     if not problems:
         undecided = [
             PROBLEM_LABELS[c.name]
             for c in components.values()
-            if c.value is not None and c.ci_low is not None and at_least(c.value, tolerance)
+            if c.status == "computed" and c.value is not None and c.ci_low is not None
+            and at_least(c.value, tolerance)
         ]
         if undecided:
             verbs = ("exceeds", "is") if len(undecided) == 1 else ("exceed", "are")
@@ -194,7 +227,7 @@ def _problems_sentence(
                 f"{_pts(tolerance, spec)} tolerance but {verbs[1]} within the noise of these split "
                 "sizes; collect bigger splits to decide."
             )
-        if not human:
+        if not human or components["variance"].status == "undetermined":
             return f"No other component is above noise and the {_pts(tolerance, spec)} tolerance."
         return (
             f"No component is above noise and the {_pts(tolerance, spec)} tolerance: the model is as "
@@ -216,8 +249,6 @@ def _problems_sentence(
     if secondary:
         what += "; " + _and([f"{PROBLEM_LABELS[c.name]} ({_pts(c.value or 0.0, spec)})" for c in secondary])
         what += " is real but secondary" if len(secondary) == 1 else " are real but secondary"
-    if confounded and "variance" in problems:
-        what += "; without a train-dev split part of the variance may be data mismatch"
     return what + "."
 
 

@@ -5,6 +5,8 @@ A multi-task predictions table is long (one row per labeled example and task, wi
 sum(labeled)``; entries of one example are not independent, so its interval is the
 delta-method interval of that ratio over examples (:func:`mlstrat.metrics.compute_metric`
 with ``ratio:wrong/labeled`` on one row per example), not a Wilson interval over entries.
+It is still an error rate: read, parsed and decided as one (percentages, a tolerance of 1
+point, ``--human 1%``), like each task's own diagnosis.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
     """
     import ibis
 
-    from mlstrat.diagnosis._diagnose import diagnose
+    from mlstrat.diagnosis._diagnose import _diagnose, diagnose
+    from mlstrat.diagnosis._recipe import parse_model_family
+    from mlstrat.metrics._spec import parse_metric
     from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
     store = options.pop("store", None)
@@ -61,7 +65,11 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
                 .group_by([table.id.cast("string").name("id"), table.split.cast("string").name("split")])
                 .aggregate(wrong=ibis._._wrong.sum(), labeled=ibis._.count()))
     extra = {k: v for k, v in options.items() if k not in ("metric", "higher_is_better")}
-    average = diagnose(examples, metric="ratio:wrong/labeled", con=con, **extra)
+    family = parse_model_family(extra.pop("model_family", None))
+    settings = {"errors": None, "sizes": None, "human": (), "bayes": None, "human_labels": None,
+                "tolerance": None, "mismatched": None, "test": False, "store": None, **extra}
+    average = _diagnose(examples, spec=parse_metric("error"), family=family, con=con,
+                        measured_as=parse_metric("ratio:wrong/labeled"), **settings)
     if options.get("test"):
         from mlstrat.sealing import count_test_look
 

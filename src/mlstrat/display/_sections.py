@@ -107,6 +107,11 @@ def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
     return levels
 
 
+#: Why a component without a value is undetermined (the diagnosis JSON's ``reason`` in short).
+_UNDETERMINED = {"avoidable_bias": "undetermined (no human level)",
+                 "data_mismatch": "undetermined (no train-dev split)"}
+
+
 def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]:
     comps = components_of(diagnosis)
     principal = (diagnosis or {}).get("principal_problem")
@@ -122,7 +127,7 @@ def components_section(diagnosis: dict[str, Any] | None) -> list[dict[str, Any]]
         rows.append({"key": key, "label": COMPONENT_DISPLAY[key], "value": c["value"],
                      "value_text": format_figure(c["value"], diagnosis, signed=True, digits=digits)
                      if c["value"] is not None else (
-                         "undetermined (no human level)" if c.get("status") == "undetermined"
+                         _UNDETERMINED.get(key, "undetermined") if c.get("status") == "undetermined"
                          else "not computable"),
                      "ci_text": ci_text(c["ci_low"], c["ci_high"], diagnosis, digits=digits, signed=True),
                      "span": " → ".join(str(e) for e in ends if e),

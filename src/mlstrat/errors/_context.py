@@ -118,11 +118,17 @@ def _pixel_columns(columns: list[str], count: int) -> tuple[str, ...]:
 
 
 def join_manifest(table: Any, manifest: Any, *, id_column: str = "id", label: str = "label",
-                  con: Any = None) -> Any:
+                  con: Any = None, predictions: str = "the predictions") -> Any:
     """``table`` with the manifest's columns it lacks, joined on the id's text (left join).
 
     The manifest's ``split`` and ``label`` columns are left out: the predictions table has
-    them as ``split`` and ``y_true``.
+    them as ``split`` and ``y_true``. ``predictions`` names the table in messages.
+
+    Raises
+    ------
+    InputError
+        When no id of the predictions is in the manifest (the columns would all be empty);
+        some ids missing is a :class:`MlstratWarning` with their count.
     """
     from mlstrat.tables import describe_source, read_table, require_columns
 
@@ -139,8 +145,34 @@ def join_manifest(table: Any, manifest: Any, *, id_column: str = "id", label: st
     if dup_rows:
         raise InputError(f"{source}: id {dup_rows[0]['_mid']!r} appears {dup_rows[0]['n']} times; "
                          "the manifest must have one row per id to join its columns back")
+    _check_ids_match(table, other, predictions=predictions, manifest=source, id_column=id_column)
     joined = table.left_join(other, table.id.cast("string") == other._mid)
     return joined.drop("_mid")
+
+
+def _check_ids_match(table: Any, other: Any, *, predictions: str, manifest: str, id_column: str) -> None:
+    """Refuse a manifest that shares no id with the predictions; warn when some ids are missing."""
+    import warnings
+
+    from mlstrat._exceptions import MlstratWarning
+
+    ids = table.select(_pid=table.id.cast("string"))
+    counts = ids.aggregate(n=ids.count(), m=ids._pid.isin(other._mid).cast("int64").sum())
+    row = counts.to_pyarrow().to_pylist()[0]
+    n, matched = int(row["n"] or 0), int(row["m"] or 0)
+    if n and not matched:
+        def example(t: Any, col: str) -> str:
+            values = t.select(v=t[col]).filter(lambda x: x.v.notnull()).limit(1).to_pyarrow().column("v")
+            return repr(values[0].as_py()) if len(values) else "none"
+
+        raise InputError(
+            f"{predictions}: no id matches the manifest {manifest}: the predictions' column 'id' (e.g. "
+            f"{example(ids, '_pid')}) and the manifest's column {id_column!r} (e.g. {example(other, '_mid')}) "
+            "share no value; give the manifest these predictions were made from (--manifest), or name its id "
+            "column in the run's config ([data] id)")
+    if matched < n:
+        warnings.warn(f"{manifest}: {n - matched} of {n} predictions row(s) have no id in the manifest; "
+                      "their manifest columns are empty", MlstratWarning, stacklevel=3)
 
 
 def train_feature_stats(table: Any, columns: list[str]) -> dict[str, list[float]]:

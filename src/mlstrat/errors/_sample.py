@@ -222,7 +222,7 @@ def _open_with_context(predictions: Any, *, metric: Any, include_correct: int, m
     manifest = manifest if manifest is not None else default_manifest(run_data)
     if manifest is not None:
         table = join_manifest(table, manifest, id_column=run_data.get("id", "id"),
-                              label=run_data.get("label", "label"), con=con)
+                              label=run_data.get("label", "label"), con=con, predictions=preds.source)
     context = example_context(run_data, list(table.columns), manifest=manifest, image_shape=image_shape)
     return preds, spec, table, context
 

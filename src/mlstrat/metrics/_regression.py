@@ -291,6 +291,31 @@ def compute_regression_metrics(predictions: Any, *, split: str | Sequence[str] |
                             warnings=tuple(notes))
 
 
+def is_regression_table(predictions: Any, *, con: Any = None) -> bool:
+    """Whether ``y_true`` or ``y_pred`` holds a non-integer number (a regression table).
+
+    Class labels are text or whole numbers; a numeric column with a fractional value (1.5,
+    0.37) cannot be one, so its error rate and confusion matrix would mean nothing. Whole
+    numbers stored as floats (1.0, 2.0) still read as classes.
+    """
+    import ibis
+
+    from mlstrat.tables import read_table, select_columns
+
+    table = read_table(predictions, con=con, columns=select_columns("y_true", "y_pred"),
+                       text_columns=("id",))
+    checks = []
+    for name in ("y_true", "y_pred"):
+        if name in table.columns and (table[name].type().is_floating()
+                                      or table[name].type().is_decimal()):
+            col = table[name]
+            checks.append((col.notnull() & ~col.isinf() & (col != col.floor())).any())
+    if not checks:
+        return False
+    row = table.aggregate([c.name(f"c{i}") for i, c in enumerate(checks)]).to_pyarrow().to_pylist()[0]
+    return any(bool(v) for v in row.values())
+
+
 def regression_from_arrays(y_true: Any, y_pred: Any) -> RegressionSplit:
     """The figures of :func:`compute_regression_metrics` for one pair of numeric arrays."""
     import numpy as np

@@ -23,6 +23,10 @@ __all__ = [
 ]
 
 
+#: the arguments that name where the features come from (messages name them)
+_SOURCES = ("features", "feature_prefix", "image_col", "embedding_col")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Where the features come from: exactly one of the four sources."""
@@ -49,17 +53,18 @@ class FeatureSpec:
             what = "none" if not given else " and ".join(given)
             raise ConfigError(
                 f"give exactly one feature source: features, feature_prefix, image_col or "
-                f"embedding_col (got {what})"
+                f"embedding_col (got {what})", arguments=_SOURCES + ("image_shape",)
             )
         if self.image_shape is not None:
             if self.features is None and self.feature_prefix is None:
                 raise ConfigError(
                     "image_shape describes feature columns as images; use it with "
-                    "features or feature_prefix"
+                    "features or feature_prefix", arguments=("image_shape", "features", "feature_prefix")
                 )
             if len(self.image_shape) != 3 or min(self.image_shape) < 1:
                 raise ConfigError(
-                    f"image_shape must be (C, H, W) with positive sizes; got {self.image_shape}"
+                    f"image_shape must be (C, H, W) with positive sizes; got {self.image_shape}",
+                    arguments=("image_shape",)
                 )
 
 
@@ -95,7 +100,8 @@ def feature_columns(columns: Sequence[str], spec: FeatureSpec, *, source: str) -
         if c * h * w != len(cols):
             raise ConfigError(
                 f"image_shape {c},{h},{w} holds {c * h * w} pixels but {len(cols)} feature "
-                "column(s) were given; the shape must match the number of feature columns"
+                "column(s) were given; the shape must match the number of feature columns",
+                arguments=("image_shape",)
             )
     return cols
 

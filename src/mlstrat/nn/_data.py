@@ -152,6 +152,7 @@ class WeightCheck:
     bad: int = 0  # empty, NaN or infinite
     negative: int = 0
     smallest: float = math.inf
+    largest: float = 0.0  # what the weights are divided by before training (see `scale`)
     total: float = 0.0
     rows: int = 0
 
@@ -162,6 +163,7 @@ class WeightCheck:
         self.negative += int((ok < 0).sum())
         if ok.size:
             self.smallest = min(self.smallest, float(ok.min()))
+            self.largest = max(self.largest, float(ok.max()))
         self.total += float(ok[ok > 0].sum())
         self.rows += len(weights)
 
@@ -175,6 +177,22 @@ class WeightCheck:
                              f"{self.smallest:g}); importance weights must be >= 0")
         if self.rows and not self.total > 0:
             raise InputError(f"{where} is 0 on every train row; at least one train row needs a positive weight")
+
+    @property
+    def scale(self) -> float:
+        """The largest train weight: the loss sum(w l) / sum(w) does not change when every weight is
+        divided by it, and the float32 training then sees weights in (0, 1] whatever their unit
+        (1e-300 would round to 0 and 1e300 to infinity)."""
+        return self.largest if self.largest > 0 else 1.0
+
+
+def check_label_type(table: Any, name: str, *, source: str) -> None:
+    """Refuse a label column of lists, structs, maps or bytes: a label is one class per row."""
+    kind = table[name].type()
+    if kind.is_nested() or kind.is_binary():
+        raise InputError(f"{source}: label column {name!r} holds {kind} values; a label is one class per row, a "
+                         "string or an integer ([data] label): write the class itself (e.g. the index of a "
+                         "one-hot list's 1), or each 0/1 target as its own column in [multitask] tasks")
 
 
 def open_manifest(manifest: Any, data: DataConfig, *, con: Any = None) -> tuple[str, Any]:
@@ -200,6 +218,8 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
     names = select_features(columns, data, source=source)
     targets = list(tasks) if tasks else [data.label]
     require_columns(table, targets, source=source, role="task column" if tasks else "label column")
+    for target in targets:
+        check_label_type(table, target, source=source)
     check_weight_column(table, data, names, source=source)
     passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
     weight = [data.weight_col] if data.weight_col is not None else []
@@ -237,7 +257,7 @@ def _train_weights(arrow: Any, data: DataConfig, split: np.ndarray, *, source: s
     check = WeightCheck(data.weight_col, source)
     check.add(weights[split == "train"])
     check.check()
-    return weights
+    return weights / check.scale
 
 
 def _labels(column: Any, split: np.ndarray, name: str, *, source: str,

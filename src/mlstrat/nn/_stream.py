@@ -28,6 +28,7 @@ from mlstrat.nn._config import DataConfig
 from mlstrat.nn._data import (
     Normalizer,
     WeightCheck,
+    check_label_type,
     check_weight_column,
     open_manifest,
     passthrough_columns,
@@ -130,6 +131,7 @@ class StreamStats:
     normalizer: Normalizer
     low: float
     high: float
+    weight_scale: float = 1.0  # the train weights are divided by it (WeightCheck.scale)
 
     @property
     def m(self) -> int:
@@ -158,6 +160,7 @@ class StreamSource:
         source, table = open_manifest(manifest, data, con=con)
         columns = list(table.columns)
         require_columns(table, [data.label], source=source, role="label column")
+        check_label_type(table, data.label, source=source)
         if data.image_col is not None:
             require_columns(table, [data.image_col], source=source, role="image path column (image_col)")
             names: list[str] = []
@@ -256,7 +259,8 @@ class StreamSource:
         std = np.where(std > 1e-12, std, 1.0)
         normalizer = Normalizer(moments.mean.astype(np.float32), std.astype(np.float32))
         low, high = (0.0, 1.0) if data.image_col is not None else (moments.low, moments.high)
-        return StreamStats(dict(tally.n), classes, normalizer, low, high)
+        scale = tally.weights.scale if tally.weights is not None else 1.0
+        return StreamStats(dict(tally.n), classes, normalizer, low, high, weight_scale=scale)
 
     def _usable(self, keys: np.ndarray, tally: _ScanTally) -> np.ndarray:
         """(N,) rows whose inputs are there: image files that exist, or finite features; what is
@@ -442,7 +446,7 @@ class TrainStream(IterableDataset):
         columns = [self.src.data.label, *self.src.input_columns(), *weight]
         batches = self.src.batches(columns, split="train")
         for batch in batches if shards is None else shards.select(batches):
-            w = self.src.weights(batch) if self.weighted else np.ones(batch.num_rows)
+            w = self.src.weights(batch) / self.stats.weight_scale if self.weighted else np.ones(batch.num_rows)
             buf.append((self.src.keys(batch), self.src.label_index(batch, self.stats.classes), w))
             held += batch.num_rows
             if held < self.buffer:

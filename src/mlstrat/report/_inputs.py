@@ -178,13 +178,17 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
 def _curves(predictions: Path | None) -> dict[str, Any] | None:
     if predictions is None or not predictions.is_file():
         return None
-    from mlstrat._exceptions import MlstratError
+    import warnings
+
+    from mlstrat._exceptions import MlstratError, MlstratWarning
     from mlstrat.report._proba import probability_curves
 
     try:
         return probability_curves(predictions)
-    except MlstratError:
-        return None  # the curves are an extra: a table the diagnosis cannot read fails there, by name
+    except MlstratError as exc:
+        # the curves are an extra: the report goes on without them, saying why in one line
+        warnings.warn(f"{exc}; the report leaves the probability curves out", MlstratWarning, stacklevel=2)
+        return None
 
 
 def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:

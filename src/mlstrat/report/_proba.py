@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlstrat._constants import SPLIT_DISPLAY
+from mlstrat._exceptions import InputError
 
 __all__ = ["probability_curves"]
 
@@ -18,19 +19,40 @@ _BINS = 10
 
 def _split_arrays(predictions: str | os.PathLike) -> tuple[str, np.ndarray, np.ndarray, list[str]] | None:
     """(split, true labels as text, probabilities (N, K), class names) of the first split present."""
-    from mlstrat.tables import read_table
+    from mlstrat.tables import describe_source, expand_proba_lists, read_table
 
     table = read_table(predictions, text_columns=("id",))
+    if not {"split", "y_true"} <= set(table.columns):
+        return None
+    name = describe_source(predictions)
+    table = expand_proba_lists(table, name=name)
     proba_cols = [c for c in table.columns if c.startswith("proba_")]
-    if not proba_cols or not {"split", "y_true"} <= set(table.columns):
+    if not proba_cols:
         return None
     frame = table.select("split", "y_true", *proba_cols).to_pandas()
     for split in _ORDER:
         part = frame[frame.split.astype(str) == split]
         if len(part):
+            for col in proba_cols:
+                _check_probabilities(part[col], column=col, split=split, name=name)
             classes = [c[len("proba_"):] for c in proba_cols]
             return split, part.y_true.astype(str).to_numpy(), part[proba_cols].to_numpy(dtype=float), classes
     return None
+
+
+def _check_probabilities(values: Any, *, column: str, split: str, name: str) -> None:
+    """Refuse a probability column with a value outside [0, 1] (or not a number), naming one and the count."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~((numbers >= 0) & (numbers <= 1))  # NaN and text (coerced to NaN) fail both comparisons
+    count = int(bad.sum())
+    if count:
+        first = values.to_numpy()[bad.argmax()]
+        first = first.item() if hasattr(first, "item") else first  # a numpy scalar shown as the number
+        raise InputError(f"{name}: column {column!r} holds {count} value(s) outside [0, 1] in split {split!r} "
+                         f"(e.g. {first!r}); "
+                         "proba_<class> columns hold probabilities: write softmax outputs, not logits or scores")
 
 
 def probability_curves(predictions: str | os.PathLike) -> dict[str, Any] | None:
@@ -38,6 +60,13 @@ def probability_curves(predictions: str | os.PathLike) -> dict[str, Any] | None:
 
     Binary tables use the positive class (the second column); multiclass tables are read one
     class against the rest, micro-averaged, and calibrated on the top-class confidence.
+    Probabilities written as lists are read as :func:`mlstrat.tables.expand_proba_lists` says.
+
+    Raises
+    ------
+    InputError
+        When a ``proba_<class>`` value is outside [0, 1], empty or not a number, or a list
+        column cannot be read as per-class probabilities.
     """
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve

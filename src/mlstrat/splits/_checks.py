@@ -52,9 +52,15 @@ def purity(by_domain: dict[str, dict[str, int]], target: str, warn: list[str]) -
         out[sp] = by_domain.get(target, {}).get(sp, 0) / total if total else None
     out["ok"] = all(out[sp] in (None, 1.0) for sp in ("dev", "test"))
     if not out["ok"]:
-        warn.append(f"dev/test are not pure {target!r} rows (dev {out['dev']:.1%}, test {out['test']:.1%}); "
+        warn.append(f"dev/test are not pure {target!r} rows (dev {share_text(out['dev'])}, "
+                    f"test {share_text(out['test'])}); "
                     "they no longer measure the target distribution alone")
     return out
+
+
+def share_text(share: float | None) -> str:
+    """A share as a percentage; ``None`` (a split without rows) as ``no rows``."""
+    return "no rows" if share is None else f"{share:.1%}"
 
 
 def adequacy(n_dev: int, p_given: float | None, delta: float | None, warn: list[str]) -> dict[str, Any]:

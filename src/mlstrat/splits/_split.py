@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mlstrat._exceptions import MlstratWarning
+from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._progress import Steps
 from mlstrat.splits import _queries as q
 from mlstrat.splits._draw import _allocate, _draw
@@ -154,11 +154,18 @@ def _read(engine: Any, manifest: Any, spec: SplitSpec) -> Any:
     from mlstrat.tables import read_table, require_columns
 
     table = read_table(manifest, con=engine, text_columns=(spec.id, spec.group))
-    require_columns(table, [spec.id], source=spec.source, role="id column")
+    require_columns(table, [spec.id], source=spec.source, role="id column", arguments={spec.id: "id"})
     for role, col in (("label column", spec.label), ("domain column", spec.domain),
                       ("group column", spec.group)):
-        require_columns(table, [col], source=spec.source, role=role)
+        require_columns(table, [col], source=spec.source, role=role, arguments={col or "": role.split()[0]})
     require_columns(table, spec.content, source=spec.source, role="content column")
+    for flag, col in (("--id", spec.id), ("--label", spec.label), ("--domain", spec.domain),
+                      ("--group", spec.group)):
+        if col is not None and table[col].type().is_binary():
+            # DuckDB spells bytes as '\xFF' escapes, Spark decodes them as UTF-8: the hashes would differ
+            raise InputError(f"{spec.source}: column {col!r} ({flag}) holds bytes (binary); ids, labels, domains "
+                             "and groups are hashed and compared as text, which engines spell differently for "
+                             "bytes: write the column as text (e.g. hex) or integers")
     return table
 
 

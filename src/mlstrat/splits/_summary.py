@@ -13,6 +13,9 @@ from mlstrat.splits._draw import _Allocation
 from mlstrat.splits._plan import DRAWN
 from mlstrat.splits._request import SplitSpec
 
+#: the key of rows without a label (null or NaN) in the summary's ``by_label`` and label checks
+EMPTY_LABEL = "(empty)"
+
 
 def _summarize(engine: Any, out: Any, spec: SplitSpec, allocation: _Allocation, *, lock: bool,
                warn: list[str]) -> dict[str, Any]:
@@ -33,6 +36,11 @@ def _summarize(engine: Any, out: Any, spec: SplitSpec, allocation: _Allocation, 
                             "are approximate (large groups make them coarser)")
     if spec.label:
         checks["label_shares"] = _label_shares(by_label, eligible)
+        empty = sum(by_label.get(EMPTY_LABEL, {}).values())
+        checks["empty_labels"] = empty
+        if empty:
+            warn.append(f"column {spec.label!r} has {empty} empty label(s); they are split like the other rows and "
+                        f"counted as the label {EMPTY_LABEL!r} in the label checks (fill or drop them)")
     return {"sizes": sizes_, "by_domain": by_domain, "by_label": by_label, "checks": checks}
 
 
@@ -45,6 +53,7 @@ def _tally(counts: list[tuple[Any, ...]], spec: SplitSpec) -> tuple[dict[str, in
     eligible: dict[str, int] = {}
     for sp, d, lab_v, n in counts:
         sizes_[sp] += n
+        lab_v = EMPTY_LABEL if lab_v is None or lab_v != lab_v else lab_v  # null or NaN
         if spec.label and (spec.target is None or spec.mix or d == spec.target):
             eligible[str(lab_v)] = eligible.get(str(lab_v), 0) + n
         if spec.domain:

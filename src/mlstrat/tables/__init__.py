@@ -24,7 +24,7 @@ from mlstrat.tables._io import (
     write_table,
 )
 from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
-from mlstrat.tables._predictions import PREDICTION_COLUMNS, Predictions, read_predictions
+from mlstrat.tables._predictions import PREDICTION_COLUMNS, Predictions, expand_proba_lists, read_predictions
 
 __all__ = [
     "ColumnSelection",
@@ -49,6 +49,7 @@ __all__ = [
     "hash64_halves",
     "is_uri",
     "read_predictions",
+    "expand_proba_lists",
     "read_table",
     "require_columns",
     "select_columns",

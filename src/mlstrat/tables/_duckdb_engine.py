@@ -21,6 +21,10 @@ __all__ = ["DuckDBEngine"]
 _SNIFFED: dict[tuple[str, int, int], tuple[list[tuple[str, str]], dict[str, Any]]] = {}
 #: (file version, connection, text columns) -> {selected columns: the temp table holding them}
 _SELECTED: dict[tuple[Any, ...], dict[tuple[str, ...], str]] = {}
+#: (file version, connection, text columns) -> the temp table of a CSV with lines past DuckDB's limit
+_LONG_LINES: dict[tuple[Any, ...], str] = {}
+#: versions of the files read that way
+_LONG_FILES: set[tuple[str, int, int]] = set()
 
 
 def _header_width(path: Path) -> int:
@@ -69,6 +73,25 @@ def _read_wide_csv(con: Any, path: Path, view: str, text_columns: list[str]) -> 
                 f"SELECT * FROM read_csv({lit(str(path))}, columns = {spec}, auto_detect = false, {opts}, "
                 f"max_line_size = {MAX_CSV_LINE})").fetchall()
     return con.table(view)
+
+
+#: DuckDB's default max_line_size, and the largest file searched for a longer line before reading it
+_DUCKDB_LINE = 2_097_152
+_LONG_LINE_SCAN = 64 << 20
+
+
+def _has_long_line(path: Path) -> bool:
+    """Whether a file of at most 64 MiB has a line longer than DuckDB's default limit (one pass of
+    numpy over the bytes: milliseconds). Larger files are not searched: DuckDB's error says it."""
+    import numpy as np
+
+    size = path.stat().st_size
+    if size <= _DUCKDB_LINE or size > _LONG_LINE_SCAN:
+        return False
+    data = np.fromfile(path, dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    edges = np.concatenate(([-1], breaks, [len(data)]))
+    return bool(np.diff(edges).max() > _DUCKDB_LINE)
 
 
 def _has_quotes(path: Path) -> bool:
@@ -134,20 +157,52 @@ class DuckDBEngine(Engine):
             if header is None:
                 return _read_wide_csv(con, Path(source), view, list(text_columns))
             return self._read_selected(Path(source), header, columns, view=view, text_columns=text_columns)
-        options: dict[str, Any] = {}
+        local = isinstance(source, str) and os.path.isfile(source)
+        if local and (_file_version(Path(source)) in _LONG_FILES or _has_long_line(Path(source))):
+            # DuckDB's failed first try would cost a parse of the file (13 s for one 20 MB field)
+            return self._read_long_lines(Path(source), view=view, text_columns=text_columns)
         try:
             table = con.read_csv(source, table_name=view)
             table.schema()
         except Exception:
-            # a line past the default limit (or a real parse error, which fails again below);
-            # the larger limit only on this path, as DuckDB sizes its buffers from it
-            options = {"max_line_size": MAX_CSV_LINE}
-            table = con.read_csv(source, table_name=view, **options)
+            # a line past the default limit (or a real parse error, which fails again below)
+            if local:
+                return self._read_long_lines(Path(source), view=view, text_columns=text_columns)
+            return self._typed_csv(source, view=view, text_columns=text_columns,
+                                   options={"max_line_size": MAX_CSV_LINE})
+        return self._typed_csv(source, view=view, text_columns=text_columns, options={}, table=table)
+
+    def _typed_csv(self, source: Any, *, view: str, text_columns: Sequence[str], options: dict[str, Any],
+                   table: Any = None) -> Any:
+        """The CSV read with ``options`` (the larger line limit only where needed, as DuckDB sizes
+        its buffers from it), the text columns and worded booleans read as text."""
+        con = self.backend
+        table = table if table is not None else con.read_csv(source, table_name=view, **options)
         present = [c for c in text_columns if c in table.columns]
         present += _worded_booleans(con, source, table, options, skip=present)
         if not present:
             return table
         return con.read_csv(source, table_name=view, types={c: "VARCHAR" for c in present}, **options)
+
+    def _read_long_lines(self, path: Path, *, view: str, text_columns: Sequence[str]) -> Any:
+        """A CSV with a line past DuckDB's default limit (a long document in a cell), parsed once per
+        file version into a temp table: a view over the file would parse its long lines again on
+        every query of the command (a 20 MB field cost minutes)."""
+        import sqlglot.expressions as sge
+
+        key = (_file_version(path), id(self.backend.con), tuple(text_columns))
+        table = _LONG_LINES.get(key)
+        if table is None or not self._exists(table):
+            staged = self._typed_csv(str(path), view=self.name(), text_columns=text_columns,
+                                     options={"max_line_size": MAX_CSV_LINE})
+            table = self.name()
+            self.backend.raw_sql(f"CREATE TEMP TABLE {table} AS SELECT * FROM {staged.get_name()}").fetchall()
+            self.backend.raw_sql(f"DROP VIEW {staged.get_name()}").fetchall()
+            _LONG_LINES[key] = table
+            _LONG_FILES.add(key[0])
+        quoted = sge.to_identifier(view).sql(dialect="duckdb")
+        self.backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM {table}").fetchall()
+        return self.backend.table(view)
 
     def _read_selected(self, path: Path, header: Any, columns: ColumnSelection, *, view: str,
                        text_columns: Sequence[str]) -> Any:

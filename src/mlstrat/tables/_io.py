@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +195,13 @@ def _counter() -> Iterable[int]:
 _COUNTER = iter(_counter())
 
 
-def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column") -> None:
-    """Raise :class:`InputError` naming the first missing column and the available ones."""
+def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, role: str = "column",
+                    arguments: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`InputError` naming the first missing column and the available ones.
+
+    ``arguments``: column -> the caller's keyword argument that names it (``{"split": "split_col"}``),
+    kept on the error as ``column_argument`` so an interface can say which of its options names it.
+    """
     available = source_columns(table)
     wanted = [c for c in columns if c is not None]
     # a column that is itself required is no candidate ("missing y_pred, did you mean y_true?")
@@ -206,7 +211,7 @@ def require_columns(table: Any, columns: Iterable[str | None], *, source: Any, r
             shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
             raise InputError(
                 f"{describe_source(source)}: missing {role} {col!r}{did_you_mean(col, candidates)}; "
-                f"available columns: {shown}"
+                f"available columns: {shown}", column_argument=(arguments or {}).get(col)
             )
 
 

@@ -11,11 +11,16 @@ from mlstrat._exceptions import InputError
 from mlstrat.tables._columns import ColumnSelection, select_columns
 from mlstrat.tables._io import describe_source, read_table, require_columns, source_columns
 
-__all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS"]
+__all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS", "expand_proba_lists"]
 
 #: the columns of a predictions table that metrics, diagnose and label issues read
-PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "domain", "task",
+PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "domain", "task", "proba",
                                     prefixes=("proba_",))
+#: the keyword argument that names each column when the table calls it otherwise
+#: (``map_predictions(..., split_col="fold")``), carried by missing-column errors
+_ARGUMENTS = {"split": "split_col", "id": "id_col", "y_true": "y_true", "y_pred": "y_pred"}
+#: labels fetched to decide whether a list column's positions are the classes 0 .. K-1
+_LABELS_SHOWN = 1000
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,9 @@ def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
     labels = labels or "y_true" in table.columns or "y_pred" in table.columns
     required = (["split"] + (["y_true", "y_pred"] if labels else []) + (["id"] if require_id else [])
                 + ([weight] if weight else []))
-    require_columns(table, required, source=name)
+    named_by = {**_ARGUMENTS, **({weight: "weight"} if weight else {})}
+    require_columns(table, required, source=name, arguments=named_by)
+    table = expand_proba_lists(table, name=name)
     table, kinds = _comparable_labels(table) if labels else (table, None)
     if weight:
         table = _numeric_weight(table, weight, name)
@@ -242,3 +249,109 @@ def _is_alias(value: str) -> bool:
 
     key = value.strip().lower()
     return key in SPLIT_ALIASES or key in SPLITS
+
+
+# ---- probabilities written as lists ---------------------------------------------------------------
+
+
+def _is_proba_name(column: str) -> bool:
+    return column == "proba" or column.startswith("proba_")
+
+
+def expand_proba_lists(table: Any, *, name: str) -> Any:
+    """The table with list-typed probability columns read as one number per class column.
+
+    Some exporters write the probabilities as lists. Two shapes are read:
+
+    * one list column (``proba``, or a single ``proba_*`` column) holding the vector of
+      per-class probabilities, when the class of each position is unambiguous: every label
+      in ``y_true`` and ``y_pred`` is an integer ``0 .. K-1`` (K the vectors' length, the
+      same on every row), position ``i`` being class ``i`` (the order of a model's logits and
+      of scikit-learn's ``predict_proba`` for such labels). It becomes ``proba_0 ..
+      proba_<K-1>``;
+    * ``proba_<class>`` columns that each hold a one-element list: the element is the value.
+
+    Anything else is refused in one line that gives the expected shape.
+
+    Raises
+    ------
+    InputError
+        When a list column's class order is ambiguous, its lists differ in length or are
+        empty, or ``proba_<class>`` lists hold more than one value.
+    """
+    lists = [c for c in table.columns if _is_proba_name(c) and table[c].type().is_array()]
+    if not lists:
+        return table
+    scalars = [c for c in table.columns if c.startswith("proba_") and c not in lists]
+    lengths = _list_lengths(table, lists)
+    if len(lists) == 1 and not scalars and (lists[0] == "proba" or lengths[lists[0]][1] > 1):
+        return _vector_to_columns(table, lists[0], lengths[lists[0]], name=name)
+    for col in lists:
+        low, high = lengths[col]
+        if (low, high) != (1, 1) and high is not None:
+            raise InputError(
+                f"{name}: column {col!r} holds lists of {_count_range(low, high)} values; a proba_<class> "
+                "column holds one probability per row (a number, or a list of one number). Write one "
+                "proba_<class> column per class, or all probabilities as one list column 'proba'")
+    return table.mutate(**{c: table[c][0].cast("float64") for c in lists})
+
+
+def _list_lengths(table: Any, columns: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """(shortest, longest) non-null list of each column, in one engine pass."""
+    aggs = {}
+    for i, col in enumerate(columns):
+        length = table[col].length()
+        aggs[f"lo{i}"], aggs[f"hi{i}"] = length.min(), length.max()
+    row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    return {col: (row[f"lo{i}"], row[f"hi{i}"]) for i, col in enumerate(columns)}
+
+
+def _count_range(low: int | None, high: int | None) -> str:
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+def _vector_to_columns(table: Any, column: str, lengths: tuple[int | None, int | None], *, name: str) -> Any:
+    """``proba_0 .. proba_<K-1>`` from one list column whose position ``i`` is class ``i``."""
+    low, high = lengths
+    expected = (f"one list of K probabilities per row, position i being the probability of label i "
+                f"(labels 0 .. K-1), or one proba_<class> column per class")
+    if high is None or low != high or low == 0:
+        raise InputError(f"{name}: column {column!r} holds lists of {_count_range(low, high)} values; "
+                         f"expected {expected}")
+    labels = _distinct_labels(table)
+    outside = sorted({v for v in labels if _class_index(v, high) is None}, key=repr)
+    if outside:
+        shown = ", ".join(repr(v) for v in outside[:3])
+        raise InputError(
+            f"{name}: column {column!r} holds lists of {high} probabilities but the class of each position is "
+            f"ambiguous: labels such as {shown} are not the integers 0 .. {high - 1}; expected {expected}")
+    taken = [f"proba_{i}" for i in range(high) if f"proba_{i}" in table.columns]
+    if taken:
+        raise InputError(f"{name}: column {column!r} would become proba_0 .. proba_{high - 1} but "
+                         f"{taken[0]!r} exists; keep one of the two forms")
+    vector = table[column]
+    return table.mutate(**{f"proba_{i}": vector[i].cast("float64") for i in range(high)}).drop(column)
+
+
+def _distinct_labels(table: Any) -> list[Any]:
+    """Distinct non-null values of y_true and y_pred (as many as the check shows at most)."""
+    values: list[Any] = []
+    for col in ("y_true", "y_pred"):
+        if col in table.columns:
+            part = table.select(v=table[col]).filter(lambda t: t.v.notnull()).distinct().order_by("v").limit(_LABELS_SHOWN)
+            values += part.to_pyarrow().column("v").to_pylist()
+    return values
+
+
+def _class_index(value: Any, k: int) -> int | None:
+    """The class index a label names (``2``, ``2.0`` or ``"2"``) when it is in ``0 .. k-1``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isdigit() and text.isascii() else None
+    elif isinstance(value, float):
+        value = int(value) if value.is_integer() else None
+    elif not isinstance(value, int):
+        value = None
+    return value if value is not None and 0 <= value < k else None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlstrat._constants import SPLITS
-from mlstrat._exceptions import ConfigError, MlstratWarning
+from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 
 try:
     from lightning.pytorch import Callback
@@ -26,11 +26,41 @@ __all__ = ["MlstratCallback"]
 def _unpack(batch: Any) -> tuple[Any, Any, Any]:
     """``(x, y)``, ``(x, y, ids)`` or a mapping with ``x``/``y``/``id`` -> (x, y, ids or None)."""
     if isinstance(batch, Mapping):
+        missing = [k for k in ("x", "y") if k not in batch]
+        if missing:
+            raise InputError(f"MlstratCallback: a dict batch needs the keys 'x' and 'y' (and optionally 'id'); "
+                             f"{', '.join(map(repr, missing))} missing (keys: {', '.join(map(repr, batch))})")
         return batch["x"], batch["y"], batch.get("id")
     if isinstance(batch, (list, tuple)) and len(batch) in (2, 3):
         return batch[0], batch[1], batch[2] if len(batch) == 3 else None
-    raise ConfigError("MlstratCallback: a batch must be (x, y), (x, y, ids) or a dict with 'x', 'y' and "
+    raise InputError("MlstratCallback: a batch must be (x, y), (x, y, ids) or a dict with 'x', 'y' and "
                       f"optionally 'id'; got {type(batch).__name__}")
+
+
+def _checked_logits(logits: Any, *, split: str) -> Any:
+    """The module's output when it is (batch, classes) of finite numbers."""
+    import torch
+
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise InputError(f"MlstratCallback: the module's forward returned {shape} on a {split!r} batch; expected "
+                         "a tensor of logits of shape (batch, classes), one logit per class")
+    bad = ~torch.isfinite(logits)
+    if bool(bad.any()):
+        rows = int(bad.any(dim=1).sum())
+        raise InputError(f"MlstratCallback: the module returned NaN or infinite logits for {rows} of "
+                         f"{logits.shape[0]} rows of a {split!r} batch; the model diverged (lower the learning "
+                         "rate, clip gradients) or its input holds NaN")
+    return logits
+
+
+def _class_index(value: Any, n_classes: int, *, split: str) -> int:
+    """A label ``y`` as the index of its class: a whole number from 0 to n_classes - 1."""
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 0 <= int(value) < n_classes:
+        raise InputError(f"MlstratCallback: label {value!r} in a {split!r} batch is not a class index; y must hold "
+                         f"whole numbers from 0 to {n_classes - 1} (the position of the class in the logits)")
+    return int(value)
 
 
 def _plain(values: Any) -> list[Any]:
@@ -120,10 +150,15 @@ class MlstratCallback(Callback):
         probas, ys, ids = [], [], []
         for batch in loader:
             x, y, batch_ids = _unpack(batch)
-            logits = pl_module(x.to(pl_module.device))
+            logits = _checked_logits(pl_module(x.to(pl_module.device)), split=split)  # (B, K)
             probas.append(torch.softmax(logits.float(), dim=1).cpu().numpy())  # (B, K)
-            ys += _plain(y)
-            ids += _plain(batch_ids) if batch_ids is not None else [None] * len(probas[-1])
+            batch_y = _plain(y)
+            batch_ids = _plain(batch_ids) if batch_ids is not None else [None] * len(probas[-1])
+            if not len(batch_y) == len(batch_ids) == len(probas[-1]):
+                raise InputError(f"MlstratCallback: a {split!r} batch has {len(probas[-1])} logit rows, "
+                                 f"{len(batch_y)} labels and {len(batch_ids)} ids; they must match row for row")
+            ys += batch_y
+            ids += batch_ids
         proba = np.concatenate(probas) if probas else np.zeros((0, len(self.classes or [])))
         classes = self.classes if self.classes is not None else list(range(proba.shape[1]))
         if len(classes) != proba.shape[1]:
@@ -132,7 +167,7 @@ class MlstratCallback(Callback):
         frame = pd.DataFrame({
             "id": [f"{split}-{i}" if v is None else v for i, v in enumerate(ids)],
             "split": split,
-            "y_true": [classes[int(v)] for v in ys],
+            "y_true": [classes[_class_index(v, len(classes), split=split)] for v in ys],
             "y_pred": [classes[int(j)] for j in proba.argmax(axis=1)],
         })
         for j, c in enumerate(classes):

@@ -29,7 +29,8 @@ def _features(frame: Any, features: Sequence[str] | None, *, used: Sequence[str]
     if features is None:
         names = [c for c in frame.columns if c not in used and frame[c].dtype.kind in "biuf"]
     else:
-        names = list(features)
+        # one name is one column: list("f1") would read the columns 'f' and '1'
+        names = [features] if isinstance(features, str) else list(features)
         missing = [c for c in names if c not in frame.columns]
         if missing:
             raise InputError(f"split table: missing feature column(s) {', '.join(map(repr, missing))}; "
@@ -79,7 +80,7 @@ def predictions_table(estimator: Any, data: Any, *, features: Sequence[str] | No
     data : DataFrame or path-like
         A split table (the output of ``mlstrat split``): ``id``, ``split``, the label and the
         feature columns.
-    features : sequence of str, default=None
+    features : str or sequence of str, default=None
         Feature columns, in the order the estimator was fitted on; default: every numeric
         column other than id, split and label.
     label, id, split_col : str

@@ -1,0 +1,94 @@
+"""Library messages in the CLI's words: Python argument names become the command's flags.
+
+The library names its keyword arguments (``feature_prefix``) and says which argument names
+a missing column (``split_col``) on the error itself (:class:`mlstrat.MlstratError`); the
+command that ran knows its flags. Text inside quotes (column names, values) is never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlstrat._exceptions import MlstratError
+
+__all__ = ["flags_of", "reword", "reword_errors"]
+
+_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+
+
+def flags_of(command: Any) -> dict[str, str]:
+    """Python parameter name -> the command's long flag (``feature_prefix`` -> ``--feature-prefix``)."""
+    out = {}
+    for param in getattr(command, "params", ()):
+        opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+        if opts and param.name:
+            out[param.name] = opts[0]
+    return out
+
+
+def reword(exc: MlstratError, flags: dict[str, str]) -> str:
+    """The message with the arguments it names spelled as flags, and the flag that names a missing
+    column added (``; if it has another name, give it with --split-col``). ``flags`` holds the
+    options the user may still set (a flag given on the command line is not suggested again)."""
+    message = str(exc)
+    names = [n for n in exc.arguments if n in flags]
+    if names:
+        pattern = re.compile(r"(?<![\w'\"-])(" + "|".join(map(re.escape, names)) + r")(?![\w'\"])")
+        parts = _QUOTED.split(message)  # odd parts are quoted: left as they are
+        message = "".join(p if i % 2 else pattern.sub(lambda m: flags[m.group(1)], p) for i, p in enumerate(parts))
+    flag = flags.get(exc.column_argument or "")
+    if flag and flag not in message:
+        message += f"; if it has another name, give it with {flag}"
+    return message
+
+
+def _given(ctx: Any, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or from the environment)."""
+    try:
+        source = ctx.get_parameter_source(name)
+    except Exception:  # an older Click, or a name the context does not know
+        return False
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def reword_errors(command: Any) -> None:
+    """Make every leaf command of ``command`` raise its library errors in the CLI's words."""
+    for sub in getattr(command, "commands", {}).values():
+        reword_errors(sub)
+    if getattr(command, "commands", None) is not None or getattr(command.invoke, "_mlstrat_reword", False):
+        return
+    original = command.invoke
+    flags = flags_of(command)
+
+    def invoke(ctx: Any) -> Any:
+        try:
+            return original(ctx)
+        except MlstratError as exc:
+            given = {n for n in flags if _given(ctx, n)}
+            suggest = {n: f for n, f in flags.items() if n not in given or n in exc.arguments}
+            exc.args = (reword(exc, suggest),)
+            raise
+
+    invoke._mlstrat_reword = True  # type: ignore[attr-defined]
+    command.invoke = invoke
+
+
+def canonical_split(value: str) -> str:
+    """A split name as the method spells it: the aliases tables accept (``validation``, ``val``,
+    ``train-dev``, ``TRAIN``; :data:`mlstrat.tables.SPLIT_ALIASES`) are read as on a table's
+    ``split`` column; anything else is left for the command to refuse with the allowed list."""
+    from mlstrat._constants import SPLITS
+    from mlstrat.tables._mapping import SPLIT_ALIASES
+
+    key = value.strip().lower()
+    return SPLIT_ALIASES.get(key) or (key if key in SPLITS else value)
+
+
+def split_callback(value: Any) -> Any:
+    """Typer callback of ``--split`` options (one name, or a list of them when repeatable)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return canonical_split(value)
+    return [canonical_split(v) for v in value]
