@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from mlstrat._exceptions import ConfigError
 
 __all__ = ["require_percent", "parse_rate", "parse_size", "Size", "parse_assignments", "did_you_mean",
-           "finite_or_none", "finite_number"]
+           "finite_or_none", "finite_number", "parse_numbers"]
 
 
 def _float(text: str, name: str) -> float:
@@ -175,3 +175,35 @@ def finite_number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+# --- lists of numbers (--image-shape 1,8,8, --value-range 0,16, --snr 0,20) ---
+
+
+def parse_numbers(
+    text: str | None, *, name: str, count: int | None = None, integer: bool = False
+) -> tuple | None:
+    """``"1,8,8"`` (or ``"1x8x8"``) -> (1, 8, 8); ``None`` stays ``None``.
+
+    Raises
+    ------
+    ConfigError
+        A part is not a number (a whole number when ``integer``), or there are not ``count``
+        parts; the message names the option ``name``.
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) if integer else float(p) for p in parts)
+    except ValueError:
+        kind = "whole numbers" if integer else "numbers"
+        raise ConfigError(
+            f"{name}: {text!r} must be comma-separated {kind} (example: "
+            f"{'1,8,8' if integer else '0,16'})"
+        ) from None
+    if count is not None and len(values) != count:
+        raise ConfigError(
+            f"{name}: {text!r} must have {count} comma-separated values; got {len(values)}"
+        )
+    return values

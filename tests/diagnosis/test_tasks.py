@@ -79,3 +79,15 @@ def test_average_is_shown_and_judged_as_an_error_rate(table, tmp_path):
     average_part = text.split("Per task")[0]
     assert f"{100 * dev_error:.2f}%" in average_part
     assert f"{dev_error:.4f}" not in average_part
+
+
+def test_a_look_at_the_test_set_is_counted_once_for_all_tasks(table, tmp_path):
+    from mlstrat.sealing import LookLedger, fingerprint_test_set
+
+    test_rows = table[table.split == "dev"].assign(split="test", id=lambda d: "test-" + d.id)
+    with_test = pd.concat([table, test_rows], ignore_index=True)
+    store = tmp_path / "runs.db"
+    result = diagnose_tasks(with_test, human=["1%"], test=True, store=store)
+    assert "test" in result.tasks["a"].errors
+    ledger = LookLedger(store)
+    assert ledger.test_evaluation_count(fingerprint_test_set(with_test)) == 1

@@ -1,4 +1,4 @@
-"""Worked examples from METHOD.md §3 (the classic tables) against the decision rule."""
+"""Worked examples from docs/method.md §3 (the classic tables) against the decision rule."""
 
 import pytest
 

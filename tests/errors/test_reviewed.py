@@ -1,4 +1,4 @@
-"""Shares are over the mistakes examined (METHOD.md §4), in the sheet, the UI and the report.
+"""Shares are over the mistakes examined (docs/method.md §4), in the sheet, the UI and the report.
 
 The issue's case: 100 sampled mistakes, 40 blurry, 45 with no category. The share of blurry is
 40 / 100 (not 40 / 55 = 72.7%), its ceiling the error x 0.40. Expected values are computed by

@@ -40,7 +40,7 @@ def make_sheet(
 
 
 def test_worked_example_exact(tmp_path):
-    # METHOD.md §4: dev error 10%, 100 sampled errors: 43 great cat, 61 blurry, 8 dog, 6 mislabeled
+    # docs/method.md §4: dev error 10%, 100 sampled errors: 43 great cat, 61 blurry, 8 dog, 6 mislabeled
     marks = {
         "dog": ["1"] * 8,
         "great cat": [""] * 57 + ["x"] * 43,
@@ -101,7 +101,7 @@ def test_to_dict_has_exactly_the_issue_keys(tmp_path):
 
 
 def test_mislabeled_worth_fixing_when_large(tmp_path):
-    # dev error 2%: mislabeled is 30% of errors -> worth fixing (METHOD.md §4)
+    # dev error 2%: mislabeled is 30% of errors -> worth fixing (docs/method.md §4)
     out = make_sheet(
         tmp_path,
         {"blurry": ["1"] * 70, "mislabeled": [""] * 70 + ["1"] * 30},

@@ -13,7 +13,7 @@ from .conftest import run_split
 
 
 def reference(key, salt):
-    """DESIGN.md's formula written independently of the package."""
+    """The formula of docs/guide/split.md written independently of the package."""
     return int(hashlib.md5(f"{key}:{salt}".encode()).hexdigest()[:8], 16) / 2**32
 
 

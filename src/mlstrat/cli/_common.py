@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["console", "err_console", "echo_json", "safe", "strip_control",
+__all__ = ["console", "err_console", "echo_json", "emit", "safe", "strip_control",
            "engine_option", "start_engine"]
 
 # C0 and C1 control characters and DEL, except tab and newline: an ESC in a column name or a
@@ -82,6 +82,14 @@ def echo_json(obj: Any) -> None:
     from mlstrat._json import dumps
 
     typer.echo(dumps(obj))
+
+
+def emit(result: Any, *, as_json: bool, render: Any) -> None:
+    """The ending of a command: ``result`` as JSON (``--json``), else ``render(result)`` (Rich)."""
+    if as_json:
+        echo_json(result)
+    else:
+        render(result)
 
 
 #: help of the options that name a predictions table's columns the user's way

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._options import StoreOption
 
 
 def _render(curve: Any) -> list[Any]:
@@ -50,7 +51,7 @@ def curve_command(
     seed: int = typer.Option(0, "--seed", help="Seeds the permutation that makes the subsets nested."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty output folder."),
     json_out: bool = typer.Option(False, "--json", help="Print the curve as JSON."),
-    store: Path | None = typer.Option(None, "--store", help="Run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    store: StoreOption = None,
     note: str | None = typer.Option(None, "--note", help="A note saved with the recorded run."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the curve as a run."),
 ) -> None:

@@ -256,12 +256,9 @@ def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, to
     """Per task and on the task-averaged error (multi-task runs); with ``test``, one look at the
     test set is counted for the whole command."""
     from mlstrat.diagnosis import diagnose_tasks
-    from mlstrat.runs import count_test_look
 
     result = diagnose_tasks(str(predictions), human=human, bayes=bayes, tolerance=tolerance,
-                            mismatched=mismatched, model_family=model_family, test=test, store=False)
-    if test:
-        count_test_look(str(predictions), store=store)
+                            mismatched=mismatched, model_family=model_family, test=test, store=store)
     if record:
         _record(predictions, result, store=store, note=note, quiet=json_out, options=options)
     if json_out:

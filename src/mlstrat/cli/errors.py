@@ -24,9 +24,9 @@ app.add_typer(errors_app, name="errors")
 
 
 def _print_loss_sample(result: object) -> None:
-    import json
+    from mlstrat.errors._sheet import read_meta
 
-    meta = json.loads(result.meta.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    meta = read_meta(result.sheet)  # type: ignore[attr-defined]
     out = console()
     out.soft_wrap = True
     out.print(
@@ -246,23 +246,6 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
         err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True, markup=True)
 
 
-def _is_loss_sheet(sheet: Path) -> bool:
-    from mlstrat.errors._sheet import meta_path
-
-    if not sheet.is_file():
-        return False  # read_sheet says what is wrong with the path
-    path = meta_path(sheet)
-    if not path.exists():
-        return False
-    import json
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return False  # read_sheet names what is wrong with it
-    return isinstance(doc, dict) and "total_loss" in doc
-
-
 def _loss_summary(sheet: Path, as_json: bool) -> None:
     """Ceilings of a loss sheet: each category's share of the split's total loss."""
     from rich.table import Table
@@ -308,8 +291,10 @@ def summarize(
             f"summarize: {len(sheets)} sheets given; give one sheet, or two to compare "
             "(e.g. dev_sheet.csv test_sheet.csv)"
         )
+    from mlstrat.errors._sheet import is_loss_sheet
+
     gate_test_sheets(sheets, test=test, quiet=as_json)
-    if len(sheets) == 1 and _is_loss_sheet(sheets[0]):
+    if len(sheets) == 1 and is_loss_sheet(sheets[0]):
         _loss_summary(sheets[0], as_json)
         return
     with warnings.catch_warnings():

@@ -35,12 +35,9 @@ def gradcheck_command(
         raise ConfigError(f"--fail-on {fail_on!r} is not one of {', '.join(_FAIL_ON)}")
     results = gradcheck_config(TrainConfig.from_toml(config), rows=rows, mode=mode, eps=eps,
                                directions=directions, after_epochs=after_epochs)
-    if json_:
-        from mlstrat.cli._common import echo_json
+    from mlstrat.cli._common import emit
 
-        echo_json({stage: r for stage, r in results})
-    else:
-        _render(results)
+    emit({stage: r for stage, r in results}, as_json=json_, render=lambda _: _render(results))
     rank = {"ok": 0, "check": 1, "bug": 2}
     if fail_on != "never" and any(rank[r.verdict] >= rank[fail_on] for _, r in results):
         raise typer.Exit(1)

@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import console, echo_json, engine_option, err_console, safe, start_engine
+from mlstrat.cli._common import console, echo_json, err_console, safe, start_engine
+from mlstrat.cli._options import EngineOption, JsonOption
 from mlstrat.cli._flags import split_callback
 from mlstrat.cli._sealed import TEST_HELP, count_look, require_test
 
@@ -40,8 +41,8 @@ def labels(
         20, "--top", help="Suspects to show in the table (all go to -o and --json)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    engine: Optional[str] = engine_option(),
+    as_json: JsonOption = False,
+    engine: EngineOption = None,
     test: bool = typer.Option(False, "--test", help=TEST_HELP),
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
@@ -63,27 +64,7 @@ def labels(
     if split == "test":
         count_look(predictions, quiet=as_json)
     if output is not None:
-        from mlstrat.tables import write_table
-
-        rows = {
-            "rank": list(range(1, len(result.issues) + 1)),
-            "id": [i.id for i in result.issues],
-            "given_label": [i.given_label for i in result.issues],
-            "suggested_label": [i.suggested_label for i in result.issues],
-            "score": [i.score for i in result.issues],
-        }
-        import pyarrow as pa
-
-        schema = pa.schema(
-            [
-                ("rank", pa.int64()),
-                ("id", pa.string()),
-                ("given_label", pa.string()),
-                ("suggested_label", pa.string()),
-                ("score", pa.float64()),
-            ]
-        )
-        write_table(pa.table(rows, schema=schema), output, force=force, inputs=[predictions])
+        result.write(output, force=force, inputs=[predictions])
     if as_json:
         echo_json(result)
         return

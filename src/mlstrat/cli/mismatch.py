@@ -9,33 +9,10 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._common import start_engine
+from mlstrat.cli._options import EngineOption, JsonOption
 
-__all__ = ["mismatch", "parse_numbers", "render_warnings"]
-
-
-def parse_numbers(
-    text: str | None, *, name: str, count: int | None = None, integer: bool = False
-) -> tuple | None:
-    """``"1,8,8"`` -> (1, 8, 8); ``None`` stays ``None``; bad text raises ConfigError (exit 2)."""
-    from mlstrat._exceptions import ConfigError
-
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
-    try:
-        values = tuple(int(p) if integer else float(p) for p in parts)
-    except ValueError:
-        kind = "whole numbers" if integer else "numbers"
-        raise ConfigError(
-            f"{name}: {text!r} must be comma-separated {kind} (example: "
-            f"{'1,8,8' if integer else '0,16'})"
-        ) from None
-    if count is not None and len(values) != count:
-        raise ConfigError(
-            f"{name}: {text!r} must have {count} comma-separated values; got {len(values)}"
-        )
-    return values
+__all__ = ["mismatch", "render_warnings"]
 
 
 def render_warnings(con: Any, messages: tuple[str, ...] | list[str]) -> None:
@@ -92,14 +69,15 @@ def mismatch(
         None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
-    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    engine: str | None = engine_option(),
+    json_: JsonOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Tell target rows from source rows with a cross-validated classifier (adversarial validation).
 
     Reports the ROC AUC with a DeLong interval (0.5 = indistinguishable), the features that
     separate the domains (permutation importance) and their KS statistics.
     """
+    from mlstrat._numbers import parse_numbers
     from mlstrat.cli._common import console, echo_json
     from mlstrat.mismatch import analyze_mismatch
     from mlstrat.tables import check_output_path

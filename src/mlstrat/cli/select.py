@@ -19,6 +19,14 @@ def _versus(sel: Any, name: str) -> str:
     return f"{d['verdict']} ({d['change']:+.3g} [{d['ci_low']:+.3g}, {d['ci_high']:+.3g}]{how})"
 
 
+def _print(sel: Any) -> None:
+    from mlstrat.cli._common import console
+
+    out = console()
+    for item in _render(sel):
+        out.print(item)
+
+
 def _render(sel: Any) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
@@ -123,15 +131,8 @@ def select_command(
         from mlstrat.runs._candidates import mark_ties
 
         sel = mark_ties(sel, recorded, run_store.dev_rows)  # refuses runs of different tasks
-    if json_out:
-        from mlstrat.cli._common import echo_json
+    from mlstrat.cli._common import emit
 
-        echo_json(sel)
-    else:
-        from mlstrat.cli._common import console
-
-        out = console()
-        for item in _render(sel):
-            out.print(item)
+    emit(sel, as_json=json_out, render=_print)
     if sel.winner is None:
         raise typer.Exit(1)

@@ -90,12 +90,9 @@ def split_command(
     if lock is not None:
         lock_note = _update_lock(result, lock, id=id)
     summary = {**result.to_dict(), "output": describe_output(written), "lock": lock_note}
-    if json:
-        from mlstrat.cli._common import echo_json
+    from mlstrat.cli._common import emit
 
-        echo_json(summary)
-    else:
-        render_summary(summary)
+    emit(summary, as_json=json, render=render_summary)
     if fail_on == "leakage" and result.leakage:
         raise typer.Exit(1)
 

@@ -9,7 +9,8 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
-from mlstrat.cli._common import engine_option, start_engine
+from mlstrat.cli._common import start_engine
+from mlstrat.cli._options import EngineOption, JsonOption
 from mlstrat.cli._flags import split_callback
 
 __all__ = ["synth", "parse_params"]
@@ -88,15 +89,16 @@ def synth(
         5, "--folds", min=2, help="Folds of the domain classifier behind the AUCs."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
-    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    engine: str | None = engine_option(),
+    json_: JsonOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Synthesize target-like training rows (blur, noise, fog, ...; audio mixed with noise).
 
     New rows carry synthetic_of (the original id), inherit its group and go to train only.
     """
-    from mlstrat.cli._common import console, echo_json
-    from mlstrat.cli.mismatch import parse_numbers, render_warnings
+    from mlstrat.cli._common import console, emit
+    from mlstrat._numbers import parse_numbers
+    from mlstrat.cli.mismatch import render_warnings
     from mlstrat.mismatch import synthesize
 
     start_engine(engine)
@@ -126,10 +128,7 @@ def synth(
             folds=folds,
             force=force,
         )
-    if json_:
-        echo_json(result.to_dict())
-        return
-    _render(console(), result, render_warnings)
+    emit(result.to_dict(), as_json=json_, render=lambda _: _render(console(), result, render_warnings))
 
 
 def _render(con: Any, r: Any, render_warnings: Any) -> None:

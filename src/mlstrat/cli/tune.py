@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._options import StoreOption
 
 
 @app.command("tune")
@@ -22,7 +23,7 @@ def tune_command(
     resume: bool = typer.Option(False, "--resume", help="Go on with the search the output folder holds (stopped by "
                                 "Ctrl-C, kill or a crash): finished trials are kept, the others trained."),
     human: list[str] = typer.Option([], "--human", help='Human-level error for the trials\' diagnoses: "expert=0.5%"'),
-    store: Path | None = typer.Option(None, "--store", help="Run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    store: StoreOption = None,
     record: bool = typer.Option(True, "--record/--no-record", help="Record every trial in the run store."),
     json_: bool = typer.Option(False, "--json", help="Print tune.json."),
 ) -> None:
@@ -50,12 +51,9 @@ def tune_command(
             f"[bold red]Error:[/] every trial failed ({len(result.search.trials)}); the first, trial "
             f"{failed.number}: {safe(failed.info.get('error', 'no cause given'))}")
         raise typer.Exit(1)
-    if json_:
-        from mlstrat.cli._common import echo_json
+    from mlstrat.cli._common import emit
 
-        echo_json(result.to_dict())
-        return
-    _render(result)
+    emit(result.to_dict(), as_json=json_, render=lambda _: _render(result))
 
 
 def _stopped(stop: Any, config: Path, output: Path | None) -> None:
@@ -78,7 +76,7 @@ def _render(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from mlstrat.display._numbers import format_rate
+    from mlstrat.display._numbers import format_param, format_rate
     from mlstrat.cli._common import console
 
     out = console()
@@ -92,11 +90,11 @@ def _render(result: Any) -> None:
         mark = "[bold green]" if best and t["number"] == best["number"] else ""
         value = "failed" if t["value"] is None else (format_rate(t["value"]) if doc["metric"] == "dev_error"
                                                      else f"{t['value']:.4f}")
-        cells = [str(t["number"]), str(t["round"]), *[_fmt(t["params"][n]) for n in names], value,
+        cells = [str(t["number"]), str(t["round"]), *[format_param(t["params"][n]) for n in names], value,
                  f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
         table.add_row(*[mark + escape(c) for c in cells])
     out.print(table)
-    zoom = ", ".join(f"{p['name']} [{_fmt(p['low'])}, {_fmt(p['high'])}]" for p in doc["zoomed"])
+    zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
     out.print(f"Zoomed region (round 2): {escape(zoom)}")
     _render_effects(out, doc["effects"])
     if best is None:
@@ -104,7 +102,7 @@ def _render(result: Any) -> None:
         out.print("[bold red]No trial met the constraints[/]"
                   + (f" ({escape(', '.join(limits))}): relax them in [tune]." if limits else "."))
     else:
-        values = ", ".join(f"{k} = {_fmt(v)}" for k, v in best["params"].items())
+        values = ", ".join(f"{k} = {format_param(v)}" for k, v in best["params"].items())
         value = format_rate(best["value"]) if doc["metric"] == "dev_error" else f"{best['value']:.4f}"
         out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} {value}; "
                   f"run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
@@ -131,7 +129,3 @@ def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> No
     for name, per in effects.items():
         table.add_row(name, *["n/a" if per.get(c) is None else f"{per[c]:+.2f}" for c in components])
     out.print(table)
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)

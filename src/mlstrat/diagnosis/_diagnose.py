@@ -360,17 +360,13 @@ def _test_notes(
                 "stops being an unbiased estimate. Decide with dev.",
             )
         ]
-    if "test" not in estimates:
-        if not pred.sizes.get("test"):
-            return []
-        from mlstrat.sealing._looks import sealed_warning
+    from mlstrat.sealing._looks import look_notes
 
-        return [DiagnosisWarning(**sealed_warning(pred.sizes["test"]))]
-    from mlstrat.sealing._looks import count_test_look
-
-    look = count_test_look(
+    notes = look_notes(
         predictions if isinstance(predictions, (str, os.PathLike)) else pred.table,
+        used="test" in estimates,
+        sealed_rows=pred.sizes.get("test") or 0,
         store=store,
         con=con,
     )
-    return [DiagnosisWarning(**w) for w in look.warnings()] if look is not None else []
+    return [DiagnosisWarning(**w) for w in notes]

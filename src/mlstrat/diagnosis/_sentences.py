@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from mlstrat._constants import SPLIT_DISPLAY
+from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY
 from mlstrat.diagnosis._decompose import at_least
 from mlstrat.diagnosis._results import (
     Component,
@@ -23,13 +23,8 @@ from mlstrat.metrics._spec import MetricSpec
 __all__ = ["PROBLEM_LABELS"]
 
 
-#: How each component is named in sentences.
-PROBLEM_LABELS: dict[str, str] = {
-    "avoidable_bias": "avoidable bias",
-    "variance": "variance",
-    "data_mismatch": "data mismatch",
-    "dev_overfitting": "dev overfitting",
-}
+#: How each component is named in sentences (the package-wide display names).
+PROBLEM_LABELS: dict[str, str] = COMPONENT_DISPLAY
 
 
 def _pts(value: float, spec: MetricSpec) -> str:

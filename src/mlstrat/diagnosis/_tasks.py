@@ -37,7 +37,8 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
 
     ``options`` go to :func:`mlstrat.diagnose` (``human``, ``tolerance``, ``model_family``...);
     each task's diagnosis decomposes its error rate; the average is decomposed as
-    ``ratio:wrong/labeled`` over examples.
+    ``ratio:wrong/labeled`` over examples. With ``test=True``, one look at the test set is
+    counted in ``store`` for the whole call (``store=False``: not counted), not one per task.
     """
     import ibis
 
@@ -46,6 +47,8 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
     from mlstrat.metrics._spec import parse_metric
     from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
+    store = options.pop("store", None)
+    options["store"] = False  # the parts do not count looks: the call counts one below
     pred = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS.plus(task_col))
     table = pred.table
     if task_col not in table.columns:
@@ -67,4 +70,8 @@ def diagnose_tasks(predictions: Any, *, task_col: str = "task", con: Any = None,
                 "tolerance": None, "mismatched": None, "test": False, "store": None, **extra}
     average = _diagnose(examples, spec=parse_metric("error"), family=family, con=con,
                         measured_as=parse_metric("ratio:wrong/labeled"), **settings)
+    if options.get("test"):
+        from mlstrat.sealing import count_test_look
+
+        count_test_look(predictions, store=store, con=con)
     return TaskDiagnoses(average=average, tasks=per_task)

@@ -119,6 +119,41 @@ class LabelIssues(NotebookRepr):
             "warnings": [dict(w) for w in self.warnings],
         }
 
+    def write(self, path: str, *, force: bool = False, inputs: Any = ()) -> None:
+        """Write the ranked suspects (``rank``, ``id``, ``given_label``, ``suggested_label``,
+        ``score``) to a CSV/Parquet file.
+
+        Parameters
+        ----------
+        path : str
+            Output file; its suffix picks the format.
+        force : bool
+            Overwrite an existing file.
+        inputs : sequence of str
+            The files the result was read from, which the output must not overwrite.
+        """
+        import pyarrow as pa
+
+        from mlstrat.tables import write_table
+
+        rows = {
+            "rank": list(range(1, len(self.issues) + 1)),
+            "id": [i.id for i in self.issues],
+            "given_label": [i.given_label for i in self.issues],
+            "suggested_label": [i.suggested_label for i in self.issues],
+            "score": [i.score for i in self.issues],
+        }
+        schema = pa.schema(
+            [
+                ("rank", pa.int64()),
+                ("id", pa.string()),
+                ("given_label", pa.string()),
+                ("suggested_label", pa.string()),
+                ("score", pa.float64()),
+            ]
+        )
+        write_table(pa.table(rows, schema=schema), path, force=force, inputs=list(inputs))
+
 
 def _count_interval(count: int, n: int) -> tuple[int, int]:
     """95% Wilson interval of the label-error rate, as row counts (sampling noise only)."""

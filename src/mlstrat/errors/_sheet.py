@@ -28,6 +28,8 @@ __all__ = [
     "Sheet",
     "read_sheet",
     "meta_path",
+    "read_meta",
+    "is_loss_sheet",
     "write_sheet_csv",
     "SHEET_FORMAT",
     "REVIEWED",
@@ -116,7 +118,31 @@ def parse_mark(value: str | None, *, where: str) -> bool:
     )
 
 
+def is_loss_sheet(sheet: str | os.PathLike) -> bool:
+    """Whether ``sheet`` is a loss sheet (``errors sample --metric``): its meta file records a
+    ``total_loss``. False when the sheet or its meta file cannot be read; :func:`read_sheet`
+    says what is wrong with them."""
+    sheet = Path(sheet)
+    if not sheet.is_file():
+        return False
+    path = meta_path(sheet)
+    if not path.exists():
+        return False
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return False
+    return isinstance(doc, dict) and "total_loss" in doc
+
+
 def read_meta(sheet: Path) -> dict[str, Any]:
+    """The validated content of ``sheet``'s meta file.
+
+    Raises
+    ------
+    InputError
+        The meta file is missing, is not JSON, or lacks or mangles the keys the summary needs.
+    """
     mpath = meta_path(sheet)
     if not mpath.exists():
         raise InputError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
-import math
 import os
 import re
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, MlstratError, MlstratWarning
+from mlstrat._numbers import finite_number
 from mlstrat.runs._compare import flatten_config
 from mlstrat.runs._run import Run
 from mlstrat.tables._files import pid_alive
@@ -66,12 +66,6 @@ def _mlflow() -> Any:
     return mlflow
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def run_params(run: Run) -> dict[str, str]:
     """The flattened config (``optim.lr``) and the run's identity, as MLflow params."""
     params = {k: json.dumps(v) if isinstance(v, (list, dict)) else str(v)
@@ -86,18 +80,18 @@ def run_metrics(run: Run) -> dict[str, float]:
     out: dict[str, float] = {}
     for split, err in run.errors().items():
         for key, name in (("value", "error"), ("ci_low", "error_ci_low"), ("ci_high", "error_ci_high")):
-            if (v := _finite(err.get(key))) is not None:
+            if (v := finite_number(err.get(key))) is not None:
                 out[f"{split}.{name}"] = v
     for split, numbers in ((run.metrics or {}).get("splits") or {}).items():
         for name in _SPLIT_NUMBERS:
-            if (v := _finite(numbers.get(name))) is not None:
+            if (v := finite_number(numbers.get(name))) is not None:
                 out.setdefault(f"{split}.{name}", v)
     for name, comp in run.components().items():
         for key, suffix in (("value", ""), ("ci_low", "_ci_low"), ("ci_high", "_ci_high")):
-            if (v := _finite(comp.get(key))) is not None:
+            if (v := finite_number(comp.get(key))) is not None:
                 out[f"component.{name}{suffix}"] = v
     proxy = (((run.diagnosis or {}).get("human_level") or {}).get("bayes_proxy") or {}).get("value")
-    if (v := _finite(proxy)) is not None:
+    if (v := finite_number(proxy)) is not None:
         out["human_level.bayes_proxy"] = v
     return out
 
@@ -240,7 +234,7 @@ def _log_contents(client: Any, mlflow_id: str, run: Run, *, start_time: int, she
     for epoch in _history(run):
         step = int(epoch.get("epoch", 0))
         metrics += [Metric(f"history.{k}", v, start_time, step) for k, val in epoch.items()
-                    if k != "epoch" and (v := _finite(val)) is not None]
+                    if k != "epoch" and (v := finite_number(val)) is not None]
     params = [Param(k, v) for k, v in run_params(run).items()]
     client.log_batch(mlflow_id, tags=[RunTag("mlstrat.created_at", run.created_at)])
     for i in range(0, len(params), 100):  # MLflow's limits per batch: 100 params, 1000 metrics

@@ -31,7 +31,7 @@ from mlstrat.nn._config_checks import (
     _choice,
     _positive,
 )
-from mlstrat.nn._config_toml import _build_section, _toml_value
+from mlstrat.nn._config_toml import _build_section, _toml_value, read_toml
 
 __all__ = [
     "DataConfig", "ModelConfig", "RegularizationConfig", "OptimConfig", "EarlyStoppingConfig",
@@ -329,21 +329,8 @@ class TrainConfig:
     @classmethod
     def from_toml(cls, path: str | os.PathLike) -> TrainConfig:
         """Read a TOML file; relative paths inside it are relative to the file's folder."""
-        import tomllib
-
         path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: no such config file")
-        if not path.is_file():
-            raise ConfigError(f"{path}: is not a file; give the TOML config file")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: is not UTF-8 text; save the config as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+        raw = read_toml(path)
         try:
             return cls.from_dict(raw, base_dir=path.parent)
         except ConfigError as exc:

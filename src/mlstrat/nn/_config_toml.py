@@ -7,11 +7,39 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import typing
+from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
 from mlstrat._numbers import did_you_mean
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """The tables of a TOML config file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is a folder, is not UTF-8, cannot be read or is not valid TOML;
+        the message names the file.
+    """
+    import tomllib
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is not a file; give the TOML config file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text; save the config as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def _toml_value(value: Any) -> str:

@@ -76,15 +76,10 @@ def _param_dict(p: Any) -> dict[str, Any]:
 
 def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfig]:
     """(the training sections, the [tune] section) of a TOML config file."""
-    import tomllib
+    from mlstrat.nn._config_toml import read_toml
 
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    raw = read_toml(path)
     try:
         tune_config = TuneConfig.from_dict(raw.pop("tune", {}))
         from mlstrat.nn import TrainConfig
