@@ -250,78 +250,20 @@ def metrics_from_counts(
     precision = _divide(tp, cols, zero_division, "precision", undefined)
     recall = _divide(tp, rows, zero_division, "recall", undefined)
     f1 = _divide(2 * tp, rows + cols, zero_division, "f1", undefined)
+    averages = _averages(precision, recall, f1, rows, correct / n)
+    per_class = _per_class(labels, precision, recall, f1, rows)
+    average, headline, f1_sd = _headline(c, labels, pos_label, zero_division, averages,
+                                         (precision, recall, f1), undefined)
+    _warn_undefined(undefined, zero_division, split)
 
-    averages = {
-        "macro": {
-            "precision": _nanaverage(precision),
-            "recall": _nanaverage(recall),
-            "f1": _nanaverage(f1),
-        },
-        "weighted": {
-            "precision": _nanaverage(precision, rows),
-            "recall": _nanaverage(recall, rows),
-            "f1": _nanaverage(f1, rows),
-        },
-        # with every label included, micro P = micro R = micro F1 = accuracy
-        "micro": {"precision": correct / n, "recall": correct / n, "f1": correct / n},
-    }
-    per_class = {
-        label_text(label): {
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(rows[i]),
-        }
-        for i, label in enumerate(labels)
-    }
-
-    if pos_label is not None:
-        index = _find_label(labels, pos_label)
-        if index is None:
-            # the positive class is absent from this split: a zero row and column
-            p_bin = r_bin = f_bin = 0.0 if zero_division == "warn" else float(zero_division)
-            undefined.append("binary precision/recall/F1")
-            f1_sd = float("nan")
-        else:
-            p_bin, r_bin, f_bin = float(precision[index]), float(recall[index]), float(f1[index])
-            f1_sd = _f1_sd(c, [index])
-        average, headline = "binary", (p_bin, r_bin, f_bin)
-    else:
-        average = "macro"
-        headline = (
-            averages["macro"]["precision"],
-            averages["macro"]["recall"],
-            averages["macro"]["f1"],
-        )
-        f1_sd = _f1_sd(c, [i for i in range(len(labels)) if not math.isnan(f1[i])])
-
-    if undefined and zero_division == "warn":
-        warnings.warn(
-            f"split {split or '?'}: {', '.join(sorted(set(undefined)))} ill-defined for some "
-            "labels "
-            "(no predicted or no true examples) and set to 0.0; pass zero_division=0, 1 or nan "
-            "to choose the value and silence this warning",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-
-    weight_sum = float(np.sum(counts.weight))
-    wrong_w = float(np.sum(counts.weight) - np.trace(counts.weight))
-    weighted_error = wrong_w / weight_sum if weight_sum > 0 else float("nan")
+    weight_sum, weighted_error, we_ci = _weighted_error(counts)
     f1_value = headline[2]
     f1_ci = (
         normal_interval(f1_value, f1_sd)
         if math.isfinite(f1_sd) and math.isfinite(f1_value)
         else (float("nan"), float("nan"))
     )
-    we_sd = _weighted_error_sd(counts, weighted_error) if weight_sum > 0 else float("nan")
-    we_ci = (
-        normal_interval(weighted_error, we_sd)
-        if math.isfinite(we_sd)
-        else (float("nan"), float("nan"))
-    )
     err_ci = wilson_interval(errors, n)
-
     return SplitMetrics(
         n=n,
         errors=errors,
@@ -344,6 +286,82 @@ def metrics_from_counts(
         matrix=c,
         most_confused=_most_confused(c, labels, errors),
     )
+
+
+def _averages(precision: Any, recall: Any, f1: Any, rows: Any, accuracy: float) -> dict[str, dict[str, float]]:
+    """Macro (unweighted over classes), weighted (by support) and micro averages."""
+    return {
+        "macro": {
+            "precision": _nanaverage(precision),
+            "recall": _nanaverage(recall),
+            "f1": _nanaverage(f1),
+        },
+        "weighted": {
+            "precision": _nanaverage(precision, rows),
+            "recall": _nanaverage(recall, rows),
+            "f1": _nanaverage(f1, rows),
+        },
+        # with every label included, micro P = micro R = micro F1 = accuracy
+        "micro": {"precision": accuracy, "recall": accuracy, "f1": accuracy},
+    }
+
+
+def _per_class(labels: Sequence[Any], precision: Any, recall: Any, f1: Any, rows: Any) -> dict[str, dict[str, Any]]:
+    return {
+        label_text(label): {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(rows[i]),
+        }
+        for i, label in enumerate(labels)
+    }
+
+
+def _headline(c: Any, labels: Sequence[Any], pos_label: Any, zero_division: Any,
+              averages: dict[str, dict[str, float]], per_class: tuple[Any, Any, Any],
+              undefined: list[str]) -> tuple[str, tuple[float, float, float], float]:
+    """The headline precision, recall and F1 (the positive class's with ``pos_label``, else the
+    macro average) and the standard deviation of that F1."""
+    precision, recall, f1 = per_class
+    if pos_label is None:
+        macro = averages["macro"]
+        f1_sd = _f1_sd(c, [i for i in range(len(labels)) if not math.isnan(f1[i])])
+        return "macro", (macro["precision"], macro["recall"], macro["f1"]), f1_sd
+    index = _find_label(labels, pos_label)
+    if index is None:
+        # the positive class is absent from this split: a zero row and column
+        value = 0.0 if zero_division == "warn" else float(zero_division)
+        undefined.append("binary precision/recall/F1")
+        return "binary", (value, value, value), float("nan")
+    headline = (float(precision[index]), float(recall[index]), float(f1[index]))
+    return "binary", headline, _f1_sd(c, [index])
+
+
+def _warn_undefined(undefined: list[str], zero_division: Any, split: str) -> None:
+    if undefined and zero_division == "warn":
+        warnings.warn(
+            f"split {split or '?'}: {', '.join(sorted(set(undefined)))} ill-defined for some "
+            "labels "
+            "(no predicted or no true examples) and set to 0.0; pass zero_division=0, 1 or nan "
+            "to choose the value and silence this warning",
+            UndefinedMetricWarning,
+            stacklevel=4,
+        )
+
+
+def _weighted_error(counts: Counts) -> tuple[float, float, tuple[float, float]]:
+    """The weight sum, the weighted error and its interval (NaN without weight)."""
+    weight_sum = float(np.sum(counts.weight))
+    wrong_w = float(np.sum(counts.weight) - np.trace(counts.weight))
+    weighted_error = wrong_w / weight_sum if weight_sum > 0 else float("nan")
+    we_sd = _weighted_error_sd(counts, weighted_error) if weight_sum > 0 else float("nan")
+    we_ci = (
+        normal_interval(weighted_error, we_sd)
+        if math.isfinite(we_sd)
+        else (float("nan"), float("nan"))
+    )
+    return weight_sum, weighted_error, we_ci
 
 
 def _find_label(labels: Sequence[Any], pos_label: Any) -> int | None:
