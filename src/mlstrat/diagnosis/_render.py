@@ -58,6 +58,25 @@ def component_bar(diag: Diagnosis) -> Any:
     from rich.text import Text
 
     proxy = diag.human_level.bayes_proxy
+    return Text.assemble(
+        _ladder(diag),
+        "\n",
+        _gap_bar(diag),
+        "\n",
+        _bar_legend(),
+        Text(
+            "  (█ significant, ░ noise or under tolerance"
+            + (", ▒ human level + avoidable bias, undivided)" if proxy is None else ")"),
+            style="grey50",
+        ),
+    )
+
+
+def _ladder(diag: Diagnosis) -> Any:
+    """The levels human -> train -> ... -> test, each step labelled with its gap."""
+    from rich.text import Text
+
+    proxy = diag.human_level.bayes_proxy
     ladder = Text()
     digits = max(_digits(diag), _digits(diag, gaps=True))
     # each step of the ladder is the difference of the two levels as shown (rates, lower is better)
@@ -85,7 +104,14 @@ def component_bar(diag: Diagnosis) -> Any:
                if as_shown and start is not None else _gap(diag, c.value))
         ladder.append(f" ─{gap}→ ", style=_COLORS[name] + (" bold" if c.significant else ""))
         ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {level(diag.errors[c.to].value)}")
+    return ladder
 
+
+def _gap_bar(diag: Diagnosis) -> Any:
+    """One bar whose segments are proportional to the human level and each component."""
+    from rich.text import Text
+
+    proxy = diag.human_level.bayes_proxy
     train = diag.errors.get("train")
     if proxy is None:  # human level and avoidable bias together: the train error, undivided
         parts = [("human", max(train.value, 0.0) if train else 0.0)]
@@ -101,22 +127,17 @@ def component_bar(diag: Diagnosis) -> Any:
             solid = name == "human" or diag.components[name].significant
             mark = "▒" if name == "human" and proxy is None else ("█" if solid else "░")
             bar.append(mark * width, style=_COLORS[name])
+    return bar
+
+
+def _bar_legend() -> Any:
+    from rich.text import Text
+
     legend = Text()
     for i, name in enumerate(("human",) + COMPONENTS):
         legend.append(" " if i else "")
         legend.append("■ " + (PROBLEM_LABELS.get(name, "human level")), style=_COLORS[name])
-    return Text.assemble(
-        ladder,
-        "\n",
-        bar,
-        "\n",
-        legend,
-        Text(
-            "  (█ significant, ░ noise or under tolerance"
-            + (", ▒ human level + avoidable bias, undivided)" if proxy is None else ")"),
-            style="grey50",
-        ),
-    )
+    return legend
 
 
 def render_diagnosis(diag: Diagnosis) -> list[Any]:

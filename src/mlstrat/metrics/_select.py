@@ -224,6 +224,26 @@ def select(
     direction = "maximize" if maximize is not None else "minimize"
     constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c) for c in require)
     rows, columns, source = _rows(candidates)
+    _check_columns(rows, columns, source, metric=metric, constraints=constraints, name_col=name_col)
+    _check_unique_names(rows, name_col, source)
+    scored = [_score(row, metric=metric, constraints=constraints, name_col=name_col, source=source)
+              for row in rows]
+    ranked, excluded = _rank(scored, sign=1.0 if direction == "maximize" else -1.0)
+    winner = ranked[0].name if ranked else None
+    closest = tuple(c.name for c in excluded[:CLOSEST]) if winner is None else ()
+    return Selection(
+        winner=winner,
+        metric=metric,
+        direction=direction,
+        constraints=constraints,
+        candidates=tuple(ranked + excluded),
+        closest=closest,
+    )
+
+
+def _check_columns(rows: list[dict[str, Any]], columns: list[str], source: str, *, metric: str,
+                   constraints: tuple[Constraint, ...], name_col: str) -> None:
+    """Refuse an empty table, or a name, metric or constraint column the table lacks."""
     if not rows:
         raise InputError(f"{source}: the candidates table has no rows; give one row per model")
     if name_col not in columns:
@@ -245,30 +265,31 @@ def select(
                 f"{', '.join(metric_columns)}"
             )
 
-    _check_unique_names(rows, name_col, source)
-    sign = 1.0 if direction == "maximize" else -1.0
-    scored: list[Candidate] = []
-    for row in rows:
-        name = str(row.get(name_col))
-        used = [metric] + [c.column for c in constraints]
-        values = {col: _number(row.get(col), col, name, source) for col in dict.fromkeys(used)}
-        failed = [c for c in constraints if not c.holds(values[c.column])]
-        if math.isnan(values[metric]):
-            failed_text = tuple([f"{metric} is missing"] + [c.text for c in failed])
-        elif math.isinf(values[metric]):  # a diverged or broken measurement, never a winner
-            failed_text = tuple([f"{metric} is {values[metric]:g}"] + [c.text for c in failed])
-        else:
-            failed_text = tuple(c.text for c in failed)
-        scored.append(
-            Candidate(
-                name=name,
-                score=values[metric],
-                values=values,
-                excluded_by=failed_text,
-                shortfall=sum(c.shortfall(values[c.column]) for c in failed),
-            )
-        )
 
+def _score(row: dict[str, Any], *, metric: str, constraints: tuple[Constraint, ...],
+           name_col: str, source: str) -> Candidate:
+    """One candidate: its values and the constraints it fails (a missing or infinite score fails too)."""
+    name = str(row.get(name_col))
+    used = [metric] + [c.column for c in constraints]
+    values = {col: _number(row.get(col), col, name, source) for col in dict.fromkeys(used)}
+    failed = [c for c in constraints if not c.holds(values[c.column])]
+    if math.isnan(values[metric]):
+        failed_text = tuple([f"{metric} is missing"] + [c.text for c in failed])
+    elif math.isinf(values[metric]):  # a diverged or broken measurement, never a winner
+        failed_text = tuple([f"{metric} is {values[metric]:g}"] + [c.text for c in failed])
+    else:
+        failed_text = tuple(c.text for c in failed)
+    return Candidate(
+        name=name,
+        score=values[metric],
+        values=values,
+        excluded_by=failed_text,
+        shortfall=sum(c.shortfall(values[c.column]) for c in failed),
+    )
+
+
+def _rank(scored: list[Candidate], *, sign: float) -> tuple[list[Candidate], list[Candidate]]:
+    """The eligible candidates best first (numbered), and the excluded ones closest first."""
     eligible = sorted((c for c in scored if c.eligible), key=lambda c: -sign * c.score)
     excluded = sorted(
         (c for c in scored if not c.eligible),
@@ -278,16 +299,7 @@ def select(
         Candidate(c.name, c.score, c.values, c.excluded_by, c.shortfall, rank=i + 1)
         for i, c in enumerate(eligible)
     ]
-    winner = ranked[0].name if ranked else None
-    closest = tuple(c.name for c in excluded[:CLOSEST]) if winner is None else ()
-    return Selection(
-        winner=winner,
-        metric=metric,
-        direction=direction,
-        constraints=constraints,
-        candidates=tuple(ranked + excluded),
-        closest=closest,
-    )
+    return ranked, excluded
 
 
 def _check_unique_names(rows: list[dict[str, Any]], name_col: str, source: str) -> None:

@@ -294,9 +294,6 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     """
     import jinja2
 
-    from mlstrat.display._charts import PALETTE, staircase_svg
-    from mlstrat.report._slices import slices_section
-
     run_list = [_run(r) for r in runs or []]
     diagnosis = _doc(diagnosis, "diagnosis")
     metrics = _doc(metrics, "metrics")
@@ -310,12 +307,31 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                           "an error-analysis summary or runs")
 
     _, human = bayes_proxy(diagnosis)
+    context = {"title": title, "subtitle": subtitle,
+               **_diagnosis_context(diagnosis, metrics),
+               **_sections_context(run_list, metrics=metrics, history=history,
+                                   error_summary=error_summary, tune=tune, curves=curves,
+                                   dev_rows=dev_rows, slices=slices, human=human)}
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    from mlstrat.display._palette import css_variables
+
+    html = env.get_template("report.html.j2").render(palette_css=css_variables(), **context)
+    if output is not None:
+        _write_page(html, output)
+    return html
+
+
+def _diagnosis_context(diagnosis: Mapping[str, Any] | None,
+                       metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The page's header and diagnosis entries: verdict, errors, staircase, components, actions."""
+    from mlstrat.display._charts import PALETTE, staircase_svg
+
     levels = staircase_levels(diagnosis) if diagnosis else []
     principal = (diagnosis or {}).get("principal_problem")
     metric = _metric_label(diagnosis)
-    context = {
-        "title": title,
-        "subtitle": subtitle,
+    return {
         "generated_at": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
         "version": VERSION,
         "palette": PALETTE,
@@ -333,6 +349,15 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "warnings": [{"code": (w.get("code") if isinstance(w, Mapping) else None), "message": _warning_text(w)}
                      for w in (diagnosis or {}).get("warnings") or []],
         "tolerance": format_figure(finite_or_none((diagnosis or {}).get("tolerance")), diagnosis),
+    }
+
+
+def _sections_context(run_list: list[Any], *, metrics: Any, history: Any, error_summary: Any,
+                      tune: Any, curves: Any, dev_rows: Any, slices: Any, human: Any) -> dict[str, Any]:
+    """The page's other sections: learning curves, metrics, error analysis, slices, history, tuning."""
+    from mlstrat.report._slices import slices_section
+
+    return {
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
         "curves": curves,
@@ -345,17 +370,13 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         "tune": _tune_section(tune),
         "run": run_list[-1] if run_list else None,
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    from mlstrat.display._palette import css_variables
 
-    html = env.get_template("report.html.j2").render(palette_css=css_variables(), **context)
-    if output is not None:
-        from mlstrat.tables._io import atomic_write_text
 
-        out = Path(output)
-        if not out.parent.exists():
-            raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
-        atomic_write_text(out, html)
-    return html
+def _write_page(html: str, output: str | os.PathLike) -> None:
+    """Write the page atomically, refusing a folder that does not exist."""
+    from mlstrat.tables._io import atomic_write_text
+
+    out = Path(output)
+    if not out.parent.exists():
+        raise InputError(f"{out}: the folder {out.parent} does not exist; create it first")
+    atomic_write_text(out, html)

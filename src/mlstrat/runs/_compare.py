@@ -265,6 +265,24 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
         With fewer than two runs, a run given twice, or (``strict``) runs of different tasks.
     """
     runs = tuple(runs)
+    _check_distinct(runs)
+    ignore = frozenset(ignore)
+    dev_rows = [rows(r) if rows is not None else None for r in runs]
+    if strict:
+        _check_one_task(runs, dev_rows)
+
+    errors, components = _error_and_component_series(runs)
+    config = _differing_config(runs, ignore)
+    warnings: list[dict[str, str]] = []
+    steps = [_step(runs, i, errors=errors, components=components, dev_rows=dev_rows,
+                   ignore=ignore, warnings=warnings)
+             for i in range(len(runs) - 1)]
+    _warn_about_data(warnings, runs)
+    return Comparison(runs, errors, components, config, tuple(steps), tuple(warnings))
+
+
+def _check_distinct(runs: tuple[Run, ...]) -> None:
+    """Refuse fewer than two runs, or a run given twice."""
     if len(runs) < 2:
         raise ConfigError(f"compare needs at least two runs (got {len(runs)}); "
                           "give two or more run ids (`mlstrat runs list` shows them)")
@@ -273,50 +291,63 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
         if run.id in seen:
             raise ConfigError(f"run {run.short_id} is given twice; give each run once")
         seen.add(run.id)
-    ignore = frozenset(ignore)
-    dev_rows = [rows(r) if rows is not None else None for r in runs]
-    if strict:
-        _check_one_task(runs, dev_rows)
 
+
+def _error_and_component_series(
+        runs: tuple[Run, ...]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Per split and per component, its value in each run (None where a run lacks it)."""
     per_run_errors = [r.errors() for r in runs]
     per_run_comps = [r.components() for r in runs]
     errors = {s: [e.get(s, {}).get("value") for e in per_run_errors]
               for s in SPLITS if any(s in e for e in per_run_errors)}
     components = {c: [p.get(c, {}).get("value") for p in per_run_comps]
                   for c in COMPONENTS if any(p.get(c, {}).get("value") is not None for p in per_run_comps)}
+    return errors, components
+
+
+def _differing_config(runs: tuple[Run, ...], ignore: frozenset[str]) -> dict[str, list[Any]]:
+    """The config keys whose value is not the same in every run, with each run's value."""
     flat = [flatten_config(r.config) for r in runs]
     keys = sorted({k for f in flat for k in f if not _ignored(k, ignore)})
-    config = {k: [f.get(k) for f in flat] for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1}
+    return {k: [f.get(k) for f in flat] for k in keys
+            if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1}
 
-    warnings: list[dict[str, str]] = []
-    steps = []
-    for i in range(len(runs) - 1):
-        a, b = runs[i], runs[i + 1]
-        config_known = a.config is not None and b.config is not None
-        changes = _config_changes(a, b, ignore) if config_known else ()
-        step_errors = {s: (v[i], v[i + 1]) for s, v in errors.items()}
-        step_comps = {c: (v[i], v[i + 1]) for c, v in components.items()}
-        principal = ((a.diagnosis or {}).get("principal_problem"), (b.diagnosis or {}).get("principal_problem"))
-        dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
-        steps.append(Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
-                          _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
-                          dev_pairing=pairing, dev_label=_dev_label(b),
-                          dev_is_rate=is_rate_metric(b.diagnosis)))
-        if pairing == _DIFFERENT_ROWS:
-            warnings.append({"code": "unpaired", "message": (
-                f"{a.short_id} -> {b.short_id} compared unpaired: different dev rows "
-                f"({a.short_id}: {dev_rows[i].fingerprint}, {b.short_id}: {dev_rows[i + 1].fingerprint}); "
-                "the interval treats the two dev figures as independent samples")})
-        if len(changes) > 1:
-            warnings.append({"code": "several_knobs", "message": (
-                f"{a.short_id} -> {b.short_id} changed {len(changes)} config keys at once "
-                f"({', '.join(c.key for c in changes)}): the change in errors cannot be attributed "
-                "to any one of them; change one knob at a time (orthogonalization)")})
-        if not config_known:
-            missing = a.short_id if a.config is None else b.short_id
-            warnings.append({"code": "config_not_recorded", "message": (
-                f"run {missing} has no recorded config: what changed between {a.short_id} and "
-                f"{b.short_id} is unknown")})
+
+def _step(runs: tuple[Run, ...], i: int, *, errors: dict[str, list[Any]],
+          components: dict[str, list[Any]], dev_rows: list[DevRows | None],
+          ignore: frozenset[str], warnings: list[dict[str, str]]) -> Step:
+    """What changed from run ``i`` to run ``i + 1``; appends that step's warnings."""
+    a, b = runs[i], runs[i + 1]
+    config_known = a.config is not None and b.config is not None
+    changes = _config_changes(a, b, ignore) if config_known else ()
+    step_errors = {s: (v[i], v[i + 1]) for s, v in errors.items()}
+    step_comps = {c: (v[i], v[i + 1]) for c, v in components.items()}
+    principal = ((a.diagnosis or {}).get("principal_problem"), (b.diagnosis or {}).get("principal_problem"))
+    dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
+    step = Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
+                _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
+                dev_pairing=pairing, dev_label=_dev_label(b),
+                dev_is_rate=is_rate_metric(b.diagnosis))
+    if pairing == _DIFFERENT_ROWS:
+        warnings.append({"code": "unpaired", "message": (
+            f"{a.short_id} -> {b.short_id} compared unpaired: different dev rows "
+            f"({a.short_id}: {dev_rows[i].fingerprint}, {b.short_id}: {dev_rows[i + 1].fingerprint}); "
+            "the interval treats the two dev figures as independent samples")})
+    if len(changes) > 1:
+        warnings.append({"code": "several_knobs", "message": (
+            f"{a.short_id} -> {b.short_id} changed {len(changes)} config keys at once "
+            f"({', '.join(c.key for c in changes)}): the change in errors cannot be attributed "
+            "to any one of them; change one knob at a time (orthogonalization)")})
+    if not config_known:
+        missing = a.short_id if a.config is None else b.short_id
+        warnings.append({"code": "config_not_recorded", "message": (
+            f"run {missing} has no recorded config: what changed between {a.short_id} and "
+            f"{b.short_id} is unknown")})
+    return step
+
+
+def _warn_about_data(warnings: list[dict[str, str]], runs: tuple[Run, ...]) -> None:
+    """Warn where the runs differ in data, test set, metric or human-level anchor."""
     tests = [r.test_fingerprint for r in runs]
     if None not in tests and len(set(tests)) == 1:
         # Same test set: different data is the training data, a knob like any other.
@@ -335,7 +366,6 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
                      "the runs use different human-level anchors ({}): avoidable bias moved with "
                      "the anchor, not only with the model",
                      show=lambda v: format_figure(v, runs[-1].diagnosis))
-    return Comparison(runs, errors, components, config, tuple(steps), tuple(warnings))
 
 
 def _warn_if_differs(warnings: list[dict[str, str]], runs: Sequence[Run], get: Any, code: str,
