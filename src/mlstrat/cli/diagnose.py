@@ -110,20 +110,13 @@ def diagnose_command(
     engine: str | None = engine_option(),
 ) -> None:
     """Diagnose avoidable bias, variance, data mismatch and dev overfitting; say what to do next."""
-    import warnings
-
     if by is not None and predictions is not None:
-        from mlstrat.cli._slices import print_slice_metrics, whole_number
-        from mlstrat.errors import slice_metrics
-
-        start_engine(engine)
-        source = predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col)
-        result = slice_metrics(source, by, split=by_split, metric=metric,
-                               bins=whole_number(bins, "--bins"), top=whole_number(top, "--top"))
-        print_slice_metrics(result, json_out=json_out)
+        _slice_breakdown(predictions, by=by, split=by_split, metric=metric, bins=bins, top=top,
+                         y_true=y_true, y_pred=y_pred, split_col=split_col, json_out=json_out,
+                         engine=engine)
         return
 
-    from mlstrat.diagnosis import diagnose, parse_problems
+    from mlstrat.diagnosis import parse_problems
 
     fail = parse_problems(fail_on) if fail_on is not None else ()
     _require_rate_units(metric, errors=errors, human=human, tolerance=tolerance)
@@ -135,13 +128,50 @@ def diagnose_command(
                         json_out=json_out, store=store, note=note, record=record, test=test,
                         options=_identity(ctx))
         return
+    result = _run_diagnosis(
+        predictions, errors=errors, sizes=sizes, human=human, bayes=bayes,
+        human_labels=human_labels, metric=metric, higher_is_better=higher_is_better,
+        tolerance=tolerance, mismatched=mismatched, model_family=model_family, test=test,
+        store=store, y_true=y_true, y_pred=y_pred, split_col=split_col,
+    )
+    _print_reuse(result, quiet=json_out)
+    if record and predictions is not None:
+        _record(predictions, result, store=store, note=note, quiet=json_out, options=_identity(ctx))
+    _show_diagnosis(result, json_out=json_out)
+    _fail_on_found(result, fail)
+
+
+def _slice_breakdown(predictions: str, *, by: str, split: str, metric: str, bins: str, top: str,
+                     y_true: str | None, y_pred: str | None, split_col: str | None,
+                     json_out: bool, engine: str | None) -> None:
+    """``--by``: the metric of one split per slice, instead of the diagnosis."""
+    from mlstrat.cli._slices import print_slice_metrics, whole_number
+    from mlstrat.errors import slice_metrics
+
+    start_engine(engine)
+    source = predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col)
+    result = slice_metrics(source, by, split=split, metric=metric,
+                           bins=whole_number(bins, "--bins"), top=whole_number(top, "--top"))
+    print_slice_metrics(result, json_out=json_out)
+
+
+def _run_diagnosis(predictions: str | None, *, errors: str | None, sizes: str | None,
+                   human: list[str], bayes: str | None, human_labels: Path | None, metric: str,
+                   higher_is_better: bool, tolerance: str | None, mismatched: bool | None,
+                   model_family: str | None, test: bool, store: Path | None,
+                   y_true: str | None, y_pred: str | None, split_col: str | None) -> Any:
+    """Diagnose a predictions table or bare figures (one task)."""
+    import warnings
+
+    from mlstrat.diagnosis import diagnose
+
     with warnings.catch_warnings():
         if predictions is not None:  # only a table's test split is counted (bare figures: no store)
             from mlstrat.runs import ReusedTestSetWarning
 
             # the reuse warning is in result.warnings (rendered, or on stderr with --json)
             warnings.simplefilter("ignore", ReusedTestSetWarning)
-        result = diagnose(
+        return diagnose(
             predictions_source(predictions, y_true=y_true, y_pred=y_pred, split_col=split_col,
                                columns=_columns(predictions, metric)),
             errors=errors,
@@ -158,9 +188,10 @@ def diagnose_command(
             store=store,
             dev_test_auc=_dev_test_auc(predictions, test=test, errors=errors),
         )
-    _print_reuse(result, quiet=json_out)
-    if record and predictions is not None:
-        _record(predictions, result, store=store, note=note, quiet=json_out, options=_identity(ctx))
+
+
+def _show_diagnosis(result: Any, *, json_out: bool) -> None:
+    """Print the diagnosis as JSON or as the rendered report."""
     if json_out:
         from mlstrat.cli._common import echo_json
 
@@ -172,6 +203,10 @@ def diagnose_command(
         out = console()
         for item in render_diagnosis(result):
             out.print(item)
+
+
+def _fail_on_found(result: Any, fail: tuple[str, ...]) -> None:
+    """Exit 1 when the diagnosis found one of the ``--fail-on`` problems."""
     found = [p for p in fail if p in result.problems]
     if found:
         from mlstrat.cli._common import err_console

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -46,10 +46,21 @@ def labels(
     test: bool = typer.Option(False, "--test", help=TEST_HELP),
 ) -> None:
     """Find rows whose label is probably wrong (confident learning, Northcutt et al. 2021)."""
-    import warnings
+    _check_options(predictions, split=split, output=output, force=force, test=test, engine=engine)
+    result = _find_suspects(predictions, split=split, rank_by=rank_by, method=method)
+    if split == "test":
+        count_look(predictions, quiet=as_json)
+    if output is not None:
+        result.write(output, force=force, inputs=[predictions])
+    if as_json:
+        echo_json(result)
+        return
+    _render(result, top=top, output=output)
 
-    from mlstrat.errors import find_label_issues
 
+def _check_options(predictions: str, *, split: str, output: Optional[str], force: bool,
+                   test: bool, engine: Optional[str]) -> None:
+    """Refuse a sealed split or an existing output before any work; start the engine."""
     if split == "test":
         require_test(test, command="labels --split test")
     start_engine(engine)
@@ -58,18 +69,21 @@ def labels(
         from mlstrat.tables import check_output_path
 
         check_output_path(output, inputs=[predictions], force=force)  # fail before the work
+
+
+def _find_suspects(predictions: str, *, split: str, rank_by: str, method: str) -> Any:
+    """Run confident learning on the table, its warnings kept in the result (rendered later)."""
+    import warnings
+
+    from mlstrat.errors import find_label_issues
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered from the result's warnings
-        result = find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
-    if split == "test":
-        count_look(predictions, quiet=as_json)
-    if output is not None:
-        result.write(output, force=force, inputs=[predictions])
-    if as_json:
-        echo_json(result)
-        return
-    from rich.table import Table
+        return find_label_issues(predictions, split=split, rank_by=rank_by, method=method)
 
+
+def _render(result: Any, *, top: int, output: Optional[str]) -> None:
+    """Print the headline, the noise and suspect tables, the written file and the warnings."""
     from mlstrat.display._numbers import format_rate
 
     out = console()
@@ -88,25 +102,9 @@ def labels(
         f"{format_rate(result.error_share)} of the misclassified rows"
     )
     if result.noise:
-        table = Table(title="Estimated noise (given label <- true class)", header_style="bold")
-        for col in ("given", "true", "count", "P(given | true)"):
-            table.add_column(col, justify="right")
-        for r in result.noise[:10]:
-            table.add_row(safe(r.given), safe(r.true), f"{r.count:.1f}", format_rate(r.rate, 1))
-        out.print(table)
+        out.print(_noise_table(result))
     if result.issues:
-        table = Table(
-            title=f"Suspects (ranked by {result.rank_by}, lower = more suspect)",
-            header_style="bold",
-        )
-        for col in ("rank", "id", "given", "suggested", "score"):
-            table.add_column(col, justify="left" if col == "id" else "right")
-        for rank, issue in enumerate(result.issues[:top], start=1):
-            table.add_row(
-                str(rank), safe(issue.id), safe(issue.given_label), safe(issue.suggested_label),
-                f"{issue.score:.4f}",
-            )
-        out.print(table)
+        out.print(_suspects_table(result, top=top))
         if len(result.issues) > top:
             out.print(
                 f"... {len(result.issues) - top} more"
@@ -120,3 +118,35 @@ def labels(
         out.print(f"Wrote {len(result.issues)} suspects -> {safe(describe_output(output))}")
     for w in result.warnings:
         err_console().print(f"[yellow]Warning:[/] {safe(w['message'])}", soft_wrap=True)
+
+
+def _noise_table(result: Any) -> Any:
+    """The ten largest estimated noise rates: given label <- true class."""
+    from rich.table import Table
+
+    from mlstrat.display._numbers import format_rate
+
+    table = Table(title="Estimated noise (given label <- true class)", header_style="bold")
+    for col in ("given", "true", "count", "P(given | true)"):
+        table.add_column(col, justify="right")
+    for r in result.noise[:10]:
+        table.add_row(safe(r.given), safe(r.true), f"{r.count:.1f}", format_rate(r.rate, 1))
+    return table
+
+
+def _suspects_table(result: Any, *, top: int) -> Any:
+    """The first ``top`` suspects, most suspect first."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"Suspects (ranked by {result.rank_by}, lower = more suspect)",
+        header_style="bold",
+    )
+    for col in ("rank", "id", "given", "suggested", "score"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for rank, issue in enumerate(result.issues[:top], start=1):
+        table.add_row(
+            str(rank), safe(issue.id), safe(issue.given_label), safe(issue.suggested_label),
+            f"{issue.score:.4f}",
+        )
+    return table

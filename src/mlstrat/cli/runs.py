@@ -147,12 +147,7 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help="Print the whole run as JSON."),
 ) -> None:
     """Show one run: config, errors with intervals, components, verdict, actions."""
-    from rich.table import Table
-
-    from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat.cli._common import console, echo_json, safe
-    from mlstrat.runs import COMPONENT_DISPLAY, flatten_config
-    from mlstrat.display._numbers import format_interval, is_rate_metric
+    from mlstrat.cli._common import console, echo_json
 
     run_store = _store(store)
     run = run_store.get(run_id)
@@ -162,6 +157,17 @@ def show_run(
                    "test_reuse_threshold": run_store.test_reuse_threshold})
         return
     out = console()
+    _print_run_header(out, run, evaluations=evaluations, threshold=run_store.test_reuse_threshold)
+    for table in (_config_table(run), _errors_table(run), _components_table(run)):
+        if table is not None:
+            out.print(table)
+    _print_run_advice(out, run.diagnosis or {})
+
+
+def _print_run_header(out: Any, run: Any, *, evaluations: Optional[int], threshold: int) -> None:
+    """The run's id, kind and time, its note, fingerprints and test-set evaluation count."""
+    from mlstrat.cli._common import safe
+
     out.print(f"[bold]Run {safe(run.id)}[/] (#{run.seq}, {safe(run.kind)}) at {run.created_at[:19].replace('T', ' ')} UTC")
     if run.note:
         out.print(f"note: {safe(run.note)}")
@@ -171,41 +177,76 @@ def show_run(
         if value:
             out.print(f"[dim]{name}:[/] {safe(value)}")
     if evaluations is not None:
-        over = evaluations > run_store.test_reuse_threshold
+        over = evaluations > threshold
         style = "bold yellow" if over else "dim"
         out.print(f"[{style}]test set evaluated {evaluations} time(s) in this store "
-                  f"(threshold {run_store.test_reuse_threshold})[/]")
-    if run.config:
-        table = Table(title="Config", title_justify="left", header_style="bold")
-        table.add_column("key")
-        table.add_column("value")
-        for key, value in flatten_config(run.config).items():
-            table.add_row(safe(key), safe(value))
-        out.print(table)
+                  f"(threshold {threshold})[/]")
+
+
+def _config_table(run: Any) -> Any:
+    """The run's config, flattened to one key per row; None without a config."""
+    if not run.config:
+        return None
+    from rich.table import Table
+
+    from mlstrat.cli._common import safe
+    from mlstrat.runs import flatten_config
+
+    table = Table(title="Config", title_justify="left", header_style="bold")
+    table.add_column("key")
+    table.add_column("value")
+    for key, value in flatten_config(run.config).items():
+        table.add_row(safe(key), safe(value))
+    return table
+
+
+def _errors_table(run: Any) -> Any:
+    """Error per split with its 95% interval; None without errors."""
     errors = run.errors()
-    if errors:
-        table = Table(title="Errors", title_justify="left", header_style="bold")
-        for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
-            table.add_column(name, justify=justify)
-        for split, e in errors.items():
-            interval = format_interval(e["ci_low"], e["ci_high"], rate=is_rate_metric(run.diagnosis))
-            table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
-                          _rate(e["value"], run.diagnosis), interval)
-        out.print(table)
+    if not errors:
+        return None
+    from rich.table import Table
+
+    from mlstrat._constants import SPLIT_DISPLAY
+    from mlstrat.display._numbers import format_interval, is_rate_metric
+
+    table = Table(title="Errors", title_justify="left", header_style="bold")
+    for name, justify in (("split", "left"), ("n", "right"), ("error", "right"), ("95% interval", "right")):
+        table.add_column(name, justify=justify)
+    for split, e in errors.items():
+        interval = format_interval(e["ci_low"], e["ci_high"], rate=is_rate_metric(run.diagnosis))
+        table.add_row(SPLIT_DISPLAY[split], str(e["n"]) if e["n"] is not None else "-",
+                      _rate(e["value"], run.diagnosis), interval)
+    return table
+
+
+def _components_table(run: Any) -> Any:
+    """The diagnosis components with intervals, the principal one in bold; None without any."""
     components = run.components()
-    if components:
-        principal = (run.diagnosis or {}).get("principal_problem")
-        table = Table(title="Components", title_justify="left", header_style="bold")
-        for name, justify in (("component", "left"), ("value", "right"), ("95% interval", "right"),
-                              ("significant", "left")):
-            table.add_column(name, justify=justify)
-        for key, c in components.items():
-            interval = format_interval(c["ci_low"], c["ci_high"], rate=is_rate_metric(run.diagnosis), signed=True)
-            label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
-            table.add_row(label, _rate(c["value"], run.diagnosis), interval, "yes" if c["significant"] else "no",
-                          style="bold" if key == principal else None)
-        out.print(table)
-    diagnosis = run.diagnosis or {}
+    if not components:
+        return None
+    from rich.table import Table
+
+    from mlstrat.display._numbers import format_interval, is_rate_metric
+    from mlstrat.runs import COMPONENT_DISPLAY
+
+    principal = (run.diagnosis or {}).get("principal_problem")
+    table = Table(title="Components", title_justify="left", header_style="bold")
+    for name, justify in (("component", "left"), ("value", "right"), ("95% interval", "right"),
+                          ("significant", "left")):
+        table.add_column(name, justify=justify)
+    for key, c in components.items():
+        interval = format_interval(c["ci_low"], c["ci_high"], rate=is_rate_metric(run.diagnosis), signed=True)
+        label = COMPONENT_DISPLAY[key] + (" (principal)" if key == principal else "")
+        table.add_row(label, _rate(c["value"], run.diagnosis), interval, "yes" if c["significant"] else "no",
+                      style="bold" if key == principal else None)
+    return table
+
+
+def _print_run_advice(out: Any, diagnosis: dict[str, Any]) -> None:
+    """The recorded verdict, numbered actions and warnings."""
+    from mlstrat.cli._common import safe
+
     if diagnosis.get("verdict"):
         out.print(f"[bold]Verdict:[/] {safe(diagnosis['verdict'])}")
     for i, action in enumerate(diagnosis.get("actions") or [], 1):
