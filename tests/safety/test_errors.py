@@ -95,8 +95,10 @@ def test_a_damaged_run_store_cell_names_the_run_and_shows_the_rest(tmp_path, pre
     good = tmp_path / "g.csv"
     good.write_text(preds.read_text().replace("heavy", "1"))
     store = tmp_path / "runs.db"
-    for note in ("one", "two"):
-        assert runner.invoke(app, ["diagnose", str(good), "--store", str(store), "--note", note]).exit_code == 0
+    # two runs: the same file diagnosed again with the same options would update one run
+    for note, human in (("one", "1%"), ("two", "2%")):
+        args = ["diagnose", str(good), "--store", str(store), "--note", note, "--human", human]
+        assert runner.invoke(app, args).exit_code == 0
     con = sqlite3.connect(store)
     bad_id = con.execute("SELECT id FROM runs WHERE seq = 1").fetchone()[0]
     con.execute("UPDATE runs SET diagnosis = '{not json' WHERE seq = 1")
