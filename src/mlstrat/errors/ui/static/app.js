@@ -34,11 +34,27 @@
   }
 
   // A change counts as saved only when the server acknowledged it (after its commit).
+  // Answers can arrive out of order (the position saved on moving, then a tag): each carries
+  // the server's state when it was sent, so an answer older than one already shown is dropped
+  // instead of turning the page back to a stale state.
+  var issued = 0;
+  var shown = 0;
+
+  function post(path, body) {
+    var ticket = ++issued;
+    return api("POST", path, body).then(function (data) {
+      if (ticket > shown) {
+        shown = ticket;
+        applyUpdate(data);
+      }
+      return data;
+    });
+  }
+
   function change(path, body) {
     setPending(1);
     status("Saving…", "busy");
-    return api("POST", path, body).then(function (data) {
-      applyUpdate(data);
+    return post(path, body).then(function (data) {
       setPending(-1);
       if (pending === 0) { status("All changes saved", "ok"); }
       return data;
@@ -241,7 +257,12 @@
       row = data;
       renderRow();
       // remember the position (moving reviews nothing: a tag or "no category" does)
-      api("POST", "/api/position", { position: pos }).then(applyUpdate).catch(function () {});
+      setPending(1);
+      post("/api/position", { position: pos }).catch(function () {}).then(function () {
+        setPending(-1);
+        // a change that finished while the position was in flight left "Saving…" showing
+        if (pending === 0 && $("status").classList.contains("busy")) { status("All changes saved", "ok"); }
+      });
     }).catch(function (err) { status("Could not load: " + err.message, "error"); });
   }
 
