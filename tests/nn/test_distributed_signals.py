@@ -46,7 +46,10 @@ def _launch(workdir, *, epochs: int):
     proc = P.start(["train", "ddp.toml", "-o", "out", "--nproc", "2", "--store", str(store)], workdir)
 
     def two_ranks():  # started, each in the session torch gives it (a Ctrl-C reaches the launcher only)
-        ranks = [p for p in P.children(proc.pid) if "-m mlstrat train" in P.cmdline(p) and P.own_group(p)]
+        # LOCAL_RANK in its environment: the rank has exec'd (between fork and exec a child still
+        # shows the launcher's command line and environment)
+        ranks = [p for p in P.children(proc.pid) if "-m mlstrat train" in P.cmdline(p) and P.own_group(p)
+                 and "LOCAL_RANK=" in _environ(p)]
         return ranks if len(ranks) == 2 else None
 
     ranks = P.wait_until(two_ranks, "the launcher started 2 ranks", proc=proc)
