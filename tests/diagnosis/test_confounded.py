@@ -1,5 +1,5 @@
 """A train -> dev gap between different distributions with no train-dev split is undetermined
-between variance and data mismatch (METHOD.md §3): never a problem, never a --fail-on trip."""
+between variance and data mismatch (docs/method.md §3): never a problem, never a --fail-on trip."""
 
 from __future__ import annotations
 

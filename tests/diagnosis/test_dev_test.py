@@ -1,4 +1,4 @@
-"""Dev against test (METHOD.md §1, rule 1): when they come from different distributions the
+"""Dev against test (docs/method.md §1, rule 1): when they come from different distributions the
 test - dev gap is reported as "dev and test differ", not dev overfitting."""
 
 from __future__ import annotations

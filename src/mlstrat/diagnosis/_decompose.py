@@ -7,7 +7,7 @@ Decision rule
    sizes, only the tolerance applies (and the diagnosis warns ``no_intervals``).
    Without a human level, avoidable bias is ``undetermined``: never a problem. When train
    and dev come from different distributions and no train-dev split separates them, the
-   dev - train gap mixes variance and data mismatch (METHOD.md §3): both are
+   dev - train gap mixes variance and data mismatch (docs/method.md §3): both are
    ``undetermined``, never a problem, the gap kept as information.
 2. The **principal problem** is the significant component with the largest value (ties:
    the earlier one on the ladder human -> train -> train-dev -> dev -> test).

@@ -1,4 +1,4 @@
-"""Whether dev and test come from one distribution (METHOD.md §1, rule 1).
+"""Whether dev and test come from one distribution (docs/method.md §1, rule 1).
 
 Two checks: the label distributions of dev and test (Fisher's exact test for two classes, a
 chi-square test of the contingency table otherwise), and, when the caller gives one, a

@@ -1,4 +1,4 @@
-"""Comparing two models on the same dev rows (METHOD.md §9): the difference and its interval.
+"""Comparing two models on the same dev rows (docs/method.md §9): the difference and its interval.
 
 Two models evaluated on the **same** rows are compared *paired*: each row is scored by both,
 so what the rows have in common (easy rows, hard rows) cancels out of the difference and its

@@ -1,4 +1,4 @@
-"""Operating points: the decision threshold picked on dev with the satisficing rule (METHOD.md §2).
+"""Operating points: the decision threshold picked on dev with the satisficing rule (docs/method.md §2).
 
 A row is predicted positive when its ``proba_<positive>`` score is at or above the threshold.
 The candidates are the distinct dev scores (each one a different confusion matrix). Candidates
