@@ -29,6 +29,7 @@ from mlstrat.errors._categories import parse_categories
 from mlstrat.errors._csvsafe import allow_large_fields, neutralize
 from mlstrat.errors._sheet import REVIEWED, read_sheet
 from mlstrat.errors._summary import ErrorSummary, summarize_marks
+from mlstrat.sealing._ledger import rollback
 
 __all__ = ["TagStore", "store_path"]
 
@@ -60,16 +61,6 @@ def _unowned_cells(text: str, header: list[str]) -> list[dict[str, Any]]:
         named = {f"{_UNNAMED}{i}": cells[i] for i, h in enumerate(header) if not h and i < len(cells)}
         out.append({"at": named, "tail": cells[len(header):]})
     return out
-
-
-def _rollback(con: sqlite3.Connection) -> None:
-    """Undo the open transaction, if SQLite has not already (it rolls back by itself on a full
-    disk): a failing ROLLBACK must not hide the error that caused it."""
-    if con.in_transaction:
-        try:
-            con.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def store_path(sheet: str | os.PathLike) -> Path:
@@ -231,7 +222,7 @@ class TagStore:
             self._set("position", str(min(position, max(len(data.rows) - 1, 0))))
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
 
     def _set(self, key: str, value: str) -> None:
@@ -271,7 +262,7 @@ class TagStore:
                 con.execute(sql, args)
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
 
     def _require_row(self, row_id: str) -> None:
