@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlstrat import ConfigError
-from mlstrat.runs import Run, RunStore, compare_runs, flatten_config
+from mlstrat.runs import Run, RunStore, compare_runs, error_change, flatten_config
 from tests.report.fixtures import DIAGNOSIS, improved_diagnosis
 
 
@@ -145,3 +145,17 @@ def test_changed_keys_are_exactly_the_differing_ones(ca, cb):
     back = compare_runs([b, a]).steps[0]
     assert {(c.key, c.before, c.after) for c in back.config_changes} == {
         (c.key, c.after, c.before) for c in step.config_changes}
+
+
+def test_runs_of_different_metrics_get_no_dev_change_in_a_history():
+    # an error rate and an RMSE are not one quantity: a history that shows both (strict=False)
+    # names no difference, interval or verdict between them
+    d2 = copy.deepcopy(DIAGNOSIS)
+    d2["metric"] = {"name": "rmse", "unit": "value"}
+    d2["errors"]["dev"] = {"value": 3.2, "ci_low": 3.0, "ci_high": 3.4, "n": 500}
+    a = _run("a" * 12, 1, BASE, DIAGNOSIS)
+    b = _run("b" * 12, 2, BASE, d2)
+    step = compare_runs([a, b], strict=False).steps[0]
+    assert (step.dev, step.dev_pairing, step.dev_line) == (None, "different metrics", "")
+    assert step.to_dict()["dev"] is None
+    assert error_change(a, b, "train") == (None, "different metrics")

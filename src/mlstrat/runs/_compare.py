@@ -387,6 +387,13 @@ def _short(value: Any) -> str:
 _PAIRED = "paired"
 _DIFFERENT_ROWS = "different dev rows"
 _NOT_RECORDED = "per-row results not recorded"
+_DIFFERENT_METRICS = "different metrics"
+
+
+def _same_metric(a: Run, b: Run) -> bool:
+    """Whether two runs' figures are one quantity (a run that names no metric could be either)."""
+    ma, mb = _metric_of(a), _metric_of(b)
+    return ma is None or mb is None or ma == mb
 
 
 def _higher_is_better(run: Run) -> bool:
@@ -409,10 +416,10 @@ def _dev_difference(a: Run, b: Run, rows_a: DevRows | None,
                     rows_b: DevRows | None) -> tuple[Difference | None, str | None]:
     """B - A on dev: paired on the same rows when both kept them, else from the two intervals."""
     higher = _higher_is_better(b)
+    if not _same_metric(a, b) or (rows_a is not None and rows_b is not None and rows_a.metric != rows_b.metric):
+        return None, _DIFFERENT_METRICS  # an error rate minus an RMSE means nothing
     if rows_a is None or rows_b is None:
         reason = _NOT_RECORDED
-    elif rows_a.metric != rows_b.metric:
-        reason = "different metrics"
     elif rows_a.fingerprint != rows_b.fingerprint:
         reason = _DIFFERENT_ROWS
     else:
@@ -462,8 +469,11 @@ def error_change(a: Run, b: Run, split: str = "dev", *,
 
     On dev, paired on the same rows when both runs kept them (``rows``); other splits, whose
     rows are not kept, are compared from the runs' own intervals (``"compared unpaired"``).
-    Returns ``(None, None)`` when a run lacks the figure or its interval.
+    Returns ``(None, None)`` when a run lacks the figure or its interval, ``(None, "different
+    metrics")`` when the runs measure different metrics.
     """
     if split == "dev":
         return _dev_difference(a, b, rows(a) if rows else None, rows(b) if rows else None)
+    if not _same_metric(a, b):
+        return None, _DIFFERENT_METRICS
     return _unpaired(a, b, split, "only dev rows are kept per row")
