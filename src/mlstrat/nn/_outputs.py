@@ -215,7 +215,7 @@ def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normal
 
     from mlstrat._constants import SPLITS
     from mlstrat.nn._stream import _decode, eval_chunks
-    from mlstrat.tables._io import _replace, _temp_path
+    from mlstrat.tables._outputs import publish, temp_path
 
     data = src.data
     source_types = {"id": src.schema.get(data.id), "split": pa.string(), "y_true": src.schema.get(data.label),
@@ -223,7 +223,7 @@ def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normal
     sums = {s: [0, 0, 0.0] for s in SPLITS}  # n, wrong, sum of -log p(true class)
     eps = 1e-12
     model.eval()
-    tmp = _temp_path(final)
+    tmp = temp_path(final)
     writer = None
     try:
         extra = [data.id, "split", *src.passthrough]
@@ -254,7 +254,7 @@ def _stream_predictions(model: Network, src: Any, stats: Any, normalizer: Normal
         if writer is not None:
             writer.close()
             writer = None
-            _replace(tmp, final)
+            publish(tmp, final)
     finally:
         if writer is not None:
             writer.close()

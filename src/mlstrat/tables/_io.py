@@ -292,11 +292,6 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.absolute() == b.absolute()
 
 
-# the trainer's streamed predictions publish through these names
-_temp_path = temp_path
-_replace = publish
-
-
 def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: bool = False,
                 inputs: Sequence[Any] = (), keep_order: bool = True) -> Path:
     """Write an Ibis expression or in-memory table to Parquet/CSV/JSONL, atomically.
