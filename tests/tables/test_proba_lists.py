@@ -119,3 +119,16 @@ def test_the_commands_refuse_in_one_line(tmp_path, command):
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
     lines = [line for line in res.output.splitlines() if line.startswith("Error: ")]
     assert len(lines) == 1 and "the class of each position is ambiguous" in " ".join(res.output.split())
+
+
+def test_a_label_past_a_long_vector_is_refused_however_many_labels_there_are(tmp_path):
+    # 1000 classes (ImageNet's count) and one y_true of 1000: the check sees every label it needs
+    k, n = 1000, 1001
+    proba = pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * k, k), pa.int32()),
+                                     pa.array(np.full(n * k, 1 / k)))
+    path = write(tmp_path, "wide", {"id": list(range(n)), "split": ["dev"] * n, "y_true": list(range(n)),
+                                    "y_pred": [0] * n, "proba": proba})
+    with pytest.raises(InputError, match=re.escape(
+            f"{path}: column 'proba' holds lists of {k} probabilities but the class of each position is "
+            f"ambiguous: labels such as {k} are not the integers 0 .. {k - 1}")):
+        read_predictions(path)

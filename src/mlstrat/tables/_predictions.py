@@ -19,7 +19,7 @@ PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight",
 #: the keyword argument that names each column when the table calls it otherwise
 #: (``map_predictions(..., split_col="fold")``), carried by missing-column errors
 _ARGUMENTS = {"split": "split_col", "id": "id_col", "y_true": "y_true", "y_pred": "y_pred"}
-#: labels fetched to decide whether a list column's positions are the classes 0 .. K-1
+#: labels fetched (at the least) to decide whether a list column's positions are the classes 0 .. K-1
 _LABELS_SHOWN = 1000
 
 
@@ -318,7 +318,7 @@ def _vector_to_columns(table: Any, column: str, lengths: tuple[int | None, int |
     if high is None or low != high or low == 0:
         raise InputError(f"{name}: column {column!r} holds lists of {_count_range(low, high)} values; "
                          f"expected {expected}")
-    labels = _distinct_labels(table)
+    labels = _distinct_labels(table, most=max(_LABELS_SHOWN, high + 1))
     outside = sorted({v for v in labels if _class_index(v, high) is None}, key=repr)
     if outside:
         shown = ", ".join(repr(v) for v in outside[:3])
@@ -333,12 +333,16 @@ def _vector_to_columns(table: Any, column: str, lengths: tuple[int | None, int |
     return table.mutate(**{f"proba_{i}": vector[i].cast("float64") for i in range(high)}).drop(column)
 
 
-def _distinct_labels(table: Any) -> list[Any]:
-    """Distinct non-null values of y_true and y_pred (as many as the check shows at most)."""
+def _distinct_labels(table: Any, *, most: int) -> list[Any]:
+    """Distinct non-null values of y_true and y_pred, at most ``most`` of each.
+
+    ``most`` above K: K + 1 distinct numbers cannot all be classes 0 .. K-1, so a column
+    with more labels than classes shows one that is not.
+    """
     values: list[Any] = []
     for col in ("y_true", "y_pred"):
         if col in table.columns:
-            part = table.select(v=table[col]).filter(lambda t: t.v.notnull()).distinct().order_by("v").limit(_LABELS_SHOWN)
+            part = table.select(v=table[col]).filter(lambda t: t.v.notnull()).distinct().order_by("v").limit(most)
             values += part.to_pyarrow().column("v").to_pylist()
     return values
 
