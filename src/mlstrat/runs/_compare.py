@@ -443,8 +443,8 @@ def _unpaired(a: Run, b: Run, split: str, reason: str) -> tuple[Difference | Non
 def _check_one_task(runs: Sequence[Run], rows: Sequence[DevRows | None], *, metrics: bool = True) -> None:
     """Runs of different metrics or label sets are not ranked together: one line naming them
     (``metrics=False``: only the label sets, when each run's figure is in its own column)."""
-    metrics = [(r, _metric_of(r)) for r in runs if metrics and _metric_of(r) is not None]
-    for (ra, ma), (rb, mb) in zip(metrics, metrics[1:]):
+    named = [(r, m) for r in runs if (m := _metric_of(r)) is not None] if metrics else []
+    for (ra, ma), (rb, mb) in zip(named, named[1:]):
         if ma != mb:
             raise ConfigError(f"runs {ra.short_id} ({ma}) and {rb.short_id} ({mb}) measure different "
                               "metrics: they are not compared or ranked together; compare runs of "
