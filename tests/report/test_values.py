@@ -36,7 +36,7 @@ def test_compare_and_cli_use_the_unit(tmp_path):
     (step,) = cmp.steps
     bias_a = a.diagnosis["components"]["avoidable_bias"]["value"]
     bias_b = b.diagnosis["components"]["avoidable_bias"]["value"]
-    assert step.summary.startswith(f"avoidable bias {bias_a:.4g} -> {bias_b:.4g}")
+    assert step.summary.startswith(f"avoidable bias {bias_a:+.4g} -> {bias_b:+.4g}")
     anchor = [w for w in cmp.warnings if w["code"] == "different_human_level"]
     assert "1.5" in anchor[0]["message"] and "150.0%" not in anchor[0]["message"]
     out = CliRunner().invoke(app, ["runs", "compare", a.id, b.id, "--store", str(tmp_path / "runs.db")])
