@@ -112,3 +112,14 @@ def spark(spark_session):
 
         return mlstrat.connect(_connect_address(spark_session))
     return engine_of(spark_session).backend  # one backend per session, cached by the engine layer
+
+
+@pytest.fixture
+def commands():
+    """Start commands in sessions of their own (``commands.start``); whatever of them still runs
+    when the test ends, passed or failed, is killed with its process group."""
+    from tests.processes import Commands
+
+    started = Commands()
+    yield started
+    started.close()

@@ -36,6 +36,63 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+class Commands:
+    """The commands one test started, each in its own session: :meth:`close` (the ``commands``
+    fixture calls it at teardown, the test passed or not) kills whatever of them still runs, so a
+    test that fails half-way never leaves a training of 100000 epochs behind it."""
+
+    def __init__(self) -> None:
+        self._started: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], cwd: Path) -> subprocess.Popen:
+        """:func:`start`, remembered for :meth:`close`."""
+        return self.track(start(args, cwd))
+
+    def track(self, proc: subprocess.Popen) -> subprocess.Popen:
+        """Remember ``proc`` (started with ``start_new_session=True``) for :meth:`close`."""
+        self._started.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self._started:
+            kill_session(proc)
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of ``proc``'s session: the processes it started (those in sessions of
+    their own too, as torch's ranks), then its process group; reap it and close its pipes."""
+    if proc.poll() is None:
+        started = [i for i in (identity(p) for p in descendants(proc.pid)) if i is not None]
+        _kill_group(proc.pid)
+        for ident in started:
+            if alive(ident) and own_group(ident[0]):
+                _kill_group(ident[0])
+            elif alive(ident):
+                _signal(ident[0], signal.SIGKILL)
+    elif _group_members(proc.pid):  # the command is gone, processes of its group are not
+        _kill_group(proc.pid)
+    try:
+        proc.communicate(timeout=DEADLINE_S)  # a bound, in case a process outside the session holds a pipe
+    except subprocess.TimeoutExpired:
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # already gone
+        pass
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def wait_until(condition: Callable[[], object], what: str, *, proc: subprocess.Popen | None = None) -> object:
     """Poll ``condition`` until it is truthy; fail (with the command's stderr) past the deadline
     or when ``proc`` ended first."""
@@ -86,6 +143,21 @@ def children(pid: int) -> list[int]:
             if fields is not None and fields[1] == str(pid):
                 out.append(int(entry.name))
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Children of ``pid``, their children, and so on (from /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        found = children(todo.pop())
+        out.extend(found)
+        todo.extend(found)
+    return out
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir()
+            if e.name.isdigit() and (fields := _stat(int(e.name))) is not None and fields[2] == str(pgid)]
 
 
 def cmdline(pid: int) -> str:

@@ -39,9 +39,9 @@ child.wait()
 """
 
 
-def test_a_child_dies_with_its_parent():
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], env=P.env(), stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+def test_a_child_dies_with_its_parent(commands):
+    parent = commands.track(subprocess.Popen([sys.executable, "-c", PARENT], env=P.env(), stdout=subprocess.PIPE,
+                                             text=True, start_new_session=True))
     child = int(parent.stdout.readline())
     ident = P.identity(child)
     assert ident is not None and P.alive(ident)

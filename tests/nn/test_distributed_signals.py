@@ -2,7 +2,8 @@
 the launcher each end in one line (or silence), with every rank gone and nothing written or
 recorded afterwards.
 
-Each test starts the command in its own session, waits until the launcher has started both
+Each test starts the command in its own session (killed with all it started when the test
+ends, whether it passed or not), waits until the launcher has started both
 ranks (its children in /proc), signals, then waits until every process it saw is gone.
 """
 
@@ -40,10 +41,10 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def _launch(workdir, *, epochs: int):
+def _launch(workdir, commands, *, epochs: int):
     (workdir / "ddp.toml").write_text(CONFIG.format(epochs=epochs))
     store = workdir / "runs.db"
-    proc = P.start(["train", "ddp.toml", "-o", "out", "--nproc", "2", "--store", str(store)], workdir)
+    proc = commands.start(["train", "ddp.toml", "-o", "out", "--nproc", "2", "--store", str(store)], workdir)
 
     def two_ranks():  # started, each in the session torch gives it (a Ctrl-C reaches the launcher only)
         # LOCAL_RANK in its environment: the rank has exec'd (between fork and exec a child still
@@ -65,8 +66,8 @@ def _nothing_written(workdir, store):
 
 
 @pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT (Ctrl-C)"), (signal.SIGTERM, 143, "SIGTERM")])
-def test_a_signal_stops_every_rank_in_one_line(workdir, sig, code, name):
-    proc, _, idents, store = _launch(workdir, epochs=100000)
+def test_a_signal_stops_every_rank_in_one_line(workdir, commands, sig, code, name):
+    proc, _, idents, store = _launch(workdir, commands, epochs=100000)
     if sig == signal.SIGINT:
         os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the launcher's whole process group
     else:
@@ -79,8 +80,8 @@ def test_a_signal_stops_every_rank_in_one_line(workdir, sig, code, name):
     _nothing_written(workdir, store)
 
 
-def test_a_rank_killed_by_sigkill_is_named_and_the_others_stop(workdir):
-    proc, ranks, idents, store = _launch(workdir, epochs=100000)
+def test_a_rank_killed_by_sigkill_is_named_and_the_others_stop(workdir, commands):
+    proc, ranks, idents, store = _launch(workdir, commands, epochs=100000)
     rank1 = next(p for p in ranks if "LOCAL_RANK=1" in _environ(p))
     os.kill(rank1, signal.SIGKILL)
     rc, err = P.finish(proc)
@@ -92,9 +93,9 @@ def test_a_rank_killed_by_sigkill_is_named_and_the_others_stop(workdir):
     _nothing_written(workdir, store)
 
 
-def test_kill_9_of_the_launcher_takes_the_ranks_with_it(workdir):
+def test_kill_9_of_the_launcher_takes_the_ranks_with_it(workdir, commands):
     """A run of 2 epochs would be written and recorded seconds later by orphaned ranks."""
-    proc, _, idents, store = _launch(workdir, epochs=2)
+    proc, _, idents, store = _launch(workdir, commands, epochs=2)
     proc.kill()
     proc.communicate()
     P.wait_gone(idents)  # then nothing can write any more: check that nothing did

@@ -206,9 +206,9 @@ def test_an_existing_search_names_resume_and_force(workdir, monkeypatch):
 # -- signals, in a real process ------------------------------------------------------------------
 
 
-def _start_search(workdir, *, epochs):
+def _start_search(workdir, commands, *, epochs):
     config = _config(workdir, epochs=epochs)
-    proc = P.start(["tune", config.name, "-o", "out", "--jobs", "2", "--store", "runs.db"], workdir)
+    proc = commands.start(["tune", config.name, "-o", "out", "--jobs", "2", "--store", "runs.db"], workdir)
 
     def two_workers():
         found = [p for p in P.children(proc.pid) if "spawn_main" in P.cmdline(p)]
@@ -220,8 +220,8 @@ def _start_search(workdir, *, epochs):
 
 
 @pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT (Ctrl-C)"), (signal.SIGTERM, 143, "SIGTERM")])
-def test_a_signal_stops_the_search_in_one_line_and_leaves_it_resumable(workdir, sig, code, name):
-    proc, _, idents = _start_search(workdir, epochs=100000)
+def test_a_signal_stops_the_search_in_one_line_and_leaves_it_resumable(workdir, commands, sig, code, name):
+    proc, _, idents = _start_search(workdir, commands, epochs=100000)
     if sig == signal.SIGINT:
         os.killpg(proc.pid, sig)  # a terminal's Ctrl-C reaches the workers too
     else:
@@ -238,9 +238,9 @@ def test_a_signal_stops_the_search_in_one_line_and_leaves_it_resumable(workdir, 
     assert [t.state.name for t in study.trials] == ["RUNNING"] * 2  # the asked trials, to train on --resume
 
 
-def test_kill_9_of_the_search_takes_its_workers_with_it(workdir):
+def test_kill_9_of_the_search_takes_its_workers_with_it(workdir, commands):
     """Trials of 1 epoch would be written seconds later by orphaned workers."""
-    proc, _, idents = _start_search(workdir, epochs=1)
+    proc, _, idents = _start_search(workdir, commands, epochs=1)
     before = {p.name for p in (workdir / "out").glob("trial-*")}
     proc.kill()
     proc.communicate()

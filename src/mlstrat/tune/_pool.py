@@ -35,7 +35,7 @@ def _serve(conn: Any, initializer: Callable[[], None] | None, parent: int) -> No
         try:
             initializer()
         except Exception as exc:  # every trial sent here fails with the cause
-            failed = f"the worker process could not start: {_first_line(exc)}"
+            failed = f"the worker process could not start: {first_line(exc)}"
     while True:
         try:
             task = conn.recv()
@@ -52,10 +52,11 @@ def _serve(conn: Any, initializer: Callable[[], None] | None, parent: int) -> No
         except MlstratError as exc:  # a bad config or data: the search stops with its message
             conn.send(("raise", exc))
         except Exception as exc:  # this trial's own failure: the search goes on
-            conn.send(("ok", {"value": None, "error": _first_line(exc)}))
+            conn.send(("ok", {"value": None, "error": first_line(exc)}))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """``TypeName: the message's first line``: a trial's failure in one line."""
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}"
 

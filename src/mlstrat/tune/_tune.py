@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
+from mlstrat.tune._pool import first_line
 from mlstrat.tune._search import SearchResult, Trial, dev_rows_of_trial, search
 from mlstrat.tune._space import TuneConfig, apply_params
 
@@ -128,8 +129,7 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
     except MlstratError as exc:
         return {"value": None, "error": str(exc), "run_dir": str(run_dir)}
     except Exception as exc:  # e.g. out of memory in torch: this trial fails, the search goes on
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return {"value": None, "error": f"{type(exc).__name__}: {first}", "run_dir": str(run_dir)}
+        return {"value": None, "error": first_line(exc), "run_dir": str(run_dir)}
     dev = result.metrics.get("dev")
     if dev is None:
         raise InputError(f"{train_config.data.manifest}: no dev rows; tuning chooses on dev")
