@@ -38,3 +38,21 @@ def test_demo_refuses_a_file_as_folder(tmp_path):
     f.write_text("x")
     res = runner.invoke(app, ["demo", "-o", str(f)])
     assert res.exit_code == 2 and "is not a folder" in res.output
+
+
+def test_what_changed_keeps_each_figure_on_one_line_at_80_columns():
+    from rich.console import Console
+
+    from mlstrat.cli.demo import _changes_table
+
+    first = {"metric": "error"}
+    changes = [{"component": "avoidable_bias", "before": -0.005, "after": 0.0036, "change": 0.0086},
+               {"component": "train_dev_error", "before": 0.0336, "after": 0.0588, "change": 0.0252,
+                "ci_low": -0.0331, "ci_high": 0.0862, "verdict": "tied within noise", "paired": False},
+               {"component": "dev_error", "before": 0.1826, "after": 0.1217, "change": -0.0609,
+                "ci_low": -0.1284, "ci_high": 0.0030, "verdict": "tied within noise", "paired": True}]
+    console = Console(width=80, record=True)
+    console.print(_changes_table(changes, first))
+    text = console.export_text()
+    assert "-3.3 to +8.6 pts" in text and "-12.8 to +0.3 pts" in text
+    assert "+2.5 pts" in text and "-6.1 pts" in text

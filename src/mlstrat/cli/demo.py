@@ -47,8 +47,6 @@ def demo_command(
 
 def render_demo(result: Any) -> None:
     """Print the loop: each iteration's diagnosis, the steps between, the change, the report."""
-    from rich.table import Table
-
     from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console, safe
 
@@ -67,20 +65,8 @@ def render_demo(result: Any) -> None:
         if number == 2:
             _print_steps(out, steps, format_rate)
     if result.changes:
-        from mlstrat.display._numbers import format_figure, is_rate_metric
-
-        first = result.iterations[0].diagnosis
-        rate = is_rate_metric(first)
-        table = Table(title="What changed, first → last iteration", title_justify="left")
-        for col in ("", "before", "after", "change", "95% interval", "verdict"):
-            table.add_column(col, justify="left" if col in ("", "verdict") else "right")
-        for row in result.changes:
-            name = _COMPONENT_NAMES.get(row["component"]) or \
-                _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
-            table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first),
-                          *_change_cells(row, rate))
         out.print()
-        out.print(table)
+        out.print(_changes_table(result.changes, result.iterations[0].diagnosis))
         if any(row.get("ci_low") is not None for row in result.changes):
             out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
                       "†: unpaired, the two runs' intervals combined as independent samples[/]")
@@ -89,6 +75,26 @@ def render_demo(result: Any) -> None:
     mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
     out.print(f"\n{mark} planted: [bold]{planted}[/] · diagnosed: [bold]{found}[/] · {result.seconds:.1f} s")
     out.print(f"Report: [bold]{safe(result.report)}[/]  (open it in a browser)")
+
+
+def _changes_table(changes: list[dict[str, Any]], first: dict[str, Any]) -> Any:
+    """The "What changed" table: each figure before and after, the change, its interval, the
+    verdict. Figures never wrap (a narrow terminal wraps the names and verdicts instead)."""
+    from rich.table import Table
+
+    from mlstrat.display._numbers import format_figure, is_rate_metric
+
+    rate = is_rate_metric(first)
+    table = Table(title="What changed, first → last iteration", title_justify="left")
+    for col in ("", "before", "after", "change", "95% interval", "verdict"):
+        words = col in ("", "verdict")
+        table.add_column(col, justify="left" if words else "right", no_wrap=not words)
+    for row in changes:
+        name = _COMPONENT_NAMES.get(row["component"]) or \
+            _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
+        table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first),
+                      *_change_cells(row, rate))
+    return table
 
 
 def _change_cells(row: dict[str, Any], rate: bool) -> tuple[str, str, str]:
