@@ -85,9 +85,9 @@ def test_compare(store):
     # the change is the difference of the figures shown, in one precision per table
     assert "│ dev       │       11.2% │        5.2% │ -6.0 pts │" in out
     assert "regularization.keep_prob" in out
-    assert "#1 -> #2: data mismatch 7.8% -> 1.6% after keep_prob 0.5" in out
+    assert "#1 -> #2: data mismatch +7.8 pts -> +1.6 pts after keep_prob 0.5" in out
     doc = json.loads(_invoke("runs", "compare", a.id, b.id, "--store", store.path, "--json").output)
-    assert doc["steps"][0]["summary"] == "data mismatch 7.8% -> 1.6% after keep_prob 0.5"
+    assert doc["steps"][0]["summary"] == "data mismatch +7.8 pts -> +1.6 pts after keep_prob 0.5"
     assert doc["config"] == {"regularization.keep_prob": [1.0, 0.5]}
 
 
@@ -118,6 +118,23 @@ def test_compared_config_paths_fit_80_columns_whole():
 
     console = Console(width=80, record=True)
     console.print(_config_diff_table({"data.manifest": ["mlstrat-demo/split.parquet", "mlstrat-demo/train_synth.parquet"]},
-                                ["#1 3bb7a93a", "#2 d048ede2"]))
+                                     ["#1 3bb7a93a", "#2 d048ede2"]))
     text = console.export_text()
     assert "mlstrat-demo/split.parquet" in text and "mlstrat-demo/train_synth.parquet" in text
+
+
+def test_list_writes_each_column_at_one_precision(tmp_path):
+    """A column holding 0.86% shows its neighbours with two decimals too (0.00%, not 0.0%)."""
+    import copy
+
+    store = RunStore(tmp_path / "runs.db")
+    for train in (0.0, 0.0086):
+        diagnosis = copy.deepcopy(DIAGNOSIS)
+        diagnosis["errors"]["train"]["value"] = train
+        store.record("train", diagnosis=diagnosis, metrics=METRICS)
+    result = _invoke("runs", "list", "--store", store.path, "--json")
+    assert [r["errors"]["train"] for r in json.loads(result.output)["runs"]] == [0.0, 0.0086]
+    text = _invoke("runs", "list", "--store", store.path).output
+    a, b = store.list()
+    assert "0.00%" in next(line for line in text.splitlines() if a.short_id in line)
+    assert "0.86%" in next(line for line in text.splitlines() if b.short_id in line)
