@@ -99,3 +99,14 @@ def test_a_missing_file_is_one_line_exit_2(tmp_path):
     res = invoke(tmp_path / "nope.csv")
     assert res.exit_code == 2
     assert len(res.output.strip().splitlines()) == 1 and "nope.csv" in res.output
+
+
+def test_a_long_column_name_is_shown_whole_at_80_columns(tmp_path):
+    name = "customer_lifetime_value_in_euros_2024"
+    path = tmp_path / "m.csv"
+    path.write_text(f"id,label,{name}\n" + "".join(f"{i},{i % 2},7\n" for i in range(20)))
+    r = runner.invoke(app, ["check", str(path), "--label", "label"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output
+    cells = [line.split("│")[2].strip() for line in r.stdout.splitlines() if line.startswith("│")]
+    assert name in "".join(cells)  # the constant column's name, folded over lines, not cut

@@ -111,6 +111,18 @@ def test_errors_exit_2(store, args, message):
     assert message in " ".join(result.output.split())
 
 
+def test_compared_config_paths_fit_80_columns_whole():
+    from rich.console import Console
+
+    from mlstrat.cli.runs import _config_diff_table
+
+    console = Console(width=80, record=True)
+    console.print(_config_diff_table({"data.manifest": ["mlstrat-demo/split.parquet", "mlstrat-demo/train_synth.parquet"]},
+                                     ["#1 3bb7a93a", "#2 d048ede2"]))
+    text = console.export_text()
+    assert "mlstrat-demo/split.parquet" in text and "mlstrat-demo/train_synth.parquet" in text
+
+
 def test_list_writes_each_column_at_one_precision(tmp_path):
     """A column holding 0.86% shows its neighbours with two decimals too (0.00%, not 0.0%)."""
     import copy

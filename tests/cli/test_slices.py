@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -123,3 +124,23 @@ def test_slice_categories_come_from_the_named_columns_only(preds, tmp_path):
                "--categories-from-slices", "3", "--slice-columns", "region", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["categories"] == ["region = c"]
+
+
+@pytest.mark.parametrize(("command", "options"), [(["errors", "slices"], []),
+                                                  (["metrics"], ["--by", "customer_region_of_residence"])])
+def test_a_narrow_terminal_cuts_neither_slice_nor_figure(preds, tmp_path, command, options):
+    long = tmp_path / "long.parquet"
+    pd.read_parquet(preds).rename(columns={"region": "customer_region_of_residence",
+                                           "device": "device_category_of_customer"}).to_parquet(long)
+    args = [*command, long, *options]
+    slices = json.loads(invoke(*args, "--json").stdout)["slices"]
+    r = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output
+    lines = r.stdout.splitlines()
+    rows = lines[next(i for i, line in enumerate(lines) if line.startswith("───")) + 1:]
+    # the slice column: what each line holds before the first gap of two spaces
+    first_column = "".join(re.split(r"\s{2,}", line)[0].replace(" ", "") for line in rows)
+    for s in slices:  # each description whole (folded over lines at most), its interval on one line
+        assert "".join(s["slice"].split()) in first_column
+        assert f"{100 * s['ci_low']:.2f}% – {100 * s['ci_high']:.2f}%" in r.stdout

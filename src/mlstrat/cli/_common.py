@@ -106,14 +106,12 @@ def predictions_source(path: Any, *, y_true: str | None = None, y_pred: str | No
     is read for those only."""
     if path is None:
         return None
-    from rich.markup import escape
-
     from mlstrat.tables import map_predictions
 
     mapped = map_predictions(path, y_true=y_true, y_pred=y_pred, split_col=split_col, columns=columns)
     if not mapped.notes:
         return str(path)
-    err_console().print(f"[grey50]mapped: {escape('; '.join(mapped.notes))}[/]", soft_wrap=True)
+    err_console().print(f"[grey50]mapped: {safe('; '.join(mapped.notes))}[/]", soft_wrap=True)
     return mapped.table
 
 

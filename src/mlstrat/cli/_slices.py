@@ -36,18 +36,29 @@ def _bins_note(keys: Any) -> str:
     return f"binned: {', '.join(binned)}" if binned else ""
 
 
-def render_slice_metrics(result: Any) -> None:
-    """A Rich table of :class:`mlstrat.errors.SliceMetrics`."""
+def _slice_table(columns: tuple[str, ...], *, title: str | None = None) -> Any:
+    """A table of slices that fits a narrow terminal without cutting anything: the figures
+    never wrap, the slice description folds (a long column name or value is shown whole, over
+    several lines, rather than cut with an ellipsis), and no side borders take its room."""
+    from rich import box
     from rich.table import Table
 
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column(safe(columns[0]), overflow="fold")
+    for col in columns[1:]:
+        table.add_column(safe(col), justify="right", no_wrap=True)
+    return table
+
+
+def render_slice_metrics(result: Any) -> None:
+    """A Rich table of :class:`mlstrat.errors.SliceMetrics`."""
     rate = result.metric.is_rate
     name = result.metric.name
     share = "share of mistakes" if rate else "share of loss"
-    table = Table(title=f"{safe(name)} by {safe(', '.join(result.by))} on {result.split} "
-                        f"({result.split} {_value(result.value, rate)} on {result.n:,} rows; 95% CI)",
-                  title_justify="left", header_style="bold")
-    for col in ("slice", "n", name, "95% CI", share, "ceiling"):
-        table.add_column(safe(col), justify="left" if col == "slice" else "right")
+    table = _slice_table(("slice", "n", name, "95% CI", share, "ceiling"),
+                         title=f"{safe(name)} by {safe(', '.join(result.by))} on {result.split} "
+                               f"({result.split} {_value(result.value, rate)} on {result.n:,} rows; 95% CI)")
     for s in result.slices:
         table.add_row(safe(s.slice), f"{s.n:,}", _value(s.value, rate),
                       f"{_value(s.ci_low, rate)} – {_value(s.ci_high, rate)}",
@@ -74,8 +85,6 @@ def print_slice_metrics(result: Any, *, json_out: bool) -> None:
 
 def render_slice_report(report: Any) -> None:
     """A Rich table of :class:`mlstrat.errors.SliceReport`."""
-    from rich.table import Table
-
     rate = report.metric.kind == "error"
     out = console()
     out.soft_wrap = True
@@ -86,9 +95,7 @@ def render_slice_report(report: Any) -> None:
     if not report.slices:
         out.print("No slice errs significantly more than the rest of the split.")
     else:
-        table = Table(header_style="bold")
-        for col in ("slice", "n", "error", "95% CI", "lift", "ceiling", "score", "q"):
-            table.add_column(col, justify="left" if col == "slice" else "right")
+        table = _slice_table(("slice", "n", "error", "95% CI", "lift", "ceiling", "score", "q"))
         for s in report.slices:
             table.add_row(safe(s.slice), f"{s.n:,}", _value(s.error, rate),
                           f"{_value(s.ci_low, rate)} – {_value(s.ci_high, rate)}",

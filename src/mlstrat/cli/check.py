@@ -68,9 +68,12 @@ def render_checks(summary: dict[str, Any]) -> None:
         con.print(f"[green]no findings[/] in {safe(summary['source'])} ({summary['rows']:,} rows)", soft_wrap=True)
         return
     table = Table(title=f"Data checks: {safe(summary['source'])} ({summary['rows']:,} rows)", title_justify="left")
-    for name, justify in (("check", "left"), ("column", "left"), ("count", "right"), ("finding", "left"),
-                          ("fix", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    # a long column name folds over lines rather than being cut with an ellipsis
+    table.add_column("check", no_wrap=True)
+    table.add_column("column", overflow="fold")
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("finding", overflow="fold")
+    table.add_column("fix", overflow="fold")
     for f in findings:
         table.add_row(f["check"], safe(f["column"]) if f["column"] is not None else "-", f"{f['count']:,}",
                       safe(f["message"]), safe(f["fix"]))

@@ -118,14 +118,14 @@ def mismatch(
 def _render(con: Any, report: Any, written: Path | None) -> None:
     from rich.table import Table
 
-    from mlstrat.cli._common import safe as escape
+    from mlstrat.cli._common import safe
     from mlstrat.tables import describe_output
 
     auc = report.auc
-    grouped = f", folds grouped by {escape(repr(report.grouped_by))}" if report.grouped_by else ""
+    grouped = f", folds grouped by {safe(repr(report.grouped_by))}" if report.grouped_by else ""
     con.print(
-        f"Domain classifier: {escape(report.domain)} = {escape(report.target)} ({report.n_target} rows) vs "
-        f"{escape(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
+        f"Domain classifier: {safe(report.domain)} = {safe(report.target)} ({report.n_target} rows) vs "
+        f"{safe(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
         f"({report.feature_kind}), {report.folds}-fold CV{grouped}"
     )
     meaning = {
@@ -149,7 +149,7 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     if written is not None:
         con.print(
             f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to "
-            f"{escape(describe_output(written))}"
+            f"{safe(describe_output(written))}"
         )
     if report.errors is not None:
         e = report.errors

@@ -60,14 +60,13 @@ def report(
     summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),
                "runs": [r.id for r in inputs.runs],
                "warnings": [dict(w) for w in inputs.warnings]}
-    from rich.markup import escape
 
-    from mlstrat.cli._common import err_console
+    from mlstrat.cli._common import err_console, safe
 
     for w in inputs.warnings:  # with --json only the reuse warning, the rest is in the JSON
         if w["code"] == "test_set_reused" or not as_json:
             style = "yellow" if w["code"] == "test_set_reused" else "grey50"
-            err_console().print(f"[{style}]{escape(w['message'])}[/]", emoji=False)
+            err_console().print(f"[{style}]{safe(w['message'])}[/]", emoji=False)
     if as_json:
         echo_json(summary)
         return

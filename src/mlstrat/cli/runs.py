@@ -314,14 +314,7 @@ def compare_runs(
     side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
     side_by_side("Components", comparison.components, COMPONENT_DISPLAY, points=True)
     if comparison.config:
-        table = Table(title="Config keys that differ", title_justify="left", header_style="bold")
-        # a long key or value folds onto the next line: never cut
-        table.add_column("key", overflow="fold")
-        for head in heads:
-            table.add_column(head, overflow="fold")
-        for key, values in comparison.config.items():
-            table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
-        out.print(table)
+        out.print(_config_diff_table(comparison.config, heads))
     by_id = {r.id: f"#{r.seq}" for r in comparison.runs}
     for step in comparison.steps:
         out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
@@ -331,6 +324,24 @@ def compare_runs(
             out.print(f"  {line}")
     for warning in comparison.warnings:
         out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
+
+
+def _config_diff_table(config: dict[str, list[Any]], heads: list[str]) -> Any:
+    """The config keys that differ, one column per run. No side borders, so that two paths
+    side by side fit 80 columns; a longer key or value folds onto the next line, never cut."""
+    from rich import box
+    from rich.table import Table
+
+    from mlstrat.cli._common import safe
+
+    table = Table(title="Config keys that differ", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("key", overflow="fold")
+    for head in heads:
+        table.add_column(head, overflow="fold")
+    for key, values in config.items():
+        table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
+    return table
 
 
 @runs_app.command("export")

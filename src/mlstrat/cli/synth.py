@@ -132,7 +132,7 @@ def synth(
 
 
 def _render(con: Any, r: Any, render_warnings: Any) -> None:
-    from mlstrat.cli._common import safe as escape
+    from mlstrat.cli._common import safe
 
     from mlstrat.tables import describe_output
 
@@ -141,12 +141,12 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
     )
     con.print(
         f"Synthesized {r.n_synthesized} train rows from {r.n_source_rows} source rows "
-        f"({r.copies} per row): {escape(params)}"
+        f"({r.copies} per row): {safe(params)}"
     )
     if r.calibration is not None:
         c = r.calibration
         con.print(
-            f"Calibrated against {c.n_target} {escape(c.like)} rows (test excluded): statistics distance "
+            f"Calibrated against {c.n_target} {safe(c.like)} rows (test excluded): statistics distance "
             f"{c.distance_before:.3f} -> {c.distance_after:.3f}"
         )
     if r.auc_before is not None and r.auc_after is not None:
@@ -164,9 +164,9 @@ def _render(con: Any, r: Any, render_warnings: Any) -> None:
         render_warnings(con, r.warnings)
         return
     if r.files_dir:
-        con.print(f"New files in {escape(r.files_dir)}")
+        con.print(f"New files in {safe(r.files_dir)}")
     con.print(
         f"Wrote {r.n_input_rows + r.n_synthesized} rows ({r.n_input_rows} original + {r.n_synthesized} "
-        f"synthetic, column synthetic_of) to {escape(describe_output(r.output))}"
+        f"synthetic, column synthetic_of) to {safe(describe_output(r.output))}"
     )
     render_warnings(con, r.warnings)

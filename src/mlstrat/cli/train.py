@@ -80,11 +80,9 @@ def _exit_if_diverged(result: Any) -> None:
     failure = training_failure(result.history)
     if failure is None:
         return
-    from rich.markup import escape
+    from mlstrat.cli._common import err_console, safe
 
-    from mlstrat.cli._common import err_console
-
-    err_console().print(f"[bold red]Training failed:[/] {escape(failure)}", soft_wrap=True)
+    err_console().print(f"[bold red]Training failed:[/] {safe(failure)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -228,12 +226,10 @@ def _train_showing_health(train: Any, config: Any, output: Path | None, force: b
         if str(w.message) not in health and not issubclass(w.category, ReusedTestSetWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if health:
-        from rich.markup import escape
-
-        from mlstrat.cli._common import err_console
+        from mlstrat.cli._common import err_console, safe
 
         for message in sorted(health):
-            err_console().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+            err_console().print(f"[yellow]warning:[/] {safe(message)}", soft_wrap=True)
     return result
 
 

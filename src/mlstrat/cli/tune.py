@@ -73,11 +73,10 @@ def _stopped(stop: Any, config: Path, output: Path | None) -> None:
 
 
 def _render(result: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from mlstrat.display._numbers import format_param, format_rate
-    from mlstrat.cli._common import console
+    from mlstrat.cli._common import console, safe
 
     out = console()
     doc = result.to_dict()
@@ -85,38 +84,40 @@ def _render(result: Any) -> None:
     best = doc["best"]
     table = Table(title=f"{len(doc['trials'])} trials, chosen on {doc['metric']} (dev)")
     for col in ("#", "round", *names, doc["metric"], "seconds", "parameters", "feasible"):
-        table.add_column(escape(col), justify="right")
+        table.add_column(safe(col), justify="right")
     for t in sorted(doc["trials"], key=lambda t: (t["value"] is None, t["value"] or 0.0)):
         mark = "[bold green]" if best and t["number"] == best["number"] else ""
         value = "failed" if t["value"] is None else (format_rate(t["value"]) if doc["metric"] == "dev_error"
                                                      else f"{t['value']:.4f}")
         cells = [str(t["number"]), str(t["round"]), *[format_param(t["params"][n]) for n in names], value,
                  f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
-        table.add_row(*[mark + escape(c) for c in cells])
+        table.add_row(*[mark + safe(c) for c in cells])
     out.print(table)
     zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
-    out.print(f"Zoomed region (round 2): {escape(zoom)}")
+    out.print(f"Zoomed region (round 2): {safe(zoom)}")
     _render_effects(out, doc["effects"])
     if best is None:
         limits = [f"{k} = {v}" for k, v in doc["constraints"].items() if v]
         out.print("[bold red]No trial met the constraints[/]"
-                  + (f" ({escape(', '.join(limits))}): relax them in [tune]." if limits else "."))
+                  + (f" ({safe(', '.join(limits))}): relax them in \\[tune]." if limits else "."))
     else:
         values = ", ".join(f"{k} = {format_param(v)}" for k, v in best["params"].items())
         value = format_rate(best["value"]) if doc["metric"] == "dev_error" else f"{best['value']:.4f}"
-        out.print(f"Best: trial {best['number']} ({escape(values)}), dev {doc['metric'][4:]} {value}; "
-                  f"run {escape(str(best.get('run_id')))} in {escape(best['run_dir'])}")
+        out.print(f"Best: trial {best['number']} ({safe(values)}), dev {doc['metric'][4:]} {value}; "
+                  f"run {safe(str(best.get('run_id')))} in {safe(best['run_dir'])}")
         tied = doc.get("tied") or []
         if tied:
             numbers = ", ".join(str(t["number"]) for t in tied)
             out.print(f"[yellow]Tied with the best within noise[/] (95% paired interval includes 0): "
                       f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
                       "more dev rows")
-    out.print(f"Written to {escape(str(Path(doc['output']) / 'tune.json'))}")
+    out.print(f"Written to {safe(str(Path(doc['output']) / 'tune.json'))}")
 
 
 def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> None:
     from rich.table import Table
+
+    from mlstrat.cli._common import safe
 
     components = sorted({c for per in effects.values() for c in per})
     if not components:
@@ -127,5 +128,5 @@ def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> No
     for c in components:
         table.add_column(c.replace("_", " "), justify="right")
     for name, per in effects.items():
-        table.add_row(name, *["n/a" if per.get(c) is None else f"{per[c]:+.2f}" for c in components])
+        table.add_row(safe(name), *["n/a" if per.get(c) is None else f"{per[c]:+.2f}" for c in components])
     out.print(table)
