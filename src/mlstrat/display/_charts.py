@@ -22,6 +22,7 @@ __all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "c
 _RC = {
     "svg.fonttype": "path",      # text as paths: no font files, same look in every browser
     "svg.hashsalt": "mlstrat",   # deterministic ids (the bytes of a report are reproducible)
+    "text.parse_math": False,    # labels are user data: "$5 $off" is text, not mathtext to parse
     "font.size": 10,
     "font.family": "DejaVu Sans",
     "axes.edgecolor": PALETTE["grid"],
