@@ -52,3 +52,10 @@ def test_user_values_are_escaped(name: str) -> None:
     page = html_repr(_result(name, CASES[name]))
     assert "<img" not in page
     assert ESCAPED in page
+
+
+def test_slice_intervals_read_low_high_in_brackets() -> None:
+    report = html_repr(_result("SliceReport", CASES["SliceReport"]))
+    assert "<td>[10.0%, 30.0%]</td>" in report
+    metrics = html_repr(_result("SliceMetrics", CASES["SliceMetrics"]))
+    assert "<td>[5.0%, 20.0%]</td>" in metrics
