@@ -72,7 +72,7 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
     errors = errors_section(dict(d), None) or {"rows": []}
     err_rows = [(r["label"], r["value_text"], r["ci_text"], r["n_text"]) for r in errors["rows"]]
     comp_rows = [(c["label"] + (" (principal)" if c["principal"] else ""), c["value_text"], c["ci_text"],
-                  "yes" if c["significant"] else "no") for c in components_section(dict(d))]
+                  _significance(c)) for c in components_section(dict(d))]
     levels = staircase_levels(dict(d))
     chart = staircase_svg(levels) if len(levels) >= 2 else ""
     actions = "".join(f"<li><strong>{html.escape(str(a.get('title')))}</strong> "
@@ -82,6 +82,13 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
                 _table(("", _metric_name(d), "95% CI", "n"), err_rows),
                 _table(("component", "value", "95% CI", "significant"), comp_rows),
                 f"<ol>{actions}</ol>" if actions else "")
+
+
+def _significance(component: Mapping[str, Any]) -> str:
+    """yes / no, or "undetermined" for a gap that cannot be attributed to this component alone."""
+    if component["note"] == "undetermined":
+        return "undetermined"
+    return "yes" if component["significant"] else "no"
 
 
 def _diagnosis_text(d: Mapping[str, Any]) -> str:
