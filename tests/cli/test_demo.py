@@ -38,3 +38,23 @@ def test_demo_refuses_a_file_as_folder(tmp_path):
     f.write_text("x")
     res = runner.invoke(app, ["demo", "-o", str(f)])
     assert res.exit_code == 2 and "is not a folder" in res.output
+
+
+def test_what_changed_speaks_the_one_vocabulary():
+    """Components in pts, errors in %, one precision per table, each change the difference of
+    the values shown, intervals as [low, high] (no "+1.7 pts" between 3.4% and 5.0%)."""
+    from mlstrat.cli.demo import _change_cells
+    from mlstrat.display._numbers import column_digits
+
+    rows = [{"component": "avoidable_bias", "before": -0.005, "after": 0.0036},
+            {"component": "train_dev_error", "before": 0.0336, "after": 0.0588},
+            {"component": "variance", "before": 0.0344, "after": 0.0496},
+            {"component": "dev_error", "before": 0.1826, "after": 0.1217, "ci_low": -0.128,
+             "ci_high": 0.003, "verdict": "tied within noise", "paired": True}]
+    digits = column_digits([v for r in rows for v in (r["before"], r["after"])])
+    cells = [_change_cells(r, True, digits) for r in rows]
+    assert digits == 2
+    assert cells[0][:3] == ("-0.50 pts", "+0.36 pts", "+0.86 pts")
+    assert cells[1][:3] == ("3.36%", "5.88%", "+2.52 pts")
+    assert cells[2][:3] == ("+3.44 pts", "+4.96 pts", "+1.52 pts")
+    assert cells[3] == ("18.26%", "12.17%", "-6.09 pts", "[-12.80, +0.30]", "tied within noise")

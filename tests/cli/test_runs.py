@@ -85,9 +85,9 @@ def test_compare(store):
     # the change is the difference of the figures shown, in one precision per table
     assert "│ dev       │       11.2% │        5.2% │ -6.0 pts │" in out
     assert "regularization.keep_prob" in out
-    assert "#1 -> #2: data mismatch 7.8% -> 1.6% after keep_prob 0.5" in out
+    assert "#1 -> #2: data mismatch +7.8 pts -> +1.6 pts after keep_prob 0.5" in out
     doc = json.loads(_invoke("runs", "compare", a.id, b.id, "--store", store.path, "--json").output)
-    assert doc["steps"][0]["summary"] == "data mismatch 7.8% -> 1.6% after keep_prob 0.5"
+    assert doc["steps"][0]["summary"] == "data mismatch +7.8 pts -> +1.6 pts after keep_prob 0.5"
     assert doc["config"] == {"regularization.keep_prob": [1.0, 0.5]}
 
 
@@ -109,3 +109,20 @@ def test_errors_exit_2(store, args, message):
     result = _invoke("runs", *args, "--store", store.path)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_list_writes_each_column_at_one_precision(tmp_path):
+    """A column holding 0.86% shows its neighbours with two decimals too (0.00%, not 0.0%)."""
+    import copy
+
+    store = RunStore(tmp_path / "runs.db")
+    for train in (0.0, 0.0086):
+        diagnosis = copy.deepcopy(DIAGNOSIS)
+        diagnosis["errors"]["train"]["value"] = train
+        store.record("train", diagnosis=diagnosis, metrics=METRICS)
+    result = _invoke("runs", "list", "--store", store.path, "--json")
+    assert [r["errors"]["train"] for r in json.loads(result.output)["runs"]] == [0.0, 0.0086]
+    text = _invoke("runs", "list", "--store", store.path).output
+    a, b = store.list()
+    assert "0.00%" in next(line for line in text.splitlines() if a.short_id in line)
+    assert "0.86%" in next(line for line in text.splitlines() if b.short_id in line)

@@ -35,7 +35,7 @@ def test_one_knob_sentence():
     b = _run("b" * 12, 2, b_config, _diag(0.020))
     cmp = compare_runs([a, b])
     (step,) = cmp.steps
-    assert step.summary == "variance 5.1% -> 2.0% after keep_prob 0.5"
+    assert step.summary == "variance +5.1 pts -> +2.0 pts after keep_prob 0.5"
     assert [c.to_dict() for c in step.config_changes] == [
         {"key": "regularization.keep_prob", "before": 1.0, "after": 0.5}]
     assert not step.several_knobs
@@ -53,7 +53,7 @@ def test_several_knobs_are_flagged():
     b = _run("b" * 12, 2, config, _diag(0.020))
     cmp = compare_runs([a, b])
     assert cmp.steps[0].several_knobs
-    assert cmp.steps[0].summary == "variance 5.1% -> 2.0% after hidden [128], keep_prob 0.5, l2 0.01"
+    assert cmp.steps[0].summary == "variance +5.1 pts -> +2.0 pts after hidden [128], keep_prob 0.5, l2 0.01"
     (warning,) = cmp.warnings
     assert warning["code"] == "several_knobs"
     assert warning["message"] == (
@@ -65,7 +65,7 @@ def test_several_knobs_are_flagged():
 def test_headline_names_big_movers_only():
     a = _run("a" * 12, 1, BASE, DIAGNOSIS)
     b = _run("b" * 12, 2, BASE, improved_diagnosis())
-    assert compare_runs([a, b]).steps[0].summary == "data mismatch 7.8% -> 1.6% with the same config"
+    assert compare_runs([a, b]).steps[0].summary == "data mismatch +7.8 pts -> +1.6 pts with the same config"
 
 
 def test_many_changes_and_missing_config():
@@ -121,7 +121,7 @@ def test_store_compare_uses_prefixes_and_is_json(tmp_path):
     assert [r["id"] for r in doc["runs"]] == [a.id, b.id]
     step = doc["steps"][0]
     assert step["components"]["variance"] == {"before": 0.051, "after": 0.02, "change": pytest.approx(-0.031)}
-    assert step["summary"] == "variance 5.1% -> 2.0% after keep_prob 0.5"
+    assert step["summary"] == "variance +5.1 pts -> +2.0 pts after keep_prob 0.5"
     assert step["principal_problem"] == {"before": "data_mismatch", "after": "data_mismatch"}
 
 

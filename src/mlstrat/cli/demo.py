@@ -47,8 +47,6 @@ def demo_command(
 
 def render_demo(result: Any) -> None:
     """Print the loop: each iteration's diagnosis, the steps between, the change, the report."""
-    from rich.table import Table
-
     from mlstrat.display._numbers import format_rate
     from mlstrat.cli._common import console, safe
 
@@ -67,23 +65,7 @@ def render_demo(result: Any) -> None:
         if number == 2:
             _print_steps(out, steps, format_rate)
     if result.changes:
-        from mlstrat.display._numbers import format_figure, is_rate_metric
-
-        first = result.iterations[0].diagnosis
-        rate = is_rate_metric(first)
-        table = Table(title="What changed, first → last iteration", title_justify="left")
-        for col in ("", "before", "after", "change", "95% interval", "verdict"):
-            table.add_column(col, justify="left" if col in ("", "verdict") else "right")
-        for row in result.changes:
-            name = _COMPONENT_NAMES.get(row["component"]) or \
-                _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
-            table.add_row(name, format_figure(row["before"], first), format_figure(row["after"], first),
-                          *_change_cells(row, rate))
-        out.print()
-        out.print(table)
-        if any(row.get("ci_low") is not None for row in result.changes):
-            out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
-                      "†: unpaired, the two runs' intervals combined as independent samples[/]")
+        _print_changes(out, result)
     planted = result.planted or "no significant problem"
     found = result.found or "no significant problem"
     mark = "[green]✓[/]" if planted == found else "[red]✗[/]"
@@ -91,18 +73,46 @@ def render_demo(result: Any) -> None:
     out.print(f"Report: [bold]{safe(result.report)}[/]  (open it in a browser)")
 
 
-def _change_cells(row: dict[str, Any], rate: bool) -> tuple[str, str, str]:
-    """change, its 95% interval and the verdict of one row of the "What changed" table."""
-    def fig(v: float) -> str:
-        return f"{100 * v:+.1f}" if rate else f"{v:+.3g}"
+def _print_changes(out: Any, result: Any) -> None:
+    """The "What changed" table: components in pts, split errors in %, one precision for the
+    whole table, each change the difference of the values shown, intervals as [low, high]."""
+    from rich.table import Table
 
-    unit = " pts" if rate else ""
-    if row["change"] is None:
-        return "-", "-", ""
+    from mlstrat.display._numbers import column_digits, is_rate_metric
+
+    first = result.iterations[0].diagnosis
+    rate = is_rate_metric(first)
+    digits = column_digits([v for row in result.changes for v in (row["before"], row["after"])],
+                           rate=rate) if rate else None
+    table = Table(title="What changed, first → last iteration", title_justify="left")
+    # figures never wrap (a narrow terminal wraps the names and verdicts instead)
+    for col in ("", "before", "after", "change", "95% interval"):
+        table.add_column(col, justify="right" if col else "left", no_wrap=bool(col))
+    table.add_column("verdict")
+    for row in result.changes:
+        name = _COMPONENT_NAMES.get(row["component"]) or \
+            _SPLIT_NAMES[row["component"].removesuffix("_error")] + " error"
+        table.add_row(name, *_change_cells(row, rate, digits))
+    out.print()
+    out.print(table)
+    if any(row.get("ci_low") is not None for row in result.changes):
+        out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
+                  "†: unpaired, the two runs' intervals combined as independent samples[/]")
+
+
+def _change_cells(row: dict[str, Any], rate: bool, digits: int | None) -> tuple[str, ...]:
+    """before, after, change, its 95% interval and the verdict of one row of the table."""
+    from mlstrat.display._numbers import format_change, format_interval, format_pts
+
+    before, after, change = format_change(row["before"], row["after"], rate=rate, digits=digits)
+    if row["component"] in _COMPONENT_NAMES:  # a component is a gap: signed, in pts
+        before = format_pts(row["before"], digits=digits, rate=rate)
+        after = format_pts(row["after"], digits=digits, rate=rate)
     if row.get("ci_low") is None:
-        return fig(row["change"]) + unit, "-", ""
-    interval = f"{fig(row['ci_low'])} to {fig(row['ci_high'])}{unit}"
-    return fig(row["change"]) + unit, interval, row["verdict"] + ("" if row.get("paired") else " †")
+        return before, after, change, "-", ""
+    interval = format_interval(row["ci_low"], row["ci_high"], rate=rate, signed=True, digits=digits)
+    interval = interval.removesuffix(" pts")  # the change beside it names the unit
+    return before, after, change, interval, row["verdict"] + ("" if row.get("paired") else " †")
 
 
 def _errors_table(diagnosis: dict[str, Any]) -> Any:

@@ -88,6 +88,7 @@ def list_runs(
 
     from mlstrat._constants import SPLITS
     from mlstrat.cli._common import console, echo_json, safe
+    from mlstrat.display._numbers import is_rate_metric
     from mlstrat.runs import flatten_config
 
     run_store = _store(store)
@@ -113,6 +114,7 @@ def list_runs(
     table.add_column("principal", no_wrap=True)
     # the note and what changed get what the figures leave: figures are never cut, words fold
     table.add_column("note / changed", overflow="fold")
+    digits = _column_digits(runs, splits)
     previous: dict[str, Any] | None = None
     for run in runs:
         errors = run.errors()
@@ -123,9 +125,18 @@ def list_runs(
         what = "; ".join(part for part in (run.note or "", changed) if part)
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
-                      *[_rate(errors.get(s, {}).get("value"), run.diagnosis) for s in splits],
+                      *[_rate(errors.get(s, {}).get("value"), run.diagnosis,
+                              digits[s] if is_rate_metric(run.diagnosis) else None) for s in splits],
                       _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(what))
     out.print(table)
+
+
+def _column_digits(runs: list[Any], splits: list[str]) -> dict[str, int]:
+    """One precision per split's column, over the runs whose figures are rates."""
+    from mlstrat.display._numbers import column_digits, is_rate_metric
+
+    return {s: column_digits([r.errors().get(s, {}).get("value") for r in runs if is_rate_metric(r.diagnosis)])
+            for s in splits}
 
 
 def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any]) -> str:

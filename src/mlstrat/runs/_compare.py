@@ -217,8 +217,9 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
         # the headline names the big movers, not the noise riding along with them
         largest = abs(moved[0][2] - moved[0][1])
         moved = [m for m in moved if abs(m[2] - m[1]) >= largest / 4]
-        parts = [f"{COMPONENT_DISPLAY[n]} {format_figure(x, b.diagnosis)} -> {format_figure(y, b.diagnosis)}"
-                 for n, x, y in moved[:_SUMMARY_TOP]]
+        # a component is a gap: signed, in pts (the metric's unit when it is not a rate)
+        parts = [f"{COMPONENT_DISPLAY[n]} {format_figure(x, b.diagnosis, signed=True)} -> "
+                 f"{format_figure(y, b.diagnosis, signed=True)}" for n, x, y in moved[:_SUMMARY_TOP]]
     else:
         moved_err = [(s, x, y) for s, (x, y) in errors.items()
                      if x is not None and y is not None and abs(y - x) >= _EPS]
