@@ -60,7 +60,7 @@ def test_full_report_has_every_section(full_html):
     assert full_html.count("<svg") == 5
     assert "Avoidable bias is now the largest component." in full_html
     assert "Synthesize app-like training data" in full_html
-    assert "data mismatch 7.8% → 1.6% after synth blur,noise" in full_html
+    assert "data mismatch +7.8 pts → +1.6 pts after synth blur,noise" in full_html
     assert "best epoch <b>14</b>" in full_html
     assert "0.67%</b> is due to incorrect labels" in full_html
 
