@@ -81,6 +81,14 @@ def test_word_error_rate_sheet_without_labels(tmp_path):
     assert [r["loss"] for r in rows] == ["5", "3"]
 
 
+@pytest.mark.parametrize("metric", [None, "mae"])
+def test_a_uri_source_is_recorded_as_given_for_either_sheet(predictions, tmp_path, metric):
+    uri = predictions[0].resolve().as_uri()
+    result = sample_errors(uri, n=5, metric=metric, output=tmp_path / "sheet.csv")
+    meta = json.loads(result.meta.read_text())
+    assert (meta["predictions"], meta["fingerprint"], result.fingerprint) == (uri, None, None)
+
+
 def test_bad_combinations(predictions, tmp_path):
     path, _ = predictions
     with pytest.raises(ConfigError, match="no 'correct' rows to add"):

@@ -2,7 +2,8 @@
 
 Per-slice figures: pandas groupby and statsmodels' Wilson interval. Discovery: a brute-force
 enumeration of every conjunction in pandas (same slices, sizes, errors, scores, p-values from
-scipy's Fisher test), Benjamini–Hochberg from statsmodels, planted cohorts in datasets bundled
+scipy's Fisher test), SliceLine's scores from the PyPI ``sliceline`` package,
+Benjamini–Hochberg from statsmodels, planted cohorts in datasets bundled
 with scikit-learn, and data where errors do not depend on any column.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
+from sliceline.slicefinder import Slicefinder
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
@@ -133,6 +135,49 @@ def test_weighted_error_per_slice_matches_pandas():
         m = dev.device == s.predicates[0]["value"]
         assert s.value == pytest.approx((w[m] * wrong[m]).sum() / w[m].sum(), rel=1e-12)
         assert s.share == pytest.approx((w[m] * wrong[m]).sum() / (w * wrong).sum(), rel=1e-12)
+
+
+def test_rmse_per_slice_matches_pandas():
+    frame = _table()
+    frame["y_true"] = frame.age * 2.0
+    frame["y_pred"] = frame.y_true + np.where(frame.device == "app", 3.0, 1.0) * np.sin(frame.index)
+    dev = frame[frame.split == "dev"]
+    result = slice_metrics(frame, "device", metric="rmse")
+    se = (dev.y_pred - dev.y_true) ** 2
+    assert result.value == pytest.approx(math.sqrt(se.mean()), rel=1e-12)
+    for s in result.slices:
+        m = dev.device == s.predicates[0]["value"]
+        part = se[m]
+        half = 1.959963984540054 * part.std(ddof=1) / math.sqrt(len(part))
+        assert s.value == pytest.approx(math.sqrt(part.mean()), rel=1e-12)
+        assert (s.ci_low, s.ci_high) == pytest.approx(
+            (math.sqrt(part.mean() - half), math.sqrt(part.mean() + half)), rel=1e-9)
+        # the slice doing as well as the split: its squared errors replaced by the split's mean
+        after = se.where(~m, se.mean())
+        assert s.ceiling == pytest.approx(math.sqrt(se.mean()) - math.sqrt(after.mean()), rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["ratio:cost/units", "weighted_error"])
+def test_ratio_of_sums_per_slice_and_its_ceiling_match_pandas(metric):
+    frame = _table()
+    rng = np.random.default_rng(7)
+    frame["units"] = rng.integers(1, 20, size=len(frame)).astype(float)
+    frame["cost"] = frame.units * np.where(frame.device == "app", 3.0, 1.0) + rng.uniform(0, 5, len(frame))
+    dev = frame[frame.split == "dev"]
+    if metric == "weighted_error":
+        num, den = dev.weight * (dev.y_true != dev.y_pred), dev.weight
+    else:
+        num, den = dev.cost, dev.units
+    result = slice_metrics(frame, "device", metric=metric)
+    r = num.sum() / den.sum()
+    assert result.value == pytest.approx(r, rel=1e-12)
+    for s in result.slices:
+        m = dev.device == s.predicates[0]["value"]
+        assert s.value == pytest.approx(num[m].sum() / den[m].sum(), rel=1e-12)
+        assert s.ci_low < s.value < s.ci_high
+        # the slice doing as well as the split: its numerator brought to r times its denominator
+        after = num.where(~m, r * den)
+        assert s.ceiling == pytest.approx(r - after.sum() / den.sum(), rel=1e-9)
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
@@ -355,14 +400,13 @@ def test_notebook_views_name_the_result():
     assert "<td>region = east</td>" in by._repr_html_()
 
 
-def test_scores_equal_the_sliceline_package_where_it_is_installed():
-    """The reference implementation (PyPI ``sliceline``), when present: same top slices, same scores."""
-    sliceline = pytest.importorskip("sliceline.slicefinder")
+def test_scores_equal_the_sliceline_package():
+    """The reference implementation (PyPI ``sliceline``, a test dependency): same top slices, same scores."""
     frame = _table(n=1500, seed=3)
     dev = frame[frame.split == "dev"]
     columns = ["region", "device"]
     wrong = (dev.y_true != dev.y_pred).to_numpy(dtype=float)
-    finder = sliceline.Slicefinder(alpha=0.95, k=4, max_l=2, min_sup=32, verbose=False)
+    finder = Slicefinder(alpha=0.95, k=4, max_l=2, min_sup=32, verbose=False)
     finder.fit(dev[columns].to_numpy(), wrong)
     report = find_slices(frame, columns=columns, fdr=1.0, top=4)
     expected = [s["slice_score"] for s in finder.top_slices_statistics_]

@@ -302,3 +302,19 @@ def test_state_json_escapes_script_end(sheet):
     state = json.loads(html[start : html.index("</script>", start)])
     assert state["row"]["comment"] == "</script><script>alert(1)</script>"
     store.close()
+
+
+def test_state_json_keeps_a_comment_opener_from_swallowing_the_page(sheet):
+    """``<!--<script>`` in a script block makes the browser read past its ``</script>``:
+    the initial state would swallow the page's script tag. No ``<`` may reach the block."""
+    store = TagStore(sheet)
+    store.set_comment(store.rows()[0]["id"], "<!--<script>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = TestClient(create_app(store, token=TOKEN))
+    html = c.get(f"/?token={TOKEN}").text
+    start = html.index('id="initial-state">') + len('id="initial-state">')
+    block = html[start : html.index("</script>", start)]
+    assert "<" not in block
+    assert json.loads(block)["row"]["comment"] == "<!--<script>"
+    store.close()

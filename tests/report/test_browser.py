@@ -111,3 +111,27 @@ def test_minimal_report_renders(request, tmp_path):
     facts = _screenshot(driver, page, ARTIFACTS / "report-diagnosis-only.png")
     assert facts["resources"] == [] and facts["overflow"] <= 0
     assert len(facts["svgs"]) == 1
+
+
+@pytest.mark.browser
+def test_report_at_phone_width_never_scrolls_sideways(request, tmp_path):
+    """At 390 px tables and charts scroll inside their cards: the page itself does not scroll
+    sideways, no card is pushed wider than the screen, and chart text keeps a readable size."""
+    _require_browser()
+    driver = request.getfixturevalue("driver")
+    page = tmp_path / "report.html"
+    render_report(diagnosis=DIAGNOSIS, metrics=METRICS, history=HISTORY, error_summary=ERROR_SUMMARY,
+                  output=page)
+    driver.set_window_size(390, 900)
+    driver.get(page.as_uri())
+    facts = driver.execute_script("""
+        const root = document.documentElement;
+        const cards = [...document.querySelectorAll('section.card, .kpi, .verdict-card')];
+        return {
+          overflow: root.scrollWidth - root.clientWidth,
+          wide_cards: cards.filter(c => c.getBoundingClientRect().right > root.clientWidth + 1).length,
+          svg_widths: [...document.querySelectorAll('.figure:not(.narrow) svg')]
+                        .map(s => Math.round(s.getBoundingClientRect().width)),
+        };""")
+    assert facts["overflow"] <= 0 and facts["wide_cards"] == 0, facts
+    assert facts["svg_widths"] and min(facts["svg_widths"]) >= 560, facts  # scrolled, not shrunk

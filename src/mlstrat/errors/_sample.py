@@ -299,17 +299,15 @@ def _write_sheet(out: Path, meta_out: Path, header: list[str], rows: list[dict[s
                  n_correct: int, seed: int) -> SampleResult:
     """Write the sheet, then its meta file."""
     from mlstrat.errors._context import train_feature_stats
-    from mlstrat.tables import atomic_write_text, fingerprint, is_uri
+    from mlstrat.tables import atomic_write_text
 
     atomic_write_text(out, write_sheet_csv(header, rows))
     sample_size = len(rows) - n_correct
-    local = isinstance(predictions, (str, os.PathLike)) and not is_uri(predictions)
-    source_path = Path(predictions).resolve() if local else None  # a URI is kept as given
-    fp = fingerprint(source_path) if source_path is not None else None
+    source, fp = _source_record(predictions, preds)
     stats_columns = [c for c in extra if c not in set(context.image_features)][:_MAX_STAT_COLUMNS]
     meta = {
         "format": SHEET_FORMAT,
-        "predictions": str(source_path) if source_path else preds.source,
+        "predictions": source,
         "fingerprint": fp,
         "split": split,
         "split_error": n_errors / size,
@@ -347,7 +345,7 @@ def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, see
                    extra: list[str]) -> SampleResult:
     """``sample_errors`` for a metric in its unit: the rows with the largest losses."""
     from mlstrat.errors._losses import sample_losses
-    from mlstrat.tables import atomic_write_text, fingerprint
+    from mlstrat.tables import atomic_write_text
 
     for col in extra:
         if col in fixed or col == _COMMENT:
@@ -366,12 +364,11 @@ def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, see
         rows.append(row)
     header = fixed + list(cats) + [_COMMENT]
     atomic_write_text(out, write_sheet_csv(header, rows))
-    source_path = Path(predictions).resolve() if isinstance(predictions, (str, os.PathLike)) else None
-    fp = fingerprint(source_path) if source_path is not None else None
+    source, fp = _source_record(predictions, preds)
     sampled_loss = sum(float(r["loss"]) for r in records)
     meta = {
         "format": SHEET_FORMAT,
-        "predictions": str(source_path) if source_path else preds.source,
+        "predictions": source,
         "fingerprint": fp, "split": split,
         "metric": spec.to_dict(), "split_value": stats["value"], "total_loss": stats["total"],
         "sample_loss_share": sampled_loss / stats["total"],
@@ -384,6 +381,18 @@ def _sample_losses(preds: Any, spec: Any, *, table: Any, split: str, n: int, see
     return SampleResult(sheet=out, meta=meta_out, split=split, split_error=stats["value"],
                         split_size=stats["n"], n_errors=stats["n"], sample_size=len(records),
                         n_correct=0, seed=seed, categories=cats, fingerprint=fp)
+
+
+def _source_record(predictions: Any, preds: Any) -> tuple[str, str | None]:
+    """``(source, fingerprint)`` for a sheet's meta file: a local file by its absolute path and
+    the hash of its bytes (the summary checks it is unchanged); a URI or an in-memory table as
+    named, with no fingerprint."""
+    from mlstrat.tables import fingerprint, is_uri
+
+    if not isinstance(predictions, (str, os.PathLike)) or is_uri(predictions):
+        return preds.source, None
+    path = Path(predictions).resolve()
+    return str(path), fingerprint(path)
 
 
 def _fetch(expr: Any, limit: int) -> list[dict[str, Any]]:

@@ -198,7 +198,9 @@ async def _index(request: Request) -> Response:
     data = _state(ui)
     html = ui.pages.get_template("index.html").render(
         state=data,
-        state_json=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+        # no "<" at all inside the script block: "</script" would end it and "<!--<script"
+        # would make the browser read past its end
+        state_json=json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"),
         token=ui.token,
         keys=list(range(1, 10)),
     )
