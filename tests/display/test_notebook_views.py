@@ -62,3 +62,9 @@ def test_gradcheck_renders() -> None:
     X, y = torch.randn(8, 3, dtype=torch.float64), torch.randint(0, 2, (8,))
     result = gradcheck(model.double(), torch.nn.functional.cross_entropy, X, y)
     _check(result, "<GradcheckResult ")
+
+
+def test_an_undetermined_gap_is_not_shown_as_not_significant() -> None:
+    d = mlstrat.diagnose(errors="train=1%,dev=11%", sizes="train=5000,dev=2000", human=["0.5%"], mismatched=True)
+    html = d._repr_html_()
+    assert "<tr><td>variance</td><td>+10.00 pts</td><td>[+8.66, +11.47] pts</td><td>undetermined</td></tr>" in html

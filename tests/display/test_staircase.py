@@ -89,3 +89,26 @@ def test_the_report_table_says_the_same_as_the_chart() -> None:
     assert '<span class="chip outline">below human level</span>' in html
     assert '<span class="chip outline">below tolerance</span>' in html
     assert '<span class="chip outline">within noise</span>' in html
+
+
+def test_an_unattributable_gap_is_drawn_as_undetermined_not_as_one_component() -> None:
+    from mlstrat import diagnose
+    from mlstrat.display._sections import components_section
+
+    # train and dev from different distributions, no train-dev split: the train -> dev gap is
+    # variance, data mismatch or both
+    d = diagnose(errors="train=1%,dev=11%", sizes="train=5000,dev=2000", human=["0.5%"],
+                 mismatched=True).to_dict()
+    variance = d["components"]["variance"]
+    dev = staircase_levels(d)[-1]
+    assert (dev["name"], dev["component"], dev["component_label"], dev["note"]) == (
+        "dev", None, "variance or data mismatch", "undetermined")
+    # the whisker is the gap's interval, placed on the train level
+    assert dev["whisker_low"] == pytest.approx(0.01 + variance["ci_low"])
+    assert dev["whisker_high"] == pytest.approx(0.01 + variance["ci_high"])
+    rows = {r["key"]: r for r in components_section(d)}
+    assert rows["variance"]["note"] == "undetermined"  # never "below tolerance" for a 10-pt gap
+    groups = _groups(staircase_svg(staircase_levels(d)))
+    assert "stair-label-gap-undetermined" in groups and "stair-rise-gap" in groups
+    assert "stair-whisker-dev" in groups  # the gap's interval is drawn, as every step's is
+    assert not [g for g in groups if "variance" in g or "data_mismatch" in g]

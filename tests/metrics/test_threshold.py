@@ -161,3 +161,31 @@ def test_scores_that_are_not_finite_numbers_are_refused(tmp_path, value):
     with pytest.raises(InputError, match=r"pred.csv: column 'proba_b' has missing, non-numeric or infinite "
                                          r"scores on the dev split; give every row a probability$"):
         choose_threshold(path)
+
+
+def _f1_sd_by_finite_differences(tp: int, fp: int, fn: int, tn: int) -> float:
+    """Delta method on the multinomial cell proportions, the gradient taken numerically."""
+    counts = np.array([tp, fp, fn, tn], dtype=float)
+    n = counts.sum()
+    p = counts / n
+
+    def f1(q):
+        return 2 * q[0] / (2 * q[0] + q[1] + q[2])
+
+    h = 1e-6
+    grad = np.array([(f1(p + h * e) - f1(p - h * e)) / (2 * h) for e in np.eye(4)])
+    cov = np.diag(p) - np.outer(p, p)
+    return float(np.sqrt(grad @ cov @ grad / n))
+
+
+@pytest.mark.parametrize("counts", [(40, 10, 5, 45), (3, 1, 7, 89), (120, 60, 30, 790)])
+def test_f1_interval_is_the_delta_method_of_the_confusion_counts(counts):
+    from scipy.stats import norm
+
+    from mlstrat.metrics._threshold import SplitPoint
+
+    tp, fp, fn, tn = counts
+    rates = SplitPoint(split="dev", n=sum(counts), tp=tp, fp=fp, fn=fn, tn=tn).rates()
+    half = norm.ppf(0.975) * _f1_sd_by_finite_differences(tp, fp, fn, tn)
+    assert rates["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert rates["f1_ci"] == pytest.approx([max(0.0, rates["f1"] - half), min(1.0, rates["f1"] + half)], rel=1e-6)

@@ -167,10 +167,11 @@ def _errors_table(diag: Diagnosis) -> Any:
     better = ", higher is better" if diag.metric.higher_is_better else ""
     name = metric.capitalize() if diag.metric.is_rate else metric
     title = f"{name} per split (95% CI{better})"
-    errors = Table(title=title, title_justify="left")
+    # Text, not markup strings: the metric's label can name a user's column
+    errors = Table(title=Text(title), title_justify="left")
     errors.add_column("")
     # figures never wrap or get cut: the label column folds instead
-    errors.add_column(metric, justify="right", no_wrap=True)
+    errors.add_column(Text(metric), justify="right", no_wrap=True)
     errors.add_column("95% CI", justify="right", no_wrap=True)
     errors.add_column("n", justify="right", no_wrap=True)
     proxy = diag.human_level.bayes_proxy
@@ -241,6 +242,7 @@ def _components_table(diag: Diagnosis) -> Any:
 def _actions_table(diag: Diagnosis) -> Any:
     """The recipe's next actions, in order, with the problems each addresses."""
     from rich.table import Table
+    from rich.text import Text
 
     actions = Table(title="Next actions", title_justify="left", show_header=True)
     actions.add_column("#", justify="right")
@@ -249,6 +251,7 @@ def _actions_table(diag: Diagnosis) -> Any:
     actions.add_column("addresses")
     for i, a in enumerate(diag.actions, 1):
         actions.add_row(
-            str(i), a.id, a.title, ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
+            # Text, not markup: a title quotes the user's domain values ("--target [/phone]")
+            str(i), a.id, Text(a.title), ", ".join(PROBLEM_LABELS[p] for p in a.addresses) or "-"
         )
     return actions

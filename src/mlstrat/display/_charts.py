@@ -22,6 +22,7 @@ __all__ = ["PALETTE", "staircase_svg", "learning_curves_svg", "dynamics_svg", "c
 _RC = {
     "svg.fonttype": "path",      # text as paths: no font files, same look in every browser
     "svg.hashsalt": "mlstrat",   # deterministic ids (the bytes of a report are reproducible)
+    "text.parse_math": False,    # labels are user data: "$5 $off" is text, not mathtext to parse
     "font.size": 10,
     "font.family": "DejaVu Sans",
     "axes.edgecolor": PALETTE["grid"],
@@ -148,9 +149,10 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
 
 
 def _whisker(level: Mapping[str, Any], index: int) -> tuple[float | None, float | None]:
-    """The interval drawn on a level: its component's for a step, its own for the first level."""
-    if index == 0 or level.get("component") is None:
-        return (level.get("ci_low"), level.get("ci_high")) if index == 0 else (None, None)
+    """The interval drawn on a level: its step's (a component's, or an undetermined gap's) for a
+    step, its own for the first level."""
+    if index == 0:
+        return level.get("ci_low"), level.get("ci_high")
     return level.get("whisker_low"), level.get("whisker_high")
 
 

@@ -72,7 +72,7 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
     errors = errors_section(dict(d), None) or {"rows": []}
     err_rows = [(r["label"], r["value_text"], r["ci_text"], r["n_text"]) for r in errors["rows"]]
     comp_rows = [(c["label"] + (" (principal)" if c["principal"] else ""), c["value_text"], c["ci_text"],
-                  "yes" if c["significant"] else "no") for c in components_section(dict(d))]
+                  _significance(c)) for c in components_section(dict(d))]
     levels = staircase_levels(dict(d))
     chart = staircase_svg(levels) if len(levels) >= 2 else ""
     actions = "".join(f"<li><strong>{html.escape(str(a.get('title')))}</strong> "
@@ -82,6 +82,13 @@ def _diagnosis_html(d: Mapping[str, Any]) -> str:
                 _table(("", _metric_name(d), "95% CI", "n"), err_rows),
                 _table(("component", "value", "95% CI", "significant"), comp_rows),
                 f"<ol>{actions}</ol>" if actions else "")
+
+
+def _significance(component: Mapping[str, Any]) -> str:
+    """yes / no, or "undetermined" for a gap that cannot be attributed to this component alone."""
+    if component["note"] == "undetermined":
+        return "undetermined"
+    return "yes" if component["significant"] else "no"
 
 
 def _diagnosis_text(d: Mapping[str, Any]) -> str:
@@ -227,11 +234,15 @@ def _slice_value(value: Any, rate: bool) -> str:
     return _pct(v) if rate else f"{v:.4g}"
 
 
+def _slice_interval(low: Any, high: Any, rate: bool) -> str:
+    return format_interval(finite_or_none(low), finite_or_none(high), rate=rate)
+
+
 def _slice_metrics_html(r: Mapping[str, Any]) -> str:
     rate = (r.get("metric") or {}).get("unit") == "rate"
     rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["value"], rate),
-             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
-             _pct(s["share"], 1), _slice_value(s["ceiling"], rate)) for s in r.get("slices") or []]
+             _slice_interval(s["ci_low"], s["ci_high"], rate), _pct(s["share"], 1),
+             _slice_value(s["ceiling"], rate)) for s in r.get("slices") or []]
     name = (r.get("metric") or {}).get("name", "error")
     return _box(f"{name} by {', '.join(r.get('by') or [])} ({r.get('split')})",
                 _p(f"{r.get('split')} {name} {_slice_value(r.get('value'), rate)} on {r.get('n'):,} rows", "muted"),
@@ -247,8 +258,8 @@ def _slice_metrics_text(r: Mapping[str, Any]) -> str:
 def _slice_report_html(r: Mapping[str, Any]) -> str:
     rate = (r.get("metric") or {}).get("unit") == "rate"
     rows = [(s["slice"], f"{s['n']:,}", _slice_value(s["error"], rate),
-             f"{_slice_value(s['ci_low'], rate)} – {_slice_value(s['ci_high'], rate)}",
-             f"{s['lift']:.2f}x", _slice_value(s["ceiling"], rate), f"{s['score']:.3f}",
+             _slice_interval(s["ci_low"], s["ci_high"], rate), f"{s['lift']:.2f}x",
+             _slice_value(s["ceiling"], rate), f"{s['score']:.3f}",
              f"{s['q_value']:.2g}") for s in r.get("slices") or []]
     note = (f"{r.get('tested')} slices tested; {r.get('significant')} above average at FDR "
             f"{r.get('fdr')} (Benjamini–Hochberg; {r.get('test')})")

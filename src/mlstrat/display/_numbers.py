@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["format_rate", "format_pct", "format_pp", "format_pts", "format_figure", "format_interval",
+__all__ = ["format_rate", "format_pct", "format_pts", "format_figure", "format_interval",
            "format_change", "column_digits", "is_rate_metric",
            "format_param"]
 
@@ -85,11 +85,6 @@ def format_pts(value: float | None, *, digits: int | None = None, rate: bool = T
         digits = column_digits([value], rate=rate)  # type: ignore[list-item]
     text = _number(float(value), digits, rate, signed=True)  # type: ignore[arg-type]
     return f"{text} {PTS}" if rate else text
-
-
-def format_pp(value: float) -> str:
-    """A signed gap between two rates in percentage points: ``0.021 -> '+2.1 pts'``."""
-    return format_pts(value)
 
 
 def format_interval(low: float | None, high: float | None, *, rate: bool = True,

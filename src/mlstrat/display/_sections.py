@@ -60,13 +60,17 @@ def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | N
 def step_note(key: str, component: dict[str, Any]) -> str | None:
     """Why a step of the staircase is not a problem, or None when it is one (or has no value).
 
-    ``"within noise"``: its interval includes 0; ``"below human level"``: a negative avoidable
-    bias (train better than the human level); ``"below tolerance"``: its interval excludes 0 but
-    the component is under the diagnosis's tolerance.
+    ``"undetermined"``: the gap cannot be attributed to this component alone (train and dev
+    differ with no train-dev split; dev and test differ); ``"within noise"``: its interval
+    includes 0; ``"below human level"``: a negative avoidable bias (train better than the human
+    level); ``"below tolerance"``: its interval excludes 0 but the component is under the
+    diagnosis's tolerance.
     """
     value = component.get("value")
     if value is None or component.get("significant"):
         return None
+    if component.get("status") == "undetermined":
+        return "undetermined"
     lo, hi = component.get("ci_low"), component.get("ci_high")
     if lo is not None and hi is not None and lo <= 0 <= hi:
         return "within noise"
@@ -88,7 +92,6 @@ def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
         label = "human" + (" (assumed)" if assumed else "")
         levels.append({"name": "human", "label": label, "value": human, "ci_low": None,
                        "ci_high": None, "component": None})
-    by_target = {c.get("to"): (key, c) for key, c in comps.items()}
     for split in SPLITS:
         if split not in errors:
             continue
@@ -96,15 +99,31 @@ def staircase_levels(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
         level = {"name": split, "label": SPLIT_DISPLAY[split], **entry, "component": None,
                  "component_label": None, "significant": True, "note": None,
                  "whisker_low": None, "whisker_high": None}
-        key, comp = by_target.get(split, (None, None))
+        key, comp, label = _step_component(comps, split)
         if comp is not None and levels:
-            level.update(component=key, component_label=COMPONENT_DISPLAY[key],
-                         significant=bool(comp.get("significant")), note=step_note(key, comp))
+            level.update(component=key, component_label=label,
+                         significant=bool(comp.get("significant")), note=step_note(key or "", comp))
             prev = levels[-1]["value"]
             if comp.get("ci_low") is not None and comp.get("ci_high") is not None:
                 level.update(whisker_low=prev + comp["ci_low"], whisker_high=prev + comp["ci_high"])
         levels.append(level)
     return levels
+
+
+def _step_component(comps: dict[str, Any], split: str) -> tuple[str | None, dict[str, Any] | None, str]:
+    """The component whose gap ends at ``split``, and the step's label.
+
+    Variance and data mismatch both end at dev when there is no train-dev split; the one that
+    carries the train -> dev gap is undetermined between them. Such a step is drawn as a plain
+    gap (no component key, so no component's colour) named after every component it may be.
+    """
+    ending = [(key, c) for key, c in comps.items() if c.get("to") == split]
+    if not ending:
+        return None, None, ""
+    key, comp = next(((k, c) for k, c in ending if c.get("value") is not None), ending[0])
+    if comp.get("status") == "undetermined":
+        return None, comp, " or ".join(COMPONENT_DISPLAY[k] for k, _ in ending)
+    return key, comp, COMPONENT_DISPLAY[key]
 
 
 #: Why a component without a value is undetermined (the diagnosis JSON's ``reason`` in short).

@@ -10,7 +10,6 @@ and then counts one look at the sealed test set.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.display import NotebookRepr
+from mlstrat.metrics._from_counts import _f1_sd
 from mlstrat.metrics._intervals import normal_interval, wilson_interval
 
 __all__ = ["OperatingPoint", "Requirement", "choose_threshold", "parse_requirement"]
@@ -95,8 +95,8 @@ class SplitPoint:
             out[f"{name}_ci"] = list(wilson_interval(hits, total)) if total else [float("nan")] * 2
         denom = 2 * tp + fp + fn
         f1 = 2 * tp / denom if denom else float("nan")
-        # delta method on the multinomial counts (as for the metrics command's F1)
-        sd = math.sqrt(4 * tp * (fp + fn) * (tp + fp + fn) / denom**4) if denom else float("nan")
+        # the metrics command's F1 interval: delta method on the binary confusion matrix
+        sd = _f1_sd([[tn, fp], [fn, tp]], [1]) if denom else float("nan")
         out["f1"] = f1
         out["f1_ci"] = list(normal_interval(f1, sd)) if denom else [float("nan")] * 2
         return out

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstrat._numbers import finite_or_none
-from mlstrat.display import format_pct
+from mlstrat.display import column_digits, format_interval, format_pct
 
 __all__ = ["where_it_fails", "slices_section"]
 
@@ -33,19 +33,23 @@ def where_it_fails(predictions: Path | None) -> dict[str, Any] | None:
     return report.to_dict()
 
 
-def _interval(low: Any, high: Any) -> str:
-    lo, hi = finite_or_none(low), finite_or_none(high)
-    return "–" if lo is None or hi is None else f"{format_pct(lo)} – {format_pct(hi)}"
-
-
 def slices_section(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """The template's view of a slice search: rows of text, and the one-line method."""
     if not doc:
         return None
-    rows = [{"slice": s["slice"], "n": f"{int(s['n']):,}", "error": format_pct(finite_or_none(s["error"])),
-             "ci": _interval(s["ci_low"], s["ci_high"]), "lift": f"{s['lift']:.2f}x",
-             "ceiling": format_pct(finite_or_none(s["ceiling"])), "q": f"{s['q_value']:.2g}"}
-            for s in doc.get("slices") or []]
+    slices = doc.get("slices") or []
+    # one precision per column; the interval shares the error column's
+    error_digits = column_digits([finite_or_none(s[k]) for s in slices
+                                  for k in ("error", "ci_low", "ci_high")])
+    ceiling_digits = column_digits([finite_or_none(s["ceiling"]) for s in slices])
+    rows = [{"slice": s["slice"], "n": f"{int(s['n']):,}",
+             "error": format_pct(finite_or_none(s["error"]), digits=error_digits),
+             "ci": format_interval(finite_or_none(s["ci_low"]), finite_or_none(s["ci_high"]),
+                                   digits=error_digits),
+             "lift": f"{s['lift']:.2f}x",
+             "ceiling": format_pct(finite_or_none(s["ceiling"]), digits=ceiling_digits),
+             "q": f"{s['q_value']:.2g}"}
+            for s in slices]
     return {"split": doc.get("split"), "error": format_pct(finite_or_none(doc.get("error"))),
             "n": f"{int(doc.get('n') or 0):,}", "tested": f"{int(doc.get('tested') or 0):,}",
             "significant": doc.get("significant"), "fdr": doc.get("fdr"), "test": doc.get("test"),
