@@ -143,7 +143,9 @@ def load_command(name: str) -> click.Command | None:
     if command is not None:
         from mlstrat.cli._coercion import defer_coercion
         from mlstrat.cli._flags import reword_errors
+        from mlstrat.cli._options import add_spark_conf
 
+        add_spark_conf(command)
         polish_help(command)
         defer_coercion(command)
         reword_errors(command)
@@ -176,8 +178,10 @@ class _Group(TyperGroup):
 
         from mlstrat.cli._coercion import defer_coercion
         from mlstrat.cli._flags import reword_errors
+        from mlstrat.cli._options import add_spark_conf
 
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
+        add_spark_conf(self)
         polish_help(self)
         defer_coercion(self)
         reword_errors(self)  # commands registered before this run, which load_command did not build
