@@ -117,6 +117,14 @@ def test_without_a_master_spark_configuration_decides(builder):
     assert builder.settings["spark.sql.shuffle.partitions"] == "5"
 
 
+def test_a_new_session_keeps_timestamps_as_duckdb_does_unless_conf_says_otherwise(builder):
+    connect("spark")
+    assert builder.settings["spark.sql.session.timeZone"] == "UTC"
+    assert builder.settings["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    connect("local[2]", conf={"spark.sql.session.timeZone": "Europe/Paris"})
+    assert builder.settings["spark.sql.session.timeZone"] == "Europe/Paris"
+
+
 @pytest.mark.parametrize("given", ["foo", "=value", " =x"])
 def test_a_conf_without_key_and_value_is_one_line(given, preds):
     result = CliRunner().invoke(app, ["metrics", str(preds), "--engine", "spark", "--conf", given])

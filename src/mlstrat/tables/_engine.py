@@ -130,6 +130,13 @@ class Engine:
         """
         raise NotImplementedError
 
+    def read_files(self, files: Sequence[str], *, root: str, view: str | None = None,
+                   partitioned: bool = False) -> Any:
+        """Parquet ``files`` (absolute paths or URIs) as one engine table, their columns matched
+        by name; ``partitioned``: partition columns come from ``col=value/`` folders below ``root``
+        (a Delta table's live files, see :mod:`mlstrat.tables._delta`)."""
+        raise NotImplementedError
+
     # --- materialize, stream, write ----------------------------------------------------
     def materialize(self, expr: Any) -> Any:
         """Compute ``expr`` once and keep it for the session (a temp table; persisted on Spark)."""

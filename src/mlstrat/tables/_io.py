@@ -12,6 +12,7 @@ from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._connect import engine_of
+from mlstrat.tables._delta import delta_files, is_delta_table
 from mlstrat.tables._engine import is_uri
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import READERS, part_files
@@ -135,6 +136,10 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
         path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
             raise InputError(f"{path}: no such file; check the path")
+        if path.is_dir() and is_delta_table(path):  # never its folder of files: superseded ones are there too
+            live = delta_files(path)
+            return _wrap(path, "Delta", lambda: engine.read_files(live.files, root=live.root, view=view,
+                                                                  partitioned=bool(live.partition_columns)))
         if path.is_dir():
             fmt = _directory_format(path)
             return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,

@@ -19,7 +19,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError
 from mlstrat.tables._engine import first_line
 
-__all__ = ["MASTER_TIMEOUT", "classic_session", "is_master", "master_of", "parse_conf"]
+__all__ = ["MASTER_TIMEOUT", "SESSION_DEFAULTS", "classic_session", "is_master", "master_of", "parse_conf"]
 
 #: seconds a standalone master (``spark://``) has to accept a connection before the command fails
 MASTER_TIMEOUT = 10.0
@@ -29,6 +29,9 @@ _MASTER = re.compile(
     r"|local-cluster\[\d+,\s*\d+,\s*\d+\])$"
 )
 _STANDALONE_PORT = 7077
+#: settings of a session mlstrat starts (before ``--conf``): timestamps as DuckDB reads and writes them
+SESSION_DEFAULTS = {"spark.sql.session.timeZone": "UTC",
+                    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
 
 
 def is_master(text: str) -> bool:
@@ -157,8 +160,11 @@ def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
         return active
     if master is not None and master.startswith("spark://"):
         require_reachable(master)
-    # Spark's console progress bars would interleave with mlstrat's own on stderr
+    # Spark's console progress bars would interleave with mlstrat's own on stderr; timestamps read
+    # and written as DuckDB does (UTC, Parquet INT64 microseconds); --conf may say otherwise
     builder = _builder().appName("mlstrat").config("spark.ui.showConsoleProgress", "false")
+    for key, value in SESSION_DEFAULTS.items():
+        builder = builder.config(key, value)
     if master is not None:
         builder = builder.master(master)
     for key, value in conf.items():
