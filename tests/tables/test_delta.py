@@ -11,6 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
+import deltalake
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +22,6 @@ from mlstrat._exceptions import InputError
 from mlstrat.cli import app
 from mlstrat.tables import read_table
 
-deltalake = pytest.importorskip("deltalake")
 
 
 def predictions(start: int, n: int) -> pa.Table:

@@ -55,7 +55,7 @@ def delta_files(path: Path) -> DeltaFiles:
         from deltalake import DeltaTable
     except ImportError:
         raise InputError(f"{path}: is a Delta table (it holds _delta_log/) and reading one needs the "
-                         "deltalake package; pip install deltalake") from None
+                         "deltalake package; pip install 'mlstrat[delta]'") from None
     try:
         table = DeltaTable(str(path))
     except Exception as exc:  # delta-rs raises its own classes (a missing log file, a corrupt commit)

@@ -10,7 +10,9 @@ CLI start-up never load it.
 The layer's files: this one (what every engine offers, and the hashes built on it);
 ``_connect`` (opening an engine: ``connect``, ``engine_of``, the process-wide default);
 ``_duckdb_engine`` and ``_spark_engine`` (the two implementations); ``_spark_connect``
-(Spark Connect sessions: the first-connection check, call deadlines, bounded retries).
+(Spark Connect sessions: the first-connection check, call deadlines, bounded retries);
+``_spark_session`` (classic sessions: master URLs, ``--conf``, ``SPARK_MASTER``); ``_delta``
+(a Delta folder's live files, which :meth:`Engine.read_files` reads).
 """
 
 from __future__ import annotations

@@ -77,8 +77,10 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     source : path-like, URI, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
         A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
         ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
-        files (as Spark writes them), a URI the engine reads (``s3://``, ``hdfs://``,
-        ``file://``; a URI without a known suffix is read as Parquet) or an in-memory table.
+        files (as Spark writes them), a local Delta table (a folder with ``_delta_log/``: its
+        latest version's live files, resolved with ``deltalake``), a URI the engine reads
+        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet)
+        or an in-memory table.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default.
     name : str, default=None
@@ -96,7 +98,8 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     Raises
     ------
     InputError
-        When the file is missing, of an unknown type, or cannot be parsed.
+        When the file is missing, of an unknown type, or cannot be parsed; a Delta table
+        with deletion vectors or column mapping.
     """
     if _is_expr(source):
         return source  # already an Ibis expression
