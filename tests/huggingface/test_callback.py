@@ -140,6 +140,21 @@ def test_a_second_train_starts_a_new_history(tmp_path):
     assert [h["epoch"] for h in callback.history] == [1] and callback.run_id is None
 
 
+class StopAfterFirstEpoch(transformers.TrainerCallback):
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_training_stop = True
+
+
+def test_a_run_stopped_before_its_last_epoch_says_so(tmp_path):
+    datasets = {"train": token_rows(8, 1), "dev": token_rows(8, 3)}
+    callback = MlstratCallback(datasets, output_dir=tmp_path / "out", record=False, verbose=False)
+    trainer = transformers.Trainer(model=tiny_bert(), args=training_args(tmp_path, num_train_epochs=3),
+                                   train_dataset=datasets["train"], callbacks=[StopAfterFirstEpoch(), callback])
+    trainer.train()
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1] and history["stopped_early"] is True
+
+
 @pytest.mark.parametrize("datasets, message", [
     ({"train": [], "val": []}, r"MlstratCallback: unknown split\(s\) 'val'; allowed: train, "),
     ({"train": []}, r"MlstratCallback: datasets need at least 'train' and 'dev' \(add 'train_dev' to "),

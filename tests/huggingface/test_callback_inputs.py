@@ -49,6 +49,22 @@ def test_rows_become_a_predictions_table_with_ids_and_classes():
     assert table.proba_x.iloc[0] == pytest.approx(torch.softmax(torch.tensor([2.0, 0, 0]), 0)[0].item())
 
 
+class Stream:
+    """An iterable dataset: no length, no indexing."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+def test_an_iterable_dataset_is_read_row_by_row():
+    rows = [{"input_ids": [0, 4], "labels": 1}, {"input_ids": [5, 0], "labels": 1}]
+    table = _table(Stream(rows))
+    assert table.y_pred.tolist() == [1, 0, 1, 0] and table.id.tolist() == ["train-0", "train-1", "dev-0", "dev-1"]
+
+
 @pytest.mark.parametrize("rows, message", [
     ([{"input_ids": [1, 0], "target": 0}],
      "MlstratCallback: row 0 of the 'train' dataset has no label; a row needs 'labels' (or 'label', 'label_ids') "
