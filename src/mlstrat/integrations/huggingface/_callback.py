@@ -210,21 +210,24 @@ class MlstratCallback(TrainerCallback):
         import torch
 
         collate = self.data_collator or _default_collator(processing_class)
+        keys = _input_keys(model)
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
-                frames = [self._predict_split(model, split, dataset, collate=collate, batch_size=batch_size)
+                frames = [self._predict_split(model, split, dataset, keys=keys, collate=collate,
+                                              batch_size=batch_size)
                           for split, dataset in self.datasets.items()]
         finally:
             model.train(was_training)
         return pd.concat(frames, ignore_index=True)
 
-    def _forward(self, model: Any, rows: list[Any], *, split: str, first: int, collate: Callable) -> Any:
-        """Softmax probabilities (numpy, rows x classes) of one batch of rows."""
+    def _forward(self, model: Any, rows: list[Any], *, split: str, first: int, keys: set[str],
+                 collate: Callable) -> Any:
+        """Softmax probabilities (numpy, rows x classes) of one batch of rows; ``keys``: the
+        model's input names."""
         import torch
 
-        keys = _input_keys(model)
         features = [{k: v for k, v in row.items() if k in keys} for row in rows]
         if not features[0]:
             raise InputError(f"MlstratCallback: row {first} of the {split!r} dataset holds none of the model's "
@@ -242,7 +245,7 @@ class MlstratCallback(TrainerCallback):
         logits = _logits_of(model(**batch), split=split)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
-    def _predict_split(self, model: Any, split: str, dataset: Any, *, collate: Callable,
+    def _predict_split(self, model: Any, split: str, dataset: Any, *, keys: set[str], collate: Callable,
                        batch_size: int) -> Any:
         import pandas as pd
 
@@ -254,7 +257,8 @@ class MlstratCallback(TrainerCallback):
                                      "each row must be a dict of the model's inputs and 'labels'")
                 labels.append(_label(row, split=split, index=len(labels)))
                 ids.append(_scalar(row.get(self.id_column, f"{split}-{len(ids)}")))
-            probas.append(self._forward(model, rows, split=split, first=len(labels) - len(rows), collate=collate))
+            probas.append(self._forward(model, rows, split=split, first=len(labels) - len(rows), keys=keys,
+                                        collate=collate))
         if not probas:
             raise InputError(f"MlstratCallback: the {split!r} dataset is empty")
         proba = np.concatenate(probas)
