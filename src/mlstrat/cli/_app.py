@@ -142,8 +142,7 @@ def load_command(name: str) -> click.Command | None:
     command = typer.main.get_command(part).commands.get(name)  # type: ignore[attr-defined]
     if command is not None:
         from mlstrat.cli._coercion import defer_coercion
-        from mlstrat.cli._flags import reword_errors
-        from mlstrat.cli._options import add_spark_conf
+        from mlstrat.cli._flags import add_spark_conf, reword_errors
 
         add_spark_conf(command)
         polish_help(command)
@@ -177,8 +176,7 @@ class _Group(TyperGroup):
         import sys
 
         from mlstrat.cli._coercion import defer_coercion
-        from mlstrat.cli._flags import reword_errors
-        from mlstrat.cli._options import add_spark_conf
+        from mlstrat.cli._flags import add_spark_conf, reword_errors
 
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
         add_spark_conf(self)
