@@ -20,13 +20,16 @@ from mlstrat.display._sections import components_section, errors_section, stairc
 
 __all__ = ["html_repr", "text_repr"]
 
+# On a narrow screen a figure never breaks across lines ("[+9.7," over "+13.1] pts") and a
+# chart keeps a readable size: the box scrolls sideways instead.
 _STYLE = (
-    "<style>.mlstrat-nb{font:13px/1.4 system-ui,sans-serif;max-width:760px}"
+    "<style>.mlstrat-nb{font:13px/1.4 system-ui,sans-serif;max-width:760px;overflow-x:auto}"
     ".mlstrat-nb table{border-collapse:collapse;margin:.3em 0 .8em}"
     ".mlstrat-nb th,.mlstrat-nb td{padding:.15em .6em;border-bottom:1px solid #e3e6ec;text-align:right}"
     ".mlstrat-nb th:first-child,.mlstrat-nb td:first-child{text-align:left}"
+    ".mlstrat-nb td:not(:first-child){white-space:nowrap}"
     ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#555d65}"
-    ".mlstrat-nb svg{max-width:100%;height:auto}</style>"
+    ".mlstrat-nb svg{max-width:100%;min-width:560px;height:auto}</style>"
 )
 
 
