@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import mlstrat
-from tests.errors.test_ui_browser_flows import ARTIFACTS, _chromium, _severe
+from tests.errors.test_ui_browser_flows import ARTIFACTS, _chromium, _severe, _viewport, _whole_page
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = str(Path(mlstrat.__file__).resolve().parents[1])
@@ -95,12 +95,9 @@ return {
 
 
 def _open(driver, page: Path, width: int) -> dict:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+    _viewport(driver, width, 1000)
     driver.get(page.as_uri())  # a file page: the load has finished when get returns
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    _whole_page(driver, width)
     facts = driver.execute_script(_FACTS)
     ARTIFACTS.mkdir(exist_ok=True)
     for target in (page.with_name(f"quickstart-{width}px.png"), ARTIFACTS / f"quickstart-{width}px.png"):

@@ -42,6 +42,18 @@ def _chromium(tmp_path: Path):
     return driver
 
 
+def _viewport(driver, width: int, height: int) -> None:
+    """Emulate a ``width`` x ``height`` CSS-pixel screen (headless windows have a minimum
+    width above phone sizes)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def _whole_page(driver, width: int) -> None:
+    """Make the screen as tall as the page, so that a screenshot shows all of it."""
+    _viewport(driver, width, driver.execute_script("return document.documentElement.scrollHeight"))
+
+
 # Everything a person would check on the first screen, read in one script.
 _FACTS = """
 const root = document.documentElement;
@@ -83,18 +95,13 @@ def _first_screen(driver, url: str, width: int, png: Path) -> dict:
     """Open the UI at ``width`` CSS pixels, wait until the first example is drawn, screenshot it."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # headless windows have a minimum width above phone sizes: the viewport is emulated
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+    _viewport(driver, width, 1000)
     driver.get(url)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script(
         "const c = document.querySelector('#visual canvas.pixels, #visual img');"
         "return c !== null && (c.tagName === 'CANVAS' || (c.complete && c.naturalWidth > 0));"))
     facts = driver.execute_script(_FACTS)
-    # the whole page in the picture, the summary table under the example included
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    _whole_page(driver, width)  # the summary table under the example in the picture too
     ARTIFACTS.mkdir(exist_ok=True)
     for target in (png, ARTIFACTS / png.name):
         assert driver.save_screenshot(str(target))
