@@ -353,7 +353,14 @@ def _pixel_keys(columns: Sequence[str], source: str) -> _Keys:
                          "--pixels takes the columns of a square grey image, e.g. px_0 ... px_63 (8 x 8)")
 
     def keys(data: dict[str, list[Any]], ids: list[str]) -> list[Any]:
-        return [phash_of_pixels(row) for row in zip(*(data[c] for c in columns))]
+        out = []
+        for i, row in enumerate(zip(*(data[c] for c in columns))):
+            try:
+                out.append(phash_of_pixels(row))
+            except (TypeError, ValueError):
+                raise InputError(f"{source}: row id {ids[i]!r}: pixel columns {columns[0]} ... hold a value that is "
+                                 "not a number; pass only pixel columns to --pixels") from None
+        return out
     return keys
 
 
@@ -381,6 +388,7 @@ def _image_keys(column: str, root: Path | None, source: str) -> _Keys:
 @dataclass(frozen=True)
 class _Kind:
     name: str
+    argument: str                  # the keyword argument that names the columns
     columns: tuple[str, ...]
     threshold: str
     keys: _Keys
@@ -400,15 +408,15 @@ def _kinds(*, source: str, available: Sequence[str], text: Sequence[str], images
         return []
 
     pixel_columns = _expand(pixels, available)
-    kinds = [_Kind("text", (c,), f"Jaccard >= {jaccard:g} of {SHINGLE_CHARS}-character shingles "
+    kinds = [_Kind("text", "text", (c,), f"Jaccard >= {jaccard:g} of {SHINGLE_CHARS}-character shingles "
                    "(case, punctuation and spacing ignored)", _text_keys(c), text_edges) for c in text]
-    kinds += [_Kind("image", (c,), f"pHash within {hamming} of {_HASH_BITS} bits", _image_keys(c, image_root, source),
+    kinds += [_Kind("image", "images", (c,), f"pHash within {hamming} of {_HASH_BITS} bits", _image_keys(c, image_root, source),
                     hash_edges) for c in images]
     if pixel_columns:
-        kinds.append(_Kind("pixels", tuple(pixel_columns), f"pHash within {hamming} of {_HASH_BITS} bits",
+        kinds.append(_Kind("pixels", "pixels", tuple(pixel_columns), f"pHash within {hamming} of {_HASH_BITS} bits",
                            _pixel_keys(pixel_columns, source), hash_edges))
     if numeric:
-        kinds.append(_Kind("numeric", tuple(numeric), f"equal at {digits} significant digits",
+        kinds.append(_Kind("numeric", "numeric", tuple(numeric), f"equal at {digits} significant digits",
                            _numeric_keys(numeric, digits, source), no_edges))
     return kinds
 
@@ -417,7 +425,14 @@ def _expand(columns: Sequence[str], available: Sequence[str]) -> list[str]:
     """Column names, where ``prefix*`` stands for every column starting with ``prefix``."""
     out: list[str] = []
     for c in columns:
-        out += [a for a in available if a.startswith(c[:-1])] if c.endswith("*") else [c]
+        if not c.endswith("*"):
+            out.append(c)
+            continue
+        matched = [a for a in available if a.startswith(c[:-1])]
+        if not matched:
+            raise InputError(f"pixels: no column starts with {c[:-1]!r}; available columns: "
+                             f"{', '.join(available[:20])}", arguments=("pixels",))
+        out += matched
     return out
 
 
@@ -494,8 +509,8 @@ def find_near_duplicates(
     named = {k: _columns(v) for k, v in (("text", text), ("images", images), ("pixels", pixels),
                                           ("numeric", numeric))}
     if not any(named.values()):
-        raise ConfigError("name the content to compare: text=, images=, pixels= or numeric= "
-                          "(--text, --images, --pixels, --numeric)")
+        raise ConfigError("no content to compare: name its columns with text, images, pixels or numeric",
+                          arguments=tuple(named))
     engine = engine_of(con)
     source = describe_source(manifest)
     table = read_table(manifest, con=engine, text_columns=(id,))
@@ -509,7 +524,8 @@ def find_near_duplicates(
     kinds = _kinds(source=source, available=available, image_root=root, jaccard=jaccard, hamming=hamming,
                    digits=digits, **named)
     for kind in kinds:
-        require_columns(table, kind.columns, source=source, role=f"{kind.name} column")
+        require_columns(table, kind.columns, source=source, role=f"{kind.name} column",
+                        arguments=dict.fromkeys(kind.columns, kind.argument))
     table = map_split_aliases(table, source=source).table
     return _search(engine, table, kinds, id=id, source=source)
 
@@ -562,12 +578,12 @@ def _search(engine: Any, table: Any, kinds: list[_Kind], *, id: str, source: str
 
 def _check_thresholds(*, jaccard: float, hamming: int, digits: int) -> None:
     if not 0.0 < jaccard <= 1.0:
-        raise ConfigError(f"jaccard: {jaccard!r} must lie in (0, 1] (--jaccard, e.g. 0.8)")
+        raise ConfigError(f"jaccard: {jaccard!r} must lie in (0, 1], e.g. 0.8", arguments=("jaccard",))
     if isinstance(hamming, bool) or not isinstance(hamming, int) or not 0 <= hamming < _HASH_BITS // 2:
-        raise ConfigError(f"hamming: {hamming!r} must be a whole number of bits from 0 to {_HASH_BITS // 2 - 1} "
-                          "(--hamming, e.g. 8)")
+        raise ConfigError(f"hamming: {hamming!r} must be a whole number of bits from 0 to {_HASH_BITS // 2 - 1}, "
+                          "e.g. 8", arguments=("hamming",))
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
-        raise ConfigError(f"digits: {digits!r} must be a whole number from 1 to 15 (--digits, e.g. 6)")
+        raise ConfigError(f"digits: {digits!r} must be a whole number from 1 to 15, e.g. 6", arguments=("digits",))
 
 
 def _is_uri(text: str) -> bool:
