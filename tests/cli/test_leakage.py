@@ -49,6 +49,7 @@ def test_rendering_names_pairs_and_escapes_data(manifest):
     assert "train - test │ 1 │ 1 │ t1 ~ s1 (1)" in text
     assert "inside train │ 2 │ 1 │ t2 ~ t3 (1)" in text
     assert "near-duplicate leakage: 1 row(s) have a near-duplicate in an earlier split" in text
+    assert "rule: Jaccard >= 0.8 of 5-character shingles (case, punctuation and spacing ignored); 5 rows compared" in text
 
 
 def test_fail_on_leakage_exits_1(manifest):

@@ -80,10 +80,9 @@ def render_near_duplicates(summary: dict[str, Any]) -> None:
 
     con = console()
     for finding in summary["findings"]:
-        title = (f"Near-duplicates: {finding['kind']} {safe(', '.join(finding['columns'][:3]))}"
-                 f"{' ...' if len(finding['columns']) > 3 else ''} ({safe(finding['threshold'])}; "
-                 f"{finding['compared']:,} rows compared)")
-        table = Table(title=title, title_justify="left")
+        more = " ..." if len(finding["columns"]) > 3 else ""
+        table = Table(title=f"Near-duplicates: {finding['kind']} {safe(', '.join(finding['columns'][:3]))}{more}",
+                      title_justify="left")
         table.add_column("splits", no_wrap=True)
         table.add_column("rows", justify="right", no_wrap=True)
         table.add_column("pairs", justify="right", no_wrap=True)
@@ -93,10 +92,12 @@ def render_near_duplicates(summary: dict[str, Any]) -> None:
                               for e in count["examples"][:3])
             table.add_row(_split_pair(count["splits"]), f"{count['rows']:,}", f"{count['pairs']:,}", shown or "-")
         con.print(table)
+        con.print(f"rule: {safe(finding['threshold'])}; {finding['compared']:,} rows compared", soft_wrap=True)
     if summary["leakage"]:
         leaked = sum(f["leaked_rows"] for f in summary["findings"])
-        con.print(f"[red]near-duplicate leakage:[/] {leaked:,} row(s) have a near-duplicate in an earlier split "
-                  "(rows counted once per kind of content)", soft_wrap=True)
+        kinds = " (summed over the kinds of content)" if len(summary["findings"]) > 1 else ""
+        con.print(f"[red]near-duplicate leakage:[/] {leaked:,} row(s) have a near-duplicate in an earlier split"
+                  f"{kinds}", soft_wrap=True)
     else:
         con.print("[green]no near-duplicate leakage[/] across splits", soft_wrap=True)
     if summary["in_train"]:
