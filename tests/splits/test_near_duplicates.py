@@ -307,3 +307,21 @@ def test_importing_mlstrat_loads_neither_datasketch_nor_imagehash():
             "print(sorted(m for m in ('datasketch', 'imagehash', 'PIL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_split_reads_a_column_of_image_paths_as_images(image_manifest, monkeypatch):
+    import imagehash
+    from PIL import Image
+
+    manifest, rows, _splits = image_manifest
+    monkeypatch.chdir(manifest.parent)  # an in-memory table: relative paths start from the working directory
+    table = pa.table({"id": [i for i, _p in rows], "path": [p for _i, p in rows]})
+    result = run_split(table, near_duplicates="path", dev_size=5, test_size=5)
+    split_of = {r["id"]: r["split"] for r in result.table.select("id", "split").to_pyarrow().to_pylist()}
+    splits = [split_of[i] for i, _p in rows]
+    hashes = [imagehash.phash(Image.open(p).convert("L")) for _i, p in rows]
+    expected = _brute_force(splits, lambda i, j: hashes[i] - hashes[j] <= HAMMING_BITS)
+    crossing = sum(r for (a, b), (r, _p) in expected.items() if a != b)
+    leak = result.summary["checks"]["leakage"]
+    assert leak["near_duplicates_across_splits"] == crossing > 0 and result.leakage
+    assert leak["examples"] and all(e.startswith("near-duplicate image path:") for e in leak["examples"])
