@@ -325,3 +325,12 @@ def test_split_reads_a_column_of_image_paths_as_images(image_manifest, monkeypat
     leak = result.summary["checks"]["leakage"]
     assert leak["near_duplicates_across_splits"] == crossing > 0 and result.leakage
     assert leak["examples"] and all(e.startswith("near-duplicate image path:") for e in leak["examples"])
+
+
+def test_notebook_display_shows_each_pair_of_splits_escaped():
+    table = pa.table({"id": ["<b>a</b>", "b"], "split": ["train", "test"], "text": ["a red kite", "A red kite!"]})
+    found = find_near_duplicates(table, text="text")
+    html = found._repr_html_()
+    assert "<td>train - test</td><td>1</td><td>1</td><td>&lt;b&gt;a&lt;/b&gt; ~ b (1)</td>" in html
+    assert "<b>a</b>" not in html and "near-duplicate leakage found" in html
+    assert repr(found) == "<NearDuplicates 2 rows: 1 with a near-duplicate in another split>"
