@@ -109,7 +109,8 @@ _Keys = Callable[[dict[str, list[Any]], list[str]], list[Any]]
 
 def _text_keys(column: str) -> _Keys:
     def keys(data: dict[str, list[Any]], ids: list[str]) -> list[Any]:
-        return [shingles(str(v)) or None if v is not None else None for v in data[column]]
+        # an empty or missing text has no shingles: it is not compared
+        return [(shingles(str(v)) or None) if v is not None else None for v in data[column]]
     return keys
 
 
