@@ -111,6 +111,7 @@ COMMANDS = {
     "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
     "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
     "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold", "check": "check",
+    "leakage": "leakage",
 }
 
 
