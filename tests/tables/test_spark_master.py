@@ -203,3 +203,11 @@ def test_another_master_than_the_running_session_is_refused(builder, monkeypatch
                                           r'config: "spark.ui.enabled".\); set it when the session starts'):
         connect("spark", conf={"spark.ui.enabled": "true"})
     assert builder.created == 0
+
+
+def test_a_conf_key_with_spaces_is_no_setting_name():
+    with pytest.raises(ConfigError, match=r"^--conf key 'spark executor.memory' is not a Spark setting name; "):
+        parse_spark_conf(["spark executor.memory=8g"])
+    with pytest.raises(ConfigError, match=r"^--conf key '' is not a Spark setting name; "):
+        parse_spark_conf({"": "8g"})
+    assert parse_spark_conf({" spark.a ": 1, "spark.b": None}) == {"spark.a": "1", "spark.b": ""}
