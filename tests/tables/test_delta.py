@@ -119,6 +119,8 @@ def test_deletion_vectors_enabled_but_unused_read_as_usual(tmp_path):
     path = tmp_path / "enabled"
     deltalake.write_deltalake(str(path), predictions(0, 12), configuration={"delta.enableDeletionVectors": "true"})
     assert read_table(str(path)).count().execute() == 12
+    deltalake.write_deltalake(str(path), predictions(100, 5), mode="overwrite")
+    assert read_table(path.as_uri()).count().execute() == 5  # a file:// URI is the same folder
 
 
 def test_import_mlstrat_does_not_import_deltalake():
