@@ -192,6 +192,10 @@ class _Group(TyperGroup):
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _warning_line  # a warning no command rendered: one line too
+                # a library's deprecation notice is for its callers' developers, not for the user
+                # (Python hides it outside __main__; a test runner's filters would print it)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
                 return super().invoke(ctx)
         except MlstratError as exc:
             _error_line(str(exc))
