@@ -254,6 +254,10 @@ def _render_train(result: Any) -> None:
     out.print(f"Trained {result.n_parameters:,} parameters on {where} in {result.seconds:.1f} s "
               f"({', '.join(notes)}).")
     _print_convergence(out, h.get("convergence"))
+    found = h.get("lr_find")
+    if found:
+        out.print(f"Learning rate {found['suggestion']:.3g} from the range test (steepest descent of the smoothed "
+                  f"loss; {found['steps']} steps, see `mlstrat lr-find`).", markup=False, soft_wrap=True)
     table = Table(title="Error per split")
     for col in ("split", "n", "error", "accuracy"):
         table.add_column(col, justify="left" if col == "split" else "right")
