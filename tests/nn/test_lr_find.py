@@ -102,3 +102,11 @@ def test_lr_accepts_find_and_nothing_else_as_text(tmp_path):
         TrainConfig.from_toml(path)
     path.write_text('[data]\nmanifest = "m.parquet"\n[optim]\nlr = "find"\n')
     assert TrainConfig.from_toml(path).optim.lr == "find"
+
+
+def test_gradcheck_after_training_asks_for_a_number_instead_of_find(digits_path):
+    from mlstrat.nn import gradcheck_config
+
+    config = small_config(digits_path, optim=OptimConfig(epochs=1, batch_size=64, lr="find"))
+    with pytest.raises(ConfigError, match=r'\[optim\] lr = "find" is only resolved by `mlstrat train`'):
+        gradcheck_config(config, rows=8, after_epochs=1)
