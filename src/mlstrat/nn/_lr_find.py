@@ -200,7 +200,9 @@ def _smooth(losses: list[float], smoothing: float) -> list[float]:
 
 
 def _suggestions(lrs: list[float], smoothed: list[float]) -> tuple[float, float]:
-    """(the steepest descent's lr, the minimum's lr / 10), over the finite steps before the minimum."""
+    """(the steepest descent's lr, the minimum's lr / 10), over the finite steps before the
+    minimum; the first ``MIN_STEPS`` steps are left out of the steepest search, as fastai's plot
+    skips them (their average holds few batches: one lucky batch looks like a steep fall)."""
     finite = [i for i, s in enumerate(smoothed) if math.isfinite(s)]
     if len(finite) < 3:
         raise InputError(f"the loss was not finite from step {len(finite) + 1} at lr = {lrs[len(finite)]:g}; "
@@ -209,10 +211,11 @@ def _suggestions(lrs: list[float], smoothed: list[float]) -> tuple[float, float]
     rates = np.array([lrs[i] for i in finite])
     low = int(np.argmin(values))
     min_lr = float(rates[low] / 10)
-    if low < 2:
+    skip = MIN_STEPS if low - MIN_STEPS >= 2 else 0
+    if low - skip < 2:
         return min_lr, min_lr
-    slope = np.gradient(values[:low + 1], np.log(rates[:low + 1]))  # d smoothed / d log lr
-    return float(rates[int(np.argmin(slope))]), min_lr
+    slope = np.gradient(values[skip:low + 1], np.log(rates[skip:low + 1]))  # d smoothed / d log lr
+    return float(rates[skip + int(np.argmin(slope))]), min_lr
 
 
 def with_lr(config: TrainConfig, lr: float) -> TrainConfig:
