@@ -86,9 +86,15 @@ def test_the_suggestion_trains_faster_than_ten_times_less_or_more(found, digits_
 
 
 def test_train_with_lr_find_trains_at_the_suggestion(digits_path, tmp_path, found):
+    from mlstrat.runs import RunStore
+
     config = small_config(digits_path, optim=OptimConfig(epochs=1, batch_size=64, lr="find"))
-    result = train(config, run_dir=tmp_path / "run", progress=False, store=False)
+    store = RunStore(tmp_path / "runs.db")
+    result = train(config, run_dir=tmp_path / "run", progress=False, store=store)
     chosen = result.history["lr_find"]
+    assert chosen["suggestion"] == float(f"{chosen['suggestion']:.3g}")  # three digits, as one types it
+    (run,) = store.list()
+    assert run.metrics["lr_find"] == chosen and run.config["optim"]["lr"] == chosen["suggestion"]
     assert chosen["method"] == "steepest" and chosen["steps"] > 10
     assert result.history["epochs"][0]["lr"] == chosen["suggestion"]
     resolved = tomllib.loads((tmp_path / "run" / "config.resolved.toml").read_text())

@@ -121,7 +121,7 @@ def lr_find(config: TrainConfig, *, start_lr: float = START_LR, end_lr: float = 
     smoothed = _smooth(losses, smoothing)
     stopped = "diverged" if len(losses) < steps else "end_lr"
     lrs = lrs[:len(losses)]
-    steepest, min_lr = _suggestions(lrs, smoothed)
+    steepest, min_lr = (float(f"{lr:.3g}") for lr in _suggestions(lrs, smoothed))  # as a user would type them
     settings = {"start_lr": start_lr, "end_lr": end_lr, "steps": steps, "diverge": diverge, "smoothing": smoothing,
                 "optimizer": config.optim.optimizer, "batch_size": config.optim.batch_size}
     return LrFindResult(lrs=lrs, losses=losses, smoothed=smoothed, suggestion=steepest, method="steepest",

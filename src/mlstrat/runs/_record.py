@@ -83,8 +83,9 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
     (the figures of diverged weights mean nothing), ``{"status": "failed", "failure": ...}`` as
     its metrics document and the failure at the head of its note.
 
-    The history's convergence verdict (``history["convergence"]``) is kept in the metrics
-    document under ``convergence``.
+    The history's convergence verdict (``history["convergence"]``) and, when the learning-rate
+    range test chose the learning rate, its summary (``history["lr_find"]``) are kept in the
+    metrics document under the same keys.
     """
     import warnings
 
@@ -117,12 +118,14 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
 
 
 def _with_convergence(metrics: Any, history: Mapping[str, Any] | None) -> Any:
-    """The metrics document with the history's convergence verdict added (unchanged without one)."""
-    convergence = (history or {}).get("convergence")
-    if not convergence:
+    """The metrics document with the history's convergence verdict and learning-rate range test
+    added (unchanged without either)."""
+    kept = {key: (history or {}).get(key) for key in ("convergence", "lr_find")}
+    kept = {key: value for key, value in kept.items() if value}
+    if not kept:
         return metrics
     doc = metrics.to_dict() if hasattr(metrics, "to_dict") else dict(metrics or {})
-    return {**doc, "convergence": convergence}
+    return {**doc, **kept}
 
 
 def training_failure(history: Mapping[str, Any] | None) -> str | None:
