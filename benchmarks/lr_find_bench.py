@@ -3,8 +3,9 @@
 For each dataset and optimizer: `lr_find`'s suggestion (200 steps, 1e-7 .. 10), then 5-epoch
 trainings at a half-decade grid of learning rates (two seeds). The grid's fastest learning rate
 is the one with the lowest train cost after 5 epochs (the mean over seeds); the suggestion should
-fall within one grid step of it (a factor sqrt(10) either way: the grid's resolution). Datasets: the bundled digits (64 pixels, 10 classes) and scikit-learn's
-breast-cancer table (30 features, 2 classes; shipped with scikit-learn, nothing downloaded).
+fall within one grid step of it (a factor sqrt(10) either way: the grid's resolution).
+Datasets: the bundled digits (64 pixels, 10 classes) and scikit-learn's breast-cancer table
+(30 features, 2 classes; shipped with scikit-learn, nothing downloaded).
 
 Run: flock /tmp/mlstrat-bench.lock python benchmarks/lr_find_bench.py
 """

@@ -37,7 +37,8 @@ def test_lr_find_prints_the_curve_and_the_suggestion_and_records_it(workdir, mon
     assert (f"Learning-rate range test: {found['steps']} steps from lr 1e-07 to {found['lrs'][-1]:.3g} "
             "(the smoothed loss passed 4x its minimum).") in lines
     spark = next(line for line in lines if line.startswith("smoothed loss  "))
-    assert set(spark[len("smoothed loss  "):]) <= set("▁▂▃▄▅▆▇█") and len(spark) == len("smoothed loss  ") + 60
+    bars = spark[len("smoothed loss  "):]
+    assert set(bars) <= set("▁▂▃▄▅▆▇█") and len(bars) == 60
     assert (f"Suggested lr: {found['suggestion']:.3g} (steepest descent of the smoothed loss against log lr, "
             f"before its minimum; the minimum's lr / 10 is {found['min_lr']:.3g})") in lines
     assert f'Next: set [optim] lr = {found["suggestion"]:.3g} in digits.toml, or lr = "find" to run this test ' \
@@ -57,10 +58,19 @@ def test_lr_find_json_without_recording(workdir, monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (["--steps", "3"], "Error: --steps = 3 must be at least 12"),
-    (["--start-lr", "1", "--end-lr", "0.1"], "Error: --start-lr = 1.0 and --end-lr = 0.1: need 0 < --start-lr < --end-lr"),
+    (["--start-lr", "1", "--end-lr", "0.1"],
+     "Error: --start-lr = 1.0 and --end-lr = 0.1: need 0 < --start-lr < --end-lr, both finite"),
 ])
 def test_bad_options_exit_2_naming_the_flag(workdir, monkeypatch, args, message):
     monkeypatch.chdir(workdir)
     result = runner.invoke(app, ["lr-find", "digits.toml", "--no-record", *args])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_an_infinite_end_lr_exits_2(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    result = runner.invoke(app, ["lr-find", "digits.toml", "--no-record", "--end-lr", "inf"])
+    assert result.exit_code == 2
+    assert "Error: --start-lr = 1e-07 and --end-lr = inf: need 0 < --start-lr < --end-lr, both finite" in " ".join(
+        result.output.split())

@@ -46,7 +46,7 @@ def test_sparkline_spans_the_bars():
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(start_lr=1.0, end_lr=0.1), r"start_lr = 1\.0 and end_lr = 0\.1: need 0 < start_lr < end_lr"),
+    (dict(start_lr=1.0, end_lr=0.1), r"start_lr = 1\.0 and end_lr = 0\.1: need 0 < start_lr < end_lr, both finite"),
     (dict(steps=5), r"steps = 5 must be at least 12"),
     (dict(diverge=1.0), r"diverge = 1\.0 must be above 1"),
     (dict(smoothing=1.0), r"smoothing = 1\.0 must be in \[0, 1\)"),

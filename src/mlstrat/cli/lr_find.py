@@ -18,8 +18,8 @@ def lr_find_command(
     steps: int = typer.Option(200, "--steps", help="Mini-batches, the learning rate growing exponentially."),
     diverge: float = typer.Option(4.0, "--diverge",
                                   help="Stop once the smoothed loss passes this many times its minimum."),
-    store: Optional[Path] = typer.Option(None, "--store",
-                                         help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
+    store: Optional[Path] = typer.Option(
+        None, "--store", help="Run store to record into (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the test in the run store."),
     note: Optional[str] = typer.Option(None, "--note", help="A note saved with the recorded test."),
     json_: bool = typer.Option(False, "--json", help="Print the curve and the suggestion as JSON."),

@@ -130,7 +130,7 @@ def lr_find(config: TrainConfig, *, start_lr: float = START_LR, end_lr: float = 
 
 def _check_options(*, start_lr: float, end_lr: float, steps: int, diverge: float, smoothing: float) -> None:
     if not (0 < start_lr < end_lr) or not math.isfinite(end_lr):
-        raise ConfigError(f"start_lr = {start_lr!r} and end_lr = {end_lr!r}: need 0 < start_lr < end_lr",
+        raise ConfigError(f"start_lr = {start_lr!r} and end_lr = {end_lr!r}: need 0 < start_lr < end_lr, both finite",
                           arguments=("start_lr", "end_lr"))
     if steps < MIN_STEPS + 2:
         raise ConfigError(f"steps = {steps!r} must be at least {MIN_STEPS + 2}", arguments=("steps",))
