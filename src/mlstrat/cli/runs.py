@@ -158,7 +158,7 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help="Print the whole run as JSON."),
 ) -> None:
     """Show one run: config, errors with intervals, components, verdict, actions."""
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, print_convergence
 
     run_store = _store(store)
     run = run_store.get(run_id)
@@ -169,7 +169,7 @@ def show_run(
         return
     out = console()
     _print_run_header(out, run, evaluations=evaluations, threshold=run_store.test_reuse_threshold)
-    _print_convergence(out, (run.metrics or {}).get("convergence"))
+    print_convergence(out, (run.metrics or {}).get("convergence"))
     for table in (_config_table(run), _errors_table(run), _components_table(run)):
         if table is not None:
             out.print(table)
@@ -193,17 +193,6 @@ def _print_run_header(out: Any, run: Any, *, evaluations: Optional[int], thresho
         style = "bold yellow" if over else "dim"
         out.print(f"[{style}]test set evaluated {evaluations} time(s) in this store "
                   f"(threshold {threshold})[/]")
-
-
-def _print_convergence(out: Any, convergence: Any) -> None:
-    """A training run's recorded convergence verdict; yellow when it asks for an action."""
-    from mlstrat.cli._common import safe
-    from mlstrat.display._documents import convergence_line
-
-    line = convergence_line(convergence)
-    if line is not None:
-        style = "bold" if convergence.get("code") == "plateaued" else "bold yellow"
-        out.print(f"[{style}]{safe(line[0].upper() + line[1:])}[/]", soft_wrap=True)
 
 
 def _config_table(run: Any) -> Any:

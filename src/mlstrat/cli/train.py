@@ -238,7 +238,7 @@ def _render_train(result: Any) -> None:
 
     from mlstrat._constants import SPLIT_DISPLAY, SPLITS
     from mlstrat.display._numbers import format_rate
-    from mlstrat.cli._common import console
+    from mlstrat.cli._common import console, print_convergence
 
     out = console()
     h = result.history
@@ -253,7 +253,7 @@ def _render_train(result: Any) -> None:
     where = result.device if result.processes == 1 else f"{result.device} x {result.processes} processes (DDP)"
     out.print(f"Trained {result.n_parameters:,} parameters on {where} in {result.seconds:.1f} s "
               f"({', '.join(notes)}).")
-    _print_convergence(out, h.get("convergence"))
+    print_convergence(out, h.get("convergence"))
     found = h.get("lr_find")
     if found:
         out.print(f"Learning rate {found['suggestion']:.3g} from the range test (steepest descent of the smoothed "
@@ -275,17 +275,6 @@ def _render_train(result: Any) -> None:
     out.print(f"Run written to {result.run_dir}", markup=False, soft_wrap=True)
     out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>",
               markup=False, soft_wrap=True)
-
-
-def _print_convergence(out: Any, convergence: Any) -> None:
-    """The convergence verdict on the train cost; yellow when it asks for an action."""
-    from mlstrat.cli._common import safe
-    from mlstrat.display._documents import convergence_line
-
-    line = convergence_line(convergence)
-    if line is not None:
-        style = "bold" if convergence.get("code") == "plateaued" else "bold yellow"
-        out.print(f"[{style}]{safe(line[0].upper() + line[1:])}[/]", soft_wrap=True)
 
 
 @app.command("predict")
