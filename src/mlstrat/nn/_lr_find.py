@@ -82,8 +82,8 @@ def lr_find(config: TrainConfig, *, start_lr: float = START_LR, end_lr: float = 
             diverge: float = DIVERGE, smoothing: float = SMOOTHING, con: Any = None) -> LrFindResult:
     """Run the learning-rate range test on the train split of ``config``'s manifest.
 
-    The network, optimizer, batch size, regularization and seed are the config's; the data are
-    read in memory and the test's weights are thrown away (nothing is written).
+    The network, optimizer, batch size, regularization, device and seed are the config's; the
+    data are read in memory and the test's weights are thrown away (nothing is written).
 
     Parameters
     ----------
@@ -144,7 +144,14 @@ def _check_options(*, start_lr: float, end_lr: float, steps: int, diverge: float
 def _run_steps(config: TrainConfig, ds: Any, lrs: list[float], *, diverge: float, smoothing: float) -> list[float]:
     """Each step's loss, up to the step where the smoothed loss diverged (included)."""
     from mlstrat.nn._model import cross_entropy_cost, masked_bce_cost
-    from mlstrat.nn._setup import _target_tensor, _threads, auto_threads, build_network, make_optimizer
+    from mlstrat.nn._setup import (
+        _target_tensor,
+        _threads,
+        auto_threads,
+        build_network,
+        make_optimizer,
+        resolve_device,
+    )
 
     train_rows = ds.mask("train")
     n_outputs = len(ds.tasks) if ds.tasks else len(ds.classes)
@@ -159,8 +166,10 @@ def _run_steps(config: TrainConfig, ds: Any, lrs: list[float], *, diverge: float
         generator = torch.Generator().manual_seed(config.optim.seed)
         X_raw = ds.X[train_rows]  # (m, F)
         model, normalizer = build_network(config, ds.X.shape[1], n_outputs, X_raw, generator)
-        X = torch.from_numpy(normalizer(X_raw))
-        y = _target_tensor(ds, train_rows, torch.device("cpu"))
+        device = resolve_device(config.optim.device)
+        model.to(device)
+        X = torch.from_numpy(normalizer(X_raw)).to(device)  # (m, F)
+        y = _target_tensor(ds, train_rows, device)
         m = int(X.shape[0])
         optimizer = make_optimizer(model, config, m)
         batch = config.optim.batch_size or m
@@ -173,7 +182,7 @@ def _run_steps(config: TrainConfig, ds: Any, lrs: list[float], *, diverge: float
             if start + batch > m:  # a new pass over train, freshly shuffled
                 order = torch.randperm(m, generator=generator)
                 start = 0
-            idx = order[start:start + batch]
+            idx = order[start:start + batch].to(device)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss = loss_fn(model(X[idx]), y[idx])  # (,)
