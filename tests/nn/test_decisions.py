@@ -99,7 +99,7 @@ def test_far_apart_tasks_warn_at_under_ten_percent():
 
     assert multitask_counts(["big", "rare"], y(10))["warnings"] == []  # exactly 10%
     assert multitask_counts(["big", "rare"], y(9))["warnings"] == [{"code": "multitask-unbalanced", "message": (
-        "[multitask] task 'rare' has 9 labelled train rows, 9.0% of task 'big''s 100; multi-task learning "
+        "[multitask] task 'rare' has 9 labelled train rows against 100 for task 'big' (9.0%); multi-task learning "
         "helps when the tasks have similar amounts of data (here at least 10% of the largest), so "
         "compare with training 'rare' on its own")}]
 

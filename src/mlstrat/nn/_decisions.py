@@ -18,8 +18,8 @@ import numpy as np
 
 from mlstrat._exceptions import MlstratWarning
 
-__all__ = ["DecisionWarning", "record_decisions", "TRANSFER_MIN_RATIO", "MULTITASK_MIN_SHARE", "transfer_sizes", "multitask_counts",
-           "source_train_rows"]
+__all__ = ["DecisionWarning", "record_decisions", "TRANSFER_MIN_RATIO", "MULTITASK_MIN_SHARE",
+           "transfer_sizes", "multitask_counts", "source_train_rows"]
 
 #: transfer pays off when the source has "much more data" than the target: at least this many
 #: times its training rows (below it, training from scratch is the comparison to make)
@@ -137,8 +137,8 @@ def multitask_counts(tasks: Sequence[str], y_train: np.ndarray, *,
         n_small, n_large = counts[small]["labelled"], counts[large]["labelled"]
         if n_small < min_share * n_large:
             warnings.append({"code": "multitask-unbalanced", "message": (
-                f"[multitask] task {small!r} has {n_small:,} labelled train rows, "
-                f"{n_small / n_large:.1%} of task {large!r}'s {n_large:,}; multi-task learning helps "
+                f"[multitask] task {small!r} has {n_small:,} labelled train rows against {n_large:,} for "
+                f"task {large!r} ({n_small / n_large:.1%}); multi-task learning helps "
                 f"when the tasks have similar amounts of data (here at least {min_share:.0%} of the "
                 f"largest), so compare with training {small!r} on its own")})
     return {"tasks": counts, "min_share": min_share, "warnings": warnings}
