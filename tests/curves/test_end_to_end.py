@@ -1,4 +1,4 @@
-""""Enough data for an end-to-end model?" (METHOD.md §8) read off the extrapolated learning
+""""Enough data for an end-to-end model?" (docs/method.md §8) read off the extrapolated learning
 curve: the sentence's figures against an independent OLS fit (statsmodels), one shape each."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The transfer and multi-task decision checks: sizes stated, warnings when the data argue
-against the config's choice (METHOD.md §7)."""
+against the config's choice (docs/method.md §7)."""
 
 import json
 import re

@@ -42,7 +42,7 @@ class CurvePoint:
 @dataclass(frozen=True)
 class LearningCurve(NotebookRepr):
     """The curve, its power-law fit, a one-sentence reading of its shape, and one on whether
-    more data is likely to help an end-to-end model (METHOD.md §8)."""
+    more data is likely to help an end-to-end model (docs/method.md §8)."""
 
     metric: str
     points: tuple[CurvePoint, ...]
