@@ -59,6 +59,7 @@ class TuneResult:
         best = self.best
         return {
             "output": str(self.output), "metric": self.config.metric, "budget": len(self.search.trials),
+            "planned": self.config.budget,
             "seed": self.config.seed, "jobs": self.config.jobs,
             "prune": ({"startup": self.config.prune_startup, "warmup": self.config.prune_warmup}
                       if self.config.prune else None),
