@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--rows", type=int, default=6000)
+    parser.add_argument("--rows", type=int, default=40000)
     parser.add_argument("--startup", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--scenarios", default="digits,tabular")

@@ -98,7 +98,8 @@ def _render(result: Any) -> None:
         mark = "[bold green]" if best and t["number"] == best["number"] else ""
         value = _trial_value(t, doc["metric"])
         cells = [str(t["number"]), str(t["round"]), *[format_param(t["params"][n]) for n in names], value,
-                 f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
+                 f"{t.get('seconds', 0):.1f}", f"{t['n_parameters']:,}" if "n_parameters" in t else "",
+                 "yes" if t["feasible"] else ("" if t.get("state") == "pruned" else "no")]
         table.add_row(*[mark + safe(c) for c in cells])
     out.print(table)
     _render_budget(out, doc)

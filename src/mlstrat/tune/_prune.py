@@ -35,7 +35,7 @@ class Pruning:
     """MedianPruner settings: no trial is pruned before ``startup`` trials completed, nor before
     its epoch ``warmup``."""
 
-    startup: int = 4
+    startup: int = 5
     warmup: int = 2
 
     def __post_init__(self) -> None:

@@ -272,7 +272,8 @@ def _settings_text(settings: Any) -> str:
     if not isinstance(settings, dict):
         return "unknown"
     names = ", ".join(str(p[0]) for p in settings.get("space", []))
-    return f"budget {settings.get('budget')}, seed {settings.get('seed')}, space {names}"
+    pruning = "on (--prune)" if settings.get("prune") else "off (--no-prune)"
+    return f"budget {settings.get('budget')}, seed {settings.get('seed')}, space {names}, pruning {pruning}"
 
 
 def _round(study: Any, space: Sequence[Param], gate: _Gate, n: int, round_: int, pool: Pool,

@@ -122,7 +122,7 @@ class TuneConfig:
     seed: int = 0  # seeds the sampler: same seed, same trials
     jobs: int = 1  # trials trained in parallel processes
     prune: bool = True  # stop unpromising trials early (MedianPruner on the dev cost per epoch)
-    prune_startup: int = 4  # completed trials before any trial is pruned
+    prune_startup: int = 5  # completed trials before any trial is pruned (Optuna's default)
     prune_warmup: int = 2  # a trial is never pruned before this epoch
     time: str = ""  # time budget ("10m", "2h"): no trial starts after it; "" = none
 
