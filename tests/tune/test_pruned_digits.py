@@ -85,6 +85,8 @@ def test_a_pruned_search_on_digits_records_its_pruned_trials(config, tmp_path):
     assert doc["epochs"] == sum(t["epochs"] for t in doc["trials"]) < 5 * 6
     assert result.best.state == "complete" and result.first_failure is None
     assert doc["best"]["number"] not in {t["number"] for t in pruned}
+    page = (tmp_path / "t" / "tune.html").read_text()
+    assert f"pruned at epoch {pruned[0]['pruned_at_epoch']}" in page and ">failed<" not in page
 
 
 @pytest.mark.slow

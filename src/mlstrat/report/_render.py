@@ -116,7 +116,9 @@ def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
     trials = sorted(tune["trials"], key=lambda t: (t.get("value") is None, t.get("value") or 0.0))
     rows = [{"number": t.get("number"), "round": t.get("round"), "best": t.get("number") == best,
              "params": [format_param((t.get("params") or {}).get(n)) for n in names],
-             "value": "failed" if t.get("value") is None else (format_pct(t["value"]) if rate else f"{t['value']:.4f}"),
+             "value": (f"pruned at epoch {t.get('pruned_at_epoch')}" if t.get("state") == "pruned"
+                       else "failed" if t.get("value") is None
+                       else (format_pct(t["value"]) if rate else f"{t['value']:.4f}")),
              "feasible": bool(t.get("feasible"))} for t in trials]
     effects = tune.get("effects") or {}
     components = sorted({c for per in effects.values() for c in per})
