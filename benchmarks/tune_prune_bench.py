@@ -11,7 +11,8 @@ output folder, for ``--rounds`` rounds.
 
 Compute: the epochs trained in all (from tune.json; the same every round: the search is
 deterministic) and the CPU seconds of the search (this process's user + system time while
-``tune`` ran, the trials training in this process with jobs 1). Result: each search's best dev
+``tune`` ran, the trials training in this process with jobs 1; torch and the engine are
+imported before the first search). Result: each search's best dev
 error with its 95% Wilson interval, and the paired difference of the two winners on the same
 dev rows (95% interval; "tied" when it includes 0).
 
@@ -135,6 +136,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from mlstrat.metrics._intervals import wilson_interval
+    from mlstrat.tune._tune import warm_up
+
+    warm_up()  # torch and the engine imported before the first measured search, not inside it
 
     work = Path(tempfile.mkdtemp(prefix="tune-prune-bench-"))
     rows = []

@@ -103,10 +103,13 @@ def _render(result: Any) -> None:
         table.add_row(*[mark + safe(c) for c in cells])
     out.print(table)
     _render_budget(out, doc)
-    zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
-    out.print(f"Zoomed region (round 2): {safe(zoom)}")
+    if any(t["round"] == 2 for t in doc["trials"]) or not doc.get("out_of_time"):
+        zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
+        out.print(f"Zoomed region (round 2): {safe(zoom)}")
     _render_effects(out, doc["effects"])
-    if best is None:
+    if best is None and not any(t.get("state") == "complete" for t in doc["trials"]) and doc.get("out_of_time"):
+        pass  # the time budget line said it: no trial completed before it ran out
+    elif best is None:
         limits = [f"{k} = {v}" for k, v in doc["constraints"].items() if v]
         out.print("[bold red]No trial met the constraints[/]"
                   + (f" ({safe(', '.join(limits))}): relax them in \\[tune]." if limits else "."))
@@ -139,13 +142,15 @@ def _render_budget(out: Any, doc: dict[str, Any]) -> None:
     """What pruning and the time budget did: trials pruned, epochs trained, trials left."""
     if doc.get("prune"):
         out.print(f"Pruned {doc['pruned']} of {len(doc['trials'])} trials (median rule on the dev cost per epoch, "
-                  f"from trial {doc['prune']['startup']} on and epoch {doc['prune']['warmup']} on); "
+                  f"once {doc['prune']['startup']} trials completed, from epoch {doc['prune']['warmup']}); "
                   f"{doc['epochs']} epochs trained in all")
     if doc.get("out_of_time"):
         from mlstrat.cli._common import safe
 
+        done = sum(t.get("state") == "complete" for t in doc["trials"])
         out.print(f"[yellow]The time budget ({safe(str(doc['time']))}) ran out[/]: {len(doc['trials'])} of "
-                  f"{doc['planned']} trials ran; go on with --resume")
+                  f"{doc['planned']} trials ran ({done} completed; the clock counts from the start, start-up "
+                  "included); go on with --resume, or give more --time")
 
 
 def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> None:
