@@ -74,8 +74,9 @@ class _Run:
     """One ``map`` call's state: the trials still to start (last first), the results not yet
     yielded, every result so far, and whether ``prepare`` refused a trial (no more start)."""
 
-    def __init__(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]], prepare: Prepare | None) -> None:
-        self.fn, self.prepare = fn, prepare
+    def __init__(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]], prepare: Prepare | None,
+                 ordered: bool = True) -> None:
+        self.fn, self.prepare, self.ordered = fn, prepare, ordered
         self.order = [number for number, _ in tasks]
         self.pending = list(reversed(tasks))
         self.done: dict[int, dict] = {}
@@ -93,7 +94,7 @@ class _Run:
             self.pending.clear()
             return None
         position = len(self.order) - len(self.pending)
-        if any(n not in self.finished for n in self.order[:max(position - jobs + 1, 0)]):
+        if self.ordered and any(n not in self.finished for n in self.order[:max(position - jobs + 1, 0)]):
             return None  # a trial jobs places before it still runs: wait for it
         task = self.prepare(self.pending[-1][0], self.finished)
         if task is None:
@@ -130,18 +131,18 @@ class Pool:
         self.workers = []
 
     def map(self, fn: Objective, numbers: Sequence[int], points: Sequence[dict[str, float]], *,
-            prepare: Prepare | None = None) -> Iterator[dict | None]:
+            prepare: Prepare | None = None, ordered: bool = True) -> Iterator[dict | None]:
         """``fn(number, params)`` for each pair, yielded in the given order as each is ready.
 
         With ``prepare``, each trial's function is ``prepare(number, finished)`` at the moment it
         starts (``finished``: the results of this call so far, by number), or ``None`` when it is
-        not to start: that trial and every later one then yield ``None``. A trial then starts only
-        once every trial ``jobs`` or more places before it has finished, so ``finished`` holds at
-        least those, whichever process finished first.
+        not to start: that trial and every later one then yield ``None``. With ``ordered``, a
+        trial then starts only once every trial ``jobs`` or more places before it has finished,
+        so ``finished`` holds at least those, whichever process finished first.
         """
         if self.jobs == 1:
             return self._serial(fn, numbers, points, prepare)  # lazily: each trial seen as it ends
-        return self._map(fn, list(zip(numbers, points)), prepare)
+        return self._map(fn, list(zip(numbers, points)), prepare, ordered)
 
     @staticmethod
     def _serial(fn: Objective, numbers: Sequence[int], points: Sequence[dict[str, float]],
@@ -158,10 +159,10 @@ class Pool:
             yield finished[number]
 
     def _map(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]],
-             prepare: Prepare | None) -> Iterator[dict | None]:
+             prepare: Prepare | None, ordered: bool) -> Iterator[dict | None]:
         from multiprocessing.connection import wait
 
-        run = _Run(fn, tasks, prepare)
+        run = _Run(fn, tasks, prepare, ordered)
         for number, _ in tasks:
             while number not in run.done:
                 self._dispatch(run)

@@ -300,7 +300,9 @@ def _round(study: Any, space: Sequence[Param], gate: _Gate, n: int, round_: int,
     todo = [i for i in numbers if i not in finished]
     kept = [_from_study(finished[i], points[i], round_) for i in numbers if i in finished]
     gate.kept = kept  # a resumed search judges its next trials against these too
-    results = iter(pool.map(gate.objective, todo, [points[i] for i in todo], prepare=gate))
+    # pruning judges a trial by the ones `jobs` places before it: they must have finished
+    results = iter(pool.map(gate.objective, todo, [points[i] for i in todo], prepare=gate,
+                            ordered=gate.prune is not None))
     kept_by_number = {t.number: t for t in kept}
     out: list[Trial] = []
     for i in numbers:
