@@ -12,6 +12,7 @@ draws replayed (the same values as a search never stopped).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,7 +184,7 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
     n_coarse = min(max(math.ceil(coarse * budget), 1), budget)
     feasible = feasible or (lambda info: True)
     trials: list[Trial] = []
-    gate = _Gate(objective, prune, TimeBudget(seconds, clock) if clock else TimeBudget(seconds), jobs, trials)
+    gate = _Gate(objective, prune, TimeBudget(seconds, clock or time.monotonic), jobs, trials)
     with Pool(jobs, initializer) as pool:
         trials += _round(study, space, gate, n_coarse, 1, pool, feasible, on_trial)
         best_region = _zoom_region(trials, top, rows)
