@@ -155,9 +155,6 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
-    from mlstrat.nn._eager import preload_dynamo
-
-    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
                              test=test)
@@ -214,7 +211,8 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device,
                                  seed if dist is None else dist.seed(seed))
-        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        threads, threads_reason = _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
+                                                    pinned=pinned)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader, dist=dist, w_train=w_train)
@@ -226,7 +224,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
-        history["threads"] = threads
+        history["threads"], history["threads_reason"] = threads, threads_reason
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return model, normalizer, history, None
         model.cpu()
@@ -295,6 +293,8 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         history["threads"] = torch.get_num_threads()
+        history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
+                                     else "streaming loader: the batch x width rule")
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
         with staged_run_dir(path) as stage:
