@@ -137,3 +137,79 @@ def test_thread_choice_is_recorded_with_its_reason(tmp_path, digits_path):
     pinned = small_config(digits_path, optim=OptimConfig(epochs=1, batch_size=64, threads=2))
     saved = json.loads((train(pinned, run_dir=tmp_path / "b", record=False).run_dir / "history.json").read_text())
     assert (saved["threads"], saved["threads_reason"]) == (2, "set in [optim] threads")
+
+
+# -- a small local Parquet manifest is read by PyArrow, with the engine's results ----------------
+
+def _rich_manifest(path):
+    """String ids and labels, a weight column, pass-through text with empty values, a dictionary
+    column, integer, boolean and float features."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 60
+    rng = np.random.default_rng(0)
+    table = pa.table({
+        "id": [f"row-{i:03d}" for i in range(n)],
+        "split": ["train", "dev", "test"] * (n // 3),
+        "label": [["cat", "dog", "eel"][(i // 3) % 3] for i in range(n)],
+        "w": rng.uniform(0.5, 2.0, n),
+        "note": [None if i % 7 == 0 else f"note {i}" for i in range(n)],
+        "domain": pa.array([["a", "b"][i % 2] for i in range(n)]).dictionary_encode(),
+        "f_int": pa.array(rng.integers(0, 9, n), pa.int32()),
+        "f_bool": [bool(i % 2) for i in range(n)],
+        "f_float": rng.normal(size=n).astype("float32"),
+    })
+    pq.write_table(table, path)
+    return path
+
+
+def _datasets(path, data, tasks=()):
+    from mlstrat.nn import _data
+
+    direct = _data.load_dataset(str(path), data, tasks=tasks)
+    assert _data.small_parquet(str(path)) == str(path)
+    original = _data.small_parquet
+    try:
+        _data.small_parquet = lambda manifest, con=None: None  # force the engine
+        engine = _data.load_dataset(str(path), data, tasks=tasks)
+    finally:
+        _data.small_parquet = original
+    return direct, engine
+
+
+def _assert_same(a, b):
+    import numpy as np
+
+    for name in ("source", "feature_names", "classes", "tasks"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in ("ids", "split", "X", "labels", "y", "weights"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+    assert a.passthrough.keys() == b.passthrough.keys()
+    for key in a.passthrough:
+        assert a.passthrough[key].tolist() == b.passthrough[key].tolist(), key
+
+
+def test_pyarrow_and_engine_readers_give_the_same_dataset(tmp_path, digits_path):
+    from mlstrat.nn import DataConfig
+
+    _assert_same(*_datasets(digits_path, DataConfig(manifest=str(digits_path), feature_prefix="px_")))
+    rich = _rich_manifest(tmp_path / "rich.parquet")
+    _assert_same(*_datasets(rich, DataConfig(manifest=str(rich), feature_prefix="f_", weight_col="w")))
+
+
+def test_pyarrow_reader_leaves_problems_to_the_engine_messages(tmp_path):
+    from mlstrat._exceptions import InputError
+    from mlstrat.nn import DataConfig, _data
+
+    rich = _rich_manifest(tmp_path / "rich.parquet")
+    data = DataConfig(manifest=str(rich), feature_prefix="f_", label="missing")
+    assert _data._read_with_pyarrow(str(rich), data, ()) is None
+    with pytest.raises(InputError, match=r"rich.parquet: missing label column 'missing'"):
+        _data.load_dataset(str(rich), data)
+    assert _data.small_parquet(str(tmp_path / "rich.csv")) is None  # other formats: the engine
+    assert _data.small_parquet(str(rich), con=object()) is None  # an engine given: that engine

@@ -244,6 +244,13 @@ def _resolve_loader(config: TrainConfig, con: Any) -> str:
         return choose_loader(data, None)
     if config.multitask.tasks:
         return "memory"
+    from mlstrat.nn._data import small_parquet
+
+    path = small_parquet(data.manifest, con=con)
+    if path is not None:  # the row count is in the file's footer: no engine needed
+        import pyarrow.parquet as pq
+
+        return choose_loader(data, pq.ParquetFile(path).metadata.num_rows)
     from mlstrat.tables import read_table
 
     return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
