@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -51,10 +52,12 @@ def test_eager_optimizer_is_the_torch_class_for_schedulers_and_checkpoints():
     opt = make_optimizer(net, TrainConfig(), m=10)
     assert isinstance(opt, torch.optim.Adam) and type(opt).__name__ == "Adam"
     assert eager_optimizer(torch.optim.Adam) is type(opt)  # one class per optimizer, not one per run
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     _steps(opt, net, n=1)
     opt.load_state_dict(opt.state_dict())
-    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-    scheduler.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the scheduler sees the optimizer's step
+        scheduler.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5 * TrainConfig().optim.lr)
 
 
