@@ -216,3 +216,13 @@ def test_pyarrow_reader_leaves_problems_to_the_engine_messages(tmp_path):
         _data.load_dataset(str(rich), data)
     assert _data.small_parquet(str(tmp_path / "rich.csv")) is None  # other formats: the engine
     assert _data.small_parquet(str(rich), con=object()) is None  # an engine given: that engine
+
+
+def test_a_damaged_parquet_manifest_is_the_engine_message(tmp_path):
+    from mlstrat._exceptions import InputError
+
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(InputError, match=r"bad.parquet: cannot be read as PARQUET .*check that the file is a "
+                                         r"valid PARQUET table"):
+        train(small_config(bad), run_dir=tmp_path / "run", record=False)

@@ -250,7 +250,10 @@ def _resolve_loader(config: TrainConfig, con: Any) -> str:
     if path is not None:  # the row count is in the file's footer: no engine needed
         import pyarrow.parquet as pq
 
-        return choose_loader(data, pq.ParquetFile(path).metadata.num_rows)
+        try:
+            return choose_loader(data, pq.ParquetFile(path).metadata.num_rows)
+        except Exception:  # a damaged file: the engine reads it below and names the problem
+            pass
     from mlstrat.tables import read_table
 
     return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
