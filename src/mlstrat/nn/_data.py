@@ -233,7 +233,8 @@ def _plain_type(kind: Any) -> bool:
 
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
-    return (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or kind in (pa.float32(), pa.float64())
+    return (pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+            or kind in (pa.float32(), pa.float64())
             or pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
@@ -244,10 +245,12 @@ def _plan(columns: list[str], data: DataConfig, tasks: tuple[str, ...], *,
     targets = list(tasks) if tasks else [data.label]
     passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
     weight = [data.weight_col] if data.weight_col is not None else []
-    return names, passthrough, list(dict.fromkeys([data.id, "split", *targets, *passthrough, *weight, *names]))
+    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *weight, *names]))
+    return names, passthrough, wanted
 
 
-def _read_with_pyarrow(path: str, data: DataConfig, tasks: tuple[str, ...]) -> tuple[Any, list[str], list[str]] | None:
+def _read_with_pyarrow(path: str, data: DataConfig,
+                       tasks: tuple[str, ...]) -> tuple[Any, list[str], list[str]] | None:
     """``(arrow table, features, pass-through)`` read by PyArrow; ``None`` when anything about
     the file needs the engine's checks and messages (a missing column, a type not plain)."""
     import pyarrow.parquet as pq
@@ -258,7 +261,8 @@ def _read_with_pyarrow(path: str, data: DataConfig, tasks: tuple[str, ...]) -> t
         return None
     columns = list(schema.names)
     targets = list(tasks) if tasks else [data.label]
-    needed = [data.id, "split", *targets, *([data.weight_col] if data.weight_col is not None else [])]
+    weight = [data.weight_col] if data.weight_col is not None else []
+    needed = [data.id, "split", *targets, *weight]
     if len(set(columns)) != len(columns) or any(c not in columns for c in needed):
         return None
     try:

@@ -56,8 +56,8 @@ def auto_threads(config: TrainConfig, n_inputs: int) -> int:
     return 1 if work <= 64 * 1024 else torch.get_num_threads()
 
 
-def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor, multitask: bool,
-                      *, pinned: int = 0) -> tuple[int, str]:
+def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                      multitask: bool, *, pinned: int = 0) -> tuple[int, str]:
     """Set torch's threads for the run (unless the config or the caller pins them):
     ``(count used, why)``, see :func:`mlstrat.nn._threads.choose_threads`."""
     from mlstrat.nn._threads import choose_threads
@@ -161,13 +161,16 @@ def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim
     else:  # one group: the multi-tensor kernels run once per step instead of once per group
         groups = [{"params": params, "weight_decay": 0.0}]
     kernel = _kernel_options(o.optimizer, params)
+    sgd = eager_optimizer(torch.optim.SGD)
+    rmsprop = eager_optimizer(torch.optim.RMSprop)
+    adam = eager_optimizer(torch.optim.Adam)
     if o.optimizer == "gd":
-        return eager_optimizer(torch.optim.SGD)(groups, lr=o.lr, **kernel)
+        return sgd(groups, lr=o.lr, **kernel)
     if o.optimizer == "momentum":
-        return eager_optimizer(torch.optim.SGD)(groups, lr=o.lr, momentum=o.beta1, **kernel)
+        return sgd(groups, lr=o.lr, momentum=o.beta1, **kernel)
     if o.optimizer == "rmsprop":
-        return eager_optimizer(torch.optim.RMSprop)(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
-    return eager_optimizer(torch.optim.Adam)(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
+        return rmsprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
+    return adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
 
 
 # The methods of torch.optim.Optimizer that torch wraps for torch.compile; each wrapper imports

@@ -24,7 +24,8 @@ from torch import nn
 __all__ = ["choose_threads", "measure_threads", "MIN_STEPS", "SMALL_WORK"]
 
 MIN_STEPS = 200  # mini-batch steps in the whole run below which the measurement is not worth it
-SMALL_WORK = 2**24  # weights x rows per mini-batch at or below which one thread is kept (~17 MFLOP fwd)
+# weights x rows per mini-batch at or below which one thread is kept (~17M multiply-adds forward)
+SMALL_WORK = 2**24
 _REPEATS = 5
 _cache: dict[tuple, int] = {}
 
@@ -51,9 +52,11 @@ def _load_per_core() -> float | None:
 
 
 def choose_threads(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor,
-                   loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, steps: int) -> tuple[int, str]:
+                   loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *,
+                   steps: int) -> tuple[int, str]:
     """``(threads, why)``: one thread for a short run, a small network or a loaded machine, else
-    the fastest of 1 and torch's default measured on this network and batch (:func:`measure_threads`).
+    the fastest of 1 and torch's default measured on this network and batch
+    (:func:`measure_threads`).
 
     ``why`` is recorded beside the count in the run's history.
     """
@@ -69,7 +72,8 @@ def choose_threads(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor,
         return 1, f"small network ({weights} weights x batch {xb.shape[0]}): one thread"
     load = _load_per_core()
     if load is not None and load >= 1.0:
-        return 1, f"loaded machine (load {load * (os.cpu_count() or 1):.1f} on {os.cpu_count()} cores): one thread"
+        cores = os.cpu_count() or 1
+        return 1, f"loaded machine (load {load * cores:.1f} on {cores} cores): one thread"
     n = measure_threads(model, xb, yb, loss_fn, steps=steps)
     return n, f"measured: fastest of 1 and {default}"
 

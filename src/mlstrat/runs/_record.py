@@ -37,9 +37,10 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     """
     store = RunStore() if store is None else store
     rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
-    run = store.record(kind, config=config, data_fingerprint=file_fingerprint(data or predictions), metrics=metrics,
-                       diagnosis=diagnosis, artifacts=artifacts, note=note,
-                       test_fingerprint=fingerprint_test_set(predictions, store=store), run_id=run_id,
+    run = store.record(kind, config=config, data_fingerprint=file_fingerprint(data or predictions),
+                       metrics=metrics, diagnosis=diagnosis, artifacts=artifacts, note=note,
+                       test_fingerprint=fingerprint_test_set(predictions, store=store),
+                       run_id=run_id,
                        count_test=count_test)
     if rows is not None:
         write_dev_rows(dev_rows_path(store, run.id), rows)

@@ -210,8 +210,9 @@ class LookLedger:
             return None
         with closing(conn):
             row = conn.execute(
-                "SELECT test_fingerprint FROM runs WHERE kind = 'diagnose' AND data_fingerprint = ? "
-                "AND test_fingerprint IS NOT NULL ORDER BY seq DESC LIMIT 1", (data_fingerprint,)).fetchone()
+                "SELECT test_fingerprint FROM runs WHERE kind = 'diagnose' "
+                "AND data_fingerprint = ? AND test_fingerprint IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1", (data_fingerprint,)).fetchone()
         return row[0] if row else None
 
     def test_evaluation_count(self, test_fingerprint: str) -> int:
