@@ -39,9 +39,9 @@ def test_run_directory_contract(run, digits_table):
     assert files == ["config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
     history = json.loads((run.run_dir / "history.json").read_text())
     assert set(history) == {"epochs", "best_epoch", "stopped_early", "restored_best", "warnings", "threads",
-                            "threads_reason",
-                            "diverged"}
+                            "threads_reason", "diverged", "convergence"}
     assert history["diverged"] is None  # a finite cost all along
+    assert history["convergence"]["verdict"] == "too few epochs to judge — train longer"  # 3 epochs
     assert history["threads"] == 1  # 51 steps: too short a run to measure
     assert history["warnings"] == []  # a healthy ReLU/He network: no gradient warning
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3]

@@ -150,6 +150,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim
     whose gradient is None, so unfreezing (two-stage fine-tuning) needs no new optimizer.
     """
     o = config.optim
+    if isinstance(o.lr, str):  # train() and lr_find() replace "find" by a number before this
+        raise ConfigError(f'[optim] lr = "{o.lr}" is only resolved by `mlstrat train` (the learning-rate range '
+                          "test runs first); give a number here, e.g. the one `mlstrat lr-find` suggests")
     weights = {id(p) for p in weight_parameters(model)}
     decay = config.regularization.l2 / m
     params = list(model.parameters())

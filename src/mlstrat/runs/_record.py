@@ -81,6 +81,10 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
     A run whose cost became NaN or infinite is recorded as failed: no metrics or diagnosis
     (the figures of diverged weights mean nothing), ``{"status": "failed", "failure": ...}`` as
     its metrics document and the failure at the head of its note.
+
+    The history's convergence verdict (``history["convergence"]``) and, when the learning-rate
+    range test chose the learning rate, its summary (``history["lr_find"]``) are kept in the
+    metrics document under the same keys.
     """
     import warnings
 
@@ -106,9 +110,21 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
 
             diagnosis = diagnose(str(predictions), human=list(human), test=test, store=False)
             metrics = compute_metrics(str(predictions), test=test, store=False)
+    metrics = _with_convergence(metrics, result.history)
     return record_predictions_run("train", predictions, store=store, config=config.to_dict(), metrics=metrics,
                                   diagnosis=diagnosis, artifacts=result.run_dir, note=note,
                                   data=config.data.manifest, count_test=False)
+
+
+def _with_convergence(metrics: Any, history: Mapping[str, Any] | None) -> Any:
+    """The metrics document with the history's convergence verdict and learning-rate range test
+    added (unchanged without either)."""
+    kept = {key: (history or {}).get(key) for key in ("convergence", "lr_find")}
+    kept = {key: value for key, value in kept.items() if value}
+    if not kept:
+        return metrics
+    doc = metrics.to_dict() if hasattr(metrics, "to_dict") else dict(metrics or {})
+    return {**doc, **kept}
 
 
 def training_failure(history: Mapping[str, Any] | None) -> str | None:
@@ -129,7 +145,8 @@ def _record_failed_training(result: Any, config: Any, *, store: RunStore, failur
 
     full_note = f"failed: {failure}" + (f" | {note}" if note else "")
     run = store.record("train", config=config.to_dict(), data_fingerprint=fingerprint(config.data.manifest),
-                       metrics={"status": "failed", "failure": failure}, artifacts=result.run_dir,
+                       metrics=_with_convergence({"status": "failed", "failure": failure}, result.history),
+                       artifacts=result.run_dir,
                        note=full_note, count_test=False)
     run_recorded(run)
     return run
