@@ -169,3 +169,14 @@ def test_bad_durations(text, message):
 def test_pruning_settings_are_checked():
     with pytest.raises(ConfigError, match=r"^\[tune\] prune_startup = 0 and prune_warmup = 2 must be at least 1$"):
         Pruning(startup=0)
+
+
+def test_a_workers_warm_up_does_not_import_the_compiler():
+    # ~1.2 s of CPU per worker that no trial uses: the trainer's optimizers never import it
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlstrat.tune._tune import warm_up; warm_up(); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "False"

@@ -103,11 +103,11 @@ def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfi
 
 
 def warm_up() -> None:
-    """Pay a worker's one-off costs (torch, its optimizers' torch._dynamo, the engine) before the
-    first trial, so that the training-time constraint measures training."""
+    """Pay a worker's one-off costs (torch, the engine) before the first trial, so that the
+    training-time constraint measures training. torch._dynamo is not among them: the trainer's
+    optimizers never import it (nn._setup.eager_optimizer)."""
     import ibis
     import pyarrow.parquet  # noqa: F401
-    import torch._dynamo  # noqa: F401
     import torch.optim  # noqa: F401
 
     import mlstrat.nn._train  # noqa: F401
