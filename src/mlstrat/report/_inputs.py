@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlstrat._exceptions import InputError
+from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._json import to_jsonable
 from mlstrat.runs._run import Run
 
@@ -245,7 +245,8 @@ def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal) -> Report
 
 
 def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequence[str] = (),
-                  sheet: str | os.PathLike | None = None, test: bool = False) -> ReportInputs:
+                  sheet: str | os.PathLike | None = None, test: bool = False,
+                  model_family: str | None = None) -> ReportInputs:
     """Gather a report's documents from ``target``.
 
     Parameters
@@ -264,8 +265,20 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
     test : bool, default=False
         The test split is sealed: its figures are computed and shown only with ``test=True``
         (one look counted in ``store``); stored documents that hold them are shown without.
+    model_family : str, default=None
+        How the recommended actions are worded (``neural_network``, ``gradient_boosting``,
+        ``linear``, ``other``, or an alias that :func:`mlstrat.diagnosis.parse_model_family`
+        reads). ``None``: the family recorded with the run or the diagnosis, else a network.
+
+    Raises
+    ------
+    ConfigError
+        When ``model_family`` names no family.
     """
+    from mlstrat.diagnosis import parse_model_family
     from mlstrat.runs import RunStore
+
+    family = parse_model_family(model_family) if model_family is not None else None
 
     store = store if store is not None else RunStore()
     seal = _Seal(test=test, store=store)
@@ -302,6 +315,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
             raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
         inputs = _from_run(run, store, human, seal)
     inputs = _sealed(inputs, seal)
+    inputs = _worded_for(inputs, family)
     if inputs.metrics is not None:  # a predictions table was read: the slices of its dev split
         from mlstrat.report._slices import where_it_fails
 
@@ -310,6 +324,46 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
     return inputs
+
+
+def recorded_family(diagnosis: dict[str, Any] | None, runs: Sequence[Run] = (),
+                    metrics: dict[str, Any] | None = None) -> str | None:
+    """The model family recorded with the report's run, else with its diagnosis or learning
+    curve (``None`` when none records one)."""
+    candidates = [(runs[-1].diagnosis or {}).get("model_family") if runs else None,
+                  (runs[-1].config or {}).get("model_family") if runs else None,
+                  (diagnosis or {}).get("model_family"),
+                  ((metrics or {}).get("curve") or {}).get("model_family")]
+    return next((c for c in candidates if isinstance(c, str) and c), None)
+
+
+def reword_actions(diagnosis: dict[str, Any], family: str) -> dict[str, Any]:
+    """``diagnosis`` with its recipe actions worded for ``family`` (ids unchanged; actions
+    outside the recipe, such as a command to carve a train-dev split, keep their words)."""
+    from mlstrat.diagnosis._recipe import ACTIONS, FAMILY_ACTIONS
+
+    actions = []
+    for action in diagnosis.get("actions") or []:
+        wording = FAMILY_ACTIONS.get(family, {}).get(action.get("id"), ACTIONS.get(action.get("id")))
+        actions.append({**action, "title": wording[0], "why": wording[1]} if wording else action)
+    return {**diagnosis, "actions": actions, "model_family": family}
+
+
+def _worded_for(inputs: ReportInputs, family: str | None) -> ReportInputs:
+    """The diagnosis's actions worded for the family given, else for the one recorded."""
+    from mlstrat.diagnosis import parse_model_family
+
+    if inputs.diagnosis is None:
+        return inputs
+    if family is None:
+        recorded = recorded_family(inputs.diagnosis, inputs.runs, inputs.metrics)
+        try:
+            family = parse_model_family(recorded) if recorded else None
+        except ConfigError:
+            family = None  # a family this version does not know: the words the diagnosis has
+    if family is None or family == inputs.diagnosis.get("model_family"):
+        return inputs
+    return replace(inputs, diagnosis=reword_actions(inputs.diagnosis, family))
 
 
 def _has_test(doc: dict[str, Any] | None) -> bool:
