@@ -275,10 +275,9 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
     ConfigError
         When ``model_family`` names no family.
     """
-    from mlstrat.diagnosis import parse_model_family
     from mlstrat.runs import RunStore
 
-    family = parse_model_family(model_family) if model_family is not None else None
+    family = _parse_family(model_family) if model_family is not None else None
 
     store = store if store is not None else RunStore()
     seal = _Seal(test=test, store=store)
@@ -349,16 +348,21 @@ def reword_actions(diagnosis: dict[str, Any], family: str) -> dict[str, Any]:
     return {**diagnosis, "actions": actions, "model_family": family}
 
 
+def _parse_family(name: str) -> str:
+    # the diagnosis capability loads only when a family is named or recorded
+    from mlstrat.diagnosis._recipe import parse_model_family
+
+    return parse_model_family(name)
+
+
 def _worded_for(inputs: ReportInputs, family: str | None) -> ReportInputs:
     """The diagnosis's actions worded for the family given, else for the one recorded."""
-    from mlstrat.diagnosis import parse_model_family
-
     if inputs.diagnosis is None:
         return inputs
     if family is None:
         recorded = recorded_family(inputs.diagnosis, inputs.runs, inputs.metrics)
         try:
-            family = parse_model_family(recorded) if recorded else None
+            family = _parse_family(recorded) if recorded else None
         except ConfigError:
             family = None  # a family this version does not know: the words the diagnosis has
     if family is None or family == inputs.diagnosis.get("model_family"):
