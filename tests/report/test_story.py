@@ -185,3 +185,14 @@ def test_no_mistake_no_grid(tmp_path):
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"id": ["a"], "split": ["dev"], "y_true": ["1"], "y_pred": ["1"]}), path)
     assert top_losses(path) is None
+
+
+def test_a_run_directory_report_shows_its_worst_mistakes(tmp_path):
+    from mlstrat.report import report_inputs
+    from mlstrat.runs import RunStore
+
+    predictions, *_ = _run_dir(tmp_path)
+    inputs = report_inputs(predictions.parent, store=RunStore(tmp_path / "runs.db"))
+    assert "worst mistakes" in inputs.sections()
+    page = render_report(**inputs.kwargs())
+    assert page[page.index('id="top-losses"'):].count('<img src="data:image/png;base64,') == 12

@@ -33,6 +33,8 @@ class ReportInputs:
     curves: dict[str, Any] | None = None
     #: the slices where the model fails most (``find_slices(...).to_dict()``), when it applies
     slices: dict[str, Any] | None = None
+    #: the worst dev mistakes with their examples (``report._top_losses.top_losses``)
+    top_losses: dict[str, Any] | None = None
     #: files read, so that the output never overwrites one of them
     sources: tuple[str, ...] = field(default_factory=tuple)
     #: ``{"code", "message"}``: the test split sealed, or looked at (with the count)
@@ -41,7 +43,7 @@ class ReportInputs:
     def kwargs(self) -> dict[str, Any]:
         return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
                 "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle,
-                "curves": self.curves, "slices": self.slices}
+                "curves": self.curves, "slices": self.slices, "top_losses": self.top_losses}
 
     def sections(self) -> list[str]:
         """Names of the sections the report will have."""
@@ -62,6 +64,8 @@ class ReportInputs:
             names.append("error analysis")
         if self.slices:
             names.append("where it fails")
+        if self.top_losses:
+            names.append("worst mistakes")
         if len(self.runs) >= 2:
             names.append("run history")
         return names
@@ -191,6 +195,22 @@ def _curves(predictions: Path | None) -> dict[str, Any] | None:
         return None
 
 
+def _top_losses(predictions: Path | None) -> dict[str, Any] | None:
+    if predictions is None:
+        return None
+    import warnings
+
+    from mlstrat._exceptions import MlstratError, MlstratWarning
+    from mlstrat.report._top_losses import top_losses
+
+    try:
+        return top_losses(predictions)
+    except MlstratError as exc:
+        # the examples are an extra: the report goes on without them, saying why in one line
+        warnings.warn(f"{exc}; the report leaves the worst mistakes out", MlstratWarning, stacklevel=2)
+        return None
+
+
 def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
     files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
@@ -315,12 +335,14 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         inputs = _from_run(run, store, human, seal)
     inputs = _sealed(inputs, seal)
     inputs = _worded_for(inputs, family)
+    predictions = _report_predictions(path, store, text=str(target))
     if inputs.metrics is not None:  # a predictions table was read: the slices of its dev split
         from mlstrat.report._slices import where_it_fails
 
-        inputs = replace(inputs, slices=where_it_fails(_report_predictions(path, store, text=str(target))))
+        inputs = replace(inputs, slices=where_it_fails(predictions))
+    inputs = replace(inputs, top_losses=_top_losses(predictions))
     if summary is not None:
-        _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
+        _check_sheet_source(Path(sheet), predictions)
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
     return inputs
 
