@@ -30,11 +30,11 @@ def _spark_missing() -> str | None:
     return None
 
 
-def _skip_or_fail(reason: str) -> None:
-    """Under ``CI=true`` a missing Java, pyspark or Connect client fails instead of skipping
-    (in a fixture, a test or at the top of a test module)."""
+def _skip_or_fail(reason: str, *, tests: str = "the Spark tests") -> None:
+    """Under ``CI=true`` a missing Java, pyspark, Connect client (or another dependency of
+    ``tests``) fails instead of skipping (in a fixture, a test or at the top of a test module)."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason + "; CI must run the Spark tests")
+        pytest.fail(f"{reason}; CI must run {tests}")
     pytest.skip(reason, allow_module_level=True)
 
 

@@ -16,7 +16,7 @@ from mlstrat.diagnosis._results import (
     ErrorEstimate,
     HumanReference,
 )
-from mlstrat.display._numbers import format_rate
+from mlstrat.display._numbers import format_interval, format_rate
 from mlstrat.metrics._intervals import Z95, needed_size_sd, settling_size
 from mlstrat.metrics._spec import MetricSpec
 
@@ -32,6 +32,12 @@ def _pts(value: float, spec: MetricSpec) -> str:
     if spec.is_rate:
         return f"{100 * value:.1f} pts"
     return f"{value:.4g}"
+
+
+def _interval(c: Component, spec: MetricSpec) -> str:
+    """A component's interval in sentences, as every interval reads: ``[-1.2, +14.1] pts``."""
+    return format_interval(c.ci_low or 0.0, c.ci_high or 0.0, rate=spec.is_rate, signed=True,
+                           digits=1 if spec.is_rate else None)
 
 
 def _fig(value: float, spec: MetricSpec) -> str:
@@ -114,7 +120,7 @@ def _too_small(
         where, each = f"the {_place(c.from_)} and {_place(c.to)} samples are", " each"
     return (
         f"{PROBLEM_LABELS[name].capitalize()} of {_pts(gap, spec)} is within noise (95% CI "
-        f"{_pts(c.ci_low or 0.0, spec)} to {_pts(c.ci_high or 0.0, spec)}): {where} too small to decide; "
+        f"{_interval(c, spec)}): {where} too small to decide; "
         f"about {n:,} examples{each} would."
     )
 

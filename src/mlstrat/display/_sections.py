@@ -29,7 +29,8 @@ def diagnosis_digits(diagnosis: dict[str, Any] | None, values: list[float | None
 
 
 def n_text(n: Any) -> str:
-    return f"{int(n):,}".replace(",", "\u202f") if isinstance(n, (int, float)) and not isinstance(n, bool) else "–"
+    """A count as every count reads (the terminal, the slices table): ``2,565``; '–' when unknown."""
+    return f"{int(n):,}" if isinstance(n, (int, float)) and not isinstance(n, bool) else "–"
 
 
 def errors_section(diagnosis: dict[str, Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any] | None:

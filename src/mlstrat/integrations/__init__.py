@@ -1,5 +1,6 @@
 """mlstrat wired into other tools: MLflow (export of recorded runs), scikit-learn
-(:mod:`mlstrat.sklearn`) and PyTorch Lightning (:mod:`mlstrat.lightning`).
+(:mod:`mlstrat.sklearn`), PyTorch Lightning (:mod:`mlstrat.lightning`) and Hugging Face
+Transformers (:mod:`mlstrat.integrations.huggingface`).
 
 Each bridge imports its library only when used: ``import mlstrat`` loads none of them. This
 layer sits above the capabilities it wires together, below the CLI.
