@@ -30,7 +30,8 @@ _OWN = {"id", "split", "label", "y_true", "y_pred", "confidence", "weight", "gro
 
 
 def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _SHOWN,
-               manifest: str | os.PathLike | None = None) -> dict[str, Any] | None:
+               manifest: str | os.PathLike | None = None,
+               data: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The ``n`` rows of ``split`` the model got most wrong, with what each example was.
 
     Parameters
@@ -45,6 +46,9 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
     manifest : path-like, default=None
         The table holding each example (pixels, an image path, text, features), joined by id.
         Default: the manifest named by the run's config beside ``predictions``.
+    data : mapping, default=None
+        The run's ``[data]`` configuration (``manifest``, ``id``, ``feature_prefix``,
+        ``image_shape``, ``value_range``). Default: read from the config beside ``predictions``.
 
     Returns
     -------
@@ -59,7 +63,11 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
     worst, ranked_by, n_mistakes = _rank(frame, n)
     if worst is None:
         return None
-    examples, shape, value_range = _examples(predictions, [str(i) for i in worst["id"]], manifest)
+    if data is None:
+        from mlstrat.errors._context import run_data_config
+
+        data = run_data_config(predictions)
+    examples, shape, value_range = _examples(data, [str(i) for i in worst["id"]], manifest)
     rows = [_row(record, examples.get(str(record["id"])), shape, value_range)
             for record in worst.to_dict("records")]
     return {"split": SPLIT_DISPLAY.get(split, split), "n_mistakes": n_mistakes, "ranked_by": ranked_by,
@@ -123,13 +131,12 @@ def _is_regression(frame: Any) -> bool:
     return bool(np.any(np.isfinite(values) & (values != np.round(values))))
 
 
-def _examples(predictions: str | os.PathLike, ids: list[str],
+def _examples(data: dict[str, Any], ids: list[str],
               manifest: str | os.PathLike | None) -> tuple[dict[str, dict[str, Any]], tuple[int, ...] | None, Any]:
     """``{id: manifest row}`` of the shown rows, the pixel shape and the pixels' value range."""
-    from mlstrat.errors._context import default_manifest, example_context, run_data_config
+    from mlstrat.errors._context import default_manifest, example_context
     from mlstrat.tables import read_table
 
-    data = run_data_config(predictions)
     source = manifest if manifest is not None else default_manifest(data)
     if source is None or not ids:
         return {}, None, None

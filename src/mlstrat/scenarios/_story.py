@@ -31,21 +31,35 @@ def demo_report_parts(iterations: Sequence[Any], steps: dict[str, Any],
     from mlstrat.report._proba import probability_curves
     from mlstrat.report._top_losses import top_losses
 
-    # a run directory's config names its manifest; predictions written by the demo itself
-    # (a re-diagnosis, the tabular model) are joined to the split table
-    manifest = None if (predictions.parent / "config.resolved.toml").is_file() else \
-        steps.get("split", {}).get("output")
+    data = _data_config(iterations, predictions, steps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         try:
             curves = probability_curves(predictions)
         except MlstratError:
             curves = None  # the curves are an extra: the story stands without them
-        losses = top_losses(predictions, manifest=manifest)
+        try:
+            losses = top_losses(predictions, data=data)
+        except MlstratError:
+            losses = None  # so are the examples
     if losses is not None:
         shown = next(it for it in reversed(iterations) if it.predictions and Path(it.predictions) == predictions)
         losses["run"] = shown.run_id[:8]
     return {"story": story, "curves": curves, "top_losses": losses}
+
+
+def _data_config(iterations: Sequence[Any], predictions: Path, steps: dict[str, Any]) -> dict[str, Any]:
+    """Where the examples of ``predictions`` are: its run's ``[data]`` config; predictions the
+    demo wrote itself (a re-diagnosis, the tabular model) borrow a trained run's (same ids and
+    pixels), else join the split table."""
+    from mlstrat.errors._context import run_data_config
+
+    for candidate in (predictions, *(Path(it.run_dir) / "predictions.parquet" for it in reversed(iterations)
+                                     if it.run_dir)):
+        data = run_data_config(candidate)
+        if data:
+            return data
+    return {"manifest": steps.get("split", {}).get("output")}
 
 
 def _mismatch(step: dict[str, Any] | None) -> dict[str, Any] | None:
