@@ -196,3 +196,17 @@ def test_a_run_directory_report_shows_its_worst_mistakes(tmp_path):
     assert "worst mistakes" in inputs.sections()
     page = render_report(**inputs.kwargs())
     assert page[page.index('id="top-losses"'):].count('<img src="data:image/png;base64,') == 12
+
+
+def test_changes_in_a_metric_unit_keep_each_change_inside_its_interval():
+    """RMSE 26.42 -> 28.96 is +2.54 [+2.21, +2.87], not "26 -> 29: +3" next to that interval."""
+    rmse = {**DIAGNOSIS, "metric": {"name": "rmse", "kind": "rmse", "direction": "lower_is_better", "unit": "value"}}
+    changes = [{"component": "variance", "before": 0.7947, "after": 0.6012, "change": -0.1935},
+               {"component": "train_error", "before": 26.42, "after": 28.96, "change": 2.54,
+                "ci_low": 2.21, "ci_high": 2.87, "verdict": "worse", "paired": False}]
+    story = {"iterations": [{"name": "baseline", "run": "a", "diagnosis": rmse},
+                            {"name": "weighted", "run": "b", "diagnosis": rmse}], "changes": changes}
+    page = render_report(story=story)
+    text = _text(page[page.index('id="story"'):])
+    assert "train error 26.42 28.96 +2.54 [+2.21, +2.87] worse †" in text
+    assert "variance +0.79 +0.60 -0.19 –" in text

@@ -60,8 +60,10 @@ def _changes(rows: Sequence[Mapping[str, Any]], *, rate: bool) -> list[dict[str,
     """First -> last: components in pts, split errors in the metric's unit, one precision for
     the whole table, each change the difference of the values shown."""
     rows = [r for r in rows if isinstance(r, Mapping)]
-    digits = column_digits([finite_or_none(r.get(k)) for r in rows for k in ("before", "after")],
-                           rate=rate) if rate else None
+    # in a metric's unit the precision must also carry the changes and their bounds: rounding
+    # 26.42 -> 28.96 to "26 -> 29: +3" would put the change outside its interval [+2.2, +2.9]
+    keys = ("before", "after") if rate else ("before", "after", "change", "ci_low", "ci_high")
+    digits = column_digits([finite_or_none(r.get(k)) for r in rows for k in keys], rate=rate)
     out = []
     for row in rows:
         key = str(row.get("component") or "")
