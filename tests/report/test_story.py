@@ -179,6 +179,9 @@ def test_regression_rows_are_ranked_by_absolute_error(tmp_path):
     assert [r["id"] for r in result["rows"]] == ["b", "a", "d"]
     assert [float(r["loss"]) for r in result["rows"]] == [14.75, 2.5, 1.0]
     assert math.isclose(float(result["rows"][0]["y_pred"]), 5.25)
+    assert result["regression"] and result["n_mistakes"] == 4
+    grid = _text(render_report(top_losses=result))
+    assert "Largest dev errors" in grid and "The 3 worst of the 4 dev rows" in grid and "mistakes" not in grid
 
 
 def test_no_mistake_no_grid(tmp_path):

@@ -53,7 +53,9 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
     Returns
     -------
     dict or None
-        ``{"split", "n_mistakes", "ranked_by", "rows": [...], "images", "run"}`` (``run``:
+        ``{"split", "n_mistakes", "ranked_by", "regression", "rows": [...], "images", "run"}``
+        (``regression``: the predictions are values, ranked by absolute error, and
+        ``n_mistakes`` counts every row of the split) (``run``:
         the short id of the run shown, for the caller to fill in); ``None`` when the split has
         no mistake or the table no ``y_true``/``y_pred``.
     """
@@ -71,6 +73,7 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
     rows = [_row(record, examples.get(str(record["id"])), shape, value_range)
             for record in worst.to_dict("records")]
     return {"split": SPLIT_DISPLAY.get(split, split), "n_mistakes": n_mistakes, "ranked_by": ranked_by,
+            "regression": ranked_by.startswith("absolute error"),  # a regression: every row errs by some amount
             "rows": rows, "images": any(r["image"] for r in rows), "run": None}
 
 
