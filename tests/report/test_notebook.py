@@ -80,14 +80,10 @@ def test_mismatch_report_repr():
 
 
 @pytest.mark.slow
-def test_quickstart_notebook_runs_in_a_real_kernel(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+def test_quickstart_notebook_runs_in_a_real_kernel(tmp_path, monkeypatch):
+    from tests.display.test_notebook_browser import _execute  # a kernel on Unix sockets, no TCP port
 
-    nb = nbformat.read(REPO / "examples" / "quickstart.ipynb", as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
+    nb = _execute(tmp_path, monkeypatch)  # raises CellExecutionError on the first failing cell
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]

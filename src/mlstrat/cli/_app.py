@@ -111,6 +111,7 @@ COMMANDS = {
     "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
     "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
     "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold", "check": "check",
+    "leakage": "leakage",
 }
 
 
@@ -142,8 +143,9 @@ def load_command(name: str) -> click.Command | None:
     command = typer.main.get_command(part).commands.get(name)  # type: ignore[attr-defined]
     if command is not None:
         from mlstrat.cli._coercion import defer_coercion
-        from mlstrat.cli._flags import reword_errors
+        from mlstrat.cli._flags import add_spark_conf, reword_errors
 
+        add_spark_conf(command)
         polish_help(command)
         defer_coercion(command)
         reword_errors(command)
@@ -175,9 +177,10 @@ class _Group(TyperGroup):
         import sys
 
         from mlstrat.cli._coercion import defer_coercion
-        from mlstrat.cli._flags import reword_errors
+        from mlstrat.cli._flags import add_spark_conf, reword_errors
 
         args = fill_optional_values(list(sys.argv[1:] if args is None else args))
+        add_spark_conf(self)
         polish_help(self)
         defer_coercion(self)
         reword_errors(self)  # commands registered before this run, which load_command did not build
@@ -189,6 +192,10 @@ class _Group(TyperGroup):
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _warning_line  # a warning no command rendered: one line too
+                # a library's deprecation notice is for its callers' developers, not for the user
+                # (Python hides it outside __main__; a test runner's filters would print it)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
                 return super().invoke(ctx)
         except MlstratError as exc:
             _error_line(str(exc))

@@ -116,7 +116,8 @@ def predictions_source(path: Any, *, y_true: str | None = None, y_pred: str | No
 
 
 ENGINE_HELP = ("Engine that reads the tables: duckdb (default, embedded), spark (a SparkSession from "
-               "your Spark configuration) or sc://HOST:PORT (Spark Connect).")
+               "your Spark configuration or SPARK_MASTER), a Spark master (spark://HOST:PORT, yarn, "
+               "k8s://https://HOST:PORT, local[N]) or sc://HOST:PORT (Spark Connect).")
 
 
 def engine_option() -> Any:

@@ -1,4 +1,5 @@
-"""Library messages in the CLI's words: Python argument names become the command's flags.
+"""Library messages in the CLI's words: Python argument names become the command's flags; and
+``--conf KEY=VALUE`` beside every ``--engine`` (:func:`add_spark_conf`).
 
 The library names its keyword arguments (``feature_prefix``) and says which argument names
 a missing column (``split_col``) on the error itself (:class:`mlstrat.MlstratError`); the
@@ -8,11 +9,11 @@ command that ran knows its flags. Text inside quotes (column names, values) is n
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Optional
 
 from mlstrat._exceptions import MlstratError
 
-__all__ = ["flags_of", "reword", "reword_errors"]
+__all__ = ["add_spark_conf", "flags_of", "reword", "reword_errors"]
 
 _QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
 
@@ -92,3 +93,52 @@ def split_callback(value: Any) -> Any:
     if isinstance(value, str):
         return canonical_split(value)
     return [canonical_split(v) for v in value]
+
+
+CONF_HELP = ("A Spark setting for the session, KEY=VALUE (repeat for several: --conf "
+             "spark.executor.memory=8g --conf spark.executor.instances=50); Spark engines only.")
+
+
+def add_spark_conf(command: Any) -> None:
+    """Give every command with ``--engine`` (and the subcommands of a group) a repeatable
+    ``--conf KEY=VALUE``: its settings reach the Spark session the command opens.
+
+    The option is added beside ``--engine`` once Typer built the command: the command
+    functions never see it, and a new command with ``--engine`` gets it too.
+    """
+    for sub in getattr(command, "commands", {}).values():
+        add_spark_conf(sub)
+    params = getattr(command, "params", [])
+    engine = next((p for p in params if "--engine" in getattr(p, "opts", ())), None)
+    if engine is None or any(p.name == _CONF for p in params):
+        return
+    params.insert(params.index(engine) + 1, _conf_option())
+    original = command.invoke
+
+    def invoke(ctx: Any) -> Any:
+        given = ctx.params.pop(_CONF, None)
+        if not given:  # the engine layer stays unloaded for a command that may not need it
+            return original(ctx)
+        from mlstrat.tables import parse_spark_conf, spark_settings
+
+        with spark_settings(parse_spark_conf(given)):
+            return original(ctx)
+
+    command.invoke = invoke
+
+
+_CONF = "spark_conf"
+
+
+def _conf_option() -> Any:
+    """``--conf`` as Typer builds an option (through a one-option command: Typer's public way)."""
+    import typer
+
+    part = typer.Typer(add_completion=False)
+
+    @part.command()
+    def holder(spark_conf: Optional[list[str]] = typer.Option(  # noqa: B008, UP045 - Typer's declaration style
+            None, "--conf", metavar="KEY=VALUE", help=CONF_HELP)) -> None:
+        ...
+
+    return next(p for p in typer.main.get_command(part).params if p.name == _CONF)

@@ -1,6 +1,7 @@
 """Options that several commands declare the same way, as ``Annotated`` aliases: a command writes
 ``engine: EngineOption = None`` and gets the flag, its help and its environment variable, the
-same in every command that takes it."""
+same in every command that takes it. ``--conf`` goes with ``--engine`` (see
+:func:`mlstrat.cli._flags.add_spark_conf`)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,4 @@ StoreOption = Annotated[
     Optional[Path],
     typer.Option("--store", help="Run store (default: $MLSTRAT_STORE or .mlstrat/runs.db)."),
 ]
+

@@ -50,6 +50,8 @@ def split_command(
     lock: Optional[Path] = typer.Option(None, "--lock", help="Previous output or lock file: its rows keep their split; "
                                         "a lock file is created/updated."),
     content: Optional[str] = typer.Option(None, "--content", help="Comma-separated columns identifying identical content."),
+    near_duplicates: Optional[str] = typer.Option(None, "--near-duplicates", help="Comma-separated columns searched "
+                                                  "for near-duplicates across splits: text, image paths, numbers."),
     mix: bool = typer.Option(False, "--mix", help="Draw dev/test from all domains (not recommended)."),
     resolve: Optional[str] = typer.Option(None, "--resolve", help="Size dev/test to resolve this error difference (e.g. 1%)."),
     expected_error: Optional[str] = typer.Option(None, "--expected-error", help="Expected error for --resolve and adequacy."),
@@ -83,7 +85,7 @@ def split_command(
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,
                        dev_size=dev_size, test_size=test_size, train_dev=train_dev, salt=salt,
-                       lock=lock_in, content=content, mix=mix, resolve=resolve,
+                       lock=lock_in, content=content, near_duplicates=near_duplicates, mix=mix, resolve=resolve,
                        expected_error=expected_error, con=con)
     written = result.write(out, force=force)
     lock_note = None
@@ -181,7 +183,8 @@ def _check_lines(checks: dict[str, Any]) -> list[str]:
     if leak["found"]:
         lines.append("[red]leakage:[/] " + _escape("; ".join(leak["examples"])))
     else:
-        what = "ids, groups" + (", content" if leak["content_across_splits"] is not None else "")
+        what = "ids, groups" + (", content" if leak["content_across_splits"] is not None else "") + (
+            ", near-duplicates" if leak.get("near_duplicates_across_splits") is not None else "")
         lines.append(f"[green]no leakage[/] ({what})")
     dist = checks.get("label_distribution")
     if dist and dist.get("p_value") is not None:

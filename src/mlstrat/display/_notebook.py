@@ -20,13 +20,16 @@ from mlstrat.display._sections import components_section, errors_section, stairc
 
 __all__ = ["html_repr", "text_repr"]
 
+# On a narrow screen a figure never breaks across lines ("[+9.7," over "+13.1] pts") and a
+# chart keeps a readable size: the box scrolls sideways instead.
 _STYLE = (
-    "<style>.mlstrat-nb{font:13px/1.4 system-ui,sans-serif;max-width:760px}"
+    "<style>.mlstrat-nb{font:13px/1.4 system-ui,sans-serif;max-width:760px;overflow-x:auto}"
     ".mlstrat-nb table{border-collapse:collapse;margin:.3em 0 .8em}"
     ".mlstrat-nb th,.mlstrat-nb td{padding:.15em .6em;border-bottom:1px solid #e3e6ec;text-align:right}"
     ".mlstrat-nb th:first-child,.mlstrat-nb td:first-child{text-align:left}"
+    ".mlstrat-nb td:not(:first-child){white-space:nowrap}"
     ".mlstrat-nb .verdict{font-weight:600;margin:.3em 0}.mlstrat-nb .muted{color:#555d65}"
-    ".mlstrat-nb svg{max-width:100%;height:auto}</style>"
+    ".mlstrat-nb svg{max-width:100%;min-width:560px;height:auto}</style>"
 )
 
 
@@ -287,6 +290,27 @@ def _data_checks_text(c: Mapping[str, Any]) -> str:
     return f"<DataChecks {c.get('rows', 0):,} rows: {', '.join(checks) if checks else 'nothing found'}>"
 
 
+# -- near-duplicate leakage ------------------------------------------------------------------
+
+
+def _near_duplicates_html(d: Mapping[str, Any]) -> str:
+    parts = []
+    for f in d.get("findings", []):
+        rows = [(" - ".join(c["splits"]) if c["splits"][0] != c["splits"][1] else f"inside {c['splits'][0]}",
+                 f"{c['rows']:,}", f"{c['pairs']:,}",
+                 "; ".join(f"{e['ids'][0]} ~ {e['ids'][1]} ({e['similarity']:.3g})" for e in c["examples"][:3]) or "-")
+                for c in f["counts"]]
+        parts += [_p(f"{f['kind']} {', '.join(f['columns'][:3])}: {f['threshold']}; {f['compared']:,} rows compared",
+                     "muted"), _table(("splits", "rows", "pairs", "examples (ids, similarity)"), rows)]
+    verdict = "near-duplicate leakage found" if d.get("leakage") else "no near-duplicate leakage across splits"
+    return _box(f"Near-duplicates: {d.get('source')} ({d.get('rows', 0):,} rows)", _p(verdict), *parts)
+
+
+def _near_duplicates_text(d: Mapping[str, Any]) -> str:
+    leaked = sum(f["leaked_rows"] for f in d.get("findings", []))
+    return f"<NearDuplicates {d.get('rows', 0):,} rows: {leaked:,} with a near-duplicate in another split>"
+
+
 _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], str]]] = {
     "Diagnosis": (_diagnosis_html, _diagnosis_text),
     "MetricsReport": (_metrics_html, _metrics_text),
@@ -298,6 +322,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
     "SliceReport": (_slice_report_html, _slice_report_text),
     "DataChecks": (_data_checks_html, _data_checks_text),
+    "NearDuplicates": (_near_duplicates_html, _near_duplicates_text),
 }
 
 

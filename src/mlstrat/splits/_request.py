@@ -31,6 +31,7 @@ class SplitSpec:
     mix: bool
     resolve: float | None            # error difference dev/test must resolve
     expected_error: float | None
+    near: tuple[str, ...] = ()       # columns searched for near-duplicate content across splits
 
     @property
     def grouped(self) -> bool:
@@ -40,7 +41,7 @@ class SplitSpec:
     def parse(cls, source: str, *, id: str, label: str | None, domain: str | None, target: Any,
               group: str | None, dev_size: Any, test_size: Any, train_dev: Any, salt: Any,
               content: str | Sequence[str] | None, mix: bool, resolve: Any,
-              expected_error: Any) -> SplitSpec:
+              expected_error: Any, near_duplicates: str | Sequence[str] | None = None) -> SplitSpec:
         """Check the options (ConfigError on bad ones) before touching the data."""
         if mix and target is None:
             raise ConfigError("mix=True (--mix) only applies with a target domain (--target VALUE)")
@@ -56,14 +57,16 @@ class SplitSpec:
             resolve=parse_error_rate(resolve, name="resolve") if resolve is not None else None,
             expected_error=(parse_error_rate(expected_error, name="expected_error")
                             if expected_error is not None else None),
+            near=tuple(_content_columns(near_duplicates, name="near_duplicates")),
         )
 
 
-def _content_columns(content: str | Sequence[str] | None) -> list[str]:
+def _content_columns(content: str | Sequence[str] | None, *, name: str = "content") -> list[str]:
     if content is None:
         return []
     cols = [c.strip() for c in content.split(",")] if isinstance(content, str) else [str(c) for c in content]
     cols = [c for c in cols if c]
     if not cols:
-        raise ConfigError("content: no column given (example: --content sha1 or --content path,size)")
+        example = "--content sha1 or --content path,size" if name == "content" else "--near-duplicates caption"
+        raise ConfigError(f"{name}: no column given (example: {example})")
     return cols

@@ -55,6 +55,7 @@ def split(
     mix: bool = False,
     resolve: str | float | None = None,
     expected_error: str | float | None = None,
+    near_duplicates: str | Sequence[str] | None = None,
     con: Any = None,
     progress: bool | None = None,
 ) -> SplitResult:
@@ -99,6 +100,11 @@ def split(
     expected_error : str or float, default=None
         The ``p`` in that formula and in the dev-size adequacy check (0.1 when not given;
         0.5, the worst case, for ``resolve`` when not given).
+    near_duplicates : str or sequence of str, default=None
+        Columns searched for near-duplicate content across splits (and inside train): text
+        columns by Jaccard of shingles, columns of image paths by perceptual hash, numeric
+        columns together once rounded (see :func:`find_near_duplicates` for the thresholds).
+        Near-duplicates in two splits are reported as leakage.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default. DuckDB
         and Spark give the same assignment row for row.
@@ -122,7 +128,7 @@ def split(
     spec = SplitSpec.parse(describe_source(manifest), id=id, label=label, domain=domain, target=target,
                            group=group, dev_size=dev_size, test_size=test_size, train_dev=train_dev,
                            salt=salt, content=content, mix=mix, resolve=resolve,
-                           expected_error=expected_error)
+                           expected_error=expected_error, near_duplicates=near_duplicates)
     engine = engine_of(con)
     warn: list[str] = []
     with Steps(6, "Splitting", progress=progress) as steps:
@@ -159,6 +165,8 @@ def _read(engine: Any, manifest: Any, spec: SplitSpec) -> Any:
                       ("group column", spec.group)):
         require_columns(table, [col], source=spec.source, role=role, arguments={col or "": role.split()[0]})
     require_columns(table, spec.content, source=spec.source, role="content column")
+    require_columns(table, spec.near, source=spec.source, role="near-duplicate column",
+                    arguments=dict.fromkeys(spec.near, "near_duplicates"))
     for flag, col in (("--id", spec.id), ("--label", spec.label), ("--domain", spec.domain),
                       ("--group", spec.group)):
         if col is not None and table[col].type().is_binary():

@@ -23,7 +23,7 @@ def _summarize(engine: Any, out: Any, spec: SplitSpec, allocation: _Allocation, 
                                                                  domain=spec.domain), spec)
     requested = allocation.requested
     checks: dict[str, Any] = {"duplicate_ids": 0, "null_ids": 0}
-    checks["leakage"] = _leakage(engine, out, spec, lock=lock)
+    checks["leakage"] = _leakage(engine, out, spec, lock=lock, warn=warn)
     checks["label_distribution"] = label_check(by_label, warn) if spec.label else None
     checks["domain_purity"] = purity(by_domain, spec.target, warn) if spec.target is not None else None
     checks["dev_size"] = adequacy(sizes_["dev"], spec.expected_error, spec.resolve, warn)
@@ -73,7 +73,7 @@ def _label_shares(by_label: dict[str, dict[str, int]], eligible: dict[str, int])
     return {"expected": {k: v / n_elig for k, v in sorted(eligible.items())}, "achieved": shares}
 
 
-def _leakage(engine: Any, out: Any, spec: SplitSpec, *, lock: bool) -> dict[str, Any]:
+def _leakage(engine: Any, out: Any, spec: SplitSpec, *, lock: bool, warn: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"duplicate_ids": 0, "groups_across_splits": 0, "content_across_splits": None,
                               "examples": []}
     if spec.group and lock:  # without a lock, groups are drawn whole by construction
@@ -86,8 +86,28 @@ def _leakage(engine: Any, out: Any, spec: SplitSpec, *, lock: bool) -> dict[str,
         for values, splits, _n in found[:5]:
             shown = ", ".join(f"{c}={v!r}" for c, v in zip(spec.content, values))
             result["examples"].append(f"content {shown} in {'/'.join(splits)}")
-    result["found"] = bool(result["groups_across_splits"] or result["content_across_splits"])
+    near_rows = _near_duplicates(engine, out, spec, result["examples"], warn) if spec.near else 0
+    result["near_duplicates_across_splits"] = near_rows if spec.near else None
+    result["found"] = bool(result["groups_across_splits"] or result["content_across_splits"] or near_rows)
     return result
+
+
+def _near_duplicates(engine: Any, out: Any, spec: SplitSpec, examples: list[str], warn: list[str]) -> int:
+    """Rows with a near-duplicate in another split (over the ``near_duplicates`` columns); the first
+    few pairs join the leakage examples, near-duplicates inside train become a warning."""
+    from mlstrat.splits._near_duplicates import near_duplicate_leakage
+
+    found = near_duplicate_leakage(engine, out, spec.near, id=spec.id, source=spec.source)
+    for finding in found.findings:
+        for count in finding.counts:
+            pairs = [f"{count.first} id {a!r} ~ {count.second} id {b!r} ({sim:.3g})" for a, b, sim in count.examples]
+            what = f"near-duplicate {finding.kind} {', '.join(finding.columns)}"
+            if count.across and count.pairs:
+                examples.append(f"{what}: {count.rows} {count.second} row(s) near {count.first}, e.g. {pairs[0]}")
+            elif not count.across and count.pairs:
+                warn.append(f"{what}: {count.rows} {count.first} row(s) have a near-duplicate inside {count.first} "
+                            f"(e.g. {pairs[0]}); drop the copies: they weigh those examples twice")
+    return sum(f.leaked_rows() for f in found.findings)
 
 
 def _lead_warnings(warn: list[str], spec: SplitSpec, *, columns: list[str]) -> None:

@@ -8,7 +8,7 @@ names) is the only place that knows which engine runs.
 """
 
 from mlstrat.tables._columns import ColumnSelection, select_columns
-from mlstrat.tables._connect import ENGINES, connect, default_connection, engine_of, use_engine
+from mlstrat.tables._connect import ENGINES, connect, default_connection, engine_of, spark_settings, use_engine
 from mlstrat.tables._engine import Engine, hash64_halves, is_uri, unit_hash
 from mlstrat.tables._io import (
     READERS,
@@ -25,6 +25,7 @@ from mlstrat.tables._io import (
 )
 from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
 from mlstrat.tables._predictions import PREDICTION_COLUMNS, Predictions, expand_proba_lists, read_predictions
+from mlstrat.tables._spark_session import parse_conf as parse_spark_conf
 
 __all__ = [
     "ColumnSelection",
@@ -46,6 +47,7 @@ __all__ = [
     "fingerprint",
     "map_predictions",
     "map_split_aliases",
+    "parse_spark_conf",
     "hash64_halves",
     "is_uri",
     "read_predictions",
@@ -54,6 +56,7 @@ __all__ = [
     "require_columns",
     "select_columns",
     "source_columns",
+    "spark_settings",
     "unit_hash",
     "use_engine",
     "write_table",

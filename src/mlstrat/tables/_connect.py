@@ -3,8 +3,10 @@ and the process-wide default connection."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
@@ -12,10 +14,12 @@ from mlstrat.tables._duckdb_engine import DuckDBEngine
 from mlstrat.tables._engine import Engine, first_line, spill_directory
 from mlstrat.tables._spark_connect import connect_failure, forget_session, remote_session
 from mlstrat.tables._spark_engine import SparkEngine
+from mlstrat.tables._spark_session import classic_session, is_master, master_of, parse_conf
 
-__all__ = ["ENGINES", "connect", "default_connection", "engine_of", "use_engine"]
+__all__ = ["ENGINES", "connect", "default_connection", "engine_of", "spark_settings", "use_engine"]
 
-#: Engine names accepted by ``--engine`` besides a Spark Connect address ``sc://HOST:PORT``.
+#: Engine names accepted by ``--engine`` besides a Spark master URL (``spark://HOST:PORT``,
+#: ``yarn``, ``k8s://...``, ``local[N]``) and a Spark Connect address ``sc://HOST:PORT``.
 ENGINES = ("duckdb", "spark")
 
 _DEFAULT: Any = None
@@ -25,30 +29,51 @@ _SPARK_BACKENDS: dict[int, Any] = {}  # id(SparkSession) -> its Ibis backend (on
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?\s*$", re.IGNORECASE)
 _MAX_THREADS = 4096
 _BY_BACKEND: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "pyspark": SparkEngine}
+_SCOPED_CONF: dict[str, str] = {}  # the CLI's --conf settings, for the engine its command opens
 
 
 def _engine_kind(spec: str) -> str:
-    """``"duckdb"``, ``"spark"`` or ``"connect"`` for an ``--engine`` value; ConfigError otherwise."""
+    """``"duckdb"``, ``"spark"`` (a master URL too) or ``"connect"`` for an ``--engine`` value;
+    ConfigError otherwise."""
     text = str(spec).strip()
     if text.lower() in ENGINES:
         return text.lower()
     if text.startswith("sc://") and len(text) > len("sc://"):
         return "connect"
-    raise ConfigError(f"engine: unknown engine {spec!r}; use duckdb, spark or a Spark Connect "
-                      "address sc://HOST:PORT (--engine or MLSTRAT_ENGINE)")
+    if is_master(text):
+        return "spark"
+    raise ConfigError(f"engine: unknown engine {spec!r}; use duckdb, spark, a Spark master (spark://HOST:PORT, "
+                      "yarn, k8s://https://HOST:PORT, local[N]) or a Spark Connect address sc://HOST:PORT "
+                      "(--engine or MLSTRAT_ENGINE)")
+
+
+@contextlib.contextmanager
+def spark_settings(conf: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, :func:`connect` applies ``conf`` when it is given none (the CLI's ``--conf``)."""
+    saved = dict(_SCOPED_CONF)
+    _SCOPED_CONF.clear()
+    _SCOPED_CONF.update(conf)
+    try:
+        yield
+    finally:
+        _SCOPED_CONF.clear()
+        _SCOPED_CONF.update(saved)
 
 
 def connect(engine: str | None = None, *, memory_limit: str | None = None, threads: int | None = None,
-            temp_directory: str | None = None, timeout: float | None = None) -> Any:
+            temp_directory: str | None = None, timeout: float | None = None,
+            conf: Mapping[str, Any] | None = None) -> Any:
     """Open an engine and return its Ibis backend (what every ``con=`` argument accepts).
 
     Parameters
     ----------
     engine : str, default=None
-        ``"duckdb"`` (embedded, the default), ``"spark"`` (starts or reuses a SparkSession
-        whose master comes from the usual Spark configuration: ``spark.master``,
-        ``SPARK_REMOTE``, ``spark-submit``) or ``"sc://HOST:PORT"`` (Spark Connect).
-        Defaults to the ``MLSTRAT_ENGINE`` environment variable, else DuckDB.
+        ``"duckdb"`` (embedded, the default); ``"spark"`` (starts or reuses a SparkSession
+        whose master comes from the usual Spark configuration: ``spark-submit --master``,
+        ``PYSPARK_SUBMIT_ARGS``, ``MASTER``, else the ``SPARK_MASTER`` environment
+        variable); a Spark master URL (``"spark://HOST:PORT"``, ``"yarn"``,
+        ``"k8s://https://HOST:PORT"``, ``"local[4]"``); or ``"sc://HOST:PORT"`` (Spark
+        Connect). Defaults to the ``MLSTRAT_ENGINE`` environment variable, else DuckDB.
     memory_limit : str, default=None
         DuckDB only: memory limit such as ``"2GB"``; beyond it DuckDB spills to
         ``temp_directory``. Defaults to ``MLSTRAT_MEMORY_LIMIT``, else DuckDB's default.
@@ -61,12 +86,16 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
         Spark Connect only: seconds one call to the server may take before it fails with one
         line naming the address; defaults to ``MLSTRAT_SPARK_TIMEOUT``, else 300. Fixed when
         the address is first connected in the process.
+    conf : mapping of str to str, default=None
+        Spark only: settings for the session (``{"spark.executor.memory": "8g"}``, the CLI's
+        ``--conf KEY=VALUE``). A session already running takes only runtime settings.
 
     Raises
     ------
     ConfigError
         An unknown engine, a memory limit that is not a size (``"2GB"``, ``"512MiB"``,
-        ``"80%"``) or a thread count outside 1..4096.
+        ``"80%"``), a thread count outside 1..4096, Spark settings for DuckDB, a standalone
+        master that does not answer within 10 s, or a Spark that refuses to start.
 
     Examples
     --------
@@ -74,13 +103,17 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
     >>> mlstrat.diagnose("s3://lake/preds/", con=con)  # doctest: +SKIP
     """
     kind = _engine_kind(engine or os.environ.get("MLSTRAT_ENGINE") or "duckdb")
+    settings = parse_conf(conf) if conf is not None else dict(_SCOPED_CONF)
     if kind == "duckdb":
+        if settings:
+            raise ConfigError("--conf (conf=) passes Spark settings and the engine is DuckDB; choose Spark "
+                              "with --engine spark or a master URL, or size DuckDB with --memory-limit")
         return _connect_duckdb(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
     if memory_limit or threads or temp_directory:
         raise ConfigError("memory_limit, threads and temp_directory (--memory-limit) apply to DuckDB; "
                           "size a Spark job with Spark's own configuration (spark.executor.memory, ...)")
     spec = str(engine or os.environ["MLSTRAT_ENGINE"]).strip()
-    session = _spark_session(spec, kind, timeout=timeout)
+    session = _spark_session(spec, kind, timeout=timeout, conf=settings)
     try:
         return _spark_backend(session)  # Ibis asks the server for its settings: a first query
     except Exception as exc:
@@ -129,19 +162,25 @@ def _quiet_progress_bar(backend: Any) -> None:
         pass
 
 
-def _spark_session(spec: str, kind: str, *, timeout: float | None = None) -> Any:
+def _spark_session(spec: str, kind: str, *, timeout: float | None = None,
+                   conf: Mapping[str, str] | None = None) -> Any:
     try:
-        from pyspark.sql import SparkSession
+        import pyspark.sql  # noqa: F401
     except ImportError:
         raise ConfigError("engine: Spark needs pyspark; install mlstrat[spark] "
                           "(pip install 'mlstrat[spark]')") from None
     if kind == "connect":
-        return remote_session(spec, timeout)
-    # master, memory and the rest come from the user's Spark configuration (spark-submit,
-    # spark-defaults.conf, SPARK_REMOTE); an active session (a notebook, a test) is reused
-    # Spark's console progress bars would interleave with mlstrat's own on stderr
-    return (SparkSession.builder.appName("mlstrat")
-            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        session = remote_session(spec, timeout)
+        for key, value in (conf or {}).items():
+            try:
+                session.conf.set(key, value)
+            except Exception as exc:  # a static setting, or one the server does not know
+                raise ConfigError(f"--conf {key}: the Spark Connect server {spec} refuses it ({first_line(exc)}); "
+                                  "set it where the server starts") from None
+        return session
+    # the master named, else the user's Spark configuration (spark-submit, spark-defaults.conf,
+    # SPARK_MASTER); an active session (a notebook, a test) is reused
+    return classic_session(master_of(spec), conf or {})
 
 
 def _spark_backend(session: Any) -> Any:
@@ -165,7 +204,7 @@ def default_connection() -> Any:
 def use_engine(engine: str | None) -> Any:
     """Make ``engine`` the process-wide default (the CLI's ``--engine``); ``None`` keeps it."""
     global _DEFAULT
-    if engine is not None:
+    if engine is not None or _SCOPED_CONF:
         _DEFAULT = connect(engine)
     return default_connection()
 

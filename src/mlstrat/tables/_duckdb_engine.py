@@ -172,6 +172,11 @@ class DuckDBEngine(Engine):
                                    options={"max_line_size": MAX_CSV_LINE})
         return self._typed_csv(source, view=view, text_columns=text_columns, options={}, table=table)
 
+    def read_files(self, files: Sequence[str], *, root: str, view: str | None = None,
+                   partitioned: bool = False) -> Any:
+        return self.backend.read_parquet(list(files), table_name=view or self.name(), union_by_name=True,
+                                         hive_partitioning=partitioned)
+
     def _typed_csv(self, source: Any, *, view: str, text_columns: Sequence[str], options: dict[str, Any],
                    table: Any = None) -> Any:
         """The CSV read with ``options`` (the larger line limit only where needed, as DuckDB sizes

@@ -10,7 +10,9 @@ CLI start-up never load it.
 The layer's files: this one (what every engine offers, and the hashes built on it);
 ``_connect`` (opening an engine: ``connect``, ``engine_of``, the process-wide default);
 ``_duckdb_engine`` and ``_spark_engine`` (the two implementations); ``_spark_connect``
-(Spark Connect sessions: the first-connection check, call deadlines, bounded retries).
+(Spark Connect sessions: the first-connection check, call deadlines, bounded retries);
+``_spark_session`` (classic sessions: master URLs, ``--conf``, ``SPARK_MASTER``); ``_delta``
+(a Delta folder's live files, which :meth:`Engine.read_files` reads).
 """
 
 from __future__ import annotations
@@ -128,6 +130,13 @@ class Engine:
         ``columns``: the columns the caller will use; an engine may read only those (the others
         may be absent from the table it returns).
         """
+        raise NotImplementedError
+
+    def read_files(self, files: Sequence[str], *, root: str, view: str | None = None,
+                   partitioned: bool = False) -> Any:
+        """Parquet ``files`` (absolute paths or URIs) as one engine table, their columns matched
+        by name; ``partitioned``: partition columns come from ``col=value/`` folders below ``root``
+        (a Delta table's live files, see :mod:`mlstrat.tables._delta`)."""
         raise NotImplementedError
 
     # --- materialize, stream, write ----------------------------------------------------

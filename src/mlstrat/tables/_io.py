@@ -12,6 +12,7 @@ from mlstrat._exceptions import InputError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._connect import engine_of
+from mlstrat.tables._delta import delta_files, is_delta_table
 from mlstrat.tables._engine import is_uri
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import READERS, part_files
@@ -76,8 +77,10 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     source : path-like, URI, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
         A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
         ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
-        files (as Spark writes them), a URI the engine reads (``s3://``, ``hdfs://``,
-        ``file://``; a URI without a known suffix is read as Parquet) or an in-memory table.
+        files (as Spark writes them), a local Delta table (a folder with ``_delta_log/``: its
+        latest version's live files, resolved with ``deltalake``), a URI the engine reads
+        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet)
+        or an in-memory table.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default.
     name : str, default=None
@@ -95,7 +98,8 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     Raises
     ------
     InputError
-        When the file is missing, of an unknown type, or cannot be parsed.
+        When the file is missing, of an unknown type, or cannot be parsed; a Delta table
+        with deletion vectors or column mapping.
     """
     if _is_expr(source):
         return source  # already an Ibis expression
@@ -135,6 +139,10 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
         path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
             raise InputError(f"{path}: no such file; check the path")
+        if path.is_dir() and is_delta_table(path):  # never its folder of files: superseded ones are there too
+            live = delta_files(path)
+            return _wrap(path, "Delta", lambda: engine.read_files(live.files, root=live.root, view=view,
+                                                                  partitioned=bool(live.partition_columns)))
         if path.is_dir():
             fmt = _directory_format(path)
             return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,

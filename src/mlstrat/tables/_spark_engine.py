@@ -3,6 +3,7 @@ the executors; outputs are folders of part files."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,7 +12,27 @@ from typing import Any
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._engine import Engine, Written, is_uri
 
-__all__ = ["SparkEngine"]
+__all__ = ["SparkEngine", "TIMESTAMP_SETTINGS"]
+
+#: Parquet timestamps as DuckDB writes them: INT64 microseconds marked UTC (``timestamp[us, UTC]``),
+#: not Spark's default INT96, which readers take as ``timestamp[ns]`` without a time zone
+TIMESTAMP_SETTINGS = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
+
+
+@contextlib.contextmanager
+def _session_settings(session: Any, settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in force in ``session`` within the block; the session's own values after it."""
+    saved = {key: session.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        session.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                session.conf.unset(key)
+            else:
+                session.conf.set(key, value)
 
 
 class SparkEngine(Engine):
@@ -66,6 +87,15 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(view)
         return self.backend.table(view)
 
+    def read_files(self, files: Sequence[str], *, root: str, view: str | None = None,
+                   partitioned: bool = False) -> Any:
+        view = view or self.name()
+        reader = self.session.read.option("mergeSchema", "true")
+        if partitioned:  # partition columns from the col=value/ folders below the table's root
+            reader = reader.option("basePath", root if is_uri(root) else str(Path(root).absolute()))
+        reader.parquet(*(f if is_uri(f) else _hadoop_literal(f) for f in files)).createOrReplaceTempView(view)
+        return self.backend.table(view)
+
     def batches(self, expr: Any, *, chunk_size: int) -> Iterator[Any]:
         """One partition at a time reaches the driver, as Arrow IPC bytes (never the whole table)."""
         import pyarrow as pa
@@ -102,7 +132,8 @@ class SparkEngine(Engine):
         writer = self.dataframe(expr).write.format(fmt)
         if fmt == "csv":
             writer = writer.option("header", "true")
-        writer.mode("overwrite" if force else "errorifexists").save(path)
+        with _session_settings(self.session, TIMESTAMP_SETTINGS if fmt == "parquet" else {}):
+            writer.mode("overwrite" if force else "errorifexists").save(path)
         return Written(path=path, directory=True, format=fmt, engine=self.label)
 
     def hex_to_int(self, hexits: Any) -> Any:
