@@ -125,3 +125,30 @@ def test_existing_output_needs_force(manifest, tmp_path):
 def test_memory_limit_option(manifest, tmp_path):
     res = invoke(manifest, "-o", tmp_path / "o.parquet", "--memory-limit", "500MB", "--json")
     assert res.exit_code == 0, res.output
+
+
+def test_the_data_checks_come_with_the_split(tmp_path):
+    # a constant column and an imbalanced label: reported with the split, failing only when asked
+    path = tmp_path / "m.csv"
+    path.write_text("id,label,source\n" + "".join(f"r{i},{'rare' if i < 3 else 'common'},web\n" for i in range(200)))
+    res = invoke(path, "-o", tmp_path / "o.parquet", "--label", "label", "--json")
+    assert res.exit_code == 0, res.output
+    checks = json.loads(res.stdout)["data_checks"]
+    assert checks["rows"] == 200
+    assert checks["counts"]["constant"] == 200  # rows of the constant column
+    assert [f["column"] for f in checks["findings"] if f["check"] == "constant"] == ["source"]
+    assert checks["counts"]["label_imbalance"] >= 1
+    shown = invoke(path, "-o", tmp_path / "o2.parquet", "--label", "label")
+    assert shown.exit_code == 0 and "Data checks:" in shown.output and "constant" in shown.output
+    failing = invoke(path, "-o", tmp_path / "o3.parquet", "--label", "label", "--fail-on", "leakage,constant")
+    assert failing.exit_code == 1, failing.output
+    skipped = invoke(path, "-o", tmp_path / "o4.parquet", "--no-checks", "--fail-on", "constant", "--json")
+    assert skipped.exit_code == 0 and json.loads(skipped.stdout)["data_checks"] is None
+
+
+def test_fail_on_names_every_allowed_value(manifest, tmp_path):
+    res = invoke(manifest, "-o", tmp_path / "o.parquet", "--fail-on", "leakage,nul")
+    assert res.exit_code == 2
+    assert " ".join(res.output.split()) == (
+        "Error: --fail-on: unknown value 'nul'; allowed: leakage, nulls, constant, all_unique, label_imbalance, "
+        "label_one_domain, duplicates, duplicates_in_train, outliers, label_like_id")

@@ -19,7 +19,7 @@ from tests._probe import modules_of_command, top_packages
 
 #: the commands `mlstrat --help` listed, in this order, when every module was imported eagerly
 LISTED = ["curve", "demo", "diagnose", "gradcheck", "labels", "metrics", "mismatch", "report", "select",
-          "split", "synth", "train", "predict", "tune", "errors", "runs", "threshold", "check", "leakage"]
+          "split", "synth", "train", "predict", "lr-find", "tune", "errors", "runs", "threshold", "check", "leakage"]
 SUBCOMMANDS = {"errors": ["sample", "summarize", "ui"], "runs": ["list", "show", "compare", "export"]}
 
 

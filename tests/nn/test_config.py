@@ -92,7 +92,7 @@ def test_config_is_frozen():
     ("[regularization]\naugment = ['blurr']\n[data]\nimage_shape = [1, 8, 8]",
      r"unknown transform 'blurr' \(did you mean 'blur'\?\)"),
     ("[optim]\noptimizer = 'adamw'", r"optimizer = 'adamw' is not one of gd, momentum, rmsprop, adam \(did you mean 'adam'\?\)"),
-    ("[optim]\nlr = 'fast'", r"\[optim\] lr = 'fast': expected a number"),
+    ("[optim]\nlr = 'fast'", r"\[optim\] lr = 'fast' must be a positive number or \"find\""),
     ("[optim]\nepochs = 0", r"\[optim\] epochs = 0 must be positive"),
     ("[model]\nhidden = 64", r"\[model\] hidden = 64: expected a list of integers"),
     ("[model]\nkind = 'cnn'", r"kind = 'cnn' needs \[data\] image_shape"),

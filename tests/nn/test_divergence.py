@@ -60,7 +60,9 @@ def test_a_diverged_run_is_recorded_as_failed(diverged):
     result, store = diverged
     (run,) = store.list()
     assert run.id == result.run_id
-    assert run.metrics == {"status": "failed", "failure": result.history["warnings"][0]["message"]}
+    assert run.metrics == {"status": "failed", "failure": result.history["warnings"][0]["message"],
+                           "convergence": result.history["convergence"]}
+    assert run.metrics["convergence"]["verdict"] == "diverging — lower the learning rate"
     assert run.diagnosis is None
     assert run.note.startswith("failed: diverged: lower the learning rate")
 

@@ -45,3 +45,13 @@ def test_cuda_model_predicts_on_cpu(tmp_path, digits_path):
     r = train(_config(digits_path, "cuda"), run_dir=tmp_path / "gpu")
     out = predict(r.run_dir, digits_path)  # model.pt holds CPU tensors
     assert out.num_rows > 0 and "proba_0" in out.column_names
+
+
+def test_cuda_lr_find_suggests_what_cpu_suggests_within_a_grid_step(digits_path):
+    from mlstrat.nn import lr_find
+
+    found = {device: lr_find(small_config(digits_path, optim=OptimConfig(batch_size=64, device=device)), steps=120)
+             for device in ("cpu", "cuda")}
+    # the same test on another device: float rounding may move the steepest step by a few steps
+    assert found["cuda"].stopped == "diverged"
+    assert found["cpu"].suggestion / 3.2 < found["cuda"].suggestion < found["cpu"].suggestion * 3.2

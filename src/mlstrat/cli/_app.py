@@ -110,8 +110,8 @@ COMMANDS = {
     "curve": "curve", "demo": "demo", "diagnose": "diagnose", "gradcheck": "gradcheck",
     "labels": "labels", "metrics": "metrics", "mismatch": "mismatch", "report": "report",
     "select": "select", "split": "split", "synth": "synth", "train": "train", "predict": "train",
-    "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold", "check": "check",
-    "leakage": "leakage",
+    "lr-find": "lr_find", "tune": "tune", "errors": "errors", "runs": "runs", "threshold": "threshold",
+    "check": "check", "leakage": "leakage",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 __all__ = ["console", "err_console", "echo_json", "emit", "safe", "strip_control",
-           "engine_option", "start_engine"]
+           "engine_option", "start_engine", "print_convergence"]
 
 # C0 and C1 control characters and DEL, except tab and newline: an ESC in a column name or a
 # label would otherwise reach the terminal raw (colour changes, cursor moves, title rewrites);
@@ -96,6 +96,17 @@ def emit(result: Any, *, as_json: bool, render: Any) -> None:
 Y_TRUE_HELP = "Column holding the true label, when it is not named y_true (e.g. label)."
 Y_PRED_HELP = "Column holding the predicted label, when it is not named y_pred (e.g. prediction)."
 SPLIT_COL_HELP = "Column holding the split, when it is not named split (values val, validation, train-dev, ... are mapped too)."
+
+
+def print_convergence(out: Any, convergence: Any) -> None:
+    """A training run's convergence verdict (``history["convergence"]``, or a recorded train run's
+    ``metrics["convergence"]``) as one line; yellow when it asks for an action."""
+    from mlstrat.display._documents import convergence_line
+
+    line = convergence_line(convergence)
+    if line is not None:
+        style = "bold" if convergence.get("code") == "plateaued" else "bold yellow"
+        out.print(f"[{style}]{safe(line[0].upper() + line[1:])}[/]", soft_wrap=True)
 
 
 def predictions_source(path: Any, *, y_true: str | None = None, y_pred: str | None = None,

@@ -158,7 +158,7 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help="Print the whole run as JSON."),
 ) -> None:
     """Show one run: config, errors with intervals, components, verdict, actions."""
-    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._common import console, echo_json, print_convergence
 
     run_store = _store(store)
     run = run_store.get(run_id)
@@ -169,6 +169,7 @@ def show_run(
         return
     out = console()
     _print_run_header(out, run, evaluations=evaluations, threshold=run_store.test_reuse_threshold)
+    print_convergence(out, (run.metrics or {}).get("convergence"))
     for table in (_config_table(run), _errors_table(run), _components_table(run)):
         if table is not None:
             out.print(table)

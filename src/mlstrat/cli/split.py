@@ -55,7 +55,10 @@ def split_command(
     mix: bool = typer.Option(False, "--mix", help="Draw dev/test from all domains (not recommended)."),
     resolve: Optional[str] = typer.Option(None, "--resolve", help="Size dev/test to resolve this error difference (e.g. 1%)."),
     expected_error: Optional[str] = typer.Option(None, "--expected-error", help="Expected error for --resolve and adequacy."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when this is found: leakage."),
+    checks: bool = typer.Option(True, "--checks/--no-checks", help="Run the data checks of 'mlstrat check' on the "
+                                "manifest first and report them (none fails the split unless --fail-on names it)."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when one of these is found "
+                                          "(comma-separated): leakage, or a data check's name (see mlstrat check)."),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 2GB (spills beyond)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output (never the input)."),
     json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -64,12 +67,11 @@ def split_command(
     """Split a manifest into train / train-dev / dev / test, stable, stratified and target-aware."""
     import warnings
 
-    from mlstrat._exceptions import ConfigError, MlstratWarning
+    from mlstrat._exceptions import MlstratWarning
     from mlstrat.splits import split
     from mlstrat.tables import check_output_path, connect, describe_output
 
-    if fail_on is not None and fail_on not in _FAIL_ON:
-        raise ConfigError(f"--fail-on: unknown value {fail_on!r}; allowed: {', '.join(_FAIL_ON)}")
+    failing = _parse_fail_on(fail_on)
     from mlstrat._numbers import require_percent
 
     for rate, flag in ((resolve, "--resolve"), (expected_error, "--expected-error")):
@@ -87,16 +89,43 @@ def split_command(
                        dev_size=dev_size, test_size=test_size, train_dev=train_dev, salt=salt,
                        lock=lock_in, content=content, near_duplicates=near_duplicates, mix=mix, resolve=resolve,
                        expected_error=expected_error, con=con)
+    data_checks = None
+    if checks:  # after the split, which has named any missing column with the flag that fixes it
+        from mlstrat.splits import check_table
+
+        data_checks = check_table(manifest, id=id, label=label, domain=domain, group=group, con=con)
     written = result.write(out, force=force)
     lock_note = None
     if lock is not None:
         lock_note = _update_lock(result, lock, id=id)
-    summary = {**result.to_dict(), "output": describe_output(written), "lock": lock_note}
+    summary = {**result.to_dict(), "output": describe_output(written), "lock": lock_note,
+               "data_checks": data_checks.to_dict() if data_checks is not None else None}
     from mlstrat.cli._common import emit
 
     emit(summary, as_json=json, render=render_summary)
-    if fail_on == "leakage" and result.leakage:
+    found = {"leakage": bool(result.leakage)}
+    if data_checks is not None:
+        found.update({name: bool(data_checks.found(name)) for name in _data_check_names()})
+    if any(found.get(name) for name in failing):
         raise typer.Exit(1)
+
+
+def _data_check_names() -> tuple[str, ...]:
+    from mlstrat.splits._data_checks import CHECKS
+
+    return CHECKS
+
+
+def _parse_fail_on(text: str | None) -> list[str]:
+    """The names of ``--fail-on``: leakage or a data check's name, comma-separated."""
+    from mlstrat._exceptions import ConfigError
+
+    allowed = (*_FAIL_ON, *_data_check_names())
+    names = [part.strip() for part in (text or "").split(",") if part.strip()]
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"--fail-on: unknown value {name!r}; allowed: {', '.join(allowed)}")
+    return names
 
 
 def _update_lock(result: Any, lock: Path, *, id: str) -> dict[str, Any]:
@@ -121,6 +150,10 @@ def render_summary(summary: dict[str, Any]) -> None:
     from mlstrat.cli._common import console
 
     con = console()
+    if summary.get("data_checks") is not None:  # what the data looked like before it was split
+        from mlstrat.cli.check import render_checks
+
+        render_checks(summary["data_checks"])
     sizes = summary["sizes"]
     total = sum(sizes.values()) or 1
     policy = summary["policy"]

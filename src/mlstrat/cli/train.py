@@ -238,7 +238,7 @@ def _render_train(result: Any) -> None:
 
     from mlstrat._constants import SPLIT_DISPLAY, SPLITS
     from mlstrat.display._numbers import format_rate
-    from mlstrat.cli._common import console
+    from mlstrat.cli._common import console, print_convergence
 
     out = console()
     h = result.history
@@ -253,6 +253,11 @@ def _render_train(result: Any) -> None:
     where = result.device if result.processes == 1 else f"{result.device} x {result.processes} processes (DDP)"
     out.print(f"Trained {result.n_parameters:,} parameters on {where} in {result.seconds:.1f} s "
               f"({', '.join(notes)}).")
+    print_convergence(out, h.get("convergence"))
+    found = h.get("lr_find")
+    if found:
+        out.print(f"Learning rate {found['suggestion']:.3g} from the range test (steepest descent of the smoothed "
+                  f"loss; {found['steps']} steps, see `mlstrat lr-find`).", markup=False, soft_wrap=True)
     table = Table(title="Error per split")
     for col in ("split", "n", "error", "accuracy"):
         table.add_column(col, justify="left" if col == "split" else "right")

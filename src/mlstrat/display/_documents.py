@@ -9,7 +9,7 @@ from typing import Any
 from mlstrat._constants import COMPONENTS, SPLITS
 from mlstrat._numbers import finite_or_none
 
-__all__ = ["split_errors", "components_of", "bayes_proxy"]
+__all__ = ["split_errors", "components_of", "bayes_proxy", "convergence_line"]
 
 
 def split_errors(diagnosis: Mapping[str, Any] | None,
@@ -57,3 +57,13 @@ def bayes_proxy(diagnosis: Mapping[str, Any] | None) -> tuple[str | None, float 
     human = (diagnosis or {}).get("human_level") or {}
     proxy = human.get("bayes_proxy") or {}
     return proxy.get("name"), finite_or_none(proxy.get("value"))
+
+
+def convergence_line(convergence: Mapping[str, Any] | None) -> str | None:
+    """One line for a training run's recorded convergence verdict (``history["convergence"]`` or
+    a train run's ``metrics["convergence"]``): ``"convergence: plateaued (over the last ...)"``;
+    ``None`` without one."""
+    if not isinstance(convergence, Mapping) or not convergence.get("verdict"):
+        return None
+    reason = f" ({convergence['reason']})" if convergence.get("reason") else ""
+    return f"convergence: {convergence['verdict']}{reason}"

@@ -290,6 +290,20 @@ def _data_checks_text(c: Mapping[str, Any]) -> str:
     return f"<DataChecks {c.get('rows', 0):,} rows: {', '.join(checks) if checks else 'nothing found'}>"
 
 
+def _train_html(t: Mapping[str, Any]) -> str:
+    """A training run: the convergence verdict on its train cost, then its fields."""
+    from mlstrat.display._documents import convergence_line
+
+    line = convergence_line((t.get("history") or {}).get("convergence"))
+    return _box("TrainResult", _p(line or ""), *_generic_parts(t))
+
+
+def _train_text(t: Mapping[str, Any]) -> str:
+    verdict = ((t.get("history") or {}).get("convergence") or {}).get("verdict")
+    text = _generic_text("TrainResult", t)
+    return text if not verdict else f"{text[:-1]}, convergence={verdict}>"
+
+
 # -- near-duplicate leakage ------------------------------------------------------------------
 
 
@@ -322,6 +336,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "SliceMetrics": (_slice_metrics_html, _slice_metrics_text),
     "SliceReport": (_slice_report_html, _slice_report_text),
     "DataChecks": (_data_checks_html, _data_checks_text),
+    "TrainResult": (_train_html, _train_text),
     "NearDuplicates": (_near_duplicates_html, _near_duplicates_text),
 }
 
@@ -358,13 +373,17 @@ def _records_table(records: Sequence[Mapping[str, Any]]) -> str:
 
 def _generic_html(title: str, d: Mapping[str, Any]) -> str:
     """Any result as a table of its fields, and one table per list of records (never a raw dict)."""
+    return _box(title, *_generic_parts(d))
+
+
+def _generic_parts(d: Mapping[str, Any]) -> list[str]:
     fields = [(k, _cell(v)) for k, v in d.items()
               if not (isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v))]
     parts = [_table(("field", "value"), fields)] if fields else []
     for key, value in d.items():
         if isinstance(value, (list, tuple)) and value and all(isinstance(x, Mapping) for x in value):
             parts.append(f"<p><strong>{html.escape(str(key))}</strong></p>" + _records_table(value))
-    return _box(title, *parts)
+    return parts
 
 
 def _generic_text(title: str, d: Mapping[str, Any]) -> str:

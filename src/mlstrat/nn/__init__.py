@@ -16,6 +16,7 @@ from mlstrat.nn._config import (
     TransferConfig,
 )
 from mlstrat.nn._gradcheck import GradcheckResult, ParameterCheck, gradcheck, gradcheck_config
+from mlstrat.nn._lr_find import LrFindResult, lr_find
 from mlstrat.nn._outputs import TrainResult
 from mlstrat.nn._predict import predict
 from mlstrat.nn._train import train
@@ -24,6 +25,7 @@ __all__ = [
     "DataConfig",
     "EarlyStoppingConfig",
     "GradcheckResult",
+    "LrFindResult",
     "ModelConfig",
     "MultitaskConfig",
     "OptimConfig",
@@ -34,6 +36,7 @@ __all__ = [
     "TransferConfig",
     "gradcheck",
     "gradcheck_config",
+    "lr_find",
     "predict",
     "train",
 ]

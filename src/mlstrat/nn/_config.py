@@ -195,7 +195,7 @@ class OptimConfig:
 
     _section: ClassVar[str] = "optim"
     optimizer: str = "adam"  # gd | momentum | rmsprop | adam (torch.optim SGD, SGD+momentum, RMSprop, Adam)
-    lr: float = 0.001  # learning rate alpha
+    lr: float | str = 0.001  # learning rate alpha; "find": the learning-rate range test picks it (nn/_lr_find.py)
     beta1: float = 0.9  # momentum: momentum coefficient; adam: first-moment decay
     beta2: float = 0.999  # rmsprop: squared-gradient decay; adam: second-moment decay
     epsilon: float = 1e-8  # rmsprop/adam: added to the denominator
@@ -222,7 +222,12 @@ class OptimConfig:
             raise ConfigError(f"[optim] decay_gamma = {self.decay_gamma!r} must be in (0, 1]: the factor the "
                               "learning rate is multiplied by (0.95 = 5% less per epoch)")
         _choice("optim", "device", self.device, DEVICES)
-        _positive("optim", "lr", self.lr)
+        if isinstance(self.lr, str):
+            if self.lr != "find":
+                raise ConfigError(f"[optim] lr = {self.lr!r} must be a positive number or \"find\" "
+                                  "(the learning-rate range test picks it)")
+        else:
+            _positive("optim", "lr", self.lr)
         _positive("optim", "epsilon", self.epsilon)
         for key in ("beta1", "beta2"):
             value = getattr(self, key)
@@ -232,8 +237,9 @@ class OptimConfig:
         _positive("optim", "batch_size", self.batch_size, strict=False)
         _positive("optim", "threads", self.threads, strict=False)
         for key in ("lr", "epsilon", "epochs", "batch_size", "threads"):
-            _at_most("optim", key, getattr(self, key))
-        if self.lr_decay == "cosine" and self.lr_min >= self.lr:
+            if not isinstance(getattr(self, key), str):
+                _at_most("optim", key, getattr(self, key))
+        if self.lr_decay == "cosine" and not isinstance(self.lr, str) and self.lr_min >= self.lr:
             raise ConfigError(f"[optim] lr_min = {self.lr_min!r} must be below lr = {self.lr!r}: cosine decay "
                               "goes from lr down to lr_min")
 

@@ -363,11 +363,13 @@ def _divergence(epoch: int, lr: float, train_cost: float, dev_cost: float | None
 
 def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool,
                   diverged: dict[str, Any] | None = None) -> dict[str, Any]:
-    """history.json, with the gradient-health warnings (also raised as MlstratWarning); a
-    diverged run carries ``diverged`` and the advice to lower the learning rate first."""
+    """history.json, with the gradient-health warnings (also raised as MlstratWarning) and the
+    convergence verdict on the train cost (``nn/_convergence.py``); a diverged run carries
+    ``diverged`` and the advice to lower the learning rate first."""
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
+    from mlstrat.nn._convergence import history_verdict
     from mlstrat.nn._health import divergence_warning, gradient_warnings
 
     epochs = [h.to_dict() for h in history]
@@ -375,8 +377,10 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
     for w in found:
         # stack: _history_dict < fit < _fit_in_memory or _train_stream < _train < train < the caller
         warnings.warn(w["message"], MlstratWarning, stacklevel=6)
-    return {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
-            "warnings": found, "diverged": diverged}
+    doc = {"epochs": epochs, "best_epoch": best_epoch, "stopped_early": stopped, "restored_best": restored,
+           "warnings": found, "diverged": diverged}
+    doc["convergence"] = history_verdict(doc).to_dict()
+    return doc
 
 
 class StreamFitter(Fitter):

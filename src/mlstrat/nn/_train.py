@@ -61,7 +61,10 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     The run is recorded in that run store with its metrics and diagnosis, as ``mlstrat train``
     records it (``record=False`` or ``store=False``: not recorded). A run whose cost became NaN
     or infinite stops at that epoch, warns "diverged: lower the learning rate", carries
-    ``history["diverged"]`` and is recorded as failed.
+    ``history["diverged"]`` and is recorded as failed. ``history["convergence"]`` holds the
+    convergence verdict on the train cost (``nn/_convergence.py``). With ``[optim] lr = "find"``
+    the learning-rate range test (:func:`mlstrat.nn.lr_find`) picks the learning rate first;
+    ``history["lr_find"]`` says which and how.
 
     Parameters
     ----------
@@ -107,9 +110,15 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
                           "use TrainConfig.from_toml(path)")
+    found = None
+    if config.optim.lr == "find":  # the range test picks the learning rate before anything trains
+        from mlstrat.nn._lr_find import lr_find, with_lr
+
+        found = lr_find(config.resolve_paths(Path.cwd()), con=con)
+        config = with_lr(config, found.suggestion)
     with distributed(resolve_device(config.optim.device)) as dist:
         result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist,
-                        test=test)
+                        test=test, lr_find=None if found is None else found.summary())
         writes = dist is None or dist.is_main  # under DDP rank 0 alone writes and records
     result = _seal_test(result, test=test, store=store, con=con)
     if record and store is not False and writes:
@@ -141,7 +150,7 @@ def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> Trai
 
 
 def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
-           force: bool, dist: Dist | None, test: bool) -> TrainResult:
+           force: bool, dist: Dist | None, test: bool, lr_find: dict[str, Any] | None = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.tables import write_table
 
@@ -155,15 +164,14 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
-    from mlstrat.nn._eager import preload_dynamo
-
-    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
-                             test=test)
+                             test=test, lr_find=lr_find)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device) if dist is None else dist.device
     model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist)
+    if lr_find is not None:
+        history["lr_find"] = lr_find
     if proba is None:  # a DDP rank other than 0
         return _worker_result(path, history, ds.classes, ds.tasks, device, model, started, dist.world)
 
@@ -214,7 +222,8 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device,
                                  seed if dist is None else dist.seed(seed))
-        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        threads, threads_reason = _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
+                                                    pinned=pinned)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader, dist=dist, w_train=w_train)
@@ -226,7 +235,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
-        history["threads"] = threads
+        history["threads"], history["threads_reason"] = threads, threads_reason
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return model, normalizer, history, None
         model.cpu()
@@ -246,13 +255,24 @@ def _resolve_loader(config: TrainConfig, con: Any) -> str:
         return choose_loader(data, None)
     if config.multitask.tasks:
         return "memory"
+    from mlstrat.nn._data import small_parquet
+
+    path = small_parquet(data.manifest, con=con)
+    if path is not None:  # the row count is in the file's footer: no engine needed
+        import pyarrow.parquet as pq
+
+        try:
+            return choose_loader(data, pq.ParquetFile(path).metadata.num_rows)
+        except Exception:  # a damaged file: the engine reads it below and names the problem
+            pass
     from mlstrat.tables import read_table
 
     return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
 
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
-                  started: float, dist: Dist | None = None, test: bool = False) -> TrainResult:
+                  started: float, dist: Dist | None = None, test: bool = False,
+                  lr_find: dict[str, Any] | None = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource, TrainStream
 
@@ -295,6 +315,10 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         history["threads"] = torch.get_num_threads()
+        history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
+                                     else "streaming loader: the batch x width rule")
+        if lr_find is not None:
+            history["lr_find"] = lr_find
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return _worker_result(path, history, stats.classes, [], device, model, started, dist.world)
         with staged_run_dir(path) as stage:

@@ -89,7 +89,15 @@ def _learning(history: dict[str, Any] | None, human: float | None) -> dict[str, 
         "best_dev_error": format_pct(finite_or_none((best_row or {}).get("dev_error"))),
         "dynamics_svg": dynamics_svg(epochs),
         "warnings": [str(w.get("message", "")) for w in history.get("warnings") or [] if isinstance(w, Mapping)],
+        "convergence": _convergence(history.get("convergence")),
     }
+
+
+def _convergence(doc: Any) -> dict[str, str] | None:
+    """The recorded convergence verdict of the train cost (``nn/_convergence.py`` wrote it)."""
+    if not isinstance(doc, Mapping) or not doc.get("verdict"):
+        return None
+    return {"code": str(doc.get("code") or ""), "verdict": str(doc["verdict"]), "reason": str(doc.get("reason") or "")}
 
 
 def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
