@@ -1,3 +1,6 @@
+import html
+import re
+
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
@@ -23,6 +26,21 @@ def test_demo_prints_the_loop_and_writes_its_files(tmp_path):
     for name in ("manifest.parquet", "train_synth.parquet", "dev_errors.csv", "report.html"):
         assert (out / name).exists(), name
     assert len(RunStore(out / ".mlstrat" / "runs.db").list()) == 2
+    _assert_report_tells_the_story(out / "report.html", RunStore(out / ".mlstrat" / "runs.db").list())
+
+
+def _assert_report_tells_the_story(path, runs):
+    """Both verdicts in order around the action, the mismatch analysis, the curves, the examples."""
+    page = path.read_text(encoding="utf-8")
+    start = page.index('id="story"')
+    story = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page[start:page.index("</section>", start)]).split()))
+    first, last = (r.diagnosis["verdict"] for r in runs)  # oldest first
+    assert story.index(first) < story.index("Action taken") < story.index(last)
+    assert re.search(r"dev error [\d.]+% [\d.]+% [-+][\d.]+ pts \[[-+][\d.]+, [-+][\d.]+\] pts", story)
+    assert re.search(r"A domain classifier tells app from web images with AUC [\d.]+ \[[\d.]+, [\d.]+\]", story)
+    for section in ('id="mismatch"', 'id="probability-curves"', 'id="top-losses"', 'id="learning-curves"'):
+        assert section in page, section
+    assert page.count('<img src="data:image/png;base64,') == 12
 
 
 def test_demo_is_rerunnable_into_its_folder(tmp_path):
