@@ -212,3 +212,14 @@ def test_cli_states_the_sizes_and_warns_in_one_line(tmp_path, tables):
             f"({n_src / n_tgt:.1f}x).") in result.output
     lines = [line for line in result.output.splitlines() if "transfer pays off" in line]
     assert len(lines) == 1 and re.match(r"warning: \[transfer\] init_from .*the source was trained on", lines[0])
+
+
+def test_the_streaming_loader_states_the_sizes_too(tmp_path, tables):
+    source = train(quick(tables / "full.parquet"), run_dir=tmp_path / "src", store=False).run_dir
+    config = TrainConfig(data=DataConfig(manifest=str(tables / "few.parquet"), feature_prefix="px_", loader="stream"),
+                         model=ModelConfig(hidden=(16,)), optim=OptimConfig(epochs=1, lr=0.01, batch_size=32),
+                         transfer=TransferConfig(init_from=str(source)))
+    r = train(config, run_dir=tmp_path / "tgt", store=False)
+    assert r.history["train_rows"] == 60
+    assert r.history["transfer"]["source_train_rows"] == train_rows(tables / "full.parquet")
+    assert r.history["transfer"]["target_train_rows"] == 60

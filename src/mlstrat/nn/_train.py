@@ -321,8 +321,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         history["threads"] = torch.get_num_threads()
         history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
                                      else "streaming loader: the batch x width rule")
-        # stack: record_decisions < _train_stream < _train < train < the caller
-        record_decisions(history, config, target_rows=stats.m, stacklevel=4)
+        record_decisions(history, config, target_rows=stats.m, stacklevel=4)  # as in _fit_in_memory
         if lr_find is not None:
             history["lr_find"] = lr_find
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
