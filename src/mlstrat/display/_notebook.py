@@ -14,7 +14,7 @@ from typing import Any
 
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
-from mlstrat.display._charts import staircase_svg
+from mlstrat.display._charts import operating_point_svg, staircase_svg
 from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
@@ -216,7 +216,8 @@ def _threshold_html(o: Mapping[str, Any]) -> str:
             for p in (o.get("dev"), o.get("test")) if p]
     head = (f"threshold {o.get('threshold'):.6g} on {o.get('score_column')}: maximize {o.get('maximize')}"
             + (f" with {', '.join(o.get('require') or [])}" if o.get("require") else ""))
-    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows))
+    chart = operating_point_svg(o) if o.get("curve") else ""
+    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows), chart)
 
 
 def _threshold_text(o: Mapping[str, Any]) -> str:
@@ -396,7 +397,11 @@ def html_repr(result: Any) -> str:
     name = type(result).__name__
     if name not in _RENDERERS:
         return _generic_html(name, result.to_dict())
-    return _RENDERERS[name][0](result.to_dict())
+    data = result.to_dict()
+    extras = getattr(result, "notebook_extras", None)  # what a chart needs that JSON leaves out
+    if callable(extras):
+        data = {**data, **extras()}
+    return _RENDERERS[name][0](data)
 
 
 def text_repr(result: Any) -> str:
