@@ -53,7 +53,7 @@ def test_chart_marks_the_brute_force_threshold_on_both_curves(predictions, tmp_p
     svg = chart.read_text()
     assert svg.startswith('<?xml version="1.0"') and "<svg" in svg
     assert 'id="opchart-chosen-pr"' in svg and 'id="opchart-chosen-roc"' in svg
-    assert f"<!-- threshold {t:.4g} -->" in svg
+    assert f"<!-- threshold {t:.6g} -->" in svg
     assert 'id="opchart-required-pr-h"' in svg  # precision >= 85%: a horizontal line on the PR panel
     # the marker's data coordinates are the brute-force point's
     point = choose_threshold(path, maximize="recall", require=["precision>=85%"])

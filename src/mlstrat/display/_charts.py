@@ -538,10 +538,10 @@ def _operating_point_figure(point: Mapping[str, Any]) -> Any:
         drawn.set_gid(f"required-{line['panel']}-{line['axis']}")
     if chosen is not None:
         _mark_operating_point(ax_pr, chosen["pr"], "pr",
-                              f"threshold {chosen['threshold']:.4g}\nprecision {format_pct(chosen['pr'][1])}, "
+                              f"threshold {chosen['threshold']:.6g}\nprecision {format_pct(chosen['pr'][1])}, "
                               f"recall {format_pct(chosen['pr'][0])}")
         _mark_operating_point(ax_roc, chosen["roc"], "roc",
-                              f"threshold {chosen['threshold']:.4g}\nFPR {format_pct(chosen['roc'][0])}, "
+                              f"threshold {chosen['threshold']:.6g}\nFPR {format_pct(chosen['roc'][0])}, "
                               f"TPR {format_pct(chosen['roc'][1])}")
     positive = point.get("positive")
     of = f", class {positive} positive" if positive is not None else ""
