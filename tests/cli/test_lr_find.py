@@ -77,7 +77,7 @@ def test_an_infinite_end_lr_exits_2(workdir, monkeypatch):
 
 
 def test_lr_find_chart_marks_the_suggestion_and_the_stop(workdir, monkeypatch):
-    from mlstrat.display._charts import lr_find_marks
+    from mlstrat.display._decision_charts import lr_find_marks
 
     monkeypatch.chdir(workdir)
     result = runner.invoke(app, ["lr-find", "digits.toml", "--steps", "40", "--json", "--no-record",

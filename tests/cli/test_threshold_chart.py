@@ -9,7 +9,7 @@ from sklearn.metrics import precision_score, recall_score
 from typer.testing import CliRunner
 
 from mlstrat.cli import app
-from mlstrat.display._charts import operating_point_marks
+from mlstrat.display._decision_charts import operating_point_marks
 from mlstrat.metrics import choose_threshold
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from mlstrat.display._charts import (
+from mlstrat.display._decision_charts import (
     lr_find_marks,
     lr_find_svg,
     operating_point_marks,

@@ -45,7 +45,7 @@ def lr_find_command(
             err_console().print(f"[grey50]recorded run {result.run_id}[/]")
 
     if chart is not None:
-        from mlstrat.display._charts import lr_find_png, lr_find_svg
+        from mlstrat.display._decision_charts import lr_find_png, lr_find_svg
 
         write_chart(chart, result.to_dict(), svg=lr_find_svg, png=lr_find_png)
     emit(result, as_json=json_, render=lambda r: _render(r, config))

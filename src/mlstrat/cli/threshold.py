@@ -104,7 +104,7 @@ def threshold_command(
 def _write_chart(path: Path | None, point: Any) -> None:
     if path is None:
         return
-    from mlstrat.display._charts import operating_point_png, operating_point_svg
+    from mlstrat.display._decision_charts import operating_point_png, operating_point_svg
 
     write_chart(path, {**point.to_dict(), **point.notebook_extras()}, svg=operating_point_svg,
                 png=operating_point_png)

@@ -14,7 +14,8 @@ from typing import Any
 
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
-from mlstrat.display._charts import operating_point_svg, staircase_svg
+from mlstrat.display._charts import staircase_svg
+from mlstrat.display._decision_charts import operating_point_svg
 from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
