@@ -88,3 +88,16 @@ def test_a_suggestion_outside_the_tested_range_says_so() -> None:
     assert "<!-- suggested lr 1e-05 (outside the tested range) -->" in svg
     assert "<!-- stopped: last step at lr 0.1 -->" in svg
     assert math.isclose(lr_find_marks({**LR_RESULT, "suggestion": 1e-5})["suggestion"][1], 2.0)
+
+
+def test_the_notebook_view_of_a_range_test_shows_its_chart() -> None:
+    from mlstrat.nn._lr_find import LrFindResult
+
+    result = LrFindResult(lrs=LR_RESULT["lrs"][:4], losses=LR_RESULT["losses"][:4],
+                          smoothed=LR_RESULT["smoothed"][:4], suggestion=0.00316, method="steepest",
+                          steepest=0.00316, min_lr=0.001, stopped="diverged")
+    html = result._repr_html_()
+    assert ("suggested lr 0.00316 (steepest descent of the smoothed loss against log lr; the minimum&#x27;s "
+            "lr / 10 is 0.001); 4 steps, stopped when the smoothed loss diverged") in html
+    assert 'id="lrfind-lr-suggestion"' in html and 'id="lrfind-lr-stop"' in html
+    assert repr(result).startswith("<LrFindResult suggestion=0.00316")

@@ -15,7 +15,7 @@ from typing import Any
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._charts import staircase_svg
-from mlstrat.display._decision_charts import operating_point_svg
+from mlstrat.display._decision_charts import lr_find_svg, operating_point_svg
 from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
@@ -306,6 +306,23 @@ def _train_text(t: Mapping[str, Any]) -> str:
     return text if not verdict else f"{text[:-1]}, convergence={verdict}>"
 
 
+# -- learning-rate range test ----------------------------------------------------------------
+
+
+def _lr_find_html(r: Mapping[str, Any]) -> str:
+    """The range test: its suggestion in one line, then the loss against the learning rate."""
+    lrs = r.get("lrs") or []
+    why = {"diverged": "stopped when the smoothed loss diverged", "end_lr": "every step ran"}.get(
+        str(r.get("stopped")), str(r.get("stopped")))
+    line = (f"suggested lr {r.get('suggestion'):.3g} (steepest descent of the smoothed loss against log lr; "
+            f"the minimum's lr / 10 is {r.get('min_lr'):.3g}); {len(lrs)} steps, {why}")
+    return _box("Learning-rate range test", _p(line), lr_find_svg(r) if lrs else "")
+
+
+def _lr_find_text(r: Mapping[str, Any]) -> str:
+    return _generic_text("LrFindResult", r)
+
+
 # -- near-duplicate leakage ------------------------------------------------------------------
 
 
@@ -340,6 +357,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "DataChecks": (_data_checks_html, _data_checks_text),
     "TrainResult": (_train_html, _train_text),
     "NearDuplicates": (_near_duplicates_html, _near_duplicates_text),
+    "LrFindResult": (_lr_find_html, _lr_find_text),
 }
 
 
