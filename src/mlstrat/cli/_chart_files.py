@@ -16,6 +16,7 @@ CHART_SUFFIXES = (".svg", ".png")
 
 
 def chart_option(what: str) -> Any:
+    """The ``--chart PATH`` option; ``what`` says what the chart draws."""
     return typer.Option(None, "--chart", help=f"Write {what} to this .svg (or .png) file.")
 
 

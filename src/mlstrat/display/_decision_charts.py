@@ -197,8 +197,9 @@ def _lr_find_figure(result: Mapping[str, Any]) -> Any:
                        label=f"suggested lr {lr:.3g}")
         dot.set_gid("lr-suggestion")
         outside = not marks["smoothed"][0][0] <= lr <= marks["smoothed"][-1][0]
-        ax.annotate(f"suggested lr {lr:.3g}" + (" (outside the tested range)" if outside else ""), (lr, loss), xytext=(8, 10), textcoords="offset points",
-                    fontsize=8.5, color=PALETTE["dev"], fontweight="bold", zorder=6)
+        text = f"suggested lr {lr:.3g}" + (" (outside the tested range)" if outside else "")
+        ax.annotate(text, (lr, loss), xytext=(8, 10), textcoords="offset points", fontsize=8.5,
+                    color=PALETTE["dev"], fontweight="bold", zorder=6)
     if marks["stop"] is not None:
         lr, loss = marks["stop"]
         why = "diverged" if marks["stopped"] == "diverged" else "last step"

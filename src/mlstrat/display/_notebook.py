@@ -218,7 +218,8 @@ def _threshold_html(o: Mapping[str, Any]) -> str:
     head = (f"threshold {o.get('threshold'):.6g} on {o.get('score_column')}: maximize {o.get('maximize')}"
             + (f" with {', '.join(o.get('require') or [])}" if o.get("require") else ""))
     chart = operating_point_svg(o) if o.get("curve") else ""
-    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows), chart)
+    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows),
+                chart)
 
 
 def _threshold_text(o: Mapping[str, Any]) -> str:
@@ -314,8 +315,8 @@ def _lr_find_html(r: Mapping[str, Any]) -> str:
     lrs = r.get("lrs") or []
     why = {"diverged": "stopped when the smoothed loss diverged", "end_lr": "every step ran"}.get(
         str(r.get("stopped")), str(r.get("stopped")))
-    line = (f"suggested lr {r.get('suggestion'):.3g} (steepest descent of the smoothed loss against log lr; "
-            f"the minimum's lr / 10 is {r.get('min_lr'):.3g}); {len(lrs)} steps, {why}")
+    line = (f"suggested lr {r.get('suggestion'):.3g} (steepest descent of the smoothed loss against "
+            f"log lr; the minimum's lr / 10 is {r.get('min_lr'):.3g}); {len(lrs)} steps, {why}")
     return _box("Learning-rate range test", _p(line), lr_find_svg(r) if lrs else "")
 
 

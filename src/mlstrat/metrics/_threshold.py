@@ -29,7 +29,7 @@ RATES = ("precision", "recall", "f1", "specificity", "fpr")
 #: the metrics ``maximize`` accepts (higher is better)
 MAXIMIZABLE = ("precision", "recall", "f1", "specificity")
 _OPS = (">=", ">", "<=", "<")
-#: the most dev thresholds kept for a chart (a chart needs no more; JSON stays small)
+#: the most dev thresholds an operating point keeps for its chart (a chart shows no more)
 CHART_POINTS = 600
 
 
