@@ -4,6 +4,7 @@ learning-rate range test's chart: what they draw, in data coordinates, and the S
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -54,6 +55,30 @@ def test_operating_point_svg_marks_the_point_with_its_threshold_and_rates() -> N
     assert "<!-- required: precision &gt;= 75% -->" in svg
     # a class name is drawn as written, never parsed as mathtext
     assert "<!-- Precision-recall (dev, class $pos positive) -->" in svg
+
+
+def _marker_position(svg: str, gid: str) -> tuple[float, float]:
+    """Where the SVG draws the marker of the group ``gid`` (its ``<use x= y=>``)."""
+    group = re.search(rf'<g id="{gid}">(.*?)</g>', svg, re.S).group(1)
+    use = re.search(r'<use [^>]*x="([-0-9.]+)" y="([-0-9.]+)"', group)
+    return float(use.group(1)), float(use.group(2))
+
+
+def test_the_svg_draws_the_marker_at_the_chosen_point() -> None:
+    from mlstrat.display._charts import _style, _to_svg
+    from mlstrat.display._decision_charts import _operating_point_figure
+
+    with _style():
+        fig = _operating_point_figure(POINT)
+        svg = _to_svg(fig, "opchart", "test")
+    height = float(re.search(r'viewBox="0 0 [0-9.]+ ([0-9.]+)"', svg).group(1))
+    scale = 72 / fig.dpi  # an SVG's user unit is a point
+    # (recall, precision) on the left panel, (FPR, TPR) on the right
+    for ax, gid, xy in ((fig.axes[0], "opchart-chosen-pr", (0.6, 0.8)),
+                        (fig.axes[1], "opchart-chosen-roc", (0.1, 0.6))):
+        px, py = ax.transData.transform(xy)
+        x, y = _marker_position(svg, gid)
+        assert x == pytest.approx(px * scale, abs=1e-3) and y == pytest.approx(height - py * scale, abs=1e-3)
 
 
 LR_RESULT = {
