@@ -12,6 +12,7 @@ import pytest
 
 from mlstrat._exceptions import ConfigError
 from mlstrat.nn import OptimConfig, TrainConfig, lr_find, train
+from mlstrat._exceptions import InputError
 from mlstrat.nn._lr_find import _smooth, _suggestions, sparkline
 from tests.nn.conftest import small_config
 
@@ -37,6 +38,14 @@ def test_the_suggestion_is_the_steepest_descent_before_the_minimum():
 def test_a_loss_that_is_never_finite_asks_for_a_smaller_start():
     with pytest.raises(Exception, match=r"the loss was not finite from step 2 at lr = 0\.01; give a smaller start_lr"):
         _suggestions([1e-3, 1e-2, 1e-1], [1.0, math.nan, math.nan])
+
+
+def test_a_loss_that_only_rises_asks_for_a_smaller_start():
+    # no fall to read: "the minimum / 10" would name an lr below the range tested
+    lrs = list(np.logspace(-2, 1, 40))
+    with pytest.raises(InputError, match=r"the smoothed loss was lowest at lr = 0\.01, the first steps, and never "
+                       r"fell after: already too high there; give a smaller start_lr \(--start-lr, now 0\.01\)"):
+        _suggestions(lrs, list(np.linspace(1, 5, 40)))
 
 
 def test_sparkline_spans_the_bars():

@@ -219,10 +219,11 @@ def _suggestions(lrs: list[float], smoothed: list[float]) -> tuple[float, float]
     values = np.array([smoothed[i] for i in finite])
     rates = np.array([lrs[i] for i in finite])
     low = int(np.argmin(values))
+    if low < 2:  # the loss only rose: the range starts too high to show where it falls fastest
+        raise InputError(f"the smoothed loss was lowest at lr = {rates[low]:g}, the first steps, and never fell "
+                         f"after: already too high there; give a smaller start_lr (--start-lr, now {lrs[0]:g})")
     min_lr = float(rates[low] / 10)
     skip = MIN_STEPS if low - MIN_STEPS >= 2 else 0
-    if low - skip < 2:
-        return min_lr, min_lr
     slope = np.gradient(values[skip:low + 1], np.log(rates[skip:low + 1]))  # d smoothed / d log lr
     return float(rates[skip + int(np.argmin(slope))]), min_lr
 
