@@ -110,6 +110,7 @@ def run(rows: int, repeats: int, baseline: bool, *, before: Path | None = None,
     summary = {"rows": rows, "file_gb": round(path.stat().st_size / 1e9, 3),
                "repeats": repeats, "machine": machine(),
                "tools": summarize(runs, floor="duckdb_floor")}
+    summary["machine"]["load_avg_at_end"] = os.getloadavg()  # the load beside the figures, both ends
     peers = [t for t in ("pandas_lean", "polars_streaming") if t in summary["tools"]]
     if peers:
         fastest = min(summary["tools"][t]["wall_s"]["median"] for t in peers)

@@ -19,6 +19,14 @@ by measurement and the bare loop then runs with the same count. Each row adds th
 limit: FLOPs per sample (6 x weights: forward 2, backward 4 multiply-adds per weight) times
 samples/s, against the cores' fp32 peak (AVX2 with two FMA pipes: 32 FLOP per cycle per core).
 
+`--fresh` is the end-to-end comparison a user sees: every tool in its own fresh interpreter
+(imports, reading the Parquet file, training; mlstrat also predicts every row, writes its run
+directory and records the run), interleaved per round and batch size, timed by the CPU the
+child used (user + sys from ``getrusage(RUSAGE_CHILDREN)``: on a shared machine the figure to
+trust) and by wall time, with the load average beside each run. ``--before SRC`` adds another
+source tree's mlstrat (e.g. the main branch) to the same rounds:
+flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py --fresh --batches 128,512 --rounds 3
+
 `--stream` compares instead the memory and streaming loaders of `mlstrat train` end to end,
 each run in a fresh process so that its peak RSS is its own (interleaved, `--rounds` rounds):
 flock /tmp/mlstrat-bench.lock python benchmarks/train_bench.py --stream --tiles 560 --epochs 1
@@ -223,6 +231,80 @@ def stream_vs_memory(path: Path, rounds: int) -> None:
         shutil.rmtree(DATA / f"run-{loader}", ignore_errors=True)
 
 
+def read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a peer script reads from the benchmark's Parquet file: features, labels, train mask."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    X = np.stack([table[f"px_{j}"].to_numpy() for j in range(64)], axis=1).astype(np.float32)
+    return X, table["label"].to_numpy(), table["split"].to_numpy(zero_copy_only=False) == "train"
+
+
+def child(tool: str, path: Path) -> dict:
+    """One tool, end to end, in this (fresh) interpreter."""
+    if tool.startswith("mlstrat"):
+        return run_mlstrat(path, "memory")
+    X, y, train = read_arrays(path)
+    if tool == "bare_torch":
+        return run_bare(X, y, train, 1)
+    return run_sklearn(X, y, train, threads=1)
+
+
+def run_fresh(tool: str, path: Path, *, src: str | None) -> dict:
+    """``child(tool)`` in a new interpreter; its CPU seconds (user + sys) and wall seconds."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cwd:  # the run store of a recording run starts empty
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", tool, "--batch", str(BATCH),
+                              "--epochs", str(EPOCHS), "--path", str(path)], capture_output=True, text=True,
+                             env=env, cwd=cwd)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode:
+        raise SystemExit(f"{tool} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    m = int(round(result["samples_per_s"] * result["seconds"] / EPOCHS))  # train rows
+    return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "cpu_samples_per_s": round(EPOCHS * m / cpu),
+            "in_process_s": round(result["seconds"], 3), "dev_error": result["dev_error"],
+            "threads": result.get("threads", 1), "load_1min": round(load, 2),
+            "load_1min_after": round(os.getloadavg()[0], 2)}
+
+
+def fresh_table(path: Path, batches: list[int], rounds: int, before: str | None) -> None:
+    """mlstrat, the bare torch loop and scikit-learn (1 BLAS thread) in fresh processes,
+    interleaved per round and batch size; a JSON line per run, then the medians."""
+    global BATCH
+    tools = ["mlstrat", *(["mlstrat_before"] if before else []), "bare_torch", "sklearn_1thread"]
+    results = []
+    for r in range(rounds):
+        for batch in batches:
+            BATCH = batch
+            for tool in tools:
+                out = {"round": r + 1, "batch": batch, "tool": tool,
+                       **run_fresh(tool, path, src=before if tool == "mlstrat_before" else None)}
+                results.append(out)
+                print(json.dumps(out), flush=True)
+    for batch in batches:
+        rows = {t: [x for x in results if x["tool"] == t and x["batch"] == batch] for t in tools}
+        med = {t: {k: float(np.median([x[k] for x in rs])) for k in ("cpu_s", "wall_s", "cpu_samples_per_s")}
+               for t, rs in rows.items()}
+        loads = [x["load_1min"] for x in results if x["batch"] == batch]
+        print(json.dumps({"batch": batch, "median": med, "load_1min": [min(loads), max(loads)],
+                          "cpu_vs_sklearn_1thread": round(med["sklearn_1thread"]["cpu_s"] / med["mlstrat"]["cpu_s"], 2),
+                          "cpu_vs_bare": round(med["bare_torch"]["cpu_s"] / med["mlstrat"]["cpu_s"], 2)}), flush=True)
+
+
 def main() -> None:
     global BATCH, EPOCHS, DEVICE
     parser = argparse.ArgumentParser()
@@ -233,8 +315,20 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="memory vs stream loader, fresh processes")
     parser.add_argument("--batches", default="", help="comma-separated batch sizes: the side-by-side table")
     parser.add_argument("--device", default="cpu", help="mlstrat's [optim] device (cuda: scripts/gpu-check.sh)")
+    parser.add_argument("--fresh", action="store_true", help="each tool end to end in a fresh process, CPU time")
+    parser.add_argument("--before", default=None, help="with --fresh: another source tree's mlstrat too")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--path", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     BATCH, EPOCHS, DEVICE = args.batch, args.epochs, args.device
+    if args.child:
+        DATA.mkdir(exist_ok=True)
+        print(json.dumps(child(args.child, Path(args.path))))
+        return
+    if args.fresh:
+        path, *_ = make_data(args.tiles)
+        fresh_table(path, [int(b) for b in (args.batches or str(BATCH)).split(",")], args.rounds, args.before)
+        return
     if args.stream:
         path, *_ = make_data(args.tiles)
         stream_vs_memory(path, args.rounds)

@@ -1,3 +1,6 @@
+import html
+import re
+
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
@@ -23,6 +26,21 @@ def test_demo_prints_the_loop_and_writes_its_files(tmp_path):
     for name in ("manifest.parquet", "train_synth.parquet", "dev_errors.csv", "report.html"):
         assert (out / name).exists(), name
     assert len(RunStore(out / ".mlstrat" / "runs.db").list()) == 2
+    _assert_report_tells_the_story(out / "report.html", RunStore(out / ".mlstrat" / "runs.db").list())
+
+
+def _assert_report_tells_the_story(path, runs):
+    """Both verdicts in order around the action, the mismatch analysis, the curves, the examples."""
+    page = path.read_text(encoding="utf-8")
+    start = page.index('id="story"')
+    story = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page[start:page.index("</section>", start)]).split()))
+    first, last = (r.diagnosis["verdict"] for r in runs)  # oldest first
+    assert story.index(first) < story.index("Action taken") < story.index(last)
+    assert re.search(r"dev error [\d.]+% [\d.]+% [-+][\d.]+ pts \[[-+][\d.]+, [-+][\d.]+\] pts", story)
+    assert re.search(r"A domain classifier tells app from web images with AUC [\d.]+ \[[\d.]+, [\d.]+\]", story)
+    for section in ('id="mismatch"', 'id="probability-curves"', 'id="top-losses"', 'id="learning-curves"'):
+        assert section in page, section
+    assert page.count('<img src="data:image/png;base64,') == 12
 
 
 def test_demo_is_rerunnable_into_its_folder(tmp_path):
@@ -58,3 +76,17 @@ def test_what_changed_speaks_the_one_vocabulary():
     assert cells[1][:3] == ("3.36%", "5.88%", "+2.52 pts")
     assert cells[2][:3] == ("+3.44 pts", "+4.96 pts", "+1.52 pts")
     assert cells[3] == ("18.26%", "12.17%", "-6.09 pts", "[-12.80, +0.30]", "tied within noise")
+
+
+def test_what_changed_in_a_metrics_unit_reads_each_change_inside_its_interval():
+    # RMSE 26.3 -> 28.8: whole numbers would read "26 -> 29: +3" beside [+2.2, +2.9]
+    from mlstrat.cli.demo import _change_cells, _table_digits
+
+    rows = [{"component": "dev_error", "before": 26.31, "after": 28.84, "ci_low": 2.2, "ci_high": 2.9,
+             "verdict": "worse", "paired": True},
+            {"component": "train_error", "before": 20.1, "after": 20.4}]
+    digits = _table_digits(rows, rate=False)
+    assert digits == 2  # two significant digits of the smallest figure, the +0.3 change
+    assert _change_cells(rows[0], False, digits) == ("26.31", "28.84", "+2.53", "[+2.20, +2.90]", "worse")
+    assert _change_cells(rows[1], False, digits)[:3] == ("20.10", "20.40", "+0.30")
+    assert _table_digits(rows[:1], rate=False) == 1  # alone, the +2.5 change needs one decimal

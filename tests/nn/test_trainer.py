@@ -39,7 +39,7 @@ def test_run_directory_contract(run, digits_table):
     assert files == ["config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
     history = json.loads((run.run_dir / "history.json").read_text())
     assert set(history) == {"epochs", "best_epoch", "stopped_early", "restored_best", "warnings", "threads",
-                            "diverged", "convergence"}
+                            "threads_reason", "diverged", "convergence"}
     assert history["diverged"] is None  # a finite cost all along
     assert history["convergence"]["verdict"] == "too few epochs to judge — train longer"  # 3 epochs
     assert history["threads"] == 1  # 51 steps: too short a run to measure
@@ -238,7 +238,7 @@ def test_optimizer_mapping(name, cls, check):
     config = TrainConfig(optim=OptimConfig(optimizer=name, lr=0.1, beta1=0.8, beta2=0.95),
                          regularization=RegularizationConfig(l2=2.0))
     opt = make_optimizer(net, config, m=10)
-    assert type(opt) is cls
+    assert isinstance(opt, cls)
     weights, biases = opt.param_groups
     assert check(weights) and weights["lr"] == 0.1
     assert weights["weight_decay"] == pytest.approx(0.2) and biases["weight_decay"] == 0.0

@@ -80,8 +80,21 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'tune.db'}"
     search(SPACE, value_of, budget=3, seed=0, storage=url)
     with pytest.raises(ConfigError, match=r"holds a search with other settings \(budget 3, seed 0, space lr, "
-                                          r"hidden\); resume it with the same config, or pass --force"):
+                                          r"hidden, pruning off \(--no-prune\)\); resume it with the same config, "
+                                          r"or pass --force"):
         search(SPACE, value_of, budget=4, seed=0, storage=url)
+
+
+def test_resuming_a_pruned_search_without_pruning_is_refused(tmp_path):
+    from mlstrat.tune._prune import Pruning
+
+    from .objectives import with_pruner
+
+    url = f"sqlite:///{tmp_path / 'tune.db'}"
+    search(SPACE, with_pruner, budget=3, seed=0, storage=url, prune=Pruning())
+    with pytest.raises(ConfigError, match=r"other settings \(budget 3, seed 0, space lr, hidden, pruning on "
+                                          r"\(--prune\)\); resume it with the same config"):
+        search(SPACE, with_pruner, budget=3, seed=0, storage=url)
 
 
 # -- tune ----------------------------------------------------------------------------------------

@@ -78,12 +78,11 @@ def _print_changes(out: Any, result: Any) -> None:
     whole table, each change the difference of the values shown, intervals as [low, high]."""
     from rich.table import Table
 
-    from mlstrat.display._numbers import column_digits, is_rate_metric
+    from mlstrat.display._numbers import is_rate_metric
 
     first = result.iterations[0].diagnosis
     rate = is_rate_metric(first)
-    digits = column_digits([v for row in result.changes for v in (row["before"], row["after"])],
-                           rate=rate) if rate else None
+    digits = _table_digits(result.changes, rate=rate)
     table = Table(title="What changed, first → last iteration", title_justify="left")
     # figures never wrap (a narrow terminal wraps the names and verdicts instead)
     for col in ("", "before", "after", "change", "95% interval"):
@@ -98,6 +97,20 @@ def _print_changes(out: Any, result: Any) -> None:
     if any(row.get("ci_low") is not None for row in result.changes):
         out.print("[dim]dev: paired on the same dev rows (Newcombe interval, McNemar test); "
                   "†: unpaired, the two runs' intervals combined as independent samples[/]")
+
+
+def _table_digits(changes: list[dict[str, Any]], *, rate: bool) -> int:
+    """One precision for the table: the rates' own, or in a metric's unit enough decimals that
+    each change and its interval read right beside the values (not "26 -> 29: +3" over
+    [+2.2, +2.9])."""
+    from mlstrat.display._numbers import column_digits
+
+    figures = [v for row in changes for v in (row["before"], row["after"])]
+    if not rate:
+        figures += [v for row in changes for v in (row.get("ci_low"), row.get("ci_high"))]
+        figures += [row["after"] - row["before"] for row in changes
+                    if row["before"] is not None and row["after"] is not None]
+    return column_digits(figures, rate=rate)
 
 
 def _change_cells(row: dict[str, Any], rate: bool, digits: int | None) -> tuple[str, ...]:

@@ -30,6 +30,9 @@ def report(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     test: bool = typer.Option(False, "--test", help=(
         "Show the test split's figures (sealed by default); each look is counted in the run store.")),
+    model_family: Optional[str] = typer.Option(None, "--model-family", help=(
+        "Word the actions for the model: neural_network | gradient_boosting | linear | other. "
+        "Default: the family recorded with the run, else neural_network.")),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     engine: Optional[str] = engine_option(),
 ) -> None:
@@ -47,6 +50,10 @@ def report(
 
     from mlstrat.runs import ReusedTestSetWarning
 
+    if model_family is not None:  # a wrong family is refused before any work
+        from mlstrat.diagnosis import parse_model_family
+
+        parse_model_family(model_family)
     if sheet is not None and sheet_split(sheet) == "test":
         # the sheet shows the test error; with --test the report's own look at the same
         # predictions (the sheet must come from them) is the one counted
@@ -54,7 +61,8 @@ def report(
     start_engine(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below
-        inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test)
+        inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test,
+                               model_family=model_family)
     out = check_output_path(output, inputs=inputs.sources, force=force)
     html = render_report(**inputs.kwargs(), title=title, output=out, dev_rows=RunStore(store).dev_rows)
     summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),

@@ -25,6 +25,11 @@ def tune_command(
     human: list[str] = typer.Option([], "--human", help='Human-level error for the trials\' diagnoses: "expert=0.5%"'),
     store: StoreOption = None,
     record: bool = typer.Option(True, "--record/--no-record", help="Record every trial in the run store."),
+    prune: bool | None = typer.Option(None, "--prune/--no-prune", help="Stop unpromising trials early: a trial "
+                                      "whose dev cost is worse than the earlier trials' median at the same epoch "
+                                      "(default: [tune] prune, on). The same seed and --jobs prune the same trials."),
+    time: str | None = typer.Option(None, "--time", help="Time budget (90s, 10m, 2h, 1h30m): no trial starts once "
+                                    "it is spent; go on later with --resume (default: [tune] time, none)."),
     json_: bool = typer.Option(False, "--json", help="Print tune.json."),
 ) -> None:
     """Search the [tune.space] hyperparameters at random (log scales, never a grid), zoom on the
@@ -36,10 +41,14 @@ def tune_command(
 
     for item in human:  # refused before any trial: a bare 0.5 could be 0.5% or 50%
         require_percent(item, name="--human")
+    if time is not None:  # refused before the config is read
+        from mlstrat.tune._prune import parse_duration
+
+        parse_duration(time, name="--time")
     try:
         with stop_on_signals():
             result = tune(config, budget=budget, jobs=jobs, seed=seed, output=output, store=store, human=human,
-                          record=record, force=force, resume=resume)
+                          record=record, force=force, resume=resume, prune=prune, time=time)
     except Stopped as stop:
         _stopped(stop, config, output)
         raise typer.Exit(stop.exit_code) from None
@@ -87,16 +96,20 @@ def _render(result: Any) -> None:
         table.add_column(safe(col), justify="right")
     for t in sorted(doc["trials"], key=lambda t: (t["value"] is None, t["value"] or 0.0)):
         mark = "[bold green]" if best and t["number"] == best["number"] else ""
-        value = "failed" if t["value"] is None else (format_rate(t["value"]) if doc["metric"] == "dev_error"
-                                                     else f"{t['value']:.4f}")
+        value = _trial_value(t, doc["metric"])
         cells = [str(t["number"]), str(t["round"]), *[format_param(t["params"][n]) for n in names], value,
-                 f"{t.get('seconds', 0):.1f}", f"{t.get('n_parameters', 0):,}", "yes" if t["feasible"] else "no"]
+                 f"{t.get('seconds', 0):.1f}", f"{t['n_parameters']:,}" if "n_parameters" in t else "",
+                 "yes" if t["feasible"] else ("" if t.get("state") == "pruned" else "no")]
         table.add_row(*[mark + safe(c) for c in cells])
     out.print(table)
-    zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
-    out.print(f"Zoomed region (round 2): {safe(zoom)}")
+    _render_budget(out, doc)
+    if any(t["round"] == 2 for t in doc["trials"]) or not doc.get("out_of_time"):
+        zoom = ", ".join(f"{p['name']} [{format_param(p['low'])}, {format_param(p['high'])}]" for p in doc["zoomed"])
+        out.print(f"Zoomed region (round 2): {safe(zoom)}")
     _render_effects(out, doc["effects"])
-    if best is None:
+    if best is None and not any(t.get("state") == "complete" for t in doc["trials"]) and doc.get("out_of_time"):
+        pass  # the time budget line said it: no trial completed before it ran out
+    elif best is None:
         limits = [f"{k} = {v}" for k, v in doc["constraints"].items() if v]
         out.print("[bold red]No trial met the constraints[/]"
                   + (f" ({safe(', '.join(limits))}): relax them in \\[tune]." if limits else "."))
@@ -112,6 +125,32 @@ def _render(result: Any) -> None:
                       f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
                       "more dev rows")
     out.print(f"Written to {safe(str(Path(doc['output']) / 'tune.json'))}")
+
+
+def _trial_value(t: dict[str, Any], metric: str) -> str:
+    """The trial's figure, or its state: "pruned at epoch 3", "failed"."""
+    if t.get("state") == "pruned":
+        return f"pruned at epoch {t.get('pruned_at_epoch')}"
+    if t["value"] is None:
+        return "failed"
+    from mlstrat.display._numbers import format_rate
+
+    return format_rate(t["value"]) if metric == "dev_error" else f"{t['value']:.4f}"
+
+
+def _render_budget(out: Any, doc: dict[str, Any]) -> None:
+    """What pruning and the time budget did: trials pruned, epochs trained, trials left."""
+    if doc.get("prune"):
+        out.print(f"Pruned {doc['pruned']} of {len(doc['trials'])} trials (median rule on the dev cost per epoch, "
+                  f"once {doc['prune']['startup']} trials completed, from epoch {doc['prune']['warmup']}); "
+                  f"{doc['epochs']} epochs trained in all")
+    if doc.get("out_of_time"):
+        from mlstrat.cli._common import safe
+
+        done = sum(t.get("state") == "complete" for t in doc["trials"])
+        out.print(f"[yellow]The time budget ({safe(str(doc['time']))}) ran out[/]: {len(doc['trials'])} of "
+                  f"{doc['planned']} trials ran ({done} completed; the clock counts from the start, start-up "
+                  "included); go on with --resume, or give more --time")
 
 
 def _render_effects(out: Any, effects: dict[str, dict[str, float | None]]) -> None:

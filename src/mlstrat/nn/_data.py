@@ -1,12 +1,15 @@
 """Reading the manifest into arrays: features, targets, splits and pass-through columns.
 
 Digits-size data fits in memory, so the selected columns are materialized once to NumPy
-(one engine query); everything else about the manifest stays in DuckDB.
+(one engine query); everything else about the manifest stays in DuckDB. A local Parquet
+manifest of modest size with plain column types is read by PyArrow directly: the same arrays,
+without building the engine (~0.6-1.3 s of a short run's CPU).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +21,7 @@ from mlstrat.nn._config import DataConfig
 
 __all__ = ["Dataset", "load_dataset", "select_features", "feature_matrix", "Normalizer",
            "passthrough_columns", "check_weight_column", "weight_values", "WeightCheck",
-           "open_manifest"]
+           "open_manifest", "small_parquet", "SMALL_MANIFEST_BYTES"]
 
 #: columns the predictions table writes itself: a manifest column of that name is not copied
 _OUTPUT_NAMES = ("id", "split", "y_true", "y_pred", "task", "weight")
@@ -208,9 +211,76 @@ def open_manifest(manifest: Any, data: DataConfig, *, con: Any = None) -> tuple[
     return source, table
 
 
-def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
-                 classes: list[Any] | None = None) -> Dataset:
-    """Read the manifest and check it: split column, features, labels."""
+#: a local Parquet manifest up to this size is read by PyArrow without the engine
+SMALL_MANIFEST_BYTES = 256 * 2**20
+
+
+def small_parquet(manifest: Any, *, con: Any = None) -> str | None:
+    """The path of a manifest to read with PyArrow directly: a local ``.parquet`` file of at most
+    :data:`SMALL_MANIFEST_BYTES`, on the default engine (an engine the caller passes is used)."""
+    if con is not None or not isinstance(manifest, (str, os.PathLike)):
+        return None
+    path = os.fspath(manifest)
+    if "://" in path or not path.lower().endswith(".parquet") or not os.path.isfile(path):
+        return None
+    return path if os.path.getsize(path) <= SMALL_MANIFEST_BYTES else None
+
+
+def _plain_type(kind: Any) -> bool:
+    """Types the engine hands back unchanged: numbers, booleans and text (others, such as
+    timestamps, decimals or float16, go through the engine so both paths give the same values)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+            or kind in (pa.float32(), pa.float64())
+            or pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _plan(columns: list[str], data: DataConfig, tasks: tuple[str, ...], *,
+          source: str) -> tuple[list[str], list[str], list[str]]:
+    """``(features, pass-through columns, columns to read in order)``."""
+    names = select_features(columns, data, source=source)
+    targets = list(tasks) if tasks else [data.label]
+    passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
+    weight = [data.weight_col] if data.weight_col is not None else []
+    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *weight, *names]))
+    return names, passthrough, wanted
+
+
+def _read_with_pyarrow(path: str, data: DataConfig,
+                       tasks: tuple[str, ...]) -> tuple[Any, list[str], list[str]] | None:
+    """``(arrow table, features, pass-through)`` read by PyArrow; ``None`` when anything about
+    the file needs the engine's checks and messages (a missing column, a type not plain)."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # the engine reports an unreadable file with its own message
+        return None
+    columns = list(schema.names)
+    targets = list(tasks) if tasks else [data.label]
+    weight = [data.weight_col] if data.weight_col is not None else []
+    needed = [data.id, "split", *targets, *weight]
+    if len(set(columns)) != len(columns) or any(c not in columns for c in needed):
+        return None
+    try:
+        names, passthrough, wanted = _plan(columns, data, tasks, source=path)
+    except InputError:
+        return None
+    if data.weight_col in names or not all(_plain_type(schema.field(c).type) for c in wanted):
+        return None
+    try:
+        arrow = pq.read_table(path, columns=wanted)
+    except Exception:  # a damaged file: the engine path reads it again and names the problem
+        return None
+    return arrow, names, passthrough
+
+
+def _read_with_engine(manifest: Any, data: DataConfig, tasks: tuple[str, ...], *,
+                      con: Any) -> tuple[str, Any, list[str], list[str]]:
+    """``(source, arrow table, features, pass-through)`` through the engine, with every check."""
     from mlstrat.tables import require_columns
 
     source, table = open_manifest(manifest, data, con=con)
@@ -221,10 +291,22 @@ def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = ()
     for target in targets:
         check_label_type(table, target, source=source)
     check_weight_column(table, data, names, source=source)
-    passthrough = passthrough_columns(columns, used=[data.id, "split", *targets, *names])
-    weight = [data.weight_col] if data.weight_col is not None else []
-    wanted = list(dict.fromkeys([data.id, "split", *targets, *passthrough, *weight, *names]))
-    arrow = table.select(*wanted).to_pyarrow()
+    names, passthrough, wanted = _plan(columns, data, tasks, source=source)
+    return source, table.select(*wanted).to_pyarrow(), names, passthrough
+
+
+def load_dataset(manifest: Any, data: DataConfig, *, tasks: tuple[str, ...] = (), con: Any = None,
+                 classes: list[Any] | None = None) -> Dataset:
+    """Read the manifest and check it: split column, features, labels."""
+    from mlstrat.tables import describe_source
+
+    path = small_parquet(manifest, con=con)
+    direct = _read_with_pyarrow(path, data, tasks) if path is not None else None
+    if direct is not None:
+        source = describe_source(manifest)
+        arrow, names, passthrough = direct
+    else:
+        source, arrow, names, passthrough = _read_with_engine(manifest, data, tasks, con=con)
 
     split = np.asarray(_numpy(arrow.column("split")), dtype=object)
     missing = np.array([s is None for s in split])

@@ -17,6 +17,7 @@ from torch import nn
 
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._distributed import Dist
+from mlstrat.nn._hooks import notify_epoch
 from mlstrat.nn._model import (
     Network,
     cross_entropy_cost,
@@ -281,6 +282,7 @@ class Fitter:
                 diverged = _divergence(epoch, lr, train_cost, dev_cost)
                 if diverged is not None:  # no later epoch can recover from NaN weights
                     break
+                notify_epoch(history[-1])  # an epoch callback may stop training here
                 if not has_dev:
                     best_epoch = epoch
                     continue

@@ -5,6 +5,8 @@ the optimizer and the augmentation of train batches.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +28,7 @@ from mlstrat.nn._model import (
     weight_parameters,
 )
 
-__all__ = ["resolve_device", "auto_threads", "build_network", "make_optimizer"]
+__all__ = ["resolve_device", "auto_threads", "build_network", "make_optimizer", "eager_optimizer"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,19 +56,22 @@ def auto_threads(config: TrainConfig, n_inputs: int) -> int:
     return 1 if work <= 64 * 1024 else torch.get_num_threads()
 
 
-def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor, multitask: bool) -> int:
-    """Set torch's threads to the fastest count for one real mini-batch (unless the config pins
-    them); returns the count used."""
-    from mlstrat.nn._threads import measure_threads
+def _measured_threads(config: TrainConfig, model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                      multitask: bool, *, pinned: int = 0) -> tuple[int, str]:
+    """Set torch's threads for the run (unless the config or the caller pins them):
+    ``(count used, why)``, see :func:`mlstrat.nn._threads.choose_threads`."""
+    from mlstrat.nn._threads import choose_threads
 
     if config.optim.threads:
-        return config.optim.threads
+        return config.optim.threads, "set in [optim] threads"
+    if pinned:
+        return pinned, "distributed: the batch x width rule, the same on every rank"
     b = min(config.optim.batch_size or X.shape[0], X.shape[0])
     steps = math.ceil(X.shape[0] / max(b, 1)) * config.optim.epochs
     loss = masked_bce_cost if multitask else cross_entropy_cost
-    n = measure_threads(model, X[:b], y[:b], loss, steps=steps)
+    n, why = choose_threads(model, X[:b], y[:b], loss, steps=steps)
     torch.set_num_threads(n)
-    return n
+    return n, why
 
 
 @contextlib.contextmanager
@@ -159,13 +164,47 @@ def make_optimizer(model: nn.Module, config: TrainConfig, m: int) -> torch.optim
     else:  # one group: the multi-tensor kernels run once per step instead of once per group
         groups = [{"params": params, "weight_decay": 0.0}]
     kernel = _kernel_options(o.optimizer, params)
+    sgd = eager_optimizer(torch.optim.SGD)
+    rmsprop = eager_optimizer(torch.optim.RMSprop)
+    adam = eager_optimizer(torch.optim.Adam)
     if o.optimizer == "gd":
-        return torch.optim.SGD(groups, lr=o.lr, **kernel)
+        return sgd(groups, lr=o.lr, **kernel)
     if o.optimizer == "momentum":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.beta1, **kernel)
+        return sgd(groups, lr=o.lr, momentum=o.beta1, **kernel)
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
-    return torch.optim.Adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
+        return rmsprop(groups, lr=o.lr, alpha=o.beta2, eps=o.epsilon, **kernel)
+    return adam(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, **kernel)
+
+
+# The methods of torch.optim.Optimizer that torch wraps for torch.compile; each wrapper imports
+# torch._dynamo on its first call, even in eager mode.
+_COMPILE_WRAPPED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
+
+
+@functools.cache
+def eager_optimizer(optimizer_class: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``optimizer_class`` without the torch.compile wrappers around its methods.
+
+    Every torch.optim optimizer imports ``torch._dynamo`` when it is constructed (its
+    ``add_param_group``) and in each ``step()`` (a graph break for the compiler), although
+    nothing is compiled here: ~1.2 s of CPU per process (sympy and the FX symbolic-shape
+    machinery; docs/benchmarks/train.md), a large share of a short training run. The subclass
+    calls the very functions torch wraps (``inspect.unwrap``), so the update runs the same
+    kernels with the same arguments and gives bit-identical weights; ``step`` keeps the wrapper's
+    one other job, running under ``no_grad`` (``differentiable`` is never set here). It is still
+    an instance of ``optimizer_class``: schedulers, ``state_dict`` and checkpoints are unchanged.
+    Where a torch version wraps nothing, ``inspect.unwrap`` returns the method itself.
+    """
+    raw_step = inspect.unwrap(optimizer_class.step)
+
+    def step(self: torch.optim.Optimizer, closure: Callable[[], Any] | None = None) -> Any:
+        with torch.no_grad():
+            return raw_step(self, closure)
+
+    methods: dict[str, Any] = {name: inspect.unwrap(getattr(torch.optim.Optimizer, name))
+                               for name in _COMPILE_WRAPPED}
+    methods["step"] = step
+    return type(optimizer_class.__name__, (optimizer_class,), methods)
 
 
 def _kernel_options(optimizer: str, params: list[torch.Tensor]) -> dict[str, bool]:

@@ -164,9 +164,6 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
-    from mlstrat.nn._eager import preload_dynamo
-
-    preload_dynamo()  # overlaps the optimizer's torch._dynamo import with reading the manifest
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
                              test=test, lr_find=lr_find)
@@ -225,7 +222,8 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device,
                                  seed if dist is None else dist.seed(seed))
-        threads = pinned or _measured_threads(config, model, X_train, y_train, bool(ds.tasks))
+        threads, threads_reason = _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
+                                                    pinned=pinned)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader, dist=dist, w_train=w_train)
@@ -237,7 +235,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
-        history["threads"] = threads
+        history["threads"], history["threads_reason"] = threads, threads_reason
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return model, normalizer, history, None
         model.cpu()
@@ -257,6 +255,16 @@ def _resolve_loader(config: TrainConfig, con: Any) -> str:
         return choose_loader(data, None)
     if config.multitask.tasks:
         return "memory"
+    from mlstrat.nn._data import small_parquet
+
+    path = small_parquet(data.manifest, con=con)
+    if path is not None:  # the row count is in the file's footer: no engine needed
+        import pyarrow.parquet as pq
+
+        try:
+            return choose_loader(data, pq.ParquetFile(path).metadata.num_rows)
+        except Exception:  # a damaged file: the engine reads it below and names the problem
+            pass
     from mlstrat.tables import read_table
 
     return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
@@ -307,6 +315,8 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         history["threads"] = torch.get_num_threads()
+        history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
+                                     else "streaming loader: the batch x width rule")
         if lr_find is not None:
             history["lr_find"] = lr_find
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlstrat._exceptions import InputError
+from mlstrat._exceptions import ConfigError, InputError
 from mlstrat._json import to_jsonable
 from mlstrat.runs._run import Run
 
@@ -33,6 +33,8 @@ class ReportInputs:
     curves: dict[str, Any] | None = None
     #: the slices where the model fails most (``find_slices(...).to_dict()``), when it applies
     slices: dict[str, Any] | None = None
+    #: the worst dev mistakes with their examples (``report._top_losses.top_losses``)
+    top_losses: dict[str, Any] | None = None
     #: files read, so that the output never overwrites one of them
     sources: tuple[str, ...] = field(default_factory=tuple)
     #: ``{"code", "message"}``: the test split sealed, or looked at (with the count)
@@ -41,7 +43,7 @@ class ReportInputs:
     def kwargs(self) -> dict[str, Any]:
         return {"runs": list(self.runs) or None, "diagnosis": self.diagnosis, "metrics": self.metrics,
                 "history": self.history, "error_summary": self.error_summary, "subtitle": self.subtitle,
-                "curves": self.curves, "slices": self.slices}
+                "curves": self.curves, "slices": self.slices, "top_losses": self.top_losses}
 
     def sections(self) -> list[str]:
         """Names of the sections the report will have."""
@@ -62,6 +64,8 @@ class ReportInputs:
             names.append("error analysis")
         if self.slices:
             names.append("where it fails")
+        if self.top_losses:
+            names.append("worst mistakes")
         if len(self.runs) >= 2:
             names.append("run history")
         return names
@@ -191,6 +195,22 @@ def _curves(predictions: Path | None) -> dict[str, Any] | None:
         return None
 
 
+def _top_losses(predictions: Path | None) -> dict[str, Any] | None:
+    if predictions is None:
+        return None
+    import warnings
+
+    from mlstrat._exceptions import MlstratError, MlstratWarning
+    from mlstrat.report._top_losses import top_losses
+
+    try:
+        return top_losses(predictions)
+    except MlstratError as exc:
+        # the examples are an extra: the report goes on without them, saying why in one line
+        warnings.warn(f"{exc}; the report leaves the worst mistakes out", MlstratWarning, stacklevel=2)
+        return None
+
+
 def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
     files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
@@ -245,7 +265,8 @@ def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal) -> Report
 
 
 def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequence[str] = (),
-                  sheet: str | os.PathLike | None = None, test: bool = False) -> ReportInputs:
+                  sheet: str | os.PathLike | None = None, test: bool = False,
+                  model_family: str | None = None) -> ReportInputs:
     """Gather a report's documents from ``target``.
 
     Parameters
@@ -264,8 +285,19 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
     test : bool, default=False
         The test split is sealed: its figures are computed and shown only with ``test=True``
         (one look counted in ``store``); stored documents that hold them are shown without.
+    model_family : str, default=None
+        How the recommended actions are worded (``neural_network``, ``gradient_boosting``,
+        ``linear``, ``other``, or an alias that :func:`mlstrat.diagnosis.parse_model_family`
+        reads). ``None``: the family recorded with the run or the diagnosis, else a network.
+
+    Raises
+    ------
+    ConfigError
+        When ``model_family`` names no family.
     """
     from mlstrat.runs import RunStore
+
+    family = _parse_family(model_family) if model_family is not None else None
 
     store = store if store is not None else RunStore()
     seal = _Seal(test=test, store=store)
@@ -302,14 +334,62 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
             raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
         inputs = _from_run(run, store, human, seal)
     inputs = _sealed(inputs, seal)
+    inputs = _worded_for(inputs, family)
+    predictions = _report_predictions(path, store, text=str(target))
     if inputs.metrics is not None:  # a predictions table was read: the slices of its dev split
         from mlstrat.report._slices import where_it_fails
 
-        inputs = replace(inputs, slices=where_it_fails(_report_predictions(path, store, text=str(target))))
+        inputs = replace(inputs, slices=where_it_fails(predictions))
+    inputs = replace(inputs, top_losses=_top_losses(predictions))
     if summary is not None:
-        _check_sheet_source(Path(sheet), _report_predictions(path, store, text=str(target)))
+        _check_sheet_source(Path(sheet), predictions)
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))
     return inputs
+
+
+def recorded_family(diagnosis: dict[str, Any] | None, runs: Sequence[Run] = (),
+                    metrics: dict[str, Any] | None = None) -> str | None:
+    """The model family recorded with the report's run, else with its diagnosis or learning
+    curve (``None`` when none records one)."""
+    candidates = [(runs[-1].diagnosis or {}).get("model_family") if runs else None,
+                  (runs[-1].config or {}).get("model_family") if runs else None,
+                  (diagnosis or {}).get("model_family"),
+                  ((metrics or {}).get("curve") or {}).get("model_family")]
+    return next((c for c in candidates if isinstance(c, str) and c), None)
+
+
+def reword_actions(diagnosis: dict[str, Any], family: str) -> dict[str, Any]:
+    """``diagnosis`` with its recipe actions worded for ``family`` (ids unchanged; actions
+    outside the recipe, such as a command to carve a train-dev split, keep their words)."""
+    from mlstrat.diagnosis._recipe import ACTIONS, FAMILY_ACTIONS
+
+    actions = []
+    for action in diagnosis.get("actions") or []:
+        wording = FAMILY_ACTIONS.get(family, {}).get(action.get("id"), ACTIONS.get(action.get("id")))
+        actions.append({**action, "title": wording[0], "why": wording[1]} if wording else action)
+    return {**diagnosis, "actions": actions, "model_family": family}
+
+
+def _parse_family(name: str) -> str:
+    # the diagnosis capability loads only when a family is named or recorded
+    from mlstrat.diagnosis._recipe import parse_model_family
+
+    return parse_model_family(name)
+
+
+def _worded_for(inputs: ReportInputs, family: str | None) -> ReportInputs:
+    """The diagnosis's actions worded for the family given, else for the one recorded."""
+    if inputs.diagnosis is None:
+        return inputs
+    if family is None:
+        recorded = recorded_family(inputs.diagnosis, inputs.runs, inputs.metrics)
+        try:
+            family = _parse_family(recorded) if recorded else None
+        except ConfigError:
+            family = None  # a family this version does not know: the words the diagnosis has
+    if family is None or family == inputs.diagnosis.get("model_family"):
+        return inputs
+    return replace(inputs, diagnosis=reword_actions(inputs.diagnosis, family))
 
 
 def _has_test(doc: dict[str, Any] | None) -> bool:

@@ -124,7 +124,9 @@ def _tune_section(tune: dict[str, Any] | None) -> dict[str, Any] | None:
     trials = sorted(tune["trials"], key=lambda t: (t.get("value") is None, t.get("value") or 0.0))
     rows = [{"number": t.get("number"), "round": t.get("round"), "best": t.get("number") == best,
              "params": [format_param((t.get("params") or {}).get(n)) for n in names],
-             "value": "failed" if t.get("value") is None else (format_pct(t["value"]) if rate else f"{t['value']:.4f}"),
+             "value": (f"pruned at epoch {t.get('pruned_at_epoch')}" if t.get("state") == "pruned"
+                       else "failed" if t.get("value") is None
+                       else (format_pct(t["value"]) if rate else f"{t['value']:.4f}")),
              "feasible": bool(t.get("feasible"))} for t in trials]
     effects = tune.get("effects") or {}
     components = sorted({c for per in effects.values() for c in per})
@@ -255,7 +257,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                   history: Any = None, error_summary: Any = None, tune: Any = None,
                   title: str = "mlstrat report", subtitle: str | None = None,
                   output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
-                  dev_rows: Callable[[Run], Any] | None = None, slices: Any = None) -> str:
+                  dev_rows: Callable[[Run], Any] | None = None, slices: Any = None,
+                  story: Mapping[str, Any] | None = None, top_losses: Mapping[str, Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -289,6 +292,12 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     slices : mapping or SliceReport, default=None
         The slices where the model fails most (:func:`mlstrat.errors.find_slices`): the
         "where it fails" section.
+    story : mapping, default=None
+        The loop told in order (``mlstrat demo`` writes it): ``iterations`` (each ``{"name",
+        "run", "diagnosis"}``), ``changes`` first -> last, ``mismatch``, ``synthesis`` and
+        ``notes``; the page opens with it.
+    top_losses : mapping, default=None
+        The worst dev mistakes with their examples (``mlstrat.report._top_losses.top_losses``).
 
     Returns
     -------
@@ -302,6 +311,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     """
     import jinja2
 
+    from mlstrat.report._story import story_section
+
     run_list = [_run(r) for r in runs or []]
     diagnosis = _doc(diagnosis, "diagnosis")
     metrics = _doc(metrics, "metrics")
@@ -310,7 +321,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
     tune = _doc(tune, "tune")
     if run_list and diagnosis is None and metrics is None:
         diagnosis, metrics = run_list[-1].diagnosis, run_list[-1].metrics
-    if not any([run_list, diagnosis, metrics, history, error_summary, tune, slices]):
+    if not any([run_list, diagnosis, metrics, history, error_summary, tune, slices, story, top_losses]):
         raise ConfigError("nothing to report: give a diagnosis, metrics, a training history, "
                           "an error-analysis summary or runs")
 
@@ -319,7 +330,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                **_diagnosis_context(diagnosis, metrics),
                **_sections_context(run_list, metrics=metrics, history=history,
                                    error_summary=error_summary, tune=tune, curves=curves,
-                                   dev_rows=dev_rows, slices=slices, human=human)}
+                                   dev_rows=dev_rows, slices=slices, human=human),
+               "story": story_section(_doc(story, "story")), "top_losses": _doc(top_losses, "top_losses")}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)

@@ -16,7 +16,7 @@ from mlstrat.runs._rows import (
 )
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
-from mlstrat.sealing._fingerprint import fingerprint_test_set
+from mlstrat.sealing._fingerprint import file_fingerprint, fingerprint_test_set
 
 __all__ = ["record_predictions_run", "record_diagnosis_run", "record_training_run", "training_failure", "dev_rows_of_run", "keep_dev_rows"]
 
@@ -35,13 +35,12 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     The dev split's per-row results are kept beside the run (:mod:`mlstrat.runs._rows`) so
     that comparisons with later runs on the same rows are paired.
     """
-    from mlstrat.tables import fingerprint
-
     store = RunStore() if store is None else store
     rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
-    run = store.record(kind, config=config, data_fingerprint=fingerprint(data or predictions), metrics=metrics,
-                       diagnosis=diagnosis, artifacts=artifacts, note=note,
-                       test_fingerprint=fingerprint_test_set(predictions), run_id=run_id,
+    run = store.record(kind, config=config, data_fingerprint=file_fingerprint(data or predictions),
+                       metrics=metrics, diagnosis=diagnosis, artifacts=artifacts, note=note,
+                       test_fingerprint=fingerprint_test_set(predictions, store=store),
+                       run_id=run_id,
                        count_test=count_test)
     if rows is not None:
         write_dev_rows(dev_rows_path(store, run.id), rows)
@@ -164,11 +163,10 @@ def record_diagnosis_run(predictions: str | os.PathLike, diagnosis: Any, *, opti
     run. The look at the test set was counted by the diagnosis; nothing here counts it again.
     """
     from mlstrat.sealing._schema import config_hash
-    from mlstrat.tables import fingerprint
 
     store = RunStore() if store is None else store
     config = {"diagnose": dict(options)}
-    data = fingerprint(predictions)
+    data = file_fingerprint(predictions)
     wanted = config_hash(to_plain(config))
     same = [r for r in store.list(kind="diagnose") if r.data_fingerprint == data and r.config_hash == wanted]
     if not same:
@@ -199,7 +197,7 @@ def _update_diagnosis(store: RunStore, run: Run, predictions: Any, diagnosis: An
     from mlstrat.tables._outputs import reporting_full_disk
 
     doc = _document(diagnosis, "diagnosis")
-    test_fingerprint = fingerprint_test_set(predictions)
+    test_fingerprint = fingerprint_test_set(predictions, store=store)
     evaluations = None
     if test_fingerprint is not None and _evaluates_test(None, doc):
         evaluations = store.test_evaluation_count(test_fingerprint)

@@ -21,6 +21,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat._progress import Steps
 from mlstrat.scenarios._changes import demo_changes
+from mlstrat.scenarios._story import demo_report_parts
 from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
 
 __all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
@@ -53,6 +54,7 @@ class Iteration:
     diagnosis: dict[str, Any]
     metrics: dict[str, Any] | None = None
     history: dict[str, Any] | None = None
+    predictions: str | None = None  # the table diagnosed (the report shows its worst mistakes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "run_id": self.run_id, "run_dir": self.run_dir,
@@ -171,7 +173,7 @@ def _diagnose(ctx: _Context, name: str, predictions: Path, *, run_id: str | None
                                      diagnosis=diagnosis, artifacts=run_dir, note=name, run_id=run_id,
                                      data=data)
     iteration = Iteration(name=name, run_id=run.id, run_dir=str(run_dir) if run_dir else None,
-                          diagnosis=diagnosis, metrics=metrics, history=history)
+                          diagnosis=diagnosis, metrics=metrics, history=history, predictions=str(predictions))
     ctx.iterations.append(iteration)
     ctx.bar.advance(f"diagnosed {name}")
     return iteration
@@ -333,7 +335,8 @@ def _diagnose_values(ctx: _Context, name: str, predictions: Path, *, config: dic
         metrics = compute_regression_metrics(str(predictions)).to_dict()
         run = record_predictions_run("diagnose", predictions, store=ctx.store, config=config,
                                      metrics=metrics, diagnosis=diagnosis, note=name, data=data)
-    iteration = Iteration(name=name, run_id=run.id, run_dir=None, diagnosis=diagnosis, metrics=metrics)
+    iteration = Iteration(name=name, run_id=run.id, run_dir=None, diagnosis=diagnosis, metrics=metrics,
+                          predictions=str(predictions))
     ctx.iterations.append(iteration)
     ctx.bar.advance(f"diagnosed {name}")
     return iteration
@@ -463,7 +466,8 @@ def run_demo(scenario: str = "mismatch", *, out: str | Path = "mlstrat-demo", qu
         runs = [store.get(it.run_id) for it in ctx.iterations]
         render_report(runs=runs, history=last.history or ctx.iterations[0].history,
                       title=f"mlstrat demo: {scenario}", subtitle=spec.description,
-                      output=out / "report.html", dev_rows=store.dev_rows)
+                      output=out / "report.html", dev_rows=store.dev_rows,
+                      **demo_report_parts(ctx.iterations, ctx.steps, changes))
         bar.advance("report")
     return DemoResult(scenario=scenario, planted=spec.planted, out=str(out), iterations=tuple(ctx.iterations),
                       steps=ctx.steps, changes=changes, report=str(out / "report.html"),

@@ -198,6 +198,23 @@ class LookLedger:
         self._warn_reuse(test_fingerprint, count)
         return count
 
+    def known_test_fingerprint(self, data_fingerprint: str) -> str | None:
+        """The test-set fingerprint stored with the latest diagnosis run of the predictions file
+        whose bytes have ``data_fingerprint`` (``"sha256:..."``); ``None`` when there is none.
+
+        Only ``diagnose`` runs: theirs is the fingerprint of the diagnosed file itself (a
+        training run's data fingerprint is its manifest's, its test fingerprint its predictions').
+        """
+        conn = self._connect(create=False)
+        if conn is None:
+            return None
+        with closing(conn):
+            row = conn.execute(
+                "SELECT test_fingerprint FROM runs WHERE kind = 'diagnose' "
+                "AND data_fingerprint = ? AND test_fingerprint IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1", (data_fingerprint,)).fetchone()
+        return row[0] if row else None
+
     def test_evaluation_count(self, test_fingerprint: str) -> int:
         """How many evaluations of ``test_fingerprint`` were counted (without counting one)."""
         conn = self._connect(create=False)

@@ -113,7 +113,7 @@ def count_test_look(predictions: Any, *, store: Any = None, con: Any = None) -> 
     if runs is None:
         return None
     table = getattr(predictions, "table", predictions)
-    fingerprint = fingerprint_test_set(table, con=con)
+    fingerprint = fingerprint_test_set(table, con=con, store=runs)
     if fingerprint is None:
         return TestLook(None, None, runs.test_reuse_threshold)
     with warnings.catch_warnings(record=True) as caught:

@@ -23,6 +23,8 @@ from mlstrat._processes import die_with_parent, exit_description
 __all__ = ["Pool"]
 
 Objective = Callable[[int, dict[str, float]], Mapping[str, Any]]
+#: ``prepare(number, finished) -> objective or None``: see :meth:`Pool.map`
+Prepare = Callable[[int, Mapping[int, Mapping[str, Any]]], "Objective | None"]
 _JOIN_S = 10.0  # how long a stopped worker may take to exit before SIGKILL
 
 
@@ -68,6 +70,39 @@ class _Worker:
     task: tuple[int, dict[str, float]] | None = None
 
 
+class _Run:
+    """One ``map`` call's state: the trials still to start (last first), the results not yet
+    yielded, every result so far, and whether ``prepare`` refused a trial (no more start)."""
+
+    def __init__(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]], prepare: Prepare | None,
+                 ordered: bool = True) -> None:
+        self.fn, self.prepare, self.ordered = fn, prepare, ordered
+        self.order = [number for number, _ in tasks]
+        self.pending = list(reversed(tasks))
+        self.done: dict[int, dict] = {}
+        self.finished: dict[int, dict] = {}
+        self.stopped = False
+
+    def finish(self, number: int, result: dict) -> None:
+        self.done[number] = self.finished[number] = result
+
+    def next_task(self, jobs: int) -> Objective | None:
+        """The function for the next pending trial, or None when it cannot start (yet)."""
+        if self.prepare is None:
+            return self.fn
+        if self.stopped:
+            self.pending.clear()
+            return None
+        position = len(self.order) - len(self.pending)
+        if self.ordered and any(n not in self.finished for n in self.order[:max(position - jobs + 1, 0)]):
+            return None  # a trial jobs places before it still runs: wait for it
+        task = self.prepare(self.pending[-1][0], self.finished)
+        if task is None:
+            self.stopped = True
+            self.pending.clear()
+        return task
+
+
 class Pool:
     """``map`` in order over ``jobs`` spawned worker processes, or in this process for one job."""
 
@@ -95,34 +130,62 @@ class Pool:
             w.conn.close()
         self.workers = []
 
-    def map(self, fn: Objective, numbers: Sequence[int], points: Sequence[dict[str, float]]) -> Iterator[dict]:
-        """``fn(number, params)`` for each pair, yielded in the given order as each is ready."""
-        if self.jobs == 1:
-            return (dict(fn(i, p)) for i, p in zip(numbers, points))  # lazily: each trial seen as it ends
-        return self._map(fn, list(zip(numbers, points)))
+    def map(self, fn: Objective, numbers: Sequence[int], points: Sequence[dict[str, float]], *,
+            prepare: Prepare | None = None, ordered: bool = True) -> Iterator[dict | None]:
+        """``fn(number, params)`` for each pair, yielded in the given order as each is ready.
 
-    def _map(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]]) -> Iterator[dict]:
+        With ``prepare``, each trial's function is ``prepare(number, finished)`` at the moment it
+        starts (``finished``: the results of this call so far, by number), or ``None`` when it is
+        not to start: that trial and every later one then yield ``None``. With ``ordered``, a
+        trial then starts only once every trial ``jobs`` or more places before it has finished,
+        so ``finished`` holds at least those, whichever process finished first.
+        """
+        if self.jobs == 1:
+            return self._serial(fn, numbers, points, prepare)  # lazily: each trial seen as it ends
+        return self._map(fn, list(zip(numbers, points)), prepare, ordered)
+
+    @staticmethod
+    def _serial(fn: Objective, numbers: Sequence[int], points: Sequence[dict[str, float]],
+                prepare: Prepare | None) -> Iterator[dict | None]:
+        finished: dict[int, dict] = {}
+        stopped = False
+        for number, params in zip(numbers, points):
+            task = None if stopped else (fn if prepare is None else prepare(number, finished))
+            if task is None:
+                stopped = True
+                yield None
+                continue
+            finished[number] = dict(task(number, params))
+            yield finished[number]
+
+    def _map(self, fn: Objective, tasks: list[tuple[int, dict[str, float]]],
+             prepare: Prepare | None, ordered: bool) -> Iterator[dict | None]:
         from multiprocessing.connection import wait
 
-        pending, done = list(reversed(tasks)), {}
+        run = _Run(fn, tasks, prepare, ordered)
         for number, _ in tasks:
-            while number not in done:
-                self._dispatch(fn, pending)
+            while number not in run.done:
+                self._dispatch(run)
                 busy = [w for w in self.workers if w.task is not None]
+                if not busy:  # nothing runs and this trial will not start: the search stops here
+                    break
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for w in busy:
-                    self._collect(w, done)
-            yield done.pop(number)
+                    self._collect(w, run)
+            yield run.done.pop(number, None)
 
-    def _dispatch(self, fn: Objective, pending: list[tuple[int, dict[str, float]]]) -> None:
-        while pending:
+    def _dispatch(self, run: _Run) -> None:
+        while run.pending:
             idle = [w for w in self.workers if w.task is None]
             if not idle and len(self.workers) >= self.jobs:
                 return
+            task = run.next_task(self.jobs)
+            if task is None:
+                return
             worker = idle[0] if idle else self._start()
-            worker.task = pending.pop()
-            if not _send(worker, (fn, *worker.task)):  # it died idle: its trial goes to another
-                pending.append(worker.task)
+            worker.task = run.pending.pop()
+            if not _send(worker, (task, *worker.task)):  # it died idle: its trial goes to another
+                run.pending.append(worker.task)
                 self._drop(worker)
 
     def _start(self) -> _Worker:
@@ -148,7 +211,7 @@ class Pool:
         self.workers.append(worker)
         return worker
 
-    def _collect(self, w: _Worker, done: dict[int, dict]) -> None:
+    def _collect(self, w: _Worker, run: _Run) -> None:
         """Take ``w``'s answer if it has one; a worker that died fails its trial and leaves."""
         if w.task is None:
             return
@@ -161,12 +224,13 @@ class Pool:
             if kind == "raise":
                 raise payload
             if kind == "ok":
-                done[number], w.task = payload, None
+                run.finish(number, payload)
+                w.task = None
                 return
         if w.process.is_alive():
             return
         self._drop(w)
-        done[number] = {"value": None, "error": f"its worker process {exit_description(w.process.exitcode)}"}
+        run.finish(number, {"value": None, "error": f"its worker process {exit_description(w.process.exitcode)}"})
 
     def _drop(self, w: _Worker) -> None:
         w.process.join()

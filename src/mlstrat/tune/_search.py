@@ -12,6 +12,7 @@ draws replayed (the same values as a search never stopped).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from mlstrat._exceptions import ConfigError
 from mlstrat.metrics._paired import TIED, Difference, paired_difference
 from mlstrat.tune._pool import Pool
+from mlstrat.tune._prune import CURVE_KEY, PRUNED_KEY, Pruning, TimeBudget, reference_curves
 from mlstrat.tune._space import Param, zoom
 
 __all__ = ["Trial", "Tie", "SearchResult", "search", "tied_with", "dev_rows_of_trial"]
@@ -38,9 +40,23 @@ class Trial:
     feasible: bool
     info: dict[str, Any] = field(default_factory=dict)  # what the objective returned
 
+    @property
+    def state(self) -> str:
+        """``complete``, ``pruned`` (stopped early as unpromising: never a failure, never the
+        best) or ``failed``."""
+        if self.info.get(PRUNED_KEY):
+            return "pruned"
+        return "failed" if self.value is None else "complete"
+
+    @property
+    def pruned_at(self) -> int | None:
+        """The epoch a pruned trial stopped at; None for the others."""
+        epoch = self.info.get(PRUNED_KEY)
+        return int(epoch) if epoch else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "round": self.round, "params": self.params, "value": self.value,
-                "feasible": self.feasible, **self.info}
+                "feasible": self.feasible, "state": self.state, **self.info}
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,8 @@ class SearchResult:
     #: the coarse round's trials the second round zoomed around: its best and those tied with it
     #: (or, when none is tied, the best ``top`` share)
     region: tuple[int, ...] = ()
+    #: the time budget ran out: the trials not started then were left for ``--resume``
+    out_of_time: bool = False
 
 
 #: A trial's per-row dev results: (kind, row ids, per-row values), see
@@ -114,7 +132,9 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
            coarse: float = 0.6, top: float = 0.1, storage: str | None = None, study_name: str = "mlstrat-tune",
            feasible: Callable[[Mapping[str, Any]], bool] | None = None,
            on_trial: Callable[[Trial], None] | None = None,
-           initializer: Callable[[], None] | None = None, rows: RowsOf | None = None) -> SearchResult:
+           initializer: Callable[[], None] | None = None, rows: RowsOf | None = None,
+           prune: Pruning | None = None, seconds: float | None = None,
+           clock: Callable[[], float] | None = None) -> SearchResult:
     """Minimize ``objective(number, params)["value"]`` by random search in two rounds.
 
     Parameters
@@ -146,23 +166,62 @@ def search(space: Sequence[Param], objective: Objective, *, budget: int, seed: i
         ``rows(trial) -> (kind, ids, values)``: a trial's per-row dev results. With it, the
         result names the trials tied with the best (:func:`tied_with`) and the zoom centres
         on the coarse round's tied set rather than on one noisy winner.
+    prune : Pruning, default=None
+        Stop unpromising trials early (Optuna's MedianPruner on the dev cost per epoch, see
+        :mod:`mlstrat.tune._prune`): the objective is then called with ``pruner=`` (a
+        :class:`~mlstrat.tune._prune.TrialPruner`) and marks a pruned trial with
+        ``info["pruned_at_epoch"]``. A pruned trial is recorded as pruned and never chosen.
+    seconds : float, default=None
+        Time budget: no trial starts once this many seconds have passed (those running finish);
+        the trials not started stay in the study for a resumed search.
+    clock : callable, default=None
+        Seconds on a monotonic clock for the time budget (``time.monotonic``).
     """
-    study = _study(storage, study_name, seed, settings={"budget": budget, "coarse": coarse, "top": top, "seed": seed,
-                                                        "space": [_param_doc(p) for p in space]})
+    settings = {"budget": budget, "coarse": coarse, "top": top, "seed": seed, "space": [_param_doc(p) for p in space]}
+    if prune is not None:  # pruning changes which trials finish: a search resumes with the same rule
+        settings["prune"] = prune.to_doc()
+    study = _study(storage, study_name, seed, settings=settings)
     n_coarse = min(max(math.ceil(coarse * budget), 1), budget)
     feasible = feasible or (lambda info: True)
     trials: list[Trial] = []
+    gate = _Gate(objective, prune, TimeBudget(seconds, clock or time.monotonic), jobs, trials)
     with Pool(jobs, initializer) as pool:
-        trials += _round(study, space, objective, n_coarse, 1, pool, feasible, on_trial)
+        trials += _round(study, space, gate, n_coarse, 1, pool, feasible, on_trial)
         best_region = _zoom_region(trials, top, rows)
         zoomed = zoom(space, [t.params for t in best_region]) if best_region else tuple(space)
-        trials += _round(study, zoomed, objective, budget - n_coarse, 2, pool, feasible, on_trial,
-                         start=len(trials))
+        if not gate.out_of_time:
+            trials += _round(study, zoomed, gate, budget - n_coarse, 2, pool, feasible, on_trial,
+                             start=len(trials))
     candidates = _ranked(trials)
     best = candidates[0] if candidates else None
     tied = tied_with(best, candidates[1:], rows) if best is not None else ()
     return SearchResult(trials=tuple(trials), best=best, space=tuple(space), zoomed=tuple(zoomed),
-                        storage=storage, tied=tied, region=tuple(t.number for t in best_region))
+                        storage=storage, tied=tied, region=tuple(t.number for t in best_region),
+                        out_of_time=gate.out_of_time)
+
+
+class _Gate:
+    """Decides, as each trial starts, whether it may (the time budget) and with which pruner
+    (the curves of the completed trials numbered ``jobs`` or more before it)."""
+
+    def __init__(self, objective: Objective, prune: Pruning | None, budget: TimeBudget, jobs: int,
+                 earlier: list[Trial]) -> None:
+        self.objective, self.prune, self.budget, self.jobs = objective, prune, budget, jobs
+        self.earlier = earlier  # the trials of the rounds before
+        self.kept: list[Trial] = []  # this round's trials that a resumed search took from its study
+        self.out_of_time = False
+
+    def __call__(self, number: int, finished: Mapping[int, Mapping[str, Any]]) -> Objective | None:
+        if self.budget.spent():
+            self.out_of_time = True
+            return None
+        if self.prune is None:
+            return self.objective
+        import functools
+
+        known = {t.number: {"value": t.value, **t.info} for t in (*self.earlier, *self.kept)}
+        reference = reference_curves({**known, **finished}, number, self.jobs)
+        return functools.partial(self.objective, pruner=self.prune.for_trial(reference))
 
 
 def _ranked(trials: Sequence[Trial]) -> list[Trial]:
@@ -214,16 +273,21 @@ def _settings_text(settings: Any) -> str:
     if not isinstance(settings, dict):
         return "unknown"
     names = ", ".join(str(p[0]) for p in settings.get("space", []))
-    return f"budget {settings.get('budget')}, seed {settings.get('seed')}, space {names}"
+    pruning = "on (--prune)" if settings.get("prune") else "off (--no-prune)"
+    return f"budget {settings.get('budget')}, seed {settings.get('seed')}, space {names}, pruning {pruning}"
 
 
-def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, round_: int, pool: Pool,
+def _round(study: Any, space: Sequence[Param], gate: _Gate, n: int, round_: int, pool: Pool,
            feasible: Callable, on_trial: Callable | None, *, start: int = 0) -> list[Trial]:
     """Trials ``start`` .. ``start + n - 1``: those a stopped search finished are taken from the
-    study as they were; the others (asked and never told, or not asked yet) are trained."""
+    study as they were; the others (asked and never told, or not asked yet) are trained, until
+    the time budget runs out."""
     from optuna.trial import TrialState
 
     if n <= 0:
+        return []
+    if gate.budget.spent():  # nothing more starts: leave the round unasked
+        gate.out_of_time = True
         return []
     numbers = list(range(start, start + n))
     asked = {t.number: t for t in study.get_trials(deepcopy=False) if start <= t.number < start + n}
@@ -235,16 +299,25 @@ def _round(study: Any, space: Sequence[Param], objective: Objective, n: int, rou
     points = {i: {p.name: p.value(asked[i].params[p.key]) for p in space} for i in numbers}
     finished = {i: t for i, t in asked.items() if getattr(t, "state", TrialState.RUNNING) != TrialState.RUNNING}
     todo = [i for i in numbers if i not in finished]
-    results = iter(pool.map(objective, todo, [points[i] for i in todo]))
-    out = []
+    kept = [_from_study(finished[i], points[i], round_) for i in numbers if i in finished]
+    gate.kept = kept  # a resumed search judges its next trials against these too
+    # pruning judges a trial by the ones `jobs` places before it: they must have finished
+    results = iter(pool.map(gate.objective, todo, [points[i] for i in todo], prepare=gate,
+                            ordered=gate.prune is not None))
+    kept_by_number = {t.number: t for t in kept}
+    out: list[Trial] = []
     for i in numbers:
-        if i in finished:
-            trial = _from_study(finished[i], points[i], round_)
+        if i in kept_by_number:
+            trial = kept_by_number[i]
         else:
-            trial = _tell(study, i, round_, points[i], next(results), feasible)
+            info = next(results)
+            if info is None:  # out of time: this trial and the later ones stay asked, for --resume
+                break
+            trial = _tell(study, i, round_, points[i], info, feasible)
         if on_trial is not None:
             on_trial(trial)
         out.append(trial)
+    gate.kept = []  # the caller adds this round's trials to the earlier ones
     return out
 
 
@@ -265,7 +338,12 @@ def _tell(study: Any, number: int, round_: int, params: dict[str, float], info: 
     handle.set_user_attr("round", round_)
     handle.set_user_attr("feasible", trial.feasible)
     handle.set_user_attr("info", _json_safe(info))
-    if ok:
+    for epoch, cost in enumerate(info.get(CURVE_KEY) or [], start=1):  # Optuna's intermediate values
+        if cost is not None and math.isfinite(cost):
+            handle.report(float(cost), epoch)
+    if trial.state == "pruned":
+        study.tell(number, state=TrialState.PRUNED)
+    elif ok:
         study.tell(number, trial.value)
     else:
         study.tell(number, state=TrialState.FAIL)
@@ -273,8 +351,11 @@ def _tell(study: Any, number: int, round_: int, params: dict[str, float], info: 
 
 
 def _from_study(frozen: Any, params: dict[str, float], round_: int) -> Trial:
+    from optuna.trial import TrialState
+
     info = dict(frozen.user_attrs.get("info", {}))
-    value = frozen.value if frozen.values else None
+    # Optuna gives a pruned trial its last reported figure as value: here it has none (never chosen)
+    value = frozen.value if frozen.values and frozen.state == TrialState.COMPLETE else None
     return Trial(number=frozen.number, round=round_, params=params, value=value,
                  feasible=bool(frozen.user_attrs.get("feasible", False)), info=info)
 

@@ -121,6 +121,10 @@ class TuneConfig:
     max_parameters: int = 0  # satisficing: at most this many parameters; 0 = no limit
     seed: int = 0  # seeds the sampler: same seed, same trials
     jobs: int = 1  # trials trained in parallel processes
+    prune: bool = True  # stop unpromising trials early (MedianPruner on the dev cost per epoch)
+    prune_startup: int = 5  # completed trials before any trial is pruned (Optuna's default)
+    prune_warmup: int = 2  # a trial is never pruned before this epoch
+    time: str = ""  # time budget ("10m", "2h"): no trial starts after it; "" = none
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -136,6 +140,16 @@ class TuneConfig:
                 raise ConfigError(f"[tune] {key} = {getattr(self, key)!r} must be zero or positive")
         if self.jobs < 1:
             raise ConfigError(f"[tune] jobs = {self.jobs} must be at least 1")
+        if not isinstance(self.prune, bool):
+            raise ConfigError(f"[tune] prune = {self.prune!r} must be true or false")
+        for key in ("prune_startup", "prune_warmup"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"[tune] {key} = {value!r} must be a whole number, at least 1")
+        if self.time:
+            from mlstrat.tune._prune import parse_duration
+
+            parse_duration(str(self.time), name="[tune] time =")
         if not self.space:
             raise ConfigError("[tune.space] is empty: give at least one hyperparameter range, e.g. "
                               "lr = [1e-4, 1e-1]")

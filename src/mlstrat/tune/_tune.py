@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratError
 from mlstrat.tune._pool import first_line
+from mlstrat.tune._prune import CURVE_KEY, PRUNED_KEY, Pruning, TrialPruner, parse_duration
 from mlstrat.tune._search import SearchResult, Trial, dev_rows_of_trial, search
 from mlstrat.tune._space import TuneConfig, apply_params
 
@@ -44,9 +45,10 @@ class TuneResult:
 
     @property
     def first_failure(self) -> Trial | None:
-        """The first failed trial when every trial failed (nothing to choose from), else None."""
+        """The first failed trial when every trial failed (nothing to choose from), else None.
+        A pruned trial is no failure: a search of pruned trials only is never this."""
         trials = self.search.trials
-        return trials[0] if trials and all(t.value is None for t in trials) else None
+        return trials[0] if trials and all(t.state == "failed" for t in trials) else None
 
     @property
     def tied(self) -> tuple[Trial, ...]:
@@ -57,7 +59,13 @@ class TuneResult:
         best = self.best
         return {
             "output": str(self.output), "metric": self.config.metric, "budget": len(self.search.trials),
+            "planned": self.config.budget,
             "seed": self.config.seed, "jobs": self.config.jobs,
+            "prune": ({"startup": self.config.prune_startup, "warmup": self.config.prune_warmup}
+                      if self.config.prune else None),
+            "time": self.config.time or None, "out_of_time": self.search.out_of_time,
+            "pruned": sum(t.state == "pruned" for t in self.search.trials),
+            "epochs": sum(int(t.info.get("epochs") or 0) for t in self.search.trials),
             "constraints": {"max_seconds": self.config.max_seconds or None,
                             "max_parameters": self.config.max_parameters or None},
             "space": [_param_dict(p) for p in self.search.space],
@@ -95,11 +103,11 @@ def read_tune_config(path: str | os.PathLike) -> tuple[dict[str, Any], TuneConfi
 
 
 def warm_up() -> None:
-    """Pay a worker's one-off costs (torch, its optimizers' torch._dynamo, the engine) before the
-    first trial, so that the training-time constraint measures training."""
+    """Pay a worker's one-off costs (torch, the engine) before the first trial, so that the
+    training-time constraint measures training. torch._dynamo is not among them: the trainer's
+    optimizers never import it (nn._setup.eager_optimizer)."""
     import ibis
     import pyarrow.parquet  # noqa: F401
-    import torch._dynamo  # noqa: F401
     import torch.optim  # noqa: F401
 
     import mlstrat.nn._train  # noqa: F401
@@ -108,24 +116,49 @@ def warm_up() -> None:
     ibis.duckdb.connect().disconnect()  # the engine's first connection loads its extensions
 
 
+class _StopTrial(Exception):
+    """Raised from the epoch callback to stop a pruned trial's training."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"pruned at epoch {epoch}")
+        self.epoch = epoch
+
+
 def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any], base_dir: str, output: str,
-                metric: str, threads: int) -> dict[str, Any]:
+                metric: str, threads: int, pruner: TrialPruner | None = None) -> dict[str, Any]:
     """Train one trial (in a worker process); returns only dev figures and the run's costs, or
-    the failure that stopped it (``value`` None, ``error`` the cause)."""
+    the failure that stopped it (``value`` None, ``error`` the cause). With ``pruner``, the dev
+    cost of every epoch goes to it and a trial it stops returns ``value`` None and the epoch
+    (``pruned_at_epoch``); every trial returns its dev cost per epoch."""
+    import time
     import warnings
 
     from mlstrat._exceptions import MlstratWarning
     from mlstrat.nn import TrainConfig, train
+    from mlstrat.nn._hooks import on_epoch
 
     values = apply_params(config, params)
     if threads:
         values.setdefault("optim", {})["threads"] = threads
     run_dir = Path(output) / f"trial-{number:03d}"
+    curve: list[float] = []
+
+    def report(stats: Any) -> None:
+        if stats.dev_cost is None:
+            return
+        curve.append(float(stats.dev_cost))
+        if pruner is not None and pruner.should_stop(stats.epoch, float(stats.dev_cost)):
+            raise _StopTrial(stats.epoch)
+
+    started = time.perf_counter()
     try:
         train_config = TrainConfig.from_dict(values, base_dir=base_dir)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, on_epoch(report):
             warnings.simplefilter("always")
             result = train(train_config, run_dir=run_dir, force=True, progress=False, record=False)
+    except _StopTrial as stop:
+        return {"value": None, PRUNED_KEY: stop.epoch, "epochs": len(curve), CURVE_KEY: curve,
+                "seconds": round(time.perf_counter() - started, 3)}
     except MlstratError as exc:
         return {"value": None, "error": str(exc), "run_dir": str(run_dir)}
     except Exception as exc:  # e.g. out of memory in torch: this trial fails, the search goes on
@@ -136,12 +169,14 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
     key = "error" if metric == "dev_error" else "cost"
     return {"value": dev[key], "dev": {"error": dev["error"], "cost": dev["cost"], "n": dev["n"]},
             "seconds": round(result.seconds, 3), "n_parameters": result.n_parameters, "run_dir": str(run_dir),
+            "epochs": len(result.history.get("epochs") or curve), CURVE_KEY: curve,
             "warnings": sorted({str(w.message) for w in caught if issubclass(w.category, MlstratWarning)})}
 
 
 def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | None = None, seed: int | None = None,
          output: str | os.PathLike | None = None, store: Any = None, human: Sequence[str] = (),
-         record: bool = True, force: bool = False, resume: bool = False) -> TuneResult:
+         record: bool = True, force: bool = False, resume: bool = False, prune: bool | None = None,
+         time: str | None = None, clock: Callable[[], float] | None = None) -> TuneResult:
     """Search the ``[tune.space]`` of a training config; record each trial; choose on dev.
 
     Every option is checked before the first trial trains. The search lives in ``tune.db``
@@ -166,9 +201,20 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
         Start a new search in an ``output`` folder that already holds one.
     resume : bool, default=False
         Go on with the search that ``output`` holds (same config and settings).
+    prune : bool, default=None
+        Override ``[tune] prune`` (on by default): stop a trial whose best dev cost so far is
+        worse than the median, at the same epoch, of the completed trials numbered ``jobs`` or
+        more before it (Optuna's MedianPruner; no pruning before ``prune_startup`` trials
+        completed nor before epoch ``prune_warmup``). The same seed and ``jobs`` prune the same
+        trials. A pruned trial is recorded as pruned, never as failed, and never chosen.
+    time : str, default=None
+        Override ``[tune] time``: a time budget ("10m", "1h30m"); no trial starts once it is
+        spent (the running ones finish), and the rest of the budget is left for ``resume``.
+    clock : callable, default=None
+        Seconds on a monotonic clock for the time budget (``time.monotonic``).
     """
     path = Path(config)
-    raw, tc = _settings(path, budget=budget, jobs=jobs, seed=seed)
+    raw, tc = _settings(path, budget=budget, jobs=jobs, seed=seed, prune=prune, time=time)
     out = output_folder(path, output)
     recorder = _Recorder(store, human, raw, path, out) if record else None
     if recorder is None:
@@ -185,7 +231,9 @@ def tune(config: str | os.PathLike, *, budget: int | None = None, jobs: int | No
         result = search(tc.space, objective, budget=tc.budget, seed=tc.seed, jobs=tc.jobs, coarse=tc.coarse,
                         top=tc.top, storage=f"sqlite:///{db.resolve()}", feasible=feasible,
                         on_trial=recorder.record if recorder else None, initializer=warm_up,
-                        rows=functools.partial(dev_rows_of_trial, metric=tc.metric))
+                        rows=functools.partial(dev_rows_of_trial, metric=tc.metric),
+                        prune=Pruning(tc.prune_startup, tc.prune_warmup) if tc.prune else None,
+                        seconds=parse_duration(tc.time) if tc.time else None, clock=clock)
     except MlstratError:
         if fresh:  # a search that stopped on bad input leaves nothing that blocks the fixed command
             db.unlink(missing_ok=True)
@@ -198,13 +246,16 @@ def output_folder(config: str | os.PathLike, output: str | os.PathLike | None) -
     return Path(output) if output is not None else Path("runs") / f"tune-{Path(config).stem}"
 
 
-def _settings(path: Path, *, budget: int | None, jobs: int | None, seed: int | None
-              ) -> tuple[dict[str, Any], TuneConfig]:
+def _settings(path: Path, *, budget: int | None, jobs: int | None, seed: int | None, prune: bool | None = None,
+              time: str | None = None) -> tuple[dict[str, Any], TuneConfig]:
     """The config's training sections and its ``[tune]`` section with the flags applied."""
     import dataclasses
 
+    if time is not None:  # the flag's own message: `--time '10': ...`
+        parse_duration(time, name="--time")
     raw, tc = read_tune_config(path)
-    overrides = {k: v for k, v in (("budget", budget), ("jobs", jobs), ("seed", seed)) if v is not None}
+    overrides = {k: v for k, v in (("budget", budget), ("jobs", jobs), ("seed", seed), ("prune", prune),
+                                   ("time", time)) if v is not None}
     try:
         return raw, dataclasses.replace(tc, **overrides)
     except ConfigError as exc:
@@ -283,6 +334,9 @@ class _Recorder:
         from mlstrat.runs import keep_dev_rows
         from mlstrat.tables import fingerprint
 
+        if trial.state == "pruned":
+            self._record_pruned(trial)
+            return
         run_dir = Path(trial.info["run_dir"]) if "run_dir" in trial.info else None
         if trial.value is None or run_dir is None or not (run_dir / "predictions.parquet").exists():
             return
@@ -304,6 +358,27 @@ class _Recorder:
         self.store.record("tune", config=config, data_fingerprint=data_fp, metrics=metrics, diagnosis=diagnosis,
                           artifacts=run_dir, note=note, run_id=run_id)
         keep_dev_rows(self.store, run_id, table, diagnosis=diagnosis)  # later comparisons pair them
+
+
+    def _record_pruned(self, trial: Trial) -> None:
+        """A pruned trial: ``{"status": "pruned", ...}`` as its metrics (the epoch it stopped at and
+        its dev cost per epoch), no diagnosis (it has no predictions), the state at the head of its
+        note."""
+        from mlstrat.tables import fingerprint
+
+        config = apply_params(self.raw, trial.params)
+        run_id = _trial_run_id(self.out / f"trial-{trial.number:03d}", config)
+        self.run_ids[trial.number] = run_id
+        if _recorded(self.store, run_id):
+            return
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+        note = (f"pruned at epoch {trial.pruned_at} | tune {self.path.name} trial {trial.number} "
+                f"(round {trial.round}): {values}")
+        manifest = self.raw.get("data", {}).get("manifest")
+        data_fp = fingerprint(str((self.path.parent / manifest).resolve())) if manifest else None
+        metrics = {"status": "pruned", PRUNED_KEY: trial.pruned_at, CURVE_KEY: list(trial.info.get(CURVE_KEY) or [])}
+        self.store.record("tune", config=config, data_fingerprint=data_fp, metrics=metrics, note=note,
+                          run_id=run_id, count_test=False)
 
 
 def _check_store(store: Any) -> None:
