@@ -43,12 +43,13 @@ def _without_source(result: dict) -> dict:
     return {key: value for key, value in result.items() if key != "source"}
 
 
-def test_metrics_and_diagnose_of_a_catalog_table_match_its_parquet_file(catalog_table, spark):
+def test_metrics_and_diagnose_of_a_catalog_table_match_its_parquet_file(catalog_table, spark, spark_connect):
     name, parquet = catalog_table
     for command in (["metrics", "--weight", "weight"], ["diagnose", "--human", "experts=2%", "--no-record"]):
-        of_table = _cli(command[0], name, *command[1:], "--json", "--engine", "spark")
         of_file = _cli(command[0], str(parquet), *command[1:], "--json", "--engine", "spark")
-        assert _without_source(of_table) == _without_source(of_file)
+        for engine in ("spark", spark_connect):  # a Connect server's sessions share its catalog
+            of_table = _cli(command[0], name, *command[1:], "--json", "--engine", engine)
+            assert _without_source(of_table) == _without_source(of_file)
     assert of_file["errors"]["dev"]["n"] > 100  # a real table, not an empty comparison
 
 

@@ -153,14 +153,13 @@ class SparkEngine(Engine):
 
     def read_catalog(self, name: str, *, view: str | None = None) -> Any:
         view = view or self.name()
-        try:
-            frame = self.session.table(name)
+        try:  # Spark Connect analyses the name only when the view is made
+            self.session.table(name).createOrReplaceTempView(view)
         except Exception as exc:  # AnalysisException: TABLE_OR_VIEW_NOT_FOUND and its kin
             if _condition(exc) == "TABLE_OR_VIEW_NOT_FOUND":
                 raise InputError(f"{name}: no such file, and no such table in the Spark catalog; "
                                  "check the path or the table name (catalog.db.table)") from None
             raise InputError(f"{name}: the Spark catalog cannot read this table ({first_line(exc)})") from None
-        frame.createOrReplaceTempView(view)
         return self.backend.table(view)
 
     def hex_to_int(self, hexits: Any) -> Any:
