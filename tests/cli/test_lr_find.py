@@ -74,3 +74,36 @@ def test_an_infinite_end_lr_exits_2(workdir, monkeypatch):
     assert result.exit_code == 2
     assert "Error: --start-lr = 1e-07 and --end-lr = inf: need 0 < --start-lr < --end-lr, both finite" in " ".join(
         result.output.split())
+
+
+def test_lr_find_chart_marks_the_suggestion_and_the_stop(workdir, monkeypatch):
+    from mlstrat.display._decision_charts import lr_find_marks
+
+    monkeypatch.chdir(workdir)
+    result = runner.invoke(app, ["lr-find", "digits.toml", "--steps", "40", "--json", "--no-record",
+                                 "--chart", "lr.svg", "--force"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    marks = lr_find_marks(doc)
+    assert marks["suggestion"][0] == doc["suggestion"]
+    assert marks["stop"] == (doc["lrs"][-1], doc["smoothed"][-1])  # the last step, its loss finite here
+    assert marks["smoothed"] == list(zip(doc["lrs"], doc["smoothed"]))
+    svg = (workdir / "lr.svg").read_text()
+    assert 'id="lrfind-lr-suggestion"' in svg and 'id="lrfind-lr-stop"' in svg
+    assert f"<!-- suggested lr {doc['suggestion']:.3g}" in svg
+    why = {"diverged": "diverged", "end_lr": "last step"}[doc["stopped"]]
+    assert f"<!-- stopped: {why} at lr {doc['lrs'][-1]:.3g} -->" in svg
+
+
+@pytest.mark.parametrize("chart, message", [
+    ("digits.toml", "Error: --chart: digits.toml: give a path ending in .svg or .png"),
+    ("split.svg", "Error: split.svg: already exists; pass --force"),
+])
+def test_a_bad_chart_path_exits_2_before_the_test(workdir, monkeypatch, chart, message):
+    monkeypatch.chdir(workdir)
+    (workdir / "split.svg").write_text("kept")
+    result = runner.invoke(app, ["lr-find", "digits.toml", "--no-record", "--chart", chart])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Learning-rate range test" not in result.output
+    assert (workdir / "split.svg").read_text() == "kept"

@@ -54,7 +54,12 @@ def _execute(tmp_path: Path, monkeypatch):
     km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"),
                        connection_file=str(tmp_path / "kernel.json"))
     client = nbclient.NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
+    try:
+        client.execute()  # raises CellExecutionError on the first failing cell
+    finally:
+        # nbclient shuts down only the kernels it made itself: this one is ours to stop
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return nb
 
 

@@ -39,7 +39,8 @@ def test_run_directory_contract(run, digits_table):
     assert files == ["config.resolved.toml", "history.json", "metrics.json", "model.pt", "predictions.parquet"]
     history = json.loads((run.run_dir / "history.json").read_text())
     assert set(history) == {"epochs", "best_epoch", "stopped_early", "restored_best", "warnings", "threads",
-                            "threads_reason", "diverged", "convergence"}
+                            "threads_reason", "diverged", "convergence", "train_rows"}
+    assert history["train_rows"] == digits_table["split"].to_pylist().count("train")  # what a transfer reads
     assert history["diverged"] is None  # a finite cost all along
     assert history["convergence"]["verdict"] == "too few epochs to judge — train longer"  # 3 epochs
     assert history["threads"] == 1  # 51 steps: too short a run to measure

@@ -36,6 +36,8 @@ def _render(curve: Any) -> list[Any]:
         out.append(Text(f"power law: dev = floor + b·m^-c, c = {curve.fit.exponent:.3f} "
                         f"(95% CI {lo:.3f} .. {hi:.3f}, {curve.fit.points} sizes{trend})"))
     out.append(Text(curve.reading, style="bold"))
+    if curve.end_to_end:
+        out.append(Text(curve.end_to_end))
     out += [Text(f"warning: {w}", style="yellow") for w in curve.warnings]
     return out
 

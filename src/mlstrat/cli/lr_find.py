@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._chart_files import chart_option, check_chart_path, write_chart
 
 
 @app.command("lr-find")
@@ -23,13 +24,18 @@ def lr_find_command(
     record: bool = typer.Option(True, "--record/--no-record", help="Record the test in the run store."),
     note: Optional[str] = typer.Option(None, "--note", help="A note saved with the recorded test."),
     json_: bool = typer.Option(False, "--json", help="Print the curve and the suggestion as JSON."),
+    chart: Optional[Path] = chart_option("the loss against the learning rate with the suggestion marked"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --chart file."),
 ) -> None:
     """Train from scratch on mini-batches while the learning rate grows from --start-lr to --end-lr
     (Smith 2017; fastai's lr_find); suggest the learning rate where the smoothed loss falls fastest."""
     from mlstrat.nn import TrainConfig, lr_find
     from mlstrat.nn._lr_find import record_lr_find
 
+    chart = check_chart_path(chart, inputs=[config], force=force)  # fail before the work
     train_config = TrainConfig.from_toml(config).resolve_paths(Path.cwd())
+    if chart is not None and train_config.data.manifest:
+        check_chart_path(chart, inputs=[config, train_config.data.manifest], force=force)
     result = lr_find(train_config, start_lr=start_lr, end_lr=end_lr, steps=steps, diverge=diverge)
     from mlstrat.cli._common import emit, err_console
 
@@ -38,6 +44,10 @@ def lr_find_command(
         if not json_:
             err_console().print(f"[grey50]recorded run {result.run_id}[/]")
 
+    if chart is not None:
+        from mlstrat.display._decision_charts import lr_find_png, lr_find_svg
+
+        write_chart(chart, result.to_dict(), svg=lr_find_svg, png=lr_find_png)
     emit(result, as_json=json_, render=lambda r: _render(r, config))
 
 

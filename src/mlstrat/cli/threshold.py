@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlstrat.cli._app import app
+from mlstrat.cli._chart_files import chart_option, check_chart_path, write_chart
 from mlstrat.cli._common import engine_option, start_engine
 
 
@@ -62,15 +63,19 @@ def threshold_command(
         "or .mlstrat/runs.db)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the operating point as JSON."),
+    chart: Path | None = chart_option("the dev precision-recall and ROC curves with the chosen point marked"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --chart file."),
     engine: str | None = engine_option(),
 ) -> None:
     """Pick the decision threshold on dev: candidates failing a --require are out, the rest
-    maximize --maximize, ties go to the higher threshold. Exit 1 when none qualifies."""
+    maximize --maximize, ties go to the higher threshold. Exit 1 when none qualifies.
+    --chart draws the dev precision-recall and ROC curves with the point and the requirements."""
     import warnings
 
     from mlstrat.cli._common import err_console, safe
     from mlstrat.metrics import choose_threshold
 
+    chart = check_chart_path(chart, inputs=[predictions], force=force)  # fail before the work
     start_engine(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the reuse warning is in point.warnings, printed below
@@ -81,6 +86,7 @@ def threshold_command(
 
         echo_json(point)
     if not point.feasible:
+        _write_chart(chart, point)  # it shows how far the dev curve is from the requirement
         err_console().print(f"[red]{safe(point.message)}[/]", emoji=False, soft_wrap=True)
         raise typer.Exit(1)
     if not json_out:
@@ -92,3 +98,13 @@ def threshold_command(
     for note in point.warnings:
         if not json_out or note["code"] == "test_set_reused":
             err_console().print(f"[grey50]{safe(note['message'])}[/]", emoji=False)
+    _write_chart(chart, point)
+
+
+def _write_chart(path: Path | None, point: Any) -> None:
+    if path is None:
+        return
+    from mlstrat.display._decision_charts import operating_point_png, operating_point_svg
+
+    write_chart(path, {**point.to_dict(), **point.notebook_extras()}, svg=operating_point_svg,
+                png=operating_point_png)

@@ -258,6 +258,8 @@ def _render_train(result: Any) -> None:
     if found:
         out.print(f"Learning rate {found['suggestion']:.3g} from the range test (steepest descent of the smoothed "
                   f"loss; {found['steps']} steps, see `mlstrat lr-find`).", markup=False, soft_wrap=True)
+    for line in _decision_lines(h):
+        out.print(line, markup=False, soft_wrap=True)
     table = Table(title="Error per split")
     for col in ("split", "n", "error", "accuracy"):
         table.add_column(col, justify="left" if col == "split" else "right")
@@ -275,6 +277,22 @@ def _render_train(result: Any) -> None:
     out.print(f"Run written to {result.run_dir}", markup=False, soft_wrap=True)
     out.print(f"Next: mlstrat diagnose {result.run_dir / 'predictions.parquet'} --human <error>",
               markup=False, soft_wrap=True)
+
+
+def _decision_lines(history: dict[str, Any]) -> list[str]:
+    """The transfer's source and target sizes and the multi-task label counts, when configured."""
+    lines = []
+    transfer = history.get("transfer")
+    if transfer:
+        source = transfer["source_train_rows"]
+        ratio = "" if transfer["ratio"] is None else f" ({transfer['ratio']:.1f}x)"
+        lines.append(f"Transfer: source trained on {'an unrecorded number of' if source is None else f'{source:,}'} "
+                     f"rows, this run on {transfer['target_train_rows']:,} train rows{ratio}.")
+    multitask = history.get("multitask")
+    if multitask:
+        counts = ", ".join(f"{task} {c['positives']:,}/{c['labelled']:,}" for task, c in multitask["tasks"].items())
+        lines.append(f"Train rows per task (positive/labelled): {counts}.")
+    return lines
 
 
 @app.command("predict")

@@ -41,7 +41,8 @@ class CurvePoint:
 
 @dataclass(frozen=True)
 class LearningCurve(NotebookRepr):
-    """The curve, its power-law fit and a one-sentence reading of its shape."""
+    """The curve, its power-law fit, a one-sentence reading of its shape, and one on whether
+    more data is likely to help an end-to-end model (docs/method.md §8)."""
 
     metric: str
     points: tuple[CurvePoint, ...]
@@ -51,13 +52,14 @@ class LearningCurve(NotebookRepr):
     model_family: str = "other"
     warnings: tuple[str, ...] = field(default=())
     mismatched: bool | None = None  # train and dev from different distributions (None: unknown)
+    end_to_end: str = ""  # "enough data for an end-to-end model?" from the extrapolated fit
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "human_level": self.human_level,
                 "model_family": self.model_family, "mismatched": self.mismatched,
                 "points": [p.to_dict() for p in self.points],
                 "fit": None if self.fit is None else self.fit.to_dict(),
-                "reading": self.reading, "warnings": list(self.warnings)}
+                "reading": self.reading, "end_to_end": self.end_to_end, "warnings": list(self.warnings)}
 
 
 def parse_curve_sizes(text: str | Sequence[Any]) -> tuple[float, ...]:
@@ -178,6 +180,40 @@ def _forecast(fit: Any, metric: str, fig: Any) -> str:
             f"{fig(d.predicted)} (95% interval {fig(d.ci_low)} to {fig(d.ci_high)})")
 
 
+def _end_to_end(points: Sequence[CurvePoint], fit: Any, metric: str) -> str:
+    """One sentence on "is there enough data for an end-to-end model?" (more data keeps helping
+    one, or the curve has flattened and a pipeline of sub-tasks may do better), hedged by the
+    fit: anything past the measured sizes is an extrapolation, stated with its interval."""
+    def fig(v: float) -> str:
+        return f"{100 * v:.2f}%" if metric == "error" else f"{v:.4g}"
+
+    if fit is None or fit.doubling is None:
+        return ("Enough data for an end-to-end model? Cannot be said from this curve: the power-law fit "
+                "needs at least 3 sizes whose dev figure is above the floor; give more --sizes.")
+    lo, hi = fit.exponent_ci
+    exponent = f"fitted exponent {fit.exponent:.2f}, 95% interval {lo:.2f} to {hi:.2f}"
+    d = fit.doubling
+    largest = f"{d.size:,}"
+    if hi < 0:
+        return (f"The dev curve rises with more data ({exponent}): more data of this kind is unlikely to "
+                "help an end-to-end model; look at the errors before gathering more.")
+    if not fit.reliable:
+        return (f"The dev curve has flattened near {fig(points[-1].dev[0])} ({exponent}, which includes 0): "
+                "an end-to-end model is unlikely to gain from more data of this kind; a pipeline of simpler "
+                "sub-tasks with plenty of data each, or hand-engineered components, may help more.")
+    def guess(reach: str = "") -> str:
+        return (f"the fit puts dev at {fig(d.predicted)} (95% interval {fig(d.ci_low)} to {fig(d.ci_high)}"
+                f"{reach}) at {2 * d.size:,} examples, an extrapolation to twice the largest measured size; "
+                "further out it is a guess")
+
+    if d.ci_high < d.now:
+        return (f"The dev curve still falls at the largest size ({largest} examples; {exponent}): more data "
+                f"is likely to help an end-to-end model; {guess()}.")
+    return (f"The dev curve falls across the measured sizes ({exponent}) but doubling may not help: "
+            f"{guess(f', which reaches the {fig(d.now)} measured now')}; more data may help an end-to-end "
+            "model only slowly, and a pipeline of simpler sub-tasks with plenty of data each may do better.")
+
+
 def _assemble(metric: str, points: tuple[CurvePoint, ...], human: float | None,
               family: str, *, mismatched: bool | None = None) -> LearningCurve:
     from mlstrat.curves._powerlaw import fit_power_law
@@ -189,7 +225,7 @@ def _assemble(metric: str, points: tuple[CurvePoint, ...], human: float | None,
     except InputError as exc:
         fit, notes = None, [str(exc)]
     return LearningCurve(metric, points, human, fit, _reading(points, human, fit, metric, mismatched),
-                         family, tuple(notes), mismatched)
+                         family, tuple(notes), mismatched, _end_to_end(points, fit, metric))
 
 
 def learning_curve(estimator: Any, X: Any, y: Any, *, X_dev: Any, y_dev: Any,

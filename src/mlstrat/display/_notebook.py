@@ -15,6 +15,7 @@ from typing import Any
 from mlstrat._constants import COMPONENT_DISPLAY, SPLIT_DISPLAY, SPLITS
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._charts import staircase_svg
+from mlstrat.display._decision_charts import lr_find_svg, operating_point_svg
 from mlstrat.display._numbers import column_digits, format_interval, format_pct, format_pts
 from mlstrat.display._sections import components_section, errors_section, staircase_levels
 
@@ -216,7 +217,9 @@ def _threshold_html(o: Mapping[str, Any]) -> str:
             for p in (o.get("dev"), o.get("test")) if p]
     head = (f"threshold {o.get('threshold'):.6g} on {o.get('score_column')}: maximize {o.get('maximize')}"
             + (f" with {', '.join(o.get('require') or [])}" if o.get("require") else ""))
-    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows))
+    chart = operating_point_svg(o) if o.get("curve") else ""
+    return _box("Operating point", _p(head), _table(("split", "n", "precision", "recall", "F1", "FPR"), rows),
+                chart)
 
 
 def _threshold_text(o: Mapping[str, Any]) -> str:
@@ -304,6 +307,23 @@ def _train_text(t: Mapping[str, Any]) -> str:
     return text if not verdict else f"{text[:-1]}, convergence={verdict}>"
 
 
+# -- learning-rate range test ----------------------------------------------------------------
+
+
+def _lr_find_html(r: Mapping[str, Any]) -> str:
+    """The range test: its suggestion in one line, then the loss against the learning rate."""
+    lrs = r.get("lrs") or []
+    why = {"diverged": "stopped when the smoothed loss diverged", "end_lr": "every step ran"}.get(
+        str(r.get("stopped")), str(r.get("stopped")))
+    line = (f"suggested lr {r.get('suggestion'):.3g} (steepest descent of the smoothed loss against "
+            f"log lr; the minimum's lr / 10 is {r.get('min_lr'):.3g}); {len(lrs)} steps, {why}")
+    return _box("Learning-rate range test", _p(line), lr_find_svg(r) if lrs else "")
+
+
+def _lr_find_text(r: Mapping[str, Any]) -> str:
+    return _generic_text("LrFindResult", r)
+
+
 # -- near-duplicate leakage ------------------------------------------------------------------
 
 
@@ -338,6 +358,7 @@ _RENDERERS: dict[str, tuple[Callable[[Mapping[str, Any]], str], Callable[[Mappin
     "DataChecks": (_data_checks_html, _data_checks_text),
     "TrainResult": (_train_html, _train_text),
     "NearDuplicates": (_near_duplicates_html, _near_duplicates_text),
+    "LrFindResult": (_lr_find_html, _lr_find_text),
 }
 
 
@@ -396,7 +417,11 @@ def html_repr(result: Any) -> str:
     name = type(result).__name__
     if name not in _RENDERERS:
         return _generic_html(name, result.to_dict())
-    return _RENDERERS[name][0](result.to_dict())
+    data = result.to_dict()
+    extras = getattr(result, "notebook_extras", None)  # what a chart needs that JSON leaves out
+    if callable(extras):
+        data = {**data, **extras()}
+    return _RENDERERS[name][0](data)
 
 
 def text_repr(result: Any) -> str:

@@ -29,6 +29,8 @@ RATES = ("precision", "recall", "f1", "specificity", "fpr")
 #: the metrics ``maximize`` accepts (higher is better)
 MAXIMIZABLE = ("precision", "recall", "f1", "specificity")
 _OPS = (">=", ">", "<=", "<")
+#: the most dev thresholds an operating point keeps for its chart (a chart shows no more)
+CHART_POINTS = 600
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,10 @@ class OperatingPoint(NotebookRepr):
         The counts and rates at the threshold; ``test`` only with ``test=True``.
     candidates, feasible_candidates : int
         Distinct dev scores tried, and how many met every requirement.
+    curve : dict of list or None
+        The dev precision-recall and ROC points (``threshold``, ``precision``, ``recall``,
+        ``fpr``; at most :data:`CHART_POINTS`, the chosen one kept) that a chart of the
+        operating point draws; not in :meth:`to_dict`.
     """
 
     feasible: bool
@@ -140,6 +146,11 @@ class OperatingPoint(NotebookRepr):
     message: str = ""
     source: str = ""
     warnings: tuple[dict[str, str], ...] = field(default=())
+    curve: dict[str, list[float]] | None = field(default=None, repr=False, compare=False)
+
+    def notebook_extras(self) -> dict[str, Any]:
+        """What the notebook's chart needs beyond :meth:`to_dict`: the dev curves."""
+        return {"curve": self.curve}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +194,14 @@ def threshold_curve(y: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
             "fpr": fp / neg,
         }
     return {"threshold": s[last], "tp": tp, "fp": fp, "fn": fn, "tn": tn, **rates}
+
+
+def _chart_points(curve: dict[str, np.ndarray], index: int | None) -> dict[str, list[float]]:
+    """The curve thinned to at most ``CHART_POINTS`` thresholds, the first, last and chosen kept."""
+    n = len(curve["threshold"])
+    keep = np.unique(np.r_[np.linspace(0, n - 1, min(n, CHART_POINTS)).round().astype(np.int64),
+                           [] if index is None else [index]]).astype(np.int64)
+    return {k: curve[k][keep].astype(float).tolist() for k in ("threshold", "precision", "recall", "fpr")}
 
 
 def _pick(curve: dict[str, np.ndarray], maximize: str, requirements: Sequence[Requirement]) -> tuple[int | None, int]:
@@ -314,7 +333,7 @@ def choose_threshold(
     curve = threshold_curve(y, score)
     index, feasible = _pick(curve, maximize, requirements)
     common = dict(positive=label, score_column=column, maximize=maximize, requirements=requirements,
-                  candidates=len(curve["threshold"]), source=pred.source)
+                  candidates=len(curve["threshold"]), source=pred.source, curve=_chart_points(curve, index))
     if index is None:
         return OperatingPoint(feasible=False, threshold=None, dev=None,
                               message=_infeasible_message(curve, requirements), **common)

@@ -19,6 +19,7 @@ from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.nn._checkpoint import save_checkpoint
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._data import Dataset, Normalizer, load_dataset
+from mlstrat.nn._decisions import record_decisions
 from mlstrat.nn._distributed import Dist
 from mlstrat.nn._fitter import Fitter, StreamFitter
 from mlstrat.nn._model import Network
@@ -236,6 +237,9 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
                           MlstratWarning, stacklevel=4)
         history = fitter.fit(progress=progress)
         history["threads"], history["threads_reason"] = threads, threads_reason
+        # stack: record_decisions < _fit_in_memory < _train < train < the caller
+        record_decisions(history, config, target_rows=int(train_rows.sum()), tasks=ds.tasks,
+                         y_train=ds.y[train_rows] if ds.tasks else None, stacklevel=4)
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run
             return model, normalizer, history, None
         model.cpu()
@@ -317,6 +321,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         history["threads"] = torch.get_num_threads()
         history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
                                      else "streaming loader: the batch x width rule")
+        record_decisions(history, config, target_rows=stats.m, stacklevel=4)  # as in _fit_in_memory
         if lr_find is not None:
             history["lr_find"] = lr_find
         if dist is not None and not dist.is_main:  # rank 0 alone predicts and writes the run

@@ -83,8 +83,9 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
     its metrics document and the failure at the head of its note.
 
     The history's convergence verdict (``history["convergence"]``) and, when the learning-rate
-    range test chose the learning rate, its summary (``history["lr_find"]``) are kept in the
-    metrics document under the same keys.
+    range test chose the learning rate, its summary (``history["lr_find"]``), and the transfer's
+    sizes and multi-task label counts (``history["transfer"]``, ``history["multitask"]``) are kept
+    in the metrics document under the same keys.
     """
     import warnings
 
@@ -119,7 +120,7 @@ def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.
 def _with_convergence(metrics: Any, history: Mapping[str, Any] | None) -> Any:
     """The metrics document with the history's convergence verdict and learning-rate range test
     added (unchanged without either)."""
-    kept = {key: (history or {}).get(key) for key in ("convergence", "lr_find")}
+    kept = {key: (history or {}).get(key) for key in ("convergence", "lr_find", "transfer", "multitask")}
     kept = {key: value for key, value in kept.items() if value}
     if not kept:
         return metrics
