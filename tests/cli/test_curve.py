@@ -11,21 +11,25 @@ from mlstrat.cli import app
 from mlstrat.runs import RunStore
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory):
+def digits_curve_config(root, *, n: int, n_train: int, epochs: int):
+    """``root`` with the first ``n`` digits as m.csv (``n_train`` train rows, the rest dev) and
+    c.toml, a small network trained for ``epochs``."""
     from sklearn.datasets import load_digits
 
-    root = tmp_path_factory.mktemp("curve")
     X, y = load_digits(return_X_y=True)
-    n = 700
     df = pd.DataFrame(X[:n] / 16.0, columns=[f"px_{i}" for i in range(64)])
     df.insert(0, "id", range(n))
-    df["split"] = np.where(np.arange(n) < 500, "train", "dev")
+    df["split"] = np.where(np.arange(n) < n_train, "train", "dev")
     df["label"] = y[:n]
     df.to_csv(root / "m.csv", index=False)
     (root / "c.toml").write_text('[data]\nmanifest = "m.csv"\nfeature_prefix = "px_"\n'
-                                 '[model]\nhidden = [16]\n[optim]\nepochs = 4\nlr = 0.01\n')
+                                 f'[model]\nhidden = [16]\n[optim]\nepochs = {epochs}\nlr = 0.01\n')
     return root
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    return digits_curve_config(tmp_path_factory.mktemp("curve"), n=700, n_train=500, epochs=4)
 
 
 def test_curve_trains_nested_subsets_records_and_reports(config, tmp_path):

@@ -7,7 +7,6 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.api as sm
 from typer.testing import CliRunner
@@ -95,19 +94,9 @@ def test_a_rising_curve_and_too_few_sizes():
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    from sklearn.datasets import load_digits
+    from tests.cli.test_curve import digits_curve_config
 
-    root = tmp_path_factory.mktemp("e2e")
-    X, y = load_digits(return_X_y=True)
-    n = 400
-    df = pd.DataFrame(X[:n] / 16.0, columns=[f"px_{i}" for i in range(64)])
-    df.insert(0, "id", range(n))
-    df["split"] = np.where(np.arange(n) < 300, "train", "dev")
-    df["label"] = y[:n]
-    df.to_csv(root / "m.csv", index=False)
-    (root / "c.toml").write_text('[data]\nmanifest = "m.csv"\nfeature_prefix = "px_"\n'
-                                 '[model]\nhidden = [16]\n[optim]\nepochs = 3\nlr = 0.01\n')
-    return root
+    return digits_curve_config(tmp_path_factory.mktemp("e2e"), n=400, n_train=300, epochs=3)
 
 
 def test_curve_command_shows_and_writes_the_answer(config, tmp_path):

@@ -83,6 +83,7 @@ def split_command(
         check_output_path(lock, inputs=[manifest], force=True)  # refreshed in place, never the manifest
     lock_in = lock if lock is not None and lock.exists() else None
     con = connect(engine, memory_limit=memory_limit)
+    check_output_path(out, inputs=[manifest], force=force, con=con)  # a URI: asked of its storage, before the work
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlstratWarning)
         result = split(manifest, id=id, label=label, domain=domain, target=target, group=group,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mlstrat._exceptions import InputError
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._files import pid_alive as _pid_alive
 
@@ -139,6 +140,11 @@ class Engine:
         (a Delta table's live files, see :mod:`mlstrat.tables._delta`)."""
         raise NotImplementedError
 
+    def read_catalog(self, name: str, *, view: str | None = None) -> Any:
+        """A table of the engine's catalog (``db.table``, ``catalog.db.table``) as an engine table."""
+        raise InputError(f"{name}: no such file; a catalog table (catalog.db.table) is read with "
+                         "--engine spark (con= a SparkSession); check the path otherwise")
+
     # --- materialize, stream, write ----------------------------------------------------
     def materialize(self, expr: Any) -> Any:
         """Compute ``expr`` once and keep it for the session (a temp table; persisted on Spark)."""
@@ -152,6 +158,11 @@ class Engine:
         """Write ``expr`` to ``path`` (``fmt``: parquet, csv, json); ``keep_order=False`` lets
         the writer run in parallel when the row order does not matter."""
         raise NotImplementedError
+
+    def output_exists(self, path: str) -> bool | None:
+        """Whether something exists at the URI ``path`` (``None``: this engine cannot tell before
+        it writes). Raises :class:`InputError` when the engine cannot reach the storage at all."""
+        return None
 
     # --- hash ---------------------------------------------------------------------------
     def hex_to_int(self, hexits: Any) -> Any:

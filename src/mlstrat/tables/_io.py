@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlstrat._exceptions import InputError
+from mlstrat._exceptions import InputError, MlstratError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._connect import engine_of
 from mlstrat.tables._delta import delta_files, is_delta_table
-from mlstrat.tables._engine import is_uri
+from mlstrat.tables._engine import first_line, is_uri
 from mlstrat.tables._files import HEADERS as _HEADERS
-from mlstrat.tables._files import READERS, part_files
+from mlstrat.tables._files import COMPRESSIONS, READERS, part_files
 from mlstrat.tables._files import format_of as _format_of
 from mlstrat.tables._outputs import (
     atomic_write_bytes,
@@ -26,6 +27,7 @@ from mlstrat.tables._outputs import (
     reporting_full_disk,
     temp_path,
 )
+from mlstrat.tables._spark_engine import storage_error
 
 __all__ = [
     "READERS", "read_table", "write_table", "require_columns", "check_output_path",
@@ -79,8 +81,10 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
         ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
         files (as Spark writes them), a local Delta table (a folder with ``_delta_log/``: its
         latest version's live files, resolved with ``deltalake``), a URI the engine reads
-        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet)
-        or an in-memory table.
+        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet),
+        a table of the Spark catalog (``spark_catalog.db.preds``: a name that is no file, on a
+        Spark engine), a pyspark DataFrame (classic or Connect; read by its own session when
+        ``con`` is ``None``, through this process by another engine) or an in-memory table.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default.
     name : str, default=None
@@ -98,8 +102,8 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     Raises
     ------
     InputError
-        When the file is missing, of an unknown type, or cannot be parsed; a Delta table
-        with deletion vectors or column mapping.
+        When the file (or catalog table) is missing, of an unknown type, or cannot be parsed;
+        a Delta table with deletion vectors or column mapping; a catalog table on DuckDB.
     """
     if _is_expr(source):
         return source  # already an Ibis expression
@@ -130,6 +134,8 @@ _EVERY_COLUMN: dict[Any, tuple[str, ...]] = {}
 
 def _read_source(source: Any, *, con: Any, view: str, text: list[str],
                  columns: ColumnSelection | None) -> Any:
+    if _is_spark_frame(source):  # read by its own session unless an engine is named
+        return _read_spark_frame(source, engine_of(source.sparkSession if con is None else con), view)
     engine = engine_of(con)
     if isinstance(source, (str, os.PathLike)) and is_uri(source) and not str(source).startswith("file://"):
         uri = os.fspath(source)
@@ -138,6 +144,8 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
     if isinstance(source, (str, os.PathLike)):
         path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
+            if isinstance(source, str) and _is_table_name(source, catalogs=engine.kind == "spark"):
+                return _wrap(source, "table", lambda: engine.read_catalog(source, view=view))
             raise InputError(f"{path}: no such file; check the path")
         if path.is_dir() and is_delta_table(path):  # never its folder of files: superseded ones are there too
             live = delta_files(path)
@@ -152,6 +160,32 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
         return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text, columns))
     return engine.register(_to_arrow(source), view=view)
+
+
+#: a catalog table's name: one to three dot-separated identifiers, each plain or in backquotes
+_TABLE_NAME = re.compile(r"(?:[A-Za-z_]\w*|`[^`]+`)(?:\.(?:[A-Za-z_]\w*|`[^`]+`)){0,2}")
+
+
+def _is_table_name(text: str, *, catalogs: bool) -> bool:
+    """Whether ``text`` (not an existing file) names a catalog table (``spark_catalog.db.preds``):
+    no path separator, no file suffix. On an engine without catalogs only a qualified name
+    (``db.preds``) counts, so that a mistyped bare file name stays "no such file"."""
+    if not _TABLE_NAME.fullmatch(text) or os.path.splitext(text.lower())[1] in (*READERS, *COMPRESSIONS):
+        return False
+    return catalogs or "." in text
+
+
+def _is_spark_frame(obj: Any) -> bool:
+    """A pyspark DataFrame, classic or Connect (pyspark is not imported to tell)."""
+    return type(obj).__module__.startswith("pyspark.sql") and hasattr(obj, "createOrReplaceTempView")
+
+
+def _read_spark_frame(frame: Any, engine: Any, view: str) -> Any:
+    if engine.kind == "spark" and engine.session is frame.sparkSession:
+        frame.createOrReplaceTempView(view)  # the rows stay on the executors
+        return engine.backend.table(view)
+    # another engine (DuckDB, another session): the rows travel through this process
+    return engine.register(frame.toArrow(), view=view)
 
 
 def _read_file(engine: Any, path: str, fmt: str, view: str, text: list[str],
@@ -249,25 +283,25 @@ _KIND_TEXT = {"store": "a SQLite store (run history or tagging state)", "meta": 
 
 
 def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False,
-                      replaces: Sequence[str] = ()) -> Path:
+                      replaces: Sequence[str] = (), con: Any = None) -> Path:
     """Refuse to overwrite an input, a store, or an existing output without ``force``.
 
-    A remote URI (``s3://...``) is checked by the engine when it writes (Spark refuses an
-    existing path unless ``force``). A folder is an earlier output only when it holds nothing
-    but a Spark writer's part files; any other folder is refused, even with ``force``.
+    A folder is an earlier output only when it holds nothing but a Spark writer's part files;
+    any other folder is refused, even with ``force``.
 
     Parameters
     ----------
     replaces : sequence of str, default=()
         Protected kinds (:data:`PROTECTED_KINDS`) this writer owns and may replace with
         ``force`` (``errors sample`` re-creates a sheet's meta file).
+    con : ibis backend, SparkSession or engine, default=None
+        The engine that will write a remote URI (``s3a://...``): it is asked now whether the
+        path exists and whether its storage can be reached at all, so that a refusal comes
+        before the work. Without it a URI is checked only when the engine writes.
     """
     out = Path(output)
     if is_uri(output) and not str(output).startswith("file://"):
-        for src in inputs:
-            if isinstance(src, (str, os.PathLike)) and os.fspath(src).rstrip("/") == os.fspath(output).rstrip("/"):
-                raise InputError(f"{output}: the output path is the input; mlstrat never overwrites "
-                                 "its input. Choose another -o path")
+        _check_remote_output(os.fspath(output), inputs=inputs, force=force, con=con)
         return out
     if str(output).startswith("file://"):
         out = Path(str(output)[len("file://"):])
@@ -294,6 +328,17 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
     return out
 
 
+def _check_remote_output(output: str, *, inputs: Sequence[Any], force: bool, con: Any) -> None:
+    for src in inputs:
+        if isinstance(src, (str, os.PathLike)) and os.fspath(src).rstrip("/") == output.rstrip("/"):
+            raise InputError(f"{output}: the output path is the input; mlstrat never overwrites "
+                             "its input. Choose another -o path")
+    if con is None:
+        return
+    if engine_of(con).output_exists(output) and not force:
+        raise InputError(f"{output}: already exists; pass --force (force=True) to overwrite it")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
@@ -310,7 +355,8 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
     row order carries no meaning.
     """
     remote = is_uri(path) and not str(path).startswith("file://")
-    final = check_output_path(path, inputs=inputs, force=force)
+    # a URI is checked by the engine that writes it (does it exist, can its storage be reached)
+    final = check_output_path(path, inputs=inputs, force=force, con=engine_of(con) if remote else None)
     suffix = os.path.splitext(str(path).rstrip("/"))[1].lower()
     fmt = _WRITERS.get(suffix)
     if fmt is None:
@@ -318,7 +364,7 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
     engine = engine_of(con)
     expr = data if _is_expr(data) else read_table(data, con=engine)
     if remote:
-        return Path(engine.write(expr, os.fspath(path), fmt, force=force, keep_order=keep_order).path)
+        return Path(_write_remote(engine, expr, os.fspath(path), fmt, force=force, keep_order=keep_order))
     folder = engine.kind == "spark"  # Spark writes a folder of part files
     with reporting_full_disk(final):
         tmp = temp_path(final, suffix="" if folder else None)
@@ -330,6 +376,22 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
         finally:
             remove_path(tmp)
     return final
+
+
+def _write_remote(engine: Any, expr: Any, path: str, fmt: str, *, force: bool, keep_order: bool) -> str:
+    """The engine writes straight to the URI (no rename on object stores); its storage errors
+    become one line naming ``path``."""
+    try:
+        return engine.write(expr, path, fmt, force=force, keep_order=keep_order).path
+    except MlstratError:
+        raise
+    except Exception as exc:  # JVM, Connect, object store and DuckDB errors come in many classes
+        if "PATH_ALREADY_EXISTS" in str(exc):  # written by someone else since the check
+            raise InputError(f"{path}: already exists; pass --force (force=True) to overwrite it") from None
+        if engine.kind == "spark":
+            raise storage_error(path, exc, doing="cannot be written") from None
+        raise InputError(f"{path}: cannot be written ({first_line(exc)}); check the path and the "
+                         "storage credentials") from None
 
 
 def _check_written(tmp: Path, final: Path, *, folder: bool) -> None:

@@ -9,10 +9,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlstrat._exceptions import InputError
 from mlstrat.tables._columns import ColumnSelection
-from mlstrat.tables._engine import Engine, Written, is_uri
+from mlstrat.tables._engine import Engine, Written, first_line, is_uri
 
-__all__ = ["SparkEngine", "TIMESTAMP_SETTINGS"]
+__all__ = ["SparkEngine", "TIMESTAMP_SETTINGS", "storage_error"]
 
 #: Parquet timestamps as DuckDB writes them: INT64 microseconds marked UTC (``timestamp[us, UTC]``),
 #: not Spark's default INT96, which readers take as ``timestamp[ns]`` without a time zone
@@ -133,8 +134,33 @@ class SparkEngine(Engine):
         if fmt == "csv":
             writer = writer.option("header", "true")
         with _session_settings(self.session, TIMESTAMP_SETTINGS if fmt == "parquet" else {}):
-            writer.mode("overwrite" if force else "errorifexists").save(path)
+            # "error", not its alias "errorifexists": the Spark Connect client knows only
+            # append, overwrite, error and ignore
+            writer.mode("overwrite" if force else "error").save(path)
         return Written(path=path, directory=True, format=fmt, engine=self.label)
+
+    def output_exists(self, path: str) -> bool:
+        """Asks the storage through the session (classic or Connect alike): a missing path is
+        the analyser's PATH_NOT_FOUND; any other failure (no connector for the scheme, no
+        credentials, an unknown bucket) is the storage's error, in one line."""
+        try:
+            self.session.read.format("binaryFile").load(path).schema  # noqa: B018  (analysed now)
+        except Exception as exc:  # JVM and Connect errors come in many classes
+            if _condition(exc) == "PATH_NOT_FOUND":
+                return False
+            raise storage_error(path, exc, doing="cannot be reached") from None
+        return True
+
+    def read_catalog(self, name: str, *, view: str | None = None) -> Any:
+        view = view or self.name()
+        try:  # Spark Connect analyses the name only when the view is made
+            self.session.table(name).createOrReplaceTempView(view)
+        except Exception as exc:  # AnalysisException: TABLE_OR_VIEW_NOT_FOUND and its kin
+            if _condition(exc) == "TABLE_OR_VIEW_NOT_FOUND":
+                raise InputError(f"{name}: no such file, and no such table in the Spark catalog; "
+                                 "check the path or the table name (catalog.db.table)") from None
+            raise InputError(f"{name}: the Spark catalog cannot read this table ({first_line(exc)})") from None
+        return self.backend.table(view)
 
     def hex_to_int(self, hexits: Any) -> Any:
         return _spark_conv(hexits, 16, 10).cast("int64")
@@ -150,6 +176,37 @@ class SparkEngine(Engine):
             ...
 
         return bit_xor(column)
+
+
+def _condition(exc: BaseException) -> str | None:
+    """The error condition of a Spark error (``PATH_NOT_FOUND``), classic or Connect."""
+    get = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    try:
+        return get() if get is not None else None
+    except Exception:  # an error without a condition
+        return None
+
+
+#: what a storage error's text says -> what fixes it
+_CONNECTOR_FIX = ("the Spark session has no connector for this scheme: add its jars (hadoop-aws for "
+                  "s3a://, gcs-connector for gs://, hadoop-azure for abfss://) with --conf "
+                  "spark.jars.packages=... or spark.jars=...")
+_STORAGE_FIXES = (
+    ("no filesystem for scheme", _CONNECTOR_FIX),  # a scheme Hadoop does not know
+    ("filesystem not found", _CONNECTOR_FIX),  # a known scheme whose class is absent (S3AFileSystem)
+    ("classnotfoundexception", "the Spark session lacks a class: add its jars with --conf spark.jars=..."),
+    ("access denied", "check the storage credentials the Spark session uses"),
+    ("forbidden", "check the storage credentials the Spark session uses"),
+    ("credential", "check the storage credentials the Spark session uses"),
+)
+
+
+def storage_error(path: str, exc: BaseException, *, doing: str) -> InputError:
+    """One line for a storage failure at ``path``: its first line (no JVM stack), and the fix."""
+    text = str(exc).lower()
+    fix = next((fix for words, fix in _STORAGE_FIXES if words in text),
+               "check the path, the storage connector and its credentials")
+    return InputError(f"{path}: {doing} by Spark ({first_line(exc)}); {fix}")
 
 
 def _spark_csv(session: Any, path: str, text_columns: Sequence[str]) -> Any:
