@@ -47,7 +47,7 @@ def test_run_directory_contract(run, digits_table):
     assert history["warnings"] == []  # a healthy ReLU/He network: no gradient warning
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3]
     assert set(history["epochs"][0]) == {"epoch", "train_cost", "dev_cost", "train_error", "dev_error",
-                                         "lr", "layers"}
+                                         "lr", "layers", "train_dev_cost", "train_dev_error"}
     assert set(history["epochs"][0]["layers"]) == {"hidden.0", "head"}
     assert set(history["epochs"][0]["layers"]["head"]) == {"grad_norm", "weight_norm", "update_ratio", "size"}
     assert history == run.history
@@ -74,6 +74,10 @@ def test_run_directory_contract(run, digits_table):
         assert metrics[s]["error"] == pytest.approx(wrong[split == s].mean())
         assert metrics[s]["accuracy"] == pytest.approx(1 - metrics[s]["error"])
     assert metrics["dev"]["error"] < 0.3  # it learned something in 3 epochs
+    # the epoch whose weights were kept scored train-dev and dev as the written predictions do
+    kept = history["epochs"][history["best_epoch"] - 1 if history["restored_best"] else -1]
+    for s in ("train_dev", "dev"):
+        assert kept[f"{s}_error"] == pytest.approx(metrics[s]["error"])
 
     saved = TrainConfig.from_toml(run.run_dir / "config.resolved.toml")
     assert saved.model.hidden == (32,) and saved.optim.epochs == 3

@@ -43,9 +43,15 @@ class EpochStats:
     dev_error: float | None
     lr: float | None = None  # the learning rate this epoch ran at
     layers: dict[str, dict[str, float]] | None = None  # gradient health per layer (nn/_health.py)
+    # train-dev (held-out train distribution), when the manifest has it: the epochs' variance gap
+    train_dev_cost: float | None = None
+    train_dev_error: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.train_dev_cost is None:  # no train-dev split: history.json keeps its keys
+            del out["train_dev_cost"], out["train_dev_error"]
+        return out
 
 
 def _error_count(logits: torch.Tensor, y: torch.Tensor, multitask: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,9 +85,11 @@ class Fitter:
     def __init__(self, model: Network, config: TrainConfig, X_train: torch.Tensor, y_train: torch.Tensor,
                  X_dev: torch.Tensor | None = None, y_dev: torch.Tensor | None = None, *,
                  generator: torch.Generator, augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 loader: str = "memory", dist: Dist | None = None, w_train: torch.Tensor | None = None) -> None:
+                 loader: str = "memory", dist: Dist | None = None, w_train: torch.Tensor | None = None,
+                 train_dev: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.model, self.config = model, config
         self.X_train, self.y_train, self.X_dev, self.y_dev = X_train, y_train, X_dev, y_dev
+        self.train_dev = train_dev  # (X, y) of train-dev, evaluated each epoch like dev
         self.w_train = w_train
         self.weighted = w_train is not None
         self.m = int(X_train.shape[0])
@@ -118,11 +126,20 @@ class Fitter:
         return self.X_dev is not None and self.X_dev.shape[0] > 0
 
     def _dev_cost(self) -> tuple[float, float]:
-        if self.dist is not None:  # DDP: each rank evaluates its share of dev; the sums are totalled
-            rows = self.dist.share(int(self.X_dev.shape[0]))
-            total, wrong, counted = self.dist.total(self._cost_sums(self.X_dev[rows], self.y_dev[rows]))
+        return self._held_out_cost(self.X_dev, self.y_dev)
+
+    def _train_dev_cost(self) -> tuple[float | None, float | None]:
+        if self.train_dev is None or self.train_dev[0].shape[0] == 0:
+            return None, None
+        return self._held_out_cost(*self.train_dev)
+
+    def _held_out_cost(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """(cost, error) of a held-out split, unregularized."""
+        if self.dist is not None:  # DDP: each rank evaluates its share; the sums are totalled
+            rows = self.dist.share(int(X.shape[0]))
+            total, wrong, counted = self.dist.total(self._cost_sums(X[rows], y[rows]))
             return total / max(counted, 1), wrong / max(counted, 1)
-        return self.cost(self.X_dev, self.y_dev, regularized=False)
+        return self.cost(X, y, regularized=False)
 
     def cost(self, X: torch.Tensor, y: torch.Tensor, *, regularized: bool) -> tuple[float, float]:
         """(cost, error) in eval mode; the train cost J includes the penalty, the dev cost does not."""
@@ -276,7 +293,8 @@ class Fitter:
                 dev_cost = dev_error = None
                 if has_dev:
                     dev_cost, dev_error = self._dev_cost()
-                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers))
+                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers,
+                                          *self._train_dev_cost()))
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
                             + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
                 diverged = _divergence(epoch, lr, train_cost, dev_cost)
@@ -390,10 +408,11 @@ class StreamFitter(Fitter):
     engine in record batches through a shuffle buffer, dev is evaluated by streaming its rows."""
 
     def __init__(self, model: Network, config: TrainConfig, stream: Any, *, m: int, n_dev: int,
-                 generator: torch.Generator, device: torch.device, dist: Dist | None = None) -> None:
+                 generator: torch.Generator, device: torch.device, dist: Dist | None = None,
+                 n_train_dev: int = 0) -> None:
         self.model, self.config = model, config
-        self.X_train = self.y_train = self.X_dev = self.y_dev = None
-        self.m, self.n_dev = m, n_dev
+        self.X_train = self.y_train = self.X_dev = self.y_dev = self.train_dev = None
+        self.m, self.n_dev, self.n_train_dev = m, n_dev, n_train_dev
         self.multitask = False
         self.loss_fn = cross_entropy_cost
         self.generator, self.augment, self.loader = generator, None, "stream"
@@ -418,18 +437,25 @@ class StreamFitter(Fitter):
         return self.n_dev > 0
 
     def _dev_cost(self) -> tuple[float, float]:
+        return self._streamed_cost("dev")
+
+    def _train_dev_cost(self) -> tuple[float | None, float | None]:
+        return self._streamed_cost("train_dev") if self.n_train_dev else (None, None)
+
+    def _streamed_cost(self, split: str) -> tuple[float, float]:
+        """(cost, error) of a held-out split, its rows streamed from the engine."""
         from mlstrat.nn._stream import eval_chunks
 
         s = self.stream
         self.model.eval()
         total, wrong, counted = 0.0, 0, 0
         with torch.no_grad():
-            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split="dev", shards=s.shards):
+            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split=split, shards=s.shards):
                 xb, yb = torch.from_numpy(X).to(self.device), torch.from_numpy(y).to(self.device)
                 logits = self.model(xb)
                 total += float(self.loss_fn(logits, yb)) * xb.shape[0]
                 wrong += int((logits.argmax(dim=1) != yb).sum())
                 counted += xb.shape[0]
-        if self.dist is not None:  # each rank evaluated its blocks of dev
+        if self.dist is not None:  # each rank evaluated its blocks of the split
             total, wrong, counted = self.dist.total([total, wrong, counted])
         return total / max(counted, 1), wrong / max(counted, 1)

@@ -192,6 +192,15 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
                        seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
 
 
+def _held_out(ds: Dataset, split: str, normalizer: Normalizer,
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(X, y) of a held-out split on ``device``, normalized like train; None without its rows."""
+    rows = ds.mask(split)
+    if not rows.any():
+        return None
+    return torch.from_numpy(normalizer(ds.X[rows])).to(device), _target_tensor(ds, rows, device)
+
+
 def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
                    dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
     """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
@@ -227,7 +236,8 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
                                                     pinned=pinned)
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
-                        augment=augment, loader=loader, dist=dist, w_train=w_train)
+                        augment=augment, loader=loader, dist=dist, w_train=w_train,
+                        train_dev=_held_out(ds, "train_dev", normalizer, device))
         if not dev_rows.any():
             import warnings
 
@@ -274,11 +284,33 @@ def _resolve_loader(config: TrainConfig, con: Any) -> str:
     return choose_loader(data, int(read_table(data.manifest, con=con).count().execute()))
 
 
+def _stream_fitter(config: TrainConfig, src: Any, stats: Any, model: Network, normalizer: Normalizer, *,
+                   generator: torch.Generator, device: torch.device, dist: Dist | None) -> StreamFitter:
+    """The fitter over the streamed train rows: augmentation, DDP shards, the batch stream."""
+    from mlstrat.nn._stream import TrainStream
+
+    seed = config.optim.seed
+    augment = None
+    if config.regularization.augment:
+        augment = _stream_augmenter(config, stats.low, stats.high, seed if dist is None else dist.seed(seed))
+    batch_size = config.optim.batch_size or stats.m
+    shards = None
+    if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
+        from mlstrat.nn._distributed import StreamShards
+
+        shards = StreamShards(rank=dist.rank, world=dist.world, block=config.data.chunk_size,
+                              m=stats.m, batch_size=batch_size)
+    stream = TrainStream(src, stats, normalizer, batch_size=batch_size, device=device, augment=augment,
+                         shards=shards)
+    return StreamFitter(model, config, stream, m=stats.m, n_dev=stats.n.get("dev", 0),
+                        n_train_dev=stats.n.get("train_dev", 0), generator=generator, device=device, dist=dist)
+
+
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
                   started: float, dist: Dist | None = None, test: bool = False,
                   lr_find: dict[str, Any] | None = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
-    from mlstrat.nn._stream import StreamSource, TrainStream
+    from mlstrat.nn._stream import StreamSource
 
     if config.multitask.tasks:
         raise ConfigError("[data] loader = 'stream' does not support [multitask] yet; use loader = 'memory'")
@@ -295,21 +327,8 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
         generator = torch.Generator().manual_seed(seed)
         model, normalizer = _build_network(config, src.n_inputs, n_outputs, generator, lambda: stats.normalizer)
         model.to(device)
-        augment = None
-        if config.regularization.augment:
-            augment = _stream_augmenter(config, stats.low, stats.high,
-                                        seed if dist is None else dist.seed(seed))
-        batch_size = config.optim.batch_size or stats.m
-        shards = None
-        if dist is not None:  # DDP: each rank streams its blocks of rows, in a shared step schedule
-            from mlstrat.nn._distributed import StreamShards
-
-            shards = StreamShards(rank=dist.rank, world=dist.world, block=config.data.chunk_size,
-                                  m=stats.m, batch_size=batch_size)
-        stream = TrainStream(src, stats, normalizer, batch_size=batch_size, device=device, augment=augment,
-                             shards=shards)
-        fitter = StreamFitter(model, config, stream, m=stats.m, n_dev=stats.n.get("dev", 0),
-                              generator=generator, device=device, dist=dist)
+        fitter = _stream_fitter(config, src, stats, model, normalizer, generator=generator, device=device,
+                                dist=dist)
         if not fitter._has_dev():
             import warnings
 
