@@ -55,3 +55,42 @@ def test_cuda_lr_find_suggests_what_cpu_suggests_within_a_grid_step(digits_path)
     # the same test on another device: float rounding may move the steepest step by a few steps
     assert found["cuda"].stopped == "diverged"
     assert found["cpu"].suggestion / 3.2 < found["cuda"].suggestion < found["cpu"].suggestion * 3.2
+
+
+def test_cuda_training_with_lr_find_trains_at_the_recorded_suggestion(tmp_path, digits_path):
+    from mlstrat.report import render_report, report_inputs
+    from mlstrat.runs import RunStore
+
+    store = RunStore(tmp_path / "runs.db")
+    config = small_config(digits_path, optim=OptimConfig(epochs=2, batch_size=64, lr="find", device="cuda"))
+    result = train(config, run_dir=tmp_path / "found", store=store)
+    found = result.history["lr_find"]
+    assert result.device.startswith("cuda")
+    assert found["stopped"] == "diverged" and len(found["lrs"]) == found["steps"] > 10
+    assert result.history["epochs"][0]["lr"] == found["suggestion"]
+    (run,) = store.list()
+    assert run.metrics["lr_find"] == found
+    html = render_report(**report_inputs(run.id, store=store).kwargs())
+    section = html[html.index('id="lr-find"'):]
+    assert f'suggested lr <b class="lr-suggestion">{found["suggestion"]:.3g}</b>' in section
+    assert "<svg" in section[:section.index("</section>")]
+
+
+def test_cuda_pruned_search_stops_the_trials_the_median_rule_names(tmp_path, digits_table):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from mlstrat.tune import tune
+    from tests.tune.test_pruned_digits import CONFIG, _median_rule
+
+    pq.write_table(digits_table, tmp_path / "digits.parquet")
+    path = tmp_path / "d.toml"
+    path.write_text(CONFIG.replace("[optim]\n", '[optim]\ndevice = "cuda"\n'))
+    result = tune(path, output=tmp_path / "t", record=False)
+    doc = json.loads((tmp_path / "t" / "tune.json").read_text())
+    states = [t["state"] for t in doc["trials"]]
+    assert "pruned" in states and set(states) == {"complete", "pruned"}
+    expected = _median_rule(sorted(doc["trials"], key=lambda t: t["number"]), startup=2, warmup=1)
+    assert {t["number"]: t.get("pruned_at_epoch") for t in doc["trials"]} == expected
+    assert result.best.state == "complete"

@@ -33,6 +33,8 @@ MIN_STEPS = 10
 START_LR, END_LR = 1e-7, 10.0
 #: mini-batches of the test
 STEPS = 200
+#: the most curve points a recorded test keeps (a report draws them; more add bytes, not shape)
+RECORDED_POINTS = 300
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,18 @@ class LrFindResult(NotebookRepr):
                 "smoothed": self.smoothed}
 
     def summary(self) -> dict[str, Any]:
-        """What a training run keeps of the test: the suggestion and how it was chosen."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("lrs", "losses", "smoothed")}
+        """What a recorded run keeps of the test: the suggestion, how it was chosen, and the
+        curve thinned to at most ``RECORDED_POINTS`` steps (``steps`` counts every step)."""
+        doc = self.to_dict()
+        keep = _thinned_steps(len(self.lrs), RECORDED_POINTS)
+        return {**doc, **{k: [doc[k][i] for i in keep] for k in ("lrs", "losses", "smoothed")}}
+
+
+def _thinned_steps(n: int, most: int) -> list[int]:
+    """At most ``most`` step indices spread evenly over ``n`` steps, the first and last kept."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
 
 
 def lr_find(config: TrainConfig, *, start_lr: float = START_LR, end_lr: float = END_LR, steps: int = STEPS,
@@ -252,12 +264,13 @@ def sparkline(values: list[float], *, width: int = 60) -> str:
 def record_lr_find(result: LrFindResult, config: TrainConfig, *, store: Any = None,
                    note: str | None = None) -> LrFindResult:
     """Record the test in the run store (``kind = "lr-find"``: its config, the data's
-    fingerprint, and the curve with the suggestion as its metrics document); returns
+    fingerprint, and the curve (thinned, :meth:`LrFindResult.summary`) with the suggestion as
+    its metrics document); returns
     ``result`` with its ``run_id``."""
     from mlstrat.runs import RunStore
     from mlstrat.tables import fingerprint
 
     store = store if isinstance(store, RunStore) else RunStore(store)
     run = store.record("lr-find", config=config.to_dict(), data_fingerprint=fingerprint(config.data.manifest),
-                       metrics={"lr_find": result.to_dict()}, note=note, count_test=False)
+                       metrics={"lr_find": result.summary()}, note=note, count_test=False)
     return replace(result, run_id=run.id)

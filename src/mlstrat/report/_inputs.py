@@ -60,6 +60,10 @@ class ReportInputs:
             names.append("probability curves")
         if self.history:
             names.append("learning curves")
+        from mlstrat.report._lr_find import recorded_lr_find
+
+        if recorded_lr_find(metrics, self.history):
+            names.append("learning-rate range test")
         if self.error_summary:
             names.append("error analysis")
         if self.slices:

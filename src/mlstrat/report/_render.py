@@ -374,7 +374,9 @@ def _diagnosis_context(diagnosis: Mapping[str, Any] | None,
 
 def _sections_context(run_list: list[Any], *, metrics: Any, history: Any, error_summary: Any,
                       tune: Any, curves: Any, dev_rows: Any, slices: Any, human: Any) -> dict[str, Any]:
-    """The page's other sections: learning curves, metrics, error analysis, slices, history, tuning."""
+    """The page's other sections: learning curves, metrics, error analysis, slices, history, tuning,
+    the learning-rate range test."""
+    from mlstrat.report._lr_find import lr_find_section
     from mlstrat.report._slices import slices_section
 
     return {
@@ -388,6 +390,7 @@ def _sections_context(run_list: list[Any], *, metrics: Any, history: Any, error_
         "slices": slices_section(_doc(slices, "slices")),
         "history": _history(run_list, dev_rows),
         "tune": _tune_section(tune),
+        "lr_find": lr_find_section(metrics, history, kind=run_list[-1].kind if run_list else None),
         "run": run_list[-1] if run_list else None,
     }
 
