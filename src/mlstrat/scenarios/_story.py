@@ -15,19 +15,22 @@ __all__ = ["demo_report_parts"]
 
 def demo_report_parts(iterations: Sequence[Any], steps: dict[str, Any],
                       changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """``render_report`` keywords: ``story``, ``curves`` and ``top_losses``.
+    """``render_report`` keywords: ``story``, ``curves``, ``top_losses`` and ``size_curve``.
 
     The curves and the mistakes come from the last iteration that has a predictions table;
-    a part whose data is missing is left out (``None``), the report goes on without it.
+    the learning curve against training-set size is the one the demo computed (its
+    ``curve`` step). A part whose data is missing is left out (``None``), the report goes on
+    without it.
     """
     story = {"iterations": [{"name": it.name, "run": it.run_id[:8], "diagnosis": it.diagnosis}
                             for it in iterations],
              "changes": changes, "mismatch": _mismatch(steps.get("mismatch")), "synthesis": steps.get("synth"),
              "notes": _notes(steps)}
+    size_curve = (steps.get("curve") or {}).get("curve")
     predictions = next((Path(it.predictions) for it in reversed(iterations)
                         if it.predictions and Path(it.predictions).is_file()), None)
     if predictions is None:
-        return {"story": story, "curves": None, "top_losses": None}
+        return {"story": story, "curves": None, "top_losses": None, "size_curve": size_curve}
     from mlstrat.report._proba import probability_curves
     from mlstrat.report._top_losses import top_losses
 
@@ -45,7 +48,7 @@ def demo_report_parts(iterations: Sequence[Any], steps: dict[str, Any],
     if losses is not None:
         shown = next(it for it in reversed(iterations) if it.predictions and Path(it.predictions) == predictions)
         losses["run"] = shown.run_id[:8]
-    return {"story": story, "curves": curves, "top_losses": losses}
+    return {"story": story, "curves": curves, "top_losses": losses, "size_curve": size_curve}
 
 
 def _data_config(iterations: Sequence[Any], predictions: Path, steps: dict[str, Any]) -> dict[str, Any]:
