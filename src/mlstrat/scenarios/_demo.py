@@ -21,7 +21,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat._progress import Steps
 from mlstrat.scenarios._changes import demo_changes
-from mlstrat.scenarios._story import demo_report_parts
+from mlstrat.scenarios._story import demo_report_parts, record_size_curve
 from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
 
 __all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
@@ -191,39 +191,10 @@ def _sheet(ctx: _Context, predictions: Path) -> None:
     ctx.bar.advance("error sheet")
 
 
-#: The learning curve's nested shares of train: three sizes are the fewest the power law (and so
-#: the reading's forecast and its "enough data for an end-to-end model?" answer) can be fitted
-#: on, and the smallest share still holds a few hundred rows, so its dev error is not noise.
-CURVE_SIZES = "25%,50%,100%"
-
-
 def _size_curve(ctx: _Context, final: Iteration) -> None:
-    """The final configuration's learning curve against training-set size, as ``mlstrat curve``
-    computes and records it (``curve/``: one run per size, curve.json and curve.svg).
-
-    Every size trains with the final run's full config, epochs included: fewer epochs on the
-    small subsets would leave them under-trained, and their higher train error would read as
-    bias; a subset's epochs already cost in proportion to its rows, so the curve adds 1.75
-    trainings of the final run (25% + 50% + 100%).
-    """
-    from mlstrat._json import dumps
-    from mlstrat._numbers import parse_rate
-    from mlstrat.curves import curve_from_config
-    from mlstrat.display._charts import size_curve_svg
-    from mlstrat.nn import TrainConfig
-    from mlstrat.tables import atomic_write_text
-
-    config = TrainConfig.from_dict(ctx.store.get(final.run_id).config)
-    human = min(parse_rate(level.split("=", 1)[-1], name="human level") for level in ctx.human)
-    output = ctx.path("curve")
-    shutil.rmtree(output, ignore_errors=True)  # the demo's own files: a re-run replaces them
-    curve = curve_from_config(config, sizes=CURVE_SIZES, output=output, human=human, seed=0, force=True)
-    doc = curve.to_dict()
-    atomic_write_text(output / "curve.json", dumps(doc))
-    atomic_write_text(output / "curve.svg", size_curve_svg(doc))
-    run = ctx.store.record("curve", config=config.to_dict(), metrics={"curve": doc}, artifacts=str(output),
-                           note=f"learning curve of {final.name}")
-    ctx.steps["curve"] = {"run": run.id, "output": str(output), "sizes": CURVE_SIZES, "curve": doc}
+    """The final configuration's learning curve against training-set size (``curve/``)."""
+    ctx.steps["curve"] = record_size_curve(ctx.store, final.run_id, name=final.name, output=ctx.path("curve"),
+                                           human=ctx.human)
     ctx.bar.advance("learning curve")
 
 
