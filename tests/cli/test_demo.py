@@ -25,8 +25,10 @@ def test_demo_prints_the_loop_and_writes_its_files(tmp_path):
     assert {r["split"] for r in rows} == {"train", "train_dev", "dev", "test"}
     for name in ("manifest.parquet", "train_synth.parquet", "dev_errors.csv", "report.html"):
         assert (out / name).exists(), name
-    assert len(RunStore(out / ".mlstrat" / "runs.db").list()) == 2
-    _assert_report_tells_the_story(out / "report.html", RunStore(out / ".mlstrat" / "runs.db").list())
+    runs = RunStore(out / ".mlstrat" / "runs.db").list()
+    assert [r.kind for r in runs] == ["train", "train", "curve"]
+    _assert_report_tells_the_story(out / "report.html", runs[:2])
+    _assert_report_shows_the_size_curve(out, runs[0], runs[2])
 
 
 def _assert_report_tells_the_story(path, runs):
@@ -41,6 +43,33 @@ def _assert_report_tells_the_story(path, runs):
     for section in ('id="mismatch"', 'id="probability-curves"', 'id="top-losses"', 'id="learning-curves"'):
         assert section in page, section
     assert page.count('<img src="data:image/png;base64,') == 12
+
+
+def _assert_report_shows_the_size_curve(out, baseline, curve_run):
+    """The final configuration's learning curve on nested 25/50/100% subsets of its train
+    split, recorded as `mlstrat curve` records it, shown with its reading in the report."""
+    from mlstrat.curves import resolve_sizes
+
+    final = pq.read_table(out / "train_synth.parquet", columns=["split"]).column("split").to_pylist()
+    counts = resolve_sizes([0.25, 0.5, 1.0], final.count("train"))
+    curve = curve_run.metrics["curve"]
+    assert [p["size"] for p in curve["points"]] == counts
+    assert curve_run.config["data"]["manifest"] == str(out / "train_synth.parquet")
+    assert {k: v for k, v in curve_run.config.items() if k != "data"} == \
+        {k: v for k, v in baseline.config.items() if k != "data"}  # the same network, epochs included
+    assert curve["human_level"] == 0.005
+    assert curve["end_to_end"].startswith(("The dev curve", "Enough data for an end-to-end model?"))
+    for k in counts:  # one full training run per size, as `mlstrat curve` writes them
+        assert (out / "curve" / f"size-{k}" / "predictions.parquet").is_file(), k
+    assert (out / "curve" / "curve.json").is_file() and (out / "curve" / "curve.svg").is_file()
+
+    page = (out / "report.html").read_text(encoding="utf-8")
+    start = page.index('id="size-curve"')
+    section = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page[start:page.index("</section>", start)]).split()))
+    assert "Learning curve against training-set size" in section
+    assert f"(3 sizes: {'; '.join(f'{k:,}' for k in counts)} training examples)" in section
+    assert " ".join(curve["reading"].split()) in section
+    assert " ".join(curve["end_to_end"].split()) in section
 
 
 def test_demo_is_rerunnable_into_its_folder(tmp_path):

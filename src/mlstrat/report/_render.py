@@ -109,8 +109,10 @@ def _size_curve(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     fit = curve.get("fit") or {}
     lo, hi = (fit.get("exponent_ci") or [None, None])[:2]
+    counts = [int(p["size"]) for p in curve["points"]]
     return {"svg": size_curve_svg(curve), "reading": curve.get("reading") or "",
-            "sizes": len(curve["points"]), "exponent": fit.get("exponent"),
+            "sizes": len(counts), "counts": "; ".join(f"{k:,}" for k in counts),
+            "end_to_end": curve.get("end_to_end") or "", "exponent": fit.get("exponent"),
             "exponent_ci": (lo, hi), "warnings": list(curve.get("warnings") or [])}
 
 
@@ -258,7 +260,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                   title: str = "mlstrat report", subtitle: str | None = None,
                   output: str | os.PathLike | None = None, curves: Mapping[str, Any] | None = None,
                   dev_rows: Callable[[Run], Any] | None = None, slices: Any = None,
-                  story: Mapping[str, Any] | None = None, top_losses: Mapping[str, Any] | None = None) -> str:
+                  story: Mapping[str, Any] | None = None, top_losses: Mapping[str, Any] | None = None,
+                  size_curve: Mapping[str, Any] | None = None) -> str:
     """Render one self-contained HTML report and return it (and write it when ``output`` is given).
 
     The page has inline CSS and inline SVG charts (matplotlib, text drawn as paths): it opens
@@ -298,6 +301,9 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
         ``notes``; the page opens with it.
     top_losses : mapping, default=None
         The worst dev mistakes with their examples (``mlstrat.report._top_losses.top_losses``).
+    size_curve : mapping, default=None
+        A learning curve against training-set size (``LearningCurve.to_dict()``); without it,
+        the one ``mlstrat curve`` recorded in ``metrics`` (if any).
 
     Returns
     -------
@@ -330,7 +336,8 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                **_diagnosis_context(diagnosis, metrics),
                **_sections_context(run_list, metrics=metrics, history=history,
                                    error_summary=error_summary, tune=tune, curves=curves,
-                                   dev_rows=dev_rows, slices=slices, human=human),
+                                   dev_rows=dev_rows, slices=slices, human=human,
+                                   size_curve=_doc(size_curve, "size_curve")),
                "story": story_section(_doc(story, "story")), "top_losses": _doc(top_losses, "top_losses")}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
@@ -373,7 +380,8 @@ def _diagnosis_context(diagnosis: Mapping[str, Any] | None,
 
 
 def _sections_context(run_list: list[Any], *, metrics: Any, history: Any, error_summary: Any,
-                      tune: Any, curves: Any, dev_rows: Any, slices: Any, human: Any) -> dict[str, Any]:
+                      tune: Any, curves: Any, dev_rows: Any, slices: Any, human: Any,
+                      size_curve: Any = None) -> dict[str, Any]:
     """The page's other sections: learning curves, metrics, error analysis, slices, history, tuning,
     the learning-rate range test."""
     from mlstrat.report._lr_find import lr_find_section
@@ -383,7 +391,7 @@ def _sections_context(run_list: list[Any], *, metrics: Any, history: Any, error_
         "learning": _learning(history, human),
         "confusion": _confusion(metrics),
         "curves": curves,
-        "size_curve": _size_curve(metrics),
+        "size_curve": _size_curve({"curve": size_curve} if size_curve else metrics),
         "metrics_rows": _metrics_rows(metrics),
         "metrics_weighted": bool((metrics or {}).get("weight")),
         "error_analysis": _error_analysis(error_summary),

@@ -21,7 +21,7 @@ from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat._progress import Steps
 from mlstrat.scenarios._changes import demo_changes
-from mlstrat.scenarios._story import demo_report_parts
+from mlstrat.scenarios._story import demo_report_parts, record_size_curve
 from mlstrat.scenarios.digits import FEATURE_PREFIX, IMAGE_SHAPE, VALUE_RANGE, build_digits_manifest
 
 __all__ = ["SCENARIOS", "DemoResult", "Iteration", "Scenario", "run_demo"]
@@ -191,6 +191,13 @@ def _sheet(ctx: _Context, predictions: Path) -> None:
     ctx.bar.advance("error sheet")
 
 
+def _size_curve(ctx: _Context, final: Iteration) -> None:
+    """The final configuration's learning curve against training-set size (``curve/``)."""
+    ctx.steps["curve"] = record_size_curve(ctx.store, final.run_id, name=final.name, output=ctx.path("curve"),
+                                           human=ctx.human)
+    ctx.bar.advance("learning curve")
+
+
 def _web_only(classes: tuple[int, ...] | None = None) -> Any:
     """The digits without the app channel (one distribution), optionally a subset of classes."""
     import pyarrow as pa
@@ -228,7 +235,8 @@ def _mismatch(ctx: _Context) -> None:
                            folds=folds, output=ctx.path("train_synth.parquet"), force=True, **image)
     ctx.steps["synth"] = synth.to_dict()
     ctx.bar.advance("synth")
-    _train(ctx, "synthesized app-like training data", ctx.path("train_synth.parquet"))
+    final = _train(ctx, "synthesized app-like training data", ctx.path("train_synth.parquet"))
+    _size_curve(ctx, final)
 
 
 def _bias(ctx: _Context) -> None:
@@ -406,7 +414,7 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario("mismatch", "Train on clean web images, serve blurred and noisy phone-app images; "
                  "then synthesize app-like training data and retrain.", "data_mismatch",
-                 ("expert=0.5%",), 10, _mismatch),
+                 ("expert=0.5%",), 11, _mismatch),
         Scenario("bias", "A 2-unit network cannot fit the digits; then a bigger network.",
                  "avoidable_bias", ("expert=0.5%",), 5, _bias),
         Scenario("variance", "120 training rows and a big unregularized network; then more data.",
