@@ -389,16 +389,15 @@ def _rounds_in_engine(engine: Any, table: Any, kind: _Kind) -> bool:
 
 
 def _numeric_in_engine(engine: Any, table: Any, kind: _Kind, *, id: str, present: list[str]) -> NearDuplicateFinding:
-    from mlstrat.splits._queries import ids_of_rows, rounded_groups
+    from mlstrat.splits._queries import rounded_groups
 
     wanted = [(a, b) for a, b in combinations(present, 2)] + ([("train", "train")] if "train" in present else [])
-    groups = rounded_groups(engine, table, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS, pairs=wanted,
+    groups = rounded_groups(engine, table, id=id, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS, pairs=wanted,
                             examples=_EXAMPLES)
-    ids = ids_of_rows(engine, table, id=id, rows=[r for pairs in groups.examples.values() for p in pairs for r in p])
     counts = []
     for pair in wanted:
         rows, pairs = groups.counts[pair]
-        examples = tuple((str(ids[a]), str(ids[b]), 1.0) for a, b in groups.examples[pair]) if pairs else ()
+        examples = tuple((str(a), str(b), 1.0) for a, b in groups.examples[pair]) if pairs else ()
         counts.append(PairCount(pair[0], pair[1], rows, pairs, examples))
     return NearDuplicateFinding(kind=kind.name, columns=kind.columns, threshold=kind.threshold,
                                 compared=groups.compared, counts=tuple(counts))

@@ -17,7 +17,7 @@ from mlstrat._exceptions import InputError
 __all__ = [
     "Units", "validate", "read_lock", "count_units", "mixed_domain_groups", "draw_candidates",
     "group_label_counts", "drawn_table", "output", "split_counts", "groups_across_splits",
-    "content_across_splits", "RoundedGroups", "split_row_counts", "rounded_groups", "ids_of_rows",
+    "content_across_splits", "RoundedGroups", "split_row_counts", "rounded_groups",
 ]
 
 
@@ -334,12 +334,12 @@ class RoundedGroups:
     """Rows equal at a number of significant digits, counted per split by the engine.
 
     ``counts`` maps each pair of splits (``(s, s)`` inside a split) to ``(rows, pairs)``;
-    ``examples`` maps it to up to five pairs of row numbers, the earliest groups first.
+    ``examples`` maps it to up to a few pairs of ids, the groups met first in the table first.
     """
 
     compared: int
     counts: dict[tuple[str, str], tuple[int, int]]
-    examples: dict[tuple[str, str], list[tuple[int, int]]]
+    examples: dict[tuple[str, str], list[tuple[Any, Any]]]
 
 
 def split_row_counts(engine: Any, table: Any) -> dict[str, int]:
@@ -363,24 +363,36 @@ def _rounded(value: Any, digits: int) -> Any:
     return printf(_lit(f"%.{digits}g"), value.cast("float64")).cast("float64") + 0.0
 
 
-def rounded_groups(engine: Any, table: Any, *, columns: Sequence[str], digits: int,
+def _first_ids(ids: Any, order: Any, *, where: Any) -> Any:
+    """The first two ``ids`` in ``order`` among the rows where ``where`` holds (DuckDB's arg_min)."""
+    import ibis
+
+    @ibis.udf.agg.builtin(name="arg_min")
+    def arg_min(value: str, key: int, n: int) -> list[str]:  # DuckDB's arg_min(value, key, n)
+        ...
+
+    return arg_min(ids, order, 2, where=where)
+
+
+def rounded_groups(engine: Any, table: Any, *, id: str, columns: Sequence[str], digits: int,
                    pairs: Sequence[tuple[str, str]], examples: int) -> RoundedGroups:
     """Counts of rows equal in ``columns`` at ``digits`` significant digits, per pair of splits.
 
     Rows whose values are all missing are not compared. Only groups of two rows or more can hold
-    a near-duplicate, so only those are kept (one temp table) and summed per pair of splits.
+    a near-duplicate, so only those are kept (one temp table) and summed per pair of splits; each
+    keeps its first two ids per split, so the example pairs need no second pass over the rows.
     """
     import ibis
 
-    numbered = table.mutate(_rn=ibis.row_number())
+    filled = table.filter(ibis.or_(*(table[c].notnull() for c in columns)))
+    numbered = filled.mutate(_rn=ibis.row_number())
     keys = {f"_k{i}": _rounded(numbered[c], digits) for i, c in enumerate(columns)}
-    keyed = numbered.select(_rn=numbered._rn, _split=_text(numbered.split), **keys)
-    keyed = keyed.filter(ibis.or_(*(keyed[k].notnull() for k in keys)))
-    compared = int(engine.scalar(keyed.count()))
-    per_split = {f"_n_{s}": (keyed._split == _lit(s)).cast("int64").sum() for s in SPLITS}
-    first_row = {f"_r_{s}": keyed._rn.min(where=keyed._split == _lit(s)) for s in SPLITS}
-    grouped = keyed.group_by(list(keys)).aggregate(_n=keyed.count(), _first=keyed._rn.min(), **per_split,
-                                                   **first_row)
+    keyed = numbered.select(_rn=numbered._rn, _id=_text(numbered[id]), _split=_text(numbered.split), **keys)
+    in_split = {s: keyed._split == _lit(s) for s in SPLITS}
+    grouped = keyed.group_by(list(keys)).aggregate(
+        _n=keyed.count(), _first=keyed._rn.min(),
+        **{f"_n_{s}": where.cast("int64").sum() for s, where in in_split.items()},
+        **{f"_ids_{s}": _first_ids(keyed._id, keyed._rn, where=where) for s, where in in_split.items()})
     shared = engine.materialize(grouped.filter(grouped._n > 1))
     counts, found = {}, {}
     for first, second in pairs:
@@ -391,39 +403,12 @@ def rounded_groups(engine: Any, table: Any, *, columns: Sequence[str], digits: i
         rows, n_pairs = engine.rows(total)[0]
         counts[(first, second)] = (int(rows or 0), int(n_pairs or 0) // (1 if first != second else 2))
         earliest = shared.filter(holds).order_by("_first").limit(examples)
-        found[(first, second)] = [(int(a), int(b)) for a, b in engine.rows(
-            earliest.select(a=earliest[f"_r_{first}"], b=earliest[f"_r_{second}"]))]
-    if ("train", "train") in found and found[("train", "train")]:
-        found[("train", "train")] = _second_train_rows(engine, keyed, keys, found[("train", "train")])
-    return RoundedGroups(compared=compared, counts=counts, examples=found)
+        listed = engine.rows(earliest.select(a=earliest[f"_ids_{first}"], b=earliest[f"_ids_{second}"])) if rows else []
+        found[(first, second)] = [(a[0], b[0]) if first != second else (a[0], a[1]) for a, b in listed]
+    return RoundedGroups(compared=int(engine.scalar(filled.count())), counts=counts, examples=found)
 
 
 def _pair_holds(shared: Any, first: str, second: str) -> Any:
     if first == second:
         return shared[f"_n_{first}"] > 1
     return (shared[f"_n_{first}"] > 0) & (shared[f"_n_{second}"] > 0)
-
-
-def _second_train_rows(engine: Any, keyed: Any, keys: dict[str, Any],
-                       firsts: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """For each group's first train row, the group's next train row (one pass over the rows)."""
-    starts = [a for a, _ in firsts]
-    first_keys = keyed.filter(keyed._rn.isin(starts)).select("_rn", *keys).rename(_start="_rn")
-    first_keys = first_keys.rename(**{f"_s{k}": k for k in keys})
-    train = keyed.filter(keyed._split == _lit("train"))
-    joined = train.join(first_keys, [train[k].identical_to(first_keys[f"_s{k}"]) for k in keys])
-    joined = joined.filter(joined._rn > joined._start)
-    nxt = joined.group_by("_start").aggregate(_next=joined._rn.min())
-    following = {int(s): int(n) for s, n in engine.rows(nxt)}
-    return [(a, following[a]) for a in starts]
-
-
-def ids_of_rows(engine: Any, table: Any, *, id: str, rows: Sequence[int]) -> dict[int, Any]:
-    """The ``id`` of each row number (numbered as in :func:`rounded_groups`)."""
-    import ibis
-
-    if not rows:
-        return {}
-    numbered = table.mutate(_rn=ibis.row_number())
-    picked = numbered.filter(numbered._rn.isin(sorted(set(rows)))).select("_rn", id)
-    return {int(r): v for r, v in engine.rows(picked)}
