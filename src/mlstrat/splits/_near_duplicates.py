@@ -13,7 +13,11 @@ find candidate pairs without comparing all pairs:
   near-duplicates within 8 differing bits. The hash is cut into 9 bands: two hashes within
   8 bits agree exactly on at least one band (pigeonhole), so bucketing by band finds every
   such pair, and only pairs sharing a bucket are compared.
-- **numeric** rows: every value rounded to 6 significant digits, then exact match.
+- **numeric** rows: every value rounded to 6 significant digits, then exact match. On DuckDB
+  the rounding and the grouping run in the engine (grouped sums per split, as the other split
+  checks), so tens of millions of rows never reach the process; DuckDB's printf rounds as
+  Python's formatting does (the exact binary value, ties to even), so the groups are the same.
+  Other engines round in the process.
 
 Rows with equal normalised content (the same text, hash or rounded row) are collapsed first, so
 a thousand copies cost one comparison. Counts are given per pair of splits (train-dev,
@@ -374,8 +378,8 @@ def _in_process(engine: Any, table: Any, kinds: list[_Kind], *, id: str) -> dict
         groups = _Groups.of(kind.keys(data, ids))
         edges = kind.edges(groups)
         out[kind.name, kind.columns] = NearDuplicateFinding(
-            kind=kind.name, columns=kind.columns, threshold=kind.threshold, compared=sum(map(len, groups.members)),
-            counts=_tally(groups, edges, ids, splits))
+            kind=kind.name, columns=kind.columns, threshold=kind.threshold,
+            compared=sum(map(len, groups.members)), counts=_tally(groups, edges, ids, splits))
     return out
 
 
@@ -388,12 +392,14 @@ def _rounds_in_engine(engine: Any, table: Any, kind: _Kind) -> bool:
     return all(schema[c].is_numeric() and not schema[c].is_boolean() for c in kind.columns)
 
 
-def _numeric_in_engine(engine: Any, table: Any, kind: _Kind, *, id: str, present: list[str]) -> NearDuplicateFinding:
+def _numeric_in_engine(engine: Any, table: Any, kind: _Kind, *, id: str,
+                       present: list[str]) -> NearDuplicateFinding:
+    """The numeric finding from the rows rounded and grouped in the engine."""
     from mlstrat.splits._queries import rounded_groups
 
     wanted = [(a, b) for a, b in combinations(present, 2)] + ([("train", "train")] if "train" in present else [])
-    groups = rounded_groups(engine, table, id=id, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS, pairs=wanted,
-                            examples=_EXAMPLES)
+    groups = rounded_groups(engine, table, id=id, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS,
+                            pairs=wanted, examples=_EXAMPLES)
     counts = []
     for pair in wanted:
         rows, pairs = groups.counts[pair]
