@@ -81,3 +81,9 @@ def test_callback_writes_tables_records_and_prints_the_verdict(tmp_path, capsys)
 def test_unknown_split_name_is_refused():
     with pytest.raises(ConfigError, match=r"MlstratCallback: unknown split\(s\) 'val'; allowed: train, "):
         MlstratCallback({"train": [], "val": []})
+
+
+def test_loaders_without_dev_are_refused():
+    with pytest.raises(ConfigError, match=r"^MlstratCallback: loaders need at least 'train' and 'dev' \(add "
+                       r"'train_dev' to separate variance from data mismatch\)$"):
+        MlstratCallback({"train": []})

@@ -171,5 +171,5 @@ def test_cli_engine_spark_writes_a_parquet_directory(predictions, spark, tmp_pat
 def test_unknown_engine_is_one_line_exit_2(predictions):
     r = CliRunner().invoke(app, ["metrics", str(predictions / "preds.parquet"), "--engine", "spork"])
     assert r.exit_code == 2
-    assert "engine: unknown engine 'spork'; use duckdb, spark or a Spark Connect address sc://HOST:PORT" \
-        in " ".join(r.output.split())
+    assert ("engine: unknown engine 'spork'; use duckdb, spark, a Spark master (spark://HOST:PORT, yarn, "
+            "k8s://https://HOST:PORT, local[N]) or a Spark Connect address sc://HOST:PORT") in " ".join(r.output.split())

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
-import sys
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlstrat._constants import SPLITS
-from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat.integrations._callback_core import CallbackCore, predictions_frame
 
 try:
     from transformers import TrainerCallback
@@ -123,7 +119,7 @@ def _default_classes(model: Any, n_outputs: int) -> list[Any]:
     return list(range(n_outputs))
 
 
-class MlstratCallback(TrainerCallback):
+class MlstratCallback(CallbackCore, TrainerCallback):
     """Write the method's predictions tables while a Transformers ``Trainer`` trains, then diagnose.
 
     Parameters
@@ -171,27 +167,11 @@ class MlstratCallback(TrainerCallback):
                  human: Sequence[str] = (), record: bool = True, store: str | os.PathLike | None = None,
                  verbose: bool = True, data_collator: Callable[[list[Any]], Any] | None = None,
                  id_column: str = "id") -> None:
-        super().__init__()
-        unknown = sorted(set(datasets) - set(SPLITS))
-        if unknown:
-            raise ConfigError(f"MlstratCallback: unknown split(s) {', '.join(map(repr, unknown))}; "
-                              f"allowed: {', '.join(SPLITS)}")
-        if "train" not in datasets or "dev" not in datasets:
-            raise ConfigError("MlstratCallback: datasets need at least 'train' and 'dev' (add 'train_dev' to "
-                              "separate variance from data mismatch)")
+        super().__init__(datasets, noun="datasets", classes=classes, epochs=epochs, output_dir=output_dir,
+                         human=human, record=record, store=store, verbose=verbose)
         self.datasets = dict(datasets)
-        self.classes = list(classes) if classes is not None else None
-        self.epochs = {int(e) for e in epochs}
-        self.output_dir = Path(output_dir)
-        self.human = list(human)
-        self.record = record
-        self.store = store
-        self.verbose = verbose
         self.data_collator = data_collator
         self.id_column = id_column
-        self.history: list[dict[str, Any]] = []
-        self.diagnosis: Any = None
-        self.run_id: str | None = None
 
     # ----- predictions --------------------------------------------------------------------
     def predictions_table(self, model: Any, *, processing_class: Any = None, batch_size: int = 32) -> Any:
@@ -247,8 +227,6 @@ class MlstratCallback(TrainerCallback):
 
     def _predict_split(self, model: Any, split: str, dataset: Any, *, keys: set[str], collate: Callable,
                        batch_size: int) -> Any:
-        import pandas as pd
-
         probas, labels, ids = [], [], []
         for rows in _batches(dataset, batch_size):
             for row in rows:
@@ -266,21 +244,9 @@ class MlstratCallback(TrainerCallback):
         if len(classes) != proba.shape[1]:
             raise ConfigError(f"MlstratCallback: {len(classes)} classes given but the model returns "
                               f"{proba.shape[1]} logits per row")
-        frame = pd.DataFrame({
-            "id": ids,
-            "split": split,
-            "y_true": [classes[_class_index(v, len(classes), split=split)] for v in labels],
-            "y_pred": [classes[int(j)] for j in proba.argmax(axis=1)],
-        })
-        for j, c in enumerate(classes):
-            frame[f"proba_{c}"] = proba[:, j]
-        return frame
-
-    def _write(self, frame: Any, name: str) -> Path:
-        from mlstrat.tables import write_table
-
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        return write_table(frame, self.output_dir / name, force=True)
+        return predictions_frame(split, ids=ids,
+                                 y_true=[classes[_class_index(v, len(classes), split=split)] for v in labels],
+                                 proba=proba, classes=classes)
 
     # ----- Trainer events -----------------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -295,65 +261,25 @@ class MlstratCallback(TrainerCallback):
         epoch = math.ceil(state.epoch - 1e-6) if state.epoch else len(self.history) + 1
         frame = self.predictions_table(model, processing_class=processing_class or kwargs.get("tokenizer"),
                                        batch_size=args.per_device_eval_batch_size)
-        errors = {f"{s}_error": float((g.y_true != g.y_pred).mean()) for s, g in frame.groupby("split")}
-        self.history.append({"epoch": epoch, **errors})
-        if epoch in self.epochs:
-            self._write(frame, f"predictions_epoch{epoch}.parquet")
+        self._end_epoch(frame, epoch)
 
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None,
                      processing_class: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
             return
-        from mlstrat._json import dumps
-        from mlstrat.diagnosis import diagnose
-        from mlstrat.metrics import compute_metrics
-        from mlstrat.tables import atomic_write_text
-
         # the model the Trainer ends with: the best checkpoint's under load_best_model_at_end
         frame = self.predictions_table(model, processing_class=processing_class or kwargs.get("tokenizer"),
                                        batch_size=args.per_device_eval_batch_size)
-        path = self._write(frame, "predictions.parquet")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
-            self.diagnosis = diagnose(str(path), human=self.human)
-            metrics = compute_metrics(str(path))
-        restored = bool(args.load_best_model_at_end and state.best_model_checkpoint)
-        history = {"epochs": self.history, "best_epoch": None,
-                   "stopped_early": bool(state.max_steps and state.global_step < state.max_steps),
-                   "restored_best": restored}
-        atomic_write_text(self.output_dir / "history.json", json.dumps(history, indent=2) + "\n")
-        atomic_write_text(self.output_dir / "metrics.json", dumps(metrics) + "\n")
-        atomic_write_text(self.output_dir / "diagnosis.json", dumps(self.diagnosis) + "\n")
-        if self.record:
-            self.run_id = self._record(args, model, path, metrics)
-        if self.verbose:
-            sys.stdout.write(self.verdict_text())
-            sys.stdout.flush()
-
-    def _record(self, args: Any, model: Any, path: Path, metrics: Any) -> str:
-        from mlstrat.runs import RunStore, record_predictions_run
-
         config = {"huggingface": {"model": type(model).__name__,
                                   "model_type": getattr(getattr(model, "config", None), "model_type", None),
                                   **_recorded_args(args)}}
-        run = record_predictions_run("huggingface", path, store=RunStore(self.store), config=config,
-                                     metrics=metrics, diagnosis=self.diagnosis, artifacts=self.output_dir)
-        return run.id
+        self._end_training(frame, framework="huggingface", config=config,
+                           stopped_early=bool(state.max_steps and state.global_step < state.max_steps),
+                           restored_best=bool(args.load_best_model_at_end and state.best_model_checkpoint))
 
     def verdict_text(self) -> str:
         """What training's end prints: each split's error, the verdict, the next action, the run."""
-        from mlstrat.display._numbers import format_pct
-
-        d = self.diagnosis
-        if d is None:
-            return ""
-        errors = ", ".join(f"{s} {format_pct(e.value)}" for s, e in d.errors.items())
-        lines = [f"mlstrat: {errors}", f"mlstrat: {d.verdict}"]
-        if d.actions:
-            lines.append(f"mlstrat: next: {d.actions[0].title}")
-        if self.run_id:
-            lines.append(f"mlstrat: recorded run {self.run_id[:8]}; mlstrat report {self.run_id[:8]}")
-        return "\n".join(lines) + "\n"
+        return self._verdict_text()
 
 
 def _recorded_args(args: Any) -> dict[str, Any]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlstrat._constants import SPLITS
-from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
+from mlstrat._exceptions import ConfigError, InputError
+from mlstrat.integrations._callback_core import CallbackCore, predictions_frame
 
 try:
     from lightning.pytorch import Callback
@@ -69,7 +65,7 @@ def _plain(values: Any) -> list[Any]:
     return np.asarray(values).tolist() if not isinstance(values, list) else values
 
 
-class MlstratCallback(Callback):
+class MlstratCallback(CallbackCore, Callback):
     """Write the method's predictions tables while a LightningModule trains, then diagnose.
 
     Parameters
@@ -106,25 +102,9 @@ class MlstratCallback(Callback):
                  epochs: Iterable[int] = (), output_dir: str | os.PathLike = "mlstrat-lightning",
                  human: Sequence[str] = (), record: bool = True, store: str | os.PathLike | None = None,
                  verbose: bool = True) -> None:
-        super().__init__()
-        unknown = sorted(set(loaders) - set(SPLITS))
-        if unknown:
-            raise ConfigError(f"MlstratCallback: unknown split(s) {', '.join(map(repr, unknown))}; "
-                              f"allowed: {', '.join(SPLITS)}")
-        if "train" not in loaders or "dev" not in loaders:
-            raise ConfigError("MlstratCallback: loaders need at least 'train' and 'dev' (add 'train_dev' to "
-                              "separate variance from data mismatch)")
+        super().__init__(loaders, noun="loaders", classes=classes, epochs=epochs, output_dir=output_dir,
+                         human=human, record=record, store=store, verbose=verbose)
         self.loaders = dict(loaders)
-        self.classes = list(classes) if classes is not None else None
-        self.epochs = {int(e) for e in epochs}
-        self.output_dir = Path(output_dir)
-        self.human = list(human)
-        self.record = record
-        self.store = store
-        self.verbose = verbose
-        self.history: list[dict[str, Any]] = []
-        self.diagnosis: Any = None
-        self.run_id: str | None = None
 
     # ----- predictions --------------------------------------------------------------------
     def predictions_table(self, pl_module: Any) -> Any:
@@ -144,7 +124,6 @@ class MlstratCallback(Callback):
         return pd.concat(frames, ignore_index=True)
 
     def _predict_split(self, pl_module: Any, split: str, loader: Any) -> Any:
-        import pandas as pd
         import torch
 
         probas, ys, ids = [], [], []
@@ -164,75 +143,27 @@ class MlstratCallback(Callback):
         if len(classes) != proba.shape[1]:
             raise ConfigError(f"MlstratCallback: {len(classes)} classes given but the module returns "
                               f"{proba.shape[1]} outputs")
-        frame = pd.DataFrame({
-            "id": [f"{split}-{i}" if v is None else v for i, v in enumerate(ids)],
-            "split": split,
-            "y_true": [classes[_class_index(v, len(classes), split=split)] for v in ys],
-            "y_pred": [classes[int(j)] for j in proba.argmax(axis=1)],
-        })
-        for j, c in enumerate(classes):
-            frame[f"proba_{c}"] = proba[:, j]
-        return frame
-
-    def _write(self, frame: Any, name: str) -> Path:
-        from mlstrat.tables import write_table
-
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        return write_table(frame, self.output_dir / name, force=True)
+        return predictions_frame(split, ids=[f"{split}-{i}" if v is None else v for i, v in enumerate(ids)],
+                                 y_true=[classes[_class_index(v, len(classes), split=split)] for v in ys],
+                                 proba=proba, classes=classes)
 
     # ----- Lightning hooks ----------------------------------------------------------------
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         epoch = trainer.current_epoch + 1
-        frame = self.predictions_table(pl_module)
-        errors = {f"{s}_error": float((g.y_true != g.y_pred).mean()) for s, g in frame.groupby("split")}
-        self.history.append({"epoch": epoch, **errors})
-        if epoch in self.epochs:
-            self._write(frame, f"predictions_epoch{epoch}.parquet")
+        self._end_epoch(self.predictions_table(pl_module), epoch)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
             return
-        from mlstrat._json import dumps
-        from mlstrat.diagnosis import diagnose
-        from mlstrat.metrics import compute_metrics
-        from mlstrat.tables import atomic_write_text
+        self._end_training(self.predictions_table(pl_module), framework="lightning",
+                           config={"lightning": _module_config(pl_module)},
+                           stopped_early=bool(trainer.should_stop), restored_best=False)
 
-        path = self._write(self.predictions_table(pl_module), "predictions.parquet")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MlstratWarning)  # e.g. "no human level: 0 assumed"
-            self.diagnosis = diagnose(str(path), human=self.human)
-            metrics = compute_metrics(str(path))
-        history = {"epochs": self.history, "best_epoch": None, "stopped_early": bool(trainer.should_stop),
-                   "restored_best": False}
-        atomic_write_text(self.output_dir / "history.json", json.dumps(history, indent=2) + "\n")
-        atomic_write_text(self.output_dir / "metrics.json", dumps(metrics) + "\n")
-        atomic_write_text(self.output_dir / "diagnosis.json", dumps(self.diagnosis) + "\n")
-        if self.record:
-            self.run_id = self._record(pl_module, path, metrics)
-        if self.verbose:
-            sys.stdout.write(self._verdict_text())
-            sys.stdout.flush()
 
-    def _record(self, pl_module: Any, path: Path, metrics: Any) -> str:
-        from mlstrat.runs import RunStore, record_predictions_run
-
-        hparams = {k: v for k, v in dict(getattr(pl_module, "hparams", {}) or {}).items()
-                   if isinstance(v, (str, int, float, bool, list, tuple, type(None)))}
-        config = {"lightning": {"module": type(pl_module).__name__, **hparams}}
-        run = record_predictions_run("lightning", path, store=RunStore(self.store), config=config,
-                                     metrics=metrics, diagnosis=self.diagnosis, artifacts=self.output_dir)
-        return run.id
-
-    def _verdict_text(self) -> str:
-        from mlstrat.display._numbers import format_pct
-
-        d = self.diagnosis
-        errors = ", ".join(f"{s} {format_pct(e.value)}" for s, e in d.errors.items())
-        lines = [f"mlstrat: {errors}", f"mlstrat: {d.verdict}"]
-        if d.actions:
-            lines.append(f"mlstrat: next: {d.actions[0].title}")
-        if self.run_id:
-            lines.append(f"mlstrat: recorded run {self.run_id[:8]}; mlstrat report {self.run_id[:8]}")
-        return "\n".join(lines) + "\n"
+def _module_config(pl_module: Any) -> dict[str, Any]:
+    """The module's class and those of its ``hparams`` a run's record can keep as JSON."""
+    hparams = {k: v for k, v in dict(getattr(pl_module, "hparams", {}) or {}).items()
+               if isinstance(v, (str, int, float, bool, list, tuple, type(None)))}
+    return {"module": type(pl_module).__name__, **hparams}
