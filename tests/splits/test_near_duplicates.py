@@ -299,6 +299,13 @@ def test_the_engine_rounds_exact_ties_to_even_like_python():
     assert _counts(finding)[("train", "dev")] == (0, 0)
 
 
+@pytest.mark.spark
+def test_numeric_rows_on_spark_round_in_the_process_and_equal_duckdb(spark):
+    table = _awkward_numeric_table()
+    assert find_near_duplicates(table, numeric="a,b,c", con=spark).to_dict() == \
+        find_near_duplicates(table, numeric="a,b,c").to_dict()
+
+
 # -- the counts themselves -------------------------------------------------------------------------
 
 def test_rows_count_each_row_once_and_pairs_count_every_pair():
