@@ -31,17 +31,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from itertools import combinations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.splits._near_pairs import (
-    _EXAMPLES, _HASH_BITS, HAMMING_BITS, NUMERIC_DIGITS, SHINGLE_CHARS, TEXT_JACCARD, NearDuplicateFinding, NearDuplicates,
-    PairCount, _Groups, _hash_edges, _tally, _text_edges,
+    _EXAMPLES, _HASH_BITS, HAMMING_BITS, NUMERIC_DIGITS, SHINGLE_CHARS, TEXT_JACCARD, NearDuplicateFinding,
+    NearDuplicates, PairCount, _Groups, _hash_edges, _tally, _text_edges,
 )
 
 __all__ = ["HAMMING_BITS", "IMAGE_EXTENSIONS", "NUMERIC_DIGITS", "SHINGLE_CHARS", "TEXT_JACCARD", "NearDuplicates",
