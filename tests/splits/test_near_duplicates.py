@@ -264,6 +264,48 @@ def test_numeric_rows_rounded_differently_are_found_and_counts_equal_brute_force
         1 for i in range(8) if splits[i] == splits[60 + i] != "train") == 8
 
 
+def _awkward_numeric_table():
+    """Exact ties at the sixth digit, values a hair either side, NaN, nulls, -0.0, infinities,
+    negative numbers and integers, spread over the splits with copies inside and across them."""
+    a = [1234565.0, 1234575.0, 123456.5, -1234565.0, 2.675, 1.0000005, float("nan"), None, -0.0, 0.0,
+         float("inf"), -float("inf"), -7.5e-12, -7.50000001e-12, 1e300, None, 42.0, 1234565.0, 123456.49999]
+    b = [1, 2, 3, -4, 5, 6, 7, None, 0, 0, 8, 9, -10, -10, 11, None, 12, 1, 3]
+    c = [0.5, 0.5, -0.5, -0.5, 0.25, 0.25, float("nan"), None, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, None, 5.0, 0.5, -0.5]
+    rows = [(x, y, z) for x, y, z in zip(a, b, c)]
+    rows = rows + [rows[i] for i in (0, 2, 4, 6, 8, 9, 12, 16, 16)]
+    splits = [SPLITS[(7 * i) % 4] for i in range(len(rows))]
+    return pa.table({"id": [f"r{i}" for i in range(len(rows))], "split": splits,
+                     "a": pa.array([r[0] for r in rows], pa.float64()), "b": pa.array([r[1] for r in rows], pa.int64()),
+                     "c": pa.array([r[2] for r in rows], pa.float64())})
+
+
+@pytest.mark.parametrize("digits", [6, 2, 1])
+def test_numeric_rows_rounded_in_the_engine_equal_rounding_in_the_process(monkeypatch, digits):
+    from mlstrat.splits import _near_duplicates
+
+    table = _awkward_numeric_table()
+    in_engine = find_near_duplicates(table, numeric="a,b,c", digits=digits).to_dict()
+    monkeypatch.setattr(_near_duplicates, "_rounds_in_engine", lambda *args: False)
+    in_process = find_near_duplicates(table, numeric="a,b,c", digits=digits).to_dict()
+    assert in_engine == in_process
+    assert in_engine["findings"][0]["leaked_rows"] > 0
+
+
+def test_the_engine_rounds_exact_ties_to_even_like_python():
+    # 1234565 is exactly halfway at 6 digits: to even (1234560), not away from zero (1234570)
+    table = pa.table({"id": [1, 2, 3], "split": ["train", "test", "dev"], "x": [1234565.0, 1234560.0, 1234570.0]})
+    (finding,) = find_near_duplicates(table, numeric="x").to_dict()["findings"]
+    assert _counts(finding)[("train", "test")] == (1, 1)
+    assert _counts(finding)[("train", "dev")] == (0, 0)
+
+
+@pytest.mark.spark
+def test_numeric_rows_on_spark_round_in_the_process_and_equal_duckdb(spark):
+    table = _awkward_numeric_table()
+    assert find_near_duplicates(table, numeric="a,b,c", con=spark).to_dict() == \
+        find_near_duplicates(table, numeric="a,b,c").to_dict()
+
+
 # -- the counts themselves -------------------------------------------------------------------------
 
 def test_rows_count_each_row_once_and_pairs_count_every_pair():

@@ -13,7 +13,11 @@ find candidate pairs without comparing all pairs:
   near-duplicates within 8 differing bits. The hash is cut into 9 bands: two hashes within
   8 bits agree exactly on at least one band (pigeonhole), so bucketing by band finds every
   such pair, and only pairs sharing a bucket are compared.
-- **numeric** rows: every value rounded to 6 significant digits, then exact match.
+- **numeric** rows: every value rounded to 6 significant digits, then exact match. On DuckDB
+  the rounding and the grouping run in the engine (grouped sums per split, as the other split
+  checks), so tens of millions of rows never reach the process; DuckDB's printf rounds as
+  Python's formatting does (the exact binary value, ties to even), so the groups are the same.
+  Other engines round in the process.
 
 Rows with equal normalised content (the same text, hash or rounded row) are collapsed first, so
 a thousand copies cost one comparison. Counts are given per pair of splits (train-dev,
@@ -29,14 +33,15 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from mlstrat._constants import SPLITS
 from mlstrat._exceptions import ConfigError, InputError
 from mlstrat.splits._near_pairs import (
-    _HASH_BITS, HAMMING_BITS, NUMERIC_DIGITS, SHINGLE_CHARS, TEXT_JACCARD, NearDuplicateFinding, NearDuplicates,
-    PairCount, _Groups, _hash_edges, _tally, _text_edges,
+    _EXAMPLES, _HASH_BITS, HAMMING_BITS, NUMERIC_DIGITS, SHINGLE_CHARS, TEXT_JACCARD, NearDuplicateFinding,
+    NearDuplicates, PairCount, _Groups, _hash_edges, _tally, _text_edges,
 )
 
 __all__ = ["HAMMING_BITS", "IMAGE_EXTENSIONS", "NUMERIC_DIGITS", "SHINGLE_CHARS", "TEXT_JACCARD", "NearDuplicates",
@@ -174,6 +179,7 @@ class _Kind:
     threshold: str
     keys: _Keys
     edges: Callable[[_Groups], list[tuple[int, int, float]]]
+    digits: int | None = None      # numeric rows: significant digits (rounded in the engine where it can)
 
 
 def _kinds(*, source: str, available: Sequence[str], text: Sequence[str], images: Sequence[str],
@@ -198,7 +204,7 @@ def _kinds(*, source: str, available: Sequence[str], text: Sequence[str], images
                            _pixel_keys(pixel_columns, source), hash_edges))
     if numeric:
         kinds.append(_Kind("numeric", "numeric", tuple(numeric), f"equal at {digits} significant digits",
-                           _numeric_keys(numeric, digits, source), no_edges))
+                           _numeric_keys(numeric, digits, source), no_edges, digits))
     return kinds
 
 
@@ -338,23 +344,69 @@ def _holds_image_paths(engine: Any, table: Any, column: str) -> bool:
 
 
 def _search(engine: Any, table: Any, kinds: list[_Kind], *, id: str, source: str) -> NearDuplicates:
+    from mlstrat.splits._queries import split_row_counts
+
+    split_rows = split_row_counts(engine, table)
+    unknown = sorted(set(split_rows) - set(SPLITS))
+    if unknown:
+        raise InputError(f"{source}: split column holds {', '.join(map(repr, unknown[:5]))}; expected "
+                         f"{', '.join(SPLITS)} (or aliases such as val); pass the right column with --split-col")
+    present = [s for s in SPLITS if s in split_rows]
+    in_engine = [k for k in kinds if _rounds_in_engine(engine, table, k)]
+    in_process = _in_process(engine, table, [k for k in kinds if k not in in_engine], id=id)
+    findings = []
+    for kind in kinds:
+        if kind in in_engine:
+            findings.append(_numeric_in_engine(engine, table, kind, id=id, present=present))
+        else:
+            findings.append(in_process[kind.name, kind.columns])
+    return NearDuplicates(source=source, rows=sum(split_rows.values()), findings=tuple(findings))
+
+
+def _in_process(engine: Any, table: Any, kinds: list[_Kind], *, id: str) -> dict[tuple[str, tuple[str, ...]],
+                                                                                   NearDuplicateFinding]:
+    """Findings of the kinds whose content is hashed (or rounded) in this process."""
+    if not kinds:
+        return {}
     wanted = list(dict.fromkeys([id, "split", *(c for k in kinds for c in k.columns)]))
     arrow = engine.to_arrow(table.select(*wanted))
     data = {name: arrow.column(name).to_pylist() for name in wanted}
     ids = [str(v) for v in data[id]]
     splits = [str(s) for s in data["split"]]
-    unknown = sorted(set(splits) - set(SPLITS))
-    if unknown:
-        raise InputError(f"{source}: split column holds {', '.join(map(repr, unknown[:5]))}; expected "
-                         f"{', '.join(SPLITS)} (or aliases such as val); pass the right column with --split-col")
-    findings = []
+    out = {}
     for kind in kinds:
         groups = _Groups.of(kind.keys(data, ids))
         edges = kind.edges(groups)
-        findings.append(NearDuplicateFinding(kind=kind.name, columns=kind.columns, threshold=kind.threshold,
-                                             compared=sum(map(len, groups.members)),
-                                             counts=_tally(groups, edges, ids, splits)))
-    return NearDuplicates(source=source, rows=len(ids), findings=tuple(findings))
+        out[kind.name, kind.columns] = NearDuplicateFinding(
+            kind=kind.name, columns=kind.columns, threshold=kind.threshold,
+            compared=sum(map(len, groups.members)), counts=_tally(groups, edges, ids, splits))
+    return out
+
+
+def _rounds_in_engine(engine: Any, table: Any, kind: _Kind) -> bool:
+    """Numeric rows are rounded and grouped in DuckDB, whose printf rounds as Python does; other
+    engines, and columns that are not all numbers (reported row by row), round in the process."""
+    if kind.name != "numeric" or kind.digits is None or getattr(engine, "kind", "") != "duckdb":
+        return False
+    schema = table.schema()
+    return all(schema[c].is_numeric() and not schema[c].is_boolean() for c in kind.columns)
+
+
+def _numeric_in_engine(engine: Any, table: Any, kind: _Kind, *, id: str,
+                       present: list[str]) -> NearDuplicateFinding:
+    """The numeric finding from the rows rounded and grouped in the engine."""
+    from mlstrat.splits._queries import rounded_groups
+
+    wanted = [(a, b) for a, b in combinations(present, 2)] + ([("train", "train")] if "train" in present else [])
+    groups = rounded_groups(engine, table, id=id, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS,
+                            pairs=wanted, examples=_EXAMPLES)
+    counts = []
+    for pair in wanted:
+        rows, pairs = groups.counts[pair]
+        examples = tuple((str(a), str(b), 1.0) for a, b in groups.examples[pair]) if pairs else ()
+        counts.append(PairCount(pair[0], pair[1], rows, pairs, examples))
+    return NearDuplicateFinding(kind=kind.name, columns=kind.columns, threshold=kind.threshold,
+                                compared=groups.compared, counts=tuple(counts))
 
 
 def _check_thresholds(*, jaccard: float, hamming: int, digits: int) -> None:
