@@ -162,3 +162,25 @@ def test_weighted_error_column_only_with_weights(predictions, tmp_path):
     without = runner.invoke(app, ["metrics", str(path)])
     assert without.exit_code == 0, without.output
     assert "weighted error" not in without.output and "error" in without.output
+
+
+def test_a_table_of_sealed_test_rows_only_reports_no_split(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("id,split,y_true,y_pred\nr0,test,a,b\nr1,test,a,a\n")
+    result = CliRunner().invoke(app, ["metrics", str(path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"{path}: no split to report" in text
+    assert "The test split (2 rows) is sealed" in text
+
+
+def test_intervals_read_low_high_like_everywhere_else(tmp_path):
+    import json
+
+    path = tmp_path / "p.csv"
+    path.write_text("id,split,y_true,y_pred\n" + "".join(f"r{i},dev,a,{'ab'[i % 4 == 0]}\n" for i in range(30)))
+    shown = CliRunner().invoke(app, ["metrics", str(path)])
+    doc = json.loads(CliRunner().invoke(app, ["metrics", str(path), "--json"]).stdout)
+    low, high = doc["splits"]["dev"]["error_ci"]
+    assert f"[{100 * low:.2f}%, {100 * high:.2f}%]" in shown.output
+    assert f"{100 * low:.2f}-" not in shown.output

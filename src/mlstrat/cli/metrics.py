@@ -23,12 +23,14 @@ def _render(report: Any) -> list[Any]:
     from rich.table import Table
 
     from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat.display._numbers import format_rate
+    from mlstrat.display._numbers import format_interval, format_rate
     from mlstrat.cli._common import safe
 
-    def ci(pair: tuple[float, float]) -> str:
-        return f"{100 * pair[0]:.2f}-{100 * pair[1]:.2f}%"
+    def ci(pair: tuple[float, float]) -> str:  # two decimals, as format_rate writes the figures
+        return format_interval(pair[0], pair[1], digits=2)
 
+    if not report.splits:  # every row was in the sealed test split: its warning says what to do
+        return [f"{safe(report.source)}: no split to report"]
     first = next(iter(report.splits.values()))
     kind = f"binary, positive = {safe(first.pos_label)}" if first.average == "binary" else "macro"
     summary = Table(title="Errors per split (95% CI)", title_justify="left")
