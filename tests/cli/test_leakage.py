@@ -103,4 +103,6 @@ def test_split_reports_near_duplicate_leakage(tmp_path):
     leak = json.loads(res.stdout)["checks"]["leakage"]
     assert leak["found"] and leak["near_duplicates_across_splits"] > 0
     clean = runner.invoke(app, ["split", str(path), "--content", "caption", "--fail-on", "leakage", "--force"])
-    assert clean.exit_code == 0 and "no leakage (ids, groups, content)" in clean.output
+    assert clean.exit_code == 0
+    assert ("no leakage (ids, groups, content); exact copies only: --near-duplicates COLS also finds edited "
+            "copies") in " ".join(clean.output.split())

@@ -219,7 +219,9 @@ def _check_lines(checks: dict[str, Any]) -> list[str]:
     else:
         what = "ids, groups" + (", content" if leak["content_across_splits"] is not None else "") + (
             ", near-duplicates" if leak.get("near_duplicates_across_splits") is not None else "")
-        lines.append(f"[green]no leakage[/] ({what})")
+        near_unsearched = leak["content_across_splits"] is not None and leak.get("near_duplicates_across_splits") is None
+        lines.append(f"[green]no leakage[/] ({what})" + (
+            "; exact copies only: --near-duplicates COLS also finds edited copies" if near_unsearched else ""))
     dist = checks.get("label_distribution")
     if dist and dist.get("p_value") is not None:
         colour = "green" if dist["ok"] else "yellow"
