@@ -139,6 +139,7 @@ def peak_flops() -> float:
 
 
 DEVICE = "cpu"
+PRECISION = "32"  # [optim] precision of the mlstrat runs (--precision)
 
 
 def run_mlstrat(path: Path, loader: str) -> dict:
@@ -158,7 +159,8 @@ def run_mlstrat(path: Path, loader: str) -> dict:
     _fitter.Fitter.fit = timed
     config = TrainConfig(data=DataConfig(manifest=str(path), feature_prefix="px_", loader=loader),
                          model=ModelConfig(hidden=HIDDEN), regularization=RegularizationConfig(l2=L2),
-                         optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS, device=DEVICE))
+                         optim=OptimConfig(lr=LR, batch_size=BATCH, epochs=EPOCHS, device=DEVICE,
+                                           precision=PRECISION))
     run_dir = DATA / f"run-{loader}"
     shutil.rmtree(run_dir, ignore_errors=True)
     try:
@@ -306,7 +308,7 @@ def fresh_table(path: Path, batches: list[int], rounds: int, before: str | None)
 
 
 def main() -> None:
-    global BATCH, EPOCHS, DEVICE
+    global BATCH, EPOCHS, DEVICE, PRECISION
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", type=int, default=56)
     parser.add_argument("--rounds", type=int, default=1)
@@ -315,12 +317,14 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="memory vs stream loader, fresh processes")
     parser.add_argument("--batches", default="", help="comma-separated batch sizes: the side-by-side table")
     parser.add_argument("--device", default="cpu", help="mlstrat's [optim] device (cuda: scripts/gpu-check.sh)")
+    parser.add_argument("--precision", default="32", choices=["32", "bf16"],
+                        help="mlstrat's [optim] precision: bf16 = mixed precision (autocast)")
     parser.add_argument("--fresh", action="store_true", help="each tool end to end in a fresh process, CPU time")
     parser.add_argument("--before", default=None, help="with --fresh: another source tree's mlstrat too")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--path", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    BATCH, EPOCHS, DEVICE = args.batch, args.epochs, args.device
+    BATCH, EPOCHS, DEVICE, PRECISION = args.batch, args.epochs, args.device, args.precision
     if args.child:
         DATA.mkdir(exist_ok=True)
         print(json.dumps(child(args.child, Path(args.path))))

@@ -55,6 +55,7 @@ echo "== mlstrat tune on CUDA (4 trials, pruning on) =="
   "$PY" -c "import json, sys; d = json.load(open(sys.argv[1])); states = [t['state'] for t in d['trials']]; assert d['prune'] and len(states) == 4 and set(states) <= {'complete', 'pruned'}, d; print('gpu-check: trials', states)" "$work/tune.json" ||
   status=1
 
-echo "== training benchmark on CUDA (digits tiled to 100k rows, 3 epochs) =="
+echo "== training benchmark on CUDA (digits tiled to 100k rows, 3 epochs), float32 then mixed precision =="
 timeout 120 "$PY" benchmarks/train_bench.py --batches 128,512,2048 --device cuda --rounds 1 || status=1
+timeout 120 "$PY" benchmarks/train_bench.py --batches 128,512,2048 --device cuda --rounds 1 --precision bf16 || status=1
 exit $status

@@ -28,6 +28,16 @@ def test_cuda_training_matches_cpu_closely(tmp_path, digits_path):
     np.testing.assert_allclose(costs[0], costs[1], rtol=0.05)
 
 
+def test_cuda_mixed_precision_learns_like_float32(tmp_path, digits_path):
+    full = train(_config(digits_path, "cuda"), run_dir=tmp_path / "fp32")
+    mixed_config = small_config(digits_path, model=ModelConfig(hidden=(64, 64)),
+                                optim=OptimConfig(epochs=4, batch_size=64, lr=0.01, device="cuda", precision="bf16"))
+    mixed = train(mixed_config, run_dir=tmp_path / "bf16")
+    assert abs(mixed.metrics["dev"]["error"] - full.metrics["dev"]["error"]) < 0.03
+    costs = [[e["train_cost"] for e in r.history["epochs"]] for r in (full, mixed)]
+    np.testing.assert_allclose(costs[0], costs[1], rtol=0.05)
+
+
 def test_cuda_batch_norm_health_and_schedule(tmp_path, digits_path):
     config = small_config(digits_path, model=ModelConfig(hidden=(32,) * 4, batch_norm=True),
                           optim=OptimConfig(epochs=3, batch_size=64, lr=0.01, device="cuda", lr_decay="exponential",

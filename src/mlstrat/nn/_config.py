@@ -27,6 +27,7 @@ from mlstrat.nn._config_checks import (
     LR_DECAYS,
     MONITORS,
     OPTIMIZERS,
+    PRECISIONS,
     _at_most,
     _choice,
     _positive,
@@ -210,9 +211,11 @@ class OptimConfig:
     decay_step: int = 10  # step: epochs between two decays
     lr_min: float = 0.0  # cosine: the learning rate reached at the last epoch
     clip_grad_norm: float = 0.0  # rescale the gradient when its global L2 norm exceeds this; 0 = off
+    precision: str = "32"  # 32 | bf16: training forward passes under bfloat16 autocast (mixed precision)
 
     def __post_init__(self) -> None:
         _choice("optim", "optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim", "precision", self.precision, PRECISIONS)
         _choice("optim", "lr_decay", self.lr_decay, LR_DECAYS)
         _positive("optim", "decay_rate", self.decay_rate, strict=False)
         _positive("optim", "decay_step", self.decay_step)

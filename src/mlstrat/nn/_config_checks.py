@@ -16,6 +16,9 @@ OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 MONITORS = ("dev_cost", "dev_error")
 LOADERS = ("auto", "memory", "dataloader", "stream")
 DEVICES = ("auto", "cpu", "cuda")
+#: float32 throughout, or bfloat16 autocast for the training forward pass (no loss scaling needed:
+#: bfloat16 keeps float32's exponent range); evaluation and the reported figures stay float32
+PRECISIONS = ("32", "bf16")
 LR_DECAYS = ("none", "inverse", "exponential", "step", "cosine")
 # friendly strength names of [regularization] augment -> the transform's parameter
 AUGMENT_ALIASES = {"rotate": {"degrees": "max_degrees"}, "shift": {"pixels": "max_shift"}}

@@ -5,6 +5,7 @@ best-weight restore, in memory (:class:`Fitter`) or over a stream of record batc
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -228,8 +229,9 @@ class Fitter:
         self.model.train()
         sums = _EpochSums(self.device, weighted=self.weighted)
         for xb, yb, wb in self._batches():
-            logits = self.forward_module(xb)  # (B, n_outputs)
-            loss, objective = self._objective(logits, yb, wb)
+            with self._autocast():  # a no-op in float32
+                logits = self.forward_module(xb)  # (B, n_outputs)
+                loss, objective = self._objective(logits, yb, wb)
             if self.l1:
                 objective = objective + penalty(self.model, l2=0.0, l1=self.l1, m=self.m)
             self.optimizer.zero_grad(set_to_none=True)
@@ -237,6 +239,13 @@ class Fitter:
             self._step()
             sums.add(logits.detach(), yb, wb, loss.detach(), multitask=self.multitask)
         return sums.result(self.dist, multitask=self.multitask)
+
+    def _autocast(self) -> Any:
+        """bfloat16 autocast for the training forward pass with ``[optim] precision = "bf16"``;
+        the backward runs in each weight's own dtype (float32), so no loss scaling is needed."""
+        if self.config.optim.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _objective(self, logits: torch.Tensor, yb: torch.Tensor,
                    wb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
