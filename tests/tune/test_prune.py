@@ -180,3 +180,23 @@ def test_a_workers_warm_up_does_not_import_the_compiler():
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip() == "False"
+
+
+def test_the_trials_convergence_verdicts_are_read_for_the_search():
+    from mlstrat.tune._search import SearchResult, Trial
+    from mlstrat.tune._tune import TuneResult
+
+    def trial(number, value, code):
+        return Trial(number=number, round=1, params={"lr": 0.1 * (number + 1)}, value=value, feasible=True,
+                     info={"convergence": code})
+
+    trials = (trial(0, 0.12, "improving"), trial(1, None, "diverging"), trial(2, 0.2, "plateaued"),
+              trial(3, None, "diverging"))
+    search = SearchResult(trials=trials, best=trials[0], space=(), zoomed=(), storage=None)
+    result = TuneResult(search=search, config=None, output=None, effects={}, run_ids={})
+    assert result.convergence_notes() == [
+        "the best trial 0 was still improving when its epochs ran out: train it longer (more [optim] epochs) "
+        "before trusting the comparison",
+        "2 trial(s) diverged (1, 3): lower the top of the learning-rate range in [tune.space]"]
+    settled = SearchResult(trials=trials[2:3], best=trials[2], space=(), zoomed=(), storage=None)
+    assert TuneResult(search=settled, config=None, output=None, effects={}, run_ids={}).convergence_notes() == []

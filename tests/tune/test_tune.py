@@ -2,6 +2,7 @@
 trial is a recorded run with its diagnosis, the constraints hold, the CLI renders."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -84,6 +85,11 @@ def test_dev_is_the_only_split_the_search_looks_at(tmp_path):
     doc = json.loads((tmp_path / "ta" / "tune.json").read_text())
     assert doc["best"]["number"] == a.best.number and doc["best"]["run_id"] == a.run_ids[a.best.number]
     assert [t["round"] for t in doc["trials"]] == [1, 1, 2]
+    # each trial's convergence verdict, read from its run's history.json
+    for t in doc["trials"]:
+        history = json.loads((Path(t["run_dir"]) / "history.json").read_text())
+        assert t["convergence"] == history["convergence"]["code"]
+    assert isinstance(doc["convergence_notes"], list)
     # the tied set is named (paired on the same dev rows) and each trial kept its dev rows
     assert {t["number"] for t in doc["tied"]} == {t.number for t in a.tied}
     assert a.best.number not in {t.number for t in a.tied}

@@ -124,6 +124,8 @@ def _render(result: Any) -> None:
             out.print(f"[yellow]Tied with the best within noise[/] (95% paired interval includes 0): "
                       f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
                       "more dev rows")
+    for note in doc.get("convergence_notes") or []:
+        out.print(f"[yellow]Convergence:[/] {safe(note)}", soft_wrap=True)
     out.print(f"Written to {safe(str(Path(doc['output']) / 'tune.json'))}")
 
 

@@ -55,9 +55,25 @@ class TuneResult:
         """The trials tied with the best within noise (paired on the same dev rows)."""
         return tuple(t.trial for t in self.search.tied)
 
+    def convergence_notes(self) -> list[str]:
+        """What the trials' convergence verdicts (nn/_convergence.py) say about the search: a best
+        trial still improving when its epochs ran out was compared unfinished; diverged trials
+        mean the space's learning rates reach too high."""
+        notes = []
+        best = self.best
+        if best is not None and best.info.get("convergence") == "improving":
+            notes.append(f"the best trial {best.number} was still improving when its epochs ran out: train it "
+                         "longer (more [optim] epochs) before trusting the comparison")
+        diverged = [t.number for t in self.search.trials if t.info.get("convergence") == "diverging"]
+        if diverged:
+            notes.append(f"{len(diverged)} trial(s) diverged ({', '.join(map(str, diverged))}): lower the top of "
+                         "the learning-rate range in [tune.space]")
+        return notes
+
     def to_dict(self) -> dict[str, Any]:
         best = self.best
         return {
+            "convergence_notes": self.convergence_notes(),
             "output": str(self.output), "metric": self.config.metric, "budget": len(self.search.trials),
             "planned": self.config.budget,
             "seed": self.config.seed, "jobs": self.config.jobs,
@@ -170,6 +186,7 @@ def train_trial(number: int, params: dict[str, float], *, config: dict[str, Any]
     return {"value": dev[key], "dev": {"error": dev["error"], "cost": dev["cost"], "n": dev["n"]},
             "seconds": round(result.seconds, 3), "n_parameters": result.n_parameters, "run_dir": str(run_dir),
             "epochs": len(result.history.get("epochs") or curve), CURVE_KEY: curve,
+            "convergence": (result.history.get("convergence") or {}).get("code"),
             "warnings": sorted({str(w.message) for w in caught if issubclass(w.category, MlstratWarning)})}
 
 
