@@ -135,3 +135,20 @@ def test_the_table_and_the_plot_show_train_dev_beside_dev():
     assert "train-dev" in text and "30.00%" in text and "31.00%" in text
     svg = size_curve_svg(curve.to_dict())
     assert "train-dev" in svg
+
+
+def test_a_bigger_mismatch_within_noise_is_not_named_over_a_significant_variance():
+    # at the largest size dev is 6 points above train-dev but both rest on few rows (wide
+    # intervals), while train -> train-dev (5 points) is measured tightly: diagnose names variance
+    def est(v, half):
+        return {"value": v, "ci_low": v - half, "ci_high": v + half}
+
+    doc = _doc([{"train": 0.0, "train_dev": 0.06, "dev": 0.12}] * 5)
+    for p in doc["points"]:
+        p.update(train=est(0.01, 0.004), train_dev=est(0.06, 0.02), dev=est(0.12, 0.07))
+    reading = read_curve(doc).reading
+    assert not reading.startswith("Data mismatch")
+    # the same gap measured tightly is named
+    for p in doc["points"]:
+        p.update(dev=est(0.12, 0.02))
+    assert read_curve(doc).reading.startswith("Data mismatch: at 1,600 examples dev is 6.00% above train-dev")

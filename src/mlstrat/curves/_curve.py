@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlstrat.display._repr import NotebookRepr
 from mlstrat._exceptions import ConfigError, InputError
+from mlstrat.display._repr import NotebookRepr
+from mlstrat.metrics._intervals import mover_difference
 
 __all__ = ["CurvePoint", "LearningCurve", "learning_curve", "parse_curve_sizes", "model_family_of",
            "resolve_sizes"]
@@ -146,7 +147,10 @@ def _reading(points: Sequence[CurvePoint], human: float | None, fit: Any, metric
     if last.train_dev is not None and first.train_dev is not None:
         variance = last.train_dev[0] - last.train[0]
         mismatch = last.dev[0] - last.train_dev[0]
-        if mismatch > 0 and mismatch > variance:
+        # as diagnose ranks them: a gap is named only when its 95% interval excludes 0
+        mismatch_low, _ = mover_difference(*last.dev, *last.train_dev)
+        variance_low, _ = mover_difference(*last.train_dev, *last.train)
+        if mismatch_low > 0 and (variance_low <= 0 or mismatch > variance):
             return (f"Data mismatch: at {last.size:,} examples dev is {fig(mismatch)} above train-dev "
                     f"({fig(last.train_dev[0])} -> {fig(last.dev[0])}), a gap that more data from the "
                     "training distribution does not close; make the training data more like dev "
