@@ -9,7 +9,6 @@ the id), nothing scrolls sideways on a phone, the page logs no error, and the co
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -229,21 +228,7 @@ def _tag_first_at_phone_width(driver, total: int, tmp_path: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_trained_runs_sheet_shows_each_digit_at_desktop_and_phone_width(tmp_path):
-    import pyarrow.parquet as pq
-    from typer.testing import CliRunner
+    from tests.errors.test_ui_example import trained_runs_sheet
 
-    from mlstrat.cli import app
-    from tests.nn.conftest import split_digits
-
-    pq.write_table(split_digits(), tmp_path / "split.parquet")
-    (tmp_path / "config.toml").write_text(
-        '[data]\nmanifest = "split.parquet"\nfeature_prefix = "px_"\nimage_shape = [1, 8, 8]\n'
-        "[model]\nhidden = [16]\n[optim]\nepochs = 1\nbatch_size = 128\nlr = 0.01\n")
-    runner = CliRunner()
-    trained = runner.invoke(app, ["train", str(tmp_path / "config.toml"), "-o", str(tmp_path / "run"),
-                                  "--no-record"])
-    assert trained.exit_code == 0, trained.output
-    sampled = runner.invoke(app, ["errors", "sample", str(tmp_path / "run" / "predictions.parquet"),
-                                  "-n", "12", "-o", str(tmp_path / "sheet.csv")])
-    assert sampled.exit_code == 0, sampled.output
+    trained_runs_sheet(tmp_path, rows=12)
     _look(tmp_path / "sheet.csv", tmp_path, "train", [])

@@ -247,25 +247,9 @@ def test_example_rendered_in_chromium_at_420px(rich_sheet, tmp_path):
 def test_a_trained_runs_sheet_shows_each_digit_with_no_flags(tmp_path):
     """The main flow: `train CONFIG` -> `errors sample RUN/predictions.parquet` -> the UI. The
     sheet finds the manifest and image shape in the run's resolved config by itself."""
-    from typer.testing import CliRunner
-
-    from mlstrat.cli import app
     from mlstrat.errors.ui import TagStore
-    from tests.nn.conftest import split_digits
 
-    import pyarrow.parquet as pq
-
-    pq.write_table(split_digits(), tmp_path / "split.parquet")
-    (tmp_path / "config.toml").write_text(
-        '[data]\nmanifest = "split.parquet"\nfeature_prefix = "px_"\nimage_shape = [1, 8, 8]\n'
-        "[model]\nhidden = [16]\n[optim]\nepochs = 1\nbatch_size = 128\nlr = 0.01\n")
-    runner = CliRunner()
-    trained = runner.invoke(app, ["train", str(tmp_path / "config.toml"), "-o", str(tmp_path / "run"),
-                                  "--no-record"])
-    assert trained.exit_code == 0, trained.output
-    sampled = runner.invoke(app, ["errors", "sample", str(tmp_path / "run" / "predictions.parquet"),
-                                  "-n", "5", "-o", str(tmp_path / "sheet.csv")])
-    assert sampled.exit_code == 0, sampled.output
+    trained_runs_sheet(tmp_path, rows=5)
     meta = json.loads((tmp_path / "sheet.csv.meta.json").read_text())
     assert meta["manifest"] == str((tmp_path / "split.parquet").resolve())
     assert meta["image_shape"] == [1, 8, 8]
@@ -277,3 +261,25 @@ def test_a_trained_runs_sheet_shows_each_digit_with_no_flags(tmp_path):
     finally:
         store.close()
     assert shown["pixels"]["shape"] == [1, 8, 8] and len(shown["pixels"]["values"]) == 64
+
+
+def trained_runs_sheet(tmp_path, *, rows: int) -> None:
+    """The main flow with no flags: `train CONFIG` on the digits (pixel columns, image shape in the
+    config) -> `errors sample RUN/predictions.parquet`, writing tmp_path/sheet.csv."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from mlstrat.cli import app
+    from tests.nn.conftest import split_digits
+
+    pq.write_table(split_digits(), tmp_path / "split.parquet")
+    (tmp_path / "config.toml").write_text(
+        '[data]\nmanifest = "split.parquet"\nfeature_prefix = "px_"\nimage_shape = [1, 8, 8]\n'
+        "[model]\nhidden = [16]\n[optim]\nepochs = 1\nbatch_size = 128\nlr = 0.01\n")
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", str(tmp_path / "config.toml"), "-o", str(tmp_path / "run"),
+                                  "--no-record"])
+    assert trained.exit_code == 0, trained.output
+    sampled = runner.invoke(app, ["errors", "sample", str(tmp_path / "run" / "predictions.parquet"),
+                                  "-n", str(rows), "-o", str(tmp_path / "sheet.csv")])
+    assert sampled.exit_code == 0, sampled.output
