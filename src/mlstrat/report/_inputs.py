@@ -184,34 +184,30 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
 
 
 def _curves(predictions: Path | None) -> dict[str, Any] | None:
+    from mlstrat.report._proba import probability_curves
+
+    return _extra(predictions, probability_curves, "the probability curves")
+
+
+def _top_losses(predictions: Path | None) -> dict[str, Any] | None:
+    from mlstrat.report._top_losses import top_losses
+
+    return _extra(predictions, top_losses, "the worst mistakes")
+
+
+def _extra(predictions: Path | None, compute: Any, what: str) -> dict[str, Any] | None:
+    """A section computed from the predictions file; an extra: when the file cannot give it, the
+    report goes on without it, saying why in one line."""
     if predictions is None or not predictions.is_file():
         return None
     import warnings
 
     from mlstrat._exceptions import MlstratError, MlstratWarning
-    from mlstrat.report._proba import probability_curves
 
     try:
-        return probability_curves(predictions)
+        return compute(predictions)
     except MlstratError as exc:
-        # the curves are an extra: the report goes on without them, saying why in one line
-        warnings.warn(f"{exc}; the report leaves the probability curves out", MlstratWarning, stacklevel=2)
-        return None
-
-
-def _top_losses(predictions: Path | None) -> dict[str, Any] | None:
-    if predictions is None:
-        return None
-    import warnings
-
-    from mlstrat._exceptions import MlstratError, MlstratWarning
-    from mlstrat.report._top_losses import top_losses
-
-    try:
-        return top_losses(predictions)
-    except MlstratError as exc:
-        # the examples are an extra: the report goes on without them, saying why in one line
-        warnings.warn(f"{exc}; the report leaves the worst mistakes out", MlstratWarning, stacklevel=2)
+        warnings.warn(f"{exc}; the report leaves {what} out", MlstratWarning, stacklevel=3)
         return None
 
 
