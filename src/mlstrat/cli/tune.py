@@ -125,7 +125,7 @@ def _render(result: Any) -> None:
                       f"trial(s) {numbers}; prefer the simplest or cheapest of them, or evaluate on "
                       "more dev rows")
     for note in doc.get("convergence_notes") or []:
-        out.print(f"[yellow]Convergence:[/] {safe(note)}", soft_wrap=True)
+        out.print(f"[yellow]Convergence:[/] {safe(note)}")  # prose: Rich wraps it at word boundaries
     out.print(f"Written to {safe(str(Path(doc['output']) / 'tune.json'))}")
 
 
