@@ -44,8 +44,8 @@ def test_a_power_law_still_falling_says_more_data_helps():
     assert lo > 0 and p_hi < dev[-1]  # the constructed curve does still fall, by the independent fit
     assert curve.end_to_end == (
         f"The dev curve still falls at the largest size (1,600 examples; fitted exponent {c:.2f}, 95% "
-        f"interval {lo:.2f} to {hi:.2f}): more data is likely to help an end-to-end model; the fit puts "
-        f"dev at {pct(pred)} (95% interval {pct(p_lo)} to {pct(p_hi)}) at 3,200 examples, an extrapolation "
+        f"interval [{lo:.2f}, {hi:.2f}]): more data is likely to help an end-to-end model; the fit puts "
+        f"dev at {pct(pred)} (95% interval [{pct(p_lo)}, {pct(p_hi)}]) at 3,200 examples, an extrapolation "
         "to twice the largest measured size; further out it is a guess.")
     assert curve.to_dict()["end_to_end"] == curve.end_to_end
 
@@ -56,8 +56,8 @@ def test_a_flat_curve_says_an_end_to_end_model_is_unlikely_to_gain():
     c, (lo, hi), _ = ols(dev)
     assert lo < 0 < hi  # flat, by the independent fit
     assert curve.end_to_end == (
-        f"The dev curve has flattened near 10.20% (fitted exponent {c:.2f}, 95% interval {lo:.2f} to "
-        f"{hi:.2f}, which includes 0): an end-to-end model is unlikely to gain from more data of this kind; "
+        f"The dev curve has flattened near 10.20% (fitted exponent {c:.2f}, 95% interval [{lo:.2f}, "
+        f"{hi:.2f}], which includes 0): an end-to-end model is unlikely to gain from more data of this kind; "
         "a pipeline of simpler sub-tasks with plenty of data each, or hand-engineered components, may "
         "help more.")
 
@@ -69,9 +69,9 @@ def test_a_fall_whose_doubling_interval_reaches_today_is_hedged():
     c, (lo, hi), (pred, p_lo, p_hi) = ols(dev)
     assert lo > 0 and p_hi >= dev[-1]
     assert curve.end_to_end == (
-        f"The dev curve falls across the measured sizes (fitted exponent {c:.2f}, 95% interval {lo:.2f} to "
-        f"{hi:.2f}) but doubling may not help: the fit puts dev at {pct(pred)} (95% interval {pct(p_lo)} to "
-        f"{pct(p_hi)}, which reaches the {pct(dev[-1])} measured now) at 3,200 examples, an extrapolation to "
+        f"The dev curve falls across the measured sizes (fitted exponent {c:.2f}, 95% interval [{lo:.2f}, "
+        f"{hi:.2f}]) but doubling may not help: the fit puts dev at {pct(pred)} (95% interval [{pct(p_lo)}, "
+        f"{pct(p_hi)}], which reaches the {pct(dev[-1])} measured now) at 3,200 examples, an extrapolation to "
         "twice the largest measured size; further out it is a guess; more data may help an end-to-end "
         "model only slowly, and a pipeline of simpler sub-tasks with plenty of data each may do better.")
 
@@ -82,7 +82,7 @@ def test_a_rising_curve_and_too_few_sizes():
     c, (lo, hi), _ = ols(dev)
     assert hi < 0
     assert rising.end_to_end == (
-        f"The dev curve rises with more data (fitted exponent {c:.2f}, 95% interval {lo:.2f} to {hi:.2f}): "
+        f"The dev curve rises with more data (fitted exponent {c:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]): "
         "more data of this kind is unlikely to help an end-to-end model; look at the errors before "
         "gathering more.")
     two = _assemble("error", points([0.2, 0.1]), None, "neural_network")

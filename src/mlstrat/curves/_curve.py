@@ -176,12 +176,12 @@ def _forecast(fit: Any, metric: str, fig: Any) -> str:
     if not fit.reliable:
         lo, hi = fit.exponent_ci
         return (f"; but the dev curve shows no reliable trend: the fitted exponent's 95% interval "
-                f"({lo:.2f} to {hi:.2f}) includes 0, so what more data buys cannot be forecast "
+                f"[{lo:.2f}, {hi:.2f}] includes 0, so what more data buys cannot be forecast "
                 "from these sizes")
     d = fit.doubling
     what = "dev" if metric == "error" else f"dev {metric.upper()}"
     return (f"; doubling to {2 * d.size:,} examples likely takes {what} from {fig(d.now)} to "
-            f"{fig(d.predicted)} (95% interval {fig(d.ci_low)} to {fig(d.ci_high)})")
+            f"{fig(d.predicted)} (95% interval [{fig(d.ci_low)}, {fig(d.ci_high)}])")
 
 
 def _end_to_end(points: Sequence[CurvePoint], fit: Any, metric: str) -> str:
@@ -195,7 +195,7 @@ def _end_to_end(points: Sequence[CurvePoint], fit: Any, metric: str) -> str:
         return ("Enough data for an end-to-end model? Cannot be said from this curve: the power-law fit "
                 "needs at least 3 sizes whose dev figure is above the floor; give more --sizes.")
     lo, hi = fit.exponent_ci
-    exponent = f"fitted exponent {fit.exponent:.2f}, 95% interval {lo:.2f} to {hi:.2f}"
+    exponent = f"fitted exponent {fit.exponent:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]"
     d = fit.doubling
     largest = f"{d.size:,}"
     if hi < 0:
@@ -206,7 +206,7 @@ def _end_to_end(points: Sequence[CurvePoint], fit: Any, metric: str) -> str:
                 "an end-to-end model is unlikely to gain from more data of this kind; a pipeline of simpler "
                 "sub-tasks with plenty of data each, or hand-engineered components, may help more.")
     def guess(reach: str = "") -> str:
-        return (f"the fit puts dev at {fig(d.predicted)} (95% interval {fig(d.ci_low)} to {fig(d.ci_high)}"
+        return (f"the fit puts dev at {fig(d.predicted)} (95% interval [{fig(d.ci_low)}, {fig(d.ci_high)}]"
                 f"{reach}) at {2 * d.size:,} examples, an extrapolation to twice the largest measured size; "
                 "further out it is a guess")
 
