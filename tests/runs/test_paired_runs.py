@@ -263,6 +263,8 @@ def _dev_frame(ids, truth, pred, **extra):
     (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], loss=[0.1, 0.2, 0.3, 0.4]), "mean:loss"),
     (_dev_frame(["d", "c", "b", "a"], [1, 2, 1, 2], [1, 1, 2, 2], n=[1.0, 2.0, 3.0, 4.0], k=[2.0, 2.0, 4.0, 4.0]),
      "ratio:n/k"),
+    # integer truth against text predictions: compared as text
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], ["1", "1", "2", "x"]), "error"),
     # floats: labels the Python route spells ("2.0" -> "2", "2.5" stays)
     (_dev_frame([30, 4, 100, 7], [1.0, 2.5, 1.0, 2.0], [1, 1, 2, 2]), "error"),
 ])

@@ -242,25 +242,25 @@ def save_dev_rows(path: str | os.PathLike, predictions: Any, spec: MetricSpec, *
     return True
 
 
-def _text(column: Any) -> Any:
-    """``column`` as :func:`_label_text` spells it, as an engine expression, for the types the
-    engine spells alike (integers, strings); ``None`` for the others."""
+def _spelled_alike(column: Any) -> bool:
+    """Whether the engine and :func:`_label_text` write ``column``'s values as the same text
+    (integers, strings): such a column is kept as it is typed and read as text."""
     kind = column.type()
-    return column.cast("string") if kind.is_integer() or kind.is_string() else None
+    return kind.is_integer() or kind.is_string()
 
 
 def _engine_rows(table: Any, spec: MetricSpec) -> Any:
-    """The dev rows as ``id``, ``truth`` (text, without ``y_true`` left out), ``value`` and, for
-    a ratio, ``denominator``; ``None`` when a column's type needs the Python route."""
+    """The dev rows as ``id``, ``truth`` (left out without ``y_true``), ``value`` and, for a
+    ratio, ``denominator``; ``None`` when a column's type needs the Python route.
+
+    ``id`` and ``truth`` keep their type (integers or text; the reader spells them as text):
+    casting 5M ids to text in the engine cost more than reading them."""
     dev = table.filter(table.split.cast("string") == "dev")
     texts = {"id": dev.id, "truth": dev.y_true if "y_true" in dev.columns else None,
              "predicted": dev.y_pred if spec.kind in ("error", "weighted_error") else None}
-    columns: dict[str, Any] = {}
-    for name, source in texts.items():
-        if source is not None:
-            columns[name] = _text(source)
-            if columns[name] is None:
-                return None
+    columns = {name: source for name, source in texts.items() if source is not None}
+    if not all(_spelled_alike(source) for source in columns.values()):
+        return None
     values = _engine_values(dev, spec, columns)
     columns.pop("predicted", None)
     return dev.select(**columns, **values)
@@ -274,7 +274,10 @@ def _engine_values(dev: Any, spec: MetricSpec, texts: dict[str, Any]) -> dict[st
         return dev[name].cast("float64")
 
     if spec.kind in ("error", "weighted_error"):
-        wrong = (texts["truth"] != texts["predicted"]).cast("float64")
+        truth, predicted = texts["truth"], texts["predicted"]
+        if truth.type().is_string() != predicted.type().is_string():  # 3 against "3": as text
+            truth, predicted = truth.cast("string"), predicted.cast("string")
+        wrong = (truth != predicted).cast("float64")
         if spec.kind == "error":
             return {"value": wrong}
         weight = number("weight") if "weight" in dev.columns else ibis.literal(1.0)
@@ -331,10 +334,10 @@ def _facts(table: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
     rows, ids repeated)."""
     import pyarrow.compute as pc
 
-    ids = table["id"].combine_chunks()
+    ids = _label_text(table["id"].combine_chunks())
     if len(ids) == 0 or ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
         return None
-    truth = table["truth"].combine_chunks() if "truth" in table.column_names else None
+    truth = _label_text(table["truth"].combine_chunks()) if "truth" in table.column_names else None
     labels = None
     if meta.get("labeled") and truth is not None:
         labels = sorted(pc.unique(truth).to_pylist())
@@ -362,7 +365,8 @@ def read_dev_rows(path: str | os.PathLike) -> DevRows | None:
         return np.asarray(table[name].to_numpy(), dtype=np.float64)
 
     return DevRows(metric=str(meta["metric"]), kind=str(meta["kind"]),
-                   ids=np.asarray(table["id"].to_pylist(), dtype=object), values=numbers("value"),
+                   ids=np.asarray(_label_text(table["id"].combine_chunks()).to_pylist(), dtype=object),
+                   values=numbers("value"),
                    denominators=numbers("denominator") if "denominator" in table.column_names else None,
                    fingerprint=str(meta["fingerprint"]), labels=None if labels is None else tuple(labels),
                    higher_is_better=bool(meta.get("higher_is_better")))
