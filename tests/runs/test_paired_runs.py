@@ -303,3 +303,21 @@ def test_the_engine_keeps_no_pairable_rows_when_dev_ids_repeat(tmp_path):
     assert dev_rows_from_predictions(path, parse_metric("error")) is None
     save_dev_rows(tmp_path / "r" / "dev_rows.parquet", path, parse_metric("error"))
     assert read_dev_rows(tmp_path / "r" / "dev_rows.parquet") is None
+
+
+def test_rows_written_by_python_over_engine_rows_read_as_python_wrote_them(tmp_path):
+    """An mlstrat that writes the metadata into the Parquet file (any version) may update a run
+    whose rows the engine wrote: the file's own metadata wins over the JSON left beside it."""
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.runs._rows import dev_rows_from_predictions, read_dev_rows, save_dev_rows, write_dev_rows
+
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    _dev_frame([1, 2, 3], [0, 1, 1], [0, 1, 0]).to_parquet(first)
+    _dev_frame([1, 2, 4], [0, 1, 1], [0, 0, 0]).to_parquet(second)
+    kept = tmp_path / "run" / "dev_rows.parquet"
+    assert save_dev_rows(kept, first, parse_metric("error"))
+    newer = dev_rows_from_predictions(second, parse_metric("error"))
+    write_dev_rows(kept, newer)
+    read = read_dev_rows(kept)
+    assert read.fingerprint == newer.fingerprint
+    assert read.ids.tolist() == ["1", "2", "4"] and read.values.tolist() == [0.0, 1.0, 1.0]

@@ -5,16 +5,18 @@ A recorded run keeps, for its dev split, one row per example in
 metric needs of it (a 0/1 mistake for error rates, the absolute or squared error for MAE and
 RMSE, the loss of a ``mean:COL``, the numerator and denominator of a ``ratio:NUM/DEN`` or of a
 weighted error). The metric, the label set and the **dev fingerprint** (the ids with their
-true labels) are kept beside it in ``dev_rows.json`` (in the Parquet file's own metadata for
-runs recorded before): two runs with the same fingerprint were scored on the same rows and
-are compared paired (:mod:`mlstrat.metrics._paired`).
+true labels) are in the file's metadata: two runs with the same fingerprint were scored on the
+same rows and are compared paired (:mod:`mlstrat.metrics._paired`).
 
-On the DuckDB engine the rows never pass through Python: the engine keeps the dev rows once
-(a temporary table), computes the fingerprint, the label set and the id check from them, and
-writes the Parquet file itself (:func:`save_dev_rows`). At 100M predictions (5M dev rows) the
-Python route cost ~10 s of CPU and 2 GB of memory; the engine route ~2 s and a few hundred MB.
-Labels or ids it cannot spell exactly as :func:`~mlstrat._labels.label_text` does (floats
-with a fraction, booleans, dates) take the Python route, so both give the same file.
+On the DuckDB engine the rows never pass through Python at record time
+(:func:`save_dev_rows`): the engine writes them in one pass over the predictions, with the
+true label of each row, the metric goes to ``dev_rows.json`` beside the file, and the
+fingerprint, the label set and the id check are computed when the file is read, from its
+rows, exactly as for the Python route. At 100M predictions (5M dev rows) the Python route
+cost ~10 s of CPU and 2 GB of memory at record time; the engine route ~2 s and a few hundred
+MB. Ids and labels that are not integers or text (floats, booleans, dates) take the Python
+route, whose spelling of them (:func:`~mlstrat._labels.label_text`) the engine does not
+share.
 """
 
 from __future__ import annotations
@@ -187,15 +189,8 @@ def _per_row(spec: MetricSpec, rows: Any, truth: Any) -> tuple[Any, Any]:
     return _numbers(rows, spec.column or ""), _numbers(rows, spec.denominator or "")
 
 
-def _meta(rows: DevRows) -> dict[str, Any]:
-    return {"metric": rows.metric, "kind": rows.kind, "fingerprint": rows.fingerprint,
-            "labels": None if rows.labels is None else list(rows.labels),
-            "higher_is_better": rows.higher_is_better, "rows": len(rows.values)}
-
-
 def write_dev_rows(path: str | os.PathLike, rows: DevRows) -> Path:
-    """Write ``rows`` as Parquet (zstd) with the metric and fingerprint in its metadata and in
-    ``dev_rows.json`` beside it, atomically."""
+    """Write ``rows`` as Parquet (zstd) with the metric and fingerprint in its metadata, atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -204,20 +199,21 @@ def write_dev_rows(path: str | os.PathLike, rows: DevRows) -> Path:
     columns = {"id": pa.array(rows.ids.tolist(), pa.string()), "value": pa.array(rows.values, pa.float64())}
     if rows.denominators is not None:
         columns["denominator"] = pa.array(rows.denominators, pa.float64())
-    meta = _meta(rows)
+    meta = {"metric": rows.metric, "kind": rows.kind, "fingerprint": rows.fingerprint,
+            "labels": None if rows.labels is None else list(rows.labels),
+            "higher_is_better": rows.higher_is_better}
     table = pa.table(columns).replace_schema_metadata({"mlstrat": json.dumps(meta)})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buffer.getvalue())
-    _write_meta(path, meta)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     from mlstrat.tables import atomic_write_text
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path.with_name(DEV_ROWS_META), json.dumps(meta))
 
 
@@ -309,9 +305,10 @@ def _save_in_engine(path: Path, predictions: Any, spec: MetricSpec, con: Any) ->
     rows = _engine_rows(table, spec)
     if rows is None:
         return None
-    _write_in_engine(engine_of(con), rows, path)
+    # the metric first: a reader that finds the rows finds it beside them
     _write_meta(path, {"metric": spec.name, "kind": _ROW_KIND[spec.kind], "labeled": spec.is_rate,
                        "higher_is_better": spec.higher_is_better})
+    _write_in_engine(engine_of(con), rows, path)
     return True
 
 
@@ -373,13 +370,10 @@ def read_dev_rows(path: str | os.PathLike) -> DevRows | None:
 
 
 def _read_meta(path: Path, table: Any) -> dict[str, Any] | None:
-    """The metadata beside the rows (``dev_rows.json``), else in the Parquet file (runs recorded
-    before the JSON was kept); ``None`` when the JSON does not describe these rows (a write
-    that stopped between the two files)."""
-    beside = path.with_name(DEV_ROWS_META)
-    if not beside.is_file():
-        return dict(json.loads((table.schema.metadata or {})[b"mlstrat"]))
-    meta = dict(json.loads(beside.read_text(encoding="utf-8")))
-    if "fingerprint" not in meta:  # written by the engine: computed from the rows
-        return _facts(table, meta)
-    return meta if int(meta.get("rows", -1)) == table.num_rows else None
+    """The metadata in the Parquet file (written by :func:`write_dev_rows`, by any version),
+    else the metadata beside it (``dev_rows.json``, for a file the engine wrote) with the
+    fingerprint and labels computed from the rows."""
+    inside = (table.schema.metadata or {}).get(b"mlstrat")
+    if inside is not None:
+        return dict(json.loads(inside))
+    return _facts(table, dict(json.loads(path.with_name(DEV_ROWS_META).read_text(encoding="utf-8"))))
