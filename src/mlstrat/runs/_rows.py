@@ -155,7 +155,7 @@ def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = 
     if rows.num_rows == 0:
         return None
     ids = _label_text(rows["id"].combine_chunks())
-    if pc.count_distinct(ids).as_py() != len(ids):  # rows cannot be matched by id: compare unpaired
+    if not _all_distinct(ids):  # rows cannot be matched by id: compare unpaired
         return None
     truth = _label_text(rows["y_true"].combine_chunks()) if "y_true" in rows.column_names else None
     values, denominators = _per_row(spec, rows, truth)
@@ -165,6 +165,21 @@ def dev_rows_from_predictions(predictions: Any, spec: MetricSpec, *, con: Any = 
     return DevRows(metric=spec.name, kind=_ROW_KIND[spec.kind], ids=np.asarray(ids.to_pylist(), dtype=object),
                    values=values, denominators=denominators, fingerprint=_fingerprint(ids, truth),
                    labels=labels, higher_is_better=spec.higher_is_better)
+
+
+def _all_distinct(values: Any) -> bool:
+    """Whether no value of a pyarrow array repeats: sorted, no two neighbours equal (Arrow's
+    ``count_distinct`` took ~5 s for 5M ids, the sort ~0.2-0.6 s). Integers and their text
+    repeat alike, so the typed ids answer for their text. A missing id matches no row: False."""
+    import pyarrow.compute as pc
+
+    if values.null_count:
+        return False
+    if len(values) < 2:
+        return True
+    ordered = pc.take(values, pc.sort_indices(values))
+    same = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))
+    return not pc.any(same).as_py()
 
 
 def _numbers(rows: Any, name: str) -> Any:
@@ -332,7 +347,7 @@ def _facts(table: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
     import pyarrow.compute as pc
 
     ids = _label_text(table["id"].combine_chunks())
-    if len(ids) == 0 or ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
+    if len(ids) == 0 or ids.null_count or not _all_distinct(table["id"].combine_chunks()):
         return None
     truth = _label_text(table["truth"].combine_chunks()) if "truth" in table.column_names else None
     labels = None
