@@ -110,7 +110,8 @@ def main() -> None:
         before = machine()  # the load as the rounds start
         interleave({n: (lambda c=c: c) for n, c in cmds.items()}, 1, env=env)  # writes the .pyc files
         runs = interleave({n: (lambda c=c: c) for n, c in cmds.items()}, args.repeats, env=env)
-        summary = {"machine": before, "load_avg_at_end": os.getloadavg(), "repeats": args.repeats, "bytecode": ".pyc present (warm-up run)",
+        summary = {"machine": before, "load_avg_at_end": os.getloadavg(), "repeats": args.repeats,
+                   "bytecode": ".pyc present (warm-up run)",
                    "tools": summarize(runs),
                    "imports_ms": {n: import_profile(c[:5] + ["-X", "importtime"] + c[5:])
                                   for n, c in cmds.items() if n not in FLOORS}}

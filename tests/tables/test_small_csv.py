@@ -26,7 +26,8 @@ def _classification_csv(path, *, n: int = 300, seed: int = 5) -> None:
     splits = np.array(["train", "train_dev", "dev", "test"])[rng.integers(0, 4, n)]
     weight = rng.choice([0.5, 1.0, 2.0], n)
     lines = ["id,split,y_true,y_pred,weight"]
-    lines += [f"{i:05d},{s},{labels[t]},{labels[p]},{w}" for i, (s, t, p, w) in enumerate(zip(splits, y, yhat, weight))]
+    lines += [f"{i:05d},{s},{labels[t]},{labels[p]},{w}"
+              for i, (s, t, p, w) in enumerate(zip(splits, y, yhat, weight))]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -55,13 +56,15 @@ def _json_of(args: list[str]) -> dict:
     ["diagnose", "{cls}", "--no-record", "--metric", "f1", "--human", "4%"],
     ["diagnose", "{reg}", "--no-record", "--metric", "mae"],
 ])
-def test_commands_print_the_same_json_from_the_small_path_and_the_streamed_one(tmp_path, monkeypatch, args):
+def test_commands_print_the_same_json_from_the_small_path_and_the_streamed_one(tmp_path, monkeypatch,
+                                                                               args):
     cls, reg = tmp_path / "cls.csv", tmp_path / "reg.csv"
     _classification_csv(cls)
     _regression_csv(reg)
     kept = _json_of([a.format(cls=cls, reg=reg, store=tmp_path / "kept.db") for a in args])
     assert {str(cls.resolve()), str(reg.resolve())} & {key[0][0] for key in _duckdb_engine._KEPT}
-    monkeypatch.setattr(_duckdb_engine, "SMALL_CSV", -1)  # every CSV a view over read_csv, as large ones are
+    # every CSV a view over read_csv, as large ones are
+    monkeypatch.setattr(_duckdb_engine, "SMALL_CSV", -1)
     streamed = _json_of([a.format(cls=cls, reg=reg, store=tmp_path / "streamed.db") for a in args])
     assert kept == streamed
 

@@ -168,7 +168,8 @@ class DuckDBEngine(Engine):
             # DuckDB's failed first try would cost a parse of the file (13 s for one 20 MB field)
             return self._read_long_lines(Path(source), view=view, text_columns=text_columns)
         if local and os.path.getsize(source) <= SMALL_CSV:
-            return self._read_kept(Path(source), view=view, text_columns=text_columns, long_lines=False)
+            return self._read_kept(Path(source), view=view, text_columns=text_columns,
+                                   long_lines=False)
         return self._read_csv(source, view=view, text_columns=text_columns, local=local)
 
     def _read_csv(self, source: Any, *, view: str, text_columns: Sequence[str], local: bool) -> Any:
@@ -208,7 +209,8 @@ class DuckDBEngine(Engine):
         every query of the command (a 20 MB field cost minutes)."""
         return self._read_kept(path, view=view, text_columns=text_columns, long_lines=True)
 
-    def _read_kept(self, path: Path, *, view: str, text_columns: Sequence[str], long_lines: bool) -> Any:
+    def _read_kept(self, path: Path, *, view: str, text_columns: Sequence[str],
+                   long_lines: bool) -> Any:
         """A local CSV parsed once per file version (and connection, and text columns) into a temp
         table, seen as ``view``; the table has the types the view over the file has."""
         import sqlglot.expressions as sge
@@ -220,7 +222,8 @@ class DuckDBEngine(Engine):
                 staged = self._typed_csv(str(path), view=self.name(), text_columns=text_columns,
                                          options={"max_line_size": MAX_CSV_LINE})
             else:
-                staged = self._read_csv(str(path), view=self.name(), text_columns=text_columns, local=True)
+                staged = self._read_csv(str(path), view=self.name(), text_columns=text_columns,
+                                        local=True)
             table = self.name()
             self.backend.raw_sql(f"CREATE TEMP TABLE {table} AS SELECT * FROM {staged.get_name()}").fetchall()
             self.backend.raw_sql(f"DROP VIEW {staged.get_name()}").fetchall()
