@@ -118,7 +118,10 @@ def storage_summary(exc: BaseException) -> str:
     causes = [cause for cause in causes if cause]
     if not causes:
         return type(exc).__name__
-    return causes[0] if len(causes) == 1 else f"{causes[0]}: {causes[-1]}"
+    if len(causes) == 1:
+        return causes[0]
+    url = re.search(r"https?://\S+", plain)  # the endpoint asked, when the chain names it
+    return f"{causes[0]}: {causes[-1]}" + (f" at {url.group(0)}" if url else "")
 
 
 def _live_files(location: str, table: Any) -> DeltaFiles:
