@@ -39,7 +39,8 @@ from mlstrat.tables._outputs import (
 from mlstrat.tables._spark_engine import storage_error
 
 __all__ = [
-    "READERS", "read_table", "write_table", "require_columns", "check_output_path",
+    "READERS", "read_table", "write_table", "require_columns", "check_output_path", "check_table_output",
+    "check_file_output",
     "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "protected_kind",
     "part_files", "describe_output", "source_columns",
 ]
@@ -369,6 +370,25 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
     return out
 
 
+def check_table_output(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False,
+                       con: Any = None) -> Path:
+    """:func:`check_output_path` for a table the engine ``con`` (the process-wide one by default)
+    writes: a URI is asked of that engine now (does it exist, can its storage be reached), so
+    that every command refuses a bad output before its work, as ``write_table`` would after it."""
+    remote = is_uri(output) and not str(output).startswith("file://")
+    return check_output_path(output, inputs=inputs, force=force, con=engine_of(con) if remote else None)
+
+
+def check_file_output(output: str | os.PathLike, *, what: str, inputs: Sequence[Any] = (), force: bool = False,
+                      replaces: Sequence[str] = ()) -> Path:
+    """:func:`check_output_path` for a file this process writes itself (``what``: an HTML report,
+    an error sheet): a local path (or ``file://`` URI), never an object-store URI."""
+    if is_uri(output) and not str(output).startswith("file://"):
+        raise InputError(f"{output}: {what} is written on this machine; give a local path (or a file:// URI) "
+                         "and copy it to the storage afterwards")
+    return check_output_path(output, inputs=inputs, force=force, replaces=replaces)
+
+
 def _check_remote_output(output: str, *, inputs: Sequence[Any], force: bool, con: Any) -> None:
     for src in inputs:
         if isinstance(src, (str, os.PathLike)) and os.fspath(src).rstrip("/") == output.rstrip("/"):
@@ -396,8 +416,7 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
     row order carries no meaning.
     """
     remote = is_uri(path) and not str(path).startswith("file://")
-    # a URI is checked by the engine that writes it (does it exist, can its storage be reached)
-    final = check_output_path(path, inputs=inputs, force=force, con=engine_of(con) if remote else None)
+    final = check_table_output(path, inputs=inputs, force=force, con=con)
     suffix = os.path.splitext(str(path).rstrip("/"))[1].lower()
     fmt = _WRITERS.get(suffix)
     if fmt is None:
