@@ -17,8 +17,8 @@ _NO_HTTPFS = "cannot be reached by DuckDB (its httpfs extension is not installed
              "or use --engine spark"
 
 
-@pytest.fixture
-def predictions(tmp_path):
+def write_predictions(folder):
+    """``folder/preds.parquet``: 200 binary predictions with probabilities, a feature and a domain."""
     rng = np.random.default_rng(0)
     n = 200
     truth = rng.integers(0, 2, n)
@@ -27,9 +27,14 @@ def predictions(tmp_path):
                           "y_true": np.where(truth, "dog", "cat"), "y_pred": np.where(proba > 0.5, "dog", "cat"),
                           "proba_dog": proba, "proba_cat": 1 - proba, "f1": rng.random(n),
                           "domain": np.where(np.arange(n) % 2, "web", "app")})
-    path = tmp_path / "preds.parquet"
+    path = folder / "preds.parquet"
     frame.to_parquet(path, index=False)
     return path
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    return write_predictions(tmp_path)
 
 
 def _refused(args: list[str]) -> str:
