@@ -92,9 +92,11 @@ def test_split_reads_an_iceberg_table_as_its_live_rows(tmp_path):
     assert a.equals(b)
 
 
-def test_a_file_uri_names_the_same_iceberg_table(tmp_path):
+def test_a_file_uri_and_a_relative_path_name_the_same_iceberg_table(tmp_path, monkeypatch):
     path, live = iceberg_with_history(tmp_path / "warehouse")
     assert read_table(path.as_uri()).count().execute() == live.num_rows == 360
+    monkeypatch.chdir(tmp_path)
+    assert read_table("warehouse/db/preds").count().execute() == 360
 
 
 def test_the_newest_metadata_file_and_the_version_hint_decide_the_snapshot(tmp_path):

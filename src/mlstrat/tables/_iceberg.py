@@ -51,7 +51,7 @@ def iceberg_files(path: Path) -> LiveFiles:
 
     metadata = newest_metadata(path)
     try:
-        table = StaticTable.from_metadata(metadata.as_uri())
+        table = StaticTable.from_metadata(metadata.absolute().as_uri())
     except Exception as exc:  # pyiceberg raises its own and pydantic's classes for a bad file
         raise InputError(f"{path}: the Iceberg metadata {metadata.name} cannot be read ({first_line(exc)}); "
                          "check the table") from None

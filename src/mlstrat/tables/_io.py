@@ -89,11 +89,14 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     source : path-like, URI, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
         A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
         ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
-        files (as Spark writes them), a local Delta table (a folder with ``_delta_log/``: its
-        latest version's live files, resolved with ``deltalake``), a URI the engine reads
-        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet),
-        a table of the Spark catalog (``spark_catalog.db.preds``: a name that is no file, on a
-        Spark engine), a pyspark DataFrame (classic or Connect; read by its own session when
+        files (as Spark writes them), a Delta table (a folder with ``_delta_log/``, local or on
+        object storage: its latest version's live files, resolved with ``deltalake``), a local
+        Iceberg table (a folder with ``metadata/*.metadata.json``: its current snapshot's live
+        files, resolved with ``pyiceberg``), a URI the engine reads (``s3://``, ``hdfs://``,
+        ``file://``; a URI without a known suffix is read as Parquet), a table of the pyiceberg
+        catalog ``MLSTRAT_ICEBERG_CATALOG`` names (``db.preds``), a table of the Spark catalog
+        (``spark_catalog.db.preds``: a name that is no file, on a Spark engine), a pyiceberg
+        ``Table``, a pyspark DataFrame (classic or Connect; read by its own session when
         ``con`` is ``None``, through this process by another engine) or an in-memory table.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default.
@@ -113,7 +116,9 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     ------
     InputError
         When the file (or catalog table) is missing, of an unknown type, or cannot be parsed;
-        a Delta table with deletion vectors or column mapping; a catalog table on DuckDB.
+        a Delta table with deletion vectors or column mapping; an Iceberg table with delete
+        files, non-Parquet data files or renamed columns; object storage delta-rs cannot read;
+        a Spark catalog table on DuckDB.
     """
     if _is_expr(source):
         return source  # already an Ibis expression
