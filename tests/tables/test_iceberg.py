@@ -99,6 +99,18 @@ def test_a_file_uri_and_a_relative_path_name_the_same_iceberg_table(tmp_path, mo
     assert read_table("warehouse/db/preds").count().execute() == 360
 
 
+def test_a_partitioned_iceberg_table_reads_its_partition_column_from_the_files(tmp_path):
+    table = iceberg_catalog(tmp_path / "warehouse").create_table("db.parts", schema=predictions(0, 1).schema)
+    with table.update_spec() as spec:
+        spec.add_identity("split")
+    table.append(predictions(0, 80))
+    table.overwrite(predictions(100, 40))
+    assert (tmp_path / "warehouse" / "db" / "parts" / "data" / "split=dev").is_dir()
+    rows = read_table(str(tmp_path / "warehouse" / "db" / "parts")).to_pyarrow().sort_by("id")
+    assert rows.column_names == ["id", "split", "y_true", "y_pred"]  # no second split from the folders
+    assert rows.to_pylist() == predictions(100, 40).to_pylist()
+
+
 def test_the_newest_metadata_file_and_the_version_hint_decide_the_snapshot(tmp_path):
     path, live = iceberg_with_history(tmp_path / "warehouse")
     metadata = sorted((path / "metadata").glob("*.metadata.json"))
