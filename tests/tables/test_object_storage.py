@@ -15,6 +15,7 @@ from mlstrat._exceptions import InputError
 from mlstrat.cli import app
 from mlstrat.tables import read_table
 from tests.tables.test_delta import delta_with_history
+from tests.tables.test_remote_outputs import no_duckdb_extensions  # noqa: F401  (autouse: no httpfs here)
 
 #: port 1 on loopback: nothing listens there, a connection is refused at once
 _CLOSED = "http://127.0.0.1:1"

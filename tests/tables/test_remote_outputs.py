@@ -17,6 +17,19 @@ _NO_HTTPFS = "cannot be reached by DuckDB (its httpfs extension is not installed
              "or use --engine spark"
 
 
+@pytest.fixture(autouse=True)
+def no_duckdb_extensions(tmp_path_factory):
+    """The default DuckDB looks for extensions in an empty folder while the test runs: an httpfs a
+    developer installed would otherwise send the check to the real storage."""
+    from mlstrat.tables import default_connection
+
+    con = default_connection().con
+    folder = tmp_path_factory.mktemp("no-extensions")
+    con.execute(f"SET extension_directory = '{folder}'")
+    yield
+    con.execute("RESET extension_directory")
+
+
 def write_predictions(folder):
     """``folder/preds.parquet``: 200 binary predictions with probabilities, a feature and a domain."""
     rng = np.random.default_rng(0)
