@@ -9,12 +9,14 @@ every query, and a command runs a dozen small queries, where the sniffing is mos
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlstrat.tables._columns import ColumnSelection, plain_csv_header
-from mlstrat.tables._engine import MAX_CSV_LINE, WIDE_CSV, Engine, Written, is_uri, spill_directory
+from mlstrat._exceptions import InputError
+from mlstrat.tables._engine import MAX_CSV_LINE, WIDE_CSV, Engine, Written, first_line, is_uri, spill_directory
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import part_files
 
@@ -326,6 +328,19 @@ class DuckDBEngine(Engine):
         con._run_pre_execute_hooks(expr)  # registers in-memory tables, as Ibis' own writers do
         con.raw_sql(f"COPY ({con.compile(expr)}) TO {target} ({options})").fetchall()
 
+    def output_exists(self, path: str) -> bool:
+        """Asks the storage through DuckDB's own file system (a listing of the path and of the
+        folder a Spark writer would have made there): a URI whose extension is not installed, or
+        whose storage refuses the listing, is one line before any work."""
+        try:
+            found = self.backend.con.execute("SELECT count(*) FROM glob(?)", [path]).fetchone()[0]
+            if not found:
+                found = self.backend.con.execute("SELECT count(*) FROM glob(?)",
+                                                 [path.rstrip("/") + "/*"]).fetchone()[0]
+        except Exception as exc:  # DuckDB's IO, HTTP and extension errors come in several classes
+            raise _storage_error(path, exc) from None
+        return bool(found)
+
     def hex_to_int(self, hexits: Any) -> Any:
         import ibis
 
@@ -357,6 +372,17 @@ def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any],
               for c in flags}
     found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
     return [c for c in flags if found[c]]
+
+
+def _storage_error(path: str, exc: BaseException) -> InputError:
+    """One line for a URI DuckDB cannot reach: what is missing or what failed, and the fix."""
+    extension = re.search(r"extension ['\"]?(\w+)", str(exc), flags=re.IGNORECASE)
+    if extension:  # nothing is installed from the network (autoinstall_known_extensions is off)
+        name = extension.group(1)
+        return InputError(f"{path}: cannot be reached by DuckDB (its {name} extension is not installed); "
+                          f"install it (INSTALL {name}) or use --engine spark")
+    return InputError(f"{path}: cannot be reached by DuckDB ({first_line(exc)}); check the path and the "
+                      "storage credentials (DuckDB's CREATE SECRET)")
 
 
 def _duckdb_source(path: str, fmt: str) -> Any:
