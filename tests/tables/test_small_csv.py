@@ -56,8 +56,7 @@ def _json_of(args: list[str]) -> dict:
     ["diagnose", "{cls}", "--no-record", "--metric", "f1", "--human", "4%"],
     ["diagnose", "{reg}", "--no-record", "--metric", "mae"],
 ])
-def test_commands_print_the_same_json_from_the_small_path_and_the_streamed_one(tmp_path, monkeypatch,
-                                                                               args):
+def test_metrics_and_diagnose_print_the_same_json_on_both_csv_paths(tmp_path, monkeypatch, args):
     cls, reg = tmp_path / "cls.csv", tmp_path / "reg.csv"
     _classification_csv(cls)
     _regression_csv(reg)
