@@ -258,11 +258,13 @@ def _dev_frame(ids, truth, pred, **extra):
 
 @pytest.mark.parametrize(("frame", "metric"), [
     (_dev_frame(["b", "a", "é", "a1"], ["x", "y", "x", "z"], ["x", "x", "z", "z"]), "error"),
-    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], weight=[1.0, 2.0, 0.5, 3.0]), "weighted_error"),
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], weight=[1.0, 2.0, 0.5, 3.0]),
+     "weighted_error"),
     (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1.5, 1.0, 2.0, 4.0]), "rmse"),
-    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], loss=[0.1, 0.2, 0.3, 0.4]), "mean:loss"),
-    (_dev_frame(["d", "c", "b", "a"], [1, 2, 1, 2], [1, 1, 2, 2], n=[1.0, 2.0, 3.0, 4.0], k=[2.0, 2.0, 4.0, 4.0]),
-     "ratio:n/k"),
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], loss=[0.1, 0.2, 0.3, 0.4]),
+     "mean:loss"),
+    (_dev_frame(["d", "c", "b", "a"], [1, 2, 1, 2], [1, 1, 2, 2], n=[1.0, 2.0, 3.0, 4.0],
+                k=[2.0, 2.0, 4.0, 4.0]), "ratio:n/k"),
     # integer truth against text predictions: compared as text
     (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], ["1", "1", "2", "x"]), "error"),
     # floats: labels the Python route spells ("2.0" -> "2", "2.5" stays)
@@ -274,7 +276,8 @@ def test_the_engine_keeps_the_rows_the_python_route_keeps(tmp_path, frame, metri
     import hashlib
 
     from mlstrat.metrics._spec import parse_metric
-    from mlstrat.runs._rows import dev_rows_from_predictions, read_dev_rows, save_dev_rows, write_dev_rows
+    from mlstrat.runs._rows import (dev_rows_from_predictions, read_dev_rows, save_dev_rows,
+                                    write_dev_rows)
 
     path = tmp_path / "p.parquet"
     frame.to_parquet(path)
@@ -309,7 +312,8 @@ def test_rows_written_by_python_over_engine_rows_read_as_python_wrote_them(tmp_p
     """An mlstrat that writes the metadata into the Parquet file (any version) may update a run
     whose rows the engine wrote: the file's own metadata wins over the JSON left beside it."""
     from mlstrat.metrics._spec import parse_metric
-    from mlstrat.runs._rows import dev_rows_from_predictions, read_dev_rows, save_dev_rows, write_dev_rows
+    from mlstrat.runs._rows import (dev_rows_from_predictions, read_dev_rows, save_dev_rows,
+                                    write_dev_rows)
 
     first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
     _dev_frame([1, 2, 3], [0, 1, 1], [0, 1, 0]).to_parquet(first)

@@ -97,7 +97,8 @@ def _label_counts_from_groups(groups: Any) -> tuple[dict[Any, int], dict[Any, in
     if groups is None or "y_true" not in groups.column_names:
         return None
     kind = groups.schema.field("y_true").type
-    if not (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if not (pa.types.is_integer(kind) or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)):
         return None
     out: dict[str, dict[Any, int]] = {"dev": {}, "test": {}}
     for split, label, n in zip(groups["_split"].to_pylist(), groups["y_true"].to_pylist(),

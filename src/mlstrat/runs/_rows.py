@@ -33,8 +33,9 @@ import numpy as np
 
 from mlstrat.metrics._spec import MetricSpec, parse_metric
 
-__all__ = ["DevRows", "DEV_ROWS_FILE", "DEV_ROWS_META", "dev_rows_path", "dev_rows_from_predictions",
-           "write_dev_rows", "save_dev_rows", "read_dev_rows", "spec_of_diagnosis"]
+__all__ = ["DevRows", "DEV_ROWS_FILE", "DEV_ROWS_META", "dev_rows_path",
+           "dev_rows_from_predictions", "write_dev_rows", "save_dev_rows", "read_dev_rows",
+           "spec_of_diagnosis"]
 
 #: The file name of a run's per-row dev results, in the run's folder under the store.
 DEV_ROWS_FILE = "dev_rows.parquet"
@@ -232,7 +233,8 @@ def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     atomic_write_text(path.with_name(DEV_ROWS_META), json.dumps(meta))
 
 
-def save_dev_rows(path: str | os.PathLike, predictions: Any, spec: MetricSpec, *, con: Any = None) -> bool:
+def save_dev_rows(path: str | os.PathLike, predictions: Any, spec: MetricSpec, *,
+                  con: Any = None) -> bool:
     """Keep the dev split's per-row results of ``predictions`` at ``path``; ``False`` when there
     is nothing to pair (see :func:`dev_rows_from_predictions`).
 
@@ -313,9 +315,11 @@ def _save_in_engine(path: Path, predictions: Any, spec: MetricSpec, con: Any) ->
     if spec.kind == "weighted_error":
         wanted.add("weight")
     table = read_table(predictions, con=con, columns=select_columns(*wanted))
-    if not {"id", "split"} <= set(table.columns) or not all(c in table.columns for c in spec.columns()):
+    present = set(table.columns)
+    if not {"id", "split"} <= present or not all(c in present for c in spec.columns()):
         return False
-    if spec.kind in ("error", "weighted_error", "mae", "rmse") and not {"y_true", "y_pred"} <= set(table.columns):
+    labeled = spec.kind in ("error", "weighted_error", "mae", "rmse")
+    if labeled and not {"y_true", "y_pred"} <= present:
         return None  # the Python route says what is missing
     rows = _engine_rows(table, spec)
     if rows is None:
@@ -377,9 +381,11 @@ def read_dev_rows(path: str | os.PathLike) -> DevRows | None:
         return np.asarray(table[name].to_numpy(), dtype=np.float64)
 
     return DevRows(metric=str(meta["metric"]), kind=str(meta["kind"]),
-                   ids=np.asarray(_label_text(table["id"].combine_chunks()).to_pylist(), dtype=object),
+                   ids=np.asarray(_label_text(table["id"].combine_chunks()).to_pylist(),
+                                  dtype=object),
                    values=numbers("value"),
-                   denominators=numbers("denominator") if "denominator" in table.column_names else None,
+                   denominators=(numbers("denominator") if "denominator" in table.column_names
+                                 else None),
                    fingerprint=str(meta["fingerprint"]), labels=None if labels is None else tuple(labels),
                    higher_is_better=bool(meta.get("higher_is_better")))
 
@@ -391,4 +397,5 @@ def _read_meta(path: Path, table: Any) -> dict[str, Any] | None:
     inside = (table.schema.metadata or {}).get(b"mlstrat")
     if inside is not None:
         return dict(json.loads(inside))
-    return _facts(table, dict(json.loads(path.with_name(DEV_ROWS_META).read_text(encoding="utf-8"))))
+    beside = path.with_name(DEV_ROWS_META).read_text(encoding="utf-8")
+    return _facts(table, dict(json.loads(beside)))
