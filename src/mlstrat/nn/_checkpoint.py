@@ -125,6 +125,7 @@ class EpochCheckpoint:
 
         buffer = io.BytesIO()
         torch.save({"format": RESUME_FORMAT, **self.run, "state": state}, buffer)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # runs/ of the default run directory
         atomic_write_bytes(self.path, buffer.getvalue())
 
     def remove(self) -> None:

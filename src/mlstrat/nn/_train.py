@@ -209,7 +209,6 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
            force: bool, dist: Dist | None, test: bool, lr_find: dict[str, Any] | None = None,
            resumed: dict[str, Any] | None = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
-    from mlstrat.tables import write_table
 
     if dist is not None:  # DDP: one bar (rank 0's); a global batch each rank can take a share of
         from mlstrat.nn._distributed import check_batch
@@ -242,12 +241,27 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
                         classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
                         id_column=config.data.id)
         write_run_files(stage, config, history, metrics, test=test)
-        write_table(table, stage / "predictions.parquet", con=con, force=True)
+        _write_predictions(table, stage / "predictions.parquet", con=con)
     checkpoint.remove()
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
                        seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
+
+
+def _write_predictions(table: Any, path: Path, *, con: Any) -> None:
+    """The in-memory predictions table to the staged run directory. Without an engine given, by
+    PyArrow: the table is in memory already, and building the engine's connection only to copy it
+    costs more than the write on a short run (docs/benchmarks/train.md); the staged folder makes
+    the write atomic either way."""
+    if con is not None:
+        from mlstrat.tables import write_table
+
+        write_table(table, path, con=con, force=True)
+        return
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 def _held_out(ds: Dataset, split: str, normalizer: Normalizer,
