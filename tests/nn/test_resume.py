@@ -124,7 +124,8 @@ def test_a_killed_training_resumes_to_the_same_weights(workdir, nproc):
         assert killed.returncode == 137, killed.stderr
         assert killed.stderr.strip().splitlines() == [
             "Error: rank 0 was killed by signal 9 (SIGKILL; sent by the out-of-memory killer or kill -9); the "
-            "other training processes were stopped; no run directory written, nothing recorded"]
+            "other training processes were stopped; no run directory written, nothing recorded; its last epoch "
+            "checkpoint is kept: `mlstrat train --resume cut --nproc 2` continues it"]
     assert not (workdir / "cut").exists()
     saved = torch.load(resume_path(workdir / "cut"), weights_only=True)
     assert saved["state"]["epoch"] == 2 and saved["world"] == nproc

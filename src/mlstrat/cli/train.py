@@ -212,16 +212,28 @@ def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
     except Stopped as stop:
         err_console(soft_wrap=True).print(
             f"[bold red]Stopped:[/] training stopped by {signal_label(stop.signum)}: every training process "
-            "was stopped before writing; no run directory written, nothing recorded")
+            f"was stopped before writing; no run directory written, nothing recorded{_resumable(ctx, nproc)}")
         return stop.exit_code
     if code > 128:
         err_console(soft_wrap=True).print(
             f"[bold red]Error:[/] rank {rank} {exit_description(128 - code)}; the other training "
-            "processes were stopped; no run directory written, nothing recorded")
+            f"processes were stopped; no run directory written, nothing recorded{_resumable(ctx, nproc)}")
     elif code == PEER_LOST_EXIT:
         err_console(soft_wrap=True).print("[bold red]Error:[/] the training processes lost contact with each "
                                           "other; nothing recorded")
     return code
+
+
+def _resumable(ctx: Any, nproc: int) -> str:
+    """The end of a stopped run's line when its last epoch checkpoint is there to resume from."""
+    from mlstrat.cli._common import safe
+    from mlstrat.nn._checkpoint import resume_path
+
+    run_dir = ctx.params.get("output") or ctx.params.get("resume")
+    if run_dir is None or not resume_path(run_dir).exists():
+        return ""
+    return (f"; its last epoch checkpoint is kept: `mlstrat train --resume {safe(str(run_dir))} --nproc {nproc}` "
+            "continues it")
 
 
 def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
@@ -306,6 +318,8 @@ def _render_train(result: Any) -> None:
     h = result.history
     last = h["epochs"][-1]["epoch"] if h["epochs"] else 0
     notes = [f"{last} epoch(s)", f"best dev epoch {h['best_epoch']}"]
+    if h.get("resumed_after_epoch"):
+        notes.insert(1, f"resumed after epoch {h['resumed_after_epoch']}")
     if h.get("diverged"):
         notes.append(f"diverged at epoch {h['diverged']['epoch']}: the figures below are of NaN/inf weights")
     if h["stopped_early"]:

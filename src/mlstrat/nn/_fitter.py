@@ -321,7 +321,10 @@ class Fitter:
             # whether or not early stopping fired: the best dev epoch's weights are the result
             self.model.load_state_dict(run.best_state)
             restored = True
-        return _history_dict(history, best_epoch=run.best_epoch, stopped=run.stopped, restored=restored)
+        doc = _history_dict(history, best_epoch=run.best_epoch, stopped=run.stopped, restored=restored)
+        if resumed is not None:  # the epoch the run continued after (`train --resume`)
+            doc["resumed_after_epoch"] = int(resumed["state"]["epoch"])
+        return doc
 
     def _train_epoch(self, epoch: int, lr: float) -> EpochStats:
         """One epoch: the pass over train, the schedule's step, the dev and train-dev figures."""
