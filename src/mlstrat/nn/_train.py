@@ -273,6 +273,18 @@ def _held_out(ds: Dataset, split: str, normalizer: Normalizer,
     return torch.from_numpy(normalizer(ds.X[rows])).to(device), _target_tensor(ds, rows, device)
 
 
+def _pinned_threads(config: TrainConfig, n_inputs: int, dist: Dist | None,
+                    checkpoint: Any) -> tuple[list[Any] | None, int]:
+    """(the resumed run's [threads, reason] or None, the thread count fixed before the fit; 0:
+    measured). DDP ranks keep the fixed rule: timing each rank separately could give them
+    different counts; a resumed run keeps the count it started with (another count can move the
+    last bits of a matmul)."""
+    kept = checkpoint.resumed["threads"] if checkpoint.resumed is not None else None
+    if kept is not None:
+        return kept, int(kept[0])
+    return None, config.optim.threads or (auto_threads(config, n_inputs) if dist is not None else 0)
+
+
 def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
                    dist: Dist | None, checkpoint: Any) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
     """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
@@ -283,11 +295,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
     if not ds.tasks and n_outputs < 2:
         raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
                          "classification needs at least two")
-    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts;
-    # a resumed run keeps the count it started with (another count can move the last bits)
-    kept = checkpoint.resumed["threads"] if checkpoint.resumed is not None else None
-    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
-    pinned = kept[0] if kept is not None else pinned
+    kept, pinned = _pinned_threads(config, ds.X.shape[1], dist, checkpoint)
     with _threads(pinned), torch.random.fork_rng(devices=[]):
         # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
         # from `generator`, the same on every rank
@@ -307,11 +315,8 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device,
                                  seed if dist is None else dist.seed(seed))
-        if kept is not None:
-            threads, threads_reason = kept
-        else:
-            threads, threads_reason = _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
-                                                        pinned=pinned)
+        threads, threads_reason = kept or _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
+                                                            pinned=pinned)
         checkpoint.run["threads"] = [threads, threads_reason]
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
