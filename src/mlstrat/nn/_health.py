@@ -61,7 +61,7 @@ class HealthMonitor:
     def __init__(self, model: nn.Module, steps_per_epoch: int) -> None:
         self.layers = named_layers(model)
         self.stride = max(1, steps_per_epoch // SAMPLES)
-        self._step = 0
+        self.steps = 0  # optimizer steps so far (a resumed run carries on the count)
         self._before: list[torch.Tensor] | None = None
         self._reset()
 
@@ -69,8 +69,8 @@ class HealthMonitor:
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def before_step(self) -> None:
-        measure = self._step % self.stride == 0
-        self._step += 1
+        measure = self.steps % self.stride == 0
+        self.steps += 1
         if not measure:
             self._before = None
             return
