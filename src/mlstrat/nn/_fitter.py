@@ -1,6 +1,6 @@
 """The epoch loop: mini-batch optimization with per-epoch dev evaluation, early stopping and
-best-weight restore, in memory (:class:`Fitter`) or over a stream of record batches
-(:class:`StreamFitter`).
+best-weight restore, in memory (:class:`Fitter`); over a stream of record batches, its subclass
+in :mod:`mlstrat.nn._stream_fitter`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch import nn
 
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._distributed import Dist
+from mlstrat.nn._health import diverged_at
 from mlstrat.nn._hooks import notify_epoch
 from mlstrat.nn._model import (
     Network,
@@ -29,7 +30,7 @@ from mlstrat.nn._model import (
 )
 from mlstrat.nn._setup import make_optimizer
 
-__all__ = ["EpochStats", "Fitter", "StreamFitter"]
+__all__ = ["EpochStats", "Fitter"]
 
 
 _EVAL_CHUNK = 8192
@@ -303,7 +304,7 @@ class Fitter:
                 run.history.append(stats)
                 bar.advance(f"epoch {epoch}/{epochs}  train cost {stats.train_cost:.4f}"
                             + (f"  dev error {100 * stats.dev_error:.2f}%" if stats.dev_error is not None else ""))
-                diverged = _divergence(epoch, lr, stats.train_cost, stats.dev_cost)
+                diverged = diverged_at(epoch, lr, stats.train_cost, stats.dev_cost)
                 if diverged is not None:  # no later epoch can recover from NaN weights
                     break
                 self._track_best(run, stats, has_dev)
@@ -473,15 +474,6 @@ class _EpochSums:
         return (loss / n, wrong / n) if n > 0 else (0.0, 0.0)
 
 
-def _divergence(epoch: int, lr: float, train_cost: float, dev_cost: float | None) -> dict[str, Any] | None:
-    """``{"epoch", "lr", "cost"}`` when this epoch's train or dev cost is not finite (NaN or
-    infinite): the run diverged. ``None`` otherwise."""
-    for cost in (train_cost, dev_cost):
-        if cost is not None and not math.isfinite(cost):
-            return {"epoch": epoch, "lr": lr, "cost": str(cost)}
-    return None
-
-
 def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool,
                   diverged: dict[str, Any] | None = None) -> dict[str, Any]:
     """history.json, with the gradient-health warnings (also raised as MlstratWarning) and the
@@ -502,64 +494,3 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
            "warnings": found, "diverged": diverged}
     doc["convergence"] = history_verdict(doc).to_dict()
     return doc
-
-
-class StreamFitter(Fitter):
-    """:class:`Fitter` over a :class:`~mlstrat.nn._stream.TrainStream`: the train rows come from the
-    engine in record batches through a shuffle buffer, dev is evaluated by streaming its rows."""
-
-    def __init__(self, model: Network, config: TrainConfig, stream: Any, *, m: int, n_dev: int,
-                 generator: torch.Generator, device: torch.device, dist: Dist | None = None,
-                 n_train_dev: int = 0) -> None:
-        self.model, self.config = model, config
-        self.X_train = self.y_train = self.X_dev = self.y_dev = self.train_dev = None
-        self.m, self.n_dev, self.n_train_dev = m, n_dev, n_train_dev
-        self.multitask = False
-        self.loss_fn = cross_entropy_cost
-        self.generator, self.augment, self.loader = generator, None, "stream"
-        self.batch_size = config.optim.batch_size or m
-        self.l1 = config.regularization.l1
-        self.device = device
-        self.stream = stream
-        self.w_train = None
-        self.weighted = stream.weighted
-        self._distribute(dist)
-        self._setup_optimization()
-
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-        seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        shards = self.stream.shards
-        for step, batch in enumerate(self.stream.epoch(seed)):
-            if shards is not None:  # DDP: the global batch of this step, from the shared schedule
-                self.step_rows = shards.global_rows(step)
-            yield batch
-
-    def _has_dev(self) -> bool:
-        return self.n_dev > 0
-
-    def _augment_rng(self) -> Any:
-        return getattr(self.stream.augment, "rng", None)
-
-    def _dev_cost(self) -> tuple[float, float]:
-        return self._streamed_cost("dev")
-
-    def _train_dev_cost(self) -> tuple[float | None, float | None]:
-        return self._streamed_cost("train_dev") if self.n_train_dev else (None, None)
-
-    def _streamed_cost(self, split: str) -> tuple[float, float]:
-        """(cost, error) of a held-out split, its rows streamed from the engine."""
-        from mlstrat.nn._stream import eval_chunks
-
-        s = self.stream
-        self.model.eval()
-        total, wrong, counted = 0.0, 0, 0
-        with torch.no_grad():
-            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split=split, shards=s.shards):
-                xb, yb = torch.from_numpy(X).to(self.device), torch.from_numpy(y).to(self.device)
-                logits = self.model(xb)
-                total += float(self.loss_fn(logits, yb)) * xb.shape[0]
-                wrong += int((logits.argmax(dim=1) != yb).sum())
-                counted += xb.shape[0]
-        if self.dist is not None:  # each rank evaluated its blocks of the split
-            total, wrong, counted = self.dist.total([total, wrong, counted])
-        return total / max(counted, 1), wrong / max(counted, 1)

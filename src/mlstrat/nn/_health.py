@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HealthMonitor", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
+__all__ = ["HealthMonitor", "diverged_at", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
 
 SAMPLES = 16  # measured steps per epoch
 RATIO = 100.0  # two orders of magnitude
@@ -111,6 +111,15 @@ def _times(x: float) -> str:
 
 def _rms(stats: dict[str, Any]) -> float:
     return stats["grad_norm"] / math.sqrt(max(stats.get("size") or 1, 1))
+
+
+def diverged_at(epoch: int, lr: float, train_cost: float, dev_cost: float | None) -> dict[str, Any] | None:
+    """``{"epoch", "lr", "cost"}`` when this epoch's train or dev cost is not finite (NaN or
+    infinite): the run diverged. ``None`` otherwise."""
+    for cost in (train_cost, dev_cost):
+        if cost is not None and not math.isfinite(cost):
+            return {"epoch": epoch, "lr": lr, "cost": str(cost)}
+    return None
 
 
 def divergence_warning(diverged: dict[str, Any]) -> dict[str, str]:

@@ -21,7 +21,8 @@ from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._data import Dataset, Normalizer, load_dataset
 from mlstrat.nn._decisions import record_decisions
 from mlstrat.nn._distributed import Dist
-from mlstrat.nn._fitter import Fitter, StreamFitter
+from mlstrat.nn._fitter import Fitter
+from mlstrat.nn._stream_fitter import StreamFitter
 from mlstrat.nn._model import Network
 from mlstrat.nn._outputs import (
     TrainResult,
