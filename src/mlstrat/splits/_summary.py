@@ -77,12 +77,10 @@ def _leakage(engine: Any, out: Any, spec: SplitSpec, *, lock: bool, warn: list[s
     result: dict[str, Any] = {"duplicate_ids": 0, "groups_across_splits": 0, "content_across_splits": None,
                               "examples": []}
     if spec.group and lock:  # without a lock, groups are drawn whole by construction
-        groups = q.groups_across_splits(engine, out, group=spec.group)
-        result["groups_across_splits"] = len(groups)
+        result["groups_across_splits"], groups = q.groups_across_splits(engine, out, group=spec.group)
         result["examples"] += [f"group {g!r}" for g in groups[:5]]
     if spec.content:
-        found = q.content_across_splits(engine, out, content=list(spec.content))
-        result["content_across_splits"] = len(found)
+        result["content_across_splits"], found = q.content_across_splits(engine, out, content=list(spec.content))
         for values, splits, _n in found[:5]:
             shown = ", ".join(f"{c}={v!r}" for c, v in zip(spec.content, values))
             result["examples"].append(f"content {shown} in {'/'.join(splits)}")
