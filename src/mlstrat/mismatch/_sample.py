@@ -2,8 +2,8 @@
 
 A sample is the rows with the smallest hashed key ``u = int(md5(f"{key}:{salt}")[:8], 16) / 2**32``
 (the split's hashed assignment, docs/method.md §1), the key text breaking ties: the same rows on
-DuckDB and Spark, the same rows run after run, and the engine keeps only the ``n`` smallest
-(a top-n, never a sort of the whole table in the driver). A key is the group when one is given
+DuckDB and Spark, the same rows run after run; the engine finds them (a top-n of the keys, then a
+filter), never the driver. A key is the group when one is given
 (groups enter whole, except at the boundary), else the id.
 """
 
@@ -30,13 +30,20 @@ def _text(column: Any) -> Any:
 
 
 def hashed_sample(engine: Any, expr: Any, *, key: str, n: int, salt: str) -> Any:
-    """The ``n`` rows of ``expr`` with the smallest hashed ``key`` (an engine expression)."""
+    """The ``n`` rows of ``expr`` with the smallest hashed ``key`` (an engine expression, the rows
+    in the table's order). The engine finds the ``n``-th smallest ``(u, key)`` on the keys alone
+    (a top-n that never carries the other columns), then filters the rows up to it."""
     from mlstrat.tables import unit_hash
 
     k = _text(expr[key])
     ranked = expr.mutate(_mlstrat_u=unit_hash(engine, k, salt), _mlstrat_k=k)
-    top = ranked.order_by(["_mlstrat_u", "_mlstrat_k"]).limit(n)
-    return top.drop("_mlstrat_u", "_mlstrat_k")
+    keys = ranked.select("_mlstrat_u", "_mlstrat_k")
+    cut = engine.rows(keys.order_by(["_mlstrat_u", "_mlstrat_k"]).limit(1, offset=n - 1))
+    if not cut:  # n rows or fewer
+        return expr
+    u, last = cut[0]
+    kept = ranked.filter((ranked._mlstrat_u < u) | ((ranked._mlstrat_u == u) & (ranked._mlstrat_k <= last)))
+    return kept.drop("_mlstrat_u", "_mlstrat_k")
 
 
 def count_by_text(engine: Any, expr: Any, column: str) -> dict[str | None, int]:
