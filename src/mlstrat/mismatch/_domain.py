@@ -138,14 +138,10 @@ def analyze_mismatch(
     ConfigError
         No or several feature sources, an image shape that does not match the features.
     """
-    spec = FeatureSpec(
-        features=tuple(features) if features else None,
-        feature_prefix=feature_prefix,
-        image_col=image_col,
-        embedding_col=embedding_col,
-        image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
-        value_range=tuple(value_range) if value_range else None,
-    )  # type: ignore[arg-type]
+    spec = FeatureSpec(features=tuple(features) if features else None, feature_prefix=feature_prefix,
+                       image_col=image_col, embedding_col=embedding_col,
+                       image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
+                       value_range=tuple(value_range) if value_range else None)  # type: ignore[arg-type]
     if sample is not None and sample < MIN_SAMPLE:
         raise ConfigError(f"sample must be at least {MIN_SAMPLE} rows per side; got {sample}",
                           arguments=("sample",))
@@ -182,23 +178,10 @@ def analyze_mismatch(
     for note in notes:
         warnings.warn(note, MlstratWarning, stacklevel=2)
     return MismatchReport(
-        domain=domain,
-        target=target,
-        source=tuple(sources),
-        n_target=sides.n_target,
-        n_source=sides.n_source,
-        feature_kind=fit.fm.kind,
-        n_features=len(fit.fm.names),
-        folds=fit.cv.folds,
-        grouped_by=group,
-        seed=seed,
-        auc=fit.auc,
-        strength=_strength(fit.auc),
-        top_features=fit.shifts,
-        likeness=_summary(fit.like),
-        errors=errors,
-        warnings=tuple(notes),
-        weights=weights,
+        domain=domain, target=target, source=tuple(sources), n_target=sides.n_target, n_source=sides.n_source,
+        feature_kind=fit.fm.kind, n_features=len(fit.fm.names), folds=fit.cv.folds, grouped_by=group, seed=seed,
+        auc=fit.auc, strength=_strength(fit.auc), top_features=fit.shifts, likeness=_summary(fit.like),
+        errors=errors, warnings=tuple(notes), weights=weights,
         sample=sides.to_dict(int(fit.y.sum()), int((fit.y == 0).sum())),
     )
 

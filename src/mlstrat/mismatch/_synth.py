@@ -27,12 +27,9 @@ from mlstrat.mismatch._calibrate import (
 )
 from mlstrat.mismatch._features import manifest_bases
 from mlstrat.mismatch._pool import REUSE_WARN, PoolUsage, pool_note
-from mlstrat.mismatch._rows import (
-    SYNTH_COLUMN,
-    Selection,
-    require,
-)
-from mlstrat.mismatch._sample import DEFAULT_SAMPLE, count_by_text
+from mlstrat.mismatch._rows import require
+from mlstrat.mismatch._sample import DEFAULT_SAMPLE
+from mlstrat.mismatch._synth_select import appended, engine_selection, final_ids
 from mlstrat.mismatch._synth_audio import AUDIO_TRANSFORMS, synth_audio
 from mlstrat.mismatch._synth_images import synth_images
 from mlstrat.mismatch._synth_spec import SynthBatch, Synthesized, SynthSpec
@@ -263,7 +260,7 @@ def _synthesize(
     name = describe_source(manifest)
     engine = engine_of(con)
     table = read_table(manifest, con=engine)
-    data, sel, n_rows = _engine_selection(engine, table, spec, name=name)
+    data, sel, n_rows = engine_selection(engine, table, spec, name=name)
     batch = SynthBatch(
         kind=kind, name=name, data=data, sel=sel, names=names, user_params=user_params,
         jobs=np.repeat(sel.base_idx, spec.copies),  # (J,) row of data of each synthetic row
@@ -278,7 +275,7 @@ def _synthesize(
         warnings.warn(note, MlstratWarning, stacklevel=3)  # the caller of synthesize
     new_rows = None
     if made.table is not None:
-        new_rows = _final_ids(engine, table, made.table.slice(data.num_rows), spec, name=name)
+        new_rows = final_ids(engine, table, made.table.slice(data.num_rows), spec, name=name)
     result = SynthResult(
         kind=kind,
         split=spec.split,
@@ -300,48 +297,12 @@ def _synthesize(
         warnings=tuple(notes),
         # with an output the engine writes the manifest's rows then the new ones; without one the
         # caller asked for the table in memory
-        table=None if new_rows is None else _appended(engine, table, new_rows, spec.id_col,
-                                                      in_memory=out_path is None),
+        table=None if new_rows is None else appended(engine, table, new_rows, spec.id_col,
+                                                     in_memory=out_path is None),
     )
     if out_path is not None and made.table is not None:  # a URI stays a URI (Path would fold its "//")
         result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=engine)
     return result
-
-
-def _appended(engine: Any, table: Any, new_rows: Any, id_col: str, *, in_memory: bool) -> Any:
-    """The manifest's rows (``synthetic_of`` empty) then the new rows: an engine table, or a
-    pyarrow table when asked for in memory."""
-    import ibis
-    import pyarrow as pa
-
-    if in_memory:
-        data = engine.to_arrow(table)
-        data = data.append_column(SYNTH_COLUMN, pa.nulls(data.num_rows, type=data.schema.field(id_col).type))
-        return pa.concat_tables([data, new_rows.cast(data.schema)])
-    originals = table.mutate(**{SYNTH_COLUMN: ibis.null().cast(table.schema()[id_col])})
-    added = engine.register(new_rows.cast(originals.schema().to_pyarrow()))
-    return originals.union(added, distinct=False)
-
-
-def _final_ids(engine: Any, table: Any, new_rows: Any, spec: SynthSpec, *, name: str) -> Any:
-    """Integer ids continue after the largest id of the whole manifest (the rows read may be a
-    sample); text ids are checked against every id of the manifest (by the engine)."""
-    import pyarrow as pa
-
-    id_col = spec.id_col
-    ids = new_rows.column(id_col)
-    if pa.types.is_integer(ids.type):
-        top = engine.scalar(table[id_col].max())
-        start = 0 if top is None else int(top) + 1
-        fresh = pa.array(np.arange(start, start + new_rows.num_rows), type=ids.type)
-        return new_rows.set_column(new_rows.schema.get_field_index(id_col), id_col, fresh)
-    probe = engine.register(pa.table({"_mlstrat_new": ids.cast(pa.string())}))
-    known = table.select(_mlstrat_old=table[id_col].cast("string"))
-    clash = probe.semi_join(known, probe._mlstrat_new == known._mlstrat_old)
-    found = [r[0] for r in engine.rows(clash.order_by("_mlstrat_new").limit(3))]
-    if found:
-        raise InputError(f"{name}: synthetic id(s) {', '.join(found)} already exist in {id_col!r}")
-    return new_rows
 
 
 def _output_paths(manifest: Any, kind: str, *, output: str | os.PathLike | None,
@@ -451,90 +412,3 @@ def _tabular(spec: SynthSpec, batch: SynthBatch) -> Synthesized:
 #: the synthesizer of each kind of row
 _SYNTHESIZERS = {"pixels": synth_images, "image_files": synth_images, "audio_files": synth_audio,
                  "tabular": _tabular}
-
-
-def _engine_selection(engine: Any, table: Any, spec: SynthSpec, *, name: str) -> tuple[Any, Selection, int]:
-    """(the rows synthesized from then the target rows, as pyarrow; the selection; the manifest's
-    rows). The engine applies the leakage rule, counts, and hands over at most ``spec.sample``
-    rows of each kind (the split's hashed assignment, in the manifest's order when all fit)."""
-    import pyarrow as pa
-
-    split_col, id_col, like = spec.split_col, spec.id_col, spec.like
-    columns = list(table.columns)
-    if split_col not in columns:
-        raise InputError(
-            f"{name}: no {split_col!r} column; run `mlstrat split` first so that synthetic rows "
-            "can be appended to train only"
-        )
-    require(_Columns(columns), [id_col], name=name, role="id column")
-    if SYNTH_COLUMN in columns:
-        raise InputError(
-            f"{name}: already has a {SYNTH_COLUMN!r} column; synthesize from the original "
-            "manifest, not from a synthesized one"
-        )
-    if like is not None:
-        require(_Columns(columns), [spec.domain], name=name, role="domain column")
-    splits = count_by_text(engine, table, split_col)
-    if not splits.get("train"):
-        raise InputError(
-            f"{name}: no row has {split_col} = 'train'; values: "
-            f"{', '.join(sorted(str(s) for s in splits if s is not None))}"
-        )
-    split = table[split_col].cast("string")
-    base = split == "train"
-    target = None
-    if like is not None:
-        values = sorted(str(v) for v in count_by_text(engine, table, spec.domain) if v is not None)
-        if str(like) not in values:
-            raise InputError(
-                f"{name}: column {spec.domain!r} has no rows with value {str(like)!r}"
-                f"{did_you_mean(str(like), values)}; values: {', '.join(values[:20])}"
-            )
-        dom = table[spec.domain].cast("string")
-        target = (dom == str(like)) & (split.fill_null("") != "test")  # the test set is never looked at
-        base = base & (dom.isnull() | (dom != str(like)))
-        if not engine.scalar(table.filter(base).count()):
-            raise InputError(
-                f"{name}: every train row is already {spec.domain} = {like!r}; nothing to synthesize from"
-            )
-    group = spec.group_col if spec.group_col and spec.group_col in columns else None
-    notes: list[str] = []
-    excluded = 0
-    if group is not None:
-        g = table[group].cast("string")
-        outside = table.filter(split.isnull() | (split != "train")).select(og=table[group].cast("string"))
-        leaking = (g.notnull() & g.isin(outside.og)).fill_null(False)
-        excluded = int(engine.scalar(table.filter(base & leaking).count()))
-        if excluded:
-            base = base & ~leaking
-            notes.append(
-                f"{excluded} train row(s) were not synthesized from: their {group!r} also appears in "
-                "train_dev/dev/test (the manifest already leaks; re-run mlstrat split)"
-            )
-    key = group or id_col
-    parts = [_bounded(engine, table.filter(base), key=key, n=spec.sample, seed=spec.seed)]
-    if not parts[0].num_rows:
-        raise InputError(f"{name}: no train row is left to synthesize from")
-    if target is not None:
-        parts.append(_bounded(engine, table.filter(target), key=key, n=spec.sample, seed=spec.seed))
-    data = pa.concat_tables(parts)
-    n_base = parts[0].num_rows
-    is_target = np.arange(data.num_rows) >= n_base
-    return data, Selection(np.arange(n_base), is_target, group, excluded, notes), sum(splits.values())
-
-
-def _bounded(engine: Any, rows: Any, *, key: str, n: int | None, seed: int) -> Any:
-    """``rows`` as pyarrow: all of them in the manifest's order when at most ``n``, else the ``n``
-    with the smallest hashed key."""
-    from mlstrat.mismatch._sample import hashed_sample, sample_salt
-
-    if n is None or int(engine.scalar(rows.count())) <= n:
-        return engine.to_arrow(rows)
-    return engine.to_arrow(hashed_sample(engine, rows, key=key, n=n, salt=sample_salt(seed)))
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """The column names of an engine table, as :func:`require` reads them."""
-
-    column_names: list[str]
