@@ -49,8 +49,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SynthResult:
-    """What :func:`synthesize` made. ``table`` (pyarrow: the input rows then the new ones) is not
-    part of :meth:`to_dict`; :meth:`write` writes it."""
+    """What :func:`synthesize` made. ``table`` (the input rows then the new ones: a pyarrow table
+    without ``output``, else the engine's table it was written from) is not part of
+    :meth:`to_dict`; :meth:`write` writes it."""
 
     kind: str  # "pixels", "image_files", "audio_files" or "tabular"
     split: str
