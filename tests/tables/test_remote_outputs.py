@@ -77,7 +77,7 @@ def test_mismatch_refuses_an_unreachable_output_before_the_work(predictions, mon
 
 
 def test_synth_refuses_an_unreachable_output_before_the_work(predictions, monkeypatch):
-    monkeypatch.setattr("mlstrat.mismatch._synth._select_rows", _never)
+    monkeypatch.setattr("mlstrat.mismatch._synth.engine_selection", _never)
     line = _refused(["synth", str(predictions), "--transform", "jitter", "--features", "f1",
                      "-o", "abfss://data@account.dfs.core.windows.net/synth.parquet"])
     assert line == ("Error: abfss://data@account.dfs.core.windows.net/synth.parquet: cannot be reached by DuckDB "
