@@ -16,7 +16,7 @@ import pytest
 import mlstrat
 from mlstrat.tables import read_table
 from tests._spark_cluster import standalone_cluster
-from tests.processes import DEADLINE_S
+from tests.processes import DEADLINE_S, wait_until
 from tests.spark._compare import assert_same
 from tests.spark.test_capabilities import _predictions
 from tests.spark.test_split import _assignment, _manifest
@@ -77,7 +77,8 @@ def test_metrics_and_split_on_a_standalone_cluster_match_duckdb(tmp_path):
         done = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(commands)], capture_output=True,
                               text=True, env=_env(), timeout=2 * DEADLINE_S)
         assert done.returncode == 0, done.stderr[-3000:]
-        (app,) = cluster.status()["completedapps"]
+        # the driver's JVM tells the master from its shutdown hook, after this process has ended
+        (app,) = wait_until(lambda: cluster.status()["completedapps"], "the application ended on the master")
     assert (app["name"], app["state"]) == ("mlstrat", "FINISHED")  # it ran on this cluster, and ended
     assert cluster.survivors() == []  # master, worker and executor JVMs all gone
 
