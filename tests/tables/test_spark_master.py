@@ -51,6 +51,7 @@ def builder(monkeypatch):
     recorder = RecordingBuilder()
     monkeypatch.setattr(_spark_session, "_builder", lambda: recorder)
     monkeypatch.setattr(_spark_session, "_active_session", lambda: None)
+    monkeypatch.setattr(_spark_session, "_launch_gateway", lambda settings: None)  # no JVM
     monkeypatch.setattr(_connect, "_spark_backend", lambda session: ("backend of", session))
     for name in ("SPARK_MASTER", "MASTER", "PYSPARK_GATEWAY_PORT", "PYSPARK_SUBMIT_ARGS", "MLSTRAT_ENGINE"):
         monkeypatch.delenv(name, raising=False)

@@ -12,6 +12,7 @@ from typing import Any
 from mlstrat._exceptions import InputError, MlstratError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
+from mlstrat.tables._spark_connect import wire_failure
 from mlstrat.tables._connect import engine_of
 from mlstrat.tables._delta import OBJECT_STORE_SCHEMES, delta_files, is_delta_table, remote_delta_files
 from mlstrat.tables._engine import first_line, is_uri
@@ -267,6 +268,8 @@ def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
     except InputError:
         raise
     except Exception as exc:  # the engine's errors come in many classes
+        if (remote := wire_failure(exc)) is not None:  # a Spark Connect server that died is no bad file
+            raise remote from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); check that the file is a valid {fmt.upper()} table") from None
     if len(table.columns) == 0:

@@ -20,7 +20,7 @@ from mlstrat._exceptions import ConfigError
 from mlstrat.tables._engine import first_line
 
 __all__ = ["CONNECT_TIMEOUT", "SPARK_TIMEOUT", "connect_failure", "forget_session", "remote_session",
-           "spark_timeout"]
+           "spark_timeout", "wire_failure"]
 
 _CONNECT_SESSIONS: dict[str, Any] = {}  # sc://... -> its Spark Connect session
 #: seconds a Spark Connect server has to accept the connection before --engine sc://... fails
@@ -180,6 +180,14 @@ def connect_failure(exc: BaseException, *, address: str | None = None) -> Config
         what = f"failed ({status})"
     return ConfigError(f"engine {address}: the Spark Connect server {what}; check that it is running, or "
                        f"allow more time with MLSTRAT_SPARK_TIMEOUT (now {seconds:g} s)")
+
+
+def wire_failure(exc: BaseException) -> ConfigError | None:
+    """:func:`connect_failure` where a Spark Connect session may have been opened (grpc loaded),
+    else ``None`` without importing anything."""
+    import sys
+
+    return connect_failure(exc) if "grpc" in sys.modules else None
 
 
 def _grpc_status(exc: BaseException) -> str | None:

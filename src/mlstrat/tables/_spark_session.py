@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlstrat._exceptions import ConfigError
 from mlstrat.tables._engine import first_line
 
-__all__ = ["MASTER_TIMEOUT", "SESSION_DEFAULTS", "classic_session", "is_master", "master_of", "parse_conf"]
+__all__ = ["SPARK_LOG_VARIABLE", "MASTER_TIMEOUT", "SESSION_DEFAULTS", "classic_session", "is_master", "master_of", "parse_conf"]
 
 #: seconds a standalone master (``spark://``) has to accept a connection before the command fails
 MASTER_TIMEOUT = 10.0
@@ -29,6 +31,8 @@ _MASTER = re.compile(
     r"|local-cluster\[\d+,\s*\d+,\s*\d+\])$"
 )
 _STANDALONE_PORT = 7077
+#: set to 1 to see Spark's own log (its Java stack) when the session fails to start
+SPARK_LOG_VARIABLE = "MLSTRAT_SPARK_LOG"
 #: settings of a session mlstrat starts (before ``--conf``): timestamps as DuckDB reads and writes them
 SESSION_DEFAULTS = {"spark.sql.session.timeZone": "UTC",
                     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
@@ -160,6 +164,9 @@ def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
         return active
     if master is not None and master.startswith("spark://"):
         require_reachable(master)
+    settings = {"spark.app.name": "mlstrat", "spark.ui.showConsoleProgress": "false", **SESSION_DEFAULTS,
+                **({"spark.master": master} if master is not None else {}), **conf}
+    startup = _launch_gateway(settings)
     # Spark's console progress bars would interleave with mlstrat's own on stderr; timestamps read
     # and written as DuckDB does (UTC, Parquet INT64 microseconds); --conf may say otherwise
     builder = _builder().appName("mlstrat").config("spark.ui.showConsoleProgress", "false")
@@ -170,10 +177,121 @@ def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except Exception as exc:  # py4j, pyspark and OS errors: one line naming the master
-        raise ConfigError(f"engine {master or 'spark'}: Spark did not start ({_java_message(exc)}); "
+        raise ConfigError(f"engine {master or 'spark'}: Spark did not start ({_startup_reason(exc, startup)}); "
                           "check the master (--engine) and the Spark settings (--conf)") from None
+    if startup is not None:
+        startup.release()
+    return session
+
+
+class StartupLog:
+    """The driver JVM's stderr, held back while Spark starts and passed on to this process's
+    stderr once it has: a failed start is mlstrat's one line, not Spark's ERROR log and Java
+    stack (``MLSTRAT_SPARK_LOG=1`` prints it too)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._lock = threading.Lock()
+        self._held: list[bytes] = []
+        self._passing = False
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True, name="spark-stderr")
+        self._thread.start()
+
+    def _drain(self, stream: Any) -> None:
+        for line in iter(stream.readline, b""):
+            with self._lock:
+                if self._passing:
+                    _to_stderr(line)
+                else:
+                    self._held.append(line)
+
+    def release(self) -> None:
+        """Pass what was held, and everything after it, to stderr."""
+        with self._lock:
+            for line in self._held:
+                _to_stderr(line)
+            self._held.clear()
+            self._passing = True
+
+    def wait_closed(self, bound: float = 30.0) -> None:
+        """Wait until the JVM (which exited) closed its stderr and all of it was read."""
+        self._thread.join(bound)
+
+    def text(self) -> str:
+        """What the JVM wrote so far (while held back)."""
+        with self._lock:
+            return b"".join(self._held).decode(errors="replace")
+
+
+def _to_stderr(data: bytes) -> None:
+    try:
+        os.write(2, data)  # where the JVM itself would have written it
+    except OSError:
+        pass
+
+
+def _launch_gateway(settings: Mapping[str, str]) -> StartupLog | None:
+    """Start the driver JVM (pyspark's own launcher, given ``settings`` as spark-submit
+    ``--conf``s) with its stderr held by a :class:`StartupLog`; ``None`` where pyspark will not
+    start one (a JVM is up already, or spark-submit started this process)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return None
+    spark_conf = SparkConf(loadDefaults=False)
+    for key, value in settings.items():
+        spark_conf.set(key, value)
+    captured: dict[str, Any] = {}
+
+    class _Popen(subprocess.Popen):  # the one place pyspark lets a caller touch the JVM's process
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            captured["log"] = StartupLog(self.stderr)
+
+    try:
+        gateway = _launch_with(launch_gateway, spark_conf, _Popen)
+    except Exception as exc:
+        log = captured.get("log")
+        raise ConfigError(f"engine {settings.get('spark.master', 'spark')}: Spark did not start "
+                          f"({_startup_reason(exc, log)}); check the master (--engine) and the Spark "
+                          "settings (--conf)") from None
+    SparkContext._ensure_initialized(gateway=gateway)
+    return captured.get("log")
+
+
+def _launch_with(launch: Any, spark_conf: Any, popen: type) -> Any:
+    """pyspark's ``launch_gateway`` with the JVM's stderr a pipe read by a :class:`StartupLog`."""
+    import pyspark.java_gateway as java_gateway
+
+    saved = java_gateway.Popen
+    java_gateway.Popen = popen
+    try:
+        return launch(spark_conf, popen_kwargs={"stderr": subprocess.PIPE})
+    finally:
+        java_gateway.Popen = saved
+
+
+def _startup_reason(exc: BaseException, log: StartupLog | None) -> str:
+    """Why Spark did not start: the JVM's own message; for a JVM that exited before answering,
+    the last line it wrote. Spark's full log goes to stderr with ``MLSTRAT_SPARK_LOG=1``."""
+    exited = "JAVA_GATEWAY_EXITED" in _java_message(exc)
+    if exited and log is not None:
+        log.wait_closed()
+    text = log.text() if log is not None else ""
+    if text and os.environ.get(SPARK_LOG_VARIABLE, "").strip() not in ("", "0"):
+        _to_stderr(text.encode())
+    reason = _java_message(exc)
+    if exited:
+        said = [ln.strip() for ln in text.splitlines() if ln.strip() and not _CHATTER.match(ln.strip())]
+        if said:
+            reason = f"its JVM exited: {said[0]}"
+    return reason
+
+
+#: lines of a JVM's start that say nothing about why it stopped
+_CHATTER = re.compile(r"^(?:WARNING: |Using Spark's default log4j profile|\S+ \S+ (?:INFO|WARN) )")
 
 
 def _set_runtime(session: Any, key: str, value: str) -> None:
