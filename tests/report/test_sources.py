@@ -1,4 +1,5 @@
 import json
+import importlib
 import sys
 import types
 
@@ -38,6 +39,9 @@ def stand_ins(monkeypatch):
     def find_slices(source, **kwargs):  # the stand-in predictions have no metadata column
         raise InputError(f"{source}: no metadata or feature column to slice by")
 
+    # the report reads a sheet's meta file with the real mlstrat.errors._sheet: import it before the
+    # stand-in replaces its package, whatever this process imported before (test order)
+    importlib.import_module("mlstrat.errors._sheet")
     for name, attrs in {"mlstrat.diagnosis": {"diagnose": diagnose},
                         "mlstrat.metrics": {"compute_metrics": compute_metrics},
                         "mlstrat.errors": {"summarize_sheet": summarize_sheet,
