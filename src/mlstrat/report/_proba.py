@@ -30,11 +30,12 @@ _CALIBRATION_BINS = 10
 BINS = 10_000
 
 
-def open_predictions(predictions: Any) -> tuple[Any, str] | None:
-    """The predictions as an engine table (probability lists expanded) and its name."""
+def open_predictions(predictions: Any, *, con: Any = None) -> tuple[Any, str] | None:
+    """The predictions as an engine table (probability lists expanded) and its name; ``None``
+    without ``split`` and ``y_true``. ``con``: the engine (the process-wide one by default)."""
     from mlstrat.tables import describe_source, expand_proba_lists, read_table
 
-    table = read_table(predictions, text_columns=("id",))
+    table = read_table(predictions, con=con, text_columns=("id",))
     if not {"split", "y_true"} <= set(table.columns):
         return None
     name = describe_source(predictions)
