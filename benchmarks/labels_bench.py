@@ -341,7 +341,7 @@ def scores_of(found: set[str], flipped: set[str]) -> float:
     return round(2 * hits / (len(found) + len(flipped)), 4) if found or flipped else 1.0
 
 
-def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
+def run_table(rows: int, repeats: int, cleanlab_python: str | None, before: str | None = None) -> dict:
     """mlstrat labels vs the lean NumPy, Polars and DuckDB-floor peers (and cleanlab) on a table."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _harness import DATA, HERE, PY, SRC_ENV, interleave, machine, markdown_table, measure, summarize
@@ -374,6 +374,8 @@ def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
              "numpy_lean": lambda: [PY, str(peer), "numpy", str(path)],
              "polars": lambda: [PY, str(peer), "polars", str(path)],
              "duckdb_floor": lambda: [PY, str(peer), "duckdb", str(path)]}
+    if before:  # another source tree (e.g. the previous version), same command
+        tools["mlstrat_before"] = lambda: ["env", f"PYTHONPATH={before}", *tools["mlstrat"]()]
     if cleanlab_python:
         script = Path(tempfile.mkdtemp()) / "cleanlab_table.py"
         script.write_text(CLEANLAB_TABLE)
@@ -405,10 +407,11 @@ def main() -> None:
     parser.add_argument("--table", type=int, metavar="ROWS",
                         help="the table benchmark on ROWS dev rows (module docstring)")
     parser.add_argument("--repeats", type=int, default=3, help="--table: interleaved rounds")
+    parser.add_argument("--before", metavar="SRC", help="--table: also run another source tree's mlstrat")
     args = parser.parse_args()
     if args.table:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
-        run_table(args.table, args.repeats, python)
+        run_table(args.table, args.repeats, python, args.before)
         return
     if args.grid:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None

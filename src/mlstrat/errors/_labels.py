@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -73,13 +72,21 @@ class _Rows:
     """
 
     def __init__(self, part: Any, index: dict[str, int], proba: list[str]) -> None:
-        self.part, self.index, self.k = part, index, len(index)
-        self.raw = [part[c].cast("float64") for c in proba]
-        total = self.raw[0]
-        for column in self.raw[1:]:
+        self.index, self.k = index, len(index)
+        raw = [part[c].cast("float64") for c in proba]
+        total = raw[0]
+        for column in raw[1:]:
             total = total + column
-        self.sum = total
-        self.probs = [r / total for r in self.raw]
+        # each quantity is a column computed once per row, which the later expressions name
+        # (written inline, the engine would recompute the row sum in every comparison)
+        part = part.mutate(_sum=total)
+        part = part.mutate(**{f"_p{k}": part[c].cast("float64") / part._sum for k, c in enumerate(proba)})
+        part = part.mutate(_argmax=self.first_largest([part[f"_p{k}"] for k in range(self.k)]))
+        self.part = part
+        self.raw = [part[c].cast("float64") for c in proba]
+        self.sum = part._sum
+        self.probs = [part[f"_p{k}"] for k in range(self.k)]
+        self.argmax = part._argmax
         self.id_text = part.id.cast("string")
 
     @staticmethod
@@ -91,10 +98,6 @@ class _Rows:
             return ibis.literal(0, "int64")
         top = ibis.greatest(*values)
         return ibis.cases(*[(v == top, k) for k, v in enumerate(values[:-1])], else_=len(values) - 1)
-
-    @cached_property
-    def argmax(self) -> Any:
-        return self.first_largest(self.probs)
 
     def codes(self, column: Any, values: list[Any]) -> Any:
         """Class index of each value (``-1`` when not a class); the values known from a first query."""
@@ -183,11 +186,14 @@ def _joint(rows: _Rows, label: Any, thresholds: np.ndarray) -> np.ndarray:
     confident = above[0]
     for a in above[1:]:
         confident = confident | a
-    part = rows.part.mutate(_label=label, _guess=rows.first_largest(candidates)).filter(confident)
-    out = part.group_by(["_label", "_guess"]).aggregate(n=part.count()).to_pyarrow().to_pylist()
+    # grouped by whether confident rather than filtered: a filter on computed columns is pushed
+    # below them by the optimizer, which then recomputes every probability inside it
+    part = rows.part.mutate(_label=label, _guess=rows.first_largest(candidates), _confident=confident)
+    out = part.group_by(["_label", "_guess", "_confident"]).aggregate(n=part.count()).to_pyarrow().to_pylist()
     joint = np.zeros((rows.k, rows.k))
     for g in out:
-        joint[int(g["_label"]), int(g["_guess"])] += g["n"]
+        if g["_confident"]:
+            joint[int(g["_label"]), int(g["_guess"])] += g["n"]
     return joint
 
 
@@ -207,21 +213,23 @@ def _suspects(rows: _Rows, label: Any, pred: Any, method: str, counts: np.ndarra
     picks = []
     if method == "rank":
         m = int(counts.sum() - np.trace(counts))
-        if m > 0:
-            wrong = part.filter(part._argmax != part._label)
-            picks.append(wrong.order_by([wrong._score, wrong._id]).limit(m).select(shown))
+        if m > 0:  # the rows predicted as their label sort last and are dropped (not filtered: see _joint)
+            ranked = part.mutate(_agrees=part._argmax == part._label)
+            picks.append(ranked.order_by([ranked._agrees, ranked._score, ranked._id]).limit(m)
+                         .select(*shown, "_agrees"))
     else:
         for i, j in zip(*np.nonzero(counts)):
             if i == j:
                 continue
             cell = part.filter(part._label == int(i)).mutate(_key=rows.probs[i] - rows.probs[j])
             top = cell.order_by([cell._key, cell._id]).limit(int(counts[i, j]))
-            picks.append(top.filter(top._argmax != int(i)).select(shown))
+            picks.append(top.select(*shown, _agrees=top._argmax == int(i)))
     if not picks:
         return {}
     found = picks[0] if len(picks) == 1 else ibis.union(*picks, distinct=False)
-    return {r["_id"]: (r["_label"], r["_argmax"], r["_score"], r["_wrong"])
-            for r in found.to_pyarrow().to_pylist()}
+    got = found.to_pyarrow().to_pydict()
+    return {rid: row for rid, *row, agrees in zip(got["_id"], got["_label"], got["_argmax"], got["_score"],
+                                                   got["_wrong"], got["_agrees"]) if not agrees}
 
 
 def _check_scan(scan: _Scan, *, source: str, split: str, classes: list[str], proba: list[str],
@@ -396,8 +404,8 @@ def find_label_issues(
         pairs = _checks(rows, scan)
         steps.advance("checking")
         _check_scan(scan, source=preds.source, split=split, classes=classes, proba=proba, notes=notes)
-        label = rows.codes(part.y_true, sorted({t for t, _ in pairs}, key=repr))
-        pred = rows.codes(part.y_pred, sorted({p for _, p in pairs}, key=repr))
+        label = rows.codes(rows.part.y_true, sorted({t for t, _ in pairs}, key=repr))
+        pred = rows.codes(rows.part.y_pred, sorted({p for _, p in pairs}, key=repr))
         _counts(rows, label, pred, scan)
         steps.advance("thresholds")
         _check_argmax(scan, source=preds.source, classes=classes, notes=notes)
