@@ -54,6 +54,7 @@ def test_counts_and_json_keys(report, small_digits):
         "source",
         "n_target",
         "n_source",
+        "sample",
         "features",
         "classifier",
         "auc",

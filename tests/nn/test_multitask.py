@@ -62,3 +62,14 @@ def test_missing_task_column(tmp_path, multitask_path):
                     multitask=MultitaskConfig(tasks=("even", "odd")))
     with pytest.raises(InputError, match=r"missing task column 'odd'"):
         train(c, run_dir=tmp_path / "r")
+
+
+def test_streamed_multitask_predictions_equal_the_in_memory_ones(tmp_path, multitask_path, monkeypatch):
+    from mlstrat.nn import _predict
+
+    r = train(config(multitask_path), run_dir=tmp_path / "r")
+    monkeypatch.setattr(_predict, "_ENGINE_ROWS", 256)
+    monkeypatch.setattr(_predict, "_BATCH_ROWS", 1024)  # two batches, each expanded to (row, task) entries
+    expected = predict(r.run_dir, multitask_path)
+    predict(r.run_dir, multitask_path, output=tmp_path / "p.parquet")
+    assert pq.read_table(tmp_path / "p.parquet").to_pylist() == expected.to_pylist()

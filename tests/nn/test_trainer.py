@@ -106,9 +106,11 @@ def test_normalization_uses_train_rows_only(tmp_path, digits_table):
 
 
 def test_predict_applies_saved_normalization(run, digits_path, tmp_path):
-    out = predict(run.run_dir, digits_path, output=tmp_path / "p.parquet")
+    written = predict(run.run_dir, digits_path, output=tmp_path / "p.parquet")
+    out = pq.read_table(tmp_path / "p.parquet")
     stored = pq.read_table(run.run_dir / "predictions.parquet")
-    assert out.column_names == stored.column_names
+    assert written.column_names == out.column_names == stored.column_names
+    assert written.num_rows == stored.num_rows
     for c in range(10):
         assert np.allclose(out[f"proba_{c}"].to_numpy(), stored[f"proba_{c}"].to_numpy(), atol=1e-6)
     assert pq.read_table(tmp_path / "p.parquet").num_rows == stored.num_rows

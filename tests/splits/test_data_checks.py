@@ -150,7 +150,8 @@ def test_clean_data_has_no_findings():
 
 def test_to_dict_and_notebook_display(result):
     out = result.to_dict()
-    assert list(out) == ["source", "rows", "columns", "thresholds", "counts", "findings"]
+    assert list(out) == ["source", "rows", "columns", "thresholds", "counts", "findings", "findings_per_check",
+                         "findings_left_out"]
     assert list(out["counts"]) == list(CHECKS)
     assert out["counts"]["nulls"] == 13
     assert set(out["findings"][0]) == {"check", "column", "count", "message", "fix"}
@@ -177,3 +178,19 @@ def test_a_missing_column_names_the_role_and_the_columns():
 def test_spark_gives_the_same_findings(data, result, spark):
     on_spark = check_table(data, label="label", domain="domain", con=spark)
     assert on_spark.to_dict() == {**result.to_dict(), "source": on_spark.source}
+
+
+def test_a_wide_table_lists_twenty_outlier_columns_and_counts_them_all():
+    import numpy as np
+    import pyarrow as pa
+
+    from mlstrat.splits import check_table
+
+    values = np.zeros(50)
+    values[0] = 1000.0  # one outlier per column (MAD of the others: 0 would leave z undefined)
+    values[1::2] = 1.0
+    table = pa.table({"id": np.arange(50), **{f"c{j:02d}": values for j in range(30)}})
+    out = check_table(table).to_dict()
+    listed = [f["column"] for f in out["findings"] if f["check"] == "outliers"]
+    assert listed == [f"c{j:02d}" for j in range(20)]
+    assert out["counts"]["outliers"] == 30 and out["findings_left_out"] == {"outliers": 10}

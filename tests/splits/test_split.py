@@ -241,3 +241,38 @@ def test_public_api():
     public = {n for n in dir(pkg) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(pkg, n)).__name__ == "module"}
     assert set(pkg.__all__) == public - modules
+
+
+def test_leakage_counts_are_exact_and_only_the_first_examples_reach_the_driver(monkeypatch):
+    from mlstrat.splits import _queries
+
+    monkeypatch.setattr(_queries, "LEAK_EXAMPLES", 3)  # what the engine hands over per kind
+    m = pa.table({"id": [f"r{i}" for i in range(200)], "sha": [f"h{i % 100}" for i in range(200)]})
+    brute = split(m, dev_size=40, test_size=40).table.to_pyarrow().to_pylist()
+    splits_of: dict[str, set[str]] = {}
+    for row, original in zip(brute, m.to_pylist()):
+        splits_of.setdefault(original["sha"], set()).add(row["split"])
+    expected = sum(len(s) > 1 for s in splits_of.values())
+    seen = []
+    real = _queries.content_across_splits
+
+    def spy(*args, **kwargs):
+        total, found = real(*args, **kwargs)
+        seen.append(found)
+        return total, found
+
+    monkeypatch.setattr(_queries, "content_across_splits", spy)
+    leak = split(m, content="sha", dev_size=40, test_size=40).summary["checks"]["leakage"]
+    assert expected > 3 and leak["content_across_splits"] == expected
+    assert len(seen[0]) == 3 and len(leak["examples"]) == 3
+
+
+def test_groups_across_splits_are_counted_by_the_engine():
+    from mlstrat.splits._queries import groups_across_splits
+    from mlstrat.tables import connect, engine_of
+
+    engine = engine_of(connect())
+    out = engine.register(pa.table({"g": [f"g{i:02d}" for i in range(30)] * 2,
+                                    "split": ["train"] * 30 + ["dev"] * 25 + ["train"] * 5}))
+    n, first = groups_across_splits(engine, out, group="g")
+    assert n == 25 and first == [f"g{i:02d}" for i in range(20)]

@@ -65,6 +65,9 @@ def mismatch(
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds, classifier and permutations."),
     top: int = typer.Option(10, "--top", min=1, help="Number of features shown."),
+    sample: int = typer.Option(200_000, "--sample", min=10, help="Rows per side (target, source) the classifier "
+                               "learns from; larger sides are sampled by the engine (hashed, reproducible). "
+                               "-o still covers every source row."),
     output: str | None = typer.Option(
         None, "-o", "--output", help="Write each source row's target-likeness p/(1-p) here."
     ),
@@ -80,11 +83,11 @@ def mismatch(
     from mlstrat._numbers import parse_numbers
     from mlstrat.cli._common import console, echo_json
     from mlstrat.mismatch import analyze_mismatch
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_table_output
 
     start_engine(engine)
-    if output is not None:
-        check_output_path(output, inputs=[manifest], force=force)
+    if output is not None:  # an existing output, or storage the engine cannot reach, before the work
+        check_table_output(output, inputs=[manifest], force=force)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered below from report.warnings
         report = analyze_mismatch(
@@ -103,6 +106,7 @@ def mismatch(
             folds=folds,
             seed=seed,
             top=top,
+            sample=sample,
         )
     written = None
     if output is not None:
@@ -124,8 +128,8 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     auc = report.auc
     grouped = f", folds grouped by {safe(repr(report.grouped_by))}" if report.grouped_by else ""
     con.print(
-        f"Domain classifier: {safe(report.domain)} = {safe(report.target)} ({report.n_target} rows) vs "
-        f"{safe(', '.join(report.source))} ({report.n_source} rows); {report.n_features} features "
+        f"Domain classifier: {safe(report.domain)} = {safe(report.target)} ({_rows(report, 'target')}) vs "
+        f"{safe(', '.join(report.source))} ({_rows(report, 'source')}); {report.n_features} features "
         f"({report.feature_kind}), {report.folds}-fold CV{grouped}"
     )
     meaning = {
@@ -176,6 +180,15 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
                 )
             )
     render_warnings(con, report.warnings)
+
+
+def _rows(report: Any, side: str) -> str:
+    """``N rows``, or ``a sample of n of N rows`` when the classifier learned from a sample."""
+    total = report.n_target if side == "target" else report.n_source
+    used = report.sample.get(f"{side}_used", total)
+    if used < total:
+        return f"a sample of {used:,} of {total:,} rows"
+    return f"{total} rows"
 
 
 def _features_table(

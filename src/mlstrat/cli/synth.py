@@ -47,8 +47,9 @@ def synth(
         help="Transforms in order, comma-separated: blur, noise, brightness_contrast, "
         "shift, rotate, fog (images) or mix (audio).",
     ),
-    output: Path = typer.Option(
-        ..., "-o", "--output", help="Output table: the input rows plus the new ones."
+    output: str = typer.Option(
+        ..., "-o", "--output",
+        help="Output table: the input rows plus the new ones (a path, or a URI the engine writes).",
     ),
     split: str = typer.Option(
         "train", "--split", callback=split_callback,
@@ -88,6 +89,9 @@ def synth(
     folds: int = typer.Option(
         5, "--folds", min=2, help="Folds of the domain classifier behind the AUCs."
     ),
+    sample: int = typer.Option(200_000, "--sample", min=1, help="Train rows synthesized from (and target rows "
+                               "calibrated on) at most; larger sets are sampled by the engine (hashed, "
+                               "reproducible)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     json_: JsonOption = False,
     engine: EngineOption = None,
@@ -126,6 +130,7 @@ def synth(
             files_dir=str(files_dir) if files_dir else None,
             seed=seed,
             folds=folds,
+            sample=sample,
             force=force,
         )
     emit(result.to_dict(), as_json=json_, render=lambda _: _render(console(), result, render_warnings))

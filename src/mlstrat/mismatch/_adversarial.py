@@ -123,6 +123,22 @@ def _cross_validate(
     return _CvResult(oof, k, stacked.mean(axis=1), stacked.std(axis=1))
 
 
+def domain_classifier(n_train: int, seed: int) -> Any:
+    """The gradient-boosted classifier of every fold (unfitted), for ``n_train`` training rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # small sets (a few dozen images) need smaller leaves than the default 20 to split at all
+    leaf = max(1, min(20, n_train // 20))
+    return HistGradientBoostingClassifier(
+        max_iter=100,
+        learning_rate=0.1,
+        max_leaf_nodes=15,
+        min_samples_leaf=leaf,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
 def _fit_fold(
     X: np.ndarray,
     y: np.ndarray,
@@ -136,18 +152,7 @@ def _fit_fold(
     seed: int,
 ) -> None:
     """Fit one fold; fill its out-of-fold probabilities; append its importance drops (F, repeats)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    # small sets (a few dozen images) need smaller leaves than the default 20 to split at all
-    leaf = max(1, min(20, len(train_idx) // 20))
-    model = HistGradientBoostingClassifier(
-        max_iter=100,
-        learning_rate=0.1,
-        max_leaf_nodes=15,
-        min_samples_leaf=leaf,
-        early_stopping=False,
-        random_state=seed,
-    )
+    model = domain_classifier(len(train_idx), seed)
     model.fit(X[train_idx], y[train_idx])
     oof[test_idx] = model.predict_proba(X[test_idx])[:, 1]
     if importance_repeats and len(set(y[test_idx])) == 2:

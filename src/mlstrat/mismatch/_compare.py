@@ -5,6 +5,7 @@ unlike the training data, and which features make them so.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,25 @@ from mlstrat.mismatch._result import ErrorComparison, FeatureShift
 from mlstrat.mismatch._rows import as_text
 
 
-def _error_rows(
-    predictions: Any, data: Any, *, name: str, id_col: str, id_present: bool, con: Any
-) -> tuple[list[int], list[int], list[int]]:
-    """Manifest row numbers of the misclassified dev, correct dev and train rows of a predictions table."""
+@dataclass(frozen=True)
+class _ErrorRows:
+    """The manifest rows of the misclassified dev, correct dev and train predictions: how many
+    there are, and (up to the sample per kind) their features' columns."""
+
+    counts: dict[str, int]  # "wrong", "right", "train" -> rows
+    rows: Any  # pyarrow: the rows read, with their kind in column _mlstrat_kind
+
+
+_KIND = "_mlstrat_kind"
+
+
+def _error_rows(predictions: Any, table: Any, *, engine: Any, name: str, id_col: str, id_present: bool,
+                group: str | None, con: Any, sample: int | None, seed: int) -> _ErrorRows:
+    """The predictions joined to the manifest by the engine: the counts per kind are aggregates,
+    and only a hashed sample of each kind reaches this process."""
+    import ibis
+
+    from mlstrat.mismatch._sample import hashed_sample, sample_salt
     from mlstrat.tables import PREDICTION_COLUMNS, read_predictions
 
     if not id_present:
@@ -33,32 +49,44 @@ def _error_rows(
             f"{name}: comparing with predictions needs the manifest's id column {id_col!r}"
         )
     preds = read_predictions(predictions, con=con, require_id=True, columns=PREDICTION_COLUMNS)
-    rows = preds.table.select("id", "split", "y_true", "y_pred").to_pyarrow().to_pylist()
-    index = {v: i for i, v in enumerate(as_text(data.column(id_col).to_pylist()))}
-    wanted = [r for r in rows if r["split"] in ("train", "dev")]
-    missing = [str(r["id"]) for r in wanted if str(r["id"]) not in index]
-    if missing:
-        raise InputError(
-            f"{preds.source}: {len(missing)} train/dev id(s) are not in the manifest {name}, "
-            f"e.g. {', '.join(missing[:3])}; the predictions must come from this manifest"
-        )
-    wrong = [
-        index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] != r["y_pred"]
-    ]
-    right = [
-        index[str(r["id"])] for r in wanted if r["split"] == "dev" and r["y_true"] == r["y_pred"]
-    ]
-    train = [index[str(r["id"])] for r in wanted if r["split"] == "train"]
-    if not train:
+    p = preds.table
+    p = p.filter(p.split.isin(["train", "dev"]))
+    dev = p.split == "dev"
+    kind = ibis.cases((dev & ~p.y_true.identical_to(p.y_pred), "wrong"), (dev, "right"), else_="train")
+    keyed = p.select(_mlstrat_pid=p.id.cast("string"), **{_KIND: kind})
+    manifest = table.mutate(_mlstrat_mid=table[id_col].cast("string"))
+    _check_ids(engine, keyed, manifest, source=preds.source, name=name)
+    joined = keyed.inner_join(manifest, keyed._mlstrat_pid == manifest._mlstrat_mid)
+    joined = joined.drop("_mlstrat_pid", "_mlstrat_mid")
+    counts = {k: 0 for k in ("wrong", "right", "train")}
+    counts.update({k: int(n) for k, n in engine.rows(joined.group_by(_KIND).aggregate(n=joined.count()))})
+    if not counts["train"]:
         raise InputError(
             f"{preds.source}: no 'train' rows; the comparison needs the training rows' predictions"
         )
-    return wrong, right, train
+    import pyarrow as pa
+
+    n = sample if sample is not None else max(counts.values())
+    parts = [engine.to_arrow(hashed_sample(engine, joined.filter(joined[_KIND] == k), key=group or id_col,
+                                           n=n, salt=sample_salt(seed)))
+             for k in ("wrong", "right", "train")]
+    return _ErrorRows(counts, pa.concat_tables(parts))
+
+
+def _check_ids(engine: Any, keyed: Any, manifest: Any, *, source: str, name: str) -> None:
+    """Every train/dev prediction's id is in the manifest (an anti-join counted by the engine)."""
+    missing = keyed.anti_join(manifest, keyed._mlstrat_pid == manifest._mlstrat_mid)
+    n = int(engine.scalar(missing.count()))
+    if n:
+        shown = [str(r[0]) for r in engine.rows(missing.select("_mlstrat_pid").order_by("_mlstrat_pid").limit(3))]
+        raise InputError(
+            f"{source}: {n} train/dev id(s) are not in the manifest {name}, "
+            f"e.g. {', '.join(shown)}; the predictions must come from this manifest"
+        )
 
 
 def _compare_errors(
-    error_rows: tuple[list[int], list[int], list[int]],
-    data: Any,
+    error_rows: _ErrorRows,
     *,
     fm_spec: FeatureSpec,
     manifest: Any,
@@ -71,25 +99,22 @@ def _compare_errors(
     group: str | None,
     notes: list[str],
 ) -> ErrorComparison | None:
-    import pyarrow as pa
-
-    wrong, right, train = error_rows
-    if len(wrong) < 2:
+    counts, rows = error_rows.counts, error_rows.rows
+    if counts["wrong"] < 2:
         notes.append(
-            f"only {len(wrong)} misclassified dev row(s): no comparison with the training rows"
+            f"only {counts['wrong']} misclassified dev row(s): no comparison with the training rows"
         )
         return None
-    take = np.array(wrong + right + train)
-    fm = build_features(
-        data.take(pa.array(take)), fm_spec, source=name, bases=manifest_bases(manifest)
-    )
-    groups_all = as_text(data.column(group).to_pylist()) if group else None
+    kinds = as_text(rows.column(_KIND).to_pylist())
+    fm = build_features(rows, fm_spec, source=name, bases=manifest_bases(manifest))
+    groups_all = as_text(rows.column(group).to_pylist()) if group else None
+    wrong, right, train = (np.flatnonzero(kinds == k) for k in ("wrong", "right", "train"))
     n_w, n_r = len(wrong), len(right)
-    X_w, X_r, X_t = fm.X[:n_w], fm.X[n_w : n_w + n_r], fm.X[n_w + n_r :]
-    g = (lambda idx: groups_all[np.array(idx)]) if groups_all is not None else (lambda idx: None)
+    X_w, X_r, X_t = fm.X[wrong], fm.X[right], fm.X[train]
+    g = (lambda idx: groups_all[idx]) if groups_all is not None else (lambda idx: None)
 
     def side(
-        X_pos: np.ndarray, pos_idx: list[int], importance: int
+        X_pos: np.ndarray, pos_idx: np.ndarray, importance: int
     ) -> tuple[Auc, tuple[FeatureShift, ...]]:
         X = np.concatenate([X_pos, X_t])
         y = np.concatenate([np.ones(len(X_pos), dtype=int), np.zeros(len(X_t), dtype=int)])
@@ -112,9 +137,9 @@ def _compare_errors(
     if n_w < MIN_AUC_ROWS:
         notes.append(_few_rows_note(n_w, "misclassified dev rows", auc_w))
     return ErrorComparison(
-        n_misclassified=n_w,
-        n_correct=n_r,
-        n_train=len(train),
+        n_misclassified=counts["wrong"],
+        n_correct=counts["right"],
+        n_train=counts["train"],
         auc_misclassified=auc_w,
         auc_correct=auc_r,
         top_features=shifts,

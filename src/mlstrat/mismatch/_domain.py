@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mlstrat._exceptions import InputError, MlstratWarning
+from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
 from mlstrat.mismatch._adversarial import (
     MIN_AUC_ROWS,
@@ -38,10 +39,13 @@ from mlstrat.mismatch._features import (
 )
 from mlstrat.mismatch._result import FeatureShift, MismatchReport
 from mlstrat.mismatch._rows import as_text
+from mlstrat.mismatch._sample import DEFAULT_SAMPLE, count_by_text, hashed_sample, sample_salt
+from mlstrat.mismatch._weights import streamed_weights
 
 __all__ = ["analyze_mismatch"]
 
 _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before p / (1 - p)
+MIN_SAMPLE = 10  # rows per side below which no classifier can be cross-validated meaningfully
 
 
 def analyze_mismatch(
@@ -65,6 +69,7 @@ def analyze_mismatch(
     top: int = 10,
     importance_repeats: int = 5,
     level: float = 0.95,
+    sample: int | None = DEFAULT_SAMPLE,
 ) -> MismatchReport:
     """Find how the target rows differ from the source rows with a domain classifier.
 
@@ -113,6 +118,13 @@ def analyze_mismatch(
         Permutations per feature and fold.
     level : float, default=0.95
         Confidence level of the AUC interval (DeLong).
+    sample : int or None, default=200_000
+        Rows per side (target, source) the classifier learns from: a larger side is sampled by
+        the engine with the hashed assignment of ``mlstrat split`` (key: the group, else the id;
+        the same rows on every engine and run), so the manifest never reaches this process
+        whole. The weights still cover every source row: :meth:`MismatchReport.write_weights`
+        scores the rows outside the sample in record batches (a model fitted on the whole
+        sample) and the engine writes them. ``None``: every row.
 
     Returns
     -------
@@ -126,64 +138,119 @@ def analyze_mismatch(
     ConfigError
         No or several feature sources, an image shape that does not match the features.
     """
-    spec = FeatureSpec(
-        features=tuple(features) if features else None,
-        feature_prefix=feature_prefix,
-        image_col=image_col,
-        embedding_col=embedding_col,
-        image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
-        value_range=tuple(value_range) if value_range else None,
-    )  # type: ignore[arg-type]
-    name, data, id_present = _read_manifest(manifest, spec, domain=domain, group=group, id_col=id_col,
-                                            con=con)
-    dom = as_text(data.column(domain).to_pylist())
+    spec = FeatureSpec(features=tuple(features) if features else None, feature_prefix=feature_prefix,
+                       image_col=image_col, embedding_col=embedding_col,
+                       image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
+                       value_range=tuple(value_range) if value_range else None)  # type: ignore[arg-type]
+    if sample is not None and sample < MIN_SAMPLE:
+        raise ConfigError(f"sample must be at least {MIN_SAMPLE} rows per side; got {sample}",
+                          arguments=("sample",))
+    from mlstrat.tables import engine_of
+
+    engine = engine_of(con)
+    name, table, id_present = _read_manifest(manifest, spec, domain=domain, group=group, id_col=id_col,
+                                             con=engine)
+    counts = count_by_text(engine, table, domain)
     target = str(target)
-    sources = _source_values(dom, target, source, name=name, domain=domain)
-    error_rows = (
-        _error_rows(predictions, data, name=name, id_col=id_col, id_present=id_present, con=con)
-        if predictions is not None
-        else None
+    sources = _source_values(np.array(list(counts), dtype=object), target, source, name=name, domain=domain)
+    sides = _Sides(domain, target, tuple(sources), counts[target], sum(counts[s] for s in sources), sample)
+    if sides.sampled and not id_present:
+        raise InputError(f"{name}: {sides.n_target + sides.n_source:,} rows, more than --sample {sample:,} per "
+                         f"side, and no id column {id_col!r} to key the sample and the weights; add one or "
+                         "raise --sample")
+    data = _training_rows(engine, table, sides, key=group or id_col, seed=seed)
+    notes: list[str] = []
+    fit = _fit_sides(data, spec, sides, manifest=manifest, name=name, group=group, folds=folds, seed=seed,
+                     importance_repeats=importance_repeats, level=level, top=top, notes=notes)
+    if sides.sampled:
+        weights: Any = streamed_weights(engine, table, data, fit, spec, sides, manifest=manifest, name=name,
+                                        id_col=id_col, seed=seed)
+    else:
+        weights = _weights_table(fit.sub, id_col if id_present else None, domain, fit.y, fit.p, fit.like,
+                                 np.flatnonzero(fit.used)[fit.y == 0])
+    errors = None
+    if predictions is not None:
+        errors = _compare_errors(
+            _error_rows(predictions, table, engine=engine, name=name, id_col=id_col, id_present=id_present,
+                        group=group, con=con, sample=sample, seed=seed),
+            fm_spec=spec, manifest=manifest, name=name, folds=folds, seed=seed, top=top,
+            importance_repeats=importance_repeats, level=level, group=group, notes=notes)
+    for note in notes:
+        warnings.warn(note, MlstratWarning, stacklevel=2)
+    return MismatchReport(
+        domain=domain, target=target, source=tuple(sources), n_target=sides.n_target, n_source=sides.n_source,
+        feature_kind=fit.fm.kind, n_features=len(fit.fm.names), folds=fit.cv.folds, grouped_by=group, seed=seed,
+        auc=fit.auc, strength=_strength(fit.auc), top_features=fit.shifts, likeness=_summary(fit.like),
+        errors=errors, warnings=tuple(notes), weights=weights,
+        sample=sides.to_dict(int(fit.y.sum()), int((fit.y == 0).sum())),
     )
-    is_target = dom == target
-    is_source = np.isin(dom, np.array(sources, dtype=object))
-    used = is_target | is_source
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """The target and source values of the domain column, their rows, and the sample's size."""
+
+    domain: str
+    target: str
+    sources: tuple[str, ...]
+    n_target: int
+    n_source: int
+    sample: int | None  # rows per side at most; None: every row
+
+    @property
+    def sampled(self) -> bool:
+        return self.sample is not None and max(self.n_target, self.n_source) > self.sample
+
+    def to_dict(self, target_used: int, source_used: int) -> dict[str, Any]:
+        return {"rows_per_side": self.sample, "target_used": target_used, "target_rows": self.n_target,
+                "source_used": source_used, "source_rows": self.n_source}
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """The domain classifier fitted on the rows read: what it found, and each source row's likeness."""
+
+    sub: Any  # pyarrow: the target and source rows read
+    used: np.ndarray  # (N,) bool: rows of the data read that are target or source rows
+    y: np.ndarray  # (M,) 1 = target
+    fm: FeatureMatrix
+    cv: _CvResult
+    auc: Auc
+    shifts: tuple[FeatureShift, ...]
+    p: np.ndarray  # out-of-fold probability of the target, clipped, per source row
+    like: np.ndarray  # p / (1 - p) per source row
+
+
+def _training_rows(engine: Any, table: Any, sides: _Sides, *, key: str, seed: int) -> Any:
+    """The rows the classifier learns from, as pyarrow: every row when both sides fit the sample
+    (in the manifest's order), else up to ``sample`` hashed rows of each side."""
+    import pyarrow as pa
+
+    if not sides.sampled:
+        return engine.to_arrow(table)
+    dom = table[sides.domain].cast("string")
+    salt = sample_salt(seed)
+    parts = [engine.to_arrow(hashed_sample(engine, table.filter(where), key=key, n=sides.sample, salt=salt))
+             for where in (dom == sides.target, dom.isin(list(sides.sources)))]
+    return pa.concat_tables(parts)
+
+
+def _fit_sides(data: Any, spec: FeatureSpec, sides: _Sides, *, manifest: Any, name: str, group: str | None,
+               folds: int, seed: int, importance_repeats: int, level: float, top: int,
+               notes: list[str]) -> _Fit:
+    """Features of the target and source rows of ``data``, the cross-validated classifier, and
+    each source row's out-of-fold target-likeness."""
+    dom = as_text(data.column(sides.domain).to_pylist())
+    is_target = dom == sides.target
+    used = is_target | np.isin(dom, np.array(sides.sources, dtype=object))
     sub = data.filter(used)
     fm = build_features(sub, spec, source=name, bases=manifest_bases(manifest))
     y = is_target[used].astype(int)
     groups = as_text(sub.column(group).to_pylist()) if group else None
-
-    notes: list[str] = []
     cv, auc, shifts = _classify(fm, y, groups, folds=folds, seed=seed, importance_repeats=importance_repeats,
-                                level=level, top=top, target=target, notes=notes)
-    weights, summary = _likeness(sub, cv.oof, y, np.flatnonzero(used)[y == 0],
-                                 id_col=id_col if id_present else None, domain=domain)
-
-    errors = None
-    if error_rows is not None:
-        errors = _compare_errors(error_rows, data, fm_spec=spec, manifest=manifest, name=name, folds=folds,
-                                 seed=seed, top=top, importance_repeats=importance_repeats, level=level,
-                                 group=group, notes=notes)
-    for note in notes:
-        warnings.warn(note, MlstratWarning, stacklevel=2)
-    return MismatchReport(
-        domain=domain,
-        target=target,
-        source=tuple(sources),
-        n_target=int(y.sum()),
-        n_source=int((y == 0).sum()),
-        feature_kind=fm.kind,
-        n_features=len(fm.names),
-        folds=cv.folds,
-        grouped_by=group,
-        seed=seed,
-        auc=auc,
-        strength=_strength(auc),
-        top_features=shifts,
-        likeness=summary,
-        errors=errors,
-        warnings=tuple(notes),
-        weights=weights,
-    )
+                                level=level, top=top, target=sides.target, notes=notes)
+    p = np.clip(cv.oof[y == 0], _EPS, 1 - _EPS)
+    return _Fit(sub, used, y, fm, cv, auc, shifts, p, p / (1 - p))
 
 
 def _classify(fm: FeatureMatrix, y: np.ndarray, groups: np.ndarray | None, *, folds: int, seed: int,
@@ -207,7 +274,7 @@ def _classify(fm: FeatureMatrix, y: np.ndarray, groups: np.ndarray | None, *, fo
 
 def _read_manifest(manifest: Any, spec: FeatureSpec, *, domain: str, group: str | None, id_col: str,
                    con: Any) -> tuple[str, Any, bool]:
-    """(the manifest's name, its id, domain, group and feature columns as a pyarrow table, whether
+    """(the manifest's name, its id, domain, group and feature columns as an engine table, whether
     the id column exists)."""
     from mlstrat.tables import (
         describe_source,
@@ -229,7 +296,7 @@ def _read_manifest(manifest: Any, spec: FeatureSpec, *, domain: str, group: str 
     keep = list(
         dict.fromkeys([c for c in (id_col if id_present else None, domain, group) if c] + cols)
     )
-    return name, table.select(*keep).to_pyarrow(), id_present
+    return name, table.select(*keep), id_present
 
 
 def _source_values(dom: np.ndarray, target: str, source: str | Sequence[str] | None, *, name: str,
@@ -261,20 +328,15 @@ def _source_values(dom: np.ndarray, target: str, source: str | Sequence[str] | N
     return sources
 
 
-def _likeness(sub: Any, oof: np.ndarray, y: np.ndarray, rows: np.ndarray, *, id_col: str | None,
-              domain: str) -> tuple[Any, dict[str, float]]:
-    """Each source row's target-likeness p / (1 - p) (the table of weights) and its summary."""
-    p = np.clip(oof[y == 0], _EPS, 1 - _EPS)
-    like = p / (1 - p)
-    weights = _weights_table(sub, id_col, domain, y, p, like, rows)
-    summary = {
+def _summary(like: np.ndarray) -> dict[str, float]:
+    """The spread of the source rows' target-likeness (those the classifier scored out of fold)."""
+    return {
         "mean": float(like.mean()),
         "median": float(np.median(like)),
         "p90": float(np.quantile(like, 0.9)),
         "max": float(like.max()),
         "share_above_1": float((like > 1).mean()),
     }
-    return weights, summary
 
 
 def _weights_table(

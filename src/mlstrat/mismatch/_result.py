@@ -66,8 +66,11 @@ class ErrorComparison:
 
 @dataclass(frozen=True)
 class MismatchReport(NotebookRepr):
-    """What :func:`analyze_mismatch` found. ``weights`` (a pyarrow table, one row per source row:
-    id, domain, p_target, target_likeness, weight) is not part of :meth:`to_dict`."""
+    """What :func:`analyze_mismatch` found. ``weights`` (one row per source row: id, domain,
+    p_target, target_likeness, weight) is not part of :meth:`to_dict`: a pyarrow table when the
+    classifier learned from every row, else written by :meth:`write_weights` in record batches
+    (the table never sits whole in memory). ``n_target``/``n_source`` count the rows of the
+    manifest; ``sample`` says how many of them the classifier learned from."""
 
     domain: str
     target: str
@@ -86,6 +89,13 @@ class MismatchReport(NotebookRepr):
     errors: ErrorComparison | None = None
     warnings: tuple[str, ...] = ()
     weights: Any = field(default=None, repr=False, compare=False)
+    sample: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the classifier learned from a sample of a side's rows."""
+        return bool(self.sample) and (self.sample["target_used"] < self.n_target
+                                      or self.sample["source_used"] < self.n_source)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +104,7 @@ class MismatchReport(NotebookRepr):
             "source": list(self.source),
             "n_target": self.n_target,
             "n_source": self.n_source,
+            "sample": dict(self.sample),
             "features": {"kind": self.feature_kind, "n": self.n_features},
             "classifier": {
                 "model": "HistGradientBoostingClassifier",
@@ -116,4 +127,6 @@ class MismatchReport(NotebookRepr):
         ``con`` picks the engine that writes (the process-wide one by default)."""
         from mlstrat.tables import write_table
 
+        if hasattr(self.weights, "write"):  # learned from a sample: every source row is scored now
+            return self.weights.write(path, force=force, inputs=inputs, con=con)
         return write_table(self.weights, path, force=force, inputs=inputs, con=con)

@@ -27,12 +27,9 @@ from mlstrat.mismatch._calibrate import (
 )
 from mlstrat.mismatch._features import manifest_bases
 from mlstrat.mismatch._pool import REUSE_WARN, PoolUsage, pool_note
-from mlstrat.mismatch._rows import (
-    SYNTH_COLUMN,
-    Selection,
-    as_text,
-    require,
-)
+from mlstrat.mismatch._rows import require
+from mlstrat.mismatch._sample import DEFAULT_SAMPLE
+from mlstrat.mismatch._synth_select import appended, engine_selection, final_ids
 from mlstrat.mismatch._synth_audio import AUDIO_TRANSFORMS, synth_audio
 from mlstrat.mismatch._synth_images import synth_images
 from mlstrat.mismatch._synth_spec import SynthBatch, Synthesized, SynthSpec
@@ -52,8 +49,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SynthResult:
-    """What :func:`synthesize` made. ``table`` (pyarrow: the input rows then the new ones) is not
-    part of :meth:`to_dict`; :meth:`write` writes it."""
+    """What :func:`synthesize` made. ``table`` (the input rows then the new ones: a pyarrow table
+    without ``output``, else the engine's table it was written from) is not part of
+    :meth:`to_dict`; :meth:`write` writes it."""
 
     kind: str  # "pixels", "image_files", "audio_files" or "tabular"
     split: str
@@ -154,6 +152,7 @@ def synthesize(
     group_col: str | None = "group",
     folds: int = 5,
     con: Any = None,
+    sample: int | None = DEFAULT_SAMPLE,
 ) -> SynthResult:
     """Synthesize target-like training rows and append them to the train split.
 
@@ -206,6 +205,11 @@ def synthesize(
     folds : int, default=5
         Folds of the domain classifier behind ``auc_before``/``auc_after``.
     con : ibis DuckDB backend, default=None
+    sample : int or None, default=200_000
+        At most this many train rows are synthesized from, and as many target rows calibrate
+        (drawn by the engine with the split's hashed assignment; every row when fewer). With
+        ``output``, the engine writes the manifest's rows then the new ones: only the rows
+        read and made ever sit in this process. ``None``: every row.
 
     Returns
     -------
@@ -232,6 +236,7 @@ def synthesize(
         id_col=id_col,
         group_col=group_col,
         folds=folds,
+        sample=sample,
     )
     return _synthesize(manifest, spec, output=output, files_dir=files_dir, force=force, con=con)
 
@@ -246,25 +251,20 @@ def _synthesize(
     con: Any,
 ) -> SynthResult:
     """:func:`synthesize` with its options in one spec: check, read, synthesize, warn, write."""
-    from mlstrat.tables import describe_source, is_uri, read_table
+    from mlstrat.tables import describe_source, engine_of, is_uri, read_table
 
     kind, names, user_params = _check_options(spec)
-    out_path, files_dir = _output_paths(manifest, kind, output=output, files_dir=files_dir, force=force)
+    if spec.sample is not None and spec.sample < 1:
+        raise ConfigError(f"sample must be at least 1 row; got {spec.sample}")
+    out_path, files_dir = _output_paths(manifest, kind, output=output, files_dir=files_dir, force=force, con=con)
 
     name = describe_source(manifest)
-    data = read_table(manifest, con=con).to_pyarrow()
-    sel = _select_rows(
-        data,
-        name=name,
-        split_col=spec.split_col,
-        id_col=spec.id_col,
-        group_col=spec.group_col,
-        like=spec.like,
-        domain=spec.domain,
-    )
+    engine = engine_of(con)
+    table = read_table(manifest, con=engine)
+    data, sel, n_rows = engine_selection(engine, table, spec, name=name)
     batch = SynthBatch(
         kind=kind, name=name, data=data, sel=sel, names=names, user_params=user_params,
-        jobs=np.repeat(sel.base_idx, spec.copies),  # (J,) manifest row of each synthetic row
+        jobs=np.repeat(sel.base_idx, spec.copies),  # (J,) row of data of each synthetic row
         copy_no=np.tile(np.arange(1, spec.copies + 1), len(sel.base_idx)),
         rng=np.random.default_rng(spec.seed), notes=sel.notes, out_path=out_path,
         files_dir=Path(files_dir) if files_dir else None, bases=manifest_bases(manifest), force=force,
@@ -274,12 +274,15 @@ def _synthesize(
     pool_note(made.pool, notes)
     for note in notes:
         warnings.warn(note, MlstratWarning, stacklevel=3)  # the caller of synthesize
+    new_rows = None
+    if made.table is not None:
+        new_rows = final_ids(engine, table, made.table.slice(data.num_rows), spec, name=name)
     result = SynthResult(
         kind=kind,
         split=spec.split,
         transforms=names,
         params=made.params,
-        n_input_rows=data.num_rows,
+        n_input_rows=n_rows,
         n_source_rows=len(sel.base_idx),
         n_synthesized=made.n_new,
         copies=spec.copies,
@@ -293,21 +296,24 @@ def _synthesize(
         output=str(out_path) if out_path and made.table is not None else None,
         excluded_leaking=sel.excluded,
         warnings=tuple(notes),
-        table=made.table,
+        # with an output the engine writes the manifest's rows then the new ones; without one the
+        # caller asked for the table in memory
+        table=None if new_rows is None else appended(engine, table, new_rows, spec.id_col,
+                                                     in_memory=out_path is None),
     )
     if out_path is not None and made.table is not None:  # a URI stays a URI (Path would fold its "//")
-        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=con)
+        result.write(output if is_uri(output) else out_path, force=force, inputs=[manifest], con=engine)
     return result
 
 
 def _output_paths(manifest: Any, kind: str, *, output: str | os.PathLike | None,
-                  files_dir: str | os.PathLike | None, force: bool) -> tuple[Path | None, Any]:
+                  files_dir: str | os.PathLike | None, force: bool, con: Any) -> tuple[Path | None, Any]:
     """(the checked output path or None, the folder for synthesized files or None): files go
     next to the output by default; image and audio files need one of the two."""
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_table_output
 
-    out_path = (
-        check_output_path(output, inputs=[manifest], force=force) if output is not None else None
+    out_path = (  # a URI is asked of the engine that will write it, before the work
+        check_table_output(output, inputs=[manifest], force=force, con=con) if output is not None else None
     )
     if files_dir is None and out_path is not None:
         files_dir = out_path.parent / f"{out_path.stem}_files"
@@ -407,74 +413,3 @@ def _tabular(spec: SynthSpec, batch: SynthBatch) -> Synthesized:
 #: the synthesizer of each kind of row
 _SYNTHESIZERS = {"pixels": synth_images, "image_files": synth_images, "audio_files": synth_audio,
                  "tabular": _tabular}
-
-
-def _select_rows(
-    data: Any,
-    *,
-    name: str,
-    split_col: str,
-    id_col: str,
-    group_col: str | None,
-    like: str | None,
-    domain: str,
-) -> Selection:
-    """The leakage rule lives here: only train rows whose group stays in train are synthesized from."""
-    if split_col not in data.column_names:
-        raise InputError(
-            f"{name}: no {split_col!r} column; run `mlstrat split` first so that synthetic rows "
-            "can be appended to train only"
-        )
-    require(data, [id_col], name=name, role="id column")
-    if SYNTH_COLUMN in data.column_names:
-        raise InputError(
-            f"{name}: already has a {SYNTH_COLUMN!r} column; synthesize from the original "
-            "manifest, not from a synthesized one"
-        )
-    if like is not None:
-        require(data, [domain], name=name, role="domain column")
-    n = data.num_rows
-    group = group_col if group_col and group_col in data.column_names else None
-    splits = as_text(data.column(split_col).to_pylist())
-    is_train = splits == "train"
-    if not is_train.any():
-        raise InputError(
-            f"{name}: no row has {split_col} = 'train'; values: "
-            f"{', '.join(sorted({str(s) for s in splits if s is not None}))}"
-        )
-    base = is_train.copy()
-    is_target = np.zeros(n, dtype=bool)
-    if like is not None:
-        dom = as_text(data.column(domain).to_pylist())
-        values = sorted({v for v in dom if v is not None})
-        if str(like) not in values:
-            raise InputError(
-                f"{name}: column {domain!r} has no rows with value {str(like)!r}"
-                f"{did_you_mean(str(like), values)}; values: {', '.join(values[:20])}"
-            )
-        is_target = (dom == str(like)) & (splits != "test")  # the test set is never looked at
-        base &= dom != str(like)
-        if not base.any():
-            raise InputError(
-                f"{name}: every train row is already {domain} = {like!r}; nothing to synthesize from"
-            )
-    notes: list[str] = []
-    excluded = 0
-    if group is not None:
-        groups = as_text(data.column(group).to_pylist())
-        outside = set(groups[~is_train]) - {None}
-        leaking = (
-            base & np.isin(groups, np.array(sorted(outside), dtype=object))
-            if outside
-            else np.zeros(n, bool)
-        )
-        excluded = int(leaking.sum())
-        if excluded:
-            base &= ~leaking
-            notes.append(
-                f"{excluded} train row(s) were not synthesized from: their {group!r} also appears in "
-                "train_dev/dev/test (the manifest already leaks; re-run mlstrat split)"
-            )
-    if not base.any():
-        raise InputError(f"{name}: no train row is left to synthesize from")
-    return Selection(np.flatnonzero(base), is_target, group, excluded, notes)

@@ -48,6 +48,7 @@ class SynthSpec:
     id_col: str = "id"  # the id column
     group_col: str | None = "group"  # the group column (optional in the data)
     folds: int = 5  # folds of the domain classifier behind the AUCs
+    sample: int | None = 200_000  # rows synthesized from (and target rows calibrated on) at most
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ OUTLIER_Z = 5.0
 MAD_SCALE = 1.4826
 #: at most this many values named as examples in a finding
 _EXAMPLES = 5
+#: findings of one check listed in :meth:`DataChecks.to_dict` (a wide table can have thousands of
+#: outlier columns); ``counts`` and ``findings_left_out`` cover the others
+FINDINGS_PER_CHECK = 20
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,10 @@ class DataChecks(NotebookRepr):
             "columns": list(self.columns),
             "thresholds": {"imbalance_ratio": IMBALANCE_RATIO, "outlier_z": OUTLIER_Z, "mad_scale": MAD_SCALE},
             "counts": {c: sum(f.count for f in self.found(c)) for c in CHECKS},
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() for c in CHECKS for f in self.found(c)[:FINDINGS_PER_CHECK]],
+            "findings_per_check": FINDINGS_PER_CHECK,
+            "findings_left_out": {c: len(self.found(c)) - FINDINGS_PER_CHECK for c in CHECKS
+                                  if len(self.found(c)) > FINDINGS_PER_CHECK},
         }
 
 

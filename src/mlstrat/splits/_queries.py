@@ -307,24 +307,36 @@ def split_counts(engine: Any, out: Any, *, label: str | None, domain: str | None
     return [(r[0], r[1] if domain else None, r[-2] if label else None, int(r[-1])) for r in counts]
 
 
-def groups_across_splits(engine: Any, out: Any, *, group: str) -> list[str]:
+#: values named per kind of leakage (groups, content); the counts cover every one
+LEAK_EXAMPLES = 20
+
+
+def groups_across_splits(engine: Any, out: Any, *, group: str) -> tuple[int, list[str]]:
+    """(groups in several splits, the first :data:`LEAK_EXAMPLES` of them by name): counted by the
+    engine, so that only the examples reach this process."""
     g = out.select(g=_text(out[group]), split=out.split)
     across = g.group_by("g").aggregate(s=g.split.nunique()).filter(lambda t: t.s > 1)
-    return sorted((r[0] for r in engine.rows(across.select("g"))), key=lambda v: (v is None, v or ""))
+    n = int(engine.scalar(across.count()))
+    first = across.select("g").order_by(across.g.asc(nulls_first=False)).limit(LEAK_EXAMPLES)
+    return n, [r[0] for r in engine.rows(first)] if n else []
 
 
-def content_across_splits(engine: Any, out: Any, *, content: list[str]) -> list[tuple[Any, ...]]:
-    """``(values, splits, rows)`` of content present in several splits, most rows first."""
+def content_across_splits(engine: Any, out: Any, *, content: list[str]) -> tuple[int, list[tuple[Any, ...]]]:
+    """(values present in several splits, ``(values, splits, rows)`` of the first
+    :data:`LEAK_EXAMPLES`, most rows first): counted by the engine."""
     flags = {f"in_{s}": (out.split == _lit(s)).cast("int64").max() for s in SPLITS}
     agg = out.group_by(content).aggregate(n=out.count(), **flags)
-    found = engine.rows(agg.filter(sum(agg[f] for f in flags) > 1))
+    shared = agg.filter(sum(agg[f] for f in flags) > 1)
+    total = int(engine.scalar(shared.count()))
+    order = [shared.n.desc(), *(shared[f].desc() for f in flags), *(shared[c].asc(nulls_first=False) for c in content)]
+    found = engine.rows(shared.order_by(order).limit(LEAK_EXAMPLES)) if total else []
     result = []
     for row in found:
         values, n, present = row[:len(content)], int(row[len(content)]), row[len(content) + 1:]
         splits = sorted(s for s, f in zip(SPLITS, present) if f)
         result.append((values, splits, n))
     result.sort(key=lambda r: (-r[2], r[1], [(v is None, str(v)) for v in r[0]]))
-    return result
+    return total, result
 
 
 # -- numeric near-duplicates: rows equal once rounded, grouped in the engine --------------------

@@ -73,17 +73,19 @@ def _label_shares(by_label: dict[str, dict[str, int]], eligible: dict[str, int])
     return {"expected": {k: v / n_elig for k, v in sorted(eligible.items())}, "achieved": shares}
 
 
+#: examples named per kind of leakage (groups, content); the counts cover every one
+_EXAMPLES_SHOWN = 5
+
+
 def _leakage(engine: Any, out: Any, spec: SplitSpec, *, lock: bool, warn: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"duplicate_ids": 0, "groups_across_splits": 0, "content_across_splits": None,
-                              "examples": []}
+                              "examples": [], "examples_per_kind": _EXAMPLES_SHOWN}
     if spec.group and lock:  # without a lock, groups are drawn whole by construction
-        groups = q.groups_across_splits(engine, out, group=spec.group)
-        result["groups_across_splits"] = len(groups)
-        result["examples"] += [f"group {g!r}" for g in groups[:5]]
+        result["groups_across_splits"], groups = q.groups_across_splits(engine, out, group=spec.group)
+        result["examples"] += [f"group {g!r}" for g in groups[:_EXAMPLES_SHOWN]]
     if spec.content:
-        found = q.content_across_splits(engine, out, content=list(spec.content))
-        result["content_across_splits"] = len(found)
-        for values, splits, _n in found[:5]:
+        result["content_across_splits"], found = q.content_across_splits(engine, out, content=list(spec.content))
+        for values, splits, _n in found[:_EXAMPLES_SHOWN]:
             shown = ", ".join(f"{c}={v!r}" for c, v in zip(spec.content, values))
             result["examples"].append(f"content {shown} in {'/'.join(splits)}")
     near_rows = _near_duplicates(engine, out, spec, result["examples"], warn) if spec.near else 0
