@@ -322,7 +322,7 @@ def parse_seeds(text: str) -> list[int]:
 CLEANLAB_TABLE = textwrap.dedent("""
     import json, sys
     import numpy as np
-    import pyarrow.compute as pc
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from cleanlab.filter import find_label_issues
     names = [c for c in pq.read_schema(sys.argv[1]).names if c.startswith("proba_")]
@@ -331,15 +331,21 @@ CLEANLAB_TABLE = textwrap.dedent("""
     labels = np.array([classes[str(v)] for v in t["y_true"].to_pylist()])
     probs = np.column_stack([t[c].to_numpy() for c in names])
     mask = find_label_issues(labels, probs)
-    print(json.dumps({"n_issues": int(mask.sum())}))
+    print(json.dumps({"n_issues": int(mask.sum()), "flagged": t["id"].filter(pa.array(mask)).to_pylist()}))
 """)
 
 
-def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
+def scores_of(found: set[str], flipped: set[str]) -> float:
+    """F1 of finding the flipped rows."""
+    hits = len(found & flipped)
+    return round(2 * hits / (len(found) + len(flipped)), 4) if found or flipped else 1.0
+
+
+def run_table(rows: int, repeats: int, cleanlab_python: str | None, before: str | None = None) -> dict:
     """mlstrat labels vs the lean NumPy, Polars and DuckDB-floor peers (and cleanlab) on a table."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _harness import DATA, HERE, PY, SRC_ENV, interleave, machine, markdown_table, measure, summarize
-    from labels_scale_bench import write_table
+    from labels_scale_bench import flipped_ids, write_table
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"labels_{rows}.parquet"
@@ -350,11 +356,17 @@ def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
     peer = HERE / "_labels_peers.py"
     reference = sorted(json.loads(measure([PY, str(peer), "numpy", str(path)])["stdout"])["issues"])
 
+    flipped = flipped_ids(rows)
+    f1: dict[str, float] = {}
+
     def check(tool: str, stdout: str) -> None:
         doc = json.loads(stdout)
+        if "flagged" in doc:  # cleanlab: its own rule, scored by F1 only
+            f1[tool] = scores_of(set(doc["flagged"]), flipped)
         if "issues" not in doc:
-            return  # the floor and cleanlab: no suspects to compare
+            return  # the floor: no suspects
         ids = sorted(i["id"] if isinstance(i, dict) else i for i in doc["issues"])
+        f1[tool] = scores_of(set(ids), flipped)
         if ids != reference:
             raise SystemExit(f"{tool} disagrees: {len(ids)} suspects vs {len(reference)}")
 
@@ -362,13 +374,15 @@ def run_table(rows: int, repeats: int, cleanlab_python: str | None) -> dict:
              "numpy_lean": lambda: [PY, str(peer), "numpy", str(path)],
              "polars": lambda: [PY, str(peer), "polars", str(path)],
              "duckdb_floor": lambda: [PY, str(peer), "duckdb", str(path)]}
+    if before:  # another source tree (e.g. the previous version), same command
+        tools["mlstrat_before"] = lambda: ["env", f"PYTHONPATH={before}", *tools["mlstrat"]()]
     if cleanlab_python:
         script = Path(tempfile.mkdtemp()) / "cleanlab_table.py"
         script.write_text(CLEANLAB_TABLE)
         tools["cleanlab"] = lambda: [cleanlab_python, str(script), str(path)]
     runs = interleave(tools, repeats, env=SRC_ENV, check=check)
     summary = {"rows": rows, "suspects": len(reference), "file_mb": round(path.stat().st_size / 1e6, 1),
-               "repeats": repeats, "machine": machine(), "tools": summarize(runs, floor="duckdb_floor")}
+               "flipped": len(flipped), "f1": f1, "repeats": repeats, "machine": machine(), "tools": summarize(runs, floor="duckdb_floor")}
     print(json.dumps(summary, indent=2))
     print(markdown_table(summary["tools"], label=f"{rows:,} rows"))
     (DATA / f"labels_results_{rows}.json").write_text(json.dumps(summary, indent=2))
@@ -393,10 +407,11 @@ def main() -> None:
     parser.add_argument("--table", type=int, metavar="ROWS",
                         help="the table benchmark on ROWS dev rows (module docstring)")
     parser.add_argument("--repeats", type=int, default=3, help="--table: interleaved rounds")
+    parser.add_argument("--before", metavar="SRC", help="--table: also run another source tree's mlstrat")
     args = parser.parse_args()
     if args.table:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None
-        run_table(args.table, args.repeats, python)
+        run_table(args.table, args.repeats, python, args.before)
         return
     if args.grid:
         python = args.cleanlab_python if Path(args.cleanlab_python).exists() and not args.no_cleanlab else None

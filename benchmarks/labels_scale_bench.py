@@ -69,6 +69,20 @@ def write_table(path: Path, rows: int, seed: int = 0) -> None:
     writer.close()
 
 
+def flipped_ids(rows: int, seed: int = 0) -> set[str]:
+    """The ids whose label :func:`write_table` flipped (the same draws, replayed)."""
+    rng = np.random.default_rng(seed)
+    out: set[str] = set()
+    for start in range(0, rows, CHUNK):
+        n = min(CHUNK, rows - start)
+        rng.integers(K, size=n)
+        rng.normal(size=(n, K))
+        flip = rng.random(n) < 0.1
+        rng.integers(1, K, size=n)
+        out.update(f"r{start + i:08d}" for i in np.flatnonzero(flip))
+    return out
+
+
 def measure(src: str, path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": src}
     out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,

@@ -1,7 +1,7 @@
-"""Label issues in a predictions table: :func:`find_label_issues` streams the split from the
-engine in record batches, three times (checks and thresholds; the confident joint; the
-selection), and runs confident learning (:mod:`._confident`) batch by batch, so that memory
-stays bounded by the batch and the suspects whatever the table size.
+"""Label issues in a predictions table: :func:`find_label_issues` runs confident learning
+(:mod:`._confident`) as engine queries: the checks, the thresholds' sums and the joint counts
+are aggregates (O(classes^2) rows come back), and only the selected suspects are fetched, so
+the driver's memory does not grow with the table.
 
 Probabilities must be out-of-sample (cross-validated or from a held-out split): on the
 training split a model that memorized its labels is confident in the wrong ones too.
@@ -12,25 +12,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from mlstrat._exceptions import ConfigError, InputError, MlstratWarning
 from mlstrat._labels import label_text
-from mlstrat.errors._confident import (
-    METHODS,
-    RANKINGS,
-    Selectors,
-    _self_confidence,
-    add_to_joint,
-    calibrate,
-    feed,
-    resolve_method,
-    selectors,
-    thresholds_from,
-)
+from mlstrat.errors._confident import METHODS, RANKINGS, calibrate, resolve_method, thresholds_from
 from mlstrat.errors._label_result import LabelIssue, LabelIssues, NoiseRate, _count_interval
 
 __all__ = ["find_label_issues"]
@@ -40,33 +28,11 @@ __all__ = ["find_label_issues"]
 MIN_PER_CLASS = 20
 #: agreement of the model with the given labels beyond chance below which it is "weak"
 WEAK_KAPPA = 0.4
-#: rows per record batch streamed from the engine
-BATCH_ROWS = 262_144
-
-
-def _batches(con: Any, expr: Any, rows: int) -> Any:
-    """pyarrow RecordBatches of an Ibis expression, streamed by the engine (never the whole table)."""
-    from mlstrat.tables import engine_of
-
-    for batch in engine_of(con).batches(expr, chunk_size=rows):
-        if batch.num_rows:
-            yield batch
-
-
-def _codes(column: Any, index: dict[str, int]) -> tuple[np.ndarray, list[str]]:
-    """Class index of each value (``-1`` when not a class), labels compared as text; unknown texts."""
-    import pyarrow.compute as pc
-
-    uniques = pc.unique(column)
-    texts = [label_text(v) for v in uniques.to_pylist()]
-    lookup = np.array([index.get(t, -1) for t in texts] + [-1], dtype=np.int64)
-    pos = pc.index_in(column, value_set=uniques).fill_null(len(texts)).to_numpy(zero_copy_only=False)
-    return lookup[pos], [t for t in texts if t not in index]
 
 
 @dataclass
 class _Scan:
-    """What one pass over the split accumulates: counts for the checks and for thresholds."""
+    """What the checking queries count: the checks, and the sums behind the thresholds."""
 
     k: int
     n: int = 0
@@ -90,71 +56,180 @@ class _Scan:
         self.unknown = set()
 
 
-class _Batch:
-    """One record batch decoded lazily: each pass converts only the columns it reads."""
+def _exact(value: float) -> Any:
+    """A float64 literal that every engine reads back bit for bit (a decimal literal may not)."""
+    import ibis
 
-    def __init__(self, batch: Any, index: dict[str, int], proba: list[str]) -> None:
-        self.batch, self.index = batch, index
-        self.labels, self.unknown = _codes(batch.column("y_true"), index)
-        self.raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-                                    for c in proba])  # (n, K)
-        self.sums = self.raw.sum(axis=1)
-
-    def __len__(self) -> int:
-        return self.batch.num_rows
-
-    @cached_property
-    def ids(self) -> np.ndarray:
-        return self.batch.column("id").cast("string").to_numpy(zero_copy_only=False).astype(str)
-
-    @cached_property
-    def pred(self) -> np.ndarray:
-        """y_pred as class index; ``K`` when it is not a class."""
-        pred, _ = _codes(self.batch.column("y_pred"), self.index)
-        return np.where(pred < 0, len(self.index), pred)
-
-    @cached_property
-    def text_errors(self) -> int:
-        """Rows whose y_pred differs from y_true (compared as stored, or as text across types)."""
-        import pyarrow.compute as pc
-
-        true, pred = self.batch.column("y_true"), self.batch.column("y_pred")
-        if true.type != pred.type:
-            true, pred = pc.cast(true, "string"), pc.cast(pred, "string")
-        return int(pc.sum(pc.not_equal(true, pred)).as_py() or 0)
-
-    @property
-    def probs(self) -> np.ndarray:
-        return self.raw / self.sums[:, None]
+    return ibis.literal(repr(float(value))).cast("float64")
 
 
-def _first_pass(batches: Any, index: dict[str, int], proba: list[str], steps: Any) -> _Scan:
-    scan = _Scan(len(index))
-    for raw in batches:
-        b = _Batch(raw, index, proba)
-        scan.n += len(b)
-        scan.n_errors += b.text_errors
-        scan.unknown.update(b.unknown)
-        finite = np.isfinite(b.raw).all(axis=1)
-        scan.not_finite += int((~finite).sum())
-        scan.negative += int((b.raw < 0).any(axis=1).sum())
-        scan.zero_sum += int((b.sums <= 0).sum())
-        dev = np.abs(b.sums - 1.0)
-        scan.off_sum += int((dev > 1e-3).sum())
-        far = np.flatnonzero(dev > 0.1)
-        scan.far_sum += len(far)
-        if len(far) and not scan.far_example:
-            scan.far_example = (str(b.ids[far[0]]), float(b.sums[far[0]]))
-        ok = finite & (b.sums > 0) & (b.labels >= 0)
-        if ok.any():
-            labels, probs = b.labels[ok], b.probs[ok]
-            argmax = probs.argmax(axis=1)
-            scan.given += np.bincount(labels, minlength=scan.k)
-            scan.conf_sums += np.bincount(labels, weights=_self_confidence(probs, labels), minlength=scan.k)
-            np.add.at(scan.given_vs_argmax, (labels, argmax), 1)
-            np.add.at(scan.pred_vs_argmax, (b.pred[ok], argmax), 1)
-        steps.advance("checking", len(b))
-    return scan
+class _Rows:
+    """The split's per-row quantities as Ibis expressions, computed by the engine.
+
+    The same arithmetic as the array version (:mod:`._confident`), in the same order: the
+    probabilities are divided by their row sum, the most probable class is the first of the
+    largest, the thresholds are compared with the same tolerance.
+    """
+
+    def __init__(self, part: Any, index: dict[str, int], proba: list[str]) -> None:
+        self.index, self.k = index, len(index)
+        raw = [part[c].cast("float64") for c in proba]
+        total = raw[0]
+        for column in raw[1:]:
+            total = total + column
+        # each quantity is a column computed once per row, which the later expressions name
+        # (written inline, the engine would recompute the row sum in every comparison)
+        part = part.mutate(_sum=total)
+        part = part.mutate(**{f"_p{k}": part[c].cast("float64") / part._sum for k, c in enumerate(proba)})
+        part = part.mutate(_argmax=self.first_largest([part[f"_p{k}"] for k in range(self.k)]))
+        self.part = part
+        self.raw = [part[c].cast("float64") for c in proba]
+        self.sum = part._sum
+        self.probs = [part[f"_p{k}"] for k in range(self.k)]
+        self.argmax = part._argmax
+        self.id_text = part.id.cast("string")
+
+    @staticmethod
+    def first_largest(values: list[Any]) -> Any:
+        """Index of the first largest value (numpy's argmax)."""
+        import ibis
+
+        if len(values) == 1:
+            return ibis.literal(0, "int64")
+        top = ibis.greatest(*values)
+        return ibis.cases(*[(v == top, k) for k, v in enumerate(values[:-1])], else_=len(values) - 1)
+
+    def codes(self, column: Any, values: list[Any]) -> Any:
+        """Class index of each value (``-1`` when not a class); the values known from a first query."""
+        import ibis
+
+        pairs = [(column == v, self.index[label_text(v)]) for v in values
+                 if v is not None and label_text(v) in self.index]
+        return ibis.cases(*pairs, else_=-1) if pairs else ibis.literal(-1, "int64")
+
+    def pick(self, code: Any, columns: list[Any], default: float = 0.0) -> Any:
+        """``columns[code]`` per row."""
+        import ibis
+
+        return ibis.cases(*[(code == k, c) for k, c in enumerate(columns)], else_=default)
+
+    def score(self, rank_by: str, label: Any) -> Any:
+        """Self-confidence, or the normalized margin ``(own - best other + 1) / 2`` (:data:`RANKINGS`)."""
+        import ibis
+
+        own = self.pick(label, self.probs)
+        if rank_by == "self_confidence":
+            return own
+        others = [ibis.ifelse(label == k, -1.0, p) for k, p in enumerate(self.probs)]  # probabilities are >= 0
+        best_other = others[0] if len(others) == 1 else ibis.greatest(*others)
+        return (own - best_other + 1.0) / 2.0
+
+
+def _checks(rows: _Rows, scan: _Scan) -> list[tuple[Any, Any]]:
+    """One query: rows, errors and the input checks per (y_true, y_pred) value pair.
+
+    Returns the pairs of values seen (labels are mapped to classes as text, here in Python).
+    """
+    part = rows.part
+    finite = None
+    for r in rows.raw:
+        ok = r.notnull() & ~r.isnan() & ~r.isinf()
+        finite = ok if finite is None else finite & ok
+    negative = None
+    for r in rows.raw:
+        below = r < 0
+        negative = below if negative is None else negative | below
+    dev = (rows.sum - 1.0).abs()
+    far = finite & (dev > 0.1)
+
+    def count(flag: Any) -> Any:
+        return flag.ifelse(1, 0).sum()
+
+    out = part.group_by(["y_true", "y_pred"]).aggregate(
+        n=part.count(), errors=count(part.y_true != part.y_pred), not_finite=count(~finite),
+        negative=count(finite & negative), zero_sum=count(finite & (rows.sum <= 0)),
+        off_sum=count(finite & (dev > 1e-3)), far_sum=count(far),
+        far_id=rows.id_text.min(where=far), far_total=rows.sum.argmin(rows.id_text, where=far),
+    ).to_pyarrow().to_pylist()
+    for g in out:
+        scan.n += g["n"]
+        scan.n_errors += g["errors"] or 0
+        for name in ("not_finite", "negative", "zero_sum", "off_sum", "far_sum"):
+            setattr(scan, name, getattr(scan, name) + (g[name] or 0))
+        if g["far_id"] is not None and (not scan.far_example or g["far_id"] < scan.far_example[0]):
+            scan.far_example = (g["far_id"], float(g["far_total"]))
+        if label_text(g["y_true"]) not in rows.index:
+            scan.unknown.add(label_text(g["y_true"]))
+    return [(g["y_true"], g["y_pred"]) for g in out]
+
+
+def _counts(rows: _Rows, label: Any, pred: Any, scan: _Scan) -> None:
+    """One query: per (given label, y_pred, most probable class) the rows and the sum of
+    self-confidence (the thresholds' numerators)."""
+    part = rows.part.mutate(_label=label, _pred=pred, _argmax=rows.argmax,
+                            _own=rows.pick(label, rows.probs))
+    out = part.group_by(["_label", "_pred", "_argmax"]).aggregate(n=part.count(), own=part._own.sum())
+    for g in out.to_pyarrow().to_pylist():
+        i, p, a = int(g["_label"]), int(g["_pred"]), int(g["_argmax"])
+        scan.given[i] += g["n"]
+        scan.conf_sums[i] += g["own"]
+        scan.given_vs_argmax[i, a] += g["n"]
+        scan.pred_vs_argmax[p if p >= 0 else scan.k, a] += g["n"]
+
+
+def _joint(rows: _Rows, label: Any, thresholds: np.ndarray) -> np.ndarray:
+    """One query: the confident joint (given label x most probable confident class)."""
+    import ibis
+
+    above = [p >= _exact(t - 1e-6) for p, t in zip(rows.probs, thresholds)]
+    candidates = [ibis.ifelse(a, p, -1.0) for a, p in zip(above, rows.probs)]
+    confident = above[0]
+    for a in above[1:]:
+        confident = confident | a
+    # grouped by whether confident rather than filtered: a filter on computed columns is pushed
+    # below them by the optimizer, which then recomputes every probability inside it
+    part = rows.part.mutate(_label=label, _guess=rows.first_largest(candidates), _confident=confident)
+    out = part.group_by(["_label", "_guess", "_confident"]).aggregate(n=part.count()).to_pyarrow().to_pylist()
+    joint = np.zeros((rows.k, rows.k))
+    for g in out:
+        if g["_confident"]:
+            joint[int(g["_label"]), int(g["_guess"])] += g["n"]
+    return joint
+
+
+def _suspects(rows: _Rows, label: Any, pred: Any, method: str, counts: np.ndarray,
+              rank_by: str) -> dict[str, tuple]:
+    """The selected rows only, ``{id: (label, most probable, score, y_pred differs)}``.
+
+    ``rank``: the ``m`` rows not predicted as their label with the lowest score (ties by id);
+    PBNR: per cell (given ``i``, true ``j``) the ``counts[i, j]`` rows labeled ``i`` with the
+    largest margin ``P[:, j] - P[:, i]`` (ties by id), then the ones predicted ``i`` dropped.
+    """
+    import ibis
+
+    part = rows.part.mutate(_id=rows.id_text, _label=label, _argmax=rows.argmax,
+                            _score=rows.score(rank_by, label), _wrong=pred != label)
+    shown = ["_id", "_label", "_argmax", "_score", "_wrong"]
+    picks = []
+    if method == "rank":
+        m = int(counts.sum() - np.trace(counts))
+        if m > 0:  # the rows predicted as their label sort last and are dropped (not filtered: see _joint)
+            ranked = part.mutate(_agrees=part._argmax == part._label)
+            picks.append(ranked.order_by([ranked._agrees, ranked._score, ranked._id]).limit(m)
+                         .select(*shown, "_agrees"))
+    else:
+        for i, j in zip(*np.nonzero(counts)):
+            if i == j:
+                continue
+            cell = part.filter(part._label == int(i)).mutate(_key=rows.probs[i] - rows.probs[j])
+            top = cell.order_by([cell._key, cell._id]).limit(int(counts[i, j]))
+            picks.append(top.select(*shown, _agrees=top._argmax == int(i)))
+    if not picks:
+        return {}
+    found = picks[0] if len(picks) == 1 else ibis.union(*picks, distinct=False)
+    got = found.to_pyarrow().to_pydict()
+    return {rid: row for rid, *row, agrees in zip(got["_id"], got["_label"], got["_argmax"], got["_score"],
+                                                   got["_wrong"], got["_agrees"]) if not agrees}
 
 
 def _check_scan(scan: _Scan, *, source: str, split: str, classes: list[str], proba: list[str],
@@ -182,7 +257,6 @@ def _check_scan(scan: _Scan, *, source: str, split: str, classes: list[str], pro
     if scan.off_sum:
         _note(notes, "not_normalized", f"{scan.off_sum} row(s) have probabilities that do not sum to 1 "
                                        "(off by more than 0.001); they were normalized")
-    _check_argmax(scan, source=source, classes=classes, notes=notes)
 
 
 def _check_argmax(scan: _Scan, *, source: str, classes: list[str], notes: list[dict[str, str]]) -> None:
@@ -240,27 +314,6 @@ def _note(notes: list[dict[str, str]], code: str, message: str) -> None:
     warnings.warn(message, MlstratWarning, stacklevel=4)
 
 
-def _joint_pass(batches: Any, index: dict[str, int], proba: list[str], thresholds: np.ndarray,
-                steps: Any) -> np.ndarray:
-    joint = np.zeros((len(index), len(index)))
-    for raw in batches:
-        b = _Batch(raw, index, proba)
-        add_to_joint(joint, b.labels, b.probs, thresholds)
-        steps.advance("confident joint", len(b))
-    return joint
-
-
-def _select_pass(batches: Any, index: dict[str, int], proba: list[str], chosen: Selectors, rank_by: str,
-                 steps: Any) -> None:
-    for raw in batches:
-        b = _Batch(raw, index, proba)
-        probs = b.probs
-        scores = RANKINGS[rank_by](probs, b.labels)
-        info = np.column_stack([b.labels, probs.argmax(axis=1), scores, b.pred != b.labels])  # (n, 4)
-        feed(chosen, labels=b.labels, probs=probs, scores=scores, tie=b.ids, info=info)
-        steps.advance("selecting", len(b))
-
-
 def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
     """The predictions (validated in one engine pass), the split's columns as an expression, the connection."""
     from mlstrat.errors._sheet import _check_split
@@ -293,13 +346,15 @@ def find_label_issues(
     method: str = "auto",
     con: Any = None,
     progress: bool | None = None,
-    batch_rows: int = BATCH_ROWS,
 ) -> LabelIssues:
     """Find rows whose given label is probably wrong, by confident learning.
 
-    The split is streamed from the engine in record batches, three times (checks and
-    thresholds; the confident joint; the selection): memory stays bounded by the batch and
-    the suspects, whatever the table size.
+    The engine does the work in four queries over the split: the checks (one group per
+    ``y_true``, ``y_pred`` pair), the thresholds' sums (one group per given label, ``y_pred``
+    and most probable class), the confident joint (one group per cell) and the selection
+    (an ORDER BY ... LIMIT per selector); only aggregates and the suspects reach Python, so
+    memory does not grow with the table. Ties between equal scores go to the smaller id (as
+    text), so the result does not depend on the row order.
 
     Parameters
     ----------
@@ -316,9 +371,7 @@ def find_label_issues(
         ``auto`` chooses by how the estimated noise is spread (:func:`resolve_method`).
     con : ibis DuckDB backend, default=None
     progress : bool, default=None
-        A progress bar over the rows (default: on a terminal only).
-    batch_rows : int, default=262144
-        Rows per record batch.
+        A progress bar over the queries (default: on a terminal only).
 
     Returns
     -------
@@ -343,34 +396,33 @@ def find_label_issues(
               "split 'train': confident learning needs out-of-sample probabilities; unless these are "
               "cross-validated (out-of-fold), a model that fit its training labels is confident in "
               "the wrong ones too and few issues are found")
-    preds, part, con = _open(predictions, split, con)
+    preds, part, _con = _open(predictions, split, con)
     classes, proba = list(preds.proba_columns), list(preds.proba_columns.values())
-    index = {c: i for i, c in enumerate(classes)}
-    n_rows = preds.sizes[split]
-
-    def stream() -> Any:
-        return _batches(con, part, batch_rows)
-
-    with Steps(3 * n_rows, "Label issues", progress=progress) as steps:
-        scan = _first_pass(stream(), index, proba, steps)
+    rows = _Rows(part, {c: i for i, c in enumerate(classes)}, proba)
+    scan = _Scan(len(classes))
+    with Steps(4, "Label issues", progress=progress) as steps:
+        pairs = _checks(rows, scan)
+        steps.advance("checking")
         _check_scan(scan, source=preds.source, split=split, classes=classes, proba=proba, notes=notes)
+        label = rows.codes(rows.part.y_true, sorted({t for t, _ in pairs}, key=repr))
+        pred = rows.codes(rows.part.y_pred, sorted({p for _, p in pairs}, key=repr))
+        _counts(rows, label, pred, scan)
+        steps.advance("thresholds")
+        _check_argmax(scan, source=preds.source, classes=classes, notes=notes)
         kappa = _reliability(scan, split=split, classes=classes, notes=notes)
         thresholds = thresholds_from(scan.given, scan.conf_sums)
-        calibrated, counts = calibrate(_joint_pass(stream(), index, proba, thresholds, steps), scan.given)
+        calibrated, counts = calibrate(_joint(rows, label, thresholds), scan.given)
+        steps.advance("confident joint")
         resolved = resolve_method(method, counts)
-        chosen = selectors(resolved, counts)
-        _select_pass(stream(), index, proba, chosen, rank_by, steps)
-    return _result(scan, chosen, calibrated, counts, thresholds, classes=classes, split=split,
+        picked = _suspects(rows, label, pred, resolved, counts, rank_by)
+        steps.advance("selecting")
+    return _result(scan, picked, calibrated, counts, thresholds, classes=classes, split=split,
                    rank_by=rank_by, method=resolved, kappa=kappa, notes=notes)
 
 
-def _result(scan: _Scan, chosen: Selectors, calibrated: np.ndarray, counts: np.ndarray,
+def _result(scan: _Scan, picked: dict[str, tuple], calibrated: np.ndarray, counts: np.ndarray,
             thresholds: np.ndarray, *, classes: list[str], split: str, rank_by: str, method: str,
             kappa: float, notes: list[dict[str, str]]) -> LabelIssues:
-    picked: dict[str, np.ndarray] = {}
-    for _cell, top in chosen:
-        for rid, info in zip(top.tie[top.keep].tolist(), top.info[top.keep]):
-            picked[rid] = info
     order = sorted(picked, key=lambda rid: (picked[rid][2], rid))
     issues = tuple(LabelIssue(rid, classes[int(picked[rid][0])], classes[int(picked[rid][1])],
                               float(picked[rid][2])) for rid in order)

@@ -183,35 +183,48 @@ def _store_history(store: Any, run: Run) -> tuple[Run, ...]:
     return tuple(runs[-_HISTORY_MAX_RUNS:]) or (run,)
 
 
-def _curves(predictions: Path | None) -> dict[str, Any] | None:
-    from mlstrat.report._proba import probability_curves
+class _Extras:
+    """The sections computed from the predictions file, which is opened on the engine once
+    for all of them (the engine then reads only what each section's queries need)."""
 
-    return _extra(predictions, probability_curves, "the probability curves")
+    def __init__(self) -> None:
+        self._opened: dict[Path, Any] = {}
+
+    def curves(self, predictions: Path | None) -> dict[str, Any] | None:
+        from mlstrat.report._proba import probability_curves
+
+        return self._extra(predictions, probability_curves, "the probability curves")
+
+    def top_losses(self, predictions: Path | None) -> dict[str, Any] | None:
+        from mlstrat.report._top_losses import top_losses
+
+        return self._extra(predictions, top_losses, "the worst mistakes")
+
+    def _open(self, predictions: Path) -> Any:
+        from mlstrat.report._proba import open_predictions
+
+        if predictions not in self._opened:
+            self._opened[predictions] = open_predictions(predictions)
+        return self._opened[predictions]
+
+    def _extra(self, predictions: Path | None, compute: Any, what: str) -> dict[str, Any] | None:
+        """A section computed from the predictions file; an extra: when the file cannot give it,
+        the report goes on without it, saying why in one line."""
+        if predictions is None or not predictions.is_file():
+            return None
+        import warnings
+
+        from mlstrat._exceptions import MlstratError, MlstratWarning
+
+        try:
+            opened = self._open(predictions)
+            return compute(predictions, opened=opened) if opened is not None else None
+        except MlstratError as exc:
+            warnings.warn(f"{exc}; the report leaves {what} out", MlstratWarning, stacklevel=3)
+            return None
 
 
-def _top_losses(predictions: Path | None) -> dict[str, Any] | None:
-    from mlstrat.report._top_losses import top_losses
-
-    return _extra(predictions, top_losses, "the worst mistakes")
-
-
-def _extra(predictions: Path | None, compute: Any, what: str) -> dict[str, Any] | None:
-    """A section computed from the predictions file; an extra: when the file cannot give it, the
-    report goes on without it, saying why in one line."""
-    if predictions is None or not predictions.is_file():
-        return None
-    import warnings
-
-    from mlstrat._exceptions import MlstratError, MlstratWarning
-
-    try:
-        return compute(predictions)
-    except MlstratError as exc:
-        warnings.warn(f"{exc}; the report leaves {what} out", MlstratWarning, stacklevel=3)
-        return None
-
-
-def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
+def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal, extras: _Extras) -> ReportInputs:
     files = {name: path / name for name in ("config.resolved.toml", "history.json", "metrics.json",
                                              "diagnosis.json", _PREDICTIONS)}
     present = {k: v for k, v in files.items() if v.is_file()}
@@ -240,11 +253,11 @@ def _from_run_dir(path: Path, store: Any, human: Sequence[str], seal: _Seal) -> 
     elif human:
         raise InputError(f"{path}: --human needs {_PREDICTIONS} in the run directory to diagnose")
     return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
-                        subtitle=f"run directory {path.name}", curves=_curves(present.get(_PREDICTIONS)),
+                        subtitle=f"run directory {path.name}", curves=extras.curves(present.get(_PREDICTIONS)),
                         sources=tuple(str(p) for p in present.values()))
 
 
-def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal) -> ReportInputs:
+def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal, extras: _Extras) -> ReportInputs:
     history = None
     diagnosis, metrics = run.diagnosis, run.metrics
     sources: list[str] = []
@@ -259,7 +272,7 @@ def _from_run(run: Run, store: Any, human: Sequence[str], seal: _Seal) -> Report
                              f"(artifacts: {run.artifacts or 'none recorded'})")
         diagnosis, metrics = _diagnose(predictions, human, seal)
     runs = _store_history(store, run)
-    curves = _curves(artifacts / _PREDICTIONS if artifacts is not None else None)
+    curves = extras.curves(artifacts / _PREDICTIONS if artifacts is not None else None)
     return ReportInputs(runs=runs, diagnosis=diagnosis, metrics=metrics, history=history,
                         subtitle=None, curves=curves, sources=tuple(sources))
 
@@ -301,10 +314,11 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
 
     store = store if store is not None else RunStore()
     seal = _Seal(test=test, store=store)
+    extras = _Extras()
     path = Path(target)
     summary = _error_summary(Path(sheet) if sheet is not None else None)
     if path.is_dir():
-        inputs = _from_run_dir(path, store, human, seal)
+        inputs = _from_run_dir(path, store, human, seal, extras)
     elif path.is_file():
         doc = None
         if path.suffix.lower() == ".json":
@@ -321,7 +335,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         else:
             diagnosis, metrics = _diagnose(path, human, seal)
             inputs = ReportInputs(diagnosis=diagnosis, metrics=metrics, subtitle=path.name,
-                                  curves=_curves(path), sources=(str(path),))
+                                  curves=extras.curves(path), sources=(str(path),))
     else:
         text = str(target)
         looks_like_path = os.sep in text or "." in text
@@ -332,7 +346,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
                 raise InputError(f"{text}: no such file or directory; give a run directory, a "
                                  "predictions file or a run id") from None
             raise InputError(f"{text}: not a file or directory, and not a run id: {exc}") from None
-        inputs = _from_run(run, store, human, seal)
+        inputs = _from_run(run, store, human, seal, extras)
     inputs = _sealed(inputs, seal)
     inputs = _worded_for(inputs, family)
     predictions = _report_predictions(path, store, text=str(target))
@@ -340,7 +354,7 @@ def report_inputs(target: str | os.PathLike, *, store: Any = None, human: Sequen
         from mlstrat.report._slices import where_it_fails
 
         inputs = replace(inputs, slices=where_it_fails(predictions))
-    inputs = replace(inputs, top_losses=_top_losses(predictions))
+    inputs = replace(inputs, top_losses=extras.top_losses(predictions))
     if summary is not None:
         _check_sheet_source(Path(sheet), predictions)
         inputs = replace(inputs, error_summary=summary, sources=(*inputs.sources, str(sheet)))

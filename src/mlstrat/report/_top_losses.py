@@ -31,8 +31,11 @@ _OWN = {"id", "split", "label", "y_true", "y_pred", "confidence", "weight", "gro
 
 def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _SHOWN,
                manifest: str | os.PathLike | None = None,
-               data: dict[str, Any] | None = None) -> dict[str, Any] | None:
+               data: dict[str, Any] | None = None, opened: tuple[Any, str] | None = None) -> dict[str, Any] | None:
     """The ``n`` rows of ``split`` the model got most wrong, with what each example was.
+
+    The engine ranks the rows (the loss computed per row, then ORDER BY ... LIMIT ``n``), so
+    only the ``n`` rows shown and one row of counts reach Python.
 
     Parameters
     ----------
@@ -49,6 +52,8 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
     data : mapping, default=None
         The run's ``[data]`` configuration (``manifest``, ``id``, ``feature_prefix``,
         ``image_shape``, ``value_range``). Default: read from the config beside ``predictions``.
+    opened : (table, name), default=None
+        ``predictions`` already opened on the engine (:func:`mlstrat.report._proba.open_predictions`).
 
     Returns
     -------
@@ -59,10 +64,12 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
         the short id of the run shown, for the caller to fill in); ``None`` when the split has
         no mistake or the table no ``y_true``/``y_pred``.
     """
-    frame = _split_rows(predictions, split)
-    if frame is None:
+    from mlstrat.report._proba import open_predictions
+
+    opened = opened or open_predictions(predictions)
+    if opened is None or not {"id", "y_pred"} <= set(opened[0].columns):
         return None
-    worst, ranked_by, n_mistakes = _rank(frame, n)
+    worst, ranked_by, n_mistakes = _rank(opened[0].filter(opened[0].split.cast("string") == split), n)
     if worst is None:
         return None
     if data is None:
@@ -77,61 +84,59 @@ def top_losses(predictions: str | os.PathLike, *, split: str = "dev", n: int = _
             "rows": rows, "images": any(r["image"] for r in rows), "run": None}
 
 
-def _split_rows(predictions: str | os.PathLike, split: str) -> Any:
-    """The split's rows as a DataFrame (id, labels and probabilities only), or ``None``."""
-    from mlstrat.tables import describe_source, expand_proba_lists, read_table
-
-    table = read_table(predictions, text_columns=("id",))
-    if not {"id", "split", "y_true", "y_pred"} <= set(table.columns):
-        return None
-    table = expand_proba_lists(table, name=describe_source(predictions))
-    proba = [c for c in table.columns if c.startswith("proba_")]
-    table = table.filter(table.split.cast("string") == split).select("id", "y_true", "y_pred", *proba)
-    frame = table.to_pandas()
-    return frame if len(frame) else None
+def _number(column: Any) -> Any:
+    return column.cast("float64") if column.type().is_numeric() else column.cast("string").try_cast("float64")
 
 
-def _rank(frame: Any, n: int) -> tuple[Any, str, int]:
-    """The worst rows first, what ranks them, and how many mistakes the split has."""
-    import numpy as np
+def _counts(part: Any, proba: list[str]) -> dict[str, Any]:
+    """One query: the split's rows, its mistakes (labels compared as text), and whether the
+    predictions are values (numbers that are not all whole: a regression)."""
+    from mlstrat.report._proba import label_as_text
 
-    proba = [c for c in frame.columns if c.startswith("proba_")]
-    if not proba and _is_regression(frame):
-        ranked = frame.assign(loss=(frame.y_true.astype(float) - frame.y_pred.astype(float)).abs())
-        ranked = ranked.sort_values(["loss", "id"], ascending=[False, True])
-        return ranked.head(n), "absolute error |y_true - y_pred|", len(ranked)
-    truth, predicted = frame.y_true.astype(str), frame.y_pred.astype(str)
-    wrong = frame[(truth != predicted).to_numpy()].copy()
-    if not len(wrong):
+    aggs = {"rows": part.count(),
+            "wrong": (label_as_text(part.y_true) != label_as_text(part.y_pred)).ifelse(1, 0).sum()}
+    numeric = part.y_true.type().is_numeric() and part.y_pred.type().is_numeric()
+    if numeric and not proba:
+        value = part.y_pred.cast("float64")
+        fractional = value.notnull() & ~value.isnan() & ~value.isinf() & (value != value.round())
+        aggs["fractional"] = fractional.ifelse(1, 0).sum()
+    return part.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+
+
+def _rank(part: Any, n: int) -> tuple[Any, str, int]:
+    """The worst rows first (a DataFrame of at most ``n`` rows), what ranks them, and how many
+    mistakes the split has."""
+    import ibis
+
+    from mlstrat.report._proba import label_as_text
+
+    proba = [c for c in part.columns if c.startswith("proba_")]
+    counts = _counts(part, proba)
+    if not counts["rows"]:
         return None, "", 0
-    if proba:
-        classes = [c[len("proba_"):] for c in proba]
-        values = wrong[proba].to_numpy(dtype=float)
-        index = {c: k for k, c in enumerate(classes)}
-        true_col = wrong.y_true.astype(str).map(index)
-        pred_col = wrong.y_pred.astype(str).map(index)
-        rows = np.arange(len(wrong))
-        p_true = np.where(true_col.notna(), values[rows, true_col.fillna(0).astype(int)], np.nan)
-        p_pred = np.where(pred_col.notna(), values[rows, pred_col.fillna(0).astype(int)], np.nan)
-        wrong["p_true"], wrong["p_pred"] = p_true, p_pred
-        wrong["loss"] = -np.log(np.clip(p_true, 1e-12, 1.0))
-        wrong = wrong.sort_values(["loss", "id"], ascending=[False, True], na_position="last")
-        ranked_by = "loss: minus the log of the probability given to the true label"
-    else:
-        wrong = wrong.sort_values("id")
-        ranked_by = "id (the table has no probabilities to rank the mistakes by)"
-    return wrong.head(n), ranked_by, len(wrong)
+    if counts.get("fractional"):
+        loss = (part.y_true.cast("float64") - part.y_pred.cast("float64")).abs()
+        ranked = part.mutate(loss=loss).order_by([ibis.desc("loss"), "id"]).limit(n)
+        return ranked.select("id", "y_true", "y_pred", "loss").to_pandas(), \
+            "absolute error |y_true - y_pred|", int(counts["rows"])
+    if not counts["wrong"]:
+        return None, "", 0
+    wrong = part.filter(label_as_text(part.y_true) != label_as_text(part.y_pred))
+    if not proba:
+        ranked = wrong.order_by("id").limit(n).select("id", "y_true", "y_pred")
+        return ranked.to_pandas(), "id (the table has no probabilities to rank the mistakes by)", int(counts["wrong"])
 
+    def of(label: Any) -> Any:  # the probability of the class ``label`` names (NULL: not a class)
+        text = label_as_text(label)
+        return ibis.cases(*[(text == c[len("proba_"):], _number(wrong[c])) for c in proba],
+                          else_=ibis.null("float64"))
 
-def _is_regression(frame: Any) -> bool:
-    """Numeric predictions that are not all whole numbers: values, not classes."""
-    import numpy as np
-    import pandas as pd
-
-    if not (pd.api.types.is_numeric_dtype(frame.y_pred) and pd.api.types.is_numeric_dtype(frame.y_true)):
-        return False
-    values = frame.y_pred.to_numpy(dtype=float)
-    return bool(np.any(np.isfinite(values) & (values != np.round(values))))
+    p_true = of(wrong.y_true)
+    loss = -(p_true.clip(lower=1e-12, upper=1.0).ln())
+    ranked = wrong.mutate(p_true=p_true, p_pred=of(wrong.y_pred), loss=loss)
+    ranked = ranked.order_by([ranked.loss.desc(nulls_first=False), ranked.id]).limit(n)
+    return (ranked.select("id", "y_true", "y_pred", "p_true", "p_pred", "loss").to_pandas(),
+            "loss: minus the log of the probability given to the true label", int(counts["wrong"]))
 
 
 def _examples(data: dict[str, Any], ids: list[str],
