@@ -47,31 +47,56 @@ def validate(engine: Any, table: Any, *, source: str, id: str, domain: str | Non
         raise InputError(f"{source}: column {id!r} has {nulls} empty id(s); every row needs a unique id "
                          "(fill or drop those rows)")
     if suspects:
-        _check_duplicates(engine, table, source=source, id=id)
+        _check_duplicates(engine, table, suspects, source=source, id=id)
     if target is not None and domain is not None:
         _check_target(engine, table, source=source, domain=domain, target=target)
     return int(n)
 
 
-def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, int]:
-    """Rows, null ids, and 64-bit id hashes shared by several ids: one pass over the ids.
+def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, list[Any]]:
+    """Rows, null ids, and the 64-bit id hashes shared by several ids.
 
-    Grouping small hashes is cheap even for many millions of rows; a shared hash is only a
-    suspect (confirmed on the text by :func:`_check_duplicates`, which the common case skips).
+    A shared hash is only a suspect (confirmed on the text by :func:`_check_duplicates`, which
+    the common case skips).
     """
-    keyed = table.select(k=_text(table[id]))
-    keyed = keyed.mutate(h=engine.hash64(keyed.k))
-    per = keyed.group_by("h").aggregate(c=keyed.count(), nn=keyed.k.count())
-    n, nulls, suspects = engine.rows(per.aggregate(
-        n=per.c.sum(), nulls=(per.c - per.nn).sum(), s=(per.nn > 1).cast("int64").sum()))[0]
-    return int(n or 0), int(nulls or 0), int(suspects or 0)
+    n, non_null = engine.rows(table.aggregate(n=table.count(), nn=table[id].count()))[0]
+    n, nulls = int(n or 0), int(n or 0) - int(non_null or 0)
+    if not n or nulls:
+        return n, nulls, []
+    return n, nulls, shared_hashes(engine, table, _text(table[id]), rows=n)
 
 
-def _check_duplicates(engine: Any, table: Any, *, source: str, id: str) -> None:
-    # group 64-bit hashes first (small keys, little memory), then confirm on the text
+#: a local engine sorts up to this many 64-bit hashes in the process (8 bytes each): several
+#: times less CPU than a hash table of them in the engine. Beyond, and on Spark (where the
+#: values stay on the executors), the engine groups them.
+SORT_IN_PROCESS = 50_000_000
+#: at most this many shared hashes come back; more means duplicates (64-bit collisions are rare)
+SHARED_HASHES = 1000
+
+
+def shared_hashes(engine: Any, table: Any, value: Any, *, rows: int) -> list[Any]:
+    """The 64-bit hashes of ``value`` (an expression on ``table``) that several non-null values share.
+
+    Equal values share their hash, so no shared hash means every value is distinct; a shared
+    hash may still be a collision of different values (confirm on the values). At most
+    :data:`SHARED_HASHES` come back, the smallest first.
+    """
+    keyed = table.filter(value.notnull()).select(h=engine.hash64(value))
+    if engine.kind == "spark" or rows > SORT_IN_PROCESS:
+        per = keyed.group_by("h").aggregate(c=keyed.count())
+        shared = per.filter(per.c > 1)
+        return sorted(h for (h,) in engine.rows(shared.order_by("h").select("h").limit(SHARED_HASHES)))
+    import numpy as np
+
+    hashes = np.sort(engine.to_arrow(keyed).column("h").to_numpy())
+    same = hashes[1:][hashes[1:] == hashes[:-1]]
+    return np.unique(same)[:SHARED_HASHES].tolist()
+
+
+def _check_duplicates(engine: Any, table: Any, suspects: list[Any], *, source: str, id: str) -> None:
+    # confirmed on the text, among the ids whose hash is shared (all ids when many are)
     keyed = table.select(k=_text(table[id]), h=engine.hash64(_text(table[id])))
-    suspects = keyed.group_by("h").aggregate(c=keyed.count()).filter(lambda t: t.c > 1).select("h")
-    doubles = keyed.filter(keyed.h.isin(suspects.h))
+    doubles = keyed.filter(keyed.h.isin(suspects)) if len(suspects) < SHARED_HASHES else keyed
     counted = doubles.group_by("k").aggregate(c=doubles.count()).filter(lambda t: t.c > 1)
     dups = engine.rows(counted.order_by([counted.c.desc(), counted.k]).limit(3))
     if dups:
