@@ -158,11 +158,22 @@ class Units:
         ``n_elig``, the group's target rows.
     strata : dict
         ``(elig, dom, lab)`` -> rows, new rows, new units, rows locked per split.
+    labels : tuple of str, optional
+        With groups and labels (at most :data:`LABEL_COLUMNS` of them): the label values, whose
+        rows per unit are the columns ``_n0``, ``_n1``, ... of ``units`` (``_nnull``: rows
+        without a label); ``None`` otherwise.
     """
 
     rows: Any
     units: Any
     strata: dict[tuple[Any, ...], dict[str, Any]]
+    labels: tuple[str, ...] | None = None
+
+
+#: labelled groups carry their rows per label as columns of the unit table when there are at most
+#: this many labels: the placement then reads its input from the units, without joining the rows
+#: to them again. With more labels, the join.
+LABEL_COLUMNS = 64
 
 
 def count_units(engine: Any, table: Any, *, id: str, label: str | None, domain: str | None,
@@ -171,12 +182,20 @@ def count_units(engine: Any, table: Any, *, id: str, label: str | None, domain: 
     rows = _rows(table, id=id, label=label, domain=domain, group=group, target=target, mix=mix, lock=lock)
     import ibis
 
-    units = _grouped_units(engine, rows) if group else rows.select(
+    labels = _label_values(engine, rows) if group and label else None
+    units = _grouped_units(engine, rows, labels) if group else rows.select(
         "key", tie=rows.id_txt, size=ibis.literal(1, type="int64"), elig=rows.elig, dom=rows.dom,
         lab=rows.lab, lsplit=rows.lsplit)
     stats = units.group_by(["elig", "dom", "lab", "lsplit"]).aggregate(
         n_rows=units.size.cast("int64").sum(), n_units=units.count())
-    return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)))
+    return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)), labels=labels)
+
+
+def _label_values(engine: Any, rows: Any) -> tuple[str, ...] | None:
+    """The label values (as text), or ``None`` when there are more than :data:`LABEL_COLUMNS`."""
+    known = rows.filter(rows.lab.notnull()).select("lab").distinct()
+    found = sorted(v for (v,) in engine.rows(known.limit(LABEL_COLUMNS + 1)))
+    return tuple(found) if len(found) <= LABEL_COLUMNS else None
 
 
 def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: str | None,
@@ -195,18 +214,26 @@ def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: 
     return joined.select("id_txt", "key", "lab", "dom", "elig", "lsplit")
 
 
-def _grouped_units(engine: Any, rows: Any) -> Any:
+def _grouped_units(engine: Any, rows: Any, labels: tuple[str, ...] | None) -> Any:
     # A group may go to dev/test only when every row is a target row. Its stratum is its domain
     # and label when all its rows share them, else null ("mixed"): min/max keep this one
     # cheap hash aggregation even for millions of groups.
-    # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass.
+    # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass; the
+    # rows per label (``labels``) serve the labelled placement.
+    per_label = _label_columns(rows.lab, labels) if labels is not None else {}
     g = rows.group_by("key").aggregate(
         size=rows.count(), elig=rows.elig.all(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(),
-        dmax=rows.dom.max(), lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min())
+        dmax=rows.dom.max(), lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min(),
+        **{name: hit.cast("int64").sum() for name, hit in per_label.items()})
     return engine.materialize(g.select(
         "key", tie=g.key, size=g.size, elig=g.elig,
         dom=(g.dmin == g.dmax).ifelse(g.dmin, _null_text()),
-        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit, n_elig=g.n_elig))
+        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit, n_elig=g.n_elig, *per_label))
+
+
+def _label_columns(lab: Any, labels: tuple[str, ...]) -> dict[str, Any]:
+    """``_n{i}``: the row holds ``labels[i]``; ``_nnull``: it holds no label."""
+    return {"_nnull": lab.isnull(), **{f"_n{i}": lab == _lit(v) for i, v in enumerate(labels)}}
 
 
 def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -288,12 +315,30 @@ def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]
     u = units.units.filter(units.units.lsplit.isnull())
     u = u.mutate(h=unit_hash(engine, u.key, salt))
     u = u.join(p, [u.elig == p.pelig, u.dom.identical_to(p.pdom), u.lab.identical_to(p.plab)])
+    if units.labels is not None:
+        return _counts_from_label_columns(engine, u, units.labels)
     pooled = u.h < u.theta
     u = u.select(uelig="elig", udom="dom", ulab="lab", ukey="key", pkey=pooled.ifelse(u.key, _null_text()),
                  ph=pooled.ifelse(u.h, ibis.null().cast("float64")))
     j = units.rows.join(u, units.rows.key == u.ukey)
     counts = j.group_by(["uelig", "udom", "ulab", "pkey", "ph", "lab"]).aggregate(n=j.count())
     return engine.rows(counts)
+
+
+def _counts_from_label_columns(engine: Any, u: Any, labels: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """:func:`group_label_counts` from the units' rows per label: the pool's units as they are,
+    the others summed per stratum (``u``: the planned new units with their ``h`` and ``theta``)."""
+    names = ["_nnull", *(f"_n{i}" for i in range(len(labels)))]
+    values = [None, *labels]
+    pool = u.filter(u.h < u.theta).select("elig", "dom", "lab", "key", "h", *names)
+    rest = u.filter(u.h >= u.theta)
+    summed = rest.group_by(["elig", "dom", "lab"]).aggregate(**{n: rest[n].sum() for n in names})
+    counts = []
+    for row in engine.rows(pool):
+        counts += [(*row[:5], lab, int(n)) for lab, n in zip(values, row[5:]) if n]
+    for row in engine.rows(summed):
+        counts += [(*row[:3], None, None, lab, int(n)) for lab, n in zip(values, row[3:]) if n]
+    return counts
 
 
 def drawn_table(engine: Any, keys: list[str], splits: list[str], *, units: Any, grouped: bool) -> Any:
