@@ -113,7 +113,7 @@ def check_table(manifest: Any, *, id: str | None = "id", label: str | None = Non
                       ("group column", group)):
         require_columns(table, [col], source=source, role=role)
     columns = list(table.columns)
-    profile = _profile(engine, table, columns)
+    profile = _profile(engine, table, columns, id=id)
     rows = profile["rows"]
     findings = [*_column_findings(table, columns, profile, id=id)]
     if label is not None and rows:
@@ -133,12 +133,13 @@ FEW_VALUES = 1000
 NEAR_UNIQUE = 0.5
 
 
-def _profile(engine: Any, table: Any, columns: list[str]) -> dict[str, Any]:
+def _profile(engine: Any, table: Any, columns: list[str], *, id: str | None) -> dict[str, Any]:
     """Rows, and per column its non-null count and its distinct count where a check needs it
     (``None``: many values, some repeated), from one pass of counts and distinct-count estimates.
 
     Exact distinct counts of columns of millions of values would cost more than the split
-    itself; the estimate (HyperLogLog) tells which columns need one.
+    itself; the estimate (HyperLogLog) tells which columns need one. The id's only matters when
+    few (a constant id): it is never reported as all-unique.
     """
     metrics = {"rows": table.count()}
     for i, col in enumerate(columns):  # positional names: any column name is safe
@@ -153,7 +154,7 @@ def _profile(engine: Any, table: Any, columns: list[str]) -> dict[str, Any]:
     distinct: dict[str, int | None] = dict.fromkeys(columns)
     distinct.update(_exact_distinct(engine, table, few))
     for col in columns:
-        if col not in few and estimate[col] >= NEAR_UNIQUE * non_null[col]:
+        if col not in few and col != id and estimate[col] >= NEAR_UNIQUE * non_null[col]:
             distinct[col] = non_null[col] if _all_distinct(engine, table, col, rows=rows) else None
     return {"rows": rows, "non_null": non_null, "distinct": distinct}
 

@@ -154,8 +154,8 @@ class Units:
         ``elig`` (may go to dev/test), ``lsplit`` (its locked split or null).
     units : ibis.Table
         One row per unit (a row, or a whole group): ``key``, ``tie``, ``size``, ``elig``,
-        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``; with groups also
-        ``n_elig``, the group's target rows.
+        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``, ``h`` (its hash, drawn
+        once for a group); with groups also ``n_elig``, the group's target rows.
     strata : dict
         ``(elig, dom, lab)`` -> rows, new rows, new units, rows locked per split.
     labels : tuple of str, optional
@@ -177,15 +177,17 @@ LABEL_COLUMNS = 64
 
 
 def count_units(engine: Any, table: Any, *, id: str, label: str | None, domain: str | None,
-                group: str | None, target: str | None, mix: bool, lock: Any) -> Units:
-    """Rows -> units -> per-stratum counts (one aggregation in the engine)."""
+                group: str | None, target: str | None, mix: bool, lock: Any, salt: str) -> Units:
+    """Rows -> units (with ``h``, their hash) -> per-stratum counts (one aggregation in the engine)."""
+    from mlstrat.tables import unit_hash
+
     rows = _rows(table, id=id, label=label, domain=domain, group=group, target=target, mix=mix, lock=lock)
     import ibis
 
     labels = _label_values(engine, rows) if group and label else None
-    units = _grouped_units(engine, rows, labels) if group else rows.select(
+    units = _grouped_units(engine, rows, labels, locked=lock is not None, salt=salt) if group else rows.select(
         "key", tie=rows.id_txt, size=ibis.literal(1, type="int64"), elig=rows.elig, dom=rows.dom,
-        lab=rows.lab, lsplit=rows.lsplit)
+        lab=rows.lab, lsplit=rows.lsplit, h=unit_hash(engine, rows.key, salt))
     stats = units.group_by(["elig", "dom", "lab", "lsplit"]).aggregate(
         n_rows=units.size.cast("int64").sum(), n_units=units.count())
     return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)), labels=labels)
@@ -214,26 +216,45 @@ def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: 
     return joined.select("id_txt", "key", "lab", "dom", "elig", "lsplit")
 
 
-def _grouped_units(engine: Any, rows: Any, labels: tuple[str, ...] | None) -> Any:
+def _grouped_units(engine: Any, rows: Any, labels: tuple[str, ...] | None, *, locked: bool, salt: str) -> Any:
     # A group may go to dev/test only when every row is a target row. Its stratum is its domain
     # and label when all its rows share them, else null ("mixed"): min/max keep this one
     # cheap hash aggregation even for millions of groups.
     # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass; the
-    # rows per label (``labels``) serve the labelled placement.
-    per_label = _label_columns(rows.lab, labels) if labels is not None else {}
+    # rows per label (``labels``) serve the labelled placement, and give the group's label.
+    from mlstrat.tables import unit_hash
+
+    per_label = {name: rows.count(where=hit) for name, hit in _label_columns(rows.lab, labels).items()}
+    same_label = {} if labels is not None else {"lmin": rows.lab.min(), "lmax": rows.lab.max()}
     g = rows.group_by("key").aggregate(
-        size=rows.count(), elig=rows.elig.all(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(),
-        dmax=rows.dom.max(), lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min(),
-        **{name: hit.cast("int64").sum() for name, hit in per_label.items()})
+        size=rows.count(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(), dmax=rows.dom.max(),
+        **same_label, **({"lsplit": rows.lsplit.min()} if locked else {}), **per_label)
+    lab = _one_label(g, labels) if labels is not None else (g.lmin == g.lmax).ifelse(g.lmin, _null_text())
     return engine.materialize(g.select(
-        "key", tie=g.key, size=g.size, elig=g.elig,
+        "key", tie=g.key, size=g.size, elig=g.n_elig == g.size,
         dom=(g.dmin == g.dmax).ifelse(g.dmin, _null_text()),
-        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit, n_elig=g.n_elig, *per_label))
+        lab=lab, lsplit=g.lsplit if locked else _null_text(), n_elig=g.n_elig, h=unit_hash(engine, g.key, salt),
+        *per_label))
 
 
-def _label_columns(lab: Any, labels: tuple[str, ...]) -> dict[str, Any]:
+def _label_columns(lab: Any, labels: tuple[str, ...] | None) -> dict[str, Any]:
     """``_n{i}``: the row holds ``labels[i]``; ``_nnull``: it holds no label."""
+    if labels is None:
+        return {}
     return {"_nnull": lab.isnull(), **{f"_n{i}": lab == _lit(v) for i, v in enumerate(labels)}}
+
+
+def _one_label(g: Any, labels: tuple[str, ...]) -> Any:
+    """The label of a group whose labelled rows all hold one (empty labels aside), else null."""
+    import ibis
+
+    held = [g[f"_n{i}"] > 0 for i in range(len(labels))]
+    if not held:
+        return _null_text()
+    count = sum((h.cast("int64") for h in held[1:]), held[0].cast("int64"))
+    named = [h.ifelse(_lit(v), _null_text()) for h, v in zip(held, labels)]
+    which = ibis.coalesce(*named) if len(named) > 1 else named[0]
+    return (count == 1).ifelse(which, _null_text())
 
 
 def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -268,7 +289,7 @@ def _plan_table(engine: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
     })
 
 
-def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *, salt: str) -> Any:
+def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
     """New units whose hash lies below their stratum's ``theta``, with ``c0``: the rows before
     them in ``(u, key, tie)`` order within the stratum. Materialized (read twice).
 
@@ -276,11 +297,8 @@ def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *,
     """
     import ibis
 
-    from mlstrat.tables import unit_hash
-
     p = _plan_table(engine, plan)
     new = units.filter(units.lsplit.isnull())
-    new = new.mutate(h=unit_hash(engine, new.key, salt))
     j = new.join(p, [new.elig == p.pelig, new.dom.identical_to(p.pdom), new.lab.identical_to(p.plab)])
     j = j.filter(j.h < j.theta)
     window = ibis.cumulative_window(group_by=[j.elig, j.dom, j.lab], order_by=[j.h, j.key, j.tie])
@@ -298,8 +316,7 @@ def candidate_rows(engine: Any, cand: Any) -> tuple[dict[tuple[Any, ...], int], 
     return got, rows
 
 
-def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]], *,
-                       salt: str) -> list[tuple[Any, ...]]:
+def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The greedy placement's input: ``(elig, dom, lab, key, u, row label, rows)``.
 
     Units of a planned stratum whose hash lies below its ``theta`` (the pool) come one row per
@@ -309,11 +326,8 @@ def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]
     """
     import ibis
 
-    from mlstrat.tables import unit_hash
-
     p = _plan_table(engine, plan)
     u = units.units.filter(units.units.lsplit.isnull())
-    u = u.mutate(h=unit_hash(engine, u.key, salt))
     u = u.join(p, [u.elig == p.pelig, u.dom.identical_to(p.pdom), u.lab.identical_to(p.plab)])
     if units.labels is not None:
         return _counts_from_label_columns(engine, u, units.labels)
