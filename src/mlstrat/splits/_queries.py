@@ -88,7 +88,10 @@ def shared_hashes(engine: Any, table: Any, value: Any, *, rows: int) -> list[Any
         return sorted(h for (h,) in engine.rows(shared.order_by("h").select("h").limit(SHARED_HASHES)))
     import numpy as np
 
-    hashes = np.sort(engine.to_arrow(keyed).column("h").to_numpy())
+    hashes = engine.to_arrow(keyed).column("h").to_numpy()
+    if not hashes.flags.writeable:  # one chunk: Arrow's own buffer
+        hashes = hashes.copy()
+    hashes.sort()
     same = hashes[1:][hashes[1:] == hashes[:-1]]
     return np.unique(same)[:SHARED_HASHES].tolist()
 
