@@ -1,8 +1,9 @@
 """Data checks before the split: what in a manifest is worth fixing before it is divided.
 
 Every figure is an aggregate the engine computes (DuckDB or Spark through Ibis): counts,
-distinct counts, medians, grouped counts. No row reaches Python, so a manifest of any size is
-checked in a few passes over it.
+distinct-count estimates, medians, grouped counts. No value reaches Python (on DuckDB the
+64-bit hashes of a column of nearly all distinct values do, to be sorted), so a manifest of
+any size is checked in a few passes over it.
 """
 
 from __future__ import annotations
