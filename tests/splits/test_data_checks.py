@@ -203,3 +203,10 @@ def test_a_missing_column_names_the_role_and_the_columns():
 def test_spark_gives_the_same_findings(data, result, spark):
     on_spark = check_table(data, label="label", domain="domain", con=spark)
     assert on_spark.to_dict() == {**result.to_dict(), "source": on_spark.source}
+    # columns of nearly all distinct values: uniqueness by hashes grouped on the executors
+    notes = data.assign(note=[f"free text {i}" for i in range(len(data))], code=np.arange(len(data)) * 7)
+    notes.loc[9, "code"] = notes.loc[8, "code"]
+    on_duckdb = check_table(notes, label="label", domain="domain").to_dict()
+    assert _counts(check_table(notes, label="label", domain="domain"), "all_unique") == {"note": len(data)}
+    on_spark = check_table(notes, label="label", domain="domain", con=spark).to_dict()
+    assert on_spark == {**on_duckdb, "source": on_spark["source"]}
