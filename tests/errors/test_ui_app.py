@@ -318,3 +318,30 @@ def test_state_json_keeps_a_comment_opener_from_swallowing_the_page(sheet):
     assert "<" not in block
     assert json.loads(block)["row"]["comment"] == "<!--<script>"
     store.close()
+
+
+# ---- the header's figure ------------------------------------------------------------------------
+
+
+def test_header_writes_the_split_error_as_every_other_rate(client):
+    # 10 of 40 dev rows wrong: the project's rate vocabulary writes 25.0%, not 25.00%
+    page = client.get("/", headers=H).text
+    assert '<div class="meta">dev <strong>error 25.0%</strong></div>' in page
+    assert client.get("/api/state", headers=H).json()["split_figure"] == "error 25.0%"
+
+
+def test_header_of_a_loss_sheet_writes_the_metric_in_its_unit(tmp_path):
+    preds = tmp_path / "preds.csv"
+    preds.write_text("id,split,y_true,y_pred\n" + "".join(
+        f"{i},dev,{10 * i},{10 * i + (i % 4)}\n" for i in range(20)))
+    out = tmp_path / "sheet.csv"
+    sample_errors(preds, n=5, metric="mae", output=out)
+    store = TagStore(out)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            page = TestClient(create_app(store, token=TOKEN)).get("/", headers=H).text
+    finally:
+        store.close()
+    # |errors| 0,1,2,3 repeated: mean absolute error 1.5, in the target's unit, never "150.00%"
+    assert '<div class="meta">dev <strong>mae 1.5</strong></div>' in page

@@ -18,7 +18,7 @@ def test_package_exposes_the_trainer_lazily():
 
 def test_signatures():
     assert list(inspect.signature(nn_pkg.train).parameters) == ["config", "run_dir", "progress", "con", "force",
-                                                              "test", "store", "record", "human", "note"]
+                                                              "test", "store", "record", "human", "note", "resume"]
     params = inspect.signature(nn_pkg.gradcheck).parameters
     assert params["eps"].default == 1e-7 and params["mode"].default == "full"
     assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in ("eps", "mode", "l2"))

@@ -76,7 +76,8 @@ def test_a_signal_stops_every_rank_in_one_line(workdir, commands, sig, code, nam
     P.wait_gone(idents)
     assert rc == code, err
     assert err.strip().splitlines() == [f"Stopped: training stopped by {name}: every training process was "
-                                        "stopped before writing; no run directory written, nothing recorded"], err
+                                        "stopped before writing; no run directory written, nothing recorded"
+                                        + _resume_hint(workdir)], err
     _nothing_written(workdir, store)
 
 
@@ -89,7 +90,7 @@ def test_a_rank_killed_by_sigkill_is_named_and_the_others_stop(workdir, commands
     assert rc == 137, err
     assert err.strip().splitlines() == [
         "Error: rank 1 was killed by signal 9 (SIGKILL; sent by the out-of-memory killer or kill -9); the other "
-        "training processes were stopped; no run directory written, nothing recorded"], err
+        "training processes were stopped; no run directory written, nothing recorded" + _resume_hint(workdir)], err
     _nothing_written(workdir, store)
 
 
@@ -100,7 +101,16 @@ def test_kill_9_of_the_launcher_takes_the_ranks_with_it(workdir, commands):
     proc.communicate()
     P.wait_gone(idents)  # then nothing can write any more: check that nothing did
     _nothing_written(workdir, store)
-    assert not [p for p in workdir.iterdir() if p.name.startswith(".out.")]  # no partial folder either
+    # no partial folder either (an epoch checkpoint, .out.resume.pt, may stay: `train --resume out` takes it)
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".out.") and p.name != ".out.resume.pt"]
+
+
+def _resume_hint(workdir) -> str:
+    """The line's end when the run had saved an epoch checkpoint before it was stopped (whether
+    it had depends on when the signal came; the line says so exactly when the file is there)."""
+    if not (workdir / ".out.resume.pt").exists():
+        return ""
+    return "; its last epoch checkpoint is kept: `mlstrat train --resume out --nproc 2` continues it"
 
 
 def _environ(pid: int) -> str:

@@ -247,3 +247,81 @@ def test_labels_read_as_floats_match_integer_predictions(tmp_path):
     rows = dev_rows_from_predictions(path, parse_metric("error"))
     assert rows.values.tolist() == [0.0, 0.0, 1.0, 0.0]
     assert rows.labels == ("0", "1", "2") and rows.ids.tolist() == ["10", "11", "12", "13"]
+
+
+def _dev_frame(ids, truth, pred, **extra):
+    n = len(ids)
+    return pd.DataFrame({"id": ["t0", *ids] if isinstance(ids[0], str) else [-1, *ids],
+                         "split": ["train", *["dev"] * n], "y_true": [truth[0], *truth],
+                         "y_pred": [pred[0], *pred], **{k: [1.0, *v] for k, v in extra.items()}})
+
+
+@pytest.mark.parametrize(("frame", "metric"), [
+    (_dev_frame(["b", "a", "é", "a1"], ["x", "y", "x", "z"], ["x", "x", "z", "z"]), "error"),
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], weight=[1.0, 2.0, 0.5, 3.0]),
+     "weighted_error"),
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1.5, 1.0, 2.0, 4.0]), "rmse"),
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], [1, 1, 2, 2], loss=[0.1, 0.2, 0.3, 0.4]),
+     "mean:loss"),
+    (_dev_frame(["d", "c", "b", "a"], [1, 2, 1, 2], [1, 1, 2, 2], n=[1.0, 2.0, 3.0, 4.0],
+                k=[2.0, 2.0, 4.0, 4.0]), "ratio:n/k"),
+    # integer truth against text predictions: compared as text
+    (_dev_frame([30, 4, 100, 7], [1, 2, 1, 2], ["1", "1", "2", "x"]), "error"),
+    # floats: labels the Python route spells ("2.0" -> "2", "2.5" stays)
+    (_dev_frame([30, 4, 100, 7], [1.0, 2.5, 1.0, 2.0], [1, 1, 2, 2]), "error"),
+])
+def test_the_engine_keeps_the_rows_the_python_route_keeps(tmp_path, frame, metric):
+    """The rows DuckDB writes read back as the ones built in Python: same fingerprint (sha256 of
+    the sorted ``id<US>label`` lines, recomputed here by hand), labels and per-row values."""
+    import hashlib
+
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.runs._rows import (dev_rows_from_predictions, read_dev_rows, save_dev_rows,
+                                    write_dev_rows)
+
+    path = tmp_path / "p.parquet"
+    frame.to_parquet(path)
+    spec = parse_metric(metric)
+    python = dev_rows_from_predictions(path, spec)
+    write_dev_rows(tmp_path / "python" / "dev_rows.parquet", python)
+    assert save_dev_rows(tmp_path / "engine" / "dev_rows.parquet", path, spec)
+    a, b = (read_dev_rows(tmp_path / side / "dev_rows.parquet") for side in ("python", "engine"))
+    dev = frame[frame.split == "dev"]
+    texts = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in dev.y_true]
+    lines = sorted(f"{i}\x1f{t}" for i, t in zip(dev.id.astype(str), texts))
+    by_hand = f"dev-{len(dev)}-{hashlib.sha256(chr(10).join(lines).encode()).hexdigest()[:12]}"
+    assert a.fingerprint == b.fingerprint == by_hand
+    assert (a.kind, a.metric, a.labels) == (b.kind, b.metric, b.labels)
+    order = sorted(a.ids.tolist())
+    assert sorted(b.ids.tolist()) == order
+    assert np.array_equal(np.asarray(a.aligned(order)), np.asarray(b.aligned(order)))
+
+
+def test_the_engine_keeps_no_pairable_rows_when_dev_ids_repeat(tmp_path):
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.runs._rows import dev_rows_from_predictions, read_dev_rows, save_dev_rows
+
+    path = tmp_path / "p.parquet"
+    _dev_frame([1, 2, 2], [0, 1, 1], [0, 1, 0]).to_parquet(path)
+    assert dev_rows_from_predictions(path, parse_metric("error")) is None
+    save_dev_rows(tmp_path / "r" / "dev_rows.parquet", path, parse_metric("error"))
+    assert read_dev_rows(tmp_path / "r" / "dev_rows.parquet") is None
+
+
+def test_rows_written_by_python_over_engine_rows_read_as_python_wrote_them(tmp_path):
+    """An mlstrat that writes the metadata into the Parquet file (any version) may update a run
+    whose rows the engine wrote: the file's own metadata wins over the JSON left beside it."""
+    from mlstrat.metrics._spec import parse_metric
+    from mlstrat.runs._rows import (dev_rows_from_predictions, read_dev_rows, save_dev_rows,
+                                    write_dev_rows)
+
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    _dev_frame([1, 2, 3], [0, 1, 1], [0, 1, 0]).to_parquet(first)
+    _dev_frame([1, 2, 4], [0, 1, 1], [0, 0, 0]).to_parquet(second)
+    kept = tmp_path / "run" / "dev_rows.parquet"
+    assert save_dev_rows(kept, first, parse_metric("error"))
+    newer = dev_rows_from_predictions(second, parse_metric("error"))
+    write_dev_rows(kept, newer)
+    read = read_dev_rows(kept)
+    assert read.fingerprint == newer.fingerprint
+    assert read.ids.tolist() == ["1", "2", "4"] and read.values.tolist() == [0.0, 1.0, 1.0]

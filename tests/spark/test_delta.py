@@ -38,3 +38,17 @@ def test_partitioned_delta_table_on_spark(spark, tmp_path):
     rows = read_table(str(path), con=spark).to_pyarrow().sort_by("id")
     assert rows.column("id").to_pylist() == list(range(100, 140))
     assert rows.column("split").to_pylist() == predictions(100, 40).column("split").to_pylist()
+
+
+def test_file_uris_of_a_delta_table_and_a_parquet_file_on_spark(spark, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mlstrat.metrics import compute_metrics
+
+    live = delta_with_history(tmp_path / "preds")
+    pq.write_table(live, tmp_path / "live.parquet")
+    of_path = compute_metrics(str(tmp_path / "live.parquet"), con=mlstrat.connect("duckdb"), test=True,
+                              store=False).to_dict()["splits"]
+    for uri in ((tmp_path / "preds").as_uri(), (tmp_path / "live.parquet").as_uri()):
+        assert_same(compute_metrics(uri, con=spark, test=True, store=False).to_dict()["splits"], of_path)
+    assert sum(split["n"] for split in of_path.values()) == 360

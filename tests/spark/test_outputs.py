@@ -66,3 +66,33 @@ def test_temporary_folders_of_failed_and_killed_spark_writes_are_removed(spark, 
     with pytest.raises(Exception, match="is a folder; give a file path for the output"):
         write_table(table, not_a_table, con=spark, force=True)
     assert (not_a_table / "mine.txt").read_text() == "keep"
+
+
+def _never(*_args, **_kwargs):
+    raise AssertionError("the work ran before the output was checked")
+
+
+def test_labels_and_mismatch_check_a_spark_output_before_the_work(spark, tmp_path, monkeypatch):
+    import mlstrat.mismatch
+    from tests.tables.test_remote_outputs import write_predictions
+
+    preds = write_predictions(tmp_path)
+    monkeypatch.setattr("mlstrat.cli.labels._find_suspects", _never)
+    monkeypatch.setattr(mlstrat.mismatch, "analyze_mismatch", _never)
+    runner = CliRunner()
+    commands = (["labels", str(preds)], ["mismatch", str(preds), "--domain", "domain", "--target", "app",
+                                         "--features", "f1"])
+    for command in commands:
+        result = runner.invoke(app, [*command, "-o", "s3a://bucket/out.parquet", "--engine", "spark"])
+        assert result.exit_code == 2, result.output
+        line = " ".join(result.output.split())
+        assert line.startswith("Error: s3a://bucket/out.parquet: cannot be reached by Spark (")
+        assert line.endswith("with --conf spark.jars.packages=... or spark.jars=...")
+        (tmp_path / "there.parquet").mkdir(exist_ok=True)
+        (tmp_path / "there.parquet" / "part-00000.parquet").write_bytes(b"")
+        result = runner.invoke(app, [*command, "-o", (tmp_path / "there.parquet").as_uri(), "--engine", "spark"])
+        assert result.exit_code == 2, result.output
+        assert " ".join(result.output.split()).endswith("there.parquet: already exists; pass --force (force=True) "
+                                                        "to overwrite it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.parquet", "there.parquet"]
+

@@ -281,7 +281,9 @@ def _has_tasks(predictions: str, metric: str) -> bool:
 
     if parse_metric(metric).kind != "error":
         return False
-    return "task" in read_table(str(predictions), columns=select_columns("task")).columns
+    # ids as text, as the diagnosis reads them next: a small file is then parsed once, not twice
+    table = read_table(str(predictions), columns=select_columns("task"), text_columns=("id",))
+    return "task" in table.columns
 
 
 def _diagnose_tasks(predictions: str, *, human: list[str], bayes: str | None, tolerance: str | None,

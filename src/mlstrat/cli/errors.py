@@ -43,7 +43,7 @@ def sample(
     predictions: str = typer.Argument(
         ..., help="Predictions table (id, split, y_true, y_pred, ...): a file, directory or URI."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="The CSV sheet to write."),
+    output: str = typer.Option(..., "--output", "-o", help="The CSV sheet to write (a local path)."),
     split: str = typer.Option("dev", "--split", callback=split_callback,
                               help="Which split's errors to sample (val, validation, train-dev... accepted)."),
     n: int = typer.Option(100, "-n", "--n", help="Number of misclassified rows to sample."),

@@ -66,9 +66,9 @@ def _check_options(predictions: str, *, split: str, output: Optional[str], force
     start_engine(engine)
 
     if output is not None:
-        from mlstrat.tables import check_output_path
+        from mlstrat.tables import check_table_output
 
-        check_output_path(output, inputs=[predictions], force=force)  # fail before the work
+        check_table_output(output, inputs=[predictions], force=force)  # fail before the work
 
 
 def _find_suspects(predictions: str, *, split: str, rank_by: str, method: str) -> Any:

@@ -80,11 +80,11 @@ def mismatch(
     from mlstrat._numbers import parse_numbers
     from mlstrat.cli._common import console, echo_json
     from mlstrat.mismatch import analyze_mismatch
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_table_output
 
     start_engine(engine)
-    if output is not None:
-        check_output_path(output, inputs=[manifest], force=force)
+    if output is not None:  # an existing output, or storage the engine cannot reach, before the work
+        check_table_output(output, inputs=[manifest], force=force)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rendered below from report.warnings
         report = analyze_mismatch(

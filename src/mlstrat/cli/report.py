@@ -19,7 +19,7 @@ def report(
     target: str = typer.Argument(..., metavar="RUN_OR_PREDICTIONS",
                                  help="A run id (or prefix, or 'latest'), a run directory, a predictions "
                                       "table or a diagnosis JSON file."),
-    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+    output: str = typer.Option("report.html", "--output", "-o", help="The HTML file to write (a local path)."),
     human: Optional[list[str]] = typer.Option(None, "--human", help=(
         "Human-level error for diagnosing predictions, e.g. 'expert team=0.5%' (repeatable).")),
     store: Optional[Path] = typer.Option(None, "--store", help=(
@@ -44,7 +44,7 @@ def report(
     from mlstrat.cli._common import console, echo_json, safe
     from mlstrat.report import render_report, report_inputs
     from mlstrat.runs import RunStore
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_file_output
 
     import warnings
 
@@ -63,7 +63,7 @@ def report(
         warnings.simplefilter("ignore", ReusedTestSetWarning)  # in inputs.warnings, printed below
         inputs = report_inputs(target, store=RunStore(store), human=human or (), sheet=sheet, test=test,
                                model_family=model_family)
-    out = check_output_path(output, inputs=inputs.sources, force=force)
+    out = check_file_output(output, what="the HTML report", inputs=inputs.sources, force=force)
     html = render_report(**inputs.kwargs(), title=title, output=out, dev_rows=RunStore(store).dev_rows)
     summary = {"output": str(out), "bytes": len(html.encode("utf-8")), "sections": inputs.sections(),
                "runs": [r.id for r in inputs.runs],

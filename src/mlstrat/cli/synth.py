@@ -47,8 +47,9 @@ def synth(
         help="Transforms in order, comma-separated: blur, noise, brightness_contrast, "
         "shift, rotate, fog (images) or mix (audio).",
     ),
-    output: Path = typer.Option(
-        ..., "-o", "--output", help="Output table: the input rows plus the new ones."
+    output: str = typer.Option(
+        ..., "-o", "--output",
+        help="Output table: the input rows plus the new ones (a path, or a URI the engine writes).",
     ),
     split: str = typer.Option(
         "train", "--split", callback=split_callback,

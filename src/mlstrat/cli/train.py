@@ -15,7 +15,8 @@ from mlstrat.cli._app import app
 @app.command("train")
 def train_command(
     ctx: typer.Context,
-    config: Path = typer.Argument(..., help="TOML config ([data], [model], [regularization], [optim], ...)."),
+    config: Path | None = typer.Argument(None, help="TOML config ([data], [model], [regularization], [optim], "
+                                         "...); optional with --resume (the run's own config)."),
     output: Path | None = typer.Option(None, "-o", "--output",
                                        help="Run directory to write (default: runs/run-<UTC time>)."),
     force: bool = typer.Option(False, "--force", help="Overwrite a run directory that already holds a model."),
@@ -31,6 +32,9 @@ def train_command(
     nproc: int = typer.Option(1, "--nproc", min=1,
                               help="Train in N processes with PyTorch DDP (torchrun on this machine; gloo on "
                                    "CPU, NCCL on GPUs: one per GPU); batch_size stays the global batch."),
+    resume: str | None = typer.Option(None, "--resume", metavar="RUN",
+                                      help="Continue an interrupted run (its run directory) from its last epoch "
+                                           "checkpoint; the weights are those of an uninterrupted run."),
 ) -> None:
     """Train a network and write a run directory: model.pt, config.resolved.toml, history.json,
     predictions.parquet (all splits) and metrics.json; record it in the run store."""
@@ -41,24 +45,82 @@ def train_command(
 
     for item in human:  # refused before training, not after: a bare 0.5 could be 0.5% or 50%
         require_percent(item, name="--human")
-    train_config = TrainConfig.from_toml(config)
+    if resume is not None:
+        train_config, output = _resume_target(resume, config, output, store,
+                                              nproc=None if _in_launcher() else nproc)
+    elif config is None:
+        raise _usage("give the TOML config to train (or --resume RUN to continue an interrupted run)")
+    else:
+        train_config = TrainConfig.from_toml(config)
     if nproc > 1 and not _in_launcher():
         raise typer.Exit(_launch(ctx, train_config, nproc))
     if _rank() != 0:  # a DDP worker: rank 0 prints, writes and records
         with _quiet_when_peers_die():
-            _train_quietly(train_config, output, force)
+            _train_quietly(train_config, output, force, resume=resume is not None)
         return
     with _quiet_when_peers_die():
         _train_and_record(train_config, output, force, json_=json_, human=human, store=store, note=note,
-                          record=record, test=test)
+                          record=record, test=test, resume=resume is not None)
+
+
+def _usage(message: str) -> Exception:
+    from mlstrat._exceptions import ConfigError
+
+    return ConfigError(message)
+
+
+def _resume_target(run: str, config: Path | None, output: Path | None, store: Path | None, *,
+                   nproc: int | None) -> tuple[Any, Path]:
+    """(the config, the run directory) of ``--resume RUN``: RUN is the interrupted run's directory
+    (its -o); a run id names a recorded run, which finished. The config is the file given, else the
+    one the run saved in its checkpoint. Checked before any process starts: the checkpoint, the
+    config and the manifest against the run's, and ``--nproc`` (``None``: not checked)."""
+    from mlstrat._exceptions import ConfigError, InputError
+    from mlstrat.nn import TrainConfig
+    from mlstrat.nn._checkpoint import read_resume_state, resume_path
+    from mlstrat.nn._train import resumed_config
+
+    if output is not None:
+        raise _usage(f"--resume {run} writes the run directory it names; leave out -o/--output")
+    run_dir = Path(run)
+    if not run_dir.exists() and not resume_path(run_dir).exists():
+        run_dir = _recorded_run_dir(run, store)
+    saved = read_resume_state(run_dir)  # one line when there is nothing to resume
+    if nproc is not None and int(saved["world"]) != nproc:
+        raise ConfigError(f"cannot resume {run_dir}: it trained in {saved['world']} process(es) and this is "
+                          f"{nproc}; resume with --nproc {saved['world']}")
+    if config is not None:
+        train_config = TrainConfig.from_toml(config)
+    else:
+        try:
+            train_config = TrainConfig.from_dict(saved["config"])
+        except Exception as exc:  # a checkpoint from another version of the config
+            raise InputError(f"{resume_path(run_dir)}: its config cannot be read ({exc}); give the config "
+                             "file") from None
+    resumed_config(train_config, run_dir)  # refuses another config or a changed manifest
+    return train_config, run_dir
+
+
+def _recorded_run_dir(run: str, store: Path | None) -> Path:
+    """The run directory of a recorded run id (or one line: neither a run directory nor a run id)."""
+    from mlstrat._exceptions import InputError
+    from mlstrat.runs import RunStore
+
+    try:
+        recorded = RunStore(store).get(run)
+    except InputError as exc:
+        raise InputError(f"--resume {run}: no such run directory, and not a run id: {exc}") from None
+    if not recorded.artifacts:
+        raise InputError(f"--resume {run}: run {recorded.id} has no run directory; nothing to resume")
+    return Path(recorded.artifacts)
 
 
 def _train_and_record(train_config: Any, output: Path | None, force: bool, *, json_: bool, human: list[str],
-                      store: Path | None, note: str | None, record: bool, test: bool) -> None:
+                      store: Path | None, note: str | None, record: bool, test: bool, resume: bool) -> None:
     from mlstrat.nn import train
 
     result = _train_showing_health(train, train_config, output, force, test=test, store=store,
-                                   record=record, human=human, note=note)
+                                   record=record, human=human, note=note, resume=resume)
     if result.run_id is not None and not json_:
         from mlstrat.cli._common import err_console
 
@@ -150,16 +212,28 @@ def _launch(ctx: typer.Context, config: Any, nproc: int) -> int:
     except Stopped as stop:
         err_console(soft_wrap=True).print(
             f"[bold red]Stopped:[/] training stopped by {signal_label(stop.signum)}: every training process "
-            "was stopped before writing; no run directory written, nothing recorded")
+            f"was stopped before writing; no run directory written, nothing recorded{_resumable(ctx, nproc)}")
         return stop.exit_code
     if code > 128:
         err_console(soft_wrap=True).print(
             f"[bold red]Error:[/] rank {rank} {exit_description(128 - code)}; the other training "
-            "processes were stopped; no run directory written, nothing recorded")
+            f"processes were stopped; no run directory written, nothing recorded{_resumable(ctx, nproc)}")
     elif code == PEER_LOST_EXIT:
         err_console(soft_wrap=True).print("[bold red]Error:[/] the training processes lost contact with each "
                                           "other; nothing recorded")
     return code
+
+
+def _resumable(ctx: Any, nproc: int) -> str:
+    """The end of a stopped run's line when its last epoch checkpoint is there to resume from."""
+    from mlstrat.cli._common import safe
+    from mlstrat.nn._checkpoint import resume_path
+
+    run_dir = ctx.params.get("output") or ctx.params.get("resume")
+    if run_dir is None or not resume_path(run_dir).exists():
+        return ""
+    return (f"; its last epoch checkpoint is kept: `mlstrat train --resume {safe(str(run_dir))} --nproc {nproc}` "
+            "continues it")
 
 
 def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
@@ -182,7 +256,7 @@ def _command_args(ctx: Any, *, drop: set[str]) -> list[str]:
     return args
 
 
-def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
+def _train_quietly(config: Any, output: Path | None, force: bool, *, resume: bool) -> None:
     """A rank other than 0 trains; its errors and warnings are rank 0's too, which already
     prints them."""
     import warnings
@@ -193,7 +267,7 @@ def _train_quietly(config: Any, output: Path | None, force: bool) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            train(config, run_dir=output, force=force, store=False)
+            train(config, run_dir=output, force=force, store=False, resume=resume)
     except MlstratError:
         # the launcher stops every rank as soon as one exits: wait so that rank 0, which meets
         # the same error, prints it before this exit can cut it off
@@ -209,7 +283,7 @@ _PRINT_GRACE_S = 5.0
 
 def _train_showing_health(train: Any, config: Any, output: Path | None, force: bool, *,
                           test: bool, store: Path | None, record: bool, human: list[str],
-                          note: str | None) -> Any:
+                          note: str | None, resume: bool = False) -> Any:
     """Train; the gradient-health warnings are rendered from the history (one clean line each on
     stderr), the test-set reuse warning from ``result.warnings``, any other warning passes
     through as usual."""
@@ -220,7 +294,7 @@ def _train_showing_health(train: Any, config: Any, output: Path | None, force: b
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = train(config, run_dir=output, force=force, test=test, store=store, record=record,
-                       human=human, note=note)
+                       human=human, note=note, resume=resume)
     health = {w["message"] for w in result.history.get("warnings", [])}
     for w in caught:
         if str(w.message) not in health and not issubclass(w.category, ReusedTestSetWarning):
@@ -244,6 +318,8 @@ def _render_train(result: Any) -> None:
     h = result.history
     last = h["epochs"][-1]["epoch"] if h["epochs"] else 0
     notes = [f"{last} epoch(s)", f"best dev epoch {h['best_epoch']}"]
+    if h.get("resumed_after_epoch"):
+        notes.insert(1, f"resumed after epoch {h['resumed_after_epoch']}")
     if h.get("diverged"):
         notes.append(f"diverged at epoch {h['diverged']['epoch']}: the figures below are of NaN/inf weights")
     if h["stopped_early"]:

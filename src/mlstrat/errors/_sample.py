@@ -163,11 +163,11 @@ def sample_errors(
     ConfigError
         For a bad ``n``, ``include_correct`` or split name, or duplicate category names.
     """
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_file_output, check_output_path
 
     _check_split(split)
     _check_sizes(n, include_correct)
-    out = check_output_path(output, inputs=[predictions], force=force)
+    out = check_file_output(output, what="the error sheet", inputs=[predictions], force=force)
     meta_out = meta_path(out)
     check_output_path(meta_out, inputs=[predictions], force=force, replaces=("meta",))
     preds, spec, table, context = _open_with_context(predictions, metric=metric, include_correct=include_correct,

@@ -249,7 +249,7 @@ def _synthesize(
     from mlstrat.tables import describe_source, is_uri, read_table
 
     kind, names, user_params = _check_options(spec)
-    out_path, files_dir = _output_paths(manifest, kind, output=output, files_dir=files_dir, force=force)
+    out_path, files_dir = _output_paths(manifest, kind, output=output, files_dir=files_dir, force=force, con=con)
 
     name = describe_source(manifest)
     data = read_table(manifest, con=con).to_pyarrow()
@@ -301,13 +301,13 @@ def _synthesize(
 
 
 def _output_paths(manifest: Any, kind: str, *, output: str | os.PathLike | None,
-                  files_dir: str | os.PathLike | None, force: bool) -> tuple[Path | None, Any]:
+                  files_dir: str | os.PathLike | None, force: bool, con: Any) -> tuple[Path | None, Any]:
     """(the checked output path or None, the folder for synthesized files or None): files go
     next to the output by default; image and audio files need one of the two."""
-    from mlstrat.tables import check_output_path
+    from mlstrat.tables import check_table_output
 
-    out_path = (
-        check_output_path(output, inputs=[manifest], force=force) if output is not None else None
+    out_path = (  # a URI is asked of the engine that will write it, before the work
+        check_table_output(output, inputs=[manifest], force=force, con=con) if output is not None else None
     )
     if files_dir is None and out_path is not None:
         files_dir = out_path.parent / f"{out_path.stem}_files"

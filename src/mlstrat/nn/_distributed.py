@@ -99,6 +99,14 @@ class Dist:
         dist.broadcast(t, src=0)
         return t.cpu().tolist()
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (picklable), in rank order, on every rank."""
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, value)
+        return out
+
     def _comm_device(self) -> torch.device:
         # NCCL moves CUDA tensors only; gloo takes CPU tensors
         return self.device if self.device.type == "cuda" else torch.device("cpu")

@@ -1,6 +1,6 @@
 """The epoch loop: mini-batch optimization with per-epoch dev evaluation, early stopping and
-best-weight restore, in memory (:class:`Fitter`) or over a stream of record batches
-(:class:`StreamFitter`).
+best-weight restore, in memory (:class:`Fitter`); over a stream of record batches, its subclass
+in :mod:`mlstrat.nn._stream_fitter`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch import nn
 
 from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._distributed import Dist
+from mlstrat.nn._health import diverged_at
 from mlstrat.nn._hooks import notify_epoch
 from mlstrat.nn._model import (
     Network,
@@ -29,7 +30,7 @@ from mlstrat.nn._model import (
 )
 from mlstrat.nn._setup import make_optimizer
 
-__all__ = ["EpochStats", "Fitter", "StreamFitter"]
+__all__ = ["EpochStats", "Fitter"]
 
 
 _EVAL_CHUNK = 8192
@@ -281,57 +282,149 @@ class Fitter:
             if self.dist is not None:  # DDP all-reduces only what was trainable when it wrapped the model
                 self.forward_module = self.dist.wrap(self.model)
 
-    def fit(self, *, progress: bool | None = None) -> dict[str, Any]:
-        """Train for ``epochs`` with early stopping; returns the history.json dict."""
+    def fit(self, *, progress: bool | None = None, checkpoint: Any = None) -> dict[str, Any]:
+        """Train for ``epochs`` with early stopping; returns the history.json dict.
+
+        ``checkpoint`` (an :class:`~mlstrat.nn._checkpoint.EpochCheckpoint`): the state is saved
+        there at the end of each epoch, and a resumed run continues from the state it holds.
+        """
         from mlstrat._progress import Steps
 
-        es = self.config.early_stopping
         epochs = self.config.optim.epochs
         has_dev = self._has_dev()
-        history: list[EpochStats] = []
-        best_value, best_epoch, best_state, waited, stopped = math.inf, 0, None, 0, False
+        resumed = None if checkpoint is None else checkpoint.resumed
+        run = _Progress() if resumed is None else self._restore(resumed["state"])
         diverged: dict[str, Any] | None = None
         with Steps(epochs, "Training", progress=progress) as bar:
-            for epoch in range(1, epochs + 1):
+            if run.epoch:
+                bar.advance(f"resumed after epoch {run.epoch}/{epochs}", amount=run.epoch)
+            for epoch in range(epochs + 1 if run.finished else run.epoch + 1, epochs + 1):
                 lr = float(self.optimizer.param_groups[0]["lr"])
-                data_cost, train_error = self.run_epoch()
-                layers = self.health.end_epoch()
-                self._end_epoch(epoch)
-                with torch.no_grad():
-                    train_cost = data_cost + float(self._penalty())
-                dev_cost = dev_error = None
-                if has_dev:
-                    dev_cost, dev_error = self._dev_cost()
-                history.append(EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers,
-                                          *self._train_dev_cost()))
-                bar.advance(f"epoch {epoch}/{epochs}  train cost {train_cost:.4f}"
-                            + (f"  dev error {100 * dev_error:.2f}%" if dev_error is not None else ""))
-                diverged = _divergence(epoch, lr, train_cost, dev_cost)
+                stats = self._train_epoch(epoch, lr)
+                run.history.append(stats)
+                bar.advance(f"epoch {epoch}/{epochs}  train cost {stats.train_cost:.4f}"
+                            + (f"  dev error {100 * stats.dev_error:.2f}%" if stats.dev_error is not None else ""))
+                diverged = diverged_at(epoch, lr, stats.train_cost, stats.dev_cost)
                 if diverged is not None:  # no later epoch can recover from NaN weights
                     break
-                notify_epoch(history[-1])  # an epoch callback may stop training here
-                if not has_dev:
-                    best_epoch = epoch
-                    continue
-                value = dev_cost if es.monitor == "dev_cost" else dev_error
-                if value < best_value - es.min_delta:
-                    best_value, best_epoch, waited = value, epoch, 0
-                    if es.restore_best:
-                        best_state = copy.deepcopy(self.model.state_dict())
-                else:
-                    waited += 1
-                    if es.patience and waited >= es.patience:
-                        stopped = epoch < epochs
-                        break
+                self._track_best(run, stats, has_dev)
+                if checkpoint is not None:  # every rank takes part (their random streams are gathered)
+                    checkpoint.save(self._state(run))
+                notify_epoch(stats)  # an epoch callback may stop training here
+                if run.finished:
+                    break
+        history = run.history
         if diverged is not None:  # the weights are not finite: there is nothing to restore or keep
-            return _history_dict(history, best_epoch=best_epoch, stopped=False, restored=False,
+            return _history_dict(history, best_epoch=run.best_epoch, stopped=False, restored=False,
                                  diverged=diverged)
         restored = False
-        if best_state is not None and best_epoch != history[-1].epoch:
+        if run.best_state is not None and history and run.best_epoch != history[-1].epoch:
             # whether or not early stopping fired: the best dev epoch's weights are the result
-            self.model.load_state_dict(best_state)
+            self.model.load_state_dict(run.best_state)
             restored = True
-        return _history_dict(history, best_epoch=best_epoch, stopped=stopped, restored=restored)
+        doc = _history_dict(history, best_epoch=run.best_epoch, stopped=run.stopped, restored=restored)
+        if resumed is not None:  # the epoch the run continued after (`train --resume`)
+            doc["resumed_after_epoch"] = int(resumed["state"]["epoch"])
+        return doc
+
+    def _train_epoch(self, epoch: int, lr: float) -> EpochStats:
+        """One epoch: the pass over train, the schedule's step, the dev and train-dev figures."""
+        data_cost, train_error = self.run_epoch()
+        layers = self.health.end_epoch()
+        self._end_epoch(epoch)
+        with torch.no_grad():
+            train_cost = data_cost + float(self._penalty())
+        dev_cost = dev_error = None
+        if self._has_dev():
+            dev_cost, dev_error = self._dev_cost()
+        return EpochStats(epoch, train_cost, dev_cost, train_error, dev_error, lr, layers, *self._train_dev_cost())
+
+    def _track_best(self, run: _Progress, stats: EpochStats, has_dev: bool) -> None:
+        """Early stopping's bookkeeping after an epoch: the best dev epoch (and its weights), the
+        epochs waited since, whether training stops here."""
+        run.epoch = stats.epoch
+        if not has_dev:
+            run.best_epoch = stats.epoch
+            return
+        es = self.config.early_stopping
+        value = stats.dev_cost if es.monitor == "dev_cost" else stats.dev_error
+        if value < run.best_value - es.min_delta:
+            run.best_value, run.best_epoch, run.waited = value, stats.epoch, 0
+            if es.restore_best:
+                run.best_state = copy.deepcopy(self.model.state_dict())
+        else:
+            run.waited += 1
+            if es.patience and run.waited >= es.patience:
+                run.stopped = stats.epoch < self.config.optim.epochs
+                run.finished = True
+
+    # -- the epoch checkpoint (train --resume) ------------------------------------------------
+
+    def _state(self, run: _Progress) -> dict[str, Any]:
+        """What the next epoch depends on. The random streams that differ per rank (dropout's
+        global generator, augmentation) are gathered from every rank; the rest is the same on all."""
+        own: dict[str, Any] = {"torch": torch.get_rng_state(), "augment": self._augment_state()}
+        if self.device.type == "cuda":
+            own["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"epoch": run.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "generator": self.generator.get_state(), "health_step": self.health.steps,
+                "ranks": [own] if self.dist is None else self.dist.gather(own), "progress": run.to_state()}
+
+    def _restore(self, state: dict[str, Any]) -> _Progress:
+        """Put back what :meth:`_state` saved; the layers unfrozen by then are trainable again."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        own = state["ranks"][0 if self.dist is None else self.dist.rank]
+        torch.set_rng_state(own["torch"])
+        if "cuda" in own:
+            torch.cuda.set_rng_state(own["cuda"], self.device)
+        self._set_augment_state(own["augment"])
+        self.health.steps = int(state["health_step"])
+        unfreeze = self.config.transfer.unfreeze_after
+        if unfreeze and state["epoch"] >= unfreeze:
+            self.model.requires_grad_(True)
+            if self.dist is not None:
+                self.forward_module = self.dist.wrap(self.model)
+        return _Progress.from_state(state["progress"])
+
+    def _augment_rng(self) -> Any:
+        return getattr(self.augment, "rng", None)
+
+    def _augment_state(self) -> dict[str, Any] | None:
+        rng = self._augment_rng()
+        return None if rng is None else rng.bit_generator.state
+
+    def _set_augment_state(self, state: dict[str, Any] | None) -> None:
+        rng = self._augment_rng()
+        if rng is not None and state is not None:
+            rng.bit_generator.state = state
+
+
+@dataclass
+class _Progress:
+    """The epoch loop's bookkeeping: epochs done, their figures, early stopping's state."""
+
+    epoch: int = 0
+    history: list[EpochStats] = dataclasses.field(default_factory=list)
+    best_value: float = math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    waited: int = 0
+    stopped: bool = False
+    finished: bool = False  # early stopping fired
+
+    def to_state(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["history"] = [dataclasses.asdict(h) for h in self.history]
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Progress:
+        return cls(**{**state, "history": [EpochStats(**h) for h in state["history"]]})
 
 
 class _EpochSums:
@@ -381,15 +474,6 @@ class _EpochSums:
         return (loss / n, wrong / n) if n > 0 else (0.0, 0.0)
 
 
-def _divergence(epoch: int, lr: float, train_cost: float, dev_cost: float | None) -> dict[str, Any] | None:
-    """``{"epoch", "lr", "cost"}`` when this epoch's train or dev cost is not finite (NaN or
-    infinite): the run diverged. ``None`` otherwise."""
-    for cost in (train_cost, dev_cost):
-        if cost is not None and not math.isfinite(cost):
-            return {"epoch": epoch, "lr": lr, "cost": str(cost)}
-    return None
-
-
 def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, restored: bool,
                   diverged: dict[str, Any] | None = None) -> dict[str, Any]:
     """history.json, with the gradient-health warnings (also raised as MlstratWarning) and the
@@ -410,61 +494,3 @@ def _history_dict(history: list[EpochStats], *, best_epoch: int, stopped: bool, 
            "warnings": found, "diverged": diverged}
     doc["convergence"] = history_verdict(doc).to_dict()
     return doc
-
-
-class StreamFitter(Fitter):
-    """:class:`Fitter` over a :class:`~mlstrat.nn._stream.TrainStream`: the train rows come from the
-    engine in record batches through a shuffle buffer, dev is evaluated by streaming its rows."""
-
-    def __init__(self, model: Network, config: TrainConfig, stream: Any, *, m: int, n_dev: int,
-                 generator: torch.Generator, device: torch.device, dist: Dist | None = None,
-                 n_train_dev: int = 0) -> None:
-        self.model, self.config = model, config
-        self.X_train = self.y_train = self.X_dev = self.y_dev = self.train_dev = None
-        self.m, self.n_dev, self.n_train_dev = m, n_dev, n_train_dev
-        self.multitask = False
-        self.loss_fn = cross_entropy_cost
-        self.generator, self.augment, self.loader = generator, None, "stream"
-        self.batch_size = config.optim.batch_size or m
-        self.l1 = config.regularization.l1
-        self.device = device
-        self.stream = stream
-        self.w_train = None
-        self.weighted = stream.weighted
-        self._distribute(dist)
-        self._setup_optimization()
-
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-        seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        shards = self.stream.shards
-        for step, batch in enumerate(self.stream.epoch(seed)):
-            if shards is not None:  # DDP: the global batch of this step, from the shared schedule
-                self.step_rows = shards.global_rows(step)
-            yield batch
-
-    def _has_dev(self) -> bool:
-        return self.n_dev > 0
-
-    def _dev_cost(self) -> tuple[float, float]:
-        return self._streamed_cost("dev")
-
-    def _train_dev_cost(self) -> tuple[float | None, float | None]:
-        return self._streamed_cost("train_dev") if self.n_train_dev else (None, None)
-
-    def _streamed_cost(self, split: str) -> tuple[float, float]:
-        """(cost, error) of a held-out split, its rows streamed from the engine."""
-        from mlstrat.nn._stream import eval_chunks
-
-        s = self.stream
-        self.model.eval()
-        total, wrong, counted = 0.0, 0, 0
-        with torch.no_grad():
-            for _, X, y in eval_chunks(s.src, s.stats, s.normalizer, split=split, shards=s.shards):
-                xb, yb = torch.from_numpy(X).to(self.device), torch.from_numpy(y).to(self.device)
-                logits = self.model(xb)
-                total += float(self.loss_fn(logits, yb)) * xb.shape[0]
-                wrong += int((logits.argmax(dim=1) != yb).sum())
-                counted += xb.shape[0]
-        if self.dist is not None:  # each rank evaluated its blocks of the split
-            total, wrong, counted = self.dist.total([total, wrong, counted])
-        return total / max(counted, 1), wrong / max(counted, 1)

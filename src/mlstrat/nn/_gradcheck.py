@@ -265,7 +265,7 @@ def _gradcheck_stream(config: Any, *, rows: int, mode: str, eps: float, directio
     """gradcheck_config for streamed data (image files, big manifests): the first ``rows`` train rows."""
     import numpy as np
 
-    from mlstrat.nn._fitter import StreamFitter
+    from mlstrat.nn._stream_fitter import StreamFitter
     from mlstrat.nn._model import cross_entropy_cost
     from mlstrat.nn._setup import _build_network
     from mlstrat.nn._stream import StreamSource, TrainStream

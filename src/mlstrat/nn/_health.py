@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HealthMonitor", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
+__all__ = ["HealthMonitor", "diverged_at", "divergence_warning", "gradient_warnings", "named_layers", "SAMPLES", "RATIO"]
 
 SAMPLES = 16  # measured steps per epoch
 RATIO = 100.0  # two orders of magnitude
@@ -61,7 +61,7 @@ class HealthMonitor:
     def __init__(self, model: nn.Module, steps_per_epoch: int) -> None:
         self.layers = named_layers(model)
         self.stride = max(1, steps_per_epoch // SAMPLES)
-        self._step = 0
+        self.steps = 0  # optimizer steps so far (a resumed run carries on the count)
         self._before: list[torch.Tensor] | None = None
         self._reset()
 
@@ -69,8 +69,8 @@ class HealthMonitor:
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def before_step(self) -> None:
-        measure = self._step % self.stride == 0
-        self._step += 1
+        measure = self.steps % self.stride == 0
+        self.steps += 1
         if not measure:
             self._before = None
             return
@@ -111,6 +111,15 @@ def _times(x: float) -> str:
 
 def _rms(stats: dict[str, Any]) -> float:
     return stats["grad_norm"] / math.sqrt(max(stats.get("size") or 1, 1))
+
+
+def diverged_at(epoch: int, lr: float, train_cost: float, dev_cost: float | None) -> dict[str, Any] | None:
+    """``{"epoch", "lr", "cost"}`` when this epoch's train or dev cost is not finite (NaN or
+    infinite): the run diverged. ``None`` otherwise."""
+    for cost in (train_cost, dev_cost):
+        if cost is not None and not math.isfinite(cost):
+            return {"epoch": epoch, "lr": lr, "cost": str(cost)}
+    return None
 
 
 def divergence_warning(diverged: dict[str, Any]) -> dict[str, str]:

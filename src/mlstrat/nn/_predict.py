@@ -40,8 +40,10 @@ def predict(run_dir: str | os.PathLike, data: Any, *, output: str | os.PathLike 
         The predictions table: ``id``, ``split``, ``y_true`` (when the data has labels),
         ``y_pred`` and ``proba_<class>`` for every class.
     """
-    from mlstrat.tables import describe_source, read_table, require_columns, write_table
+    from mlstrat.tables import check_table_output, describe_source, read_table, require_columns, write_table
 
+    if output is not None:  # an existing output, or storage the engine cannot reach, before the work
+        check_table_output(output, inputs=[data], force=force, con=con)
     payload = load_checkpoint(run_dir)
     model, normalizer = network_from_checkpoint(payload)
     source = describe_source(data)

@@ -232,6 +232,7 @@ def _augmenter(config: TrainConfig, X_raw: np.ndarray, normalizer: Normalizer, d
         out = apply_transforms(raw, names, rng=rng, params=params, value_range=value_range).reshape(raw.shape[0], -1)
         return torch.from_numpy(normalizer(out.astype(np.float32))).to(device)
 
+    augment.rng = rng  # type: ignore[attr-defined]  # its state goes into the epoch checkpoint
     return augment
 
 
@@ -254,4 +255,5 @@ def _stream_augmenter(config: TrainConfig, low: float, high: float, seed: int) -
         out = apply_transforms(images, names, rng=rng, params=params, value_range=value_range)
         return out.reshape(raw.shape[0], -1).astype(np.float32)
 
+    augment.rng = rng  # type: ignore[attr-defined]  # its state goes into the epoch checkpoint
     return augment

@@ -21,7 +21,8 @@ from mlstrat.nn._config import TrainConfig
 from mlstrat.nn._data import Dataset, Normalizer, load_dataset
 from mlstrat.nn._decisions import record_decisions
 from mlstrat.nn._distributed import Dist
-from mlstrat.nn._fitter import Fitter, StreamFitter
+from mlstrat.nn._fitter import Fitter
+from mlstrat.nn._stream_fitter import StreamFitter
 from mlstrat.nn._model import Network
 from mlstrat.nn._outputs import (
     TrainResult,
@@ -46,12 +47,12 @@ from mlstrat.nn._setup import (
     resolve_device,
 )
 
-__all__ = ["train"]
+__all__ = ["train", "resumed_config"]
 
 
 def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, progress: bool | None = None,
           con: Any = None, force: bool = False, test: bool = False, store: Any = None,
-          record: bool = True, human: Any = (), note: str | None = None) -> TrainResult:
+          record: bool = True, human: Any = (), note: str | None = None, resume: bool = False) -> TrainResult:
     """Train a network as configured and write its run directory.
 
     The test split is sealed: predictions.parquet holds its rows, but metrics.json and the
@@ -66,6 +67,10 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     convergence verdict on the train cost (``nn/_convergence.py``). With ``[optim] lr = "find"``
     the learning-rate range test (:func:`mlstrat.nn.lr_find`) picks the learning rate first;
     ``history["lr_find"]`` says which and how.
+
+    At the end of each epoch the trainer's state is saved beside ``run_dir`` (a hidden
+    ``.<name>.resume.pt``, removed once the run directory is written); ``resume=True`` continues
+    an interrupted run from it and ends with the weights the run would have had uninterrupted.
 
     Parameters
     ----------
@@ -89,6 +94,10 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         Human-level error for the recorded diagnosis (``"expert=0.5%"``, or a fraction).
     note : str, default=None
         A note saved with the recorded run.
+    resume : bool, default=False
+        Continue the interrupted run writing ``run_dir`` from its last epoch checkpoint. The
+        config must be the run's own (``lr = "find"`` takes the rate the run found), and so must
+        the manifest file and the number of processes; ``force`` is the run's.
 
     Returns
     -------
@@ -111,6 +120,10 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig, got {type(config).__name__}; "
                           "use TrainConfig.from_toml(path)")
+    resumed = None
+    if resume:
+        config, resumed = resumed_config(config, run_dir)
+        force = bool(resumed["force"])
     found = None
     if config.optim.lr == "find":  # the range test picks the learning rate before anything trains
         from mlstrat.nn._lr_find import lr_find, with_lr
@@ -118,8 +131,12 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         found = lr_find(config.resolve_paths(Path.cwd()), con=con)
         config = with_lr(config, found.suggestion)
     with distributed(resolve_device(config.optim.device)) as dist:
+        if resumed is not None:
+            lr_summary = resumed["lr_find"]
+        else:
+            lr_summary = None if found is None else found.summary()
         result = _train(config, run_dir=run_dir, progress=progress, con=con, force=force, dist=dist,
-                        test=test, lr_find=None if found is None else found.summary())
+                        test=test, lr_find=lr_summary, resumed=resumed)
         writes = dist is None or dist.is_main  # under DDP rank 0 alone writes and records
     result = _seal_test(result, test=test, store=store, con=con)
     if record and store is not False and writes:
@@ -130,6 +147,45 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike | None = None, prog
         run = record_training_run(result, config, store=store, human=human, note=note, test=test)
         result = replace(result, run_id=run.id)
     return result
+
+
+def resumed_config(config: TrainConfig, run_dir: str | os.PathLike | None) -> tuple[TrainConfig, dict[str, Any]]:
+    """The config to resume with and the epoch checkpoint of ``run_dir``; one line when the config
+    or the manifest is not the interrupted run's (they would give another result)."""
+    from mlstrat.nn._checkpoint import config_difference, manifest_identity, read_resume_state
+
+    if run_dir is None:
+        raise ConfigError("resume=True needs run_dir: the run directory of the interrupted run")
+    resumed = read_resume_state(run_dir)
+    config = config.resolve_paths(Path.cwd())
+    saved = resumed["config"]
+    if config.optim.lr == "find" and resumed.get("lr_find") is not None:  # the rate the run found
+        from mlstrat.nn._lr_find import with_lr
+
+        config = with_lr(config, saved["optim"]["lr"])
+    difference = config_difference(saved, config.to_dict())
+    if difference is not None:
+        raise ConfigError(f"cannot resume {run_dir}: {difference}; a resumed run needs the run's own config "
+                          "(give the same file, or none: `mlstrat train --resume RUN` uses the run's)")
+    if manifest_identity(config.data.manifest) != resumed.get("manifest"):
+        raise InputError(f"cannot resume {run_dir}: {config.data.manifest} changed since the run started (size "
+                         "or modification time); train the run again without --resume")
+    return config, resumed
+
+
+def _epoch_checkpoint(path: Path, config: TrainConfig, *, force: bool, dist: Dist | None,
+                      lr_find: dict[str, Any] | None, resumed: dict[str, Any] | None) -> Any:
+    """Where this run saves its epoch state (rank 0 writes), refusing a resume under another
+    number of processes (the ranks' random streams and sums would differ)."""
+    from mlstrat.nn._checkpoint import EpochCheckpoint, manifest_identity
+
+    world = 1 if dist is None else dist.world
+    if resumed is not None and int(resumed["world"]) != world:
+        raise ConfigError(f"cannot resume {path}: it trained in {resumed['world']} process(es) and this is "
+                          f"{world}; resume with --nproc {resumed['world']}")
+    run = {"config": config.to_dict(), "force": force, "lr_find": lr_find, "world": world,
+           "manifest": manifest_identity(config.data.manifest), "threads": None}
+    return EpochCheckpoint(path, run, resumed=resumed, writer=dist is None or dist.is_main)
 
 
 def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> TrainResult:
@@ -151,9 +207,9 @@ def _seal_test(result: TrainResult, *, test: bool, store: Any, con: Any) -> Trai
 
 
 def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: bool | None, con: Any,
-           force: bool, dist: Dist | None, test: bool, lr_find: dict[str, Any] | None = None) -> TrainResult:
+           force: bool, dist: Dist | None, test: bool, lr_find: dict[str, Any] | None = None,
+           resumed: dict[str, Any] | None = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
-    from mlstrat.tables import write_table
 
     if dist is not None:  # DDP: one bar (rank 0's); a global batch each rank can take a share of
         from mlstrat.nn._distributed import check_batch
@@ -165,12 +221,13 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
     started = time.perf_counter()
     config = config.resolve_paths(Path.cwd())
     path = _prepare_run_dir(run_dir, force)
+    checkpoint = _epoch_checkpoint(path, config, force=force, dist=dist, lr_find=lr_find, resumed=resumed)
     if _resolve_loader(config, con) == "stream":
         return _train_stream(config, path, con=con, progress=progress, started=started, dist=dist,
-                             test=test, lr_find=lr_find)
+                             test=test, lr_find=lr_find, checkpoint=checkpoint)
     ds = load_dataset(config.data.manifest, config.data, tasks=config.multitask.tasks, con=con)
     device = resolve_device(config.optim.device) if dist is None else dist.device
-    model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist)
+    model, normalizer, history, proba = _fit_in_memory(config, ds, device, progress, dist, checkpoint)
     if lr_find is not None:
         history["lr_find"] = lr_find
     if proba is None:  # a DDP rank other than 0
@@ -185,11 +242,27 @@ def _train(config: TrainConfig, *, run_dir: str | os.PathLike | None, progress: 
                         classes=ds.classes, tasks=ds.tasks, config=config.to_dict(), label=config.data.label,
                         id_column=config.data.id)
         write_run_files(stage, config, history, metrics, test=test)
-        write_table(table, stage / "predictions.parquet", con=con, force=True)
+        _write_predictions(table, stage / "predictions.parquet", con=con)
+    checkpoint.remove()
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(ds.classes),
                        tasks=list(ds.tasks), device=str(device), n_parameters=n_params,
                        seconds=time.perf_counter() - started, processes=1 if dist is None else dist.world)
+
+
+def _write_predictions(table: Any, path: Path, *, con: Any) -> None:
+    """The in-memory predictions table to the staged run directory. Without an engine given, by
+    PyArrow: the table is in memory already, and building the engine's connection only to copy it
+    costs more than the write on a short run (docs/benchmarks/train.md); the staged folder makes
+    the write atomic either way."""
+    if con is not None:
+        from mlstrat.tables import write_table
+
+        write_table(table, path, con=con, force=True)
+        return
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 def _held_out(ds: Dataset, split: str, normalizer: Normalizer,
@@ -201,8 +274,20 @@ def _held_out(ds: Dataset, split: str, normalizer: Normalizer,
     return torch.from_numpy(normalizer(ds.X[rows])).to(device), _target_tensor(ds, rows, device)
 
 
+def _pinned_threads(config: TrainConfig, n_inputs: int, dist: Dist | None,
+                    checkpoint: Any) -> tuple[list[Any] | None, int]:
+    """(the resumed run's [threads, reason] or None, the thread count fixed before the fit; 0:
+    measured). DDP ranks keep the fixed rule: timing each rank separately could give them
+    different counts; a resumed run keeps the count it started with (another count can move the
+    last bits of a matmul)."""
+    kept = checkpoint.resumed["threads"] if checkpoint.resumed is not None else None
+    if kept is not None:
+        return kept, int(kept[0])
+    return None, config.optim.threads or (auto_threads(config, n_inputs) if dist is not None else 0)
+
+
 def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progress: bool | None,
-                   dist: Dist | None) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
+                   dist: Dist | None, checkpoint: Any) -> tuple[Network, Normalizer, dict[str, Any], np.ndarray | None]:
     """Build, fit and predict every row, with the data in memory: (model on CPU, normalizer,
     history, probabilities; None on a DDP rank other than 0, which neither predicts nor writes)."""
     seed = config.optim.seed
@@ -211,8 +296,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
     if not ds.tasks and n_outputs < 2:
         raise InputError(f"{ds.source}: train has a single class ({ds.classes[0]!r}); "
                          "classification needs at least two")
-    # DDP ranks keep the fixed rule: timing each rank separately could give them different counts
-    pinned = config.optim.threads or (auto_threads(config, ds.X.shape[1]) if dist is not None else 0)
+    kept, pinned = _pinned_threads(config, ds.X.shape[1], dist, checkpoint)
     with _threads(pinned), torch.random.fork_rng(devices=[]):
         # dropout masks draw from the global generator (seed + rank under DDP); init and shuffling
         # from `generator`, the same on every rank
@@ -232,8 +316,9 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
         if config.regularization.augment:
             augment = _augmenter(config, X_train_raw, normalizer, device,
                                  seed if dist is None else dist.seed(seed))
-        threads, threads_reason = _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
-                                                    pinned=pinned)
+        threads, threads_reason = kept or _measured_threads(config, model, X_train, y_train, bool(ds.tasks),
+                                                            pinned=pinned)
+        checkpoint.run["threads"] = [threads, threads_reason]
         loader = "dataloader" if config.data.loader == "dataloader" else "memory"
         fitter = Fitter(model, config, X_train, y_train, X_dev, y_dev, generator=generator,
                         augment=augment, loader=loader, dist=dist, w_train=w_train,
@@ -245,7 +330,7 @@ def _fit_in_memory(config: TrainConfig, ds: Dataset, device: torch.device, progr
 
             warnings.warn(f"{ds.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
-        history = fitter.fit(progress=progress)
+        history = fitter.fit(progress=progress, checkpoint=checkpoint)
         history["threads"], history["threads_reason"] = threads, threads_reason
         # stack: record_decisions < _fit_in_memory < _train < train < the caller
         record_decisions(history, config, target_rows=int(train_rows.sum()), tasks=ds.tasks,
@@ -308,7 +393,7 @@ def _stream_fitter(config: TrainConfig, src: Any, stats: Any, model: Network, no
 
 def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool | None,
                   started: float, dist: Dist | None = None, test: bool = False,
-                  lr_find: dict[str, Any] | None = None) -> TrainResult:
+                  lr_find: dict[str, Any] | None = None, checkpoint: Any = None) -> TrainResult:
     from mlstrat.nn._rundir import staged_run_dir
     from mlstrat.nn._stream import StreamSource
 
@@ -336,7 +421,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
 
             warnings.warn(f"{src.source}: no dev rows; early stopping and restore_best are off",
                           MlstratWarning, stacklevel=4)
-        history = fitter.fit(progress=progress)
+        history = fitter.fit(progress=progress, checkpoint=checkpoint)
         history["threads"] = torch.get_num_threads()
         history["threads_reason"] = ("set in [optim] threads" if config.optim.threads
                                      else "streaming loader: the batch x width rule")
@@ -352,6 +437,7 @@ def _train_stream(config: TrainConfig, path: Path, *, con: Any, progress: bool |
                             feature_names=src.feature_names, classes=stats.classes, tasks=[],
                             config=config.to_dict(), label=config.data.label, id_column=config.data.id)
             write_run_files(stage, config, history, metrics, test=test)
+        checkpoint.remove()
     n_params = sum(p.numel() for p in model.parameters())
     return TrainResult(run_dir=path, metrics=metrics, history=history, classes=list(stats.classes),
                        tasks=[], device=str(device), n_parameters=n_params,

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlstrat._events import run_recorded
+from mlstrat.metrics._spec import MetricSpec
 from mlstrat.runs._rows import (
     DevRows,
     dev_rows_from_predictions,
     dev_rows_path,
+    read_dev_rows,
+    save_dev_rows,
     spec_of_diagnosis,
-    write_dev_rows,
 )
 from mlstrat.runs._run import Run
 from mlstrat.runs._store import RunStore
@@ -36,14 +38,12 @@ def record_predictions_run(kind: str, predictions: str | os.PathLike, *, store: 
     that comparisons with later runs on the same rows are paired.
     """
     store = RunStore() if store is None else store
-    rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
     run = store.record(kind, config=config, data_fingerprint=file_fingerprint(data or predictions),
                        metrics=metrics, diagnosis=diagnosis, artifacts=artifacts, note=note,
                        test_fingerprint=fingerprint_test_set(predictions, store=store),
                        run_id=run_id,
                        count_test=count_test)
-    if rows is not None:
-        write_dev_rows(dev_rows_path(store, run.id), rows)
+    save_dev_rows(dev_rows_path(store, run.id), predictions, _spec_of_run(diagnosis, metrics))
     run_recorded(run)  # the MLflow export listens: when $MLFLOW_TRACKING_URI is set and MLflow is installed
     return run
 
@@ -52,23 +52,26 @@ def dev_rows_of_run(predictions: Any, *, diagnosis: Any = None, metrics: Any = N
                     con: Any = None) -> DevRows | None:
     """The per-row dev results of a run, for the metric its diagnosis names (``error`` without
     one, ``rmse`` for a regression metrics report)."""
+    return dev_rows_from_predictions(predictions, _spec_of_run(diagnosis, metrics), con=con)
+
+
+def _spec_of_run(diagnosis: Any, metrics: Any) -> MetricSpec:
+    """The metric a run's per-row dev results are kept for (see :func:`dev_rows_of_run`)."""
     if diagnosis is not None:
-        spec = spec_of_diagnosis(diagnosis)
-    else:
-        doc = metrics.to_dict() if hasattr(metrics, "to_dict") else (metrics or {})
-        task = doc.get("task") if isinstance(doc, Mapping) else None
-        spec = spec_of_diagnosis({"metric": "rmse" if task == "regression" else "error"})
-    return dev_rows_from_predictions(predictions, spec, con=con)
+        return spec_of_diagnosis(diagnosis)
+    doc = metrics.to_dict() if hasattr(metrics, "to_dict") else (metrics or {})
+    task = doc.get("task") if isinstance(doc, Mapping) else None
+    return spec_of_diagnosis({"metric": "rmse" if task == "regression" else "error"})
 
 
 def keep_dev_rows(store: RunStore, run_id: str, predictions: Any, *, diagnosis: Any = None,
                   metrics: Any = None) -> DevRows | None:
     """Keep a recorded run's per-row dev results beside it (for runs recorded with
     :meth:`RunStore.record` directly); returns them, or ``None`` when there is nothing to keep."""
-    rows = dev_rows_of_run(predictions, diagnosis=diagnosis, metrics=metrics)
-    if rows is not None:
-        write_dev_rows(dev_rows_path(store, run_id), rows)
-    return rows
+    path = dev_rows_path(store, run_id)
+    if not save_dev_rows(path, predictions, _spec_of_run(diagnosis, metrics)):
+        return None
+    return read_dev_rows(path)
 
 
 def record_training_run(result: Any, config: Any, *, store: RunStore | str | os.PathLike | None = None,
@@ -175,7 +178,7 @@ def record_diagnosis_run(predictions: str | os.PathLike, diagnosis: Any, *, opti
                                      diagnosis=diagnosis, note=note, count_test=False)
         return run, False
     run = _update_diagnosis(store, same[-1], predictions, diagnosis, note=note)
-    keep_dev_rows(store, run.id, predictions, diagnosis=diagnosis)
+    save_dev_rows(dev_rows_path(store, run.id), predictions, _spec_of_run(diagnosis, None))
     run_recorded(run)
     return run, True
 

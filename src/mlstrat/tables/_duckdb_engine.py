@@ -1,18 +1,22 @@
 """Embedded DuckDB as an :class:`Engine`: files stream through it; outputs are single files.
 
 Wide CSVs (:data:`WIDE_CSV` columns and more) are sniffed once per file version and read
-column by column as a command asks.
+column by column as a command asks. Small CSVs (:data:`SMALL_CSV` bytes and less) are parsed
+once per file version into a temp table: a view over ``read_csv`` sniffs the file again on
+every query, and a command runs a dozen small queries, where the sniffing is most of the cost.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlstrat.tables._columns import ColumnSelection, plain_csv_header
-from mlstrat.tables._engine import MAX_CSV_LINE, WIDE_CSV, Engine, Written, is_uri, spill_directory
+from mlstrat._exceptions import InputError
+from mlstrat.tables._engine import MAX_CSV_LINE, WIDE_CSV, Engine, Written, first_line, is_uri, spill_directory
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import part_files
 
@@ -21,10 +25,14 @@ __all__ = ["DuckDBEngine"]
 _SNIFFED: dict[tuple[str, int, int], tuple[list[tuple[str, str]], dict[str, Any]]] = {}
 #: (file version, connection, text columns) -> {selected columns: the temp table holding them}
 _SELECTED: dict[tuple[Any, ...], dict[tuple[str, ...], str]] = {}
-#: (file version, connection, text columns) -> the temp table of a CSV with lines past DuckDB's limit
-_LONG_LINES: dict[tuple[Any, ...], str] = {}
-#: versions of the files read that way
+#: (file version, connection, text columns) -> the temp table a CSV was parsed into once: a small
+#: one, or one with lines past DuckDB's limit
+_KEPT: dict[tuple[Any, ...], str] = {}
+#: versions of the files with such long lines
 _LONG_FILES: set[tuple[str, int, int]] = set()
+#: a local CSV of at most this many bytes is parsed once into a temp table (milliseconds, a few
+#: megabytes of memory); larger ones stay views that stream the file
+SMALL_CSV = 8 << 20
 
 
 def _header_width(path: Path) -> int:
@@ -161,6 +169,14 @@ class DuckDBEngine(Engine):
         if local and (_file_version(Path(source)) in _LONG_FILES or _has_long_line(Path(source))):
             # DuckDB's failed first try would cost a parse of the file (13 s for one 20 MB field)
             return self._read_long_lines(Path(source), view=view, text_columns=text_columns)
+        if local and os.path.getsize(source) <= SMALL_CSV:
+            return self._read_kept(Path(source), view=view, text_columns=text_columns,
+                                   long_lines=False)
+        return self._read_csv(source, view=view, text_columns=text_columns, local=local)
+
+    def _read_csv(self, source: Any, *, view: str, text_columns: Sequence[str], local: bool) -> Any:
+        """A CSV as a view over ``read_csv``, read again by every query."""
+        con = self.backend
         try:
             table = con.read_csv(source, table_name=view)
             table.schema()
@@ -193,18 +209,29 @@ class DuckDBEngine(Engine):
         """A CSV with a line past DuckDB's default limit (a long document in a cell), parsed once per
         file version into a temp table: a view over the file would parse its long lines again on
         every query of the command (a 20 MB field cost minutes)."""
+        return self._read_kept(path, view=view, text_columns=text_columns, long_lines=True)
+
+    def _read_kept(self, path: Path, *, view: str, text_columns: Sequence[str],
+                   long_lines: bool) -> Any:
+        """A local CSV parsed once per file version (and connection, and text columns) into a temp
+        table, seen as ``view``; the table has the types the view over the file has."""
         import sqlglot.expressions as sge
 
         key = (_file_version(path), id(self.backend.con), tuple(text_columns))
-        table = _LONG_LINES.get(key)
+        table = _KEPT.get(key)
         if table is None or not self._exists(table):
-            staged = self._typed_csv(str(path), view=self.name(), text_columns=text_columns,
-                                     options={"max_line_size": MAX_CSV_LINE})
+            if long_lines:
+                staged = self._typed_csv(str(path), view=self.name(), text_columns=text_columns,
+                                         options={"max_line_size": MAX_CSV_LINE})
+            else:
+                staged = self._read_csv(str(path), view=self.name(), text_columns=text_columns,
+                                        local=True)
             table = self.name()
             self.backend.raw_sql(f"CREATE TEMP TABLE {table} AS SELECT * FROM {staged.get_name()}").fetchall()
             self.backend.raw_sql(f"DROP VIEW {staged.get_name()}").fetchall()
-            _LONG_LINES[key] = table
-            _LONG_FILES.add(key[0])
+            _KEPT[key] = table
+            if long_lines:
+                _LONG_FILES.add(key[0])
         quoted = sge.to_identifier(view).sql(dialect="duckdb")
         self.backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM {table}").fetchall()
         return self.backend.table(view)
@@ -301,6 +328,19 @@ class DuckDBEngine(Engine):
         con._run_pre_execute_hooks(expr)  # registers in-memory tables, as Ibis' own writers do
         con.raw_sql(f"COPY ({con.compile(expr)}) TO {target} ({options})").fetchall()
 
+    def output_exists(self, path: str) -> bool:
+        """Asks the storage through DuckDB's own file system (a listing of the path and of the
+        folder a Spark writer would have made there): a URI whose extension is not installed, or
+        whose storage refuses the listing, is one line before any work."""
+        try:
+            found = self.backend.con.execute("SELECT count(*) FROM glob(?)", [path]).fetchone()[0]
+            if not found:
+                found = self.backend.con.execute("SELECT count(*) FROM glob(?)",
+                                                 [path.rstrip("/") + "/*"]).fetchone()[0]
+        except Exception as exc:  # DuckDB's IO, HTTP and extension errors come in several classes
+            raise _storage_error(path, exc) from None
+        return bool(found)
+
     def hex_to_int(self, hexits: Any) -> Any:
         import ibis
 
@@ -332,6 +372,17 @@ def _worded_booleans(con: Any, source: Any, table: Any, options: dict[str, Any],
               for c in flags}
     found = con.to_pyarrow(raw.aggregate(**worded)).to_pylist()[0]
     return [c for c in flags if found[c]]
+
+
+def _storage_error(path: str, exc: BaseException) -> InputError:
+    """One line for a URI DuckDB cannot reach: what is missing or what failed, and the fix."""
+    extension = re.search(r"extension ['\"]?(\w+)", str(exc), flags=re.IGNORECASE)
+    if extension:  # nothing is installed from the network (autoinstall_known_extensions is off)
+        name = extension.group(1)
+        return InputError(f"{path}: cannot be reached by DuckDB (its {name} extension is not installed); "
+                          f"install it (INSTALL {name}) or use --engine spark")
+    return InputError(f"{path}: cannot be reached by DuckDB ({first_line(exc)}); check the path and the "
+                      "storage credentials (DuckDB's CREATE SECRET)")
 
 
 def _duckdb_source(path: str, fmt: str) -> Any:

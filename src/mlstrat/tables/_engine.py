@@ -12,7 +12,8 @@ The layer's files: this one (what every engine offers, and the hashes built on i
 ``_duckdb_engine`` and ``_spark_engine`` (the two implementations); ``_spark_connect``
 (Spark Connect sessions: the first-connection check, call deadlines, bounded retries);
 ``_spark_session`` (classic sessions: master URLs, ``--conf``, ``SPARK_MASTER``); ``_delta``
-(a Delta folder's live files, which :meth:`Engine.read_files` reads).
+and ``_iceberg`` (the live files of a Delta or Iceberg table, which :meth:`Engine.read_files`
+reads).
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class Engine:
                    partitioned: bool = False) -> Any:
         """Parquet ``files`` (absolute paths or URIs) as one engine table, their columns matched
         by name; ``partitioned``: partition columns come from ``col=value/`` folders below ``root``
-        (a Delta table's live files, see :mod:`mlstrat.tables._delta`)."""
+        (a Delta or Iceberg table's live files, see :mod:`mlstrat.tables._delta` and
+        :mod:`mlstrat.tables._iceberg`)."""
         raise NotImplementedError
 
     def read_catalog(self, name: str, *, view: str | None = None) -> Any:

@@ -1,15 +1,17 @@
 """What the engine and the readers both need to know about files on disk: the formats by
-suffix, the part files of a directory, whether a writer's process still lives, and the
-full header behind a view that holds a selection of a file's columns."""
+suffix, the live files of a Delta or Iceberg table, the part files of a directory, whether a
+writer's process still lives, and the full header behind a view that holds a selection of a
+file's columns."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlstrat._exceptions import InputError
 
-__all__ = ["READERS", "COMPRESSIONS", "HEADERS", "format_of", "part_files", "pid_alive"]
+__all__ = ["READERS", "COMPRESSIONS", "HEADERS", "LiveFiles", "format_of", "part_files", "pid_alive"]
 
 # file suffix -> format name; ".csv.gz" style compressions are handled by DuckDB itself
 READERS: dict[str, str] = {
@@ -22,6 +24,17 @@ COMPRESSIONS = (".gz", ".zst")
 
 #: view name -> every column of the file behind it, when the view holds a selection of them
 HEADERS: dict[str, tuple[str, ...]] = {}
+
+
+@dataclass(frozen=True)
+class LiveFiles:
+    """The live Parquet data files of a table format's current version (Delta, Iceberg), which
+    the engine reads (:meth:`Engine.read_files`); the folder holds superseded files too."""
+
+    root: str  # the table's folder or URI (partition folders are below it)
+    files: tuple[str, ...]  # absolute paths or URIs
+    version: int  # Delta's version, Iceberg's snapshot id
+    partition_columns: tuple[str, ...] = ()  # columns read from col=value/ folders, not the files
 
 
 def format_of(path: Path, *, default: str | None = None) -> str:

@@ -13,10 +13,19 @@ from mlstrat._exceptions import InputError, MlstratError
 from mlstrat._numbers import did_you_mean
 from mlstrat.tables._columns import ColumnSelection
 from mlstrat.tables._connect import engine_of
-from mlstrat.tables._delta import delta_files, is_delta_table
+from mlstrat.tables._delta import OBJECT_STORE_SCHEMES, delta_files, is_delta_table, remote_delta_files
 from mlstrat.tables._engine import first_line, is_uri
+from mlstrat.tables._iceberg import (
+    catalog_from_environment,
+    catalog_iceberg_files,
+    iceberg_files,
+    iceberg_table_name,
+    is_iceberg_table,
+    is_pyiceberg_table,
+    pyiceberg_table_files,
+)
 from mlstrat.tables._files import HEADERS as _HEADERS
-from mlstrat.tables._files import COMPRESSIONS, READERS, part_files
+from mlstrat.tables._files import COMPRESSIONS, READERS, LiveFiles, part_files
 from mlstrat.tables._files import format_of as _format_of
 from mlstrat.tables._outputs import (
     atomic_write_bytes,
@@ -30,7 +39,8 @@ from mlstrat.tables._outputs import (
 from mlstrat.tables._spark_engine import storage_error
 
 __all__ = [
-    "READERS", "read_table", "write_table", "require_columns", "check_output_path",
+    "READERS", "read_table", "write_table", "require_columns", "check_output_path", "check_table_output",
+    "check_file_output",
     "atomic_write_text", "atomic_write_bytes", "fingerprint", "describe_source", "protected_kind",
     "part_files", "describe_output", "source_columns",
 ]
@@ -79,11 +89,14 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     source : path-like, URI, pandas.DataFrame, polars.DataFrame, pyarrow.Table, dict or ibis.Table
         A file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``,
         ``.arrow``/``.feather``; ``.gz``/``.zst`` compressed text too), a directory of part
-        files (as Spark writes them), a local Delta table (a folder with ``_delta_log/``: its
-        latest version's live files, resolved with ``deltalake``), a URI the engine reads
-        (``s3://``, ``hdfs://``, ``file://``; a URI without a known suffix is read as Parquet),
-        a table of the Spark catalog (``spark_catalog.db.preds``: a name that is no file, on a
-        Spark engine), a pyspark DataFrame (classic or Connect; read by its own session when
+        files (as Spark writes them), a Delta table (a folder with ``_delta_log/``, local or on
+        object storage: its latest version's live files, resolved with ``deltalake``), a local
+        Iceberg table (a folder with ``metadata/*.metadata.json``: its current snapshot's live
+        files, resolved with ``pyiceberg``), a URI the engine reads (``s3://``, ``hdfs://``,
+        ``file://``; a URI without a known suffix is read as Parquet), a table of the pyiceberg
+        catalog ``MLSTRAT_ICEBERG_CATALOG`` names (``db.preds``), a table of the Spark catalog
+        (``spark_catalog.db.preds``: a name that is no file, on a Spark engine), a pyiceberg
+        ``Table``, a pyspark DataFrame (classic or Connect; read by its own session when
         ``con`` is ``None``, through this process by another engine) or an in-memory table.
     con : ibis backend or SparkSession, default=None
         The engine (see :func:`mlstrat.connect`); the process-wide one by default.
@@ -103,7 +116,9 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     ------
     InputError
         When the file (or catalog table) is missing, of an unknown type, or cannot be parsed;
-        a Delta table with deletion vectors or column mapping; a catalog table on DuckDB.
+        a Delta table with deletion vectors or column mapping; an Iceberg table with delete
+        files, non-Parquet data files or renamed columns; object storage delta-rs cannot read;
+        a Spark catalog table on DuckDB.
     """
     if _is_expr(source):
         return source  # already an Ibis expression
@@ -137,21 +152,21 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
     if _is_spark_frame(source):  # read by its own session unless an engine is named
         return _read_spark_frame(source, engine_of(source.sparkSession if con is None else con), view)
     engine = engine_of(con)
+    if is_pyiceberg_table(source):
+        name = iceberg_table_name(source)
+        return _read_live(engine, "Iceberg", name, pyiceberg_table_files(source, name=name), view)
     if isinstance(source, (str, os.PathLike)) and is_uri(source) and not str(source).startswith("file://"):
-        uri = os.fspath(source)
-        fmt = _format_of(Path(uri), default="parquet")
-        return _wrap(uri, fmt, lambda: _read_file(engine, uri, fmt, view, text, columns))
+        return _read_uri(engine, os.fspath(source), view, text, columns)
     if isinstance(source, (str, os.PathLike)):
         path = Path(str(source)[len("file://"):] if str(source).startswith("file://") else source)
         if not path.exists():
-            if isinstance(source, str) and _is_table_name(source, catalogs=engine.kind == "spark"):
-                return _wrap(source, "table", lambda: engine.read_catalog(source, view=view))
+            if isinstance(source, str):
+                return _read_named_table(engine, source, path, view)
             raise InputError(f"{path}: no such file; check the path")
-        if path.is_dir() and is_delta_table(path):  # never its folder of files: superseded ones are there too
-            live = delta_files(path)
-            return _wrap(path, "Delta", lambda: engine.read_files(live.files, root=live.root, view=view,
-                                                                  partitioned=bool(live.partition_columns)))
-        if path.is_dir():
+        if path.is_dir():  # a Delta or Iceberg folder: never its files, superseded ones are there too
+            for kind, is_table, live_files in _TABLE_FORMATS:
+                if is_table(path):
+                    return _read_live(engine, kind, path, live_files(path), view)
             fmt = _directory_format(path)
             return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,
                                                         columns=columns))
@@ -160,6 +175,38 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
         return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text, columns))
     return engine.register(_to_arrow(source), view=view)
+
+
+#: table formats whose folder holds more than the live files: (name, is it one, its live files)
+_TABLE_FORMATS = (("Delta", is_delta_table, delta_files), ("Iceberg", is_iceberg_table, iceberg_files))
+
+
+def _read_live(engine: Any, kind: str, name: Any, live: LiveFiles, view: str) -> Any:
+    return _wrap(name, kind, lambda: engine.read_files(live.files, root=live.root, view=view,
+                                                       partitioned=bool(live.partition_columns)))
+
+
+def _read_uri(engine: Any, uri: str, view: str, text: list[str], columns: ColumnSelection | None) -> Any:
+    """A URI: a folder on object storage is asked of delta-rs first (a Delta table is read as its
+    live files), anything else goes to the engine as it is."""
+    known = os.path.splitext(uri.rstrip("/").lower())[1] in (*READERS, *COMPRESSIONS)
+    if not known and uri.split("://", 1)[0].lower() in OBJECT_STORE_SCHEMES:
+        live = remote_delta_files(uri)
+        if live is not None:
+            return _read_live(engine, "Delta", uri, live, view)
+    fmt = _format_of(Path(uri), default="parquet")
+    return _wrap(uri, fmt, lambda: _read_file(engine, uri, fmt, view, text, columns))
+
+
+def _read_named_table(engine: Any, name: str, path: Path, view: str) -> Any:
+    """A name that is no file: a table of the pyiceberg catalog ``MLSTRAT_ICEBERG_CATALOG`` names,
+    else of the Spark session's catalog."""
+    catalog = catalog_from_environment()
+    if catalog is not None and _is_table_name(name, catalogs=False):
+        return _read_live(engine, "Iceberg", name, catalog_iceberg_files(name, catalog), view)
+    if _is_table_name(name, catalogs=engine.kind == "spark"):
+        return _wrap(name, "table", lambda: engine.read_catalog(name, view=view))
+    raise InputError(f"{path}: no such file; check the path")
 
 
 #: a catalog table's name: one to three dot-separated identifiers, each plain or in backquotes
@@ -328,6 +375,25 @@ def check_output_path(output: str | os.PathLike, *, inputs: Sequence[Any] = (), 
     return out
 
 
+def check_table_output(output: str | os.PathLike, *, inputs: Sequence[Any] = (), force: bool = False,
+                       con: Any = None) -> Path:
+    """:func:`check_output_path` for a table the engine ``con`` (the process-wide one by default)
+    writes: a URI is asked of that engine now (does it exist, can its storage be reached), so
+    that every command refuses a bad output before its work, as ``write_table`` would after it."""
+    remote = is_uri(output) and not str(output).startswith("file://")
+    return check_output_path(output, inputs=inputs, force=force, con=engine_of(con) if remote else None)
+
+
+def check_file_output(output: str | os.PathLike, *, what: str, inputs: Sequence[Any] = (), force: bool = False,
+                      replaces: Sequence[str] = ()) -> Path:
+    """:func:`check_output_path` for a file this process writes itself (``what``: an HTML report,
+    an error sheet): a local path (or ``file://`` URI), never an object-store URI."""
+    if is_uri(output) and not str(output).startswith("file://"):
+        raise InputError(f"{output}: {what} is written on this machine; give a local path (or a file:// URI) "
+                         "and copy it to the storage afterwards")
+    return check_output_path(output, inputs=inputs, force=force, replaces=replaces)
+
+
 def _check_remote_output(output: str, *, inputs: Sequence[Any], force: bool, con: Any) -> None:
     for src in inputs:
         if isinstance(src, (str, os.PathLike)) and os.fspath(src).rstrip("/") == output.rstrip("/"):
@@ -355,8 +421,7 @@ def write_table(data: Any, path: str | os.PathLike, *, con: Any = None, force: b
     row order carries no meaning.
     """
     remote = is_uri(path) and not str(path).startswith("file://")
-    # a URI is checked by the engine that writes it (does it exist, can its storage be reached)
-    final = check_output_path(path, inputs=inputs, force=force, con=engine_of(con) if remote else None)
+    final = check_table_output(path, inputs=inputs, force=force, con=con)
     suffix = os.path.splitext(str(path).rstrip("/"))[1].lower()
     fmt = _WRITERS.get(suffix)
     if fmt is None:

@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route
 
 from mlstrat._exceptions import MlstratError
+from mlstrat.display._numbers import format_pct
 from mlstrat.errors.ui._example import layout_columns, render_example
 from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_file
 from mlstrat.errors.ui._store import TagStore
@@ -172,6 +173,16 @@ def _error(message: str, status: int) -> Response:
     return _secure(JSONResponse({"error": message}, status_code=status))
 
 
+def _split_figure(meta: dict[str, Any]) -> str:
+    """The split's figure in the header: "error 12.3%", or a loss sheet's metric in its own unit."""
+    value = meta.get("split_error")
+    metric = meta.get("metric") if "total_loss" in meta else None
+    if isinstance(metric, dict) and metric.get("unit") != "rate":
+        name = str(metric.get("name") or "loss")
+        return f"{name} {float(value):.4g}" if isinstance(value, (int, float)) else f"{name} -"
+    return "error " + format_pct(value)
+
+
 def _state(ui: _UI, pos: int | None = None) -> dict[str, Any]:
     """Everything the page shows: the sheet, its categories, the rows' marks and one row in full."""
     store = ui.store
@@ -182,6 +193,7 @@ def _state(ui: _UI, pos: int | None = None) -> dict[str, Any]:
         "sheet": store.sheet.name,
         "split": store.meta.get("split"),
         "split_error": store.meta.get("split_error"),
+        "split_figure": _split_figure(store.meta),
         "categories": store.categories(),
         "position": pos,
         "total": len(rows),
