@@ -4,6 +4,8 @@ Run under the shared lock (heavy: several GB of RAM, minutes of CPU)::
 
     flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --rows 10000000 --reps 3
     flock /tmp/mlstrat-bench.lock python benchmarks/split_bench.py --big 100000000 --reps 0
+    python benchmarks/split_bench.py --reps 2 --tools mlstrat,mlstrat_no_checks,mlstrat_before,polars,duckdb_floor \
+        --before /path/to/checkout/of/the/code/before
 
 (mlstrat runs with its default memory setting on the compared runs, ``2GB`` on the big file.)
 
@@ -102,10 +104,13 @@ def measure(cmd: list[str]) -> dict[str, float]:
     return out
 
 
-def mlstrat_cmd(src: Path, out: Path, memory_limit: str | None) -> list[str]:
-    cmd = [sys.executable, "-m", "mlstrat", "split", str(src), "-o", str(out), "--label", "label",
+def mlstrat_cmd(src: Path, out: Path, memory_limit: str | None, *, tree: Path | None = None,
+                extra: tuple[str, ...] = ()) -> list[str]:
+    """``tree``: run the mlstrat of another checkout (e.g. the code before a change)."""
+    python = ["env", f"PYTHONPATH={tree / 'src'}", sys.executable] if tree else [sys.executable]
+    cmd = [*python, "-m", "mlstrat", "split", str(src), "-o", str(out), "--label", "label",
            "--domain", "domain", "--target", "app", "--group", "group", "--dev-size", "10000",
-           "--test-size", "10000", "--train-dev", "10000", "--force", "--json"]
+           "--test-size", "10000", "--train-dev", "10000", "--force", "--json", *extra]
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
     return cmd
@@ -119,9 +124,11 @@ def peer_cmd(tool: str, src: Path, out: Path) -> list[str]:
     return [sys.executable, str(HERE / "_split_peers.py"), tool, str(src), str(out)]
 
 
-def compare(rows: int, groups: int, reps: int, memory_limit: str | None) -> dict:
-    """mlstrat (default memory setting unless told), the DuckDB floor, lean pandas, Polars,
-    and the pandas + GroupShuffleSplit recipe, interleaved, each in a fresh process."""
+def compare(rows: int, groups: int, reps: int, memory_limit: str | None, *,
+            only: list[str] | None = None, before: Path | None = None) -> dict:
+    """mlstrat (default memory setting unless told; also without its data checks), the DuckDB
+    floor, lean pandas, Polars, and the pandas + GroupShuffleSplit recipe, interleaved, each in
+    a fresh process; ``only``: these tools; ``before``: also the mlstrat of that checkout."""
     from _harness import interleave, machine, markdown_table, summarize
 
     src = DATA / f"manifest_{rows}.parquet"
@@ -131,20 +138,29 @@ def compare(rows: int, groups: int, reps: int, memory_limit: str | None) -> dict
         print(f"generated {src} in {time.perf_counter() - t:.1f}s", flush=True)
     out = DATA / "out_split.parquet"
     tools = {"mlstrat": lambda: mlstrat_cmd(src, out, memory_limit),
+             "mlstrat_no_checks": lambda: mlstrat_cmd(src, out, memory_limit, extra=("--no-checks",)),
              "duckdb_floor": lambda: peer_cmd("duckdb", src, out),
              "pandas_lean": lambda: peer_cmd("pandas", src, out),
              "polars": lambda: peer_cmd("polars", src, out),
              "pandas_sklearn_gss": lambda: sklearn_cmd(src, out)}
+    if before is not None:
+        tools["mlstrat_before"] = lambda: mlstrat_cmd(src, out, memory_limit, tree=before)
+    if only:
+        tools = {name: make for name, make in tools.items() if name in only}
+    started = machine()
     runs = interleave(tools, reps, env={"PYTHONPATH": str(SRC)})
     out.unlink(missing_ok=True)
     summary = {"rows": rows, "groups": groups, "memory_limit": memory_limit or "default",
-               "reps": reps, "machine": machine(), "tools": summarize(runs, floor="duckdb_floor")}
+               "reps": reps, "machine": started, "load_avg_at_end": os.getloadavg(),
+               "tools": summarize(runs, floor="duckdb_floor")}
     t = summary["tools"]
-    peers = ("pandas_lean", "polars", "pandas_sklearn_gss")
-    fastest_cpu = min(t[p]["cpu_s"]["median"] for p in peers)
-    summary["mlstrat_cpu_x_fastest_peer"] = round(fastest_cpu / t["mlstrat"]["cpu_s"]["median"], 2)
-    summary["mlstrat_rss_over_pandas_lean"] = round(
-        t["mlstrat"]["peak_rss_mb"]["median"] / t["pandas_lean"]["peak_rss_mb"]["median"], 2)
+    peers = [p for p in ("pandas_lean", "polars", "pandas_sklearn_gss") if p in t]
+    if peers and "mlstrat" in t:
+        fastest_cpu = min(t[p]["cpu_s"]["median"] for p in peers)
+        summary["mlstrat_cpu_x_fastest_peer"] = round(fastest_cpu / t["mlstrat"]["cpu_s"]["median"], 2)
+    if "pandas_lean" in t and "mlstrat" in t:
+        summary["mlstrat_rss_over_pandas_lean"] = round(
+            t["mlstrat"]["peak_rss_mb"]["median"] / t["pandas_lean"]["peak_rss_mb"]["median"], 2)
     print(json.dumps(summary, indent=2))
     print(markdown_table(t, label=f"{rows:,} rows"))
     return summary
@@ -159,6 +175,11 @@ def main() -> None:
     parser.add_argument("--memory-limit", default=None,
                         help="DuckDB memory limit for mlstrat on the compared runs (default: none given)")
     parser.add_argument("--big-memory-limit", default="2GB", help="DuckDB memory limit for the big run")
+    parser.add_argument("--tools", default=None,
+                        help="comma-separated: run only these (mlstrat, mlstrat_no_checks, mlstrat_before, "
+                             "duckdb_floor, pandas_lean, polars, pandas_sklearn_gss)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a checkout whose mlstrat also runs, as mlstrat_before (the code before a change)")
     parser.add_argument("--keep-big", action="store_true", help="keep the big file (deleted by default)")
     parser.add_argument("--recipe", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,7 +191,9 @@ def main() -> None:
     results_path = DATA / "split_results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if args.reps:
-        results[str(args.rows)] = compare(args.rows, args.groups, args.reps, args.memory_limit)
+        only = args.tools.split(",") if args.tools else None
+        results[str(args.rows)] = compare(args.rows, args.groups, args.reps, args.memory_limit, only=only,
+                                          before=args.before)
     if args.big:
         src = DATA / f"manifest_{args.big}.parquet"
         try:

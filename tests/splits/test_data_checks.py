@@ -83,6 +83,32 @@ def test_all_unique_columns_equal_pandas():
     assert _counts(check_table(df), "all_unique") == expected == {"note": 50, "code": 50}
 
 
+@pytest.mark.parametrize("few", [3, 1000])
+@pytest.mark.parametrize("collide", [False, True])
+def test_estimated_distinct_counts_give_the_exact_findings(data, result, monkeypatch, few, collide):
+    """Exact distinct counts only where a check turns on them (few values, or nearly all
+    distinct, then by hashes confirmed on the values): the same findings as counting them all."""
+    from mlstrat.splits import _data_checks
+
+    monkeypatch.setattr(_data_checks, "FEW_VALUES", few)
+    if collide:  # hashes shared by distinct values must not read as repeated values
+        from mlstrat.tables._duckdb_engine import DuckDBEngine
+
+        monkeypatch.setattr(DuckDBEngine, "hash64", lambda self, value: value.cast("string").length())
+    df = data.assign(note=[f"free text {i}" for i in range(len(data))], code=np.arange(len(data)) * 7)
+    got = check_table(df, label="label", domain="domain")
+    distinct = df.nunique()
+    assert _counts(got, "all_unique") == {c: len(df) for c in ("note", "code")}
+    assert _counts(got, "constant") == {c: len(df) for c in df if distinct[c] <= 1} == {"batch": 400}
+    assert got.found("duplicates") == ()  # a column of distinct values: no row repeats another
+    for check in ("nulls", "label_imbalance", "label_one_domain", "outliers"):
+        assert got.found(check) == result.found(check)
+    ids = df.assign(label=df["note"])
+    assert _counts(check_table(ids, label="label"), "label_like_id") == {"label": len(df)}
+    copies = df.assign(note=df["note"].where(df.index != 9, df.loc[8, "note"]))
+    assert "note" not in _counts(check_table(copies), "all_unique")
+
+
 def test_label_imbalance_is_the_smallest_class_count(data, result):
     counts = data["label"].value_counts()
     assert counts.min() < IMBALANCE_RATIO * counts.max()  # the planted rare class
@@ -178,6 +204,13 @@ def test_a_missing_column_names_the_role_and_the_columns():
 def test_spark_gives_the_same_findings(data, result, spark):
     on_spark = check_table(data, label="label", domain="domain", con=spark)
     assert on_spark.to_dict() == {**result.to_dict(), "source": on_spark.source}
+    # columns of nearly all distinct values: uniqueness by hashes grouped on the executors
+    notes = data.assign(note=[f"free text {i}" for i in range(len(data))], code=np.arange(len(data)) * 7)
+    notes.loc[9, "code"] = notes.loc[8, "code"]
+    on_duckdb = check_table(notes, label="label", domain="domain").to_dict()
+    assert _counts(check_table(notes, label="label", domain="domain"), "all_unique") == {"note": len(data)}
+    on_spark = check_table(notes, label="label", domain="domain", con=spark).to_dict()
+    assert on_spark == {**on_duckdb, "source": on_spark["source"]}
 
 
 def test_a_wide_table_lists_twenty_outlier_columns_and_counts_them_all():

@@ -57,6 +57,30 @@ def test_duplicate_ids(tmp_path):
         split(p)
 
 
+def _colliding_hash(monkeypatch):
+    """Every engine's 64-bit hash replaced by the text's length: distinct ids share hashes."""
+    from mlstrat.tables._duckdb_engine import DuckDBEngine
+
+    monkeypatch.setattr(DuckDBEngine, "hash64", lambda self, value: value.cast("string").length())
+
+
+@pytest.mark.parametrize("sorted_in_process", [True, False])
+@pytest.mark.parametrize("cap", [1000, 1])
+def test_duplicate_ids_are_confirmed_on_the_text(monkeypatch, sorted_in_process, cap):
+    """Shared hashes are only suspects: collisions of distinct ids pass, real copies are named,
+    whether the hashes are sorted in the process or grouped in the engine, and however many."""
+    from mlstrat.splits import _queries
+
+    _colliding_hash(monkeypatch)
+    monkeypatch.setattr(_queries, "SHARED_HASHES", cap)
+    if not sorted_in_process:
+        monkeypatch.setattr(_queries, "SORT_IN_PROCESS", 0)
+    assert split(pa.table({"id": ids(30)}), dev_size=5, test_size=5).sizes["dev"] == 5  # r10..r29 collide
+    m = pa.table({"id": ["a", "bb", "a", "cc", "bb", "a", "dd"]})
+    with pytest.raises(InputError, match=r"column 'id' has duplicate ids \('a' x3, 'bb' x2\); ids must be unique"):
+        split(m)
+
+
 def test_empty_table(tmp_path):
     p = write_csv(tmp_path / "m.csv", "id,label\n")
     with pytest.raises(InputError, match=r"m\.csv: the table has no rows"):

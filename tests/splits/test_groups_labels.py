@@ -118,3 +118,44 @@ def test_pool_of_groups_keeps_the_label_shares_of_placing_every_group(monkeypatc
         assert _worst_share_gap(y, pooled == s) <= _worst_share_gap(y, every == s) + 1e-12
         assert abs((pooled == s).sum() - 300) <= 15
     assert all(len(set(pooled[groups == g])) == 1 for g in np.unique(groups))
+
+
+def _labelled_domains(seed: int, n_groups: int) -> pa.Table:
+    """_many_groups with empty labels, and a domain per group (some groups hold both)."""
+    m = _many_groups(seed, n_groups)
+    rng = np.random.default_rng(seed + 100)
+    grp = np.array([int(g[1:]) for g in m.column("grp").to_pylist()])
+    app = rng.random(n_groups) < 0.3
+    domain = np.where(app[grp], "app", "web")
+    mixed = rng.random(len(grp)) < 0.02
+    domain[mixed] = np.where(domain[mixed] == "app", "web", "app")
+    label = np.array(m.column("label").to_pylist(), dtype=object)
+    label[rng.random(len(grp)) < 0.01] = None
+    return m.set_column(2, "label", pa.array(label, pa.string())).append_column("domain", pa.array(domain))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_rows_per_label_in_the_unit_table_give_the_assignment_of_the_join(monkeypatch, seed, tmp_path):
+    """The labelled placement reads each group's rows per label from the unit table; with the
+    label columns turned off it joins the rows to the units (the way before): the same splits
+    and the same summary, with a target domain, a train-dev set, empty labels, mixed groups
+    and a lock."""
+    import mlstrat.splits._queries as queries
+
+    m = _labelled_domains(seed, 2000)
+    options = dict(label="label", group="grp", target="app", dev_size=300, test_size=300, train_dev=300,
+                   salt=f"s{seed}")
+    folded = run_split(m, **options)
+    lock = folded.write_lock(tmp_path / "lock.parquet")
+    more = _labelled_domains(seed + 10, 500)
+    more = more.set_column(0, "id", pa.array([f"n{i}" for i in range(more.num_rows)]))
+    grown = pa.concat_tables([m, more])
+    folded_lock = run_split(grown, lock=lock, **options)
+    monkeypatch.setattr(queries, "LABEL_COLUMNS", 0)
+    joined = run_split(m, **options)
+    joined_lock = run_split(grown, lock=lock, **options)
+    assert set(assignment(folded).values()) == {"train", "train_dev", "dev", "test"}
+    assert assignment(folded) == assignment(joined)
+    assert folded.summary == joined.summary
+    assert assignment(folded_lock) == assignment(joined_lock)
+    assert folded_lock.summary == joined_lock.summary

@@ -1,8 +1,9 @@
 """Data checks before the split: what in a manifest is worth fixing before it is divided.
 
 Every figure is an aggregate the engine computes (DuckDB or Spark through Ibis): counts,
-distinct counts, medians, grouped counts. No row reaches Python, so a manifest of any size is
-checked in a few passes over it.
+distinct-count estimates, medians, grouped counts. No value reaches Python (on DuckDB the
+64-bit hashes of a column of nearly all distinct values do, to be sorted), so a manifest of
+any size is checked in a few passes over it.
 """
 
 from __future__ import annotations
@@ -119,29 +120,74 @@ def check_table(manifest: Any, *, id: str | None = "id", label: str | None = Non
                       ("group column", group)):
         require_columns(table, [col], source=source, role=role)
     columns = list(table.columns)
-    profile = _profile(engine, table, columns)
+    profile = _profile(engine, table, columns, id=id)
     rows = profile["rows"]
     findings = [*_column_findings(table, columns, profile, id=id)]
     if label is not None and rows:
         findings += _label_findings(engine, table, label, domain, profile)
-    findings += _duplicate_findings(engine, table, columns, id=id, rows=rows)
+    findings += _duplicate_findings(engine, table, columns, id=id, profile=profile)
     findings += _outlier_findings(engine, table, _numeric_columns(table, columns, id=id))
     order = {c: i for i, c in enumerate(CHECKS)}
     findings.sort(key=lambda f: order[f.check])  # stable: columns stay in table order
     return DataChecks(source=source, rows=rows, columns=tuple(columns), findings=tuple(findings))
 
 
-def _profile(engine: Any, table: Any, columns: list[str]) -> dict[str, Any]:
-    """Rows, and per column its non-null and distinct counts, in one pass."""
+#: a column's exact distinct count is computed only where a check turns on it: when the
+#: estimate is below this (is it constant? one domain or several?) ...
+FEW_VALUES = 1000
+#: ... or at least this share of its values (are they all distinct?). In between, the column is
+#: neither constant nor all-unique, whatever the exact count (estimates err by a few percent).
+NEAR_UNIQUE = 0.5
+
+
+def _profile(engine: Any, table: Any, columns: list[str], *, id: str | None) -> dict[str, Any]:
+    """Rows, and per column its non-null count and its distinct count where a check needs it
+    (``None``: many values, some repeated), from one pass of counts and distinct-count estimates.
+
+    Exact distinct counts of columns of millions of values would cost more than the split
+    itself; the estimate (HyperLogLog) tells which columns need one. The id's only matters when
+    few (a constant id): it is never reported as all-unique.
+    """
     metrics = {"rows": table.count()}
     for i, col in enumerate(columns):  # positional names: any column name is safe
         metrics[f"n{i}"] = table[col].count()
-        metrics[f"u{i}"] = table[col].nunique()
+        metrics[f"a{i}"] = table[col].approx_nunique()
     (values,) = engine.rows(table.aggregate(**metrics))
     got = dict(zip(metrics, values))
-    return {"rows": int(got["rows"]),
-            "non_null": {c: int(got[f"n{i}"]) for i, c in enumerate(columns)},
-            "distinct": {c: int(got[f"u{i}"]) for i, c in enumerate(columns)}}
+    rows = int(got["rows"])
+    non_null = {c: int(got[f"n{i}"]) for i, c in enumerate(columns)}
+    estimate = {c: int(got[f"a{i}"] or 0) for i, c in enumerate(columns)}
+    few = [c for c in columns if estimate[c] < FEW_VALUES]
+    distinct: dict[str, int | None] = dict.fromkeys(columns)
+    distinct.update(_exact_distinct(engine, table, few))
+    for col in columns:
+        if col not in few and col != id and estimate[col] >= NEAR_UNIQUE * non_null[col]:
+            distinct[col] = non_null[col] if _all_distinct(engine, table, col, rows=rows) else None
+    return {"rows": rows, "non_null": non_null, "distinct": distinct}
+
+
+def _exact_distinct(engine: Any, table: Any, columns: list[str]) -> dict[str, int]:
+    if not columns:
+        return {}
+    (values,) = engine.rows(table.aggregate(**{f"u{i}": table[c].nunique() for i, c in enumerate(columns)}))
+    return {c: int(v) for c, v in zip(columns, values)}
+
+
+def _all_distinct(engine: Any, table: Any, col: str, *, rows: int) -> bool:
+    """Whether the non-null values of ``col`` are all distinct: their 64-bit hashes first, the
+    values themselves only where hashes are shared."""
+    from mlstrat.splits._queries import SHARED_HASHES, shared_hashes
+
+    if table.schema()[col].is_floating():  # -0.0 and 0.0 are one value with two hashes
+        return _exact_distinct(engine, table, [col])[col] == engine.scalar(table[col].count())
+    shared = shared_hashes(engine, table, table[col], rows=rows)
+    if not shared:
+        return True
+    known = table.filter(table[col].notnull())
+    if len(shared) < SHARED_HASHES:
+        known = known.filter(engine.hash64(known[col]).isin(shared))
+    repeated = known.group_by(v=known[col]).aggregate(c=known.count()).filter(lambda t: t.c > 1)
+    return not engine.rows(repeated.select("c").limit(1))
 
 
 def _column_findings(table: Any, columns: list[str], profile: dict[str, Any], *, id: str | None) -> list[Finding]:
@@ -154,7 +200,7 @@ def _column_findings(table: Any, columns: list[str], profile: dict[str, Any], *,
                                "fill or drop the missing values, or drop the column"))
     for col in columns:
         distinct = profile["distinct"][col]
-        if rows >= 2 and distinct <= 1:
+        if rows >= 2 and distinct is not None and distinct <= 1:
             what = "holds one value" if distinct else "is empty"
             out.append(Finding("constant", col, rows, f"{col!r} {what} in all {rows:,} rows",
                                "drop the column: it tells the examples apart in nothing"))
@@ -188,7 +234,8 @@ def _label_findings(engine: Any, table: Any, label: str, domain: str | None,
                                f"({largest:,}; flagged below {IMBALANCE_RATIO:.0%})",
                                "collect more of it, or weigh or resample it in training; "
                                "report per-class metrics"))
-    if domain is not None and profile["distinct"][domain] >= 2:
+    domains = profile["distinct"][domain] if domain is not None else 0
+    if domains is None or domains >= 2:
         out += _one_domain_labels(engine, table, label, domain)
     return out
 
@@ -207,10 +254,12 @@ def _one_domain_labels(engine: Any, table: Any, label: str, domain: str) -> list
                     "or read their metrics per domain")]
 
 
-def _duplicate_findings(engine: Any, table: Any, columns: list[str], *, id: str | None, rows: int) -> list[Finding]:
+def _duplicate_findings(engine: Any, table: Any, columns: list[str], *, id: str | None,
+                        profile: dict[str, Any]) -> list[Finding]:
     content = [c for c in columns if c not in (id, "split")]
-    if not content or rows < 2:
-        return []
+    rows = profile["rows"]
+    if not content or rows < 2 or any(profile["distinct"][c] == rows for c in content):
+        return []  # a column of distinct values (a path, a hash) tells every row apart
     out = []
     copies = rows - int(engine.scalar(table.select(content).distinct().count()))
     if copies:

@@ -53,22 +53,21 @@ def _draw(engine: Any, units: q.Units, allocation: _Allocation, spec: SplitSpec)
     """The units that leave train, as an engine table ``dkey`` -> ``dsplit``."""
     bounds = allocation.bounds
     if bounds and spec.grouped and spec.label is not None:
-        placed = _place_labelled_groups(engine, units, bounds, salt=spec.salt)
+        placed = _place_labelled_groups(engine, units, bounds)
     elif bounds:
-        placed = _draw_by_hash(engine, units, bounds, salt=spec.salt)
+        placed = _draw_by_hash(engine, units, bounds)
     else:
         placed = {"key": [], "split": []}
     return q.drawn_table(engine, placed["key"], placed["split"], units=units.units, grouped=spec.grouped)
 
 
-def _draw_by_hash(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tuple[int, int, int]], *,
-                  salt: str) -> dict[str, list[Any]]:
+def _draw_by_hash(engine: Any, units: q.Units,
+                  bounds: dict[tuple[Any, ...], tuple[int, int, int]]) -> dict[str, list[Any]]:
     """Rank the new units of each stratum below its hash threshold and place them."""
     plan = {k: threshold(b[2], units.strata[k]["new_rows"], units.strata[k]["new_units"])
             for k, b in bounds.items()}
     for _attempt in range(3):
-        cand = q.draw_candidates(engine, units.units, [(*k, b[2], plan[k]) for k, b in bounds.items()],
-                                 salt=salt)
+        cand = q.draw_candidates(engine, units.units, [(*k, b[2], plan[k]) for k, b in bounds.items()])
         got, rows = q.candidate_rows(engine, cand)
         short = [k for k, b in bounds.items() if plan[k] <= 1 and got.get(k, 0) < b[2]]
         if not short:
@@ -78,8 +77,8 @@ def _draw_by_hash(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tup
     return place(rows, bounds)
 
 
-def _place_labelled_groups(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tuple[int, int, int]],
-                           *, salt: str) -> dict[str, list[Any]]:
+def _place_labelled_groups(engine: Any, units: q.Units,
+                           bounds: dict[tuple[Any, ...], tuple[int, int, int]]) -> dict[str, list[Any]]:
     """Groups with labels: placed per ``(eligible, domain)`` by :func:`greedy_place`.
 
     Only a pool of units is placed: in each stratum, those below a hash threshold that holds
@@ -90,7 +89,7 @@ def _place_labelled_groups(engine: Any, units: q.Units, bounds: dict[tuple[Any, 
     plan = {k: threshold(POOL * b[2], units.strata[k]["new_rows"], units.strata[k]["new_units"])
             for k, b in bounds.items()}
     for _attempt in range(3):
-        parts, outside, pooled = _label_counts(engine, units, bounds, plan, salt=salt)
+        parts, outside, pooled = _label_counts(engine, units, bounds, plan)
         # The hash fell unluckily: a stratum whose pool holds under half the rows it was sized for
         # gets all its units.
         short = [k for k, b in bounds.items() if plan[k] <= 1 and pooled.get(k, 0) < POOL * b[2] / 2]
@@ -107,14 +106,13 @@ def _place_labelled_groups(engine: Any, units: q.Units, bounds: dict[tuple[Any, 
 
 
 def _label_counts(engine: Any, units: q.Units, bounds: dict[tuple[Any, ...], tuple[int, int, int]],
-                  plan: dict[tuple[Any, ...], float], *, salt: str) -> tuple[dict[Any, Any], dict[Any, Any],
-                                                                             dict[Any, int]]:
+                  plan: dict[tuple[Any, ...], float]) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, int]]:
     """Per ``(eligible, domain)``: the pool's units ``key -> [u, stratum, {label: rows}]`` and the
     rows left out of the pool per stratum and label; and the pool's rows per stratum."""
     parts: dict[tuple[Any, ...], dict[str, Any]] = {}
     outside: dict[tuple[Any, ...], dict[tuple[Any, ...], dict[Any, int]]] = {}
     pooled: dict[tuple[Any, ...], int] = {}
-    counts = q.group_label_counts(engine, units, [(*k, b[2], plan[k]) for k, b in bounds.items()], salt=salt)
+    counts = q.group_label_counts(engine, units, [(*k, b[2], plan[k]) for k, b in bounds.items()])
     for elig, dom, ulab, key, h, lab, n in counts:
         stratum = (bool(elig), dom, ulab)
         if key is None:

@@ -47,31 +47,59 @@ def validate(engine: Any, table: Any, *, source: str, id: str, domain: str | Non
         raise InputError(f"{source}: column {id!r} has {nulls} empty id(s); every row needs a unique id "
                          "(fill or drop those rows)")
     if suspects:
-        _check_duplicates(engine, table, source=source, id=id)
+        _check_duplicates(engine, table, suspects, source=source, id=id)
     if target is not None and domain is not None:
         _check_target(engine, table, source=source, domain=domain, target=target)
     return int(n)
 
 
-def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, int]:
-    """Rows, null ids, and 64-bit id hashes shared by several ids: one pass over the ids.
+def _id_counts(engine: Any, table: Any, *, id: str) -> tuple[int, int, list[Any]]:
+    """Rows, null ids, and the 64-bit id hashes shared by several ids.
 
-    Grouping small hashes is cheap even for many millions of rows; a shared hash is only a
-    suspect (confirmed on the text by :func:`_check_duplicates`, which the common case skips).
+    A shared hash is only a suspect (confirmed on the text by :func:`_check_duplicates`, which
+    the common case skips).
     """
-    keyed = table.select(k=_text(table[id]))
-    keyed = keyed.mutate(h=engine.hash64(keyed.k))
-    per = keyed.group_by("h").aggregate(c=keyed.count(), nn=keyed.k.count())
-    n, nulls, suspects = engine.rows(per.aggregate(
-        n=per.c.sum(), nulls=(per.c - per.nn).sum(), s=(per.nn > 1).cast("int64").sum()))[0]
-    return int(n or 0), int(nulls or 0), int(suspects or 0)
+    n, non_null = engine.rows(table.aggregate(n=table.count(), nn=table[id].count()))[0]
+    n, nulls = int(n or 0), int(n or 0) - int(non_null or 0)
+    if not n or nulls:
+        return n, nulls, []
+    return n, nulls, shared_hashes(engine, table, _text(table[id]), rows=n)
 
 
-def _check_duplicates(engine: Any, table: Any, *, source: str, id: str) -> None:
-    # group 64-bit hashes first (small keys, little memory), then confirm on the text
+#: a local engine sorts up to this many 64-bit hashes in the process (8 bytes each): several
+#: times less CPU than a hash table of them in the engine. Beyond, and on Spark (where the
+#: values stay on the executors), the engine groups them.
+SORT_IN_PROCESS = 50_000_000
+#: at most this many shared hashes come back; more means duplicates (64-bit collisions are rare)
+SHARED_HASHES = 1000
+
+
+def shared_hashes(engine: Any, table: Any, value: Any, *, rows: int) -> list[Any]:
+    """The 64-bit hashes of ``value`` (an expression on ``table``) that several non-null values share.
+
+    Equal values share their hash, so no shared hash means every value is distinct; a shared
+    hash may still be a collision of different values (confirm on the values). At most
+    :data:`SHARED_HASHES` come back, the smallest first.
+    """
+    keyed = table.filter(value.notnull()).select(h=engine.hash64(value))
+    if engine.kind == "spark" or rows > SORT_IN_PROCESS:
+        per = keyed.group_by("h").aggregate(c=keyed.count())
+        shared = per.filter(per.c > 1)
+        return sorted(h for (h,) in engine.rows(shared.order_by("h").select("h").limit(SHARED_HASHES)))
+    import numpy as np
+
+    hashes = engine.to_arrow(keyed).column("h").to_numpy()
+    if not hashes.flags.writeable:  # one chunk: Arrow's own buffer
+        hashes = hashes.copy()
+    hashes.sort()
+    same = hashes[1:][hashes[1:] == hashes[:-1]]
+    return np.unique(same)[:SHARED_HASHES].tolist()
+
+
+def _check_duplicates(engine: Any, table: Any, suspects: list[Any], *, source: str, id: str) -> None:
+    # confirmed on the text, among the ids whose hash is shared (all ids when many are)
     keyed = table.select(k=_text(table[id]), h=engine.hash64(_text(table[id])))
-    suspects = keyed.group_by("h").aggregate(c=keyed.count()).filter(lambda t: t.c > 1).select("h")
-    doubles = keyed.filter(keyed.h.isin(suspects.h))
+    doubles = keyed.filter(keyed.h.isin(suspects)) if len(suspects) < SHARED_HASHES else keyed
     counted = doubles.group_by("k").aggregate(c=doubles.count()).filter(lambda t: t.c > 1)
     dups = engine.rows(counted.order_by([counted.c.desc(), counted.k]).limit(3))
     if dups:
@@ -129,29 +157,50 @@ class Units:
         ``elig`` (may go to dev/test), ``lsplit`` (its locked split or null).
     units : ibis.Table
         One row per unit (a row, or a whole group): ``key``, ``tie``, ``size``, ``elig``,
-        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``; with groups also
-        ``n_elig``, the group's target rows.
+        ``dom``, ``lab`` (null when the group mixes them), ``lsplit``, ``h`` (its hash, drawn
+        once for a group); with groups also ``n_elig``, the group's target rows.
     strata : dict
         ``(elig, dom, lab)`` -> rows, new rows, new units, rows locked per split.
+    labels : tuple of str, optional
+        With groups and labels (at most :data:`LABEL_COLUMNS` of them): the label values, whose
+        rows per unit are the columns ``_n0``, ``_n1``, ... of ``units`` (``_nnull``: rows
+        without a label); ``None`` otherwise.
     """
 
     rows: Any
     units: Any
     strata: dict[tuple[Any, ...], dict[str, Any]]
+    labels: tuple[str, ...] | None = None
+
+
+#: labelled groups carry their rows per label as columns of the unit table when there are at most
+#: this many labels: the placement then reads its input from the units, without joining the rows
+#: to them again. With more labels, the join.
+LABEL_COLUMNS = 64
 
 
 def count_units(engine: Any, table: Any, *, id: str, label: str | None, domain: str | None,
-                group: str | None, target: str | None, mix: bool, lock: Any) -> Units:
-    """Rows -> units -> per-stratum counts (one aggregation in the engine)."""
+                group: str | None, target: str | None, mix: bool, lock: Any, salt: str) -> Units:
+    """Rows -> units (with ``h``, their hash) -> per-stratum counts (one aggregation in the engine)."""
+    from mlstrat.tables import unit_hash
+
     rows = _rows(table, id=id, label=label, domain=domain, group=group, target=target, mix=mix, lock=lock)
     import ibis
 
-    units = _grouped_units(engine, rows) if group else rows.select(
+    labels = _label_values(engine, rows) if group and label else None
+    units = _grouped_units(engine, rows, labels, locked=lock is not None, salt=salt) if group else rows.select(
         "key", tie=rows.id_txt, size=ibis.literal(1, type="int64"), elig=rows.elig, dom=rows.dom,
-        lab=rows.lab, lsplit=rows.lsplit)
+        lab=rows.lab, lsplit=rows.lsplit, h=unit_hash(engine, rows.key, salt))
     stats = units.group_by(["elig", "dom", "lab", "lsplit"]).aggregate(
         n_rows=units.size.cast("int64").sum(), n_units=units.count())
-    return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)))
+    return Units(rows=rows, units=units, strata=_strata(engine.rows(stats)), labels=labels)
+
+
+def _label_values(engine: Any, rows: Any) -> tuple[str, ...] | None:
+    """The label values (as text), or ``None`` when there are more than :data:`LABEL_COLUMNS`."""
+    known = rows.filter(rows.lab.notnull()).select("lab").distinct()
+    found = sorted(v for (v,) in engine.rows(known.limit(LABEL_COLUMNS + 1)))
+    return tuple(found) if len(found) <= LABEL_COLUMNS else None
 
 
 def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: str | None,
@@ -170,18 +219,45 @@ def _rows(table: Any, *, id: str, label: str | None, domain: str | None, group: 
     return joined.select("id_txt", "key", "lab", "dom", "elig", "lsplit")
 
 
-def _grouped_units(engine: Any, rows: Any) -> Any:
+def _grouped_units(engine: Any, rows: Any, labels: tuple[str, ...] | None, *, locked: bool, salt: str) -> Any:
     # A group may go to dev/test only when every row is a target row. Its stratum is its domain
     # and label when all its rows share them, else null ("mixed"): min/max keep this one
     # cheap hash aggregation even for millions of groups.
-    # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass.
+    # ``n_elig`` (its target rows) serves the mixed-domain warning without a second pass; the
+    # rows per label (``labels``) serve the labelled placement, and give the group's label.
+    from mlstrat.tables import unit_hash
+
+    per_label = {name: rows.count(where=hit) for name, hit in _label_columns(rows.lab, labels).items()}
+    same_label = {} if labels is not None else {"lmin": rows.lab.min(), "lmax": rows.lab.max()}
     g = rows.group_by("key").aggregate(
-        size=rows.count(), elig=rows.elig.all(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(),
-        dmax=rows.dom.max(), lmin=rows.lab.min(), lmax=rows.lab.max(), lsplit=rows.lsplit.min())
+        size=rows.count(), n_elig=rows.elig.cast("int64").sum(), dmin=rows.dom.min(), dmax=rows.dom.max(),
+        **same_label, **({"lsplit": rows.lsplit.min()} if locked else {}), **per_label)
+    lab = _one_label(g, labels) if labels is not None else (g.lmin == g.lmax).ifelse(g.lmin, _null_text())
     return engine.materialize(g.select(
-        "key", tie=g.key, size=g.size, elig=g.elig,
+        "key", tie=g.key, size=g.size, elig=g.n_elig == g.size,
         dom=(g.dmin == g.dmax).ifelse(g.dmin, _null_text()),
-        lab=(g.lmin == g.lmax).ifelse(g.lmin, _null_text()), lsplit=g.lsplit, n_elig=g.n_elig))
+        lab=lab, lsplit=g.lsplit if locked else _null_text(), n_elig=g.n_elig, h=unit_hash(engine, g.key, salt),
+        *per_label))
+
+
+def _label_columns(lab: Any, labels: tuple[str, ...] | None) -> dict[str, Any]:
+    """``_n{i}``: the row holds ``labels[i]``; ``_nnull``: it holds no label."""
+    if labels is None:
+        return {}
+    return {"_nnull": lab.isnull(), **{f"_n{i}": lab == _lit(v) for i, v in enumerate(labels)}}
+
+
+def _one_label(g: Any, labels: tuple[str, ...]) -> Any:
+    """The label of a group whose labelled rows all hold one (empty labels aside), else null."""
+    import ibis
+
+    held = [g[f"_n{i}"] > 0 for i in range(len(labels))]
+    if not held:
+        return _null_text()
+    count = sum((h.cast("int64") for h in held[1:]), held[0].cast("int64"))
+    named = [h.ifelse(_lit(v), _null_text()) for h, v in zip(held, labels)]
+    which = ibis.coalesce(*named) if len(named) > 1 else named[0]
+    return (count == 1).ifelse(which, _null_text())
 
 
 def _strata(stats: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -216,7 +292,7 @@ def _plan_table(engine: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
     })
 
 
-def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *, salt: str) -> Any:
+def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]]) -> Any:
     """New units whose hash lies below their stratum's ``theta``, with ``c0``: the rows before
     them in ``(u, key, tie)`` order within the stratum. Materialized (read twice).
 
@@ -224,11 +300,8 @@ def draw_candidates(engine: Any, units: Any, plan: Sequence[tuple[Any, ...]], *,
     """
     import ibis
 
-    from mlstrat.tables import unit_hash
-
     p = _plan_table(engine, plan)
     new = units.filter(units.lsplit.isnull())
-    new = new.mutate(h=unit_hash(engine, new.key, salt))
     j = new.join(p, [new.elig == p.pelig, new.dom.identical_to(p.pdom), new.lab.identical_to(p.plab)])
     j = j.filter(j.h < j.theta)
     window = ibis.cumulative_window(group_by=[j.elig, j.dom, j.lab], order_by=[j.h, j.key, j.tie])
@@ -246,8 +319,7 @@ def candidate_rows(engine: Any, cand: Any) -> tuple[dict[tuple[Any, ...], int], 
     return got, rows
 
 
-def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]], *,
-                       salt: str) -> list[tuple[Any, ...]]:
+def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The greedy placement's input: ``(elig, dom, lab, key, u, row label, rows)``.
 
     Units of a planned stratum whose hash lies below its ``theta`` (the pool) come one row per
@@ -257,18 +329,33 @@ def group_label_counts(engine: Any, units: Units, plan: Sequence[tuple[Any, ...]
     """
     import ibis
 
-    from mlstrat.tables import unit_hash
-
     p = _plan_table(engine, plan)
     u = units.units.filter(units.units.lsplit.isnull())
-    u = u.mutate(h=unit_hash(engine, u.key, salt))
     u = u.join(p, [u.elig == p.pelig, u.dom.identical_to(p.pdom), u.lab.identical_to(p.plab)])
+    if units.labels is not None:
+        return _counts_from_label_columns(engine, u, units.labels)
     pooled = u.h < u.theta
     u = u.select(uelig="elig", udom="dom", ulab="lab", ukey="key", pkey=pooled.ifelse(u.key, _null_text()),
                  ph=pooled.ifelse(u.h, ibis.null().cast("float64")))
     j = units.rows.join(u, units.rows.key == u.ukey)
     counts = j.group_by(["uelig", "udom", "ulab", "pkey", "ph", "lab"]).aggregate(n=j.count())
     return engine.rows(counts)
+
+
+def _counts_from_label_columns(engine: Any, u: Any, labels: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """:func:`group_label_counts` from the units' rows per label: the pool's units as they are,
+    the others summed per stratum (``u``: the planned new units with their ``h`` and ``theta``)."""
+    names = ["_nnull", *(f"_n{i}" for i in range(len(labels)))]
+    values = [None, *labels]
+    pool = u.filter(u.h < u.theta).select("elig", "dom", "lab", "key", "h", *names)
+    rest = u.filter(u.h >= u.theta)
+    summed = rest.group_by(["elig", "dom", "lab"]).aggregate(**{n: rest[n].sum() for n in names})
+    counts = []
+    for row in engine.rows(pool):
+        counts += [(*row[:5], lab, int(n)) for lab, n in zip(values, row[5:]) if n]
+    for row in engine.rows(summed):
+        counts += [(*row[:3], None, None, lab, int(n)) for lab, n in zip(values, row[3:]) if n]
+    return counts
 
 
 def drawn_table(engine: Any, keys: list[str], splits: list[str], *, units: Any, grouped: bool) -> Any:

@@ -190,7 +190,7 @@ def _read_lock(engine: Any, lock: Any, table: Any, spec: SplitSpec,
 
 def _count_units(engine: Any, table: Any, lock_table: Any, spec: SplitSpec, warn: list[str]) -> q.Units:
     units = q.count_units(engine, table, id=spec.id, label=spec.label, domain=spec.domain, group=spec.group,
-                          target=spec.target, mix=spec.mix, lock=lock_table)
+                          target=spec.target, mix=spec.mix, lock=lock_table, salt=spec.salt)
     if spec.target is not None and not spec.mix and spec.grouped:
         n_rows, n_groups = q.mixed_domain_groups(engine, units)
         if n_rows:
