@@ -25,7 +25,7 @@ def test_help_has_no_bool_metavar(command):
 
 def test_bracketed_section_names_survive():
     res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
-    assert "TOML config ([data], [model], [regularization], [optim], ...)." in res.stdout
+    assert "TOML config ([data], [model], [regularization], [optim], ...); optional with --resume" in res.stdout
 
 
 def test_paragraphs_are_not_cut_mid_sentence():

@@ -75,4 +75,4 @@ def test_a_connect_server_killed_mid_query_is_one_line_exit_2(tmp_path, connect_
     assert code == 2
     assert err.splitlines() == [
         f"Error: engine {address}: the Spark Connect server stopped answering (unavailable); check that it is "
-        f"running, or allow more time with MLSTRAT_SPARK_TIMEOUT (now {_TIMEOUT_S} s)"]
+        f"running, or allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now {_TIMEOUT_S} s)"]

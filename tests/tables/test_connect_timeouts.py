@@ -92,7 +92,7 @@ def test_a_server_that_stops_answering_mid_query_is_one_line(preds, monkeypatch,
         server.stop(0)
     what = "stopped answering (unavailable)" if unavailable else "did not answer within 1 s"
     assert line == (f"Error: engine sc://127.0.0.1:{port}: the Spark Connect server {what}; check that it "
-                    "is running, or allow more time with MLSTRAT_SPARK_TIMEOUT (now 1 s)")
+                    "is running, or allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now 1 s)")
 
 
 def test_every_call_of_a_session_has_a_deadline(monkeypatch):
@@ -112,7 +112,7 @@ def test_every_call_of_a_session_has_a_deadline(monkeypatch):
         _spark_connect.forget_session(address)
     assert str(_spark_connect.connect_failure(caught.value)) == (
         f"engine {address}: the Spark Connect server did not answer within 1 s; check that it is running, "
-        "or allow more time with MLSTRAT_SPARK_TIMEOUT (now 1 s)")
+        "or allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now 1 s)")
 
 
 def test_another_grpc_service_is_one_line(preds):
@@ -157,3 +157,32 @@ def test_retries_wait_at_most_half_the_timeout_and_a_minute(seconds, budget):
     assert sum(waits) / 1000 <= budget
     assert sum(waits) / 1000 + policy.max_backoff / 1000 > budget or policy.max_retries == 15  # no waste
 
+
+
+def test_the_timeout_flag_bounds_every_call(preds, monkeypatch):
+    monkeypatch.delenv("MLSTRAT_SPARK_TIMEOUT", raising=False)
+    fake = _DyingConnectServer(unavailable=False)
+    server, port = _grpc_server(fake)
+    try:
+        r = CliRunner().invoke(app, ["metrics", str(preds), "--engine", f"sc://127.0.0.1:{port}",
+                                     "--timeout", "1.5"])
+    finally:
+        fake.release.set()
+        server.stop(0)
+    assert r.exit_code == 2, r.output
+    assert " ".join(r.output.split()) == (
+        f"Error: engine sc://127.0.0.1:{port}: the Spark Connect server did not answer within 1.5 s; check "
+        "that it is running, or allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now 1.5 s)")
+    assert "MLSTRAT_SPARK_TIMEOUT" not in __import__("os").environ  # the flag's setting ends with the command
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "Invalid value for '--timeout': 0 is not a positive number of seconds; e.g. --timeout 300"),
+    ("-3", "Invalid value for '--timeout': -3 is not a positive number of seconds; e.g. --timeout 300"),
+    ("soon", "Invalid value for '--timeout': Input should be a valid number, unable to parse string as a number"),
+])
+def test_a_timeout_flag_that_is_not_positive_seconds_is_a_usage_error(preds, value, message):
+    r = CliRunner().invoke(app, ["metrics", str(preds), "--timeout", value])
+    assert r.exit_code == 2
+    text = " ".join(r.output.replace("│", " ").split())  # Typer's usage box, wrapped at 80 columns
+    assert message in text, r.output

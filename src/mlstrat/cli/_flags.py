@@ -1,5 +1,5 @@
 """Library messages in the CLI's words: Python argument names become the command's flags; and
-``--conf KEY=VALUE`` beside every ``--engine`` (:func:`add_spark_conf`).
+``--conf KEY=VALUE`` and ``--timeout SECONDS`` beside every ``--engine`` (:func:`add_spark_conf`).
 
 The library names its keyword arguments (``feature_prefix``) and says which argument names
 a missing column (``split_col``) on the error itself (:class:`mlstrat.MlstratError`); the
@@ -8,7 +8,10 @@ command that ran knows its flags. Text inside quotes (column names, values) is n
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from mlstrat._exceptions import MlstratError
@@ -101,10 +104,11 @@ CONF_HELP = ("A Spark setting for the session, KEY=VALUE (repeat for several: --
 
 def add_spark_conf(command: Any) -> None:
     """Give every command with ``--engine`` (and the subcommands of a group) a repeatable
-    ``--conf KEY=VALUE``: its settings reach the Spark session the command opens.
+    ``--conf KEY=VALUE`` and ``--timeout SECONDS``: the settings reach the Spark session the
+    command opens, the timeout bounds every call to a Spark Connect server.
 
-    The option is added beside ``--engine`` once Typer built the command: the command
-    functions never see it, and a new command with ``--engine`` gets it too.
+    The options are added beside ``--engine`` once Typer built the command: the command
+    functions never see them, and a new command with ``--engine`` gets them too.
     """
     for sub in getattr(command, "commands", {}).values():
         add_spark_conf(sub)
@@ -112,33 +116,69 @@ def add_spark_conf(command: Any) -> None:
     engine = next((p for p in params if "--engine" in getattr(p, "opts", ())), None)
     if engine is None or any(p.name == _CONF for p in params):
         return
-    params.insert(params.index(engine) + 1, _conf_option())
+    at = params.index(engine) + 1
+    params[at:at] = _spark_options()
     original = command.invoke
 
     def invoke(ctx: Any) -> Any:
         given = ctx.params.pop(_CONF, None)
-        if not given:  # the engine layer stays unloaded for a command that may not need it
+        timeout = ctx.params.pop(_TIMEOUT, None)
+        if not given and timeout is None:  # the engine layer stays unloaded for a command that may not need it
             return original(ctx)
         from mlstrat.tables import parse_spark_conf, spark_settings
 
-        with spark_settings(parse_spark_conf(given)):
+        with spark_settings(parse_spark_conf(given or [])), _connect_timeout(timeout):
             return original(ctx)
 
     command.invoke = invoke
 
 
 _CONF = "spark_conf"
+_TIMEOUT = "spark_timeout"
+TIMEOUT_HELP = ("Seconds one call to a Spark Connect server may take before the command stops with "
+                "an error (default 300, or $MLSTRAT_SPARK_TIMEOUT); Spark Connect engines only.")
 
 
-def _conf_option() -> Any:
-    """``--conf`` as Typer builds an option (through a one-option command: Typer's public way)."""
+@contextlib.contextmanager
+def _connect_timeout(seconds: float | None) -> Iterator[None]:
+    """``MLSTRAT_SPARK_TIMEOUT`` set to ``seconds`` for the command (the engine layer reads it when
+    it opens a Connect session), restored after."""
+    if seconds is None:
+        yield
+        return
+    before = os.environ.get("MLSTRAT_SPARK_TIMEOUT")
+    os.environ["MLSTRAT_SPARK_TIMEOUT"] = repr(float(seconds))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLSTRAT_SPARK_TIMEOUT", None)
+        else:
+            os.environ["MLSTRAT_SPARK_TIMEOUT"] = before
+
+
+def _positive_seconds(value: float | None) -> float | None:
+    import math
+
+    import typer
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value:g} is not a positive number of seconds; e.g. --timeout 300")
+    return value
+
+
+def _spark_options() -> list[Any]:
+    """``--conf`` and ``--timeout`` as Typer builds options (through a one-command app: Typer's
+    public way)."""
     import typer
 
     part = typer.Typer(add_completion=False)
 
     @part.command()
     def holder(spark_conf: Optional[list[str]] = typer.Option(  # noqa: B008, UP045 - Typer's declaration style
-            None, "--conf", metavar="KEY=VALUE", help=CONF_HELP)) -> None:
+            None, "--conf", metavar="KEY=VALUE", help=CONF_HELP),
+            spark_timeout: Optional[float] = typer.Option(  # noqa: B008, UP045
+            None, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP, callback=_positive_seconds)) -> None:
         ...
 
-    return next(p for p in typer.main.get_command(part).params if p.name == _CONF)
+    return [p for p in typer.main.get_command(part).params if p.name in (_CONF, _TIMEOUT)]

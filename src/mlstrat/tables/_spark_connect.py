@@ -179,7 +179,7 @@ def connect_failure(exc: BaseException, *, address: str | None = None) -> Config
     else:
         what = f"failed ({status})"
     return ConfigError(f"engine {address}: the Spark Connect server {what}; check that it is running, or "
-                       f"allow more time with MLSTRAT_SPARK_TIMEOUT (now {seconds:g} s)")
+                       f"allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now {seconds:g} s)")
 
 
 def wire_failure(exc: BaseException) -> ConfigError | None:
