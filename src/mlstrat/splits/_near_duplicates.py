@@ -344,7 +344,7 @@ def _holds_image_paths(engine: Any, table: Any, column: str) -> bool:
 
 
 def _search(engine: Any, table: Any, kinds: list[_Kind], *, id: str, source: str) -> NearDuplicates:
-    from mlstrat.splits._queries import split_row_counts
+    from mlstrat.splits._rounded import split_row_counts
 
     split_rows = split_row_counts(engine, table)
     unknown = sorted(set(split_rows) - set(SPLITS))
@@ -395,7 +395,7 @@ def _rounds_in_engine(engine: Any, table: Any, kind: _Kind) -> bool:
 def _numeric_in_engine(engine: Any, table: Any, kind: _Kind, *, id: str,
                        present: list[str]) -> NearDuplicateFinding:
     """The numeric finding from the rows rounded and grouped in the engine."""
-    from mlstrat.splits._queries import rounded_groups
+    from mlstrat.splits._rounded import rounded_groups
 
     wanted = [(a, b) for a, b in combinations(present, 2)] + ([("train", "train")] if "train" in present else [])
     groups = rounded_groups(engine, table, id=id, columns=kind.columns, digits=kind.digits or NUMERIC_DIGITS,
