@@ -2,9 +2,10 @@
 probability columns alone are larger than a memory cap, the command's process stays under
 the cap.
 
-How the cap is checked: the command runs in a child process and its peak resident memory
-comes from the kernel's accounting of that child (``os.wait4`` -> ``ru_maxrss``), compared
-with the cap after it exits. An address-space limit (``RLIMIT_AS``) would be the obvious
+How the cap is checked: the command runs under a small wrapper process whose only child it is,
+and its peak resident memory comes from the kernel's accounting of that child
+(``getrusage(RUSAGE_CHILDREN)`` in the wrapper, ``tests/memory.py``), compared with the cap
+after it exits. An address-space limit (``RLIMIT_AS``) would be the obvious
 tool, but DuckDB, PyArrow and the JVM reserve large virtual ranges they never touch, so such
 a limit fails for reasons unrelated to what is loaded. DuckDB's own buffers are capped with
 its memory limit (``MLSTRAT_MEMORY_LIMIT``), Spark's driver with ``spark.driver.memory``.
@@ -15,12 +16,11 @@ nothing here depends on time.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.memory import MB, peak_rss
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,6 @@ ROWS, CLASSES = 8_000_000, 8
 #: bytes of the probability columns as float64: 8M x 8 x 8 = 512 MB
 PROBA_BYTES = ROWS * CLASSES * 8
 CAP_MB = 450
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -46,21 +45,17 @@ def big(tmp_path_factory):
     return path
 
 
-def run_capped(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, float]:
-    """(exit code, output, peak RSS in MB) of ``python -m mlstrat ARGS`` in a child process."""
-    child_env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                 "MLSTRAT_MEMORY_LIMIT": "256MB", "COLUMNS": "120", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "mlstrat", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=child_env)
-    output = proc.stdout.read().decode()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), output, usage.ru_maxrss / 1024  # ru_maxrss: KiB on Linux
+def run_capped(*args: str, cwd: Path) -> tuple[int, str, float]:
+    """(exit code, output, peak RSS in MB) of ``python -m mlstrat ARGS``, its peak read by a small
+    wrapper process (``tests/memory.py``): a child forked straight from this test process would
+    start from this process's own peak, which the kernel carries into the child's account."""
+    code, peak, stdout, stderr = peak_rss(list(args), cwd, MLSTRAT_MEMORY_LIMIT="256MB", COLUMNS="120")
+    return code, stdout + stderr, peak / MB
 
 
 def test_labels_on_a_table_larger_than_the_cap(big, tmp_path):
     out = tmp_path / "issues.parquet"
-    code, output, peak = run_capped("labels", str(big), "--split", "dev", "-o", str(out))
+    code, output, peak = run_capped("labels", str(big), "--split", "dev", "-o", str(out), cwd=tmp_path)
     assert code == 0, output
     import pyarrow.parquet as pq
 
@@ -72,7 +67,7 @@ def test_labels_on_a_table_larger_than_the_cap(big, tmp_path):
 
 def test_report_on_a_table_larger_than_the_cap(big, tmp_path):
     out = tmp_path / "report.html"
-    code, output, peak = run_capped("report", str(big), "-o", str(out))
+    code, output, peak = run_capped("report", str(big), "-o", str(out), cwd=tmp_path)
     assert code == 0, output
     flat = " ".join(output.split())
     assert "probability curves" in flat and "worst mistakes" in flat

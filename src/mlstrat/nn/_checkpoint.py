@@ -112,6 +112,7 @@ class EpochCheckpoint:
 
     def __init__(self, run_dir: Path, run: dict[str, Any], *, resumed: dict[str, Any] | None = None,
                  writer: bool = True) -> None:
+        self.run_dir = run_dir
         self.path = resume_path(run_dir)
         self.run = run
         self.resumed = resumed
@@ -122,11 +123,14 @@ class EpochCheckpoint:
         if not self.writer:
             return
         from mlstrat.tables import atomic_write_bytes
+        from mlstrat.tables._outputs import reporting_full_disk
 
         buffer = io.BytesIO()
         torch.save({"format": RESUME_FORMAT, **self.run, "state": state}, buffer)
-        self.path.parent.mkdir(parents=True, exist_ok=True)  # runs/ of the default run directory
-        atomic_write_bytes(self.path, buffer.getvalue())
+        # a full disk is the run folder's problem to the user: the checkpoint is its hidden neighbour
+        with reporting_full_disk(self.run_dir, fix="choose another -o folder"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # runs/ of the default run directory
+            atomic_write_bytes(self.path, buffer.getvalue())
 
     def remove(self) -> None:
         """The run directory is written: nothing is left to resume."""
