@@ -60,11 +60,14 @@ import sys
 import pytest
 
 SPARK_FIXTURES = {"spark", "spark_session", "spark_connect"}
-# DDP, and the tests that kill, interrupt or orphan real processes (train --nproc, tune,
-# runs export): the ones that depend most on scheduling
+# DDP, the tests that kill, interrupt or orphan real processes (train --nproc and --resume,
+# tune, runs export, a run folder's publication), and the driver-memory tests (a child's peak
+# memory read by a wrapper): the ones that depend most on scheduling and on other processes
 PROCESS_FILES = ("tests/nn/test_distributed.py", "tests/nn/test_distributed_signals.py",
-                 "tests/tune/test_durable.py", "tests/test_processes.py",
-                 "tests/runs/test_mlflow_kill.py")
+                 "tests/nn/test_resume.py", "tests/tune/test_durable.py", "tests/test_processes.py",
+                 "tests/runs/test_mlflow_kill.py", "tests/safety/test_run_dir.py",
+                 "tests/cli/test_driver_memory.py", "tests/nn/test_predict_stream.py",
+                 "tests/mismatch/test_synth_bounded.py", "tests/mismatch/test_sample.py")
 
 
 class Select:
