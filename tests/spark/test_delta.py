@@ -52,3 +52,34 @@ def test_file_uris_of_a_delta_table_and_a_parquet_file_on_spark(spark, tmp_path)
     for uri in ((tmp_path / "preds").as_uri(), (tmp_path / "live.parquet").as_uri()):
         assert_same(compute_metrics(uri, con=spark, test=True, store=False).to_dict()["splits"], of_path)
     assert sum(split["n"] for split in of_path.values()) == 360
+
+
+def test_a_cluster_with_its_own_delta_source_reads_through_it(spark, tmp_path):
+    """Where the session has a ``delta`` data source (a cluster with Delta on its classpath),
+    the table is read through it, not as files; here a Python data source stands in for it, in
+    a session of its own so that the shared session keeps reading live files."""
+    from pyspark.sql.datasource import DataSource, DataSourceReader
+
+    from mlstrat.tables import read_table
+
+    class Reader(DataSourceReader):
+        def read(self, partition):
+            yield (7, "dev", "a", "b")
+
+    class ClusterDelta(DataSource):
+        @classmethod
+        def name(cls):
+            return "delta"
+
+        def schema(self):
+            return "id long, split string, y_true string, y_pred string"
+
+        def reader(self, schema):
+            return Reader()
+
+    delta_with_history(tmp_path / "preds")
+    own = spark._session.newSession()  # the Ibis backend's SparkSession
+    own.dataSource.register(ClusterDelta)
+    through_source = read_table(str(tmp_path / "preds"), con=own).to_pyarrow()
+    assert through_source.to_pylist() == [{"id": 7, "split": "dev", "y_true": "a", "y_pred": "b"}]
+    assert read_table(str(tmp_path / "preds"), con=spark).count().to_pyarrow().as_py() == 360  # no source: live files

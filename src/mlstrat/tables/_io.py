@@ -172,7 +172,8 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
         if path.is_dir():  # a Delta or Iceberg folder: never its files, superseded ones are there too
             for kind, is_table, live_files in _TABLE_FORMATS:
                 if is_table(path):
-                    return _read_live(engine, kind, path, live_files(path), view)
+                    native = _read_native(engine, kind, path, view)
+                    return native if native is not None else _read_live(engine, kind, path, live_files(path), view)
             fmt = _directory_format(path)
             return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,
                                                         columns=columns))
@@ -185,6 +186,14 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
 
 #: table formats whose folder holds more than the live files: (name, is it one, its live files)
 _TABLE_FORMATS = (("Delta", is_delta_table, delta_files), ("Iceberg", is_iceberg_table, iceberg_files))
+
+
+def _read_native(engine: Any, kind: str, path: Path, view: str) -> Any | None:
+    """A Delta or Iceberg folder through the cluster's own data source, when the engine has one."""
+    read_format = getattr(engine, "read_format", None)  # Spark only: DuckDB's would be a download
+    if read_format is None:
+        return None
+    return _wrap(path, kind, lambda: read_format(kind.lower(), str(path), view=view))
 
 
 def _read_live(engine: Any, kind: str, name: Any, live: LiveFiles, view: str) -> Any:
@@ -269,6 +278,8 @@ def _read_arrow_file(path: str) -> Any:
 def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
     try:
         table = read()
+        if table is None:  # no reader for it here (a cluster without its own Delta source)
+            return None
         table.schema()  # bind now so that parse errors surface here
     except InputError:
         raise

@@ -88,6 +88,23 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(view)
         return self.backend.table(view)
 
+    def read_format(self, fmt: str, path: str, *, view: str | None = None) -> Any | None:
+        """The table at ``path`` through the session's own data source ``fmt`` (``delta``,
+        ``iceberg``) when the cluster has one on its classpath; ``None`` when it has not (then
+        the caller reads the table's live files). A cluster's own source knows what reading the
+        files cannot: deletion vectors, column mapping, delete files."""
+        view = view or self.name()
+        location = path if is_uri(path) else _hadoop_literal(str(Path(path).absolute()))
+        try:
+            frame = self.session.read.format(fmt).load(location)
+            frame.schema  # noqa: B018 - Spark Connect looks the source up only when asked
+        except Exception as exc:
+            if "DATA_SOURCE_NOT_FOUND" in str(exc):
+                return None
+            raise
+        frame.createOrReplaceTempView(view)
+        return self.backend.table(view)
+
     def read_files(self, files: Sequence[str], *, root: str, view: str | None = None,
                    partitioned: bool = False) -> Any:
         view = view or self.name()
