@@ -152,7 +152,7 @@ def _render(con: Any, report: Any, written: Path | None) -> None:
     )
     if written is not None:
         con.print(
-            f"Wrote {report.n_source} source rows with p_target, target_likeness and weight to "
+            f"Wrote {report.n_source:,} source rows with p_target, target_likeness and weight to "
             f"{safe(describe_output(written))}"
         )
     if report.errors is not None:

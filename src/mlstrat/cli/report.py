@@ -69,7 +69,7 @@ def report(
                "runs": [r.id for r in inputs.runs],
                "warnings": [dict(w) for w in inputs.warnings]}
 
-    from mlstrat.cli._common import err_console, safe
+    from mlstrat.cli._common import err_console
 
     for w in inputs.warnings:  # with --json only the reuse warning, the rest is in the JSON
         if w["code"] == "test_set_reused" or not as_json:
