@@ -283,6 +283,22 @@ def test_newer_schema_is_refused(tmp_path):
         RunStore(store.path).list()
 
 
+def test_a_schema_name_that_is_not_utf8_is_one_line(tmp_path):
+    # SQLite names the damaged table in its error text, which Python decodes as UTF-8: a byte
+    # like 0xff there used to escape as a UnicodeDecodeError traceback
+    path = tmp_path / "runs.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE runs (a)")
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET name = CAST(x'72ff' AS TEXT), sql = 'CREATE TABLE ('")
+    conn.commit()
+    conn.close()
+    with pytest.raises(InputError) as caught:
+        RunStore(path).list()
+    assert str(caught.value) == (f"{path}: is not an mlstrat run store (damaged: its schema holds "
+                                 "bytes that are not UTF-8 text); pass another --store")
+
+
 def test_not_a_run_store(tmp_path):
     text = tmp_path / "notes.db"
     text.write_text("these are not the runs you are looking for" * 100)

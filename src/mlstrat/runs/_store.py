@@ -26,6 +26,7 @@ from mlstrat.sealing._ledger import (
     closing,
     now,
     rollback,
+    sqlite_reason,
 )
 from mlstrat.sealing._schema import config_hash
 
@@ -229,8 +230,8 @@ class RunStore(LookLedger):
     def _fetch(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return conn.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: the run store cannot be read ({exc}); it is damaged or "
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise InputError(f"{self.path}: the run store cannot be read ({sqlite_reason(exc)}); it is damaged or "
                              "not an mlstrat run store. Pass another --store") from None
 
     def __len__(self) -> int:
@@ -238,7 +239,7 @@ class RunStore(LookLedger):
         if conn is None:
             return 0
         with closing(conn):
-            return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+            return int(self._fetch(conn, "SELECT COUNT(*) FROM runs")[0][0])
 
     def get(self, run_id: str) -> Run:
         """The run whose id is ``run_id`` or starts with it.

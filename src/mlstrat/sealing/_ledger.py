@@ -99,13 +99,14 @@ class LookLedger:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if not self._ready:
                 self._prepare_retrying(conn)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            # a damaged header can make even a PRAGMA's text undecodable
             conn.close()
             from mlstrat.tables._outputs import is_no_space, no_space_error
 
             if is_no_space(exc):  # a full disk while creating the schema is no sign of a foreign file
                 raise no_space_error(self.path, fix="pass another --store") from None
-            raise InputError(f"{self.path}: is not an mlstrat run store ({exc}); "
+            raise InputError(f"{self.path}: is not an mlstrat run store ({sqlite_reason(exc)}); "
                              "pass another --store") from None
         except BaseException:
             conn.close()
@@ -233,6 +234,14 @@ class LookLedger:
                 f"{self.test_reuse_threshold}): decisions made while looking at it are overfitting "
                 "the test set, so its error is no longer an unbiased estimate. Decide on dev, and "
                 "get a fresh test set for the final estimate"), stacklevel=3)
+
+
+def sqlite_reason(exc: BaseException) -> str:
+    """SQLite's complaint, for a message. Python decodes SQLite's error text as UTF-8, so a
+    damaged file whose schema names hold other bytes raises UnicodeDecodeError instead."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "damaged: its schema holds bytes that are not UTF-8 text"
+    return str(exc)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
