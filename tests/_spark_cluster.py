@@ -133,10 +133,10 @@ def standalone_cluster(folder: Path, *, workers: int = 1, cores: int = 1, memory
         wait_until(lambda: _alive_workers(cluster) == workers, f"{workers} worker(s) registered with the master")
         yield cluster
     finally:
-        _tear_down(cluster)
+        tear_down(cluster)
 
 
-def _tear_down(cluster: Cluster) -> None:
+def tear_down(cluster: Cluster) -> None:
     """SIGKILL every daemon's session and everything it started; wait until all are gone."""
     started = [i for i in (identity(p) for d in cluster.daemons for p in [d.pid, *descendants(d.pid)])
                if i is not None]

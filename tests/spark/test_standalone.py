@@ -15,7 +15,7 @@ import pytest
 
 import mlstrat
 from mlstrat.tables import read_table
-from tests._spark_cluster import standalone_cluster
+from tests._spark_cluster import standalone_cluster, tear_down
 from tests.processes import DEADLINE_S, wait_until
 from tests.spark._compare import assert_same
 from tests.spark.test_capabilities import _predictions
@@ -93,3 +93,43 @@ def test_metrics_and_split_on_a_standalone_cluster_match_duckdb(tmp_path):
     duck_rows = _assignment(pq.read_table(tmp_path / "duck.parquet"))
     spark_rows = _assignment(read_table(str(tmp_path / "spark.parquet"), con=mlstrat.connect("duckdb")).to_pyarrow())
     assert duck_rows == spark_rows and len(duck_rows) == 3000
+
+
+# two runs of one command in one driver; between them the test kills the cluster (the driver
+# waits on the file "go" for it), and the second run gets a short --timeout
+_TWICE = """
+import os, sys, time
+from mlstrat.cli import app
+
+args, folder = sys.argv[2:], sys.argv[1]
+print("FIRST", app(args, standalone_mode=False), flush=True)
+open(os.path.join(folder, "ready"), "w").close()
+while not os.path.exists(os.path.join(folder, "go")):
+    time.sleep(0.05)
+app([*args, "--timeout", "5"])
+"""
+
+
+def test_a_cluster_gone_mid_session_fails_in_one_line_not_a_wait_without_end(tmp_path):
+    # with its master and workers gone, a job has no executor: Spark's standalone client would
+    # wait for the master without end; the watchdog cancels the job after --timeout seconds
+    preds = tmp_path / "preds.csv"
+    _predictions().to_csv(preds, index=False)
+    metrics = ["metrics", str(preds), "--json"]
+    with standalone_cluster(tmp_path / "cluster") as cluster:
+        driver = subprocess.Popen([sys.executable, "-c", _TWICE, str(tmp_path), *metrics, "--engine", cluster.url,
+                                   *_DRIVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        try:
+            wait_until(lambda: (tmp_path / "ready").exists(), "the first run ended", proc=driver)
+            tear_down(cluster)
+            (tmp_path / "go").touch()
+            out, err = driver.communicate(timeout=DEADLINE_S)
+        finally:
+            driver.kill()
+    assert driver.returncode == 2, err[-3000:]
+    assert "FIRST None" in out
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: engine {cluster.url}: a Spark job waited 5 s with no executor to run it (the "
+                      "cluster's master or workers are gone, or it has no free cores), so it was cancelled; "
+                      "check the cluster, or allow more time with --timeout or MLSTRAT_SPARK_TIMEOUT (now 5 s)"]
+    assert "Traceback" not in err

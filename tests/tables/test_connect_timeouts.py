@@ -140,7 +140,7 @@ def test_a_socket_that_is_not_grpc_is_one_line(preds, monkeypatch, fake):
 def test_a_timeout_that_is_not_seconds_is_one_line(preds, monkeypatch, value):
     monkeypatch.setenv("MLSTRAT_SPARK_TIMEOUT", value)
     assert _metrics_line(preds, "sc://127.0.0.1:1") == (
-        f"Error: Spark Connect timeout {value!r} is not a positive number of seconds; set "
+        f"Error: Spark timeout {value!r} is not a positive number of seconds; set "
         "MLSTRAT_SPARK_TIMEOUT to e.g. 300")
 
 

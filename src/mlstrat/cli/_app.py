@@ -197,10 +197,13 @@ class _Group(TyperGroup):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
                 return super().invoke(ctx)
-        except MlstratError as exc:
-            _error_line(str(exc))
-            ctx.exit(2)
         except Exception as exc:
+            if (stalled := _spark_stall()) is not None:  # whatever a cancelled Spark job raised
+                _error_line(str(stalled))
+                ctx.exit(2)
+            if isinstance(exc, MlstratError):
+                _error_line(str(exc))
+                ctx.exit(2)
             from mlstrat.tables._outputs import is_no_space
 
             if is_no_space(exc):  # a write no layer named: still one line, naming the file if known
@@ -217,6 +220,16 @@ class _Group(TyperGroup):
                 _error_line(str(remote))
                 ctx.exit(2)
             raise
+
+
+def _spark_stall() -> Any:
+    import sys
+
+    if "mlstrat.tables._spark_watchdog" not in sys.modules:  # no classic Spark session was started
+        return None
+    from mlstrat.tables._spark_watchdog import stall_failure
+
+    return stall_failure()
 
 
 def _remote_failure(exc: Exception) -> Any:

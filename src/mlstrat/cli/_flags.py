@@ -105,7 +105,8 @@ CONF_HELP = ("A Spark setting for the session, KEY=VALUE (repeat for several: --
 def add_spark_conf(command: Any) -> None:
     """Give every command with ``--engine`` (and the subcommands of a group) a repeatable
     ``--conf KEY=VALUE`` and ``--timeout SECONDS``: the settings reach the Spark session the
-    command opens, the timeout bounds every call to a Spark Connect server.
+    command opens, the timeout bounds every call to a Spark Connect server and every wait of a
+    cluster's job for an executor.
 
     The options are added beside ``--engine`` once Typer built the command: the command
     functions never see them, and a new command with ``--engine`` gets them too.
@@ -135,8 +136,9 @@ def add_spark_conf(command: Any) -> None:
 
 _CONF = "spark_conf"
 _TIMEOUT = "spark_timeout"
-TIMEOUT_HELP = ("Seconds one call to a Spark Connect server may take before the command stops with "
-                "an error (default 300, or $MLSTRAT_SPARK_TIMEOUT); Spark Connect engines only.")
+TIMEOUT_HELP = ("Seconds one call to a Spark Connect server may take, or a Spark job on a cluster may "
+                "wait with no executor, before the command stops with an error (default 300, or "
+                "$MLSTRAT_SPARK_TIMEOUT); Spark engines only.")
 
 
 @contextlib.contextmanager

@@ -83,9 +83,11 @@ def connect(engine: str | None = None, *, memory_limit: str | None = None, threa
         DuckDB only: where it spills; defaults to a per-process folder under the system
         temporary directory (see :func:`spill_directory`).
     timeout : float, default=None
-        Spark Connect only: seconds one call to the server may take before it fails with one
-        line naming the address; defaults to ``MLSTRAT_SPARK_TIMEOUT``, else 300. Fixed when
-        the address is first connected in the process.
+        Spark only; defaults to ``MLSTRAT_SPARK_TIMEOUT``, else 300. Spark Connect: seconds
+        one call to the server may take before it fails with one line naming the address
+        (fixed when the address is first connected in the process). A session started on a
+        cluster master: seconds a job may wait with no executor (its master or workers gone)
+        before it is cancelled and the call fails with one line naming the master.
     conf : mapping of str to str, default=None
         Spark only: settings for the session (``{"spark.executor.memory": "8g"}``, the CLI's
         ``--conf KEY=VALUE``). A session already running takes only runtime settings.
@@ -180,7 +182,7 @@ def _spark_session(spec: str, kind: str, *, timeout: float | None = None,
         return session
     # the master named, else the user's Spark configuration (spark-submit, spark-defaults.conf,
     # SPARK_MASTER); an active session (a notebook, a test) is reused
-    return classic_session(master_of(spec), conf or {})
+    return classic_session(master_of(spec), conf or {}, timeout=timeout)
 
 
 def _spark_backend(session: Any) -> Any:

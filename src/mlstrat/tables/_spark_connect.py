@@ -88,7 +88,7 @@ def spark_timeout(timeout: float | None = None) -> float:
     except (TypeError, ValueError):
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigError(f"Spark Connect timeout {raw!r} is not a positive number of seconds; "
+        raise ConfigError(f"Spark timeout {raw!r} is not a positive number of seconds; "
                           f"set MLSTRAT_SPARK_TIMEOUT to e.g. {SPARK_TIMEOUT:g}")
     return seconds
 

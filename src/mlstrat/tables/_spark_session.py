@@ -20,6 +20,7 @@ from typing import Any
 
 from mlstrat._exceptions import ConfigError
 from mlstrat.tables._engine import first_line
+from mlstrat.tables._spark_watchdog import watch
 
 __all__ = ["SPARK_LOG_VARIABLE", "MASTER_TIMEOUT", "SESSION_DEFAULTS", "classic_session", "is_master", "master_of", "parse_conf"]
 
@@ -140,12 +141,13 @@ def _active_session() -> Any:
     return SparkSession.getActiveSession()
 
 
-def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
+def classic_session(master: str | None, conf: Mapping[str, str], *, timeout: float | None = None) -> Any:
     """A SparkSession on ``master`` (``None``: Spark's configuration decides) with ``conf`` set.
 
     An active session (a notebook's, spark-submit's) is reused, with ``conf`` applied as
     runtime settings; naming another master than its own is an error, as one process holds
-    one Spark driver.
+    one Spark driver. A session started here on a cluster is watched: a job left with no
+    executor for ``timeout`` seconds is cancelled (:mod:`mlstrat.tables._spark_watchdog`).
 
     Raises
     ------
@@ -161,6 +163,7 @@ def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
                               "use --engine spark to work in it, or start a new process")
         for key, value in conf.items():
             _set_runtime(active, key, value)
+        watch(active, timeout, started_here=False)
         return active
     if master is not None and master.startswith("spark://"):
         require_reachable(master)
@@ -183,6 +186,7 @@ def classic_session(master: str | None, conf: Mapping[str, str]) -> Any:
                           "check the master (--engine) and the Spark settings (--conf)") from None
     if startup is not None:
         startup.release()
+    watch(session, timeout, started_here=True)
     return session
 
 
