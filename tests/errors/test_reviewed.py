@@ -76,8 +76,8 @@ def test_issue_case_share_ceiling_and_other_causes(tmp_path):
     assert s.mislabeled.error_due == pytest.approx(0.01, abs=1e-15)
     assert s.mislabeled.error_other == pytest.approx(0.09, abs=1e-15)
     assert s.advice.startswith(
-        "Incorrect labels explain 1.00% of the dev error (10% of the errors examined); other "
-        "causes explain 9.00%. Fixing labels is probably not worth it yet: 'blurry' (40% of the "
+        "Incorrect labels explain 1.00% of the dev error (10.0% of the errors examined); other "
+        "causes explain 9.00%. Fixing labels is probably not worth it yet: 'blurry' (40.0% of the "
         "errors examined, ceiling 4.00%) offers more."
     )
 
@@ -187,8 +187,11 @@ def test_ui_page_shows_n_of_m_reviewed_and_intervals(ui):
     html = client.get("/?token=" + TOKEN).text
     assert '<span class="muted small" id="summary-note">1 of 5 reviewed</span>' in html
     assert "<th>95% CI</th>" in html
-    assert "<td>blurry</td><td>1</td><td>100%</td><td>[21%, 100%]</td>" in html
-    assert "<td>no category: other causes</td><td>0</td><td>0%</td><td>[0%, 79%]</td>" in html
+    # the figures as `errors summarize` prints them, each cell naming its column (for phones)
+    assert ('<td data-label="category">blurry</td><td data-label="count">1</td><td data-label="share">100.0%</td>'
+            '<td data-label="95% CI">[20.7%, 100.0%]</td>') in html
+    assert ('<td data-label="category">no category: other causes</td><td data-label="count">0</td>'
+            '<td data-label="share">0.0%</td><td data-label="95% CI">[0.0%, 79.3%]</td>') in html
     js = client.get("/static/app.js", headers=H).text
     assert 's.reviewed + " of " + s.sample_size + " reviewed"' in js
 
@@ -217,7 +220,9 @@ def test_report_uses_the_same_rule(tmp_path):
     s = summarize_sheet(_sheet(tmp_path, ISSUE))
     html = render_report(error_summary=s.to_dict(), output=tmp_path / "r.html")
     assert "reviewed <b>100</b>" in html and "with a category <b>55</b>" in html
-    row = re.search(r"<tr><td>blurry</td>(.*?)</tr>", html).group(1)
-    assert '<td class="num">40.0%</td>' in row and "<b>4.00%</b>" in row  # one precision for the ceiling column (0.50% below)
-    other = re.search(r"<tr><td>no category: other causes</td>(.*?)</tr>", html).group(1)
-    assert '<td class="num">45</td>' in other and '<td class="num">45.0%</td>' in other
+    row = re.search(r'<tr><td data-label="category">blurry</td>(.*?)</tr>', html).group(1)
+    # one precision for the ceiling column (0.50% below)
+    assert '<td data-label="share of mistakes reviewed" class="num">40.0%</td>' in row and "<b>4.00%</b>" in row
+    other = re.search(r'<tr><td data-label="category">no category: other causes</td>(.*?)</tr>', html).group(1)
+    assert ('<td data-label="count" class="num">45</td>' in other
+            and '<td data-label="share of mistakes reviewed" class="num">45.0%</td>' in other)

@@ -312,6 +312,6 @@ def test_label_advice_waits_for_a_narrow_interval(tmp_path):
     low, high = s.category("mislabeled").share_ci
     # independent: n for a 10-point half width at p = 0.6 is 1.96^2 * 0.24 / 0.01 = 92.2 -> 93
     assert s.advice == (f"Too few errors reviewed to decide on fixing labels: incorrect labels are "
-                        f"[{100 * low:.0f}%, {100 * high:.0f}%] of the errors (95% interval); tag ~88 more "
+                        f"[{100 * low:.1f}%, {100 * high:.1f}%] of the errors (95% interval); tag ~88 more "
                         "to know it within 10 points.")
     assert "worth it" not in s.advice

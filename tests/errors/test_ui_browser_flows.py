@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.errors.test_ui_server import REPO, Server, _browser_or_skip
+from tests.errors.test_ui_server import REPO, Server, _browser_or_skip, digits_sheet  # noqa: F401  (the fixture)
 
 ARTIFACTS = REPO / "test-artifacts"
 WIDTHS = (1280, 390)
@@ -206,7 +206,7 @@ return [...document.querySelectorAll('#summary-body td:not(:first-child)')].map(
 
 def _tag_first_at_phone_width(driver, total: int, tmp_path: Path) -> None:
     """Mark the first example: only then does it count, and the summary's figures (intervals
-    such as "[3%, 100%]") stay on one line at 390 px instead of breaking after the comma."""
+    such as "[3.2%, 100.0%]") stay on one line at 390 px instead of breaking after the comma."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -219,7 +219,7 @@ def _tag_first_at_phone_width(driver, total: int, tmp_path: Path) -> None:
     from statsmodels.stats.proportion import proportion_confint
 
     low, high = proportion_confint(1, 1, alpha=0.05, method="wilson")  # the tagged category: 1 of 1
-    assert f"[{100 * low:.0f}%, {100 * high:.0f}%]" in [text for text, _ in figures]
+    assert f"[{100 * low:.1f}%, {100 * high:.1f}%]" in [text for text, _ in figures]
     assert [f for f in figures if f[1] != 1] == []
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     driver.save_screenshot(str(tmp_path / "errors-ui-demo-tagged-390px.png"))
@@ -232,3 +232,60 @@ def test_a_trained_runs_sheet_shows_each_digit_at_desktop_and_phone_width(tmp_pa
 
     trained_runs_sheet(tmp_path, rows=12)
     _look(tmp_path / "sheet.csv", tmp_path, "train", [])
+
+
+# Every summary cell as a person at that width sees it: its text, the number of lines it takes,
+# and whether it lies inside the screen (not behind a sideways scroll).
+_SUMMARY_CELLS = """
+return [...document.querySelectorAll('#summary-body td')].map(td => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const box = td.getBoundingClientRect();
+  return [td.textContent, range.getClientRects().length, box.left >= 0 && box.right <= window.innerWidth];
+});
+"""
+
+
+@pytest.mark.browser
+def test_a_tagged_sheets_summary_is_readable_at_phone_width(digits_sheet, tmp_path):
+    """Half the sample tagged, long category names: at 390 px every figure of the summary is on
+    screen and on one line, written as `errors summarize` writes it (62.5%, not 62%)."""
+    import pandas as pd
+
+    from mlstrat.display._error_analysis import summary_rows
+    from mlstrat.errors.ui._store import TagStore
+
+    df = pd.read_csv(digits_sheet, dtype=str, keep_default_na=False)
+    df["blurry"] = ["1", "1", "1", "1", "1", "", "", "", "", ""]
+    df["thin stroke"] = ["1", "", "1", "", "", "1", "", "", "", ""]
+    df["mislabeled"] = ["", "", "", "", "", "", "1", "", "", ""]
+    df.to_csv(digits_sheet, index=False)
+    store = TagStore(digits_sheet)  # the UI's own count: a row tagged in a spreadsheet was reviewed
+    try:
+        expected = summary_rows(store.summary().to_dict())["rows"]
+    finally:
+        store.close()
+    server = Server(digits_sheet, "--port", "0")
+    driver = _chromium(tmp_path)
+    try:
+        _viewport(driver, 390, 1000)
+        driver.get(server.url)
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "return document.querySelector('#visual canvas.pixels') !== null"))
+        cells = driver.execute_script(_SUMMARY_CELLS)
+        shown = [[text for text, _, _ in cells[i:i + 6]] for i in range(0, len(cells), 6)]
+        assert shown == [[r["name"], r["count"], r["share"], r["share_ci"], r["ceiling"], r["error_if_fixed"]]
+                         for r in expected]
+        assert shown[0][:3] == ["blurry", "5", "71.4%"]  # 5 of the 7 reviewed, one decimal as in the terminal
+        assert [c for c in cells if not c[2]] == [], "a summary figure lies off the screen"
+        assert [c for i, c in enumerate(cells) if i % 6 and c[1] != 1] == [], "a figure breaks across lines"
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        _whole_page(driver, 390)
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(ARTIFACTS / "errors-ui-tagged-390px.png"))
+        assert _severe(driver) == []
+    finally:
+        driver.quit()
+        server.kill()

@@ -115,8 +115,9 @@ def test_minimal_report_renders(request, tmp_path):
 
 @pytest.mark.browser
 def test_report_at_phone_width_never_scrolls_sideways(request, tmp_path):
-    """At 390 px tables and charts scroll inside their cards: the page itself does not scroll
-    sideways, no card is pushed wider than the screen, and chart text keeps a readable size."""
+    """At 390 px charts scroll inside their cards and a table row reads as "column  value" lines:
+    the page itself does not scroll sideways, no card is pushed wider than the screen, every
+    table figure is on screen, and chart text keeps a readable size."""
     _require_browser()
     driver = request.getfixturevalue("driver")
     page = tmp_path / "report.html"
@@ -132,6 +133,14 @@ def test_report_at_phone_width_never_scrolls_sideways(request, tmp_path):
           wide_cards: cards.filter(c => c.getBoundingClientRect().right > root.clientWidth + 1).length,
           svg_widths: [...document.querySelectorAll('.figure:not(.narrow) svg')]
                         .map(s => Math.round(s.getBoundingClientRect().width)),
+          // a figure of a table that lies off the screen is one a person never sees
+          hidden_cells: [...document.querySelectorAll('td')].filter(td => {
+            const r = td.getBoundingClientRect();
+            return r.width > 0 && (r.left < 0 || r.right > root.clientWidth + 1);
+          }).map(td => td.dataset.label + ': ' + td.textContent.trim()),
+          unlabelled: [...document.querySelectorAll('section.card td:not(:first-child)')]
+                        .filter(td => !td.dataset.label).length,
         };""")
     assert facts["overflow"] <= 0 and facts["wide_cards"] == 0, facts
+    assert facts["hidden_cells"] == [] and facts["unlabelled"] == 0, facts
     assert facts["svg_widths"] and min(facts["svg_widths"]) >= 560, facts  # scrolled, not shrunk

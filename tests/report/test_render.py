@@ -198,5 +198,5 @@ def test_tune_section_shows_the_effects_and_the_trials():
 
 def test_counts_read_as_in_the_terminal(full_html):
     # the per-split table writes 2400 as the CLI and the slices table do, with a comma
-    assert '<td class="num">2,400</td>' in full_html
+    assert '<td data-label="examples" class="num">2,400</td>' in full_html
     assert "2\u202f400" not in full_html

@@ -29,11 +29,11 @@ def test_report_of_predictions_with_metadata_shows_where_it_fails(tmp_path):
     html = render_report(**inputs.kwargs())
     section = html[html.index('id="where-it-fails"'):]
     section = section[:section.index("</section>")]
-    assert "Where it fails (dev)" in section and "<td>device = kiosk</td>" in section
+    assert "Where it fails (dev)" in section and '<td data-label="slice">device = kiosk</td>' in section
     low, high = inputs.slices["slices"][0]["ci_low"], inputs.slices["slices"][0]["ci_high"]
     assert f"{100 * low:.1f}" in section and f"{100 * high:.1f}" in section
     # the interval in the report's one vocabulary, with the error column's precision
-    assert f'<td class="num">[{100 * low:.1f}%, {100 * high:.1f}%]</td>' in section
+    assert f'<td data-label="95% interval" class="num">[{100 * low:.1f}%, {100 * high:.1f}%]</td>' in section
 
 
 def test_no_section_without_metadata_columns(tmp_path):

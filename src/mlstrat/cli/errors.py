@@ -207,15 +207,13 @@ def slices(
 def _render_summary(summary: Any, title: str | None = None) -> None:
     from rich.table import Table
 
-    from mlstrat.display._numbers import column_digits, format_interval, format_pct
+    from mlstrat.display._error_analysis import summary_rows
 
     out = console()
     # prose is wrapped by Rich at word boundaries, never cut by the terminal mid-word
-    rows = (*summary.categories, summary.other_causes)
-    error_digits = column_digits([summary.split_error, *(c.ceiling for c in rows), *(c.error_if_fixed for c in rows)])
+    shown = summary_rows(summary.to_dict())
     out.print(
-        f"[bold]{safe(title or summary.split)}[/]: {summary.split} error "
-        f"{format_pct(summary.split_error, digits=error_digits)}; "
+        f"[bold]{safe(title or summary.split)}[/]: {summary.split} error {shown['split_error']}; "
         f"{summary.reviewed} of {summary.sample_size} sampled errors reviewed, {summary.tagged} "
         "of them with a category; shares are over the reviewed ones", soft_wrap=False,
     )
@@ -223,22 +221,14 @@ def _render_summary(summary: Any, title: str | None = None) -> None:
     for col in ("category", "count", "share", "95% CI", "ceiling", "error if fixed"):
         table.add_column(col, justify="left" if col == "category" else "right",
                          no_wrap=col != "category")
-    share_digits = column_digits([c.share for c in rows])
-    for c in rows:
-        table.add_row(
-            safe(c.name),
-            str(c.count),
-            format_pct(c.share, digits=share_digits),
-            format_interval(c.share_ci[0], c.share_ci[1], digits=share_digits),
-            format_pct(c.ceiling, digits=error_digits),
-            format_pct(c.error_if_fixed, digits=error_digits),
-        )
+    for row in shown["rows"]:
+        table.add_row(safe(row["name"]), row["count"], row["share"], row["share_ci"], row["ceiling"],
+                      row["error_if_fixed"])
     out.print(table)
     if summary.mislabeled:
-        m = summary.mislabeled
         out.print(
-            f"Error due to incorrect labels ({safe(m.category)}): {format_pct(m.error_due, digits=error_digits)}; "
-            f"due to other causes: {format_pct(m.error_other, digits=error_digits)}", soft_wrap=False,
+            f"Error due to incorrect labels ({safe(summary.mislabeled.category)}): {shown['error_due']}; "
+            f"due to other causes: {shown['error_other']}", soft_wrap=False,
         )
     if summary.advice:
         out.print(safe(summary.advice), soft_wrap=False)

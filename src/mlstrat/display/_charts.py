@@ -370,12 +370,23 @@ def history_svg(names: Sequence[str], errors: Mapping[str, Sequence[float | None
 # -- error analysis -------------------------------------------------------------------------
 
 
-def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: float | None) -> str:
-    """Ceiling per category (how much error fixing it can remove at most), largest first."""
+def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: float | None,
+                       labels: Sequence[str] | None = None) -> str:
+    """Ceiling per category (how much error fixing it can remove at most), largest first.
+
+    ``labels``: the text beside each bar, as the page's table shows those figures (default:
+    the ceiling and the share, each column at one precision)."""
     cats = list(categories)[:15]
     names = [str(c.get("name")) for c in cats][::-1]
     ceilings = [float(c.get("ceiling") or 0.0) for c in cats][::-1]
     shares = [c.get("share") for c in cats][::-1]
+    if labels is None:
+        share_digits = column_digits([s for s in shares if s is not None])
+        digits = column_digits(ceilings)
+        labels = [format_pct(ceiling, digits=digits)
+                  + (f" ({format_pct(share, digits=share_digits)} of errors)" if share is not None else "")
+                  for ceiling, share in zip(ceilings[::-1], shares[::-1])]
+    texts = list(labels)[:len(cats)][::-1]
     with _style():
         fig, ax = _figure(8.6, 0.36 * len(cats) + 1.1)
         ys = range(len(cats))
@@ -387,11 +398,8 @@ def error_analysis_svg(categories: Sequence[Mapping[str, Any]], *, split_error: 
         ax.set_yticklabels(names, fontsize=9)
         ax.tick_params(axis="y", length=0)
         right = max([split_error or 0.0] + ceilings + [1e-4])
-        digits = column_digits(ceilings)  # the same precision as the report's ceiling column
-        for y, ceiling, share in zip(ys, ceilings, shares):
-            share_text = f" ({100 * share:.0f}% of errors)" if share is not None else ""
-            ax.text(ceiling + right * 0.01, y, f"{format_pct(ceiling, digits=digits)}{share_text}", va="center",
-                    fontsize=8.5, color=PALETTE["ink"], zorder=3)
+        for y, ceiling, text in zip(ys, ceilings, texts):
+            ax.text(ceiling + right * 0.01, y, text, va="center", fontsize=8.5, color=PALETTE["ink"], zorder=3)
         ax.set_xlim(0, right * 1.3)
         ax.xaxis.grid(True, color=PALETTE["grid"], linewidth=0.7)
         ax.set_axisbelow(True)

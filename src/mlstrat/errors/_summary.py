@@ -24,7 +24,8 @@ from typing import Any
 
 from mlstrat._exceptions import InputError, MlstratWarning
 from mlstrat._numbers import did_you_mean
-from mlstrat.display._numbers import format_interval, format_rate
+from mlstrat.display._error_analysis import error_digits, share_digits
+from mlstrat.display._numbers import format_interval, format_pct
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.errors._categories import Z95, wilson_interval
 from mlstrat.errors._sheet import Sheet, read_sheet
@@ -221,7 +222,8 @@ def summarize_marks(
         entry = next(c for c in entries if c.name == mislabeled)
         if examined:
             mis = MislabeledSplit(mislabeled, entry.ceiling, entry.error_if_fixed)
-            advice = _advice(entry, [c for c in entries if c.name != mislabeled], split, examined)
+            advice = _advice(entry, [c for c in entries if c.name != mislabeled], split, examined,
+                             digits=_advice_digits(split_error, [*entries, other]))
         correct_mis = sum(1 for m, e in zip(marks, is_error) if not e and mislabeled in m)
         if correct_mis:
             notes.append(
@@ -284,19 +286,28 @@ def _more_to_tag(share: float, examined: int, half_width: float = ACTIONABLE_HAL
     return max(needed - examined, 1)
 
 
-def _advice(entry: CategoryShare, others: list[CategoryShare], split: str, examined: int | None = None) -> str:
+def _advice_digits(split_error: float, rows: list[CategoryShare]) -> tuple[int, int]:
+    """(share, error) decimals: those of the summary's table, so that the advice quotes its
+    figures as the table prints them."""
+    return (share_digits([c.share for c in rows]),
+            error_digits(split_error, [c.to_dict() for c in rows]))
+
+
+def _advice(entry: CategoryShare, others: list[CategoryShare], split: str, examined: int | None = None,
+            *, digits: tuple[int, int] = (1, 2)) -> str:
+    shares, errors = digits
     low, high = entry.share_ci
     if examined is not None and (high - low) / 2 > ACTIONABLE_HALF_WIDTH:
         return (
             f"Too few errors reviewed to decide on fixing labels: incorrect labels are "
-            f"{format_interval(low, high, digits=0)} of the errors (95% interval); tag "
+            f"{format_interval(low, high, digits=shares)} of the errors (95% interval); tag "
             f"~{_more_to_tag(entry.share, examined)} more to know it within "
             f"{100 * ACTIONABLE_HALF_WIDTH:.0f} points."
         )
     largest = max(others, key=lambda c: c.share, default=None)
-    due, other = format_rate(entry.ceiling), format_rate(entry.error_if_fixed)
+    due, other = format_pct(entry.ceiling, digits=errors), format_pct(entry.error_if_fixed, digits=errors)
     head = (
-        f"Incorrect labels explain {due} of the {split} error ({format_rate(entry.share, 0)} of "
+        f"Incorrect labels explain {due} of the {split} error ({format_pct(entry.share, digits=shares)} of "
         f"the errors examined); other causes explain {other}."
     )
     if entry.share >= WORTH_FIXING_SHARE or largest is None or entry.share >= largest.share:
@@ -307,8 +318,8 @@ def _advice(entry: CategoryShare, others: list[CategoryShare], split: str, exami
         )
     return (
         f"{head} Fixing labels is probably not worth it yet: {largest.name!r} "
-        f"({format_rate(largest.share, 0)} of the errors examined, ceiling "
-        f"{format_rate(largest.ceiling)}) "
+        f"({format_pct(largest.share, digits=shares)} of the errors examined, ceiling "
+        f"{format_pct(largest.ceiling, digits=errors)}) "
         "offers more."
     )
 

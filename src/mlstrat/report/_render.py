@@ -17,6 +17,8 @@ from mlstrat.display._numbers import column_digits, format_figure, format_param,
 from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import Run
+from mlstrat.display._error_analysis import summary_rows
+from mlstrat.report._cells import label_cells
 
 __all__ = ["render_report"]
 
@@ -182,33 +184,23 @@ def _error_analysis(summary: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     cats = [c for c in summary.get("categories") or [] if isinstance(c, Mapping)]
     split_error = finite_or_none(summary.get("split_error"))
-    other = summary.get("other_causes")
-    rows = []
-    entries = cats + ([other] if isinstance(other, Mapping) else [])
-    digits = {k: column_digits([finite_or_none(c.get(k)) for c in entries])
-              for k in ("share", "ceiling", "error_if_fixed")}
-    for c in entries:
-        ci = c.get("share_ci") or [None, None]
-        rows.append({"name": c.get("name"), "count": n_text(c.get("count")),
-                     "share": format_pct(finite_or_none(c.get("share")), digits=digits["share"]),
-                     "share_ci": ci_text(finite_or_none(ci[0]), finite_or_none(ci[1]), digits=digits["share"]),
-                     "ceiling": format_pct(finite_or_none(c.get("ceiling")), digits=digits["ceiling"]),
-                     "error_if_fixed": format_pct(finite_or_none(c.get("error_if_fixed")),
-                                                  digits=digits["error_if_fixed"])})
+    # the same figures as `errors summarize` and the tagging UI print
+    shown = summary_rows(summary)
     mislabeled = summary.get("mislabeled")
     if isinstance(mislabeled, Mapping):
-        mislabeled = {"category": mislabeled.get("category"),
-                      "error_due": format_pct(finite_or_none(mislabeled.get("error_due"))),
-                      "error_other": format_pct(finite_or_none(mislabeled.get("error_other")))}
+        mislabeled = {"category": mislabeled.get("category"), "error_due": shown["error_due"],
+                      "error_other": shown["error_other"]}
     else:
         mislabeled = None
     return {
         "split": SPLIT_DISPLAY.get(summary.get("split"), summary.get("split") or "dev"),
-        "split_error": format_pct(split_error), "sample_size": n_text(summary.get("sample_size")),
+        "split_error": shown["split_error"], "sample_size": n_text(summary.get("sample_size")),
         "tagged": n_text(summary.get("tagged")), "reviewed": n_text(summary.get("reviewed")),
-        "rows": rows, "mislabeled": mislabeled,
+        "rows": shown["rows"], "mislabeled": mislabeled,
         "warnings": [_warning_text(w) for w in summary.get("warnings") or []],
-        "svg": error_analysis_svg(cats, split_error=split_error) if cats else None,
+        "svg": error_analysis_svg(cats, split_error=split_error,
+                                  labels=[f"{r['ceiling']} ({r['share']} of errors)" for r in shown["rows"]])
+        if cats else None,
     }
 
 
@@ -344,7 +336,7 @@ def render_report(*, runs: Sequence[Any] | None = None, diagnosis: Any = None, m
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     from mlstrat.display._palette import css_variables
 
-    html = env.get_template("report.html.j2").render(palette_css=css_variables(), **context)
+    html = label_cells(env.get_template("report.html.j2").render(palette_css=css_variables(), **context))
     if output is not None:
         _write_page(html, output)
     return html

@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route
 
 from mlstrat._exceptions import MlstratError
+from mlstrat.display._error_analysis import summary_rows
 from mlstrat.display._numbers import format_pct
 from mlstrat.errors.ui._example import layout_columns, render_example
 from mlstrat.errors.ui._guard import IMAGE_TYPES, MAX_BODY, BadRequest, parse_body, servable_file
@@ -102,6 +103,8 @@ def _summary_dict(store: TagStore) -> dict[str, Any]:
     out = summary.to_dict()
     out["advice"] = summary.advice
     out["untagged"] = len(summary.untagged)
+    # the figures as `errors summarize` and the report print them (the page shows these texts)
+    out["shown"] = summary_rows(out)
     return _finite(out)
 
 

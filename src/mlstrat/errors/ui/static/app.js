@@ -4,6 +4,7 @@
   var token = document.querySelector('meta[name="mlstrat-token"]').content;
   var state = JSON.parse(document.getElementById("initial-state").textContent);
   var OTHER_CAUSES = "no category: other causes";
+  var SUMMARY_COLUMNS = ["category", "count", "share", "95% CI", "ceiling", "error if fixed"];
   var row = state.row;
   var pending = 0;
   var $ = function (id) { return document.getElementById(id); };
@@ -63,10 +64,6 @@
       status("Not saved: " + err.message, "error");
       throw err;
     });
-  }
-
-  function fmtPct(x, digits) {
-    return (x === null || x === undefined) ? "-" : (100 * x).toFixed(digits) + "%";
   }
 
   function el(tag, attrs, text) {
@@ -129,12 +126,6 @@
     change("/api/tag", { id: row.id, category: OTHER_CAUSES, on: on }).catch(function () { go(row.pos); });
   }
 
-  function fmtInterval(ci) {
-    if (!ci || ci[0] === null || ci[0] === undefined) { return "-"; }
-    // the project's interval vocabulary: [low, high]
-    return "[" + (100 * ci[0]).toFixed(0) + "%, " + (100 * ci[1]).toFixed(0) + "%]";
-  }
-
   // Shares are over the mistakes reviewed so far (tagged or not): "N of M reviewed" and the
   // interval keep early shares readable as the rough estimates they are.
   function renderSummary() {
@@ -142,11 +133,12 @@
     $("summary-note").textContent = s.reviewed + " of " + s.sample_size + " reviewed";
     var body = $("summary-body");
     body.textContent = "";
-    s.categories.concat([s.other_causes]).forEach(function (c, i, all) {
+    // the figures come formatted by the server, as `errors summarize` and the report print them;
+    // each cell names its column, so that a phone can show a row as "column  value" lines
+    s.shown.rows.forEach(function (c, i, all) {
       var tr = el("tr", i === all.length - 1 ? { "class": "other" } : {});
-      [c.name, String(c.count), fmtPct(c.share, 0), fmtInterval(c.share_ci), fmtPct(c.ceiling, 2),
-       fmtPct(c.error_if_fixed, 2)]
-        .forEach(function (v) { tr.appendChild(el("td", {}, v)); });
+      [c.name, c.count, c.share, c.share_ci, c.ceiling, c.error_if_fixed]
+        .forEach(function (v, k) { tr.appendChild(el("td", { "data-label": SUMMARY_COLUMNS[k] }, v)); });
       body.appendChild(tr);
     });
     $("advice").textContent = s.advice || "";
