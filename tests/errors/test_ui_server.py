@@ -213,8 +213,8 @@ def test_tag_in_chromium_survive_sigkill_and_resume(digits_sheet, tmp_path):
         # rows 1 and 2 tagged, row 3 marked: 3 reviewed, mislabeled 1 of 3
         # (Wilson 95% interval of 1/3: 6-79%), row 3 on the "other causes" line
         summary = text("summary-body")
-        assert "mislabeled 1 33% [6%, 79%]" in summary
-        assert "no category: other causes 1 33% [6%, 79%]" in summary
+        assert "mislabeled 1 33.3% [6.1%, 79.2%]" in summary
+        assert "no category: other causes 1 33.3% [6.1%, 79.2%]" in summary
         driver.save_screenshot(str(tmp_path / "errors-ui-before-kill.png"))
 
         server.kill()  # SIGKILL: no chance to flush anything
