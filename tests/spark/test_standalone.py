@@ -95,18 +95,19 @@ def test_metrics_and_split_on_a_standalone_cluster_match_duckdb(tmp_path):
     assert duck_rows == spark_rows and len(duck_rows) == 3000
 
 
-# two runs of one command in one driver; between them the test kills the cluster (the driver
-# waits on the file "go" for it), and the second run gets a short --timeout
-_TWICE = """
-import os, sys, time
+# a driver that starts its session on the cluster (its application registered), waits for the
+# file "go" while the test kills the cluster, then runs one command with a short --timeout
+_AFTER_THE_CLUSTER_IS_GONE = """
+import json, os, sys, time
+import mlstrat
 from mlstrat.cli import app
 
-args, folder = sys.argv[2:], sys.argv[1]
-print("FIRST", app(args, standalone_mode=False), flush=True)
+folder, engine, conf, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
+mlstrat.connect(engine, conf=conf)
 open(os.path.join(folder, "ready"), "w").close()
 while not os.path.exists(os.path.join(folder, "go")):
     time.sleep(0.05)
-app([*args, "--timeout", "5"])
+app([*args, "--engine", engine, "--timeout", "5"])
 """
 
 
@@ -117,17 +118,18 @@ def test_a_cluster_gone_mid_session_fails_in_one_line_not_a_wait_without_end(tmp
     _predictions().to_csv(preds, index=False)
     metrics = ["metrics", str(preds), "--json"]
     with standalone_cluster(tmp_path / "cluster") as cluster:
-        driver = subprocess.Popen([sys.executable, "-c", _TWICE, str(tmp_path), *metrics, "--engine", cluster.url,
-                                   *_DRIVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        conf = dict(item.split("=", 1) for item in _DRIVER[1::2])
+        driver = subprocess.Popen([sys.executable, "-c", _AFTER_THE_CLUSTER_IS_GONE, str(tmp_path), cluster.url,
+                                   json.dumps(conf), *metrics], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=_env())
         try:
-            wait_until(lambda: (tmp_path / "ready").exists(), "the first run ended", proc=driver)
+            wait_until(lambda: (tmp_path / "ready").exists(), "the session started on the cluster", proc=driver)
             tear_down(cluster)
             (tmp_path / "go").touch()
-            out, err = driver.communicate(timeout=DEADLINE_S)
+            _, err = driver.communicate(timeout=DEADLINE_S)
         finally:
             driver.kill()
     assert driver.returncode == 2, err[-3000:]
-    assert "FIRST None" in out
     errors = [line for line in err.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: engine {cluster.url}: a Spark job waited 5 s with no executor to run it (the "
                       "cluster's master or workers are gone, or it has no free cores), so it was cancelled; "
