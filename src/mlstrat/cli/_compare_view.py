@@ -53,11 +53,10 @@ def _notes(changes: dict[str, Any], names: dict[str, str]) -> list[str]:
 
 def _side_by_side(out: Any, comparison: Any, title: str, kind: str, names: dict[str, str],
                   points: bool = False) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from mlstrat.cli._common import safe
-    from mlstrat.display._flow import Flow, keep_together
+    from mlstrat.display._flow import FirstThatFits, Flow, keep_together
     from mlstrat.display._numbers import column_digits, format_figure, is_rate_metric
     from mlstrat.runs._changes import UNDETERMINED
 
@@ -69,25 +68,44 @@ def _side_by_side(out: Any, comparison: Any, title: str, kind: str, names: dict[
     # one precision for the table: the change reads as the difference of the values shown
     digits = column_digits([v for vals in rows.values() for v in vals]) if is_rate_metric(diagnosis) else None
     status = [r.components() for r in comparison.runs] if kind == "components" else None
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("")
     body = []
     for key, values in rows.items():
         shown = [format_figure(v, diagnosis, digits=digits, signed=points) for v in values]
         if status is not None:  # a gap a run could not attribute is said to be undetermined
             shown = [UNDETERMINED if s.get(key, {}).get("status") == UNDETERMINED else t
                      for s, t in zip(status, shown)]
-        body.append((key, shown, _cells(changes.get(key), diagnosis, digits)))
-    for i, r in enumerate(comparison.runs):
-        widest = max(len(shown[i]) for _, shown, _ in body)  # a figure never wraps; the head may
-        table.add_column(f"#{r.seq} {r.short_id}", justify="right", min_width=widest)
-    table.add_column("change", justify="right", no_wrap=True)
-    table.add_column("95% interval", justify="right", no_wrap=True)
-    for key, shown, (change, interval) in body:
-        table.add_row(safe(names.get(key, key)), *shown, change, interval)
-    out.print(table)
+        body.append((safe(names.get(key, key)), shown, *_cells(changes.get(key), diagnosis, digits)))
+    heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
+    # boxed with a column per fact where it fits; else lighter rules; else the interval under
+    # the change: a figure is never cut or folded
+    out.print(FirstThatFits(*[_table(title, heads, body, layout) for layout in ("boxed", "compact", "stacked")]))
     for note in _notes(changes, names):
         out.print(Flow(keep_together(Text(note, style="dim")), indent=4))
+
+
+def _table(title: str, heads: list[str], body: list[tuple[Any, ...]], layout: str) -> Any:
+    """The runs' figures side by side, the change and its interval (``layout``: boxed,
+    compact — no side borders, or stacked — the interval under the change)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    light = {} if layout == "boxed" else {"box": box.SIMPLE_HEAD, "pad_edge": False, "show_edge": False,
+                                          "collapse_padding": True}
+    table = Table(title=title, title_justify="left", header_style="bold", **light)
+    table.add_column("")
+    for i, head in enumerate(heads):
+        widest = max(len(row[1][i]) for row in body)  # a figure never wraps; the head may
+        table.add_column(head, justify="right", min_width=widest)
+    table.add_column("change" if layout != "stacked" else "change, 95% interval", justify="right",
+                     no_wrap=layout != "stacked", min_width=max(len(row[2].plain) for row in body))
+    if layout != "stacked":
+        table.add_column("95% interval", justify="right", no_wrap=True)
+    for name, shown, change, interval in body:
+        cells = [change, interval] if layout != "stacked" else [
+            Text.assemble(change, "\n", interval) if interval.plain != "-" else change]
+        table.add_row(name, *shown, *cells)
+    return table
 
 
 def print_comparison(out: Any, comparison: Any) -> None:

@@ -22,7 +22,7 @@ from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
 __all__ = ["Change", "component_change", "error_changes", "component_changes", "UNDETERMINED",
-           "COMPONENTS_UNPAIRED"]
+           "COMPONENTS_UNPAIRED", "attributed", "figure_pair"]
 
 #: Why a component's change has no value: a run could not attribute the gap.
 UNDETERMINED = "undetermined"
@@ -87,11 +87,13 @@ def error_changes(a: Run, b: Run, error_change: Callable[..., tuple[Difference |
 def component_change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> Change | None:
     """A component from one run to the next (entries of :meth:`Run.components`); None when a
     run lacks it."""
-    if not before or not after or before.get("value") is None or after.get("value") is None:
+    if not before or not after:
         return None
-    a, b = before["value"], after["value"]
+    a, b = before.get("value"), after.get("value")
     if UNDETERMINED in (before.get("status"), after.get("status")):
         return Change(a, b, no_interval=UNDETERMINED)
+    if a is None or b is None:
+        return None
     bounds = (before.get("ci_low"), before.get("ci_high"), after.get("ci_low"), after.get("ci_high"))
     if any(v is None for v in bounds):
         return Change(a, b, no_interval=_NO_INTERVAL)
@@ -105,3 +107,22 @@ def component_changes(a: Run, b: Run) -> dict[str, Change]:
     ca, cb = a.components(), b.components()
     out = {name: component_change(ca.get(name), cb.get(name)) for name in COMPONENTS}
     return {name: change for name, change in out.items() if change is not None}
+
+
+def attributed(a: Run, b: Run, components: dict[str, Any]) -> dict[str, Any]:
+    """The components that both runs attributed: a gap one of them calls undetermined (the
+    train -> dev gap without a train-dev split) is not reported as that component moving."""
+    ca, cb = a.components(), b.components()
+    return {name: pair for name, pair in components.items()
+            if UNDETERMINED not in (ca.get(name, {}).get("status"), cb.get(name, {}).get("status"))}
+
+
+def figure_pair(before: float, after: float, diagnosis: dict[str, Any] | None, *,
+                signed: bool = False) -> tuple[str, str]:
+    """Two figures of one quantity at one precision (``+3.20 pts -> -0.40 pts``, not
+    ``+3.2 pts -> -0.40 pts``)."""
+    from mlstrat.display._numbers import column_digits, format_figure, is_rate_metric
+
+    digits = column_digits([before, after]) if is_rate_metric(diagnosis) else None
+    return (format_figure(before, diagnosis, signed=signed, digits=digits),
+            format_figure(after, diagnosis, signed=signed, digits=digits))

@@ -13,7 +13,7 @@ from mlstrat.display._documents import bayes_proxy
 from mlstrat.display._numbers import format_figure, is_rate_metric
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.metrics._paired import Difference, paired_difference, unpaired_difference
-from mlstrat.runs._changes import Change, component_changes, error_changes
+from mlstrat.runs._changes import Change, attributed, component_changes, error_changes, figure_pair
 from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
@@ -230,13 +230,13 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
         largest = abs(moved[0][2] - moved[0][1])
         moved = [m for m in moved if abs(m[2] - m[1]) >= largest / 4]
         # a component is a gap: signed, in pts (the metric's unit when it is not a rate)
-        parts = [f"{COMPONENT_DISPLAY[n]} {format_figure(x, b.diagnosis, signed=True)} -> "
-                 f"{format_figure(y, b.diagnosis, signed=True)}" for n, x, y in moved[:_SUMMARY_TOP]]
+        parts = [f"{COMPONENT_DISPLAY[n]} " + " -> ".join(figure_pair(x, y, b.diagnosis, signed=True))
+                 for n, x, y in moved[:_SUMMARY_TOP]]
     else:
         moved_err = [(s, x, y) for s, (x, y) in errors.items()
                      if x is not None and y is not None and abs(y - x) >= _EPS]
         moved_err.sort(key=lambda t: -abs(t[2] - t[1]))
-        parts = [f"{SPLIT_DISPLAY[s]} error {format_figure(x, b.diagnosis)} -> {format_figure(y, b.diagnosis)}"
+        parts = [f"{SPLIT_DISPLAY[s]} error " + " -> ".join(figure_pair(x, y, b.diagnosis))
                  for s, x, y in moved_err[:_SUMMARY_TOP]]
     what = ", ".join(parts) if parts else "no measurable change"
     if not config_known:
@@ -345,7 +345,7 @@ def _step(runs: tuple[Run, ...], i: int, *, errors: dict[str, list[Any]],
     principal = ((a.diagnosis or {}).get("principal_problem"), (b.diagnosis or {}).get("principal_problem"))
     dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
     step = Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
-                _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
+                _summary(a, b, attributed(a, b, step_comps), step_errors, changes, config_known), dev=dev,
                 dev_pairing=pairing, dev_label=_dev_label(b),
                 dev_is_rate=is_rate_metric(b.diagnosis), changes=_changes(a, b, kept))
     if pairing == _DIFFERENT_ROWS:
