@@ -72,3 +72,36 @@ def test_list_json_unchanged_keys(store, tmp_path, width):  # noqa: F811
     step = doc["steps"][0]
     assert {"before", "after", "change", "ci_low", "ci_high", "verdict", "pairing"} <= set(step["errors"]["dev"])
     assert set(doc["changes"]) == {"errors", "components"} and step["dev"]["line"]
+
+
+def _undetermined(diagnosis):
+    """The same diagnosis without a train-dev split, on mismatched data: variance and data
+    mismatch undetermined (the train -> dev gap kept on variance)."""
+    import copy
+
+    d = copy.deepcopy(diagnosis)
+    d["errors"].pop("train_dev", None)
+    comps = d["components"]
+    comps["variance"].update(value=0.091, ci_low=0.06, ci_high=0.12, status="undetermined", to="dev")
+    comps["data_mismatch"].update(value=None, ci_low=None, ci_high=None, status="undetermined")
+    return d
+
+
+def test_compare_of_three_runs_fits_80_columns_and_says_undetermined(tmp_path):
+    from mlstrat.runs import RunStore
+    from tests.report.fixtures import DIAGNOSIS, METRICS, improved_diagnosis
+
+    store = RunStore(tmp_path / "runs.db")
+    for i, diagnosis in enumerate((_undetermined(DIAGNOSIS), DIAGNOSIS, improved_diagnosis())):
+        store.record("train", config={"optim": {"lr": 0.1 / (i + 1)}}, diagnosis=diagnosis, metrics=METRICS,
+                     note=f"run {i}", test_fingerprint="sha256:t")
+    lines = _run(["runs", "compare", *[r.id for r in store.list()], "--store", store.path], tmp_path)
+    text = "\n".join(lines)
+    assert "…" not in text and "change: #1 -> #3" in lines
+    variance = next(line for line in lines if line.startswith(("│ variance", "variance")))
+    assert variance.count("undetermined") == 2  # run #1's cell and the change
+    assert "variance, data mismatch: undetermined (a run cannot attribute this gap:" in " ".join(text.split())
+    # the step summary does not report an undetermined gap as variance moving
+    step = " ".join(" ".join(lines[lines.index(next(x for x in lines if x.startswith("#1 -> #2"))):]).split())
+    assert "variance +9" not in step.split("#2 -> #3")[0]
+    _no_number_split_from_its_unit(lines)

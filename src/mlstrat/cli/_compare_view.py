@@ -45,8 +45,8 @@ def _notes(changes: dict[str, Any], names: dict[str, str]) -> list[str]:
                else "paired on the same dev rows" if change.pairing == "paired"
                else str(change.pairing).replace(": ", " (", 1) + ")")
         if change.no_interval == "undetermined":
-            why = ("undetermined: a run cannot attribute this gap (mismatched train and dev, no "
-                   "train-dev split), so its change is not measured")
+            why = ("undetermined (a run cannot attribute this gap: mismatched train and dev, no "
+                   "train-dev split), so no change is measured")
         ways.setdefault(why, []).append(names.get(key, key))
     return [f"{', '.join(keys)}: {why}" for why, keys in ways.items()]
 
