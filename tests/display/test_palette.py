@@ -68,6 +68,7 @@ def test_the_terminal_diagnosis_colours_splits_and_components_like_the_report() 
     diag = diagnose(errors={"train": 0.08, "train_dev": 0.09, "dev": 0.15},
                     sizes={"train": 5000, "train_dev": 1000, "dev": 1000}, human="2%")
     errors, comps = render_diagnosis(diag)[:2]
+    comps = comps.candidates[0]  # the wide layout (the narrow one writes the gap under the name)
     split_styles = {str(c.plain): str(c.style) for c in errors.columns[0]._cells if isinstance(c, Text)}
     assert split_styles["dev"] == SPLIT_COLOURS["dev"] and split_styles["train-dev"] == SPLIT_COLOURS["train_dev"]
     comp_styles = {str(c.plain): str(c.style) for c in comps.columns[0]._cells if isinstance(c, Text)}

@@ -120,7 +120,11 @@ def test_store_compare_uses_prefixes_and_is_json(tmp_path):
     doc = json.loads(json.dumps(cmp.to_dict()))
     assert [r["id"] for r in doc["runs"]] == [a.id, b.id]
     step = doc["steps"][0]
-    assert step["components"]["variance"] == {"before": 0.051, "after": 0.02, "change": pytest.approx(-0.031)}
+    variance = step["components"]["variance"]
+    assert {k: variance[k] for k in ("before", "after", "change")} == {
+        "before": 0.051, "after": 0.02, "change": pytest.approx(-0.031)}
+    # the change carries its interval (the runs' component intervals combined, unpaired)
+    assert variance["ci_low"] < -0.031 < variance["ci_high"] and variance["paired"] is False
     assert step["summary"] == "variance +5.1 pts -> +2.0 pts after keep_prob 0.5"
     assert step["principal_problem"] == {"before": "data_mismatch", "after": "data_mismatch"}
 

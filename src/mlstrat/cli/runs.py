@@ -25,10 +25,6 @@ _STORE_HELP = ("The run store (SQLite file). Default: $MLSTRAT_STORE, else .mlst
                "working directory.")
 
 
-# a comparison's verdict: a change is better or worse only when its 95% interval excludes 0
-_VERDICT_STYLE = {"better": "bold green", "worse": "bold red", "tied within noise": "yellow"}
-
-
 def _store(path: Optional[Path]) -> Any:
     from mlstrat.runs import RunStore
 
@@ -40,29 +36,6 @@ def _rate(value: Optional[float], diagnosis: Optional[dict[str, Any]] = None, di
     from mlstrat.display._numbers import format_figure
 
     return format_figure(value, diagnosis, digits=digits)
-
-
-def _change(before: Optional[float], after: Optional[float], diagnosis: Optional[dict[str, Any]] = None,
-            digits: Optional[int] = None) -> str:
-    from mlstrat.display._numbers import is_rate_metric
-
-    if before is None or after is None:
-        return "-"
-    if not is_rate_metric(diagnosis):
-        delta = after - before
-        metric = (diagnosis or {}).get("metric") or {}
-        if delta == 0:
-            return "[dim]±0[/]"
-        # errors and components: down is better; a higher-is-better score's errors go up
-        better = delta > 0 if metric.get("direction") == "higher_is_better" else delta < 0
-        return f"[{'green' if better else 'red'}]{delta:+.3g}[/]"
-    from mlstrat.display._numbers import format_change
-
-    text = format_change(before, after, digits=digits)[2]
-    if text.startswith("+0.0 ") or text.startswith("+0.00 "):
-        return f"[dim]{text}[/]"
-    colour = "green" if after < before else "red"  # errors and components: down is better
-    return f"[{colour}]{text}[/]"
 
 
 def _summary(run: Any) -> dict[str, Any]:
@@ -83,13 +56,9 @@ def list_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List recorded runs, oldest first (the latest run is at the bottom)."""
-    from rich import box
-    from rich.table import Table
+    from rich.text import Text
 
-    from mlstrat._constants import SPLITS
     from mlstrat.cli._common import console, echo_json, safe
-    from mlstrat.display._numbers import is_rate_metric
-    from mlstrat.runs import flatten_config
 
     run_store = _store(store)
     runs = run_store.list(kind=kind, limit=limit)
@@ -100,6 +69,45 @@ def list_runs(
     if not runs:
         out.print(f"No runs recorded in {safe(run_store.path)}.")
         return
+    notes = _notes_and_changes(runs)
+    wide = _list_table(runs, run_store, notes)
+    if not any(notes):
+        out.print(wide)
+        return
+    from rich.console import Group
+
+    from mlstrat.display._flow import FirstThatFits, Flow, keep_together
+
+    # a long note folded into a narrow column makes a row of five lines: below the table instead
+    below = [Flow(keep_together(Text.assemble((f"#{r.seq} ", "dim"), what)), indent=4)
+             for r, what in zip(runs, notes) if what]
+    out.print(FirstThatFits(wide, Group(_list_table(runs, run_store, None), Text("note / changed", style="bold"), *below)))
+
+
+def _notes_and_changes(runs: list[Any]) -> list[str]:
+    """Per run, its note and the config keys changed since the run before."""
+    from mlstrat.runs import flatten_config
+
+    previous: dict[str, Any] | None = None
+    out = []
+    for run in runs:
+        config = flatten_config(run.config)
+        changed = _changed_keys(previous, config)
+        previous = config if config else previous
+        out.append("; ".join(part for part in (run.note or "", changed) if part))
+    return out
+
+
+def _list_table(runs: list[Any], run_store: Any, notes: Optional[list[str]]) -> Any:
+    """One row per run; ``notes`` in a last column, each on one line (None: no such column)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from mlstrat._constants import SPLITS
+    from mlstrat.cli._common import safe
+    from mlstrat.display._numbers import is_rate_metric
+
     kinds = len({r.kind for r in runs}) > 1
     splits = [s for s in SPLITS if any(s in r.errors() for r in runs)]
     table = Table(title=f"Runs in {safe(run_store.path)}", title_justify="left", header_style="bold",
@@ -112,23 +120,19 @@ def list_runs(
     for split in splits:
         table.add_column(_SHORT_SPLIT[split], justify="right", no_wrap=True)
     table.add_column("principal", no_wrap=True)
-    # the note and what changed get what the figures leave: figures are never cut, words fold
-    table.add_column("note / changed", overflow="fold")
+    if notes is not None:
+        table.add_column("note / changed", no_wrap=True)
     digits = _column_digits(runs, splits)
-    previous: dict[str, Any] | None = None
-    for run in runs:
+    for i, run in enumerate(runs):
         errors = run.errors()
         principal = (run.diagnosis or {}).get("principal_problem")
-        config = flatten_config(run.config)
-        changed = _changed_keys(previous, config)
-        previous = config if config else previous
-        what = "; ".join(part for part in (run.note or "", changed) if part)
         table.add_row(str(run.seq), run.short_id, run.created_at[5:16].replace("T", " "),
                       *([run.kind] if kinds else []),
                       *[_rate(errors.get(s, {}).get("value"), run.diagnosis,
                               digits[s] if is_rate_metric(run.diagnosis) else None) for s in splits],
-                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-", safe(what))
-    out.print(table)
+                      _SHORT_COMPONENT.get(principal, "-") if run.diagnosis else "-",
+                      *([Text(notes[i])] if notes is not None else []))
+    return table
 
 
 def _column_digits(runs: list[Any], splits: list[str]) -> dict[str, int]:
@@ -281,68 +285,14 @@ def compare_runs(
     paired on the same dev rows when both runs kept them; runs of different metrics or label
     sets are refused.
     """
-    from rich.table import Table
-
-    from mlstrat._constants import SPLIT_DISPLAY
-    from mlstrat.cli._common import console, echo_json, safe
-    from mlstrat.display._numbers import column_digits, format_figure, is_rate_metric
-    from mlstrat.runs import COMPONENT_DISPLAY
+    from mlstrat.cli._common import console, echo_json
+    from mlstrat.cli._compare_view import print_comparison
 
     comparison = _store(store).compare(run_ids)
     if as_json:
         echo_json(comparison.to_dict())
         return
-    out = console()
-    heads = [f"#{r.seq} {r.short_id}" for r in comparison.runs]
-    diagnosis = comparison.runs[-1].diagnosis
-
-    def side_by_side(title: str, rows: dict[str, list[Optional[float]]], names: dict[str, str],
-                     points: bool = False) -> None:
-        if not rows:
-            return
-        table = Table(title=title, title_justify="left", header_style="bold")
-        table.add_column("")
-        for head in heads:
-            table.add_column(head, justify="right")
-        table.add_column("change", justify="right")
-        # one precision for the table: the change reads as the difference of the values shown
-        digits = column_digits([v for vals in rows.values() for v in vals]) if is_rate_metric(diagnosis) else None
-        for key, values in rows.items():
-            table.add_row(safe(names.get(key, key)), *[format_figure(v, diagnosis, digits=digits, signed=points) for v in values],
-                          _change(values[0], values[-1], diagnosis, digits))
-        out.print(table)
-
-    side_by_side("Errors", comparison.errors, SPLIT_DISPLAY)
-    side_by_side("Components", comparison.components, COMPONENT_DISPLAY, points=True)
-    if comparison.config:
-        out.print(_config_diff_table(comparison.config, heads))
-    by_id = {r.id: f"#{r.seq}" for r in comparison.runs}
-    for step in comparison.steps:
-        out.print(f"[bold]{by_id[step.before]} -> {by_id[step.after]}:[/] {safe(step.summary)}")
-        if step.dev is not None:
-            colour = _VERDICT_STYLE.get(step.dev.verdict, "")
-            line = safe(step.dev_line).replace(step.dev.verdict, f"[{colour}]{step.dev.verdict}[/]", 1)
-            out.print(f"  {line}")
-    for warning in comparison.warnings:
-        out.print(f"[yellow]Warning:[/] {safe(warning['message'])}")
-
-
-def _config_diff_table(config: dict[str, list[Any]], heads: list[str]) -> Any:
-    """The config keys that differ, one column per run. No side borders, so that two paths
-    side by side fit 80 columns; a longer key or value folds onto the next line, never cut."""
-    from rich import box
-    from rich.table import Table
-
-    from mlstrat.cli._common import safe
-
-    table = Table(title="Config keys that differ", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    table.add_column("key", overflow="fold")
-    for head in heads:
-        table.add_column(head, overflow="fold")
-    for key, values in config.items():
-        table.add_row(safe(key), *["-" if v is None else safe(v) for v in values])
-    return table
+    print_comparison(console(), comparison)
 
 
 @runs_app.command("export")

@@ -53,38 +53,33 @@ def component_bar(diag: Diagnosis) -> Any:
     """The ladder human -> train -> train-dev -> dev -> test with each gap, and a bar of the gaps.
 
     Segment lengths are proportional to each component; solid segments are problems
-    (significant), shaded ones are within noise or under the tolerance.
+    (significant), shaded ones are within noise or under the tolerance. On a narrow terminal
+    the ladder breaks between steps and the legend between items, never inside one.
     """
+    from rich.console import Group
+    from rich.text import Text
+
+    from mlstrat.display._flow import Flow
+
+    proxy = diag.human_level.bayes_proxy
+    key = [Text("(█ significant, ", style="grey50"), Text("░ noise or under tolerance" + (
+        ", " if proxy is None else ")"), style="grey50")]
+    if proxy is None:
+        key.append(Text("▒ human level + avoidable bias, undivided)", style="grey50"))
+    return Group(Flow(_ladder(diag)), _gap_bar(diag), Flow([*_bar_legend(), *key]))
+
+
+def _ladder(diag: Diagnosis) -> list[Any]:
+    """The levels human -> train -> ... -> test, one piece per step (a step is labelled with
+    its gap and never broken across lines)."""
     from rich.text import Text
 
     proxy = diag.human_level.bayes_proxy
-    return Text.assemble(
-        _ladder(diag),
-        "\n",
-        _gap_bar(diag),
-        "\n",
-        _bar_legend(),
-        Text(
-            "  (█ significant, ░ noise or under tolerance"
-            + (", ▒ human level + avoidable bias, undivided)" if proxy is None else ")"),
-            style="grey50",
-        ),
-    )
-
-
-def _ladder(diag: Diagnosis) -> Any:
-    """The levels human -> train -> ... -> test, each step labelled with its gap."""
-    from rich.text import Text
-
-    proxy = diag.human_level.bayes_proxy
-    ladder = Text()
     digits = max(_digits(diag), _digits(diag, gaps=True))
     # each step of the ladder is the difference of the two levels as shown (rates, lower is better)
     as_shown = diag.metric.is_rate and not diag.metric.higher_is_better
     level = (lambda v: format_pct(v, digits=digits)) if as_shown else (lambda v: _fmt(diag, v))
-    ladder.append(
-        f"human {level(proxy.value) if proxy else '?'}", style=_COLORS["human"]
-    )
+    steps = [Text(f"human {level(proxy.value) if proxy else '?'} ", style=_COLORS["human"])]
     reached = "human_level"
     for name in COMPONENTS:
         c = diag.components[name]
@@ -92,8 +87,8 @@ def _ladder(diag: Diagnosis) -> Any:
             if c.to == reached:  # variance and data mismatch both undetermined: one step to dev
                 continue
             reached = c.to
-            ladder.append(" ─?→ ", style=_COLORS[name])
-            ladder.append(f"{SPLIT_DISPLAY[c.to]} {level(diag.errors[c.to].value)}")
+            steps.append(Text.assemble(("─?→ ", _COLORS[name]),
+                                       f"{SPLIT_DISPLAY[c.to]} {level(diag.errors[c.to].value)} "))
             continue
         if c.value is None:
             continue
@@ -102,9 +97,9 @@ def _ladder(diag: Diagnosis) -> Any:
             diag.errors[c.from_].value if c.from_ in diag.errors else None)
         gap = (format_change(start, diag.errors[c.to].value, digits=digits)[2]
                if as_shown and start is not None else _gap(diag, c.value))
-        ladder.append(f" ─{gap}→ ", style=_COLORS[name] + (" bold" if c.significant else ""))
-        ladder.append(f"{SPLIT_DISPLAY.get(c.to, c.to)} {level(diag.errors[c.to].value)}")
-    return ladder
+        steps.append(Text.assemble((f"─{gap}→ ", _COLORS[name] + (" bold" if c.significant else "")),
+                                   f"{SPLIT_DISPLAY.get(c.to, c.to)} {level(diag.errors[c.to].value)} "))
+    return steps
 
 
 def _gap_bar(diag: Diagnosis) -> Any:
@@ -130,31 +125,31 @@ def _gap_bar(diag: Diagnosis) -> Any:
     return bar
 
 
-def _bar_legend() -> Any:
+def _bar_legend() -> list[Any]:
+    """One piece per item of the bar's legend (the legend wraps between items)."""
     from rich.text import Text
 
-    legend = Text()
-    for i, name in enumerate(("human",) + COMPONENTS):
-        legend.append(" " if i else "")
-        legend.append("■ " + (PROBLEM_LABELS.get(name, "human level")), style=_COLORS[name])
-    return legend
+    return [Text("■ " + PROBLEM_LABELS.get(name, "human level") + " ", style=_COLORS[name])
+            for name in ("human",) + COMPONENTS]
 
 
 def render_diagnosis(diag: Diagnosis) -> list[Any]:
     """Renderables in reading order: errors, components + bar, verdict, actions, warnings."""
     from rich.text import Text
 
+    from mlstrat.display._flow import FirstThatFits, Flow, keep_together
+
     out: list[Any] = [
         _errors_table(diag),
-        _components_table(diag),
+        FirstThatFits(_components_table(diag), _components_table(diag, narrow=True)),
         component_bar(diag),
         Text(""),
-        Text(diag.verdict, style="bold"),
+        Flow(keep_together(diag.verdict), indent=0, style="bold"),
     ]
     if diag.actions:
         out.append(_actions_table(diag))
     for w in diag.warnings:
-        out.append(Text(f"warning [{w.code}]: {w.message}", style="yellow"))
+        out.append(Flow(keep_together(f"warning [{w.code}]: {w.message}"), style="yellow"))
     return out
 
 
@@ -199,44 +194,53 @@ def _errors_table(diag: Diagnosis) -> Any:
     return errors
 
 
-def _components_table(diag: Diagnosis) -> Any:
-    """One row per component: the gap it spans, its value and interval, whether it is a problem."""
+def _components_table(diag: Diagnosis, *, narrow: bool = False) -> Any:
+    """One row per component: the gap it spans, its value and interval, whether it is a problem.
+
+    ``narrow``: the gap is written under the component's name instead of in a column of its own,
+    so that the table fits 80 columns without cutting a split's name or a figure.
+    """
     from rich.table import Table
     from rich.text import Text
 
     comps = Table(title="Components", title_justify="left")
-    for col, justify in (
-        ("component", "left"),
-        ("gap", "left"),
-        ("value", "right"),
-        ("95% CI", "right"),
-        ("problem", "left"),
-    ):
-        comps.add_column(col, justify=justify,  # type: ignore[arg-type]
-                         no_wrap=col in ("value", "95% CI"))
+    columns = [("component", "left"), ("gap", "left"), ("value", "right"), ("95% CI", "right"),
+               ("problem", "left")]
+    for col, justify in columns:
+        if narrow and col == "gap":
+            continue
+        comps.add_column("component (gap)" if narrow and col == "component" else col,
+                         justify=justify,  # type: ignore[arg-type]
+                         no_wrap=col != "component")
     for name in COMPONENTS:
         c = diag.components[name]
         gap = f"{SPLIT_DISPLAY.get(c.from_, 'human')} → {SPLIT_DISPLAY.get(c.to, c.to)}"
-        flag = "yes" if name in diag.problems else ("secondary" if c.significant else "no")
-        if c.status == "undetermined":
-            flag = "undetermined"
-        elif c.value is None:
-            flag = "n/a"
-        ci = format_interval(c.ci_low, c.ci_high, rate=diag.metric.is_rate, signed=True,
-                             digits=_digits(diag, gaps=True) if diag.metric.is_rate else None)
-        style = (
-            "bold red"
-            if name == diag.principal_problem
-            else ("red" if name in diag.problems else "")
-        )
-        comps.add_row(
-            Text(PROBLEM_LABELS[name], style=_COLORS[name]),
-            gap,
-            _signed(diag, c.value),
-            ci,
-            Text(flag, style=style),
-        )
+        label = Text(PROBLEM_LABELS[name], style=_COLORS[name])
+        cells = [Text.assemble(label, "\n", (gap, "grey50"))] if narrow else [label, gap]
+        comps.add_row(*cells, _signed(diag, c.value), _component_ci(diag, c),
+                      Text(_problem_flag(diag, name), style=_problem_style(diag, name)))
     return comps
+
+
+def _component_ci(diag: Diagnosis, c: Any) -> str:
+    return format_interval(c.ci_low, c.ci_high, rate=diag.metric.is_rate, signed=True,
+                           digits=_digits(diag, gaps=True) if diag.metric.is_rate else None)
+
+
+def _problem_flag(diag: Diagnosis, name: str) -> str:
+    """yes, secondary, no; undetermined (a gap that cannot be attributed); n/a (not measured)."""
+    c = diag.components[name]
+    if c.status == "undetermined":
+        return "undetermined"
+    if c.value is None:
+        return "n/a"
+    return "yes" if name in diag.problems else ("secondary" if c.significant else "no")
+
+
+def _problem_style(diag: Diagnosis, name: str) -> str:
+    if name == diag.principal_problem:
+        return "bold red"
+    return "red" if name in diag.problems else ""
 
 
 def _actions_table(diag: Diagnosis) -> Any:

@@ -13,6 +13,7 @@ from mlstrat.display._documents import bayes_proxy
 from mlstrat.display._numbers import format_figure, is_rate_metric
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.metrics._paired import Difference, paired_difference, unpaired_difference
+from mlstrat.runs._changes import Change, attributed, component_changes, error_changes, figure_pair
 from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
@@ -67,6 +68,8 @@ class Step:
     #: the dev figure's name in sentences (``error``, ``RMSE``) and whether it is a rate
     dev_label: str = "error"
     dev_is_rate: bool = True
+    #: ``{"errors": {split: Change}, "components": {name: Change}}``: each change's interval
+    changes: dict[str, dict[str, Change]] = field(default_factory=dict)
 
     @property
     def dev_line(self) -> str:
@@ -101,9 +104,9 @@ class Step:
             "config_known": self.config_known,
             "config_changes": [c.to_dict() for c in self.config_changes],
             "several_knobs": self.several_knobs,
-            "errors": {k: {"before": a, "after": b, "change": _delta(a, b)} for k, (a, b) in self.errors.items()},
-            "components": {k: {"before": a, "after": b, "change": _delta(a, b)}
-                           for k, (a, b) in self.components.items()},
+            **{kind: {k: {"before": a, "after": b, "change": _delta(a, b), **_interval_of(self.changes, kind, k)}
+                      for k, (a, b) in values.items()}
+               for kind, values in (("errors", self.errors), ("components", self.components))},
             "principal_problem": {"before": self.principal_problem[0], "after": self.principal_problem[1]},
             "summary": self.summary,
             "dev": None if self.dev is None else {**self.dev.to_dict(), "pairing": self.dev_pairing,
@@ -138,6 +141,8 @@ class Comparison(NotebookRepr):
     config: dict[str, list[Any]]
     steps: tuple[Step, ...]
     warnings: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    #: first run -> last run: ``{"errors": {split: Change}, "components": {name: Change}}``
+    changes: dict[str, dict[str, Change]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,7 +153,14 @@ class Comparison(NotebookRepr):
             "config": self.config,
             "steps": [s.to_dict() for s in self.steps],
             "warnings": list(self.warnings),
+            "changes": {kind: {k: {"before": c.before, "after": c.after, "change": _delta(c.before, c.after),
+                                   **c.to_dict()} for k, c in per.items()} for kind, per in self.changes.items()},
         }
+
+
+def _interval_of(changes: dict[str, dict[str, Change]], kind: str, key: str) -> dict[str, Any]:
+    change = changes.get(kind, {}).get(key)
+    return {} if change is None else change.to_dict()
 
 
 def flatten_config(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
@@ -218,13 +230,13 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
         largest = abs(moved[0][2] - moved[0][1])
         moved = [m for m in moved if abs(m[2] - m[1]) >= largest / 4]
         # a component is a gap: signed, in pts (the metric's unit when it is not a rate)
-        parts = [f"{COMPONENT_DISPLAY[n]} {format_figure(x, b.diagnosis, signed=True)} -> "
-                 f"{format_figure(y, b.diagnosis, signed=True)}" for n, x, y in moved[:_SUMMARY_TOP]]
+        parts = [f"{COMPONENT_DISPLAY[n]} " + " -> ".join(figure_pair(x, y, b.diagnosis, signed=True))
+                 for n, x, y in moved[:_SUMMARY_TOP]]
     else:
         moved_err = [(s, x, y) for s, (x, y) in errors.items()
                      if x is not None and y is not None and abs(y - x) >= _EPS]
         moved_err.sort(key=lambda t: -abs(t[2] - t[1]))
-        parts = [f"{SPLIT_DISPLAY[s]} error {format_figure(x, b.diagnosis)} -> {format_figure(y, b.diagnosis)}"
+        parts = [f"{SPLIT_DISPLAY[s]} error " + " -> ".join(figure_pair(x, y, b.diagnosis))
                  for s, x, y in moved_err[:_SUMMARY_TOP]]
     what = ", ".join(parts) if parts else "no measurable change"
     if not config_known:
@@ -275,11 +287,17 @@ def compare_runs(runs: Sequence[Run], *, ignore: Iterable[str] = DEFAULT_IGNORE,
     errors, components = _error_and_component_series(runs)
     config = _differing_config(runs, ignore)
     warnings: list[dict[str, str]] = []
+    kept = {r.id: x for r, x in zip(runs, dev_rows)}  # read once, paired again per split
     steps = [_step(runs, i, errors=errors, components=components, dev_rows=dev_rows,
-                   ignore=ignore, warnings=warnings)
+                   ignore=ignore, warnings=warnings, kept=kept)
              for i in range(len(runs) - 1)]
     _warn_about_data(warnings, runs)
-    return Comparison(runs, errors, components, config, tuple(steps), tuple(warnings))
+    return Comparison(runs, errors, components, config, tuple(steps), tuple(warnings),
+                      _changes(runs[0], runs[-1], kept))
+
+
+def _changes(a: Run, b: Run, kept: dict[str, DevRows | None]) -> dict[str, dict[str, Change]]:
+    return {"errors": error_changes(a, b, error_change, rows=lambda r: kept.get(r.id)), "components": component_changes(a, b)}
 
 
 def _check_distinct(runs: tuple[Run, ...]) -> None:
@@ -316,7 +334,8 @@ def _differing_config(runs: tuple[Run, ...], ignore: frozenset[str]) -> dict[str
 
 def _step(runs: tuple[Run, ...], i: int, *, errors: dict[str, list[Any]],
           components: dict[str, list[Any]], dev_rows: list[DevRows | None],
-          ignore: frozenset[str], warnings: list[dict[str, str]]) -> Step:
+          ignore: frozenset[str], warnings: list[dict[str, str]],
+          kept: dict[str, DevRows | None]) -> Step:
     """What changed from run ``i`` to run ``i + 1``; appends that step's warnings."""
     a, b = runs[i], runs[i + 1]
     config_known = a.config is not None and b.config is not None
@@ -326,9 +345,9 @@ def _step(runs: tuple[Run, ...], i: int, *, errors: dict[str, list[Any]],
     principal = ((a.diagnosis or {}).get("principal_problem"), (b.diagnosis or {}).get("principal_problem"))
     dev, pairing = _dev_difference(a, b, dev_rows[i], dev_rows[i + 1])
     step = Step(a.id, b.id, changes, config_known, step_errors, step_comps, principal,
-                _summary(a, b, step_comps, step_errors, changes, config_known), dev=dev,
+                _summary(a, b, attributed(a, b, step_comps), step_errors, changes, config_known), dev=dev,
                 dev_pairing=pairing, dev_label=_dev_label(b),
-                dev_is_rate=is_rate_metric(b.diagnosis))
+                dev_is_rate=is_rate_metric(b.diagnosis), changes=_changes(a, b, kept))
     if pairing == _DIFFERENT_ROWS:
         warnings.append({"code": "unpaired", "message": (
             f"{a.short_id} -> {b.short_id} compared unpaired: different dev rows "
