@@ -258,3 +258,17 @@ def test_bad_meta_file(preds_csv, tmp_path, text, message):
     meta_path(out).write_text(text)
     with pytest.raises(InputError, match=re.escape(message)):
         read_sheet(out)
+
+
+def test_a_probability_that_is_text_is_one_line(tmp_path):
+    # the sheet's confidence is float(proba_<y_pred>): a text cell there used to escape as a
+    # ValueError traceback, after the sample was drawn
+    df = simple_predictions()
+    df["proba_dog"] = df["proba_dog"].astype(object)
+    df.loc[0, "proba_dog"] = "high"
+    src = write(df, tmp_path / "p.csv")
+    with pytest.raises(InputError) as caught:
+        sample_errors(src, n=5, output=tmp_path / "s.csv")
+    assert str(caught.value) == (f"{src}: column 'proba_dog' holds text such as 'high'; "
+                                 "probabilities must be numbers in [0, 1]")
+    assert not (tmp_path / "s.csv").exists()
