@@ -76,7 +76,7 @@ def run_data_config(predictions: Any) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}  # not a run of ours: showing the example is a nicety, never an error
     data = raw.get("data")
