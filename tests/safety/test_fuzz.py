@@ -1,13 +1,13 @@
 """The CLI on malformed input: no traceback, no hang, exit 0/1 or exit 2 with one clear line.
 
 Every reader and command family is driven in-process through Typer's CliRunner with generated
-inputs: predictions tables (metrics, diagnose, labels, errors sample), manifests (split),
-candidates (select), sheets with their meta files (errors summarize, and the tagging UI's API),
-TOML configs (train, gradcheck), run stores (runs list/show/compare, report) and paths
-(missing, folders, outputs over inputs, odd names), and hostile tables (list-typed columns,
-null and bytes labels, probabilities outside [0, 1] or written as text, decimal and struct
-columns, odd characters in values and names, a field past DuckDB's line limit; UTF-16 and
-byte-order-marked text files). Tables stay small so the default run (``FUZZ_N`` = 1 050
+inputs: predictions tables (metrics, diagnose, labels, threshold, errors sample and slices),
+manifests (split), candidates (select), sheets with their meta files (errors summarize, and the
+tagging UI's API), TOML configs (train, gradcheck), run stores (runs list/show/compare, report)
+and paths (missing, folders, outputs over inputs, odd names), and hostile tables (list-typed
+columns, null and bytes labels, probabilities outside [0, 1] or written as text, decimal and
+struct columns, odd characters in values and names, a field past DuckDB's line limit; UTF-16
+and byte-order-marked text files). Tables stay small so the default run (``FUZZ_N`` = 1 050
 inputs) takes a couple of minutes; ``MLSTRAT_FUZZ_N`` raises the total (the long run's figures
 are in docs/guide/safety.md).
 
@@ -252,6 +252,8 @@ PRED_COMMANDS = [
     ["labels", "{p}"], ["labels", "{p}", "--split", "train", "-o", "{d}/labels.csv", "--force"],
     ["errors", "sample", "{p}", "-o", "{d}/sheet.csv", "--force", "--categories", "blurry,[x]"],
     ["errors", "sample", "{p}", "-o", "{d}/sheet.csv", "--force", "-n", "3", "--include-correct", "2"],
+    ["threshold", "{p}"], ["threshold", "{p}", "--positive", "b", "--require", "precision>=50%"],
+    ["errors", "slices", "{p}"], ["metrics", "{p}", "--by", "text"],
 ]  # `report` is fuzzed through the stores family (it renders charts: slow per call)
 
 
@@ -678,7 +680,7 @@ def hostile_predictions(draw):
 
 
 HOSTILE_COMMANDS = [["labels", "{p}"], ["labels", "{p}", "--split", "validation"], ["metrics", "{p}"],
-                    ["diagnose", "{p}", "--no-record"],
+                    ["diagnose", "{p}", "--no-record"], ["threshold", "{p}"],
                     ["errors", "sample", "{p}", "-o", "{d}/hostile_sheet.csv", "--force", "--split", "val"]]
 
 
