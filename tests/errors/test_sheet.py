@@ -231,6 +231,19 @@ def test_read_sheet_duplicate_header(preds_csv, tmp_path):
         read_sheet(out)
 
 
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_sheet_saved_with_semicolons_or_tabs_names_the_fix(preds_csv, tmp_path, sep, name):
+    # a spreadsheet in a locale whose decimal mark is the comma saves "CSV" with semicolons: the
+    # message listed one column named 'id;y_true;y_pred;...' and said 'id' was missing
+    out = tmp_path / "s.csv"
+    sample_errors(preds_csv, n=3, categories="dog", output=out)
+    out.write_text(out.read_text().replace(",", sep))
+    with pytest.raises(InputError) as caught:
+        read_sheet(out)
+    assert str(caught.value) == (f"{out}: its columns are separated by {name}, not commas; save the sheet as "
+                                 "CSV UTF-8 (comma-delimited)")
+
+
 def test_public_names():
     import types
 
