@@ -335,7 +335,8 @@ def sheets(draw):
     rows = [[draw(MARKS) if c not in ("id", "") else draw(st.sampled_from(["r1", "r2", "r1", "", "x"]))
              for c in cols] + draw(st.lists(MARKS, max_size=2)) for _ in range(draw(st.integers(0, 8)))]
     meta = draw(META)
-    return _csv(cols, rows), meta
+    # a spreadsheet in some locales saves "CSV" with semicolons
+    return _csv(cols, rows, sep=draw(st.sampled_from([",", ",", ",", ",", ";", "\t"]))), meta
 
 
 def _write_sheet(work: Path, sheet: bytes, meta, name="sheet") -> Path:
