@@ -97,6 +97,20 @@ def test_utf8_with_a_byte_order_mark_reads(tmp_path):
     assert read_table(p).columns == ("id", "split")
 
 
+@pytest.mark.parametrize("name, data, damaged", [("t.csv", b"SQLite format 3\x00", "SQLite format 3\x00"),
+                                                 ("t.tsv", b"\n\x00", "\x00"),
+                                                 ("t.csv", b"id,a\x00b\n1,2\n", "a\x00b")])
+def test_a_column_name_with_a_nul_byte_is_one_line(tmp_path, name, data, damaged):
+    # Arrow cuts such a name at the NUL, so fetching the column raised a KeyError traceback
+    # (select, errors sample; found by fuzz seeds 10943257 and 513486640)
+    p = tmp_path / name
+    p.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        read_table(p)
+    assert str(caught.value) == (f"{p}: column name {damaged!r} holds a NUL byte; the file is binary or damaged, "
+                                 "not a text table: check the file, or rename the column")
+
+
 def test_corrupt_parquet(tmp_path):
     p = tmp_path / "t.parquet"
     p.write_bytes(b"PAR1 this is not parquet at all")

@@ -292,6 +292,10 @@ def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
         raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); check that the file is a valid {fmt.upper()} table") from None
     if len(table.columns) == 0:
         raise InputError(f"{path}: no columns found; expected a table with a header")
+    damaged = next((c for c in table.columns if "\x00" in c), None)
+    if damaged is not None:  # Arrow cuts a name at its NUL byte: fetching the column would fail
+        raise InputError(f"{path}: column name {damaged!r} holds a NUL byte; the file is binary or damaged, "
+                         "not a text table: check the file, or rename the column")
     return table
 
 
