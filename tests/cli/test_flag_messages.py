@@ -121,3 +121,19 @@ def test_split_aliases_in_the_by_breakdown(tmp_path):
         return json.JSONDecoder().raw_decode(res.stdout)[0]
 
     assert out("validation") == out("dev")
+
+
+@pytest.mark.parametrize("command", [["metrics"], ["diagnose", "--no-record"], ["metrics", "--by", "id"],
+                                     ["metrics", "--split-col", "fold"]])
+def test_a_mapped_table_is_named_by_its_file(tmp_path, command):
+    # a table whose splits or columns the CLI maps reaches the library as an Ibis table: its
+    # messages used to name it '<ibis.Table>' instead of the file the user gave
+    path = tmp_path / "p.csv"
+    split = "fold" if "--split-col" in command else "split"
+    path.write_text(f"id,{split},y_true,y_pred\n1,train,a,a\n2,validation,,b\n3,validation,b,b\n")
+    assert _error([command[0], path, *command[1:]]) == (
+        f"Error: {path}: column 'y_true' has 1 empty/NaN value(s); every row needs a label (drop or fill those rows)")
+    second = tmp_path / "q.csv"  # the next command in the same process names its own file
+    second.write_text("id,split,y_true,y_pred\n1,val,,b\n")
+    assert _error(["metrics", second]) == (
+        f"Error: {second}: column 'y_true' has 1 empty/NaN value(s); every row needs a label (drop or fill those rows)")

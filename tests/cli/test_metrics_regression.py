@@ -89,3 +89,29 @@ def test_metric_option_refuses_what_metrics_cannot_report(diabetes, tmp_path):
     assert result.exit_code == 2
     assert ("--metric mean:loss: metrics reports error, weighted_error, f1 or mae, rmse; for a "
             "per-example column use mlstrat diagnose --metric mean:loss") in " ".join(result.output.split())
+
+
+def test_decimal_columns_read_as_numbers(diabetes, tmp_path):
+    # Spark and SQL exports write fixed-point targets as Parquet decimals; the detection used to
+    # call isinf on them (decimals have none) and stopped with an AttributeError traceback
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def to_decimal(values):
+        return pa.array([decimal.Decimal(f"{v:.4f}") for v in values], pa.decimal128(12, 4))
+
+    path = tmp_path / "pred.parquet"
+    pq.write_table(pa.table({"id": diabetes.id, "split": diabetes.split, "y_true": to_decimal(diabetes.y_true),
+                             "y_pred": to_decimal(diabetes.y_pred)}), path)
+    assert is_regression_table(str(path))
+    result = _metrics(path, "--json")
+    assert result.exit_code == 0, result.output
+    dev = diabetes[diabetes.split == "dev"]
+    assert json.loads(result.stdout)["splits"]["dev"]["mae"]["value"] == pytest.approx(
+        mean_absolute_error(dev.y_true, dev.y_pred), abs=1e-3)
+    whole = tmp_path / "classes.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "split": ["dev", "dev"], "y_true": to_decimal([1, 2]),
+                             "y_pred": to_decimal([1, 1])}), whole)
+    assert not is_regression_table(str(whole))

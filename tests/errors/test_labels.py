@@ -329,3 +329,20 @@ def test_auto_method_follows_how_noise_is_spread(counts, expected):
 
     assert resolve_method("auto", counts) == expected
     assert resolve_method("rank", counts) == "rank"
+
+
+def test_a_probability_column_of_structs_is_one_line(tmp_path):
+    # a nested Parquet column named proba_<class> used to stop in the engine's cast with a
+    # message that named neither the file nor the column
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = simple_predictions()
+    columns = {c: list(df[c]) for c in df.columns}
+    columns["proba_cat"] = [{"p": float(v)} for v in df["proba_cat"]]
+    src = tmp_path / "p.parquet"
+    pq.write_table(pa.table(columns), src)
+    with pytest.raises(InputError) as caught:
+        find_label_issues(src)
+    assert str(caught.value) == (f"{src}: column 'proba_cat' holds text such as \"{{'p': 0.9}}\"; "
+                                 "probabilities must be numbers in [0, 1]")

@@ -231,6 +231,19 @@ def test_read_sheet_duplicate_header(preds_csv, tmp_path):
         read_sheet(out)
 
 
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_sheet_saved_with_semicolons_or_tabs_names_the_fix(preds_csv, tmp_path, sep, name):
+    # a spreadsheet in a locale whose decimal mark is the comma saves "CSV" with semicolons: the
+    # message listed one column named 'id;y_true;y_pred;...' and said 'id' was missing
+    out = tmp_path / "s.csv"
+    sample_errors(preds_csv, n=3, categories="dog", output=out)
+    out.write_text(out.read_text().replace(",", sep))
+    with pytest.raises(InputError) as caught:
+        read_sheet(out)
+    assert str(caught.value) == (f"{out}: its columns are separated by {name}, not commas; save the sheet as "
+                                 "CSV UTF-8 (comma-delimited)")
+
+
 def test_public_names():
     import types
 
@@ -258,3 +271,17 @@ def test_bad_meta_file(preds_csv, tmp_path, text, message):
     meta_path(out).write_text(text)
     with pytest.raises(InputError, match=re.escape(message)):
         read_sheet(out)
+
+
+def test_a_probability_that_is_text_is_one_line(tmp_path):
+    # the sheet's confidence is float(proba_<y_pred>): a text cell there used to escape as a
+    # ValueError traceback, after the sample was drawn
+    df = simple_predictions()
+    df["proba_dog"] = df["proba_dog"].astype(object)
+    df.loc[0, "proba_dog"] = "high"
+    src = write(df, tmp_path / "p.csv")
+    with pytest.raises(InputError) as caught:
+        sample_errors(src, n=5, output=tmp_path / "s.csv")
+    assert str(caught.value) == (f"{src}: column 'proba_dog' holds text such as 'high'; "
+                                 "probabilities must be numbers in [0, 1]")
+    assert not (tmp_path / "s.csv").exists()

@@ -127,6 +127,25 @@ def test_run_directory_config_gives_manifest_and_image_shape(tmp_path):
     store.close()
 
 
+@pytest.mark.parametrize("data, joined", [
+    ("manifest = 3", False), ("id = 1\nmanifest = '{m}'", True), ("label = [1]\nmanifest = '{m}'", True),
+    ("feature_prefix = 1\nimage_shape = '2x2'", False), ("features = 3\nimage_shape = '2x2'", False),
+    ("features = [1, 2]\nimage_shape = '2x2'", False), ("image_shape = '2x8x8'", False)])
+def test_a_config_beside_the_predictions_with_odd_values_is_left_out(tmp_path, data, joined):
+    # any config.toml beside the predictions is read for the manifest and image shape, as a
+    # nicety: a value of another type there used to stop the sample with a TypeError traceback
+    manifest = _manifest()
+    manifest.to_parquet(tmp_path / "split.parquet")
+    _bare_predictions(manifest).to_csv(tmp_path / "preds.csv", index=False)
+    (tmp_path / "config.toml").write_text("[data]\n" + data.format(m=tmp_path / "split.parquet") + "\n")
+    result = sample_errors(tmp_path / "preds.csv", n=3, output=tmp_path / "sheet.csv")
+    assert result.sample_size == 3
+    shown = ["path", "review", "age", "income"] if joined else []  # the odd id or label falls back to the default
+    assert list(pd.read_csv(tmp_path / "sheet.csv").columns) == ["id", "y_true", "y_pred", *shown, "comment"]
+    if "2x8x8" in data:  # not an image shape: no image, rather than an error
+        assert json.loads((tmp_path / "sheet.csv.meta.json").read_text())["image_shape"] is None
+
+
 def test_layout_and_zscores_of_a_row():
     rows = [{"cells": {"id": str(i), "y_true": "a", "y_pred": "b", "confidence": "0.912345",
                        "photo": f"x/{i}.jpg", "clip": f"a/{i}.wav", "note": "short",

@@ -113,6 +113,18 @@ def test_error_names_the_file(tmp_path):
         TrainConfig.from_toml(path)
 
 
+def test_a_byte_order_mark_is_read_and_utf16_is_named(tmp_path):
+    # Windows Notepad saves UTF-8 with a byte-order mark: it was "not valid TOML (Invalid
+    # statement (at line 1, column 1))", about a character the user cannot see
+    path = tmp_path / "c.toml"
+    path.write_bytes("[optim]\nepochs = 3\n".encode("utf-8-sig"))
+    assert TrainConfig.from_toml(path).optim.epochs == 3
+    path.write_bytes("[optim]\nepochs = 3\n".encode("utf-16"))
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_toml(path)
+    assert str(caught.value) == f"{path}: is not UTF-8 text; save the config as UTF-8"
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such config file"):
         TrainConfig.from_toml(tmp_path / "nope.toml")

@@ -57,6 +57,28 @@ def test_stream_statistics_match_memory(digits_path):
     assert (stats.low, stats.high) == (float(X.min()), float(X.max()))
 
 
+def test_decimal_features_read_as_numbers(tmp_path, digits_table):
+    # Spark and SQL exports write fixed-point features as decimals: both loaders refused them as
+    # "has type decimal128(8, 2); features must be numeric"
+    import pyarrow.compute as pc
+
+    decimal, floating = digits_table, digits_table
+    for i, name in enumerate(digits_table.column_names):
+        if name.startswith("px_"):
+            decimal = decimal.set_column(i, name, pc.round(digits_table[name], 2).cast(pa.decimal128(8, 2)))
+            floating = floating.set_column(i, name, decimal[name].cast(pa.float64()))
+    pq.write_table(decimal, tmp_path / "decimal.parquet")
+    pq.write_table(floating, tmp_path / "float.parquet")
+    floats = DataConfig(manifest=str(tmp_path / "float.parquet"), feature_prefix="px_", chunk_size=97)
+    decimals = dataclasses.replace(floats, manifest=str(tmp_path / "decimal.parquet"))
+    np.testing.assert_array_equal(load_dataset(decimals.manifest, decimals).X,
+                                  load_dataset(floats.manifest, floats).X)
+    streamed = StreamSource.open(decimals.manifest, decimals).scan().normalizer
+    reference = StreamSource.open(floats.manifest, floats).scan().normalizer
+    np.testing.assert_allclose(streamed.mean, reference.mean, rtol=1e-6)
+    np.testing.assert_allclose(streamed.std, reference.std, rtol=1e-6)
+
+
 def test_stream_run_directory_contract(stream_run, memory_run, digits_table):
     run_dir = stream_run.run_dir
     assert sorted(p.name for p in run_dir.iterdir()) == RUN_FILES

@@ -1,12 +1,13 @@
 """The CLI on malformed input: no traceback, no hang, exit 0/1 or exit 2 with one clear line.
 
 Every reader and command family is driven in-process through Typer's CliRunner with generated
-inputs: predictions tables (metrics, diagnose, labels, errors sample), manifests (split),
-candidates (select), sheets with their meta files (errors summarize, and the tagging UI's API),
-TOML configs (train, gradcheck), run stores (runs list/show/compare, report) and paths
-(missing, folders, outputs over inputs, odd names), and hostile tables (list-typed columns,
-null and bytes labels, probabilities outside [0, 1], odd characters in values and names, a
-field past DuckDB's line limit). Tables stay small so the default run (``FUZZ_N`` = 1 050
+inputs: predictions tables (metrics, diagnose, labels, threshold, errors sample and slices),
+manifests (split), candidates (select), sheets with their meta files (errors summarize, and the
+tagging UI's API), TOML configs (train, gradcheck), run stores (runs list/show/compare, report)
+and paths (missing, folders, outputs over inputs, odd names), and hostile tables (list-typed
+columns, null and bytes labels, probabilities outside [0, 1] or written as text, decimal and
+struct columns, odd characters in values and names, a field past DuckDB's line limit; UTF-16
+and byte-order-marked text files). Tables stay small so the default run (``FUZZ_N`` = 1 050
 inputs) takes a couple of minutes; ``MLSTRAT_FUZZ_N`` raises the total (the long run's figures
 are in docs/guide/safety.md).
 
@@ -18,6 +19,7 @@ depends on the code only; fresh seeds are the job of local runs and ``scripts/fu
 
 from __future__ import annotations
 
+import decimal
 import io
 import json
 import os
@@ -184,7 +186,7 @@ def table_files(draw, names, *, required=(), max_rows=12):
     """(suffix, bytes) of a table in one of the readers' formats, or broken."""
     cols, rows = draw(tables(names, required=required, max_rows=max_rows))
     kind = draw(st.sampled_from(["csv", "csv", "csv", "tsv", "jsonl", "parquet", "parquet", "truncated",
-                                 "garbage", "empty", "latin1", "huge_cell"]))
+                                 "garbage", "empty", "latin1", "huge_cell", "utf16", "bom"]))
     if kind == "csv":
         return ".csv", _csv(cols, rows)
     if kind == "tsv":
@@ -202,6 +204,10 @@ def table_files(draw, names, *, required=(), max_rows=12):
         return ".csv", b""
     if kind == "latin1":
         return ".csv", ",".join(cols).encode() + b"\n\xe9\xff\xfe,\x00\n"
+    if kind in ("utf16", "bom"):  # Excel's "Unicode Text" (with or without its byte-order mark), UTF-8 with one
+        text = _csv(cols, rows).decode("utf-8", "replace")
+        encoding = draw(st.sampled_from(["utf-16", "utf-16-le", "utf-16-be"])) if kind == "utf16" else "utf-8-sig"
+        return draw(st.sampled_from([".csv", ".tsv"])), text.encode(encoding, "replace")
     text = _csv(cols, rows).decode("utf-8", "replace")
     return ".csv", (text + ",".join(["z" * 140_000] * max(1, len(cols))) + "\n").encode()
 
@@ -246,6 +252,8 @@ PRED_COMMANDS = [
     ["labels", "{p}"], ["labels", "{p}", "--split", "train", "-o", "{d}/labels.csv", "--force"],
     ["errors", "sample", "{p}", "-o", "{d}/sheet.csv", "--force", "--categories", "blurry,[x]"],
     ["errors", "sample", "{p}", "-o", "{d}/sheet.csv", "--force", "-n", "3", "--include-correct", "2"],
+    ["threshold", "{p}"], ["threshold", "{p}", "--positive", "b", "--require", "precision>=50%"],
+    ["errors", "slices", "{p}"], ["metrics", "{p}", "--by", "text"],
 ]  # `report` is fuzzed through the stores family (it renders charts: slow per call)
 
 
@@ -327,7 +335,8 @@ def sheets(draw):
     rows = [[draw(MARKS) if c not in ("id", "") else draw(st.sampled_from(["r1", "r2", "r1", "", "x"]))
              for c in cols] + draw(st.lists(MARKS, max_size=2)) for _ in range(draw(st.integers(0, 8)))]
     meta = draw(META)
-    return _csv(cols, rows), meta
+    # a spreadsheet in some locales saves "CSV" with semicolons
+    return _csv(cols, rows, sep=draw(st.sampled_from([",", ",", ",", ",", ";", "\t"]))), meta
 
 
 def _write_sheet(work: Path, sheet: bytes, meta, name="sheet") -> Path:
@@ -435,7 +444,7 @@ def _toml_value(v) -> str:
 
 @st.composite
 def configs(draw):
-    kind = draw(st.sampled_from(["toml"] * 8 + ["binary", "latin1", "empty", "folder", "broken"]))
+    kind = draw(st.sampled_from(["toml"] * 8 + ["binary", "latin1", "empty", "folder", "broken", "bom", "utf16"]))
     if kind == "binary":
         return draw(st.binary(max_size=100))
     if kind == "latin1":
@@ -446,6 +455,8 @@ def configs(draw):
         return None
     if kind == "broken":
         return b"[optim\nlr = = 1\n"
+    if kind in ("bom", "utf16"):  # saved by Windows Notepad
+        return '[data]\nmanifest = "{m}"\nfeature_prefix = "px_"\n'.encode("utf-8-sig" if kind == "bom" else "utf-16")
     chosen = {("data", "manifest"): "{m}", ("data", "feature_prefix"): "px_", ("optim", "epochs"): 1}
     for key in draw(st.lists(st.sampled_from(sorted(VALUES)), max_size=4)):
         chosen[key] = draw(st.sampled_from(VALUES[key]))
@@ -588,10 +599,11 @@ def test_paths(work, ok_preds, a, b, command):
 # ---- hostile tables: list-typed columns, null and bytes labels, probabilities out of range ----------
 
 #: inputs of each hostile family: few, so the families add seconds, not minutes
-HOSTILE_N = max(4, round(FUZZ_N * 0.01))
+HOSTILE_N = max(4, round(FUZZ_N * 0.013))
 ODD_TEXT = ["\x1b[31m", "[/]", "=1+2", "\u2028", "\t", "\x7f", "猫", "é", "'", "\"", "\\", "a,b", " ", ""]
 HOSTILE_KINDS = ["proba_vector", "proba_vector_text", "proba_singletons", "proba_ragged", "label_lists",
-                 "null_labels", "bytes", "out_of_range", "odd_names", "odd_values", "long_field"]
+                 "null_labels", "bytes", "out_of_range", "odd_names", "odd_values", "long_field",
+                 "decimals", "structs", "text_proba"]
 
 
 def _probabilities(draw, n: int, k: int) -> list[list[float]]:
@@ -611,9 +623,10 @@ def hostile_predictions(draw):
     y_true = [draw(st.integers(0, k - 1)) for _ in range(n)]
     y_pred = [draw(st.integers(0, k - 1)) for _ in range(n)]
     proba = _probabilities(draw, n, k)
+    # one spelling of dev per table: "dev" beside "validation" is refused before anything else
+    names = ["train", draw(st.sampled_from(["dev", "validation"])), "train-dev"]
     cols: dict[str, list] = {"id": [f"r{i}" for i in range(n)],
-                             "split": [draw(st.sampled_from(["train", "dev", "validation", "train-dev"]))
-                                       for _ in range(n)],
+                             "split": [draw(st.sampled_from(names)) for _ in range(n)],
                              "y_true": y_true, "y_pred": y_pred}
     if kind in ("proba_vector", "proba_vector_text"):
         cols["proba"] = proba
@@ -638,6 +651,20 @@ def hostile_predictions(draw):
         for j in range(k):
             cols[f"proba_{draw(st.sampled_from(ODD_TEXT))}{j}"] = [p[j] for p in proba]
         cols[draw(st.sampled_from(ODD_TEXT)) or "_"] = ["x"] * n
+    elif kind == "decimals":  # Spark and SQL exports write fixed-point numbers as decimals
+        scale = draw(st.sampled_from([0, 1, 3]))
+        for key in draw(st.lists(st.sampled_from(["y_true", "y_pred", "proba_0", "proba_1"]), min_size=1, unique=True)):
+            values = cols[key] if key in ("y_true", "y_pred") else [p[int(key[-1])] for p in proba]
+            cols[key] = pa.array([decimal.Decimal(f"{v * draw(st.sampled_from([1, 1.5])):.{scale}f}") for v in values],
+                                 pa.decimal128(12, scale))
+    elif kind == "structs":  # a nested column where a label, a probability or an extra column is expected
+        key = draw(st.sampled_from(["y_true", "id", "split", "proba_0", "proba_1", "meta"]))
+        base = cols.get(key, [0.5] * n) if not key.startswith("proba_") else [p[int(key[-1])] for p in proba]
+        cols[key] = [{"value": v, "tags": [str(v)]} for v in base]
+    elif kind == "text_proba":  # a probability column read as text: a number in most rows, a word in some
+        for j in range(k):
+            cols[f"proba_{j}"] = [draw(st.sampled_from([f"{p[j]:.3f}", f"{p[j]:.3f}", "", "high", "n/a"]))
+                                  for p in proba]
     elif kind == "odd_values":
         labels = draw(st.lists(st.sampled_from(ODD_TEXT), min_size=k, max_size=k, unique=True))
         cols["y_true"], cols["y_pred"] = [labels[v] for v in y_true], [labels[v] for v in y_pred]
@@ -654,7 +681,7 @@ def hostile_predictions(draw):
 
 
 HOSTILE_COMMANDS = [["labels", "{p}"], ["labels", "{p}", "--split", "validation"], ["metrics", "{p}"],
-                    ["diagnose", "{p}", "--no-record"],
+                    ["diagnose", "{p}", "--no-record"], ["threshold", "{p}"],
                     ["errors", "sample", "{p}", "-o", "{d}/hostile_sheet.csv", "--force", "--split", "val"]]
 
 
@@ -669,7 +696,7 @@ def test_hostile_predictions(work, payload, command):
 @st.composite
 def hostile_manifests(draw):
     n = draw(st.integers(1, 30))
-    kind = draw(st.sampled_from(["label_lists", "null_labels", "bytes", "odd", "all_null"]))
+    kind = draw(st.sampled_from(["label_lists", "null_labels", "bytes", "odd", "all_null", "structs", "decimals"]))
     cols: dict[str, list] = {"id": [f"i{i}" for i in range(n)], "label": [draw(st.sampled_from("ab")) for _ in range(n)],
                              "domain": [draw(st.sampled_from(["web", "app"])) for _ in range(n)],
                              "group": [f"g{draw(st.integers(0, 4))}" for _ in range(n)]}
@@ -679,6 +706,12 @@ def hostile_manifests(draw):
         cols["label"] = [None if draw(st.booleans()) else v for v in cols["label"]]
     elif kind == "all_null":
         cols["label"] = pa.array([None] * n, pa.string())
+    elif kind == "structs":
+        key = draw(st.sampled_from(["id", "label", "domain", "group"]))
+        cols[key] = [{"value": v} for v in cols[key]]
+    elif kind == "decimals":
+        cols["label"] = pa.array([decimal.Decimal(1 if v == "a" else 2) for v in cols["label"]], pa.decimal128(5, 0))
+        cols["id"] = pa.array([decimal.Decimal(i) / 2 for i in range(n)], pa.decimal128(8, 1))
     elif kind == "bytes":
         key = draw(st.sampled_from(["id", "label", "domain", "group"]))
         cols[key] = [str(v).encode() + draw(st.sampled_from([b"", b"\xff"])) for v in cols[key]]

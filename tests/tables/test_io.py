@@ -76,6 +76,41 @@ def test_empty_file(tmp_path):
         read_table(p)
 
 
+@pytest.mark.parametrize("name, encoding, hint", [
+    ("t.csv", "utf-16", " (in Excel: CSV UTF-8)"), ("t.tsv", "utf-16-le", " (in Excel: CSV UTF-8)"),
+    ("t.csv", "utf-16-be", " (in Excel: CSV UTF-8)"), ("t.jsonl", "utf-16", "")])
+def test_utf16_text_is_named(tmp_path, name, encoding, hint):
+    # Excel's "Unicode Text" and Windows tools write UTF-16: the engine failed on "line 1", or
+    # (without a byte-order mark) read a NUL byte into every column name
+    sep = "\t" if name.endswith(".tsv") else ","
+    text = '{"id": 1}\n' if name.endswith(".jsonl") else f"id{sep}split\n1{sep}dev\n"
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    with pytest.raises(InputError) as caught:
+        read_table(p)
+    assert str(caught.value) == f"{p}: is UTF-16 text, not UTF-8; save the table as UTF-8{hint}"
+
+
+def test_utf8_with_a_byte_order_mark_reads(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_bytes("\ufeffid,split\n1,dev\n".encode())
+    assert read_table(p).columns == ("id", "split")
+
+
+@pytest.mark.parametrize("name, data, damaged", [("t.csv", b"SQLite format 3\x00", "SQLite format 3\x00"),
+                                                 ("t.tsv", b"\n\x00", "\x00"),
+                                                 ("t.csv", b"id,a\x00b\n1,2\n", "a\x00b")])
+def test_a_column_name_with_a_nul_byte_is_one_line(tmp_path, name, data, damaged):
+    # Arrow cuts such a name at the NUL, so fetching the column raised a KeyError traceback
+    # (select, errors sample; found by fuzz seeds 10943257 and 513486640)
+    p = tmp_path / name
+    p.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        read_table(p)
+    assert str(caught.value) == (f"{p}: column name {damaged!r} holds a NUL byte; the file is binary or damaged, "
+                                 "not a text table: check the file, or rename the column")
+
+
 def test_corrupt_parquet(tmp_path):
     p = tmp_path / "t.parquet"
     p.write_bytes(b"PAR1 this is not parquet at all")

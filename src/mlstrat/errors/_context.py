@@ -76,11 +76,30 @@ def run_data_config(predictions: Any) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}  # not a run of ours: showing the example is a nicety, never an error
     data = raw.get("data")
-    return data if isinstance(data, dict) else {}
+    return _usable(data) if isinstance(data, dict) else {}
+
+
+#: the [data] keys read from a run's config, and the types they must have to be used
+_RUN_KEYS = {"manifest": str, "id": str, "label": str, "feature_prefix": str, "features": list,
+             "image_shape": (str, list)}
+
+
+def _usable(data: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a run config's ``[data]`` that can be used as they are. The file beside the
+    predictions may be anyone's config.toml: a value of another type (``manifest = 3``) or an
+    image shape that is none is left out, like a config that is not TOML at all."""
+    kept = {k: v for k, v in data.items() if k not in _RUN_KEYS or isinstance(v, _RUN_KEYS[k])}
+    if not all(isinstance(f, str) for f in kept.get("features", ())):
+        del kept["features"]
+    try:
+        parse_image_shape(kept.get("image_shape"))
+    except ConfigError:
+        del kept["image_shape"]
+    return kept
 
 
 def default_manifest(data: dict[str, Any]) -> str | None:

@@ -317,7 +317,7 @@ def _note(notes: list[dict[str, str]], code: str, message: str) -> None:
 def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
     """The predictions (validated in one engine pass), the split's columns as an expression, the connection."""
     from mlstrat.errors._sheet import _check_split
-    from mlstrat.tables import PREDICTION_COLUMNS, default_connection, read_predictions
+    from mlstrat.tables import PREDICTION_COLUMNS, default_connection, read_predictions, with_numeric_proba
 
     _check_split(split)
     con = con or default_connection()
@@ -328,6 +328,7 @@ def _open(predictions: Any, split: str, con: Any) -> tuple[Any, Any, Any]:
             "probability of every class (e.g. proba_cat, proba_dog), out-of-sample "
             "(cross-validated or from a held-out split)"
         )
+    preds = with_numeric_proba(preds)
     if split not in preds.sizes:
         raise InputError(
             f"{preds.source}: split {split!r} has no rows "

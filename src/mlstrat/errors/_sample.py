@@ -209,14 +209,14 @@ def _open_with_context(predictions: Any, *, metric: Any, include_correct: int, m
         run_data_config,
     )
     from mlstrat.errors._losses import parse_value_metric
-    from mlstrat.tables import read_predictions
+    from mlstrat.tables import read_predictions, with_numeric_proba
 
     spec = parse_value_metric(metric)
     if spec is not None and include_correct:
         raise ConfigError("include_correct: with a loss metric every row has a loss; "
                           "there are no 'correct' rows to add")
-    preds = read_predictions(predictions, con=con, require_id=True,
-                             labels=spec is None or spec.kind in ("mae", "rmse"))
+    preds = with_numeric_proba(read_predictions(predictions, con=con, require_id=True,
+                                                labels=spec is None or spec.kind in ("mae", "rmse")))
     table = preds.table
     run_data = run_data_config(predictions)
     manifest = manifest if manifest is not None else default_manifest(run_data)

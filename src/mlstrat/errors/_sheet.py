@@ -243,6 +243,12 @@ def _read_header(path: Path, reader: Iterator[list[str]]) -> list[str]:
             )
         seen[key] = 1
     if "id" not in header:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+            if len(header) == 1 and "id" in (h.strip() for h in header[0].split(sep)):
+                # a spreadsheet whose regional setting uses the comma as the decimal mark saves
+                # "CSV" with semicolons
+                raise InputError(f"{path}: its columns are separated by {name}, not commas; save the sheet "
+                                 "as CSV UTF-8 (comma-delimited)")
         raise InputError(
             f"{path}: missing column 'id'; the sheet's columns are {', '.join(header)}"
         )

@@ -306,10 +306,12 @@ def is_regression_table(predictions: Any, *, con: Any = None) -> bool:
                        text_columns=("id",))
     checks = []
     for name in ("y_true", "y_pred"):
-        if name in table.columns and (table[name].type().is_floating()
-                                      or table[name].type().is_decimal()):
+        if name in table.columns and table[name].type().is_floating():
             col = table[name]
             checks.append((col.notnull() & ~col.isinf() & (col != col.floor())).any())
+        elif name in table.columns and table[name].type().is_decimal():
+            col = table[name]  # a decimal is never infinite (and has no isinf)
+            checks.append((col.notnull() & (col != col.floor())).any())
     if not checks:
         return False
     row = table.aggregate([c.name(f"c{i}") for i, c in enumerate(checks)]).to_pyarrow().to_pylist()[0]

@@ -33,7 +33,8 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: is not a file; give the TOML config file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML refuses
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except UnicodeDecodeError:

@@ -92,6 +92,8 @@ def feature_matrix(arrow: Any, names: list[str], *, source: str) -> np.ndarray:
     cols = []
     for name in names:
         col = arrow.column(name)
+        if pa.types.is_decimal(col.type):  # Spark and SQL exports write fixed-point numbers as decimals
+            col = col.cast(pa.float64())
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)):
             raise InputError(f"{source}: feature column {name!r} has type {col.type}; features must be numeric")
         cols.append(np.asarray(_numpy(col), dtype=np.float32))

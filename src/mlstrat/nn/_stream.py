@@ -209,7 +209,7 @@ class StreamSource:
         for name in self.names:
             col = _decode(batch.column(name))
             if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-                    or pa.types.is_boolean(col.type)):
+                    or pa.types.is_boolean(col.type) or pa.types.is_decimal(col.type)):
                 raise InputError(f"{self.source}: feature column {name!r} has type {col.type}; features "
                                  "must be numeric")
             cols.append(pc.cast(col, pa.float32()).to_numpy(zero_copy_only=False))

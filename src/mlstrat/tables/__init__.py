@@ -26,7 +26,13 @@ from mlstrat.tables._io import (
     write_table,
 )
 from mlstrat.tables._mapping import SPLIT_ALIASES, MappedTable, map_predictions, map_split_aliases
-from mlstrat.tables._predictions import PREDICTION_COLUMNS, Predictions, expand_proba_lists, read_predictions
+from mlstrat.tables._predictions import (
+    PREDICTION_COLUMNS,
+    Predictions,
+    expand_proba_lists,
+    read_predictions,
+    with_numeric_proba,
+)
 from mlstrat.tables._spark_session import parse_conf as parse_spark_conf
 
 __all__ = [
@@ -63,5 +69,6 @@ __all__ = [
     "spark_settings",
     "unit_hash",
     "use_engine",
+    "with_numeric_proba",
     "write_table",
 ]

@@ -75,3 +75,16 @@ def pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # exists, owned by someone else
     return True
+
+
+def refuse_utf16(path: Path, fmt: str) -> None:
+    """Refuse a text table saved as UTF-16 (Excel's "Unicode Text", Windows tools) in one line:
+    the engines read UTF-8 only and would fail on line 1, or read NUL bytes into every name."""
+    if fmt not in ("csv", "json") or path.name.lower().endswith(COMPRESSIONS):
+        return
+    with open(path, "rb") as f:
+        head = f.read(16)
+    odd_zero, even_zero = all(b == 0 for b in head[1::2]), all(b == 0 for b in head[0::2])
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 4 and odd_zero != even_zero):
+        excel = " (in Excel: CSV UTF-8)" if fmt == "csv" else ""
+        raise InputError(f"{path}: is UTF-16 text, not UTF-8; save the table as UTF-8{excel}")

@@ -28,6 +28,7 @@ from mlstrat.tables._iceberg import (
 from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import COMPRESSIONS, READERS, LiveFiles, part_files
 from mlstrat.tables._files import format_of as _format_of
+from mlstrat.tables._files import refuse_utf16
 from mlstrat.tables._output_checks import (
     check_file_output,
     check_output_path,
@@ -180,6 +181,7 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
         fmt = _format_of(path)
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
+        refuse_utf16(path, fmt)
         return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text, columns))
     return engine.register(_to_arrow(source), view=view)
 
@@ -290,6 +292,10 @@ def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
         raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); check that the file is a valid {fmt.upper()} table") from None
     if len(table.columns) == 0:
         raise InputError(f"{path}: no columns found; expected a table with a header")
+    damaged = next((c for c in table.columns if "\x00" in c), None)
+    if damaged is not None:  # Arrow cuts a name at its NUL byte: fetching the column would fail
+        raise InputError(f"{path}: column name {damaged!r} holds a NUL byte; the file is binary or damaged, "
+                         "not a text table: check the file, or rename the column")
     return table
 
 

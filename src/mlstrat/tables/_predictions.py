@@ -11,7 +11,7 @@ from mlstrat._exceptions import InputError
 from mlstrat.tables._columns import ColumnSelection, select_columns
 from mlstrat.tables._io import describe_source, read_table, require_columns, source_columns
 
-__all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS", "expand_proba_lists"]
+__all__ = ["Predictions", "read_predictions", "PREDICTION_COLUMNS", "expand_proba_lists", "with_numeric_proba"]
 
 #: the columns of a predictions table that metrics, diagnose and label issues read
 PREDICTION_COLUMNS = select_columns("id", "split", "y_true", "y_pred", "weight", "domain", "task", "proba",
@@ -64,7 +64,8 @@ class Predictions:
         return list(self.all_columns or self.table.columns)
 
 
-def _numeric_weight(table: Any, weight: str, name: str) -> Any:
+def _numeric_weight(table: Any, weight: str, name: str, *,
+                    expected: str = "weights must be numbers >= 0") -> Any:
     """The table with its weight column as numbers; text that is not a number is one clear error."""
     col = table[weight]
     if col.type().is_numeric() or col.type().is_boolean():
@@ -73,9 +74,19 @@ def _numeric_weight(table: Any, weight: str, name: str) -> Any:
     bad = table.filter(col.notnull() & as_number.isnull()).select(v=col.cast("string")).limit(1)
     example = bad.to_pyarrow().column("v").to_pylist()
     if example:
-        raise InputError(f"{name}: column {weight!r} holds text such as {example[0]!r}; "
-                         "weights must be numbers >= 0")
+        raise InputError(f"{name}: column {weight!r} holds text such as {example[0]!r}; {expected}")
     return table.mutate(**{weight: as_number})
+
+
+def with_numeric_proba(preds: Predictions) -> Predictions:
+    """``preds`` with every ``proba_<class>`` column as numbers, for the commands that read the
+    probabilities themselves (label issues, the sheet's confidence). A column of text, bytes or
+    structs that are not numbers is one clear error; the other commands never look at them."""
+    table = preds.table
+    for column in preds.proba_columns.values():
+        table = _numeric_weight(table, column, preds.source,
+                                expected="probabilities must be numbers in [0, 1]")
+    return dataclasses.replace(preds, table=table)
 
 
 def read_predictions(source: Any, *, con: Any = None, require_id: bool = False,
