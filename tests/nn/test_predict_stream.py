@@ -1,7 +1,6 @@
 """predict with an output streams record batches through the model: the file equals the
 in-memory predictions, whatever the batch size, and the process never holds the table."""
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest

@@ -121,7 +121,6 @@ def staircase_svg(levels: Sequence[Mapping[str, Any]], *, ylabel: str = "error",
         prev: float | None = None
         for i, lv in enumerate(levels):
             value = lv["value"]
-            comp = lv.get("component")
             if prev is None:
                 first = PALETTE["human"] if lv["name"] == "human" else PALETTE.get(lv["name"], PALETTE["gap"])
                 ax.bar(i, value, width, color=first, alpha=0.9, zorder=2)

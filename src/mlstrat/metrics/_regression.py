@@ -298,8 +298,6 @@ def is_regression_table(predictions: Any, *, con: Any = None) -> bool:
     0.37) cannot be one, so its error rate and confusion matrix would mean nothing. Whole
     numbers stored as floats (1.0, 2.0) still read as classes.
     """
-    import ibis
-
     from mlstrat.tables import read_table, select_columns
 
     table = read_table(predictions, con=con, columns=select_columns("y_true", "y_pred"),

@@ -14,7 +14,7 @@ from mlstrat._json import to_jsonable
 from mlstrat._numbers import finite_or_none
 from mlstrat.display._documents import bayes_proxy
 from mlstrat.display._numbers import column_digits, format_figure, format_param, format_pct, is_rate_metric
-from mlstrat.display._sections import ci_text, components_section, errors_section, n_text, staircase_levels
+from mlstrat.display._sections import components_section, errors_section, n_text, staircase_levels
 from mlstrat.runs._compare import compare_runs
 from mlstrat.runs._run import Run
 from mlstrat.display._error_analysis import summary_rows

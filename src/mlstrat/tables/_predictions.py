@@ -324,8 +324,8 @@ def _count_range(low: int | None, high: int | None) -> str:
 def _vector_to_columns(table: Any, column: str, lengths: tuple[int | None, int | None], *, name: str) -> Any:
     """``proba_0 .. proba_<K-1>`` from one list column whose position ``i`` is class ``i``."""
     low, high = lengths
-    expected = (f"one list of K probabilities per row, position i being the probability of label i "
-                f"(labels 0 .. K-1), or one proba_<class> column per class")
+    expected = ("one list of K probabilities per row, position i being the probability of label i "
+                "(labels 0 .. K-1), or one proba_<class> column per class")
     if high is None or low != high or low == 0:
         raise InputError(f"{name}: column {column!r} holds lists of {_count_range(low, high)} values; "
                          f"expected {expected}")
