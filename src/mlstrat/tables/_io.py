@@ -29,6 +29,7 @@ from mlstrat.tables._files import HEADERS as _HEADERS
 from mlstrat.tables._files import COMPRESSIONS, READERS, LiveFiles, part_files
 from mlstrat.tables._files import format_of as _format_of
 from mlstrat.tables._files import refuse_utf16
+from mlstrat.tables._headers import duplicate_column_error, refuse_duplicate_columns
 from mlstrat.tables._output_checks import (
     check_file_output,
     check_output_path,
@@ -176,12 +177,14 @@ def _read_source(source: Any, *, con: Any, view: str, text: list[str],
                     native = _read_native(engine, kind, path, view)
                     return native if native is not None else _read_live(engine, kind, path, live_files(path), view)
             fmt = _directory_format(path)
+            refuse_duplicate_columns(path, fmt, engine=engine.kind)
             return _wrap(path, fmt, lambda: engine.read(str(path), fmt, view=view, text_columns=text,
                                                         columns=columns))
         fmt = _format_of(path)
         if path.stat().st_size == 0:
             raise InputError(f"{path}: the file is empty; expected a {fmt.upper()} table with a header/schema")
         refuse_utf16(path, fmt)
+        refuse_duplicate_columns(path, fmt, engine=engine.kind)
         return _wrap(path, fmt, lambda: _read_file(engine, str(path), fmt, view, text, columns))
     return engine.register(_to_arrow(source), view=view)
 
@@ -288,6 +291,8 @@ def _wrap(path: Any, fmt: str, read: Callable[[], Any]) -> Any:
     except Exception as exc:  # the engine's errors come in many classes
         if (remote := wire_failure(exc)) is not None:  # a Spark Connect server that died is no bad file
             raise remote from None
+        if (duplicate := duplicate_column_error(path, exc)) is not None:  # a URI: not checked before
+            raise duplicate from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); check that the file is a valid {fmt.upper()} table") from None
     if len(table.columns) == 0:
