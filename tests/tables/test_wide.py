@@ -105,14 +105,16 @@ def test_a_missing_column_of_a_wide_csv_is_named_with_the_files_columns(tmp_path
                               f"available columns: {shown}, ...")
 
 
-def test_a_header_duckdb_would_rename_is_read_by_duckdbs_sniffer(tmp_path):
-    """Duplicate names: the engine's own reading (and renaming) applies, as for every column."""
+def test_a_header_duckdb_would_rename_is_refused(tmp_path):
+    """Duplicate names: DuckDB's sniffer would rename the copies (``f_1``, ...) and a command would
+    read the first; the header is refused before the sniffer runs."""
     rows = [_row(i) for i in range(5)]
     head = CORE[:4] + ["f"] * WIDTH + CORE[4:]
     wide = tmp_path / "dup.csv"
     _write(wide, rows, header=head)
-    table = read_table(wide, con=connect(), columns=select_columns("y_true", "f", "f_1"))
-    assert list(table.columns) == ["y_true", "f", "f_1"]
+    with pytest.raises(InputError) as err:
+        read_table(wide, con=connect(), columns=select_columns("y_true", "f", "f_1"))
+    assert str(err.value) == f"{wide}: column 'f' appears {WIDTH} times in the header; rename or drop the copies"
 
 
 def test_a_selection_on_a_narrow_file_or_an_in_memory_table_keeps_the_source_order(files):
