@@ -85,6 +85,9 @@ def test_legitimate_names_read_as_written(tmp_path):
     parquet = tmp_path / "p.parquet"
     pq.write_table(pa.table({"y_pred": ["a"], "y_pred_1": ["b"], "proba_a_1": [0.5]}), parquet)
     assert read_table(str(parquet)).columns == ("y_pred", "y_pred_1", "proba_a_1")
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("id,,\n1,2,3\n")  # empty names are named by position
+    assert read_table(str(unnamed)).columns == ("id", "column1", "column2")
     nested = tmp_path / "n.jsonl"
     nested.write_text(json.dumps({"id": 1, "a": {"id": 2}, "b": [{"id": 3}]}) + "\n")
     assert read_table(str(nested)).columns == ("id", "a", "b")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mlstrat._exceptions import InputError
+from mlstrat.tables._files import part_files
 
 __all__ = ["refuse_duplicate_columns", "duplicate_column_error"]
 
@@ -44,7 +45,8 @@ def refuse_duplicate_columns(path: Path, fmt: str, *, engine: str) -> None:
     same = _name_key(fmt, engine)
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(same(name), []).append(name)
+        if same(name):  # an empty name is named by its position (column1, _c1): no copy of another
+            groups.setdefault(same(name), []).append(name)
     copies = next((spelled for spelled in groups.values() if len(spelled) > 1), None)
     if copies is not None:
         raise _duplicate(first, copies, engine=engine)
@@ -88,8 +90,6 @@ def _first_file(path: Path, fmt: str) -> Path | None:
     """``path``, or the first part file of a folder (the one both engines take the schema from)."""
     if not path.is_dir():
         return path
-    from mlstrat.tables._files import part_files
-
     files = part_files(path, fmt)
     return files[0] if files else None
 
@@ -127,7 +127,7 @@ def _text_lines(path: Path) -> Iterator[str]:
     if name.endswith(".gz"):
         fh = gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
     elif name.endswith(".zst"):
-        import zstandard  # noqa: F401  (absent: the header is left to the engine)
+        import zstandard  # absent: the header is left to the engine (the caller catches it)
 
         fh = zstandard.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
     else:

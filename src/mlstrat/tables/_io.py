@@ -124,6 +124,8 @@ def read_table(source: Any, *, con: Any = None, name: str | None = None,
     ------
     InputError
         When the file (or catalog table) is missing, of an unknown type, or cannot be parsed;
+        a header (schema, first JSON object) that names a column twice, as the engine compares
+        names (DuckDB would rename the copy ``y_pred_1``);
         a Delta table with deletion vectors or column mapping; an Iceberg table with delete
         files, non-Parquet data files or renamed columns; object storage delta-rs cannot read;
         a Spark catalog table on DuckDB.
