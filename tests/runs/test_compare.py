@@ -10,12 +10,12 @@ from mlstrat.runs import Run, RunStore, compare_runs, error_change, flatten_conf
 from tests.report.fixtures import DIAGNOSIS, improved_diagnosis
 
 
-def _diag(variance: float, dev: float = 0.10, **components: float) -> dict:
+def _diag(variance: float, dev: float = 0.10, half_width: float = 0.01, **components: float) -> dict:
+    """DIAGNOSIS with the given component values, each with a 95% interval of +-``half_width``."""
     d = copy.deepcopy(DIAGNOSIS)
-    d["components"]["variance"]["value"] = variance
     d["errors"]["dev"]["value"] = dev
-    for key, value in components.items():
-        d["components"][key]["value"] = value
+    for key, value in {"variance": variance, **components}.items():
+        d["components"][key].update(value=value, ci_low=value - half_width, ci_high=value + half_width)
     return d
 
 
@@ -60,6 +60,16 @@ def test_several_knobs_are_flagged():
         "aaaaaaaa -> bbbbbbbb changed 3 config keys at once (model.hidden, regularization.keep_prob, "
         "regularization.l2): the change in errors cannot be attributed to any one of them; change "
         "one knob at a time (orthogonalization)")
+
+
+def test_a_move_within_its_interval_is_said_to_be_noise():
+    # variance 5.1 -> 4.0 pts, each +-3 pts: the change's interval holds 0, so the step's one
+    # line must not read it as a move
+    a = _run("a" * 12, 1, BASE, _diag(0.051, half_width=0.03))
+    b = _run("b" * 12, 2, BASE, _diag(0.040, half_width=0.03))
+    (step,) = compare_runs([a, b]).steps
+    assert step.summary == "variance +5.1 pts -> +4.0 pts (within noise) with the same config"
+    assert step.changes["components"]["variance"].difference.verdict == "tied within noise"
 
 
 def test_headline_names_big_movers_only():

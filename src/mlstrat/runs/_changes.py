@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlstrat._constants import COMPONENTS
-from mlstrat.metrics._paired import Difference, unpaired_difference
+from mlstrat.metrics._paired import TIED, Difference, unpaired_difference
 from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
@@ -107,6 +107,14 @@ def component_changes(a: Run, b: Run) -> dict[str, Change]:
     ca, cb = a.components(), b.components()
     out = {name: component_change(ca.get(name), cb.get(name)) for name in COMPONENTS}
     return {name: change for name, change in out.items() if change is not None}
+
+
+def noise_note(a: Run, b: Run, name: str) -> str:
+    """`` (within noise)`` when component ``name``'s change from A to B has a 95% interval that
+    holds 0: a step's summary must not read a move the interval does not support as one."""
+    change = component_change(a.components().get(name), b.components().get(name))
+    tied = change is not None and change.difference is not None and change.difference.verdict == TIED
+    return " (within noise)" if tied else ""
 
 
 def attributed(a: Run, b: Run, components: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from mlstrat.display._documents import bayes_proxy
 from mlstrat.display._numbers import format_figure, is_rate_metric
 from mlstrat.display._repr import NotebookRepr
 from mlstrat.metrics._paired import Difference, paired_difference, unpaired_difference
-from mlstrat.runs._changes import Change, attributed, component_changes, error_changes, figure_pair
+from mlstrat.runs._changes import Change, attributed, component_changes, error_changes, figure_pair, noise_note
 from mlstrat.runs._rows import DevRows
 from mlstrat.runs._run import Run
 
@@ -231,7 +231,7 @@ def _summary(a: Run, b: Run, components: dict[str, tuple[float | None, float | N
         moved = [m for m in moved if abs(m[2] - m[1]) >= largest / 4]
         # a component is a gap: signed, in pts (the metric's unit when it is not a rate)
         parts = [f"{COMPONENT_DISPLAY[n]} " + " -> ".join(figure_pair(x, y, b.diagnosis, signed=True))
-                 for n, x, y in moved[:_SUMMARY_TOP]]
+                 + noise_note(a, b, n) for n, x, y in moved[:_SUMMARY_TOP]]
     else:
         moved_err = [(s, x, y) for s, (x, y) in errors.items()
                      if x is not None and y is not None and abs(y - x) >= _EPS]
