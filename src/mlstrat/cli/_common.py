@@ -123,27 +123,7 @@ def predictions_source(path: Any, *, y_true: str | None = None, y_pred: str | No
     if not mapped.notes:
         return str(path)
     err_console().print(f"[grey50]mapped: {safe('; '.join(mapped.notes))}[/]", soft_wrap=True)
-    _MAPPED_FILES.add(str(path))
     return mapped.table
-
-
-#: the files predictions_source handed on as mapped tables in this command: the library names
-#: such a table by its type, the user named the file
-_MAPPED_FILES: set[str] = set()
-_TABLE_NAME = "<ibis.Table>"  # describe_source of an Ibis table
-
-
-def forget_mapped_files() -> None:
-    """A new command starts: no table mapped yet (a test runner invokes many in one process)."""
-    _MAPPED_FILES.clear()
-
-
-def name_mapped_file(message: str) -> str:
-    """``message`` with the library's name of a mapped table replaced by its file, when this
-    command mapped exactly one."""
-    if len(_MAPPED_FILES) != 1:
-        return message
-    return message.replace(_TABLE_NAME, next(iter(_MAPPED_FILES)))
 
 
 ENGINE_HELP = ("Engine that reads the tables: duckdb (default, embedded), spark (a SparkSession from "

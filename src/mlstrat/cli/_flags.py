@@ -66,15 +66,12 @@ def reword_errors(command: Any) -> None:
     flags = flags_of(command)
 
     def invoke(ctx: Any) -> Any:
-        from mlstrat.cli._common import forget_mapped_files, name_mapped_file
-
-        forget_mapped_files()
         try:
             return original(ctx)
         except MlstratError as exc:
             given = {n for n in flags if _given(ctx, n)}
             suggest = {n: f for n, f in flags.items() if n not in given or n in exc.arguments}
-            exc.args = (name_mapped_file(reword(exc, suggest)),)
+            exc.args = (reword(exc, suggest),)
             raise
 
     invoke._mlstrat_reword = True  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,27 @@ __all__ = [
 _WRITERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 
 
+#: tables built from a file (a mapped predictions table) -> that file, for messages about them
+_SOURCE_NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def name_table(table: Any, source: Any) -> Any:
+    """``table``, which :func:`describe_source` names by ``source`` (the file it was built from)
+    rather than by its type; returned for chaining."""
+    _SOURCE_NAMES[table] = describe_source(source)
+    return table
+
+
 def describe_source(source: Any) -> str:
-    """A short name for error messages: the path for files, the type for objects."""
+    """A short name for error messages: the path for files (or for a table built from one by
+    :func:`name_table`), the type for other objects."""
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    return f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
+    try:
+        named = _SOURCE_NAMES.get(source)
+    except TypeError:  # unhashable (a pandas DataFrame) or not weakly referenceable: never named
+        named = None
+    return named if named is not None else f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
 
 
 def _to_arrow(obj: Any) -> Any:

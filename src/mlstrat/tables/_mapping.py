@@ -75,7 +75,7 @@ def map_predictions(source: Any, *, y_true: str | None = None, y_pred: str | Non
         The columns the command reads (the user's names are added); ``None``: every column.
     """
     from mlstrat._numbers import did_you_mean
-    from mlstrat.tables._io import describe_source, read_table, source_columns
+    from mlstrat.tables._io import describe_source, name_table, read_table, source_columns
 
     name = describe_source(source)
     table = read_table(source, con=con, text_columns=(id_col or "id",),
@@ -97,4 +97,4 @@ def map_predictions(source: Any, *, y_true: str | None = None, y_pred: str | Non
     if "split" in table.columns:
         mapped = map_split_aliases(table, source=name)
         table, notes = mapped.table, notes + list(mapped.notes)
-    return MappedTable(table, tuple(notes))
+    return MappedTable(name_table(table, name), tuple(notes))
